@@ -1,0 +1,102 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "Millwright",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "millwright", targets: ["millwright"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+    ],
+    targets: [
+        // Pure domain logic: validation, confirmation, incidents, severity, priority,
+        // work-order content, outbox and incident state machines, audit hashing. No I/O.
+        .target(name: "MillwrightCore", dependencies: [
+            .product(name: "Crypto", package: "swift-crypto"),
+        ]),
+        // Vision-format adapters (DeepStream, Frigate, Ultralytics, Roboflow, LandingLens, COCO)
+        // mapping onto the native Detection. Pure, no I/O.
+        .target(name: "Ingest", dependencies: ["MillwrightCore"]),
+        // MQTT 5 / 3.1.1 client on SwiftNIO: codec, session state machine, client.
+        .target(name: "MQTT", dependencies: [
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        // libjpeg-turbo (Debian: libturbojpeg0-dev) and libpng.
+        .systemLibrary(name: "CTurboJPEG", pkgConfig: "libturbojpeg", providers: [.apt(["libturbojpeg0-dev"])]),
+        .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
+        // Evidence images: decode, annotate, encode, content-addressed storage.
+        .target(name: "Evidence", dependencies: [
+            "MillwrightCore", "CTurboJPEG", "CPNG",
+            .product(name: "Crypto", package: "swift-crypto"),
+        ]),
+        // YAML configuration with file/line/key errors.
+        .target(name: "Config", dependencies: [
+            "MillwrightCore",
+            .product(name: "Yams", package: "Yams"),
+        ]),
+        // Durable state: detections, incidents, outbox, audit chain (SQLite via GRDB).
+        .target(name: "Store", dependencies: [
+            "MillwrightCore",
+            .product(name: "GRDB", package: "GRDB.swift"),
+        ]),
+        // CMMS connectors: one file per system.
+        .target(name: "Connectors", dependencies: [
+            "MillwrightCore",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        // CMMS emulators for tests and pre-go-live trials.
+        .target(name: "Emulators", dependencies: [
+            "MillwrightCore",
+            .product(name: "Hummingbird", package: "hummingbird"),
+        ]),
+        // The running gateway: ingest service, dispatcher, status sync.
+        .target(name: "Gateway", dependencies: [
+            "MillwrightCore", "Config", "Store", "Connectors", "Ingest",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
+        // HTTP API (Hummingbird 2).
+        .target(name: "Server", dependencies: [
+            "MillwrightCore", "Gateway", "Store",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "Crypto", package: "swift-crypto"),
+        ]),
+        .executableTarget(name: "millwright", dependencies: [
+            "MillwrightCore", "Config", "Store", "Connectors", "Emulators", "Gateway", "Server",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "Metrics", package: "swift-metrics"),
+        ]),
+        .testTarget(name: "MillwrightCoreTests", dependencies: ["MillwrightCore", "Config"]),
+        .testTarget(name: "IngestTests", dependencies: ["MillwrightCore", "Ingest"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "MQTTTests", dependencies: ["MQTT"]),
+        .testTarget(name: "EvidenceTests", dependencies: ["MillwrightCore", "Evidence"], resources: [.copy("Golden")]),
+        .testTarget(name: "StoreTests", dependencies: ["MillwrightCore", "Store"]),
+        // Runs the built `millwright` binary as a separate process.
+        .testTarget(name: "BlackBoxTests", dependencies: [
+            "millwright",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+        ]),
+    ]
+)

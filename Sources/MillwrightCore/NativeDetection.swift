@@ -1,0 +1,118 @@
+import Foundation
+
+/// Reads a detection in the native schema (PRODUCT §4) out of a JSON object, naming the
+/// first field that is wrong and why. Semantic checks live in `DetectionValidator`.
+public enum NativeDetection {
+    public static func parse(_ value: JSONValue) throws(FieldProblem) -> Detection {
+        guard let o = value.objectValue else {
+            throw FieldProblem(field: nil, "expected a JSON object, got \(value.typeName)")
+        }
+        let camera = try requiredString(o, "camera_id")
+        let timestamp = try Timestamps.parse(o["timestamp"], field: "timestamp")
+        let defect = try requiredString(o, "defect_class")
+        guard let confValue = o["confidence"], !confValue.isNull else {
+            throw FieldProblem(field: "confidence", "is required (a number from 0 to 1)")
+        }
+        guard let confidence = confValue.doubleValue else {
+            throw FieldProblem(field: "confidence", "must be a number from 0 to 1, got \(confValue.typeName)")
+        }
+        var d = Detection(cameraId: camera, timestamp: timestamp, defectClass: defect, confidence: confidence)
+        if let v = o["detection_id"], !v.isNull {
+            guard let id = v.stringOrNumber else {
+                throw FieldProblem(field: "detection_id", "must be a string, got \(v.typeName)")
+            }
+            d.detectionId = id
+        }
+        if let v = o["bbox"], !v.isNull {
+            guard let b = v.objectValue else { throw FieldProblem(field: "bbox", "must be an object {x, y, width, height}") }
+            d.bbox = BoundingBox(
+                x: try number(b, "x", prefix: "bbox."), y: try number(b, "y", prefix: "bbox."),
+                width: try number(b, "width", prefix: "bbox."), height: try number(b, "height", prefix: "bbox."))
+        }
+        if let v = o["image"], !v.isNull {
+            guard let i = v.objectValue else { throw FieldProblem(field: "image", "must be an object") }
+            d.image = ImageRef(
+                width: try optionalInt(i, "width", prefix: "image."),
+                height: try optionalInt(i, "height", prefix: "image."),
+                url: try optionalString(i, "url", prefix: "image."),
+                dataBase64: try optionalString(i, "data_base64", prefix: "image."))
+        }
+        d.zone = try optionalString(o, "zone")
+        d.productionOrder = try optionalString(o, "production_order")
+        d.shift = try optionalString(o, "shift")
+        d.trackingId = try optionalString(o, "tracking_id")
+        if let v = o["model"], !v.isNull {
+            guard let m = v.objectValue else { throw FieldProblem(field: "model", "must be an object {name, version}") }
+            d.model = ModelInfo(name: try optionalString(m, "name", prefix: "model."),
+                                version: m["version"]?.stringOrNumber)
+        }
+        if let v = o["measurements"], !v.isNull {
+            guard let m = v.objectValue else { throw FieldProblem(field: "measurements", "must be an object of numbers") }
+            var out: [String: Double] = [:]
+            for (k, mv) in m {
+                guard let n = mv.doubleValue else {
+                    throw FieldProblem(field: "measurements.\(k)", "must be a number, got \(mv.typeName)")
+                }
+                out[k] = n
+            }
+            d.measurements = out
+        }
+        d.sourceFormat = "native"
+        return d
+    }
+
+    static func requiredString(_ o: [String: JSONValue], _ key: String) throws(FieldProblem) -> String {
+        guard let v = o[key], !v.isNull else { throw FieldProblem(field: key, "is required") }
+        guard let s = v.stringValue else { throw FieldProblem(field: key, "must be a string, got \(v.typeName)") }
+        return s
+    }
+
+    static func optionalString(_ o: [String: JSONValue], _ key: String, prefix: String = "") throws(FieldProblem) -> String? {
+        guard let v = o[key], !v.isNull else { return nil }
+        guard let s = v.stringValue else { throw FieldProblem(field: prefix + key, "must be a string, got \(v.typeName)") }
+        return s
+    }
+
+    static func number(_ o: [String: JSONValue], _ key: String, prefix: String) throws(FieldProblem) -> Double {
+        guard let v = o[key], !v.isNull else { throw FieldProblem(field: prefix + key, "is required") }
+        guard let n = v.doubleValue else { throw FieldProblem(field: prefix + key, "must be a number, got \(v.typeName)") }
+        return n
+    }
+
+    static func optionalInt(_ o: [String: JSONValue], _ key: String, prefix: String) throws(FieldProblem) -> Int? {
+        guard let v = o[key], !v.isNull else { return nil }
+        guard let n = v.doubleValue, n.rounded() == n, abs(n) < 1e9 else {
+            throw FieldProblem(field: prefix + key, "must be a whole number of pixels")
+        }
+        return Int(n)
+    }
+}
+
+/// Timestamp parsing shared by every adapter: ISO 8601 (with or without fractional
+/// seconds, `Z` or offset) or a Unix epoch number (seconds, or milliseconds when > 1e11).
+public enum Timestamps {
+    public static func parse(_ value: JSONValue?, field: String) throws(FieldProblem) -> Date {
+        guard let value, !value.isNull else { throw FieldProblem(field: field, "is required (ISO 8601, e.g. 2026-11-21T02:14:00.123Z)") }
+        switch value {
+        case .string(let s):
+            if let d = parseISO(s) { return d }
+            throw FieldProblem(field: field, "'\(s.prefix(40))' is not an ISO 8601 time (e.g. 2026-11-21T02:14:00.123Z)")
+        case .number(let n):
+            guard n.isFinite, n > 0 else { throw FieldProblem(field: field, "epoch time must be positive") }
+            return Date(timeIntervalSince1970: n > 1e11 ? n / 1000 : n)
+        default:
+            throw FieldProblem(field: field, "must be an ISO 8601 string or epoch number, got \(value.typeName)")
+        }
+    }
+
+    public static func parseISO(_ s: String) -> Date? {
+        let fractional = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
+        if let d = try? fractional.parse(s) { return d }
+        if let d = try? Date.ISO8601FormatStyle().parse(s) { return d }
+        return nil
+    }
+
+    public static func format(_ d: Date) -> String {
+        d.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
+    }
+}
