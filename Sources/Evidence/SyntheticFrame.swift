@@ -1,0 +1,227 @@
+import Foundation
+import MillwrightCore
+
+/// A defect to paint into a synthetic frame, at a box in frame pixels.
+public enum SyntheticDefect: Sendable, Equatable {
+    /// A dark, jagged hairline crack along the box's longer axis.
+    case crack(BoundingBox)
+    /// A blotchy rust patch filling an ellipse in the box.
+    case corrosion(BoundingBox)
+    /// The belt edge running out of line (sheared), with a bright scuff mark.
+    case misalignment(BoundingBox)
+
+    public var box: BoundingBox {
+        switch self { case let .crack(b), let .corrosion(b), let .misalignment(b): return b }
+    }
+}
+
+/// Deterministic, fast generator of industrial-looking camera frames for the demo and
+/// tests: a painted steel wall with brushed texture, a rubber conveyor belt running onto a
+/// steel head pulley, a support beam with bolts, lighting falloff and sensor noise, with
+/// defects painted at given boxes. Same seed → identical pixels.
+public enum SyntheticFrame {
+    public static func generate(width: Int = 1920, height: Int = 1080, seed: UInt64, defects: [SyntheticDefect] = []) -> Raster {
+        let W = max(16, width), H = max(16, height)
+        var rng = SplitMix64(seed: seed)
+        var img = Raster(width: W, height: H)
+        let fw = Double(W), fh = Double(H)
+
+        // Scene geometry (varied slightly by the seed).
+        let beltTop = Int(fh * (0.40 + rng.unit() * 0.04))
+        let beltBottom = Int(fh * (0.70 + rng.unit() * 0.04))
+        let pulleyR = Double(beltBottom - beltTop) * 0.5
+        let pulleyCX = fw * (0.80 + rng.unit() * 0.05)
+        let pulleyCY = Double(beltTop + beltBottom) / 2
+        let beamTop = Int(fh * 0.80), beamBottom = Int(fh * 0.88)
+        let wallTint = (Double(rng.next() % 20), Double(rng.next() % 14))
+        let lightX = fw * (0.25 + rng.unit() * 0.5), lightY = fh * 0.2
+
+        // Per-row brushed-metal streaks and a coarse value-noise lattice for stains.
+        var streak = [Float](repeating: 0, count: H)
+        for y in 0..<H { streak[y] = Float(Int(rng.next() % 9) - 4) }
+        let lat = ValueNoise(cols: 48, rows: 28, rng: &rng)
+        var grain = rng.next() | 1
+
+        img.pixels.withUnsafeMutableBufferPointer { px in
+            for y in 0..<H {
+                let fy = Double(y)
+                let inBeam = y >= beamTop && y < beamBottom
+                let dyL = (fy - lightY) / fh
+                let rowStreak = Double(streak[y])
+                for x in 0..<W {
+                    let fx = Double(x)
+                    // Lighting: soft hotspot + vignette.
+                    let dxL = (fx - lightX) / fw
+                    let light = 1.15 - 0.9 * (dxL * dxL + dyL * dyL)
+                    let stain = Double(lat.sample(fx / fw, fy / fh))
+                    var r: Double, g: Double, b: Double
+                    let pdx = fx - pulleyCX, pdy = fy - pulleyCY
+                    let pd2 = pdx * pdx + pdy * pdy
+                    if pd2 < pulleyR * pulleyR {
+                        // Pulley end face: brushed steel with radial shading, hub, bolt circle.
+                        let d = pd2.squareRoot() / pulleyR
+                        let shade = 150 - 60 * d + 25 * (pdx - pdy) / pulleyR
+                        r = shade; g = shade + 4; b = shade + 10
+                        if d > 0.93 { r *= 0.55; g *= 0.55; b *= 0.55 }        // rim shadow
+                        if d < 0.22 { r = 70; g = 72; b = 76 }                  // hub
+                        if d < 0.08 { r = 35; g = 36; b = 38 }                  // shaft
+                        let ring = abs(d - 0.55)
+                        if ring < 0.05 {
+                            let a = atan2(pdy, pdx)
+                            let k = (a / (2 * Double.pi) * 8).truncatingRemainder(dividingBy: 1)
+                            if abs(k) < 0.08 || abs(k) > 0.92 { r = 45; g = 45; b = 48 } // bolt heads
+                        }
+                    } else if pd2 < (pulleyR * 1.1) * (pulleyR * 1.1) && fx >= pulleyCX {
+                        r = 34; g = 34; b = 36                                   // belt wrapping the drum
+                    } else if fy >= pulleyCY - pulleyR * 1.1 && fy < pulleyCY + pulleyR * 1.1 && fx < pulleyCX {
+                        // Rubber belt: dark, longitudinal texture, worn lighter centre.
+                        let v = (fy - (pulleyCY - pulleyR * 1.1)) / (pulleyR * 2.2)
+                        let wear = 10 * (1 - abs(v - 0.5) * 2)
+                        let base = 44 + wear + rowStreak * 0.6 + stain * 10
+                        r = base; g = base; b = base + 2
+                        if v < 0.035 || v > 0.965 { r += 22; g += 22; b += 22 }   // belt edges
+                    } else if inBeam {
+                        // Painted support beam (safety yellow) with bolts.
+                        let v = Double(y - beamTop) / Double(beamBottom - beamTop)
+                        let sh = 1 - 0.35 * abs(v - 0.4)
+                        r = 205 * sh; g = 165 * sh; b = 40 * sh
+                        let bx = x % max(8, W / 12), bm = max(8, W / 12) / 2
+                        let by = Double(y - (beamTop + beamBottom) / 2)
+                        if Double((bx - bm) * (bx - bm)) + by * by < Double(H) * Double(H) / 9000 { r = 90; g = 86; b = 70 }
+                        r -= stain * 20; g -= stain * 22
+                    } else {
+                        // Steel wall: blue-grey paint, brushed streaks, grime stains.
+                        r = 96 + wallTint.0 * 0.3 + rowStreak; g = 106 + rowStreak; b = 118 + wallTint.1 + rowStreak
+                        r -= stain * 26; g -= stain * 24; b -= stain * 20
+                        if y < beltTop && y >= beltTop - max(2, H / 90) { r *= 0.5; g *= 0.5; b *= 0.5 } // shadow under belt edge
+                    }
+                    // Sensor grain (xorshift).
+                    grain ^= grain << 13; grain ^= grain >> 7; grain ^= grain << 17
+                    let n = Double(Int(grain & 15) - 8) * 0.9
+                    let i = (y * W + x) * 3
+                    px[i] = clamp8(r * light + n)
+                    px[i + 1] = clamp8(g * light + n)
+                    px[i + 2] = clamp8(b * light + n)
+                }
+            }
+        }
+        for d in defects { paint(d, on: &img, rng: &rng) }
+        return img
+    }
+
+    @inline(__always) static func clamp8(_ v: Double) -> UInt8 { v <= 0 ? 0 : (v >= 255 ? 255 : UInt8(v)) }
+
+    static func paint(_ defect: SyntheticDefect, on img: inout Raster, rng: inout SplitMix64) {
+        let b = defect.box
+        guard b.width.isFinite, b.height.isFinite, b.width >= 1, b.height >= 1 else { return }
+        switch defect {
+        case .crack:
+            // Random walk along the longer axis, 1–2 px dark core with a light lip.
+            let horizontal = b.width >= b.height
+            let length = Int(horizontal ? b.width : b.height)
+            let across = horizontal ? b.height : b.width
+            var offset = across / 2
+            var pts: [(Int, Int)] = []
+            for s in 0..<max(2, length) {
+                offset += (rng.unit() - 0.5) * 2.2
+                offset = max(1, min(across - 2, offset))
+                let p = horizontal ? (Int(b.x) + s, Int(b.y + offset)) : (Int(b.x + offset), Int(b.y) + s)
+                pts.append(p)
+            }
+            for (i, p) in pts.enumerated() {
+                let core = (i % 7 < 4) ? 2 : 1
+                let lip = horizontal ? (p.0, p.1 - 1) : (p.0 - 1, p.1)
+                if lip.0 >= 0, lip.0 < img.width, lip.1 >= 0, lip.1 < img.height {
+                    img[lip.0, lip.1] = img[lip.0, lip.1].mixed(with: .white, 0.35)
+                }
+                for k in 0..<core {
+                    let q = horizontal ? (p.0, p.1 + k) : (p.0 + k, p.1)
+                    img.plot(q.0, q.1, RGB(12, 11, 10))
+                }
+            }
+            // A couple of short branches.
+            for _ in 0..<2 where pts.count > 10 {
+                var p = pts[Int(rng.next() % UInt64(pts.count))]
+                let dir = rng.unit() < 0.5 ? -1 : 1
+                for _ in 0..<Int(across * 0.4 + 3) {
+                    if horizontal { p.0 += 1; p.1 += dir * (rng.unit() < 0.6 ? 1 : 0) } else { p.1 += 1; p.0 += dir * (rng.unit() < 0.6 ? 1 : 0) }
+                    guard PixelRect(x: Int(b.x), y: Int(b.y), width: Int(b.width), height: Int(b.height)).contains(x: p.0, y: p.1) else { break }
+                    img.plot(p.0, p.1, RGB(22, 20, 18))
+                }
+            }
+        case .corrosion:
+            let cx = b.x + b.width / 2, cy = b.y + b.height / 2
+            let rx = b.width / 2, ry = b.height / 2
+            let lat = ValueNoise(cols: 9, rows: 9, rng: &rng)
+            for y in Int(b.y)..<Int(b.y + b.height) {
+                for x in Int(b.x)..<Int(b.x + b.width) {
+                    guard x >= 0, x < img.width, y >= 0, y < img.height else { continue }
+                    let u = (Double(x) - cx) / rx, v = (Double(y) - cy) / ry
+                    let n = Double(lat.sample((u + 1) / 2, (v + 1) / 2))
+                    let d = u * u + v * v + (n - 0.5) * 0.9
+                    guard d < 1 else { continue }
+                    let t = min(1, (1 - d) * 2.5)
+                    let pit = rng.next() % 23 == 0
+                    let rust = pit ? RGB(60, 28, 12) : RGB(UInt8(150 + n * 60), UInt8(70 + n * 40), UInt8(25 + n * 15))
+                    img[x, y] = img[x, y].mixed(with: rust, t * 0.92)
+                }
+            }
+        case .misalignment:
+            // The belt edge running out of line: a skewed rubber edge crossing the box, with a
+            // bright worn lip and scuffing where it rubs the structure.
+            let x0 = Int(b.x), y0 = Int(b.y), w = Int(b.width), h = Int(b.height)
+            let lip = max(2, h / 14)
+            for x in 0..<w {
+                let t = Double(x) / Double(max(1, w - 1))
+                let edgeY = y0 + Int((0.2 + 0.6 * t) * Double(h))
+                for y in y0..<(y0 + h) {
+                    let px = x0 + x
+                    guard px >= 0, px < img.width, y >= 0, y < img.height else { continue }
+                    if y < edgeY - lip {
+                        img[px, y] = img[px, y].mixed(with: RGB(40, 40, 42), 0.9)
+                    } else if y < edgeY {
+                        img[px, y] = RGB(150, 148, 142).mixed(with: RGB(90, 88, 84), rng.unit())
+                    } else if y < edgeY + lip * 2 {
+                        img[px, y] = img[px, y].mixed(with: .black, 0.55)          // shadow of the lifted edge
+                    } else if rng.next() % 9 == 0 && y < edgeY + lip * 5 {
+                        img[px, y] = img[px, y].mixed(with: RGB(190, 185, 175), 0.6) // scuff marks
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// SplitMix64: tiny, fast, deterministic PRNG (not for security).
+struct SplitMix64 {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+    /// Uniform in [0, 1).
+    mutating func unit() -> Double { Double(next() >> 11) / Double(1 << 53) }
+}
+
+/// Bilinear value noise on a small random lattice, sampled in [0,1]².
+struct ValueNoise {
+    let cols: Int, rows: Int
+    var v: [Float]
+    init(cols: Int, rows: Int, rng: inout SplitMix64) {
+        self.cols = cols; self.rows = rows
+        v = (0..<((cols + 1) * (rows + 1))).map { _ in Float(rng.unit()) }
+    }
+    @inline(__always) func sample(_ u: Double, _ w: Double) -> Float {
+        let fx = max(0, min(0.9999, u)) * Double(cols), fy = max(0, min(0.9999, w)) * Double(rows)
+        let x0 = Int(fx), y0 = Int(fy)
+        let tx = Float(fx - Double(x0)), ty = Float(fy - Double(y0))
+        let i = y0 * (cols + 1) + x0
+        let a = v[i] + (v[i + 1] - v[i]) * tx
+        let b = v[i + cols + 1] + (v[i + cols + 2] - v[i + cols + 1]) * tx
+        return a + (b - a) * ty
+    }
+}
