@@ -1,0 +1,216 @@
+import Foundation
+import NIOCore
+import Testing
+@testable import MQTT
+
+/// Integration tests against a real mosquitto 2.x broker started per test on a free loopback port.
+/// Needs the `mosquitto` and `mosquitto-clients` packages.
+@Suite(.serialized, .timeLimit(.minutes(2))) struct BrokerIntegrationTests {
+    @Test(arguments: [MQTTProtocolVersion.v5, .v311])
+    func mosquittoPubToClient(version: MQTTProtocolVersion) async throws {
+        try await withBroker { broker in
+            let client = MQTTClient(configuration: broker.clientConfiguration("sub-\(version.rawValue)", version: version))
+            let inbox = Collector<Delivery>()
+            consume(client, into: inbox)
+            try await client.connect()
+            let suback = try await client.subscribe([Subscription("interop/+/in", qos: .exactlyOnce)])
+            #expect(suback.reasonCodes == [.grantedQoS2])
+            let v = version == .v5 ? "mqttv5" : "mqttv311"
+            _ = try await broker.runTool("mosquitto_pub", ["-V", v, "-q", "1", "-t", "interop/a/in", "-m", "hello-q1"])
+            _ = try await broker.runTool("mosquitto_pub", ["-V", v, "-q", "2", "-t", "interop/b/in", "-m", "hello-q2"])
+            _ = try await broker.runTool("mosquitto_pub", ["-V", v, "-q", "0", "-t", "interop/c/in", "-m", "hello-q0"])
+            try await inbox.waitUntil("three messages") { $0.count == 3 }
+            let items = await inbox.items
+            #expect(items.map(\.payload) == ["hello-q1", "hello-q2", "hello-q0"])
+            #expect(items.map(\.topic) == ["interop/a/in", "interop/b/in", "interop/c/in"])
+            #expect(items.map(\.qos) == [.atLeastOnce, .exactlyOnce, .atMostOnce])
+            await client.disconnect()
+        }
+    }
+
+    @Test(arguments: [MQTTProtocolVersion.v5, .v311])
+    func clientToMosquittoSub(version: MQTTProtocolVersion) async throws {
+        try await withBroker { broker in
+            let v = version == .v5 ? "mqttv5" : "mqttv311"
+            // Create a persistent mosquitto_sub session, so messages published while it is away queue up.
+            let session = version == .v5 ? ["-x", "300"] : []
+            _ = try await broker.runTool("mosquitto_sub", ["-V", v, "-i", "cli-sub", "-c", "-q", "2", "-t", "interop/out/#", "-E"] + session)
+            let client = MQTTClient(configuration: broker.clientConfiguration("pub-\(version.rawValue)", version: version))
+            try await client.connect()
+            var props = MQTTProperties()
+            props.contentType = "text/plain"
+            try await client.publish(topic: "interop/out/1", payload: "first", qos: .atLeastOnce, properties: props)
+            try await client.publish(topic: "interop/out/2", payload: "second", qos: .exactlyOnce)
+            let out = try await broker.runTool("mosquitto_sub", ["-V", v, "-i", "cli-sub", "-c", "-q", "2", "-t", "interop/out/#",
+                                                                 "-C", "2", "-W", "10", "-F", "%t %p"] + session)
+            #expect(out.split(separator: "\n") == ["interop/out/1 first", "interop/out/2 second"])
+            await client.disconnect()
+        }
+    }
+
+    @Test(arguments: [QoS.atLeastOnce, .exactlyOnce])
+    func deliveryAcrossForcedReconnects(qos: QoS) async throws {
+        try await withBroker { broker in
+            let n = 60
+            let sub = MQTTClient(configuration: broker.clientConfiguration("eo-sub", sessionExpiry: 300))
+            let pub = MQTTClient(configuration: broker.clientConfiguration("eo-pub", sessionExpiry: 300))
+            let inbox = Collector<Delivery>()
+            let subEvents = Collector<MQTTClientEvent>()
+            recordEvents(sub, into: subEvents)
+            // The subscriber's connection is killed once, after it has handled half the messages.
+            consume(sub, into: inbox, after: { count in
+                if count == n / 2 { await sub.dropConnectionForTesting() }
+            })
+            try await sub.connect()
+            try await sub.subscribe([Subscription("eo/t", qos: qos)])
+            try await pub.connect()
+
+            // Publish concurrently so several flows are in flight when the publisher's connection dies.
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for i in 0..<n {
+                    group.addTask { try await pub.publish(topic: "eo/t", payload: "m\(i)", qos: qos) }
+                    if i == n / 3 {
+                        try await group.next()
+                        await pub.dropConnectionForTesting()
+                    }
+                }
+                try await group.waitForAll()
+            }
+            try await inbox.waitUntil("all \(n) messages") { Set($0.map(\.payload)).count == n }
+            try await subEvents.waitUntil("subscriber reconnect") { connectedCount($0) >= 2 }
+            let items = await inbox.items
+            // No loss.
+            #expect(Set(items.map(\.payload)) == Set((0..<n).map { "m\($0)" }))
+            if qos == .exactlyOnce {
+                // Exactly once for every delivery the application acknowledged: a message is
+                // delivered again only if its earlier acknowledgement could not take effect.
+                let accepted = items.filter { $0.acknowledged == true }.map(\.payload)
+                #expect(accepted.count == n, "accepted acknowledgements: \(accepted.count), deliveries: \(items.count)")
+                #expect(Set(accepted).count == n)
+            }
+            await pub.disconnect()
+            await sub.disconnect()
+        }
+    }
+
+    @Test func brokerRestartLosesNoQoS1Messages() async throws {
+        try await withBroker(persistence: true) { broker in
+            let n = 40
+            let sub = MQTTClient(configuration: broker.clientConfiguration("restart-sub", sessionExpiry: 3600))
+            let pub = MQTTClient(configuration: broker.clientConfiguration("restart-pub", sessionExpiry: 3600))
+            let inbox = Collector<Delivery>()
+            let subEvents = Collector<MQTTClientEvent>()
+            recordEvents(sub, into: subEvents)
+            consume(sub, into: inbox)
+            try await sub.connect()
+            try await sub.subscribe([Subscription("restart/t", qos: .atLeastOnce)])
+            try await pub.connect()
+            for i in 0..<n / 2 { try await pub.publish(topic: "restart/t", payload: "m\(i)", qos: .atLeastOnce) }
+            // Restart while the rest of the stream is being published.
+            let rest = Task {
+                for i in n / 2..<n { try await pub.publish(topic: "restart/t", payload: "m\(i)", qos: .atLeastOnce) }
+            }
+            try await broker.restart()
+            try await rest.value
+            try await inbox.waitUntil("all \(n) messages after broker restart") { Set($0.map(\.payload)).count == n }
+            try await subEvents.waitUntil("subscriber reconnected") { connectedCount($0) >= 2 }
+            #expect(Set(await inbox.items.map(\.payload)) == Set((0..<n).map { "m\($0)" }))
+            await pub.disconnect()
+            await sub.disconnect()
+        }
+    }
+
+    @Test func sharedSubscriptionSplitsMessages() async throws {
+        try await withBroker { broker in
+            let n = 30
+            let a = MQTTClient(configuration: broker.clientConfiguration("share-a"))
+            let b = MQTTClient(configuration: broker.clientConfiguration("share-b"))
+            let inbox = Collector<Delivery>()
+            consume(a, into: inbox, tag: "a")
+            consume(b, into: inbox, tag: "b")
+            try await a.connect()
+            try await b.connect()
+            try await a.subscribe([Subscription("$share/workers/jobs/#", qos: .atLeastOnce)])
+            try await b.subscribe([Subscription("$share/workers/jobs/#", qos: .atLeastOnce)])
+            let pub = MQTTClient(configuration: broker.clientConfiguration("share-pub"))
+            try await pub.connect()
+            for i in 0..<n { try await pub.publish(topic: "jobs/line2", payload: "j\(i)", qos: .atLeastOnce) }
+            try await inbox.waitUntil("\(n) shared deliveries") { $0.count >= n }
+            let items = await inbox.items
+            let pa = items.filter { $0.tag == "a" }.map(\.payload)
+            let pb = items.filter { $0.tag == "b" }.map(\.payload)
+            #expect(pa.count + pb.count == n)
+            #expect(!pa.isEmpty && !pb.isEmpty)
+            #expect(Set(pa).isDisjoint(with: pb))
+            #expect(Set(pa + pb) == Set((0..<n).map { "j\($0)" }))
+            await pub.disconnect()
+            await a.disconnect()
+            await b.disconnect()
+        }
+    }
+
+    @Test func unacknowledgedMessageIsRedeliveredAfterReconnect() async throws {
+        try await withBroker { broker in
+            let sub = MQTTClient(configuration: broker.clientConfiguration("slow-sub", sessionExpiry: 300))
+            let inbox = Collector<Delivery>()
+            let events = Collector<MQTTClientEvent>()
+            recordEvents(sub, into: events)
+            // The application never acknowledges "m1" on its first delivery (e.g. its commit failed).
+            consume(sub, into: inbox, ack: { m in !(m.payloadString == "m1" && !m.isDuplicate) })
+            try await sub.connect()
+            try await sub.subscribe([Subscription("slow/t", qos: .atLeastOnce)])
+            let pub = MQTTClient(configuration: broker.clientConfiguration("slow-pub"))
+            try await pub.connect()
+            try await pub.publish(topic: "slow/t", payload: "m1", qos: .atLeastOnce)
+            try await inbox.waitUntil("first delivery") { $0.count == 1 }
+
+            await sub.dropConnectionForTesting()
+            try await events.waitUntil("reconnect") { connectedCount($0) == 2 }
+            try await inbox.waitUntil("redelivery of m1") { $0.count == 2 }
+            let redelivered = await inbox.items[1]
+            #expect(redelivered.payload == "m1")
+            #expect(redelivered.isDuplicate)
+            #expect(redelivered.acknowledged == true)
+
+            // Now acknowledged: another reconnect must not bring it back.
+            await sub.dropConnectionForTesting()
+            try await events.waitUntil("second reconnect") { connectedCount($0) == 3 }
+            try await pub.publish(topic: "slow/t", payload: "m2", qos: .atLeastOnce)
+            try await inbox.waitUntil("m2") { $0.count == 3 }
+            #expect(await inbox.items.map(\.payload) == ["m1", "m1", "m2"])
+            await pub.disconnect()
+            await sub.disconnect()
+        }
+    }
+
+    @Test func connectToClosedPortFails() async throws {
+        let port = try await freeLoopbackPort()
+        let nobody = MQTTClient(configuration: MQTTClientConfiguration(host: "127.0.0.1", port: port, session: .init(clientID: "x")))
+        await #expect(throws: (any Error).self) { try await nobody.connect() }
+        await nobody.disconnect()
+    }
+
+    @Test func connectRefusedByBroker() async throws {
+        try await withBroker { broker in
+            // MQTT 5: an empty client identifier with Clean Start = 0 is refused (0x85).
+            let client = MQTTClient(configuration: broker.clientConfiguration("", cleanStart: false))
+            await #expect(throws: MQTTError.connectionRefused(.clientIdentifierNotValid, reasonString: nil)) { try await client.connect() }
+            await client.disconnect()
+        }
+    }
+
+    @Test func keepAlivePingsKeepConnectionOpen() async throws {
+        try await withBroker { broker in
+            let client = MQTTClient(configuration: broker.clientConfiguration("ka", keepAlive: 1))
+            let events = Collector<MQTTClientEvent>()
+            recordEvents(client, into: events)
+            try await client.connect()
+            // Across three keep-alive periods the connection must survive (PINGREQ/PINGRESP), then still work.
+            try await Task.sleep(for: .milliseconds(3500))  // elapsed time is the subject of this test
+            #expect(connectedCount(await events.items) == 1)
+            #expect(await client.state == .connected)
+            try await client.publish(topic: "ka/t", payload: "alive", qos: .atLeastOnce)
+            await client.disconnect()
+        }
+    }
+}
