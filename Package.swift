@@ -64,7 +64,7 @@ let package = Package(
         ]),
         // CMMS emulators for tests and pre-go-live trials.
         .target(name: "Emulators", dependencies: [
-            "MillwrightCore",
+            "MillwrightCore", "Connectors",
             .product(name: "Hummingbird", package: "hummingbird"),
         ]),
         // The running gateway: ingest service, dispatcher, status sync.

@@ -1,0 +1,246 @@
+import Foundation
+import MillwrightCore
+import Yams
+
+/// Reads the one YAML file of PRODUCT §5 into `Settings`. Every error names the file,
+/// line and key; a file with any error is refused whole, so the gateway never half-starts.
+public enum ConfigLoader {
+    public static let cmmsKinds = ["sandbox", "webhook", "sap-pm", "maximo", "maintainx", "upkeep", "limble", "fiix", "oracle-fusion", "hxgn-eam"]
+    static let topLevel = ["server", "storage", "evidence", "cmms", "assets", "defects", "incidents", "priority", "site",
+                           "shifts", "technicians", "inventory", "shadow", "auth", "mqtt", "dispatch", "notifications", "procedures"]
+
+    public static func load(path: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws(ConfigError) -> Settings {
+        let text: String
+        do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
+            throw ConfigError(file: path, line: nil, key: "", message: "cannot read the file (\(error.localizedDescription))")
+        }
+        return try parse(yaml: text, file: path, environment: environment)
+    }
+
+    public static func parse(yaml: String, file: String, environment: [String: String] = [:]) throws(ConfigError) -> Settings {
+        let node: Node?
+        do { node = try Yams.compose(yaml: yaml) } catch let e as YamlError {
+            throw yamlError(e, file: file)
+        } catch {
+            throw ConfigError(file: file, line: nil, key: "", message: "is not valid YAML: \(error)")
+        }
+        guard let node else { throw ConfigError(file: file, line: nil, key: "", message: "is empty") }
+        let root = YAMLNode(node: node, path: "", file: file, env: environment)
+        var s = Settings()
+        let baseDir = URL(fileURLWithPath: file).deletingLastPathComponent().path
+        func resolvePath(_ p: String) -> String { p.hasPrefix("/") ? p : URL(fileURLWithPath: baseDir).appendingPathComponent(p).standardized.path }
+
+        for (key, n) in try root.requireMapping(allowed: topLevel) {
+            switch key {
+            case "server":
+                for (k, v) in try n.requireMapping(allowed: ["host", "port", "max_body_bytes", "max_batch_items"]) {
+                    switch k {
+                    case "host": s.server.host = try v.string()
+                    case "port": s.server.port = try v.int(in: 0...65535)
+                    case "max_body_bytes": s.server.maxBodyBytes = try v.int(in: 1024...(256 << 20))
+                    default: s.server.maxBatchItems = try v.int(in: 1...100_000)
+                    }
+                }
+            case "storage":
+                let m = try n.requireMapping(allowed: ["sqlite", "postgres"])
+                guard m.count == 1, let (k, v) = m.first else { throw n.error("give exactly one of sqlite: PATH or postgres: URL") }
+                s.storage = k == "sqlite" ? .sqlite(path: resolvePath(try v.string())) : .postgres(url: try v.string())
+            case "evidence":
+                for (k, v) in try n.requireMapping(allowed: ["directory", "public_url", "retention", "signing_secret_env"]) {
+                    if k == "directory" { s.evidence.directory = resolvePath(try v.string()) }
+                    if k == "public_url" { s.evidence.publicURL = try v.string() }
+                }
+            case "cmms":
+                s.cmms = try n.requireSequence().map { c throws(ConfigError) in try cmms(c) }
+                var names = Set<String>()
+                for (i, c) in s.cmms.enumerated() where !names.insert(c.name).inserted {
+                    throw ConfigError(file: file, line: n.node.sequence?[i].mark?.line, key: "cmms[\(i)].name", message: "'\(c.name)' is used twice")
+                }
+            case "assets":
+                for (k, v) in try n.requireMapping(allowed: ["register", "cameras"]) {
+                    if k == "register" { s.assets.registerPath = resolvePath(try v.string()) }
+                    else { s.assets.cameras = try v.requireSequence().map { c throws(ConfigError) in try camera(c) } }
+                }
+            case "defects":
+                for (name, v) in try n.requireMapping() {
+                    let rule = try defect(v)
+                    if name == "*" { s.defaultDefect = rule } else { s.defects[name] = rule }
+                }
+            case "incidents":
+                for (_, v) in try n.requireMapping(allowed: ["reopen_after"]) { s.incidents.reopenAfter = try v.duration() }
+            case "priority":
+                s.priority = try n.requireSequence().map { r throws(ConfigError) in try priorityRule(r) }
+                if s.priority.isEmpty { throw n.error("needs at least one rule; end with { priority: low } as a catch-all") }
+            case "site":
+                for (k, v) in try n.requireMapping(allowed: ["name", "timezone"]) {
+                    if k == "name" { s.site.name = try v.string() }
+                    else {
+                        let tz = try v.string()
+                        guard TimeZone(identifier: tz) != nil else { throw v.error("'\(tz)' is not an IANA time zone (e.g. Europe/Berlin)") }
+                        s.site.timezone = tz
+                    }
+                }
+            case "shadow": s.shadow = try n.bool()
+            case "auth":
+                for (k, v) in try n.requireMapping(allowed: ["api_keys"]) where k == "api_keys" {
+                    s.apiKeys = try v.requireSequence().map { a throws(ConfigError) in try apiKey(a) }
+                }
+            case "dispatch":
+                for (k, v) in try n.requireMapping(allowed: ["max_attempts", "base_backoff", "max_backoff"]) {
+                    switch k {
+                    case "max_attempts": s.dispatch.maxAttempts = try v.int(in: 1...1000)
+                    case "base_backoff": s.dispatch.baseBackoff = try v.duration()
+                    default: s.dispatch.maxBackoff = try v.duration()
+                    }
+                }
+            default:
+                // shifts, technicians, inventory, mqtt, notifications, procedures: read by
+                // their own features; accepted here so one file serves every release.
+                break
+            }
+        }
+        for cam in s.assets.cameras {
+            if let name = cam.cmms, s.cmms(named: name) == nil {
+                throw ConfigError(file: file, line: cam.line, key: "assets.cameras", message: "camera \(cam.camera) names cmms '\(name)', which is not in cmms: (have: \(s.cmms.map(\.name).joined(separator: ", ")))")
+            }
+        }
+        return s
+    }
+
+    static func cmms(_ n: YAMLNode) throws(ConfigError) -> CMMSSettings {
+        let systemKeys = ["sap", "maximo", "maintainx", "upkeep", "limble", "fiix", "oracle", "hxgn", "webhook", "sandbox", "options"]
+        let m = try n.requireMapping(allowed: ["name", "kind", "base_url", "auth", "concurrency", "timeout", "status_poll", "priority_map"] + systemKeys)
+        guard let nameNode = n.child("name") else { throw n.error("needs a name") }
+        guard let kindNode = n.child("kind") else { throw n.error("needs a kind (\(cmmsKinds.joined(separator: " | ")))") }
+        let kind = try kindNode.string()
+        guard cmmsKinds.contains(kind) else {
+            throw kindNode.error("'\(kind)' is not a supported CMMS; use one of \(cmmsKinds.joined(separator: ", "))")
+        }
+        guard let urlNode = n.child("base_url") else { throw n.error("needs base_url") }
+        let url = try urlNode.string()
+        guard let parsed = URL(string: url), let scheme = parsed.scheme, ["http", "https"].contains(scheme), parsed.host != nil else {
+            throw urlNode.error("'\(url)' is not an http(s) URL")
+        }
+        var c = CMMSSettings(name: try nameNode.string(), kind: kind, baseURL: url.hasSuffix("/") ? String(url.dropLast()) : url)
+        for (k, v) in m {
+            switch k {
+            case "auth": c.auth = try auth(v)
+            case "concurrency": c.concurrency = try v.int(in: 1...64)
+            case "timeout": c.timeout = try v.duration()
+            case "status_poll": c.statusPollInterval = try v.duration()
+            case "priority_map":
+                for (pk, pv) in try v.requireMapping(allowed: Priority.allCases.map(\.rawValue)) { c.options["priority_map.\(pk)"] = try pv.string() }
+            case _ where systemKeys.contains(k):
+                for (ok, ov) in try v.requireMapping() {
+                    if ok.hasSuffix("_env") {
+                        c.options[String(ok.dropLast(4))] = try v.secret(fromEnvKey: ok)
+                    } else {
+                        c.options[ok] = try ov.string()
+                    }
+                }
+            default: break
+            }
+        }
+        return c
+    }
+
+    static func auth(_ n: YAMLNode) throws(ConfigError) -> CMMSAuth {
+        let m = try n.requireMapping(allowed: ["basic", "bearer", "apikey", "session", "client", "hmac", "none"])
+        guard m.count == 1, let (k, v) = m.first else { throw n.error("give exactly one auth form: basic, bearer, apikey, session, client or hmac") }
+        switch k {
+        case "basic":
+            _ = try v.requireMapping(allowed: ["user", "password_env"])
+            return .basic(user: try req(v, "user").string(), password: try v.secret(fromEnvKey: "password_env"))
+        case "session":
+            _ = try v.requireMapping(allowed: ["user", "password_env"])
+            return .session(user: try req(v, "user").string(), password: try v.secret(fromEnvKey: "password_env"))
+        case "bearer":
+            _ = try v.requireMapping(allowed: ["token_env"])
+            return .bearer(token: try v.secret(fromEnvKey: "token_env"))
+        case "apikey":
+            _ = try v.requireMapping(allowed: ["key_env"])
+            return .apiKey(key: try v.secret(fromEnvKey: "key_env"))
+        case "client":
+            _ = try v.requireMapping(allowed: ["id", "secret_env"])
+            return .client(id: try req(v, "id").string(), secret: try v.secret(fromEnvKey: "secret_env"))
+        case "hmac":
+            _ = try v.requireMapping(allowed: ["app_key", "access_key", "secret_env"])
+            return .hmac(appKey: try req(v, "app_key").string(), accessKey: try req(v, "access_key").string(),
+                         secret: try v.secret(fromEnvKey: "secret_env"))
+        default:
+            return .none
+        }
+    }
+
+    static func req(_ n: YAMLNode, _ key: String) throws(ConfigError) -> YAMLNode {
+        guard let c = n.child(key) else { throw n.error("needs '\(key)'") }
+        return c
+    }
+
+    static func camera(_ n: YAMLNode) throws(ConfigError) -> CameraMapping {
+        _ = try n.requireMapping(allowed: ["camera", "asset", "zones", "cmms", "criticality", "area"])
+        var c = CameraMapping(camera: try req(n, "camera").string(), asset: try req(n, "asset").string(), line: n.line)
+        if let z = n.child("zones") { for (k, v) in try z.requireMapping() { c.zones[k] = try v.string() } }
+        if let v = n.child("cmms") { c.cmms = try v.string() }
+        if let v = n.child("criticality") {
+            let s = try v.string()
+            guard let crit = Criticality(rawValue: s.uppercased()) else { throw v.error("must be A, B or C, got '\(s)'") }
+            c.criticality = crit
+        }
+        return c
+    }
+
+    static func defect(_ n: YAMLNode) throws(ConfigError) -> DefectRule {
+        var r = DefectRule()
+        for (k, v) in try n.requireMapping(allowed: ["min_confidence", "confirm", "severity", "procedure", "parts", "skills"]) {
+            switch k {
+            case "min_confidence": r.minConfidence = try v.double(in: 0...1)
+            case "confirm":
+                for (ck, cv) in try v.requireMapping(allowed: ["detections", "within"]) {
+                    if ck == "detections" { r.confirmDetections = try cv.int(in: 1...1000) } else { r.confirmWithin = try cv.duration() }
+                }
+            case "severity":
+                for (_, sv) in try v.requireMapping(allowed: ["base"]) { r.severityBase = try sv.double(in: 0...100) }
+            case "procedure": r.procedure = try v.string()
+            case "parts":
+                r.parts = try v.requireSequence().map { p throws(ConfigError) in
+                    _ = try p.requireMapping(allowed: ["sku", "qty"])
+                    return PartRequirement(sku: try req(p, "sku").string(), qty: try p.child("qty")?.int(in: 1...100_000) ?? 1)
+                }
+            default: r.skills = try v.stringList()
+            }
+        }
+        return r
+    }
+
+    static func priorityRule(_ n: YAMLNode) throws(ConfigError) -> PriorityRule {
+        _ = try n.requireMapping(allowed: ["when", "priority", "notify"])
+        let pNode = try req(n, "priority")
+        let ps = try pNode.string()
+        guard let p = Priority(rawValue: ps) else { throw pNode.error("must be one of critical, high, medium, low; got '\(ps)'") }
+        var cond = Condition.always
+        if let w = n.child("when") {
+            do { cond = try Condition.parse(try w.string()) } catch let e as FieldProblem { throw w.error(e.problem) } catch {
+                throw w.error("\(error)")
+            }
+        }
+        return PriorityRule(condition: cond, priority: p, notify: try n.child("notify")?.stringList() ?? [])
+    }
+
+    static func apiKey(_ n: YAMLNode) throws(ConfigError) -> APIKeySettings {
+        _ = try n.requireMapping(allowed: ["name", "role", "key_env"])
+        let roleNode = try req(n, "role")
+        let role = try roleNode.string()
+        guard let r = APIRole(rawValue: role) else { throw roleNode.error("must be one of ingest, viewer, operator, admin; got '\(role)'") }
+        return APIKeySettings(name: try req(n, "name").string(), role: r, key: try n.secret(fromEnvKey: "key_env"))
+    }
+
+    static func yamlError(_ e: YamlError, file: String) -> ConfigError {
+        switch e {
+        case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _), .composer(_, let problem, let mark, _):
+            return ConfigError(file: file, line: mark.line, key: "", message: "YAML syntax: \(problem)")
+        default:
+            return ConfigError(file: file, line: nil, key: "", message: "is not valid YAML: \(e)")
+        }
+    }
+}

@@ -1,0 +1,131 @@
+import Foundation
+import MillwrightCore
+
+/// The `sandbox` CMMS: Millwright's own emulator (`millwright emulate sandbox`), with the
+/// features every real connector relies on — create, lookup by external reference, status,
+/// notes — and none of a vendor's quirks. Used by the demo and the end-to-end tests.
+///
+/// API: `POST /api/work-orders`, `GET /api/work-orders?reference=`, `GET /api/work-orders/{id}`,
+/// `POST /api/work-orders/{id}/notes`, `GET /api/whoami`; Bearer token auth.
+public struct SandboxConnector: CMMSConnector {
+    public let settings: CMMSSettings
+    let http: HTTPTransport
+    public var name: String { settings.name }
+    public var kind: String { "sandbox" }
+
+    init(settings: CMMSSettings, http: HTTPTransport) { self.settings = settings; self.http = http }
+
+    var headers: [(String, String)] {
+        [("Content-Type", "application/json"), ("Accept", "application/json")] + HTTPTransport.authHeaders(settings.auth)
+    }
+
+    public func create(_ wo: WorkOrderDraft) async -> DeliveryState.Outcome {
+        let body = SandboxWorkOrderRequest(wo)
+        do {
+            let r = try await http.send(.POST, settings.baseURL + "/api/work-orders", headers: headers, body: try JSONEncoder.sandbox.encode(body))
+            if let failure = HTTPTransport.classify(r, describe: Self.problem) { return failure }
+            guard let id = r.json?["id"]?.stringValue else { return .unknown(error: "created, but the response had no id: \(r.text)") }
+            return .created(cmmsId: id)
+        } catch {
+            return HTTPTransport.transportFailure(error)
+        }
+    }
+
+    public func lookup(reference: String) async -> DeliveryState.Outcome {
+        let q = reference.addingPercentEncoding(withAllowedCharacters: .urlQueryAllowed) ?? reference
+        do {
+            let r = try await http.send(.GET, settings.baseURL + "/api/work-orders?reference=\(q)", headers: headers)
+            guard r.status == 200 else { return .retryable(error: "lookup HTTP \(r.status): \(Self.problem(r))", retryAfter: HTTPTransport.retryAfter(r.headers)) }
+            guard let first = r.json?["items"]?.arrayValue?.first, let id = first["id"]?.stringValue else { return .lookupNotFound }
+            return .lookupFound(cmmsId: id)
+        } catch {
+            return .retryable(error: "lookup failed: \(HTTPTransport.describe(error))", retryAfter: nil)
+        }
+    }
+
+    public func status(cmmsId: String) async throws -> CMMSStatus? {
+        let r = try await http.send(.GET, settings.baseURL + "/api/work-orders/\(cmmsId)", headers: headers)
+        guard r.status == 200, let s = r.json?["status"]?.stringValue else {
+            throw ConnectorError.misconfigured("status of \(cmmsId): HTTP \(r.status) \(Self.problem(r))")
+        }
+        return CMMSStatus(rawValue: s) ?? .open
+    }
+
+    public func addNote(cmmsId: String, text: String) async -> Bool {
+        let body = try? JSONSerialization.data(withJSONObject: ["text": text])
+        guard let r = try? await http.send(.POST, settings.baseURL + "/api/work-orders/\(cmmsId)/notes", headers: headers, body: body) else { return false }
+        return (200..<300).contains(r.status)
+    }
+
+    public func checkConnection() async -> [ConnectionCheck] {
+        do {
+            let r = try await http.send(.GET, settings.baseURL + "/api/whoami", headers: headers)
+            if r.status == 401 {
+                return [ConnectionCheck(step: "authenticate", ok: false, detail: "HTTP 401: \(Self.problem(r))", fix: "check the token in cmms[\(name)].auth")]
+            }
+            guard r.status == 200 else { return [ConnectionCheck(step: "authenticate", ok: false, detail: "HTTP \(r.status)", fix: "is \(settings.baseURL) the sandbox emulator?")] }
+            let perms = r.json?["permissions"]?.arrayValue?.compactMap(\.stringValue) ?? []
+            return [
+                ConnectionCheck(step: "authenticate", ok: true, detail: "signed in as \(r.json?["user"]?.stringValue ?? "?")"),
+                ConnectionCheck(step: "create permission", ok: perms.contains("create"), detail: perms.joined(separator: ", "),
+                                fix: perms.contains("create") ? nil : "grant the integration user create rights"),
+                ConnectionCheck(step: "attachment upload", ok: perms.contains("attach"), detail: perms.contains("attach") ? "supported" : "not permitted",
+                                fix: perms.contains("attach") ? nil : "grant attachment rights"),
+            ]
+        } catch {
+            return [ConnectionCheck(step: "reach", ok: false, detail: HTTPTransport.describe(error), fix: "check base_url \(settings.baseURL) and the network path")]
+        }
+    }
+
+    static func problem(_ r: HTTPTransport.Response) -> String {
+        r.json?["detail"]?.stringValue ?? r.json?["title"]?.stringValue ?? r.text
+    }
+}
+
+/// The sandbox CMMS's work-order body; the emulator decodes the same type.
+public struct SandboxWorkOrderRequest: Codable, Sendable, Equatable {
+    public var reference: String
+    public var title: String
+    public var description: String
+    public var asset: String
+    public var location: String?
+    public var priority: String
+    public var defectClass: String
+    public var severity: Int
+    public var camera: String
+    public var detectedAt: Date
+    public var evidenceURL: String?
+
+    public init(_ w: WorkOrderDraft) {
+        reference = w.reference; title = w.title; description = w.description; asset = w.asset
+        location = w.location ?? w.functionalLocation; priority = w.priority.rawValue; defectClass = w.defectClass
+        severity = w.severity; camera = w.camera; detectedAt = w.detectedAt; evidenceURL = w.evidenceURL
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case reference, title, description, asset, location, priority, severity, camera
+        case defectClass = "defect_class", detectedAt = "detected_at", evidenceURL = "evidence_url"
+    }
+}
+
+extension JSONEncoder {
+    public static var sandbox: JSONEncoder {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        e.keyEncodingStrategy = .convertToSnakeCase
+        e.dateEncodingStrategy = .custom { d, enc in var c = enc.singleValueContainer(); try c.encode(Timestamps.format(d)) }
+        return e
+    }
+}
+
+extension JSONDecoder {
+    public static var sandbox: JSONDecoder {
+        let d = JSONDecoder()
+        d.dateDecodingStrategy = .custom { dec in
+            let s = try dec.singleValueContainer().decode(String.self)
+            guard let date = Timestamps.parseISO(s) else { throw DecodingError.dataCorrupted(.init(codingPath: dec.codingPath, debugDescription: "expected ISO 8601 time, got \(s)")) }
+            return date
+        }
+        return d
+    }
+}

@@ -1,0 +1,70 @@
+import Crypto
+import Foundation
+import MillwrightCore
+
+/// `webhook`: the work order as generic JSON, POSTed to `base_url`, for CMMSs without a
+/// connector and for glue (Node-RED, n8n, a ticket queue).
+///
+/// Receivers verify `X-Millwright-Signature: v1=<hex HMAC-SHA256(secret, timestamp + "." + body)>`
+/// with `X-Millwright-Timestamp` (Unix seconds; reject old ones to stop replays) and must
+/// treat `Idempotency-Key` (our reference) as the key of the work order: a webhook cannot be
+/// queried, so a retry after a lost response is sent again with the same key.
+/// Config: `webhook: { secret_env: MW_WEBHOOK_SECRET }`.
+public struct WebhookConnector: CMMSConnector {
+    public let settings: CMMSSettings
+    let http: HTTPTransport
+    let secret: Data
+    public var name: String { settings.name }
+    public var kind: String { "webhook" }
+
+    init(settings: CMMSSettings, http: HTTPTransport) throws {
+        guard let s = settings.options["secret"], !s.isEmpty else {
+            throw ConnectorError.misconfigured("cmms \(settings.name): webhook needs webhook.secret_env naming the signing secret's environment variable")
+        }
+        self.settings = settings; self.http = http; self.secret = Data(s.utf8)
+    }
+
+    public static func signature(body: Data, timestamp: String, secret: Data) -> String {
+        var mac = HMAC<SHA256>(key: SymmetricKey(data: secret))
+        mac.update(data: Data(timestamp.utf8))
+        mac.update(data: Data(".".utf8))
+        mac.update(data: body)
+        return "v1=" + Data(mac.finalize()).map { String(format: "%02x", $0) }.joined()
+    }
+
+    public func create(_ wo: WorkOrderDraft) async -> DeliveryState.Outcome {
+        do {
+            let body = try JSONEncoder.sandbox.encode(WebhookEnvelope(event: "work_order.created", workOrder: wo))
+            let ts = String(Int(Date().timeIntervalSince1970))
+            let headers = [("Content-Type", "application/json"), ("Idempotency-Key", wo.reference), ("X-Millwright-Timestamp", ts),
+                           ("X-Millwright-Signature", Self.signature(body: body, timestamp: ts, secret: secret))] + HTTPTransport.authHeaders(settings.auth)
+            let r = try await http.send(.POST, settings.baseURL, headers: headers, body: body)
+            if let failure = HTTPTransport.classify(r, describe: { $0.text }) { return failure }
+            return .created(cmmsId: r.json?["id"]?.stringOrNumber ?? wo.reference)
+        } catch {
+            return HTTPTransport.transportFailure(error)
+        }
+    }
+
+    /// A webhook cannot be asked; resending with the same Idempotency-Key is the contract.
+    public func lookup(reference: String) async -> DeliveryState.Outcome { .lookupNotFound }
+    public func status(cmmsId: String) async throws -> CMMSStatus? { nil }
+    public func addNote(cmmsId: String, text: String) async -> Bool { false }
+
+    public func checkConnection() async -> [ConnectionCheck] {
+        do {
+            let r = try await http.send(.HEAD, settings.baseURL, headers: HTTPTransport.authHeaders(settings.auth))
+            let ok = r.status < 500 && r.status != 401 && r.status != 403
+            return [ConnectionCheck(step: "reach", ok: ok, detail: "HTTP \(r.status) from \(settings.baseURL)", fix: ok ? nil : "check base_url and the receiver's auth"),
+                    ConnectionCheck(step: "attachment upload", ok: true, detail: "image sent as a link in the JSON body")]
+        } catch {
+            return [ConnectionCheck(step: "reach", ok: false, detail: HTTPTransport.describe(error), fix: "check base_url \(settings.baseURL)")]
+        }
+    }
+}
+
+public struct WebhookEnvelope: Codable, Sendable {
+    public var event: String
+    public var workOrder: WorkOrderDraft
+    enum CodingKeys: String, CodingKey { case event, workOrder = "work_order" }
+}

@@ -1,0 +1,174 @@
+import Foundation
+import Hummingbird
+import MillwrightCore
+import NIOCore
+
+/// Behaviour shared by every CMMS emulator: fault injection, credential checks, and the
+/// `/_emulator/work-orders` listing in one common shape.
+public struct EmulatorOptions: Sendable {
+    /// Fraction of API requests that fail. Half fail before doing anything (503); half are
+    /// applied and then answered 500, the case that tempts a client into a duplicate.
+    public var failRate = 0.0
+    public var latencyMs = 0
+    /// Answer 503 to every API request for this long after start.
+    public var downFor: TimeInterval = 0
+    /// Accepted secrets; `nil` accepts any well-formed credentials.
+    public var credentials: Set<String>?
+    /// Work orders report `in_progress` after this long and `completed` after twice it.
+    public var autoProgress: TimeInterval?
+    public var seed: UInt64 = 42
+    public init() {}
+}
+
+/// A work order as the emulator received it.
+public struct EmulatedWorkOrder: Codable, Sendable {
+    public var id: String
+    public var reference: String?
+    public var title: String
+    public var asset: String?
+    public var priority: String?
+    public var status: String
+    public var createdAt: Date
+    public var notes: [String]
+    public var attachments: [String]
+    /// The request body exactly as received.
+    public var body: JSONValue
+
+    enum CodingKeys: String, CodingKey {
+        case id, reference, title, asset, priority, status, notes, attachments, body
+        case createdAt = "created_at"
+    }
+}
+
+public actor EmulatorState {
+    public private(set) var workOrders: [EmulatedWorkOrder] = []
+    public let startedAt = Date()
+    public let options: EmulatorOptions
+    private var rng: SplitMix
+    private var nextId = 1000
+    public private(set) var requests = 0
+    public private(set) var injectedFailures = 0
+
+    public init(options: EmulatorOptions) {
+        self.options = options
+        self.rng = SplitMix(seed: options.seed)
+    }
+
+    public enum Fault: Sendable { case none, before, after }
+
+    func nextFault(isWrite: Bool) -> Fault {
+        requests += 1
+        guard options.failRate > 0 else { return .none }
+        let roll = rng.nextUnit()
+        guard roll < options.failRate else { return .none }
+        injectedFailures += 1
+        return isWrite && roll < options.failRate / 2 ? .after : .before
+    }
+
+    public func isDown(now: Date = Date()) -> Bool { now.timeIntervalSince(startedAt) < options.downFor }
+
+    public func add(_ make: (String) -> EmulatedWorkOrder) -> EmulatedWorkOrder {
+        nextId += 1
+        let wo = make(String(nextId))
+        workOrders.append(wo)
+        return wo
+    }
+
+    public func find(id: String) -> EmulatedWorkOrder? { workOrders.first { $0.id == id }.map(progressed) }
+    public func find(reference: String) -> [EmulatedWorkOrder] { workOrders.filter { $0.reference == reference }.map(progressed) }
+    public func all() -> [EmulatedWorkOrder] { workOrders.map(progressed) }
+
+    public func update(id: String, _ change: (inout EmulatedWorkOrder) -> Void) -> EmulatedWorkOrder? {
+        guard let i = workOrders.firstIndex(where: { $0.id == id }) else { return nil }
+        workOrders[i] = progressed(workOrders[i])
+        change(&workOrders[i])
+        return workOrders[i]
+    }
+
+    /// Applies `autoProgress` as if a technician worked the order.
+    private func progressed(_ wo: EmulatedWorkOrder) -> EmulatedWorkOrder {
+        guard let step = options.autoProgress, wo.status == "open" || wo.status == "in_progress" else { return wo }
+        var w = wo
+        let age = Date().timeIntervalSince(wo.createdAt)
+        if age >= 2 * step { w.status = "completed" } else if age >= step { w.status = "in_progress" }
+        return w
+    }
+}
+
+/// Small deterministic generator so a fault run can be repeated.
+struct SplitMix: Sendable {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+    mutating func nextUnit() -> Double { Double(next() >> 11) / Double(1 << 53) }
+}
+
+/// Latency, outage and failure injection for every `/api` request; `/_emulator` is exempt.
+struct FaultInjection<Context: RequestContext>: RouterMiddleware {
+    let state: EmulatorState
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        if request.uri.path.hasPrefix("/_emulator") { return try await next(request, context) }
+        let opts = state.options
+        if opts.latencyMs > 0 { try await Task.sleep(for: .milliseconds(opts.latencyMs)) }
+        if await state.isDown() {
+            return EmulatorHTTP.json(status: .serviceUnavailable, ["title": "Service Unavailable", "detail": "emulated outage (--down-for)"])
+        }
+        switch await state.nextFault(isWrite: request.method != .get && request.method != .head) {
+        case .none: return try await next(request, context)
+        case .before: return EmulatorHTTP.json(status: .serviceUnavailable, ["title": "Service Unavailable", "detail": "injected failure (--fail-rate), nothing applied"])
+        case .after:
+            _ = try await next(request, context)
+            return EmulatorHTTP.json(status: .internalServerError, ["title": "Internal Server Error", "detail": "injected failure (--fail-rate) after the change was applied"])
+        }
+    }
+}
+
+public enum EmulatorHTTP {
+    public static func json(status: HTTPResponse.Status, _ value: some Encodable, headers: HTTPFields = [:]) -> Response {
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        enc.dateEncodingStrategy = .custom { d, e in var c = e.singleValueContainer(); try c.encode(Timestamps.format(d)) }
+        let data = (try? enc.encode(value)) ?? Data("{}".utf8)
+        var h = headers
+        h[.contentType] = "application/json"
+        return Response(status: status, headers: h, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    public static func body(_ request: Request, limit: Int = 16 << 20) async throws -> Data {
+        var req = request
+        let buf = try await req.collectBody(upTo: limit)
+        return Data(buffer: buf)
+    }
+
+    /// The `/_emulator` routes every emulator has.
+    static func addInspection(to router: Router<BasicRequestContext>, state: EmulatorState, kind: String) {
+        router.get("/_emulator/work-orders") { _, _ in
+            let all = await state.all()
+            return json(status: .ok, EmulatorListing(kind: kind, count: all.count, items: all))
+        }
+        router.get("/_emulator/stats") { _, _ in
+            json(status: .ok, ["requests": await state.requests, "injected_failures": await state.injectedFailures, "work_orders": await state.all().count])
+        }
+    }
+}
+
+struct EmulatorListing: Encodable {
+    var kind: String
+    var count: Int
+    var items: [EmulatedWorkOrder]
+}
+
+/// Reads `--credentials FILE`: one accepted secret (token, API key or `user:password`) per line.
+public enum EmulatorCredentials {
+    public static func load(path: String) throws -> Set<String> {
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        return Set(text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty && !$0.hasPrefix("#") })
+    }
+}

@@ -1,0 +1,94 @@
+import Connectors
+import Foundation
+import Hummingbird
+import MillwrightCore
+
+/// `millwright emulate sandbox`: the sandbox CMMS. Covers create, lookup by external
+/// reference, status read and change, notes and attachments, Bearer auth.
+public enum SandboxEmulator {
+    public static let statuses = CMMSStatus.allCases.map(\.rawValue)
+
+    public static func router(state: EmulatorState) -> Router<BasicRequestContext> {
+        let router = Router()
+        router.add(middleware: FaultInjection(state: state))
+        EmulatorHTTP.addInspection(to: router, state: state, kind: "sandbox")
+        let api = router.group("api")
+        api.add(middleware: BearerCheck(state: state))
+
+        api.get("whoami") { _, _ in
+            EmulatorHTTP.json(status: .ok, ["user": .string("integration"), "permissions": JSONValue.array(["create", "attach", "read"].map(JSONValue.string))])
+        }
+        api.post("work-orders") { request, _ in
+            let data = try await EmulatorHTTP.body(request)
+            let req: SandboxWorkOrderRequest
+            do { req = try JSONDecoder.sandbox.decode(SandboxWorkOrderRequest.self, from: data) } catch {
+                return problem(.unprocessableContent, "work order body does not match the sandbox schema: \(error)")
+            }
+            if req.title.isEmpty || req.title.count > 40 { return problem(.unprocessableContent, "title must be 1–40 characters") }
+            if req.reference.isEmpty || req.reference.count > 20 { return problem(.unprocessableContent, "reference must be 1–20 characters") }
+            let body = (try? JSONValue.parse(data)) ?? .null
+            let wo = await state.add { id in
+                EmulatedWorkOrder(id: id, reference: req.reference, title: req.title, asset: req.asset, priority: req.priority,
+                                  status: "open", createdAt: Date(), notes: [], attachments: [], body: body)
+            }
+            return EmulatorHTTP.json(status: .created, view(wo), headers: [.location: "/api/work-orders/\(wo.id)"])
+        }
+        api.get("work-orders") { request, _ in
+            let items = if let ref = request.uri.queryParameters.get("reference") { await state.find(reference: ref) } else { await state.all() }
+            return EmulatorHTTP.json(status: .ok, ["items": items.map(view)])
+        }
+        api.get("work-orders/:id") { _, context in
+            guard let id = context.parameters.get("id"), let wo = await state.find(id: id) else { return problem(.notFound, "no such work order") }
+            return EmulatorHTTP.json(status: .ok, view(wo))
+        }
+        api.patch("work-orders/:id") { request, context in
+            let data = try await EmulatorHTTP.body(request)
+            guard let status = (try? JSONValue.parse(data))?["status"]?.stringValue, statuses.contains(status) else {
+                return problem(.unprocessableContent, "status must be one of \(statuses.joined(separator: ", "))")
+            }
+            guard let id = context.parameters.get("id"), let wo = await state.update(id: id, { $0.status = status }) else {
+                return problem(.notFound, "no such work order")
+            }
+            return EmulatorHTTP.json(status: .ok, view(wo))
+        }
+        api.post("work-orders/:id/notes") { request, context in
+            let data = try await EmulatorHTTP.body(request)
+            guard let text = (try? JSONValue.parse(data))?["text"]?.stringValue, !text.isEmpty else { return problem(.unprocessableContent, "text is required") }
+            guard let id = context.parameters.get("id"), let wo = await state.update(id: id, { $0.notes.append(text) }) else {
+                return problem(.notFound, "no such work order")
+            }
+            return EmulatorHTTP.json(status: .created, view(wo))
+        }
+        api.put("work-orders/:id/attachments/:name") { request, context in
+            let data = try await EmulatorHTTP.body(request)
+            guard !data.isEmpty else { return problem(.unprocessableContent, "empty attachment") }
+            guard let id = context.parameters.get("id"), let name = context.parameters.get("name"),
+                  let wo = await state.update(id: id, { $0.attachments.append(name) }) else { return problem(.notFound, "no such work order") }
+            return EmulatorHTTP.json(status: .created, view(wo))
+        }
+        return router
+    }
+
+    static func view(_ w: EmulatedWorkOrder) -> [String: JSONValue] {
+        ["id": .string(w.id), "reference": JSONValue(w.reference), "title": .string(w.title), "status": .string(w.status),
+         "asset": JSONValue(w.asset), "priority": JSONValue(w.priority), "notes": .array(w.notes.map(JSONValue.string)),
+         "created_at": .string(Timestamps.format(w.createdAt))]
+    }
+
+    static func problem(_ status: HTTPResponse.Status, _ detail: String) -> Response {
+        EmulatorHTTP.json(status: status, ["type": "about:blank", "title": status.reasonPhrase, "status": String(status.code), "detail": detail])
+    }
+}
+
+struct BearerCheck<Context: RequestContext>: RouterMiddleware {
+    let state: EmulatorState
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard let auth = request.headers[.authorization], auth.hasPrefix("Bearer "), auth.count > 7 else {
+            return SandboxEmulator.problem(.unauthorized, "send Authorization: Bearer <token>")
+        }
+        if let valid = state.options.credentials, !valid.contains(String(auth.dropFirst(7))) {
+            return SandboxEmulator.problem(.unauthorized, "token not accepted")
+        }
+        return try await next(request, context)
+    }
+}

@@ -1,0 +1,141 @@
+import Foundation
+
+public struct AssetRecord: Sendable, Equatable {
+    public var assetId: String
+    public var name: String?
+    public var location: String?
+    public var functionalLocation: String?
+    public var criticality: Criticality?
+    public var area: String?
+    /// 1-based line in the CSV file.
+    public var line: Int
+}
+
+/// The CMMS asset register export (PRODUCT §5): header row, `asset_id` required; other
+/// columns are ignored so a raw export works.
+public struct AssetRegister: Sendable {
+    public var records: [String: AssetRecord] = [:]
+    /// Ids that appear more than once, with every line they are on.
+    public var duplicates: [String: [Int]] = [:]
+
+    public init(records: [AssetRecord]) {
+        for r in records {
+            if let first = self.records[r.assetId] {
+                duplicates[r.assetId, default: [first.line]].append(r.line)
+            } else {
+                self.records[r.assetId] = r
+            }
+        }
+    }
+
+    public static func parse(csv text: String, file: String) throws(FieldProblem) -> AssetRegister {
+        let rows = CSV.parse(text)
+        guard let header = rows.first else { throw FieldProblem(field: file, "is empty; expected a header row with asset_id") }
+        let names = header.fields.map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+        guard let idCol = names.firstIndex(of: "asset_id") else {
+            throw FieldProblem(field: file, "line \(header.line): no asset_id column (found: \(names.joined(separator: ", ")))")
+        }
+        func col(_ n: String) -> Int? { names.firstIndex(of: n) }
+        let nameCol = col("name"), locCol = col("location"), flCol = col("functional_location")
+        let critCol = col("criticality"), areaCol = col("area")
+        var records: [AssetRecord] = []
+        for row in rows.dropFirst() {
+            func value(_ i: Int?) -> String? {
+                guard let i, i < row.fields.count else { return nil }
+                let v = row.fields[i].trimmingCharacters(in: .whitespaces)
+                return v.isEmpty ? nil : v
+            }
+            guard let id = value(idCol) else {
+                if row.fields.allSatisfy({ $0.trimmingCharacters(in: .whitespaces).isEmpty }) { continue }
+                throw FieldProblem(field: file, "line \(row.line): asset_id is empty")
+            }
+            records.append(AssetRecord(assetId: id, name: value(nameCol), location: value(locCol),
+                                       functionalLocation: value(flCol),
+                                       criticality: value(critCol).flatMap { Criticality(rawValue: $0.uppercased()) },
+                                       area: value(areaCol), line: row.line))
+        }
+        return AssetRegister(records: records)
+    }
+}
+
+/// RFC 4180 CSV with quoted fields, embedded commas, quotes and newlines; keeps line numbers.
+public enum CSV {
+    public struct Row: Sendable { public var fields: [String]; public var line: Int }
+
+    public static func parse(_ text: String) -> [Row] {
+        var rows: [Row] = []
+        var field = "", fields: [String] = []
+        var inQuotes = false, line = 1, rowLine = 1
+        var chars = Array(text.replacingOccurrences(of: "\r\n", with: "\n")).makeIterator()
+        var pending: Character? = nil
+        func next() -> Character? { if let p = pending { pending = nil; return p }; return chars.next() }
+        while let c = next() {
+            if inQuotes {
+                if c == "\"" {
+                    if let n = next() { if n == "\"" { field.append("\"") } else { inQuotes = false; pending = n } }
+                    else { inQuotes = false }
+                } else {
+                    if c == "\n" { line += 1 }
+                    field.append(c)
+                }
+            } else if c == "\"" && field.isEmpty {
+                inQuotes = true
+            } else if c == "," {
+                fields.append(field); field = ""
+            } else if c == "\n" {
+                fields.append(field); rows.append(Row(fields: fields, line: rowLine))
+                fields = []; field = ""; line += 1; rowLine = line
+            } else {
+                field.append(c)
+            }
+        }
+        if !field.isEmpty || !fields.isEmpty { fields.append(field); rows.append(Row(fields: fields, line: rowLine)) }
+        if let first = rows.first?.fields.first, first.hasPrefix("\u{FEFF}") {
+            rows[0].fields[0] = String(first.dropFirst())
+        }
+        return rows
+    }
+}
+
+/// `millwright assets validate`: every problem that would orphan a work order.
+public struct AssetValidationIssue: Sendable, Equatable {
+    public enum Kind: String, Sendable { case missing, duplicate, mismatched, unmapped, duplicateCamera = "duplicate_camera" }
+    public var kind: Kind
+    public var message: String
+}
+
+public enum AssetValidation {
+    public static func check(cameras: [CameraMapping], register: AssetRegister?, registerFile: String,
+                             configFile: String, knownCMMS: [String], seenCameras: [String] = []) -> [AssetValidationIssue] {
+        var issues: [AssetValidationIssue] = []
+        var seen: [String: Int?] = [:]
+        for cam in cameras {
+            let at = cam.line.map { "\(configFile):\($0)" } ?? configFile
+            if let previous = seen[cam.camera] {
+                issues.append(.init(kind: .duplicateCamera, message: "\(at): camera \(cam.camera) is mapped twice (first at line \(previous.map(String.init) ?? "?"))"))
+            }
+            seen[cam.camera] = cam.line
+            if let cmms = cam.cmms, !knownCMMS.contains(cmms) {
+                issues.append(.init(kind: .mismatched, message: "\(at): camera \(cam.camera) names cmms '\(cmms)', which is not configured (have: \(knownCMMS.joined(separator: ", ")))"))
+            }
+            guard let register else { continue }
+            for (zone, asset) in [("", cam.asset)] + cam.zones.sorted(by: { $0.key < $1.key }).map({ ($0.key, $0.value) }) {
+                let what = zone.isEmpty ? "asset" : "zone \(zone) asset"
+                guard let rec = register.records[asset] else {
+                    issues.append(.init(kind: .missing, message: "\(at): camera \(cam.camera) \(what) \(asset) is not in \(registerFile)"))
+                    continue
+                }
+                if let dupLines = register.duplicates[asset] {
+                    issues.append(.init(kind: .duplicate, message: "\(registerFile): asset \(asset) appears on lines \(dupLines.map(String.init).joined(separator: ", "))"))
+                }
+                if zone.isEmpty, let crit = rec.criticality, crit != cam.criticality {
+                    issues.append(.init(kind: .mismatched, message: "\(at): camera \(cam.camera) says criticality \(cam.criticality.rawValue) but \(registerFile):\(rec.line) says \(crit.rawValue) for asset \(asset)"))
+                }
+            }
+        }
+        for camera in Set(seenCameras).subtracting(seen.keys).sorted() {
+            issues.append(.init(kind: .unmapped, message: "camera \(camera) sent detections but has no mapping in \(configFile)"))
+        }
+        return issues
+    }
+}

@@ -1,0 +1,95 @@
+import Crypto
+import Foundation
+
+/// One record of the append-only audit trail. Each record's hash covers the previous
+/// record's hash and this record's canonical JSON, so editing, deleting or reordering
+/// any record breaks every hash after it.
+public struct AuditRecord: Sendable, Equatable, Codable {
+    public var seq: Int64
+    public var at: Date
+    /// `detection.decided`, `incident.opened`, `delivery.attempt`, `feedback`, …
+    public var kind: String
+    /// The id the record is about (detection, incident or work order).
+    public var subject: String
+    public var data: [String: JSONValue]
+    public var prevHash: String
+    public var hash: String
+
+    public init(seq: Int64, at: Date, kind: String, subject: String, data: [String: JSONValue], prevHash: String) {
+        self.seq = seq; self.at = at; self.kind = kind; self.subject = subject; self.data = data
+        self.prevHash = prevHash
+        self.hash = ""
+        self.hash = computeHash()
+    }
+
+    public static let genesis = String(repeating: "0", count: 64)
+
+    public func canonicalJSON() -> Data {
+        struct Canonical: Encodable {
+            var seq: Int64; var at: String; var kind: String; var subject: String; var data: [String: JSONValue]
+        }
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        // Timestamps are encoded to the millisecond, as stored.
+        return (try? enc.encode(Canonical(seq: seq, at: Timestamps.format(at), kind: kind, subject: subject, data: data))) ?? Data()
+    }
+
+    public func computeHash() -> String {
+        var h = SHA256()
+        h.update(data: Data(prevHash.utf8))
+        h.update(data: Data("\n".utf8))
+        h.update(data: canonicalJSON())
+        return h.finalize().map { String(format: "%02x", $0) }.joined()
+    }
+}
+
+public enum AuditChain {
+    public struct Break: Sendable, Equatable {
+        public var seq: Int64
+        public var reason: String
+    }
+
+    /// Checks records one at a time in sequence order, so a long chain can be streamed.
+    public struct Verifier: Sendable {
+        private var prev = AuditRecord.genesis
+        private var expectedSeq: Int64 = 1
+        public private(set) var checked = 0
+        public init() {}
+
+        public mutating func check(_ r: AuditRecord) -> Break? {
+            if r.seq != expectedSeq { return Break(seq: r.seq, reason: "sequence jumps from \(expectedSeq - 1) to \(r.seq): a record was removed") }
+            if r.prevHash != prev { return Break(seq: r.seq, reason: "previous-hash link does not match record \(r.seq - 1)") }
+            if r.computeHash() != r.hash { return Break(seq: r.seq, reason: "content does not match its hash: the record was altered") }
+            prev = r.hash
+            expectedSeq = r.seq + 1
+            checked += 1
+            return nil
+        }
+    }
+
+    public static func verify<S: Sequence>(_ records: S) -> Break? where S.Element == AuditRecord {
+        var v = Verifier()
+        for r in records { if let b = v.check(r) { return b } }
+        return nil
+    }
+}
+
+extension JSONValue {
+    public init(_ s: String?) { self = s.map { .string($0) } ?? .null }
+    public init(_ n: Double) { self = .number(n) }
+    public init(_ n: Int) { self = .number(Double(n)) }
+
+    /// Encodes any Encodable value into a JSONValue tree (for audit data).
+    public static func from<T: Encodable>(_ value: T) -> JSONValue {
+        let enc = JSONEncoder()
+        enc.dateEncodingStrategy = .custom { d, e in var c = e.singleValueContainer(); try c.encode(Timestamps.format(d)) }
+        guard let data = try? enc.encode(value), let v = try? JSONDecoder().decode(JSONValue.self, from: data) else { return .null }
+        return v
+    }
+}
+
+public enum Hashing {
+    public static func sha256Hex(_ data: Data) -> String {
+        SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
+    }
+}

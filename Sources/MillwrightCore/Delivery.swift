@@ -1,0 +1,111 @@
+import Foundation
+
+/// Outbox delivery of one work order, as a value. The dispatcher is a thin shell that
+/// persists this state, performs the action it asks for, and feeds back the outcome.
+///
+///     pending ─claim─► sending ─created─► delivered
+///        ▲                │ retryable failure ─► waiting ─due─► (claim again)
+///        │                │ unknown outcome (timeout, reset) ─► waiting(verify) ─claim─► verifying
+///        │                │ permanent failure / attempts exhausted ─► deadLetter ─redrive─► pending
+///        └── verifying: found ─► delivered · not found ─► sending
+public struct DeliveryState: Sendable, Equatable, Codable {
+    public enum Phase: String, Sendable, Codable, CaseIterable {
+        case pending, sending, verifying, waiting, delivered, deadLetter = "dead_letter", shadow
+    }
+
+    public private(set) var phase: Phase
+    public private(set) var attempts: Int
+    public private(set) var nextAttemptAt: Date?
+    /// An earlier create may have reached the CMMS: look it up before creating again.
+    public private(set) var mustVerify: Bool
+    public private(set) var cmmsId: String?
+    public private(set) var lastError: String?
+
+    public init(phase: Phase = .pending, attempts: Int = 0, nextAttemptAt: Date? = nil, mustVerify: Bool = false,
+                cmmsId: String? = nil, lastError: String? = nil) {
+        self.phase = phase; self.attempts = attempts; self.nextAttemptAt = nextAttemptAt
+        self.mustVerify = mustVerify; self.cmmsId = cmmsId; self.lastError = lastError
+    }
+
+    public enum Outcome: Sendable, Equatable {
+        case created(cmmsId: String)
+        /// The request may or may not have been applied (timeout, connection reset).
+        case unknown(error: String)
+        /// Safe to retry: 5xx, 429, lock conflicts; `retryAfter` from the server when given.
+        case retryable(error: String, retryAfter: Duration?)
+        /// The CMMS rejected the content; retrying cannot help.
+        case permanent(error: String)
+        case lookupFound(cmmsId: String)
+        case lookupNotFound
+    }
+
+    public enum Action: Sendable, Equatable {
+        case create
+        case lookup
+        case none
+    }
+
+    public var isDue: Bool { phase == .pending || phase == .waiting }
+
+    /// Takes the item for one attempt; says whether to look up first or create.
+    public mutating func claim(now: Date) -> Action {
+        guard isDue, (nextAttemptAt ?? .distantPast) <= now else { return .none }
+        if mustVerify { phase = .verifying; return .lookup }
+        phase = .sending
+        attempts += 1
+        return .create
+    }
+
+    public mutating func record(_ outcome: Outcome, now: Date, policy: DispatchPolicy, jitter: Double) {
+        switch outcome {
+        case .created(let id), .lookupFound(let id):
+            phase = .delivered; cmmsId = id; mustVerify = false; nextAttemptAt = nil
+        case .lookupNotFound:
+            // Nothing reached the CMMS: the next claim creates.
+            mustVerify = false; phase = .waiting; nextAttemptAt = now
+        case .unknown(let error):
+            mustVerify = true
+            retry(error: error, retryAfter: nil, now: now, policy: policy, jitter: jitter)
+        case .retryable(let error, let retryAfter):
+            if phase == .verifying { mustVerify = true }
+            retry(error: error, retryAfter: retryAfter, now: now, policy: policy, jitter: jitter)
+        case .permanent(let error):
+            phase = .deadLetter; lastError = error; nextAttemptAt = nil
+        }
+    }
+
+    /// An admin sends a dead-lettered work order again; it keeps its reference, so the CMMS
+    /// is asked first whether it already has it.
+    public mutating func redrive(now: Date) -> Bool {
+        guard phase == .deadLetter else { return false }
+        phase = .pending; attempts = 0; nextAttemptAt = now; mustVerify = true
+        return true
+    }
+
+    /// After a crash, an item caught mid-request may or may not have reached the CMMS.
+    public mutating func recoverAfterRestart(now: Date) {
+        guard phase == .sending || phase == .verifying else { return }
+        mustVerify = true; phase = .waiting; nextAttemptAt = now
+    }
+
+    private mutating func retry(error: String, retryAfter: Duration?, now: Date, policy: DispatchPolicy, jitter: Double) {
+        lastError = error
+        if attempts >= policy.maxAttempts {
+            phase = .deadLetter; nextAttemptAt = nil
+            lastError = "gave up after \(attempts) attempts: \(error)"
+            return
+        }
+        phase = .waiting
+        let delay = max(retryAfter?.seconds ?? 0, Backoff.delay(attempt: attempts, policy: policy, jitter: jitter))
+        nextAttemptAt = now.addingTimeInterval(delay)
+    }
+}
+
+public enum Backoff {
+    /// Exponential backoff with "equal jitter": half fixed, half random (`jitter` in 0…1).
+    public static func delay(attempt: Int, policy: DispatchPolicy, jitter: Double) -> TimeInterval {
+        let exp = policy.baseBackoff.seconds * pow(2, Double(max(0, attempt - 1)))
+        let capped = min(policy.maxBackoff.seconds, exp)
+        return capped / 2 + capped / 2 * min(1, max(0, jitter))
+    }
+}

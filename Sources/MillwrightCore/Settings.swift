@@ -1,0 +1,168 @@
+import Foundation
+
+/// The gateway's configuration as plain values (PRODUCT §5). Parsing, file/line errors
+/// and environment substitution live in the `Config` module; the rules here only read it.
+public struct Settings: Sendable {
+    public var server = ServerSettings()
+    public var storage: StorageSettings = .sqlite(path: "./data/millwright.sqlite")
+    public var evidence = EvidenceSettings()
+    public var cmms: [CMMSSettings] = []
+    public var assets = AssetSettings()
+    public var defects: [String: DefectRule] = [:]
+    /// Used for defect classes that have no entry of their own (`defects: {"*": …}`).
+    public var defaultDefect = DefectRule()
+    public var incidents = IncidentPolicy()
+    public var priority: [PriorityRule] = [PriorityRule(condition: .always, priority: .low)]
+    public var site = SiteSettings()
+    public var shadow = false
+    public var apiKeys: [APIKeySettings] = []
+    public var dispatch = DispatchPolicy()
+
+    public init() {}
+
+    public func rule(for defectClass: String) -> DefectRule { defects[defectClass] ?? defaultDefect }
+
+    public func cmms(named name: String?) -> CMMSSettings? {
+        guard let name else { return cmms.first }
+        return cmms.first { $0.name == name }
+    }
+}
+
+public struct ServerSettings: Sendable {
+    public var host = "127.0.0.1"
+    public var port = 8080
+    public var maxBodyBytes = 8 * 1024 * 1024
+    public var maxBatchItems = 1000
+    public init() {}
+}
+
+public enum StorageSettings: Sendable, Equatable {
+    case sqlite(path: String)
+    case postgres(url: String)
+}
+
+public struct EvidenceSettings: Sendable {
+    public var directory = "./data/evidence"
+    public var publicURL: String?
+    public init() {}
+}
+
+public enum CMMSAuth: Sendable, Equatable {
+    case none
+    case basic(user: String, password: String)
+    case bearer(token: String)
+    case apiKey(key: String)
+    case session(user: String, password: String)
+    case client(id: String, secret: String)
+    case hmac(appKey: String, accessKey: String, secret: String)
+}
+
+public struct CMMSSettings: Sendable {
+    public var name: String
+    public var kind: String
+    public var baseURL: String
+    public var auth: CMMSAuth = .none
+    /// System-specific options (`sap: {plant: …}`, `webhook: {secret_env: …}`), flattened.
+    public var options: [String: String] = [:]
+    /// Parallel requests the dispatcher may have open to this system.
+    public var concurrency = 4
+    public var timeout: Duration = .seconds(10)
+    /// How often open work orders' status is read back.
+    public var statusPollInterval: Duration = .seconds(5)
+    public init(name: String, kind: String, baseURL: String) {
+        self.name = name; self.kind = kind; self.baseURL = baseURL
+    }
+}
+
+public struct CameraMapping: Sendable, Equatable {
+    public var camera: String
+    public var asset: String
+    public var zones: [String: String] = [:]
+    public var cmms: String?
+    public var criticality: Criticality = .b
+    /// Line in the config file, for `assets validate` messages.
+    public var line: Int?
+    public init(camera: String, asset: String, zones: [String: String] = [:], cmms: String? = nil,
+                criticality: Criticality = .b, line: Int? = nil) {
+        self.camera = camera; self.asset = asset; self.zones = zones; self.cmms = cmms
+        self.criticality = criticality; self.line = line
+    }
+}
+
+public struct AssetSettings: Sendable {
+    public var registerPath: String?
+    public var cameras: [CameraMapping] = []
+    public init() {}
+}
+
+public enum Criticality: String, Sendable, Codable, CaseIterable, Comparable {
+    case a = "A", b = "B", c = "C"
+    public static func < (l: Criticality, r: Criticality) -> Bool { l.rawValue < r.rawValue }
+}
+
+public struct PartRequirement: Sendable, Equatable, Codable {
+    public var sku: String
+    public var qty: Int
+    public init(sku: String, qty: Int) { self.sku = sku; self.qty = qty }
+}
+
+public struct DefectRule: Sendable, Equatable {
+    public var minConfidence = 0.5
+    /// N qualifying detections of the same key within `confirmWithin` confirm it.
+    public var confirmDetections = 1
+    public var confirmWithin: Duration = .seconds(10)
+    public var severityBase = 50.0
+    public var procedure: String?
+    public var parts: [PartRequirement] = []
+    public var skills: [String] = []
+    public init() {}
+}
+
+public struct IncidentPolicy: Sendable, Equatable {
+    /// After an incident's work order is closed, repeats within this time are suppressed.
+    public var reopenAfter: Duration = .seconds(30 * 60)
+    public init() {}
+}
+
+public struct SiteSettings: Sendable, Equatable {
+    public var name = "plant-1"
+    public var timezone = "UTC"
+    public init() {}
+}
+
+public enum APIRole: String, Sendable, Codable, CaseIterable {
+    case ingest, viewer, `operator`, admin
+}
+
+public struct APIKeySettings: Sendable {
+    public var name: String
+    public var role: APIRole
+    public var key: String
+    public init(name: String, role: APIRole, key: String) { self.name = name; self.role = role; self.key = key }
+}
+
+public struct DispatchPolicy: Sendable, Equatable {
+    public var maxAttempts = 10
+    public var baseBackoff: Duration = .milliseconds(500)
+    public var maxBackoff: Duration = .seconds(60)
+    public init() {}
+}
+
+extension Duration {
+    public var seconds: Double {
+        let c = components
+        return Double(c.seconds) + Double(c.attoseconds) / 1e18
+    }
+
+    /// Parses `500ms`, `10s`, `30m`, `2h`, `1d` (or a bare number of seconds).
+    public static func parse(_ text: String) -> Duration? {
+        let t = text.trimmingCharacters(in: .whitespaces)
+        let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600), ("d", 86400)]
+        for (suffix, factor) in units where t.hasSuffix(suffix) {
+            guard let n = Double(t.dropLast(suffix.count)), n.isFinite, n >= 0 else { return nil }
+            return .milliseconds(Int64((n * factor * 1000).rounded()))
+        }
+        guard let n = Double(t), n.isFinite, n >= 0 else { return nil }
+        return .milliseconds(Int64((n * 1000).rounded()))
+    }
+}

@@ -1,0 +1,91 @@
+import Foundation
+
+/// Everything a technician needs, in CMMS-neutral form (PRODUCT §6 "every work order is
+/// complete"). Connectors map it onto their system's fields.
+public struct WorkOrderDraft: Sendable, Equatable, Codable {
+    /// Our idempotency reference (≤ 20 characters: fits SAP's MaintNotifExtReferenceNumber).
+    public var reference: String
+    public var incidentId: String
+    public var title: String
+    public var description: String
+    public var asset: String
+    public var assetName: String?
+    public var location: String?
+    public var functionalLocation: String?
+    public var defectClass: String
+    public var zone: String?
+    public var severity: Int
+    public var severityBreakdown: SeverityBreakdown
+    public var priority: Priority
+    public var priorityRule: String
+    public var confidence: Double
+    public var camera: String
+    public var detectedAt: Date
+    public var detectionId: String
+    public var productionOrder: String?
+    public var shift: String?
+    public var procedure: String?
+    public var parts: [PartRequirement]
+    public var skills: [String]
+    public var evidenceURL: String?
+    public var site: String
+}
+
+public enum WorkOrderComposer {
+    public static let maxTitle = 40
+
+    public static func reference(incidentId: String) -> String {
+        "MW-" + String(incidentId.replacingOccurrences(of: "-", with: "").prefix(12)).uppercased()
+    }
+
+    public static func compose(incidentId: String, detection d: Detection, mapped: MappedDetection, rule: DefectRule,
+                               severity: SeverityBreakdown, priority: PriorityDecision, site: SiteSettings,
+                               evidenceURL: String?) -> WorkOrderDraft {
+        let asset = mapped.key.asset
+        let name = mapped.registerEntry?.name
+        let title = shortTitle(defect: d.defectClass, asset: name ?? asset, zone: d.zone)
+        var draft = WorkOrderDraft(
+            reference: reference(incidentId: incidentId), incidentId: incidentId, title: title, description: "",
+            asset: asset, assetName: name, location: mapped.registerEntry?.location,
+            functionalLocation: mapped.registerEntry?.functionalLocation, defectClass: d.defectClass, zone: d.zone,
+            severity: severity.total, severityBreakdown: severity, priority: priority.priority,
+            priorityRule: priority.rule, confidence: d.confidence, camera: d.cameraId, detectedAt: d.timestamp,
+            detectionId: d.detectionId ?? "", productionOrder: d.productionOrder, shift: d.shift,
+            procedure: rule.procedure, parts: rule.parts, skills: rule.skills, evidenceURL: evidenceURL, site: site.name)
+        draft.description = longText(draft, timezone: site.timezone)
+        return draft
+    }
+
+    /// A concise title that fits the shortest CMMS title field (SAP: 40 characters).
+    public static func shortTitle(defect: String, asset: String, zone: String?) -> String {
+        let base = "\(defect.capitalized) at \(asset)" + (zone.map { " / \($0)" } ?? "")
+        return base.count <= maxTitle ? base : String(base.prefix(maxTitle - 1)) + "…"
+    }
+
+    public static func longText(_ w: WorkOrderDraft, timezone: String) -> String {
+        let tz = TimeZone(identifier: timezone) ?? .gmt
+        var local = Date.ISO8601FormatStyle(timeZone: tz)
+        local = local.year().month().day().time(includingFractionalSeconds: false).timeZone(separator: .colon)
+        var lines: [String] = []
+        lines.append("Defect: \(w.defectClass) detected by camera \(w.camera) (confidence \(String(format: "%.2f", w.confidence)))")
+        lines.append("Asset: \(w.asset)" + (w.assetName.map { " – \($0)" } ?? "") + (w.zone.map { ", zone \($0)" } ?? ""))
+        if let loc = w.location ?? w.functionalLocation { lines.append("Location: \(loc)") }
+        lines.append("Detected: \(Timestamps.format(w.detectedAt)) UTC (\(w.detectedAt.formatted(local)) \(tz.identifier))")
+        let b = w.severityBreakdown
+        lines.append("Severity: \(w.severity)/100 (base \(fmt(b.base)), size +\(fmt(b.size)), growth +\(fmt(b.growth)), criticality +\(fmt(b.criticality)), history +\(fmt(b.history)))"
+            + (b.notes.isEmpty ? "" : " – " + b.notes.joined(separator: "; ")))
+        lines.append("Priority: \(w.priority.rawValue) (\(w.priorityRule))")
+        if let po = w.productionOrder { lines.append("Production order: \(po)") }
+        if let s = w.shift { lines.append("Shift: \(s)") }
+        if let p = w.procedure { lines.append("Procedure: \(p)") }
+        if !w.parts.isEmpty { lines.append("Parts: " + w.parts.map { "\($0.qty) × \($0.sku)" }.joined(separator: ", ")) }
+        if !w.skills.isEmpty { lines.append("Skills: " + w.skills.joined(separator: ", ")) }
+        lines.append("Evidence: " + (w.evidenceURL ?? "annotated image pending"))
+        lines.append("Detection: \(w.detectionId) · Millwright reference \(w.reference) · site \(w.site)")
+        return lines.joined(separator: "\n")
+    }
+
+    private static func fmt(_ v: Double) -> String {
+        v.rounded() == v ? String(Int(v)) : String(format: "%.1f", v)
+    }
+}

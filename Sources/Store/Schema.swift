@@ -1,0 +1,118 @@
+import GRDB
+
+enum Schema {
+    static var migrator: DatabaseMigrator {
+        var m = DatabaseMigrator()
+        m.registerMigration("v1") { db in
+            try db.execute(sql: """
+            CREATE TABLE detections (
+                id TEXT PRIMARY KEY,              -- the client's detection_id, or one we generate
+                camera_id TEXT NOT NULL,
+                ts REAL NOT NULL,                 -- detection time, Unix seconds
+                received_at REAL NOT NULL,
+                defect_class TEXT NOT NULL,
+                confidence REAL NOT NULL,
+                status TEXT NOT NULL,
+                reason TEXT NOT NULL,
+                asset TEXT,
+                zone TEXT NOT NULL DEFAULT '',
+                incident_id TEXT,
+                bbox_area REAL,
+                source_format TEXT,
+                payload TEXT NOT NULL             -- the normalised detection as JSON
+            );
+            CREATE INDEX detections_key ON detections(asset, defect_class, zone, status, ts);
+            CREATE INDEX detections_camera ON detections(camera_id, ts);
+            CREATE INDEX detections_status ON detections(status, ts);
+            CREATE INDEX detections_incident ON detections(incident_id);
+
+            CREATE TABLE incidents (
+                id TEXT PRIMARY KEY,
+                asset TEXT NOT NULL,
+                defect_class TEXT NOT NULL,
+                zone TEXT NOT NULL DEFAULT '',
+                camera_id TEXT NOT NULL,
+                state TEXT NOT NULL,
+                resolution TEXT,
+                is_open INTEGER NOT NULL,
+                shadow INTEGER NOT NULL,
+                opened_at REAL NOT NULL,
+                closed_at REAL,
+                first_seen REAL NOT NULL,
+                last_seen REAL NOT NULL,
+                detection_count INTEGER NOT NULL,
+                max_confidence REAL NOT NULL,
+                first_area REAL,
+                last_area REAL,
+                severity INTEGER NOT NULL,
+                severity_breakdown TEXT NOT NULL,
+                priority TEXT NOT NULL,
+                priority_rule TEXT NOT NULL,
+                work_order_id TEXT
+            );
+            -- The database, not only the code, guarantees one open incident per key.
+            CREATE UNIQUE INDEX one_open_incident ON incidents(asset, defect_class, zone) WHERE is_open = 1;
+            CREATE INDEX incidents_asset ON incidents(asset, opened_at);
+            CREATE INDEX incidents_closed ON incidents(asset, defect_class, zone, closed_at);
+
+            CREATE TABLE work_orders (
+                id TEXT PRIMARY KEY,
+                incident_id TEXT NOT NULL UNIQUE REFERENCES incidents(id),
+                reference TEXT NOT NULL UNIQUE,
+                cmms_name TEXT NOT NULL,
+                cmms_kind TEXT NOT NULL,
+                shadow INTEGER NOT NULL,
+                phase TEXT NOT NULL,
+                attempts INTEGER NOT NULL DEFAULT 0,
+                next_attempt_at REAL,
+                must_verify INTEGER NOT NULL DEFAULT 0,
+                cmms_id TEXT,
+                cmms_status TEXT,
+                last_error TEXT,
+                created_at REAL NOT NULL,
+                delivered_at REAL,
+                confirmed_detection_at REAL NOT NULL,
+                repeats_unnoted INTEGER NOT NULL DEFAULT 0,
+                status_checked_at REAL,
+                payload TEXT NOT NULL
+            );
+            CREATE INDEX work_orders_due ON work_orders(cmms_name, phase, next_attempt_at);
+
+            CREATE TABLE delivery_attempts (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                work_order_id TEXT NOT NULL REFERENCES work_orders(id),
+                at REAL NOT NULL,
+                action TEXT NOT NULL,
+                outcome TEXT NOT NULL,
+                detail TEXT,
+                duration_ms REAL NOT NULL
+            );
+            CREATE INDEX delivery_attempts_wo ON delivery_attempts(work_order_id);
+
+            CREATE TABLE feedback (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                incident_id TEXT NOT NULL REFERENCES incidents(id),
+                at REAL NOT NULL,
+                verdict TEXT NOT NULL,
+                by TEXT,
+                note TEXT,
+                source TEXT NOT NULL
+            );
+
+            CREATE TABLE audit (
+                seq INTEGER PRIMARY KEY,
+                at REAL NOT NULL,
+                kind TEXT NOT NULL,
+                subject TEXT NOT NULL,
+                data TEXT NOT NULL,
+                prev_hash TEXT NOT NULL,
+                hash TEXT NOT NULL
+            );
+            CREATE INDEX audit_subject ON audit(subject);
+            CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
+            CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
+            """)
+        }
+        return m
+    }
+}

@@ -1,0 +1,197 @@
+import Foundation
+import GRDB
+import MillwrightCore
+
+public struct OutboxItem: Sendable {
+    public var workOrderId: String
+    public var incidentId: String
+    public var reference: String
+    public var cmmsName: String
+    public var action: DeliveryState.Action
+    public var attempt: Int
+    public var draft: WorkOrderDraft
+    public var confirmedDetectionAt: Date
+}
+
+public struct DeliveryRecord: Sendable {
+    public var state: DeliveryState
+    /// Confirming detection → CMMS acknowledgement, when this delivery completed it.
+    public var latency: TimeInterval?
+}
+
+extension Store {
+    static func deliveryState(_ row: Row) -> DeliveryState {
+        DeliveryState(phase: DeliveryState.Phase(rawValue: row["phase"]) ?? .pending, attempts: row["attempts"],
+                      nextAttemptAt: (row["next_attempt_at"] as Double?).map(Date.init(db:)), mustVerify: row["must_verify"],
+                      cmmsId: row["cmms_id"], lastError: row["last_error"])
+    }
+
+    static func save(_ s: DeliveryState, workOrder id: String, db: Database) throws {
+        try db.execute(sql: """
+            UPDATE work_orders SET phase = ?, attempts = ?, next_attempt_at = ?, must_verify = ?, cmms_id = ?, last_error = ? WHERE id = ?
+            """, arguments: [s.phase.rawValue, s.attempts, s.nextAttemptAt?.dbValue, s.mustVerify, s.cmmsId, s.lastError, id])
+    }
+
+    /// Takes up to `limit` due work orders for one CMMS and marks them in flight.
+    public func claimDue(cmms: String, limit: Int, now: Date = Date()) async throws -> [OutboxItem] {
+        guard limit > 0 else { return [] }
+        return try await pool.write { db in
+            let rows = try Row.fetchAll(db, sql: """
+                SELECT * FROM work_orders WHERE cmms_name = ? AND phase IN ('pending', 'waiting') AND COALESCE(next_attempt_at, 0) <= ?
+                ORDER BY next_attempt_at LIMIT ?
+                """, arguments: [cmms, now.dbValue, limit])
+            var items: [OutboxItem] = []
+            for row in rows {
+                var state = Self.deliveryState(row)
+                let action = state.claim(now: now)
+                guard action != .none, let draft = Self.decode(WorkOrderDraft.self, row["payload"]) else { continue }
+                try Self.save(state, workOrder: row["id"], db: db)
+                items.append(OutboxItem(workOrderId: row["id"], incidentId: row["incident_id"], reference: row["reference"], cmmsName: cmms,
+                                        action: action, attempt: state.attempts, draft: draft,
+                                        confirmedDetectionAt: Date(db: row["confirmed_detection_at"])))
+            }
+            return items
+        }
+    }
+
+    /// When the next waiting work order of this CMMS becomes due.
+    public func nextDue(cmms: String) async throws -> Date? {
+        try await pool.read { db in
+            try Double.fetchOne(db, sql: "SELECT MIN(COALESCE(next_attempt_at, 0)) FROM work_orders WHERE cmms_name = ? AND phase IN ('pending', 'waiting')",
+                                arguments: [cmms]).map(Date.init(db:))
+        }
+    }
+
+    public func recordDelivery(workOrderId: String, action: DeliveryState.Action, outcome: DeliveryState.Outcome, duration: TimeInterval,
+                               policy: DispatchPolicy, jitter: Double, now: Date = Date()) async throws -> DeliveryRecord {
+        try await pool.write { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM work_orders WHERE id = ?", arguments: [workOrderId]) else {
+                throw StoreError.notFound("work order \(workOrderId)")
+            }
+            var state = Self.deliveryState(row)
+            state.record(outcome, now: now, policy: policy, jitter: jitter)
+            try Self.save(state, workOrder: workOrderId, db: db)
+            let (label, detail) = Self.describe(outcome)
+            try db.execute(sql: "INSERT INTO delivery_attempts (work_order_id, at, action, outcome, detail, duration_ms) VALUES (?, ?, ?, ?, ?, ?)",
+                           arguments: [workOrderId, now.dbValue, action == .lookup ? "lookup" : "create", label, detail, duration * 1000])
+            var latency: TimeInterval?
+            if state.phase == .delivered {
+                latency = now.timeIntervalSince(Date(db: row["confirmed_detection_at"]))
+                try db.execute(sql: "UPDATE work_orders SET delivered_at = ?, cmms_status = 'open' WHERE id = ?", arguments: [now.dbValue, workOrderId])
+                try Self.applyIncidentEvent(.workOrderCreated, incident: row["incident_id"], now: now, db: db)
+            }
+            try db.audit(kind: "delivery.attempt", subject: workOrderId, data: [
+                "action": .string(action == .lookup ? "lookup" : "create"), "outcome": .string(label), "detail": JSONValue(detail),
+                "phase": .string(state.phase.rawValue), "attempts": .number(Double(state.attempts)), "cmms_id": JSONValue(state.cmmsId),
+            ], at: now)
+            return DeliveryRecord(state: state, latency: latency)
+        }
+    }
+
+    static func describe(_ o: DeliveryState.Outcome) -> (String, String?) {
+        switch o {
+        case .created(let id): ("created", id)
+        case .lookupFound(let id): ("found_existing", id)
+        case .lookupNotFound: ("not_found", nil)
+        case .unknown(let e): ("unknown_outcome", e)
+        case .retryable(let e, _): ("retryable_error", e)
+        case .permanent(let e): ("permanent_error", e)
+        }
+    }
+
+    /// After a crash: anything caught mid-request is looked up before it is sent again.
+    @discardableResult
+    public func recoverInFlight(now: Date = Date()) async throws -> Int {
+        try await pool.write { db in
+            let rows = try Row.fetchAll(db, sql: "SELECT * FROM work_orders WHERE phase IN ('sending', 'verifying')")
+            for row in rows {
+                var s = Self.deliveryState(row)
+                s.recoverAfterRestart(now: now)
+                try Self.save(s, workOrder: row["id"], db: db)
+                try db.audit(kind: "delivery.recovered", subject: row["id"], data: ["note": .string("in flight at restart; will verify with the CMMS before sending again")], at: now)
+            }
+            return rows.count
+        }
+    }
+
+    public func redrive(workOrderId: String, by: String, now: Date = Date()) async throws -> Bool {
+        try await pool.write { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM work_orders WHERE id = ?", arguments: [workOrderId]) else {
+                throw StoreError.notFound("work order \(workOrderId)")
+            }
+            var s = Self.deliveryState(row)
+            guard s.redrive(now: now) else { return false }
+            try Self.save(s, workOrder: workOrderId, db: db)
+            try db.audit(kind: "delivery.redriven", subject: workOrderId, data: ["by": .string(by)], at: now)
+            return true
+        }
+    }
+
+    /// Delivered work orders whose incident is still open: their CMMS status is read back.
+    public func openDelivered(cmms: String) async throws -> [(workOrderId: String, cmmsId: String, reference: String)] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT w.id, w.cmms_id, w.reference FROM work_orders w JOIN incidents i ON i.id = w.incident_id
+                WHERE w.cmms_name = ? AND w.phase = 'delivered' AND i.is_open = 1
+                """, arguments: [cmms]).map { ($0["id"], $0["cmms_id"], $0["reference"]) }
+        }
+    }
+
+    /// Applies a status the CMMS reported; closes the incident when the work is done.
+    @discardableResult
+    public func applyCMMSStatus(workOrderId: String, status: CMMSStatus, now: Date = Date()) async throws -> IncidentLifecycle.Transition {
+        try await pool.write { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT incident_id, cmms_status FROM work_orders WHERE id = ?", arguments: [workOrderId]) else {
+                throw StoreError.notFound("work order \(workOrderId)")
+            }
+            try db.execute(sql: "UPDATE work_orders SET cmms_status = ?, status_checked_at = ? WHERE id = ?", arguments: [status.rawValue, now.dbValue, workOrderId])
+            if (row["cmms_status"] as String?) != status.rawValue {
+                try db.audit(kind: "work_order.status", subject: workOrderId, data: ["status": .string(status.rawValue)], at: now)
+            }
+            let t = try Self.applyIncidentEvent(.cmmsStatus(status), incident: row["incident_id"], now: now, db: db)
+            if status == .falsePositive, case .moved = t {
+                try db.execute(sql: "INSERT INTO feedback (incident_id, at, verdict, by, note, source) VALUES (?, ?, 'false_positive', NULL, 'closed as false positive in the CMMS', 'cmms')",
+                               arguments: [row["incident_id"], now.dbValue])
+            }
+            return t
+        }
+    }
+
+    @discardableResult
+    static func applyIncidentEvent(_ event: IncidentLifecycle.Event, incident: String, now: Date, db: Database) throws -> IncidentLifecycle.Transition {
+        guard let row = try Row.fetchOne(db, sql: "SELECT state, resolution FROM incidents WHERE id = ?", arguments: [incident]) else {
+            throw StoreError.notFound("incident \(incident)")
+        }
+        var life = IncidentLifecycle(state: IncidentState(rawValue: row["state"]) ?? .open,
+                                     resolution: (row["resolution"] as String?).flatMap(Resolution.init(rawValue:)))
+        let t = life.apply(event)
+        guard case .moved(let from, let to) = t else { return t }
+        try db.execute(sql: "UPDATE incidents SET state = ?, resolution = ?, is_open = ?, closed_at = ? WHERE id = ?",
+                       arguments: [to.rawValue, life.resolution?.rawValue, to.isOpen, to.isOpen ? nil : now.dbValue, incident])
+        try db.audit(kind: "incident.\(to.rawValue)", subject: incident, data: [
+            "from": .string(from.rawValue), "to": .string(to.rawValue), "resolution": JSONValue(life.resolution?.rawValue),
+        ], at: now)
+        return t
+    }
+
+    /// A planner's verdict (`POST /v1/incidents/{id}/feedback`).
+    public func feedback(incidentId: String, falsePositive: Bool, by: String?, note: String?, now: Date = Date()) async throws -> IncidentLifecycle.Transition {
+        try await pool.write { db in
+            guard try Bool.fetchOne(db, sql: "SELECT 1 FROM incidents WHERE id = ?", arguments: [incidentId]) != nil else {
+                throw StoreError.notFound("incident \(incidentId)")
+            }
+            let verdict = falsePositive ? "false_positive" : "confirmed"
+            try db.execute(sql: "INSERT INTO feedback (incident_id, at, verdict, by, note, source) VALUES (?, ?, ?, ?, ?, 'api')",
+                           arguments: [incidentId, now.dbValue, verdict, by, note])
+            try db.audit(kind: "feedback", subject: incidentId, data: ["verdict": .string(verdict), "by": JSONValue(by), "note": JSONValue(note)], at: now)
+            return try Self.applyIncidentEvent(.feedback(falsePositive: falsePositive), incident: incidentId, now: now, db: db)
+        }
+    }
+}
+
+public enum StoreError: Error, Sendable, CustomStringConvertible {
+    case notFound(String)
+    public var description: String {
+        switch self { case .notFound(let what): "\(what) not found" }
+    }
+}

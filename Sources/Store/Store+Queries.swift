@@ -1,0 +1,148 @@
+import Foundation
+import GRDB
+import MillwrightCore
+
+extension Store {
+    public func detections(_ f: DetectionFilter) async throws -> [DetectionView] {
+        try await pool.read { db in
+            var sql = "SELECT * FROM detections WHERE 1 = 1"
+            var args: [(any DatabaseValueConvertible)?] = []
+            if let c = f.camera { sql += " AND camera_id = ?"; args.append(c) }
+            if let s = f.status { sql += " AND status = ?"; args.append(s.rawValue) }
+            if let since = f.since { sql += " AND ts >= ?"; args.append(since.dbValue) }
+            sql += " ORDER BY ts DESC, rowid DESC LIMIT ?"
+            args.append(f.limit)
+            return try Row.fetchAll(db, sql: sql, arguments: StatementArguments(args)).map { Self.detectionView($0, full: true) }
+        }
+    }
+
+    public func detection(id: String) async throws -> DetectionView? {
+        try await pool.read { db in try Row.fetchOne(db, sql: "SELECT * FROM detections WHERE id = ?", arguments: [id]).map { Self.detectionView($0, full: true) } }
+    }
+
+    static func detectionView(_ r: Row, full: Bool) -> DetectionView {
+        let zone: String = r["zone"]
+        return DetectionView(id: r["id"], cameraId: r["camera_id"], timestamp: Date(db: r["ts"]), receivedAt: Date(db: r["received_at"]),
+                             defectClass: r["defect_class"], confidence: r["confidence"], status: r["status"], reason: r["reason"],
+                             asset: r["asset"], zone: zone.isEmpty ? nil : zone, incidentId: r["incident_id"],
+                             detection: full ? decode(Detection.self, r["payload"]) : nil)
+    }
+
+    public func incidents(open: Bool? = nil, limit: Int = 100) async throws -> [IncidentView] {
+        try await pool.read { db in
+            var sql = "SELECT i.*, w.id AS w_id, w.reference AS w_reference, w.cmms_name AS w_cmms, w.phase AS w_phase, w.cmms_id AS w_cmms_id, w.cmms_status AS w_cmms_status FROM incidents i LEFT JOIN work_orders w ON w.incident_id = i.id"
+            var args: [(any DatabaseValueConvertible)?] = []
+            if let open { sql += " WHERE i.is_open = ?"; args.append(open) }
+            sql += " ORDER BY i.opened_at DESC LIMIT ?"
+            args.append(limit)
+            return try Row.fetchAll(db, sql: sql, arguments: StatementArguments(args)).map(Self.incidentView)
+        }
+    }
+
+    public func incident(id: String) async throws -> IncidentView? {
+        try await pool.read { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT i.*, w.id AS w_id, w.reference AS w_reference, w.cmms_name AS w_cmms, w.phase AS w_phase, w.cmms_id AS w_cmms_id, w.cmms_status AS w_cmms_status FROM incidents i LEFT JOIN work_orders w ON w.incident_id = i.id WHERE i.id = ?", arguments: [id]) else { return nil }
+            var v = Self.incidentView(row)
+            v.detections = try Row.fetchAll(db, sql: "SELECT * FROM detections WHERE incident_id = ? ORDER BY ts LIMIT 1000", arguments: [id]).map { Self.detectionView($0, full: false) }
+            let woId: String? = row["w_id"]
+            v.timeline = try Row.fetchAll(db, sql: "SELECT * FROM audit WHERE subject = ? OR subject = ? ORDER BY seq", arguments: [id, woId ?? id]).map(Self.timelineEntry)
+            return v
+        }
+    }
+
+    static func incidentView(_ r: Row) -> IncidentView {
+        let zone: String = r["zone"]
+        let first: Double? = r["first_area"], last: Double? = r["last_area"]
+        var growth: Double?
+        if let first, let last, first > 0 { growth = last / first - 1 }
+        var wo: WorkOrderSummary?
+        if let wid: String = r["w_id"] {
+            wo = WorkOrderSummary(id: wid, reference: r["w_reference"], cmms: r["w_cmms"], phase: r["w_phase"], cmmsId: r["w_cmms_id"], cmmsStatus: r["w_cmms_status"])
+        }
+        return IncidentView(id: r["id"], asset: r["asset"], defectClass: r["defect_class"], zone: zone.isEmpty ? nil : zone, cameraId: r["camera_id"],
+                            state: r["state"], resolution: r["resolution"], shadow: r["shadow"], openedAt: Date(db: r["opened_at"]),
+                            closedAt: (r["closed_at"] as Double?).map(Date.init(db:)), firstSeen: Date(db: r["first_seen"]), lastSeen: Date(db: r["last_seen"]),
+                            detectionCount: r["detection_count"], maxConfidence: r["max_confidence"], growth: growth, severity: r["severity"],
+                            severityBreakdown: decode(SeverityBreakdown.self, r["severity_breakdown"]), priority: r["priority"],
+                            priorityRule: r["priority_rule"], workOrder: wo, detections: nil, timeline: nil)
+    }
+
+    static func timelineEntry(_ r: Row) -> TimelineEntry {
+        TimelineEntry(seq: r["seq"], at: Date(db: r["at"]), kind: r["kind"], subject: r["subject"],
+                      data: decode([String: JSONValue].self, r["data"]) ?? [:])
+    }
+
+    public func workOrders(shadow: Bool? = nil, phase: String? = nil, limit: Int = 100) async throws -> [WorkOrderView] {
+        try await pool.read { db in
+            var sql = "SELECT * FROM work_orders WHERE 1 = 1"
+            var args: [(any DatabaseValueConvertible)?] = []
+            if let shadow { sql += " AND shadow = ?"; args.append(shadow) }
+            if let phase { sql += " AND phase = ?"; args.append(phase) }
+            sql += " ORDER BY created_at DESC LIMIT ?"
+            args.append(limit)
+            return try Row.fetchAll(db, sql: sql, arguments: StatementArguments(args)).map { Self.workOrderView($0) }
+        }
+    }
+
+    public func workOrder(id: String) async throws -> WorkOrderView? {
+        try await pool.read { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM work_orders WHERE id = ? OR reference = ?", arguments: [id, id]) else { return nil }
+            var v = Self.workOrderView(row)
+            v.deliveryAttempts = try Row.fetchAll(db, sql: "SELECT * FROM delivery_attempts WHERE work_order_id = ? ORDER BY id", arguments: [v.id]).map {
+                DeliveryAttemptView(at: Date(db: $0["at"]), action: $0["action"], outcome: $0["outcome"], detail: $0["detail"], durationMs: $0["duration_ms"])
+            }
+            return v
+        }
+    }
+
+    static func workOrderView(_ r: Row) -> WorkOrderView {
+        let delivered = (r["delivered_at"] as Double?).map(Date.init(db:))
+        let confirmed = Date(db: r["confirmed_detection_at"])
+        return WorkOrderView(id: r["id"], incidentId: r["incident_id"], reference: r["reference"], cmms: r["cmms_name"], cmmsKind: r["cmms_kind"],
+                             shadow: r["shadow"], phase: r["phase"], cmmsId: r["cmms_id"], cmmsStatus: r["cmms_status"], attempts: r["attempts"],
+                             nextAttemptAt: (r["next_attempt_at"] as Double?).map(Date.init(db:)), lastError: r["last_error"],
+                             createdAt: Date(db: r["created_at"]), deliveredAt: delivered,
+                             latencyMs: delivered.map { $0.timeIntervalSince(confirmed) * 1000 }, repeatsUnnoted: r["repeats_unnoted"],
+                             payload: decode(WorkOrderDraft.self, r["payload"]), deliveryAttempts: nil)
+    }
+
+    public func stats() async throws -> StoreStats {
+        try await pool.read { db in
+            var byStatus: [String: Int] = [:]
+            for r in try Row.fetchAll(db, sql: "SELECT status, COUNT(*) AS n FROM detections GROUP BY status") { byStatus[r["status"]] = r["n"] }
+            var byPhase: [String: Int] = [:]
+            for r in try Row.fetchAll(db, sql: "SELECT phase, COUNT(*) AS n FROM work_orders GROUP BY phase") { byPhase[r["phase"]] = r["n"] }
+            let latencies = try Double.fetchAll(db, sql: "SELECT (delivered_at - confirmed_detection_at) * 1000 FROM work_orders WHERE delivered_at IS NOT NULL ORDER BY 1")
+            func pct(_ p: Double) -> Double? {
+                guard !latencies.isEmpty else { return nil }
+                return latencies[min(latencies.count - 1, Int((p * Double(latencies.count - 1)).rounded()))]
+            }
+            return StoreStats(detectionsByStatus: byStatus, detectionsTotal: byStatus.values.reduce(0, +),
+                              incidentsOpen: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM incidents WHERE is_open = 1") ?? 0,
+                              incidentsTotal: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM incidents") ?? 0,
+                              workOrdersByPhase: byPhase, latencyP50Ms: pct(0.5), latencyP99Ms: pct(0.99),
+                              deliveryAttempts: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM delivery_attempts") ?? 0,
+                              failedAttempts: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM delivery_attempts WHERE outcome NOT IN ('created', 'found_existing', 'not_found')") ?? 0)
+        }
+    }
+
+    /// Cameras that sent detections, for `assets validate` against a live store.
+    public func camerasSeen() async throws -> [String] {
+        try await pool.read { db in try String.fetchAll(db, sql: "SELECT DISTINCT camera_id FROM detections") }
+    }
+
+    /// Walks the audit chain in order, in pages, and returns the first break.
+    public func verifyAudit() async throws -> (checked: Int, firstBreak: AuditChain.Break?) {
+        try await pool.read { db in
+            var verifier = AuditChain.Verifier()
+            let cursor = try Row.fetchCursor(db, sql: "SELECT * FROM audit ORDER BY seq")
+            while let r = try cursor.next() {
+                var rec = AuditRecord(seq: r["seq"], at: Date(db: r["at"]), kind: r["kind"], subject: r["subject"],
+                                      data: Self.decode([String: JSONValue].self, r["data"]) ?? ["<unreadable>": .null], prevHash: r["prev_hash"])
+                rec.hash = r["hash"]
+                if let b = verifier.check(rec) { return (verifier.checked, b) }
+            }
+            return (verifier.checked, nil)
+        }
+    }
+}

@@ -1,0 +1,77 @@
+import Foundation
+import GRDB
+import MillwrightCore
+
+/// Millwright's durable state on SQLite (WAL). Every decision is made inside the same
+/// write transaction that stores it, so concurrent requests see each other's effects and
+/// a crash leaves either all of a batch or none of it.
+public final class Store: Sendable {
+    let pool: DatabasePool
+    public let path: String
+
+    public enum Durability: String, Sendable {
+        /// fsync on every commit: an acknowledged detection survives power loss too.
+        case full
+        /// fsync at checkpoints: survives process crashes (kill -9), not power loss.
+        case normal
+    }
+
+    public init(path: String, durability: Durability = .full) throws {
+        let dir = URL(fileURLWithPath: path).deletingLastPathComponent()
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        var config = Configuration()
+        config.busyMode = .timeout(10)
+        let sync = durability == .full ? "FULL" : "NORMAL"
+        config.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = \(sync)")
+            try db.execute(sql: "PRAGMA foreign_keys = ON")
+        }
+        self.pool = try DatabasePool(path: path, configuration: config)
+        self.path = path
+        try Schema.migrator.migrate(pool)
+    }
+
+    /// Runs a write transaction; used by the query helpers and tests.
+    func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        try await pool.write(body)
+    }
+
+    func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        try await pool.read(body)
+    }
+
+    static func json<T: Encodable>(_ v: T) -> String {
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        enc.dateEncodingStrategy = .custom { d, e in var c = e.singleValueContainer(); try c.encode(Timestamps.format(d)) }
+        return (try? String(decoding: enc.encode(v), as: UTF8.self)) ?? "null"
+    }
+
+    static func decode<T: Decodable>(_ type: T.Type, _ text: String) -> T? {
+        let dec = JSONDecoder()
+        dec.dateDecodingStrategy = .custom { d in
+            let s = try d.singleValueContainer().decode(String.self)
+            guard let date = Timestamps.parseISO(s) else { throw DecodingError.dataCorrupted(.init(codingPath: d.codingPath, debugDescription: "bad date")) }
+            return date
+        }
+        return try? dec.decode(type, from: Data(text.utf8))
+    }
+}
+
+extension Date {
+    /// Stored as Unix seconds with millisecond precision, as canonical audit JSON shows them.
+    var dbValue: Double { (timeIntervalSince1970 * 1000).rounded() / 1000 }
+    init(db: Double) { self.init(timeIntervalSince1970: db) }
+}
+
+extension Database {
+    /// Appends one record to the hash chain; call inside the transaction that made the change.
+    func audit(kind: String, subject: String, data: [String: JSONValue], at: Date) throws {
+        let last = try Row.fetchOne(self, sql: "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")
+        let seq: Int64 = (last?["seq"] ?? 0) + 1
+        let prev: String = last?["hash"] ?? AuditRecord.genesis
+        let rec = AuditRecord(seq: seq, at: Date(db: at.dbValue), kind: kind, subject: subject, data: data, prevHash: prev)
+        try execute(sql: "INSERT INTO audit (seq, at, kind, subject, data, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    arguments: [rec.seq, rec.at.dbValue, rec.kind, rec.subject, Store.json(rec.data), rec.prevHash, rec.hash])
+    }
+}
