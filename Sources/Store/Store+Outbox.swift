@@ -128,12 +128,31 @@ extension Store {
     }
 
     /// Delivered work orders whose incident is still open: their CMMS status is read back.
-    public func openDelivered(cmms: String) async throws -> [(workOrderId: String, cmmsId: String, reference: String)] {
+    public struct OpenWorkOrder: Sendable {
+        public var workOrderId: String
+        public var incidentId: String
+        public var cmmsId: String
+        public var repeatsUnnoted: Int
+        public var lastSeen: Date
+    }
+
+    public func openDelivered(cmms: String) async throws -> [OpenWorkOrder] {
         try await pool.read { db in
             try Row.fetchAll(db, sql: """
-                SELECT w.id, w.cmms_id, w.reference FROM work_orders w JOIN incidents i ON i.id = w.incident_id
+                SELECT w.id, w.incident_id, w.cmms_id, w.repeats_unnoted, i.last_seen FROM work_orders w JOIN incidents i ON i.id = w.incident_id
                 WHERE w.cmms_name = ? AND w.phase = 'delivered' AND i.is_open = 1
-                """, arguments: [cmms]).map { ($0["id"], $0["cmms_id"], $0["reference"]) }
+                """, arguments: [cmms]).map {
+                OpenWorkOrder(workOrderId: $0["id"], incidentId: $0["incident_id"], cmmsId: $0["cmms_id"],
+                              repeatsUnnoted: $0["repeats_unnoted"], lastSeen: Date(db: $0["last_seen"]))
+            }
+        }
+    }
+
+    /// The CMMS has been told about `count` repeats.
+    public func markRepeatsNoted(workOrderId: String, count: Int, now: Date = Date()) async throws {
+        try await pool.write { db in
+            try db.execute(sql: "UPDATE work_orders SET repeats_unnoted = MAX(0, repeats_unnoted - ?) WHERE id = ?", arguments: [count, workOrderId])
+            try db.audit(kind: "work_order.noted", subject: workOrderId, data: ["repeats": .number(Double(count))], at: now)
         }
     }
 

@@ -1,0 +1,152 @@
+import Connectors
+import Foundation
+import Logging
+import MillwrightCore
+import Store
+
+/// Delivers the outbox to each CMMS: bounded concurrency per system, backoff with jitter,
+/// `Retry-After`, lookup-before-retry when an outcome is unknown, dead letter at the end.
+/// The rules are in `DeliveryState`; this is the I/O shell around them.
+extension Gateway {
+    public func runDispatcher(for connector: any CMMSConnector) async {
+        guard let cmms = settings.cmms(named: connector.name) else { return }
+        let name = connector.name
+        let inFlight = InFlightCounter()
+        await withDiscardingTaskGroup { group in
+            while !Task.isCancelled {
+                let free = cmms.concurrency - inFlight.current
+                if free > 0 {
+                    do {
+                        for item in try await store.claimDue(cmms: name, limit: free) {
+                            inFlight.add(1)
+                            group.addTask {
+                                await self.deliver(item, via: connector)
+                                inFlight.add(-1)
+                                self.wake.signal(name)
+                            }
+                        }
+                    } catch {
+                        logger.error("outbox claim failed", metadata: ["cmms": "\(name)", "error": "\(error)"])
+                    }
+                }
+                var wait = Duration.seconds(1)
+                if inFlight.current < cmms.concurrency, let due = try? await store.nextDue(cmms: name) {
+                    let ms = Int64(max(0, due.timeIntervalSinceNow) * 1000) + 5
+                    wait = min(wait, .milliseconds(ms))
+                }
+                await self.wake.wait(name, timeout: wait)
+            }
+        }
+    }
+
+    func deliver(_ item: OutboxItem, via connector: any CMMSConnector) async {
+        var log = logger
+        log[metadataKey: "work_order"] = "\(item.workOrderId)"
+        log[metadataKey: "incident"] = "\(item.incidentId)"
+        log[metadataKey: "reference"] = "\(item.reference)"
+        log[metadataKey: "cmms"] = "\(connector.name)"
+        let started = ContinuousClock.now
+        let outcome: DeliveryState.Outcome = switch item.action {
+        case .lookup: await connector.lookup(reference: item.reference)
+        case .create, .none: await connector.create(item.draft)
+        }
+        let duration = (ContinuousClock.now - started).seconds
+        let label = Self.label(outcome)
+        metrics.delivery(cmms: connector.name, outcome: label)
+        for attempt in 1...5 {
+            do {
+                let rec = try await store.recordDelivery(workOrderId: item.workOrderId, action: item.action, outcome: outcome, duration: duration,
+                                                         policy: settings.dispatch, jitter: Double.random(in: 0...1))
+                switch rec.state.phase {
+                case .delivered:
+                    if let latency = rec.latency { metrics.workOrderDelivered(cmms: connector.name, latencySeconds: latency) }
+                    log.info("work order created in CMMS", metadata: ["cmms_id": "\(rec.state.cmmsId ?? "")", "via": "\(label)"])
+                case .deadLetter:
+                    metrics.deadLettered(cmms: connector.name)
+                    log.error("work order dead-lettered", metadata: ["error": "\(rec.state.lastError ?? "")", "attempts": "\(rec.state.attempts)"])
+                default:
+                    log.warning("delivery attempt failed, will retry", metadata: [
+                        "outcome": "\(label)", "error": "\(rec.state.lastError ?? "")", "attempt": "\(rec.state.attempts)",
+                        "next_attempt_at": "\(rec.state.nextAttemptAt.map(Timestamps.format) ?? "")",
+                    ])
+                }
+                return
+            } catch {
+                // The outcome is not yet durable; the item stays in flight and is verified
+                // with the CMMS after a restart if this keeps failing.
+                log.error("could not record delivery outcome", metadata: ["error": "\(error)", "try": "\(attempt)"])
+                try? await Task.sleep(for: .milliseconds(100 * attempt))
+            }
+        }
+    }
+
+    static func label(_ o: DeliveryState.Outcome) -> String {
+        switch o {
+        case .created: "created"
+        case .lookupFound: "found_existing"
+        case .lookupNotFound: "not_found"
+        case .unknown: "unknown_outcome"
+        case .retryable: "retryable_error"
+        case .permanent: "permanent_error"
+        }
+    }
+
+    /// Reads work-order status back from the CMMS, closes incidents whose work is done and
+    /// notes repeat detections on the work order.
+    public func runStatusSync(for connector: any CMMSConnector) async {
+        guard let cmms = settings.cmms(named: connector.name) else { return }
+        while !Task.isCancelled {
+            await syncOnce(connector)
+            try? await Task.sleep(for: cmms.statusPollInterval)
+        }
+    }
+
+    public func syncOnce(_ connector: any CMMSConnector) async {
+        let open: [Store.OpenWorkOrder]
+        do { open = try await store.openDelivered(cmms: connector.name) } catch {
+            logger.error("status sync query failed", metadata: ["error": "\(error)"]); return
+        }
+        for wo in open {
+            if Task.isCancelled { return }
+            var log = logger
+            log[metadataKey: "work_order"] = "\(wo.workOrderId)"
+            log[metadataKey: "incident"] = "\(wo.incidentId)"
+            if wo.repeatsUnnoted > 0 {
+                let text = "Millwright: \(wo.repeatsUnnoted) more detection(s) of this defect, last at \(Timestamps.format(wo.lastSeen)) UTC."
+                if await connector.addNote(cmmsId: wo.cmmsId, text: text) {
+                    try? await store.markRepeatsNoted(workOrderId: wo.workOrderId, count: wo.repeatsUnnoted)
+                }
+            }
+            do {
+                guard let status = try await connector.status(cmmsId: wo.cmmsId) else { continue }
+                let t = try await store.applyCMMSStatus(workOrderId: wo.workOrderId, status: status)
+                if case .moved(let from, let to) = t {
+                    log.info("incident moved by CMMS status", metadata: ["from": "\(from.rawValue)", "to": "\(to.rawValue)", "cmms_status": "\(status.rawValue)"])
+                }
+            } catch {
+                log.warning("status read failed", metadata: ["error": "\(error)"])
+            }
+        }
+        if let stats = try? await store.stats() {
+            for phase in DeliveryState.Phase.allCases {
+                metrics.outbox(cmms: connector.name, phase: phase.rawValue, count: stats.workOrdersByPhase[phase.rawValue] ?? 0)
+            }
+        }
+    }
+
+    /// Dispatcher and status sync for every CMMS, until cancelled (graceful shutdown).
+    public func runBackground() async {
+        do {
+            let recovered = try await store.recoverInFlight()
+            if recovered > 0 { logger.notice("recovered in-flight work orders after restart; each is looked up before resending", metadata: ["count": "\(recovered)"]) }
+        } catch {
+            logger.error("recovery failed", metadata: ["error": "\(error)"])
+        }
+        await withDiscardingTaskGroup { group in
+            for c in connectors.values {
+                group.addTask { await self.runDispatcher(for: c) }
+                group.addTask { await self.runStatusSync(for: c) }
+            }
+        }
+    }
+}

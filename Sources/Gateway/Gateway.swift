@@ -1,0 +1,114 @@
+import AsyncHTTPClient
+import Connectors
+import Foundation
+import Ingest
+import Logging
+import MillwrightCore
+import Store
+
+/// The running gateway: ingest, dispatch and status sync around one store.
+public final class Gateway: Sendable {
+    public let settings: Settings
+    public let store: Store
+    public let rules: PipelineRules
+    public let connectors: [String: any CMMSConnector]
+    public let logger: Logger
+    public let metrics = GatewayMetrics()
+    let wake: WakeSignals
+
+    public init(settings: Settings, store: Store, register: AssetRegister?, connectors: [any CMMSConnector], logger: Logger) {
+        self.settings = settings
+        self.store = store
+        self.rules = PipelineRules(settings: settings, mapper: AssetMapper(cameras: settings.assets.cameras, register: register))
+        self.connectors = Dictionary(connectors.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        self.logger = logger
+        self.wake = WakeSignals(names: connectors.map(\.name))
+    }
+
+    /// Builds connectors for every configured CMMS; errors name the entry at fault.
+    public static func connectors(for settings: Settings, http: HTTPClient) throws -> [any CMMSConnector] {
+        try settings.cmms.map { try ConnectorFactory.make($0, http: http) }
+    }
+
+    // MARK: Ingest
+
+    public struct Rejection: Sendable, Codable, Equatable {
+        public var index: Int
+        public var field: String?
+        public var problem: String
+    }
+
+    public struct IngestReport: Sendable {
+        public var accepted: [IngestOutcome]
+        public var rejected: [Rejection]
+        public var format: String?
+    }
+
+    public enum IngestError: Error, Sendable {
+        case unreadable(FieldProblem)
+        case tooManyItems(Int, limit: Int)
+    }
+
+    /// Parses, validates and durably stores one submission. Returns after the commit; bad
+    /// items are reported and nothing of them is written.
+    public func ingest(body: Data, format: VisionFormat?, camera: String? = nil, messageKey: String? = nil, now: Date = Date()) async throws -> IngestReport {
+        let json: JSONValue
+        do { json = try JSONValue.parse(body) } catch let p as FieldProblem { throw IngestError.unreadable(p) }
+        if let items = json.arrayValue, items.count > settings.server.maxBatchItems {
+            throw IngestError.tooManyItems(items.count, limit: settings.server.maxBatchItems)
+        }
+        let context = AdapterContext(cameraId: camera, receivedAt: now, messageKey: messageKey, maxItems: settings.server.maxBatchItems)
+        let (used, results) = Adapters.decodeWithFormat(json, format: format, context: context)
+        if results.count > settings.server.maxBatchItems {
+            throw IngestError.tooManyItems(results.count, limit: settings.server.maxBatchItems)
+        }
+        var good: [Detection] = []
+        var rejected: [Rejection] = []
+        for r in results {
+            switch r {
+            case .success(let d): good.append(d)
+            case .failure(let p): rejected.append(Rejection(index: p.index, field: p.problem.field, problem: p.problem.problem))
+            }
+        }
+        let started = ContinuousClock.now
+        let outcomes = good.isEmpty ? [] : try await store.ingest(good, rules: rules, now: now)
+        metrics.ingestLatency(seconds: (ContinuousClock.now - started).seconds)
+        metrics.rejected(count: rejected.count)
+        var newWork = false
+        for o in outcomes where !o.duplicate {
+            metrics.detection(o.status)
+            if o.workOrderId != nil { newWork = true }
+            var log = logger
+            log[metadataKey: "detection"] = "\(o.id)"
+            log[metadataKey: "camera"] = "\(o.cameraId)"
+            if let i = o.incidentId { log[metadataKey: "incident"] = "\(i)" }
+            if let w = o.workOrderId {
+                log[metadataKey: "work_order"] = "\(w)"
+                log.info("incident opened, work order queued", metadata: ["status": "\(o.status.rawValue)"])
+            } else if o.status == .orphaned {
+                log.warning("orphaned detection", metadata: ["reason": "\(o.reason)"])
+            } else {
+                log.debug("detection stored", metadata: ["status": "\(o.status.rawValue)"])
+            }
+        }
+        if newWork { wake.signalAll() }
+        return IngestReport(accepted: outcomes, rejected: rejected, format: used?.rawValue)
+    }
+}
+
+/// Wakes a CMMS's dispatcher when new work arrives, instead of waiting for its next poll.
+final class WakeSignals: Sendable {
+    let wakeups: [String: Wakeup]
+    init(names: [String]) { wakeups = Dictionary(names.map { ($0, Wakeup()) }, uniquingKeysWith: { a, _ in a }) }
+    func signal(_ name: String) { wakeups[name]?.signal() }
+    func signalAll() { for w in wakeups.values { w.signal() } }
+    func wait(_ name: String, timeout: Duration) async {
+        guard let w = wakeups[name] else { try? await Task.sleep(for: timeout); return }
+        await w.wait(timeout: timeout)
+    }
+}
+
+extension Gateway {
+    /// New or re-driven work: let every dispatcher look now.
+    public func wakeDispatchers() { wake.signalAll() }
+}

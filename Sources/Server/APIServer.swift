@@ -1,0 +1,259 @@
+import Connectors
+import Foundation
+import Gateway
+import Hummingbird
+import Ingest
+import MillwrightCore
+import NIOCore
+import Prometheus
+import Store
+
+/// The REST API (PRODUCT §3). Routes are declared once in `routes`, which both registers
+/// them and lets the tests hold `openapi.yaml` to the same list.
+public struct APIServer: Sendable {
+    public let gateway: Gateway
+    public let keyring: APIKeyring
+    public let registry: PrometheusCollectorRegistry
+
+    public init(gateway: Gateway, registry: PrometheusCollectorRegistry) {
+        self.gateway = gateway
+        self.keyring = APIKeyring(keys: gateway.settings.apiKeys)
+        self.registry = registry
+    }
+
+    public typealias Handler = @Sendable (Request, MillwrightContext) async throws -> Response
+
+    public struct Route: Sendable {
+        public var method: HTTPRequest.Method
+        public var path: String
+        public var handler: Handler
+    }
+
+    public var routes: [Route] {
+        [
+            Route(method: .get, path: "/healthz") { _, _ in json(["status": "ok"]) },
+            Route(method: .get, path: "/readyz", handler: readyz),
+            Route(method: .get, path: "/metrics", handler: metrics),
+            Route(method: .get, path: "/openapi.yaml") { _, ctx in
+                try ctx.require(.read)
+                return Response(status: .ok, headers: [.contentType: "application/yaml"], body: .init(byteBuffer: ByteBuffer(string: OpenAPIDocument.yaml)))
+            },
+            Route(method: .post, path: "/v1/detections", handler: postDetections),
+            Route(method: .get, path: "/v1/detections", handler: listDetections),
+            Route(method: .get, path: "/v1/detections/{id}") { _, ctx in
+                try ctx.require(.read)
+                guard let d = try await gateway.store.detection(id: try ctx.parameters.require("id")) else { throw notFound("detection") }
+                return json(d)
+            },
+            Route(method: .get, path: "/v1/incidents", handler: listIncidents),
+            Route(method: .get, path: "/v1/incidents/{id}") { _, ctx in
+                try ctx.require(.read)
+                guard let i = try await gateway.store.incident(id: try ctx.parameters.require("id")) else { throw notFound("incident") }
+                return json(i)
+            },
+            Route(method: .post, path: "/v1/incidents/{id}/feedback", handler: feedback),
+            Route(method: .get, path: "/v1/work-orders", handler: listWorkOrders),
+            Route(method: .get, path: "/v1/work-orders/{id}") { _, ctx in
+                try ctx.require(.read)
+                guard let w = try await gateway.store.workOrder(id: try ctx.parameters.require("id")) else { throw notFound("work order") }
+                return json(w)
+            },
+            Route(method: .post, path: "/v1/work-orders/{id}/redrive") { _, ctx in
+                try ctx.require(.admin)
+                let id = try ctx.parameters.require("id")
+                do {
+                    guard try await gateway.store.redrive(workOrderId: id, by: ctx.caller?.name ?? "?") else {
+                        throw Problem(.conflict, type: "not-dead-lettered", detail: "work order \(id) is not dead-lettered; only dead-lettered work orders can be re-driven")
+                    }
+                } catch StoreError.notFound { throw notFound("work order") }
+                gateway.wakeDispatchers()
+                return json(try await gateway.store.workOrder(id: id), status: .accepted)
+            },
+            Route(method: .get, path: "/v1/stats") { _, ctx in
+                try ctx.require(.read)
+                return json(try await gateway.store.stats())
+            },
+            Route(method: .get, path: "/", handler: { _, _ in Dashboard.response() }),
+        ]
+    }
+
+    public func router() -> Router<MillwrightContext> {
+        let router = Router(context: MillwrightContext.self)
+        router.add(middleware: ProblemMiddleware())
+        router.add(middleware: AuthMiddleware(keyring: keyring))
+        for r in routes { router.on(RouterPath(r.path), method: r.method, use: r.handler) }
+        return router
+    }
+
+    // MARK: Handlers
+
+    func postDetections(_ request: Request, _ ctx: MillwrightContext) async throws -> Response {
+        try ctx.require(.ingest)
+        let limit = gateway.settings.server.maxBodyBytes
+        if let length = request.headers[.contentLength].flatMap(Int.init), length > limit {
+            throw Problem(.contentTooLarge, type: "body-too-large", detail: "body is \(length) bytes; the limit is \(limit) bytes. Send smaller batches.")
+        }
+        var req = request
+        let body: ByteBuffer
+        do { body = try await req.collectBody(upTo: limit) } catch let e as HTTPError where e.status == .contentTooLarge {
+            throw Problem(.contentTooLarge, type: "body-too-large", detail: "body exceeds \(limit) bytes. Send smaller batches.")
+        }
+        let q = request.uri.queryParameters
+        var format: VisionFormat?
+        if let f = q.get("format"), f != "auto" {
+            guard let v = VisionFormat(rawValue: f) else {
+                throw Problem(.badRequest, type: "unknown-format", detail: "format '\(f)' is not supported; use one of \(VisionFormat.allCases.map(\.rawValue).joined(separator: ", ")) or leave it out to auto-detect")
+            }
+            format = v
+        }
+        let report: Gateway.IngestReport
+        do {
+            report = try await gateway.ingest(body: Data(body.readableBytesView), format: format, camera: q.get("camera"),
+                                              messageKey: request.headers[.init("Idempotency-Key")!])
+        } catch Gateway.IngestError.unreadable(let p) {
+            throw Problem(.badRequest, type: "invalid-json", detail: p.problem)
+        } catch Gateway.IngestError.tooManyItems(let n, let limit) {
+            throw Problem(.contentTooLarge, type: "batch-too-large", detail: "batch has \(n) items; the limit is \(limit). Split it into smaller batches.")
+        }
+        let rejected = report.rejected.map { ProblemItem(index: $0.index, field: $0.field, problem: $0.problem) }
+        if report.accepted.isEmpty && !rejected.isEmpty {
+            let first = rejected[0]
+            throw Problem(.unprocessableContent, type: "invalid-detection",
+                          detail: "no detection accepted: " + (first.field.map { "\($0) " } ?? "") + first.problem
+                              + (rejected.count > 1 ? " (and \(rejected.count - 1) more)" : ""),
+                          errors: rejected)
+        }
+        return json(IngestResponse(report), status: .accepted)
+    }
+
+    func listDetections(_ request: Request, _ ctx: MillwrightContext) async throws -> Response {
+        try ctx.require(.read)
+        let q = request.uri.queryParameters
+        var f = DetectionFilter(camera: q.get("camera"), limit: try limit(q))
+        if let s = q.get("status") {
+            guard let st = DetectionStatus(rawValue: s) else {
+                throw Problem(.badRequest, type: "invalid-query", detail: "status '\(s)' is not one of \(DetectionStatus.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            f.status = st
+        }
+        if let s = q.get("since") {
+            guard let d = Timestamps.parseISO(s) else { throw Problem(.badRequest, type: "invalid-query", detail: "since '\(s)' is not an ISO 8601 time") }
+            f.since = d
+        }
+        let items = try await gateway.store.detections(f)
+        return json(["items": items])
+    }
+
+    func listIncidents(_ request: Request, _ ctx: MillwrightContext) async throws -> Response {
+        try ctx.require(.read)
+        let q = request.uri.queryParameters
+        var open: Bool?
+        switch q.get("state") {
+        case nil: break
+        case "open": open = true
+        case "closed": open = false
+        case let s?: throw Problem(.badRequest, type: "invalid-query", detail: "state '\(s)' must be open or closed")
+        }
+        return json(["items": try await gateway.store.incidents(open: open, limit: try limit(q))])
+    }
+
+    func listWorkOrders(_ request: Request, _ ctx: MillwrightContext) async throws -> Response {
+        try ctx.require(.read)
+        let q = request.uri.queryParameters
+        var shadow: Bool?
+        if let s = q.get("shadow") {
+            guard let b = Bool(s) else { throw Problem(.badRequest, type: "invalid-query", detail: "shadow must be true or false") }
+            shadow = b
+        }
+        if let p = q.get("phase"), DeliveryState.Phase(rawValue: p) == nil {
+            throw Problem(.badRequest, type: "invalid-query", detail: "phase '\(p)' is not one of \(DeliveryState.Phase.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        return json(["items": try await gateway.store.workOrders(shadow: shadow, phase: q.get("phase"), limit: try limit(q))])
+    }
+
+    func feedback(_ request: Request, _ ctx: MillwrightContext) async throws -> Response {
+        try ctx.require(.feedback)
+        let id = try ctx.parameters.require("id")
+        var req = request
+        let body = try await req.collectBody(upTo: 64 << 10)
+        guard let input = try? JSONValue.parse(Data(body.readableBytesView)), input.objectValue != nil else {
+            throw Problem(.badRequest, type: "invalid-json", detail: "body must be a JSON object {\"verdict\": \"false_positive\"|\"confirmed\", \"by\": …, \"note\": …}")
+        }
+        guard let verdict = input["verdict"]?.stringValue, ["false_positive", "confirmed"].contains(verdict) else {
+            throw Problem(.unprocessableContent, type: "invalid-feedback", detail: "verdict must be \"false_positive\" or \"confirmed\"",
+                          errors: [ProblemItem(index: nil, field: "verdict", problem: "must be false_positive or confirmed")])
+        }
+        do {
+            _ = try await gateway.store.feedback(incidentId: id, falsePositive: verdict == "false_positive",
+                                                 by: input["by"]?.stringValue ?? ctx.caller?.name, note: input["note"]?.stringValue)
+        } catch StoreError.notFound { throw notFound("incident") }
+        return json(try await gateway.store.incident(id: id))
+    }
+
+    func readyz(_ request: Request, _ ctx: MillwrightContext) async throws -> Response {
+        try ctx.require(.read)
+        var checks: [String: String] = [:]
+        var ok = true
+        do { _ = try await gateway.store.stats(); checks["store"] = "ok" } catch { checks["store"] = "\(error)"; ok = false }
+        await withTaskGroup(of: (String, String, Bool).self) { group in
+            for c in gateway.connectors.values {
+                group.addTask {
+                    let results = await c.checkConnection()
+                    let failed = results.first { !$0.ok && ($0.step == "reach" || $0.step == "authenticate") }
+                    return ("cmms:\(c.name)", failed.map { "\($0.step): \($0.detail)" } ?? "ok", failed == nil)
+                }
+            }
+            for await (k, v, good) in group { checks[k] = v; ok = ok && good }
+        }
+        return json(["ready": ok ? "true" : "false"].merging(checks) { a, _ in a }, status: ok ? .ok : .serviceUnavailable)
+    }
+
+    func metrics(_ request: Request, _ ctx: MillwrightContext) async throws -> Response {
+        try ctx.require(.read)
+        var buffer: [UInt8] = []
+        registry.emit(into: &buffer)
+        return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(bytes: buffer)))
+    }
+
+    func limit(_ q: Hummingbird.Parameters) throws -> Int {
+        guard let s = q.get("limit") else { return 100 }
+        guard let n = Int(s), (1...1000).contains(n) else { throw Problem(.badRequest, type: "invalid-query", detail: "limit must be 1–1000") }
+        return n
+    }
+
+    func notFound(_ what: String) -> Problem { Problem(.notFound, type: "not-found", detail: "\(what) not found") }
+}
+
+struct IngestResponse: Encodable {
+    struct Item: Encodable {
+        var id: String
+        var status: String
+        var reason: String
+        var incidentId: String?
+        var duplicate: Bool
+    }
+    var accepted: [String]
+    var rejected: [Gateway.Rejection]
+    var results: [Item]
+    var format: String?
+
+    init(_ r: Gateway.IngestReport) {
+        accepted = r.accepted.map(\.id)
+        rejected = r.rejected
+        results = r.accepted.map { Item(id: $0.id, status: $0.status.rawValue, reason: $0.reason, incidentId: $0.incidentId, duplicate: $0.duplicate) }
+        format = r.format
+    }
+}
+
+let apiEncoder: JSONEncoder = {
+    let e = JSONEncoder()
+    e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+    e.keyEncodingStrategy = .convertToSnakeCase
+    e.dateEncodingStrategy = .custom { d, enc in var c = enc.singleValueContainer(); try c.encode(Timestamps.format(d)) }
+    return e
+}()
+
+func json(_ value: some Encodable, status: HTTPResponse.Status = .ok) -> Response {
+    let data = (try? apiEncoder.encode(value)) ?? Data("{}".utf8)
+    return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+}

@@ -1,0 +1,88 @@
+import Crypto
+import Foundation
+import Hummingbird
+import MillwrightCore
+
+/// API keys with roles. Only SHA-256 digests of the keys are kept; a presented key is
+/// hashed and compared against every digest in constant time, so neither timing nor logs
+/// reveal a key.
+public struct APIKeyring: Sendable {
+    struct Entry: Sendable { var name: String; var role: APIRole; var digest: [UInt8] }
+    let entries: [Entry]
+
+    public init(keys: [APIKeySettings]) {
+        entries = keys.map { Entry(name: $0.name, role: $0.role, digest: Array(SHA256.hash(data: Data($0.key.utf8)))) }
+    }
+
+    public var isEmpty: Bool { entries.isEmpty }
+
+    public func identify(bearer: String) -> (name: String, role: APIRole)? {
+        let digest = Array(SHA256.hash(data: Data(bearer.utf8)))
+        var found: (String, APIRole)?
+        for e in entries where Self.constantTimeEqual(e.digest, digest) { found = found ?? (e.name, e.role) }
+        return found
+    }
+
+    static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+        guard a.count == b.count else { return false }
+        var diff: UInt8 = 0
+        for i in a.indices { diff |= a[i] ^ b[i] }
+        return diff == 0
+    }
+}
+
+/// What a role may do.
+public enum Permission: String, Sendable {
+    case ingest, read, feedback, admin
+
+    public func allowed(for role: APIRole) -> Bool {
+        switch (self, role) {
+        case (_, .admin): true
+        case (.ingest, .ingest): true
+        case (.read, .viewer), (.read, .operator): true
+        case (.feedback, .operator): true
+        default: false
+        }
+    }
+}
+
+public struct MillwrightContext: RequestContext {
+    public var coreContext: CoreRequestContextStorage
+    public var caller: (name: String, role: APIRole)?
+    public init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+        caller = nil
+    }
+    /// Body size is enforced where bodies are read, with a problem document.
+    public var maxUploadSize: Int { 8 << 20 }
+}
+
+/// Checks the Bearer key of every request except the open endpoints.
+struct AuthMiddleware: RouterMiddleware {
+    typealias Context = MillwrightContext
+    let keyring: APIKeyring
+    static let open: Set<String> = ["/healthz", "/", "/dashboard"]
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        if Self.open.contains(request.uri.path) || request.uri.path.hasPrefix("/assets/") { return try await next(request, context) }
+        guard let header = request.headers[.authorization], header.lowercased().hasPrefix("bearer ") else {
+            throw Problem(.unauthorized, type: "unauthorized", detail: "send Authorization: Bearer <api key>")
+        }
+        guard let caller = keyring.identify(bearer: String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces)) else {
+            throw Problem(.unauthorized, type: "unauthorized", detail: "the API key is not valid")
+        }
+        var context = context
+        context.caller = caller
+        context.logger[metadataKey: "api_key"] = "\(caller.name)"
+        return try await next(request, context)
+    }
+}
+
+extension MillwrightContext {
+    func require(_ p: Permission) throws {
+        guard let caller else { throw Problem(.unauthorized, type: "unauthorized", detail: "send Authorization: Bearer <api key>") }
+        guard p.allowed(for: caller.role) else {
+            throw Problem(.forbidden, type: "forbidden", detail: "key '\(caller.name)' has role \(caller.role.rawValue), which may not \(p.rawValue)")
+        }
+    }
+}

@@ -1,0 +1,78 @@
+import Foundation
+import Hummingbird
+import NIOCore
+
+/// RFC 9457 problem details: every error the API returns is one of these.
+public struct Problem: Error, Sendable, Encodable {
+    public var type: String
+    public var title: String
+    public var status: Int
+    public var detail: String
+    public var instance: String?
+    /// Per-item problems of a rejected batch, or the field at fault.
+    public var errors: [ProblemItem]?
+    public var requestId: String?
+
+    public init(_ status: HTTPResponse.Status, type: String, detail: String, errors: [ProblemItem]? = nil) {
+        self.type = "https://millwright.dev/problems/\(type)"
+        self.title = status.reasonPhrase
+        self.status = Int(status.code)
+        self.detail = detail
+        self.errors = errors
+    }
+
+    enum CodingKeys: String, CodingKey { case type, title, status, detail, instance, errors, requestId = "request_id" }
+
+    func response(retryAfter: Int? = nil) -> Response {
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let data = (try? enc.encode(self)) ?? Data()
+        var headers: HTTPFields = [.contentType: "application/problem+json"]
+        if status == 401 { headers[.wwwAuthenticate] = "Bearer realm=\"millwright\"" }
+        if let retryAfter { headers[.retryAfter] = String(retryAfter) }
+        return Response(status: .init(code: status), headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+}
+
+public struct ProblemItem: Sendable, Encodable {
+    public var index: Int?
+    public var field: String?
+    public var problem: String
+}
+
+/// Turns anything thrown below it — our problems, Hummingbird's HTTP errors (including the
+/// router's 404), decoding failures — into a problem document carrying the request id.
+struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let requestId = request.headers[.init("X-Request-Id")!].flatMap { $0.count <= 128 ? $0 : nil } ?? UUID().uuidString.lowercased()
+        var context = context
+        context.logger[metadataKey: "request_id"] = "\(requestId)"
+        var response: Response
+        do {
+            response = try await next(request, context)
+        } catch var p as Problem {
+            p.instance = request.uri.path
+            p.requestId = requestId
+            response = p.response()
+        } catch let e as HTTPError {
+            var p: Problem
+            switch e.status {
+            case .notFound: p = Problem(.notFound, type: "not-found", detail: "no route \(request.method.rawValue) \(request.uri.path); see GET /openapi.yaml")
+            case .contentTooLarge: p = Problem(.contentTooLarge, type: "body-too-large", detail: e.body ?? "request body is too large")
+            case .methodNotAllowed: p = Problem(.methodNotAllowed, type: "method-not-allowed", detail: "\(request.method.rawValue) is not allowed on \(request.uri.path)")
+            default: p = Problem(e.status, type: "http-error", detail: e.body ?? e.status.reasonPhrase)
+            }
+            p.instance = request.uri.path
+            p.requestId = requestId
+            response = p.response()
+        } catch {
+            context.logger.error("request failed", metadata: ["error": "\(error)"])
+            var p = Problem(.internalServerError, type: "internal", detail: "the request could not be completed; it was not applied unless the response said so (request id \(requestId))")
+            p.instance = request.uri.path
+            p.requestId = requestId
+            response = p.response()
+        }
+        response.headers[.init("X-Request-Id")!] = requestId
+        return response
+    }
+}
