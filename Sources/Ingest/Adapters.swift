@@ -18,7 +18,8 @@ public enum Adapters {
     ///   `@timestamp` and `sensorId` or `version` (minimal schema) → `deepstream`
     /// - `predictions` array or object → `roboflow`
     /// - `annotations` array (COCO dataset-style wrapper) → `coco`
-    /// - `defect_class` key → `native`
+    /// - `defect_class`, `camera_id` or `detection_id` key → `native` (so an incomplete native
+    ///   detection gets the native schema's field problems)
     ///
     /// Array payloads: every element must agree. Objects with `image_id`, `category_id` and
     /// `bbox` → `coco`; with `name` and `confidence` → `ultralytics`; arrays of such objects
@@ -76,6 +77,7 @@ public enum Adapters {
                 results.append(.failure(IndexedProblem(index: index, problem: rejection.problem, kind: rejection.kind)))
             case .success(let d):
                 do throws(FieldProblem) {
+                    try preValidate(d, now: context.receivedAt)
                     try DetectionValidator.validate(d, now: context.receivedAt)
                     results.append(.success(d))
                 } catch {
@@ -97,6 +99,15 @@ public enum Adapters {
         return decode(json, format: format, context: context)
     }
 
+    /// Checks `DetectionValidator` cannot survive: it formats the future skew with `Int(skew)`,
+    /// which traps for absurd times (`"timestamp": 1e300` parses as a Date). Reported to core.
+    static func preValidate(_ d: Detection, now: Date) throws(FieldProblem) {
+        let skew = d.timestamp.timeIntervalSince(now)
+        if !skew.isFinite || skew > 1e9 {
+            throw FieldProblem(field: "timestamp", "is far in the future (more than 30 years); check the camera's clock (NTP) and the time unit")
+        }
+    }
+
     // MARK: - detection rules
 
     static let landingLensTypes: Set<String> = ["ObjectDetectionPrediction", "ClassificationPrediction", "SegmentationPrediction"]
@@ -112,7 +123,7 @@ public enum Adapters {
         if o["objects"]?.arrayValue != nil, present("@timestamp"), present("sensorId") || present("version") { return .deepstream }
         if o["predictions"]?.arrayValue != nil || o["predictions"]?.objectValue != nil { return .roboflow }
         if o["annotations"]?.arrayValue != nil { return .coco }
-        if o["defect_class"] != nil { return .native }
+        if o["defect_class"] != nil || o["camera_id"] != nil || o["detection_id"] != nil { return .native }
         return nil
     }
 

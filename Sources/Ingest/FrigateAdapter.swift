@@ -18,7 +18,7 @@ import MillwrightCore
 /// - Every other `new`/`update`/`end` message maps to a detection whose id is
 ///   `frigate:<event id>:<snapshot identity>`; the snapshot identity is the best snapshot's
 ///   frame time in ms (`snapshot.frame_time`, or `snapshot_time` on old versions), falling back
-///   to `s<top_score>`. So messages that carry a new best snapshot / top score become new
+///   to `s<top_score>` when there is no snapshot yet. So messages that carry a new best snapshot / top score become new
 ///   detections, while zone-only updates, the `end` message and MQTT redeliveries repeat an id
 ///   the store already holds and are stored once. No message is dropped on the strength of an
 ///   earlier message having arrived, so a lost `new` (QoS 0) loses nothing.
@@ -74,7 +74,7 @@ enum FrigateAdapter {
 
             // Snapshot (0.14+) or snapshot_time (older).
             let snapshot = try a.optObject("snapshot")
-            let snapshotTime = try snapshot?.optNumber("frame_time") ?? a.optNumber("snapshot_time")
+            let snapshotTime = try (snapshot?.optNumber("frame_time") ?? a.optNumber("snapshot_time")).flatMap { $0 > 0 ? $0 : nil }
 
             var bbox: BoundingBox?
             if let box = snapshot?["box"] {

@@ -43,11 +43,11 @@ enum RoboflowAdapter {
             guard classes.count <= context.maxItems else { return [tooMany(classes.count, context: context)] }
             return classes.enumerated().map { index, cls in
                 item {
-                    let p = try Fields(map[cls], path: f.name("predictions.\(cls)"))
+                    let p = try Fields(map[cls], path: f.name("predictions.\(cls.prefix(64))"))
                     let id = inferenceId.map { StableID.make(.roboflow, [$0, String(index)]) }
                         ?? StableID.forContent(.roboflow, payloadDigest: digest, index: index, context: context)
                     return try Finish.detection(Draft(
-                        label: cls, labelField: f.name("predictions"), confidence: try p.number("confidence"),
+                        label: cls, labelField: f.name("predictions.\(cls.prefix(64))"), confidence: try p.number("confidence"),
                         timestamp: timestamp, image: image, detectionId: id), format: .roboflow, context: context)
                 }
             }

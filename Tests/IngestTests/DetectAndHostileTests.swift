@@ -112,6 +112,21 @@ import MillwrightCore
         #expect(Adapters.decode(try json(ancient), format: nil, context: context()).first?.problem?.problem.field == "timestamp")
     }
 
+    /// Regression (found by a long fuzz run): epoch 1e300 parses as a Date and made
+    /// `DetectionValidator` trap on `Int(skew)`. Must be a problem, not a crash.
+    @Test func absurdEpochTimestampsDoNotTrap() throws {
+        let cases: [(String, VisionFormat)] = [
+            (#"{"camera_id":"C","timestamp":1e300,"defect_class":"crack","confidence":0.9}"#, .native),
+            (#"{"type":"new","after":{"id":"x","camera":"c","label":"crack","top_score":0.9,"frame_time":1e300}}"#, .frigate),
+            (#"[{"name":"crack","confidence":0.9,"timestamp":1.7e308}]"#, .ultralytics),
+            (#"[{"image_id":1,"category_id":1,"bbox":[1,2,3,4],"score":0.9,"timestamp":1e19}]"#, .coco),
+        ]
+        for (text, format) in cases {
+            let p = try #require(Adapters.decode(try json(text), format: format, context: context(camera: "C")).first?.problem, "\(format)")
+            #expect(p.problem.field == "timestamp", "\(format)")
+        }
+    }
+
     @Test func deepNestingAndGarbageBytes() throws {
         let deep = Data((String(repeating: "[", count: 100_000) + String(repeating: "]", count: 100_000)).utf8)
         let r = Adapters.decode(deep, format: nil, context: context())
@@ -149,10 +164,12 @@ import MillwrightCore
 
     @Test func fuzzEntryNeverTraps() throws {
         var rng = Rng(state: 0x5EED_2026_1121)
+        // INGEST_FUZZ_SCALE=50 swift test --filter FuzzTests  runs a longer campaign locally.
+        let scale = max(1, Int(ProcessInfo.processInfo.environment["INGEST_FUZZ_SCALE"] ?? "") ?? 1)
         let seeds = try Self.corpus.map { try fixtureData($0) }
         var runs = 0
         // Byte-level mutations of real payloads.
-        for _ in 0..<1_500 {
+        for _ in 0..<(1_500 * scale) {
             var bytes = [UInt8](seeds[Int.random(in: 0..<seeds.count, using: &rng)])
             for _ in 0..<Int.random(in: 1...8, using: &rng) where !bytes.isEmpty {
                 let at = Int.random(in: 0..<bytes.count, using: &rng)
@@ -168,7 +185,7 @@ import MillwrightCore
         }
         // Structure-aware mutations: replace values in parsed payloads with hostile ones.
         let parsed = try Self.corpus.map { try fixture($0) }
-        for _ in 0..<1_500 {
+        for _ in 0..<(1_500 * scale) {
             var v = parsed[Int.random(in: 0..<parsed.count, using: &rng)]
             for _ in 0..<Int.random(in: 1...4, using: &rng) { v = Self.mutate(v, &rng, depth: 0) }
             var text = ""
@@ -176,11 +193,11 @@ import MillwrightCore
             fuzzAdapters(Data(text.utf8)); runs += 1
         }
         // Pure noise.
-        for _ in 0..<200 {
+        for _ in 0..<(200 * scale) {
             let n = Int.random(in: 0...64, using: &rng)
             fuzzAdapters(Data((0..<n).map { _ in UInt8.random(in: 0...255, using: &rng) })); runs += 1
         }
-        #expect(runs == 3_200)
+        #expect(runs == 3_200 * scale)
     }
 
     static func hostileValue(_ rng: inout Rng) -> JSONValue {
