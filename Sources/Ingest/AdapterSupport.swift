@@ -139,14 +139,17 @@ enum Finish {
         guard label.count <= maxSourceTextLength else {
             throw FieldProblem(field: d.labelField, "is longer than \(maxSourceTextLength) characters")
         }
-        if let t = d.trackingId, t.count > maxSourceTextLength {
-            throw FieldProblem(field: "tracking_id", "is longer than \(maxSourceTextLength) characters")
+        // An overlong tracker id is still an identity: keep it as a stable hash rather than
+        // losing the detection over it.
+        var tracking = d.trackingId
+        if let t = tracking, t.count > maxSourceTextLength || t.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
+            tracking = "h" + StableID.hash(t)
         }
         var out = Detection(
             detectionId: d.detectionId, cameraId: camera, timestamp: d.timestamp ?? context.receivedAt,
             defectClass: context.defectClass(forLabel: label), confidence: d.confidence,
             bbox: d.bbox.map { clip($0, image: d.image) }, image: d.image, zone: d.zone, model: d.model,
-            measurements: d.measurements, trackingId: d.trackingId, sourceLabel: d.label, sourceFormat: format.rawValue)
+            measurements: d.measurements, trackingId: tracking, sourceLabel: d.label, sourceFormat: format.rawValue)
         if out.zone?.isEmpty == true { out.zone = nil }
         return out
     }
