@@ -55,7 +55,8 @@ public enum EvidenceRenderer {
         let st = Style(width: W, height: H)
         let frameRect = PixelRect(x: 0, y: 0, width: W, height: H)
 
-        var canvas = Raster(width: W, height: H + st.bannerHeight, fill: Style.bannerBackground)
+        let bannerLines = bannerLayout(banner, width: W, style: st)
+        var canvas = Raster(width: W, height: H + bannerLines.height, fill: Style.bannerBackground)
         canvas.paste(base, x: 0, y: 0)
 
         // 1. Boxes.
@@ -65,15 +66,7 @@ public enum EvidenceRenderer {
             let sev = ann.severity ?? severity
             let color = SeverityPalette.color(for: sev)
             let inner = clampRect(scaled(ann.box, scale), into: frameRect)
-            let grow = st.gap + st.thickness
-            var outer = PixelRect(x: inner.x - grow, y: inner.y - grow,
-                                  width: inner.width + 2 * grow, height: inner.height + 2 * grow)
-            // Keep all four sides visible at the frame edge.
-            outer = outer.intersection(frameRect)
-            if outer.width < 3 * st.thickness || outer.height < 3 * st.thickness {
-                outer = clampRect(PixelRect(x: Int(outer.centerX) - 2 * st.thickness, y: Int(outer.centerY) - 2 * st.thickness,
-                                            width: 4 * st.thickness, height: 4 * st.thickness), into: frameRect)
-            }
+            let outer = outline(inner: inner, style: st, frame: frameRect)
             placed.append(Placed(ann: ann, inner: inner, outer: outer, color: color, severity: sev))
         }
         for p in placed {
@@ -146,7 +139,7 @@ public enum EvidenceRenderer {
         }
 
         // 5. Banner under the frame.
-        drawBanner(&canvas, top: H, banner: banner, severity: severity, style: st)
+        drawBanner(&canvas, top: H, layout: bannerLines, severity: severity, style: st)
         return canvas
     }
 
@@ -220,10 +213,38 @@ public enum EvidenceRenderer {
 
     // MARK: - Layout helpers
 
+    /// Where the coloured stroke of a box goes: `outer` is the stroke's outer edge and
+    /// the stroke covers `thickness` pixels inward from it (a gap separates it from the
+    /// defect). Coordinates are in the rendered frame of size `frameWidth`×`frameHeight`
+    /// (i.e. after any `maxDimension` scaling; pass the scaled box).
+    public static func boxOutline(for box: BoundingBox, frameWidth: Int, frameHeight: Int) -> (outer: PixelRect, thickness: Int) {
+        let st = Style(width: frameWidth, height: frameHeight)
+        let frameRect = PixelRect(x: 0, y: 0, width: frameWidth, height: frameHeight)
+        return (outline(inner: clampRect(scaled(box, 1), into: frameRect), style: st, frame: frameRect), st.thickness)
+    }
+
+    static func outline(inner: PixelRect, style st: Style, frame frameRect: PixelRect) -> PixelRect {
+        let grow = st.gap + st.thickness
+        var outer = PixelRect(x: inner.x - grow, y: inner.y - grow, width: inner.width + 2 * grow, height: inner.height + 2 * grow)
+        // Keep all four sides visible at the frame edge.
+        outer = outer.intersection(frameRect)
+        if outer.width < 3 * st.thickness || outer.height < 3 * st.thickness {
+            outer = clampRect(PixelRect(x: Int(outer.centerX) - 2 * st.thickness, y: Int(outer.centerY) - 2 * st.thickness,
+                                        width: 4 * st.thickness, height: 4 * st.thickness), into: frameRect)
+        }
+        return outer
+    }
+
+    /// Height of the banner strip added under a frame of this size (it grows by a line
+    /// when the text would not fit on two).
+    public static func bannerHeight(for banner: BannerInfo, frameWidth: Int, frameHeight: Int) -> Int {
+        bannerLayout(banner, width: frameWidth, style: Style(width: frameWidth, height: frameHeight)).height
+    }
+
     struct Style {
         static let bannerBackground = RGB(24, 26, 30)
         let thickness: Int, textScale: Int, pad: Int, gap: Int, margin: Int
-        let tagHeight: Int, bannerHeight: Int, lineH: Int
+        let tagHeight: Int, lineH: Int
 
         init(width: Int, height: Int) {
             let longSide = max(width, height), shortSide = min(width, height)
@@ -235,7 +256,6 @@ public enum EvidenceRenderer {
             // Glyph cell is 9 rows; the last 2 are descenders, so the bottom pad is smaller.
             tagHeight = pad + BitmapFont.glyphHeight * textScale + pad - textScale
             lineH = BitmapFont.glyphHeight * textScale
-            bannerHeight = 3 * pad + 2 * lineH
         }
     }
 
@@ -328,24 +348,50 @@ public enum EvidenceRenderer {
         for s in segments { img.fill(s.intersection(clip), color) }
     }
 
-    static func drawBanner(_ img: inout Raster, top: Int, banner: BannerInfo, severity: Int, style st: Style) {
+    struct BannerLayout { var lines: [(String, RGB)]; var height: Int; var chipWidth: Int }
+
+    /// Packs the banner's facts into lines: camera | asset | note, then UTC | plant time.
+    /// Segments are joined with `|` while they fit; a segment that doesn't fit starts a new
+    /// line, and an overlong one is word-wrapped, so nothing is cut off on narrow frames.
+    static func bannerLayout(_ banner: BannerInfo, width W: Int, style st: Style) -> BannerLayout {
+        let ts = st.textScale
+        let chipW = max(BitmapFont.width(of: "SEV 100", scale: ts), BitmapFont.width(of: "CRITICAL", scale: ts)) + 2 * st.pad
+        let avail = max(6 * ts, W - chipW - 4 * st.pad)
+        func pack(_ segments: [String], _ color: RGB) -> [(String, RGB)] {
+            var out: [String] = []
+            var cur = ""
+            for seg in segments.map(BitmapFont.fold) where !seg.isEmpty {
+                let joined = cur.isEmpty ? seg : cur + "  |  " + seg
+                if BitmapFont.width(of: joined, scale: ts) <= avail { cur = joined; continue }
+                if !cur.isEmpty { out.append(cur) }
+                if BitmapFont.width(of: seg, scale: ts) <= avail { cur = seg; continue }
+                let wrapped = wrap(seg, width: avail, scale: ts)
+                out.append(contentsOf: wrapped.dropLast())
+                cur = wrapped.last ?? ""
+            }
+            if !cur.isEmpty { out.append(cur) }
+            return out.map { ($0, color) }
+        }
+        var lines = pack([banner.cameraId, banner.note ?? "", banner.assetText], .white)
+            + pack([banner.utcText, "plant " + banner.localText], RGB(200, 204, 212))
+        if lines.count > 6 { lines = Array(lines.prefix(6)) }
+        let n = max(2, lines.count)
+        return BannerLayout(lines: lines, height: st.pad + n * (st.lineH + st.pad), chipWidth: chipW)
+    }
+
+    static func drawBanner(_ img: inout Raster, top: Int, layout: BannerLayout, severity: Int, style st: Style) {
         let color = SeverityPalette.color(for: severity)
         let W = img.width
-        img.fill(PixelRect(x: 0, y: top, width: W, height: max(2, st.thickness / 2)), color)
         let ts = st.textScale
-        let l1 = "SEV \(severity)", l2 = SeverityPalette.band(for: severity)
-        let chipW = max(BitmapFont.width(of: "SEV 100", scale: ts), BitmapFont.width(of: "CRITICAL", scale: ts)) + 2 * st.pad
-        img.fill(PixelRect(x: 0, y: top, width: chipW, height: st.bannerHeight), color)
-        let y1 = top + st.pad, y2 = top + 2 * st.pad + st.lineH
-        BitmapFont.draw(l1, on: &img, x: st.pad, y: y1, scale: ts, color: color.contrastingText)
-        BitmapFont.draw(l2, on: &img, x: st.pad, y: y2, scale: ts, color: color.contrastingText)
-        let x0 = chipW + 3 * st.pad
-        let avail = W - x0 - st.pad
-        var first = "\(banner.cameraId)  |  \(banner.assetText)"
-        if let n = banner.note, !n.isEmpty { first += "  |  \(n)" }
-        let second = "\(banner.utcText)  |  plant \(banner.localText)"
-        BitmapFont.draw(BitmapFont.truncated(first, toWidth: avail, scale: ts), on: &img, x: x0, y: y1, scale: ts, color: .white)
-        BitmapFont.draw(BitmapFont.truncated(second, toWidth: avail, scale: ts), on: &img, x: x0, y: y2, scale: ts, color: RGB(200, 204, 212))
+        img.fill(PixelRect(x: 0, y: top, width: W, height: max(2, st.thickness / 2)), color)
+        img.fill(PixelRect(x: 0, y: top, width: layout.chipWidth, height: layout.height), color)
+        let y1 = top + st.pad, step = st.lineH + st.pad
+        BitmapFont.draw("SEV \(severity)", on: &img, x: st.pad, y: y1, scale: ts, color: color.contrastingText)
+        BitmapFont.draw(SeverityPalette.band(for: severity), on: &img, x: st.pad, y: y1 + step, scale: ts, color: color.contrastingText)
+        let x0 = layout.chipWidth + 2 * st.pad
+        for (i, (text, c)) in layout.lines.enumerated() {
+            BitmapFont.draw(BitmapFont.truncated(text, toWidth: W - x0, scale: ts), on: &img, x: x0, y: y1 + i * step, scale: ts, color: c)
+        }
     }
 
     /// Greedy word wrap to `width` pixels; overlong words are hard-truncated.

@@ -19,6 +19,13 @@ public enum PNG {
     public static func decode(_ data: Data, maxPixels: Int = ImageLimits.defaultMaxPixels) throws -> Raster {
         guard !data.isEmpty else { throw EvidenceError.empty }
         guard looksLikePNG(data) else { throw EvidenceError.corrupt(format: "PNG", detail: "bad signature") }
+        // Check the IHDR size ourselves before libpng sees anything (IHDR must be first).
+        if let (w, h) = ihdrSize(data) {
+            guard w > 0, h > 0 else { throw EvidenceError.invalidDimensions(width: w, height: h) }
+            guard w <= maxPixels, h <= maxPixels, w * h <= maxPixels else {
+                throw EvidenceError.tooManyPixels(width: w, height: h, limit: maxPixels)
+            }
+        }
         // libpng reads from the memory given to begin_read until finish_read, so the whole
         // decode happens inside one pinned-bytes scope.
         return try data.withUnsafeBytes { raw -> Raster in
@@ -43,6 +50,15 @@ public enum PNG {
             guard ok != 0 else { throw EvidenceError.corrupt(format: "PNG", detail: message(&image)) }
             return Raster(width: w, height: h, pixels: pixels)!
         }
+    }
+
+    /// Width and height from the IHDR chunk (bytes 16..<24), if present.
+    static func ihdrSize(_ data: Data) -> (Int, Int)? {
+        guard data.count >= 24 else { return nil }
+        let b = [UInt8](data.prefix(24))
+        guard b[12] == 0x49, b[13] == 0x48, b[14] == 0x44, b[15] == 0x52 else { return nil }
+        func be(_ i: Int) -> Int { Int(b[i]) << 24 | Int(b[i + 1]) << 16 | Int(b[i + 2]) << 8 | Int(b[i + 3]) }
+        return (be(16), be(20))
     }
 
     /// Encodes a raster as an 8-bit RGB PNG (lossless; used for golden test images).

@@ -33,7 +33,7 @@ public enum SyntheticFrame {
         let pulleyCX = fw * (0.80 + rng.unit() * 0.05)
         let pulleyCY = Double(beltTop + beltBottom) / 2
         let beamTop = Int(fh * 0.80), beamBottom = Int(fh * 0.88)
-        let wallTint = (Double(rng.next() % 20), Double(rng.next() % 14))
+        let wallTint = (Float(rng.next() % 20) * 0.3, Float(rng.next() % 14))
         let lightX = fw * (0.25 + rng.unit() * 0.5), lightY = fh * 0.2
 
         // Per-row brushed-metal streaks and a coarse value-noise lattice for stains.
@@ -42,62 +42,83 @@ public enum SyntheticFrame {
         let lat = ValueNoise(cols: 48, rows: 28, rng: &rng)
         var grain = rng.next() | 1
 
+        // Per-column precomputation: lighting term and noise-lattice interpolation positions.
+        var lightCol = [Float](repeating: 0, count: W)
+        var latX0 = [Int](repeating: 0, count: W)
+        var latTX = [Float](repeating: 0, count: W)
+        for x in 0..<W {
+            let dx = (Double(x) - lightX) / fw
+            lightCol[x] = Float(dx * dx)
+            let f = min(0.9999, Double(x) / fw) * Double(lat.cols)
+            latX0[x] = Int(f); latTX[x] = Float(f - Double(Int(f)))
+        }
+        var latRow = [Float](repeating: 0, count: lat.cols + 1)
+        let bandTop = pulleyCY - pulleyR * 1.1, bandBottom = pulleyCY + pulleyR * 1.1
+        let boltR2 = Double(H) * Double(H) / 9000
+        let boltPitch = max(8, W / 12)
+
         img.pixels.withUnsafeMutableBufferPointer { px in
             for y in 0..<H {
                 let fy = Double(y)
                 let inBeam = y >= beamTop && y < beamBottom
+                let inBand = fy >= bandTop && fy < bandBottom
                 let dyL = (fy - lightY) / fh
-                let rowStreak = Double(streak[y])
+                let rowLight = Float(dyL * dyL)
+                let rowStreak = streak[y]
+                // Interpolate the lattice vertically once per row.
+                let fyl = min(0.9999, fy / fh) * Double(lat.rows)
+                let y0 = Int(fyl), ty = Float(fyl - Double(y0))
+                for c in 0...lat.cols {
+                    let a = lat.v[y0 * (lat.cols + 1) + c], b = lat.v[(y0 + 1) * (lat.cols + 1) + c]
+                    latRow[c] = a + (b - a) * ty
+                }
+                let pdy = fy - pulleyCY
+                let beltV = Float((fy - bandTop) / (bandBottom - bandTop))
+                let beamV = Float(y - beamTop) / Float(max(1, beamBottom - beamTop))
+                let by = Double(y - (beamTop + beamBottom) / 2)
                 for x in 0..<W {
-                    let fx = Double(x)
-                    // Lighting: soft hotspot + vignette.
-                    let dxL = (fx - lightX) / fw
-                    let light = 1.15 - 0.9 * (dxL * dxL + dyL * dyL)
-                    let stain = Double(lat.sample(fx / fw, fy / fh))
-                    var r: Double, g: Double, b: Double
-                    let pdx = fx - pulleyCX, pdy = fy - pulleyCY
+                    let light = 1.15 - 0.9 * (lightCol[x] + rowLight)
+                    let lx = latX0[x]
+                    let stain = latRow[lx] + (latRow[lx + 1] - latRow[lx]) * latTX[x]
+                    var r: Float, g: Float, b: Float
+                    let pdx = Double(x) - pulleyCX
                     let pd2 = pdx * pdx + pdy * pdy
                     if pd2 < pulleyR * pulleyR {
                         // Pulley end face: brushed steel with radial shading, hub, bolt circle.
                         let d = pd2.squareRoot() / pulleyR
-                        let shade = 150 - 60 * d + 25 * (pdx - pdy) / pulleyR
+                        let shade = Float(150 - 60 * d + 25 * (pdx - pdy) / pulleyR)
                         r = shade; g = shade + 4; b = shade + 10
                         if d > 0.93 { r *= 0.55; g *= 0.55; b *= 0.55 }        // rim shadow
                         if d < 0.22 { r = 70; g = 72; b = 76 }                  // hub
                         if d < 0.08 { r = 35; g = 36; b = 38 }                  // shaft
-                        let ring = abs(d - 0.55)
-                        if ring < 0.05 {
-                            let a = atan2(pdy, pdx)
-                            let k = (a / (2 * Double.pi) * 8).truncatingRemainder(dividingBy: 1)
+                        if abs(d - 0.55) < 0.05 {
+                            let k = (atan2(pdy, pdx) / (2 * Double.pi) * 8).truncatingRemainder(dividingBy: 1)
                             if abs(k) < 0.08 || abs(k) > 0.92 { r = 45; g = 45; b = 48 } // bolt heads
                         }
-                    } else if pd2 < (pulleyR * 1.1) * (pulleyR * 1.1) && fx >= pulleyCX {
+                    } else if pdx >= 0 && pd2 < (pulleyR * 1.1) * (pulleyR * 1.1) {
                         r = 34; g = 34; b = 36                                   // belt wrapping the drum
-                    } else if fy >= pulleyCY - pulleyR * 1.1 && fy < pulleyCY + pulleyR * 1.1 && fx < pulleyCX {
+                    } else if inBand && pdx < 0 {
                         // Rubber belt: dark, longitudinal texture, worn lighter centre.
-                        let v = (fy - (pulleyCY - pulleyR * 1.1)) / (pulleyR * 2.2)
-                        let wear = 10 * (1 - abs(v - 0.5) * 2)
+                        let wear = 10 * (1 - abs(beltV - 0.5) * 2)
                         let base = 44 + wear + rowStreak * 0.6 + stain * 10
                         r = base; g = base; b = base + 2
-                        if v < 0.035 || v > 0.965 { r += 22; g += 22; b += 22 }   // belt edges
+                        if beltV < 0.035 || beltV > 0.965 { r += 22; g += 22; b += 22 }   // belt edges
                     } else if inBeam {
                         // Painted support beam (safety yellow) with bolts.
-                        let v = Double(y - beamTop) / Double(beamBottom - beamTop)
-                        let sh = 1 - 0.35 * abs(v - 0.4)
-                        r = 205 * sh; g = 165 * sh; b = 40 * sh
-                        let bx = x % max(8, W / 12), bm = max(8, W / 12) / 2
-                        let by = Double(y - (beamTop + beamBottom) / 2)
-                        if Double((bx - bm) * (bx - bm)) + by * by < Double(H) * Double(H) / 9000 { r = 90; g = 86; b = 70 }
-                        r -= stain * 20; g -= stain * 22
+                        let sh = 1 - 0.35 * abs(beamV - 0.4)
+                        r = 205 * sh - stain * 20; g = 165 * sh - stain * 22; b = 40 * sh
+                        let bx = x % boltPitch - boltPitch / 2
+                        if Double(bx * bx) + by * by < boltR2 { r = 90; g = 86; b = 70 }
                     } else {
                         // Steel wall: blue-grey paint, brushed streaks, grime stains.
-                        r = 96 + wallTint.0 * 0.3 + rowStreak; g = 106 + rowStreak; b = 118 + wallTint.1 + rowStreak
-                        r -= stain * 26; g -= stain * 24; b -= stain * 20
-                        if y < beltTop && y >= beltTop - max(2, H / 90) { r *= 0.5; g *= 0.5; b *= 0.5 } // shadow under belt edge
+                        r = 96 + wallTint.0 + rowStreak - stain * 26
+                        g = 106 + rowStreak - stain * 24
+                        b = 118 + wallTint.1 + rowStreak - stain * 20
+                        if fy < bandTop && fy >= bandTop - Double(max(2, H / 90)) { r *= 0.5; g *= 0.5; b *= 0.5 } // shadow under the belt
                     }
                     // Sensor grain (xorshift).
                     grain ^= grain << 13; grain ^= grain >> 7; grain ^= grain << 17
-                    let n = Double(Int(grain & 15) - 8) * 0.9
+                    let n = Float(Int(grain & 15) - 8) * 0.9
                     let i = (y * W + x) * 3
                     px[i] = clamp8(r * light + n)
                     px[i + 1] = clamp8(g * light + n)
@@ -109,7 +130,7 @@ public enum SyntheticFrame {
         return img
     }
 
-    @inline(__always) static func clamp8(_ v: Double) -> UInt8 { v <= 0 ? 0 : (v >= 255 ? 255 : UInt8(v)) }
+    @inline(__always) static func clamp8(_ v: Float) -> UInt8 { v <= 0 ? 0 : (v >= 255 ? 255 : UInt8(v)) }
 
     static func paint(_ defect: SyntheticDefect, on img: inout Raster, rng: inout SplitMix64) {
         let b = defect.box
