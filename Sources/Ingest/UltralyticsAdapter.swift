@@ -4,7 +4,7 @@ import MillwrightCore
 /// Ultralytics YOLO results as written by `Results.to_json()` / `summary()`:
 /// `[{"name", "class", "confidence", "box": {"x1", "y1", "x2", "y2"}, "track_id"?,
 /// "segments"?, "keypoints"?}]`. Also accepted: a list of such lists (one per image), oriented
-/// boxes (`box` with `x1…x4`, `y1…y4`: the axis-aligned hull is used) and classification results
+/// boxes (`box` with `x1…x4`, `y1…y4`: the axis-aligned hull is used, clamped at the top/left edge) and classification results
 /// (no `box`: a detection without a box). `segments`/`keypoints` are ignored.
 ///
 /// The results carry no camera (from the context), no time (`receivedAt`, or a non-standard
@@ -60,7 +60,10 @@ enum UltralyticsAdapter {
                 if (xs + ys).allSatisfy({ $0 >= 0 && $0 <= 1 }) {
                     throw FieldProblem(field: box.path, "looks normalized (all coordinates within 0…1); send pixel coordinates (to_json(normalize=False), the default)")
                 }
-                bbox = try Finish.corners(xs.min()!, ys.min()!, xs.max()!, ys.max()!, field: box.path)
+                // The hull of a rotated box may reach past the top/left edge: clamp it there.
+                let oriented = xs.count == 4
+                let x1 = oriented ? max(0, xs.min()!) : xs.min()!, y1 = oriented ? max(0, ys.min()!) : ys.min()!
+                bbox = try Finish.corners(x1, y1, xs.max()!, ys.max()!, field: box.path)
             }
             let tracking = try f.optId("track_id")
             return try Finish.detection(Draft(

@@ -26,6 +26,9 @@ import MillwrightCore
     @Test func orientedBoxUsesHull() throws {
         let d = try #require(detections(Adapters.decode(try fixture("ultralytics/obb.json"), format: .ultralytics, context: context(camera: "CAM-07"))).first)
         #expect(d.bbox == BoundingBox(x: 305, y: 200, width: 55, height: 40))
+        let edge = try json(#"[{"name":"crack","class":0,"confidence":0.8,"box":{"x1":-6,"y1":10,"x2":30,"y2":4,"x3":36,"y3":40,"x4":0,"y4":46}}]"#)
+        let e = try #require(detections(Adapters.decode(edge, format: .ultralytics, context: context(camera: "CAM-07"))).first)
+        #expect(e.bbox == BoundingBox(x: 0, y: 4, width: 36, height: 42))
     }
 
     @Test func classificationHasNoBox() throws {
