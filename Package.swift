@@ -82,7 +82,7 @@ let package = Package(
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
         .executableTarget(name: "millwright", dependencies: [
-            "MillwrightCore", "Config", "Store", "Connectors", "Emulators", "Gateway", "Server",
+            "MillwrightCore", "Config", "Store", "Connectors", "Emulators", "Gateway", "Server", "Ingest",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "Prometheus", package: "swift-prometheus"),

@@ -1,0 +1,145 @@
+import ArgumentParser
+import AsyncHTTPClient
+import Config
+import Emulators
+import Foundation
+import Gateway
+import Hummingbird
+import Logging
+import MillwrightCore
+import NIOCore
+import Server
+import ServiceLifecycle
+import Store
+
+struct Demo: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the whole loop on built-in defaults, with no setup, and print a summary.",
+        discussion: """
+        Starts, in this process: the sandbox CMMS emulator (failing some requests on purpose),
+        the gateway on SQLite in a temporary folder, and its REST API. Then plays a scripted
+        shift on line 2: eight cameras with cracks, corrosion, misalignment and missing parts,
+        repeats, low-confidence noise, an unmapped camera and a camera whose asset is not in
+        the register. Work orders are delivered through the outbox despite the CMMS hiccups,
+        technicians "complete" them in the emulator, and a repeat after closure is suppressed.
+        The summary's figures are counted from the store and the emulator, not the script.
+
+        --keep-running keeps the API and dashboard up afterwards (Ctrl-C to stop).
+        """)
+
+    @Flag(name: .long, help: "Keep serving the API and dashboard after the summary.")
+    var keepRunning = false
+
+    @Option(name: .long, help: "API port for --keep-running (default: a free port).")
+    var port: Int = 0
+
+    @Option(name: .long, help: "Folder for the demo's database (default: a new temporary folder).")
+    var dataDir: String?
+
+    func run() async throws {
+        let registry = Runtime.bootstrap(level: .error)
+        let started = Date()
+        let dir = dataDir ?? NSTemporaryDirectory() + "millwright-demo-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let scenario = DemoScenario(directory: dir)
+        let logger = Logger(label: "millwright.demo")
+
+        // 1. The sandbox CMMS, failing 25 % of requests (half of those after applying them).
+        var emuOptions = EmulatorOptions()
+        emuOptions.failRate = 0.25
+        emuOptions.autoProgress = 2
+        emuOptions.seed = 7
+        let emulatorState = EmulatorState(options: emuOptions)
+        let emulatorPort = BoundPort()
+        let emulator = Application(router: SandboxEmulator.router(state: emulatorState),
+                                   configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+                                   onServerRunning: { emulatorPort.set($0) }, logger: logger)
+        let emulatorGroup = ServiceGroup(configuration: .init(services: [emulator], logger: logger))
+        let emulatorTask = Task { try await emulatorGroup.run() }
+        let cmmsURL = "http://127.0.0.1:\(await emulatorPort.value)"
+
+        // 2. The gateway and its API.
+        let settings = try scenario.settings(cmmsURL: cmmsURL, port: port)
+        let register = try AssetRegister.parse(csv: DemoScenario.registerCSV, file: scenario.registerPath)
+        let store = try Store(path: scenario.databasePath)
+        let http = HTTPClient(eventLoopGroupProvider: .singleton)
+        let connectors = try Gateway.connectors(for: settings, http: http)
+        let gateway = Gateway(settings: settings, store: store, register: register, connectors: connectors, logger: logger)
+        let apiPort = BoundPort()
+        let api = Application(router: APIServer(gateway: gateway, registry: registry).router(),
+                              configuration: .init(address: .hostname("127.0.0.1", port: port), serverName: "millwright"),
+                              onServerRunning: { apiPort.set($0) }, logger: logger)
+        let services = ServiceGroup(configuration: .init(services: [GatewayService(gateway: gateway), api],
+                                                         gracefulShutdownSignals: keepRunning ? [.sigterm, .sigint] : [], logger: logger))
+        let servicesTask = Task { try await services.run() }
+        let apiURL = "http://127.0.0.1:\(await apiPort.value)"
+
+        print("Millwright demo — line 2, \(scenario.cameras.count) cameras, sandbox CMMS at \(cmmsURL) failing 25 % of requests")
+        let client = DemoClient(http: http, baseURL: apiURL, key: DemoScenario.adminKey)
+
+        // 3. The shift.
+        let posted = try await scenario.play(client: client) { print("  \($0)") }
+        try await waitUntil(seconds: 40) {
+            let s = try await store.stats()
+            return (s.workOrdersByPhase["pending"] ?? 0) + (s.workOrdersByPhase["waiting"] ?? 0) + (s.workOrdersByPhase["sending"] ?? 0)
+                + (s.workOrdersByPhase["verifying"] ?? 0) == 0
+        }
+        // Technicians work the orders in the CMMS (the emulator moves them along); the gateway reads the status back.
+        print("  technicians complete the work orders in the CMMS; the gateway reads their status back …")
+        try await waitUntil(seconds: 20) { try await store.stats().incidentsOpen <= 1 }
+        let repeatAfterClose = try await scenario.repeatAfterClosure(client: client)
+        print("  a repeat on a closed incident's asset: \(repeatAfterClose)")
+
+        // 4. The summary, counted from the store and the CMMS.
+        let stats = try await store.stats()
+        let inCMMS = await emulatorState.all()
+        let references = inCMMS.compactMap(\.reference)
+        let duplicates = references.count - Set(references).count
+        let emuStats = (requests: await emulatorState.requests, failed: await emulatorState.injectedFailures)
+        let s = stats.detectionsByStatus
+        let rows: [(String, String)] = [
+            ("detections in", "\(stats.detectionsTotal)  (\(posted.requests) REST requests, \(posted.rejected) rejected as invalid)"),
+            ("confirmed", "\(s["confirmed"] ?? 0)"),
+            ("pending confirmation", "\(s["pending_confirmation"] ?? 0)"),
+            ("below threshold", "\(s["below_threshold"] ?? 0)"),
+            ("suppressed repeats", "\(s["suppressed_repeat"] ?? 0)"),
+            ("orphans", "\(s["orphaned"] ?? 0)  (unmapped camera or asset not in register)"),
+            ("incidents", "\(stats.incidentsTotal)  (\(stats.incidentsOpen) still open)"),
+            ("work orders created", "\(stats.workOrdersByPhase["delivered"] ?? 0) in the CMMS, \(duplicates) duplicate(s)"),
+            ("CMMS hiccups survived", "\(emuStats.failed) injected failures of \(emuStats.requests) requests; \(stats.deliveryAttempts) delivery attempts"),
+            ("dead letter", "\(stats.workOrdersByPhase["dead_letter"] ?? 0)"),
+            ("detection→WO latency", "p50 \(ms(stats.latencyP50Ms)), p99 \(ms(stats.latencyP99Ms))"),
+        ]
+        let width = rows.map(\.0.count).max() ?? 0
+        print("")
+        print("┌─ Summary " + String(repeating: "─", count: 60))
+        for (k, v) in rows { print("│ " + k.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + v) }
+        print("└" + String(repeating: "─", count: 70))
+        let audit = try await store.verifyAudit()
+        print("audit trail: \(audit.checked) records, chain \(audit.firstBreak == nil ? "intact" : "BROKEN")")
+        print("database: \(scenario.databasePath)")
+        print("finished in \(String(format: "%.1f", Date().timeIntervalSince(started))) s")
+
+        if keepRunning {
+            print("\nAPI and dashboard: \(apiURL)/  (admin key: \(DemoScenario.adminKey)) — Ctrl-C to stop")
+            try await servicesTask.value
+        } else {
+            await services.triggerGracefulShutdown()
+            _ = try? await servicesTask.value
+        }
+        await emulatorGroup.triggerGracefulShutdown()
+        _ = try? await emulatorTask.value
+        try await http.shutdown()
+        if duplicates > 0 || audit.firstBreak != nil { throw ExitCode(1) }
+    }
+
+    func ms(_ v: Double?) -> String { v.map { String(format: "%.0f ms", $0) } ?? "–" }
+
+    func waitUntil(seconds: Double, _ condition: () async throws -> Bool) async throws {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if try await condition() { return }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+    }
+}

@@ -1,0 +1,100 @@
+import ArgumentParser
+import AsyncHTTPClient
+import Config
+import Connectors
+import Foundation
+import Gateway
+import Hummingbird
+import Logging
+import Metrics
+import NIOCore
+import MillwrightCore
+import Prometheus
+import Server
+import ServiceLifecycle
+import Store
+
+/// Start-up shared by the commands: logging, metrics, configuration, store, services.
+enum Runtime {
+    nonisolated(unsafe) private static var registry: PrometheusCollectorRegistry?
+
+    /// Logging and metrics, once per process.
+    static func bootstrap(level: Logger.Level) -> PrometheusCollectorRegistry {
+        if let registry { return registry }
+        let envLevel = ProcessInfo.processInfo.environment["MILLWRIGHT_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:))
+        LoggingSystem.bootstrap { label in
+            var h = StreamLogHandler.standardError(label: label)
+            h.logLevel = envLevel ?? level
+            return h
+        }
+        let r = PrometheusCollectorRegistry()
+        var factory = PrometheusMetricsFactory(registry: r)
+        factory.durationHistogramBuckets["millwright_detection_to_work_order_seconds"] =
+            [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 1800].map { Duration.milliseconds(Int64($0 * 1000)) }
+        MetricsSystem.bootstrap(factory)
+        registry = r
+        return r
+    }
+
+    /// Loads the configuration or exits 2 with file, line, key and why.
+    static func loadSettings(_ path: String) throws -> Settings {
+        do { return try ConfigLoader.load(path: path) } catch {
+            printError("configuration error: \(error)")
+            throw ExitCode(2)
+        }
+    }
+
+    static func loadRegister(_ settings: Settings) throws -> AssetRegister? {
+        guard let path = settings.assets.registerPath else { return nil }
+        do {
+            let text = try String(contentsOfFile: path, encoding: .utf8)
+            return try AssetRegister.parse(csv: text, file: path)
+        } catch let p as FieldProblem {
+            printError("asset register error: \(p.field ?? path): \(p.problem)")
+            throw ExitCode(2)
+        } catch {
+            printError("asset register error: cannot read \(path): \(error.localizedDescription)")
+            throw ExitCode(2)
+        }
+    }
+
+    static func openStore(_ settings: Settings) throws -> Store {
+        switch settings.storage {
+        case .sqlite(let path):
+            do { return try Store(path: path) } catch {
+                printError("storage error: cannot open SQLite database \(path): \(error)")
+                throw ExitCode(2)
+            }
+        case .postgres:
+            printError("storage error: storage.postgres is not available in this build yet; use storage.sqlite")
+            throw ExitCode(2)
+        }
+    }
+
+    static func makeConnectors(_ settings: Settings, http: HTTPClient) throws -> [any CMMSConnector] {
+        do { return try Gateway.connectors(for: settings, http: http) } catch {
+            printError("configuration error: \(error)")
+            throw ExitCode(2)
+        }
+    }
+
+    static func printError(_ s: String) {
+        FileHandle.standardError.write(Data((s + "\n").utf8))
+    }
+}
+
+/// The dispatcher and status sync as a lifecycle service: stops on graceful shutdown after
+/// the HTTP server has stopped taking detections.
+struct GatewayService: Service {
+    let gateway: Gateway
+    func run() async throws {
+        await cancelWhenGracefulShutdown { await gateway.runBackground() }
+    }
+}
+
+/// Prints the bound address once the server listens (port 0 picks a free one).
+func announce(_ what: String, _ channel: any Channel, host: String) {
+    let port = channel.localAddress?.port ?? 0
+    // Written straight to the file descriptor: tests and scripts wait for this line.
+    FileHandle.standardOutput.write(Data("millwright: \(what) listening on http://\(host):\(port)\n".utf8))
+}

@@ -1,0 +1,61 @@
+import ArgumentParser
+import AsyncHTTPClient
+import Foundation
+import Gateway
+import Hummingbird
+import Logging
+import Server
+import ServiceLifecycle
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the gateway: REST API, outbox dispatcher and CMMS status sync.",
+        discussion: """
+        Reads one YAML file (see README "Configuration"). Secrets come from environment variables
+        named by *_env keys; any value may be written as ${VAR} or ${VAR:-default}.
+        A bad file stops start-up with the file, line and key at fault (exit 2).
+        SIGTERM or Ctrl-C stops taking detections, lets in-flight requests commit, and exits 0.
+
+        Example:
+          MW_KEY_LINE2=secret millwright serve --config millwright.yaml
+        """)
+
+    @Option(name: .long, help: "The configuration file.")
+    var config: String
+
+    @Option(name: .long, help: "Override server.port (0 picks a free port and prints it).")
+    var port: Int?
+
+    @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error.")
+    var logLevel: String = "info"
+
+    func run() async throws {
+        let registry = Runtime.bootstrap(level: Logger.Level(rawValue: logLevel) ?? .info)
+        var settings = try Runtime.loadSettings(config)
+        if let port { settings.server.port = port }
+        let register = try Runtime.loadRegister(settings)
+        let store = try Runtime.openStore(settings)
+        let logger = Logger(label: "millwright")
+        let http = HTTPClient(eventLoopGroupProvider: .singleton)
+        let connectors = try Runtime.makeConnectors(settings, http: http)
+        let gateway = Gateway(settings: settings, store: store, register: register, connectors: connectors, logger: logger)
+        let api = APIServer(gateway: gateway, registry: registry)
+        let host = settings.server.host
+        let app = Application(router: api.router(),
+                              configuration: .init(address: .hostname(host, port: settings.server.port), serverName: "millwright"),
+                              onServerRunning: { announce("api", $0, host: host) }, logger: logger)
+        if settings.apiKeys.isEmpty { logger.warning("no auth.api_keys configured: every request except /healthz will be refused") }
+        logger.info("starting", metadata: ["cmms": "\(connectors.map(\.name).joined(separator: ","))", "shadow": "\(settings.shadow)"])
+        // Services stop in reverse order: the API first (no new detections), then dispatch.
+        let group = ServiceGroup(configuration: .init(services: [GatewayService(gateway: gateway), app],
+                                                      gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        do {
+            try await group.run()
+        } catch {
+            try? await http.shutdown()
+            throw error
+        }
+        try await http.shutdown()
+        logger.info("stopped cleanly")
+    }
+}
