@@ -21,7 +21,8 @@ public enum Adapters {
     /// - `defect_class`, `camera_id` or `detection_id` key → `native` (so an incomplete native
     ///   detection gets the native schema's field problems)
     ///
-    /// Array payloads: every element must agree. Objects with `image_id`, `category_id` and
+    /// Array payloads: the elements must agree (the first 257 are checked; a later element of
+    /// another shape is then rejected on its own by the chosen adapter). Objects with `image_id`, `category_id` and
     /// `bbox` → `coco`; with `name` and `confidence` → `ultralytics`; arrays of such objects
     /// (one result list per image) → `ultralytics`; with `defect_class` → `native`; elements
     /// that are whole payloads of one format (above) → that format.
