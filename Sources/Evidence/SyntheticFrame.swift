@@ -40,7 +40,7 @@ public enum SyntheticFrame {
         var streak = [Float](repeating: 0, count: H)
         for y in 0..<H { streak[y] = Float(Int(rng.next() % 9) - 4) }
         let lat = ValueNoise(cols: 48, rows: 28, rng: &rng)
-        var grain = rng.next() | 1
+        let grain = rng.next() | 1
 
         // Per-column precomputation: lighting term and noise-lattice interpolation positions.
         var lightCol = [Float](repeating: 0, count: W)
@@ -52,12 +52,21 @@ public enum SyntheticFrame {
             let f = min(0.9999, Double(x) / fw) * Double(lat.cols)
             latX0[x] = Int(f); latTX[x] = Float(f - Double(Int(f)))
         }
-        var latRow = [Float](repeating: 0, count: lat.cols + 1)
         let bandTop = pulleyCY - pulleyR * 1.1, bandBottom = pulleyCY + pulleyR * 1.1
         let boltR2 = Double(H) * Double(H) / 9000
         let boltPitch = max(8, W / 12)
 
+        let latCols = lat.cols
+        let latV = lat.v
+        let grainSeed = grain
         img.pixels.withUnsafeMutableBufferPointer { px in
+          lightCol.withUnsafeBufferPointer { lightCol in
+          latX0.withUnsafeBufferPointer { latX0 in
+          latTX.withUnsafeBufferPointer { latTX in
+          latV.withUnsafeBufferPointer { latV in
+            var grain = grainSeed
+            let latRow = UnsafeMutableBufferPointer<Float>.allocate(capacity: latCols + 2)
+            defer { latRow.deallocate() }
             for y in 0..<H {
                 let fy = Double(y)
                 let inBeam = y >= beamTop && y < beamBottom
@@ -68,8 +77,8 @@ public enum SyntheticFrame {
                 // Interpolate the lattice vertically once per row.
                 let fyl = min(0.9999, fy / fh) * Double(lat.rows)
                 let y0 = Int(fyl), ty = Float(fyl - Double(y0))
-                for c in 0...lat.cols {
-                    let a = lat.v[y0 * (lat.cols + 1) + c], b = lat.v[(y0 + 1) * (lat.cols + 1) + c]
+                for c in 0...latCols {
+                    let a = latV[y0 * (latCols + 1) + c], b = latV[(y0 + 1) * (latCols + 1) + c]
                     latRow[c] = a + (b - a) * ty
                 }
                 let pdy = fy - pulleyCY
@@ -125,6 +134,7 @@ public enum SyntheticFrame {
                     px[i + 2] = clamp8(b * light + n)
                 }
             }
+          }}}}
         }
         for d in defects { paint(d, on: &img, rng: &rng) }
         return img
