@@ -163,3 +163,28 @@ struct RenderTests {
         }
     }
 }
+
+@Suite("gateway entry point")
+struct GatewayEntryTests {
+    @Test("frame bytes → fitted annotated JPEG")
+    func withFrame() throws {
+        let jpeg = try JPEG.encode(SyntheticFrame.generate(width: 1920, height: 1080, seed: 3, defects: [.crack(BoundingBox(x: 900, y: 500, width: 60, height: 12))]), quality: 90)
+        let (out, usedFrame) = try EvidenceRenderer.renderJPEG(frameData: jpeg, annotations: [Fixture.crack], banner: Fixture.banner,
+                                                               severity: 78, maxBytes: 300_000, maxDimension: 1280)
+        #expect(usedFrame)
+        #expect(out.data.count <= 300_000 && out.width == 1280)
+        #expect(try JPEG.dimensions(of: out.data).width == 1280)
+    }
+
+    @Test("no frame or a corrupt frame still yields evidence: the card")
+    func withoutFrame() throws {
+        let (a, usedA) = try EvidenceRenderer.renderJPEG(frameData: nil, annotations: [Fixture.crack], banner: Fixture.banner,
+                                                         severity: 78, missingFrameReason: "NVR unreachable")
+        #expect(!usedA)
+        #expect(try JPEG.decode(a.data).width == 1280)
+        let (b, usedB) = try EvidenceRenderer.renderJPEG(frameData: Data([0xFF, 0xD8, 0xFF, 0xE0, 0, 1]), annotations: [Fixture.crack],
+                                                         banner: Fixture.banner, severity: 78)
+        #expect(!usedB)
+        #expect(b.data.count > 1000)
+    }
+}
