@@ -9,6 +9,12 @@ public struct AssetRecord: Sendable, Equatable {
     public var area: String?
     /// 1-based line in the CSV file.
     public var line: Int
+
+    public init(assetId: String, name: String? = nil, location: String? = nil, functionalLocation: String? = nil,
+                criticality: Criticality? = nil, area: String? = nil, line: Int) {
+        self.assetId = assetId; self.name = name; self.location = location; self.functionalLocation = functionalLocation
+        self.criticality = criticality; self.area = area; self.line = line
+    }
 }
 
 /// The CMMS asset register export (PRODUCT §5): header row, `asset_id` required; other

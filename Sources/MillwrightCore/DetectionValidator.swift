@@ -14,8 +14,10 @@ public enum DetectionValidator {
             throw FieldProblem(field: "confidence", "must be between 0 and 1, got \(d.confidence)")
         }
         let skew = d.timestamp.timeIntervalSince(now)
+        guard skew.isFinite else { throw FieldProblem(field: "timestamp", "is not a representable time") }
         if skew > maxFutureSkew {
-            throw FieldProblem(field: "timestamp", "is \(Int(skew)) s in the future (more than 5 minutes); check the camera's clock (NTP)")
+            let shown = skew < 1e9 ? "\(Int(skew)) s" : "years"
+            throw FieldProblem(field: "timestamp", "is \(shown) in the future (more than 5 minutes); check the camera's clock (NTP)")
         }
         if d.timestamp < Date(timeIntervalSince1970: 946_684_800) {
             throw FieldProblem(field: "timestamp", "is before the year 2000; check the camera's clock")

@@ -98,7 +98,8 @@ public enum Timestamps {
             if let d = parseISO(s) { return d }
             throw FieldProblem(field: field, "'\(s.prefix(40))' is not an ISO 8601 time (e.g. 2026-11-21T02:14:00.123Z)")
         case .number(let n):
-            guard n.isFinite, n > 0 else { throw FieldProblem(field: field, "epoch time must be positive") }
+            // Up to the year 9999 in milliseconds; anything larger is not a camera clock.
+            guard n.isFinite, n > 0, n < 253_402_300_800_000 else { throw FieldProblem(field: field, "epoch time must be a positive Unix time in seconds or milliseconds") }
             return Date(timeIntervalSince1970: n > 1e11 ? n / 1000 : n)
         default:
             throw FieldProblem(field: field, "must be an ISO 8601 string or epoch number, got \(value.typeName)")
