@@ -56,8 +56,7 @@ public enum EvidenceRenderer {
         let frameRect = PixelRect(x: 0, y: 0, width: W, height: H)
 
         let bannerLines = bannerLayout(banner, width: W, style: st)
-        var canvas = Raster(width: W, height: H + bannerLines.height, fill: Style.bannerBackground)
-        canvas.paste(base, x: 0, y: 0)
+        var canvas = base.extended(bottom: bannerLines.height, fill: Style.bannerBackground)
 
         // 1. Boxes.
         struct Placed { var ann: BoxAnnotation; var inner: PixelRect; var outer: PixelRect; var color: RGB; var severity: Int }

@@ -161,6 +161,19 @@ public struct Raster: Sendable, Equatable {
         }
     }
 
+    /// This raster with `rows` extra rows of `color` added at the bottom (one copy).
+    public func extended(bottom rows: Int, fill color: RGB) -> Raster {
+        guard rows > 0 else { return self }
+        var p = [UInt8]()
+        p.reserveCapacity((height + rows) * width * 3)
+        p.append(contentsOf: pixels)
+        let rowBytes = width * 3
+        var row = [UInt8](repeating: 0, count: rowBytes)
+        for i in stride(from: 0, to: rowBytes, by: 3) { row[i] = color.r; row[i + 1] = color.g; row[i + 2] = color.b }
+        for _ in 0..<rows { p.append(contentsOf: row) }
+        return Raster(width: width, height: height + rows, pixels: p)!
+    }
+
     /// Copies a region out (clipped; returns nil if the clipped region is empty).
     public func cropped(_ rect: PixelRect) -> Raster? {
         let r = rect.intersection(bounds)

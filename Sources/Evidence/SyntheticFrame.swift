@@ -140,7 +140,11 @@ public enum SyntheticFrame {
         return img
     }
 
-    @inline(__always) static func clamp8(_ v: Float) -> UInt8 { v <= 0 ? 0 : (v >= 255 ? 255 : UInt8(v)) }
+    @inline(__always) static func clamp8(_ v: Float) -> UInt8 {
+        // Clamp in float first; the conversion then never traps.
+        let c = Swift.min(Swift.max(v, 0), 255)
+        return UInt8(truncatingIfNeeded: Int32(c))
+    }
 
     static func paint(_ defect: SyntheticDefect, on img: inout Raster, rng: inout SplitMix64) {
         let b = defect.box
