@@ -100,7 +100,7 @@ def annotate(jpeg_bytes, font):
     d.text((6, h + 8), "SEV 78", fill=(0, 0, 0), font=font)
     d.text((6, h + 56), "HIGH", fill=(0, 0, 0), font=font)
     d.text((220, h + 8), "CAM-07  |  Asset 10004712 Head pulley, conveyor 2", fill=(255, 255, 255), font=font)
-    d.text((220, h + 56), "2026-11-21 02:14:00 UTC  |  plant 03:14:00 +01:00 Europe/Berlin", fill=(200, 204, 212), font=font)
+    d.text((220, h + 56), "2026-11-21 02:14:00 UTC  |  plant time 03:14:00 +01:00 Europe/Berlin", fill=(200, 204, 212), font=font)
     out = io.BytesIO()
     canvas.save(out, "JPEG", quality=85, subsampling="4:2:0")
     return out.getvalue()

@@ -372,7 +372,7 @@ public enum EvidenceRenderer {
             return out.map { ($0, color) }
         }
         var lines = pack([banner.cameraId, banner.note ?? "", banner.assetText], .white)
-            + pack([banner.utcText, "plant " + banner.localText], RGB(200, 204, 212))
+            + pack([banner.utcText, "plant time " + banner.localText], RGB(200, 204, 212))
         if lines.count > 6 { lines = Array(lines.prefix(6)) }
         let n = max(2, lines.count)
         return BannerLayout(lines: lines, height: st.pad + n * (st.lineH + st.pad), chipWidth: chipW)

@@ -188,3 +188,20 @@ struct GatewayEntryTests {
         #expect(b.data.count > 1000)
     }
 }
+
+@Suite("golden comparison sensitivity")
+struct GoldenSensitivityTests {
+    @Test("a different severity colour is detected, the same render is not")
+    func detectsChange() throws {
+        guard let data = Golden.load("annotated_640x360.png"), !Golden.updating else { return }
+        let golden = try PNG.decode(data)
+        let same = Golden.diff(Fixture.annotated640(), golden, threshold: 12)
+        #expect(same.fractionOver <= 0.002)
+        let changed = EvidenceRenderer.render(frame: Fixture.frame640(), annotations: [Fixture.crack, Fixture.corrosion],
+                                              banner: Fixture.banner, severity: 10)
+        #expect(Golden.diff(changed, golden, threshold: 12).fractionOver > 0.002)
+        // JPEG round trip of the same image stays within tolerance (per-pixel, not bytes).
+        let viaJPEG = try JPEG.decode(JPEG.encode(Fixture.annotated640(), quality: 95))
+        #expect(Golden.diff(viaJPEG, golden, threshold: 48).fractionOver <= 0.01)
+    }
+}
