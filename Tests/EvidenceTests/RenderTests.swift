@@ -200,8 +200,9 @@ struct GoldenSensitivityTests {
         let changed = EvidenceRenderer.render(frame: Fixture.frame640(), annotations: [Fixture.crack, Fixture.corrosion],
                                               banner: Fixture.banner, severity: 10)
         #expect(Golden.diff(changed, golden, threshold: 12).fractionOver > 0.002)
-        // JPEG round trip of the same image stays within tolerance (per-pixel, not bytes).
+        // A JPEG round trip of the same image stays close on average (chroma subsampling
+        // smears sharp coloured edges, which is why goldens are stored as PNG).
         let viaJPEG = try JPEG.decode(JPEG.encode(Fixture.annotated640(), quality: 95))
-        #expect(Golden.diff(viaJPEG, golden, threshold: 48).fractionOver <= 0.01)
+        #expect(Golden.diff(viaJPEG, golden, threshold: 48).meanAbsDiff < 6)
     }
 }
