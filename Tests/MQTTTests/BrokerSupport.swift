@@ -30,43 +30,88 @@ func freeLoopbackPort() async throws -> Int {
 }
 
 /// Runs `body` with a timeout (the sleep bounds the wait; it never synchronises anything).
+/// Does not wait for a body that ignores cancellation.
 func withTimeout<T: Sendable>(_ seconds: Double, _ what: String, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
-    try await withThrowingTaskGroup(of: T?.self) { group in
-        group.addTask { try await body() }
-        group.addTask {
-            try await Task.sleep(for: .milliseconds(Int(seconds * 1000)))
-            return nil
+    let box = FirstResult<T>()
+    return try await withCheckedThrowingContinuation { (c: CheckedContinuation<T, Error>) in
+        box.set(c)
+        let work = Task {
+            do { box.complete(.success(try await body())) } catch { box.complete(.failure(error)) }
         }
-        defer { group.cancelAll() }
-        guard let first = try await group.next(), let value = first else {
-            throw TestFailure("timed out after \(seconds)s waiting for \(what)")
-        }
-        return value
-    }
-}
-
-extension Process {
-    /// Waits for exit without blocking a thread.
-    func exited() async {
-        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
-            let once = ResumeOnce(c)
-            terminationHandler = { _ in once.resume() }
-            if !isRunning { once.resume() }
+        Task {
+            try? await Task.sleep(for: .milliseconds(Int(seconds * 1000)))
+            box.complete(.failure(TestFailure("timed out after \(seconds)s waiting for \(what)")))
+            work.cancel()
         }
     }
 }
 
-final class ResumeOnce: @unchecked Sendable {
+final class FirstResult<T: Sendable>: @unchecked Sendable {
     private let lock = NSLock()
-    private var continuation: CheckedContinuation<Void, Never>?
-    init(_ c: CheckedContinuation<Void, Never>) { continuation = c }
-    func resume() {
+    private var continuation: CheckedContinuation<T, Error>?
+    func set(_ c: CheckedContinuation<T, Error>) {
+        lock.lock()
+        continuation = c
+        lock.unlock()
+    }
+    func complete(_ r: Result<T, Error>) {
         lock.lock()
         let c = continuation
         continuation = nil
         lock.unlock()
-        c?.resume()
+        c?.resume(with: r)
     }
+}
+
+struct UncheckedSendable<T>: @unchecked Sendable {
+    let value: T
+}
+
+/// A child process spawned with posix_spawn, with a clean signal mask and default signal
+/// dispositions (a test runner's threads may block SIGTERM, which children would inherit),
+/// reaped by `waitpid` on a dispatch thread.
+final class ChildProcess: @unchecked Sendable {
+    let pid: pid_t
+    /// Completes with the exit status (or 128 + signal).
+    let exit: Task<Int32, Never>
+
+    init(_ path: String, _ args: [String], stdout: String? = nil, stderr: String? = nil) throws {
+        var fileActions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&fileActions)
+        defer { posix_spawn_file_actions_destroy(&fileActions) }
+        posix_spawn_file_actions_addopen(&fileActions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&fileActions, 1, stdout ?? "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        posix_spawn_file_actions_addopen(&fileActions, 2, stderr ?? "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        var attr = posix_spawnattr_t()
+        posix_spawnattr_init(&attr)
+        defer { posix_spawnattr_destroy(&attr) }
+        var noSignals = sigset_t()
+        sigemptyset(&noSignals)
+        posix_spawnattr_setsigmask(&attr, &noSignals)
+        var allSignals = sigset_t()
+        sigfillset(&allSignals)
+        posix_spawnattr_setsigdefault(&attr, &allSignals)
+        posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        let argv: [UnsafeMutablePointer<CChar>?] = ([path] + args).map { strdup($0) } + [nil]
+        defer { for a in argv { free(a) } }
+        var pid: pid_t = 0
+        let rc = posix_spawn(&pid, path, &fileActions, &attr, argv, environ)
+        guard rc == 0 else { throw TestFailure("posix_spawn \(path) failed: \(rc)") }
+        self.pid = pid
+        let child = pid
+        exit = Task {
+            await withCheckedContinuation { (c: CheckedContinuation<Int32, Never>) in
+                DispatchQueue.global().async {
+                    var status: Int32 = 0
+                    while waitpid(child, &status, 0) == -1 && errno == EINTR {}
+                    let signal = status & 0x7F
+                    c.resume(returning: signal == 0 ? (status >> 8) & 0xFF : 128 + signal)
+                }
+            }
+        }
+    }
+
+    func terminate() { kill(pid, SIGTERM) }
 }
 
 /// A mosquitto broker on a free loopback port, with its own configuration and data directory.
@@ -74,7 +119,8 @@ final class Mosquitto: @unchecked Sendable {
     let port: Int
     let directory: URL
     let persistence: Bool
-    private var process: Process?
+    private var process: ChildProcess?
+    private var launches = 0
 
     private init(port: Int, directory: URL, persistence: Bool) {
         self.port = port
@@ -82,23 +128,26 @@ final class Mosquitto: @unchecked Sendable {
         self.persistence = persistence
     }
 
-    static func start(persistence: Bool = false) async throws -> Mosquitto {
+    static func start(persistence: Bool = false, allowAnonymous: Bool = true) async throws -> Mosquitto {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mqtt-test-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let broker = Mosquitto(port: try await freeLoopbackPort(), directory: dir, persistence: persistence)
         var conf = """
         listener \(broker.port) 127.0.0.1
-        allow_anonymous true
+        allow_anonymous \(allowAnonymous)
         log_dest stderr
-        log_type error
+        log_type \(ProcessInfo.processInfo.environment["MQTT_TEST_DEBUG"] != nil ? "all" : "error")
         log_type warning
         max_queued_messages 10000
+        user \(ProcessInfo.processInfo.userName)
         """
         if persistence {
             conf += "\npersistence true\npersistence_location \(dir.path)/\nautosave_interval 0\n"
         }
         try conf.write(to: dir.appendingPathComponent("mosquitto.conf"), atomically: true, encoding: .utf8)
+        dbg("launching mosquitto on \(broker.port)")
         try await broker.launch()
+        dbg("mosquitto up")
         return broker
     }
 
@@ -106,13 +155,9 @@ final class Mosquitto: @unchecked Sendable {
         guard let binary = findExecutable("mosquitto") else {
             throw TestFailure("mosquitto is not installed (looked in /usr/sbin and PATH); install the 'mosquitto' and 'mosquitto-clients' packages")
         }
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: binary)
-        p.arguments = ["-c", directory.appendingPathComponent("mosquitto.conf").path]
-        p.standardOutput = FileHandle.nullDevice
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        process = p
+        launches += 1
+        process = try ChildProcess(binary, ["-c", directory.appendingPathComponent("mosquitto.conf").path],
+                                   stderr: directory.appendingPathComponent(launches == 1 ? "mosquitto.log" : "mosquitto-\(launches).log").path)
         try await waitUntilAccepting()
     }
 
@@ -120,7 +165,7 @@ final class Mosquitto: @unchecked Sendable {
     private func waitUntilAccepting() async throws {
         let deadline = ContinuousClock.now + .seconds(10)
         while ContinuousClock.now < deadline {
-            if let p = process, !p.isRunning { throw TestFailure("mosquitto exited with status \(p.terminationStatus)") }
+            if let p = process, kill(p.pid, 0) != 0 { throw TestFailure("mosquitto exited") }
             if let ch = try? await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connect(host: "127.0.0.1", port: port).get() {
                 try? await ch.close()
                 return
@@ -134,8 +179,8 @@ final class Mosquitto: @unchecked Sendable {
     func stop() async {
         guard let p = process else { return }
         process = nil
-        if p.isRunning { p.terminate() }
-        await p.exited()
+        p.terminate()
+        _ = await p.exit.value
     }
 
     func restart() async throws {
@@ -145,6 +190,10 @@ final class Mosquitto: @unchecked Sendable {
 
     func cleanUp() async {
         await stop()
+        if ProcessInfo.processInfo.environment["MQTT_TEST_DEBUG"] != nil {
+            try? FileManager.default.copyItem(atPath: directory.appendingPathComponent("mosquitto.log").path, toPath: "/tmp/mqtt-debug-\(port).log")
+            try? FileManager.default.copyItem(atPath: directory.appendingPathComponent("mosquitto-2.log").path, toPath: "/tmp/mqtt-debug-\(port)-2.log")
+        }
         try? FileManager.default.removeItem(at: directory)
     }
 
@@ -162,31 +211,26 @@ final class Mosquitto: @unchecked Sendable {
         guard let binary = findExecutable(name) else {
             throw TestFailure("\(name) is not installed; install the 'mosquitto-clients' package")
         }
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: binary)
-        p.arguments = ["-h", "127.0.0.1", "-p", String(port)] + args
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        let reader = Task.detached { out.fileHandleForReading.readDataToEndOfFile() }
+        let outFile = directory.appendingPathComponent("tool-\(UUID().uuidString).out").path
+        let p = try ChildProcess(binary, ["-h", "127.0.0.1", "-p", String(port)] + args, stdout: outFile)
+        let status: Int32
         do {
-            try await withTimeout(timeout, "\(name) \(args.joined(separator: " "))") { await p.exited() }
+            status = try await withTimeout(timeout, "\(name) \(args.joined(separator: " "))") { await p.exit.value }
         } catch {
             p.terminate()
             throw error
         }
-        let data = await reader.value
-        guard p.terminationStatus == 0 else {
-            throw TestFailure("\(name) \(args.joined(separator: " ")) exited with \(p.terminationStatus)")
+        guard status == 0 else {
+            throw TestFailure("\(name) \(args.joined(separator: " ")) exited with \(status)")
         }
+        let data = try Data(contentsOf: URL(fileURLWithPath: outFile))
         return String(decoding: data, as: UTF8.self)
     }
 }
 
 /// Starts a broker, runs `body`, and always stops the broker and removes its directory.
-func withBroker(persistence: Bool = false, _ body: (Mosquitto) async throws -> Void) async throws {
-    let broker = try await Mosquitto.start(persistence: persistence)
+func withBroker(persistence: Bool = false, allowAnonymous: Bool = true, _ body: (Mosquitto) async throws -> Void) async throws {
+    let broker = try await Mosquitto.start(persistence: persistence, allowAnonymous: allowAnonymous)
     do {
         try await body(broker)
     } catch {
@@ -269,4 +313,8 @@ func recordEvents(_ client: MQTTClient, into collector: Collector<MQTTClientEven
 
 func connectedCount(_ events: [MQTTClientEvent]) -> Int {
     events.filter { if case .connected = $0 { true } else { false } }.count
+}
+
+func dbg(_ s: String) {
+    if ProcessInfo.processInfo.environment["MQTT_TEST_DEBUG"] != nil { FileHandle.standardError.write(Data("[dbg] \(s)\n".utf8)) }
 }
