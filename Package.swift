@@ -97,6 +97,7 @@ let package = Package(
         .testTarget(name: "BlackBoxTests", dependencies: [
             "millwright",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),
     ]
 )

@@ -1,0 +1,56 @@
+import Foundation
+import Testing
+
+@Suite struct CLITests {
+    @Test func configErrorsExit2WithFileLineAndKey() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mw-cli-\(UUID().uuidString.prefix(8))").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        try "server:\n  port: 8080\ndefects:\n  crack:\n    min_confidence: 1.7\n".write(toFile: dir + "/bad.yaml", atomically: true, encoding: .utf8)
+        let r = try await Spawned.run(["serve", "--config", dir + "/bad.yaml"])
+        #expect(r.status == 2)
+        #expect(r.output.contains("bad.yaml:5: defects.crack.min_confidence: must be between 0.0 and 1.0"), "\(r.output)")
+    }
+
+    @Test func assetsValidateReportsLinesAndExits1() async throws {
+        let plant = try Plant(cmmsURL: "http://127.0.0.1:9")
+        let r = try await Spawned.run(["assets", "validate", "--config", plant.configPath], environment: Plant.keys)
+        #expect(r.status == 1)
+        #expect(r.output.contains("missing: \(plant.configPath):16: camera CAM-05 asset 99999999 is not in"), "\(r.output)")
+        #expect(r.output.contains("1 problem(s) in 3 camera mapping(s)"), "\(r.output)")
+    }
+
+    @Test func auditVerifyCatchesTampering() async throws {
+        let emu = try Plant.emulator()
+        let cmms = API(base: try await emu.listening())
+        let plant = try Plant(cmmsURL: cmms.base)
+        let server = try plant.serve()
+        let api = API(base: try await server.listening())
+        #expect(try await api.post("/v1/detections", json: (0..<5).map { detection("a\($0)", defect: "d\($0)") }, key: "ingest-key").status == 202)
+        #expect(server.terminate() == 0)
+        _ = emu.terminate()
+        let ok = try await Spawned.run(["audit", "verify", "--db", plant.dbPath])
+        #expect(ok.status == 0, "\(ok.output)")
+        #expect(ok.output.contains("chain intact"))
+        _ = try sqlite(plant.dbPath, "DROP TRIGGER audit_no_update; UPDATE audit SET subject = 'forged' WHERE seq = 3;")
+        let bad = try await Spawned.run(["audit", "verify", "--db", plant.dbPath])
+        #expect(bad.status == 1)
+        #expect(bad.output.contains("BROKEN at record 3"), "\(bad.output)")
+    }
+
+    @Test func everyCommandTeaches() async throws {
+        for cmd in [["--help"], ["demo", "--help"], ["serve", "--help"], ["emulate", "--help"], ["assets", "validate", "--help"], ["audit", "verify", "--help"],
+                    ["check-connection", "--help"], ["replay", "--help"], ["bench", "--help"]] {
+            let r = try await Spawned.run(cmd)
+            #expect(r.status == 0, "\(cmd)")
+            #expect(r.output.contains("USAGE"), "\(cmd): \(r.output)")
+        }
+    }
+
+    @Test(.timeLimit(.minutes(2))) func demoRunsTheWholeLoop() async throws {
+        let r = try await Spawned.run(["demo"])
+        #expect(r.status == 0, "\(r.output)")
+        #expect(r.output.contains("work orders created"))
+        #expect(r.output.contains(", 0 duplicate(s)"))
+        #expect(r.output.contains("chain intact"))
+    }
+}
