@@ -161,6 +161,7 @@ public final class MQTTClient: @unchecked Sendable {
     private var reconnectAttempt = 0
     private var pendingConnect: EventLoopPromise<ConnectionInfo>?
     private var lastCloseError: MQTTError?
+    private var lastTransportError: Error?
     private var timer: Scheduled<Void>?
     private var reconnectTask: Scheduled<Void>?
     private var publishPromises: [OperationID: EventLoopPromise<PublishResult>] = [:]
@@ -354,6 +355,7 @@ public final class MQTTClient: @unchecked Sendable {
                 }
                 self.channel = channel
                 self.lastCloseError = nil
+                self.lastTransportError = nil
                 self.perform(self.session.connect(now: .now()))
                 // Fires exactly once, also if the connection is already gone.
                 channel.closeFuture.hop(to: self.eventLoop).whenComplete { _ in self.channelClosed(channel) }
@@ -394,20 +396,20 @@ public final class MQTTClient: @unchecked Sendable {
 
     fileprivate func decodeFailed(_ error: Error, on channel: Channel) {
         guard channel === self.channel else { return }
-        let mqttError: MQTTError
         if let e = error as? MQTTDecodeError {
-            mqttError = .protocolViolation(e.reason, e.message)
+            let mqttError = MQTTError.protocolViolation(e.reason, e.message)
             if configuration.session.protocolVersion == .v5 && session.state == .connected {
                 var props = MQTTProperties()
                 props.reasonString = e.message
                 channel.write(MQTTPacket.disconnect(DisconnectPacket(reasonCode: e.reason, properties: props)), promise: nil)
                 channel.flush()
             }
+            lastCloseError = mqttError
         } else {
-            mqttError = .connectionClosed
+            // TLS or socket error: surfaced to a failing first connect().
+            lastTransportError = error
         }
         logger.warning("MQTT connection error: \(error)")
-        lastCloseError = mqttError
         channel.close(promise: nil)
     }
 
@@ -417,7 +419,7 @@ public final class MQTTClient: @unchecked Sendable {
         timer?.cancel()
         timer = nil
         perform(session.connectionClosed())
-        connectionAttemptEnded(lastCloseError ?? .connectionClosed)
+        connectionAttemptEnded(lastCloseError ?? .connectionClosed, underlying: lastCloseError == nil ? lastTransportError : nil)
     }
 
     private func perform(_ actions: [SessionAction]) {

@@ -209,6 +209,9 @@ extension MQTTProperties {
         if let v = wildcardSubscriptionAvailable, id(.wildcardSubscriptionAvailable) { body.writeInteger(v) }
         if let v = subscriptionIdentifierAvailable, id(.subscriptionIdentifierAvailable) { body.writeInteger(v) }
         if let v = sharedSubscriptionAvailable, id(.sharedSubscriptionAvailable) { body.writeInteger(v) }
+        guard body.readableBytes <= mqttMaxVariableByteInteger else {
+            throw MQTTError.invalidRequest(.packetTooLarge, "properties exceed the maximum length")
+        }
         buffer.writeMQTTVariableByteInteger(body.readableBytes)
         buffer.writeBuffer(&body)
     }

@@ -337,7 +337,7 @@ public struct MQTTSession: Sendable {
     /// Queues an application message. It is sent when connected and (for QoS 1/2) when the
     /// server's receive maximum allows; completion is reported by `.publishCompleted`.
     public mutating func publish(_ message: PublishPacket, now: NIODeadline) throws -> (OperationID, [SessionAction]) {
-        guard !message.topic.isEmpty, MQTTTopic.isValidTopicName(message.topic) else {
+        guard !message.topic.isEmpty, MQTTTopic.isValidTopicName(message.topic), Self.isEncodable(message.topic) else {
             throw MQTTError.invalidRequest(.topicNameInvalid, "invalid topic name '\(message.topic)'")
         }
         var p = message
@@ -352,7 +352,7 @@ public struct MQTTSession: Sendable {
 
     public mutating func subscribe(_ subscriptions: [Subscription], properties: MQTTProperties = .init(), now: NIODeadline) throws -> (OperationID, [SessionAction]) {
         guard !subscriptions.isEmpty else { throw MQTTError.invalidRequest(.protocolError, "no topic filters") }
-        for s in subscriptions where !MQTTTopic.isValidFilter(s.topicFilter) {
+        for s in subscriptions where !MQTTTopic.isValidFilter(s.topicFilter) || !Self.isEncodable(s.topicFilter) {
             throw MQTTError.invalidRequest(.topicFilterInvalid, "invalid topic filter '\(s.topicFilter)'")
         }
         for s in subscriptions where s.noLocal && MQTTTopic.isSharedSubscription(s.topicFilter) {
@@ -365,7 +365,7 @@ public struct MQTTSession: Sendable {
 
     public mutating func unsubscribe(_ topicFilters: [String], properties: MQTTProperties = .init(), now: NIODeadline) throws -> (OperationID, [SessionAction]) {
         guard !topicFilters.isEmpty else { throw MQTTError.invalidRequest(.protocolError, "no topic filters") }
-        for f in topicFilters where !MQTTTopic.isValidFilter(f) {
+        for f in topicFilters where !MQTTTopic.isValidFilter(f) || !Self.isEncodable(f) {
             throw MQTTError.invalidRequest(.topicFilterInvalid, "invalid topic filter '\(f)'")
         }
         let op = makeOperation()
@@ -425,6 +425,11 @@ public struct MQTTSession: Sendable {
     }
 
     // MARK: Internals
+
+    /// A UTF-8 Encoded String must fit a two-byte length and contain no U+0000.
+    static func isEncodable(_ s: String) -> Bool {
+        s.utf8.count <= 0xFFFF && !s.utf8.contains(0)
+    }
 
     private var v5: Bool { configuration.protocolVersion == .v5 }
 
@@ -644,8 +649,14 @@ public struct MQTTSession: Sendable {
             }
             let limit = serverMaximumPacketSize ?? (mqttMaxVariableByteInteger + 5)
             do {
-                var scratch = ByteBuffer()
-                try MQTTPacketCodec.encode(.publish(p), version: configuration.protocolVersion, into: &scratch, maximumPacketSize: limit)
+                // Encode once to check size and string rules, unless the packet is clearly small.
+                let roughSize = p.payload.readableBytes + p.topic.utf8.count + 16
+                if roughSize + 1024 > limit || !p.properties.isEmpty || p.topic.utf8.count > 0xFFFF {
+                    var scratch = ByteBuffer()
+                    try MQTTPacketCodec.encode(.publish(p), version: configuration.protocolVersion, into: &scratch, maximumPacketSize: limit)
+                } else if p.topic.utf8.contains(0) {
+                    throw MQTTError.invalidRequest(.malformedPacket, "topic name contains U+0000")
+                }
             } catch {
                 pendingPublishes.removeFirst()
                 if let id = p.packetID { usedPacketIDs.remove(id) }

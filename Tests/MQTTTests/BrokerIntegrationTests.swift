@@ -59,7 +59,9 @@ import Testing
             let pub = MQTTClient(configuration: broker.clientConfiguration("eo-pub", sessionExpiry: 300))
             let inbox = Collector<Delivery>()
             let subEvents = Collector<MQTTClientEvent>()
+            let pubEvents = Collector<MQTTClientEvent>()
             recordEvents(sub, into: subEvents)
+            recordEvents(pub, into: pubEvents)
             // The subscriber's connection is killed once, after it has handled half the messages.
             consume(sub, into: inbox, after: { count in
                 if count == n / 2 { await sub.dropConnectionForTesting() }
@@ -81,6 +83,7 @@ import Testing
             }
             try await inbox.waitUntil("all \(n) messages") { Set($0.map(\.payload)).count == n }
             try await subEvents.waitUntil("subscriber reconnect") { connectedCount($0) >= 2 }
+            try await pubEvents.waitUntil("publisher reconnect") { connectedCount($0) >= 2 }
             let items = await inbox.items
             // No loss.
             #expect(Set(items.map(\.payload)) == Set((0..<n).map { "m\($0)" }))
@@ -227,6 +230,86 @@ import Testing
             #expect(await client.state == .connected)
             try await client.publish(topic: "ka/t", payload: "alive", qos: .atLeastOnce)
             await client.disconnect()
+        }
+    }
+
+    @Test func tlsWithClientCertificate() async throws {
+        try await withBroker(tls: true) { broker in
+            let files = broker.tlsFiles
+            let tls = MQTTTLSConfiguration(caFile: files.ca, certificateFile: files.certificate, privateKeyFile: files.key, serverName: "localhost")
+            let client = MQTTClient(configuration: broker.clientConfiguration("tls-client", tls: tls))
+            let inbox = Collector<Delivery>()
+            consume(client, into: inbox)
+            try await client.connect()
+            try await client.subscribe([Subscription("tls/#", qos: .exactlyOnce)])
+            try await client.publish(topic: "tls/echo", payload: "over tls", qos: .exactlyOnce)
+            try await inbox.waitUntil("echo over TLS") { $0.count == 1 }
+            #expect(await inbox.items.first?.payload == "over tls")
+            await client.disconnect()
+        }
+    }
+
+    @Test func tlsRejectsUntrustedServerAndMissingClientCertificate() async throws {
+        try await withBroker(tls: true) { broker in
+            let files = broker.tlsFiles
+            // No CA file: the test CA is not in the system trust store.
+            let untrusted = MQTTClient(configuration: broker.clientConfiguration("tls-x", tls: MQTTTLSConfiguration(
+                certificateFile: files.certificate, privateKeyFile: files.key, serverName: "localhost")))
+            await #expect(throws: (any Error).self) { try await untrusted.connect() }
+            await untrusted.disconnect()
+            // The broker requires a client certificate.
+            let anonymous = MQTTClient(configuration: broker.clientConfiguration("tls-y", tls: MQTTTLSConfiguration(caFile: files.ca, serverName: "localhost")))
+            await #expect(throws: (any Error).self) { try await anonymous.connect() }
+            await anonymous.disconnect()
+        }
+    }
+
+    @Test func usernameAndPassword() async throws {
+        try await withBroker(allowAnonymous: false, users: ["gateway": "s3cret"]) { broker in
+            let good = MQTTClient(configuration: broker.clientConfiguration("auth-ok", username: "gateway", password: "s3cret"))
+            try await good.connect()
+            try await good.publish(topic: "auth/t", payload: "ok", qos: .atLeastOnce)
+            await good.disconnect()
+            let bad = MQTTClient(configuration: broker.clientConfiguration("auth-bad", username: "gateway", password: "wrong"))
+            do {
+                try await bad.connect()
+                Issue.record("connect with a wrong password succeeded")
+            } catch let MQTTError.connectionRefused(code, _) {
+                #expect(code == .badUserNameOrPassword || code == .notAuthorized)
+            }
+            await bad.disconnect()
+        }
+    }
+
+    @Test func willMessageWithPropertiesOnConnectionLoss() async throws {
+        try await withBroker { broker in
+            let watcher = MQTTClient(configuration: broker.clientConfiguration("will-watcher"))
+            let inbox = Collector<Delivery>()
+            let props = Collector<MQTTProperties>()
+            Task {
+                for await m in watcher.messages {
+                    await m.acknowledge()
+                    await props.append(m.properties)
+                    await inbox.append(Delivery(topic: m.topic, payload: m.payloadString, qos: m.qos, isDuplicate: m.isDuplicate, acknowledged: true))
+                }
+            }
+            try await watcher.connect()
+            try await watcher.subscribe([Subscription("status/#", qos: .atLeastOnce)])
+            var willProps = MQTTProperties()
+            willProps.contentType = "text/plain"
+            willProps.userProperties = [UserProperty("site", "plant-1")]
+            let will = WillMessage(topic: "status/gw", payload: ByteBuffer(string: "offline"), qos: .atLeastOnce, properties: willProps)
+            let gw = MQTTClient(configuration: broker.clientConfiguration("will-gw", will: will))
+            try await gw.connect()
+            await gw.dropConnectionForTesting()  // not a clean DISCONNECT: the broker publishes the will
+            try await inbox.waitUntil("will message") { $0.contains { $0.topic == "status/gw" } }
+            let item = try #require(await inbox.items.first { $0.topic == "status/gw" })
+            #expect(item.payload == "offline")
+            let p = try #require(await props.items.first)
+            #expect(p.contentType == "text/plain")
+            #expect(p.userProperties == [UserProperty("site", "plant-1")])
+            await gw.disconnect()
+            await watcher.disconnect()
         }
     }
 }

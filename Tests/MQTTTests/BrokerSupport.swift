@@ -1,5 +1,4 @@
 import Foundation
-import Logging
 import NIOCore
 import NIOPosix
 @testable import MQTT
@@ -128,7 +127,8 @@ final class Mosquitto: @unchecked Sendable {
         self.persistence = persistence
     }
 
-    static func start(persistence: Bool = false, allowAnonymous: Bool = true) async throws -> Mosquitto {
+    static func start(persistence: Bool = false, allowAnonymous: Bool = true, tls: Bool = false,
+                      users: [String: String] = [:]) async throws -> Mosquitto {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mqtt-test-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let broker = Mosquitto(port: try await freeLoopbackPort(), directory: dir, persistence: persistence)
@@ -143,6 +143,23 @@ final class Mosquitto: @unchecked Sendable {
         """
         if persistence {
             conf += "\npersistence true\npersistence_location \(dir.path)/\nautosave_interval 0\n"
+        }
+        if tls {
+            let files = ["ca.pem": TestCertificates.caPEM, "server.pem": TestCertificates.serverCertificatePEM,
+                         "server.key": TestCertificates.serverKeyPEM, "client.pem": TestCertificates.clientCertificatePEM,
+                         "client.key": TestCertificates.clientKeyPEM]
+            for (name, pem) in files { try (pem + "\n").write(to: dir.appendingPathComponent(name), atomically: true, encoding: .utf8) }
+            conf += "\ncafile \(dir.path)/ca.pem\ncertfile \(dir.path)/server.pem\nkeyfile \(dir.path)/server.key\nrequire_certificate true\n"
+        }
+        if !users.isEmpty {
+            guard let passwd = findExecutable("mosquitto_passwd") else { throw TestFailure("mosquitto_passwd is not installed (package 'mosquitto')") }
+            let file = dir.appendingPathComponent("passwd").path
+            try "".write(toFile: file, atomically: true, encoding: .utf8)
+            for (user, password) in users {
+                let p = try ChildProcess(passwd, ["-b", file, user, password])
+                guard await p.exit.value == 0 else { throw TestFailure("mosquitto_passwd failed") }
+            }
+            conf += "\npassword_file \(file)\n"
         }
         try conf.write(to: dir.appendingPathComponent("mosquitto.conf"), atomically: true, encoding: .utf8)
         dbg("launching mosquitto on \(broker.port)")
@@ -197,12 +214,20 @@ final class Mosquitto: @unchecked Sendable {
         try? FileManager.default.removeItem(at: directory)
     }
 
+    /// PEM files written for a TLS broker (CA, client certificate, client key).
+    var tlsFiles: (ca: String, certificate: String, key: String) {
+        (directory.appendingPathComponent("ca.pem").path, directory.appendingPathComponent("client.pem").path,
+         directory.appendingPathComponent("client.key").path)
+    }
+
     func clientConfiguration(_ clientID: String, version: MQTTProtocolVersion = .v5, cleanStart: Bool = true,
-                             sessionExpiry: UInt32 = 0, keepAlive: UInt16 = 30) -> MQTTClientConfiguration {
+                             sessionExpiry: UInt32 = 0, keepAlive: UInt16 = 30, tls: MQTTTLSConfiguration? = nil,
+                             username: String? = nil, password: String? = nil, will: WillMessage? = nil) -> MQTTClientConfiguration {
         MQTTClientConfiguration(
-            host: "127.0.0.1", port: port,
+            host: "127.0.0.1", port: port, tls: tls,
             session: MQTTSessionConfiguration(protocolVersion: version, clientID: clientID, cleanStart: cleanStart,
-                                              sessionExpiryInterval: sessionExpiry, keepAlive: keepAlive),
+                                              sessionExpiryInterval: sessionExpiry, keepAlive: keepAlive,
+                                              username: username, password: password.map { Array($0.utf8) }, will: will),
             reconnect: MQTTReconnectPolicy(initialDelay: .milliseconds(50), maximumDelay: .milliseconds(500), jitter: 0.5))
     }
 
@@ -229,8 +254,9 @@ final class Mosquitto: @unchecked Sendable {
 }
 
 /// Starts a broker, runs `body`, and always stops the broker and removes its directory.
-func withBroker(persistence: Bool = false, allowAnonymous: Bool = true, _ body: (Mosquitto) async throws -> Void) async throws {
-    let broker = try await Mosquitto.start(persistence: persistence, allowAnonymous: allowAnonymous)
+func withBroker(persistence: Bool = false, allowAnonymous: Bool = true, tls: Bool = false, users: [String: String] = [:],
+                _ body: (Mosquitto) async throws -> Void) async throws {
+    let broker = try await Mosquitto.start(persistence: persistence, allowAnonymous: allowAnonymous, tls: tls, users: users)
     do {
         try await body(broker)
     } catch {
