@@ -49,7 +49,7 @@ import Testing
         let d = try parse(#"{"detection_id":"CAM-07-1","camera_id":"CAM-07","timestamp":"2026-11-21T02:14:00.123Z","defect_class":"crack","confidence":0.93,"bbox":{"x":412,"y":220,"width":64,"height":18},"image":{"width":1920,"height":1080,"url":"http://nvr/f.jpg","data_base64":null},"zone":"head-pulley","production_order":"PO-4471","shift":"B","model":{"name":"weld-yolo","version":"3.2"},"measurements":{"length_mm":12.5}}"#)
         #expect(d.detectionId == "CAM-07-1")
         #expect(d.bbox == BoundingBox(x: 412, y: 220, width: 64, height: 18))
-        #expect(d.timestamp == Date(timeIntervalSince1970: 1_795_227_240.123))
+        #expect(abs(d.timestamp.timeIntervalSince1970 - 1_795_227_240.123) < 0.0005)
         #expect(d.measurements?["length_mm"] == 12.5)
         #expect(d.model?.version == "3.2")
     }
