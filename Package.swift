@@ -69,20 +69,20 @@ let package = Package(
         ]),
         // The running gateway: ingest service, dispatcher, status sync.
         .target(name: "Gateway", dependencies: [
-            "MillwrightCore", "Config", "Store", "Connectors", "Ingest",
+            "MillwrightCore", "Config", "Store", "Connectors", "Ingest", "Evidence",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         // HTTP API (Hummingbird 2).
         .target(name: "Server", dependencies: [
-            "MillwrightCore", "Gateway", "Store",
+            "MillwrightCore", "Gateway", "Store", "Evidence",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
         .executableTarget(name: "millwright", dependencies: [
-            "MillwrightCore", "Config", "Store", "Connectors", "Emulators", "Gateway", "Server", "Ingest",
+            "MillwrightCore", "Config", "Store", "Connectors", "Emulators", "Gateway", "Server", "Ingest", "Evidence",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "Prometheus", package: "swift-prometheus"),

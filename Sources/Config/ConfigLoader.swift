@@ -46,9 +46,14 @@ public enum ConfigLoader {
                 guard m.count == 1, let (k, v) = m.first else { throw n.error("give exactly one of sqlite: PATH or postgres: URL") }
                 s.storage = k == "sqlite" ? .sqlite(path: resolvePath(try v.string())) : .postgres(url: try v.string())
             case "evidence":
-                for (k, v) in try n.requireMapping(allowed: ["directory", "public_url", "retention", "signing_secret_env"]) {
-                    if k == "directory" { s.evidence.directory = resolvePath(try v.string()) }
-                    if k == "public_url" { s.evidence.publicURL = try v.string() }
+                for (k, v) in try n.requireMapping(allowed: ["directory", "public_url", "retention", "signing_secret_env", "link_lifetime"]) {
+                    switch k {
+                    case "directory": s.evidence.directory = resolvePath(try v.string())
+                    case "public_url": s.evidence.publicURL = try v.string().trimmingCharacters(in: CharacterSet(charactersIn: "/"))
+                    case "signing_secret_env": s.evidence.signingSecret = try n.secret(fromEnvKey: k)
+                    case "link_lifetime": s.evidence.linkLifetime = try v.duration()
+                    default: break
+                    }
                 }
             case "cmms":
                 s.cmms = try n.requireSequence().map { c throws(ConfigError) in try cmms(c) }

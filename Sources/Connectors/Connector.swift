@@ -20,6 +20,15 @@ public protocol CMMSConnector: Sendable {
     func addNote(cmmsId: String, text: String) async -> Bool
     /// Authenticates and checks permissions without creating anything.
     func checkConnection() async -> [ConnectionCheck]
+    /// Uploads the annotated evidence image to the work order.
+    func attach(cmmsId: String, filename: String, jpeg: Data) async -> Bool
+    /// The largest attachment this system takes; the renderer fits the image under it.
+    var attachmentLimitBytes: Int { get }
+}
+
+extension CMMSConnector {
+    public func attach(cmmsId: String, filename: String, jpeg: Data) async -> Bool { false }
+    public var attachmentLimitBytes: Int { 1_000_000 }
 }
 
 public struct ConnectionCheck: Sendable, Equatable {

@@ -57,6 +57,16 @@ public struct SandboxConnector: CMMSConnector {
         return (200..<300).contains(r.status)
     }
 
+    public func attach(cmmsId: String, filename: String, jpeg: Data) async -> Bool {
+        let name = filename.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? filename
+        let headers = [("Content-Type", "image/jpeg")] + HTTPTransport.authHeaders(settings.auth)
+        guard let r = try? await http.send(.PUT, settings.baseURL + "/api/work-orders/\(cmmsId)/attachments/\(name)", headers: headers, body: jpeg) else { return false }
+        return (200..<300).contains(r.status)
+    }
+
+    /// The sandbox takes up to 4 MB, like many CMMS defaults.
+    public var attachmentLimitBytes: Int { 4_000_000 }
+
     public func checkConnection() async -> [ConnectionCheck] {
         do {
             let r = try await http.send(.GET, settings.baseURL + "/api/whoami", headers: headers)

@@ -45,10 +45,17 @@ extension Gateway {
         log[metadataKey: "incident"] = "\(item.incidentId)"
         log[metadataKey: "reference"] = "\(item.reference)"
         log[metadataKey: "cmms"] = "\(connector.name)"
+        var image: (jpeg: Data, sha256: String)?
+        var draft = item.draft
+        if item.action == .create {
+            let (d, jpeg, sha) = await ensureEvidence(for: item, connector: connector)
+            draft = d
+            if let jpeg, let sha { image = (jpeg, sha) }
+        }
         let started = ContinuousClock.now
         let outcome: DeliveryState.Outcome = switch item.action {
         case .lookup: await connector.lookup(reference: item.reference)
-        case .create, .none: await connector.create(item.draft)
+        case .create, .none: await connector.create(draft)
         }
         let duration = (ContinuousClock.now - started).seconds
         let label = Self.label(outcome)
@@ -61,6 +68,12 @@ extension Gateway {
                 case .delivered:
                     if let latency = rec.latency { metrics.workOrderDelivered(cmms: connector.name, latencySeconds: latency) }
                     log.info("work order created in CMMS", metadata: ["cmms_id": "\(rec.state.cmmsId ?? "")", "via": "\(label)"])
+                    if let image, let cmmsId = rec.state.cmmsId, case .created = outcome {
+                        // The link in the text is the fallback when the upload fails.
+                        let ok = await connector.attach(cmmsId: cmmsId, filename: "\(item.reference)-evidence.jpg", jpeg: image.jpeg)
+                        try? await store.recordAttachment(workOrderId: item.workOrderId, sha256: image.sha256, ok: ok)
+                        if !ok { log.warning("evidence upload failed; the work order links to it instead") }
+                    }
                 case .deadLetter:
                     metrics.deadLettered(cmms: connector.name)
                     log.error("work order dead-lettered", metadata: ["error": "\(rec.state.lastError ?? "")", "attempts": "\(rec.state.attempts)"])

@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Connectors
+import Evidence
 import Foundation
 import Ingest
 import Logging
@@ -14,10 +15,14 @@ public final class Gateway: Sendable {
     public let connectors: [String: any CMMSConnector]
     public let logger: Logger
     public let metrics = GatewayMetrics()
+    /// Frames and annotated images; `nil` runs without evidence (some tests, the bench).
+    public let evidence: EvidenceService?
     let wake: WakeSignals
 
-    public init(settings: Settings, store: Store, register: AssetRegister?, connectors: [any CMMSConnector], logger: Logger) {
+    public init(settings: Settings, store: Store, register: AssetRegister?, connectors: [any CMMSConnector], logger: Logger,
+                evidence: EvidenceService? = nil) {
         self.settings = settings
+        self.evidence = evidence
         self.store = store
         self.rules = PipelineRules(settings: settings, mapper: AssetMapper(cameras: settings.assets.cameras, register: register))
         self.connectors = Dictionary(connectors.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
@@ -64,9 +69,15 @@ public final class Gateway: Sendable {
         }
         var good: [Detection] = []
         var rejected: [Rejection] = []
-        for r in results {
+        for (position, r) in results.enumerated() {
             switch r {
-            case .success(let d): good.append(d)
+            case .success(var d):
+                do throws(FieldProblem) {
+                    try evidence?.takeInlineFrame(&d)
+                    good.append(d)
+                } catch {
+                    rejected.append(Rejection(index: position, field: error.field, problem: error.problem))
+                }
             case .failure(let p): rejected.append(Rejection(index: p.index, field: p.problem.field, problem: p.problem.problem))
             }
         }

@@ -103,6 +103,13 @@ public struct MQTTClientConfiguration: Sendable {
         self.reconnect = reconnect
         self.connectTimeout = connectTimeout
     }
+
+    /// From a parsed `mqtt://` / `mqtts://` URL; `mqtts` uses `tls` (default: system trust store).
+    public init(broker: MQTTBrokerAddress, tls: MQTTTLSConfiguration? = nil, session: MQTTSessionConfiguration,
+                reconnect: MQTTReconnectPolicy = .init(), connectTimeout: TimeAmount = .seconds(10)) {
+        self.init(host: broker.host, port: broker.port, tls: broker.useTLS ? (tls ?? MQTTTLSConfiguration()) : nil,
+                  session: session, reconnect: reconnect, connectTimeout: connectTimeout)
+    }
 }
 
 /// Connection lifecycle notifications.

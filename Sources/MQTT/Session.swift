@@ -213,8 +213,13 @@ public struct MQTTSession: Sendable {
     // MARK: Inputs
 
     /// Starts a connection attempt: returns the CONNECT to send on the freshly opened transport.
+    /// MQTT 5 reconnects use Clean Start = 0 (and the server-assigned client identifier, if any)
+    /// so that the session resumes.
     public mutating func connect(now: NIODeadline) -> [SessionAction] {
-        precondition(state == .closed, "connect() while \(state)")
+        if state != .closed {
+            // The shell should have reported the previous transport as closed; treat it so.
+            resetConnectionScopedState()
+        }
         connectionNumber += 1
         state = .connecting
         connectStartedAt = now

@@ -21,6 +21,9 @@ public struct Detection: Codable, Sendable, Equatable {
     public var sourceLabel: String?
     /// Which adapter produced this detection (`native`, `deepstream`, `frigate`, …).
     public var sourceFormat: String?
+    /// SHA-256 of the frame the camera sent inline, once stored as evidence (the base64
+    /// itself is not kept in the database).
+    public var frameSHA256: String?
 
     public init(
         detectionId: String? = nil, cameraId: String, timestamp: Date, defectClass: String,
@@ -51,6 +54,7 @@ public struct Detection: Codable, Sendable, Equatable {
         case defectClass = "defect_class", confidence, bbox, image, zone
         case productionOrder = "production_order", shift, model, measurements
         case trackingId = "tracking_id", sourceLabel = "source_label", sourceFormat = "source_format"
+        case frameSHA256 = "frame_sha256"
     }
 }
 

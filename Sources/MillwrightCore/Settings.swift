@@ -44,6 +44,9 @@ public enum StorageSettings: Sendable, Equatable {
 public struct EvidenceSettings: Sendable {
     public var directory = "./data/evidence"
     public var publicURL: String?
+    /// Key for signed, expiring evidence links (`evidence.signing_secret_env`).
+    public var signingSecret: String?
+    public var linkLifetime: Duration = .seconds(30 * 86400)
     public init() {}
 }
 

@@ -1,4 +1,5 @@
 import Connectors
+import Evidence
 import Foundation
 import Gateway
 import Hummingbird
@@ -69,6 +70,7 @@ public struct APIServer: Sendable {
                 gateway.wakeDispatchers()
                 return json(try await gateway.store.workOrder(id: id), status: .accepted)
             },
+            Route(method: .get, path: "/v1/evidence/{id}", handler: evidenceImage),
             Route(method: .get, path: "/v1/stats") { _, ctx in
                 try ctx.require(.read)
                 return json(try await gateway.store.stats())
@@ -188,6 +190,40 @@ public struct APIServer: Sendable {
                                                  by: input["by"]?.stringValue ?? ctx.caller?.name, note: input["note"]?.stringValue)
         } catch StoreError.notFound { throw notFound("incident") }
         return json(try await gateway.store.incident(id: id))
+    }
+
+    /// The annotated image, by its SHA-256 or by incident id. With a key (viewer and up) or a
+    /// signed, unexpired link; content-addressed, so it is cacheable forever.
+    func evidenceImage(_ request: Request, _ ctx: MillwrightContext) async throws -> Response {
+        let id = try ctx.parameters.require("id")
+        guard let evidence = gateway.evidence else { throw notFound("evidence") }
+        var hash = id
+        if !EvidenceStore.isValidHash(id) {
+            if ctx.caller == nil { throw Problem(.unauthorized, type: "unauthorized", detail: "signed links name the image by its SHA-256") }
+            try ctx.require(.read)
+            guard let h = try await gateway.store.evidenceHash(incidentId: id) else { throw notFound("evidence for incident \(id)") }
+            hash = h
+        }
+        if ctx.caller == nil {
+            let q = request.uri.queryParameters
+            guard let secret = gateway.settings.evidence.signingSecret, let exp = q.get("exp"), let sig = q.get("sig") else {
+                throw Problem(.unauthorized, type: "unauthorized", detail: "send Authorization: Bearer <api key> or use a signed link")
+            }
+            switch EvidenceLink.check(hash: hash, token: "exp=\(exp)&sig=\(sig)", secret: Data(secret.utf8)) {
+            case .valid: break
+            case .expired: throw Problem(.forbidden, type: "link-expired", detail: "this evidence link has expired; open the incident in Millwright for a new one")
+            default: throw Problem(.forbidden, type: "bad-signature", detail: "this evidence link is not valid")
+            }
+        } else {
+            try ctx.require(.read)
+        }
+        if request.headers[.ifNoneMatch] == "\"\(hash)\"" {
+            return Response(status: .notModified, headers: [.eTag: "\"\(hash)\""])
+        }
+        let data: Data
+        do { data = try evidence.images.get(hash) } catch { throw notFound("evidence \(hash.prefix(12))…") }
+        return Response(status: .ok, headers: [.contentType: "image/jpeg", .eTag: "\"\(hash)\"", .cacheControl: "private, max-age=31536000, immutable"],
+                        body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
 
     func readyz(_ request: Request, _ ctx: MillwrightContext) async throws -> Response {

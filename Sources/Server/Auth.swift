@@ -64,7 +64,11 @@ struct AuthMiddleware: RouterMiddleware {
     static let open: Set<String> = ["/healthz", "/", "/dashboard"]
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        if Self.open.contains(request.uri.path) || request.uri.path.hasPrefix("/assets/") { return try await next(request, context) }
+        if Self.open.contains(request.uri.path) { return try await next(request, context) }
+        // Signed evidence links open without a key; the handler checks the signature.
+        if request.uri.path.hasPrefix("/v1/evidence/"), request.uri.queryParameters.get("sig") != nil, request.headers[.authorization] == nil {
+            return try await next(request, context)
+        }
         guard let header = request.headers[.authorization], header.lowercased().hasPrefix("bearer ") else {
             throw Problem(.unauthorized, type: "unauthorized", detail: "send Authorization: Bearer <api key>")
         }

@@ -140,6 +140,19 @@ paths:
         "202": { description: Queued again; the CMMS is asked first whether it already has it }
         "404": { $ref: "#/components/responses/Problem" }
         "409": { $ref: "#/components/responses/Problem" }
+  /v1/evidence/{id}:
+    get:
+      summary: The annotated evidence image (JPEG) by SHA-256 or incident id
+      description: With an API key (viewer and up), or without one through a signed, expiring link (`exp`, `sig`).
+      parameters:
+        - { name: id, in: path, required: true, schema: { type: string } }
+        - { name: exp, in: query, schema: { type: integer } }
+        - { name: sig, in: query, schema: { type: string } }
+      responses:
+        "200": { description: JPEG, content: { image/jpeg: {} } }
+        "304": { description: Not modified (ETag is the SHA-256) }
+        "403": { $ref: "#/components/responses/Problem" }
+        "404": { $ref: "#/components/responses/Problem" }
   /v1/stats:
     get:
       summary: Counts by detection status and work-order phase, detection-to-work-order latency

@@ -113,6 +113,13 @@ enum Schema {
             CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
             """)
         }
+        m.registerMigration("v2-evidence") { db in
+            try db.execute(sql: """
+            ALTER TABLE incidents ADD COLUMN evidence_sha256 TEXT;
+            ALTER TABLE incidents ADD COLUMN evidence_note TEXT;
+            ALTER TABLE detections ADD COLUMN frame_sha256 TEXT;
+            """)
+        }
         return m
     }
 }

@@ -114,10 +114,10 @@ extension Store {
 
     static func insertDetection(_ d: Detection, status: DetectionStatus, reason: String, asset: String?, incident: String?, now: Date, db: Database) throws {
         try db.execute(sql: """
-            INSERT INTO detections (id, camera_id, ts, received_at, defect_class, confidence, status, reason, asset, zone, incident_id, bbox_area, source_format, payload)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            INSERT INTO detections (id, camera_id, ts, received_at, defect_class, confidence, status, reason, asset, zone, incident_id, bbox_area, source_format, frame_sha256, payload)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """, arguments: [d.detectionId, d.cameraId, d.timestamp.dbValue, now.dbValue, d.defectClass, d.confidence, status.rawValue, reason,
-                             asset, d.zone ?? "", incident, d.bbox?.area, d.sourceFormat, json(d)])
+                             asset, d.zone ?? "", incident, d.bbox?.area, d.sourceFormat, d.frameSHA256, json(d)])
     }
 
     static func appendRepeat(_ d: Detection, to incident: String, db: Database) throws {

@@ -64,7 +64,8 @@ extension Store {
                             closedAt: (r["closed_at"] as Double?).map(Date.init(db:)), firstSeen: Date(db: r["first_seen"]), lastSeen: Date(db: r["last_seen"]),
                             detectionCount: r["detection_count"], maxConfidence: r["max_confidence"], growth: growth, severity: r["severity"],
                             severityBreakdown: decode(SeverityBreakdown.self, r["severity_breakdown"]), priority: r["priority"],
-                            priorityRule: r["priority_rule"], workOrder: wo, detections: nil, timeline: nil)
+                            priorityRule: r["priority_rule"], workOrder: wo, evidenceSha256: r["evidence_sha256"], evidenceNote: r["evidence_note"],
+                            detections: nil, timeline: nil)
     }
 
     static func timelineEntry(_ r: Row) -> TimelineEntry {

@@ -48,6 +48,9 @@ public struct IncidentView: Sendable, Codable, Equatable {
     public var priority: String
     public var priorityRule: String
     public var workOrder: WorkOrderSummary?
+    /// SHA-256 of the annotated image (`GET /v1/evidence/{sha256}`).
+    public var evidenceSha256: String?
+    public var evidenceNote: String?
     public var detections: [DetectionView]?
     public var timeline: [TimelineEntry]?
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Evidence
 import Foundation
 import MillwrightCore
 import Store
@@ -25,15 +26,21 @@ struct Audit: AsyncParsableCommand {
         @Option(name: .long, help: "A SQLite database file (default ./data/millwright.sqlite).")
         var db: String?
 
+        @Option(name: .long, help: "Evidence folder (default: evidence.directory, or 'evidence' beside --db).")
+        var evidence: String?
+
         func run() async throws {
             var path = db ?? "./data/millwright.sqlite"
+            var evidenceDir = URL(fileURLWithPath: path).deletingLastPathComponent().appendingPathComponent("evidence").path
             if db == nil, let config {
                 let settings = try Runtime.loadSettings(config)
                 guard case .sqlite(let p) = settings.storage else {
                     Runtime.printError("audit verify: only SQLite storage is supported in this build"); throw ExitCode(2)
                 }
                 path = p
+                evidenceDir = settings.evidence.directory
             }
+            if let evidence { evidenceDir = evidence }
             guard FileManager.default.fileExists(atPath: path) else {
                 Runtime.printError("audit verify: no database at \(path); pass --config or --db")
                 throw ExitCode(2)
@@ -44,7 +51,19 @@ struct Audit: AsyncParsableCommand {
                 print("BROKEN at record \(broken.seq): \(broken.reason) (\(checked) record(s) before it verified)")
                 throw ExitCode(1)
             }
-            print("ok: \(checked) audit record(s) verified, chain intact")
+            // The chain vouches for each evidence image's hash; the file must still match it.
+            let hashes = try await store.evidenceHashes().audited
+            var badImages = 0
+            if !hashes.isEmpty, let images = try? EvidenceStore(directory: URL(fileURLWithPath: evidenceDir)) {
+                for h in hashes {
+                    do { _ = try images.get(h) } catch {
+                        badImages += 1
+                        print("BROKEN evidence \(h): \(error) (in \(evidenceDir))")
+                    }
+                }
+            }
+            if badImages > 0 { throw ExitCode(1) }
+            print("ok: \(checked) audit record(s) verified, chain intact" + (hashes.isEmpty ? "" : "; \(hashes.count) evidence image(s) match their recorded SHA-256"))
         }
     }
 }

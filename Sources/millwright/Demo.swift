@@ -2,6 +2,7 @@ import ArgumentParser
 import AsyncHTTPClient
 import Config
 import Emulators
+import Evidence
 import Foundation
 import Gateway
 import Hummingbird
@@ -64,7 +65,8 @@ struct Demo: AsyncParsableCommand {
         let store = try Store(path: scenario.databasePath)
         let http = HTTPClient(eventLoopGroupProvider: .singleton)
         let connectors = try Gateway.connectors(for: settings, http: http)
-        let gateway = Gateway(settings: settings, store: store, register: register, connectors: connectors, logger: logger)
+        let evidence = try EvidenceService(settings: settings.evidence, timezone: settings.site.timezone)
+        let gateway = Gateway(settings: settings, store: store, register: register, connectors: connectors, logger: logger, evidence: evidence)
         let apiPort = BoundPort()
         let api = Application(router: APIServer(gateway: gateway, registry: registry).router(),
                               configuration: .init(address: .hostname("127.0.0.1", port: port), serverName: "millwright"),
@@ -115,6 +117,11 @@ struct Demo: AsyncParsableCommand {
         print("┌─ Summary " + String(repeating: "─", count: 60))
         for (k, v) in rows { print("│ " + k.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + v) }
         print("└" + String(repeating: "─", count: 70))
+        let evidenceFiles = try await store.evidenceHashes().audited
+        let attached = inCMMS.reduce(0) { $0 + $1.attachments.count }
+        if let first = evidenceFiles.first {
+            print("evidence: \(evidenceFiles.count) annotated image(s), \(attached) attached in the CMMS — e.g. \(try evidence.images.url(for: first).path)")
+        }
         let audit = try await store.verifyAudit()
         print("audit trail: \(audit.checked) records, chain \(audit.firstBreak == nil ? "intact" : "BROKEN")")
         print("database: \(scenario.databasePath)")

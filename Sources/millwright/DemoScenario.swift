@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Config
+import Evidence
 import Foundation
 import MillwrightCore
 import NIOCore
@@ -43,6 +44,7 @@ struct DemoScenario {
         #   MW_SANDBOX_TOKEN=x MW_KEY_ADMIN=\(Self.adminKey) millwright serve --config \(configPath)
         server:   { host: 127.0.0.1, port: \(port) }
         storage:  { sqlite: \(databasePath) }
+        evidence: { directory: \(directory)/evidence }
         cmms:
           - name: plant-sandbox
             kind: sandbox
@@ -108,14 +110,40 @@ struct DemoScenario {
 
     struct Played { var requests = 0; var rejected = 0 }
 
-    /// Twelve inspection rounds, one REST batch per camera per round.
+    /// Where each camera sees its defect (1920×1080 frames).
+    func origin(_ index: Int) -> (x: Double, y: Double) { (520 + Double(index % 4) * 230, 380 + Double(index / 4) * 120) }
+    func size(_ cam: Camera, round: Int) -> (w: Double, h: Double) {
+        let growth = 1 + Double(round) * 0.04
+        return cam.defect == "crack" ? (60 * growth, 14 * growth) : (140 * growth, 90 * growth)
+    }
+
+    /// One synthetic camera frame per camera with its defect painted in, as base64 JPEG.
+    func frames() throws -> [String: String] {
+        var out: [String: String] = [:]
+        for (i, cam) in cameras.enumerated() {
+            let o = origin(i), sz = size(cam, round: 1)
+            let box = BoundingBox(x: o.x, y: o.y, width: sz.w.rounded(), height: sz.h.rounded())
+            let defect: SyntheticDefect = switch cam.defect {
+            case "crack": .crack(box)
+            case "corrosion": .corrosion(box)
+            default: .misalignment(box)
+            }
+            let frame = SyntheticFrame.generate(width: cam.frame.w, height: cam.frame.h, seed: UInt64(100 + i), defects: [defect])
+            out[cam.id] = try JPEG.encode(frame, quality: 85).base64EncodedString()
+        }
+        return out
+    }
+
+    /// Twelve inspection rounds, one REST batch per camera per round. The first rounds carry
+    /// the camera frame inline, as vision systems do with their snapshots.
     func play(client: DemoClient, progress: (String) -> Void) async throws -> Played {
         var rng = DemoRandom(seed: 2026)
+        let frames = try frames()
         var played = Played()
         var serial = 0
         progress("12 inspection rounds: confirmed defects, repeats, noise, an orphan camera …")
         for round in 0..<12 {
-            for cam in cameras {
+            for (camIndex, cam) in cameras.enumerated() {
                 var batch: [[String: Any]] = []
                 let count = 1 + Int(rng.next() % 2)
                 for _ in 0..<count {
@@ -123,16 +151,16 @@ struct DemoScenario {
                     // Mostly real defects; now and then low-confidence noise the thresholds filter out.
                     let noise = rng.unit() < 0.15
                     let conf = noise ? 0.3 + rng.unit() * 0.2 : 0.82 + rng.unit() * 0.16
-                    let growth = 1 + Double(round) * 0.04
-                    let w = (cam.defect == "crack" ? 60.0 : 140.0) * growth, h = (cam.defect == "crack" ? 14.0 : 90.0) * growth
+                    let (w, h) = size(cam, round: round)
+                    let o = origin(camIndex)
                     var d: [String: Any] = [
                         "detection_id": "\(cam.id)-\(serial)",
                         "camera_id": cam.id,
                         "timestamp": Timestamps.format(Date()),
                         "defect_class": cam.defect,
                         "confidence": (conf * 1000).rounded() / 1000,
-                        "bbox": ["x": 400 + Double(rng.next() % 200), "y": 300 + Double(rng.next() % 100), "width": w.rounded(), "height": h.rounded()],
-                        "image": ["width": cam.frame.w, "height": cam.frame.h],
+                        "bbox": ["x": o.x, "y": o.y, "width": w.rounded(), "height": h.rounded()],
+                        "image": ["width": cam.frame.w, "height": cam.frame.h, "data_base64": (round < 3 ? frames[cam.id] : nil) as Any? ?? NSNull()],
                         "production_order": "PO-44\(71 + round / 4)",
                         "shift": "B",
                         "model": ["name": "line2-defects-yolo", "version": "3.2"],

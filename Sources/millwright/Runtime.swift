@@ -71,6 +71,13 @@ enum Runtime {
         }
     }
 
+    static func openEvidence(_ settings: Settings) throws -> EvidenceService {
+        do { return try EvidenceService(settings: settings.evidence, timezone: settings.site.timezone) } catch {
+            printError("evidence error: cannot use evidence.directory \(settings.evidence.directory): \(error)")
+            throw ExitCode(2)
+        }
+    }
+
     static func makeConnectors(_ settings: Settings, http: HTTPClient) throws -> [any CMMSConnector] {
         do { return try Gateway.connectors(for: settings, http: http) } catch {
             printError("configuration error: \(error)")

@@ -38,7 +38,8 @@ struct Serve: AsyncParsableCommand {
         let logger = Logger(label: "millwright")
         let http = HTTPClient(eventLoopGroupProvider: .singleton)
         let connectors = try Runtime.makeConnectors(settings, http: http)
-        let gateway = Gateway(settings: settings, store: store, register: register, connectors: connectors, logger: logger)
+        let evidence = try Runtime.openEvidence(settings)
+        let gateway = Gateway(settings: settings, store: store, register: register, connectors: connectors, logger: logger, evidence: evidence)
         let api = APIServer(gateway: gateway, registry: registry)
         let host = settings.server.host
         let app = Application(router: api.router(),

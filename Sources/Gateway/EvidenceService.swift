@@ -1,0 +1,119 @@
+import Connectors
+import Evidence
+import Foundation
+import Logging
+import MillwrightCore
+import Store
+
+/// Frames and annotated images, content-addressed on disk. Frames sent inline are stored at
+/// ingest (before the commit that references them); the annotated image is rendered once per
+/// incident, before its work order is first sent, and never blocks it: without a usable
+/// frame the work order carries an evidence card that says why.
+public struct EvidenceService: Sendable {
+    public let images: EvidenceStore
+    public let frames: EvidenceStore
+    let settings: EvidenceSettings
+    let timezone: String
+    public static let maxFrameBytes = 6 << 20
+
+    public init(settings: EvidenceSettings, timezone: String) throws {
+        self.settings = settings
+        self.timezone = timezone
+        images = try EvidenceStore(directory: URL(fileURLWithPath: settings.directory), fileExtension: "jpg")
+        frames = try EvidenceStore(directory: URL(fileURLWithPath: settings.directory).appendingPathComponent("frames"), fileExtension: "frame")
+    }
+
+    /// Moves an inline frame out of the detection into the frame store.
+    public func takeInlineFrame(_ d: inout Detection) throws(FieldProblem) {
+        guard let b64 = d.image?.dataBase64, !b64.isEmpty else { return }
+        guard let data = Data(base64Encoded: b64, options: .ignoreUnknownCharacters), !data.isEmpty else {
+            throw FieldProblem(field: "image.data_base64", "is not valid base64")
+        }
+        guard data.count <= Self.maxFrameBytes else { throw FieldProblem(field: "image.data_base64", "frame is larger than \(Self.maxFrameBytes) bytes") }
+        do { d.frameSHA256 = try frames.put(data) } catch {
+            throw FieldProblem(field: "image.data_base64", "could not be stored: \(error)")
+        }
+        d.image?.dataBase64 = nil
+    }
+
+    public struct Rendered: Sendable {
+        public var jpeg: Data
+        public var sha256: String
+        public var usedFrame: Bool
+        public var note: String
+    }
+
+    public func render(incident detections: [Detection], draft: WorkOrderDraft, maxBytes: Int) -> Rendered? {
+        let withFrame = detections.last { $0.frameSHA256 != nil }
+        let primary = withFrame ?? detections.last
+        guard let primary else { return nil }
+        var frame: Data?
+        var reason = "the camera sent no frame with its detections"
+        if let hash = withFrame?.frameSHA256 {
+            do { frame = try frames.get(hash) } catch { reason = "the stored frame could not be read (\(error))" }
+        }
+        let sameFrame = detections.filter { $0.frameSHA256 != nil && $0.frameSHA256 == withFrame?.frameSHA256 }
+        // One box per distinct defect on the frame: the latest of boxes that overlap.
+        var distinct: [Detection] = []
+        for d in (sameFrame.isEmpty ? [primary] : sameFrame).reversed() {
+            guard let b = d.bbox else { continue }
+            if !distinct.contains(where: { $0.bbox.map { Self.iou($0, b) > 0.3 } ?? false }) { distinct.append(d) }
+        }
+        let annotations = distinct.compactMap { BoxAnnotation(detection: $0, severity: draft.severity) }
+        let banner = BannerInfo(cameraId: primary.cameraId, assetId: draft.asset, assetName: draft.assetName, timestamp: primary.timestamp,
+                                timeZoneIdentifier: timezone, note: primary.zone.map { "zone \($0)" })
+        do {
+            let (fitted, used) = try EvidenceRenderer.renderJPEG(frameData: frame, annotations: annotations, banner: banner, severity: draft.severity,
+                                                                 missingFrameReason: reason, maxBytes: maxBytes)
+            let hash = try images.put(fitted.data)
+            let note = used ? "annotated frame \(fitted.width)×\(fitted.height), \(fitted.data.count) bytes" : "evidence card: \(reason)"
+            return Rendered(jpeg: fitted.data, sha256: hash, usedFrame: used, note: note)
+        } catch {
+            return nil
+        }
+    }
+
+    static func iou(_ a: BoundingBox, _ b: BoundingBox) -> Double {
+        let w = max(0, min(a.x + a.width, b.x + b.width) - max(a.x, b.x))
+        let h = max(0, min(a.y + a.height, b.y + b.height) - max(a.y, b.y))
+        let inter = w * h
+        let union = a.area + b.area - inter
+        return union > 0 ? inter / union : 0
+    }
+
+    /// The link written into the work order: signed and expiring when `public_url` and a
+    /// signing secret are configured, otherwise the API path.
+    public func link(for sha256: String, now: Date = Date()) -> String {
+        let path = "/v1/evidence/\(sha256)"
+        guard let base = settings.publicURL else { return path + " (Millwright API)" }
+        guard let secret = settings.signingSecret else { return base + path }
+        let token = EvidenceLink.sign(hash: sha256, expires: now.addingTimeInterval(settings.linkLifetime.seconds), secret: Data(secret.utf8))
+        return base + path + "?" + token
+    }
+}
+
+extension Gateway {
+    /// Renders and records the incident's evidence if it has none yet; returns the draft to send.
+    func ensureEvidence(for item: OutboxItem, connector: any CMMSConnector) async -> (WorkOrderDraft, Data?, String?) {
+        guard let evidence else { return (item.draft, nil, nil) }
+        do {
+            guard let source = try await store.evidenceSource(incidentId: item.incidentId) else { return (item.draft, nil, nil) }
+            if let existing = source.evidenceSHA256 {
+                return (item.draft, try? evidence.images.get(existing), existing)
+            }
+            guard let rendered = evidence.render(incident: source.detections, draft: item.draft, maxBytes: connector.attachmentLimitBytes) else {
+                logger.warning("evidence could not be rendered", metadata: ["incident": "\(item.incidentId)"])
+                return (item.draft, nil, nil)
+            }
+            var draft = item.draft
+            draft.evidenceURL = evidence.link(for: rendered.sha256)
+            draft.description = WorkOrderComposer.longText(draft, timezone: settings.site.timezone)
+            try await store.recordEvidence(incidentId: item.incidentId, workOrderId: item.workOrderId, sha256: rendered.sha256,
+                                           usedFrame: rendered.usedFrame, note: rendered.note, draft: draft)
+            return (draft, rendered.jpeg, rendered.sha256)
+        } catch {
+            logger.warning("evidence step failed; sending without image", metadata: ["incident": "\(item.incidentId)", "error": "\(error)"])
+            return (item.draft, nil, nil)
+        }
+    }
+}

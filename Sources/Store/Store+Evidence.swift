@@ -1,0 +1,56 @@
+import Foundation
+import GRDB
+import MillwrightCore
+
+extension Store {
+    public struct EvidenceSource: Sendable {
+        public var evidenceSHA256: String?
+        /// The incident's detections, oldest first.
+        public var detections: [Detection]
+    }
+
+    public func evidenceSource(incidentId: String) async throws -> EvidenceSource? {
+        try await pool.read { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT evidence_sha256 FROM incidents WHERE id = ?", arguments: [incidentId]) else { return nil }
+            let dets = try String.fetchAll(db, sql: "SELECT payload FROM detections WHERE incident_id = ? ORDER BY ts LIMIT 500", arguments: [incidentId])
+                .compactMap { Self.decode(Detection.self, $0) }
+            return EvidenceSource(evidenceSHA256: row["evidence_sha256"], detections: dets)
+        }
+    }
+
+    /// The annotated image is part of the record: its hash goes into the audit chain, and the
+    /// work order's stored payload is updated to what will be sent.
+    public func recordEvidence(incidentId: String, workOrderId: String, sha256: String, usedFrame: Bool, note: String,
+                               draft: WorkOrderDraft, now: Date = Date()) async throws {
+        try await pool.write { db in
+            try db.execute(sql: "UPDATE incidents SET evidence_sha256 = ?, evidence_note = ? WHERE id = ?", arguments: [sha256, note, incidentId])
+            try db.execute(sql: "UPDATE work_orders SET payload = ? WHERE id = ?", arguments: [Self.json(draft), workOrderId])
+            try db.audit(kind: "evidence.rendered", subject: incidentId, data: [
+                "sha256": .string(sha256), "used_frame": .bool(usedFrame), "note": .string(note),
+            ], at: now)
+        }
+    }
+
+    public func recordAttachment(workOrderId: String, sha256: String, ok: Bool, now: Date = Date()) async throws {
+        try await pool.write { db in
+            try db.audit(kind: ok ? "evidence.attached" : "evidence.attach_failed", subject: workOrderId, data: ["sha256": .string(sha256)], at: now)
+        }
+    }
+
+    /// Evidence hash of an incident (for `GET /v1/evidence/{incident id}`).
+    public func evidenceHash(incidentId: String) async throws -> String? {
+        try await pool.read { db in try String.fetchOne(db, sql: "SELECT evidence_sha256 FROM incidents WHERE id = ?", arguments: [incidentId]) }
+    }
+
+    /// Every evidence hash the audit trail vouches for, and those of open incidents
+    /// (which retention must never delete).
+    public func evidenceHashes() async throws -> (audited: [String], open: Set<String>) {
+        try await pool.read { db in
+            let audited = try String.fetchAll(db, sql: "SELECT data FROM audit WHERE kind = 'evidence.rendered' ORDER BY seq")
+                .compactMap { Self.decode([String: JSONValue].self, $0)?["sha256"]?.stringValue }
+            let open = try String.fetchAll(db, sql: "SELECT evidence_sha256 FROM incidents WHERE is_open = 1 AND evidence_sha256 IS NOT NULL")
+            let frames = try String.fetchAll(db, sql: "SELECT DISTINCT d.frame_sha256 FROM detections d JOIN incidents i ON i.id = d.incident_id WHERE i.is_open = 1 AND d.frame_sha256 IS NOT NULL")
+            return (audited, Set(open + frames))
+        }
+    }
+}
