@@ -414,3 +414,19 @@ private func allPacketsV311() -> [MQTTPacket] {
         #expect(MQTTTopic.parseSharedSubscription("$share/workers/vision/+/det")! == ("workers", "vision/+/det"))
     }
 }
+
+@Suite struct BrokerAddressTests {
+    @Test func parsesSchemesHostsAndPorts() throws {
+        #expect(try MQTTBrokerAddress(parsing: "mqtt://127.0.0.1:1883") == MQTTBrokerAddress(host: "127.0.0.1", port: 1883, useTLS: false))
+        #expect(try MQTTBrokerAddress(parsing: "mqtt://broker.plant") == MQTTBrokerAddress(host: "broker.plant", port: 1883, useTLS: false))
+        #expect(try MQTTBrokerAddress(parsing: "mqtts://broker.plant") == MQTTBrokerAddress(host: "broker.plant", port: 8883, useTLS: true))
+        #expect(try MQTTBrokerAddress(parsing: "MQTTS://b:9999/") == MQTTBrokerAddress(host: "b", port: 9999, useTLS: true))
+        #expect(try MQTTBrokerAddress(parsing: "tcp://[::1]:1884") == MQTTBrokerAddress(host: "::1", port: 1884, useTLS: false))
+        #expect(try MQTTBrokerAddress(parsing: "ssl://[fe80::1]") == MQTTBrokerAddress(host: "fe80::1", port: 8883, useTLS: true))
+    }
+
+    @Test(arguments: ["127.0.0.1:1883", "http://b", "mqtt://", "mqtt://b:0", "mqtt://b:70000", "mqtt://b:x", "mqtt://u:p@b", "mqtt://b/topic", "mqtt://[::1"])
+    func rejectsInvalid(_ url: String) {
+        #expect(throws: MQTTBrokerAddress.ParseError.self) { try MQTTBrokerAddress(parsing: url) }
+    }
+}
