@@ -63,7 +63,10 @@ public enum SandboxEmulator {
             let data = try await EmulatorHTTP.body(request)
             guard !data.isEmpty else { return problem(.unprocessableContent, "empty attachment") }
             guard let id = context.parameters.get("id"), let name = context.parameters.get("name"),
-                  let wo = await state.update(id: id, { $0.attachments.append(name) }) else { return problem(.notFound, "no such work order") }
+                  // PUT is idempotent: the same name replaces, never duplicates.
+                  let wo = await state.update(id: id, { if !$0.attachments.contains(name) { $0.attachments.append(name) } }) else {
+                return problem(.notFound, "no such work order")
+            }
             return EmulatorHTTP.json(status: .created, view(wo))
         }
         return router

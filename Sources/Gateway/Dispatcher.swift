@@ -130,6 +130,10 @@ extension Gateway {
                     try? await store.markRepeatsNoted(workOrderId: wo.workOrderId, count: wo.repeatsUnnoted)
                 }
             }
+            if let sha = wo.evidenceToAttach, let jpeg = try? evidence?.images.get(sha) {
+                let ok = await connector.attach(cmmsId: wo.cmmsId, filename: "\(wo.reference)-evidence.jpg", jpeg: jpeg)
+                if ok { try? await store.recordAttachment(workOrderId: wo.workOrderId, sha256: sha, ok: true) }
+            }
             do {
                 guard let status = try await connector.status(cmmsId: wo.cmmsId) else { continue }
                 let t = try await store.applyCMMSStatus(workOrderId: wo.workOrderId, status: status)

@@ -118,6 +118,7 @@ enum Schema {
             ALTER TABLE incidents ADD COLUMN evidence_sha256 TEXT;
             ALTER TABLE incidents ADD COLUMN evidence_note TEXT;
             ALTER TABLE detections ADD COLUMN frame_sha256 TEXT;
+            ALTER TABLE work_orders ADD COLUMN evidence_attached INTEGER NOT NULL DEFAULT 0;
             """)
         }
         return m

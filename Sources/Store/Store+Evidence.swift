@@ -33,6 +33,7 @@ extension Store {
 
     public func recordAttachment(workOrderId: String, sha256: String, ok: Bool, now: Date = Date()) async throws {
         try await pool.write { db in
+            if ok { try db.execute(sql: "UPDATE work_orders SET evidence_attached = 1 WHERE id = ?", arguments: [workOrderId]) }
             try db.audit(kind: ok ? "evidence.attached" : "evidence.attach_failed", subject: workOrderId, data: ["sha256": .string(sha256)], at: now)
         }
     }

@@ -134,16 +134,22 @@ extension Store {
         public var cmmsId: String
         public var repeatsUnnoted: Int
         public var lastSeen: Date
+        /// Evidence rendered but not yet uploaded to the CMMS.
+        public var evidenceToAttach: String?
+        public var reference: String
     }
 
     public func openDelivered(cmms: String) async throws -> [OpenWorkOrder] {
         try await pool.read { db in
             try Row.fetchAll(db, sql: """
-                SELECT w.id, w.incident_id, w.cmms_id, w.repeats_unnoted, i.last_seen FROM work_orders w JOIN incidents i ON i.id = w.incident_id
+                SELECT w.id, w.incident_id, w.cmms_id, w.repeats_unnoted, w.reference, i.last_seen,
+                    CASE WHEN w.evidence_attached = 0 THEN i.evidence_sha256 END AS evidence_to_attach
+                FROM work_orders w JOIN incidents i ON i.id = w.incident_id
                 WHERE w.cmms_name = ? AND w.phase = 'delivered' AND i.is_open = 1
                 """, arguments: [cmms]).map {
                 OpenWorkOrder(workOrderId: $0["id"], incidentId: $0["incident_id"], cmmsId: $0["cmms_id"],
-                              repeatsUnnoted: $0["repeats_unnoted"], lastSeen: Date(db: $0["last_seen"]))
+                              repeatsUnnoted: $0["repeats_unnoted"], lastSeen: Date(db: $0["last_seen"]),
+                              evidenceToAttach: $0["evidence_to_attach"], reference: $0["reference"])
             }
         }
     }
