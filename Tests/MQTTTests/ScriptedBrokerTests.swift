@@ -61,9 +61,11 @@ final class ScriptedBroker: @unchecked Sendable {
 
     func stop() async { try? await channel.close() }
 
-    func clientConfiguration(keepAlive: UInt16 = 30, responseTimeout: TimeAmount = .seconds(10)) -> MQTTClientConfiguration {
+    func clientConfiguration(keepAlive: UInt16 = 30, responseTimeout: TimeAmount = .seconds(10),
+                             maximumPacketSize: UInt32? = nil) -> MQTTClientConfiguration {
         MQTTClientConfiguration(host: "127.0.0.1", port: port,
-                                session: .init(clientID: "scripted", keepAlive: keepAlive, responseTimeout: responseTimeout),
+                                session: .init(clientID: "scripted", keepAlive: keepAlive, responseTimeout: responseTimeout,
+                                               maximumPacketSize: maximumPacketSize),
                                 reconnect: .disabled)
     }
 }
@@ -151,6 +153,23 @@ private func lostWith(_ events: [MQTTClientEvent], _ match: (MQTTError) -> Bool)
         #expect(ok.reasonCode == .success)
         await #expect(throws: MQTTError.operationFailed(.notAuthorized, reasonString: nil)) {
             try await client.publish(topic: "denied", payload: "x", qos: .atLeastOnce)
+        }
+        await client.disconnect()
+        await broker.stop()
+    }
+
+    @Test func oversizedInboundPacketGetsDisconnect0x95() async throws {
+        let broker = try await ScriptedBroker { packet, conn in
+            if case .connect(let c) = packet {
+                #expect(c.properties.maximumPacketSize == 100)
+                conn.send(.connack(ConnAckPacket()))
+                conn.send(.publish(PublishPacket(topic: "big", payload: ByteBuffer(repeating: 7, count: 500))))
+            }
+        }
+        let client = MQTTClient(configuration: broker.clientConfiguration(maximumPacketSize: 100))
+        try await client.connect()
+        try await broker.received.waitUntil("DISCONNECT 0x95 from the client", timeout: 5) { packets in
+            packets.contains { if case .disconnect(let d) = $0 { d.reasonCode == .packetTooLarge } else { false } }
         }
         await client.disconnect()
         await broker.stop()
