@@ -21,8 +21,27 @@
 //
 // Inbound QoS 1/2 messages are acknowledged by the *application*: `MQTTMessage.acknowledge()`
 // sends PUBACK/PUBREC (in arrival order). A consumer that commits durably before acknowledging
-// gets at-least-once delivery until the commit and no redelivery after it; messages never
-// acknowledged are redelivered by the server after a reconnect (persistent session).
+// gets at-least-once delivery until the commit and no redelivery after it (QoS 2: duplicates
+// of an acknowledged message are suppressed until PUBREL, also across reconnects); messages
+// never acknowledged are redelivered by the server after a reconnect (persistent session).
+// `acknowledge()` returns false when its connection is gone: expect that message again.
+//
+// Typical use (a persistent session that survives gateway and broker restarts — use Clean
+// Start = 0 from the first connection: mosquitto 2.0 does not persist across its own restart
+// a session created with Clean Start = 1):
+//
+//     let client = MQTTClient(configuration: MQTTClientConfiguration(
+//         broker: try MQTTBrokerAddress(parsing: "mqtt://127.0.0.1:1883"),
+//         session: MQTTSessionConfiguration(clientID: "millwright-line2", cleanStart: false,
+//                                           sessionExpiryInterval: 86_400, receiveMaximum: 100)))
+//     try await client.connect()
+//     try await client.subscribe([Subscription("vision/+/detections", qos: .atLeastOnce)])
+//     for await message in client.messages {
+//         try store.commit(message.payload)      // durable first …
+//         await message.acknowledge()            // … then PUBACK
+//     }
+//
+// `messages` buffers without bound; `receiveMaximum` bounds unacknowledged QoS 1/2 deliveries.
 
 import Logging
 import NIOCore
@@ -93,22 +112,30 @@ public struct MQTTClientConfiguration: Sendable {
     public var session: MQTTSessionConfiguration
     public var reconnect: MQTTReconnectPolicy
     public var connectTimeout: TimeAmount
+    /// When `true`, ``MQTTClient/connect()`` keeps retrying (with the reconnect backoff) while the
+    /// broker is unreachable, and fails only on a CONNACK refusal. When `false` (default) the first
+    /// failed attempt is thrown.
+    public var retryInitialConnect: Bool
 
     public init(host: String, port: Int = 1883, tls: MQTTTLSConfiguration? = nil, session: MQTTSessionConfiguration,
-                reconnect: MQTTReconnectPolicy = .init(), connectTimeout: TimeAmount = .seconds(10)) {
+                reconnect: MQTTReconnectPolicy = .init(), connectTimeout: TimeAmount = .seconds(10),
+                retryInitialConnect: Bool = false) {
         self.host = host
         self.port = port
         self.tls = tls
         self.session = session
         self.reconnect = reconnect
         self.connectTimeout = connectTimeout
+        self.retryInitialConnect = retryInitialConnect
     }
 
     /// From a parsed `mqtt://` / `mqtts://` URL; `mqtts` uses `tls` (default: system trust store).
     public init(broker: MQTTBrokerAddress, tls: MQTTTLSConfiguration? = nil, session: MQTTSessionConfiguration,
-                reconnect: MQTTReconnectPolicy = .init(), connectTimeout: TimeAmount = .seconds(10)) {
+                reconnect: MQTTReconnectPolicy = .init(), connectTimeout: TimeAmount = .seconds(10),
+                retryInitialConnect: Bool = false) {
         self.init(host: broker.host, port: broker.port, tls: broker.useTLS ? (tls ?? MQTTTLSConfiguration()) : nil,
-                  session: session, reconnect: reconnect, connectTimeout: connectTimeout)
+                  session: session, reconnect: reconnect, connectTimeout: connectTimeout,
+                  retryInitialConnect: retryInitialConnect)
     }
 }
 
@@ -376,7 +403,10 @@ public final class MQTTClient: @unchecked Sendable {
     /// A connection (or attempt) is over: report, then reconnect or give up.
     private func connectionAttemptEnded(_ error: MQTTError, underlying: Error? = nil) {
         eventLoop.assertInEventLoop()
-        if let promise = pendingConnect, !everConnected {
+        var refused = false
+        if case .connectionRefused = error { refused = true }
+        if let promise = pendingConnect, !everConnected,
+           refused || !configuration.retryInitialConnect || !configuration.reconnect.enabled {
             // The first connect() reports its failure to the caller instead of retrying.
             pendingConnect = nil
             started = false

@@ -43,7 +43,7 @@ final class ScriptedBroker: @unchecked Sendable {
         }
     }
 
-    init(script: @escaping @Sendable (MQTTPacket, ScriptedConnection) -> Void) async throws {
+    init(port: Int = 0, script: @escaping @Sendable (MQTTPacket, ScriptedConnection) -> Void) async throws {
         let received = self.received
         channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -56,7 +56,7 @@ final class ScriptedBroker: @unchecked Sendable {
                     return child.eventLoop.makeFailedFuture(error)
                 }
             }
-            .bind(host: "127.0.0.1", port: 0).get()
+            .bind(host: "127.0.0.1", port: port).get()
     }
 
     func stop() async { try? await channel.close() }
@@ -171,6 +171,31 @@ private func lostWith(_ events: [MQTTClientEvent], _ match: (MQTTError) -> Bool)
         try await broker.received.waitUntil("DISCONNECT 0x95 from the client", timeout: 5) { packets in
             packets.contains { if case .disconnect(let d) = $0 { d.reasonCode == .packetTooLarge } else { false } }
         }
+        await client.disconnect()
+        await broker.stop()
+    }
+
+    @Test func initialConnectRetriesUntilBrokerIsUp() async throws {
+        let port = try await freeLoopbackPort()
+        let client = MQTTClient(configuration: MQTTClientConfiguration(
+            host: "127.0.0.1", port: port, session: .init(clientID: "early"),
+            reconnect: MQTTReconnectPolicy(initialDelay: .milliseconds(20), maximumDelay: .milliseconds(100)),
+            retryInitialConnect: true))
+        let events = Collector<MQTTClientEvent>()
+        recordEvents(client, into: events)
+        let connecting = Task { try await client.connect() }
+        // The broker appears only after the client has failed at least twice.
+        try await events.waitUntil("two failed attempts") { events in
+            events.filter { if case .reconnecting = $0 { true } else { false } }.count >= 2
+        }
+        dbg("two failures seen")
+        let broker = try await ScriptedBroker(port: port) { packet, conn in
+            if case .connect = packet { conn.send(.connack(ConnAckPacket())) }
+        }
+        dbg("broker up")
+        let info = try await withTimeout(10, "connect() after the broker came up") { try await connecting.value }
+        dbg("connected")
+        #expect(info.clientID == "early")
         await client.disconnect()
         await broker.stop()
     }
