@@ -92,6 +92,12 @@ let package = Package(
         .testTarget(name: "IngestTests", dependencies: ["MillwrightCore", "Ingest"], resources: [.copy("Fixtures")]),
         .testTarget(name: "MQTTTests", dependencies: ["MQTT"]),
         .testTarget(name: "EvidenceTests", dependencies: ["MillwrightCore", "Evidence"], resources: [.copy("Golden")]),
+        // Each connector against its emulator, and both against the official specs in ../shared/specs.
+        .testTarget(name: "ConnectorTests", dependencies: [
+            "MillwrightCore", "Connectors", "Emulators",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "Hummingbird", package: "hummingbird"),
+        ]),
         .testTarget(name: "StoreTests", dependencies: ["MillwrightCore", "Store"]),
         // Runs the built `millwright` binary as a separate process.
         .testTarget(name: "BlackBoxTests", dependencies: [

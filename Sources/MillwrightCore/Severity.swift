@@ -15,6 +15,11 @@ public struct SeverityBreakdown: Sendable, Equatable, Codable {
     public var history: Double
     public var total: Int
     public var notes: [String]
+
+    public init(base: Double, size: Double, growth: Double, criticality: Double, history: Double, total: Int, notes: [String]) {
+        self.base = base; self.size = size; self.growth = growth; self.criticality = criticality
+        self.history = history; self.total = total; self.notes = notes
+    }
 }
 
 public enum SeverityModel {

@@ -29,6 +29,34 @@ public struct WorkOrderDraft: Sendable, Equatable, Codable {
     public var skills: [String]
     public var evidenceURL: String?
     public var site: String
+
+    public init(reference: String, incidentId: String, title: String, description: String, asset: String, assetName: String?, location: String?, functionalLocation: String?, defectClass: String, zone: String?, severity: Int, severityBreakdown: SeverityBreakdown, priority: Priority, priorityRule: String, confidence: Double, camera: String, detectedAt: Date, detectionId: String, productionOrder: String?, shift: String?, procedure: String?, parts: [PartRequirement], skills: [String], evidenceURL: String?, site: String) {
+        self.reference = reference
+        self.incidentId = incidentId
+        self.title = title
+        self.description = description
+        self.asset = asset
+        self.assetName = assetName
+        self.location = location
+        self.functionalLocation = functionalLocation
+        self.defectClass = defectClass
+        self.zone = zone
+        self.severity = severity
+        self.severityBreakdown = severityBreakdown
+        self.priority = priority
+        self.priorityRule = priorityRule
+        self.confidence = confidence
+        self.camera = camera
+        self.detectedAt = detectedAt
+        self.detectionId = detectionId
+        self.productionOrder = productionOrder
+        self.shift = shift
+        self.procedure = procedure
+        self.parts = parts
+        self.skills = skills
+        self.evidenceURL = evidenceURL
+        self.site = site
+    }
 }
 
 public enum WorkOrderComposer {

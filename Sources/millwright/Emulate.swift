@@ -9,10 +9,8 @@ struct Emulate: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run a CMMS emulator to test against before go-live.",
         discussion: """
-        KIND: sandbox (Millwright's reference CMMS: create, lookup by external reference,
-        status read/change, notes, attachments; Bearer auth).
-        The other kinds (sap-pm, maximo, maintainx, upkeep, limble, fiix, oracle-fusion,
-        hxgn-eam) arrive with their connectors.
+        KIND and what each emulator covers:
+        \(EmulatorRegistry.all.map { "  \($0.kind): \($0.covers)" }.joined(separator: "\n"))
 
         Every emulator lists what it received at GET /_emulator/work-orders (common JSON shape)
         and counts requests at GET /_emulator/stats.
@@ -52,8 +50,8 @@ struct Emulate: AsyncParsableCommand {
     }
 
     func run() async throws {
-        guard kind == "sandbox" else {
-            Runtime.printError("emulate: '\(kind)' is not available in this build yet; available: sandbox")
+        guard let entry = EmulatorRegistry.entry(kind) else {
+            Runtime.printError("emulate: '\(kind)' is not available in this build; available: \(EmulatorRegistry.all.map(\.kind).joined(separator: ", "))")
             throw ExitCode(2)
         }
         _ = Runtime.bootstrap(level: .notice)
@@ -71,7 +69,7 @@ struct Emulate: AsyncParsableCommand {
         let state = EmulatorState(options: options)
         let logger = Logger(label: "millwright.emulator")
         let host = self.host
-        let app = Application(router: SandboxEmulator.router(state: state),
+        let app = Application(router: entry.router(state),
                               configuration: .init(address: .hostname(host, port: port), serverName: "millwright-emulator-\(kind)"),
                               onServerRunning: { announce("\(kind) emulator", $0, host: host) }, logger: logger)
         let group = ServiceGroup(configuration: .init(services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))

@@ -1,0 +1,93 @@
+import AsyncHTTPClient
+import Connectors
+import Crypto
+import Foundation
+import Hummingbird
+import MillwrightCore
+import NIOCore
+import Testing
+
+/// The webhook connector against a real HTTP receiver that verifies the signature the way
+/// a plant's integration would.
+@Suite struct WebhookTests {
+    actor Received {
+        var bodies: [(headers: [String: String], body: Data)] = []
+        func add(_ h: [String: String], _ b: Data) { bodies.append((h, b)) }
+    }
+
+    func draft() -> WorkOrderDraft {
+        let sev = SeverityBreakdown(base: 70, size: 2, growth: 0, criticality: 15, history: 0, total: 87, notes: [])
+        return WorkOrderDraft(reference: "MW-ABCDEF123456", incidentId: "inc-1", title: "Crack at C2 head pulley", description: "long text",
+                              asset: "10004712", assetName: "C2 head pulley", location: "Line 2", functionalLocation: nil, defectClass: "crack",
+                              zone: "head-pulley", severity: 87, severityBreakdown: sev, priority: .critical, priorityRule: "rule 1", confidence: 0.93,
+                              camera: "CAM-07", detectedAt: Date(), detectionId: "d1", productionOrder: "PO-4471", shift: "B", procedure: "Lock out.",
+                              parts: [], skills: [], evidenceURL: nil, site: "plant-1")
+    }
+
+    @Test func signedPostThatAReceiverCanVerify() async throws {
+        let received = Received()
+        let router = Router()
+        router.post("/hook") { request, _ in
+            var req = request
+            let body = try await req.collectBody(upTo: 1 << 20)
+            var headers: [String: String] = [:]
+            for f in request.headers { headers[f.name.canonicalName] = f.value }
+            await received.add(headers, Data(body.readableBytesView))
+            return Response(status: .accepted, body: .init(byteBuffer: ByteBuffer(string: #"{"id":"T-1"}"#)))
+        }
+        let port = PortBox()
+        let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)), onServerRunning: { port.set($0.localAddress?.port ?? 0) })
+        let server = Task { try await app.runService(gracefulShutdownSignals: []) }
+        defer { server.cancel() }
+        let url = "http://127.0.0.1:\(try await port.wait())/hook"
+
+        var settings = CMMSSettings(name: "hook", kind: "webhook", baseURL: url)
+        settings.options["secret"] = "s3cret"
+        let http = HTTPClient(eventLoopGroupProvider: .singleton)
+        let connector = try ConnectorFactory.make(settings, http: http)
+        let outcome = await connector.create(draft())
+        #expect(outcome == .created(cmmsId: "T-1"))
+
+        let got = try #require(await received.bodies.first)
+        let ts = try #require(got.headers["x-millwright-timestamp"])
+        let sig = try #require(got.headers["x-millwright-signature"])
+        #expect(got.headers["idempotency-key"] == "MW-ABCDEF123456")
+        var mac = HMAC<SHA256>(key: SymmetricKey(data: Data("s3cret".utf8)))
+        mac.update(data: Data((ts + ".").utf8))
+        mac.update(data: got.body)
+        let expected = "v1=" + Data(mac.finalize()).map { String(format: "%02x", $0) }.joined()
+        #expect(sig == expected)
+        let json = try #require(try JSONSerialization.jsonObject(with: got.body) as? [String: Any])
+        #expect(json["event"] as? String == "work_order.created")
+        let wo = try #require(json["work_order"] as? [String: Any])
+        #expect(wo["reference"] as? String == "MW-ABCDEF123456")
+        #expect(wo["asset"] as? String == "10004712")
+        #expect(wo["priority"] as? String == "critical")
+        // A tampered body no longer matches.
+        var forged = HMAC<SHA256>(key: SymmetricKey(data: Data("s3cret".utf8)))
+        forged.update(data: Data((ts + ".").utf8))
+        forged.update(data: got.body + Data(" ".utf8))
+        #expect("v1=" + Data(forged.finalize()).map { String(format: "%02x", $0) }.joined() != sig)
+        try await http.shutdown()
+    }
+
+    @Test func webhookWithoutSecretIsAConfigurationError() throws {
+        let http = HTTPClient(eventLoopGroupProvider: .singleton)
+        defer { try? http.syncShutdown() }
+        #expect(throws: ConnectorError.self) { try ConnectorFactory.make(CMMSSettings(name: "h", kind: "webhook", baseURL: "http://127.0.0.1:1"), http: http) }
+    }
+}
+
+/// The port a test server bound.
+final class PortBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var port: Int?
+    func set(_ p: Int) { lock.withLock { port = p } }
+    func wait() async throws -> Int {
+        for _ in 0..<500 {
+            if let p = lock.withLock({ port }) { return p }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        throw CancellationError()
+    }
+}
