@@ -69,7 +69,7 @@ let package = Package(
         ]),
         // The running gateway: ingest service, dispatcher, status sync.
         .target(name: "Gateway", dependencies: [
-            "MillwrightCore", "Config", "Store", "Connectors", "Ingest", "Evidence",
+            "MillwrightCore", "Config", "Store", "Connectors", "Ingest", "Evidence", "MQTT",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -98,8 +98,10 @@ public enum ConfigLoader {
                     default: s.dispatch.maxBackoff = try v.duration()
                     }
                 }
+            case "mqtt":
+                s.mqtt = try mqtt(n, resolvePath: resolvePath)
             default:
-                // shifts, technicians, inventory, mqtt, notifications, procedures: read by
+                // shifts, technicians, inventory, notifications, procedures: read by
                 // their own features; accepted here so one file serves every release.
                 break
             }
@@ -147,6 +149,59 @@ public enum ConfigLoader {
             }
         }
         return c
+    }
+
+    static let visionFormats = ["native", "deepstream", "frigate", "ultralytics", "roboflow", "landinglens", "coco"]
+
+    static func mqtt(_ n: YAMLNode, resolvePath: (String) -> String) throws(ConfigError) -> MQTTSettings {
+        let m = try n.requireMapping(allowed: ["broker", "client_id", "protocol", "username", "password_env", "ca", "cert", "key",
+                                               "shared_group", "sources", "labels", "publish"])
+        let brokerNode = try req(n, "broker")
+        let broker = try brokerNode.string()
+        guard let u = URL(string: broker), ["mqtt", "mqtts"].contains(u.scheme ?? ""), u.host != nil else {
+            throw brokerNode.error("'\(broker)' is not an mqtt:// or mqtts:// URL")
+        }
+        var s = MQTTSettings(broker: broker)
+        for (k, v) in m {
+            switch k {
+            case "client_id": s.clientId = try v.string()
+            case "protocol":
+                let p = try v.string()
+                guard p == "5" || p == "3.1.1" else { throw v.error("must be 5 or 3.1.1") }
+                s.protocolVersion = p == "5" ? 5 : 4
+            case "username": s.username = try v.string()
+            case "password_env": s.password = try n.secret(fromEnvKey: k)
+            case "ca": s.caFile = resolvePath(try v.string())
+            case "cert": s.certFile = resolvePath(try v.string())
+            case "key": s.keyFile = resolvePath(try v.string())
+            case "shared_group": s.sharedGroup = try v.string()
+            case "labels": for (lk, lv) in try v.requireMapping() { s.labels[lk] = try lv.string() }
+            case "publish":
+                for (pk, pv) in try v.requireMapping(allowed: ["prefix", "site"]) {
+                    if pk == "prefix" { s.publishPrefix = try pv.string() } else { s.publishSite = try pv.string() }
+                }
+                if s.publishPrefix == nil { s.publishPrefix = "millwright" }
+            case "sources":
+                s.sources = try v.requireSequence().map { src throws(ConfigError) in
+                    _ = try src.requireMapping(allowed: ["topic", "format", "camera_from_topic", "frigate_url"])
+                    let fNode = try req(src, "format")
+                    let format = try fNode.string()
+                    guard visionFormats.contains(format) || format == "auto" else {
+                        throw fNode.error("'\(format)' is not a vision format; use one of \(visionFormats.joined(separator: ", ")) or auto")
+                    }
+                    var source = MQTTSource(topic: try req(src, "topic").string(), format: format)
+                    if source.topic.isEmpty || source.topic.contains("#") && !source.topic.hasSuffix("#") {
+                        throw src.error("topic '\(source.topic)' is not a valid MQTT topic filter")
+                    }
+                    source.cameraFromTopic = try src.child("camera_from_topic")?.int(in: 0...32)
+                    source.frigateURL = try src.child("frigate_url")?.string()
+                    source.line = src.line
+                    return source
+                }
+            default: break
+            }
+        }
+        return s
     }
 
     static func auth(_ n: YAMLNode) throws(ConfigError) -> CMMSAuth {

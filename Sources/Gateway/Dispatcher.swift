@@ -64,6 +64,10 @@ extension Gateway {
             do {
                 let rec = try await store.recordDelivery(workOrderId: item.workOrderId, action: item.action, outcome: outcome, duration: duration,
                                                          policy: settings.dispatch, jitter: Double.random(in: 0...1))
+                if rec.state.phase == .delivered || rec.state.phase == .deadLetter {
+                    eventSink.yield(.workOrder(id: item.workOrderId, incidentId: item.incidentId, camera: item.draft.camera,
+                                               reference: item.reference, phase: rec.state.phase.rawValue, cmmsId: rec.state.cmmsId))
+                }
                 switch rec.state.phase {
                 case .delivered:
                     if let latency = rec.latency { metrics.workOrderDelivered(cmms: connector.name, latencySeconds: latency) }
@@ -138,6 +142,7 @@ extension Gateway {
                 guard let status = try await connector.status(cmmsId: wo.cmmsId) else { continue }
                 let t = try await store.applyCMMSStatus(workOrderId: wo.workOrderId, status: status)
                 if case .moved(let from, let to) = t {
+                    eventSink.yield(.incident(id: wo.incidentId, camera: wo.camera, state: to.rawValue, detail: "CMMS status \(status.rawValue)"))
                     log.info("incident moved by CMMS status", metadata: ["from": "\(from.rawValue)", "to": "\(to.rawValue)", "cmms_status": "\(status.rawValue)"])
                 }
             } catch {

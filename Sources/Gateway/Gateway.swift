@@ -18,6 +18,9 @@ public final class Gateway: Sendable {
     /// Frames and annotated images; `nil` runs without evidence (some tests, the bench).
     public let evidence: EvidenceService?
     let wake: WakeSignals
+    /// Decisions as they happen, for the plant floor (MQTT). Best effort: the store is the record.
+    public let events: AsyncStream<FloorEvent>
+    let eventSink: AsyncStream<FloorEvent>.Continuation
 
     public init(settings: Settings, store: Store, register: AssetRegister?, connectors: [any CMMSConnector], logger: Logger,
                 evidence: EvidenceService? = nil) {
@@ -28,6 +31,7 @@ public final class Gateway: Sendable {
         self.connectors = Dictionary(connectors.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         self.logger = logger
         self.wake = WakeSignals(names: connectors.map(\.name))
+        (events, eventSink) = AsyncStream.makeStream(of: FloorEvent.self, bufferingPolicy: .bufferingNewest(10_000))
     }
 
     /// Builds connectors for every configured CMMS; errors name the entry at fault.
@@ -54,15 +58,36 @@ public final class Gateway: Sendable {
         case tooManyItems(Int, limit: Int)
     }
 
+    /// What the transport knows about a submission that its payload may not say.
+    public struct Source: Sendable {
+        public var format: VisionFormat?
+        public var camera: String?
+        /// The camera from the transport (MQTT topic) wins over one in the payload.
+        public var cameraIsAuthoritative = false
+        public var messageKey: String?
+        public var labels: [String: String] = [:]
+        public var frigateURL: String?
+        public init(format: VisionFormat? = nil, camera: String? = nil) { self.format = format; self.camera = camera }
+    }
+
+    public func ingest(body: Data, format: VisionFormat?, camera: String? = nil, messageKey: String? = nil, now: Date = Date()) async throws -> IngestReport {
+        var source = Source(format: format, camera: camera)
+        source.messageKey = messageKey
+        return try await ingest(body: body, source: source, now: now)
+    }
+
     /// Parses, validates and durably stores one submission. Returns after the commit; bad
     /// items are reported and nothing of them is written.
-    public func ingest(body: Data, format: VisionFormat?, camera: String? = nil, messageKey: String? = nil, now: Date = Date()) async throws -> IngestReport {
+    public func ingest(body: Data, source: Source, now: Date = Date()) async throws -> IngestReport {
+        let format = source.format
         let json: JSONValue
         do { json = try JSONValue.parse(body) } catch let p as FieldProblem { throw IngestError.unreadable(p) }
         if let items = json.arrayValue, items.count > settings.server.maxBatchItems {
             throw IngestError.tooManyItems(items.count, limit: settings.server.maxBatchItems)
         }
-        let context = AdapterContext(cameraId: camera, receivedAt: now, messageKey: messageKey, maxItems: settings.server.maxBatchItems)
+        let context = AdapterContext(cameraId: source.camera, preferContextCamera: source.cameraIsAuthoritative, labelMap: source.labels,
+                                     frigateBaseURL: source.frigateURL, receivedAt: now, messageKey: source.messageKey,
+                                     maxItems: settings.server.maxBatchItems)
         let (used, results) = Adapters.decodeWithFormat(json, format: format, context: context)
         if results.count > settings.server.maxBatchItems {
             throw IngestError.tooManyItems(results.count, limit: settings.server.maxBatchItems)
@@ -86,7 +111,8 @@ public final class Gateway: Sendable {
         metrics.ingestLatency(seconds: (ContinuousClock.now - started).seconds)
         metrics.rejected(count: rejected.count)
         var newWork = false
-        for o in outcomes where !o.duplicate {
+        for (o, d) in zip(outcomes, good) where !o.duplicate {
+            eventSink.yield(.detection(o, d))
             metrics.detection(o.status)
             if o.workOrderId != nil { newWork = true }
             var log = logger
@@ -94,6 +120,7 @@ public final class Gateway: Sendable {
             log[metadataKey: "camera"] = "\(o.cameraId)"
             if let i = o.incidentId { log[metadataKey: "incident"] = "\(i)" }
             if let w = o.workOrderId {
+                if let i = o.incidentId { eventSink.yield(.incident(id: i, camera: d.cameraId, state: "open", detail: o.reason)) }
                 log[metadataKey: "work_order"] = "\(w)"
                 log.info("incident opened, work order queued", metadata: ["status": "\(o.status.rawValue)"])
             } else if o.status == .orphaned {
@@ -117,6 +144,13 @@ final class WakeSignals: Sendable {
         guard let w = wakeups[name] else { try? await Task.sleep(for: timeout); return }
         await w.wait(timeout: timeout)
     }
+}
+
+/// What the plant floor hears about (published on MQTT `<prefix>/<site>/<camera>/…`).
+public enum FloorEvent: Sendable {
+    case detection(IngestOutcome, Detection)
+    case incident(id: String, camera: String, state: String, detail: String)
+    case workOrder(id: String, incidentId: String, camera: String, reference: String, phase: String, cmmsId: String?)
 }
 
 extension Gateway {

@@ -17,6 +17,7 @@ public struct Settings: Sendable {
     public var shadow = false
     public var apiKeys: [APIKeySettings] = []
     public var dispatch = DispatchPolicy()
+    public var mqtt: MQTTSettings?
 
     public init() {}
 
@@ -168,4 +169,35 @@ extension Duration {
         guard let n = Double(t), n.isFinite, n >= 0 else { return nil }
         return .milliseconds(Int64((n * 1000).rounded()))
     }
+}
+
+/// `mqtt:` — ingest from and publish to a broker (PRODUCT §5, §7).
+public struct MQTTSettings: Sendable {
+    public var broker: String
+    public var clientId = "millwright"
+    public var protocolVersion = 5
+    public var username: String?
+    public var password: String?
+    public var caFile: String?
+    public var certFile: String?
+    public var keyFile: String?
+    /// Several gateway nodes split one stream: every source is subscribed as `$share/<group>/<topic>`.
+    public var sharedGroup: String?
+    public var sources: [MQTTSource] = []
+    /// Vision label → defect class; unknown labels are kept as they are.
+    public var labels: [String: String] = [:]
+    /// `publish: {prefix, site}`; nil publishes nothing.
+    public var publishPrefix: String?
+    public var publishSite: String?
+    public init(broker: String) { self.broker = broker }
+}
+
+public struct MQTTSource: Sendable, Equatable {
+    public var topic: String
+    public var format: String
+    /// 0-based topic level holding the camera id (`vision/+/detections` → 1).
+    public var cameraFromTopic: Int?
+    public var frigateURL: String?
+    public var line: Int?
+    public init(topic: String, format: String) { self.topic = topic; self.format = format }
 }

@@ -137,19 +137,20 @@ extension Store {
         /// Evidence rendered but not yet uploaded to the CMMS.
         public var evidenceToAttach: String?
         public var reference: String
+        public var camera: String
     }
 
     public func openDelivered(cmms: String) async throws -> [OpenWorkOrder] {
         try await pool.read { db in
             try Row.fetchAll(db, sql: """
-                SELECT w.id, w.incident_id, w.cmms_id, w.repeats_unnoted, w.reference, i.last_seen,
+                SELECT w.id, w.incident_id, w.cmms_id, w.repeats_unnoted, w.reference, i.last_seen, i.camera_id,
                     CASE WHEN w.evidence_attached = 0 THEN i.evidence_sha256 END AS evidence_to_attach
                 FROM work_orders w JOIN incidents i ON i.id = w.incident_id
                 WHERE w.cmms_name = ? AND w.phase = 'delivered' AND i.is_open = 1
                 """, arguments: [cmms]).map {
                 OpenWorkOrder(workOrderId: $0["id"], incidentId: $0["incident_id"], cmmsId: $0["cmms_id"],
                               repeatsUnnoted: $0["repeats_unnoted"], lastSeen: Date(db: $0["last_seen"]),
-                              evidenceToAttach: $0["evidence_to_attach"], reference: $0["reference"])
+                              evidenceToAttach: $0["evidence_to_attach"], reference: $0["reference"], camera: $0["camera_id"])
             }
         }
     }

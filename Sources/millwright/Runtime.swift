@@ -99,6 +99,16 @@ struct GatewayService: Service {
     }
 }
 
+/// MQTT ingest and floor publishing; stops first on shutdown (no new detections), then
+/// says offline.
+struct MQTTService: Service {
+    let bridge: MQTTBridge
+    func run() async throws {
+        try await cancelWhenGracefulShutdown { try await bridge.run() }
+        await bridge.stop()
+    }
+}
+
 /// Prints the bound address once the server listens (port 0 picks a free one).
 func announce(_ what: String, _ channel: any Channel, host: String) {
     let port = channel.localAddress?.port ?? 0

@@ -47,8 +47,15 @@ struct Serve: AsyncParsableCommand {
                               onServerRunning: { announce("api", $0, host: host) }, logger: logger)
         if settings.apiKeys.isEmpty { logger.warning("no auth.api_keys configured: every request except /healthz will be refused") }
         logger.info("starting", metadata: ["cmms": "\(connectors.map(\.name).joined(separator: ","))", "shadow": "\(settings.shadow)"])
-        // Services stop in reverse order: the API first (no new detections), then dispatch.
-        let group = ServiceGroup(configuration: .init(services: [GatewayService(gateway: gateway), app],
+        var services: [any Service] = [GatewayService(gateway: gateway), app]
+        if let mqtt = settings.mqtt {
+            do { services.append(MQTTService(bridge: try MQTTBridge(gateway: gateway, settings: mqtt))) } catch {
+                Runtime.printError("configuration error: mqtt.broker: \(error)")
+                throw ExitCode(2)
+            }
+        }
+        // Services stop in reverse order: intake first (MQTT, then the API), then dispatch.
+        let group = ServiceGroup(configuration: .init(services: services,
                                                       gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do {
             try await group.run()

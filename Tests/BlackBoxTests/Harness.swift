@@ -21,9 +21,14 @@ final class Spawned: @unchecked Sendable {
         return candidates.first { FileManager.default.isExecutableFile(atPath: $0) } ?? candidates[0]
     }
 
-    init(_ args: [String], name: String, environment: [String: String] = [:], cwd: String? = nil) throws {
+    /// Another program (mosquitto_sub, …) with the same output capture.
+    static func external(_ path: String, _ args: [String]) throws -> Spawned {
+        try Spawned(args, name: path, executable: path)
+    }
+
+    init(_ args: [String], name: String, environment: [String: String] = [:], cwd: String? = nil, executable: String? = nil) throws {
         self.name = name
-        process.executableURL = URL(fileURLWithPath: Self.binary)
+        process.executableURL = URL(fileURLWithPath: executable ?? Self.binary)
         process.arguments = args
         var env = ProcessInfo.processInfo.environment
         env["MILLWRIGHT_LOG_LEVEL"] = env["MILLWRIGHT_LOG_LEVEL"] ?? "warning"

@@ -1,0 +1,177 @@
+import Foundation
+import Ingest
+import Logging
+import MillwrightCore
+import MQTT
+import NIOCore
+
+/// Millwright on the plant's broker: ingests detections from the configured sources and
+/// publishes decisions to the floor.
+///
+/// Ingest acknowledges a QoS 1/2 message (PUBACK/PUBREC) only after its detections are
+/// committed; a crash in between means the broker redelivers it, and the detection id
+/// (the sender's, or one derived from the payload) keeps it single. The session is
+/// persistent (clean start off, one-day expiry) so nothing queued is lost across a
+/// gateway or broker restart. A payload that can never be stored (malformed JSON, not a
+/// detection) is acknowledged and logged, so it cannot block the stream.
+public final class MQTTBridge: Sendable {
+    let gateway: Gateway
+    let settings: MQTTSettings
+    public let client: MQTTClient
+    let logger: Logger
+    let site: String
+    let prefix: String?
+    /// Messages being stored at once; acknowledgements still go out in arrival order.
+    static let concurrentIngests = 32
+
+    public init(gateway: Gateway, settings: MQTTSettings) throws {
+        self.gateway = gateway
+        self.settings = settings
+        self.logger = Logger(label: "millwright.mqtt")
+        self.site = settings.publishSite ?? gateway.settings.site.name
+        self.prefix = settings.publishPrefix
+        let broker = try MQTTBrokerAddress(parsing: settings.broker)
+        var tls: MQTTTLSConfiguration?
+        if broker.useTLS || settings.caFile != nil {
+            tls = MQTTTLSConfiguration(caFile: settings.caFile, certificateFile: settings.certFile, privateKeyFile: settings.keyFile)
+        }
+        let gatewayTopic = "\(settings.publishPrefix ?? "millwright")/\(settings.publishSite ?? gateway.settings.site.name)/gateway/status"
+        let will = WillMessage(topic: gatewayTopic, payload: ByteBuffer(string: #"{"status":"offline","reason":"connection lost"}"#),
+                               qos: .atLeastOnce, retain: true)
+        let session = MQTTSessionConfiguration(
+            protocolVersion: settings.protocolVersion == 5 ? .v5 : .v311, clientID: settings.clientId, cleanStart: false,
+            sessionExpiryInterval: 86_400, keepAlive: 30, username: settings.username, password: settings.password.map { Array($0.utf8) },
+            will: prefix == nil ? nil : will, receiveMaximum: 100)
+        client = MQTTClient(configuration: MQTTClientConfiguration(broker: broker, tls: tls, session: session, retryInitialConnect: true))
+    }
+
+    var gatewayStatusTopic: String { "\(prefix ?? "millwright")/\(site)/gateway/status" }
+
+    /// Connects, subscribes, and runs ingest and publishing until cancelled.
+    public func run() async throws {
+        _ = try await client.connect()
+        logger.notice("connected to broker", metadata: ["broker": "\(settings.broker)", "client_id": "\(settings.clientId)"])
+        if prefix != nil {
+            _ = try? await client.publish(topic: gatewayStatusTopic, payload: #"{"status":"online"}"#, qos: .atLeastOnce, retain: true)
+        }
+        if !settings.sources.isEmpty {
+            let group = settings.sharedGroup
+            let subs = settings.sources.map { src in Subscription((group.map { "$share/\($0)/" } ?? "") + src.topic, qos: .atLeastOnce) }
+            _ = try await client.subscribe(subs)
+        }
+        await withDiscardingTaskGroup { group in
+            group.addTask { await self.ingestLoop() }
+            if self.prefix != nil { group.addTask { await self.publishLoop() } }
+        }
+    }
+
+    /// Graceful stop: announce offline (the will covers a crash), then disconnect.
+    public func stop() async {
+        if prefix != nil {
+            _ = try? await client.publish(topic: gatewayStatusTopic, payload: #"{"status":"offline","reason":"shutdown"}"#, qos: .atLeastOnce, retain: true)
+        }
+        await client.disconnect()
+    }
+
+    func source(for topic: String) -> MQTTSource? {
+        settings.sources.first { MQTTTopic.matches(filter: $0.topic, topic: topic) }
+    }
+
+    func ingestLoop() async {
+        let inFlight = InFlightCounter()
+        let slotFreed = Wakeup()
+        await withDiscardingTaskGroup { group in
+            for await message in client.messages {
+                while inFlight.current >= Self.concurrentIngests { await slotFreed.wait(timeout: .seconds(1)) }
+                inFlight.add(1)
+                group.addTask {
+                    await self.handle(message)
+                    inFlight.add(-1)
+                    slotFreed.signal()
+                }
+            }
+        }
+    }
+
+    func handle(_ message: MQTTMessage) async {
+        var log = logger
+        log[metadataKey: "topic"] = "\(message.topic)"
+        guard let src = source(for: message.topic) else {
+            log.warning("message on a topic no source matches; acknowledged and ignored")
+            await message.acknowledge()
+            return
+        }
+        var source = Gateway.Source(format: VisionFormat(rawValue: src.format))
+        if let level = src.cameraFromTopic {
+            let levels = message.topic.split(separator: "/", omittingEmptySubsequences: false)
+            if level < levels.count { source.camera = String(levels[level]); source.cameraIsAuthoritative = true }
+        }
+        source.labels = settings.labels
+        source.frigateURL = src.frigateURL
+        let body = Data(message.payload.readableBytesView)
+        var attempt = 0
+        while !Task.isCancelled {
+            attempt += 1
+            do {
+                let report = try await gateway.ingest(body: body, source: source)
+                for r in report.rejected {
+                    log.warning("item rejected", metadata: ["index": "\(r.index)", "field": "\(r.field ?? "")", "problem": "\(r.problem)"])
+                }
+                await message.acknowledge()
+                return
+            } catch let e as Gateway.IngestError {
+                log.warning("payload cannot be ingested; acknowledged so it does not block the stream", metadata: ["error": "\(e)"])
+                await message.acknowledge()
+                return
+            } catch {
+                // The store failed: do not acknowledge; retry, and the broker keeps the message meanwhile.
+                log.error("could not store detection; retrying", metadata: ["error": "\(error)", "attempt": "\(attempt)"])
+                try? await Task.sleep(for: .milliseconds(min(5000, 100 * attempt * attempt)))
+            }
+        }
+    }
+
+    func publishLoop() async {
+        guard let prefix else { return }
+        for await event in gateway.events {
+            let (topic, payload, retainedStatus) = Self.render(event, prefix: prefix, site: site)
+            do {
+                _ = try await client.publish(topic: topic, payload: payload, qos: .atLeastOnce)
+                if let (statusTopic, status) = retainedStatus {
+                    _ = try await client.publish(topic: statusTopic, payload: status, qos: .atLeastOnce, retain: true)
+                }
+            } catch {
+                logger.warning("publish failed", metadata: ["topic": "\(topic)", "error": "\(error)"])
+            }
+        }
+    }
+
+    /// Topic and JSON for one event; detections also refresh the camera's retained status.
+    static func render(_ event: FloorEvent, prefix: String, site: String) -> (String, String, (String, String)?) {
+        func json(_ o: [String: JSONValue]) -> String {
+            let enc = JSONEncoder()
+            enc.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+            return (try? String(decoding: enc.encode(o), as: UTF8.self)) ?? "{}"
+        }
+        func topicSafe(_ s: String) -> String { s.replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "+", with: "_").replacingOccurrences(of: "#", with: "_") }
+        switch event {
+        case .detection(let o, let d):
+            let base = "\(prefix)/\(site)/\(topicSafe(d.cameraId))"
+            let payload = json([
+                "detection_id": .string(o.id), "camera_id": .string(d.cameraId), "timestamp": .string(Timestamps.format(d.timestamp)),
+                "defect_class": .string(d.defectClass), "confidence": .number(d.confidence), "status": .string(o.status.rawValue),
+                "reason": .string(o.reason), "incident_id": JSONValue(o.incidentId), "reject": .bool(o.status == .confirmed || o.status == .suppressedRepeat),
+            ])
+            let status = json(["camera_id": .string(d.cameraId), "last_detection_at": .string(Timestamps.format(d.timestamp)),
+                               "last_status": .string(o.status.rawValue), "last_defect_class": .string(d.defectClass)])
+            return ("\(base)/detections", payload, ("\(base)/status", status))
+        case .incident(let id, let camera, let state, let detail):
+            return ("\(prefix)/\(site)/\(topicSafe(camera))/incidents",
+                    json(["incident_id": .string(id), "camera_id": .string(camera), "state": .string(state), "detail": .string(detail)]), nil)
+        case .workOrder(let id, let incident, let camera, let reference, let phase, let cmmsId):
+            return ("\(prefix)/\(site)/\(topicSafe(camera))/work-orders",
+                    json(["work_order_id": .string(id), "incident_id": .string(incident), "reference": .string(reference),
+                          "phase": .string(phase), "cmms_id": JSONValue(cmmsId)]), nil)
+        }
+    }
+}

@@ -1,0 +1,124 @@
+import Foundation
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Millwright against a real mosquitto broker: detections in over MQTT, acknowledged only
+/// after commit (so kill -9 loses nothing), decisions out on the floor topics.
+@Suite struct MQTTIngestTests {
+    static func freePort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        addr.sin_port = 0
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }
+        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
+        return Int(UInt16(bigEndian: addr.sin_port))
+    }
+
+    static func tool(_ name: String) -> String {
+        for dir in ["/usr/sbin", "/usr/bin", "/usr/local/sbin", "/usr/local/bin"] where FileManager.default.isExecutableFile(atPath: "\(dir)/\(name)") {
+            return "\(dir)/\(name)"
+        }
+        return name
+    }
+
+    /// A broker with persistence on a free loopback port.
+    final class Broker: @unchecked Sendable {
+        let process = Process()
+        let port: Int
+        init(dir: String) throws {
+            port = try MQTTIngestTests.freePort()
+            try FileManager.default.createDirectory(atPath: dir + "/mosq", withIntermediateDirectories: true)
+            try "listener \(port) 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location \(dir)/mosq/\n"
+                .write(toFile: dir + "/mosquitto.conf", atomically: true, encoding: .utf8)
+            let bin = MQTTIngestTests.tool("mosquitto")
+            guard FileManager.default.isExecutableFile(atPath: bin) else {
+                throw HarnessError.timeout("mosquitto is not installed (apt-get install mosquitto mosquitto-clients)", "")
+            }
+            process.executableURL = URL(fileURLWithPath: bin)
+            process.arguments = ["-c", dir + "/mosquitto.conf"]
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+        }
+        func stop() { if process.isRunning { kill(process.processIdentifier, SIGKILL) }; process.waitUntilExit() }
+        deinit { stop() }
+    }
+
+    /// Publishes each line as one QoS 1 message (mosquitto_pub -l).
+    static func publish(port: Int, topic: String, lines: [String]) throws {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: tool("mosquitto_pub"))
+        p.arguments = ["-h", "127.0.0.1", "-p", "\(port)", "-q", "1", "-t", topic, "-l"]
+        let stdin = Pipe()
+        p.standardInput = stdin
+        try p.run()
+        stdin.fileHandleForWriting.write(Data((lines.joined(separator: "\n") + "\n").utf8))
+        try stdin.fileHandleForWriting.close()
+        p.waitUntilExit()
+    }
+
+    func storedIds(_ plant: Plant) throws -> Set<String> {
+        guard FileManager.default.fileExists(atPath: plant.dbPath) else { return [] }
+        return try sqlite(plant.dbPath, "SELECT id FROM detections")
+    }
+
+    @Test(.timeLimit(.minutes(3))) func detectionsOverMQTTSurviveKill9AndReachTheFloor() async throws {
+        let emu = try Plant.emulator()
+        let cmms = API(base: try await emu.listening())
+        let plant = try Plant(cmmsURL: cmms.base)
+        let broker = try Broker(dir: plant.dir)
+        defer { broker.stop(); _ = emu.terminate() }
+        try """
+
+        mqtt:
+          broker: mqtt://127.0.0.1:\(broker.port)
+          client_id: millwright-test
+          sources:
+            - { topic: "vision/+/detections", format: native, camera_from_topic: 1 }
+          labels: { Crack: crack }
+          publish: { prefix: millwright, site: plant-1 }
+
+        """.write(toFile: plant.configPath + ".mqtt", atomically: true, encoding: .utf8)
+        let config = try String(contentsOfFile: plant.configPath, encoding: .utf8) + (try String(contentsOfFile: plant.configPath + ".mqtt", encoding: .utf8))
+        try config.write(toFile: plant.configPath, atomically: true, encoding: .utf8)
+
+        // Floor listener: everything Millwright publishes.
+        let floor = try Spawned.external(MQTTIngestTests.tool("mosquitto_sub"), ["-h", "127.0.0.1", "-p", "\(broker.port)", "-t", "millwright/#", "-v", "-q", "1"])
+        var server = try plant.serve()
+        _ = try await server.listening()
+        _ = try await floor.waitFor("millwright/plant-1/gateway/status {\"status\":\"online\"}", timeout: 30)
+
+        func line(_ i: Int) -> String {
+            let d: [String: Any] = ["detection_id": "mq-\(i)", "camera_id": "CAM-07", "timestamp": ISO8601DateFormatter.withMillis.string(from: Date()),
+                                    "defect_class": "Crack", "confidence": 0.95, "zone": "head-pulley"]
+            return String(decoding: try! JSONSerialization.data(withJSONObject: d), as: UTF8.self)
+        }
+        try Self.publish(port: broker.port, topic: "vision/CAM-07/detections", lines: (0..<150).map(line))
+        try await API.eventually("some detections stored") { try storedIds(plant).count >= 20 }
+        server.kill9()
+        // While the gateway is down the broker keeps the rest for its persistent session.
+        try Self.publish(port: broker.port, topic: "vision/CAM-07/detections", lines: (150..<300).map(line))
+        server = try plant.serve()
+        let api = API(base: try await server.listening())
+        try await API.eventually("all 300 detections stored", timeout: 60) { try storedIds(plant).count == 300 }
+        #expect(try storedIds(plant) == Set((0..<300).map { "mq-\($0)" }))
+
+        // The label map applied, the camera came from the topic, one incident for the key.
+        let incidents = (try await api.get("/v1/incidents").object["items"] as? [[String: Any]]) ?? []
+        #expect(incidents.count == 1)
+        #expect(incidents.first?["defect_class"] as? String == "crack")
+        _ = try await floor.waitFor("millwright/plant-1/CAM-07/detections", timeout: 10)
+        _ = try await floor.waitFor("millwright/plant-1/CAM-07/incidents", timeout: 10)
+        _ = try await floor.waitFor("millwright/plant-1/CAM-07/work-orders", timeout: 30)
+        _ = try await floor.waitFor("millwright/plant-1/CAM-07/status", timeout: 10)
+        #expect(server.terminate() == 0)
+        _ = try await floor.waitFor("{\"reason\":\"shutdown\",\"status\":\"offline\"}", timeout: 10)
+        floor.kill9()
+    }
+}
