@@ -1,6 +1,11 @@
 // swift-tools-version:6.0
 import PackageDescription
 
+// `MILLWRIGHT_FUZZ=1 swift build --product FuzzMQTTDecoder` builds the libFuzzer targets, with
+// coverage instrumentation on the modules they exercise (scripts/fuzz.sh).
+let fuzzing = Context.environment["MILLWRIGHT_FUZZ"] == "1"
+let instrumented: [SwiftSetting] = fuzzing ? [.unsafeFlags(["-sanitize=fuzzer"])] : []
+
 let package = Package(
     name: "Millwright",
     platforms: [.macOS(.v14)],
@@ -26,17 +31,17 @@ let package = Package(
         // work-order content, outbox and incident state machines, audit hashing. No I/O.
         .target(name: "MillwrightCore", dependencies: [
             .product(name: "Crypto", package: "swift-crypto"),
-        ]),
+        ], swiftSettings: instrumented),
         // Vision-format adapters (DeepStream, Frigate, Ultralytics, Roboflow, LandingLens, COCO)
         // mapping onto the native Detection. Pure, no I/O.
-        .target(name: "Ingest", dependencies: ["MillwrightCore"]),
+        .target(name: "Ingest", dependencies: ["MillwrightCore"], swiftSettings: instrumented),
         // MQTT 5 / 3.1.1 client on SwiftNIO: codec, session state machine, client.
         .target(name: "MQTT", dependencies: [
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "Logging", package: "swift-log"),
-        ]),
+        ], swiftSettings: instrumented),
         // libjpeg-turbo (Debian: libturbojpeg0-dev) and libpng.
         .systemLibrary(name: "CTurboJPEG", pkgConfig: "libturbojpeg", providers: [.apt(["libturbojpeg0-dev"])]),
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
@@ -70,6 +75,7 @@ let package = Package(
         // The running gateway: ingest service, dispatcher, status sync.
         .target(name: "Gateway", dependencies: [
             "MillwrightCore", "Config", "Store", "Connectors", "Ingest", "Evidence", "MQTT",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -107,3 +113,13 @@ let package = Package(
         ]),
     ]
 )
+
+if fuzzing {
+    for (name, dependency) in [("FuzzMQTTDecoder", "MQTT"), ("FuzzAdapters", "Ingest")] {
+        package.targets.append(.executableTarget(
+            name: name, dependencies: [.target(name: dependency)], path: "Fuzz/\(name.dropFirst(4))",
+            swiftSettings: [.unsafeFlags(["-sanitize=fuzzer", "-parse-as-library"])],
+            linkerSettings: [.unsafeFlags(["-sanitize=fuzzer"])]))
+        package.products.append(.executable(name: name, targets: [name]))
+    }
+}

@@ -1,7 +1,16 @@
 #!/usr/bin/env bash
-# Runs the whole test suite on a fresh machine: installs system packages, builds, tests.
+# Runs the whole test suite on a fresh machine: installs system packages, builds, tests,
+# then fuzzes the MQTT decoder and the adapters briefly.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 swift build --build-tests
-swift test --skip-build "$@"
+mkdir -p .build
+set +e
+swift test --skip-build "$@" 2>&1 | tee .build/test-output.log
+status=${PIPESTATUS[0]}
+set -e
+[ "$status" -eq 0 ] || exit "$status"
+scripts/fuzz.sh "${MILLWRIGHT_FUZZ_SECONDS:-20}"
+# The test runner's summary again, as the last word.
+grep -E "Test run with|Executed [0-9]+ tests" .build/test-output.log | tail -2

@@ -52,6 +52,7 @@ public enum ConfigLoader {
                     case "public_url": s.evidence.publicURL = try v.string().trimmingCharacters(in: CharacterSet(charactersIn: "/"))
                     case "signing_secret_env": s.evidence.signingSecret = try n.secret(fromEnvKey: k)
                     case "link_lifetime": s.evidence.linkLifetime = try v.duration()
+                    case "retention": s.evidence.retention = try v.duration()
                     default: break
                     }
                 }

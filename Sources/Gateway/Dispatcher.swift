@@ -165,6 +165,7 @@ extension Gateway {
             logger.error("recovery failed", metadata: ["error": "\(error)"])
         }
         await withDiscardingTaskGroup { group in
+            group.addTask { await self.runEvidenceRetention() }
             for c in connectors.values {
                 group.addTask { await self.runDispatcher(for: c) }
                 group.addTask { await self.runStatusSync(for: c) }

@@ -1,7 +1,10 @@
+import AsyncHTTPClient
 import Connectors
 import Evidence
 import Foundation
 import Logging
+import NIOCore
+import NIOHTTP1
 import MillwrightCore
 import Store
 
@@ -16,8 +19,12 @@ public struct EvidenceService: Sendable {
     let timezone: String
     public static let maxFrameBytes = 6 << 20
 
-    public init(settings: EvidenceSettings, timezone: String) throws {
+    /// Fetches frames that detections reference by URL (NVR, Frigate snapshot API).
+    let http: HTTPClient?
+
+    public init(settings: EvidenceSettings, timezone: String, http: HTTPClient? = nil) throws {
         self.settings = settings
+        self.http = http
         self.timezone = timezone
         images = try EvidenceStore(directory: URL(fileURLWithPath: settings.directory), fileExtension: "jpg")
         frames = try EvidenceStore(directory: URL(fileURLWithPath: settings.directory).appendingPathComponent("frames"), fileExtension: "frame")
@@ -43,12 +50,45 @@ public struct EvidenceService: Sendable {
         public var note: String
     }
 
-    public func render(incident detections: [Detection], draft: WorkOrderDraft, maxBytes: Int) -> Rendered? {
+    public static let fetchTimeout: TimeAmount = .seconds(5)
+
+    /// Fetches a frame by URL with a timeout, a size limit, at most three redirects and a
+    /// content-type check; stores it like an inline frame. Errors say why, for the card.
+    public func fetchFrame(_ url: String) async throws(FieldProblem) -> String {
+        guard let http else { throw FieldProblem(field: "image.url", "frame fetching is not enabled") }
+        guard let u = URL(string: url), ["http", "https"].contains(u.scheme?.lowercased() ?? "") else {
+            throw FieldProblem(field: "image.url", "'\(url.prefix(80))' is not an http(s) URL")
+        }
+        do {
+            var req = HTTPClientRequest(url: url)
+            req.headers.add(name: "Accept", value: "image/jpeg, image/png")
+            let resp = try await http.execute(req, timeout: Self.fetchTimeout)
+            guard resp.status == .ok else { throw FieldProblem(field: "image.url", "frame fetch answered HTTP \(resp.status.code)") }
+            let type = resp.headers.first(name: "Content-Type")?.lowercased() ?? ""
+            guard type.isEmpty || type.hasPrefix("image/jpeg") || type.hasPrefix("image/png") || type.hasPrefix("application/octet-stream") else {
+                throw FieldProblem(field: "image.url", "frame URL returned \(type), not a JPEG or PNG image")
+            }
+            let body = try await resp.body.collect(upTo: Self.maxFrameBytes)
+            return try frames.put(Data(body.readableBytesView))
+        } catch let p as FieldProblem {
+            throw p
+        } catch {
+            throw FieldProblem(field: "image.url", "frame could not be fetched: \(HTTPTransport.describe(error))")
+        }
+    }
+
+    public func render(incident detections: [Detection], draft: WorkOrderDraft, maxBytes: Int) async -> Rendered? {
+        var detections = detections
+        var reason = "the camera sent no frame with its detections"
+        // No inline frame: fetch the newest one the detections reference by URL.
+        if !detections.contains(where: { $0.frameSHA256 != nil }),
+           let i = detections.lastIndex(where: { $0.image?.url != nil }), let url = detections[i].image?.url {
+            do throws(FieldProblem) { detections[i].frameSHA256 = try await fetchFrame(url) } catch { reason = error.problem }
+        }
         let withFrame = detections.last { $0.frameSHA256 != nil }
         let primary = withFrame ?? detections.last
         guard let primary else { return nil }
         var frame: Data?
-        var reason = "the camera sent no frame with its detections"
         if let hash = withFrame?.frameSHA256 {
             do { frame = try frames.get(hash) } catch { reason = "the stored frame could not be read (\(error))" }
         }
@@ -101,7 +141,7 @@ extension Gateway {
             if let existing = source.evidenceSHA256 {
                 return (item.draft, try? evidence.images.get(existing), existing)
             }
-            guard let rendered = evidence.render(incident: source.detections, draft: item.draft, maxBytes: connector.attachmentLimitBytes) else {
+            guard let rendered = await evidence.render(incident: source.detections, draft: item.draft, maxBytes: connector.attachmentLimitBytes) else {
                 logger.warning("evidence could not be rendered", metadata: ["incident": "\(item.incidentId)"])
                 return (item.draft, nil, nil)
             }
@@ -114,6 +154,24 @@ extension Gateway {
         } catch {
             logger.warning("evidence step failed; sending without image", metadata: ["incident": "\(item.incidentId)", "error": "\(error)"])
             return (item.draft, nil, nil)
+        }
+    }
+}
+
+extension Gateway {
+    /// Deletes evidence of closed incidents older than `evidence.retention`, hourly. Images
+    /// and frames of open incidents are never deleted.
+    func runEvidenceRetention() async {
+        guard let evidence, let keepFor = settings.evidence.retention else { return }
+        while !Task.isCancelled {
+            do {
+                let keep = try await store.evidenceHashes().open
+                let removed = try evidence.images.cleanup(keep: keep, maxAge: keepFor.seconds) + evidence.frames.cleanup(keep: keep, maxAge: keepFor.seconds)
+                if !removed.isEmpty { logger.info("evidence retention", metadata: ["removed": "\(removed.count)"]) }
+            } catch {
+                logger.warning("evidence retention failed", metadata: ["error": "\(error)"])
+            }
+            try? await Task.sleep(for: .seconds(3600))
         }
     }
 }

@@ -48,6 +48,8 @@ public struct EvidenceSettings: Sendable {
     /// Key for signed, expiring evidence links (`evidence.signing_secret_env`).
     public var signingSecret: String?
     public var linkLifetime: Duration = .seconds(30 * 86400)
+    /// Evidence of closed incidents older than this is deleted; `nil` keeps everything.
+    public var retention: Duration?
     public init() {}
 }
 

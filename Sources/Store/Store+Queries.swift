@@ -147,3 +147,10 @@ extension Store {
         }
     }
 }
+
+extension Store {
+    /// Detection timestamp → stored, per detection, sorted (for `millwright bench`).
+    public func receiptLatenciesMs() async throws -> [Double] {
+        try await pool.read { db in try Double.fetchAll(db, sql: "SELECT (received_at - ts) * 1000 FROM detections ORDER BY 1") }
+    }
+}

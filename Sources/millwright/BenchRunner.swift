@@ -1,6 +1,9 @@
+import ArgumentParser
 import AsyncHTTPClient
 import Config
 import Emulators
+import Evidence
+import MQTT
 import Foundation
 import Gateway
 import Hummingbird
@@ -18,6 +21,7 @@ struct BenchRunner {
     var batch = 100
     var clients = 4
     var assets = 200
+    var transport = "rest"
 
     func run() async throws {
         let registry = Runtime.bootstrap(level: .error)
@@ -56,7 +60,28 @@ struct BenchRunner {
         let group = ServiceGroup(configuration: .init(services: [GatewayService(gateway: gateway), api], logger: logger))
         let groupTask = Task { try await group.run() }
         let url = "http://127.0.0.1:\(await apiPort.value)/v1/detections"
+        var result: [String: Any]
+        if transport == "mqtt" {
+            result = try await mqttLoad(gateway: gateway, store: store, dir: dir)
+        } else {
+            result = try await restLoad(url: url, http: http, store: store)
+        }
+        result["annotate_ms_1080p"] = try round2(EvidenceBench.annotate1080p(iterations: 10))
+        if let pillow = pillowAnnotate(dir: dir) {
+            result["pillow_annotate_ms_1080p"] = round2(pillow)
+            if let ours = result["annotate_ms_1080p"] as? Double, ours > 0 { result["pillow_over_ours"] = round2(pillow / ours) }
+        }
+        result["rss_mb"] = peakRSSMegabytes()
+        let data = try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys, .prettyPrinted])
+        print(String(decoding: data, as: UTF8.self))
+        await group.triggerGracefulShutdown()
+        _ = try? await groupTask.value
+        await emuGroup.triggerGracefulShutdown()
+        _ = try? await emuTask.value
+        try await http.shutdown()
+    }
 
+    func restLoad(url: String, http: HTTPClient, store: Store) async throws -> [String: Any] {
         // Pre-build request bodies so the measurement is the gateway, not JSON generation.
         let perClient = detections / clients / batch
         let defects = ["crack", "corrosion", "misalignment", "dent"]
@@ -110,26 +135,25 @@ struct BenchRunner {
             try await Task.sleep(for: .milliseconds(100))
         }
         let stats = try await store.stats()
-        func pct(_ a: [Double], _ p: Double) -> Double { a.isEmpty ? 0 : a[min(a.count - 1, Int(p * Double(a.count - 1)))] }
-        let result: [String: Any] = [
+        return [
             "detections_per_s": (Double(total) / elapsed).rounded(),
             "ingest_p50_ms": round2(pct(latencies, 0.5)),
             "ingest_p99_ms": round2(pct(latencies, 0.99)),
             "detection_to_wo_p50_ms": round2(stats.latencyP50Ms ?? 0),
             "detection_to_wo_p99_ms": round2(stats.latencyP99Ms ?? 0),
             "work_orders": stats.workOrdersByPhase["delivered"] ?? 0,
-            "rss_mb": peakRSSMegabytes(),
             "setup": ["transport": "rest", "store": "sqlite (WAL, synchronous=FULL)", "batch_size": batch, "clients": clients,
-                      "detections": total, "cmms": "sandbox emulator on loopback"] as [String: Any],
+                      "detections": total, "cmms": "sandbox emulator on loopback", "build": Self.buildKind] as [String: Any],
         ]
-        let data = try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys, .prettyPrinted])
-        print(String(decoding: data, as: UTF8.self))
-        await group.triggerGracefulShutdown()
-        _ = try? await groupTask.value
-        await emuGroup.triggerGracefulShutdown()
-        _ = try? await emuTask.value
-        try await http.shutdown()
     }
+
+    #if DEBUG
+    static let buildKind = "debug"
+    #else
+    static let buildKind = "release"
+    #endif
+
+    func pct(_ a: [Double], _ p: Double) -> Double { a.isEmpty ? 0 : a[min(a.count - 1, Int(p * Double(a.count - 1)))] }
 
     enum BenchError: Error { case status(Int) }
 
@@ -140,5 +164,126 @@ struct BenchRunner {
               let line = s.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
               let kb = Double(line.split(separator: " ").dropFirst().first ?? "") else { return 0 }
         return (kb / 1024).rounded()
+    }
+}
+
+extension BenchRunner {
+    /// MQTT: QoS 1 detections from our client through mosquitto into the store, beside
+    /// mosquitto's own pub→sub relay of the same number of messages.
+    func mqttLoad(gateway: Gateway, store: Store, dir: String) async throws -> [String: Any] {
+        let broker = try LocalBroker(dir: dir)
+        defer { broker.stop() }
+        var mqtt = MQTTSettings(broker: "mqtt://127.0.0.1:\(broker.port)")
+        mqtt.clientId = "millwright-bench"
+        var source = MQTTSource(topic: "bench/+/detections", format: "native")
+        source.cameraFromTopic = 1
+        mqtt.sources = [source]
+        let bridge = try MQTTBridge(gateway: gateway, settings: mqtt)
+        let bridgeTask = Task { try await bridge.run() }
+        defer { bridgeTask.cancel() }
+
+        let publisher = MQTTClient(configuration: MQTTClientConfiguration(host: "127.0.0.1", port: broker.port,
+                                                                         session: MQTTSessionConfiguration(clientID: "bench-publisher"),
+                                                                         retryInitialConnect: true))
+        _ = try await publisher.connect()
+        try await Task.sleep(for: .milliseconds(300)) // let the bridge subscribe before the first message
+        let n = detections
+        let started = ContinuousClock.now
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            var inFlight = 0
+            for i in 0..<n {
+                if inFlight >= 256 { try await group.next(); inFlight -= 1 }
+                let cam = i % assets
+                let payload = #"{"detection_id":"m-\#(i)","camera_id":"BENCH-\#(cam)","timestamp":"\#(Timestamps.format(Date()))","defect_class":"crack","confidence":0.9}"#
+                group.addTask { _ = try await publisher.publish(topic: "bench/BENCH-\(cam)/detections", payload: payload, qos: .atLeastOnce) }
+                inFlight += 1
+            }
+            try await group.waitForAll()
+        }
+        let deadline = Date().addingTimeInterval(120)
+        while try await store.stats().detectionsTotal < n, Date() < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        let elapsed = (ContinuousClock.now - started).seconds
+        let stored = try await store.stats().detectionsTotal
+        await publisher.disconnect()
+        let latencies = try await store.receiptLatenciesMs()
+        let relay = try broker.relayRate(messages: n)
+        let rate = Double(stored) / elapsed
+        return [
+            "detections_per_s": rate.rounded(),
+            "broker_to_commit_p50_ms": round2(pct(latencies, 0.5)),
+            "broker_to_commit_p99_ms": round2(pct(latencies, 0.99)),
+            "mosquitto_relay_msgs_per_s": relay.rounded(),
+            "ratio_to_mosquitto_relay": round2(rate / relay),
+            "stored": stored,
+            "setup": ["transport": "mqtt (QoS 1, mosquitto on loopback)", "store": "sqlite (WAL, synchronous=FULL)", "detections": n,
+                      "ack": "PUBACK after commit", "build": Self.buildKind] as [String: Any],
+        ]
+    }
+
+    /// Pillow doing the same annotate work on the same frame, when python3 and Pillow exist.
+    func pillowAnnotate(dir: String) -> Double? {
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("bench/pillow_annotate.py").path
+        guard FileManager.default.fileExists(atPath: script), let jpeg = try? EvidenceBench.sampleJPEG1080p() else { return nil }
+        let input = dir + "/frame.jpg"
+        guard (try? jpeg.write(to: URL(fileURLWithPath: input))) != nil else { return nil }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["python3", script, "--input", input, "--iterations", "10"]
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = FileHandle.nullDevice
+        guard (try? p.run()) != nil else { return nil }
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        guard p.terminationStatus == 0, let o = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return nil }
+        return o["pillow_annotate_ms_1080p"] as? Double
+    }
+}
+
+/// mosquitto on a free loopback port, for `bench --transport mqtt`.
+struct LocalBroker {
+    let process = Process()
+    let port: Int
+
+    static func tool(_ name: String) -> String? {
+        ["/usr/sbin", "/usr/bin", "/usr/local/sbin", "/usr/local/bin"].map { "\($0)/\(name)" }.first { FileManager.default.isExecutableFile(atPath: $0) }
+    }
+
+    init(dir: String) throws {
+        guard let bin = Self.tool("mosquitto") else { throw ValidationError("mosquitto is not installed (apt-get install mosquitto mosquitto-clients)") }
+        port = 20_000 + Int.random(in: 0..<20_000)
+        try "listener \(port) 127.0.0.1\nallow_anonymous true\nmax_queued_messages 0\n".write(toFile: dir + "/mosquitto.conf", atomically: true, encoding: .utf8)
+        process.executableURL = URL(fileURLWithPath: bin)
+        process.arguments = ["-c", dir + "/mosquitto.conf"]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+    }
+
+    func stop() { if process.isRunning { kill(process.processIdentifier, SIGKILL) }; process.waitUntilExit() }
+
+    /// mosquitto_pub → broker → mosquitto_sub, QoS 1, the same count: the ceiling.
+    func relayRate(messages n: Int) throws -> Double {
+        guard let pubBin = Self.tool("mosquitto_pub"), let subBin = Self.tool("mosquitto_sub") else { return 0 }
+        let sub = Process()
+        sub.executableURL = URL(fileURLWithPath: subBin)
+        sub.arguments = ["-h", "127.0.0.1", "-p", "\(port)", "-t", "relay/test", "-q", "1", "-C", "\(n)"]
+        sub.standardOutput = FileHandle.nullDevice
+        try sub.run()
+        Thread.sleep(forTimeInterval: 0.3) // the subscriber must be subscribed before the burst
+        let line = #"{"detection_id":"m-0000","camera_id":"BENCH-1","timestamp":"2026-11-22T00:00:00.000Z","defect_class":"crack","confidence":0.9}"#
+        let pub = Process()
+        pub.executableURL = URL(fileURLWithPath: pubBin)
+        pub.arguments = ["-h", "127.0.0.1", "-p", "\(port)", "-t", "relay/test", "-q", "1", "-l"]
+        let stdin = Pipe()
+        pub.standardInput = stdin
+        let started = Date()
+        try pub.run()
+        stdin.fileHandleForWriting.write(Data(String(repeating: line + "\n", count: n).utf8))
+        try stdin.fileHandleForWriting.close()
+        sub.waitUntilExit()
+        pub.waitUntilExit()
+        return Double(n) / Date().timeIntervalSince(started)
     }
 }

@@ -65,7 +65,7 @@ struct Demo: AsyncParsableCommand {
         let store = try Store(path: scenario.databasePath)
         let http = HTTPClient(eventLoopGroupProvider: .singleton)
         let connectors = try Gateway.connectors(for: settings, http: http)
-        let evidence = try EvidenceService(settings: settings.evidence, timezone: settings.site.timezone)
+        let evidence = try EvidenceService(settings: settings.evidence, timezone: settings.site.timezone, http: http)
         let gateway = Gateway(settings: settings, store: store, register: register, connectors: connectors, logger: logger, evidence: evidence)
         let apiPort = BoundPort()
         let api = Application(router: APIServer(gateway: gateway, registry: registry).router(),

@@ -71,8 +71,8 @@ enum Runtime {
         }
     }
 
-    static func openEvidence(_ settings: Settings) throws -> EvidenceService {
-        do { return try EvidenceService(settings: settings.evidence, timezone: settings.site.timezone) } catch {
+    static func openEvidence(_ settings: Settings, http: HTTPClient) throws -> EvidenceService {
+        do { return try EvidenceService(settings: settings.evidence, timezone: settings.site.timezone, http: http) } catch {
             printError("evidence error: cannot use evidence.directory \(settings.evidence.directory): \(error)")
             throw ExitCode(2)
         }

@@ -38,7 +38,7 @@ struct Serve: AsyncParsableCommand {
         let logger = Logger(label: "millwright")
         let http = HTTPClient(eventLoopGroupProvider: .singleton)
         let connectors = try Runtime.makeConnectors(settings, http: http)
-        let evidence = try Runtime.openEvidence(settings)
+        let evidence = try Runtime.openEvidence(settings, http: http)
         let gateway = Gateway(settings: settings, store: store, register: register, connectors: connectors, logger: logger, evidence: evidence)
         let api = APIServer(gateway: gateway, registry: registry)
         let host = settings.server.host

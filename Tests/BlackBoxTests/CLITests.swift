@@ -15,7 +15,7 @@ import Testing
         let plant = try Plant(cmmsURL: "http://127.0.0.1:9")
         let r = try await Spawned.run(["assets", "validate", "--config", plant.configPath], environment: Plant.keys)
         #expect(r.status == 1)
-        #expect(r.output.contains("missing: \(plant.configPath):16: camera CAM-05 asset 99999999 is not in"), "\(r.output)")
+        #expect(r.output.contains("missing: \(plant.configPath):17: camera CAM-05 asset 99999999 is not in"), "\(r.output)")
         #expect(r.output.contains("1 problem(s) in 3 camera mapping(s)"), "\(r.output)")
     }
 

@@ -104,7 +104,8 @@ struct Plant {
     var configPath: String { dir + "/millwright.yaml" }
     var dbPath: String { dir + "/data/millwright.sqlite" }
     static let keys = ["MW_KEY_INGEST": "ingest-key", "MW_KEY_VIEWER": "viewer-key", "MW_KEY_OPERATOR": "operator-key",
-                       "MW_KEY_ADMIN": "admin-key", "MW_SANDBOX_TOKEN": "sandbox-token"]
+                       "MW_KEY_ADMIN": "admin-key", "MW_SANDBOX_TOKEN": "sandbox-token",
+                       "MW_EVIDENCE_SECRET": "evidence-secret"]
 
     init(cmmsURL: String, confirm: Int = 1, extraCameras: String = "") throws {
         dir = FileManager.default.temporaryDirectory.appendingPathComponent("mw-bb-\(UUID().uuidString.prefix(8))").path
@@ -120,6 +121,7 @@ struct Plant {
         try """
         server: { host: 127.0.0.1, port: 0 }
         storage: { sqlite: ./data/millwright.sqlite }
+        evidence: { directory: ./data/evidence, public_url: "https://mw.plant.example", signing_secret_env: MW_EVIDENCE_SECRET }
         cmms:
           - name: sandbox
             kind: sandbox
