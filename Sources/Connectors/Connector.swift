@@ -58,6 +58,9 @@ public enum ConnectorFactory {
         switch s.kind {
         case "sandbox": return SandboxConnector(settings: s, http: HTTPTransport(client: http, timeout: s.timeout))
         case "webhook": return try WebhookConnector(settings: s, http: HTTPTransport(client: http, timeout: s.timeout))
+        case "sap-pm": return try SAPPMConnector(settings: s, http: HTTPTransport(client: http, timeout: s.timeout))
+        case "maximo": return try MaximoConnector(settings: s, http: HTTPTransport(client: http, timeout: s.timeout))
+        case "maintainx": return try MaintainXConnector(settings: s, http: HTTPTransport(client: http, timeout: s.timeout))
         default: throw ConnectorError.unsupportedKind(s.kind)
         }
     }

@@ -12,6 +12,12 @@ public enum EmulatorRegistry {
     public static let all: [Entry] = [
         Entry(kind: "sandbox", covers: "Millwright's reference CMMS: create, lookup by external reference, status read/change, notes, attachments; Bearer auth",
               router: SandboxEmulator.router),
+        Entry(kind: "sap-pm", covers: "SAP S/4HANA PM OData V2: API_MAINTNOTIFICATION (CSRF token + session cookie, create validated against the EDMX, $filter lookup, $select, PATCH with If-Match, SetMaintNotifToInProcess/CompleteMaintNotification), API_MAINTENANCEORDER create, API_CV_ATTACHMENT_SRV upload; Basic auth; SAP error format",
+              router: SAPPMEmulator.router),
+        Entry(kind: "maximo", covers: "IBM Maximo JSON REST API: /maximo/api/os/mxapiwodetail create (properties header, transactionid → 409 on repeat), field validation, oslc.where/oslc.select queries, PATCH via x-method-override (status, worklog), doclinks upload, whoami; apikey or maxauth; Maximo error format",
+              router: MaximoEmulator.router),
+        Entry(kind: "maintainx", covers: "MaintainX REST v1: POST /v1/workorders validated against the OpenAPI request schema, list/get, PATCH status, comments, PUT attachments; Bearer + x-organization-id; X-Rate-Limit-* headers and 429 + Retry-After (60 requests per 60 s)",
+              router: MaintainXEmulator.router),
     ]
 
     public static func entry(_ kind: String) -> Entry? { all.first { $0.kind == kind } }

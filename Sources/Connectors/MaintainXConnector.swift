@@ -1,0 +1,236 @@
+import Foundation
+import MillwrightCore
+import NIOHTTP1
+
+/// `maintainx`: MaintainX REST API v1 (`base_url` = `https://api.getmaintainx.com/v1`).
+///
+/// Endpoints (from MaintainX's OpenAPI, `shared/specs/cmms/maintainx-openapi.json`):
+/// `POST /workorders` (create; answer `{"id": …}`), `GET /workorders?sort=-createdAt&createdAt[gte]=…&limit=…&expand=extra_fields`
+/// and `GET /workorders/{id}` (lookup, status), `POST /workorders/{id}/comments` (notes),
+/// `PUT /workorders/{id}/attachments/{filename}` with the JPEG as body (image), `GET /workorders?limit=1` (check).
+/// Auth `Authorization: Bearer <key>`; `x-organization-id` when `organization_id` is set (multi-organization tokens).
+///
+/// Fields: `title`, `description` (our long text), `priority` (NONE/LOW/MEDIUM/HIGH; default map
+/// critical→HIGH, high→HIGH, medium→MEDIUM, low→LOW), `type` (REACTIVE), `assetId`/`locationId`
+/// (integers: from `asset_map.<our asset>` / `location_map.<our location>`, or our value when it is
+/// numeric; otherwise left out — the asset is named in the description), `categories`,
+/// `workOrderTemplateId`, `externalData: {"millwrightReference": …, "incidentId": …}` (the spec's place
+/// for "a matching record in an external system"), and `extraFields: {<label>: reference}` when
+/// `reference_field` names a custom field of the organization.
+///
+/// Lookup: the API cannot filter on externalData, so the connector lists work orders created in
+/// the last `lookup_window` (7d), newest first, and matches `extraFields[reference_field]` when
+/// configured, else reads the newest `lookup_depth` (25) one by one and compares `externalData`.
+/// Rate limits: every answer's `X-Rate-Limit-Remaining`/`X-Rate-Limit-Reset` is remembered; at 0
+/// the connector answers `.retryable` with the reset delay without calling, so the dispatcher waits
+/// instead of burning attempts; a `429` is `.retryable` with `Retry-After` (or the reset delay).
+/// Status: OPEN/ON_HOLD → open, IN_PROGRESS → in progress, DONE → completed, CANCELED/SKIPPED →
+/// cancelled; `status_map.<STATUS>` overrides; DONE with category `false_positive_category` → false positive.
+///
+/// Config (`maintainx:` block): `organization_id`, `priority_map.<p>`, `work_order_type`, `categories`
+/// (comma-separated), `template_id`, `asset_map.<asset>`, `location_map.<location>`, `location_id`
+/// (default), `reference_field`, `lookup_window`, `lookup_depth`, `status_map.<STATUS>`,
+/// `false_positive_category`, `attachment_limit_bytes`. Auth: `bearer`.
+public struct MaintainXConnector: CMMSConnector {
+    public let settings: CMMSSettings
+    let http: HTTPTransport
+    let limiter = RateLimitGate()
+    public var name: String { settings.name }
+    public var kind: String { "maintainx" }
+
+    init(settings: CMMSSettings, http: HTTPTransport) throws {
+        if case .bearer = settings.auth {} else {
+            throw ConnectorError.misconfigured("cmms \(settings.name): MaintainX needs auth: {bearer_env: …} with an API key from Settings → Integrations → API Keys")
+        }
+        for p in Priority.allCases {
+            if let v = settings.options["priority_map.\(p.rawValue)"], !Self.priorities.contains(v) {
+                throw ConnectorError.misconfigured("cmms \(settings.name): maintainx.priority_map.\(p.rawValue) must be one of \(Self.priorities.joined(separator: ", "))")
+            }
+        }
+        self.settings = settings; self.http = http
+    }
+
+    public static let priorities = ["NONE", "LOW", "MEDIUM", "HIGH"]
+    public static let defaultPriorities: [Priority: String] = [.critical: "HIGH", .high: "HIGH", .medium: "MEDIUM", .low: "LOW"]
+
+    var opt: [String: String] { settings.options }
+    var base: String { settings.baseURL.hasSuffix("/") ? String(settings.baseURL.dropLast()) : settings.baseURL }
+    var headers: [(String, String)] {
+        var h = [("Accept", "application/json")] + HTTPTransport.authHeaders(settings.auth)
+        if let org = opt["organization_id"], !org.isEmpty { h.append(("x-organization-id", org)) }
+        return h
+    }
+
+    static func intId(_ s: String?) -> Int? { s.flatMap { $0.allSatisfy(\.isNumber) ? Int($0) : nil } }
+
+    public func payload(_ wo: WorkOrderDraft) -> [String: JSONValue] {
+        var p: [String: JSONValue] = [
+            "title": .string(wo.title),
+            "description": .string(wo.description),
+            "priority": .string(opt["priority_map.\(wo.priority.rawValue)"] ?? Self.defaultPriorities[wo.priority]!),
+            "type": .string(opt["work_order_type"] ?? "REACTIVE"),
+            "externalData": .object(["millwrightReference": .string(wo.reference), "incidentId": .string(wo.incidentId)]),
+        ]
+        if let a = Self.intId(opt["asset_map.\(wo.asset)"]) ?? Self.intId(wo.asset) { p["assetId"] = .number(Double(a)) }
+        let loc = wo.location ?? wo.functionalLocation
+        if let l = Self.intId(loc.flatMap { opt["location_map.\($0)"] }) ?? Self.intId(loc) ?? Self.intId(opt["location_id"]) { p["locationId"] = .number(Double(l)) }
+        if let c = opt["categories"], !c.isEmpty { p["categories"] = .array(c.split(separator: ",").map { .string($0.trimmingCharacters(in: .whitespaces)) }) }
+        if let t = Self.intId(opt["template_id"]) { p["workOrderTemplateId"] = .number(Double(t)) }
+        if let f = opt["reference_field"], !f.isEmpty { p["extraFields"] = .object([f: .string(wo.reference)]) }
+        return p
+    }
+
+    /// `{"errors": [{"error": …, "fieldPath": …}]}` → "title: is required; …".
+    public static func describe(_ r: HTTPTransport.Response) -> String {
+        if let errs = r.json?["errors"]?.arrayValue, !errs.isEmpty {
+            return errs.map { e in (e["fieldPath"]?.stringValue.map { "\($0): " } ?? "") + (e["error"]?.stringValue ?? "error") }.joined(separator: "; ")
+        }
+        if let m = r.json?["message"]?.stringValue ?? r.json?["error"]?.stringValue { return m }
+        let t = r.text.trimmingCharacters(in: .whitespacesAndNewlines)
+        return t.isEmpty ? "no error body" : String(t.prefix(300))
+    }
+
+    /// Sends unless the rate limit is known to be exhausted; remembers the limit headers.
+    func send(_ method: HTTPMethod, _ path: String, headers extra: [(String, String)] = [], body: Data? = nil) async throws -> Result<HTTPTransport.Response, RateLimited> {
+        if let wait = limiter.wait() { return .failure(RateLimited(delay: wait)) }
+        let r = try await http.send(method, base + path, headers: headers + extra, body: body)
+        limiter.observe(r.headers, status: r.status)
+        if r.status == 429 { return .failure(RateLimited(delay: HTTPTransport.retryAfter(r.headers) ?? limiter.wait() ?? .seconds(1))) }
+        return .success(r)
+    }
+
+    struct RateLimited: Error { var delay: Duration }
+
+    public func create(_ wo: WorkOrderDraft) async -> DeliveryState.Outcome {
+        do {
+            let body = try JSONEncoder().encode(JSONValue.object(payload(wo)))
+            switch try await send(.POST, "/workorders", headers: [("Content-Type", "application/json")], body: body) {
+            case .failure(let l): return .retryable(error: "MaintainX rate limit reached; next window in \(Int(l.delay.seconds.rounded(.up)))s", retryAfter: l.delay)
+            case .success(let r):
+                if let failure = HTTPTransport.classify(r, describe: Self.describe) {
+                    if case .permanent(let e) = failure { return .permanent(error: "MaintainX rejected the work order: \(e)") }
+                    return failure
+                }
+                guard let id = r.json?["id"]?.stringOrNumber else { return .unknown(error: "created, but the response had no id: \(r.text)") }
+                return .created(cmmsId: id)
+            }
+        } catch {
+            return HTTPTransport.transportFailure(error)
+        }
+    }
+
+    public func lookup(reference: String) async -> DeliveryState.Outcome {
+        let window = opt["lookup_window"].flatMap(Duration.parse) ?? .seconds(7 * 86400)
+        let since = Timestamps.format(Date().addingTimeInterval(-window.seconds))
+        let q = "sort=-createdAt&limit=200&expand=extra_fields&createdAt%5Bgte%5D=" + (since.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? since)
+        do {
+            switch try await send(.GET, "/workorders?" + q) {
+            case .failure(let l): return .retryable(error: "MaintainX rate limit reached during lookup", retryAfter: l.delay)
+            case .success(let r):
+                guard r.status == 200, let list = r.json?["workOrders"]?.arrayValue else {
+                    return .retryable(error: "lookup HTTP \(r.status): \(Self.describe(r))", retryAfter: HTTPTransport.retryAfter(r.headers))
+                }
+                if let field = opt["reference_field"], !field.isEmpty {
+                    let hit = list.first { $0["extraFields"]?[field]?.stringValue == reference }
+                    return hit?["id"]?.stringOrNumber.map { .lookupFound(cmmsId: $0) } ?? .lookupNotFound
+                }
+                let depth = Int(opt["lookup_depth"] ?? "") ?? 25
+                for item in list.prefix(depth) {
+                    guard let id = item["id"]?.stringOrNumber else { continue }
+                    switch try await send(.GET, "/workorders/\(id)") {
+                    case .failure(let l): return .retryable(error: "MaintainX rate limit reached during lookup", retryAfter: l.delay)
+                    case .success(let d):
+                        guard d.status == 200 else { return .retryable(error: "lookup HTTP \(d.status): \(Self.describe(d))", retryAfter: nil) }
+                        if d.json?["workOrder"]?["externalData"]?["millwrightReference"]?.stringValue == reference { return .lookupFound(cmmsId: id) }
+                    }
+                }
+                return .lookupNotFound
+            }
+        } catch {
+            return .retryable(error: "lookup failed: \(HTTPTransport.describe(error))", retryAfter: nil)
+        }
+    }
+
+    public func mapStatus(_ s: String, categories: [String]) -> CMMSStatus {
+        if let m = opt["status_map.\(s)"].flatMap(CMMSStatus.init(rawValue:)) { return m }
+        switch s {
+        case "IN_PROGRESS": return .inProgress
+        case "DONE":
+            if let fp = opt["false_positive_category"], categories.contains(fp) { return .falsePositive }
+            return .completed
+        case "CANCELED", "SKIPPED": return .cancelled
+        default: return .open
+        }
+    }
+
+    public func status(cmmsId: String) async throws -> CMMSStatus? {
+        switch try await send(.GET, "/workorders/\(cmmsId)") {
+        case .failure: return nil
+        case .success(let r):
+            guard r.status == 200, let wo = r.json?["workOrder"], let s = wo["status"]?.stringValue else {
+                throw ConnectorError.misconfigured("status of work order \(cmmsId): HTTP \(r.status) \(Self.describe(r))")
+            }
+            return mapStatus(s, categories: wo["categories"]?.arrayValue?.compactMap(\.stringValue) ?? [])
+        }
+    }
+
+    public func addNote(cmmsId: String, text: String) async -> Bool {
+        guard let body = try? JSONEncoder().encode(JSONValue.object(["content": .string(text)])),
+              case .success(let r)? = try? await send(.POST, "/workorders/\(cmmsId)/comments", headers: [("Content-Type", "application/json")], body: body) else { return false }
+        return (200..<300).contains(r.status)
+    }
+
+    public func attach(cmmsId: String, filename: String, jpeg: Data) async -> Bool {
+        let name = filename.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-._"))) ?? filename
+        guard case .success(let r)? = try? await send(.PUT, "/workorders/\(cmmsId)/attachments/\(name)", headers: [("Content-Type", "image/jpeg")], body: jpeg) else { return false }
+        return (200..<300).contains(r.status)
+    }
+
+    public var attachmentLimitBytes: Int { Int(opt["attachment_limit_bytes"] ?? "") ?? 4_000_000 }
+
+    public func checkConnection() async -> [ConnectionCheck] {
+        do {
+            switch try await send(.GET, "/workorders?limit=1") {
+            case .failure(let l):
+                return [ConnectionCheck(step: "authenticate", ok: false, detail: "rate limited for \(Int(l.delay.seconds))s", fix: "try again after the rate-limit window")]
+            case .success(let r):
+                switch r.status {
+                case 200: break
+                case 401: return [ConnectionCheck(step: "authenticate", ok: false, detail: "HTTP 401: \(Self.describe(r))", fix: "create an API key in MaintainX (Settings → Integrations → API Keys) and put it in cmms[\(name)].auth")]
+                case 400: return [ConnectionCheck(step: "authenticate", ok: false, detail: "HTTP 400: \(Self.describe(r))", fix: "a multi-organization key needs maintainx.organization_id")]
+                default: return [ConnectionCheck(step: "authenticate", ok: false, detail: "HTTP \(r.status): \(Self.describe(r))", fix: "check base_url (https://api.getmaintainx.com/v1)")]
+                }
+                let limit = r.headers.first(name: "X-Rate-Limit-Limit").map { ", rate limit \($0) per window" } ?? ""
+                return [
+                    ConnectionCheck(step: "authenticate", ok: true, detail: "API key accepted\(limit)"),
+                    ConnectionCheck(step: "create permission", ok: true, detail: "work orders readable; MaintainX has no dry-run create, the key's user role decides (needs at least Technician with create rights)"),
+                    ConnectionCheck(step: "attachment upload", ok: true, detail: "PUT /workorders/{id}/attachments/{filename} (image/jpeg)"),
+                ]
+            }
+        } catch {
+            return [ConnectionCheck(step: "reach", ok: false, detail: HTTPTransport.describe(error), fix: "check base_url \(settings.baseURL) and the network path")]
+        }
+    }
+}
+
+/// Remembers MaintainX's `X-Rate-Limit-*` answers: when the window is used up, callers wait.
+final class RateLimitGate: @unchecked Sendable {
+    private let lock = NSLock()
+    private var blockedUntil: Date?
+
+    func wait(now: Date = Date()) -> Duration? {
+        lock.withLock {
+            guard let until = blockedUntil, until > now else { return nil }
+            return .milliseconds(max(1, Int64((until.timeIntervalSince(now) * 1000).rounded(.up))))
+        }
+    }
+
+    func observe(_ headers: HTTPHeaders, status: Int, now: Date = Date()) {
+        let remaining = headers.first(name: "X-Rate-Limit-Remaining").flatMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+        let reset = headers.first(name: "X-Rate-Limit-Reset").flatMap { Double($0.trimmingCharacters(in: .whitespaces)) }
+        lock.withLock {
+            if status == 429 || remaining == 0, let reset { blockedUntil = now.addingTimeInterval(min(reset, 3600)) }
+            else if let remaining, remaining > 0 { blockedUntil = nil }
+        }
+    }
+}

@@ -1,0 +1,209 @@
+import Foundation
+import MillwrightCore
+import NIOHTTP1
+
+/// `maximo`: IBM Maximo Manage / Maximo 7.6 through the JSON REST API (`/maximo/api`).
+///
+/// Endpoints (object structure `MXAPIWODETAIL` by default; `maximo.object_structure` to change):
+/// - `POST /maximo/api/os/mxapiwodetail?lean=1` with headers `apikey` (or `maxauth` for Basic
+///   credentials), `properties: workorderid,wonum,status,siteid` (so the created record comes back),
+///   and `transactionid: <our reference>`: Maximo refuses a second request with the same id with
+///   `409`, which means "already created" — the connector then looks the record up and reports it created.
+/// - `GET /maximo/api/os/mxapiwodetail?lean=1&oslc.where=<reference_field>="MW-…"&oslc.select=…` (lookup).
+/// - `GET /maximo/api/os/mxapiwodetail/{workorderid}?lean=1&oslc.select=status` (status).
+/// - `POST /maximo/api/os/mxapiwodetail/{workorderid}?lean=1` with `x-method-override: PATCH`,
+///   `patchtype: MERGE` and a `worklog` row (notes).
+/// - `POST /maximo/api/os/mxapiwodetail/{workorderid}/doclinks` with the JPEG as body and headers
+///   `slug: <filename>`, `x-document-meta: FILE/<doc type>`, `Content-Type: image/jpeg` (attachment).
+/// - `GET /maximo/api/whoami` (check-connection).
+///
+/// Fields: `siteid` (+ `orgid` when configured), `description` (Maximo's WORKORDER.DESCRIPTION,
+/// 100 characters: our title, which is at most 40), `description_longdescription` (our long text),
+/// `assetnum` and `location` (our functional location or location), `wopriority` (integer, from the
+/// priority map), `worktype` when configured, and our reference in `reference_field` (default
+/// `externalrefid`). The record id is the `workorderid` from the response (or the last segment of
+/// `Location`/`href`), the same id the Postman collection uses (`/api/os/mxapiwo/34`).
+///
+/// Status: `status` mapped WAPPR/APPR/WSCH/WMATL/WPCOND → open, INPRG → in progress, COMP/CLOSE →
+/// completed, CAN → cancelled; `status_map.<STATUS>` adds or overrides (e.g. a synonym `FALSEPOS: false_positive`).
+/// Errors: `Error.reasonCode` (BMXAA…) and `Error.message` are passed on verbatim.
+///
+/// Config (`maximo:` block): `site` (required), `org`, `object_structure` (mxapiwodetail),
+/// `api_path` (/maximo/api), `reference_field` (externalrefid), `worktype`, `priority_map.<p>`
+/// (critical 1, high 2, medium 3, low 4), `status_map.<STATUS>`, `doc_type` (Attachments),
+/// `attachment_limit_bytes`. Auth: `api_key` (header `apikey`) or `basic` (header `maxauth`).
+public struct MaximoConnector: CMMSConnector {
+    public let settings: CMMSSettings
+    let http: HTTPTransport
+    public var name: String { settings.name }
+    public var kind: String { "maximo" }
+    public static let descriptionMax = 100
+
+    init(settings: CMMSSettings, http: HTTPTransport) throws {
+        guard let site = settings.options["site"], !site.isEmpty else {
+            throw ConnectorError.misconfigured("cmms \(settings.name): maximo.site (the siteid work orders are created in) is required")
+        }
+        self.settings = settings; self.http = http
+    }
+
+    var opt: [String: String] { settings.options }
+    var base: String { settings.baseURL.hasSuffix("/") ? String(settings.baseURL.dropLast()) : settings.baseURL }
+    var api: String { base + (opt["api_path"] ?? "/maximo/api") }
+    var objectStructure: String { (opt["object_structure"] ?? "mxapiwodetail").lowercased() }
+    var collection: String { api + "/os/" + objectStructure }
+    public var referenceField: String { (opt["reference_field"] ?? "externalrefid").lowercased() }
+
+    var authHeaders: [(String, String)] {
+        switch settings.auth {
+        case .basic(let u, let p): return [("maxauth", Data("\(u):\(p)".utf8).base64EncodedString())]
+        default: return HTTPTransport.authHeaders(settings.auth)
+        }
+    }
+    var headers: [(String, String)] { [("Accept", "application/json")] + authHeaders }
+
+    public static let defaultPriorities: [Priority: Int] = [.critical: 1, .high: 2, .medium: 3, .low: 4]
+
+    public func wopriority(_ p: Priority) -> Int { opt["priority_map.\(p.rawValue)"].flatMap(Int.init) ?? Self.defaultPriorities[p]! }
+
+    /// The create body; public so the spec tests can check its field names.
+    public func payload(_ wo: WorkOrderDraft) -> [String: JSONValue] {
+        var p: [String: JSONValue] = [
+            "siteid": .string(opt["site"] ?? ""),
+            "description": .string(String(wo.title.prefix(Self.descriptionMax))),
+            "description_longdescription": .string(wo.description),
+            "assetnum": .string(wo.asset),
+            "wopriority": .number(Double(wopriority(wo.priority))),
+            referenceField: .string(wo.reference),
+        ]
+        if let org = opt["org"], !org.isEmpty { p["orgid"] = .string(org) }
+        if let loc = wo.functionalLocation ?? wo.location, !loc.isEmpty { p["location"] = .string(loc) }
+        if let wt = opt["worktype"], !wt.isEmpty { p["worktype"] = .string(wt) }
+        return p
+    }
+
+    /// `BMXAA4191E - …` exactly as Maximo wrote it.
+    public static func describe(_ r: HTTPTransport.Response) -> String {
+        if let e = r.json?["Error"] ?? r.json?["oslc:Error"] {
+            let code = e["reasonCode"]?.stringValue ?? e["oslc:reasonCode"]?.stringValue
+            let msg = e["message"]?.stringValue ?? e["oslc:message"]?.stringValue ?? "no message"
+            if let code, !msg.contains(code) { return "\(code): \(msg)" }
+            return msg
+        }
+        let t = r.text.trimmingCharacters(in: .whitespacesAndNewlines)
+        return t.isEmpty ? "no error body" : String(t.prefix(300))
+    }
+
+    static func recordId(_ r: HTTPTransport.Response) -> String? {
+        if let id = r.json?["workorderid"]?.stringOrNumber { return id }
+        let href = r.headers.first(name: "Location") ?? r.json?["href"]?.stringValue
+        return href?.split(separator: "?").first?.split(separator: "/").last.map(String.init)
+    }
+
+    public func create(_ wo: WorkOrderDraft) async -> DeliveryState.Outcome {
+        do {
+            let body = try JSONEncoder().encode(JSONValue.object(payload(wo)))
+            let h = headers + [("Content-Type", "application/json"), ("properties", "workorderid,wonum,status,siteid"), ("transactionid", wo.reference)]
+            let r = try await http.send(.POST, collection + "?lean=1", headers: h, body: body)
+            if r.status == 409 {
+                // The transaction id was processed before: the work order exists.
+                switch await lookup(reference: wo.reference) {
+                case .lookupFound(let id): return .created(cmmsId: id)
+                case .lookupNotFound: return .unknown(error: "Maximo says transaction \(wo.reference) was processed (409: \(Self.describe(r))) but no work order carries it yet")
+                case let other: return other
+                }
+            }
+            if let failure = HTTPTransport.classify(r, describe: Self.describe) {
+                if case .permanent(let e) = failure { return .permanent(error: "Maximo rejected the work order: \(e)") }
+                return failure
+            }
+            guard let id = Self.recordId(r) else { return .unknown(error: "created, but neither body nor Location named the record: \(r.text)") }
+            return .created(cmmsId: id)
+        } catch {
+            return HTTPTransport.transportFailure(error)
+        }
+    }
+
+    public func lookup(reference: String) async -> DeliveryState.Outcome {
+        let whereClause = "\(referenceField)=\"\(reference.replacingOccurrences(of: "\"", with: ""))\""
+        let u = collection + "?lean=1&oslc.select=workorderid,wonum,status&oslc.pageSize=1&oslc.where=" + OData.query(whereClause).replacingOccurrences(of: "=", with: "%3D")
+        do {
+            let r = try await http.send(.GET, u, headers: headers)
+            guard r.status == 200 else { return .retryable(error: "lookup HTTP \(r.status): \(Self.describe(r))", retryAfter: HTTPTransport.retryAfter(r.headers)) }
+            guard let members = r.json?["member"]?.arrayValue ?? r.json?["rdfs:member"]?.arrayValue else {
+                return .retryable(error: "lookup: unexpected body \(r.text)", retryAfter: nil)
+            }
+            guard let first = members.first else { return .lookupNotFound }
+            if let id = first["workorderid"]?.stringOrNumber { return .lookupFound(cmmsId: id) }
+            if let href = first["href"]?.stringValue, let last = href.split(separator: "/").last { return .lookupFound(cmmsId: String(last)) }
+            return .retryable(error: "lookup: member without workorderid: \(r.text)", retryAfter: nil)
+        } catch {
+            return .retryable(error: "lookup failed: \(HTTPTransport.describe(error))", retryAfter: nil)
+        }
+    }
+
+    public static let defaultStatuses: [String: CMMSStatus] = [
+        "WAPPR": .open, "APPR": .open, "WSCH": .open, "WMATL": .open, "WPCOND": .open,
+        "INPRG": .inProgress, "COMP": .completed, "CLOSE": .completed, "CAN": .cancelled,
+    ]
+
+    public func mapStatus(_ s: String) -> CMMSStatus {
+        let u = s.uppercased()
+        if let m = opt["status_map.\(u)"].flatMap(CMMSStatus.init(rawValue:)) { return m }
+        return Self.defaultStatuses[u] ?? .open
+    }
+
+    public func status(cmmsId: String) async throws -> CMMSStatus? {
+        let r = try await http.send(.GET, collection + "/\(cmmsId)?lean=1&oslc.select=status,wonum", headers: headers)
+        guard r.status == 200, let s = r.json?["status"]?.stringValue else {
+            throw ConnectorError.misconfigured("status of work order \(cmmsId): HTTP \(r.status) \(Self.describe(r))")
+        }
+        return mapStatus(s)
+    }
+
+    public func addNote(cmmsId: String, text: String) async -> Bool {
+        let body = try? JSONEncoder().encode(JSONValue.object(["worklog": .array([.object([
+            "description": .string(String(text.prefix(Self.descriptionMax))), "description_longdescription": .string(text), "logtype": .string("CLIENTNOTE"),
+        ])])]))
+        let h = headers + [("Content-Type", "application/json"), ("x-method-override", "PATCH"), ("patchtype", "MERGE")]
+        guard let r = try? await http.send(.POST, collection + "/\(cmmsId)?lean=1", headers: h, body: body) else { return false }
+        return (200..<300).contains(r.status)
+    }
+
+    public func attach(cmmsId: String, filename: String, jpeg: Data) async -> Bool {
+        let h = authHeaders + [("Content-Type", "image/jpeg"), ("slug", filename), ("x-document-meta", "FILE/\(opt["doc_type"] ?? "Attachments")"),
+                               ("x-document-description", "Millwright evidence \(filename)")]
+        guard let r = try? await http.send(.POST, collection + "/\(cmmsId)/doclinks", headers: h, body: jpeg) else { return false }
+        return (200..<300).contains(r.status)
+    }
+
+    /// Maximo's default `mxe.doclink.maxfilesize` is 10 MB; stay below it.
+    public var attachmentLimitBytes: Int { Int(opt["attachment_limit_bytes"] ?? "") ?? 8_000_000 }
+
+    public func checkConnection() async -> [ConnectionCheck] {
+        var checks: [ConnectionCheck] = []
+        do {
+            let w = try await http.send(.GET, api + "/whoami", headers: headers)
+            guard w.status == 200 else {
+                let fix = w.status == 401 || w.status == 403
+                    ? "check the API key in cmms[\(name)].auth (Maximo: Administration → API Keys) and that its user is active"
+                    : "check base_url and maximo.api_path (Maximo 7.6 uses /maximo/api, MAS Manage the same path on the manage route)"
+                return [ConnectionCheck(step: "authenticate", ok: false, detail: "HTTP \(w.status): \(Self.describe(w))", fix: fix)]
+            }
+            let user = w.json?["userName"]?.stringValue ?? w.json?["personid"]?.stringValue ?? "?"
+            checks.append(ConnectionCheck(step: "authenticate", ok: true, detail: "signed in as \(user)"))
+            let site = opt["site"] ?? ""
+            let q = try await http.send(.GET, collection + "?lean=1&oslc.pageSize=1&oslc.select=wonum&oslc.where=" + OData.query("siteid=\"\(site)\"").replacingOccurrences(of: "=", with: "%3D"), headers: headers)
+            let readable = q.status == 200
+            checks.append(ConnectionCheck(step: "create permission", ok: readable,
+                                          detail: readable ? "object structure \(objectStructure.uppercased()) is open to this user on site \(site) (Maximo has no dry-run create)" : "HTTP \(q.status): \(Self.describe(q))",
+                                          fix: readable ? nil : "grant the user's security group access to \(objectStructure.uppercased()) (Object Structure security) on site \(site)"))
+            let d = try await http.send(.GET, collection + "?lean=1&oslc.pageSize=1&oslc.select=doclinks", headers: headers)
+            checks.append(ConnectionCheck(step: "attachment upload", ok: d.status == 200,
+                                          detail: d.status == 200 ? "doclinks available on \(objectStructure.uppercased())" : "HTTP \(d.status): \(Self.describe(d))",
+                                          fix: d.status == 200 ? nil : "add the DOCLINKS relationship to the object structure and allow attachments for the user"))
+        } catch {
+            checks.append(ConnectionCheck(step: "reach", ok: false, detail: HTTPTransport.describe(error), fix: "check base_url \(settings.baseURL) and the network path"))
+        }
+        return checks
+    }
+}

@@ -1,0 +1,356 @@
+import Foundation
+import MillwrightCore
+import NIOHTTP1
+
+/// `sap-pm`: SAP S/4HANA Plant Maintenance through the released OData V2 APIs.
+///
+/// Endpoints (paths relative to `base_url`, defaults shown, each configurable):
+/// - `API_MAINTNOTIFICATION` (`/sap/opu/odata/sap/API_MAINTNOTIFICATION`):
+///   `GET /` with `X-CSRF-Token: Fetch` (token + session cookies, reused; on `403` with
+///   `x-csrf-token: Required` the token is fetched again once and the request repeated);
+///   `POST /MaintenanceNotification` (create); `GET /MaintenanceNotification?$filter=MaintNotifExtReferenceNumber eq '…'`
+///   (lookup); `GET /MaintenanceNotification('…')` (status, ETag); `PATCH` with `If-Match` (notes); `GET /$metadata` (check).
+/// - `API_MAINTENANCEORDER` (`/sap/opu/odata/sap/API_MAINTENANCEORDER`), only with `create_order: true`:
+///   `POST /MaintenanceOrder` with `MaintenanceNotification` set, which links the order to the notification.
+/// - `API_CV_ATTACHMENT_SRV` (`/sap/opu/odata/sap/API_CV_ATTACHMENT_SRV`): `POST /AttachmentContentSet`,
+///   binary body, headers `Slug`, `BusinessObjectTypeName`, `LinkedSAPObjectKey`.
+///
+/// Notification fields sent (all checked against the EDMX in `shared/specs/cmms` by the tests):
+/// `NotificationText` (40: our title), `MaintNotifLongTextForEdit` (our long text, cut to the EDMX
+/// MaxLength 1333 with a pointer to the evidence), `NotificationType`, `MaintPriority`,
+/// `TechnicalObject` + `TechObjIsEquipOrFuncnlLoc` (`EAMS_EQUI` equipment / `EAMS_FL` functional
+/// location), `MaintenancePlanningPlant`, `MalfunctionStartDate` (Edm.DateTime, date part) +
+/// `MalfunctionStartTime` (Edm.Time) from the detection time in the plant's time zone,
+/// `MaintenanceObjectIsDown` (true for critical), `MaintNotifExtReferenceNumber` (20: our reference),
+/// optional `MaintenancePlannerGroup`, `MainWorkCenter`/`MainWorkCenterPlant`, `ReportedByUser`,
+/// `MaintNotificationCodeGroup`/`MaintNotificationCode`.
+///
+/// Status read-back: the notification has no user-status field in this API, so the system
+/// statuses in `ConcatenatedActiveSystStsName` decide (DLFL → cancelled, NOCO → completed,
+/// ORAS/NOPR → in progress, OSNO → open; override with `status_map.<STATUS>`), falling back to
+/// `NotifProcessingPhase` (1 outstanding, 2 postponed → open; 3 in process; 4 completed; 5 deleted → cancelled).
+/// A completed notification whose coding matches `false_positive_code` (and `false_positive_code_group`
+/// when given) counts as a false positive — the technician's way to say "no defect".
+///
+/// Choices where the public docs are open: attachments go to business object `PMQMEL` (DMS;
+/// set `attachment_object_type: BUS2038` for GOS) with the notification number zero-padded to 12
+/// digits as `LinkedSAPObjectKey`; a failing order creation does not fail the notification (it is
+/// logged in the outcome's id as `<notification>` only, and can be created in SAP by hand).
+///
+/// Config (`sap:` block): `plant`, `notification_type` (M2), `technical_object` (`equipment` |
+/// `functional_location`: use the draft's functional location when it has one), `priority_map.<p>`
+/// (critical 1, high 2, medium 3, low 4), `planner_group`, `work_center`, `work_center_plant`,
+/// `reported_by`, `coding_group`, `coding_code`, `timezone` (UTC), `client` (sap-client),
+/// `create_order` (false), `order_type` (PM01), `attachment_object_type` (PMQMEL),
+/// `status_map.<SYSTEMSTATUS>`, `false_positive_code_group`, `false_positive_code`,
+/// `notification_service`, `order_service`, `attachment_service` (paths). Auth: `basic`.
+public struct SAPPMConnector: CMMSConnector {
+    public let settings: CMMSSettings
+    let http: HTTPTransport
+    let cookies = CookieJar()
+    let tokens = CSRFTokens()
+    public var name: String { settings.name }
+    public var kind: String { "sap-pm" }
+
+    public static let longTextMax = 1333
+    public static let referenceMax = 20
+
+    init(settings: CMMSSettings, http: HTTPTransport) throws {
+        self.settings = settings; self.http = http
+        if let t = settings.options["technical_object"], !["equipment", "functional_location"].contains(t) {
+            throw ConnectorError.misconfigured("cmms \(settings.name): sap.technical_object must be equipment or functional_location, not '\(t)'")
+        }
+        // Config values that land in SAP fields must fit them (lengths from the EDMX), so a typo
+        // fails at startup rather than dead-lettering every notification.
+        let lengths: [(String, Int)] = [("plant", 4), ("notification_type", 2), ("planner_group", 3), ("work_center", 8), ("work_center_plant", 4),
+                                        ("reported_by", 12), ("coding_group", 8), ("coding_code", 4), ("order_type", 4), ("attachment_object_type", 40)]
+        for (key, max) in lengths {
+            if let v = settings.options[key], v.count > max {
+                throw ConnectorError.misconfigured("cmms \(settings.name): sap.\(key) '\(v)' is longer than SAP's \(max) characters")
+            }
+        }
+        if let tz = settings.options["timezone"], TimeZone(identifier: tz) == nil {
+            throw ConnectorError.misconfigured("cmms \(settings.name): sap.timezone '\(tz)' is not a time zone name")
+        }
+    }
+
+    var opt: [String: String] { settings.options }
+    var base: String { settings.baseURL.hasSuffix("/") ? String(settings.baseURL.dropLast()) : settings.baseURL }
+    var notificationService: String { base + (opt["notification_service"] ?? "/sap/opu/odata/sap/API_MAINTNOTIFICATION") }
+    var orderService: String { base + (opt["order_service"] ?? "/sap/opu/odata/sap/API_MAINTENANCEORDER") }
+    var attachmentService: String { base + (opt["attachment_service"] ?? "/sap/opu/odata/sap/API_CV_ATTACHMENT_SRV") }
+    var timeZone: TimeZone { opt["timezone"].flatMap(TimeZone.init(identifier:)) ?? TimeZone(identifier: "UTC")! }
+    var attachmentObjectType: String { opt["attachment_object_type"] ?? "PMQMEL" }
+
+    /// Appends `sap-client` when configured.
+    func url(_ s: String) -> String {
+        guard let c = opt["client"], !c.isEmpty else { return s }
+        return s + (s.contains("?") ? "&" : "?") + "sap-client=\(c)"
+    }
+
+    public static let defaultPriorities: [Priority: String] = [.critical: "1", .high: "2", .medium: "3", .low: "4"]
+
+    public func sapPriority(_ p: Priority) -> String { opt["priority_map.\(p.rawValue)"] ?? Self.defaultPriorities[p]! }
+
+    /// The notification body; public so the spec tests can check every property against the EDMX.
+    public func notificationPayload(_ wo: WorkOrderDraft) -> [String: JSONValue] {
+        var p: [String: JSONValue] = [
+            "NotificationText": .string(String(wo.title.prefix(40))),
+            "MaintNotifLongTextForEdit": .string(Self.fit(wo.description, max: Self.longTextMax, evidence: wo.evidenceURL)),
+            "NotificationType": .string(opt["notification_type"] ?? "M2"),
+            "MaintPriority": .string(sapPriority(wo.priority)),
+            "MaintNotifExtReferenceNumber": .string(String(wo.reference.prefix(Self.referenceMax))),
+            "MalfunctionStartDate": .string(OData.dateTime(wo.detectedAt, dateOnly: true, timeZone: timeZone)),
+            "MalfunctionStartTime": .string(OData.time(wo.detectedAt, timeZone: timeZone)),
+            "MaintenanceObjectIsDown": .bool(wo.priority == .critical),
+        ]
+        if opt["technical_object"] == "functional_location", let fl = wo.functionalLocation, !fl.isEmpty {
+            p["TechnicalObject"] = .string(fl); p["TechObjIsEquipOrFuncnlLoc"] = .string("EAMS_FL")
+        } else {
+            p["TechnicalObject"] = .string(wo.asset); p["TechObjIsEquipOrFuncnlLoc"] = .string("EAMS_EQUI")
+        }
+        let optional: [(String, String)] = [("plant", "MaintenancePlanningPlant"), ("planner_group", "MaintenancePlannerGroup"),
+                                            ("work_center", "MainWorkCenter"), ("work_center_plant", "MainWorkCenterPlant"),
+                                            ("reported_by", "ReportedByUser"), ("coding_group", "MaintNotificationCodeGroup"),
+                                            ("coding_code", "MaintNotificationCode")]
+        for (key, prop) in optional { if let v = opt[key], !v.isEmpty { p[prop] = .string(v) } }
+        if p["MainWorkCenter"] != nil, p["MainWorkCenterPlant"] == nil, let plant = opt["plant"] { p["MainWorkCenterPlant"] = .string(plant) }
+        return p
+    }
+
+    /// The order body (`create_order: true`); `MaintenanceNotification` links it.
+    public func orderPayload(_ wo: WorkOrderDraft, notification: String) -> [String: JSONValue] {
+        var p: [String: JSONValue] = [
+            "MaintenanceOrderType": .string(opt["order_type"] ?? "PM01"),
+            "MaintenanceOrderDesc": .string(String(wo.title.prefix(40))),
+            "MaintenanceNotification": .string(notification),
+            "MaintPriority": .string(sapPriority(wo.priority)),
+        ]
+        if opt["technical_object"] == "functional_location", let fl = wo.functionalLocation, !fl.isEmpty {
+            p["FunctionalLocation"] = .string(fl)
+        } else {
+            p["Equipment"] = .string(wo.asset)
+        }
+        if let plant = opt["plant"] { p["MaintenancePlanningPlant"] = .string(plant) }
+        if let wc = opt["work_center"] { p["MainWorkCenter"] = .string(wc); p["MainWorkCenterPlant"] = .string(opt["work_center_plant"] ?? opt["plant"] ?? "") }
+        return p
+    }
+
+    /// Cuts a long text to the field's length, keeping the evidence link readable at the end.
+    static func fit(_ text: String, max: Int, evidence: String?) -> String {
+        guard text.count > max else { return text }
+        let tail = "\n… (cut; full text" + (evidence.map { " and image: \($0))" } ?? " in Millwright)")
+        return String(text.prefix(Swift.max(0, max - tail.count))) + tail
+    }
+
+    // MARK: HTTP with the CSRF handshake
+
+    var baseHeaders: [(String, String)] {
+        var h = [("Accept", "application/json")] + HTTPTransport.authHeaders(settings.auth)
+        if let c = cookies.header { h.append(("Cookie", c)) }
+        return h
+    }
+
+    /// Fetches a CSRF token for `service`; returns the response for diagnostics.
+    @discardableResult
+    func fetchToken(_ service: String) async throws -> HTTPTransport.Response {
+        let r = try await http.send(.GET, url(service + "/"), headers: baseHeaders + [("X-CSRF-Token", "Fetch")])
+        cookies.store(from: r.headers)
+        if r.status == 200, let t = r.headers.first(name: "x-csrf-token"), !t.isEmpty, t.lowercased() != "required" {
+            tokens.set(service, t)
+        }
+        return r
+    }
+
+    /// A modifying request with token and cookies; refetches the token once on `403 Required`.
+    func modify(_ method: HTTPMethod, service: String, path: String, headers extra: [(String, String)], body: Data) async throws -> HTTPTransport.Response {
+        if tokens.get(service) == nil {
+            let r = try await fetchToken(service)
+            if tokens.get(service) == nil { return r }
+        }
+        var r = try await http.send(method, url(service + path), headers: baseHeaders + [("X-CSRF-Token", tokens.get(service) ?? "")] + extra, body: body)
+        cookies.store(from: r.headers)
+        if r.status == 403, r.headers.first(name: "x-csrf-token")?.lowercased() == "required" {
+            tokens.set(service, nil)
+            let f = try await fetchToken(service)
+            guard tokens.get(service) != nil else { return f }
+            r = try await http.send(method, url(service + path), headers: baseHeaders + [("X-CSRF-Token", tokens.get(service) ?? "")] + extra, body: body)
+            cookies.store(from: r.headers)
+        }
+        return r
+    }
+
+    static func describe(_ r: HTTPTransport.Response) -> String {
+        var m = OData.errorMessage(r)
+        if r.status == 403, r.headers.first(name: "x-csrf-token")?.lowercased() == "required" {
+            m += " (CSRF token rejected twice: check that the user may call the service and that cookies are not stripped by a proxy)"
+        }
+        return m
+    }
+
+    // MARK: CMMSConnector
+
+    public func create(_ wo: WorkOrderDraft) async -> DeliveryState.Outcome {
+        do {
+            let body = try JSONEncoder().encode(JSONValue.object(notificationPayload(wo)))
+            let r = try await modify(.POST, service: notificationService, path: "/MaintenanceNotification",
+                                     headers: [("Content-Type", "application/json")], body: body)
+            if let failure = HTTPTransport.classify(r, describe: Self.describe) {
+                if case .permanent(let e) = failure { return .permanent(error: "SAP rejected the notification: \(e)") }
+                return failure
+            }
+            guard let number = r.json?["d"]?["MaintenanceNotification"]?.stringValue, !number.isEmpty else {
+                return .unknown(error: "created, but the response had no MaintenanceNotification: \(r.text)")
+            }
+            if opt["create_order"] == "true" { _ = await createOrder(wo, notification: number) }
+            return .created(cmmsId: number)
+        } catch {
+            return HTTPTransport.transportFailure(error)
+        }
+    }
+
+    /// Creates the linked maintenance order; returns its number.
+    public func createOrder(_ wo: WorkOrderDraft, notification: String) async -> String? {
+        guard let body = try? JSONEncoder().encode(JSONValue.object(orderPayload(wo, notification: notification))),
+              let r = try? await modify(.POST, service: orderService, path: "/MaintenanceOrder", headers: [("Content-Type", "application/json")], body: body),
+              r.status == 201 else { return nil }
+        return r.json?["d"]?["MaintenanceOrder"]?.stringValue
+    }
+
+    public func lookup(reference: String) async -> DeliveryState.Outcome {
+        let filter = OData.query("MaintNotifExtReferenceNumber eq \(OData.literal(reference))")
+        let u = url(notificationService + "/MaintenanceNotification?$filter=\(filter)&$select=MaintenanceNotification,MaintNotifExtReferenceNumber&$top=1")
+        do {
+            let r = try await http.send(.GET, u, headers: baseHeaders)
+            cookies.store(from: r.headers)
+            guard r.status == 200 else {
+                return .retryable(error: "lookup HTTP \(r.status): \(Self.describe(r))", retryAfter: HTTPTransport.retryAfter(r.headers))
+            }
+            guard let results = r.json?["d"]?["results"]?.arrayValue else { return .retryable(error: "lookup: unexpected body \(r.text)", retryAfter: nil) }
+            guard let id = results.first?["MaintenanceNotification"]?.stringValue else { return .lookupNotFound }
+            return .lookupFound(cmmsId: id)
+        } catch {
+            return .retryable(error: "lookup failed: \(HTTPTransport.describe(error))", retryAfter: nil)
+        }
+    }
+
+    func read(_ cmmsId: String, select: String) async throws -> HTTPTransport.Response {
+        let key = OData.query(OData.literal(cmmsId))
+        let r = try await http.send(.GET, url(notificationService + "/MaintenanceNotification(\(key))?$select=\(select)"), headers: baseHeaders)
+        cookies.store(from: r.headers)
+        return r
+    }
+
+    public func status(cmmsId: String) async throws -> CMMSStatus? {
+        let r = try await read(cmmsId, select: "MaintenanceNotification,NotifProcessingPhase,ConcatenatedActiveSystStsName,MaintNotificationCodeGroup,MaintNotificationCode")
+        guard r.status == 200, let d = r.json?["d"] else {
+            throw ConnectorError.misconfigured("status of notification \(cmmsId): HTTP \(r.status) \(Self.describe(r))")
+        }
+        return mapStatus(phase: d["NotifProcessingPhase"]?.stringValue, systemStatus: d["ConcatenatedActiveSystStsName"]?.stringValue,
+                         codeGroup: d["MaintNotificationCodeGroup"]?.stringValue, code: d["MaintNotificationCode"]?.stringValue)
+    }
+
+    public func mapStatus(phase: String?, systemStatus: String?, codeGroup: String?, code: String?) -> CMMSStatus {
+        let words = (systemStatus ?? "").split(whereSeparator: { $0 == " " || $0 == "," }).map { String($0).uppercased() }
+        var status: CMMSStatus?
+        // Configured mappings first, in the order the statuses appear.
+        for w in words { if let s = opt["status_map.\(w)"].flatMap(CMMSStatus.init(rawValue:)) { status = s; break } }
+        if status == nil {
+            if words.contains("DLFL") { status = .cancelled }
+            else if words.contains("NOCO") { status = .completed }
+            else if words.contains("ORAS") || words.contains("NOPR") { status = .inProgress }
+            else if words.contains("OSNO") { status = .open }
+        }
+        if status == nil {
+            switch phase {
+            case "3": status = .inProgress
+            case "4": status = .completed
+            case "5": status = .cancelled
+            default: status = .open
+            }
+        }
+        if status == .completed, let fp = opt["false_positive_code"], !fp.isEmpty, code == fp,
+           opt["false_positive_code_group"].map({ $0 == codeGroup }) ?? true {
+            return .falsePositive
+        }
+        return status ?? .open
+    }
+
+    /// Appends the note through `MaintNotifLongTextForEdit` (SAP adds it to the long text),
+    /// with the ETag from a fresh read as `If-Match`.
+    public func addNote(cmmsId: String, text: String) async -> Bool {
+        guard let r = try? await read(cmmsId, select: "MaintenanceNotification"), r.status == 200 else { return false }
+        let etag = r.headers.first(name: "ETag") ?? r.json?["d"]?["__metadata"]?["etag"]?.stringValue ?? "*"
+        let body = (try? JSONEncoder().encode(JSONValue.object(["MaintNotifLongTextForEdit": .string(String(text.prefix(Self.longTextMax)))]))) ?? Data()
+        guard let p = try? await modify(.PATCH, service: notificationService, path: "/MaintenanceNotification(\(OData.query(OData.literal(cmmsId))))",
+                                        headers: [("Content-Type", "application/json"), ("If-Match", etag)], body: body) else { return false }
+        return (200..<300).contains(p.status)
+    }
+
+    /// The key the attachment service expects for a notification: QMNUM, 12 digits.
+    public func attachmentKey(_ cmmsId: String) -> String {
+        guard attachmentObjectType == "PMQMEL" || attachmentObjectType == "BUS2038", cmmsId.allSatisfy(\.isNumber), cmmsId.count < 12 else { return cmmsId }
+        return String(repeating: "0", count: 12 - cmmsId.count) + cmmsId
+    }
+
+    public func attach(cmmsId: String, filename: String, jpeg: Data) async -> Bool {
+        let headers = [("Content-Type", "image/jpeg"), ("Slug", filename), ("BusinessObjectTypeName", attachmentObjectType),
+                       ("LinkedSAPObjectKey", attachmentKey(cmmsId))]
+        guard let r = try? await modify(.POST, service: attachmentService, path: "/AttachmentContentSet", headers: headers, body: jpeg) else { return false }
+        return r.status == 201 || r.status == 200
+    }
+
+    /// SAP's default maximum attachment size for GOS/DMS uploads is commonly configured at a
+    /// few MB; stay well under it.
+    public var attachmentLimitBytes: Int { Int(opt["attachment_limit_bytes"] ?? "") ?? 4_000_000 }
+
+    public func checkConnection() async -> [ConnectionCheck] {
+        var checks: [ConnectionCheck] = []
+        do {
+            let r = try await fetchToken(notificationService)
+            switch r.status {
+            case 200 where tokens.get(notificationService) != nil:
+                checks.append(ConnectionCheck(step: "authenticate", ok: true, detail: "signed in; CSRF token issued by API_MAINTNOTIFICATION"))
+            case 200:
+                checks.append(ConnectionCheck(step: "authenticate", ok: false, detail: "HTTP 200 but no x-csrf-token in the answer",
+                                              fix: "is base_url the SAP Gateway host (not a proxy that strips headers)?"))
+                return checks
+            case 401:
+                checks.append(ConnectionCheck(step: "authenticate", ok: false, detail: "HTTP 401: \(Self.describe(r))",
+                                              fix: "check the user and password in cmms[\(name)].auth, and that the user is not locked"))
+                return checks
+            case 403:
+                checks.append(ConnectionCheck(step: "authenticate", ok: false, detail: "HTTP 403: \(Self.describe(r))",
+                                              fix: "give the user a role with the business catalog for maintenance notifications (communication arrangement SAP_COM_0398 in the cloud)"))
+                return checks
+            case 404:
+                checks.append(ConnectionCheck(step: "authenticate", ok: false, detail: "HTTP 404 for API_MAINTNOTIFICATION",
+                                              fix: "activate the OData service API_MAINTNOTIFICATION in /IWFND/MAINT_SERVICE, or set sap.notification_service"))
+                return checks
+            default:
+                checks.append(ConnectionCheck(step: "authenticate", ok: false, detail: "HTTP \(r.status): \(Self.describe(r))", fix: "check base_url and sap.client"))
+                return checks
+            }
+            let m = try await http.send(.GET, url(notificationService + "/$metadata"), headers: baseHeaders)
+            let meta = String(decoding: m.body, as: UTF8.self)
+            let creatable = m.status == 200 && meta.contains("EntitySet Name=\"MaintenanceNotification\"") && meta.contains("MaintNotifExtReferenceNumber")
+            checks.append(ConnectionCheck(step: "create permission", ok: creatable,
+                                          detail: creatable ? "MaintenanceNotification is creatable (service metadata; SAP has no dry-run create)" : "HTTP \(m.status): metadata lacks MaintenanceNotification/MaintNotifExtReferenceNumber",
+                                          fix: creatable ? nil : "the service version is too old or not the standard API_MAINTNOTIFICATION"))
+            let a = try await fetchToken(attachmentService)
+            let attachOK = a.status == 200 && tokens.get(attachmentService) != nil
+            checks.append(ConnectionCheck(step: "attachment upload", ok: attachOK,
+                                          detail: attachOK ? "API_CV_ATTACHMENT_SRV reachable (object type \(attachmentObjectType))" : "HTTP \(a.status) from API_CV_ATTACHMENT_SRV",
+                                          fix: attachOK ? nil : "activate API_CV_ATTACHMENT_SRV and allow the user document uploads for \(attachmentObjectType)"))
+            if opt["create_order"] == "true" {
+                let o = try await fetchToken(orderService)
+                let ok = o.status == 200 && tokens.get(orderService) != nil
+                checks.append(ConnectionCheck(step: "order service", ok: ok, detail: ok ? "API_MAINTENANCEORDER reachable" : "HTTP \(o.status) from API_MAINTENANCEORDER",
+                                              fix: ok ? nil : "activate API_MAINTENANCEORDER or set sap.create_order: false"))
+            }
+        } catch {
+            checks.append(ConnectionCheck(step: "reach", ok: false, detail: HTTPTransport.describe(error), fix: "check base_url \(settings.baseURL), TLS and the network path to SAP"))
+        }
+        return checks
+    }
+}

@@ -1,0 +1,278 @@
+import Connectors
+import Foundation
+import HTTPTypes
+import Hummingbird
+import MillwrightCore
+import NIOCore
+
+/// `millwright emulate maximo`: IBM Maximo's JSON REST API for work orders.
+///
+/// Covers `/maximo/api/os/{mxapiwodetail|mxapiwo}` (lean JSON): create with the `properties`
+/// header (record returned) or without (empty 201 + `Location`); `transactionid` (a repeated id
+/// gets `409`); field validation against the MXAPIWODETAIL fields Millwright uses (unknown
+/// attribute, too long for the column, wrong type, missing `siteid` → `400` in Maximo's
+/// `{"Error": {"reasonCode", "message", "statusCode"}}` shape); query with `oslc.where`
+/// (`attr="value"`, `and`-joined), `oslc.select`, `oslc.pageSize`; read by `workorderid`; update with
+/// `x-method-override: PATCH` (fields, `status`, `worklog` rows); `doclinks` upload (binary body,
+/// `slug` and `x-document-meta` required); `/maximo/api/whoami`. Auth: `apikey` header or `maxauth`
+/// (base64 user:password); any value unless `--credentials` lists the key or `user:password`.
+/// Helper: `POST /_emulator/maximo/work-orders/{id}/status` `{"status": "INPRG"}`.
+///
+/// Field names follow the Maximo Manage Postman collection in `shared/specs/cmms` plus the
+/// MXAPIWODETAIL attributes it does not show (`wopriority`, `location`, `worktype`, `externalrefid`).
+/// Lengths: `description` 100 (WORKORDER.DESCRIPTION); the others are the Maximo 7.6 defaults as far
+/// as public documentation shows them and may differ per installation (Database Configuration).
+/// Reason codes other than the message texts are the emulator's own, not copied from Maximo.
+public enum MaximoEmulator {
+    public enum FieldType: String, Sendable { case aln = "ALN", upper = "UPPER", integer = "INTEGER", longaln = "LONGALN", datetime = "DATETIME", yorn = "YORN" }
+    public struct Field: Sendable { public var type: FieldType; public var length: Int?; public var creatable: Bool }
+
+    public static let fields: [String: Field] = [
+        "wonum": Field(type: .upper, length: 25, creatable: true),
+        "workorderid": Field(type: .integer, length: nil, creatable: false),
+        "description": Field(type: .aln, length: 100, creatable: true),
+        "description_longdescription": Field(type: .longaln, length: 32_000, creatable: true),
+        "siteid": Field(type: .upper, length: 8, creatable: true),
+        "orgid": Field(type: .upper, length: 8, creatable: true),
+        "assetnum": Field(type: .upper, length: 25, creatable: true),
+        "location": Field(type: .upper, length: 50, creatable: true),
+        "wopriority": Field(type: .integer, length: nil, creatable: true),
+        "worktype": Field(type: .upper, length: 5, creatable: true),
+        "externalrefid": Field(type: .aln, length: 20, creatable: true),
+        "status": Field(type: .upper, length: 16, creatable: false),
+        "changeby": Field(type: .upper, length: 30, creatable: true),
+        "changedate": Field(type: .datetime, length: nil, creatable: true),
+        "reportedby": Field(type: .upper, length: 30, creatable: true),
+        "failurecode": Field(type: .upper, length: 8, creatable: true),
+        "problemcode": Field(type: .upper, length: 8, creatable: true),
+    ]
+    public static let statuses: Set<String> = ["WAPPR", "APPR", "WSCH", "WMATL", "WPCOND", "INPRG", "COMP", "CLOSE", "CAN"]
+
+    actor Store {
+        var transactions: [String: String] = [:]  // transactionid → workorderid
+        var raw: [String: String] = [:]           // workorderid → Maximo status
+        var fields: [String: [String: JSONValue]] = [:]
+        func seen(_ tx: String) -> String? { transactions[tx] }
+        func record(_ tx: String, _ id: String) { transactions[tx] = id }
+        func set(_ id: String, status: String) { raw[id] = status }
+        func status(_ id: String) -> String? { raw[id] }
+        func put(_ id: String, _ f: [String: JSONValue]) { fields[id, default: [:]].merge(f) { $1 } }
+        func get(_ id: String) -> [String: JSONValue] { fields[id] ?? [:] }
+    }
+
+    static func common(_ maximo: String) -> String { (MaximoConnector.defaultStatuses[maximo] ?? .open).rawValue }
+    static func maximoStatus(common: String) -> String {
+        switch CMMSStatus(rawValue: common) ?? .open {
+        case .open: "WAPPR"
+        case .inProgress: "INPRG"
+        case .completed, .falsePositive: "COMP"
+        case .cancelled: "CAN"
+        }
+    }
+
+    public static func router(state: EmulatorState) -> Router<BasicRequestContext> {
+        let router = Router()
+        let store = Store()
+        router.add(middleware: FaultInjection(state: state))
+        EmulatorHTTP.addInspection(to: router, state: state, kind: "maximo")
+        router.post("/_emulator/maximo/work-orders/:id/status") { request, context in
+            let s = (try? JSONValue.parse(try await EmulatorHTTP.body(request)))?["status"]?.stringValue?.uppercased() ?? ""
+            guard let id = context.parameters.get("id"), !s.isEmpty else { return error(.badRequest, "BMXAA0001E", "send {\"status\": \"INPRG\"}") }
+            guard await state.update(id: id, { $0.status = common(s) }) != nil else { return error(.notFound, "BMXAA8727E", "BMXAA8727E - The OSLC resource \(id) was not found.") }
+            await store.set(id, status: s)
+            return EmulatorHTTP.json(status: .ok, ["status": s])
+        }
+        let api = router.group("maximo/api")
+        api.add(middleware: MaximoAuth(state: state))
+        api.get("whoami") { _, _ in
+            EmulatorHTTP.json(status: .ok, ["userName": "MXINTADM", "personid": "MXINTADM", "defaultSite": "BEDFORD", "insertSite": "BEDFORD", "langcode": "EN"])
+        }
+
+        @Sendable func view(_ w: EmulatedWorkOrder, os: String, select: [String]?) async -> JSONValue {
+            var v = await store.get(w.id)
+            v["workorderid"] = .number(Double(w.id) ?? 0)
+            v["wonum"] = v["wonum"] ?? .string(w.id)
+            v["status"] = .string(await store.status(w.id).flatMap { common($0) == w.status || !statuses.contains($0) ? $0 : nil } ?? maximoStatus(common: w.status))
+            v["href"] = .string("/maximo/api/os/\(os)/\(w.id)")
+            if !w.attachments.isEmpty { v["doclinks"] = .object(["member": .array(w.attachments.map { .object(["describedBy": .object(["fileName": .string($0)])]) })]) }
+            guard let select, !select.contains("*") else { return .object(v) }
+            var out: [String: JSONValue] = ["href": v["href"]!]
+            for s in select where v[s] != nil { out[s] = v[s] }
+            return .object(out)
+        }
+
+        api.post("os/:os") { request, context in
+            let os = context.parameters.get("os")?.lowercased()
+            guard supported(os), let os else { return error(.notFound, "BMXAA8727E", "BMXAA8727E - The object structure \(context.parameters.get("os") ?? "") is not emulated.") }
+            if request.headers[HTTPField.Name("x-method-override")!] != nil { return error(.badRequest, "BMXAA9548E", "BMXAA9548E - x-method-override needs a resource URI.") }
+            let tx = request.headers[HTTPField.Name("transactionid")!]
+            if let tx, await store.seen(tx) != nil {
+                return error(.conflict, "BMXAA9549E", "BMXAA9549E - The transaction \(tx) has already been processed.")
+            }
+            guard let body = (try? JSONValue.parse(try await EmulatorHTTP.body(request)))?.objectValue else {
+                return error(.badRequest, "BMXAA9507E", "BMXAA9507E - The request body is not a JSON object.")
+            }
+            if let problem = validate(body, creating: true) { return problem }
+            let wo = await state.add { id in
+                EmulatedWorkOrder(id: id, reference: body["externalrefid"]?.stringValue ?? tx, title: body["description"]?.stringValue ?? "",
+                                  asset: body["assetnum"]?.stringValue, priority: body["wopriority"]?.stringOrNumber, status: "open",
+                                  createdAt: Date(), notes: [], attachments: [], body: .object(body))
+            }
+            await store.put(wo.id, body)
+            if let tx { await store.record(tx, wo.id) }
+            let location = "/maximo/api/os/\(os)/\(wo.id)"
+            guard let props = request.headers[HTTPField.Name("properties")!] else {
+                return Response(status: .created, headers: [.location: location])
+            }
+            let select = props.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+            return EmulatorHTTP.json(status: .created, await view(wo, os: os, select: select), headers: [.location: location])
+        }
+
+        api.get("os/:os") { request, context in
+            let os = context.parameters.get("os")?.lowercased()
+            guard supported(os), let os else { return error(.notFound, "BMXAA8727E", "BMXAA8727E - The object structure is not emulated.") }
+            var items = await state.all()
+            if let w = request.uri.queryParameters.get("oslc.where") {
+                guard let clauses = parseWhere(w) else {
+                    return error(.badRequest, "BMXAA9370E", "BMXAA9370E - The oslc.where clause \(w) could not be parsed (emulator: attr=\"value\" joined by and).")
+                }
+                var kept: [EmulatedWorkOrder] = []
+                for item in items {
+                    let v = await view(item, os: os, select: nil)
+                    if clauses.allSatisfy({ v[$0.0]?.stringOrNumber == $0.1 }) { kept.append(item) }
+                }
+                items = kept
+            }
+            if let n = request.uri.queryParameters.get("oslc.pageSize").flatMap(Int.init) { items = Array(items.prefix(n)) }
+            let select = request.uri.queryParameters.get("oslc.select")?.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+            var members: [JSONValue] = []
+            for item in items { members.append(await view(item, os: os, select: select)) }
+            return EmulatorHTTP.json(status: .ok, ["member": JSONValue.array(members),
+                                                   "responseInfo": .object(["href": .string("/maximo/api/os/\(os)"), "totalCount": .number(Double(members.count))])])
+        }
+
+        api.get("os/:os/:id") { request, context in
+            let os = context.parameters.get("os")?.lowercased() ?? ""
+            guard supported(os), let id = context.parameters.get("id"), let wo = await state.find(id: id) else {
+                return error(.notFound, "BMXAA8727E", "BMXAA8727E - The OSLC resource \(context.parameters.get("id") ?? "") with the ID was not found as it does not exist in the system.")
+            }
+            let select = request.uri.queryParameters.get("oslc.select")?.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+            return EmulatorHTTP.json(status: .ok, await view(wo, os: os, select: select))
+        }
+
+        api.post("os/:os/:id") { request, context in
+            let os = context.parameters.get("os")?.lowercased() ?? ""
+            guard supported(os), let id = context.parameters.get("id"), await state.find(id: id) != nil else {
+                return error(.notFound, "BMXAA8727E", "BMXAA8727E - The OSLC resource \(context.parameters.get("id") ?? "") was not found.")
+            }
+            guard request.headers[HTTPField.Name("x-method-override")!]?.uppercased() == "PATCH" else {
+                return error(.badRequest, "BMXAA9548E", "BMXAA9548E - POST to a resource needs x-method-override: PATCH.")
+            }
+            guard var body = (try? JSONValue.parse(try await EmulatorHTTP.body(request)))?.objectValue else {
+                return error(.badRequest, "BMXAA9507E", "BMXAA9507E - The request body is not a JSON object.")
+            }
+            var notes: [String] = []
+            if let rows = body.removeValue(forKey: "worklog") {
+                for row in rows.arrayValue ?? [] {
+                    guard let d = row["description"]?.stringValue, !d.isEmpty else { return error(.badRequest, "BMXAA4195E", "BMXAA4195E - A value is required for the Summary field on the WORKLOG object.") }
+                    if d.count > 100 { return error(.badRequest, "BMXAA4049E", "BMXAA4049E - The value specified exceeds the maximum field length for WORKLOG.DESCRIPTION (100).") }
+                    notes.append(row["description_longdescription"]?.stringValue ?? d)
+                }
+            }
+            var newStatus: String?
+            if let s = body.removeValue(forKey: "status") {
+                guard let v = s.stringValue?.uppercased(), statuses.contains(v) else { return error(.badRequest, "BMXAA4590E", "BMXAA4590E - Status \(s.stringValue ?? "") is not a valid WOSTATUS value.") }
+                newStatus = v
+            }
+            if let problem = validate(body, creating: false) { return problem }
+            await store.put(id, body)
+            if let newStatus { await store.set(id, status: newStatus) }
+            _ = await state.update(id: id) { w in
+                w.notes += notes
+                if let newStatus { w.status = common(newStatus) }
+            }
+            return Response(status: .noContent)
+        }
+
+        api.post("os/:os/:id/doclinks") { request, context in
+            let os = context.parameters.get("os")?.lowercased() ?? ""
+            guard supported(os), let id = context.parameters.get("id"), await state.find(id: id) != nil else {
+                return error(.notFound, "BMXAA8727E", "BMXAA8727E - The OSLC resource \(context.parameters.get("id") ?? "") was not found.")
+            }
+            guard let slug = request.headers[HTTPField.Name("slug")!], !slug.isEmpty else { return error(.badRequest, "BMXAA4195E", "BMXAA4195E - A value is required for the slug header (file name).") }
+            guard let meta = request.headers[HTTPField.Name("x-document-meta")!], meta.contains("/") else {
+                return error(.badRequest, "BMXAA4195E", "BMXAA4195E - A value is required for x-document-meta (<urltype>/<doctype>, e.g. FILE/Attachments).")
+            }
+            let data = try await EmulatorHTTP.body(request)
+            guard !data.isEmpty else { return error(.badRequest, "BMXAA4195E", "BMXAA4195E - The document is empty.") }
+            _ = await state.update(id: id) { $0.attachments.append(slug) }
+            return Response(status: .created, headers: [.location: "/maximo/api/os/\(os)/\(id)/doclinks/\(id)\(slug.count)"])
+        }
+        return router
+    }
+
+    static func supported(_ os: String?) -> Bool { os == "mxapiwodetail" || os == "mxapiwo" }
+
+    static func validate(_ body: [String: JSONValue], creating: Bool) -> Response? {
+        for key in body.keys.sorted() {
+            let v = body[key]!
+            guard let f = fields[key.lowercased()] else {
+                return error(.badRequest, "BMXAA8863E", "BMXAA8863E - The attribute \(key) is not part of the object structure MXAPIWODETAIL.")
+            }
+            if creating && !f.creatable { return error(.badRequest, "BMXAA4176E", "BMXAA4176E - The field WORKORDER.\(key.uppercased()) is read-only.") }
+            switch f.type {
+            case .integer:
+                guard let d = v.doubleValue ?? v.stringValue.flatMap(Double.init), d.rounded() == d else {
+                    return error(.badRequest, "BMXAA4190E", "BMXAA4190E - The value \(v.stringOrNumber ?? v.typeName) for WORKORDER.\(key.uppercased()) is not a valid integer.")
+                }
+            case .yorn:
+                guard v.boolValue != nil else { return error(.badRequest, "BMXAA4190E", "BMXAA4190E - WORKORDER.\(key.uppercased()) needs true or false.") }
+            case .datetime:
+                guard let s = v.stringValue, Timestamps.parseISO(s) != nil else { return error(.badRequest, "BMXAA4190E", "BMXAA4190E - WORKORDER.\(key.uppercased()) needs an ISO 8601 date and time.") }
+            case .aln, .upper, .longaln:
+                guard let s = v.stringValue else { return error(.badRequest, "BMXAA4190E", "BMXAA4190E - WORKORDER.\(key.uppercased()) needs a string, not \(v.typeName).") }
+                if let max = f.length, s.count > max {
+                    return error(.badRequest, "BMXAA4049E", "BMXAA4049E - The value specified exceeds the maximum field length for WORKORDER.\(key.uppercased()) (\(max)).")
+                }
+            }
+        }
+        if creating, body["siteid"]?.stringValue?.isEmpty ?? true {
+            return error(.badRequest, "BMXAA4195E", "BMXAA4195E - A value is required for the Site field on the WORKORDER object.")
+        }
+        return nil
+    }
+
+    /// `attr="value" and attr2="value2"`.
+    static func parseWhere(_ w: String) -> [(String, String)]? {
+        var out: [(String, String)] = []
+        for clause in w.components(separatedBy: " and ") {
+            guard let eq = clause.firstIndex(of: "=") else { return nil }
+            let attr = clause[..<eq].trimmingCharacters(in: .whitespaces).lowercased()
+            var value = clause[clause.index(after: eq)...].trimmingCharacters(in: .whitespaces)
+            if value.hasPrefix("\""), value.hasSuffix("\""), value.count >= 2 { value = String(value.dropFirst().dropLast()) }
+            guard !attr.isEmpty, attr.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) else { return nil }
+            out.append((attr, value))
+        }
+        return out
+    }
+
+    static func error(_ status: HTTPResponse.Status, _ code: String, _ message: String) -> Response {
+        EmulatorHTTP.json(status: status, ["Error": ["reasonCode": code, "message": message, "statusCode": String(status.code)]])
+    }
+}
+
+struct MaximoAuth<Context: RequestContext>: RouterMiddleware {
+    let state: EmulatorState
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        var presented: String?
+        if let k = request.headers[HTTPField.Name("apikey")!], !k.isEmpty { presented = k }
+        else if let m = request.headers[HTTPField.Name("maxauth")!], let d = Data(base64Encoded: m), let s = String(data: d, encoding: .utf8), s.contains(":") { presented = s }
+        guard let presented else {
+            return MaximoEmulator.error(.unauthorized, "BMXAA7901E", "BMXAA7901E - You cannot log in at this time. Send an apikey or maxauth header.")
+        }
+        if let valid = state.options.credentials, !valid.contains(presented) {
+            return MaximoEmulator.error(.unauthorized, "BMXAA7901E", "BMXAA7901E - You cannot log in at this time. The API key is not valid.")
+        }
+        return try await next(request, context)
+    }
+}

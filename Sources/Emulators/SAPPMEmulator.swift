@@ -1,0 +1,481 @@
+import Connectors
+import Foundation
+import HTTPTypes
+import Hummingbird
+import MillwrightCore
+import NIOCore
+
+/// `millwright emulate sap-pm`: SAP S/4HANA PM's OData V2 services as Millwright uses them.
+///
+/// Covers, under `/sap/opu/odata/sap/`:
+/// - `API_MAINTNOTIFICATION`: service root and `$metadata` (the real EDMX), CSRF token fetch
+///   (`X-CSRF-Token: Fetch`, bound to the `SAP_SESSIONID_EMU_100` cookie; modifying requests
+///   without a valid token + cookie get `403` `x-csrf-token: Required`), `POST MaintenanceNotification`
+///   validated against the EDMX (unknown or read-only property, wrong Edm type, MaxLength exceeded,
+///   missing NotificationText → `400` in SAP's error format), `GET` by key and with
+///   `$filter=<Property> eq '…'` and `$select`, `PATCH`/`MERGE` with `If-Match` (long text is appended),
+///   function imports `SetMaintNotifToInProcess` and `CompleteMaintNotification` (a technician's status change).
+/// - `API_MAINTENANCEORDER`: `POST MaintenanceOrder` validated against the v2 EDMX; linking a notification puts it in process.
+/// - `API_CV_ATTACHMENT_SRV`: `POST AttachmentContentSet` (binary body; `Slug`, `BusinessObjectTypeName`
+///   PMQMEL/BUS2038, `LinkedSAPObjectKey` = 12-digit notification number, all required).
+/// Basic auth (any user unless `--credentials` lists `user:password`).
+/// Helpers: `POST /_emulator/sap/expire-csrf` (invalidate all tokens, as a session timeout does),
+/// `POST /_emulator/sap/notifications/{id}` `{"status": "open|in_progress|completed|cancelled|false_positive",
+/// "code_group": "…", "code": "…"}` (set status and coding as a technician would).
+/// Spec files: see `SpecFiles`; without them a built-in table of the fields Millwright uses applies.
+public enum SAPPMEmulator {
+    public static let prefix = "/sap/opu/odata/sap/"
+
+    public struct Models: Sendable {
+        public var notification: EDMXModel
+        public var order: EDMXModel
+        public var attachment: EDMXModel
+        public var metadataFiles: [String: URL]
+
+        public static func load(from dir: URL? = SpecFiles.directory()) -> Models {
+            func model(_ file: String, _ fallback: [String]) -> (EDMXModel, URL?) {
+                if let u = SpecFiles.file(file, in: dir), var m = try? EDMXModel.load(u) {
+                    // Customer extension fields (ZZ1_…) belong to one tenant, not to the standard API.
+                    for (n, var t) in m.entityTypes {
+                        for p in t.properties.keys where p.hasPrefix("ZZ1_") || p.hasPrefix("YY1_") { t.properties[p] = nil; t.order.removeAll { $0 == p } }
+                        m.entityTypes[n] = t
+                    }
+                    return (m, u)
+                }
+                return (EDMXModel.embedded(fallback), nil)
+            }
+            let (n, nu) = model("sap-API_MAINTNOTIFICATION.edmx.xml", embeddedNotification)
+            let (o, ou) = model("sap-API_MAINTENANCEORDER-v2.edmx.xml", embeddedOrder)
+            let (a, au) = model("sap-API_CV_ATTACHMENT_SRV.edmx.xml", embeddedAttachment)
+            var files: [String: URL] = [:]
+            files["API_MAINTNOTIFICATION"] = nu; files["API_MAINTENANCEORDER"] = ou; files["API_CV_ATTACHMENT_SRV"] = au
+            return Models(notification: n, order: o, attachment: a, metadataFiles: files)
+        }
+    }
+
+    /// Used only when the spec files are absent; the tests check it against the EDMX files.
+    public static let embeddedNotification = [
+        "MaintenanceNotification|MaintenanceNotificationType|MaintenanceNotification:String:12:kncu,NotificationText:String:40:n,MaintPriority:String:1:,NotificationType:String:2:u,NotifProcessingPhase:String:1:cu,CreationDate:DateTime::cu,LastChangeDateTime:DateTimeOffset::cu,ReportedByUser:String:12:,MalfunctionStartDate:DateTime::,MalfunctionStartTime:Time::,MaintNotificationCode:String:4:,MaintNotificationCodeGroup:String:8:,MaintenanceObjectIsDown:Boolean::,MaintNotificationLongText:String::cu,MaintNotifLongTextForEdit:String:1333:,TechnicalObject:String:40:,TechObjIsEquipOrFuncnlLoc:String:20:,MaintenancePlanningPlant:String:4:,MaintenancePlannerGroup:String:3:,MainWorkCenterPlant:String:4:,MainWorkCenter:String:8:,MaintenanceOrder:String:12:,ConcatenatedActiveSystStsName:String:224:cu,MaintNotifExtReferenceNumber:String:20:",
+    ]
+    public static let embeddedOrder = [
+        "MaintenanceOrder|MaintenanceOrderType|MaintenanceOrder:String:12:knu,MaintenanceOrderType:String:4:u,MaintenanceOrderDesc:String:40:,MaintenanceNotification:String:12:,MainWorkCenter:String:8:,MainWorkCenterPlant:String:4:,MaintenancePlanningPlant:String:4:u,Equipment:String:18:,FunctionalLocation:String:30:,MaintPriority:String:1:",
+    ]
+    public static let embeddedAttachment = [
+        "AttachmentContentSet|AttachmentContent|DocumentInfoRecordDocType:String:3:kncu,DocumentInfoRecordDocNumber:String:25:kncu,DocumentInfoRecordDocVersion:String:2:kncu,DocumentInfoRecordDocPart:String:3:kncu,LogicalDocument:String:32:kncu,ArchiveDocumentID:String:40:kncu,LinkedSAPObjectKey:String:90:kncu,BusinessObjectTypeName:String:40:kncu,FileSize:String:12:cu,FileName:String:255:cu,MimeType:String:128:u,Content:Binary::u,CreationDateTime:DateTime::cu",
+    ]
+
+    public static func router(state: EmulatorState) -> Router<BasicRequestContext> {
+        router(state: state, models: .load())
+    }
+
+    public static func router(state: EmulatorState, models: Models) -> Router<BasicRequestContext> {
+        let router = Router()
+        let sap = SAPStore()
+        router.add(middleware: FaultInjection(state: state))
+        EmulatorHTTP.addInspection(to: router, state: state, kind: "sap-pm")
+        router.post("/_emulator/sap/expire-csrf") { _, _ in
+            await sap.expireTokens()
+            return EmulatorHTTP.json(status: .ok, ["expired": true])
+        }
+        router.post("/_emulator/sap/notifications/:id") { request, context in
+            let body = (try? JSONValue.parse(try await EmulatorHTTP.body(request))) ?? .null
+            guard let id = context.parameters.get("id"), let status = body["status"]?.stringValue, CMMSStatus(rawValue: status) != nil else {
+                return EmulatorHTTP.json(status: .badRequest, ["error": "send {\"status\": open|in_progress|completed|cancelled|false_positive}"])
+            }
+            guard await state.update(id: id, { $0.status = status }) != nil else { return EmulatorHTTP.json(status: .notFound, ["error": "no notification \(id)"]) }
+            await sap.setCoding(id, group: body["code_group"]?.stringValue, code: body["code"]?.stringValue)
+            return EmulatorHTTP.json(status: .ok, ["status": status])
+        }
+        let handler = Handler(state: state, sap: sap, models: models)
+        for method in [HTTPRequest.Method.get, .head, .post, .patch, .put, .delete] {
+            router.on("sap/opu/odata/sap/**", method: method) { request, _ in try await handler.handle(request) }
+        }
+        return router
+    }
+
+    // MARK: - State
+
+    struct Notification: Sendable {
+        var props: [String: JSONValue]
+        var longText: [String]
+        var version = 1
+        var changedAt = Date()
+        var codeGroup: String?
+        var code: String?
+        var order: String?
+    }
+
+    actor SAPStore {
+        private var sessions: [String: String] = [:]   // session cookie → CSRF token
+        private(set) var notifications: [String: Notification] = [:]
+        private var orders: [String: [String: JSONValue]] = [:]
+        private var nextOrder = 4_000_000
+        private var nextDoc = 1
+
+        func session(cookie: String?) -> (session: String, token: String, isNew: Bool) {
+            if let c = cookie, let t = sessions[c] { return (c, t, false) }
+            let s = UUID().uuidString.replacingOccurrences(of: "-", with: "")
+            let t = Data(UUID().uuidString.utf8).base64EncodedString().prefix(24) + "=="
+            sessions[s] = String(t)
+            return (s, String(t), true)
+        }
+        func valid(cookie: String?, token: String?) -> Bool {
+            guard let c = cookie, let t = token, let expected = sessions[c] else { return false }
+            return expected == t
+        }
+        func expireTokens() { sessions.removeAll() }
+        func add(_ id: String, _ n: Notification) { notifications[id] = n }
+        func get(_ id: String) -> Notification? { notifications[id] }
+        func change(_ id: String, _ f: (inout Notification) -> Void) -> Notification? {
+            guard var n = notifications[id] else { return nil }
+            f(&n); n.version += 1; n.changedAt = Date()
+            notifications[id] = n
+            return n
+        }
+        func setCoding(_ id: String, group: String?, code: String?) {
+            guard group != nil || code != nil else { return }
+            _ = change(id) { n in if let group { n.codeGroup = group }; if let code { n.code = code } }
+        }
+        func addOrder(_ props: [String: JSONValue]) -> String {
+            nextOrder += 1
+            let id = String(nextOrder)
+            var p = props; p["MaintenanceOrder"] = .string(id)
+            orders[id] = p
+            return id
+        }
+        func docNumber() -> String { nextDoc += 1; return String(format: "%010d", nextDoc) }
+    }
+
+    // MARK: - Requests
+
+    struct Handler: Sendable {
+        let state: EmulatorState
+        let sap: SAPStore
+        let models: Models
+        static let csrfHeader = HTTPField.Name("x-csrf-token")!
+        static let cookieName = "SAP_SESSIONID_EMU_100"
+
+        func handle(_ request: Request) async throws -> Response {
+            guard authorized(request) else {
+                var h = HTTPFields()
+                h[.wwwAuthenticate] = "Basic realm=\"SAP NetWeaver Application Server [EMU/100]\""
+                h[.contentType] = "text/plain"
+                return Response(status: .unauthorized, headers: h, body: .init(byteBuffer: ByteBuffer(string: "Logon failed: send Authorization: Basic with a valid user")))
+            }
+            let raw = String(request.uri.path.dropFirst(prefix.count))
+            let path = raw.removingPercentEncoding ?? raw
+            let (service, rest) = path.firstIndex(of: "/").map { (String(path[..<$0]), String(path[path.index(after: $0)...])) } ?? (path, "")
+            var method = request.method
+            if method == .post, let override = request.headers[HTTPField.Name("X-HTTP-Method")!]?.uppercased() {
+                if override == "MERGE" || override == "PATCH" { method = .patch } else if override == "DELETE" { method = .delete }
+            }
+            let cookie = sessionCookie(request)
+            let isFetch = request.headers[Self.csrfHeader]?.lowercased() == "fetch"
+
+            if method == .get || method == .head {
+                var h = HTTPFields()
+                if isFetch {
+                    let s = await sap.session(cookie: cookie)
+                    h[Self.csrfHeader] = s.token
+                    if s.isNew { h.append(HTTPField(name: .setCookie, value: "\(Self.cookieName)=\(s.session); path=/; HttpOnly")) }
+                }
+                let r = try await get(service: service, rest: rest, request: request)
+                var merged = r.headers
+                for f in h { merged.append(f) }
+                return Response(status: r.status, headers: merged, body: r.body)
+            }
+            // Every modifying request needs the token bound to the session cookie.
+            guard await sap.valid(cookie: cookie, token: request.headers[Self.csrfHeader]) else {
+                var h = HTTPFields()
+                h[Self.csrfHeader] = "Required"
+                h[.contentType] = "text/plain"
+                return Response(status: .forbidden, headers: h, body: .init(byteBuffer: ByteBuffer(string: "CSRF token validation failed")))
+            }
+            switch (service, method) {
+            case ("API_MAINTNOTIFICATION", .post) where rest == "MaintenanceNotification": return try await createNotification(request)
+            case ("API_MAINTNOTIFICATION", .post) where models.notification.functionImports.contains(rest) || ["SetMaintNotifToInProcess", "CompleteMaintNotification"].contains(rest):
+                return await functionImport(rest, request)
+            case ("API_MAINTNOTIFICATION", .patch): return try await patchNotification(rest, request)
+            case ("API_MAINTENANCEORDER", .post) where rest == "MaintenanceOrder": return try await createOrder(request)
+            case ("API_CV_ATTACHMENT_SRV", .post) where rest == "AttachmentContentSet": return try await upload(request)
+            default: return odataError(.methodNotAllowed, code: "/IWBEP/CM_MGW_RT/001", "Method '\(method)' not supported for '\(service)/\(rest)' by the emulator")
+            }
+        }
+
+        func authorized(_ request: Request) -> Bool {
+            guard let auth = request.headers[.authorization], auth.hasPrefix("Basic "),
+                  let decoded = Data(base64Encoded: String(auth.dropFirst(6))).map({ String(decoding: $0, as: UTF8.self) }),
+                  let colon = decoded.firstIndex(of: ":"), colon != decoded.startIndex else { return false }
+            if let valid = state.options.credentials { return valid.contains(decoded) }
+            return true
+        }
+
+        func sessionCookie(_ request: Request) -> String? {
+            for field in request.headers where field.name == .cookie {
+                for part in field.value.split(separator: ";") {
+                    let kv = part.trimmingCharacters(in: .whitespaces).split(separator: "=", maxSplits: 1)
+                    if kv.count == 2, kv[0] == Self.cookieName { return String(kv[1]) }
+                }
+            }
+            return nil
+        }
+
+        func get(service: String, rest: String, request: Request) async throws -> Response {
+            guard ["API_MAINTNOTIFICATION", "API_MAINTENANCEORDER", "API_CV_ATTACHMENT_SRV"].contains(service) else {
+                return odataError(.notFound, code: "/IWFND/MED/170", "No service found for namespace '', name '\(service)', version '0001'")
+            }
+            if rest.isEmpty {
+                let model = service == "API_MAINTNOTIFICATION" ? models.notification : service == "API_MAINTENANCEORDER" ? models.order : models.attachment
+                return EmulatorHTTP.json(status: .ok, ["d": ["EntitySets": model.entitySets.keys.sorted()]])
+            }
+            if rest == "$metadata" {
+                if let u = models.metadataFiles[service], let data = try? Data(contentsOf: u) {
+                    return Response(status: .ok, headers: [.contentType: "application/xml"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+                }
+                let model = service == "API_MAINTNOTIFICATION" ? models.notification : service == "API_MAINTENANCEORDER" ? models.order : models.attachment
+                return Response(status: .ok, headers: [.contentType: "application/xml"], body: .init(byteBuffer: ByteBuffer(string: minimalMetadata(model))))
+            }
+            guard service == "API_MAINTNOTIFICATION" else { return odataError(.notFound, code: "/IWBEP/CM_MGW_RT/005", "Resource '\(rest)' not found in the emulated \(service)") }
+            let type = models.notification.type(ofSet: "MaintenanceNotification")!
+            var select: [String]?
+            if let s = request.uri.queryParameters.get("$select") {
+                let names = s.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+                if let bad = names.first(where: { type.properties[$0] == nil }) {
+                    return odataError(.badRequest, code: "/IWBEP/CM_MGW_RT/021", "Property '\(bad)' at offset '0' is invalid", target: bad)
+                }
+                select = names
+            }
+            if rest == "MaintenanceNotification" {
+                var items = await state.all()
+                if let f = request.uri.queryParameters.get("$filter") {
+                    guard let (prop, value) = parseFilter(f), type.properties[prop] != nil else {
+                        return odataError(.badRequest, code: "/IWBEP/CM_MGW_RT/022", "Invalid filter expression '\(f)' (the emulator supports <Property> eq '<value>')")
+                    }
+                    var kept: [EmulatedWorkOrder] = []
+                    for w in items { if await view(w)[prop]?.stringValue == value { kept.append(w) } }
+                    items = kept
+                }
+                if let top = request.uri.queryParameters.get("$top").flatMap(Int.init) { items = Array(items.prefix(top)) }
+                var results: [JSONValue] = []
+                for w in items { results.append(.object(project(await view(w), select))) }
+                return EmulatorHTTP.json(status: .ok, ["d": ["results": JSONValue.array(results)]])
+            }
+            guard let id = key(rest, set: "MaintenanceNotification"), let wo = await state.find(id: id) else {
+                return odataError(.notFound, code: "/IWBEP/CM_MGW_RT/020", "Resource not found for segment '\(rest)'")
+            }
+            let v = await view(wo)
+            let etag = v["__metadata"]?["etag"]?.stringValue ?? ""
+            return EmulatorHTTP.json(status: .ok, ["d": JSONValue.object(project(v, select))], headers: [.eTag: etag])
+        }
+
+        func project(_ v: [String: JSONValue], _ select: [String]?) -> [String: JSONValue] {
+            guard let select else { return v }
+            var out: [String: JSONValue] = ["__metadata": v["__metadata"] ?? .null]
+            for s in select { out[s] = v[s] ?? .null }
+            return out
+        }
+
+        /// `MaintenanceNotification('10001001')` → `10001001`.
+        func key(_ segment: String, set: String) -> String? {
+            guard segment.hasPrefix(set + "('"), segment.hasSuffix("')") else { return nil }
+            return String(segment.dropFirst(set.count + 2).dropLast(2)).replacingOccurrences(of: "''", with: "'")
+        }
+
+        func parseFilter(_ f: String) -> (String, String)? {
+            let parts = f.components(separatedBy: " eq ")
+            guard parts.count == 2 else { return nil }
+            let prop = parts[0].trimmingCharacters(in: .whitespaces)
+            let v = parts[1].trimmingCharacters(in: .whitespaces)
+            guard v.count >= 2, v.hasPrefix("'"), v.hasSuffix("'"), prop.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) else { return nil }
+            return (prop, String(v.dropFirst().dropLast()).replacingOccurrences(of: "''", with: "'"))
+        }
+
+        static func sapStatus(_ s: String, order: String?) -> (phase: String, system: String) {
+            switch CMMSStatus(rawValue: s) ?? .open {
+            case .open: return ("1", order == nil ? "OSNO" : "OSNO ORAS")
+            case .inProgress: return ("3", order == nil ? "NOPR" : "NOPR ORAS")
+            case .completed, .falsePositive: return ("4", "NOCO")
+            case .cancelled: return ("4", "NOCO DLFL")
+            }
+        }
+
+        func view(_ w: EmulatedWorkOrder) async -> [String: JSONValue] {
+            let n = await sap.get(w.id)
+            var v = n?.props ?? [:]
+            v.removeValue(forKey: "MaintNotifLongTextForEdit")
+            let st = Self.sapStatus(w.status, order: n?.order)
+            v["MaintenanceNotification"] = .string(w.id)
+            v["NotifProcessingPhase"] = .string(st.phase)
+            v["ConcatenatedActiveSystStsName"] = .string(st.system)
+            v["MaintNotificationLongText"] = .string((n?.longText ?? []).joined(separator: "\n"))
+            v["MaintNotifLongTextForEdit"] = .string("")
+            if let g = n?.codeGroup { v["MaintNotificationCodeGroup"] = .string(g) }
+            if let c = n?.code { v["MaintNotificationCode"] = .string(c) }
+            if let o = n?.order { v["MaintenanceOrder"] = .string(o) }
+            let ms = Int64((n?.changedAt ?? w.createdAt).timeIntervalSince1970 * 1000)
+            v["CreationDate"] = .string("/Date(\(Int64(w.createdAt.timeIntervalSince1970 / 86400) * 86_400_000))/")
+            v["LastChangeDateTime"] = .string("/Date(\(ms)+0000)/")
+            let etag = "W/\"datetimeoffset'\(ms)-\(n?.version ?? 1)'\""
+            v["__metadata"] = .object(["id": .string("\(prefix)API_MAINTNOTIFICATION/MaintenanceNotification('\(w.id)')"),
+                                       "uri": .string("\(prefix)API_MAINTNOTIFICATION/MaintenanceNotification('\(w.id)')"),
+                                       "type": .string("\(models.notification.namespace.isEmpty ? "cds_api_maintnotification" : models.notification.namespace).MaintenanceNotificationType"),
+                                       "etag": .string(etag)])
+            return v
+        }
+
+        func parseBody(_ request: Request) async throws -> [String: JSONValue]? {
+            let data = try await EmulatorHTTP.body(request)
+            return (try? JSONValue.parse(data))?.objectValue
+        }
+
+        func createNotification(_ request: Request) async throws -> Response {
+            guard let body = try await parseBody(request) else {
+                return odataError(.badRequest, code: "/IWBEP/CM_MGW_RT/000", "The request body is not a JSON object (Content-Type: application/json)")
+            }
+            let type = models.notification.type(ofSet: "MaintenanceNotification")!
+            let problems = ODataValidation.validate(body, against: type, creating: true, required: ["NotificationText"])
+            if !problems.isEmpty { return validationError(problems) }
+            if let t = body["TechObjIsEquipOrFuncnlLoc"]?.stringValue, !["EAMS_EQUI", "EAMS_FL"].contains(t) {
+                return odataError(.badRequest, code: "IWO_BAPI2/010", "Technical object type '\(t)' is not valid; use EAMS_EQUI or EAMS_FL", target: "TechObjIsEquipOrFuncnlLoc")
+            }
+            if body["TechnicalObject"] != nil, body["TechObjIsEquipOrFuncnlLoc"] == nil {
+                return odataError(.badRequest, code: "IWO_BAPI2/011", "Enter the type of technical object (TechObjIsEquipOrFuncnlLoc)", target: "TechObjIsEquipOrFuncnlLoc")
+            }
+            if let p = body["MaintPriority"]?.stringValue, !["1", "2", "3", "4"].contains(p) {
+                return odataError(.badRequest, code: "IM/124", "Priority \(p) is not defined for priority type PM", target: "MaintPriority")
+            }
+            let text = body["MaintNotifLongTextForEdit"]?.stringValue
+            let wo = await state.add { seq in
+                let id = String(10_000_000 + (Int(seq) ?? 0))
+                return EmulatedWorkOrder(id: id, reference: body["MaintNotifExtReferenceNumber"]?.stringValue, title: body["NotificationText"]?.stringValue ?? "",
+                                         asset: body["TechnicalObject"]?.stringValue, priority: body["MaintPriority"]?.stringValue, status: "open",
+                                         createdAt: Date(), notes: [], attachments: [], body: .object(body))
+            }
+            await sap.add(wo.id, Notification(props: body, longText: text.map { [$0] } ?? []))
+            let v = await view(wo)
+            return EmulatorHTTP.json(status: .created, ["d": JSONValue.object(v)],
+                                     headers: [.location: "\(prefix)API_MAINTNOTIFICATION/MaintenanceNotification('\(wo.id)')", .eTag: v["__metadata"]?["etag"]?.stringValue ?? ""])
+        }
+
+        func patchNotification(_ segment: String, _ request: Request) async throws -> Response {
+            guard let id = key(segment, set: "MaintenanceNotification"), let wo = await state.find(id: id) else {
+                return odataError(.notFound, code: "/IWBEP/CM_MGW_RT/020", "Resource not found for segment '\(segment)'")
+            }
+            let current = await view(wo)["__metadata"]?["etag"]?.stringValue
+            guard let ifMatch = request.headers[.ifMatch] else {
+                return odataError(.preconditionRequired, code: "/IWBEP/CM_MGW_RT/017", "Precondition required: send If-Match with the ETag")
+            }
+            guard ifMatch == "*" || ifMatch == current else {
+                return odataError(.preconditionFailed, code: "/IWBEP/CM_MGW_RT/019", "Precondition failed: the notification was changed meanwhile")
+            }
+            guard let body = try await parseBody(request) else { return odataError(.badRequest, code: "/IWBEP/CM_MGW_RT/000", "The request body is not a JSON object") }
+            let problems = ODataValidation.validate(body, against: models.notification.type(ofSet: "MaintenanceNotification")!, creating: false)
+            if !problems.isEmpty { return validationError(problems) }
+            _ = await sap.change(id) { n in
+                for (k, v) in body where k != "MaintNotifLongTextForEdit" { n.props[k] = v }
+                if let t = body["MaintNotifLongTextForEdit"]?.stringValue, !t.isEmpty { n.longText.append(t) }
+            }
+            if let t = body["MaintNotifLongTextForEdit"]?.stringValue, !t.isEmpty { _ = await state.update(id: id) { $0.notes.append(t) } }
+            return Response(status: .noContent)
+        }
+
+        func functionImport(_ name: String, _ request: Request) async -> Response {
+            guard let param = request.uri.queryParameters.get("MaintenanceNotification"), param.hasPrefix("'"), param.hasSuffix("'"), param.count >= 2 else {
+                return odataError(.badRequest, code: "/IWBEP/CM_MGW_RT/023", "Parameter MaintenanceNotification ('<number>') is required")
+            }
+            let id = String(param.dropFirst().dropLast())
+            let status: String
+            switch name {
+            case "SetMaintNotifToInProcess": status = "in_progress"
+            case "CompleteMaintNotification": status = "completed"
+            default: return odataError(.notImplemented, code: "/IWBEP/CM_MGW_RT/001", "Function import \(name) is not emulated")
+            }
+            guard let wo = await state.update(id: id, { $0.status = status }) else {
+                return odataError(.notFound, code: "IQS4/001", "Notification \(id) does not exist")
+            }
+            _ = await sap.change(id) { _ in }
+            return EmulatorHTTP.json(status: .ok, ["d": JSONValue.object(await view(wo))])
+        }
+
+        func createOrder(_ request: Request) async throws -> Response {
+            guard let body = try await parseBody(request) else { return odataError(.badRequest, code: "/IWBEP/CM_MGW_RT/000", "The request body is not a JSON object") }
+            let problems = ODataValidation.validate(body, against: models.order.type(ofSet: "MaintenanceOrder")!, creating: true,
+                                                    required: ["MaintenanceOrderType", "MaintenanceOrderDesc"])
+            if !problems.isEmpty { return validationError(problems) }
+            let notif = body["MaintenanceNotification"]?.stringValue
+            if let notif, await sap.get(notif) == nil {
+                return odataError(.badRequest, code: "IW/123", "Notification \(notif) does not exist", target: "MaintenanceNotification")
+            }
+            let id = await sap.addOrder(body)
+            if let notif {
+                _ = await sap.change(notif) { $0.order = id }
+                _ = await state.update(id: notif) { if $0.status == "open" { $0.status = "in_progress" } }
+            }
+            var d = body
+            d["MaintenanceOrder"] = .string(id)
+            return EmulatorHTTP.json(status: .created, ["d": JSONValue.object(d)], headers: [.location: "\(prefix)API_MAINTENANCEORDER/MaintenanceOrder('\(id)')"])
+        }
+
+        func upload(_ request: Request) async throws -> Response {
+            let slug = request.headers[HTTPField.Name("Slug")!]
+            let objectType = request.headers[HTTPField.Name("BusinessObjectTypeName")!]
+            let key = request.headers[HTTPField.Name("LinkedSAPObjectKey")!]
+            let attachmentType = models.attachment.type(ofSet: "AttachmentContentSet")
+            for (name, value) in [("Slug", slug), ("BusinessObjectTypeName", objectType), ("LinkedSAPObjectKey", key)] {
+                guard let value, !value.isEmpty else { return odataError(.badRequest, code: "CV_ATTACHMENT_SRV/001", "Header '\(name)' is required", target: name) }
+                if let max = attachmentType?.properties[name == "Slug" ? "FileName" : name]?.maxLength, value.count > max {
+                    return odataError(.badRequest, code: "CV_ATTACHMENT_SRV/002", "Header '\(name)' is longer than \(max) characters", target: name)
+                }
+            }
+            guard let objectType, ["PMQMEL", "BUS2038"].contains(objectType) else {
+                return odataError(.badRequest, code: "CV_ATTACHMENT_SRV/003", "Business object type '\(objectType ?? "")' is not supported by the emulated system (PMQMEL, BUS2038)", target: "BusinessObjectTypeName")
+            }
+            guard let key, key.count == 12, key.allSatisfy(\.isNumber), let wo = await state.find(id: String(Int(key) ?? 0)) else {
+                return odataError(.badRequest, code: "CV_ATTACHMENT_SRV/004", "Object '\(key ?? "")' of type \(objectType) does not exist (LinkedSAPObjectKey is the 12-digit notification number)", target: "LinkedSAPObjectKey")
+            }
+            guard let mime = request.headers[.contentType], !mime.isEmpty else {
+                return odataError(.badRequest, code: "CV_ATTACHMENT_SRV/005", "Content-Type of the file is required")
+            }
+            let data = try await EmulatorHTTP.body(request)
+            guard !data.isEmpty else { return odataError(.badRequest, code: "CV_ATTACHMENT_SRV/006", "The file is empty") }
+            let name = slug!.removingPercentEncoding ?? slug!
+            _ = await state.update(id: wo.id) { $0.attachments.append(name) }
+            let doc = await sap.docNumber()
+            return EmulatorHTTP.json(status: .created, ["d": [
+                "DocumentInfoRecordDocType": objectType == "PMQMEL" ? "DRW" : "", "DocumentInfoRecordDocNumber": objectType == "PMQMEL" ? doc : "",
+                "DocumentInfoRecordDocVersion": objectType == "PMQMEL" ? "00" : "", "DocumentInfoRecordDocPart": objectType == "PMQMEL" ? "000" : "",
+                "LogicalDocument": doc, "ArchiveDocumentID": doc, "LinkedSAPObjectKey": key, "BusinessObjectTypeName": objectType,
+                "FileName": name, "MimeType": mime, "FileSize": String(data.count),
+            ]])
+        }
+
+        func validationError(_ problems: [ODataValidation.Problem]) -> Response {
+            let first = problems[0]
+            return odataError(.badRequest, code: first.code, first.message, target: first.target,
+                              details: problems.map { ["code": .string($0.code), "message": .string($0.message), "target": .string($0.target), "severity": .string("error"), "propertyref": .string("")] })
+        }
+    }
+
+    /// SAP Gateway's JSON error envelope.
+    static func odataError(_ status: HTTPResponse.Status, code: String, _ message: String, target: String = "", details: [[String: JSONValue]]? = nil) -> Response {
+        let d = details ?? [["code": .string(code), "message": .string(message), "target": .string(target), "severity": .string("error"), "propertyref": .string("")]]
+        let body: JSONValue = .object(["error": .object([
+            "code": .string(code),
+            "message": .object(["lang": .string("en"), "value": .string(message)]),
+            "innererror": .object(["transactionid": .string(UUID().uuidString.replacingOccurrences(of: "-", with: "")),
+                                   "errordetails": .array(d.map(JSONValue.object))]),
+        ])])
+        return EmulatorHTTP.json(status: status, body)
+    }
+
+    static func minimalMetadata(_ m: EDMXModel) -> String {
+        var x = #"<?xml version="1.0" encoding="utf-8"?><edmx:Edmx Version="1.0" xmlns:edmx="http://schemas.microsoft.com/ado/2007/06/edmx" xmlns:sap="http://www.sap.com/Protocols/SAPData"><edmx:DataServices><Schema Namespace="emulator" xmlns="http://schemas.microsoft.com/ado/2008/09/edm">"#
+        for (_, t) in m.entityTypes.sorted(by: { $0.key < $1.key }) {
+            x += "<EntityType Name=\"\(t.name)\"><Key>" + t.keys.map { "<PropertyRef Name=\"\($0)\"/>" }.joined() + "</Key>"
+            for n in t.order { let p = t.properties[n]!; x += "<Property Name=\"\(n)\" Type=\"\(p.type)\"" + (p.maxLength.map { " MaxLength=\"\($0)\"" } ?? "") + (p.creatable ? "" : " sap:creatable=\"false\"") + "/>" }
+            x += "</EntityType>"
+        }
+        x += "<EntityContainer Name=\"emulator_Entities\">" + m.entitySets.sorted(by: { $0.key < $1.key }).map { "<EntitySet Name=\"\($0.key)\" EntityType=\"emulator.\($0.value)\"/>" }.joined() + "</EntityContainer>"
+        return x + "</Schema></edmx:DataServices></edmx:Edmx>"
+    }
+}

@@ -1,0 +1,93 @@
+import AsyncHTTPClient
+import Connectors
+import Emulators
+import Foundation
+import Hummingbird
+import MillwrightCore
+import NIOCore
+
+/// An emulator running in-process on a free port.
+struct RunningEmulator {
+    let state: EmulatorState
+    let baseURL: String
+    let server: Task<Void, Error>
+
+    static func start(options: EmulatorOptions = EmulatorOptions(), _ makeRouter: (EmulatorState) -> Router<BasicRequestContext>) async throws -> RunningEmulator {
+        let state = EmulatorState(options: options)
+        let port = PortBox()
+        let app = Application(router: makeRouter(state), configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+                              onServerRunning: { port.set($0.localAddress?.port ?? 0) })
+        let server = Task { try await app.runService(gracefulShutdownSignals: []) }
+        return RunningEmulator(state: state, baseURL: "http://127.0.0.1:\(try await port.wait())", server: server)
+    }
+
+    func stop() { server.cancel() }
+}
+
+enum Fixtures {
+    static func draft(reference: String = "MW-ABCDEF123456", title: String = "Crack at C2 head pulley", priority: Priority = .critical,
+                      functionalLocation: String? = "1010-C2-HP", description: String = "Defect: crack detected by camera CAM-07\nEvidence: https://mw.example/e/1") -> WorkOrderDraft {
+        let sev = SeverityBreakdown(base: 70, size: 2, growth: 0, criticality: 15, history: 0, total: 87, notes: [])
+        return WorkOrderDraft(reference: reference, incidentId: "inc-1", title: title, description: description,
+                              asset: "10004712", assetName: "C2 head pulley", location: "LINE2", functionalLocation: functionalLocation, defectClass: "crack",
+                              zone: "head-pulley", severity: 87, severityBreakdown: sev, priority: priority, priorityRule: "rule 1", confidence: 0.93,
+                              camera: "CAM-07", detectedAt: Date(timeIntervalSince1970: 1_763_769_600 + 14 * 3600 + 5 * 60 + 9), detectionId: "d1",
+                              productionOrder: "PO-4471", shift: "B", procedure: "Lock out.", parts: [], skills: [], evidenceURL: "https://mw.example/e/1", site: "plant-1")
+    }
+
+    /// A small valid JPEG header + payload; the emulators only check it is non-empty binary.
+    static let jpeg = Data([0xFF, 0xD8, 0xFF, 0xE0] + Array(repeating: UInt8(0x42), count: 2048) + [0xFF, 0xD9])
+
+    /// `shared/specs/cmms` found by walking up from this file (CI keeps `shared/` beside the clone).
+    static var specs: URL? {
+        if let e = ProcessInfo.processInfo.environment["MILLWRIGHT_SHARED"], FileManager.default.fileExists(atPath: e + "/specs/cmms") {
+            return URL(fileURLWithPath: e + "/specs/cmms")
+        }
+        var dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        for _ in 0..<8 {
+            let c = dir.appendingPathComponent("shared/specs/cmms")
+            if FileManager.default.fileExists(atPath: c.path) { return c }
+            dir = dir.deletingLastPathComponent()
+        }
+        return SpecFiles.directory()
+    }
+
+    static func specFile(_ name: String) throws -> URL {
+        guard let dir = specs else { throw SpecMissing(name: name) }
+        return dir.appendingPathComponent(name)
+    }
+
+    struct SpecMissing: Error { var name: String }
+}
+
+/// Drives a connector the way the dispatcher does: create; on `.unknown` look up by our
+/// reference before creating again; retry `.retryable`; stop on `.permanent`.
+enum Dispatch {
+    static func deliver(_ c: any CMMSConnector, _ wo: WorkOrderDraft, maxAttempts: Int = 40) async -> DeliveryState.Outcome {
+        var mustVerify = false
+        var last: DeliveryState.Outcome = .lookupNotFound
+        for _ in 0..<maxAttempts {
+            if mustVerify {
+                let l = await c.lookup(reference: wo.reference)
+                switch l {
+                case .lookupFound: return l
+                case .lookupNotFound: mustVerify = false
+                default: last = l; continue
+                }
+            }
+            let o = await c.create(wo)
+            last = o
+            switch o {
+            case .created, .lookupFound, .permanent: return o
+            case .unknown: mustVerify = true
+            case .retryable, .lookupNotFound: continue
+            }
+        }
+        return last
+    }
+}
+
+extension HTTPClient {
+    /// The process-wide client; it needs no shutdown.
+    static func test() -> HTTPClient { .shared }
+}
