@@ -61,6 +61,9 @@ public enum ConnectorFactory {
         case "sap-pm": return try SAPPMConnector(settings: s, http: HTTPTransport(client: http, timeout: s.timeout))
         case "maximo": return try MaximoConnector(settings: s, http: HTTPTransport(client: http, timeout: s.timeout))
         case "maintainx": return try MaintainXConnector(settings: s, http: HTTPTransport(client: http, timeout: s.timeout))
+        case "upkeep": return try UpKeepConnector(settings: s, http: HTTPTransport(client: http, timeout: s.timeout))
+        case "fiix": return try FiixConnector(settings: s, http: HTTPTransport(client: http, timeout: s.timeout))
+        case "oracle": return try OracleMaintenanceConnector(settings: s, http: HTTPTransport(client: http, timeout: s.timeout))
         default: throw ConnectorError.unsupportedKind(s.kind)
         }
     }

@@ -18,6 +18,12 @@ public enum EmulatorRegistry {
               router: MaximoEmulator.router),
         Entry(kind: "maintainx", covers: "MaintainX REST v1: POST /v1/workorders validated against the OpenAPI request schema, list/get, PATCH status, comments, PUT attachments; Bearer + x-organization-id; X-Rate-Limit-* headers and 429 + Retry-After (60 requests per 60 s)",
               router: MaintainXEmulator.router),
+        Entry(kind: "upkeep", covers: "UpKeep API v2: /api/v2/auth session tokens (expiry), work-order create/list/get, PATCH status or multipart image; UpKeep error shape",
+              router: UpKeepEmulator.router),
+        Entry(kind: "fiix", covers: "Fiix RPC /api/: HMAC-signed requests, FindRequest/FindByIdRequest/AddRequest/ChangeRequest on Priority, WorkOrderStatus, WorkOrder, WorkOrderAsset; Fiix error objects",
+              router: FiixEmulator.router),
+        Entry(kind: "oracle", covers: "Oracle Fusion Maintenance maintenanceWorkOrders REST: create with Upsert-Mode, q= queries, PATCH status, Attachment child (base64 FILE); Basic auth",
+              router: OracleMaintenanceEmulator.router),
     ]
 
     public static func entry(_ kind: String) -> Entry? { all.first { $0.kind == kind } }

@@ -1,0 +1,157 @@
+import Foundation
+import MillwrightCore
+import NIOHTTP1
+
+/// `oracle`: Oracle Fusion Cloud Maintenance, REST resource `maintenanceWorkOrders`.
+///
+/// Endpoints (`/fscmRestApi/resources/11.13.18.05`, version configurable with `rest_version`):
+/// - `POST /maintenanceWorkOrders` with `Upsert-Mode: true` and
+///   `Content-Type: application/vnd.oracle.adf.resourceitem+json`: our reference is the
+///   `WorkOrderNumber`, so a repeated request after a lost answer updates the same work order
+///   instead of creating a second one (Oracle's documented upsert on the resource's alternate key
+///   WorkOrderNumber + OrganizationCode).
+/// - `GET /maintenanceWorkOrders?q=WorkOrderNumber='…';OrganizationCode='…'&onlyData=true` (lookup).
+/// - `GET /maintenanceWorkOrders/{WorkOrderId}?onlyData=true&fields=WorkOrderStatusCode` (status).
+/// - `POST /maintenanceWorkOrders/{WorkOrderId}/child/Attachment` with `DatatypeCode: FILE`,
+///   `FileName`, `Title`, base64 `FileContents` (image).
+/// Fields: `OrganizationCode`, `WorkOrderNumber`, `WorkOrderDescription` (240: title, then the long
+/// text as far as it fits), `AssetNumber`, `WorkOrderTypeCode`, `WorkOrderSubTypeCode`,
+/// `WorkOrderPriority` (number), `PlannedStartDate` (detection time).
+/// Status: ORA_UNRELEASED/ORA_ON_HOLD → open, ORA_RELEASED → in progress, ORA_COMPLETED/ORA_CLOSED →
+/// completed, ORA_CANCELED → cancelled; `status_map.<CODE>` overrides (e.g. a user status).
+/// Errors: REST framework JSON (`title`, `detail`, `o:errorDetails[].detail`) or the plain-text body.
+///
+/// Config (`oracle:` block): `organization` (required), `work_order_type` (ORA_CORRECTIVE),
+/// `work_order_subtype`, `priority_map.<p>` (critical 1, high 2, medium 3, low 4), `rest_version`,
+/// `status_map.<CODE>`, `attachment_category` (MISC). Auth: `basic`.
+public struct OracleMaintenanceConnector: CMMSConnector {
+    public let settings: CMMSSettings
+    let http: HTTPTransport
+    public var name: String { settings.name }
+    public var kind: String { "oracle" }
+    public static let descriptionMax = 240
+    static let itemType = "application/vnd.oracle.adf.resourceitem+json"
+
+    init(settings: CMMSSettings, http: HTTPTransport) throws {
+        guard let org = settings.options["organization"], !org.isEmpty else {
+            throw ConnectorError.misconfigured("cmms \(settings.name): oracle.organization (the maintenance organization code) is required")
+        }
+        self.settings = settings; self.http = http
+    }
+
+    var opt: [String: String] { settings.options }
+    var base: String { settings.baseURL.hasSuffix("/") ? String(settings.baseURL.dropLast()) : settings.baseURL }
+    var resource: String { base + "/fscmRestApi/resources/\(opt["rest_version"] ?? "11.13.18.05")/maintenanceWorkOrders" }
+    var headers: [(String, String)] { [("Accept", "application/json")] + HTTPTransport.authHeaders(settings.auth) }
+
+    public func payload(_ wo: WorkOrderDraft) -> [String: JSONValue] {
+        var text = wo.title
+        if !wo.description.isEmpty { text += "\n" + wo.description }
+        if text.count > Self.descriptionMax { text = String(text.prefix(Self.descriptionMax - 1)) + "…" }
+        var p: [String: JSONValue] = [
+            "OrganizationCode": .string(opt["organization"] ?? ""),
+            "WorkOrderNumber": .string(wo.reference),
+            "WorkOrderDescription": .string(text),
+            "AssetNumber": .string(wo.asset),
+            "WorkOrderTypeCode": .string(opt["work_order_type"] ?? "ORA_CORRECTIVE"),
+            "WorkOrderPriority": .number(Double(opt["priority_map.\(wo.priority.rawValue)"].flatMap(Int.init) ?? [.critical: 1, .high: 2, .medium: 3, .low: 4][wo.priority]!)),
+            "PlannedStartDate": .string(Timestamps.format(wo.detectedAt)),
+        ]
+        if let s = opt["work_order_subtype"], !s.isEmpty { p["WorkOrderSubTypeCode"] = .string(s) }
+        return p
+    }
+
+    public static func describe(_ r: HTTPTransport.Response) -> String {
+        if let j = r.json, j.objectValue != nil {
+            var parts: [String] = []
+            if let d = j["detail"]?.stringValue ?? j["title"]?.stringValue { parts.append(d) }
+            for e in j["o:errorDetails"]?.arrayValue ?? [] {
+                if let d = e["detail"]?.stringValue { parts.append((e["o:errorCode"]?.stringValue.map { "\($0): " } ?? "") + d) }
+            }
+            if !parts.isEmpty { return parts.joined(separator: "; ") }
+        }
+        let t = r.text.trimmingCharacters(in: .whitespacesAndNewlines)
+        return t.isEmpty ? "no error body" : String(t.prefix(400))
+    }
+
+    public func create(_ wo: WorkOrderDraft) async -> DeliveryState.Outcome {
+        do {
+            let body = try JSONEncoder().encode(JSONValue.object(payload(wo)))
+            let r = try await http.send(.POST, resource, headers: headers + [("Content-Type", Self.itemType), ("Upsert-Mode", "true")], body: body)
+            if let failure = HTTPTransport.classify(r, describe: Self.describe) {
+                if case .permanent(let e) = failure { return .permanent(error: "Oracle rejected the work order: \(e)") }
+                return failure
+            }
+            guard let id = r.json?["WorkOrderId"]?.stringOrNumber else { return .unknown(error: "created, but the response had no WorkOrderId: \(r.text)") }
+            return .created(cmmsId: id)
+        } catch {
+            return HTTPTransport.transportFailure(error)
+        }
+    }
+
+    public func lookup(reference: String) async -> DeliveryState.Outcome {
+        let q = "WorkOrderNumber='\(reference)';OrganizationCode='\(opt["organization"] ?? "")'"
+        do {
+            let r = try await http.send(.GET, resource + "?onlyData=true&fields=WorkOrderId,WorkOrderNumber,WorkOrderStatusCode&q=" + OData.query(q), headers: headers)
+            guard r.status == 200, let items = r.json?["items"]?.arrayValue else {
+                return .retryable(error: "lookup HTTP \(r.status): \(Self.describe(r))", retryAfter: HTTPTransport.retryAfter(r.headers))
+            }
+            guard let id = items.first?["WorkOrderId"]?.stringOrNumber else { return .lookupNotFound }
+            return .lookupFound(cmmsId: id)
+        } catch {
+            return .retryable(error: "lookup failed: \(HTTPTransport.describe(error))", retryAfter: nil)
+        }
+    }
+
+    public func mapStatus(_ code: String) -> CMMSStatus {
+        if let m = opt["status_map.\(code)"].flatMap(CMMSStatus.init(rawValue:)) { return m }
+        switch code {
+        case "ORA_RELEASED": return .inProgress
+        case "ORA_COMPLETED", "ORA_CLOSED": return .completed
+        case "ORA_CANCELED", "ORA_CANCELLED": return .cancelled
+        default: return .open
+        }
+    }
+
+    public func status(cmmsId: String) async throws -> CMMSStatus? {
+        let r = try await http.send(.GET, resource + "/\(cmmsId)?onlyData=true&fields=WorkOrderStatusCode", headers: headers)
+        guard r.status == 200, let s = r.json?["WorkOrderStatusCode"]?.stringValue else {
+            throw ConnectorError.misconfigured("status of work order \(cmmsId): HTTP \(r.status) \(Self.describe(r))")
+        }
+        return mapStatus(s)
+    }
+
+    /// Oracle's work order resource has no comment child this connector relies on.
+    public func addNote(cmmsId: String, text: String) async -> Bool { false }
+
+    public func attach(cmmsId: String, filename: String, jpeg: Data) async -> Bool {
+        let body = try? JSONEncoder().encode(JSONValue.object([
+            "DatatypeCode": .string("FILE"), "FileName": .string(filename), "Title": .string(filename),
+            "CategoryName": .string(opt["attachment_category"] ?? "MISC"), "UploadedFileContentType": .string("image/jpeg"),
+            "FileContents": .string(jpeg.base64EncodedString()),
+        ]))
+        guard let r = try? await http.send(.POST, resource + "/\(cmmsId)/child/Attachment", headers: headers + [("Content-Type", Self.itemType)], body: body) else { return false }
+        return (200..<300).contains(r.status)
+    }
+
+    /// Base64 in JSON: keep the image modest.
+    public var attachmentLimitBytes: Int { Int(opt["attachment_limit_bytes"] ?? "") ?? 3_000_000 }
+
+    public func checkConnection() async -> [ConnectionCheck] {
+        do {
+            let q = OData.query("OrganizationCode='\(opt["organization"] ?? "")'")
+            let r = try await http.send(.GET, resource + "?onlyData=true&limit=1&fields=WorkOrderId&q=\(q)", headers: headers)
+            switch r.status {
+            case 200:
+                return [ConnectionCheck(step: "authenticate", ok: true, detail: "signed in; maintenanceWorkOrders readable"),
+                        ConnectionCheck(step: "create permission", ok: true, detail: "organization \(opt["organization"] ?? "") visible (Oracle has no dry-run create; the user needs the Maintenance Technician or Manager job role)"),
+                        ConnectionCheck(step: "attachment upload", ok: true, detail: "child resource Attachment (FILE, base64)")]
+            case 401: return [ConnectionCheck(step: "authenticate", ok: false, detail: "HTTP 401", fix: "check user and password in cmms[\(name)].auth")]
+            case 403: return [ConnectionCheck(step: "authenticate", ok: false, detail: "HTTP 403: \(Self.describe(r))", fix: "grant the user a maintenance job role with access to organization \(opt["organization"] ?? "")")]
+            default: return [ConnectionCheck(step: "authenticate", ok: false, detail: "HTTP \(r.status): \(Self.describe(r))", fix: "check base_url (https://<pod>.fa.<dc>.oraclecloud.com) and oracle.rest_version")]
+            }
+        } catch {
+            return [ConnectionCheck(step: "reach", ok: false, detail: HTTPTransport.describe(error), fix: "check base_url \(settings.baseURL) and the network path")]
+        }
+    }
+}

@@ -1,0 +1,155 @@
+import Foundation
+import MillwrightCore
+import NIOHTTP1
+
+/// `upkeep`: UpKeep REST API v2 (`base_url` = `https://api.onupkeep.com`).
+///
+/// Endpoints: `POST /api/v2/auth/` with `{email, password}` → `result.sessionToken`, sent as
+/// `Session-Token` on every call and fetched again once when a call answers 401 (expired session);
+/// `POST /api/v2/work-orders/` (create: `title`, `description`, `priority` 0–3, `category`, `asset`,
+/// `location`); `GET /api/v2/work-orders/{id}` (status); `GET /api/v2/work-orders/?limit=…`
+/// (lookup); `PATCH /api/v2/work-orders/{id}` as `multipart/form-data` with the `image` file (image).
+/// Notes are not sent (addNote answers false).
+///
+/// Choices where the public docs are open: the only OpenAPI found is synthetic (see SOURCES.md),
+/// so priority follows UpKeep's documented integer scale (0 none, 1 low, 2 medium, 3 high; map
+/// critical→3, high→3, medium→2, low→1, configurable); UpKeep has no filter on an external
+/// reference, so the lookup reads the newest `lookup_depth` (100) work orders and matches the
+/// "Millwright reference MW-…" line our description always carries.
+/// Status: `open`/`onHold` → open, `inProgress` → in progress, `complete` → completed;
+/// `status_map.<status>` overrides.
+///
+/// Config (`upkeep:` block): `priority_map.<p>`, `category`, `asset_map.<asset>`, `location_map.<location>`,
+/// `lookup_depth`, `status_map.<status>`. Auth: `session` (email + password).
+public struct UpKeepConnector: CMMSConnector {
+    public let settings: CMMSSettings
+    let http: HTTPTransport
+    let session = SessionToken()
+    public var name: String { settings.name }
+    public var kind: String { "upkeep" }
+
+    init(settings: CMMSSettings, http: HTTPTransport) throws {
+        guard case .session = settings.auth else {
+            throw ConnectorError.misconfigured("cmms \(settings.name): UpKeep needs auth: {session: {user_env, password_env}} (email and password of the integration user)")
+        }
+        self.settings = settings; self.http = http
+    }
+
+    var opt: [String: String] { settings.options }
+    var base: String { (settings.baseURL.hasSuffix("/") ? String(settings.baseURL.dropLast()) : settings.baseURL) + "/api/v2" }
+
+    public func payload(_ wo: WorkOrderDraft) -> [String: JSONValue] {
+        var p: [String: JSONValue] = [
+            "title": .string(wo.title),
+            "description": .string(wo.description),
+            "priority": .number(Double(opt["priority_map.\(wo.priority.rawValue)"].flatMap(Int.init) ?? [.critical: 3, .high: 3, .medium: 2, .low: 1][wo.priority]!)),
+        ]
+        if let c = opt["category"], !c.isEmpty { p["category"] = .string(c) }
+        if let a = opt["asset_map.\(wo.asset)"] { p["asset"] = .string(a) }
+        if let l = (wo.location ?? wo.functionalLocation).flatMap({ opt["location_map.\($0)"] }) { p["location"] = .string(l) }
+        return p
+    }
+
+    func login() async throws -> String? {
+        guard case .session(let user, let password) = settings.auth else { return nil }
+        let body = try JSONEncoder().encode(JSONValue.object(["email": .string(user), "password": .string(password)]))
+        let r = try await http.send(.POST, base + "/auth/", headers: [("Content-Type", "application/json"), ("Accept", "application/json")], body: body)
+        guard r.status == 200, let t = r.json?["result"]?["sessionToken"]?.stringValue else { return nil }
+        session.set(t)
+        return t
+    }
+
+    /// Sends with the session token; logs in first, and once more after a 401.
+    func send(_ method: HTTPMethod, _ path: String, headers extra: [(String, String)] = [], body: Data? = nil) async throws -> HTTPTransport.Response {
+        var token = session.get()
+        if token == nil { token = try await login() }
+        var r = try await http.send(method, base + path, headers: [("Accept", "application/json"), ("Session-Token", token ?? "")] + extra, body: body)
+        if r.status == 401 {
+            session.set(nil)
+            if let fresh = try await login() {
+                r = try await http.send(method, base + path, headers: [("Accept", "application/json"), ("Session-Token", fresh)] + extra, body: body)
+            }
+        }
+        return r
+    }
+
+    public static func describe(_ r: HTTPTransport.Response) -> String {
+        r.json?["message"]?.stringValue ?? r.json?["error"]?.stringValue ?? r.json?["result"]?["message"]?.stringValue ?? String(r.text.prefix(300))
+    }
+
+    public func create(_ wo: WorkOrderDraft) async -> DeliveryState.Outcome {
+        do {
+            let r = try await send(.POST, "/work-orders/", headers: [("Content-Type", "application/json")], body: try JSONEncoder().encode(JSONValue.object(payload(wo))))
+            if let failure = HTTPTransport.classify(r, describe: Self.describe) {
+                if case .permanent(let e) = failure { return .permanent(error: "UpKeep rejected the work order: \(e)") }
+                return failure
+            }
+            guard let id = r.json?["result"]?["id"]?.stringOrNumber else { return .unknown(error: "created, but the response had no id: \(r.text)") }
+            return .created(cmmsId: id)
+        } catch {
+            return HTTPTransport.transportFailure(error)
+        }
+    }
+
+    public func lookup(reference: String) async -> DeliveryState.Outcome {
+        do {
+            let r = try await send(.GET, "/work-orders/?limit=\(Int(opt["lookup_depth"] ?? "") ?? 100)")
+            guard r.status == 200, let list = r.json?["results"]?.arrayValue ?? r.json?["result"]?.arrayValue else {
+                return .retryable(error: "lookup HTTP \(r.status): \(Self.describe(r))", retryAfter: HTTPTransport.retryAfter(r.headers))
+            }
+            let needle = "Millwright reference \(reference)"
+            guard let hit = list.first(where: { $0["description"]?.stringValue?.contains(needle) == true }), let id = hit["id"]?.stringOrNumber else { return .lookupNotFound }
+            return .lookupFound(cmmsId: id)
+        } catch {
+            return .retryable(error: "lookup failed: \(HTTPTransport.describe(error))", retryAfter: nil)
+        }
+    }
+
+    public func status(cmmsId: String) async throws -> CMMSStatus? {
+        let r = try await send(.GET, "/work-orders/\(cmmsId)")
+        guard r.status == 200, let s = r.json?["result"]?["status"]?.stringValue else {
+            throw ConnectorError.misconfigured("status of work order \(cmmsId): HTTP \(r.status) \(Self.describe(r))")
+        }
+        if let m = opt["status_map.\(s)"].flatMap(CMMSStatus.init(rawValue:)) { return m }
+        switch s {
+        case "inProgress": return .inProgress
+        case "complete": return .completed
+        default: return .open
+        }
+    }
+
+    public func addNote(cmmsId: String, text: String) async -> Bool { false }
+
+    public func attach(cmmsId: String, filename: String, jpeg: Data) async -> Bool {
+        let boundary = "millwright-\(UUID().uuidString)"
+        var body = Data("--\(boundary)\r\nContent-Disposition: form-data; name=\"image\"; filename=\"\(filename.replacingOccurrences(of: "\"", with: ""))\"\r\nContent-Type: image/jpeg\r\n\r\n".utf8)
+        body.append(jpeg)
+        body.append(Data("\r\n--\(boundary)--\r\n".utf8))
+        guard let r = try? await send(.PATCH, "/work-orders/\(cmmsId)", headers: [("Content-Type", "multipart/form-data; boundary=\(boundary)")], body: body) else { return false }
+        return (200..<300).contains(r.status)
+    }
+
+    public func checkConnection() async -> [ConnectionCheck] {
+        do {
+            guard try await login() != nil else {
+                return [ConnectionCheck(step: "authenticate", ok: false, detail: "POST /api/v2/auth/ gave no session token", fix: "check the integration user's email and password in cmms[\(name)].auth")]
+            }
+            let r = try await send(.GET, "/work-orders/?limit=1")
+            let ok = r.status == 200
+            return [ConnectionCheck(step: "authenticate", ok: true, detail: "session token issued"),
+                    ConnectionCheck(step: "create permission", ok: ok, detail: ok ? "work orders readable (UpKeep has no dry-run create; the user needs a role that creates work orders)" : "HTTP \(r.status): \(Self.describe(r))",
+                                    fix: ok ? nil : "give the user a Technician or Admin role"),
+                    ConnectionCheck(step: "attachment upload", ok: true, detail: "image as multipart form field on the work order")]
+        } catch {
+            return [ConnectionCheck(step: "reach", ok: false, detail: HTTPTransport.describe(error), fix: "check base_url \(settings.baseURL)")]
+        }
+    }
+}
+
+/// A session token shared by the connector's concurrent calls.
+final class SessionToken: @unchecked Sendable {
+    private let lock = NSLock()
+    private var token: String?
+    func get() -> String? { lock.withLock { token } }
+    func set(_ t: String?) { lock.withLock { token = t } }
+}

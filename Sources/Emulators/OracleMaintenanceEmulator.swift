@@ -1,0 +1,162 @@
+import Connectors
+import Foundation
+import HTTPTypes
+import Hummingbird
+import MillwrightCore
+import NIOCore
+
+/// `millwright emulate oracle`: Oracle Fusion Maintenance `maintenanceWorkOrders` REST resource.
+///
+/// Covers `POST /fscmRestApi/resources/11.13.18.05/maintenanceWorkOrders` (Content-Type
+/// `application/vnd.oracle.adf.resourceitem+json`; with `Upsert-Mode: true` an existing
+/// WorkOrderNumber + OrganizationCode is updated, answer 200, instead of duplicated), field checks
+/// (unknown attribute, too long, wrong type, missing OrganizationCode → 400 plain text as Oracle's
+/// default REST framework answers), `GET` with `q=Attr='v';Attr2='v'`, `GET /{WorkOrderId}`,
+/// `PATCH /{WorkOrderId}` (e.g. WorkOrderStatusCode, as a planner would), `POST /{WorkOrderId}/child/Attachment`
+/// (DatatypeCode FILE, FileName, base64 FileContents). Basic auth.
+/// Field lengths are the emulator's reading of Oracle's documentation (no machine-readable
+/// description of this resource is public); the real system reports its own in `/describe`.
+public enum OracleMaintenanceEmulator {
+    public enum Kind: Sendable { case string(Int), number }
+    public static let fields: [String: Kind] = [
+        "OrganizationCode": .string(18), "WorkOrderNumber": .string(120), "WorkOrderDescription": .string(240),
+        "AssetNumber": .string(80), "WorkOrderTypeCode": .string(30), "WorkOrderSubTypeCode": .string(30),
+        "WorkOrderPriority": .number, "PlannedStartDate": .string(40), "WorkOrderStatusCode": .string(30),
+    ]
+    static let statuses: Set<String> = ["ORA_UNRELEASED", "ORA_RELEASED", "ORA_ON_HOLD", "ORA_COMPLETED", "ORA_CLOSED", "ORA_CANCELED"]
+    static let path = "fscmRestApi/resources/11.13.18.05/maintenanceWorkOrders"
+
+    actor Store {
+        var records: [String: [String: JSONValue]] = [:]
+        func put(_ id: String, _ r: [String: JSONValue]) { records[id, default: [:]].merge(r) { $1 } }
+        func get(_ id: String) -> [String: JSONValue]? { records[id] }
+        func find(number: String, org: String) -> String? {
+            records.first { $0.value["WorkOrderNumber"]?.stringValue == number && $0.value["OrganizationCode"]?.stringValue == org }?.key
+        }
+        func all() -> [(String, [String: JSONValue])] { records.sorted { $0.key < $1.key }.map { ($0.key, $0.value) } }
+    }
+
+    static func text(_ status: HTTPResponse.Status, _ message: String) -> Response {
+        Response(status: status, headers: [.contentType: "text/plain"], body: .init(byteBuffer: ByteBuffer(string: message)))
+    }
+
+    static func common(_ code: String) -> String {
+        switch code { case "ORA_RELEASED": "in_progress"; case "ORA_COMPLETED", "ORA_CLOSED": "completed"; case "ORA_CANCELED": "cancelled"; default: "open" }
+    }
+
+    static func validate(_ body: [String: JSONValue], creating: Bool) -> Response? {
+        for key in body.keys.sorted() {
+            guard let kind = fields[key] else { return text(.badRequest, "The attribute \(key) is not defined in the resource maintenanceWorkOrders.") }
+            switch kind {
+            case .number:
+                if body[key]!.doubleValue == nil { return text(.badRequest, "The value of the attribute \(key) is not a number.") }
+            case .string(let max):
+                guard let s = body[key]!.stringValue else { return text(.badRequest, "The value of the attribute \(key) must be a string.") }
+                if s.count > max { return text(.badRequest, "The value of the attribute \(key) is too long: \(s.count) characters, the maximum is \(max).") }
+            }
+        }
+        if creating, body["OrganizationCode"]?.stringValue?.isEmpty ?? true { return text(.badRequest, "The attribute OrganizationCode is required.") }
+        if let s = body["WorkOrderStatusCode"]?.stringValue, !statuses.contains(s) { return text(.badRequest, "The value \(s) of WorkOrderStatusCode is not valid.") }
+        return nil
+    }
+
+    public static func router(state: EmulatorState) -> Router<BasicRequestContext> {
+        let router = Router()
+        let store = Store()
+        router.add(middleware: FaultInjection(state: state))
+        EmulatorHTTP.addInspection(to: router, state: state, kind: "oracle")
+        let api = router.group(RouterPath(path))
+        api.add(middleware: BasicAuthCheck(state: state, unauthorized: { text(.unauthorized, "Authorization required") }))
+
+        @Sendable func view(_ id: String) async -> JSONValue {
+            var v = await store.get(id) ?? [:]
+            v["WorkOrderId"] = .number(Double(id) ?? 0)
+            if let w = await state.find(id: id) {
+                if v["WorkOrderStatusCode"].flatMap({ $0.stringValue }).map({ common($0) != w.status }) ?? true {
+                    v["WorkOrderStatusCode"] = .string(["in_progress": "ORA_RELEASED", "completed": "ORA_COMPLETED", "cancelled": "ORA_CANCELED"][w.status] ?? "ORA_UNRELEASED")
+                }
+            }
+            return .object(v)
+        }
+
+        api.post("") { request, _ in
+            guard request.headers[.contentType]?.hasPrefix("application/vnd.oracle.adf.resourceitem+json") == true else {
+                return text(.unsupportedMediaType, "Content-Type must be application/vnd.oracle.adf.resourceitem+json")
+            }
+            guard let body = (try? JSONValue.parse(try await EmulatorHTTP.body(request)))?.objectValue else { return text(.badRequest, "The request body is not valid JSON.") }
+            if let problem = validate(body, creating: true) { return problem }
+            let upsert = request.headers[HTTPField.Name("Upsert-Mode")!]?.lowercased() == "true"
+            if upsert, let number = body["WorkOrderNumber"]?.stringValue, let existing = await store.find(number: number, org: body["OrganizationCode"]?.stringValue ?? "") {
+                await store.put(existing, body)
+                return EmulatorHTTP.json(status: .ok, await view(existing))
+            }
+            if let number = body["WorkOrderNumber"]?.stringValue, await store.find(number: number, org: body["OrganizationCode"]?.stringValue ?? "") != nil {
+                return text(.badRequest, "The work order number \(number) already exists in organization \(body["OrganizationCode"]?.stringValue ?? "").")
+            }
+            let wo = await state.add { id in
+                EmulatedWorkOrder(id: id, reference: body["WorkOrderNumber"]?.stringValue, title: body["WorkOrderDescription"]?.stringValue.map { String($0.prefix(40)) } ?? "",
+                                  asset: body["AssetNumber"]?.stringValue, priority: body["WorkOrderPriority"]?.stringOrNumber, status: "open",
+                                  createdAt: Date(), notes: [], attachments: [], body: .object(body))
+            }
+            await store.put(wo.id, body)
+            return EmulatorHTTP.json(status: .created, await view(wo.id), headers: [.location: "/\(path)/\(wo.id)"])
+        }
+
+        api.get("") { request, _ in
+            var clauses: [(String, String)] = []
+            if let q = request.uri.queryParameters.get("q") {
+                for part in q.split(separator: ";") {
+                    let kv = part.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+                    guard kv.count == 2, fields[kv[0]] != nil else { return text(.badRequest, "The query \(q) is not valid.") }
+                    clauses.append((kv[0], kv[1].trimmingCharacters(in: CharacterSet(charactersIn: "'"))))
+                }
+            }
+            var items: [JSONValue] = []
+            for (id, _) in await store.all() {
+                let v = await view(id)
+                if clauses.allSatisfy({ v[$0.0]?.stringOrNumber == $0.1 }) { items.append(v) }
+            }
+            if let limit = request.uri.queryParameters.get("limit").flatMap(Int.init) { items = Array(items.prefix(limit)) }
+            return EmulatorHTTP.json(status: .ok, ["items": JSONValue.array(items), "count": .number(Double(items.count)), "hasMore": .bool(false)])
+        }
+
+        api.get(":id") { _, context in
+            guard let id = context.parameters.get("id"), await store.get(id) != nil else { return text(.notFound, "The requested resource was not found.") }
+            return EmulatorHTTP.json(status: .ok, await view(id))
+        }
+
+        api.patch(":id") { request, context in
+            guard let id = context.parameters.get("id"), await store.get(id) != nil else { return text(.notFound, "The requested resource was not found.") }
+            guard let body = (try? JSONValue.parse(try await EmulatorHTTP.body(request)))?.objectValue else { return text(.badRequest, "The request body is not valid JSON.") }
+            if let problem = validate(body, creating: false) { return problem }
+            await store.put(id, body)
+            if let s = body["WorkOrderStatusCode"]?.stringValue { _ = await state.update(id: id) { $0.status = common(s) } }
+            return EmulatorHTTP.json(status: .ok, await view(id))
+        }
+
+        api.post(":id/child/Attachment") { request, context in
+            guard let id = context.parameters.get("id"), await store.get(id) != nil else { return text(.notFound, "The requested resource was not found.") }
+            guard let body = (try? JSONValue.parse(try await EmulatorHTTP.body(request)))?.objectValue else { return text(.badRequest, "The request body is not valid JSON.") }
+            guard body["DatatypeCode"]?.stringValue == "FILE" else { return text(.badRequest, "DatatypeCode must be FILE, TEXT or WEB_PAGE; the emulator takes FILE.") }
+            guard let name = body["FileName"]?.stringValue, !name.isEmpty else { return text(.badRequest, "The attribute FileName is required.") }
+            guard let b64 = body["FileContents"]?.stringValue, let data = Data(base64Encoded: b64), !data.isEmpty else {
+                return text(.badRequest, "FileContents must be the file in base64.")
+            }
+            _ = await state.update(id: id) { $0.attachments.append(name) }
+            return EmulatorHTTP.json(status: .created, ["AttachedDocumentId": .number(Double(data.count)), "FileName": JSONValue.string(name)])
+        }
+        return router
+    }
+}
+
+/// Basic auth, any well-formed user:password unless `--credentials` lists them.
+struct BasicAuthCheck<Context: RequestContext>: RouterMiddleware {
+    let state: EmulatorState
+    let unauthorized: @Sendable () -> Response
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard let auth = request.headers[.authorization], auth.hasPrefix("Basic "),
+              let d = Data(base64Encoded: String(auth.dropFirst(6))), let s = String(data: d, encoding: .utf8), s.contains(":") else { return unauthorized() }
+        if let valid = state.options.credentials, !valid.contains(s) { return unauthorized() }
+        return try await next(request, context)
+    }
+}

@@ -1,0 +1,103 @@
+import Connectors
+import Foundation
+import HTTPTypes
+import Hummingbird
+import MillwrightCore
+import NIOCore
+
+/// `millwright emulate upkeep`: UpKeep API v2 under `/api/v2`.
+///
+/// Covers `POST /api/v2/auth/` (email + password → `sessionToken`), `Session-Token` on every other
+/// call (401 when missing, unknown or expired), `POST /api/v2/work-orders/` (title required, priority
+/// 0–3, unknown fields rejected → 400 `{"success": false, "message"}`), `GET /api/v2/work-orders/`
+/// and `/{id}`, `PATCH /api/v2/work-orders/{id}` (JSON: status open/onHold/inProgress/complete, as a
+/// technician would; multipart: the `image` file). Helper `POST /_emulator/upkeep/expire-sessions`.
+/// No public machine-readable spec exists (SOURCES.md): fields follow UpKeep's v2 documentation.
+public enum UpKeepEmulator {
+    static let fields: Set<String> = ["title", "description", "priority", "category", "asset", "location", "dueDate", "assignedToUser", "team"]
+    static let statuses: Set<String> = ["open", "onHold", "inProgress", "complete"]
+
+    actor Sessions {
+        var tokens: Set<String> = []
+        var status: [String: String] = [:]
+        func issue() -> String { let t = UUID().uuidString; tokens.insert(t); return t }
+        func valid(_ t: String?) -> Bool { t.map(tokens.contains) ?? false }
+        func expire() { tokens.removeAll() }
+    }
+
+    static func fail(_ status: HTTPResponse.Status, _ message: String) -> Response {
+        EmulatorHTTP.json(status: status, ["success": JSONValue.bool(false), "message": .string(message)])
+    }
+
+    static func common(_ s: String) -> String { ["inProgress": "in_progress", "complete": "completed"][s] ?? "open" }
+
+    public static func router(state: EmulatorState) -> Router<BasicRequestContext> {
+        let router = Router()
+        let sessions = Sessions()
+        router.add(middleware: FaultInjection(state: state))
+        EmulatorHTTP.addInspection(to: router, state: state, kind: "upkeep")
+        router.post("/_emulator/upkeep/expire-sessions") { _, _ in await sessions.expire(); return EmulatorHTTP.json(status: .ok, ["expired": true]) }
+
+        router.post("/api/v2/auth") { request, _ in
+            let b = (try? JSONValue.parse(try await EmulatorHTTP.body(request))) ?? .null
+            guard let email = b["email"]?.stringValue, email.contains("@"), let pw = b["password"]?.stringValue, !pw.isEmpty else {
+                return fail(.badRequest, "email and password are required")
+            }
+            if let valid = state.options.credentials, !valid.contains("\(email):\(pw)") { return fail(.unauthorized, "Invalid email or password") }
+            return EmulatorHTTP.json(status: .ok, ["success": JSONValue.bool(true), "result": .object(["sessionToken": .string(await sessions.issue())])])
+        }
+
+        @Sendable func authorized(_ r: Request) async -> Bool { await sessions.valid(r.headers[HTTPField.Name("Session-Token")!]) }
+        @Sendable func view(_ w: EmulatedWorkOrder) -> JSONValue {
+            var v = w.body.objectValue ?? [:]
+            v["id"] = .string(w.id)
+            v["status"] = .string(["in_progress": "inProgress", "completed": "complete", "cancelled": "complete"][w.status] ?? "open")
+            v["image"] = w.attachments.last.map { .string("https://upkeep.example/files/\($0)") } ?? .null
+            v["createdAt"] = .string(Timestamps.format(w.createdAt))
+            return .object(v)
+        }
+
+        router.post("/api/v2/work-orders") { request, _ in
+            guard await authorized(request) else { return fail(.unauthorized, "Session token is invalid or expired") }
+            guard let b = (try? JSONValue.parse(try await EmulatorHTTP.body(request)))?.objectValue else { return fail(.badRequest, "Body must be JSON") }
+            if let bad = b.keys.sorted().first(where: { !fields.contains($0) }) { return fail(.badRequest, "\(bad) is not a valid work order field") }
+            guard let title = b["title"]?.stringValue, !title.isEmpty else { return fail(.badRequest, "title is required") }
+            if let p = b["priority"], !(p.doubleValue.map { [0, 1, 2, 3].contains($0) } ?? false) { return fail(.badRequest, "priority must be 0, 1, 2 or 3") }
+            for k in ["description", "category", "asset", "location"] where b[k] != nil && b[k]?.stringValue == nil { return fail(.badRequest, "\(k) must be a string") }
+            let wo = await state.add { id in
+                let ref = b["description"]?.stringValue.flatMap { d in d.range(of: "Millwright reference ").map { String(d[$0.upperBound...].prefix { !$0.isWhitespace }) } }
+                return EmulatedWorkOrder(id: id, reference: ref, title: title, asset: b["asset"]?.stringValue, priority: b["priority"]?.stringOrNumber,
+                                         status: "open", createdAt: Date(), notes: [], attachments: [], body: .object(b))
+            }
+            return EmulatorHTTP.json(status: .ok, ["success": JSONValue.bool(true), "result": view(wo)])
+        }
+        router.get("/api/v2/work-orders") { request, _ in
+            guard await authorized(request) else { return fail(.unauthorized, "Session token is invalid or expired") }
+            let limit = request.uri.queryParameters.get("limit").flatMap(Int.init) ?? 100
+            let items = await state.all().sorted { $0.createdAt > $1.createdAt }.prefix(limit).map(view)
+            return EmulatorHTTP.json(status: .ok, ["success": JSONValue.bool(true), "results": .array(Array(items))])
+        }
+        router.get("/api/v2/work-orders/:id") { request, context in
+            guard await authorized(request) else { return fail(.unauthorized, "Session token is invalid or expired") }
+            guard let id = context.parameters.get("id"), let w = await state.find(id: id) else { return fail(.notFound, "Work order not found") }
+            return EmulatorHTTP.json(status: .ok, ["success": JSONValue.bool(true), "result": view(w)])
+        }
+        router.patch("/api/v2/work-orders/:id") { request, context in
+            guard await authorized(request) else { return fail(.unauthorized, "Session token is invalid or expired") }
+            guard let id = context.parameters.get("id"), await state.find(id: id) != nil else { return fail(.notFound, "Work order not found") }
+            let data = try await EmulatorHTTP.body(request)
+            let ct = request.headers[.contentType] ?? ""
+            if ct.hasPrefix("multipart/form-data") {
+                let text = String(decoding: data.prefix(4096), as: UTF8.self)
+                guard text.contains("name=\"image\""), let r = text.range(of: "filename=\""), data.count > 200 else { return fail(.badRequest, "multipart body needs an image file field") }
+                let name = String(text[r.upperBound...].prefix { $0 != "\"" })
+                _ = await state.update(id: id) { $0.attachments.append(name) }
+            } else {
+                guard let s = (try? JSONValue.parse(data))?["status"]?.stringValue, statuses.contains(s) else { return fail(.badRequest, "status must be one of open, onHold, inProgress, complete") }
+                _ = await state.update(id: id) { $0.status = common(s) }
+            }
+            return EmulatorHTTP.json(status: .ok, ["success": JSONValue.bool(true), "result": view(await state.find(id: id)!)])
+        }
+        return router
+    }
+}
