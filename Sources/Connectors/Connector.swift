@@ -63,7 +63,7 @@ public enum ConnectorFactory {
         case "maintainx": return try MaintainXConnector(settings: s, http: HTTPTransport(client: http, timeout: s.timeout))
         case "upkeep": return try UpKeepConnector(settings: s, http: HTTPTransport(client: http, timeout: s.timeout))
         case "fiix": return try FiixConnector(settings: s, http: HTTPTransport(client: http, timeout: s.timeout))
-        case "oracle": return try OracleMaintenanceConnector(settings: s, http: HTTPTransport(client: http, timeout: s.timeout))
+        case "oracle-fusion": return try OracleMaintenanceConnector(settings: s, http: HTTPTransport(client: http, timeout: s.timeout))
         default: throw ConnectorError.unsupportedKind(s.kind)
         }
     }

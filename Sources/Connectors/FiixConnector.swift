@@ -73,7 +73,7 @@ public struct FiixConnector: CMMSConnector {
             guard r.status == 200, Self.error(r) == nil, let objs = r.json?["objects"]?.arrayValue else { return nil }
             priorities.fill(objs.compactMap { o in o["strName"]?.stringValue.flatMap { n in o["id"]?.doubleValue.map { (n, Int($0)) } } })
         }
-        return priorities.id((opt["priority_map.\(p.rawValue)"] ?? Self.defaultPriorityNames[p]!).lowercased())
+        return priorities.id((ConnectorOptions.lookup(opt, "priority_map", p.rawValue) ?? Self.defaultPriorityNames[p]!).lowercased())
     }
 
     public func workOrderObject(_ wo: WorkOrderDraft, priorityId: Int?) -> [String: JSONValue] {
@@ -93,13 +93,13 @@ public struct FiixConnector: CMMSConnector {
             let pid = try await priorityId(wo.priority)
             if pid == nil, priorities.isEmpty { return .retryable(error: "could not read Fiix priorities", retryAfter: nil) }
             if pid == nil {
-                return .permanent(error: "Fiix has no priority named '\(opt["priority_map.\(wo.priority.rawValue)"] ?? Self.defaultPriorityNames[wo.priority]!)'; set fiix.priority_map.\(wo.priority.rawValue) to one of: \(priorities.names.joined(separator: ", "))")
+                return .permanent(error: "Fiix has no priority named '\(ConnectorOptions.lookup(opt, "priority_map", wo.priority.rawValue) ?? Self.defaultPriorityNames[wo.priority]!)'; set fiix.priority_map.\(wo.priority.rawValue) to one of: \(priorities.names.joined(separator: ", "))")
             }
             let r = try await call(["_maCn": .string("AddRequest"), "className": .string("WorkOrder"), "fields": .string("id"), "object": .object(workOrderObject(wo, priorityId: pid))])
             if let failure = HTTPTransport.classify(r, describe: { Self.error($0) ?? $0.text }) { return failure }
             if let e = Self.error(r) { return .permanent(error: e) }
             guard let id = r.json?["object"]?["id"]?.stringOrNumber else { return .unknown(error: "created, but the response had no id: \(r.text)") }
-            if let asset = Int(opt["asset_map.\(wo.asset)"] ?? wo.asset) {
+            if let asset = Int(ConnectorOptions.lookup(opt, "asset_map", wo.asset) ?? wo.asset) {
                 _ = try? await call(["_maCn": .string("AddRequest"), "className": .string("WorkOrderAsset"), "fields": .string("id"),
                                      "object": .object(["className": .string("WorkOrderAsset"), "intWorkOrderID": .number(Double(id) ?? 0), "intAssetID": .number(Double(asset))])])
             }
@@ -129,7 +129,7 @@ public struct FiixConnector: CMMSConnector {
         }
         let s = try await call(["_maCn": .string("FindByIdRequest"), "className": .string("WorkOrderStatus"), "fields": .string("id,strName"), "id": .number(sid)])
         guard let name = s.json?["object"]?["strName"]?.stringValue?.lowercased() else { return nil }
-        if let m = opt["status_map.\(name)"].flatMap(CMMSStatus.init(rawValue:)) { return m }
+        if let m = ConnectorOptions.lookup(opt, "status_map", name).flatMap(CMMSStatus.init(rawValue:)) { return m }
         if name.contains("progress") { return .inProgress }
         if name.contains("complete") || name.contains("closed") { return .completed }
         if name.hasPrefix("cancel") { return .cancelled }
@@ -145,7 +145,7 @@ public struct FiixConnector: CMMSConnector {
                 return [ConnectionCheck(step: "authenticate", ok: false, detail: e, fix: "check the app key, access key and secret (Fiix: Settings → API applications) and that the base_url is your tenant")]
             }
             let names = r.json?["objects"]?.arrayValue?.compactMap { $0["strName"]?.stringValue } ?? []
-            let missing = Priority.allCases.map { opt["priority_map.\($0.rawValue)"] ?? Self.defaultPriorityNames[$0]! }.filter { n in !names.contains { $0.lowercased() == n.lowercased() } }
+            let missing = Priority.allCases.map { ConnectorOptions.lookup(opt, "priority_map", $0.rawValue) ?? Self.defaultPriorityNames[$0]! }.filter { n in !names.contains { $0.lowercased() == n.lowercased() } }
             return [ConnectionCheck(step: "authenticate", ok: true, detail: "signed request accepted"),
                     ConnectionCheck(step: "create permission", ok: missing.isEmpty, detail: missing.isEmpty ? "priorities found: \(names.joined(separator: ", "))" : "no priority named \(missing.joined(separator: ", "))",
                                     fix: missing.isEmpty ? nil : "set fiix.priority_map to the tenant's names: \(names.joined(separator: ", "))"),

@@ -67,13 +67,13 @@ public struct MaintainXConnector: CMMSConnector {
         var p: [String: JSONValue] = [
             "title": .string(wo.title),
             "description": .string(wo.description),
-            "priority": .string(opt["priority_map.\(wo.priority.rawValue)"] ?? Self.defaultPriorities[wo.priority]!),
+            "priority": .string(ConnectorOptions.lookup(opt, "priority_map", wo.priority.rawValue) ?? Self.defaultPriorities[wo.priority]!),
             "type": .string(opt["work_order_type"] ?? "REACTIVE"),
             "externalData": .object(["millwrightReference": .string(wo.reference), "incidentId": .string(wo.incidentId)]),
         ]
-        if let a = Self.intId(opt["asset_map.\(wo.asset)"]) ?? Self.intId(wo.asset) { p["assetId"] = .number(Double(a)) }
+        if let a = Self.intId(ConnectorOptions.lookup(opt, "asset_map", wo.asset)) ?? Self.intId(wo.asset) { p["assetId"] = .number(Double(a)) }
         let loc = wo.location ?? wo.functionalLocation
-        if let l = Self.intId(loc.flatMap { opt["location_map.\($0)"] }) ?? Self.intId(loc) ?? Self.intId(opt["location_id"]) { p["locationId"] = .number(Double(l)) }
+        if let l = Self.intId(loc.flatMap { ConnectorOptions.lookup(opt, "location_map", $0) }) ?? Self.intId(loc) ?? Self.intId(opt["location_id"]) { p["locationId"] = .number(Double(l)) }
         if let c = opt["categories"], !c.isEmpty { p["categories"] = .array(c.split(separator: ",").map { .string($0.trimmingCharacters(in: .whitespaces)) }) }
         if let t = Self.intId(opt["template_id"]) { p["workOrderTemplateId"] = .number(Double(t)) }
         if let f = opt["reference_field"], !f.isEmpty { p["extraFields"] = .object([f: .string(wo.reference)]) }
@@ -152,7 +152,7 @@ public struct MaintainXConnector: CMMSConnector {
     }
 
     public func mapStatus(_ s: String, categories: [String]) -> CMMSStatus {
-        if let m = opt["status_map.\(s)"].flatMap(CMMSStatus.init(rawValue:)) { return m }
+        if let m = ConnectorOptions.lookup(opt, "status_map", s).flatMap(CMMSStatus.init(rawValue:)) { return m }
         switch s {
         case "IN_PROGRESS": return .inProgress
         case "DONE":

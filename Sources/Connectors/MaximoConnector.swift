@@ -63,7 +63,7 @@ public struct MaximoConnector: CMMSConnector {
 
     public static let defaultPriorities: [Priority: Int] = [.critical: 1, .high: 2, .medium: 3, .low: 4]
 
-    public func wopriority(_ p: Priority) -> Int { opt["priority_map.\(p.rawValue)"].flatMap(Int.init) ?? Self.defaultPriorities[p]! }
+    public func wopriority(_ p: Priority) -> Int { ConnectorOptions.lookup(opt, "priority_map", p.rawValue).flatMap(Int.init) ?? Self.defaultPriorities[p]! }
 
     /// The create body; public so the spec tests can check its field names.
     public func payload(_ wo: WorkOrderDraft) -> [String: JSONValue] {
@@ -148,7 +148,7 @@ public struct MaximoConnector: CMMSConnector {
 
     public func mapStatus(_ s: String) -> CMMSStatus {
         let u = s.uppercased()
-        if let m = opt["status_map.\(u)"].flatMap(CMMSStatus.init(rawValue:)) { return m }
+        if let m = ConnectorOptions.lookup(opt, "status_map", u).flatMap(CMMSStatus.init(rawValue:)) { return m }
         return Self.defaultStatuses[u] ?? .open
     }
 

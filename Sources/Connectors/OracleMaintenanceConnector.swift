@@ -2,7 +2,7 @@ import Foundation
 import MillwrightCore
 import NIOHTTP1
 
-/// `oracle`: Oracle Fusion Cloud Maintenance, REST resource `maintenanceWorkOrders`.
+/// `oracle-fusion`: Oracle Fusion Cloud Maintenance, REST resource `maintenanceWorkOrders`.
 ///
 /// Endpoints (`/fscmRestApi/resources/11.13.18.05`, version configurable with `rest_version`):
 /// - `POST /maintenanceWorkOrders` with `Upsert-Mode: true` and
@@ -28,7 +28,7 @@ public struct OracleMaintenanceConnector: CMMSConnector {
     public let settings: CMMSSettings
     let http: HTTPTransport
     public var name: String { settings.name }
-    public var kind: String { "oracle" }
+    public var kind: String { "oracle-fusion" }
     public static let descriptionMax = 240
     static let itemType = "application/vnd.oracle.adf.resourceitem+json"
 
@@ -54,7 +54,7 @@ public struct OracleMaintenanceConnector: CMMSConnector {
             "WorkOrderDescription": .string(text),
             "AssetNumber": .string(wo.asset),
             "WorkOrderTypeCode": .string(opt["work_order_type"] ?? "ORA_CORRECTIVE"),
-            "WorkOrderPriority": .number(Double(opt["priority_map.\(wo.priority.rawValue)"].flatMap(Int.init) ?? [.critical: 1, .high: 2, .medium: 3, .low: 4][wo.priority]!)),
+            "WorkOrderPriority": .number(Double(ConnectorOptions.lookup(opt, "priority_map", wo.priority.rawValue).flatMap(Int.init) ?? [.critical: 1, .high: 2, .medium: 3, .low: 4][wo.priority]!)),
             "PlannedStartDate": .string(Timestamps.format(wo.detectedAt)),
         ]
         if let s = opt["work_order_subtype"], !s.isEmpty { p["WorkOrderSubTypeCode"] = .string(s) }
@@ -104,7 +104,7 @@ public struct OracleMaintenanceConnector: CMMSConnector {
     }
 
     public func mapStatus(_ code: String) -> CMMSStatus {
-        if let m = opt["status_map.\(code)"].flatMap(CMMSStatus.init(rawValue:)) { return m }
+        if let m = ConnectorOptions.lookup(opt, "status_map", code).flatMap(CMMSStatus.init(rawValue:)) { return m }
         switch code {
         case "ORA_RELEASED": return .inProgress
         case "ORA_COMPLETED", "ORA_CLOSED": return .completed

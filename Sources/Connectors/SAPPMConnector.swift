@@ -90,7 +90,7 @@ public struct SAPPMConnector: CMMSConnector {
 
     public static let defaultPriorities: [Priority: String] = [.critical: "1", .high: "2", .medium: "3", .low: "4"]
 
-    public func sapPriority(_ p: Priority) -> String { opt["priority_map.\(p.rawValue)"] ?? Self.defaultPriorities[p]! }
+    public func sapPriority(_ p: Priority) -> String { ConnectorOptions.lookup(opt, "priority_map", p.rawValue) ?? Self.defaultPriorities[p]! }
 
     /// The notification body; public so the spec tests can check every property against the EDMX.
     public func notificationPayload(_ wo: WorkOrderDraft) -> [String: JSONValue] {
@@ -254,7 +254,7 @@ public struct SAPPMConnector: CMMSConnector {
         let words = (systemStatus ?? "").split(whereSeparator: { $0 == " " || $0 == "," }).map { String($0).uppercased() }
         var status: CMMSStatus?
         // Configured mappings first, in the order the statuses appear.
-        for w in words { if let s = opt["status_map.\(w)"].flatMap(CMMSStatus.init(rawValue:)) { status = s; break } }
+        for w in words { if let s = ConnectorOptions.lookup(opt, "status_map", w).flatMap(CMMSStatus.init(rawValue:)) { status = s; break } }
         if status == nil {
             if words.contains("DLFL") { status = .cancelled }
             else if words.contains("NOCO") { status = .completed }

@@ -42,11 +42,11 @@ public struct UpKeepConnector: CMMSConnector {
         var p: [String: JSONValue] = [
             "title": .string(wo.title),
             "description": .string(wo.description),
-            "priority": .number(Double(opt["priority_map.\(wo.priority.rawValue)"].flatMap(Int.init) ?? [.critical: 3, .high: 3, .medium: 2, .low: 1][wo.priority]!)),
+            "priority": .number(Double(ConnectorOptions.lookup(opt, "priority_map", wo.priority.rawValue).flatMap(Int.init) ?? [.critical: 3, .high: 3, .medium: 2, .low: 1][wo.priority]!)),
         ]
         if let c = opt["category"], !c.isEmpty { p["category"] = .string(c) }
-        if let a = opt["asset_map.\(wo.asset)"] { p["asset"] = .string(a) }
-        if let l = (wo.location ?? wo.functionalLocation).flatMap({ opt["location_map.\($0)"] }) { p["location"] = .string(l) }
+        if let a = ConnectorOptions.lookup(opt, "asset_map", wo.asset) { p["asset"] = .string(a) }
+        if let l = (wo.location ?? wo.functionalLocation).flatMap({ ConnectorOptions.lookup(opt, "location_map", $0) }) { p["location"] = .string(l) }
         return p
     }
 
@@ -110,7 +110,7 @@ public struct UpKeepConnector: CMMSConnector {
         guard r.status == 200, let s = r.json?["result"]?["status"]?.stringValue else {
             throw ConnectorError.misconfigured("status of work order \(cmmsId): HTTP \(r.status) \(Self.describe(r))")
         }
-        if let m = opt["status_map.\(s)"].flatMap(CMMSStatus.init(rawValue:)) { return m }
+        if let m = ConnectorOptions.lookup(opt, "status_map", s).flatMap(CMMSStatus.init(rawValue:)) { return m }
         switch s {
         case "inProgress": return .inProgress
         case "complete": return .completed

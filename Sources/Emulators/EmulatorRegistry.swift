@@ -22,7 +22,7 @@ public enum EmulatorRegistry {
               router: UpKeepEmulator.router),
         Entry(kind: "fiix", covers: "Fiix RPC /api/: HMAC-signed requests, FindRequest/FindByIdRequest/AddRequest/ChangeRequest on Priority, WorkOrderStatus, WorkOrder, WorkOrderAsset; Fiix error objects",
               router: FiixEmulator.router),
-        Entry(kind: "oracle", covers: "Oracle Fusion Maintenance maintenanceWorkOrders REST: create with Upsert-Mode, q= queries, PATCH status, Attachment child (base64 FILE); Basic auth",
+        Entry(kind: "oracle-fusion", covers: "Oracle Fusion Maintenance maintenanceWorkOrders REST: create with Upsert-Mode, q= queries, PATCH status, Attachment child (base64 FILE); Basic auth",
               router: OracleMaintenanceEmulator.router),
     ]
 

@@ -5,7 +5,7 @@ import Hummingbird
 import MillwrightCore
 import NIOCore
 
-/// `millwright emulate oracle`: Oracle Fusion Maintenance `maintenanceWorkOrders` REST resource.
+/// `millwright emulate oracle-fusion`: Oracle Fusion Maintenance `maintenanceWorkOrders` REST resource.
 ///
 /// Covers `POST /fscmRestApi/resources/11.13.18.05/maintenanceWorkOrders` (Content-Type
 /// `application/vnd.oracle.adf.resourceitem+json`; with `Upsert-Mode: true` an existing
@@ -64,7 +64,7 @@ public enum OracleMaintenanceEmulator {
         let router = Router()
         let store = Store()
         router.add(middleware: FaultInjection(state: state))
-        EmulatorHTTP.addInspection(to: router, state: state, kind: "oracle")
+        EmulatorHTTP.addInspection(to: router, state: state, kind: "oracle-fusion")
         let api = router.group(RouterPath(path))
         api.add(middleware: BasicAuthCheck(state: state, unauthorized: { text(.unauthorized, "Authorization required") }))
 

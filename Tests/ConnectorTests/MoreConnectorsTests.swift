@@ -158,7 +158,7 @@ import Testing
     // MARK: Oracle
 
     static func oracle(_ url: String, _ extra: [String: String] = [:]) -> CMMSSettings {
-        var s = CMMSSettings(name: "fusion", kind: "oracle", baseURL: url)
+        var s = CMMSSettings(name: "fusion", kind: "oracle-fusion", baseURL: url)
         s.auth = .basic(user: "maint.integration", password: "pw")
         s.options = ["organization": "M1"].merging(extra) { $1 }
         return s

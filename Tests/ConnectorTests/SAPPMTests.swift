@@ -25,7 +25,9 @@ import Testing
         let http = HTTPClient.test()
         let c = try ConnectorFactory.make(Self.settings(emu.baseURL, ["create_order": "true", "order_type": "PM01", "work_center": "MECH",
                                                                       "technical_object": "functional_location", "timezone": "Europe/Berlin",
-                                                                      "false_positive_code_group": "MW-QA", "false_positive_code": "FP"]), http: http)
+                                                                      "false_positive_code_group": "MW-QA", "false_positive_code": "FP",
+                                                                      // Map options written as one string, as a `sap:` block carries them.
+                                                                      "status_map": "ZZCL=cancelled"]), http: http)
         let outcome = await c.create(Fixtures.draft())
         guard case .created(let id) = outcome else { Issue.record("expected created, got \(outcome)"); return }
 
@@ -60,6 +62,9 @@ import Testing
         #expect(try await c.status(cmmsId: id) == .falsePositive)
         try await technician(emu, id, ["status": "cancelled"])
         #expect(try await c.status(cmmsId: id) == .cancelled)
+        let sap = try #require(c as? SAPPMConnector)
+        #expect(sap.mapStatus(phase: "1", systemStatus: "OSNO ZZCL", codeGroup: nil, code: nil) == .cancelled)
+        #expect(sap.mapStatus(phase: "3", systemStatus: "", codeGroup: nil, code: nil) == .inProgress)
     }
 
     func technician(_ emu: RunningEmulator, _ id: String, _ body: [String: String]) async throws {
