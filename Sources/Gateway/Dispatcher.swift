@@ -165,6 +165,8 @@ extension Gateway {
             logger.error("recovery failed", metadata: ["error": "\(error)"])
         }
         await withDiscardingTaskGroup { group in
+            // Runs until cancelled even with nothing to do (no CMMS configured: shadow or MQTT-only).
+            group.addTask { while !Task.isCancelled { try? await Task.sleep(for: .seconds(3600)) } }
             group.addTask { await self.runEvidenceRetention() }
             for c in connectors.values {
                 group.addTask { await self.runDispatcher(for: c) }

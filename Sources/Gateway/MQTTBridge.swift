@@ -21,6 +21,9 @@ public final class MQTTBridge: Sendable {
     let logger: Logger
     let site: String
     let prefix: String?
+    /// Receive Maximum is left at the protocol default: mosquitto 2.0 resends a resumed
+    /// session's whole backlog regardless of it, and a strict client would then disconnect
+    /// and reconnect forever. The broker's own in-flight limit bounds the window instead.
     /// Messages being stored at once; acknowledgements still go out in arrival order.
     static let concurrentIngests = 32
 
@@ -41,7 +44,7 @@ public final class MQTTBridge: Sendable {
         let session = MQTTSessionConfiguration(
             protocolVersion: settings.protocolVersion == 5 ? .v5 : .v311, clientID: settings.clientId, cleanStart: false,
             sessionExpiryInterval: 86_400, keepAlive: 30, username: settings.username, password: settings.password.map { Array($0.utf8) },
-            will: prefix == nil ? nil : will, receiveMaximum: 100)
+            will: prefix == nil ? nil : will)
         client = MQTTClient(configuration: MQTTClientConfiguration(broker: broker, tls: tls, session: session, retryInitialConnect: true))
     }
 

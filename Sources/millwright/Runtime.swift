@@ -104,7 +104,14 @@ struct GatewayService: Service {
 struct MQTTService: Service {
     let bridge: MQTTBridge
     func run() async throws {
-        try await cancelWhenGracefulShutdown { try await bridge.run() }
+        do {
+            try await cancelWhenGracefulShutdown { try await bridge.run() }
+        } catch is CancellationError {
+            // Graceful shutdown: fall through to say offline.
+        } catch {
+            await bridge.stop()
+            throw error
+        }
         await bridge.stop()
     }
 }
