@@ -42,6 +42,13 @@ let package = Package(
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: instrumented),
+        // Notifications: our own SMTP client (STARTTLS, AUTH) on SwiftNIO, webhook bodies.
+        .target(name: "Notify", dependencies: [
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         // libjpeg-turbo (Debian: libturbojpeg0-dev) and libpng.
         .systemLibrary(name: "CTurboJPEG", pkgConfig: "libturbojpeg", providers: [.apt(["libturbojpeg0-dev"])]),
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
@@ -104,6 +111,8 @@ let package = Package(
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "Hummingbird", package: "hummingbird"),
         ]),
+        .testTarget(name: "PlanningTests", dependencies: ["MillwrightCore"]),
+        .testTarget(name: "NotifyTests", dependencies: ["Notify"]),
         .testTarget(name: "StoreTests", dependencies: ["MillwrightCore", "Store"]),
         // Runs the built `millwright` binary as a separate process.
         .testTarget(name: "BlackBoxTests", dependencies: [
