@@ -64,6 +64,8 @@ public enum ConnectorFactory {
         case "upkeep": return try UpKeepConnector(settings: s, http: HTTPTransport(client: http, timeout: s.timeout))
         case "fiix": return try FiixConnector(settings: s, http: HTTPTransport(client: http, timeout: s.timeout))
         case "oracle-fusion": return try OracleMaintenanceConnector(settings: s, http: HTTPTransport(client: http, timeout: s.timeout))
+        case "limble": return try LimbleConnector(settings: s, http: HTTPTransport(client: http, timeout: s.timeout))
+        case "hxgn-eam": return try HxGNEAMConnector(settings: s, http: HTTPTransport(client: http, timeout: s.timeout))
         default: throw ConnectorError.unsupportedKind(s.kind)
         }
     }

@@ -24,6 +24,10 @@ public enum EmulatorRegistry {
               router: FiixEmulator.router),
         Entry(kind: "oracle-fusion", covers: "Oracle Fusion Maintenance maintenanceWorkOrders REST: create with Upsert-Mode, q= queries, PATCH status, Attachment child (base64 FILE); Basic auth",
               router: OracleMaintenanceEmulator.router),
+        Entry(kind: "limble", covers: "Limble API v2 tasks: create (location required, typed fields), list by tasks/locations, PATCH statusID/dateCompleted, comments; Basic client id/secret",
+              router: LimbleEmulator.router),
+        Entry(kind: "hxgn-eam", covers: "HxGN EAM /axis/restservices/workorders: tenant + organization headers, create in EAM record structure (duplicate JOBNUM rejected), read by JOBNUM#ORG, PUT status; Basic auth; ErrorAlert format",
+              router: HxGNEAMEmulator.router),
     ]
 
     public static func entry(_ kind: String) -> Entry? { all.first { $0.kind == kind } }

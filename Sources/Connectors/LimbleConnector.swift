@@ -1,0 +1,116 @@
+import Foundation
+import MillwrightCore
+import NIOHTTP1
+
+/// `limble`: Limble CMMS API v2 (`base_url` is the region's host, e.g. `https://api.limblecmms.com`;
+/// Limble runs separate hosts per region — use the one your account lives on).
+///
+/// Endpoints: `POST /v2/tasks` (create: `name`, `description`, `locationID`, `assetID`, `priority`,
+/// `type`), `GET /v2/tasks?tasks={id}` (status), `GET /v2/tasks?locations={id}&limit=…` (lookup),
+/// `POST /v2/tasks/{id}/comments` (`comment`: notes). Auth: Basic with the API client id and secret.
+///
+/// Choices where the public docs are open (the official Postman collection is not in
+/// shared/specs): `type` 2 (unplanned work order; `task_type`), `priority` as a number from
+/// `priority_map` (critical 1, high 2, medium 3, low 4; Limble priorities are configured per
+/// account); tasks have no external-reference field, so the lookup lists the location's tasks and
+/// matches the "Millwright reference MW-…" line of our description. A task is completed when
+/// `dateCompleted` is set; otherwise `statusID` decides through `status_map` ("1=in_progress, …";
+/// default 1 → in progress, else open). Images are not uploaded (the evidence link is in the description).
+///
+/// Config (`limble:` block): `location_id` (required, number), `location_map`, `asset_map` (our asset →
+/// Limble assetID), `priority_map`, `task_type`, `status_map`, `lookup_depth` (100). Auth: `client`.
+public struct LimbleConnector: CMMSConnector {
+    public let settings: CMMSSettings
+    let http: HTTPTransport
+    public var name: String { settings.name }
+    public var kind: String { "limble" }
+
+    init(settings: CMMSSettings, http: HTTPTransport) throws {
+        guard Int(settings.options["location_id"] ?? "") != nil else {
+            throw ConnectorError.misconfigured("cmms \(settings.name): limble.location_id (the numeric Limble location tasks go to) is required")
+        }
+        guard case .client = settings.auth else {
+            throw ConnectorError.misconfigured("cmms \(settings.name): Limble needs auth: {client: {id, secret_env}} from Settings → API")
+        }
+        self.settings = settings; self.http = http
+    }
+
+    var opt: [String: String] { settings.options }
+    var base: String { (settings.baseURL.hasSuffix("/") ? String(settings.baseURL.dropLast()) : settings.baseURL) + "/v2" }
+    var headers: [(String, String)] { [("Accept", "application/json")] + HTTPTransport.authHeaders(settings.auth) }
+
+    func location(_ wo: WorkOrderDraft) -> Int {
+        (wo.location ?? wo.functionalLocation).flatMap { ConnectorOptions.lookup(opt, "location_map", $0) }.flatMap(Int.init) ?? Int(opt["location_id"] ?? "") ?? 0
+    }
+
+    public func payload(_ wo: WorkOrderDraft) -> [String: JSONValue] {
+        var p: [String: JSONValue] = [
+            "name": .string(wo.title), "description": .string(wo.description),
+            "locationID": .number(Double(location(wo))),
+            "priority": .number(Double(ConnectorOptions.lookup(opt, "priority_map", wo.priority.rawValue).flatMap(Int.init) ?? [.critical: 1, .high: 2, .medium: 3, .low: 4][wo.priority]!)),
+            "type": .number(Double(Int(opt["task_type"] ?? "") ?? 2)),
+        ]
+        if let a = ConnectorOptions.lookup(opt, "asset_map", wo.asset).flatMap(Int.init) ?? Int(wo.asset) { p["assetID"] = .number(Double(a)) }
+        return p
+    }
+
+    public static func describe(_ r: HTTPTransport.Response) -> String {
+        r.json?["message"]?.stringValue ?? r.json?["error"]?.stringValue ?? String(r.text.prefix(300))
+    }
+
+    public func create(_ wo: WorkOrderDraft) async -> DeliveryState.Outcome {
+        do {
+            let r = try await http.send(.POST, base + "/tasks", headers: headers + [("Content-Type", "application/json")], body: try JSONEncoder().encode(JSONValue.object(payload(wo))))
+            if let failure = HTTPTransport.classify(r, describe: Self.describe) {
+                if case .permanent(let e) = failure { return .permanent(error: "Limble rejected the task: \(e)") }
+                return failure
+            }
+            guard let id = r.json?["taskID"]?.stringOrNumber ?? r.json?["id"]?.stringOrNumber else { return .unknown(error: "created, but the response had no taskID: \(r.text)") }
+            return .created(cmmsId: id)
+        } catch {
+            return HTTPTransport.transportFailure(error)
+        }
+    }
+
+    public func lookup(reference: String) async -> DeliveryState.Outcome {
+        do {
+            let r = try await http.send(.GET, base + "/tasks?locations=\(opt["location_id"] ?? "")&limit=\(Int(opt["lookup_depth"] ?? "") ?? 100)", headers: headers)
+            guard r.status == 200, let list = r.json?.arrayValue else { return .retryable(error: "lookup HTTP \(r.status): \(Self.describe(r))", retryAfter: HTTPTransport.retryAfter(r.headers)) }
+            let hit = list.first { $0["description"]?.stringValue?.contains("Millwright reference \(reference)") == true }
+            return hit?["taskID"]?.stringOrNumber.map { .lookupFound(cmmsId: $0) } ?? .lookupNotFound
+        } catch {
+            return .retryable(error: "lookup failed: \(HTTPTransport.describe(error))", retryAfter: nil)
+        }
+    }
+
+    public func status(cmmsId: String) async throws -> CMMSStatus? {
+        let r = try await http.send(.GET, base + "/tasks?tasks=\(cmmsId)", headers: headers)
+        guard r.status == 200, let t = r.json?.arrayValue?.first else { throw ConnectorError.misconfigured("status of task \(cmmsId): HTTP \(r.status) \(Self.describe(r))") }
+        if let done = t["dateCompleted"]?.doubleValue, done > 0 { return .completed }
+        let sid = t["statusID"]?.stringOrNumber ?? "0"
+        if let m = ConnectorOptions.lookup(opt, "status_map", sid).flatMap(CMMSStatus.init(rawValue:)) { return m }
+        return sid == "1" ? .inProgress : .open
+    }
+
+    public func addNote(cmmsId: String, text: String) async -> Bool {
+        guard let body = try? JSONEncoder().encode(JSONValue.object(["comment": .string(text)])),
+              let r = try? await http.send(.POST, base + "/tasks/\(cmmsId)/comments", headers: headers + [("Content-Type", "application/json")], body: body) else { return false }
+        return (200..<300).contains(r.status)
+    }
+
+    public func checkConnection() async -> [ConnectionCheck] {
+        do {
+            let r = try await http.send(.GET, base + "/tasks?locations=\(opt["location_id"] ?? "")&limit=1", headers: headers)
+            switch r.status {
+            case 200:
+                return [ConnectionCheck(step: "authenticate", ok: true, detail: "API client accepted"),
+                        ConnectionCheck(step: "create permission", ok: true, detail: "tasks of location \(opt["location_id"] ?? "") readable (Limble has no dry-run create)"),
+                        ConnectionCheck(step: "attachment upload", ok: true, detail: "not used: the evidence link is in the description")]
+            case 401, 403: return [ConnectionCheck(step: "authenticate", ok: false, detail: "HTTP \(r.status): \(Self.describe(r))", fix: "check the client id and secret (Limble: Settings → API) and the region host in base_url")]
+            default: return [ConnectionCheck(step: "authenticate", ok: false, detail: "HTTP \(r.status): \(Self.describe(r))", fix: "check base_url (the region's API host) and limble.location_id")]
+            }
+        } catch {
+            return [ConnectionCheck(step: "reach", ok: false, detail: HTTPTransport.describe(error), fix: "check base_url \(settings.baseURL)")]
+        }
+    }
+}
