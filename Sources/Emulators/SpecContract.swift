@@ -237,7 +237,25 @@ public struct OpenAPIBody: Sendable {
 
     /// The JSON request body schema of `method path` in an OpenAPI 3 document.
     public static func load(_ url: URL, path: String, method: String) throws -> OpenAPIBody {
-        let doc = try JSONValue.parse(Data(contentsOf: url))
+        // Foundation's parser, then only the pieces needed as JSONValue: the whole document is
+        // over a megabyte and decoding it into JSONValue is slow in debug builds.
+        guard let root = try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any] else {
+            throw FieldProblem(field: nil, "\(url.lastPathComponent) is not a JSON object")
+        }
+        func value(_ any: Any) -> JSONValue {
+            switch any {
+            case let d as [String: Any]: return .object(d.mapValues(value))
+            case let a as [Any]: return .array(a.map(value))
+            case let s as String: return .string(s)
+            case let n as NSNumber:
+                let t = String(cString: n.objCType)
+                if t == "c" || t == "B" { return .bool(n.boolValue) }
+                return .number(n.doubleValue)
+            default: return .null
+            }
+        }
+        let doc = JSONValue.object(["components": value(root["components"] ?? [:]),
+                                    "paths": .object([path: value((root["paths"] as? [String: Any])?[path] ?? [:])])])
         guard let schema = doc["paths"]?[path]?[method.lowercased()]?["requestBody"]?["content"]?["application/json"]?["schema"] else {
             throw FieldProblem(field: nil, "\(url.lastPathComponent) has no JSON request body for \(method) \(path)")
         }
