@@ -19,10 +19,10 @@ import NIOHTTP1
 /// server failed. Images are not uploaded (Fiix's file API is outside what this connector covers);
 /// the evidence link is in the description.
 /// Status by the status's name: "…progress…" → in progress, "complete"/"closed" → completed,
-/// "cancel…" → cancelled, else open; `status_map.<name in lower case>` overrides.
+/// "cancel…" → cancelled, else open; `status_map` ("<name in lower case>=…, …") overrides.
 ///
 /// Config (`fiix:` block): `site_id` (required), `priority_map.<p>` (Fiix priority names),
-/// `status_id`, `maintenance_type_id`, `asset_map.<asset>`, `status_map.<name>`. Auth: `hmac`
+/// `status_id`, `maintenance_type_id`, `asset_map` ("<asset>=…, …"), `status_map` ("<name>=…, …"). Auth: `hmac`
 /// (app key, access key, secret).
 public struct FiixConnector: CMMSConnector {
     public let settings: CMMSSettings

@@ -12,7 +12,7 @@ import NIOHTTP1
 ///
 /// Fields: `title`, `description` (our long text), `priority` (NONE/LOW/MEDIUM/HIGH; default map
 /// critical→HIGH, high→HIGH, medium→MEDIUM, low→LOW), `type` (REACTIVE), `assetId`/`locationId`
-/// (integers: from `asset_map.<our asset>` / `location_map.<our location>`, or our value when it is
+/// (integers: from `asset_map` ("<our asset>=…, …") / `location_map` ("<our location>=…, …"), or our value when it is
 /// numeric; otherwise left out — the asset is named in the description), `categories`,
 /// `workOrderTemplateId`, `externalData: {"millwrightReference": …, "incidentId": …}` (the spec's place
 /// for "a matching record in an external system"), and `extraFields: {<label>: reference}` when
@@ -25,11 +25,11 @@ import NIOHTTP1
 /// the connector answers `.retryable` with the reset delay without calling, so the dispatcher waits
 /// instead of burning attempts; a `429` is `.retryable` with `Retry-After` (or the reset delay).
 /// Status: OPEN/ON_HOLD → open, IN_PROGRESS → in progress, DONE → completed, CANCELED/SKIPPED →
-/// cancelled; `status_map.<STATUS>` overrides; DONE with category `false_positive_category` → false positive.
+/// cancelled; `status_map` ("<STATUS>=…, …") overrides; DONE with category `false_positive_category` → false positive.
 ///
 /// Config (`maintainx:` block): `organization_id`, `priority_map.<p>`, `work_order_type`, `categories`
-/// (comma-separated), `template_id`, `asset_map.<asset>`, `location_map.<location>`, `location_id`
-/// (default), `reference_field`, `lookup_window`, `lookup_depth`, `status_map.<STATUS>`,
+/// (comma-separated), `template_id`, `asset_map` ("<asset>=…, …"), `location_map` ("<location>=…, …"), `location_id`
+/// (default), `reference_field`, `lookup_window`, `lookup_depth`, `status_map` ("<STATUS>=…, …"),
 /// `false_positive_category`, `attachment_limit_bytes`. Auth: `bearer`.
 public struct MaintainXConnector: CMMSConnector {
     public let settings: CMMSSettings

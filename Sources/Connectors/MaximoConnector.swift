@@ -25,12 +25,12 @@ import NIOHTTP1
 /// `Location`/`href`), the same id the Postman collection uses (`/api/os/mxapiwo/34`).
 ///
 /// Status: `status` mapped WAPPR/APPR/WSCH/WMATL/WPCOND → open, INPRG → in progress, COMP/CLOSE →
-/// completed, CAN → cancelled; `status_map.<STATUS>` adds or overrides (e.g. a synonym `FALSEPOS: false_positive`).
+/// completed, CAN → cancelled; `status_map` ("<STATUS>=…, …") adds or overrides (e.g. a synonym `FALSEPOS: false_positive`).
 /// Errors: `Error.reasonCode` (BMXAA…) and `Error.message` are passed on verbatim.
 ///
 /// Config (`maximo:` block): `site` (required), `org`, `object_structure` (mxapiwodetail),
 /// `api_path` (/maximo/api), `reference_field` (externalrefid), `worktype`, `priority_map.<p>`
-/// (critical 1, high 2, medium 3, low 4), `status_map.<STATUS>`, `doc_type` (Attachments),
+/// (critical 1, high 2, medium 3, low 4), `status_map` ("<STATUS>=…, …"), `doc_type` (Attachments),
 /// `attachment_limit_bytes`. Auth: `api_key` (header `apikey`) or `basic` (header `maxauth`).
 public struct MaximoConnector: CMMSConnector {
     public let settings: CMMSSettings

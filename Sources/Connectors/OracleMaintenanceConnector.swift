@@ -18,12 +18,12 @@ import NIOHTTP1
 /// text as far as it fits), `AssetNumber`, `WorkOrderTypeCode`, `WorkOrderSubTypeCode`,
 /// `WorkOrderPriority` (number), `PlannedStartDate` (detection time).
 /// Status: ORA_UNRELEASED/ORA_ON_HOLD → open, ORA_RELEASED → in progress, ORA_COMPLETED/ORA_CLOSED →
-/// completed, ORA_CANCELED → cancelled; `status_map.<CODE>` overrides (e.g. a user status).
+/// completed, ORA_CANCELED → cancelled; `status_map` ("<CODE>=…, …") overrides (e.g. a user status).
 /// Errors: REST framework JSON (`title`, `detail`, `o:errorDetails[].detail`) or the plain-text body.
 ///
 /// Config (`oracle:` block): `organization` (required), `work_order_type` (ORA_CORRECTIVE),
 /// `work_order_subtype`, `priority_map.<p>` (critical 1, high 2, medium 3, low 4), `rest_version`,
-/// `status_map.<CODE>`, `attachment_category` (MISC). Auth: `basic`.
+/// `status_map` ("<CODE>=…, …"), `attachment_category` (MISC). Auth: `basic`.
 public struct OracleMaintenanceConnector: CMMSConnector {
     public let settings: CMMSSettings
     let http: HTTPTransport

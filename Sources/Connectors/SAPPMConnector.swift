@@ -27,7 +27,7 @@ import NIOHTTP1
 ///
 /// Status read-back: the notification has no user-status field in this API, so the system
 /// statuses in `ConcatenatedActiveSystStsName` decide (DLFL → cancelled, NOCO → completed,
-/// ORAS/NOPR → in progress, OSNO → open; override with `status_map.<STATUS>`), falling back to
+/// ORAS/NOPR → in progress, OSNO → open; override with `status_map` ("<STATUS>=…, …")), falling back to
 /// `NotifProcessingPhase` (1 outstanding, 2 postponed → open; 3 in process; 4 completed; 5 deleted → cancelled).
 /// A completed notification whose coding matches `false_positive_code` (and `false_positive_code_group`
 /// when given) counts as a false positive — the technician's way to say "no defect".
@@ -42,7 +42,7 @@ import NIOHTTP1
 /// (critical 1, high 2, medium 3, low 4), `planner_group`, `work_center`, `work_center_plant`,
 /// `reported_by`, `coding_group`, `coding_code`, `timezone` (UTC), `client` (sap-client),
 /// `create_order` (false), `order_type` (PM01), `attachment_object_type` (PMQMEL),
-/// `status_map.<SYSTEMSTATUS>`, `false_positive_code_group`, `false_positive_code`,
+/// `status_map` ("<SYSTEMSTATUS>=…, …"), `false_positive_code_group`, `false_positive_code`,
 /// `notification_service`, `order_service`, `attachment_service` (paths). Auth: `basic`.
 public struct SAPPMConnector: CMMSConnector {
     public let settings: CMMSSettings

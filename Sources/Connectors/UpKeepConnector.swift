@@ -17,10 +17,10 @@ import NIOHTTP1
 /// reference, so the lookup reads the newest `lookup_depth` (100) work orders and matches the
 /// "Millwright reference MW-…" line our description always carries.
 /// Status: `open`/`onHold` → open, `inProgress` → in progress, `complete` → completed;
-/// `status_map.<status>` overrides.
+/// `status_map` ("<status>=…, …") overrides.
 ///
-/// Config (`upkeep:` block): `priority_map.<p>`, `category`, `asset_map.<asset>`, `location_map.<location>`,
-/// `lookup_depth`, `status_map.<status>`. Auth: `session` (email + password).
+/// Config (`upkeep:` block): `priority_map.<p>`, `category`, `asset_map` ("<asset>=…, …"), `location_map` ("<location>=…, …"),
+/// `lookup_depth`, `status_map` ("<status>=…, …"). Auth: `session` (email + password).
 public struct UpKeepConnector: CMMSConnector {
     public let settings: CMMSSettings
     let http: HTTPTransport

@@ -36,8 +36,8 @@ public enum FiixEmulator {
     static func statusId(common: String) -> Int { ["in_progress": 3, "completed": 5, "cancelled": 6, "false_positive": 5][common] ?? 1 }
     static func common(_ id: Int) -> String { [3: "in_progress", 5: "completed", 6: "cancelled"][id] ?? "open" }
 
-    public static func router(state: EmulatorState) -> Router<BasicRequestContext> {
-        let router = Router()
+    public static func router(state: EmulatorState) -> Hummingbird.Router<BasicRequestContext> {
+        let router = Hummingbird.Router()
         let store = Store()
         router.add(middleware: FaultInjection(state: state))
         EmulatorHTTP.addInspection(to: router, state: state, kind: "fiix")

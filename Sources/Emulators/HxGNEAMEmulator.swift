@@ -22,8 +22,8 @@ public enum HxGNEAMEmulator {
     }
     static func common(_ code: String) -> String { ["IP": "in_progress", "C": "completed", "CANC": "cancelled"][code] ?? "open" }
 
-    public static func router(state: EmulatorState) -> Router<BasicRequestContext> {
-        let router = Router()
+    public static func router(state: EmulatorState) -> Hummingbird.Router<BasicRequestContext> {
+        let router = Hummingbird.Router()
         router.add(middleware: FaultInjection(state: state))
         EmulatorHTTP.addInspection(to: router, state: state, kind: "hxgn-eam")
         let api = router.group("axis/restservices/workorders")

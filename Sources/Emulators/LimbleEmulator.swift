@@ -24,8 +24,8 @@ public enum LimbleEmulator {
         func get(_ id: String) -> (Int, Int) { (statusID[id] ?? 0, completed[id] ?? 0) }
     }
 
-    public static func router(state: EmulatorState) -> Router<BasicRequestContext> {
-        let router = Router()
+    public static func router(state: EmulatorState) -> Hummingbird.Router<BasicRequestContext> {
+        let router = Hummingbird.Router()
         let extra = Extra()
         router.add(middleware: FaultInjection(state: state))
         EmulatorHTTP.addInspection(to: router, state: state, kind: "limble")

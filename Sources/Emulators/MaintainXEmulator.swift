@@ -39,7 +39,7 @@ public enum MaintainXEmulator {
         return embeddedSchema
     }
 
-    public static func router(state: EmulatorState) -> Router<BasicRequestContext> {
+    public static func router(state: EmulatorState) -> Hummingbird.Router<BasicRequestContext> {
         router(state: state, schema: schema(), limit: 60, window: 60)
     }
 
@@ -111,8 +111,8 @@ public enum MaintainXEmulator {
         switch common { case "in_progress": "IN_PROGRESS"; case "completed", "false_positive": "DONE"; case "cancelled": "CANCELED"; default: "OPEN" }
     }
 
-    public static func router(state: EmulatorState, schema: OpenAPIBody, limit: Int, window: TimeInterval) -> Router<BasicRequestContext> {
-        let router = Router()
+    public static func router(state: EmulatorState, schema: OpenAPIBody, limit: Int, window: TimeInterval) -> Hummingbird.Router<BasicRequestContext> {
+        let router = Hummingbird.Router()
         let store = Store()
         router.add(middleware: FaultInjection(state: state))
         EmulatorHTTP.addInspection(to: router, state: state, kind: "maintainx")

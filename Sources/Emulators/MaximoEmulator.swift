@@ -70,8 +70,8 @@ public enum MaximoEmulator {
         }
     }
 
-    public static func router(state: EmulatorState) -> Router<BasicRequestContext> {
-        let router = Router()
+    public static func router(state: EmulatorState) -> Hummingbird.Router<BasicRequestContext> {
+        let router = Hummingbird.Router()
         let store = Store()
         router.add(middleware: FaultInjection(state: state))
         EmulatorHTTP.addInspection(to: router, state: state, kind: "maximo")

@@ -60,8 +60,8 @@ public enum OracleMaintenanceEmulator {
         return nil
     }
 
-    public static func router(state: EmulatorState) -> Router<BasicRequestContext> {
-        let router = Router()
+    public static func router(state: EmulatorState) -> Hummingbird.Router<BasicRequestContext> {
+        let router = Hummingbird.Router()
         let store = Store()
         router.add(middleware: FaultInjection(state: state))
         EmulatorHTTP.addInspection(to: router, state: state, kind: "oracle-fusion")

@@ -64,12 +64,12 @@ public enum SAPPMEmulator {
         "AttachmentContentSet|AttachmentContent|DocumentInfoRecordDocType:String:3:kncu,DocumentInfoRecordDocNumber:String:25:kncu,DocumentInfoRecordDocVersion:String:2:kncu,DocumentInfoRecordDocPart:String:3:kncu,LogicalDocument:String:32:kncu,ArchiveDocumentID:String:40:kncu,LinkedSAPObjectKey:String:90:kncu,BusinessObjectTypeName:String:40:kncu,FileSize:String:12:cu,FileName:String:255:cu,MimeType:String:128:u,Content:Binary::u,CreationDateTime:DateTime::cu",
     ]
 
-    public static func router(state: EmulatorState) -> Router<BasicRequestContext> {
+    public static func router(state: EmulatorState) -> Hummingbird.Router<BasicRequestContext> {
         router(state: state, models: .load())
     }
 
-    public static func router(state: EmulatorState, models: Models) -> Router<BasicRequestContext> {
-        let router = Router()
+    public static func router(state: EmulatorState, models: Models) -> Hummingbird.Router<BasicRequestContext> {
+        let router = Hummingbird.Router()
         let sap = SAPStore()
         router.add(middleware: FaultInjection(state: state))
         EmulatorHTTP.addInspection(to: router, state: state, kind: "sap-pm")

@@ -31,8 +31,8 @@ public enum UpKeepEmulator {
 
     static func common(_ s: String) -> String { ["inProgress": "in_progress", "complete": "completed"][s] ?? "open" }
 
-    public static func router(state: EmulatorState) -> Router<BasicRequestContext> {
-        let router = Router()
+    public static func router(state: EmulatorState) -> Hummingbird.Router<BasicRequestContext> {
+        let router = Hummingbird.Router()
         let sessions = Sessions()
         router.add(middleware: FaultInjection(state: state))
         EmulatorHTTP.addInspection(to: router, state: state, kind: "upkeep")

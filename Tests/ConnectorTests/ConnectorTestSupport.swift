@@ -12,7 +12,7 @@ struct RunningEmulator {
     let baseURL: String
     let server: Task<Void, Error>
 
-    static func start(options: EmulatorOptions = EmulatorOptions(), _ makeRouter: (EmulatorState) -> Router<BasicRequestContext>) async throws -> RunningEmulator {
+    static func start(options: EmulatorOptions = EmulatorOptions(), _ makeRouter: (EmulatorState) -> Hummingbird.Router<BasicRequestContext>) async throws -> RunningEmulator {
         let state = EmulatorState(options: options)
         let port = PortBox()
         let app = Application(router: makeRouter(state), configuration: .init(address: .hostname("127.0.0.1", port: 0)),
