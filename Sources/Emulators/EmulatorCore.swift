@@ -148,7 +148,7 @@ public enum EmulatorHTTP {
     }
 
     /// The `/_emulator` routes every emulator has.
-    static func addInspection(to router: Router<BasicRequestContext>, state: EmulatorState, kind: String) {
+    static func addInspection(to router: Hummingbird.Router<BasicRequestContext>, state: EmulatorState, kind: String) {
         router.get("/_emulator/work-orders") { _, _ in
             let all = await state.all()
             return json(status: .ok, EmulatorListing(kind: kind, count: all.count, items: all))

@@ -6,7 +6,7 @@ public enum EmulatorRegistry {
     public struct Entry: Sendable {
         public var kind: String
         public var covers: String
-        public var router: @Sendable (EmulatorState) -> Router<BasicRequestContext>
+        public var router: @Sendable (EmulatorState) -> Hummingbird.Router<BasicRequestContext>
     }
 
     public static let all: [Entry] = [

@@ -8,8 +8,8 @@ import MillwrightCore
 public enum SandboxEmulator {
     public static let statuses = CMMSStatus.allCases.map(\.rawValue)
 
-    public static func router(state: EmulatorState) -> Router<BasicRequestContext> {
-        let router = Router()
+    public static func router(state: EmulatorState) -> Hummingbird.Router<BasicRequestContext> {
+        let router = Hummingbird.Router()
         router.add(middleware: FaultInjection(state: state))
         EmulatorHTTP.addInspection(to: router, state: state, kind: "sandbox")
         let api = router.group("api")

@@ -79,8 +79,8 @@ public struct APIServer: Sendable {
         ]
     }
 
-    public func router() -> Router<MillwrightContext> {
-        let router = Router(context: MillwrightContext.self)
+    public func router() -> Hummingbird.Router<MillwrightContext> {
+        let router = Hummingbird.Router(context: MillwrightContext.self)
         router.add(middleware: ProblemMiddleware())
         router.add(middleware: AuthMiddleware(keyring: keyring))
         for r in routes { router.on(RouterPath(r.path), method: r.method, use: r.handler) }

@@ -107,7 +107,7 @@ struct Plant {
                        "MW_KEY_ADMIN": "admin-key", "MW_SANDBOX_TOKEN": "sandbox-token",
                        "MW_EVIDENCE_SECRET": "evidence-secret"]
 
-    init(cmmsURL: String, confirm: Int = 1, extraCameras: String = "") throws {
+    init(cmmsURL: String, confirm: Int = 1, extraCameras: String = "", maxAttempts: Int = 50) throws {
         dir = FileManager.default.temporaryDirectory.appendingPathComponent("mw-bb-\(UUID().uuidString.prefix(8))").path
         self.cmmsURL = cmmsURL
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
@@ -129,7 +129,7 @@ struct Plant {
             auth: { bearer: { token_env: MW_SANDBOX_TOKEN } }
             timeout: 2s
             status_poll: 500ms
-        dispatch: { max_attempts: 50, base_backoff: 100ms, max_backoff: 1s }
+        dispatch: { max_attempts: \(maxAttempts), base_backoff: 100ms, max_backoff: 1s }
         assets:
           register: assets.csv
           cameras:

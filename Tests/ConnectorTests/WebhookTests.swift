@@ -26,7 +26,7 @@ import Testing
 
     @Test func signedPostThatAReceiverCanVerify() async throws {
         let received = Received()
-        let router = Router()
+        let router = Hummingbird.Router()
         router.post("/hook") { request, _ in
             var req = request
             let body = try await req.collectBody(upTo: 1 << 20)
