@@ -142,6 +142,11 @@ public enum ConfigLoader {
                 for (ok, ov) in try v.requireMapping() {
                     if ok.hasSuffix("_env") {
                         c.options[String(ok.dropLast(4))] = try v.secret(fromEnvKey: ok)
+                    } else if ov.node.mapping != nil {
+                        // A map option (status_map, asset_map, …) travels as "key=value, key=value".
+                        c.options[ok] = try ov.requireMapping().map { (mk, mv) throws(ConfigError) in "\(mk)=\(try mv.string())" }.joined(separator: ", ")
+                    } else if ov.node.sequence != nil {
+                        c.options[ok] = try ov.stringList().joined(separator: ", ")
                     } else {
                         c.options[ok] = try ov.string()
                     }

@@ -98,3 +98,21 @@ import Testing
         #expect(throws: ConfigError.self) { try ConfigLoader.parse(yaml: "server: { host: \"${HOST}\" }\n", file: "p.yaml", environment: [:]) }
     }
 }
+
+extension ConfigTests {
+    @Test func systemBlocksCarryMapsAndListsAsText() throws {
+        let s = try parse("""
+        cmms:
+          - name: plant-sap
+            kind: sap-pm
+            base_url: https://s4.plant.example
+            auth: { basic: { user: MW_INTEGRATION, password_env: MW_TOKEN } }
+            sap: { plant: "1010", status_map: { NOCO: completed, DLFL: cancelled }, categories: [a, b] }
+        """)
+        let o = try #require(s.cmms.first?.options)
+        #expect(o["plant"] == "1010")
+        #expect(o["status_map"] == "NOCO=completed, DLFL=cancelled")
+        #expect(o["categories"] == "a, b")
+        #expect(s.cmms.first?.auth == .basic(user: "MW_INTEGRATION", password: "t1"))
+    }
+}
