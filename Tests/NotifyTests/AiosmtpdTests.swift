@@ -270,5 +270,30 @@ struct TestPKI {
         do { _ = try await c.send(message()); Issue.record("connected to port 1?") } catch {
             guard case .connectFailed = error else { Issue.record("expected connectFailed, got \(error)"); return }
         }
+        // A listener that accepts and never greets: the reply timeout names the stage.
+        let silent = try SilentListener()
+        let s = SMTPClient(configuration: SMTPConfiguration(host: "127.0.0.1", port: silent.port, security: .plain, replyTimeout: .milliseconds(300)))
+        await #expect(throws: SMTPError.timeout(stage: "greeting")) { try await s.send(message()) }
+        _ = silent
     }
+}
+
+/// A TCP socket in listen state that never accepts or answers (the kernel completes the handshake).
+final class SilentListener: @unchecked Sendable {
+    let fd: Int32
+    let port: Int
+    init() throws {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        addr.sin_port = 0
+        let ok = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        guard ok == 0, listen(fd, 4) == 0 else { throw AiosmtpdServer.SetupError("cannot listen") }
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
+        self.fd = fd
+        self.port = Int(UInt16(bigEndian: addr.sin_port))
+    }
+    deinit { close(fd) }
 }
