@@ -192,14 +192,17 @@ public enum ConfigLoader {
                     _ = try src.requireMapping(allowed: ["topic", "format", "camera_from_topic", "frigate_url"])
                     let fNode = try req(src, "format")
                     let format = try fNode.string()
-                    guard visionFormats.contains(format) || format == "auto" else {
-                        throw fNode.error("'\(format)' is not a vision format; use one of \(visionFormats.joined(separator: ", ")) or auto")
+                    guard visionFormats.contains(format) || format == "auto" || format == "snapshot" else {
+                        throw fNode.error("'\(format)' is not a vision format; use one of \(visionFormats.joined(separator: ", ")), auto, or snapshot (raw camera frames)")
                     }
                     var source = MQTTSource(topic: try req(src, "topic").string(), format: format)
                     if source.topic.isEmpty || source.topic.contains("#") && !source.topic.hasSuffix("#") {
                         throw src.error("topic '\(source.topic)' is not a valid MQTT topic filter")
                     }
                     source.cameraFromTopic = try src.child("camera_from_topic")?.int(in: 0...32)
+                    if format == "snapshot" && source.cameraFromTopic == nil {
+                        throw src.error("a snapshot source needs camera_from_topic (e.g. 1 for frigate/<camera>/<label>/snapshot)")
+                    }
                     source.frigateURL = try src.child("frigate_url")?.string()
                     source.line = src.line
                     return source

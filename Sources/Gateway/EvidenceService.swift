@@ -141,7 +141,13 @@ extension Gateway {
             if let existing = source.evidenceSHA256 {
                 return (item.draft, try? evidence.images.get(existing), existing)
             }
-            guard let rendered = await evidence.render(incident: source.detections, draft: item.draft, maxBytes: connector.attachmentLimitBytes) else {
+            var detections = source.detections
+            // No frame inline or by URL: a snapshot the camera published on its own, if near in time.
+            if !detections.contains(where: { $0.frameSHA256 != nil || $0.image?.url != nil }), let last = detections.indices.last,
+               let snap = try await store.snapshot(camera: detections[last].cameraId, near: detections[last].timestamp, tolerance: 30) {
+                detections[last].frameSHA256 = snap
+            }
+            guard let rendered = await evidence.render(incident: detections, draft: item.draft, maxBytes: connector.attachmentLimitBytes) else {
                 logger.warning("evidence could not be rendered", metadata: ["incident": "\(item.incidentId)"])
                 return (item.draft, nil, nil)
             }
@@ -173,5 +179,19 @@ extension Gateway {
             }
             try? await Task.sleep(for: .seconds(3600))
         }
+    }
+}
+
+extension Gateway {
+    /// A raw JPEG/PNG frame from an MQTT snapshot topic (e.g. Frigate's
+    /// `frigate/<camera>/<label>/snapshot`), kept for the camera's next detections.
+    public func storeSnapshot(camera: String, image: Data, at: Date = Date()) async throws {
+        guard let evidence else { return }
+        guard image.starts(with: [0xFF, 0xD8, 0xFF]) || image.starts(with: [0x89, 0x50, 0x4E, 0x47]) else {
+            throw FieldProblem(field: "payload", "snapshot is not a JPEG or PNG image")
+        }
+        guard image.count <= EvidenceService.maxFrameBytes else { throw FieldProblem(field: "payload", "snapshot is larger than \(EvidenceService.maxFrameBytes) bytes") }
+        let sha = try evidence.frames.put(image)
+        try await store.recordSnapshot(camera: camera, sha256: sha, at: at)
     }
 }

@@ -104,6 +104,10 @@ public final class MQTTBridge: Sendable {
             await message.acknowledge()
             return
         }
+        if src.format == "snapshot" {
+            await handleSnapshot(message, source: src, log: log)
+            return
+        }
         var source = Gateway.Source(format: VisionFormat(rawValue: src.format))
         if let level = src.cameraFromTopic {
             let levels = message.topic.split(separator: "/", omittingEmptySubsequences: false)
@@ -132,6 +136,22 @@ public final class MQTTBridge: Sendable {
                 try? await Task.sleep(for: .milliseconds(min(5000, 100 * attempt * attempt)))
             }
         }
+    }
+
+    func handleSnapshot(_ message: MQTTMessage, source src: MQTTSource, log: Logger) async {
+        let levels = message.topic.split(separator: "/", omittingEmptySubsequences: false)
+        guard let level = src.cameraFromTopic, level < levels.count else {
+            log.warning("snapshot source needs camera_from_topic; acknowledged and ignored")
+            await message.acknowledge()
+            return
+        }
+        do {
+            try await gateway.storeSnapshot(camera: String(levels[level]), image: Data(message.payload.readableBytesView))
+        } catch {
+            log.warning("snapshot not stored", metadata: ["error": "\(error)"])
+        }
+        // A lost snapshot only means an evidence card instead of a frame: never block the stream.
+        await message.acknowledge()
     }
 
     func publishLoop() async {

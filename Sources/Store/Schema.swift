@@ -121,6 +121,12 @@ enum Schema {
             ALTER TABLE work_orders ADD COLUMN evidence_attached INTEGER NOT NULL DEFAULT 0;
             """)
         }
+        m.registerMigration("v3-snapshots") { db in
+            try db.execute(sql: """
+            CREATE TABLE camera_snapshots (camera_id TEXT NOT NULL, sha256 TEXT NOT NULL, at REAL NOT NULL);
+            CREATE INDEX camera_snapshots_at ON camera_snapshots(camera_id, at);
+            """)
+        }
         return m
     }
 }

@@ -54,4 +54,22 @@ extension Store {
             return (audited, Set(open + frames))
         }
     }
+
+    /// A camera frame that arrived on its own (MQTT snapshot topic), for detections that carry none.
+    public func recordSnapshot(camera: String, sha256: String, at: Date) async throws {
+        try await pool.write { db in
+            try db.execute(sql: "INSERT INTO camera_snapshots (camera_id, sha256, at) VALUES (?, ?, ?)", arguments: [camera, sha256, at.dbValue])
+            // Only recent snapshots are useful; keep the table small.
+            try db.execute(sql: "DELETE FROM camera_snapshots WHERE camera_id = ? AND at < ?", arguments: [camera, at.dbValue - 3600])
+        }
+    }
+
+    /// The snapshot of `camera` closest to `time`, within `tolerance` seconds.
+    public func snapshot(camera: String, near time: Date, tolerance: TimeInterval) async throws -> String? {
+        try await pool.read { db in
+            try String.fetchOne(db, sql: """
+                SELECT sha256 FROM camera_snapshots WHERE camera_id = ? AND at BETWEEN ? AND ? ORDER BY ABS(at - ?) LIMIT 1
+                """, arguments: [camera, time.dbValue - tolerance, time.dbValue + tolerance, time.dbValue])
+        }
+    }
 }

@@ -136,4 +136,45 @@ import Glibc
         _ = try await floor.waitFor("\"reason\":\"shutdown\"", timeout: 10)
         floor.kill9()
     }
+
+    @Test(.timeLimit(.minutes(2))) func aSnapshotPublishedOnItsOwnBecomesTheEvidenceFrame() async throws {
+        let emu = try Plant.emulator()
+        let cmms = API(base: try await emu.listening())
+        let plant = try Plant(cmmsURL: cmms.base)
+        let broker = try Broker(dir: plant.dir)
+        defer { broker.stop(); _ = emu.terminate() }
+        try await broker.ready()
+        let config = try String(contentsOfFile: plant.configPath, encoding: .utf8) + """
+
+        mqtt:
+          broker: mqtt://127.0.0.1:\(broker.port)
+          client_id: millwright-snap
+          sources:
+            - { topic: "frigate/+/+/snapshot", format: snapshot, camera_from_topic: 1 }
+
+        """
+        try config.write(toFile: plant.configPath, atomically: true, encoding: .utf8)
+        let server = try plant.serve()
+        let api = API(base: try await server.listening())
+        defer { _ = server.terminate() }
+
+        let jpegPath = plant.dir + "/snap.jpg"
+        try EvidenceFlowTests.pillowJPEG().write(to: URL(fileURLWithPath: jpegPath))
+        try await API.eventually("snapshot stored") {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: MQTTIngestTests.tool("mosquitto_pub"))
+            p.arguments = ["-h", "127.0.0.1", "-p", "\(broker.port)", "-q", "1", "-t", "frigate/CAM-12/corrosion/snapshot", "-f", jpegPath]
+            try p.run()
+            p.waitUntilExit()
+            return try sqlite(plant.dbPath, "SELECT COUNT(*) FROM camera_snapshots") != ["0"]
+        }
+        var d = detection("snap-1", camera: "CAM-12", defect: "corrosion")
+        d["bbox"] = ["x": 290, "y": 190, "width": 60, "height": 20]
+        d["image"] = ["width": 640, "height": 360]
+        let posted = try await api.post("/v1/detections", json: d, key: "ingest-key")
+        let incident = try #require((posted.object["results"] as? [[String: Any]])?.first?["incident_id"] as? String)
+        try await API.eventually("evidence rendered from the snapshot") {
+            (try await api.get("/v1/incidents/\(incident)").object["evidence_note"] as? String)?.hasPrefix("annotated frame") == true
+        }
+    }
 }
