@@ -142,9 +142,16 @@ final class SMTPChannelHandler: ChannelInboundHandler, RemovableChannelHandler {
             perform([.fail(error, quit: false)], context: context)
             return
         }
-        for r in replies where !completed {
+        for (i, r) in replies.enumerated() where !completed {
             logger.trace("S: \(r)")
-            perform(conversation.receive(r), context: context)
+            let actions = conversation.receive(r)
+            // Anything the server sent after its STARTTLS go-ahead arrived in plaintext and could
+            // have been injected by a man in the middle (CVE-2011-0411 class): refuse it.
+            if actions.contains(.startTLS), i < replies.count - 1 || parser.hasBufferedInput {
+                perform([.fail(.protocolViolation("data after the STARTTLS reply, before TLS"), quit: false)], context: context)
+                return
+            }
+            perform(actions, context: context)
         }
     }
 

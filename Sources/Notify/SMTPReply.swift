@@ -19,6 +19,9 @@ public struct SMTPReplyParser: Sendable {
 
     public init() {}
 
+    /// Bytes received but not yet a complete reply (must be none when TLS starts).
+    public var hasBufferedInput: Bool { !buffer.isEmpty || !pending.isEmpty }
+
     public mutating func feed(_ bytes: some Sequence<UInt8>) throws(SMTPError) -> [SMTPReply] {
         buffer.append(contentsOf: bytes)
         var out: [SMTPReply] = []

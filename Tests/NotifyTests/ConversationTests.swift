@@ -125,3 +125,14 @@ private let envelope = SMTPEnvelope(from: "mw@plant.example", recipients: ["t114
         #expect(sent.last == "MAIL FROM:<a@bRCPT TO:<x@evil>>\r\n")
     }
 }
+
+@Suite struct STARTTLSInjectionTests {
+    @Test func parserReportsBufferedInput() throws {
+        var p = SMTPReplyParser()
+        #expect(try p.feed(Array("220 go ahead\r\n250 inj".utf8)).count == 1)
+        #expect(p.hasBufferedInput)
+        var q = SMTPReplyParser()
+        _ = try q.feed(Array("220 go ahead\r\n".utf8))
+        #expect(!q.hasBufferedInput)
+    }
+}
