@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Installs what Millwright needs beyond the Swift toolchain, on Debian/Ubuntu:
 # libjpeg-turbo and libpng (evidence images), SQLite, mosquitto (MQTT tests),
-# python3 with Pillow (independent image decoder in tests, Pillow bench).
+# python3 with Pillow and aiosmtpd (test peers), openssl (test certificates).
 set -euo pipefail
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 need=()
-for p in libturbojpeg0-dev libpng-dev libsqlite3-dev sqlite3 mosquitto mosquitto-clients python3 python3-pip; do
+for p in libturbojpeg0-dev libpng-dev libsqlite3-dev sqlite3 mosquitto mosquitto-clients openssl python3 python3-pip; do
   dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
 done
 if [ ${#need[@]} -gt 0 ]; then
@@ -16,6 +16,9 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 # The broker is started by the tests on their own ports; the packaged service is not needed.
 if command -v systemctl >/dev/null 2>&1; then $SUDO systemctl disable --now mosquitto >/dev/null 2>&1 || true; fi
-if ! python3 -c "import PIL" >/dev/null 2>&1; then
-  python3 -m pip install --quiet pillow || python3 -m pip install --quiet --break-system-packages pillow
-fi
+# Test peers from PyPI: Pillow (an independent JPEG decoder), aiosmtpd (a real SMTP server).
+for mod in PIL:pillow aiosmtpd:aiosmtpd; do
+  if ! python3 -c "import ${mod%%:*}" >/dev/null 2>&1; then
+    python3 -m pip install --quiet "${mod##*:}" || python3 -m pip install --quiet --break-system-packages "${mod##*:}"
+  fi
+done

@@ -44,14 +44,14 @@ public actor EmulatorState {
     public private(set) var workOrders: [EmulatedWorkOrder] = []
     public let startedAt = Date()
     public let options: EmulatorOptions
-    private var rng: SplitMix
+    private var rng: SplitMix64
     private var nextId = 1000
     public private(set) var requests = 0
     public private(set) var injectedFailures = 0
 
     public init(options: EmulatorOptions) {
         self.options = options
-        self.rng = SplitMix(seed: options.seed)
+        self.rng = SplitMix64(seed: options.seed)
     }
 
     public enum Fault: Sendable { case none, before, after }
@@ -59,7 +59,7 @@ public actor EmulatorState {
     func nextFault(isWrite: Bool) -> Fault {
         requests += 1
         guard options.failRate > 0 else { return .none }
-        let roll = rng.nextUnit()
+        let roll = rng.unit()
         guard roll < options.failRate else { return .none }
         injectedFailures += 1
         return isWrite && roll < options.failRate / 2 ? .after : .before
@@ -93,20 +93,6 @@ public actor EmulatorState {
         if age >= 2 * step { w.status = "completed" } else if age >= step { w.status = "in_progress" }
         return w
     }
-}
-
-/// Small deterministic generator so a fault run can be repeated.
-struct SplitMix: Sendable {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func nextUnit() -> Double { Double(next() >> 11) / Double(1 << 53) }
 }
 
 /// Latency, outage and failure injection for every `/api` request; `/_emulator` is exempt.
