@@ -43,7 +43,8 @@ extension Store {
             var items: [OutboxItem] = []
             for row in rows {
                 var state = Self.deliveryState(row)
-                let action = state.claim(now: now)
+                // Compare at the stored (millisecond) precision, as the query above did.
+                let action = state.claim(now: Date(db: now.dbValue))
                 guard action != .none, let draft = Self.decode(WorkOrderDraft.self, row["payload"]) else { continue }
                 try Self.save(state, workOrder: row["id"], db: db)
                 items.append(OutboxItem(workOrderId: row["id"], incidentId: row["incident_id"], reference: row["reference"], cmmsName: cmms,

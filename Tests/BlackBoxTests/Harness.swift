@@ -49,7 +49,7 @@ final class Spawned: @unchecked Sendable {
     var text: String { lock.withLock { output } }
 
     /// Waits for the "listening on http://host:port" line and returns the base URL.
-    func listening(timeout: Double = 30) async throws -> String {
+    func listening(timeout: Double = 90) async throws -> String {
         let line = try await waitFor("listening on http://", timeout: timeout)
         guard let r = line.range(of: "http://") else { throw HarnessError.noAddress(text) }
         return String(line[r.lowerBound...]).trimmingCharacters(in: .whitespacesAndNewlines)
