@@ -31,7 +31,7 @@ extension Store {
 
     static func ingestOne(_ d: Detection, rules: PipelineRules, now: Date, db: Database) throws -> IngestOutcome {
         let id = d.detectionId ?? UUID().uuidString.lowercased()
-        if let existing = try Row.fetchOne(db, sql: "SELECT status, reason, incident_id FROM detections WHERE id = ?", arguments: [id]) {
+        if let existing = try db.row("SELECT status, reason, incident_id FROM detections WHERE id = ?", [id]) {
             return IngestOutcome(id: id, status: DetectionStatus(rawValue: existing["status"]) ?? .confirmed, reason: existing["reason"],
                                  incidentId: existing["incident_id"], workOrderId: nil, duplicate: true, cameraId: d.cameraId)
         }
@@ -80,10 +80,10 @@ extension Store {
         try insertDetection(stored, status: decision.status, reason: decision.explanation, asset: key.asset, incident: incidentId, now: now, db: db)
         if case .openIncident = decision, let incidentId {
             // The pending detections that built up to confirmation belong to the incident.
-            try db.execute(sql: """
+            try db.run("""
                 UPDATE detections SET status = 'confirmed', incident_id = ?, reason = 'confirmed with ' || ?
                 WHERE asset = ? AND defect_class = ? AND zone = ? AND status = 'pending_confirmation' AND ts BETWEEN ? AND ?
-                """, arguments: [incidentId, id, key.asset, key.defectClass, key.zone,
+                """, [incidentId, id, key.asset, key.defectClass, key.zone,
                                  d.timestamp.dbValue - rule.confirmWithin.seconds, d.timestamp.dbValue + rule.confirmWithin.seconds])
         }
         try db.audit(kind: "detection.decided", subject: id, data: [
@@ -97,49 +97,46 @@ extension Store {
 
     static func keyHistory(_ key: IncidentKey, at t: Date, rule: DefectRule, db: Database) throws -> KeyHistory {
         var h = KeyHistory()
-        h.openIncidentId = try String.fetchOne(db, sql: "SELECT id FROM incidents WHERE asset = ? AND defect_class = ? AND zone = ? AND is_open = 1",
-                                               arguments: [key.asset, key.defectClass, key.zone])
-        if let closed = try Row.fetchOne(db, sql: "SELECT id, closed_at FROM incidents WHERE asset = ? AND defect_class = ? AND zone = ? AND is_open = 0 ORDER BY closed_at DESC LIMIT 1",
-                                         arguments: [key.asset, key.defectClass, key.zone]) {
+        h.openIncidentId = try db.value(as: String.self, "SELECT id FROM incidents WHERE asset = ? AND defect_class = ? AND zone = ? AND is_open = 1", [key.asset, key.defectClass, key.zone])
+        if let closed = try db.row("SELECT id, closed_at FROM incidents WHERE asset = ? AND defect_class = ? AND zone = ? AND is_open = 0 ORDER BY closed_at DESC LIMIT 1", [key.asset, key.defectClass, key.zone]) {
             h.lastClosedIncidentId = closed["id"]
             h.lastClosedAt = (closed["closed_at"] as Double?).map(Date.init(db:))
         }
         let window = rule.confirmWithin.seconds
-        h.qualifyingInWindow = try Int.fetchOne(db, sql: """
+        h.qualifyingInWindow = try db.value(as: Int.self, """
             SELECT COUNT(*) FROM detections WHERE asset = ? AND defect_class = ? AND zone = ? AND status = 'pending_confirmation'
             AND confidence >= ? AND ts BETWEEN ? AND ?
-            """, arguments: [key.asset, key.defectClass, key.zone, rule.minConfidence, t.dbValue - window, t.dbValue + window]) ?? 0
+            """, [key.asset, key.defectClass, key.zone, rule.minConfidence, t.dbValue - window, t.dbValue + window]) ?? 0
         return h
     }
 
     static func insertDetection(_ d: Detection, status: DetectionStatus, reason: String, asset: String?, incident: String?, now: Date, db: Database) throws {
-        try db.execute(sql: """
+        try db.run("""
             INSERT INTO detections (id, camera_id, ts, received_at, defect_class, confidence, status, reason, asset, zone, incident_id, bbox_area, source_format, frame_sha256, payload)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """, arguments: [d.detectionId, d.cameraId, d.timestamp.dbValue, now.dbValue, d.defectClass, d.confidence, status.rawValue, reason,
+            """, [d.detectionId, d.cameraId, d.timestamp.dbValue, now.dbValue, d.defectClass, d.confidence, status.rawValue, reason,
                              asset, d.zone ?? "", incident, d.bbox?.area, d.sourceFormat, d.frameSHA256, json(d)])
     }
 
     static func appendRepeat(_ d: Detection, to incident: String, db: Database) throws {
-        try db.execute(sql: """
+        try db.run("""
             UPDATE incidents SET detection_count = detection_count + 1, last_seen = MAX(last_seen, ?),
                 max_confidence = MAX(max_confidence, ?), last_area = COALESCE(?, last_area)
             WHERE id = ?
-            """, arguments: [d.timestamp.dbValue, d.confidence, d.bbox?.area, incident])
+            """, [d.timestamp.dbValue, d.confidence, d.bbox?.area, incident])
         // Noted on the work order by the dispatcher (where the CMMS takes notes).
-        try db.execute(sql: "UPDATE work_orders SET repeats_unnoted = repeats_unnoted + 1 WHERE incident_id = ?", arguments: [incident])
+        try db.run("UPDATE work_orders SET repeats_unnoted = repeats_unnoted + 1 WHERE incident_id = ?", [incident])
     }
 
     static func openIncident(_ d: Detection, mapped: MappedDetection, rule: DefectRule, settings: Settings, shadow: Bool,
                              now: Date, db: Database) throws -> (String, String) {
         let key = mapped.key
         let incidentId = UUID().uuidString.lowercased()
-        let prior = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM incidents WHERE asset = ? AND opened_at >= ? AND shadow = ?",
-                                     arguments: [key.asset, d.timestamp.dbValue - SeverityModel.historyWindow, shadow]) ?? 0
-        let firstArea = try Double.fetchOne(db, sql: """
+        let prior = try db.value(as: Int.self, "SELECT COUNT(*) FROM incidents WHERE asset = ? AND opened_at >= ? AND shadow = ?", [key.asset, d.timestamp.dbValue - SeverityModel.historyWindow, shadow]) ?? 0
+        let firstArea = try db.value(as: Double.self, """
             SELECT bbox_area FROM detections WHERE asset = ? AND defect_class = ? AND zone = ? AND status = 'pending_confirmation'
             AND ts >= ? AND bbox_area IS NOT NULL ORDER BY ts LIMIT 1
-            """, arguments: [key.asset, key.defectClass, key.zone, d.timestamp.dbValue - rule.confirmWithin.seconds])
+            """, [key.asset, key.defectClass, key.zone, d.timestamp.dbValue - rule.confirmWithin.seconds])
         let criticality = mapped.registerEntry?.criticality ?? mapped.camera.criticality
         let severity = SeverityModel.score(.init(base: rule.severityBase, bbox: d.bbox, frameWidth: d.image?.width, frameHeight: d.image?.height,
                                                  measurements: d.measurements, firstArea: firstArea, criticality: criticality, priorIncidents: prior))
@@ -150,18 +147,18 @@ extension Store {
         let draft = WorkOrderComposer.compose(incidentId: incidentId, detection: d, mapped: mapped, rule: rule, severity: severity,
                                               priority: priority, site: settings.site, evidenceURL: nil)
         let workOrderId = UUID().uuidString.lowercased()
-        try db.execute(sql: """
+        try db.run("""
             INSERT INTO incidents (id, asset, defect_class, zone, camera_id, state, is_open, shadow, opened_at, first_seen, last_seen,
                 detection_count, max_confidence, first_area, last_area, severity, severity_breakdown, priority, priority_rule, work_order_id)
             VALUES (?, ?, ?, ?, ?, 'open', 1, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?)
-            """, arguments: [incidentId, key.asset, key.defectClass, key.zone, d.cameraId, shadow, now.dbValue, d.timestamp.dbValue,
+            """, [incidentId, key.asset, key.defectClass, key.zone, d.cameraId, shadow, now.dbValue, d.timestamp.dbValue,
                              d.timestamp.dbValue, d.confidence, firstArea ?? d.bbox?.area, d.bbox?.area, severity.total, json(severity),
                              priority.priority.rawValue, priority.rule, workOrderId])
         let phase: DeliveryState.Phase = shadow || cmms == nil ? .shadow : .pending
-        try db.execute(sql: """
+        try db.run("""
             INSERT INTO work_orders (id, incident_id, reference, cmms_name, cmms_kind, shadow, phase, next_attempt_at, created_at, confirmed_detection_at, payload)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """, arguments: [workOrderId, incidentId, draft.reference, cmms?.name ?? "", cmms?.kind ?? "", phase == .shadow, phase.rawValue,
+            """, [workOrderId, incidentId, draft.reference, cmms?.name ?? "", cmms?.kind ?? "", phase == .shadow, phase.rawValue,
                              now.dbValue, now.dbValue, d.timestamp.dbValue, json(draft)])
         try db.audit(kind: "incident.opened", subject: incidentId, data: [
             "asset": .string(key.asset), "defect_class": .string(key.defectClass), "zone": .string(key.zone),
