@@ -79,15 +79,7 @@ import Testing
         let http = HTTPClient.test()
         let c = try ConnectorFactory.make(Self.settings(emu.baseURL), http: http)
         let refs = (1...6).map { String(format: "MW-MXFAULT%05d", $0) }
-        for ref in refs {
-            switch await Dispatch.deliver(c, Fixtures.draft(reference: ref)) {
-            case .created, .lookupFound: break
-            case let other: Issue.record("\(ref) not delivered: \(other)")
-            }
-        }
-        let all = await emu.state.all()
-        for ref in refs { #expect(all.filter { $0.reference == ref }.count == 1, "exactly one work order for \(ref)") }
-        #expect(await emu.state.injectedFailures > 0)
+        await Dispatch.deliverEachExactlyOnce(c, emu, refs)
     }
 
     @Test func validationErrorIsPermanentWithMaximoMessageVerbatim() async throws {

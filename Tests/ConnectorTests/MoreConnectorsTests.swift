@@ -8,16 +8,7 @@ import Testing
 /// UpKeep, Fiix and Oracle Fusion Maintenance against their emulators.
 @Suite(.serialized) struct MoreConnectorsTests {
     static func deliverAll(_ c: any CMMSConnector, _ emu: RunningEmulator, prefix: String) async {
-        let refs = (1...5).map { String(format: "MW-\(prefix)%06d", $0) }
-        for ref in refs {
-            switch await Dispatch.deliver(c, Fixtures.draft(reference: ref)) {
-            case .created, .lookupFound: break
-            case let other: Issue.record("\(ref) not delivered: \(other)")
-            }
-        }
-        let all = await emu.state.all()
-        for ref in refs { #expect(all.filter { $0.reference == ref }.count == 1, "exactly one work order for \(ref)") }
-        #expect(await emu.state.injectedFailures > 0)
+        await Dispatch.deliverEachExactlyOnce(c, emu, (1...5).map { String(format: "MW-\(prefix)%06d", $0) })
     }
 
     static func faulty(_ seed: UInt64) -> EmulatorOptions {
