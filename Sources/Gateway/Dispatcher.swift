@@ -149,9 +149,10 @@ extension Gateway {
                 log.warning("status read failed", metadata: ["error": "\(error)"])
             }
         }
-        if let stats = try? await store.stats() {
+        // Not `stats()`: that reads every latency, and this runs on every poll.
+        if let byPhase = try? await store.workOrdersByPhase() {
             for phase in DeliveryState.Phase.allCases {
-                metrics.outbox(cmms: connector.name, phase: phase.rawValue, count: stats.workOrdersByPhase[phase.rawValue] ?? 0)
+                metrics.outbox(phase: phase.rawValue, count: byPhase[phase.rawValue] ?? 0)
             }
         }
     }

@@ -28,8 +28,9 @@ public struct GatewayMetrics: Sendable {
         Counter(label: "millwright_work_orders_dead_lettered_total", dimensions: [("cmms", cmms)]).increment()
     }
 
-    public func outbox(cmms: String, phase: String, count: Int) {
-        Gauge(label: "millwright_outbox_work_orders", dimensions: [("cmms", cmms), ("phase", phase)]).record(count)
+    /// Work orders per delivery phase, across all CMMS.
+    public func outbox(phase: String, count: Int) {
+        Gauge(label: "millwright_outbox_work_orders", dimensions: [("phase", phase)]).record(count)
     }
 
     public func ingestLatency(seconds: Double) {

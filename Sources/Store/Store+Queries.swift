@@ -107,6 +107,15 @@ extension Store {
                              payload: decode(WorkOrderDraft.self, r["payload"]), deliveryAttempts: nil)
     }
 
+    /// Work orders per delivery phase (cheap; for the outbox gauges).
+    public func workOrdersByPhase() async throws -> [String: Int] {
+        try await pool.read { db in
+            var byPhase: [String: Int] = [:]
+            for r in try Row.fetchAll(db, sql: "SELECT phase, COUNT(*) AS n FROM work_orders GROUP BY phase") { byPhase[r["phase"]] = r["n"] }
+            return byPhase
+        }
+    }
+
     public func stats() async throws -> StoreStats {
         try await pool.read { db in
             var byStatus: [String: Int] = [:]
