@@ -64,7 +64,10 @@ public final class MQTTBridge: Sendable {
         }
         await withDiscardingTaskGroup { group in
             group.addTask { await self.ingestLoop() }
-            if self.prefix != nil { group.addTask { await self.publishLoop() } }
+            if self.prefix != nil {
+                group.addTask { await self.publishLoop() }
+                group.addTask { await self.announceMissedWorkOrders() }
+            }
         }
     }
 
@@ -155,17 +158,38 @@ public final class MQTTBridge: Sendable {
     }
 
     func publishLoop() async {
+        for await event in gateway.events { await publish(event) }
+    }
+
+    func publish(_ event: FloorEvent) async {
         guard let prefix else { return }
-        for await event in gateway.events {
-            let (topic, payload, retainedStatus) = Self.render(event, prefix: prefix, site: site)
+        let (topic, payload, retainedStatus) = Self.render(event, prefix: prefix, site: site)
+        do {
+            _ = try await client.publish(topic: topic, payload: payload, qos: .atLeastOnce)
+            if let (statusTopic, status) = retainedStatus {
+                _ = try await client.publish(topic: statusTopic, payload: status, qos: .atLeastOnce, retain: true)
+            }
+            if case .workOrder(let id, _, _, _, let phase, _) = event {
+                try await gateway.store.markAnnounced(workOrderId: id, phase: phase)
+            }
+        } catch {
+            logger.warning("publish failed", metadata: ["topic": "\(topic)", "error": "\(error)"])
+        }
+    }
+
+    /// Work-order outcomes are durable news: one decided just before a crash, or while the
+    /// broker was away, is announced when the gateway is back (at least once, like QoS 1).
+    func announceMissedWorkOrders() async {
+        while !Task.isCancelled {
             do {
-                _ = try await client.publish(topic: topic, payload: payload, qos: .atLeastOnce)
-                if let (statusTopic, status) = retainedStatus {
-                    _ = try await client.publish(topic: statusTopic, payload: status, qos: .atLeastOnce, retain: true)
+                for wo in try await gateway.store.unannouncedWorkOrders() {
+                    await publish(.workOrder(id: wo.workOrderId, incidentId: wo.incidentId, camera: wo.camera, reference: wo.reference,
+                                             phase: wo.phase, cmmsId: wo.cmmsId))
                 }
             } catch {
-                logger.warning("publish failed", metadata: ["topic": "\(topic)", "error": "\(error)"])
+                logger.warning("could not list unannounced work orders", metadata: ["error": "\(error)"])
             }
+            try? await Task.sleep(for: .seconds(60))
         }
     }
 

@@ -127,6 +127,14 @@ enum Schema {
             CREATE INDEX camera_snapshots_at ON camera_snapshots(camera_id, at);
             """)
         }
+        m.registerMigration("v4-floor") { db in
+            // The phase last confirmed published to the floor, so a crash between the CMMS
+            // answer and the MQTT PUBACK re-announces instead of staying silent.
+            try db.execute(sql: """
+            ALTER TABLE work_orders ADD COLUMN floor_announced TEXT;
+            CREATE INDEX work_orders_unannounced ON work_orders(phase) WHERE floor_announced IS NULL;
+            """)
+        }
         return m
     }
 }

@@ -123,6 +123,8 @@ extension Store {
             var s = Self.deliveryState(row)
             guard s.redrive(now: now) else { return false }
             try Self.save(s, workOrder: workOrderId, db: db)
+            // Its next outcome is news for the floor again.
+            try db.execute(sql: "UPDATE work_orders SET floor_announced = NULL WHERE id = ?", arguments: [workOrderId])
             try db.audit(kind: "delivery.redriven", subject: workOrderId, data: ["by": .string(by)], at: now)
             return true
         }

@@ -137,6 +137,43 @@ import Glibc
         floor.kill9()
     }
 
+    /// The outcome of a work order decided while nothing reached the floor (here: no MQTT
+    /// configured yet, in production: a crash before the PUBACK) is announced later.
+    @Test(.timeLimit(.minutes(2))) func aWorkOrderOutcomeTheFloorMissedIsAnnouncedOnRestart() async throws {
+        let emu = try Plant.emulator()
+        let cmms = API(base: try await emu.listening())
+        let plant = try Plant(cmmsURL: cmms.base)
+        let broker = try Broker(dir: plant.dir)
+        defer { broker.stop(); _ = emu.terminate() }
+        try await broker.ready()
+        var server = try plant.serve()
+        var api = API(base: try await server.listening())
+        let posted = try await api.post("/v1/detections", json: detection("missed-1", camera: "CAM-12", defect: "corrosion"), key: "ingest-key")
+        let incident = try #require((posted.object["results"] as? [[String: Any]])?.first?["incident_id"] as? String)
+        try await API.eventually("work order delivered") {
+            ((try await api.get("/v1/incidents/\(incident)").object["work_order"] as? [String: Any])?["phase"] as? String) == "delivered"
+        }
+        #expect(server.terminate() == 0)
+
+        let config = try String(contentsOfFile: plant.configPath, encoding: .utf8) + """
+
+        mqtt:
+          broker: mqtt://127.0.0.1:\(broker.port)
+          client_id: millwright-missed
+          publish: { prefix: millwright, site: plant-1 }
+
+        """
+        try config.write(toFile: plant.configPath, atomically: true, encoding: .utf8)
+        let floor = try Spawned.external(MQTTIngestTests.tool("mosquitto_sub"), ["-h", "127.0.0.1", "-p", "\(broker.port)", "-t", "millwright/#", "-v", "-q", "1"])
+        defer { floor.kill9() }
+        server = try plant.serve()
+        api = API(base: try await server.listening())
+        defer { _ = server.terminate() }
+        let heard = try await floor.waitFor("\"phase\":\"delivered\"", timeout: 30)
+        #expect(heard.contains("millwright/plant-1/CAM-12/work-orders"))
+        #expect(heard.contains(incident))
+    }
+
     @Test(.timeLimit(.minutes(2))) func aSnapshotPublishedOnItsOwnBecomesTheEvidenceFrame() async throws {
         let emu = try Plant.emulator()
         let cmms = API(base: try await emu.listening())

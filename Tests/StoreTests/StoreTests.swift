@@ -99,6 +99,28 @@ import Testing
         #expect(try await store.incidents().count == 2)
     }
 
+    @Test func workOrderOutcomesStayUnannouncedUntilTheFloorConfirms() async throws {
+        let store = try makeStore()
+        let t = Date()
+        let wo = try #require(try await store.ingest([det("f1", at: t)], rules: rules(), now: t)[0].workOrderId)
+        #expect(try await store.unannouncedWorkOrders().isEmpty, "nothing decided yet")
+        _ = try await store.claimDue(cmms: "sb", limit: 10, now: t)
+        _ = try await store.recordDelivery(workOrderId: wo, action: .create, outcome: .permanent(error: "400 bad asset"), duration: 0.01, policy: DispatchPolicy(), jitter: 0, now: t)
+        #expect(try await store.unannouncedWorkOrders().map(\.phase) == ["dead_letter"])
+        try await store.markAnnounced(workOrderId: wo, phase: "dead_letter")
+        #expect(try await store.unannouncedWorkOrders().isEmpty)
+        // Re-driven and delivered: the new outcome is news again.
+        #expect(try await store.redrive(workOrderId: wo, by: "test", now: t + 1))
+        _ = try await store.claimDue(cmms: "sb", limit: 10, now: t + 2)
+        _ = try await store.recordDelivery(workOrderId: wo, action: .create, outcome: .created(cmmsId: "9"), duration: 0.01, policy: DispatchPolicy(), jitter: 0, now: t + 2)
+        let news = try await store.unannouncedWorkOrders()
+        #expect(news.map(\.phase) == ["delivered"])
+        #expect(news.first?.cmmsId == "9")
+        // A stale confirmation (for the earlier phase) does not hide the new one.
+        try await store.markAnnounced(workOrderId: wo, phase: "dead_letter")
+        #expect(try await store.unannouncedWorkOrders().count == 1)
+    }
+
     @Test func zonesAndOrphansAreSeparateKeys() async throws {
         let store = try makeStore()
         let register = AssetRegister(records: [AssetRecord(assetId: "A1", line: 2)])

@@ -1,0 +1,37 @@
+import Foundation
+import GRDB
+import MillwrightCore
+
+/// Work-order outcomes the plant floor has not yet confirmed hearing about.
+extension Store {
+    public struct FloorWorkOrder: Sendable, Equatable {
+        public var workOrderId: String
+        public var incidentId: String
+        public var camera: String
+        public var reference: String
+        public var phase: String
+        public var cmmsId: String?
+    }
+
+    /// Delivered or dead-lettered work orders whose outcome was never confirmed published.
+    public func unannouncedWorkOrders(limit: Int = 500) async throws -> [FloorWorkOrder] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT w.id, w.incident_id, w.reference, w.phase, w.cmms_id, i.camera_id
+                FROM work_orders w JOIN incidents i ON i.id = w.incident_id
+                WHERE w.floor_announced IS NULL AND w.phase IN ('delivered', 'dead_letter')
+                ORDER BY w.created_at LIMIT ?
+                """, arguments: [limit]).map {
+                FloorWorkOrder(workOrderId: $0["id"], incidentId: $0["incident_id"], camera: $0["camera_id"],
+                               reference: $0["reference"], phase: $0["phase"], cmmsId: $0["cmms_id"])
+            }
+        }
+    }
+
+    /// The broker acknowledged the announcement of `phase` for this work order.
+    public func markAnnounced(workOrderId: String, phase: String) async throws {
+        try await pool.write { db in
+            try db.execute(sql: "UPDATE work_orders SET floor_announced = ? WHERE id = ? AND phase = ?", arguments: [phase, workOrderId, phase])
+        }
+    }
+}
