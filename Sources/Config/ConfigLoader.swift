@@ -117,7 +117,7 @@ public enum ConfigLoader {
 
     static func cmms(_ n: YAMLNode) throws(ConfigError) -> CMMSSettings {
         let systemKeys = ["sap", "maximo", "maintainx", "upkeep", "limble", "fiix", "oracle", "hxgn", "webhook", "sandbox", "options"]
-        let m = try n.requireMapping(allowed: ["name", "kind", "base_url", "auth", "concurrency", "timeout", "status_poll", "priority_map"] + systemKeys)
+        let m = try n.requireMapping(allowed: ["name", "kind", "base_url", "auth", "concurrency", "timeout", "status_poll", "priority_map", "title", "fields"] + systemKeys)
         guard let nameNode = n.child("name") else { throw n.error("needs a name") }
         guard let kindNode = n.child("kind") else { throw n.error("needs a kind (\(cmmsKinds.joined(separator: " | ")))") }
         let kind = try kindNode.string()
@@ -136,6 +136,9 @@ public enum ConfigLoader {
             case "concurrency": c.concurrency = try v.int(in: 1...64)
             case "timeout": c.timeout = try v.duration()
             case "status_poll": c.statusPollInterval = try v.duration()
+            case "title": c.titleTemplate = try WorkOrderTemplate.checked(try v.string(), at: v)
+            case "fields":
+                for (fk, fv) in try v.requireMapping() { c.fields[fk] = try WorkOrderTemplate.checked(try fv.string(), at: fv) }
             case "priority_map":
                 for (pk, pv) in try v.requireMapping(allowed: Priority.allCases.map(\.rawValue)) { c.options["priority_map.\(pk)"] = try pv.string() }
             case _ where systemKeys.contains(k):
@@ -311,5 +314,15 @@ public enum ConfigLoader {
         default:
             return ConfigError(file: file, line: nil, key: "", message: "is not valid YAML: \(e)")
         }
+    }
+}
+
+extension WorkOrderTemplate {
+    /// The template text, or an error naming the unknown placeholder and the known ones.
+    static func checked(_ text: String, at node: YAMLNode) throws(ConfigError) -> String {
+        if let bad = unknownPlaceholders(in: text).first {
+            throw node.error("unknown placeholder {\(bad)}; use one of \(placeholders.keys.sorted().map { "{\($0)}" }.joined(separator: " "))")
+        }
+        return text
     }
 }

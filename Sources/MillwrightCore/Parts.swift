@@ -205,3 +205,26 @@ public struct InventoryLedger: Sendable, Equatable {
         }
     }
 }
+
+/// One required part on a work order, as the storeroom decided it.
+public struct PartLine: Sendable, Equatable, Codable {
+    public enum Status: String, Sendable, Codable { case reserved, short, unknown }
+    public var sku: String
+    public var qty: Int
+    public var status: Status
+    /// Free stock after this decision (what the next incident would see).
+    public var free: Int
+    public var location: String?
+    public init(sku: String, qty: Int, status: Status, free: Int, location: String?) {
+        self.sku = sku; self.qty = qty; self.status = status; self.free = free; self.location = location
+    }
+
+    /// "PUL-500-HD ×1 reserved (store B-12, 2 left)" / "PUL-500-HD ×1 SHORT — 0 free" for the work order text.
+    public var text: String {
+        switch status {
+        case .reserved: return "\(sku) ×\(qty) reserved\(location.map { " at \($0)" } ?? "") (\(free) left)"
+        case .short: return "\(sku) ×\(qty) SHORT — \(free) free\(location.map { " at \($0)" } ?? "")"
+        case .unknown: return "\(sku) ×\(qty) not in inventory"
+        }
+    }
+}

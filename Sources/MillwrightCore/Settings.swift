@@ -75,6 +75,12 @@ public struct CMMSSettings: Sendable {
     public var timeout: Duration = .seconds(10)
     /// How often open work orders' status is read back.
     public var statusPollInterval: Duration = .seconds(5)
+    /// The work-order title as the plant's planners write it, e.g. `"{defect} {zone} – {asset_name}"`;
+    /// cut to the system's title length. Nil: Millwright's default title.
+    public var titleTemplate: String?
+    /// Extra fields of the CMMS record (its own field names) with template values, e.g.
+    /// `worktype: CM`, `glaccount: "{asset}"`, `LocationOfDamage: "{zone}"`.
+    public var fields: [String: String] = [:]
     public init(name: String, kind: String, baseURL: String) {
         self.name = name; self.kind = kind; self.baseURL = baseURL
     }

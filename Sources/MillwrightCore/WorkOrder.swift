@@ -29,6 +29,12 @@ public struct WorkOrderDraft: Sendable, Equatable, Codable {
     public var skills: [String]
     public var evidenceURL: String?
     public var site: String
+    /// Routing: the technician id (or fallback queue), the name, and why — nil without a roster.
+    public var assignee: String?
+    public var assigneeName: String?
+    public var assignmentReason: String?
+    /// Stock status of each required part after the reservation; nil without an inventory.
+    public var partsStatus: [PartLine]?
 
     public init(reference: String, incidentId: String, title: String, description: String, asset: String, assetName: String?, location: String?, functionalLocation: String?, defectClass: String, zone: String?, severity: Int, severityBreakdown: SeverityBreakdown, priority: Priority, priorityRule: String, confidence: Double, camera: String, detectedAt: Date, detectionId: String, productionOrder: String?, shift: String?, procedure: String?, parts: [PartRequirement], skills: [String], evidenceURL: String?, site: String) {
         self.reference = reference
