@@ -7,7 +7,8 @@ import Yams
 public enum ConfigLoader {
     public static let cmmsKinds = ["sandbox", "webhook", "sap-pm", "maximo", "maintainx", "upkeep", "limble", "fiix", "oracle-fusion", "hxgn-eam"]
     static let topLevel = ["server", "storage", "evidence", "cmms", "assets", "defects", "incidents", "priority", "site",
-                           "shifts", "technicians", "inventory", "shadow", "auth", "mqtt", "dispatch", "notifications", "procedures"]
+                           "shifts", "technicians", "inventory", "shadow", "auth", "mqtt", "dispatch", "notifications", "procedures",
+                           "routing", "escalation"]
 
     public static func load(path: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws(ConfigError) -> Settings {
         let text: String
@@ -101,12 +102,33 @@ public enum ConfigLoader {
                 }
             case "mqtt":
                 s.mqtt = try mqtt(n, resolvePath: resolvePath)
+            case "shifts": s.planning.shifts = try shifts(n)
+            case "technicians":
+                if n.node.scalar != nil {
+                    s.planning.rosterPath = resolvePath(try n.string())
+                } else {
+                    var ids = Set<String>()
+                    for t in try n.requireSequence() {
+                        let (tech, notify) = try technician(t)
+                        guard ids.insert(tech.id).inserted else { throw t.error("technician id \(tech.id) is used twice") }
+                        s.planning.technicians.append(tech)
+                        if let notify { s.planning.notifications.recipients[tech.id] = notify }
+                    }
+                }
+            case "routing": try routing(n, into: &s.planning)
+            case "procedures": s.planning.proceduresDirectory = resolvePath(try n.string())
+            case "inventory": s.planning.inventoryPath = resolvePath(try n.string())
+            case "notifications":
+                // Technicians' own notify: blocks (read above or below) are kept.
+                let own = s.planning.notifications.recipients
+                s.planning.notifications = try notifications(n, resolvePath: resolvePath)
+                s.planning.notifications.recipients.merge(own) { _, technician in technician }
+            case "escalation": s.planning.escalation = try escalation(n)
             default:
-                // shifts, technicians, inventory, notifications, procedures: read by
-                // their own features; accepted here so one file serves every release.
                 break
             }
         }
+        try checkRecipients(s, file: file, root: root)
         for cam in s.assets.cameras {
             if let name = cam.cmms, s.cmms(named: name) == nil {
                 throw ConfigError(file: file, line: cam.line, key: "assets.cameras", message: "camera \(cam.camera) names cmms '\(name)', which is not in cmms: (have: \(s.cmms.map(\.name).joined(separator: ", ")))")

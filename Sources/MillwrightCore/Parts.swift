@@ -208,7 +208,8 @@ public struct InventoryLedger: Sendable, Equatable {
 
 /// One required part on a work order, as the storeroom decided it.
 public struct PartLine: Sendable, Equatable, Codable {
-    public enum Status: String, Sendable, Codable { case reserved, short, unknown }
+    /// `available`: in stock but deliberately not reserved (shadow mode decides, never takes).
+    public enum Status: String, Sendable, Codable { case reserved, available, short, unknown }
     public var sku: String
     public var qty: Int
     public var status: Status
@@ -223,6 +224,7 @@ public struct PartLine: Sendable, Equatable, Codable {
     public var text: String {
         switch status {
         case .reserved: return "\(sku) ×\(qty) reserved\(location.map { " at \($0)" } ?? "") (\(free) left)"
+        case .available: return "\(sku) ×\(qty) in stock\(location.map { " at \($0)" } ?? "") (\(free) free)"
         case .short: return "\(sku) ×\(qty) SHORT — \(free) free\(location.map { " at \($0)" } ?? "")"
         case .unknown: return "\(sku) ×\(qty) not in inventory"
         }

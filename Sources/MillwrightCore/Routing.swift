@@ -79,7 +79,7 @@ public struct RoutingDecision: Sendable, Equatable {
 
 /// Picks a technician for a work order. Pure and total: it always returns a decision, never
 /// throws, so routing can never block creating the work order.
-public enum Router {
+public enum TechnicianRouter {
     public static func route(_ needs: RoutingNeeds, roster: Roster, calendar: ShiftCalendar, workload: Workload,
                              now: Date, distances: DistanceTable = DistanceTable(),
                              policy: RoutingPolicy = RoutingPolicy()) -> RoutingDecision {

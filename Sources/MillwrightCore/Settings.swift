@@ -18,6 +18,7 @@ public struct Settings: Sendable {
     public var apiKeys: [APIKeySettings] = []
     public var dispatch = DispatchPolicy()
     public var mqtt: MQTTSettings?
+    public var planning = PlanningSettings()
 
     public init() {}
 

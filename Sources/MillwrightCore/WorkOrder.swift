@@ -111,11 +111,19 @@ public enum WorkOrderComposer {
         lines.append("Priority: \(w.priority.rawValue) (\(w.priorityRule))")
         if let po = w.productionOrder { lines.append("Production order: \(po)") }
         if let s = w.shift { lines.append("Shift: \(s)") }
-        if let p = w.procedure { lines.append("Procedure: \(p)") }
-        if !w.parts.isEmpty { lines.append("Parts: " + w.parts.map { "\($0.qty) × \($0.sku)" }.joined(separator: ", ")) }
+        if let who = w.assignee {
+            lines.append("Assigned: \(who)" + (w.assigneeName.map { " (\($0))" } ?? "") + (w.assignmentReason.map { " – why: \($0)" } ?? ""))
+        }
         if !w.skills.isEmpty { lines.append("Skills: " + w.skills.joined(separator: ", ")) }
+        if let lines_ = w.partsStatus, !lines_.isEmpty {
+            lines.append("Parts: " + lines_.map(\.text).joined(separator: "; "))
+        } else if !w.parts.isEmpty {
+            lines.append("Parts: " + w.parts.map { "\($0.qty) × \($0.sku)" }.joined(separator: ", "))
+        }
         lines.append("Evidence: " + (w.evidenceURL ?? "annotated image pending"))
         lines.append("Detection: \(w.detectionId) · Millwright reference \(w.reference) · site \(w.site)")
+        // The procedure last: it is the longest part, and the one a CMMS cuts first.
+        if let p = w.procedure { lines.append(p.hasPrefix("Procedure:") ? "\n" + p : "Procedure: \(p)") }
         return lines.joined(separator: "\n")
     }
 

@@ -17,7 +17,7 @@ import Testing
     func route(_ skills: [String], area: String? = "line-2", _ p: Priority = .high, at now: Date,
                load: Workload = Workload(), distances: DistanceTable = DistanceTable(),
                calendar: ShiftCalendar = plantShifts(), roster r: Roster? = nil) -> RoutingDecision {
-        Router.route(RoutingNeeds(skills: skills, area: area, priority: p), roster: r ?? roster, calendar: calendar,
+        TechnicianRouter.route(RoutingNeeds(skills: skills, area: area, priority: p), roster: r ?? roster, calendar: calendar,
                      workload: load, now: now, distances: distances)
     }
 
@@ -144,7 +144,7 @@ import Testing
         #expect(d.mode == .fallback(queue: "supervisor"))
         // Empty roster: still an answer.
         #expect(route(["mechanical"], at: wed1500, roster: Roster([])).assignee == .queue("supervisor"))
-        let custom = Router.route(RoutingNeeds(skills: ["x"], area: nil, priority: .low), roster: roster, calendar: plantShifts(),
+        let custom = TechnicianRouter.route(RoutingNeeds(skills: ["x"], area: nil, priority: .low), roster: roster, calendar: plantShifts(),
                                   workload: Workload(), now: wed1500, policy: RoutingPolicy(fallbackQueue: "maint-planner"))
         #expect(custom.assignee == .queue("maint-planner"))
     }
