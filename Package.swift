@@ -42,12 +42,16 @@ let package = Package(
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: instrumented),
-        // Notifications: our own SMTP client (STARTTLS, AUTH) on SwiftNIO, webhook bodies.
+        // Notifications: our own SMTP client (STARTTLS, AUTH) on SwiftNIO, signed webhooks, MQTT;
+        // per-recipient throttle, digests, pick lists.
         .target(name: "Notify", dependencies: [
+            "MillwrightCore",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "Crypto", package: "swift-crypto"),
         ]),
         // libjpeg-turbo (Debian: libturbojpeg0-dev) and libpng.
         .systemLibrary(name: "CTurboJPEG", pkgConfig: "libturbojpeg", providers: [.apt(["libturbojpeg0-dev"])]),
@@ -112,7 +116,14 @@ let package = Package(
             .product(name: "Hummingbird", package: "hummingbird"),
         ]),
         .testTarget(name: "PlanningTests", dependencies: ["MillwrightCore"]),
-        .testTarget(name: "NotifyTests", dependencies: ["Notify"]),
+        .testTarget(name: "NotifyTests", dependencies: [
+            "Notify", "MillwrightCore",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            .product(name: "Crypto", package: "swift-crypto"),
+        ]),
         .testTarget(name: "StoreTests", dependencies: ["MillwrightCore", "Store"]),
         // Runs the built `millwright` binary as a separate process.
         .testTarget(name: "BlackBoxTests", dependencies: [

@@ -1,7 +1,7 @@
 import Foundation
 
 /// What a work-order notification says, independent of the channel.
-public struct WorkOrderNotification: Sendable, Equatable {
+public struct WorkOrderNotification: Sendable, Equatable, Codable {
     public var workOrderID: String
     public var title: String
     public var priority: String
@@ -27,8 +27,9 @@ public struct WorkOrderNotification: Sendable, Equatable {
         self.detectedAt = detectedAt; self.stage = stage
     }
 
+    /// An escalation says so first, so it stands out in a subject line or a chat preview.
     var headline: String {
-        (stage > 0 ? "ESCALATION \(stage): " : "") + "[\(priority.uppercased())] \(workOrderID): \(title)"
+        (stage > 0 ? "ESCALATION (stage \(stage)): not acknowledged - " : "") + "[\(priority.uppercased())] \(workOrderID): \(title)"
     }
 
     var facts: [(String, String)] {
@@ -52,57 +53,109 @@ public struct WorkOrderNotification: Sendable, Equatable {
     }
 }
 
+
+extension WorkOrderNotification {
+    /// One line for a digest: enough to decide whether to open it now.
+    var summaryLine: String {
+        var s = headline + " - asset \(asset)"
+        if let location { s += ", \(location)" }
+        if let assignee { s += " - assigned to \(assignee)" }
+        if let url = workOrderURL ?? evidenceURL { s += " - \(url)" }
+        return s
+    }
+
+    var links: [WebhookCard.Link] {
+        var l: [WebhookCard.Link] = []
+        if let evidenceURL { l.append(.init(title: "Open evidence", url: evidenceURL)) }
+        if let workOrderURL { l.append(.init(title: "Open work order", url: workOrderURL)) }
+        return l
+    }
+
+    var genericObject: [String: Any] {
+        var o: [String: Any] = [
+            "event": stage > 0 ? "work_order.escalated" : "work_order.created",
+            "work_order_id": workOrderID, "title": title, "priority": priority, "asset": asset,
+            "defect_class": defectClass, "detected_at": WebhookBody.iso8601(detectedAt), "stage": stage, "text": plainText,
+        ]
+        o["location"] = location
+        o["severity"] = severity
+        o["assignee"] = assignee
+        o["assignment_reason"] = assignmentReason
+        o["evidence_url"] = evidenceURL
+        o["work_order_url"] = workOrderURL
+        return o
+    }
+
+    var card: WebhookCard {
+        WebhookCard(headline: headline, priority: priority, facts: facts, lines: [],
+                    image: evidenceURL.map { .init(url: $0, alt: "Annotated evidence: \(defectClass) on \(asset)") },
+                    links: links, generic: genericObject)
+    }
+}
+
+/// What every chat flavor shows, whatever the message is about (a work order, a digest, a pick
+/// list): one renderer per flavor instead of one per message kind and flavor.
+struct WebhookCard {
+    struct Link { var title: String; var url: String }
+    struct Image { var url: String; var alt: String }
+    var headline: String
+    /// Drives the accent colour.
+    var priority: String
+    var facts: [(String, String)]
+    /// A list under the facts (digest entries, pick-list lines).
+    var lines: [String]
+    var image: Image?
+    var links: [Link]
+    /// The `generic` flavor's object (also the MQTT payload): the message's own fields.
+    var generic: [String: Any]
+}
+
 /// JSON bodies for webhook channels. Keys are sorted so bodies are stable (signatures, tests).
 public enum WebhookBody {
-    public enum Flavor: String, Sendable, CaseIterable { case generic, slack, teams, teamsAdaptive = "teams-adaptive" }
+    public enum Flavor: String, Sendable, CaseIterable, Codable { case generic, slack, teams, teamsAdaptive = "teams-adaptive" }
 
-    public static func body(_ n: WorkOrderNotification, flavor: Flavor) -> [UInt8] {
+    public static func body(_ n: WorkOrderNotification, flavor: Flavor) -> [UInt8] { render(n.card, flavor: flavor) }
+    public static func body(_ d: NotificationDigest, flavor: Flavor) -> [UInt8] { render(d.card, flavor: flavor) }
+    public static func body(_ p: PickList, flavor: Flavor) -> [UInt8] { render(p.card, flavor: flavor) }
+
+    static func render(_ card: WebhookCard, flavor: Flavor) -> [UInt8] {
         let object: [String: Any]
         switch flavor {
-        case .generic: object = generic(n)
-        case .slack: object = slack(n)
-        case .teams: object = teamsMessageCard(n)
-        case .teamsAdaptive: object = teamsAdaptiveCard(n)
+        case .generic: object = card.generic
+        case .slack: object = slack(card)
+        case .teams: object = teamsMessageCard(card)
+        case .teamsAdaptive: object = teamsAdaptiveCard(card)
         }
         // Only strings, numbers, arrays and dictionaries go in, so this cannot fail.
         let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
         return Array(data)
     }
 
-    static func generic(_ n: WorkOrderNotification) -> [String: Any] {
-        var o: [String: Any] = [
-            "event": n.stage > 0 ? "work_order.escalated" : "work_order.created",
-            "work_order_id": n.workOrderID, "title": n.title, "priority": n.priority, "asset": n.asset,
-            "defect_class": n.defectClass, "detected_at": iso8601(n.detectedAt), "stage": n.stage, "text": n.plainText,
-        ]
-        o["location"] = n.location
-        o["severity"] = n.severity
-        o["assignee"] = n.assignee
-        o["assignment_reason"] = n.assignmentReason
-        o["evidence_url"] = n.evidenceURL
-        o["work_order_url"] = n.workOrderURL
-        return o
-    }
-
     /// Slack incoming webhook: `text` is the notification fallback, `blocks` the rich layout.
-    static func slack(_ n: WorkOrderNotification) -> [String: Any] {
+    static func slack(_ c: WebhookCard) -> [String: Any] {
         func esc(_ s: String) -> String {
             s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
         }
         var blocks: [[String: Any]] = [
-            ["type": "header", "text": ["type": "plain_text", "text": String(n.headline.prefix(150)), "emoji": true]],
-            // Slack allows at most 10 fields per section.
-            ["type": "section", "fields": n.facts.prefix(10).map { ["type": "mrkdwn", "text": "*\(esc($0.0))*\n\(esc($0.1))"] }],
+            ["type": "header", "text": ["type": "plain_text", "text": String(c.headline.prefix(150)), "emoji": true]],
         ]
-        if let url = n.evidenceURL {
-            blocks.append(["type": "image", "image_url": url, "alt_text": "Annotated evidence: \(n.defectClass) on \(n.asset)"])
+        if !c.facts.isEmpty {
+            // Slack allows at most 10 fields per section.
+            blocks.append(["type": "section", "fields": c.facts.prefix(10).map { ["type": "mrkdwn", "text": "*\(esc($0.0))*\n\(esc($0.1))"] }])
         }
-        var buttons: [[String: Any]] = []
-        if let url = n.evidenceURL { buttons.append(["type": "button", "text": ["type": "plain_text", "text": "Evidence"], "url": url]) }
-        if let url = n.workOrderURL { buttons.append(["type": "button", "text": ["type": "plain_text", "text": "Open work order"], "url": url]) }
-        if !buttons.isEmpty { blocks.append(["type": "actions", "elements": buttons]) }
-        var text = esc(n.headline)
-        if let url = n.evidenceURL { text += " <\(url)|evidence>" }
+        if !c.lines.isEmpty {
+            // A section's text is limited to 3000 characters.
+            let list = c.lines.map { "• " + esc($0) }.joined(separator: "\n")
+            blocks.append(["type": "section", "text": ["type": "mrkdwn", "text": list.count > 3000 ? String(list.prefix(2999)) + "…" : list]])
+        }
+        if let image = c.image {
+            blocks.append(["type": "image", "image_url": image.url, "alt_text": image.alt])
+        }
+        if !c.links.isEmpty {
+            blocks.append(["type": "actions", "elements": c.links.map { ["type": "button", "text": ["type": "plain_text", "text": $0.title], "url": $0.url] }])
+        }
+        var text = esc(c.headline)
+        if let image = c.image { text += " <\(image.url)|evidence>" }
         return ["text": text, "blocks": blocks]
     }
 
@@ -116,39 +169,37 @@ public enum WebhookBody {
     }
 
     /// Office 365 connector MessageCard (legacy Teams incoming webhooks).
-    static func teamsMessageCard(_ n: WorkOrderNotification) -> [String: Any] {
+    static func teamsMessageCard(_ c: WebhookCard) -> [String: Any] {
         var section: [String: Any] = [
-            "activityTitle": n.headline,
-            "facts": n.facts.map { ["name": $0.0, "value": $0.1] },
+            "activityTitle": c.headline,
+            "facts": c.facts.map { ["name": $0.0, "value": $0.1] },
             "markdown": false,
         ]
-        if let url = n.evidenceURL { section["images"] = [["image": url, "title": "Evidence"]] }
+        if !c.lines.isEmpty { section["text"] = c.lines.joined(separator: "\n\n") }
+        if let image = c.image { section["images"] = [["image": image.url, "title": image.alt]] }
         var card: [String: Any] = [
             "@type": "MessageCard", "@context": "https://schema.org/extensions",
-            "summary": n.headline, "themeColor": themeColor(n.priority), "title": n.headline, "sections": [section],
+            "summary": c.headline, "themeColor": themeColor(c.priority), "title": c.headline, "sections": [section],
         ]
-        var actions: [[String: Any]] = []
-        if let url = n.evidenceURL { actions.append(["@type": "OpenUri", "name": "Open evidence", "targets": [["os": "default", "uri": url]]]) }
-        if let url = n.workOrderURL { actions.append(["@type": "OpenUri", "name": "Open work order", "targets": [["os": "default", "uri": url]]]) }
-        if !actions.isEmpty { card["potentialAction"] = actions }
+        if !c.links.isEmpty {
+            card["potentialAction"] = c.links.map { ["@type": "OpenUri", "name": $0.title, "targets": [["os": "default", "uri": $0.url]]] }
+        }
         return card
     }
 
     /// Adaptive Card wrapped as a message (Teams Workflows / Power Automate webhooks).
-    static func teamsAdaptiveCard(_ n: WorkOrderNotification) -> [String: Any] {
+    static func teamsAdaptiveCard(_ c: WebhookCard) -> [String: Any] {
         var body: [[String: Any]] = [
-            ["type": "TextBlock", "text": n.headline, "weight": "Bolder", "size": "Medium", "wrap": true,
-             "color": n.priority.lowercased() == "critical" ? "Attention" : "Default"],
-            ["type": "FactSet", "facts": n.facts.map { ["title": $0.0, "value": $0.1] }],
+            ["type": "TextBlock", "text": c.headline, "weight": "Bolder", "size": "Medium", "wrap": true,
+             "color": c.priority.lowercased() == "critical" ? "Attention" : "Default"],
         ]
-        if let url = n.evidenceURL { body.append(["type": "Image", "url": url, "altText": "Annotated evidence", "size": "Large"]) }
+        if !c.facts.isEmpty { body.append(["type": "FactSet", "facts": c.facts.map { ["title": $0.0, "value": $0.1] }]) }
+        if !c.lines.isEmpty { body.append(["type": "TextBlock", "text": c.lines.map { "- " + $0 }.joined(separator: "\n"), "wrap": true]) }
+        if let image = c.image { body.append(["type": "Image", "url": image.url, "altText": image.alt, "size": "Large"]) }
         var content: [String: Any] = [
             "$schema": "http://adaptivecards.io/schemas/adaptive-card.json", "type": "AdaptiveCard", "version": "1.4", "body": body,
         ]
-        var actions: [[String: Any]] = []
-        if let url = n.evidenceURL { actions.append(["type": "Action.OpenUrl", "title": "Open evidence", "url": url]) }
-        if let url = n.workOrderURL { actions.append(["type": "Action.OpenUrl", "title": "Open work order", "url": url]) }
-        if !actions.isEmpty { content["actions"] = actions }
+        if !c.links.isEmpty { content["actions"] = c.links.map { ["type": "Action.OpenUrl", "title": $0.title, "url": $0.url] } }
         return ["type": "message", "attachments": [["contentType": "application/vnd.microsoft.card.adaptive", "contentUrl": NSNull(), "content": content]]]
     }
 
