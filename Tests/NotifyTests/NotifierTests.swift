@@ -308,3 +308,31 @@ private struct ReceivedMail {
         #expect(!"\(r)".contains("XXXX") && !"\(r)".contains("k3y") && "\(r)".contains("signed"))
     }
 }
+
+@Suite struct NotifierSettingsTests {
+    @Test func configurationFromTheNotificationsSection() throws {
+        var s = NotificationSettings()
+        var sup = RecipientSettings(name: "supervisor")
+        sup.webhook = "https://hooks.slack.com/services/T/B/X"
+        sup.webhookFormat = "teams-adaptive"
+        sup.webhookSecret = "k"
+        s.recipients = ["supervisor": sup]
+        var smtp = SMTPSettings(host: "relay.plant.example", port: 465, from: "\"Millwright Line 2\" <mw@plant.example>")
+        smtp.security = .tls
+        smtp.user = "mw"
+        smtp.password = "pw"
+        s.smtp = smtp
+        s.throttle.maxPerWindow = 3
+        let c = try NotifierConfiguration(s, timeZone: TimeZone(identifier: "Europe/Berlin")!)
+        #expect(c.recipients["supervisor"] == Recipient(name: "supervisor", webhook: sup.webhook, webhookFlavor: .teamsAdaptive, webhookSecret: "k"))
+        #expect(c.email?.smtp.security == .implicitTLS)
+        #expect(c.email?.smtp.credentials == SMTPCredentials(username: "mw", password: "pw"))
+        #expect(c.email?.smtp.allowInsecureAuth == false)
+        #expect(c.email?.from == Mailbox("mw@plant.example", name: "Millwright Line 2"))
+        #expect(c.throttle.maxPerWindow == 3)
+        #expect(Mailbox(parsing: " mw@plant.example ") == Mailbox("mw@plant.example"))
+
+        s.smtp?.caFile = "/nonexistent/ca.pem"
+        #expect(throws: SMTPError.self) { try NotifierConfiguration(s, timeZone: .gmt) }
+    }
+}
