@@ -85,7 +85,7 @@ let package = Package(
         ]),
         // The running gateway: ingest service, dispatcher, status sync.
         .target(name: "Gateway", dependencies: [
-            "MillwrightCore", "Config", "Store", "Connectors", "Ingest", "Evidence", "MQTT",
+            "MillwrightCore", "Config", "Store", "Connectors", "Ingest", "Evidence", "MQTT", "Notify",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),

@@ -128,7 +128,7 @@ public enum ConfigLoader {
                 break
             }
         }
-        try checkRecipients(s, file: file, root: root)
+        try checkShifts(s, file: file, root: root)
         for cam in s.assets.cameras {
             if let name = cam.cmms, s.cmms(named: name) == nil {
                 throw ConfigError(file: file, line: cam.line, key: "assets.cameras", message: "camera \(cam.camera) names cmms '\(name)', which is not in cmms: (have: \(s.cmms.map(\.name).joined(separator: ", ")))")
@@ -272,10 +272,12 @@ public enum ConfigLoader {
     }
 
     static func camera(_ n: YAMLNode) throws(ConfigError) -> CameraMapping {
-        _ = try n.requireMapping(allowed: ["camera", "asset", "zones", "cmms", "criticality", "area"])
+        _ = try n.requireMapping(allowed: ["camera", "asset", "zones", "cmms", "criticality", "area", "asset_class"])
         var c = CameraMapping(camera: try req(n, "camera").string(), asset: try req(n, "asset").string(), line: n.line)
         if let z = n.child("zones") { for (k, v) in try z.requireMapping() { c.zones[k] = try v.string() } }
         if let v = n.child("cmms") { c.cmms = try v.string() }
+        if let v = n.child("area") { c.area = try v.string() }
+        if let v = n.child("asset_class") { c.assetClass = try v.string() }
         if let v = n.child("criticality") {
             let s = try v.string()
             guard let crit = Criticality(rawValue: s.uppercased()) else { throw v.error("must be A, B or C, got '\(s)'") }

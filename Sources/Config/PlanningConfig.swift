@@ -153,27 +153,14 @@ extension ConfigLoader {
         return EscalationPolicy(chains)
     }
 
-    /// Names used in `notify` lists must lead somewhere: a recipient, a technician, or `technician`.
-    static func checkRecipients(_ s: Settings, file: String, root: YAMLNode) throws(ConfigError) {
-        let p = s.planning
-        let known = Set(p.notifications.recipients.keys).union(p.technicians.map(\.id)).union([assignedTechnicianRecipient])
-        let shiftNames = Set(p.shifts.map(\.name))
-        for (i, t) in p.technicians.enumerated() {
+    /// A technician's shift must exist; a misspelt shift would silently keep them off every roster.
+    static func checkShifts(_ s: Settings, file: String, root: YAMLNode) throws(ConfigError) {
+        let shiftNames = Set(s.planning.shifts.map(\.name))
+        for (i, t) in s.planning.technicians.enumerated() {
             if let sh = t.shift, !shiftNames.contains(sh) {
                 throw ConfigError(file: file, line: root.child("technicians")?.node.sequence?[i].mark?.line, key: "technicians[\(i)].shift",
                                   message: "technician \(t.id) works shift '\(sh)', which is not under shifts: (have: \(shiftNames.sorted().joined(separator: ", ")))")
             }
         }
-        func check(_ names: [String], key: String) throws(ConfigError) {
-            // Without a roster file the recipients are known only at start; technicians from a CSV are checked then.
-            for name in names where !known.contains(name) && p.rosterPath == nil {
-                throw ConfigError(file: file, line: root.child(key.components(separatedBy: ".").first ?? key)?.line, key: key,
-                                  message: "notifies '\(name)', who is neither under notifications.recipients nor a technician id; known: \(known.sorted().joined(separator: ", "))")
-            }
-        }
-        for (i, r) in s.priority.enumerated() { try check(r.notify, key: "priority[\(i)].notify") }
-        for (prio, stages) in p.escalation.chains { for st in stages { try check(st.recipients, key: "escalation.\(prio.rawValue)") } }
-        try check(p.notifications.pickList, key: "notifications.pick_list")
-        try check(p.notifications.always, key: "notifications.always")
     }
 }

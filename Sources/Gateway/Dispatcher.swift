@@ -70,6 +70,7 @@ extension Gateway {
                 }
                 switch rec.state.phase {
                 case .delivered:
+                    wakePlanning()
                     if let latency = rec.latency { metrics.workOrderDelivered(cmms: connector.name, latencySeconds: latency) }
                     log.info("work order created in CMMS", metadata: ["cmms_id": "\(rec.state.cmmsId ?? "")", "via": "\(label)"])
                     if let image, let cmmsId = rec.state.cmmsId, case .created = outcome {
@@ -169,6 +170,7 @@ extension Gateway {
             // Runs until cancelled even with nothing to do (no CMMS configured: shadow or MQTT-only).
             group.addTask { while !Task.isCancelled { try? await Task.sleep(for: .seconds(3600)) } }
             group.addTask { await self.runEvidenceRetention() }
+            group.addTask { await self.runNotifications() }
             for c in connectors.values {
                 group.addTask { await self.runDispatcher(for: c) }
                 group.addTask { await self.runStatusSync(for: c) }

@@ -18,16 +18,18 @@ public final class Gateway: Sendable {
     /// Frames and annotated images; `nil` runs without evidence (some tests, the bench).
     public let evidence: EvidenceService?
     let wake: WakeSignals
+    /// Notifications and escalation look again now (a delivery, an acknowledgement).
+    let planningWake = Wakeup()
     /// Decisions as they happen, for the plant floor (MQTT). Best effort: the store is the record.
     public let events: AsyncStream<FloorEvent>
     let eventSink: AsyncStream<FloorEvent>.Continuation
 
     public init(settings: Settings, store: Store, register: AssetRegister?, connectors: [any CMMSConnector], logger: Logger,
-                evidence: EvidenceService? = nil) {
+                evidence: EvidenceService? = nil, planning: PlanningContext? = nil) {
         self.settings = settings
         self.evidence = evidence
         self.store = store
-        self.rules = PipelineRules(settings: settings, mapper: AssetMapper(cameras: settings.assets.cameras, register: register))
+        self.rules = PipelineRules(settings: settings, mapper: AssetMapper(cameras: settings.assets.cameras, register: register), planning: planning)
         self.connectors = Dictionary(connectors.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         self.logger = logger
         self.wake = WakeSignals(names: connectors.map(\.name))
@@ -151,9 +153,13 @@ public enum FloorEvent: Sendable {
     case detection(IngestOutcome, Detection)
     case incident(id: String, camera: String, state: String, detail: String)
     case workOrder(id: String, incidentId: String, camera: String, reference: String, phase: String, cmmsId: String?)
+    /// A notification for a recipient's own MQTT topic.
+    case notification(topic: String, payload: [UInt8])
 }
 
 extension Gateway {
     /// New or re-driven work: let every dispatcher look now.
     public func wakeDispatchers() { wake.signalAll() }
+    /// An acknowledgement or a delivery: notifications and escalation look now.
+    public func wakePlanning() { planningWake.signal() }
 }

@@ -219,6 +219,8 @@ public final class MQTTBridge: Sendable {
             return ("\(prefix)/\(site)/\(topicSafe(camera))/work-orders",
                     json(["work_order_id": .string(id), "incident_id": .string(incident), "reference": .string(reference),
                           "phase": .string(phase), "cmms_id": JSONValue(cmmsId)]), nil)
+        case .notification(let topic, let payload):
+            return (topic, String(decoding: payload, as: UTF8.self), nil)
         }
     }
 }

@@ -7,6 +7,8 @@ public struct AssetRecord: Sendable, Equatable {
     public var functionalLocation: String?
     public var criticality: Criticality?
     public var area: String?
+    /// Selects the repair procedure (`conveyor-pulley`, `weld-seam`): column `asset_class` or `class`.
+    public var assetClass: String?
     /// 1-based line in the CSV file.
     public var line: Int
 
@@ -43,7 +45,7 @@ public struct AssetRegister: Sendable {
         }
         func col(_ n: String) -> Int? { names.firstIndex(of: n) }
         let nameCol = col("name"), locCol = col("location"), flCol = col("functional_location")
-        let critCol = col("criticality"), areaCol = col("area")
+        let critCol = col("criticality"), areaCol = col("area"), classCol = col("asset_class") ?? col("class")
         var records: [AssetRecord] = []
         for row in rows.dropFirst() {
             func value(_ i: Int?) -> String? {
@@ -59,6 +61,7 @@ public struct AssetRegister: Sendable {
                                        functionalLocation: value(flCol),
                                        criticality: value(critCol).flatMap { Criticality(rawValue: $0.uppercased()) },
                                        area: value(areaCol), line: row.line))
+            records[records.count - 1].assetClass = value(classCol)
         }
         return AssetRegister(records: records)
     }

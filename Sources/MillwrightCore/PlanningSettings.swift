@@ -61,3 +61,15 @@ public struct NotificationSettings: Sendable {
 
 /// The recipient name that stands for "whoever the work order is assigned to".
 public let assignedTechnicianRecipient = "technician"
+
+extension PlanningSettings {
+    /// Names in `notify` lists that lead nowhere yet (no recipient entry, no technician): the
+    /// gateway starts, says so, and reports each such notification as unrouted.
+    public func unknownRecipients(priorityRules: [PriorityRule], technicians: [Technician]) -> [String] {
+        let known = Set(notifications.recipients.keys).union(technicians.map(\.id)).union([assignedTechnicianRecipient])
+        let used = priorityRules.flatMap(\.notify) + escalation.chains.values.flatMap { $0.flatMap(\.recipients) } + notifications.pickList + notifications.always
+        var out: [String] = []
+        for n in used where !known.contains(n) && !out.contains(n) { out.append(n) }
+        return out
+    }
+}

@@ -93,6 +93,9 @@ public struct CameraMapping: Sendable, Equatable {
     public var zones: [String: String] = [:]
     public var cmms: String?
     public var criticality: Criticality = .b
+    /// Where the asset stands and what kind it is, when the register does not say (routing, procedures).
+    public var area: String?
+    public var assetClass: String?
     /// Line in the config file, for `assets validate` messages.
     public var line: Int?
     public init(camera: String, asset: String, zones: [String: String] = [:], cmms: String? = nil,

@@ -70,6 +70,9 @@ public struct APIServer: Sendable {
                 gateway.wakeDispatchers()
                 return json(try await gateway.store.workOrder(id: id), status: .accepted)
             },
+            Route(method: .post, path: "/v1/work-orders/{id}/ack", handler: acknowledge),
+            Route(method: .get, path: "/v1/technicians", handler: listTechnicians),
+            Route(method: .get, path: "/v1/inventory/reservations", handler: listReservations),
             Route(method: .get, path: "/v1/evidence/{id}", handler: evidenceImage),
             Route(method: .get, path: "/v1/stats") { _, ctx in
                 try ctx.require(.read)

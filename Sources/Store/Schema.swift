@@ -133,6 +133,53 @@ enum Schema {
             try db.execute(sql: """
             ALTER TABLE work_orders ADD COLUMN floor_announced TEXT;
             CREATE INDEX work_orders_unannounced ON work_orders(phase) WHERE floor_announced IS NULL;
+            -- Outcomes from before this release are old news, not announcements to replay.
+            UPDATE work_orders SET floor_announced = phase WHERE phase IN ('delivered', 'dead_letter');
+            """)
+        }
+        m.registerMigration("v5-dispatch") { db in
+            try db.execute(sql: """
+            ALTER TABLE work_orders ADD COLUMN assignee TEXT;
+            ALTER TABLE work_orders ADD COLUMN priority TEXT;
+            ALTER TABLE work_orders ADD COLUMN notify TEXT NOT NULL DEFAULT '';
+            ALTER TABLE work_orders ADD COLUMN notify_at REAL;
+            ALTER TABLE work_orders ADD COLUMN notified_at REAL;
+            ALTER TABLE work_orders ADD COLUMN acknowledged_at REAL;
+            ALTER TABLE work_orders ADD COLUMN acknowledged_by TEXT;
+            CREATE INDEX work_orders_assignee ON work_orders(assignee) WHERE assignee IS NOT NULL;
+            CREATE INDEX work_orders_to_notify ON work_orders(phase) WHERE notified_at IS NULL;
+            -- Work orders from before this release were dispatched without notifications; do not page for them now.
+            UPDATE work_orders SET notified_at = created_at;
+
+            -- Stock as the storeroom export says (on_hand, external_reserved) plus what Millwright holds.
+            CREATE TABLE inventory (
+                sku TEXT PRIMARY KEY,
+                on_hand INTEGER NOT NULL CHECK (on_hand >= 0),
+                external_reserved INTEGER NOT NULL DEFAULT 0 CHECK (external_reserved >= 0),
+                reserved INTEGER NOT NULL DEFAULT 0 CHECK (reserved >= 0),
+                location TEXT,
+                imported_at REAL NOT NULL
+            );
+            CREATE TABLE part_reservations (
+                incident_id TEXT NOT NULL REFERENCES incidents(id),
+                sku TEXT NOT NULL,
+                qty INTEGER NOT NULL CHECK (qty > 0),
+                status TEXT NOT NULL,            -- reserved | short | unknown | released | consumed
+                at REAL NOT NULL,
+                settled_at REAL,
+                PRIMARY KEY (incident_id, sku)
+            );
+            CREATE INDEX part_reservations_status ON part_reservations(status, at);
+
+            CREATE TABLE escalations (
+                work_order_id TEXT PRIMARY KEY REFERENCES work_orders(id),
+                state TEXT NOT NULL,
+                next_due REAL
+            );
+            CREATE INDEX escalations_due ON escalations(next_due) WHERE next_due IS NOT NULL;
+
+            -- Small durable values (the notifier's held digests).
+            CREATE TABLE settings_kv (key TEXT PRIMARY KEY, value BLOB NOT NULL);
             """)
         }
         return m

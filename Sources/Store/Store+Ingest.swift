@@ -17,7 +17,11 @@ public struct IngestOutcome: Sendable, Equatable {
 public struct PipelineRules: Sendable {
     public var settings: Settings
     public var mapper: AssetMapper
-    public init(settings: Settings, mapper: AssetMapper) { self.settings = settings; self.mapper = mapper }
+    /// Roster, shifts, procedures, inventory: nil when none is configured.
+    public var planning: PlanningContext?
+    public init(settings: Settings, mapper: AssetMapper, planning: PlanningContext? = nil) {
+        self.settings = settings; self.mapper = mapper; self.planning = planning
+    }
 }
 
 extension Store {
@@ -65,7 +69,7 @@ extension Store {
             incidentId = closed
         case .openIncident(let shadow):
             do {
-                (incidentId, workOrderId) = try openIncident(stored, mapped: mapped, rule: rule, settings: settings, shadow: shadow, now: now, db: db)
+                (incidentId, workOrderId) = try openIncident(stored, mapped: mapped, rule: rule, rules: rules, shadow: shadow, now: now, db: db)
             } catch let e as DatabaseError where e.resultCode == .SQLITE_CONSTRAINT {
                 // Another node opened the incident first (shared PostgreSQL/replicated store):
                 // this detection becomes a repeat of it, never a second work order.
@@ -128,8 +132,9 @@ extension Store {
         try db.run("UPDATE work_orders SET repeats_unnoted = repeats_unnoted + 1 WHERE incident_id = ?", [incident])
     }
 
-    static func openIncident(_ d: Detection, mapped: MappedDetection, rule: DefectRule, settings: Settings, shadow: Bool,
+    static func openIncident(_ d: Detection, mapped: MappedDetection, rule: DefectRule, rules: PipelineRules, shadow: Bool,
                              now: Date, db: Database) throws -> (String, String) {
+        let settings = rules.settings
         let key = mapped.key
         let incidentId = UUID().uuidString.lowercased()
         let prior = try db.value(as: Int.self, "SELECT COUNT(*) FROM incidents WHERE asset = ? AND opened_at >= ? AND shadow = ?", [key.asset, d.timestamp.dbValue - SeverityModel.historyWindow, shadow]) ?? 0
@@ -144,8 +149,9 @@ extension Store {
                                   camera: d.cameraId, asset: key.asset, confidence: d.confidence)
         let priority = PriorityRules.decide(settings.priority, facts: facts)
         let cmms = settings.cmms(named: mapped.camera.cmms)
-        let draft = WorkOrderComposer.compose(incidentId: incidentId, detection: d, mapped: mapped, rule: rule, severity: severity,
+        var draft = WorkOrderComposer.compose(incidentId: incidentId, detection: d, mapped: mapped, rule: rule, severity: severity,
                                               priority: priority, site: settings.site, evidenceURL: nil)
+        let plan = try plan(draft, mapped: mapped, rule: rule, rules: rules, now: now, db: db)
         let workOrderId = UUID().uuidString.lowercased()
         try db.run("""
             INSERT INTO incidents (id, asset, defect_class, zone, camera_id, state, is_open, shadow, opened_at, first_seen, last_seen,
@@ -155,11 +161,23 @@ extension Store {
                              d.timestamp.dbValue, d.confidence, firstArea ?? d.bbox?.area, d.bbox?.area, severity.total, json(severity),
                              priority.priority.rawValue, priority.rule, workOrderId])
         let phase: DeliveryState.Phase = shadow || cmms == nil ? .shadow : .pending
+        let parts = try reserveParts(plan, incident: incidentId, take: phase != .shadow, rules: rules, now: now, db: db)
+        DispatchPlanner.apply(plan, parts: parts, context: rules.planning, to: &draft, timezone: settings.site.timezone)
+        var notify: [String] = []
+        for name in priority.notify + settings.planning.notifications.always where !notify.contains(name) { notify.append(name) }
         try db.run("""
-            INSERT INTO work_orders (id, incident_id, reference, cmms_name, cmms_kind, shadow, phase, next_attempt_at, created_at, confirmed_detection_at, payload)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            INSERT INTO work_orders (id, incident_id, reference, cmms_name, cmms_kind, shadow, phase, next_attempt_at, created_at, confirmed_detection_at, payload,
+                assignee, priority, notify, notify_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """, [workOrderId, incidentId, draft.reference, cmms?.name ?? "", cmms?.kind ?? "", phase == .shadow, phase.rawValue,
-                             now.dbValue, now.dbValue, d.timestamp.dbValue, json(draft)])
+                             now.dbValue, now.dbValue, d.timestamp.dbValue, json(draft),
+                             draft.assignee, priority.priority.rawValue, notify.joined(separator: ","), plan.notifyAt?.dbValue])
+        if let r = plan.routing {
+            try db.audit(kind: "work_order.routed", subject: workOrderId, data: [
+                "assignee": JSONValue(draft.assignee), "reason": .string(r.reason), "candidates": .array(r.candidates.map(JSONValue.string)),
+                "procedure": JSONValue(plan.procedure?.source),
+            ], at: now)
+        }
         try db.audit(kind: "incident.opened", subject: incidentId, data: [
             "asset": .string(key.asset), "defect_class": .string(key.defectClass), "zone": .string(key.zone),
             "severity": .from(severity), "priority": .from(priority), "shadow": .bool(shadow), "detection": .string(d.detectionId ?? ""),

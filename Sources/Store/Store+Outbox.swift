@@ -200,6 +200,11 @@ extension Store {
         try db.audit(kind: "incident.\(to.rawValue)", subject: incident, data: [
             "from": .string(from.rawValue), "to": .string(to.rawValue), "resolution": JSONValue(life.resolution?.rawValue),
         ], at: now)
+        if let r = life.resolution { try settleParts(incident: incident, resolution: r, now: now, db: db) }
+        if to == .inProgress, let wo = try db.value(as: String.self, "SELECT id FROM work_orders WHERE incident_id = ?", [incident]) {
+            // The CMMS moving the work to in progress is an acknowledgement: escalation stops.
+            _ = try acknowledge(workOrderId: wo, by: "cmms", now: now, db: db)
+        }
         return t
     }
 

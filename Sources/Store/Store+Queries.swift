@@ -104,7 +104,9 @@ extension Store {
                              nextAttemptAt: (r["next_attempt_at"] as Double?).map(Date.init(db:)), lastError: r["last_error"],
                              createdAt: Date(db: r["created_at"]), deliveredAt: delivered,
                              latencyMs: delivered.map { $0.timeIntervalSince(confirmed) * 1000 }, repeatsUnnoted: r["repeats_unnoted"],
-                             payload: decode(WorkOrderDraft.self, r["payload"]), deliveryAttempts: nil)
+                             payload: decode(WorkOrderDraft.self, r["payload"]), deliveryAttempts: nil, assignee: r["assignee"],
+                             notifiedAt: (r["notified_at"] as Double?).map(Date.init(db:)),
+                             acknowledgedAt: (r["acknowledged_at"] as Double?).map(Date.init(db:)), acknowledgedBy: r["acknowledged_by"])
     }
 
     /// Work orders per delivery phase (cheap; for the outbox gauges).

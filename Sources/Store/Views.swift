@@ -91,6 +91,10 @@ public struct WorkOrderView: Sendable, Codable, Equatable {
     public var repeatsUnnoted: Int
     public var payload: WorkOrderDraft?
     public var deliveryAttempts: [DeliveryAttemptView]?
+    public var assignee: String?
+    public var notifiedAt: Date?
+    public var acknowledgedAt: Date?
+    public var acknowledgedBy: String?
 }
 
 /// Figures for the demo summary and `/metrics`, counted from the store.

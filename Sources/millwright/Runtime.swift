@@ -71,6 +71,17 @@ enum Runtime {
         }
     }
 
+    /// Roster, procedures and inventory, or exit 2 listing every problem with file and line.
+    static func loadPlanning(_ settings: Settings, store: Store) async throws -> PlanningContext? {
+        do {
+            try Gateway.validateNotifications(settings)
+            return try await Gateway.loadPlanning(settings, store: store)
+        } catch {
+            printError("planning error:\n\(error)")
+            throw ExitCode(2)
+        }
+    }
+
     static func openEvidence(_ settings: Settings, http: HTTPClient) throws -> EvidenceService {
         do { return try EvidenceService(settings: settings.evidence, timezone: settings.site.timezone, http: http) } catch {
             printError("evidence error: cannot use evidence.directory \(settings.evidence.directory): \(error)")

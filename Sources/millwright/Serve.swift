@@ -39,7 +39,9 @@ struct Serve: AsyncParsableCommand {
         let http = HTTPClient(eventLoopGroupProvider: .singleton)
         let connectors = try Runtime.makeConnectors(settings, http: http)
         let evidence = try Runtime.openEvidence(settings, http: http)
-        let gateway = Gateway(settings: settings, store: store, register: register, connectors: connectors, logger: logger, evidence: evidence)
+        let planning = try await Runtime.loadPlanning(settings, store: store)
+        let gateway = Gateway(settings: settings, store: store, register: register, connectors: connectors, logger: logger, evidence: evidence,
+                              planning: planning)
         let api = APIServer(gateway: gateway, registry: registry)
         let host = settings.server.host
         let app = Application(router: api.router(),

@@ -1,0 +1,131 @@
+import Foundation
+import Logging
+import MillwrightCore
+import Notify
+import Store
+
+/// Tells people: the assignee and the priority rule's recipients when a work order is in the
+/// CMMS, the storeroom its pick list, the escalation chain when nobody acknowledges. Every
+/// step is recorded in the store before the next, so a restart neither skips nor repeats one
+/// (a send interrupted by a crash is sent again: at least once).
+extension Gateway {
+    static let notifierStateKey = "notifier.state"
+
+    public func runNotifications() async {
+        let sink = eventSink
+        let tz = TimeZone(identifier: settings.site.timezone) ?? .gmt
+        let config: NotifierConfiguration
+        do {
+            config = try NotifierConfiguration(settings.planning.notifications, timeZone: tz,
+                                               mqttPublish: { topic, payload in sink.yield(.notification(topic: topic, payload: payload)) })
+        } catch {
+            // Checked at start (`validateNotifications`); only a CA file removed since then gets here.
+            logger.error("notifications disabled: \(error)")
+            return
+        }
+        var state: NotifierState?
+        if let data = try? await store.loadValue(Self.notifierStateKey) { state = try? JSONDecoder().decode(NotifierState.self, from: data) }
+        let notifier = Notifier(configuration: config, state: state, logger: logger)
+        var saved = state
+        while !Task.isCancelled {
+            let next = await notificationTick(notifier, now: Date())
+            let current = await notifier.state
+            if current != saved, let data = try? JSONEncoder().encode(current) {
+                do { try await store.saveValue(Self.notifierStateKey, data); saved = current } catch {
+                    logger.warning("could not save held notifications", metadata: ["error": "\(error)"])
+                }
+            }
+            let wait = next.map { max(0.01, min(5, $0.timeIntervalSinceNow)) } ?? 5
+            await planningWake.wait(timeout: .milliseconds(Int64(wait * 1000)))
+        }
+        await notifier.shutdown()
+    }
+
+    /// One pass at `now`; returns when something is next due (nil: nothing scheduled).
+    public func notificationTick(_ notifier: Notifier, now: Date) async -> Date? {
+        let n = settings.planning.notifications
+        do {
+            for wo in try await store.workOrdersToNotify(now: now) {
+                var log = logger
+                log[metadataKey: "work_order"] = "\(wo.workOrderId)"
+                var reports: [NotificationReport] = []
+                var recipients: [String] = []
+                for r in wo.recipients.compactMap({ $0 == assignedTechnicianRecipient ? wo.draft.assignee : $0 }) where !recipients.contains(r) {
+                    recipients.append(r)
+                }
+                if !recipients.isEmpty {
+                    reports += await notifier.notify(notification(wo.draft, cmmsId: wo.cmmsId, stage: 0), to: recipients,
+                                                     priority: wo.draft.priority, now: now)
+                }
+                if let lines = wo.draft.partsStatus, lines.contains(where: { $0.status == .reserved }), !n.pickList.isEmpty {
+                    let pick = PickList(workOrderID: wo.cmmsId ?? wo.draft.reference, reference: wo.draft.reference, asset: wo.draft.asset,
+                                        assetName: wo.draft.assetName, location: wo.draft.location, assignee: wo.draft.assigneeName ?? wo.draft.assignee,
+                                        lines: lines)
+                    reports += await notifier.pickList(pick, to: n.pickList, now: now)
+                }
+                let chain = settings.planning.escalation.chains[wo.draft.priority].map {
+                    Escalation(workOrder: wo.workOrderId, stages: $0.map { resolve($0, assignee: wo.draft.assignee) }, startedAt: now)
+                }
+                try await store.markNotified(workOrderId: wo.workOrderId, sent: reports.map(Self.auditEntry), escalation: chain, now: now)
+                for r in reports { self.log(r, log) }
+            }
+            for due in try await store.dueEscalations(now: now) {
+                for notice in try await store.advanceEscalation(workOrderId: due.escalation.workOrder, now: now) {
+                    // An escalation is never held back by the rate limit or the digest.
+                    let reports = await notifier.notify(notification(due.draft, cmmsId: due.cmmsId, stage: notice.stage + 1),
+                                                        to: notice.recipients, priority: .critical, now: now)
+                    try await store.recordEscalation(notice, sent: reports.map(Self.auditEntry), now: now)
+                    var log = logger
+                    log[metadataKey: "work_order"] = "\(notice.workOrder)"
+                    log.notice("escalated: not acknowledged", metadata: ["stage": "\(notice.stage + 1)", "to": "\(notice.recipients.joined(separator: ","))"])
+                    for r in reports { self.log(r, log) }
+                }
+            }
+        } catch {
+            logger.error("notification pass failed; retrying", metadata: ["error": "\(error)"])
+            return now.addingTimeInterval(5)
+        }
+        for r in await notifier.releaseDue(now: now) { log(r, logger) }
+        let escalation = try? await store.nextEscalationDue()
+        return [escalation, await notifier.nextRelease].compactMap { $0 }.min()
+    }
+
+    /// `technician` in a chain means whoever the work order is assigned to.
+    func resolve(_ stage: EscalationStage, assignee: String?) -> EscalationStage {
+        var s = stage
+        s.recipients = stage.recipients.compactMap { $0 == assignedTechnicianRecipient ? assignee : $0 }
+        return s
+    }
+
+    func notification(_ d: WorkOrderDraft, cmmsId: String?, stage: Int) -> WorkOrderNotification {
+        WorkOrderNotification(workOrderID: cmmsId.map { "\($0) (\(d.reference))" } ?? d.reference, title: d.title, priority: d.priority.rawValue,
+                              asset: d.assetName.map { "\(d.asset) \($0)" } ?? d.asset, location: d.location ?? d.functionalLocation,
+                              defectClass: d.defectClass, severity: Double(d.severity),
+                              assignee: d.assignee.map { id in d.assigneeName.map { "\(id) \($0)" } ?? id },
+                              assignmentReason: d.assignmentReason, evidenceURL: d.evidenceURL, detectedAt: d.detectedAt, stage: stage)
+    }
+
+    static func auditEntry(_ r: NotificationReport) -> JSONValue {
+        var o: [String: JSONValue] = ["to": .string(r.recipient), "channel": .string(r.channel.rawValue), "target": JSONValue(r.target)]
+        switch r.outcome {
+        case .sent: o["outcome"] = .string("sent")
+        case .held(let until): o["outcome"] = .string("held until \(Timestamps.format(until))")
+        case .failed(let why): o["outcome"] = .string("failed: \(why)")
+        }
+        return .object(o)
+    }
+
+    func log(_ r: NotificationReport, _ log: Logger) {
+        let meta: Logger.Metadata = ["to": "\(r.recipient)", "channel": "\(r.channel.rawValue)", "target": "\(r.target ?? "")"]
+        switch r.outcome {
+        case .sent: log.info("notified", metadata: meta)
+        case .held(let until): log.info("notification held", metadata: meta.merging(["until": "\(Timestamps.format(until))"]) { a, _ in a })
+        case .failed(let why): log.warning("notification failed", metadata: meta.merging(["error": "\(why)"]) { a, _ in a })
+        }
+    }
+
+    /// Start-up check: the SMTP CA file can be read.
+    public static func validateNotifications(_ settings: Settings) throws {
+        _ = try NotifierConfiguration(settings.planning.notifications, timeZone: .gmt)
+    }
+}

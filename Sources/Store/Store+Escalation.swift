@@ -1,0 +1,131 @@
+import Foundation
+import GRDB
+import MillwrightCore
+
+/// Who heard about a work order and whether anyone took it: the first notification after
+/// delivery, acknowledgements, and the escalation chain, each durable so a restart neither
+/// forgets a stage nor repeats a sent one.
+extension Store {
+    public struct WorkOrderToNotify: Sendable {
+        public var workOrderId: String
+        public var cmmsId: String?
+        public var draft: WorkOrderDraft
+        /// The assignee (technician or fallback queue) first, then the priority rule's and `always` names.
+        public var recipients: [String]
+        public var acknowledged: Bool
+    }
+
+    /// Delivered work orders nobody has been told about yet (and whose planned window has come).
+    public func workOrdersToNotify(now: Date = Date(), limit: Int = 100) async throws -> [WorkOrderToNotify] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT id, cmms_id, payload, assignee, notify, acknowledged_at FROM work_orders
+                WHERE notified_at IS NULL AND phase = 'delivered' AND COALESCE(notify_at, 0) <= ? ORDER BY created_at LIMIT ?
+                """, arguments: [now.dbValue, limit]).compactMap { row in
+                guard let draft = Self.decode(WorkOrderDraft.self, row["payload"]) else { return nil }
+                var names: [String] = []
+                for n in [row["assignee"] as String?].compactMap({ $0 }) + (row["notify"] as String).split(separator: ",").map(String.init)
+                where !names.contains(n) { names.append(n) }
+                return WorkOrderToNotify(workOrderId: row["id"], cmmsId: row["cmms_id"], draft: draft, recipients: names,
+                                         acknowledged: (row["acknowledged_at"] as Double?) != nil)
+            }
+        }
+    }
+
+    /// Everyone was told (`sent` is the audit summary); the escalation clock starts now unless
+    /// the work was already acknowledged or its priority has no chain.
+    public func markNotified(workOrderId: String, sent: [JSONValue], escalation: Escalation?, now: Date = Date()) async throws {
+        try await pool.write { db in
+            try db.run("UPDATE work_orders SET notified_at = ? WHERE id = ? AND notified_at IS NULL", [now.dbValue, workOrderId])
+            guard db.changesCount == 1 else { return }
+            try db.audit(kind: "work_order.notified", subject: workOrderId, data: ["sent": .array(sent)], at: now)
+            let acked = try db.value(as: Double.self, "SELECT acknowledged_at FROM work_orders WHERE id = ?", [workOrderId]) != nil
+            if let escalation, !acked, let due = escalation.nextDue {
+                try db.run("INSERT OR IGNORE INTO escalations (work_order_id, state, next_due) VALUES (?, ?, ?)",
+                           [workOrderId, Self.json(escalation), due.dbValue])
+            }
+        }
+    }
+
+    public struct DueEscalation: Sendable {
+        public var escalation: Escalation
+        public var draft: WorkOrderDraft
+        public var cmmsId: String?
+    }
+
+    public func dueEscalations(now: Date = Date(), limit: Int = 100) async throws -> [DueEscalation] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT e.state, w.payload, w.cmms_id FROM escalations e JOIN work_orders w ON w.id = e.work_order_id
+                WHERE e.next_due IS NOT NULL AND e.next_due <= ? ORDER BY e.next_due LIMIT ?
+                """, arguments: [now.dbValue, limit]).compactMap { row in
+                guard let e = Self.decode(Escalation.self, row["state"]), let d = Self.decode(WorkOrderDraft.self, row["payload"]) else { return nil }
+                return DueEscalation(escalation: e, draft: d, cmmsId: row["cmms_id"])
+            }
+        }
+    }
+
+    /// When the next escalation stage is due, for one timer instead of polling.
+    public func nextEscalationDue() async throws -> Date? {
+        try await pool.read { db in try db.value(as: Double.self, "SELECT MIN(next_due) FROM escalations WHERE next_due IS NOT NULL").map(Date.init(db:)) }
+    }
+
+    /// Ticks one escalation inside a transaction, so an acknowledgement that arrived meanwhile
+    /// wins: the notices returned are the stages still to send, already recorded as sent.
+    public func advanceEscalation(workOrderId: String, now: Date = Date()) async throws -> [EscalationNotice] {
+        try await pool.write { db in
+            guard let state = try db.value(as: String.self, "SELECT state FROM escalations WHERE work_order_id = ?", [workOrderId]),
+                  var e = Self.decode(Escalation.self, state) else { return [] }
+            let notices = e.tick(now)
+            try db.run("UPDATE escalations SET state = ?, next_due = ? WHERE work_order_id = ?", [Self.json(e), e.nextDue?.dbValue, workOrderId])
+            return notices
+        }
+    }
+
+    /// Records what an escalation stage reached (after sending).
+    public func recordEscalation(_ notice: EscalationNotice, sent: [JSONValue], now: Date = Date()) async throws {
+        try await pool.write { db in
+            try db.audit(kind: "work_order.escalated", subject: notice.workOrder, data: [
+                "stage": .number(Double(notice.stage + 1)), "recipients": .array(notice.recipients.map(JSONValue.string)),
+                "due_at": .string(Timestamps.format(notice.dueAt)), "sent": .array(sent),
+            ], at: now)
+        }
+    }
+
+    public enum Acknowledgement: Sendable, Equatable {
+        case acknowledged(at: Date, by: String)
+        /// Someone got there first; nothing changed.
+        case already(at: Date, by: String)
+    }
+
+    /// `POST /v1/work-orders/{id}/ack`: stops the escalation.
+    public func acknowledge(workOrderId: String, by: String, now: Date = Date()) async throws -> Acknowledgement {
+        try await pool.write { db in try Self.acknowledge(workOrderId: workOrderId, by: by, now: now, db: db) }
+    }
+
+    static func acknowledge(workOrderId: String, by: String, now: Date, db: Database) throws -> Acknowledgement {
+        guard let row = try db.row("SELECT acknowledged_at, acknowledged_by FROM work_orders WHERE id = ?", [workOrderId]) else {
+            throw StoreError.notFound("work order \(workOrderId)")
+        }
+        if let at = row["acknowledged_at"] as Double? { return .already(at: Date(db: at), by: row["acknowledged_by"] ?? "") }
+        try db.run("UPDATE work_orders SET acknowledged_at = ?, acknowledged_by = ? WHERE id = ?", [now.dbValue, by, workOrderId])
+        if let state = try db.value(as: String.self, "SELECT state FROM escalations WHERE work_order_id = ?", [workOrderId]),
+           var e = decode(Escalation.self, state) {
+            e.acknowledged(at: now, by: by)
+            try db.run("UPDATE escalations SET state = ?, next_due = NULL WHERE work_order_id = ?", [json(e), workOrderId])
+        }
+        try db.audit(kind: "work_order.acknowledged", subject: workOrderId, data: ["by": .string(by)], at: now)
+        return .acknowledged(at: now, by: by)
+    }
+
+    /// Small durable values (the notifier's held digests survive a restart).
+    public func loadValue(_ key: String) async throws -> Data? {
+        try await pool.read { db in try Data.fetchOne(db, sql: "SELECT value FROM settings_kv WHERE key = ?", arguments: [key]) }
+    }
+
+    public func saveValue(_ key: String, _ value: Data) async throws {
+        try await pool.write { db in
+            try db.run("INSERT INTO settings_kv (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", [key, value])
+        }
+    }
+}

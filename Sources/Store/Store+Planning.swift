@@ -1,0 +1,169 @@
+import Foundation
+import GRDB
+import MillwrightCore
+
+/// Dispatch readiness inside the ingest transaction: the technician, the procedure and the
+/// parts are decided in the same commit that opens the incident, so a crash never leaves a
+/// work order without its reservation or a reservation without its work order.
+extension Store {
+    /// Decides routing and procedure for a new incident (before its row exists).
+    static func plan(_ draft: WorkOrderDraft, mapped: MappedDetection, rule: DefectRule, rules: PipelineRules,
+                     now: Date, db: Database) throws -> DispatchPlan {
+        let ctx = rules.planning
+        let workload = ctx.map { !$0.roster.technicians.isEmpty } == true ? try workload(db) : Workload()
+        return DispatchPlanner.plan(draft, rule: rule, assetClass: mapped.registerEntry?.assetClass ?? mapped.camera.assetClass,
+                                    area: mapped.registerEntry?.area ?? mapped.camera.area, context: ctx, workload: workload, now: now)
+    }
+
+    /// Reserves the plan's parts for the (just inserted) incident. Shadow mode looks, never takes.
+    static func reserveParts(_ plan: DispatchPlan, incident: String, take: Bool, rules: PipelineRules,
+                             now: Date, db: Database) throws -> [PartLine]? {
+        guard rules.planning?.tracksInventory == true, !plan.partNeeds.isEmpty else { return nil }
+        return try plan.partNeeds.map { try reserve($0, incident: incident, take: take, now: now, db: db) }
+    }
+
+    /// One SKU, all or nothing. The conditional UPDATE is what decides when two incidents want
+    /// the last unit: only one of them can match `free >= qty`; the other is flagged short.
+    static func reserve(_ need: PartNeed, incident: String, take: Bool, now: Date, db: Database) throws -> PartLine {
+        var took = false
+        if take {
+            try db.run("""
+                UPDATE inventory SET reserved = reserved + ?1
+                WHERE sku = ?2 AND on_hand - external_reserved - reserved >= ?1
+                """, [need.qty, need.sku])
+            took = db.changesCount == 1
+        }
+        let stock = try db.row("SELECT MAX(on_hand - external_reserved - reserved, 0) AS free, location FROM inventory WHERE sku = ?", [need.sku])
+        let free: Int = stock?["free"] ?? 0
+        let status: PartLine.Status = stock == nil ? .unknown : took ? .reserved : (!take && free >= need.qty) ? .available : .short
+        let line = PartLine(sku: need.sku, qty: need.qty, status: status, free: free, location: stock?["location"])
+        if take {
+            try db.run("INSERT INTO part_reservations (incident_id, sku, qty, status, at) VALUES (?, ?, ?, ?, ?)",
+                       [incident, need.sku, need.qty, status.rawValue, now.dbValue])
+            try db.audit(kind: took ? "part.reserved" : "part.short", subject: incident, data: [
+                "sku": .string(need.sku), "qty": .number(Double(need.qty)), "free_after": .number(Double(free)),
+            ], at: now)
+        }
+        return line
+    }
+
+    /// Open Millwright work orders per assignee, by priority (the load routing balances).
+    static func workload(_ db: Database) throws -> Workload {
+        var open: [String: [Priority]] = [:]
+        for row in try Row.fetchAll(db, sql: """
+            SELECT w.assignee, w.priority FROM work_orders w JOIN incidents i ON i.id = w.incident_id
+            WHERE w.assignee IS NOT NULL AND w.shadow = 0 AND i.is_open = 1
+            """) {
+            open[row["assignee"], default: []].append(Priority(rawValue: row["priority"] ?? "") ?? .low)
+        }
+        return Workload(open)
+    }
+
+    /// The incident closed: a false positive or a cancellation puts its parts back; completed
+    /// work used them.
+    static func settleParts(incident: String, resolution: Resolution, now: Date, db: Database) throws {
+        let held = try Row.fetchAll(db, sql: "SELECT sku, qty FROM part_reservations WHERE incident_id = ? AND status = 'reserved'", arguments: [incident])
+        for r in held {
+            let sku: String = r["sku"], qty: Int = r["qty"]
+            if resolution == .completed {
+                try db.run("UPDATE inventory SET on_hand = MAX(on_hand - ?1, 0), reserved = MAX(reserved - ?1, 0) WHERE sku = ?2", [qty, sku])
+            } else {
+                try db.run("UPDATE inventory SET reserved = MAX(reserved - ?1, 0) WHERE sku = ?2", [qty, sku])
+            }
+            let status = resolution == .completed ? "consumed" : "released"
+            try db.run("UPDATE part_reservations SET status = ?, settled_at = ? WHERE incident_id = ? AND sku = ?", [status, now.dbValue, incident, sku])
+            try db.audit(kind: "part.\(status)", subject: incident, data: ["sku": .string(sku), "qty": .number(Double(qty)), "because": .string(resolution.rawValue)], at: now)
+        }
+    }
+
+    /// Loads the storeroom export. Millwright's own reservations survive a re-import.
+    public func importInventory(_ items: [InventoryItem], now: Date = Date()) async throws {
+        try await pool.write { db in
+            for i in items {
+                try db.run("""
+                    INSERT INTO inventory (sku, on_hand, external_reserved, location, imported_at) VALUES (?, ?, ?, ?, ?)
+                    ON CONFLICT(sku) DO UPDATE SET on_hand = excluded.on_hand, external_reserved = excluded.external_reserved,
+                        location = excluded.location, imported_at = excluded.imported_at
+                    """, [i.sku, i.onHand, i.reserved, i.location, now.dbValue])
+            }
+            try db.audit(kind: "inventory.imported", subject: "inventory", data: ["skus": .number(Double(items.count))], at: now)
+        }
+    }
+
+    public struct StockView: Sendable, Equatable {
+        public var sku: String
+        public var onHand: Int
+        public var externalReserved: Int
+        public var reserved: Int
+        public var location: String?
+        public var free: Int { max(0, onHand - externalReserved - reserved) }
+    }
+
+    public func stock(sku: String) async throws -> StockView? {
+        try await pool.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM inventory WHERE sku = ?", arguments: [sku]).map {
+                StockView(sku: $0["sku"], onHand: $0["on_hand"], externalReserved: $0["external_reserved"], reserved: $0["reserved"], location: $0["location"])
+            }
+        }
+    }
+
+    public struct ReservationView: Sendable, Equatable {
+        public var incidentId: String
+        public var sku: String
+        public var qty: Int
+        public var status: String
+        public var at: Date
+        public var settledAt: Date?
+        public var asset: String
+        public var defectClass: String
+        public var workOrderId: String?
+        public var reference: String?
+        public var location: String?
+        public var free: Int?
+    }
+
+    /// `status` nil = everything still held or short (what a storeroom acts on).
+    public func reservations(status: String? = nil, limit: Int = 500) async throws -> [ReservationView] {
+        try await pool.read { db in
+            var sql = """
+                SELECT r.*, i.asset, i.defect_class, w.id AS w_id, w.reference, s.location,
+                       MAX(s.on_hand - s.external_reserved - s.reserved, 0) AS free
+                FROM part_reservations r JOIN incidents i ON i.id = r.incident_id
+                LEFT JOIN work_orders w ON w.incident_id = r.incident_id LEFT JOIN inventory s ON s.sku = r.sku
+                """
+            var args: [(any DatabaseValueConvertible)?] = []
+            if let status { sql += " WHERE r.status = ?"; args.append(status) } else { sql += " WHERE r.status IN ('reserved', 'short', 'unknown')" }
+            sql += " ORDER BY r.at DESC LIMIT ?"
+            args.append(limit)
+            return try Row.fetchAll(db, sql: sql, arguments: StatementArguments(args)).map {
+                ReservationView(incidentId: $0["incident_id"], sku: $0["sku"], qty: $0["qty"], status: $0["status"], at: Date(db: $0["at"]),
+                                settledAt: ($0["settled_at"] as Double?).map(Date.init(db:)), asset: $0["asset"], defectClass: $0["defect_class"],
+                                workOrderId: $0["w_id"], reference: $0["reference"], location: $0["location"], free: $0["free"])
+            }
+        }
+    }
+
+    public struct AssignedWorkOrder: Sendable, Equatable {
+        public var workOrderId: String
+        public var reference: String
+        public var priority: Priority
+        public var phase: String
+        public var acknowledged: Bool
+    }
+
+    /// Open Millwright work orders per assignee (for `GET /v1/technicians`).
+    public func assignments() async throws -> [String: [AssignedWorkOrder]] {
+        try await pool.read { db in
+            var out: [String: [AssignedWorkOrder]] = [:]
+            for row in try Row.fetchAll(db, sql: """
+                SELECT w.id, w.reference, w.assignee, w.priority, w.phase, w.acknowledged_at FROM work_orders w JOIN incidents i ON i.id = w.incident_id
+                WHERE w.assignee IS NOT NULL AND w.shadow = 0 AND i.is_open = 1 ORDER BY w.created_at
+                """) {
+                out[row["assignee"], default: []].append(AssignedWorkOrder(
+                    workOrderId: row["id"], reference: row["reference"], priority: Priority(rawValue: row["priority"] ?? "") ?? .low,
+                    phase: row["phase"], acknowledged: (row["acknowledged_at"] as Double?) != nil))
+            }
+            return out
+        }
+    }
+}
