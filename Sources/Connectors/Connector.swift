@@ -56,7 +56,7 @@ public enum ConnectorError: Error, CustomStringConvertible {
 public enum ConnectorFactory {
     public static func make(_ s: CMMSSettings, http: HTTPClient) throws -> any CMMSConnector {
         switch s.kind {
-        case "sandbox": return SandboxConnector(settings: s, http: HTTPTransport(client: http, timeout: s.timeout))
+        case "sandbox": return try SandboxConnector(settings: s, http: HTTPTransport(client: http, timeout: s.timeout))
         case "webhook": return try WebhookConnector(settings: s, http: HTTPTransport(client: http, timeout: s.timeout))
         case "sap-pm": return try SAPPMConnector(settings: s, http: HTTPTransport(client: http, timeout: s.timeout))
         case "maximo": return try MaximoConnector(settings: s, http: HTTPTransport(client: http, timeout: s.timeout))

@@ -6,28 +6,37 @@ import NIOHTTP1
 /// `fiix`: Fiix CMMS RPC API (`base_url` = `https://<tenant>.macmms.com`).
 ///
 /// Every call is `POST /api/?service=cmms&appKey=…&accessKey=…&signatureMethod=HmacSHA256&signatureVersion=1&timestamp=<ms>`
-/// with header `Authorization: <hex HMAC-SHA256(secret, URL without "https://")>` and a JSON body
-/// naming the operation in `_maCn`:
+/// with header `Authorization: <hex HMAC-SHA256(secret, URL without "https://")>`, `Content-Type: text/plain`
+/// (fiixlabs.github.io/api-documentation/guide-nosdk.html) and a JSON body naming the operation in `_maCn`:
 /// - `FindRequest` on `Priority` (`id,strName`), once, cached: priorities are tenant-specific ids,
 ///   looked up by the names in `priority_map` (defaults Highest/High/Medium/Low);
 /// - `AddRequest` on `WorkOrder` (`strDescription` = title + long text, `intPriorityID`, `intSiteID`,
 ///   optional `intWorkOrderStatusID`, `intMaintenanceTypeID`), then `AddRequest` on `WorkOrderAsset`
-///   (`intWorkOrderID`, `intAssetID`) when the asset maps to a Fiix asset id;
+///   (`intWorkOrderID`, `intAssetID`) when the asset maps to a Fiix asset id, and on `WorkOrderUser`
+///   (`intWorkOrderID`, `intUserID`) when `users` maps the technician to a Fiix user id;
 /// - `FindRequest` on `WorkOrder` with `filters: [{ql: "strDescription LIKE ?", parameters: ["%Millwright reference MW-…%"]}]` (lookup);
-/// - `FindByIdRequest` on `WorkOrder` (`intWorkOrderStatusID`) and `WorkOrderStatus` (`strName`) (status).
+/// - `FindByIdRequest` on `WorkOrder` (`intWorkOrderStatusID`) and `WorkOrderStatus` (`strName`) (status);
+/// - image: `AddRequest` on `FileContents` (`strName`, `strMimeType`, `strContents` = the JPEG in base64,
+///   `intSize`), then on `File` (`intWorkOrderID`, `intFileContentsID`, `strName`). The classes and
+///   fields are those of Fiix's generated client (fiixlabs/fiix-cmms-client-java, dto/File and
+///   dto/FileContents); Fiix documents no upload procedure, and base64 is how integrations fill strContents.
 /// Errors come as `{"error": {"code", "message"}}`; they are permanent unless the code says the
-/// server failed. Images are not uploaded (Fiix's file API is outside what this connector covers);
-/// the evidence link is in the description.
+/// server failed.
 /// Status by the status's name: "…progress…" → in progress, "complete"/"closed" → completed,
 /// "cancel…" → cancelled, else open; `status_map` ("<name in lower case>=…, …") overrides.
+/// The cmms entry's `title:` replaces the first line of strDescription and `fields:` adds WorkOrder
+/// fields (`strCode`, `intRequestedByUserID`, `strAdminNotes`, …; Fiix's name prefixes give the
+/// type: `int`/`bol` integers, `dbl` numbers).
 ///
 /// Config (`fiix:` block): `site_id` (required), `priority_map.<p>` (Fiix priority names),
-/// `status_id`, `maintenance_type_id`, `asset_map` ("<asset>=…, …"), `status_map` ("<name>=…, …"). Auth: `hmac`
-/// (app key, access key, secret).
+/// `status_id`, `maintenance_type_id`, `asset_map` ("<asset>=…, …"), `status_map` ("<name>=…, …"),
+/// `users` ("<technician>=<Fiix user id>"; Fiix assigns people only, a team entry stays in the text),
+/// `attachment_limit_bytes`. Auth: `hmac` (app key, access key, secret).
 public struct FiixConnector: CMMSConnector {
     public let settings: CMMSSettings
     let http: HTTPTransport
     let priorities = PriorityCache()
+    let custom: PlantCustomization
     public var name: String { settings.name }
     public var kind: String { "fiix" }
     let appKey: String, accessKey: String, secret: String
@@ -40,6 +49,15 @@ public struct FiixConnector: CMMSConnector {
             throw ConnectorError.misconfigured("cmms \(settings.name): fiix.site_id (the numeric id of the site) is required")
         }
         self.settings = settings; self.http = http; appKey = app; accessKey = access; self.secret = secret
+        custom = try PlantCustomization(settings, reserved: ["className", "strDescription", "intSiteID", "intPriorityID"], kinds: Self.fieldKind)
+        try custom.requireNumericUsers(settings, block: "fiix")
+    }
+
+    /// Fiix names carry their type: `intX`/`bolX` are integers (booleans are 0/1), `dblX`/`qtyX` numbers.
+    public static func fieldKind(_ name: String) -> FieldKind? {
+        if name.hasPrefix("int") || name.hasPrefix("bol") { return .integer }
+        if name.hasPrefix("dbl") || name.hasPrefix("qty") { return .number }
+        return nil
     }
 
     var opt: [String: String] { settings.options }
@@ -56,7 +74,7 @@ public struct FiixConnector: CMMSConnector {
         let url = base + "/api/?service=cmms&appKey=\(appKey)&accessKey=\(accessKey)&signatureMethod=HmacSHA256&signatureVersion=1&timestamp=\(ts)"
         var b = body
         b["clientVersion"] = .object(["major": .number(2), "minor": .number(8), "patch": .number(1)])
-        return try await http.send(.POST, url, headers: [("Content-Type", "application/json"), ("Accept", "application/json"), ("Authorization", Self.signature(url: url, secret: secret))],
+        return try await http.send(.POST, url, headers: [("Content-Type", "text/plain"), ("Accept", "application/json"), ("Authorization", Self.signature(url: url, secret: secret))],
                                    body: try JSONEncoder().encode(JSONValue.object(b)))
     }
 
@@ -79,12 +97,13 @@ public struct FiixConnector: CMMSConnector {
     public func workOrderObject(_ wo: WorkOrderDraft, priorityId: Int?) -> [String: JSONValue] {
         var o: [String: JSONValue] = [
             "className": .string("WorkOrder"),
-            "strDescription": .string(wo.title + "\n" + wo.description),
+            "strDescription": .string(custom.title(wo, max: nil) + "\n" + wo.description),
             "intSiteID": .number(Double(Int(opt["site_id"] ?? "") ?? 0)),
         ]
         if let p = priorityId { o["intPriorityID"] = .number(Double(p)) }
         if let s = Int(opt["status_id"] ?? "") { o["intWorkOrderStatusID"] = .number(Double(s)) }
         if let m = Int(opt["maintenance_type_id"] ?? "") { o["intMaintenanceTypeID"] = .number(Double(m)) }
+        custom.apply(wo, to: &o)
         return o
     }
 
@@ -95,13 +114,16 @@ public struct FiixConnector: CMMSConnector {
             if pid == nil {
                 return .permanent(error: "Fiix has no priority named '\(ConnectorOptions.lookup(opt, "priority_map", wo.priority.rawValue) ?? Self.defaultPriorityNames[wo.priority]!)'; set fiix.priority_map.\(wo.priority.rawValue) to one of: \(priorities.names.joined(separator: ", "))")
             }
-            let r = try await call(["_maCn": .string("AddRequest"), "className": .string("WorkOrder"), "fields": .string("id"), "object": .object(workOrderObject(wo, priorityId: pid))])
+            let r = try await add("WorkOrder", workOrderObject(wo, priorityId: pid))
             if let failure = HTTPTransport.classify(r, describe: { Self.error($0) ?? $0.text }) { return failure }
             if let e = Self.error(r) { return .permanent(error: e) }
             guard let id = r.json?["object"]?["id"]?.stringOrNumber else { return .unknown(error: "created, but the response had no id: \(r.text)") }
+            // The links are best effort: the work order exists, and its text names asset and technician.
             if let asset = Int(ConnectorOptions.lookup(opt, "asset_map", wo.asset) ?? wo.asset) {
-                _ = try? await call(["_maCn": .string("AddRequest"), "className": .string("WorkOrderAsset"), "fields": .string("id"),
-                                     "object": .object(["className": .string("WorkOrderAsset"), "intWorkOrderID": .number(Double(id) ?? 0), "intAssetID": .number(Double(asset))])])
+                _ = try? await add("WorkOrderAsset", ["intWorkOrderID": .number(Double(id) ?? 0), "intAssetID": .number(Double(asset))])
+            }
+            if case .user(let user)? = custom.assignee(wo), let userId = Int(user) {
+                _ = try? await add("WorkOrderUser", ["intWorkOrderID": .number(Double(id) ?? 0), "intUserID": .number(Double(userId))])
             }
             return .created(cmmsId: id)
         } catch {
@@ -136,7 +158,26 @@ public struct FiixConnector: CMMSConnector {
         return .open
     }
 
+    /// `AddRequest` for one object of `className`; answers the request's response.
+    func add(_ className: String, _ fields: [String: JSONValue]) async throws -> HTTPTransport.Response {
+        try await call(["_maCn": .string("AddRequest"), "className": .string(className), "fields": .string("id"),
+                        "object": .object(fields.merging(["className": .string(className)]) { a, _ in a })])
+    }
+
     public func addNote(cmmsId: String, text: String) async -> Bool { false }
+
+    public func attach(cmmsId: String, filename: String, jpeg: Data) async -> Bool {
+        guard let workOrder = Int(cmmsId),
+              let c = try? await add("FileContents", ["strName": .string(filename), "strMimeType": .string("image/jpeg"),
+                                                       "strContents": .string(jpeg.base64EncodedString()), "intSize": .number(Double(jpeg.count))]),
+              c.status == 200, Self.error(c) == nil, let contents = c.json?["object"]?["id"]?.doubleValue,
+              let f = try? await add("File", ["intWorkOrderID": .number(Double(workOrder)), "intFileContentsID": .number(contents), "strName": .string(filename)])
+        else { return false }
+        return f.status == 200 && Self.error(f) == nil
+    }
+
+    /// Base64 inside JSON: keep the image modest.
+    public var attachmentLimitBytes: Int { Int(opt["attachment_limit_bytes"] ?? "") ?? 3_000_000 }
 
     public func checkConnection() async -> [ConnectionCheck] {
         do {
@@ -149,7 +190,7 @@ public struct FiixConnector: CMMSConnector {
             return [ConnectionCheck(step: "authenticate", ok: true, detail: "signed request accepted"),
                     ConnectionCheck(step: "create permission", ok: missing.isEmpty, detail: missing.isEmpty ? "priorities found: \(names.joined(separator: ", "))" : "no priority named \(missing.joined(separator: ", "))",
                                     fix: missing.isEmpty ? nil : "set fiix.priority_map to the tenant's names: \(names.joined(separator: ", "))"),
-                    ConnectionCheck(step: "attachment upload", ok: true, detail: "not used: the evidence link is in the description")]
+                    ConnectionCheck(step: "attachment upload", ok: true, detail: "FileContents + File on the work order (base64 JPEG)")]
         } catch {
             return [ConnectionCheck(step: "reach", ok: false, detail: HTTPTransport.describe(error), fix: "check base_url \(settings.baseURL)")]
         }

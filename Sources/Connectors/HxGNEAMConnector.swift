@@ -15,24 +15,32 @@ import NIOHTTP1
 /// characters) so that a retry cannot create a second work order — EAM answers "already exists",
 /// which the connector treats as created — and the lookup is a read by key. This needs the EAM
 /// installation to accept user-entered work order numbers. The long text and the image are not
-/// sent (the evidence link is in Millwright; notes and attachments answer false).
+/// sent (the evidence link is in Millwright; notes and attachments answer false): EAM's documented
+/// document services (AddDocument/AddDocumentAssociation) register a document record, but the
+/// file's bytes go through no public API.
+/// `ASSIGNEDTO`.`PERSONCODE` is the technician's EAM person from `users`. The cmms entry's `title:`
+/// replaces `DESCRIPTION` (cut to 80) and `fields:` adds record elements, `ELEMENT.CHILD` for the
+/// nested ones (`CLASSID.CLASSCODE: VISION`, `PROBLEMCODEID.PROBLEMCODE: "{defect}"`).
 /// Status: R/A/Q/WAPPR → open, IP/INPRG → in progress, C/CL/COMP/CLOSED → completed,
 /// CANC/CN → cancelled; `status_map` overrides ("CODE=status, …").
 ///
 /// Config (`hxgn:` block): `tenant`, `organization` (both required), `department` (*),
-/// `status` (R), `type` (BRKD), `priority_map` (critical 1, high 2, medium 3, low 4), `status_map`.
-/// Auth: `basic`.
+/// `status` (R), `type` (BRKD), `priority_map` (critical 1, high 2, medium 3, low 4), `status_map`,
+/// `users` ("<technician>=<PERSONCODE>"; a team entry stays in the text). Auth: `basic`.
 public struct HxGNEAMConnector: CMMSConnector {
     public let settings: CMMSSettings
     let http: HTTPTransport
+    let custom: PlantCustomization
     public var name: String { settings.name }
     public var kind: String { "hxgn-eam" }
+    public static let descriptionMax = 80
 
     init(settings: CMMSSettings, http: HTTPTransport) throws {
         for k in ["tenant", "organization"] where (settings.options[k] ?? "").isEmpty {
             throw ConnectorError.misconfigured("cmms \(settings.name): hxgn.\(k) is required (sent as the '\(k)' header)")
         }
         self.settings = settings; self.http = http
+        custom = try PlantCustomization(settings, reserved: ["WORKORDERID", "EQUIPMENTID", "DEPARTMENTID", "STATUS", "TYPE", "PRIORITY"])
     }
 
     var opt: [String: String] { settings.options }
@@ -44,14 +52,17 @@ public struct HxGNEAMConnector: CMMSConnector {
 
     public func payload(_ wo: WorkOrderDraft) -> [String: JSONValue] {
         let orgId: JSONValue = .object(["ORGANIZATIONCODE": .string(org)])
-        return [
-            "WORKORDERID": .object(["JOBNUM": .string(wo.reference), "ORGANIZATIONID": orgId, "DESCRIPTION": .string(String(wo.title.prefix(80)))]),
+        var p: [String: JSONValue] = [
+            "WORKORDERID": .object(["JOBNUM": .string(wo.reference), "ORGANIZATIONID": orgId, "DESCRIPTION": .string(custom.title(wo, max: Self.descriptionMax))]),
             "EQUIPMENTID": .object(["EQUIPMENTCODE": .string(wo.asset), "ORGANIZATIONID": orgId]),
             "DEPARTMENTID": .object(["DEPARTMENTCODE": .string(opt["department"] ?? "*")]),
             "STATUS": .object(["STATUSCODE": .string(opt["status"] ?? "R")]),
             "TYPE": .object(["TYPECODE": .string(opt["type"] ?? "BRKD")]),
             "PRIORITY": .object(["PRIORITYCODE": .string(ConnectorOptions.lookup(opt, "priority_map", wo.priority.rawValue) ?? ["critical": "1", "high": "2", "medium": "3", "low": "4"][wo.priority.rawValue]!)]),
         ]
+        if case .user(let person)? = custom.assignee(wo) { p["ASSIGNEDTO"] = .object(["PERSONCODE": .string(person)]) }
+        custom.apply(wo, to: &p)
+        return p
     }
 
     public static func describe(_ r: HTTPTransport.Response) -> String {

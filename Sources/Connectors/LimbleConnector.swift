@@ -5,25 +5,37 @@ import NIOHTTP1
 /// `limble`: Limble CMMS API v2 (`base_url` is the region's host, e.g. `https://api.limblecmms.com`;
 /// Limble runs separate hosts per region — use the one your account lives on).
 ///
-/// Endpoints: `POST /v2/tasks` (create: `name`, `description`, `locationID`, `assetID`, `priority`,
-/// `type`), `GET /v2/tasks?tasks={id}` (status), `GET /v2/tasks?locations={id}&limit=…` (lookup),
-/// `POST /v2/tasks/{id}/comments` (`comment`: notes). Auth: Basic with the API client id and secret.
+/// Endpoints (the Limble API V2 Postman collection, apidocs.limblecmms.com): `POST /v2/tasks` (create:
+/// `name`, `description`, `locationID`, `assetID`, `priority`, `type`, `due`, `assignment` +
+/// `assignmentType`), `GET /v2/tasks?tasks={id}` (status), `GET /v2/tasks?locations={id}&limit=…`
+/// (lookup), `POST /v2/tasks/{id}/comments` (`comment`: notes), `PUT /v2/tasks/{id}/image`
+/// (multipart field `image`, JPEG/PNG/GIF ≤ 50 MB: the evidence as the task's main image).
+/// Auth: Basic with the API client id and secret.
 ///
-/// Choices where the public docs are open (the official Postman collection is not in
-/// shared/specs): `type` 2 (unplanned work order; `task_type`), `priority` as a number from
-/// `priority_map` (critical 1, high 2, medium 3, low 4; Limble priorities are configured per
-/// account); tasks have no external-reference field, so the lookup lists the location's tasks and
-/// matches the "Millwright reference MW-…" line of our description. A task is completed when
-/// `dateCompleted` is set; otherwise `statusID` decides through `status_map` ("1=in_progress, …";
-/// default 1 → in progress, else open). Images are not uploaded (the evidence link is in the description).
+/// Choices where the docs are open: `type` 2 (unplanned work order; `task_type`), `priority` as a
+/// number from `priority_map` (critical 1, high 2, medium 3, low 4; Limble priorities are configured
+/// per account), `due` (required, Unix seconds) the detection time plus `due_in` (24h); tasks have no
+/// external-reference filter, so the lookup lists the location's tasks and matches the "Millwright
+/// reference MW-…" line of our description. A task is completed when `dateCompleted` is set;
+/// otherwise `statusID` decides through `status_map` ("1=in_progress, …"; default 1 → in progress,
+/// else open). The technician from `users` (numeric user id, `team:<id>` for a team) is the
+/// `assignment`. The cmms entry's `title:` replaces the name and `fields:` adds task fields
+/// (`meta1`, `estimatedTime`, `requestName`, …; the numeric ones typed).
 ///
 /// Config (`limble:` block): `location_id` (required, number), `location_map`, `asset_map` (our asset →
-/// Limble assetID), `priority_map`, `task_type`, `status_map`, `lookup_depth` (100). Auth: `client`.
+/// Limble assetID), `priority_map`, `task_type`, `due_in`, `status_map`, `lookup_depth` (100), `users`,
+/// `attachment_limit_bytes`. Auth: `client`.
 public struct LimbleConnector: CMMSConnector {
     public let settings: CMMSSettings
     let http: HTTPTransport
+    let custom: PlantCustomization
     public var name: String { settings.name }
     public var kind: String { "limble" }
+    /// The numeric task fields of the create request (all integers in the Postman collection).
+    public static let fieldKinds: [String: FieldKind] = [
+        "locationID": .integer, "assetID": .integer, "priority": .integer, "type": .integer, "due": .integer,
+        "assignment": .integer, "templateID": .integer, "estimatedTime": .integer,
+    ]
 
     init(settings: CMMSSettings, http: HTTPTransport) throws {
         guard Int(settings.options["location_id"] ?? "") != nil else {
@@ -32,7 +44,13 @@ public struct LimbleConnector: CMMSConnector {
         guard case .client = settings.auth else {
             throw ConnectorError.misconfigured("cmms \(settings.name): Limble needs auth: {client: {id, secret_env}} from Settings → API")
         }
+        if let d = settings.options["due_in"], Duration.parse(d) == nil {
+            throw ConnectorError.misconfigured("cmms \(settings.name): limble.due_in '\(d)' is not a duration (e.g. 8h, 2d)")
+        }
         self.settings = settings; self.http = http
+        custom = try PlantCustomization(settings, reserved: ["name", "description", "locationID", "assetID", "priority", "type", "due"],
+                                        kinds: { Self.fieldKinds[$0] })
+        try custom.requireNumericUsers(settings, block: "limble")
     }
 
     var opt: [String: String] { settings.options }
@@ -45,12 +63,19 @@ public struct LimbleConnector: CMMSConnector {
 
     public func payload(_ wo: WorkOrderDraft) -> [String: JSONValue] {
         var p: [String: JSONValue] = [
-            "name": .string(wo.title), "description": .string(wo.description),
+            "name": .string(custom.title(wo, max: nil)), "description": .string(wo.description),
             "locationID": .number(Double(location(wo))),
             "priority": .number(Double(ConnectorOptions.lookup(opt, "priority_map", wo.priority.rawValue).flatMap(Int.init) ?? [.critical: 1, .high: 2, .medium: 3, .low: 4][wo.priority]!)),
             "type": .number(Double(Int(opt["task_type"] ?? "") ?? 2)),
+            "due": .number((wo.detectedAt.timeIntervalSince1970 + (opt["due_in"].flatMap(Duration.parse) ?? .seconds(86400)).seconds).rounded()),
         ]
         if let a = ConnectorOptions.lookup(opt, "asset_map", wo.asset).flatMap(Int.init) ?? Int(wo.asset) { p["assetID"] = .number(Double(a)) }
+        switch custom.assignee(wo) {
+        case .user(let u)?: p["assignment"] = .number(Double(Int(u) ?? 0)); p["assignmentType"] = .string("user")
+        case .team(let t)?: p["assignment"] = .number(Double(Int(t) ?? 0)); p["assignmentType"] = .string("team")
+        case nil: break
+        }
+        custom.apply(wo, to: &p)
         return p
     }
 
@@ -98,6 +123,15 @@ public struct LimbleConnector: CMMSConnector {
         return (200..<300).contains(r.status)
     }
 
+    public func attach(cmmsId: String, filename: String, jpeg: Data) async -> Bool {
+        let form = Multipart.file(field: "image", filename: filename, contentType: "image/jpeg", data: jpeg)
+        guard let r = try? await http.send(.PUT, base + "/tasks/\(cmmsId)/image", headers: headers + [("Content-Type", form.contentType)], body: form.body) else { return false }
+        return (200..<300).contains(r.status)
+    }
+
+    /// Limble takes up to 50 MB; the evidence never needs that much.
+    public var attachmentLimitBytes: Int { Int(opt["attachment_limit_bytes"] ?? "") ?? 8_000_000 }
+
     public func checkConnection() async -> [ConnectionCheck] {
         do {
             let r = try await http.send(.GET, base + "/tasks?locations=\(opt["location_id"] ?? "")&limit=1", headers: headers)
@@ -105,7 +139,7 @@ public struct LimbleConnector: CMMSConnector {
             case 200:
                 return [ConnectionCheck(step: "authenticate", ok: true, detail: "API client accepted"),
                         ConnectionCheck(step: "create permission", ok: true, detail: "tasks of location \(opt["location_id"] ?? "") readable (Limble has no dry-run create)"),
-                        ConnectionCheck(step: "attachment upload", ok: true, detail: "not used: the evidence link is in the description")]
+                        ConnectionCheck(step: "attachment upload", ok: true, detail: "PUT /v2/tasks/{id}/image (the evidence as the task's main image)")]
             case 401, 403: return [ConnectionCheck(step: "authenticate", ok: false, detail: "HTTP \(r.status): \(Self.describe(r))", fix: "check the client id and secret (Limble: Settings → API) and the region host in base_url")]
             default: return [ConnectionCheck(step: "authenticate", ok: false, detail: "HTTP \(r.status): \(Self.describe(r))", fix: "check base_url (the region's API host) and limble.location_id")]
             }

@@ -16,7 +16,11 @@ import NIOHTTP1
 /// numeric; otherwise left out — the asset is named in the description), `categories`,
 /// `workOrderTemplateId`, `externalData: {"millwrightReference": …, "incidentId": …}` (the spec's place
 /// for "a matching record in an external system"), and `extraFields: {<label>: reference}` when
-/// `reference_field` names a custom field of the organization.
+/// `reference_field` names a custom field of the organization; `assignees: [{type: USER|TEAM, id}]`
+/// from `users` (a MaintainX user id or e-mail; `team:<id>` for a team). The cmms entry's `title:`
+/// replaces the title (no length limit in the OpenAPI) and `fields:` adds request properties
+/// (`dueDate`, `estimatedTime`, custom fields as `extraFields.<label>`); the OpenAPI's integer,
+/// number and boolean properties are sent typed.
 ///
 /// Lookup: the API cannot filter on externalData, so the connector lists work orders created in
 /// the last `lookup_window` (7d), newest first, and matches `extraFields[reference_field]` when
@@ -30,11 +34,12 @@ import NIOHTTP1
 /// Config (`maintainx:` block): `organization_id`, `priority_map.<p>`, `work_order_type`, `categories`
 /// (comma-separated), `template_id`, `asset_map` ("<asset>=…, …"), `location_map` ("<location>=…, …"), `location_id`
 /// (default), `reference_field`, `lookup_window`, `lookup_depth`, `status_map` ("<STATUS>=…, …"),
-/// `false_positive_category`, `attachment_limit_bytes`. Auth: `bearer`.
+/// `false_positive_category`, `attachment_limit_bytes`, `users`. Auth: `bearer`.
 public struct MaintainXConnector: CMMSConnector {
     public let settings: CMMSSettings
     let http: HTTPTransport
     let limiter = RateLimitGate()
+    let custom: PlantCustomization
     public var name: String { settings.name }
     public var kind: String { "maintainx" }
 
@@ -48,7 +53,17 @@ public struct MaintainXConnector: CMMSConnector {
             }
         }
         self.settings = settings; self.http = http
+        var reserved: Set<String> = ["title", "description", "priority", "type", "externalData", "assetId", "locationId"]
+        if let f = settings.options["reference_field"], !f.isEmpty { reserved.insert("extraFields.\(f)") }
+        custom = try PlantCustomization(settings, reserved: reserved, kinds: { Self.fieldKinds[$0] })
     }
+
+    /// The create body's properties that are integers, numbers or booleans and nothing else in the
+    /// OpenAPI (a property that also takes a string is sent as the text); the tests check it against the file.
+    public static let fieldKinds: [String: FieldKind] = [
+        "assetId": .integer, "locationId": .integer, "estimatedTime": .integer, "workRequestId": .integer, "workOrderTemplateId": .integer,
+        "procedureTemplateId": .number, "parentId": .number, "isParent": .boolean, "skipRestHook": .boolean,
+    ]
 
     public static let priorities = ["NONE", "LOW", "MEDIUM", "HIGH"]
     public static let defaultPriorities: [Priority: String] = [.critical: "HIGH", .high: "HIGH", .medium: "MEDIUM", .low: "LOW"]
@@ -65,7 +80,7 @@ public struct MaintainXConnector: CMMSConnector {
 
     public func payload(_ wo: WorkOrderDraft) -> [String: JSONValue] {
         var p: [String: JSONValue] = [
-            "title": .string(wo.title),
+            "title": .string(custom.title(wo, max: nil)),
             "description": .string(wo.description),
             "priority": .string(ConnectorOptions.lookup(opt, "priority_map", wo.priority.rawValue) ?? Self.defaultPriorities[wo.priority]!),
             "type": .string(opt["work_order_type"] ?? "REACTIVE"),
@@ -77,7 +92,15 @@ public struct MaintainXConnector: CMMSConnector {
         if let c = opt["categories"], !c.isEmpty { p["categories"] = .array(c.split(separator: ",").map { .string($0.trimmingCharacters(in: .whitespaces)) }) }
         if let t = Self.intId(opt["template_id"]) { p["workOrderTemplateId"] = .number(Double(t)) }
         if let f = opt["reference_field"], !f.isEmpty { p["extraFields"] = .object([f: .string(wo.reference)]) }
+        if let who = custom.assignee(wo) { p["assignees"] = .array([Self.assignee(who)]) }
+        custom.apply(wo, to: &p)
         return p
+    }
+
+    /// "Either the teamId, the userId or the user email address" (OpenAPI): numeric ids go as integers.
+    static func assignee(_ who: CMMSAssignee) -> JSONValue {
+        let (type, id) = switch who { case .user(let u): ("USER", u); case .team(let t): ("TEAM", t) }
+        return .object(["type": .string(type), "id": intId(id).map { .number(Double($0)) } ?? .string(id)])
     }
 
     /// `{"errors": [{"error": …, "fieldPath": …}]}` → "title: is required; …".

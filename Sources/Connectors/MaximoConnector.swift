@@ -21,7 +21,10 @@ import NIOHTTP1
 /// 100 characters: our title, which is at most 40), `description_longdescription` (our long text),
 /// `assetnum` and `location` (our functional location or location), `wopriority` (integer, from the
 /// priority map), `worktype` when configured, and our reference in `reference_field` (default
-/// `externalrefid`). The record id is the `workorderid` from the response (or the last segment of
+/// `externalrefid`), `owner` / `ownergroup` for the technician or group from `users`. The cmms
+/// entry's `title:` replaces the title (cut to 100) and `fields:` adds WORKORDER attributes
+/// (`worktype: CM`, `glaccount: "{asset}"`; names in any case, sent in lower case; `estdur` and
+/// `downtime` typed). The record id is the `workorderid` from the response (or the last segment of
 /// `Location`/`href`), the same id the Postman collection uses (`/api/os/mxapiwo/34`).
 ///
 /// Status: `status` mapped WAPPR/APPR/WSCH/WMATL/WPCOND → open, INPRG → in progress, COMP/CLOSE →
@@ -31,19 +34,27 @@ import NIOHTTP1
 /// Config (`maximo:` block): `site` (required), `org`, `object_structure` (mxapiwodetail),
 /// `api_path` (/maximo/api), `reference_field` (externalrefid), `worktype`, `priority_map.<p>`
 /// (critical 1, high 2, medium 3, low 4), `status_map` ("<STATUS>=…, …"), `doc_type` (Attachments),
-/// `attachment_limit_bytes`. Auth: `api_key` (header `apikey`) or `basic` (header `maxauth`).
+/// `attachment_limit_bytes`, `users` ("<technician>=<PERSONID>, <queue>=team:<PERSONGROUP>").
+/// Auth: `api_key` (header `apikey`) or `basic` (header `maxauth`).
 public struct MaximoConnector: CMMSConnector {
     public let settings: CMMSSettings
     let http: HTTPTransport
+    let custom: PlantCustomization
     public var name: String { settings.name }
     public var kind: String { "maximo" }
     public static let descriptionMax = 100
+    /// Numeric and yes/no WORKORDER attributes a plant may set through `fields:`; the tests hold
+    /// this against the emulator's attribute table.
+    public static let fieldKinds: [String: FieldKind] = ["wopriority": .integer, "estdur": .number, "downtime": .boolean]
 
     init(settings: CMMSSettings, http: HTTPTransport) throws {
         guard let site = settings.options["site"], !site.isEmpty else {
             throw ConnectorError.misconfigured("cmms \(settings.name): maximo.site (the siteid work orders are created in) is required")
         }
         self.settings = settings; self.http = http
+        custom = try PlantCustomization(settings, reserved: ["siteid", "description", "description_longdescription", "assetnum", "location", "wopriority",
+                                                            Self.referenceField(settings.options)],
+                                        kinds: { Self.fieldKinds[$0] }, caseInsensitive: true)
     }
 
     var opt: [String: String] { settings.options }
@@ -51,7 +62,8 @@ public struct MaximoConnector: CMMSConnector {
     var api: String { base + (opt["api_path"] ?? "/maximo/api") }
     var objectStructure: String { (opt["object_structure"] ?? "mxapiwodetail").lowercased() }
     var collection: String { api + "/os/" + objectStructure }
-    public var referenceField: String { (opt["reference_field"] ?? "externalrefid").lowercased() }
+    public var referenceField: String { Self.referenceField(opt) }
+    static func referenceField(_ options: [String: String]) -> String { (options["reference_field"] ?? "externalrefid").lowercased() }
 
     var authHeaders: [(String, String)] {
         switch settings.auth {
@@ -69,7 +81,7 @@ public struct MaximoConnector: CMMSConnector {
     public func payload(_ wo: WorkOrderDraft) -> [String: JSONValue] {
         var p: [String: JSONValue] = [
             "siteid": .string(opt["site"] ?? ""),
-            "description": .string(String(wo.title.prefix(Self.descriptionMax))),
+            "description": .string(custom.title(wo, max: Self.descriptionMax)),
             "description_longdescription": .string(wo.description),
             "assetnum": .string(wo.asset),
             "wopriority": .number(Double(wopriority(wo.priority))),
@@ -78,6 +90,12 @@ public struct MaximoConnector: CMMSConnector {
         if let org = opt["org"], !org.isEmpty { p["orgid"] = .string(org) }
         if let loc = wo.functionalLocation ?? wo.location, !loc.isEmpty { p["location"] = .string(loc) }
         if let wt = opt["worktype"], !wt.isEmpty { p["worktype"] = .string(wt) }
+        switch custom.assignee(wo) {
+        case .user(let person)?: p["owner"] = .string(person)
+        case .team(let group)?: p["ownergroup"] = .string(group)
+        case nil: break
+        }
+        custom.apply(wo, to: &p)
         return p
     }
 

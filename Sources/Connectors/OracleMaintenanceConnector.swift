@@ -16,7 +16,10 @@ import NIOHTTP1
 ///   `FileName`, `Title`, base64 `FileContents` (image).
 /// Fields: `OrganizationCode`, `WorkOrderNumber`, `WorkOrderDescription` (240: title, then the long
 /// text as far as it fits), `AssetNumber`, `WorkOrderTypeCode`, `WorkOrderSubTypeCode`,
-/// `WorkOrderPriority` (number), `PlannedStartDate` (detection time).
+/// `WorkOrderPriority` (number), `PlannedStartDate` (detection time). The cmms entry's `title:`
+/// replaces the title at the head of the description and `fields:` adds resource attributes
+/// (`WorkOrderSubTypeCode`, `AllowCompletionToInventoryFlag`, …; numbers and flags typed). The work
+/// order header has no assignee; people are assigned on operations, so the assignment stays in the text.
 /// Status: ORA_UNRELEASED/ORA_ON_HOLD → open, ORA_RELEASED → in progress, ORA_COMPLETED/ORA_CLOSED →
 /// completed, ORA_CANCELED → cancelled; `status_map` ("<CODE>=…, …") overrides (e.g. a user status).
 /// Errors: REST framework JSON (`title`, `detail`, `o:errorDetails[].detail`) or the plain-text body.
@@ -27,9 +30,12 @@ import NIOHTTP1
 public struct OracleMaintenanceConnector: CMMSConnector {
     public let settings: CMMSSettings
     let http: HTTPTransport
+    let custom: PlantCustomization
     public var name: String { settings.name }
     public var kind: String { "oracle-fusion" }
     public static let descriptionMax = 240
+    /// Typed attributes of the resource that a plant may set; the tests hold it against the emulator's table.
+    public static let fieldKinds: [String: FieldKind] = ["WorkOrderPriority": .number, "AllowCompletionToInventoryFlag": .boolean]
     static let itemType = "application/vnd.oracle.adf.resourceitem+json"
 
     init(settings: CMMSSettings, http: HTTPTransport) throws {
@@ -37,6 +43,9 @@ public struct OracleMaintenanceConnector: CMMSConnector {
             throw ConnectorError.misconfigured("cmms \(settings.name): oracle.organization (the maintenance organization code) is required")
         }
         self.settings = settings; self.http = http
+        custom = try PlantCustomization(settings, reserved: ["OrganizationCode", "WorkOrderNumber", "WorkOrderDescription", "AssetNumber",
+                                                            "WorkOrderTypeCode", "WorkOrderPriority", "PlannedStartDate"],
+                                        kinds: { Self.fieldKinds[$0] })
     }
 
     var opt: [String: String] { settings.options }
@@ -45,7 +54,7 @@ public struct OracleMaintenanceConnector: CMMSConnector {
     var headers: [(String, String)] { [("Accept", "application/json")] + HTTPTransport.authHeaders(settings.auth) }
 
     public func payload(_ wo: WorkOrderDraft) -> [String: JSONValue] {
-        var text = wo.title
+        var text = custom.title(wo, max: Self.descriptionMax)
         if !wo.description.isEmpty { text += "\n" + wo.description }
         if text.count > Self.descriptionMax { text = String(text.prefix(Self.descriptionMax - 1)) + "…" }
         var p: [String: JSONValue] = [
@@ -58,6 +67,7 @@ public struct OracleMaintenanceConnector: CMMSConnector {
             "PlannedStartDate": .string(Timestamps.format(wo.detectedAt)),
         ]
         if let s = opt["work_order_subtype"], !s.isEmpty { p["WorkOrderSubTypeCode"] = .string(s) }
+        custom.apply(wo, to: &p)
         return p
     }
 

@@ -23,7 +23,10 @@ import NIOHTTP1
 /// `MalfunctionStartTime` (Edm.Time) from the detection time in the plant's time zone,
 /// `MaintenanceObjectIsDown` (true for critical), `MaintNotifExtReferenceNumber` (20: our reference),
 /// optional `MaintenancePlannerGroup`, `MainWorkCenter`/`MainWorkCenterPlant`, `ReportedByUser`,
-/// `MaintNotificationCodeGroup`/`MaintNotificationCode`.
+/// `MaintNotificationCodeGroup`/`MaintNotificationCode`, `PersonResponsible` (the technician's
+/// personnel number from `users`). The cmms entry's `title:` replaces the title (cut to 40) and
+/// `fields:` adds notification properties (e.g. `LocationDescription: "{zone}"`); Edm.Boolean and
+/// Edm.Double properties are sent typed.
 ///
 /// Status read-back: the notification has no user-status field in this API, so the system
 /// statuses in `ConcatenatedActiveSystStsName` decide (DLFL → cancelled, NOCO → completed,
@@ -49,11 +52,21 @@ public struct SAPPMConnector: CMMSConnector {
     let http: HTTPTransport
     let cookies = CookieJar()
     let tokens = CSRFTokens()
+    let custom: PlantCustomization
     public var name: String { settings.name }
     public var kind: String { "sap-pm" }
 
     public static let longTextMax = 1333
     public static let referenceMax = 20
+    public static let titleMax = 40
+    /// Properties the connector fills from the work order; `fields:` may not name them.
+    public static let reservedFields: Set<String> = [
+        "NotificationText", "MaintNotifLongTextForEdit", "MaintNotifExtReferenceNumber", "NotificationType", "MaintPriority",
+        "MalfunctionStartDate", "MalfunctionStartTime", "MaintenanceObjectIsDown", "TechnicalObject", "TechObjIsEquipOrFuncnlLoc",
+    ]
+    /// The creatable MaintenanceNotification properties that OData V2 JSON carries as booleans or numbers
+    /// (Edm.Decimal and Edm.Int64 travel as strings); the tests check this against the EDMX.
+    public static let fieldKinds: [String: FieldKind] = ["MaintenanceObjectIsDown": .boolean, "MaintObjectDowntimeDuration": .number]
 
     init(settings: CMMSSettings, http: HTTPTransport) throws {
         self.settings = settings; self.http = http
@@ -72,6 +85,7 @@ public struct SAPPMConnector: CMMSConnector {
         if let tz = settings.options["timezone"], TimeZone(identifier: tz) == nil {
             throw ConnectorError.misconfigured("cmms \(settings.name): sap.timezone '\(tz)' is not a time zone name")
         }
+        custom = try PlantCustomization(settings, reserved: Self.reservedFields, kinds: { Self.fieldKinds[$0] })
     }
 
     var opt: [String: String] { settings.options }
@@ -95,7 +109,7 @@ public struct SAPPMConnector: CMMSConnector {
     /// The notification body; public so the spec tests can check every property against the EDMX.
     public func notificationPayload(_ wo: WorkOrderDraft) -> [String: JSONValue] {
         var p: [String: JSONValue] = [
-            "NotificationText": .string(String(wo.title.prefix(40))),
+            "NotificationText": .string(custom.title(wo, max: Self.titleMax)),
             "MaintNotifLongTextForEdit": .string(Self.fit(wo.description, max: Self.longTextMax, evidence: wo.evidenceURL)),
             "NotificationType": .string(opt["notification_type"] ?? "M2"),
             "MaintPriority": .string(sapPriority(wo.priority)),
@@ -115,6 +129,9 @@ public struct SAPPMConnector: CMMSConnector {
                                             ("coding_code", "MaintNotificationCode")]
         for (key, prop) in optional { if let v = opt[key], !v.isEmpty { p[prop] = .string(v) } }
         if p["MainWorkCenter"] != nil, p["MainWorkCenterPlant"] == nil, let plant = opt["plant"] { p["MainWorkCenterPlant"] = .string(plant) }
+        // The notification has a person but no group to assign; a team mapping stays in the text.
+        if case .user(let person)? = custom.assignee(wo) { p["PersonResponsible"] = .string(person) }
+        custom.apply(wo, to: &p)
         return p
     }
 
@@ -122,7 +139,7 @@ public struct SAPPMConnector: CMMSConnector {
     public func orderPayload(_ wo: WorkOrderDraft, notification: String) -> [String: JSONValue] {
         var p: [String: JSONValue] = [
             "MaintenanceOrderType": .string(opt["order_type"] ?? "PM01"),
-            "MaintenanceOrderDesc": .string(String(wo.title.prefix(40))),
+            "MaintenanceOrderDesc": .string(custom.title(wo, max: Self.titleMax)),
             "MaintenanceNotification": .string(notification),
             "MaintPriority": .string(sapPriority(wo.priority)),
         ]

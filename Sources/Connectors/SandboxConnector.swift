@@ -7,22 +7,45 @@ import MillwrightCore
 ///
 /// API: `POST /api/work-orders`, `GET /api/work-orders?reference=`, `GET /api/work-orders/{id}`,
 /// `POST /api/work-orders/{id}/notes`, `GET /api/whoami`; Bearer token auth.
+/// The title is at most 40 characters (the cmms entry's `title:` is cut to it); `fields:` may set
+/// the optional `work_type` and `cost_center`; `assignee` is the technician (through `users` when
+/// mapped, else our own id: the sandbox shares Millwright's ids).
 public struct SandboxConnector: CMMSConnector {
     public let settings: CMMSSettings
     let http: HTTPTransport
+    let custom: PlantCustomization
     public var name: String { settings.name }
     public var kind: String { "sandbox" }
+    public static let titleMax = 40
 
-    init(settings: CMMSSettings, http: HTTPTransport) { self.settings = settings; self.http = http }
+    init(settings: CMMSSettings, http: HTTPTransport) throws {
+        self.settings = settings; self.http = http
+        let own = SandboxWorkOrderRequest.CodingKeys.allCases.map(\.rawValue).filter { !SandboxWorkOrderRequest.optionalFields.contains($0) }
+        custom = try PlantCustomization(settings, reserved: Set(own))
+    }
+
+    /// The create body; public so the tests can see what the sandbox receives.
+    public func payload(_ wo: WorkOrderDraft) throws -> Data {
+        var request = SandboxWorkOrderRequest(wo)
+        request.title = custom.title(wo, max: Self.titleMax)
+        switch custom.assignee(wo) {
+        case .user(let u)?: request.assignee = u
+        case .team(let t)?: request.assignee = "team:\(t)"
+        case nil: request.assignee = wo.assignee
+        }
+        guard case .object(var body) = try JSONValue.parse(JSONEncoder.sandbox.encode(request)) else { return Data() }
+        custom.apply(wo, to: &body)
+        // Plain keys: the sandbox encoder's snake_casing would rename the plant's field names.
+        return try JSONEncoder().encode(JSONValue.object(body))
+    }
 
     var headers: [(String, String)] {
         [("Content-Type", "application/json"), ("Accept", "application/json")] + HTTPTransport.authHeaders(settings.auth)
     }
 
     public func create(_ wo: WorkOrderDraft) async -> DeliveryState.Outcome {
-        let body = SandboxWorkOrderRequest(wo)
         do {
-            let r = try await http.send(.POST, settings.baseURL + "/api/work-orders", headers: headers, body: try JSONEncoder.sandbox.encode(body))
+            let r = try await http.send(.POST, settings.baseURL + "/api/work-orders", headers: headers, body: try payload(wo))
             if let failure = HTTPTransport.classify(r, describe: Self.problem) { return failure }
             guard let id = r.json?["id"]?.stringValue else { return .unknown(error: "created, but the response had no id: \(r.text)") }
             return .created(cmmsId: id)
@@ -105,6 +128,12 @@ public struct SandboxWorkOrderRequest: Codable, Sendable, Equatable {
     public var camera: String
     public var detectedAt: Date
     public var evidenceURL: String?
+    public var assignee: String?
+    public var workType: String?
+    public var costCenter: String?
+
+    /// Fields the plant's `fields:` may set (an `assignee` there replaces the technician).
+    public static let optionalFields: Set<String> = ["work_type", "cost_center", "assignee"]
 
     public init(_ w: WorkOrderDraft) {
         reference = w.reference; title = w.title; description = w.description; asset = w.asset
@@ -112,9 +141,10 @@ public struct SandboxWorkOrderRequest: Codable, Sendable, Equatable {
         severity = w.severity; camera = w.camera; detectedAt = w.detectedAt; evidenceURL = w.evidenceURL
     }
 
-    enum CodingKeys: String, CodingKey {
-        case reference, title, description, asset, location, priority, severity, camera
+    public enum CodingKeys: String, CodingKey, CaseIterable {
+        case reference, title, description, asset, location, priority, severity, camera, assignee
         case defectClass = "defect_class", detectedAt = "detected_at", evidenceURL = "evidence_url"
+        case workType = "work_type", costCenter = "cost_center"
     }
 }
 

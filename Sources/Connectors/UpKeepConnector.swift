@@ -9,7 +9,9 @@ import NIOHTTP1
 /// `POST /api/v2/work-orders/` (create: `title`, `description`, `priority` 0–3, `category`, `asset`,
 /// `location`); `GET /api/v2/work-orders/{id}` (status); `GET /api/v2/work-orders/?limit=…`
 /// (lookup); `PATCH /api/v2/work-orders/{id}` as `multipart/form-data` with the `image` file (image).
-/// Notes are not sent (addNote answers false).
+/// Notes are not sent (addNote answers false). `assignedToUser` / `team` come from `users`; the
+/// cmms entry's `title:` replaces the title and `fields:` adds work-order fields (`category`,
+/// `dueDate`, …; all strings, UpKeep's only numeric field, priority, is Millwright's).
 ///
 /// Choices where the public docs are open: the only OpenAPI found is synthetic (see SOURCES.md),
 /// so priority follows UpKeep's documented integer scale (0 none, 1 low, 2 medium, 3 high; map
@@ -20,11 +22,13 @@ import NIOHTTP1
 /// `status_map` ("<status>=…, …") overrides.
 ///
 /// Config (`upkeep:` block): `priority_map.<p>`, `category`, `asset_map` ("<asset>=…, …"), `location_map` ("<location>=…, …"),
-/// `lookup_depth`, `status_map` ("<status>=…, …"). Auth: `session` (email + password).
+/// `lookup_depth`, `status_map` ("<status>=…, …"), `users` ("<technician>=<user id>, <queue>=team:<team id>").
+/// Auth: `session` (email + password).
 public struct UpKeepConnector: CMMSConnector {
     public let settings: CMMSSettings
     let http: HTTPTransport
     let session = SessionToken()
+    let custom: PlantCustomization
     public var name: String { settings.name }
     public var kind: String { "upkeep" }
 
@@ -33,6 +37,7 @@ public struct UpKeepConnector: CMMSConnector {
             throw ConnectorError.misconfigured("cmms \(settings.name): UpKeep needs auth: {session: {user_env, password_env}} (email and password of the integration user)")
         }
         self.settings = settings; self.http = http
+        custom = try PlantCustomization(settings, reserved: ["title", "description", "priority", "asset", "location"])
     }
 
     var opt: [String: String] { settings.options }
@@ -40,33 +45,40 @@ public struct UpKeepConnector: CMMSConnector {
 
     public func payload(_ wo: WorkOrderDraft) -> [String: JSONValue] {
         var p: [String: JSONValue] = [
-            "title": .string(wo.title),
+            "title": .string(custom.title(wo, max: nil)),
             "description": .string(wo.description),
             "priority": .number(Double(ConnectorOptions.lookup(opt, "priority_map", wo.priority.rawValue).flatMap(Int.init) ?? [.critical: 3, .high: 3, .medium: 2, .low: 1][wo.priority]!)),
         ]
         if let c = opt["category"], !c.isEmpty { p["category"] = .string(c) }
         if let a = ConnectorOptions.lookup(opt, "asset_map", wo.asset) { p["asset"] = .string(a) }
         if let l = (wo.location ?? wo.functionalLocation).flatMap({ ConnectorOptions.lookup(opt, "location_map", $0) }) { p["location"] = .string(l) }
+        switch custom.assignee(wo) {
+        case .user(let u)?: p["assignedToUser"] = .string(u)
+        case .team(let t)?: p["team"] = .string(t)
+        case nil: break
+        }
+        custom.apply(wo, to: &p)
         return p
     }
 
-    func login() async throws -> String? {
-        guard case .session(let user, let password) = settings.auth else { return nil }
+    /// Signs in; the session token, or nil with UpKeep's answer to say why.
+    func login() async throws -> (token: String?, answer: HTTPTransport.Response) {
+        let (user, password) = if case .session(let u, let p) = settings.auth { (u, p) } else { ("", "") }
         let body = try JSONEncoder().encode(JSONValue.object(["email": .string(user), "password": .string(password)]))
         let r = try await http.send(.POST, base + "/auth/", headers: [("Content-Type", "application/json"), ("Accept", "application/json")], body: body)
-        guard r.status == 200, let t = r.json?["result"]?["sessionToken"]?.stringValue else { return nil }
+        guard r.status == 200, let t = r.json?["result"]?["sessionToken"]?.stringValue else { return (nil, r) }
         session.set(t)
-        return t
+        return (t, r)
     }
 
     /// Sends with the session token; logs in first, and once more after a 401.
     func send(_ method: HTTPMethod, _ path: String, headers extra: [(String, String)] = [], body: Data? = nil) async throws -> HTTPTransport.Response {
         var token = session.get()
-        if token == nil { token = try await login() }
+        if token == nil { token = try await login().token }
         var r = try await http.send(method, base + path, headers: [("Accept", "application/json"), ("Session-Token", token ?? "")] + extra, body: body)
         if r.status == 401 {
             session.set(nil)
-            if let fresh = try await login() {
+            if let fresh = try await login().token {
                 r = try await http.send(method, base + path, headers: [("Accept", "application/json"), ("Session-Token", fresh)] + extra, body: body)
             }
         }
@@ -121,18 +133,18 @@ public struct UpKeepConnector: CMMSConnector {
     public func addNote(cmmsId: String, text: String) async -> Bool { false }
 
     public func attach(cmmsId: String, filename: String, jpeg: Data) async -> Bool {
-        let boundary = "millwright-\(UUID().uuidString)"
-        var body = Data("--\(boundary)\r\nContent-Disposition: form-data; name=\"image\"; filename=\"\(filename.replacingOccurrences(of: "\"", with: ""))\"\r\nContent-Type: image/jpeg\r\n\r\n".utf8)
-        body.append(jpeg)
-        body.append(Data("\r\n--\(boundary)--\r\n".utf8))
-        guard let r = try? await send(.PATCH, "/work-orders/\(cmmsId)", headers: [("Content-Type", "multipart/form-data; boundary=\(boundary)")], body: body) else { return false }
+        let form = Multipart.file(field: "image", filename: filename, contentType: "image/jpeg", data: jpeg)
+        guard let r = try? await send(.PATCH, "/work-orders/\(cmmsId)", headers: [("Content-Type", form.contentType)], body: form.body) else { return false }
         return (200..<300).contains(r.status)
     }
 
     public func checkConnection() async -> [ConnectionCheck] {
         do {
-            guard try await login() != nil else {
-                return [ConnectionCheck(step: "authenticate", ok: false, detail: "POST /api/v2/auth/ gave no session token", fix: "check the integration user's email and password in cmms[\(name)].auth")]
+            let (token, answer) = try await login()
+            guard token != nil else {
+                let refused = answer.status == 400 || answer.status == 401 || answer.status == 403
+                return [ConnectionCheck(step: "authenticate", ok: false, detail: "POST /api/v2/auth/ answered HTTP \(answer.status): \(Self.describe(answer))",
+                                        fix: refused ? "check the integration user's email and password in cmms[\(name)].auth" : "check base_url \(settings.baseURL) (https://api.onupkeep.com)")]
             }
             let r = try await send(.GET, "/work-orders/?limit=1")
             let ok = r.status == 200

@@ -9,11 +9,14 @@ import MillwrightCore
 /// with `X-Millwright-Timestamp` (Unix seconds; reject old ones to stop replays) and must
 /// treat `Idempotency-Key` (our reference) as the key of the work order: a webhook cannot be
 /// queried, so a retry after a lost response is sent again with the same key.
-/// Config: `webhook: { secret_env: MW_WEBHOOK_SECRET }`.
+/// Config: `webhook: { secret_env: MW_WEBHOOK_SECRET }`. The cmms entry's `title:` replaces
+/// `work_order.title` (not cut: a receiver has no fixed length) and `fields:` arrive rendered, as
+/// strings, in `fields` beside the work order.
 public struct WebhookConnector: CMMSConnector {
     public let settings: CMMSSettings
     let http: HTTPTransport
     let secret: Data
+    let custom: PlantCustomization
     public var name: String { settings.name }
     public var kind: String { "webhook" }
 
@@ -22,6 +25,7 @@ public struct WebhookConnector: CMMSConnector {
             throw ConnectorError.misconfigured("cmms \(settings.name): webhook needs webhook.secret_env naming the signing secret's environment variable")
         }
         self.settings = settings; self.http = http; self.secret = Data(s.utf8)
+        custom = try PlantCustomization(settings, reserved: [])
     }
 
     public static func signature(body: Data, timestamp: String, secret: Data) -> String {
@@ -34,7 +38,10 @@ public struct WebhookConnector: CMMSConnector {
 
     public func create(_ wo: WorkOrderDraft) async -> DeliveryState.Outcome {
         do {
-            let body = try JSONEncoder.sandbox.encode(WebhookEnvelope(event: "work_order.created", workOrder: wo))
+            var titled = wo
+            titled.title = custom.title(wo, max: nil)
+            let fields = custom.renderedFields(wo)
+            let body = try JSONEncoder.sandbox.encode(WebhookEnvelope(event: "work_order.created", workOrder: titled, fields: fields.isEmpty ? nil : fields))
             let ts = String(Int(Date().timeIntervalSince1970))
             let headers = [("Content-Type", "application/json"), ("Idempotency-Key", wo.reference), ("X-Millwright-Timestamp", ts),
                            ("X-Millwright-Signature", Self.signature(body: body, timestamp: ts, secret: secret))] + HTTPTransport.authHeaders(settings.auth)
@@ -66,5 +73,7 @@ public struct WebhookConnector: CMMSConnector {
 public struct WebhookEnvelope: Codable, Sendable {
     public var event: String
     public var workOrder: WorkOrderDraft
-    enum CodingKeys: String, CodingKey { case event, workOrder = "work_order" }
+    /// The plant's `fields:`, rendered; absent when none are configured.
+    public var fields: [String: String]?
+    enum CodingKeys: String, CodingKey { case event, workOrder = "work_order", fields }
 }

@@ -17,6 +17,8 @@ public struct EmulatorOptions: Sendable {
     /// Work orders report `in_progress` after this long and `completed` after twice it.
     public var autoProgress: TimeInterval?
     public var seed: UInt64 = 42
+    /// Replaces each emulator's own upload size limit, so a test can cross it with a small file.
+    public var uploadLimitBytes: Int?
     public init() {}
 }
 
@@ -33,9 +35,11 @@ public struct EmulatedWorkOrder: Codable, Sendable {
     public var attachments: [String]
     /// The request body exactly as received.
     public var body: JSONValue
+    /// The user or group the system assigned the work order to, in its own terms.
+    public var assignee: String? = nil
 
     enum CodingKeys: String, CodingKey {
-        case id, reference, title, asset, priority, status, notes, attachments, body
+        case id, reference, title, asset, priority, status, notes, attachments, body, assignee
         case createdAt = "created_at"
     }
 }
@@ -46,6 +50,8 @@ public actor EmulatorState {
     public let options: EmulatorOptions
     private var rng: SplitMix64
     private var nextId = 1000
+    /// Uploaded files by work order id and file name, byte for byte.
+    private var files: [String: [String: Data]] = [:]
     public private(set) var requests = 0
     public private(set) var injectedFailures = 0
 
@@ -84,6 +90,19 @@ public actor EmulatorState {
         change(&workOrders[i])
         return workOrders[i]
     }
+
+    /// Stores an uploaded file on a work order; the same name again replaces it. False when there is no such work order.
+    public func attach(id: String, name: String, data: Data) -> Bool {
+        guard let i = workOrders.firstIndex(where: { $0.id == id }) else { return false }
+        if !workOrders[i].attachments.contains(name) { workOrders[i].attachments.append(name) }
+        files[id, default: [:]][name] = data
+        return true
+    }
+
+    public func file(id: String, name: String) -> Data? { files[id]?[name] }
+
+    /// The upload limit: the emulated system's own, unless the options replace it.
+    public func uploadLimit(default limit: Int) -> Int { options.uploadLimitBytes ?? limit }
 
     /// Applies `autoProgress` as if a technician worked the order.
     private func progressed(_ wo: EmulatedWorkOrder) -> EmulatedWorkOrder {
@@ -139,6 +158,13 @@ public enum EmulatorHTTP {
             let all = await state.all()
             return json(status: .ok, EmulatorListing(kind: kind, count: all.count, items: all))
         }
+        router.get("/_emulator/work-orders/:id/attachments/:name") { _, context in
+            guard let id = context.parameters.get("id"), let name = context.parameters.get("name"),
+                  let data = await state.file(id: id, name: name.removingPercentEncoding ?? name) else {
+                return json(status: .notFound, ["detail": "no such file on that work order (only uploads are kept byte for byte)"])
+            }
+            return Response(status: .ok, headers: [.contentType: "application/octet-stream"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+        }
         router.get("/_emulator/stats") { _, _ in
             json(status: .ok, ["requests": await state.requests, "injected_failures": await state.injectedFailures, "work_orders": await state.all().count])
         }
@@ -156,5 +182,48 @@ public enum EmulatorCredentials {
     public static func load(path: String) throws -> Set<String> {
         let text = try String(contentsOfFile: path, encoding: .utf8)
         return Set(text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty && !$0.hasPrefix("#") })
+    }
+}
+
+/// A `multipart/form-data` body as the emulators receive uploads.
+enum MultipartForm {
+    struct Part {
+        var name: String
+        var filename: String?
+        var contentType: String?
+        var data: Data
+    }
+
+    /// The parts, or nil when the body is not well-formed multipart with the header's boundary.
+    static func parse(_ body: Data, contentType: String) -> [Part]? {
+        guard contentType.lowercased().hasPrefix("multipart/form-data"),
+              let param = contentType.components(separatedBy: "boundary=").dropFirst().first?.split(separator: ";").first else { return nil }
+        let boundary = param.trimmingCharacters(in: CharacterSet(charactersIn: "\" "))
+        guard !boundary.isEmpty, var rest = body.range(of: Data("--\(boundary)".utf8)).map({ body[$0.upperBound...] }) else { return nil }
+        let next = Data("\r\n--\(boundary)".utf8), crlf = Data("\r\n".utf8)
+        var parts: [Part] = []
+        while !rest.starts(with: Data("--".utf8)) {
+            guard rest.starts(with: crlf) else { return nil }
+            rest = rest.dropFirst(crlf.count)
+            guard let headEnd = rest.range(of: Data("\r\n\r\n".utf8)) else { return nil }
+            let head = String(decoding: rest[..<headEnd.lowerBound], as: UTF8.self)
+            rest = rest[headEnd.upperBound...]
+            guard let end = rest.range(of: next) else { return nil }
+            var part = Part(name: "", filename: nil, contentType: nil, data: Data(rest[..<end.lowerBound]))
+            rest = rest[end.upperBound...]
+            for line in head.components(separatedBy: "\r\n") {
+                let lower = line.lowercased()
+                if lower.hasPrefix("content-type:") { part.contentType = line.dropFirst(13).trimmingCharacters(in: .whitespaces) }
+                guard lower.hasPrefix("content-disposition:") else { continue }
+                for p in line.split(separator: ";").dropFirst() {
+                    let kv = p.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+                    guard kv.count == 2 else { continue }
+                    let value = kv[1].trimmingCharacters(in: CharacterSet(charactersIn: "\""))
+                    if kv[0] == "name" { part.name = value } else if kv[0] == "filename" { part.filename = value }
+                }
+            }
+            parts.append(part)
+        }
+        return parts
     }
 }

@@ -9,24 +9,53 @@ import NIOCore
 ///
 /// Covers the signed request (query `service=cmms`, `appKey`, `accessKey`, `signatureMethod=HmacSHA256`,
 /// `signatureVersion=1`, `timestamp`; header `Authorization` = hex HMAC-SHA256 of the URL without the
-/// scheme, verified when `--credentials` lists `accessKey:secret`, else only its form is checked),
-/// `_maCn` `FindRequest` (with `filters` `ql` "field = ?" / "field LIKE ?"), `FindByIdRequest`,
-/// `AddRequest`, `ChangeRequest` on `Priority` (seeded Highest/High/Medium/Low with tenant-style ids
-/// 101–104), `WorkOrderStatus` (Requested, Open, Work In Progress, On Hold, Completed, Cancelled),
-/// `WorkOrder` and `WorkOrderAsset`. Unknown fields, wrong types, unknown priority/status ids and a
-/// missing `intSiteID` answer `{"error": {"code", "message"}}`.
+/// scheme, verified when `--credentials` lists `accessKey:secret`, else only its form is checked;
+/// `Content-Type: text/plain` as Fiix's API guide requires), `_maCn` `FindRequest` (with `filters` `ql`
+/// "field = ?" / "field LIKE ?"), `FindByIdRequest`, `AddRequest`, `ChangeRequest` on `Priority`
+/// (seeded Highest/High/Medium/Low with tenant-style ids 101–104), `WorkOrderStatus` (Requested, Open,
+/// Work In Progress, On Hold, Completed, Cancelled), `WorkOrder` (the writable fields of Fiix's generated
+/// client's WorkOrder class), `WorkOrderAsset`, `WorkOrderUser`, and the upload pair `FileContents`
+/// (`strName`, `strMimeType`, base64 `strContents`, `intSize` when sent must match; 10 MB at most, the
+/// emulator's assumption) and `File` (`intWorkOrderID`, `intFileContentsID`, `strName`). Unknown fields,
+/// wrong types, unknown ids and missing required fields answer `{"error": {"code", "message"}}`.
 public enum FiixEmulator {
     static let priorities: [(Int, String)] = [(101, "Highest"), (102, "High"), (103, "Medium"), (104, "Low")]
     static let statuses: [(Int, String)] = [(1, "Requested"), (2, "Open"), (3, "Work In Progress"), (4, "On Hold"), (5, "Completed"), (6, "Cancelled")]
-    static let workOrderFields: [String: String] = ["className": "s", "strDescription": "s", "intSiteID": "i", "intPriorityID": "i",
-                                                     "intWorkOrderStatusID": "i", "intMaintenanceTypeID": "i", "strCode": "s"]
+    /// Field → type (`s` string, `i` integer) per class, as the generated client declares them (`dtm` dates travel as strings).
+    static let classFields: [String: [String: String]] = [
+        "WorkOrder": ["className": "s", "strDescription": "s", "intSiteID": "i", "intPriorityID": "i", "intWorkOrderStatusID": "i", "intMaintenanceTypeID": "i",
+                      "strCode": "s", "dtmSuggestedCompletionDate": "s", "intRequestedByUserID": "i", "intRCAActionID": "i", "intRCACauseID": "i",
+                      "intRCAProblemID": "i", "strAdminNotes": "s", "strCompletionNotes": "s", "strNameUserGuest": "s", "strEmailUserGuest": "s",
+                      "strPhoneUserGuest": "s"],
+        "WorkOrderAsset": ["className": "s", "intWorkOrderID": "i", "intAssetID": "i"],
+        "WorkOrderUser": ["className": "s", "intWorkOrderID": "i", "intUserID": "i", "bolNotifyOnAssignment": "i", "bolNotifyOnCompletion": "i",
+                          "bolNotifyOnOnlineOffline": "i", "bolNotifyOnStatusChange": "i", "bolNotifyOnTaskCompleted": "i"],
+        "FileContents": ["className": "s", "strName": "s", "strMimeType": "s", "strContents": "s", "intSize": "i", "intIsShared": "i", "intSysCode": "i"],
+        "File": ["className": "s", "intWorkOrderID": "i", "intFileContentsID": "i", "intFileTypeID": "i", "strName": "s", "strNotes": "s", "strLink": "s",
+                 "intAssetID": "i", "intSize": "i"],
+    ]
+    static let uploadLimit = 10 << 20
 
     actor Store {
         var statusOf: [String: Int] = [:]
-        var assets: [(Int, Int)] = []
+        var links = 0
+        var contents: [Int: Data] = [:]
         func set(_ id: String, _ s: Int) { statusOf[id] = s }
         func status(_ id: String) -> Int? { statusOf[id] }
-        func link(_ wo: Int, _ asset: Int) -> Int { assets.append((wo, asset)); return assets.count }
+        func nextLink() -> Int { links += 1; return links }
+        func addContents(_ data: Data) -> Int { let id = 5000 + contents.count + 1; contents[id] = data; return id }
+        func contents(_ id: Int) -> Data? { contents[id] }
+    }
+
+    /// Unknown field or wrong type in an AddRequest object, in Fiix's words.
+    static func fieldProblem(_ o: [String: JSONValue], _ cls: String) -> Response? {
+        let known = classFields[cls] ?? [:]
+        for (k, v) in o.sorted(by: { $0.key < $1.key }) {
+            guard let t = known[k] else { return rpcError(400, "Unknown field '\(k)' on \(cls)") }
+            if t == "i", v.doubleValue.map({ $0.rounded() == $0 }) != true { return rpcError(400, "Field '\(k)' must be an integer") }
+            if t == "s", v.stringValue == nil { return rpcError(400, "Field '\(k)' must be a string") }
+        }
+        return nil
     }
 
     static func rpcError(_ code: Int, _ message: String) -> Response {
@@ -47,6 +76,9 @@ public enum FiixEmulator {
             guard q.get("service") == "cmms", q.get("signatureMethod") == "HmacSHA256", q.get("signatureVersion") == "1",
                   let access = q.get("accessKey"), !access.isEmpty, q.get("appKey")?.isEmpty == false, q.get("timestamp").flatMap(Int64.init) != nil else {
                 return rpcError(401, "Request must carry service=cmms, appKey, accessKey, signatureMethod=HmacSHA256, signatureVersion=1 and timestamp")
+            }
+            guard request.headers[.contentType]?.lowercased().hasPrefix("text/plain") == true else {
+                return rpcError(400, "Content-Type must be text/plain")
             }
             guard let sig = request.headers[.authorization], sig.count == 64, sig.allSatisfy(\.isHexDigit) else {
                 return rpcError(401, "Authorization must be the hex HMAC-SHA256 signature of the request URL")
@@ -70,11 +102,7 @@ public enum FiixEmulator {
                 return EmulatorHTTP.json(status: .ok, ["object": JSONValue.object(["id": .number(Double(s.0)), "strName": .string(s.1)])])
             case ("AddRequest", "WorkOrder"):
                 guard let o = body["object"]?.objectValue else { return rpcError(400, "AddRequest needs object") }
-                for (k, v) in o.sorted(by: { $0.key < $1.key }) {
-                    guard let t = workOrderFields[k] else { return rpcError(400, "Unknown field '\(k)' on WorkOrder") }
-                    if t == "i", v.doubleValue.map({ $0.rounded() == $0 }) != true { return rpcError(400, "Field '\(k)' must be an integer") }
-                    if t == "s", v.stringValue == nil { return rpcError(400, "Field '\(k)' must be a string") }
-                }
+                if let problem = fieldProblem(o, "WorkOrder") { return problem }
                 guard o["intSiteID"]?.doubleValue != nil else { return rpcError(400, "intSiteID is required") }
                 if let p = o["intPriorityID"]?.doubleValue, !priorities.contains(where: { Double($0.0) == p }) { return rpcError(400, "No Priority with id \(Int(p))") }
                 if let s = o["intWorkOrderStatusID"]?.doubleValue, !statuses.contains(where: { Double($0.0) == s }) { return rpcError(400, "No WorkOrderStatus with id \(Int(s))") }
@@ -86,13 +114,38 @@ public enum FiixEmulator {
                 }
                 if let s = o["intWorkOrderStatusID"]?.doubleValue { await store.set(wo.id, Int(s)) }
                 return EmulatorHTTP.json(status: .ok, ["_maCn": JSONValue.string("AddResponse"), "object": .object(["id": .number(Double(wo.id) ?? 0)])])
-            case ("AddRequest", "WorkOrderAsset"):
-                guard let o = body["object"]?.objectValue, let w = o["intWorkOrderID"]?.doubleValue, let a = o["intAssetID"]?.doubleValue else {
-                    return rpcError(400, "WorkOrderAsset needs intWorkOrderID and intAssetID")
+            case ("AddRequest", "WorkOrderAsset"), ("AddRequest", "WorkOrderUser"):
+                let target = cls == "WorkOrderAsset" ? "intAssetID" : "intUserID"
+                guard let o = body["object"]?.objectValue, let w = o["intWorkOrderID"]?.doubleValue, let t = o[target]?.doubleValue else {
+                    return rpcError(400, "\(cls) needs intWorkOrderID and \(target)")
                 }
-                guard await state.find(id: String(Int(w))) != nil else { return rpcError(404, "No WorkOrder with id \(Int(w))") }
-                _ = await state.update(id: String(Int(w))) { $0.asset = String(Int(a)) }
-                return EmulatorHTTP.json(status: .ok, ["object": JSONValue.object(["id": .number(Double(await store.link(Int(w), Int(a))))])])
+                if let problem = fieldProblem(o, cls) { return problem }
+                let linked = await state.update(id: String(Int(w))) { wo in
+                    if cls == "WorkOrderAsset" { wo.asset = String(Int(t)) } else { wo.assignee = String(Int(t)) }
+                }
+                guard linked != nil else { return rpcError(404, "No WorkOrder with id \(Int(w))") }
+                return EmulatorHTTP.json(status: .ok, ["object": JSONValue.object(["id": .number(Double(await store.nextLink()))])])
+            case ("AddRequest", "FileContents"):
+                guard let o = body["object"]?.objectValue else { return rpcError(400, "AddRequest needs object") }
+                if let problem = fieldProblem(o, cls) { return problem }
+                guard o["strName"]?.stringValue?.isEmpty == false else { return rpcError(400, "strName is required") }
+                guard let mime = o["strMimeType"]?.stringValue, mime.split(separator: "/").count == 2 else { return rpcError(400, "strMimeType must be a MIME type such as image/jpeg") }
+                guard let b64 = o["strContents"]?.stringValue, let data = Data(base64Encoded: b64), !data.isEmpty else {
+                    return rpcError(400, "strContents must be the file in base64")
+                }
+                let limit = await state.uploadLimit(default: uploadLimit)
+                guard data.count <= limit else { return rpcError(413, "File is larger than \(limit) bytes") }
+                if let size = o["intSize"]?.doubleValue, Int(size) != data.count { return rpcError(400, "intSize \(Int(size)) does not match the \(data.count) bytes of strContents") }
+                return EmulatorHTTP.json(status: .ok, ["_maCn": JSONValue.string("AddResponse"), "object": .object(["id": .number(Double(await store.addContents(data)))])])
+            case ("AddRequest", "File"):
+                guard let o = body["object"]?.objectValue else { return rpcError(400, "AddRequest needs object") }
+                if let problem = fieldProblem(o, cls) { return problem }
+                guard let name = o["strName"]?.stringValue, !name.isEmpty else { return rpcError(400, "strName is required") }
+                guard let c = o["intFileContentsID"]?.doubleValue, let data = await store.contents(Int(c)) else { return rpcError(404, "No FileContents with that intFileContentsID") }
+                guard let w = o["intWorkOrderID"]?.doubleValue, await state.attach(id: String(Int(w)), name: name, data: data) else {
+                    return rpcError(404, "No WorkOrder with that intWorkOrderID")
+                }
+                return EmulatorHTTP.json(status: .ok, ["_maCn": JSONValue.string("AddResponse"), "object": .object(["id": .number(Double(await store.nextLink()))])])
             case ("FindRequest", "WorkOrder"):
                 var items = await state.all()
                 for f in body["filters"]?.arrayValue ?? [] {
@@ -112,7 +165,8 @@ public enum FiixEmulator {
                 guard let id = body["id"]?.doubleValue.map({ String(Int($0)) }), let w = await state.find(id: id) else { return rpcError(404, "No WorkOrder with that id") }
                 let explicit = await store.status(id)
                 let sid = explicit.flatMap { common($0) == w.status ? $0 : nil } ?? statusId(common: w.status)
-                return EmulatorHTTP.json(status: .ok, ["object": JSONValue.object(["id": .number(Double(id) ?? 0), "intWorkOrderStatusID": .number(Double(sid))])])
+                return EmulatorHTTP.json(status: .ok, ["object": JSONValue.object(["id": .number(Double(id) ?? 0), "intWorkOrderStatusID": .number(Double(sid)),
+                                                                                     "strAssignedUserIds": .string(w.assignee ?? "")])])
             case ("ChangeRequest", "WorkOrder"):
                 guard let id = body["object"]?["id"]?.doubleValue.map({ String(Int($0)) }), let s = body["object"]?["intWorkOrderStatusID"]?.doubleValue.map(Int.init),
                       statuses.contains(where: { $0.0 == s }) else { return rpcError(400, "ChangeRequest needs object.id and a valid intWorkOrderStatusID") }

@@ -12,9 +12,16 @@ import NIOCore
 /// long `DESCRIPTION` (80) or `JOBNUM` (30), missing organization or equipment, a duplicate JOBNUM →
 /// 400/409 with `{"ErrorAlert": [{"Message"}]}`), `GET /{JOBNUM}%23{ORG}` (404 when absent), and
 /// `PUT /{JOBNUM}%23{ORG}` with `STATUS.STATUSCODE` (a planner's status change). No machine-readable
-/// spec is public (SOURCES.md); the structure follows HxGN EAM's web-service record layout.
+/// spec is public (SOURCES.md); the structure follows HxGN EAM's web-service record layout (the
+/// datastream schema elements, as CERN's eam-wshub-core maps them), unknown child elements refused too.
 public enum HxGNEAMEmulator {
-    static let elements: Set<String> = ["WORKORDERID", "EQUIPMENTID", "DEPARTMENTID", "STATUS", "TYPE", "PRIORITY", "PROBLEMCODEID", "CLASSID", "REPORTEDBY"]
+    /// Top-level elements and the children each may hold.
+    static let elements: [String: Set<String>] = [
+        "WORKORDERID": ["JOBNUM", "ORGANIZATIONID", "DESCRIPTION"], "EQUIPMENTID": ["EQUIPMENTCODE", "ORGANIZATIONID"],
+        "DEPARTMENTID": ["DEPARTMENTCODE", "ORGANIZATIONID"], "STATUS": ["STATUSCODE"], "TYPE": ["TYPECODE"], "PRIORITY": ["PRIORITYCODE"],
+        "PROBLEMCODEID": ["PROBLEMCODE", "ORGANIZATIONID"], "CLASSID": ["CLASSCODE", "ORGANIZATIONID"], "REPORTEDBY": ["PERSONCODE"],
+        "ASSIGNEDTO": ["PERSONCODE"],
+    ]
     static let statuses: Set<String> = ["R", "A", "Q", "IP", "C", "CANC"]
 
     static func alert(_ status: HTTPResponse.Status, _ message: String) -> Response {
@@ -51,7 +58,11 @@ public enum HxGNEAMEmulator {
         api.post("") { request, _ in
             if let h = headersOK(request) { return alert(.badRequest, h) }
             guard let b = (try? JSONValue.parse(try await EmulatorHTTP.body(request)))?.objectValue else { return alert(.badRequest, "Invalid JSON") }
-            if let bad = b.keys.sorted().first(where: { !elements.contains($0) }) { return alert(.badRequest, "Unrecognized field \(bad)") }
+            for key in b.keys.sorted() {
+                guard let children = elements[key] else { return alert(.badRequest, "Unrecognized field \(key)") }
+                guard let inner = b[key]?.objectValue else { return alert(.badRequest, "\(key) must be a record element") }
+                if let bad = inner.keys.sorted().first(where: { !children.contains($0) }) { return alert(.badRequest, "Unrecognized field \(key).\(bad)") }
+            }
             guard let job = b["WORKORDERID"]?["JOBNUM"]?.stringValue, !job.isEmpty, job.count <= 30 else { return alert(.badRequest, "WORKORDERID.JOBNUM must be 1–30 characters") }
             guard let org = b["WORKORDERID"]?["ORGANIZATIONID"]?["ORGANIZATIONCODE"]?.stringValue, org == request.headers[HTTPField.Name("organization")!] else {
                 return alert(.badRequest, "WORKORDERID.ORGANIZATIONID.ORGANIZATIONCODE must match the organization header")
@@ -63,7 +74,8 @@ public enum HxGNEAMEmulator {
             if await find(job + "#" + org) != nil { return alert(.conflict, "Record \(job) already exists") }
             let wo = await state.add { id in
                 EmulatedWorkOrder(id: id, reference: job, title: desc, asset: b["EQUIPMENTID"]?["EQUIPMENTCODE"]?.stringValue,
-                                  priority: b["PRIORITY"]?["PRIORITYCODE"]?.stringValue, status: "open", createdAt: Date(), notes: [], attachments: [], body: .object(b))
+                                  priority: b["PRIORITY"]?["PRIORITYCODE"]?.stringValue, status: "open", createdAt: Date(), notes: [], attachments: [], body: .object(b),
+                                  assignee: b["ASSIGNEDTO"]?["PERSONCODE"]?.stringValue)
             }
             return EmulatorHTTP.json(status: .ok, ["Result": JSONValue.object(["ResultData": .object(["JOBNUM": .string(wo.reference ?? "")])])])
         }

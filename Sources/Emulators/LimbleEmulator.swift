@@ -7,13 +7,21 @@ import NIOCore
 
 /// `millwright emulate limble`: Limble API v2 tasks under `/v2`.
 ///
-/// Covers Basic auth with client id/secret, `POST /v2/tasks` (name and a known `locationID` (1–9 are
-/// seeded) required, numbers for ids/priority/type, unknown fields rejected → 400 `{"message"}`),
-/// `GET /v2/tasks?tasks=` / `?locations=&limit=`, `PATCH /v2/tasks/{id}` (`statusID`, `dateCompleted`:
-/// a technician's change), `POST /v2/tasks/{id}/comments`. No machine-readable spec is in
-/// shared/specs (SOURCES.md); fields follow Limble's v2 documentation.
+/// Covers Basic auth with client id/secret, `POST /v2/tasks` (the create fields of Limble's API V2
+/// Postman collection: `name`, `locationID` (1–9 are seeded), `due` and `type` required; ids, priority,
+/// `due`, `estimatedTime` numbers; `assignment` and `assignmentType` (user/team/multi) together;
+/// unknown fields rejected → 400 `{"message"}`), `GET /v2/tasks?tasks=` / `?locations=&limit=`,
+/// `PATCH /v2/tasks/{id}` (`statusID`, `dateCompleted`: a technician's change), `POST /v2/tasks/{id}/comments`,
+/// `PUT /v2/tasks/{id}/image` (multipart field `image`, JPEG/PNG/GIF, at most 50 MB). No machine-readable
+/// spec is in shared/specs (SOURCES.md); the collection is published at apidocs.limblecmms.com.
 public enum LimbleEmulator {
-    static let fields: [String: String] = ["name": "s", "description": "s", "locationID": "i", "assetID": "i", "priority": "i", "type": "i", "due": "i", "userID": "i", "teamID": "i"]
+    static let fields: [String: String] = [
+        "name": "s", "description": "s", "locationID": "i", "due": "i", "type": "i", "assetID": "i", "assignment": "i", "assignmentType": "s",
+        "templateID": "i", "priority": "i", "estimatedTime": "i", "requestName": "s", "requestEmail": "s", "requestPhone": "s",
+        "requestDescription": "s", "meta1": "s", "meta2": "s", "meta3": "s", "geoLocation": "o", "multiUsers": "a",
+    ]
+    static let imageTypes: Set<String> = ["image/jpeg", "image/jpg", "image/png", "image/gif"]
+    static let imageLimit = 50 << 20
 
     static func fail(_ status: HTTPResponse.Status, _ m: String) -> Response { EmulatorHTTP.json(status: status, ["message": m]) }
 
@@ -45,16 +53,26 @@ public enum LimbleEmulator {
             guard let b = (try? JSONValue.parse(try await EmulatorHTTP.body(request)))?.objectValue else { return fail(.badRequest, "Body must be JSON") }
             for k in b.keys.sorted() {
                 guard let t = fields[k] else { return fail(.badRequest, "Unknown field \(k)") }
-                if t == "i", b[k]!.doubleValue.map({ $0.rounded() == $0 }) != true { return fail(.badRequest, "\(k) must be a number") }
-                if t == "s", b[k]!.stringValue == nil { return fail(.badRequest, "\(k) must be a string") }
+                let v = b[k]!
+                let ok = switch t {
+                case "i": v.doubleValue.map { $0.rounded() == $0 } == true
+                case "s": v.stringValue != nil
+                case "o": v.objectValue != nil
+                default: v.arrayValue != nil
+                }
+                if !ok { return fail(.badRequest, "\(k) must be \(["i": "a number", "s": "a string", "o": "an object"][t] ?? "an array")") }
             }
-            guard let name = b["name"]?.stringValue, !name.isEmpty else { return fail(.badRequest, "name is required") }
+            for k in ["name", "locationID", "due", "type"] where b[k] == nil || b[k]?.stringValue?.isEmpty == true { return fail(.badRequest, "\(k) is required") }
+            let name = b["name"]?.stringValue ?? ""
             guard let loc = b["locationID"]?.doubleValue, (1...9).contains(loc) else { return fail(.badRequest, "locationID must be an existing location") }
+            if (b["assignment"] == nil) != (b["assignmentType"] == nil) { return fail(.badRequest, "assignment and assignmentType must be sent together") }
+            if let at = b["assignmentType"]?.stringValue, !["user", "team", "multi"].contains(at) { return fail(.badRequest, "assignmentType must be user, team or multi") }
             let wo = await state.add { id in
                 let d = b["description"]?.stringValue ?? ""
                 let ref = d.range(of: "Millwright reference ").map { String(d[$0.upperBound...].prefix { !$0.isWhitespace }) }
                 return EmulatedWorkOrder(id: id, reference: ref, title: name, asset: b["assetID"]?.stringOrNumber, priority: b["priority"]?.stringOrNumber,
-                                         status: "open", createdAt: Date(), notes: [], attachments: [], body: .object(b))
+                                         status: "open", createdAt: Date(), notes: [], attachments: [], body: .object(b),
+                                         assignee: b["assignment"]?.stringOrNumber.map { "\(b["assignmentType"]?.stringValue ?? ""):\($0)" })
             }
             return EmulatorHTTP.json(status: .created, ["taskID": Int(wo.id) ?? 0])
         }
@@ -85,6 +103,22 @@ public enum LimbleEmulator {
             guard let text = (try? JSONValue.parse(try await EmulatorHTTP.body(request)))?["comment"]?.stringValue, !text.isEmpty else { return fail(.badRequest, "comment is required") }
             guard let id = context.parameters.get("id"), await state.update(id: id, { $0.notes.append(text) }) != nil else { return fail(.notFound, "Task not found") }
             return EmulatorHTTP.json(status: .created, ["commentID": 1])
+        }
+        api.put(":id/image") { request, context in
+            let limit = await state.uploadLimit(default: imageLimit)
+            let data = try await EmulatorHTTP.body(request, limit: limit + 64 * 1024)
+            guard let parts = MultipartForm.parse(data, contentType: request.headers[.contentType] ?? "") else {
+                return fail(.badRequest, "Send the image as multipart/form-data")
+            }
+            guard let image = parts.first(where: { $0.name == "image" }), let filename = image.filename, !image.data.isEmpty else {
+                return fail(.badRequest, "image is required (a file field named image)")
+            }
+            guard let type = image.contentType?.lowercased(), imageTypes.contains(type) else {
+                return fail(.unsupportedMediaType, "image must be JPEG, PNG, JPG or GIF, not \(image.contentType ?? "an untyped file")")
+            }
+            guard image.data.count <= limit else { return fail(.contentTooLarge, "image is larger than \(limit) bytes") }
+            guard let id = context.parameters.get("id"), await state.attach(id: id, name: filename, data: image.data) else { return fail(.notFound, "Task not found") }
+            return EmulatorHTTP.json(status: .ok, ["taskID": JSONValue.number(Double(id) ?? 0), "filename": .string(filename)])
         }
         return router
     }

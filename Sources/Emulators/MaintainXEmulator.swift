@@ -142,12 +142,18 @@ public enum MaintainXEmulator {
                 if !customFields.contains(label) { problems.append(("extraFields.\(label)", "Custom field \"\(label)\" does not exist in this organization")) }
                 else if value.stringValue == nil { problems.append(("extraFields.\(label)", "\"\(label)\" must be a string")) }
             }
+            for (i, a) in (body["assignees"]?.arrayValue ?? []).enumerated() {
+                // The OpenAPI's item schema: {type: USER|TEAM, id: integer | string (a user's e-mail)}.
+                if !["USER", "TEAM"].contains(a["type"]?.stringValue ?? "") { problems.append(("assignees[\(i)].type", "\"type\" must be one of [USER, TEAM]")) }
+                if a["id"]?.doubleValue == nil && a["id"]?.stringValue == nil { problems.append(("assignees[\(i)].id", "\"id\" must be an integer or a string")) }
+            }
             if let t = body["title"]?.stringValue, t.trimmingCharacters(in: .whitespaces).isEmpty { problems.append(("title", "\"title\" is not allowed to be empty")) }
             if !problems.isEmpty { return errors(.badRequest, problems) }
             let wo = await state.add { id in
                 EmulatedWorkOrder(id: id, reference: body["externalData"]?["millwrightReference"]?.stringValue ?? body["extraFields"]?["Millwright Reference"]?.stringValue,
                                   title: body["title"]?.stringValue ?? "", asset: body["assetId"]?.stringOrNumber, priority: body["priority"]?.stringValue,
-                                  status: "open", createdAt: Date(), notes: [], attachments: [], body: .object(body))
+                                  status: "open", createdAt: Date(), notes: [], attachments: [], body: .object(body),
+                                  assignee: body["assignees"]?.arrayValue?.first?["id"]?.stringOrNumber)
             }
             await store.put(wo.id, body)
             return EmulatorHTTP.json(status: .ok, ["id": Int(wo.id) ?? 0])
@@ -200,7 +206,7 @@ public enum MaintainXEmulator {
             guard !data.isEmpty else { return errors(.badRequest, [(nil, "Attachment is empty")]) }
             let raw = context.parameters.get("filename") ?? ""
             let name = raw.removingPercentEncoding ?? raw
-            guard let id = context.parameters.get("id"), await state.update(id: id, { if !$0.attachments.contains(name) { $0.attachments.append(name) } }) != nil else {
+            guard let id = context.parameters.get("id"), await state.attach(id: id, name: name, data: data) else {
                 return errors(.notFound, [(nil, "Work order not found")])
             }
             return EmulatorHTTP.json(status: .ok, ["fileName": name])

@@ -19,12 +19,15 @@ import NIOCore
 /// Helper: `POST /_emulator/maximo/work-orders/{id}/status` `{"status": "INPRG"}`.
 ///
 /// Field names follow the Maximo Manage Postman collection in `shared/specs/cmms` plus the
-/// MXAPIWODETAIL attributes it does not show (`wopriority`, `location`, `worktype`, `externalrefid`).
+/// MXAPIWODETAIL attributes it does not show (`wopriority`, `location`, `worktype`, `externalrefid`,
+/// the assignment attributes `owner`/`ownergroup`/`lead`/`supervisor`/`persongroup`, `estdur`, `downtime`).
 /// Lengths: `description` 100 (WORKORDER.DESCRIPTION); the others are the Maximo 7.6 defaults as far
 /// as public documentation shows them and may differ per installation (Database Configuration).
 /// Reason codes other than the message texts are the emulator's own, not copied from Maximo.
 public enum MaximoEmulator {
-    public enum FieldType: String, Sendable { case aln = "ALN", upper = "UPPER", integer = "INTEGER", longaln = "LONGALN", datetime = "DATETIME", yorn = "YORN" }
+    public enum FieldType: String, Sendable {
+        case aln = "ALN", upper = "UPPER", integer = "INTEGER", longaln = "LONGALN", datetime = "DATETIME", yorn = "YORN", duration = "DURATION"
+    }
     public struct Field: Sendable { public var type: FieldType; public var length: Int?; public var creatable: Bool }
 
     public static let fields: [String: Field] = [
@@ -45,6 +48,13 @@ public enum MaximoEmulator {
         "reportedby": Field(type: .upper, length: 30, creatable: true),
         "failurecode": Field(type: .upper, length: 8, creatable: true),
         "problemcode": Field(type: .upper, length: 8, creatable: true),
+        "owner": Field(type: .upper, length: 30, creatable: true),
+        "ownergroup": Field(type: .upper, length: 8, creatable: true),
+        "lead": Field(type: .upper, length: 30, creatable: true),
+        "supervisor": Field(type: .upper, length: 30, creatable: true),
+        "persongroup": Field(type: .upper, length: 8, creatable: true),
+        "estdur": Field(type: .duration, length: nil, creatable: true),
+        "downtime": Field(type: .yorn, length: nil, creatable: true),
     ]
     public static let statuses: Set<String> = ["WAPPR", "APPR", "WSCH", "WMATL", "WPCOND", "INPRG", "COMP", "CLOSE", "CAN"]
 
@@ -116,7 +126,8 @@ public enum MaximoEmulator {
             let wo = await state.add { id in
                 EmulatedWorkOrder(id: id, reference: body["externalrefid"]?.stringValue ?? tx, title: body["description"]?.stringValue ?? "",
                                   asset: body["assetnum"]?.stringValue, priority: body["wopriority"]?.stringOrNumber, status: "open",
-                                  createdAt: Date(), notes: [], attachments: [], body: .object(body))
+                                  createdAt: Date(), notes: [], attachments: [], body: .object(body),
+                                  assignee: body["owner"]?.stringValue ?? body["ownergroup"]?.stringValue)
             }
             await store.put(wo.id, body)
             if let tx { await store.record(tx, wo.id) }
@@ -205,7 +216,7 @@ public enum MaximoEmulator {
             }
             let data = try await EmulatorHTTP.body(request)
             guard !data.isEmpty else { return error(.badRequest, "BMXAA4195E", "BMXAA4195E - The document is empty.") }
-            _ = await state.update(id: id) { $0.attachments.append(slug) }
+            _ = await state.attach(id: id, name: slug, data: data)
             return Response(status: .created, headers: [.location: "/maximo/api/os/\(os)/\(id)/doclinks/\(id)\(slug.count)"])
         }
         return router
@@ -224,6 +235,10 @@ public enum MaximoEmulator {
             case .integer:
                 guard let d = v.doubleValue ?? v.stringValue.flatMap(Double.init), d.rounded() == d else {
                     return error(.badRequest, "BMXAA4190E", "BMXAA4190E - The value \(v.stringOrNumber ?? v.typeName) for WORKORDER.\(key.uppercased()) is not a valid integer.")
+                }
+            case .duration:
+                guard (v.doubleValue ?? v.stringValue.flatMap(Double.init)) != nil else {
+                    return error(.badRequest, "BMXAA4190E", "BMXAA4190E - The value \(v.stringOrNumber ?? v.typeName) for WORKORDER.\(key.uppercased()) is not a valid duration in hours.")
                 }
             case .yorn:
                 guard v.boolValue != nil else { return error(.badRequest, "BMXAA4190E", "BMXAA4190E - WORKORDER.\(key.uppercased()) needs true or false.") }

@@ -17,11 +17,12 @@ import NIOCore
 /// Field lengths are the emulator's reading of Oracle's documentation (no machine-readable
 /// description of this resource is public); the real system reports its own in `/describe`.
 public enum OracleMaintenanceEmulator {
-    public enum Kind: Sendable { case string(Int), number }
+    public enum Kind: Sendable { case string(Int), number, boolean }
     public static let fields: [String: Kind] = [
         "OrganizationCode": .string(18), "WorkOrderNumber": .string(120), "WorkOrderDescription": .string(240),
         "AssetNumber": .string(80), "WorkOrderTypeCode": .string(30), "WorkOrderSubTypeCode": .string(30),
         "WorkOrderPriority": .number, "PlannedStartDate": .string(40), "WorkOrderStatusCode": .string(30),
+        "AllowCompletionToInventoryFlag": .boolean,
     ]
     static let statuses: Set<String> = ["ORA_UNRELEASED", "ORA_RELEASED", "ORA_ON_HOLD", "ORA_COMPLETED", "ORA_CLOSED", "ORA_CANCELED"]
     static let path = "fscmRestApi/resources/11.13.18.05/maintenanceWorkOrders"
@@ -50,6 +51,8 @@ public enum OracleMaintenanceEmulator {
             switch kind {
             case .number:
                 if body[key]!.doubleValue == nil { return text(.badRequest, "The value of the attribute \(key) is not a number.") }
+            case .boolean:
+                if body[key]!.boolValue == nil { return text(.badRequest, "The value of the attribute \(key) must be true or false.") }
             case .string(let max):
                 guard let s = body[key]!.stringValue else { return text(.badRequest, "The value of the attribute \(key) must be a string.") }
                 if s.count > max { return text(.badRequest, "The value of the attribute \(key) is too long: \(s.count) characters, the maximum is \(max).") }
@@ -142,7 +145,7 @@ public enum OracleMaintenanceEmulator {
             guard let b64 = body["FileContents"]?.stringValue, let data = Data(base64Encoded: b64), !data.isEmpty else {
                 return text(.badRequest, "FileContents must be the file in base64.")
             }
-            _ = await state.update(id: id) { $0.attachments.append(name) }
+            _ = await state.attach(id: id, name: name, data: data)
             return EmulatorHTTP.json(status: .created, ["AttachedDocumentId": .number(Double(data.count)), "FileName": JSONValue.string(name)])
         }
         return router

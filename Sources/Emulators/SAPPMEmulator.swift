@@ -349,7 +349,7 @@ public enum SAPPMEmulator {
                 let id = String(10_000_000 + (Int(seq) ?? 0))
                 return EmulatedWorkOrder(id: id, reference: body["MaintNotifExtReferenceNumber"]?.stringValue, title: body["NotificationText"]?.stringValue ?? "",
                                          asset: body["TechnicalObject"]?.stringValue, priority: body["MaintPriority"]?.stringValue, status: "open",
-                                         createdAt: Date(), notes: [], attachments: [], body: .object(body))
+                                         createdAt: Date(), notes: [], attachments: [], body: .object(body), assignee: body["PersonResponsible"]?.stringValue)
             }
             await sap.add(wo.id, Notification(props: body, longText: text.map { [$0] } ?? []))
             let v = await view(wo)
@@ -439,7 +439,7 @@ public enum SAPPMEmulator {
             let data = try await EmulatorHTTP.body(request)
             guard !data.isEmpty else { return odataError(.badRequest, code: "CV_ATTACHMENT_SRV/006", "The file is empty") }
             let name = slug!.removingPercentEncoding ?? slug!
-            _ = await state.update(id: wo.id) { $0.attachments.append(name) }
+            _ = await state.attach(id: wo.id, name: name, data: data)
             let doc = await sap.docNumber()
             return EmulatorHTTP.json(status: .created, ["d": [
                 "DocumentInfoRecordDocType": objectType == "PMQMEL" ? "DRW" : "", "DocumentInfoRecordDocNumber": objectType == "PMQMEL" ? doc : "",

@@ -20,6 +20,10 @@ public enum SandboxEmulator {
         }
         api.post("work-orders") { request, _ in
             let data = try await EmulatorHTTP.body(request)
+            let known = Set(SandboxWorkOrderRequest.CodingKeys.allCases.map(\.rawValue))
+            if let unknown = (try? JSONValue.parse(data))?.objectValue?.keys.sorted().first(where: { !known.contains($0) }) {
+                return problem(.unprocessableContent, "unknown field '\(unknown)'; the sandbox takes \(known.sorted().joined(separator: ", "))")
+            }
             let req: SandboxWorkOrderRequest
             do { req = try JSONDecoder.sandbox.decode(SandboxWorkOrderRequest.self, from: data) } catch {
                 return problem(.unprocessableContent, "work order body does not match the sandbox schema: \(error)")
@@ -29,7 +33,7 @@ public enum SandboxEmulator {
             let body = (try? JSONValue.parse(data)) ?? .null
             let wo = await state.add { id in
                 EmulatedWorkOrder(id: id, reference: req.reference, title: req.title, asset: req.asset, priority: req.priority,
-                                  status: "open", createdAt: Date(), notes: [], attachments: [], body: body)
+                                  status: "open", createdAt: Date(), notes: [], attachments: [], body: body, assignee: req.assignee)
             }
             return EmulatorHTTP.json(status: .created, view(wo), headers: [.location: "/api/work-orders/\(wo.id)"])
         }
@@ -62,9 +66,9 @@ public enum SandboxEmulator {
         api.put("work-orders/:id/attachments/:name") { request, context in
             let data = try await EmulatorHTTP.body(request)
             guard !data.isEmpty else { return problem(.unprocessableContent, "empty attachment") }
+            // PUT is idempotent: the same name replaces, never duplicates.
             guard let id = context.parameters.get("id"), let name = context.parameters.get("name"),
-                  // PUT is idempotent: the same name replaces, never duplicates.
-                  let wo = await state.update(id: id, { if !$0.attachments.contains(name) { $0.attachments.append(name) } }) else {
+                  await state.attach(id: id, name: name, data: data), let wo = await state.find(id: id) else {
                 return problem(.notFound, "no such work order")
             }
             return EmulatorHTTP.json(status: .created, view(wo))

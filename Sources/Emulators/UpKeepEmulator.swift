@@ -63,11 +63,14 @@ public enum UpKeepEmulator {
             if let bad = b.keys.sorted().first(where: { !fields.contains($0) }) { return fail(.badRequest, "\(bad) is not a valid work order field") }
             guard let title = b["title"]?.stringValue, !title.isEmpty else { return fail(.badRequest, "title is required") }
             if let p = b["priority"], !(p.doubleValue.map { [0, 1, 2, 3].contains($0) } ?? false) { return fail(.badRequest, "priority must be 0, 1, 2 or 3") }
-            for k in ["description", "category", "asset", "location"] where b[k] != nil && b[k]?.stringValue == nil { return fail(.badRequest, "\(k) must be a string") }
+            for k in ["description", "category", "asset", "location", "assignedToUser", "team", "dueDate"] where b[k] != nil && b[k]?.stringValue == nil {
+                return fail(.badRequest, "\(k) must be a string")
+            }
             let wo = await state.add { id in
                 let ref = b["description"]?.stringValue.flatMap { d in d.range(of: "Millwright reference ").map { String(d[$0.upperBound...].prefix { !$0.isWhitespace }) } }
                 return EmulatedWorkOrder(id: id, reference: ref, title: title, asset: b["asset"]?.stringValue, priority: b["priority"]?.stringOrNumber,
-                                         status: "open", createdAt: Date(), notes: [], attachments: [], body: .object(b))
+                                         status: "open", createdAt: Date(), notes: [], attachments: [], body: .object(b),
+                                         assignee: b["assignedToUser"]?.stringValue ?? b["team"]?.stringValue)
             }
             return EmulatorHTTP.json(status: .ok, ["success": JSONValue.bool(true), "result": view(wo)])
         }
@@ -88,10 +91,10 @@ public enum UpKeepEmulator {
             let data = try await EmulatorHTTP.body(request)
             let ct = request.headers[.contentType] ?? ""
             if ct.hasPrefix("multipart/form-data") {
-                let text = String(decoding: data.prefix(4096), as: UTF8.self)
-                guard text.contains("name=\"image\""), let r = text.range(of: "filename=\""), data.count > 200 else { return fail(.badRequest, "multipart body needs an image file field") }
-                let name = String(text[r.upperBound...].prefix { $0 != "\"" })
-                _ = await state.update(id: id) { $0.attachments.append(name) }
+                guard let image = MultipartForm.parse(data, contentType: ct)?.first(where: { $0.name == "image" }), let name = image.filename, !image.data.isEmpty else {
+                    return fail(.badRequest, "multipart body needs an image file field")
+                }
+                _ = await state.attach(id: id, name: name, data: image.data)
             } else {
                 guard let s = (try? JSONValue.parse(data))?["status"]?.stringValue, statuses.contains(s) else { return fail(.badRequest, "status must be one of open, onHold, inProgress, complete") }
                 _ = await state.update(id: id) { $0.status = common(s) }

@@ -103,6 +103,15 @@ enum Dispatch {
     }
 }
 
+extension EmulatorOptions {
+    /// Only these credentials are accepted.
+    static func accepting(_ credentials: Set<String>) -> EmulatorOptions {
+        var o = EmulatorOptions()
+        o.credentials = credentials
+        return o
+    }
+}
+
 extension HTTPClient {
     /// The process-wide client; it needs no shutdown.
     static func test() -> HTTPClient { .shared }

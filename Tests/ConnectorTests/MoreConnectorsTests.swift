@@ -39,6 +39,7 @@ import Testing
         #expect(body["category"]?.stringValue == "Vision")
         #expect(await c.attach(cmmsId: id, filename: "MW-ABCDEF123456.jpg", jpeg: Fixtures.jpeg))
         #expect(await emu.state.find(id: id)?.attachments == ["MW-ABCDEF123456.jpg"])
+        #expect(await emu.state.file(id: id, name: "MW-ABCDEF123456.jpg") == Fixtures.jpeg)
         // The session expires: the next call logs in again by itself.
         _ = try await HTTPTransport(client: http, timeout: .seconds(5)).send(.POST, emu.baseURL + "/_emulator/upkeep/expire-sessions")
         #expect(await c.lookup(reference: "MW-ABCDEF123456") == .lookupNotFound, "the fixture's description has no reference line")
@@ -82,6 +83,23 @@ import Testing
         #expect(msg.contains("priority must be 0, 1, 2 or 3"))
     }
 
+    @Test func upkeepCheckConnectionSignsInAndNamesBadCredentials() async throws {
+        let emu = try await RunningEmulator.start(options: .accepting(["integration@plant.example:pw"])) { UpKeepEmulator.router(state: $0) }
+        defer { emu.stop() }
+        let http = HTTPClient.test()
+        let ok = await (try ConnectorFactory.make(Self.upkeep(emu.baseURL), http: http)).checkConnection()
+        #expect(ok.map(\.step) == ["authenticate", "create permission", "attachment upload"])
+        let allOK = ok.allSatisfy { $0.ok }
+        #expect(allOK, "\(ok)")
+        var bad = Self.upkeep(emu.baseURL)
+        bad.auth = .session(user: "integration@plant.example", password: "wrong")
+        let failed = await (try ConnectorFactory.make(bad, http: http)).checkConnection()
+        #expect(failed.count == 1 && failed[0].step == "authenticate" && !failed[0].ok)
+        #expect(failed[0].detail.contains("HTTP 401") && failed[0].detail.contains("Invalid email or password"), "\(failed[0].detail)")
+        #expect(failed[0].fix?.contains("email and password") == true)
+        #expect(await emu.state.all().isEmpty, "checking creates nothing")
+    }
+
     // MARK: Fiix
 
     static func fiix(_ url: String, _ extra: [String: String] = [:]) -> CMMSSettings {
@@ -92,9 +110,7 @@ import Testing
     }
 
     @Test func fiixSignsRequestsLooksUpPrioritiesAndReadsStatus() async throws {
-        var o = EmulatorOptions()
-        o.credentials = ["acc:s3cret"]
-        let emu = try await RunningEmulator.start(options: o) { FiixEmulator.router(state: $0) }
+        let emu = try await RunningEmulator.start(options: .accepting(["acc:s3cret"])) { FiixEmulator.router(state: $0) }
         defer { emu.stop() }
         let http = HTTPClient.test()
         let c = try ConnectorFactory.make(Self.fiix(emu.baseURL), http: http)
@@ -111,7 +127,7 @@ import Testing
         // A technician changes the status (ChangeRequest, signed like any client).
         for (sid, expected) in [(3, CMMSStatus.inProgress), (5, .completed), (6, .cancelled)] {
             let url = emu.baseURL + "/api/?service=cmms&appKey=app&accessKey=acc&signatureMethod=HmacSHA256&signatureVersion=1&timestamp=1"
-            let r = try await HTTPTransport(client: http, timeout: .seconds(5)).send(.POST, url, headers: [("Authorization", FiixConnector.signature(url: url, secret: "s3cret"))],
+            let r = try await HTTPTransport(client: http, timeout: .seconds(5)).send(.POST, url, headers: [("Authorization", FiixConnector.signature(url: url, secret: "s3cret")), ("Content-Type", "text/plain")],
                 body: Data(#"{"_maCn":"ChangeRequest","className":"WorkOrder","object":{"id":\#(id),"intWorkOrderStatusID":\#(sid)}}"#.utf8))
             #expect(r.json?["error"] == nil, "\(r.text)")
             #expect(try await c.status(cmmsId: id) == expected)

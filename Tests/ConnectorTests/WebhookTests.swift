@@ -24,7 +24,8 @@ import Testing
                               parts: [], skills: [], evidenceURL: nil, site: "plant-1")
     }
 
-    @Test func signedPostThatAReceiverCanVerify() async throws {
+    /// A receiver that keeps what it is sent and answers `{"id":"T-1"}`.
+    func receiver() async throws -> (url: String, received: Received, server: Task<Void, Error>) {
         let received = Received()
         let router = Hummingbird.Router()
         router.post("/hook") { request, _ in
@@ -38,8 +39,12 @@ import Testing
         let port = PortBox()
         let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)), onServerRunning: { port.set($0.localAddress?.port ?? 0) })
         let server = Task { try await app.runService(gracefulShutdownSignals: []) }
+        return ("http://127.0.0.1:\(try await port.wait())/hook", received, server)
+    }
+
+    @Test func signedPostThatAReceiverCanVerify() async throws {
+        let (url, received, server) = try await receiver()
         defer { server.cancel() }
-        let url = "http://127.0.0.1:\(try await port.wait())/hook"
 
         var settings = CMMSSettings(name: "hook", kind: "webhook", baseURL: url)
         settings.options["secret"] = "s3cret"
@@ -69,6 +74,22 @@ import Testing
         forged.update(data: got.body + Data(" ".utf8))
         #expect("v1=" + Data(forged.finalize()).map { String(format: "%02x", $0) }.joined() != sig)
         try await http.shutdown()
+    }
+
+    /// A receiver has no title length, so the rendered title arrives whole; the fields arrive as text
+    /// under the plant's own names, beside the work order.
+    @Test func titleTemplateAndFieldsArriveInTheEnvelope() async throws {
+        let (url, received, server) = try await receiver()
+        defer { server.cancel() }
+        var settings = CMMSSettings(name: "hook", kind: "webhook", baseURL: url)
+        settings.options["secret"] = "s3cret"
+        settings.titleTemplate = "{defect} at {asset_name}, zone {zone}, camera {camera}, order {production_order}"
+        settings.fields = ["LocationOfDamage": "{zone}", "costCenter": "{asset}", "empty": "{functional_location}"]
+        #expect(try await ConnectorFactory.make(settings, http: HTTPClient.test()).create(draft()) == .created(cmmsId: "T-1"))
+        let got = try #require(await received.bodies.first)
+        let json = try #require(try JSONSerialization.jsonObject(with: got.body) as? [String: Any])
+        #expect((json["work_order"] as? [String: Any])?["title"] as? String == "crack at C2 head pulley, zone head-pulley, camera CAM-07, order PO-4471")
+        #expect(json["fields"] as? [String: String] == ["LocationOfDamage": "head-pulley", "costCenter": "10004712"])
     }
 
     @Test func webhookWithoutSecretIsAConfigurationError() throws {
