@@ -64,10 +64,9 @@ public final class MQTTBridge: Sendable {
         }
         await withDiscardingTaskGroup { group in
             group.addTask { await self.ingestLoop() }
-            if self.prefix != nil {
-                group.addTask { await self.publishLoop() }
-                group.addTask { await self.announceMissedWorkOrders() }
-            }
+            // Notifications to people's own topics go out even without floor publishing.
+            group.addTask { await self.publishLoop() }
+            if self.prefix != nil { group.addTask { await self.announceMissedWorkOrders() } }
         }
     }
 
@@ -162,8 +161,8 @@ public final class MQTTBridge: Sendable {
     }
 
     func publish(_ event: FloorEvent) async {
-        guard let prefix else { return }
-        let (topic, payload, retainedStatus) = Self.render(event, prefix: prefix, site: site)
+        if case .notification = event {} else if prefix == nil { return }
+        let (topic, payload, retainedStatus) = Self.render(event, prefix: prefix ?? "", site: site)
         do {
             _ = try await client.publish(topic: topic, payload: payload, qos: .atLeastOnce)
             if let (statusTopic, status) = retainedStatus {

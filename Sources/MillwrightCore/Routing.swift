@@ -184,6 +184,6 @@ public enum TechnicianRouter {
         cal.timeZone = tz
         let c = cal.dateComponents([.year, .month, .day, .hour, .minute], from: date)
         let d = LocalDate(year: c.year!, month: c.month!, day: c.day!)
-        return "\(d.weekday.rawValue) \(d) \(String(format: "%02d:%02d", c.hour!, c.minute!))"
+        return "\(d.weekday.rawValue.capitalized) \(d) \(String(format: "%02d:%02d", c.hour!, c.minute!))"
     }
 }

@@ -66,7 +66,9 @@ struct Demo: AsyncParsableCommand {
         let http = HTTPClient(eventLoopGroupProvider: .singleton)
         let connectors = try Gateway.connectors(for: settings, http: http)
         let evidence = try EvidenceService(settings: settings.evidence, timezone: settings.site.timezone, http: http)
-        let gateway = Gateway(settings: settings, store: store, register: register, connectors: connectors, logger: logger, evidence: evidence)
+        let planning = try await Gateway.loadPlanning(settings, store: store)
+        let gateway = Gateway(settings: settings, store: store, register: register, connectors: connectors, logger: logger, evidence: evidence,
+                              planning: planning)
         let apiPort = BoundPort()
         let api = Application(router: APIServer(gateway: gateway, registry: registry).router(),
                               configuration: .init(address: .hostname("127.0.0.1", port: port), serverName: "millwright"),
@@ -117,6 +119,7 @@ struct Demo: AsyncParsableCommand {
         print("┌─ Summary " + String(repeating: "─", count: 60))
         for (k, v) in rows { print("│ " + k.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + v) }
         print("└" + String(repeating: "─", count: 70))
+        try await printDispatch(store)
         let evidenceFiles = try await store.evidenceHashes().audited
         let attached = inCMMS.reduce(0) { $0 + $1.attachments.count }
         if let first = evidenceFiles.first {
@@ -138,6 +141,25 @@ struct Demo: AsyncParsableCommand {
         _ = try? await emulatorTask.value
         try await http.shutdown()
         if duplicates > 0 || audit.firstBreak != nil { throw ExitCode(1) }
+    }
+
+    /// Who got the work and why, and what the storeroom put aside.
+    func printDispatch(_ store: Store) async throws {
+        let orders = try await store.workOrders(limit: 100).filter { !$0.shadow }.compactMap(\.payload)
+        guard !orders.isEmpty else { return }
+        print("dispatch:")
+        for d in orders.sorted(by: { $0.detectedAt < $1.detectedAt }) {
+            let who = d.assigneeName.map { "\(d.assignee ?? "") \($0)" } ?? d.assignee ?? "unassigned"
+            print("  \(d.reference) \(d.defectClass) at \(d.assetName ?? d.asset) → \(who)")
+            if let why = d.assignmentReason { print("      why: \(why)") }
+            if let p = d.procedure?.split(separator: "\n").first { print("      \(p)") }
+            for line in d.partsStatus ?? [] { print("      part: \(line.text)") }
+        }
+        var held: [Store.ReservationView] = []
+        for status in ["reserved", "consumed", "released", "short"] { held += try await store.reservations(status: status) }
+        let taken = held.filter { $0.status != "short" }, short = held.filter { $0.status == "short" }
+        print("parts: \(taken.count) reservation(s) pre-staged for the storeroom, \(short.count) shortfall(s) flagged on the work order"
+              + (short.isEmpty ? "" : " (" + short.map { "\($0.sku) for \($0.reference ?? $0.incidentId)" }.joined(separator: ", ") + ")"))
     }
 
     func ms(_ v: Double?) -> String { v.map { String(format: "%.0f ms", $0) } ?? "–" }

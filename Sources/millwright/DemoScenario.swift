@@ -12,6 +12,64 @@ struct DemoScenario {
     var databasePath: String { directory + "/millwright.sqlite" }
     var registerPath: String { directory + "/cmms-assets.csv" }
     var configPath: String { directory + "/millwright.yaml" }
+    var proceduresPath: String { directory + "/procedures" }
+    var inventoryPath: String { directory + "/inventory.csv" }
+
+    /// One head-pulley drive spare on the shelf: the two crack incidents compete for it.
+    static let inventoryCSV = """
+    sku,on_hand,reserved,location,description
+    PUL-500-HD,1,0,Store B-12,Head pulley lagging kit 500 mm
+    BRG-22212,4,1,Store B-14,Spherical roller bearing 22212
+    BOLT-M10-80,40,0,Store A-03,Guard bolt M10x80 8.8
+    PRM-EP-5L,2,0,Store C-01,Epoxy primer 5 l
+
+    """
+
+    /// The plant's procedure library: the most specific match (defect × asset class) wins.
+    static let procedures: [(String, String)] = [
+        ("crack-conveyor-pulley.md", """
+        ---
+        defect: crack
+        asset_class: conveyor-pulley
+        title: Pulley shell crack
+        duration: 1h30m
+        parts: BRG-22212 x1
+        ---
+        ## Safety
+        - Lock out / tag out the conveyor drive (LOTO point C2-M1) and verify zero energy.
+        - Belt tension released before working at the pulley.
+        ## Steps
+        1. Clean the shell and measure the crack length with the gauge.
+        2. Crack over 5 mm or through a weld: replace the pulley lagging kit.
+        3. Check the bearing for play; replace if over 0.2 mm.
+        4. Re-tension the belt, run 10 minutes, re-inspect.
+        """),
+        ("corrosion.md", """
+        ---
+        defect: corrosion
+        title: Surface corrosion treatment
+        duration: 45m
+        parts: PRM-EP-5L x1
+        ---
+        ## Safety
+        - Gloves and goggles; ventilation for primer.
+        ## Steps
+        1. Wire-brush to bare metal.
+        2. Measure wall thickness; below 6 mm escalate to the integrity engineer.
+        3. Apply two coats of epoxy primer.
+        """),
+        ("default.md", """
+        ---
+        title: General defect inspection
+        duration: 30m
+        ---
+        ## Safety
+        - Follow the line's lock-out procedure before touching the asset.
+        ## Steps
+        1. Inspect the defect shown in the evidence image.
+        2. Repair or raise a follow-up work order with findings.
+        """),
+    ]
     static let adminKey = "demo-admin-key"
 
     struct Camera { var id: String; var defect: String; var zone: String?; var frame = (w: 1920, h: 1080) }
@@ -27,14 +85,14 @@ struct DemoScenario {
     ]
 
     static let registerCSV = """
-    asset_id,name,location,functional_location,criticality,area,cost_center
-    10004711,Conveyor C2 drive station,Line 2 / Bay 4,PL01-L2-C2-DRV,A,line-2,4711
-    10004712,C2 head pulley,Line 2 / Bay 4,PL01-L2-C2-HP,A,line-2,4711
-    10004713,C2 tail pulley,Line 2 / Bay 1,PL01-L2-C2-TP,B,line-2,4711
-    10004720,Pickling tank T-3,Line 2 / Bay 6,PL01-L2-T3,B,line-2,4720
-    10004721,T-3 shell weld seam,Line 2 / Bay 6,PL01-L2-T3-WS,B,line-2,4720
-    10004730,Press feeder F1,Line 2 / Bay 8,PL01-L2-F1,B,line-2,4730
-    10004740,Robot cell R2 safety guard,Line 2 / Bay 9,PL01-L2-R2-GD,A,line-2,4740
+    asset_id,name,location,functional_location,criticality,area,asset_class,cost_center
+    10004711,Conveyor C2 drive station,Line 2 / Bay 4,PL01-L2-C2-DRV,A,line-2,conveyor-drive,4711
+    10004712,C2 head pulley,Line 2 / Bay 4,PL01-L2-C2-HP,A,line-2,conveyor-pulley,4711
+    10004713,C2 tail pulley,Line 2 / Bay 1,PL01-L2-C2-TP,B,line-2,conveyor-pulley,4711
+    10004720,Pickling tank T-3,Line 2 / Bay 6,PL01-L2-T3,B,line-2,tank,4720
+    10004721,T-3 shell weld seam,Line 2 / Bay 6,PL01-L2-T3-WS,B,line-2,weld-seam,4720
+    10004730,Press feeder F1,Line 2 / Bay 8,PL01-L2-F1,B,line-3,press,4730
+    10004740,Robot cell R2 safety guard,Line 2 / Bay 9,PL01-L2-R2-GD,A,line-3,guard,4740
 
     """
 
@@ -95,6 +153,19 @@ struct DemoScenario {
           - { when: "severity >= 30", priority: medium }
           - { priority: low }
         site: { name: plant-1, timezone: Europe/Berlin }
+        shifts:                       # around the clock, so the demo finds someone at any hour
+          A: { start: "06:00", end: "14:00" }
+          B: { start: "14:00", end: "22:00" }
+          C: { start: "22:00", end: "06:00" }
+        technicians:
+          - { id: T-114, name: "A. Ortiz", skills: [mechanical, welding], shift: A, area: line-2 }
+          - { id: T-120, name: "J. Lee", skills: [mechanical], shift: B, area: line-2 }
+          - { id: T-131, name: "M. Novak", skills: [mechanical], shift: C, area: line-2, on_call: true }
+          - { id: T-140, name: "S. Kaya", skills: [mechanical, coating], certifications: [{ name: coating, expires: 2030-06-30 }], shift: A, area: line-3 }
+          - { id: T-150, name: "R. Diaz", skills: [electrical], shift: B, area: line-3 }
+        routing: { fallback: maintenance-supervisor, distances: { line-2: { line-3: 150 } } }
+        procedures: \(proceduresPath)
+        inventory: \(inventoryPath)
         auth:
           api_keys:
             - { name: demo-admin, role: admin, key_env: MW_KEY_ADMIN }
@@ -105,6 +176,9 @@ struct DemoScenario {
         let text = yaml(cmmsURL: cmmsURL, port: port)
         try text.write(toFile: configPath, atomically: true, encoding: .utf8)
         try Self.registerCSV.write(toFile: registerPath, atomically: true, encoding: .utf8)
+        try Self.inventoryCSV.write(toFile: inventoryPath, atomically: true, encoding: .utf8)
+        try FileManager.default.createDirectory(atPath: proceduresPath, withIntermediateDirectories: true)
+        for (name, text) in Self.procedures { try text.write(toFile: proceduresPath + "/" + name, atomically: true, encoding: .utf8) }
         return try ConfigLoader.parse(yaml: text, file: configPath, environment: ["MW_SANDBOX_TOKEN": "demo-token", "MW_KEY_ADMIN": Self.adminKey])
     }
 

@@ -107,7 +107,8 @@ struct Plant {
                        "MW_KEY_ADMIN": "admin-key", "MW_SANDBOX_TOKEN": "sandbox-token",
                        "MW_EVIDENCE_SECRET": "evidence-secret"]
 
-    init(cmmsURL: String, confirm: Int = 1, extraCameras: String = "", maxAttempts: Int = 50) throws {
+    /// `extra` is appended as further top-level sections (technicians, notifications, …).
+    init(cmmsURL: String, confirm: Int = 1, extraCameras: String = "", maxAttempts: Int = 50, extra: String = "") throws {
         dir = FileManager.default.temporaryDirectory.appendingPathComponent("mw-bb-\(UUID().uuidString.prefix(8))").path
         self.cmmsURL = cmmsURL
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
@@ -149,6 +150,7 @@ struct Plant {
             - { name: viewer, role: viewer, key_env: MW_KEY_VIEWER }
             - { name: planner, role: operator, key_env: MW_KEY_OPERATOR }
             - { name: admin, role: admin, key_env: MW_KEY_ADMIN }
+        \(extra)
 
         """.write(toFile: configPath, atomically: true, encoding: .utf8)
     }

@@ -1,0 +1,94 @@
+import Foundation
+import Testing
+
+/// A critical defect end to end: routed to the technician on shift, parts reserved, the
+/// technician and the supervisor told at once, the next stage told when nobody acknowledges,
+/// and the chain stopped by the acknowledgement. Notifications go to people's MQTT topics on
+/// a real mosquitto.
+@Suite struct DispatchFlowTests {
+    @Test(.timeLimit(.minutes(2))) func aCriticalWorkOrderIsRoutedNotifiedEscalatedAndAcknowledged() async throws {
+        let emu = try Plant.emulator()
+        let cmms = API(base: try await emu.listening())
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mw-flow-\(UUID().uuidString.prefix(8))").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let broker = try MQTTIngestTests.Broker(dir: dir)
+        defer { broker.stop(); _ = emu.terminate() }
+        try await broker.ready()
+        let plant = try Plant(cmmsURL: cmms.base, extra: """
+        shifts:
+          day: { start: "00:00", end: "00:00" }
+        technicians:
+          - { id: T-1, name: "A. Ortiz", skills: [mechanical], shift: day, notify: { mqtt: "plant/people/T-1" } }
+          - { id: T-2, name: "R. Diaz", skills: [electrical], shift: day }
+        inventory: inventory.csv
+        notifications:
+          always: [supervisor]
+          pick_list: [storeroom]
+          recipients:
+            supervisor: { mqtt: "plant/people/supervisor" }
+            storeroom: { mqtt: "plant/people/storeroom" }
+            manager: { mqtt: "plant/people/manager" }
+        escalation:
+          critical: [ { after: 1s, notify: [manager] }, { after: 1h, notify: [manager] } ]
+        mqtt:
+          broker: mqtt://127.0.0.1:\(broker.port)
+          client_id: millwright-flow
+        """)
+        try "sku,on_hand,reserved,location\nPUL-500-HD,1,0,Store B-12\n".write(toFile: plant.dir + "/inventory.csv", atomically: true, encoding: .utf8)
+        // The crack rule needs a mechanic and the pulley spare.
+        var config = try String(contentsOfFile: plant.configPath, encoding: .utf8)
+        config = config.replacingOccurrences(of: "crack: { min_confidence: 0.8,", with: "crack: { skills: [mechanical], parts: [{ sku: PUL-500-HD, qty: 1 }], min_confidence: 0.8,")
+        try config.write(toFile: plant.configPath, atomically: true, encoding: .utf8)
+
+        let people = try Spawned.external(MQTTIngestTests.tool("mosquitto_sub"), ["-h", "127.0.0.1", "-p", "\(broker.port)", "-t", "plant/people/#", "-v", "-q", "1"])
+        defer { people.kill9() }
+        let server = try plant.serve()
+        defer { _ = server.terminate() }
+        let api = API(base: try await server.listening())
+
+        let posted = try await api.post("/v1/detections", json: detection("flow-1", confidence: 0.95, zone: "head-pulley"), key: "ingest-key")
+        let incidentId = try #require((posted.object["results"] as? [[String: Any]])?.first?["incident_id"] as? String)
+        let incident = try await api.get("/v1/incidents/\(incidentId)").object
+        let workOrderId = try #require((incident["work_order"] as? [String: Any])?["id"] as? String)
+        let wo = try await api.get("/v1/work-orders/\(workOrderId)").object
+        let draft = try #require(wo["payload"] as? [String: Any])
+        #expect(draft["assignee"] as? String == "T-1")
+        #expect((draft["assignment_reason"] as? String)?.contains("mechanical ✓, on shift day") == true)
+        #expect(((draft["parts_status"] as? [[String: Any]])?.first?["status"]) as? String == "reserved")
+        #expect((draft["description"] as? String)?.contains("PUL-500-HD ×1 reserved at Store B-12") == true)
+
+        // Delivered → the technician, the supervisor and the storeroom hear about it; a second later, the manager.
+        _ = try await people.waitFor("plant/people/T-1 ", timeout: 30)
+        _ = try await people.waitFor("plant/people/supervisor ", timeout: 10)
+        let pick = try await people.waitFor("plant/people/storeroom ", timeout: 10)
+        #expect(pick.contains("PUL-500-HD"))
+        let escalated = try await people.waitFor("plant/people/manager ", timeout: 10)
+        #expect(escalated.contains("ESCALATION (stage 1)"))
+
+        let reservations = try await api.get("/v1/inventory/reservations").object["items"] as? [[String: Any]]
+        #expect(reservations?.map { $0["sku"] as? String } == ["PUL-500-HD"])
+        #expect(reservations?.first?["work_order_id"] as? String == workOrderId)
+
+        let ack = try await api.post("/v1/work-orders/\(workOrderId)/ack", json: ["by": "T-1"], key: "operator-key")
+        #expect(ack.status == 200)
+        #expect(ack.object["changed"] as? Bool == true)
+        let again = try await api.post("/v1/work-orders/\(workOrderId)/ack", json: [String: Any](), key: "operator-key")
+        #expect(again.object["changed"] as? Bool == false)
+        #expect(again.object["acknowledged_by"] as? String == "T-1")
+        #expect(try await api.post("/v1/work-orders/\(workOrderId)/ack", json: [String: Any](), key: "viewer-key").status == 403)
+        #expect(try await api.post("/v1/work-orders/nope/ack", json: [String: Any](), key: "operator-key").status == 404)
+
+        let techs = try await api.get("/v1/technicians", key: "viewer-key").object["items"] as? [[String: Any]]
+        let t1 = try #require(techs?.first { $0["id"] as? String == "T-1" })
+        #expect(t1["open_work_orders"] as? Int == 1)
+        #expect(t1["on_shift"] as? Bool == true)
+        #expect(((t1["work_orders"] as? [[String: Any]])?.first?["acknowledged"]) as? Bool == true)
+        #expect(techs?.first { $0["id"] as? String == "T-2" }?["open_work_orders"] as? Int == 0)
+
+        // The audit trail tells the story in order.
+        let timeline = (try await api.get("/v1/incidents/\(incidentId)").object["timeline"] as? [[String: Any]])?.compactMap { $0["kind"] as? String } ?? []
+        for kind in ["work_order.routed", "work_order.notified", "work_order.escalated", "work_order.acknowledged"] {
+            #expect(timeline.contains(kind), "timeline lacks \(kind): \(timeline)")
+        }
+    }
+}
