@@ -12,7 +12,8 @@ import NIOHTTP1
 ///   WorkOrderNumber + OrganizationCode).
 /// - `GET /maintenanceWorkOrders?q=WorkOrderNumber='…';OrganizationCode='…'&onlyData=true` (lookup).
 /// - `GET /maintenanceWorkOrders/{WorkOrderId}?onlyData=true&fields=WorkOrderStatusCode` (status).
-/// - `POST /maintenanceWorkOrders/{WorkOrderId}/child/Attachment` with `DatatypeCode: FILE`,
+/// - `POST /maintenanceWorkOrders/{WorkOrderId}/child/attachments` (the child resource as Oracle's REST
+///   reference names it, docs.oracle.com …/fasrp/op-maintenanceworkorders-workorderid-child-attachments-post.html) with `DatatypeCode: FILE`,
 ///   `FileName`, `Title`, base64 `FileContents` (image).
 /// Fields: `OrganizationCode`, `WorkOrderNumber`, `WorkOrderDescription` (240: title, then the long
 /// text as far as it fits), `AssetNumber`, `WorkOrderTypeCode`, `WorkOrderSubTypeCode`,
@@ -140,7 +141,7 @@ public struct OracleMaintenanceConnector: CMMSConnector {
             "CategoryName": .string(opt["attachment_category"] ?? "MISC"), "UploadedFileContentType": .string("image/jpeg"),
             "FileContents": .string(jpeg.base64EncodedString()),
         ]))
-        guard let r = try? await http.send(.POST, resource + "/\(cmmsId)/child/Attachment", headers: headers + [("Content-Type", Self.itemType)], body: body) else { return false }
+        guard let r = try? await http.send(.POST, resource + "/\(cmmsId)/child/attachments", headers: headers + [("Content-Type", Self.itemType)], body: body) else { return false }
         return (200..<300).contains(r.status)
     }
 
@@ -155,7 +156,7 @@ public struct OracleMaintenanceConnector: CMMSConnector {
             case 200:
                 return [ConnectionCheck(step: "authenticate", ok: true, detail: "signed in; maintenanceWorkOrders readable"),
                         ConnectionCheck(step: "create permission", ok: true, detail: "organization \(opt["organization"] ?? "") visible (Oracle has no dry-run create; the user needs the Maintenance Technician or Manager job role)"),
-                        ConnectionCheck(step: "attachment upload", ok: true, detail: "child resource Attachment (FILE, base64)")]
+                        ConnectionCheck(step: "attachment upload", ok: true, detail: "child resource attachments (FILE, base64)")]
             case 401: return [ConnectionCheck(step: "authenticate", ok: false, detail: "HTTP 401", fix: "check user and password in cmms[\(name)].auth")]
             case 403: return [ConnectionCheck(step: "authenticate", ok: false, detail: "HTTP 403: \(Self.describe(r))", fix: "grant the user a maintenance job role with access to organization \(opt["organization"] ?? "")")]
             default: return [ConnectionCheck(step: "authenticate", ok: false, detail: "HTTP \(r.status): \(Self.describe(r))", fix: "check base_url (https://<pod>.fa.<dc>.oraclecloud.com) and oracle.rest_version")]

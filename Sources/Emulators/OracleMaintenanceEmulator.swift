@@ -12,7 +12,7 @@ import NIOCore
 /// WorkOrderNumber + OrganizationCode is updated, answer 200, instead of duplicated), field checks
 /// (unknown attribute, too long, wrong type, missing OrganizationCode → 400 plain text as Oracle's
 /// default REST framework answers), `GET` with `q=Attr='v';Attr2='v'`, `GET /{WorkOrderId}`,
-/// `PATCH /{WorkOrderId}` (e.g. WorkOrderStatusCode, as a planner would), `POST /{WorkOrderId}/child/Attachment`
+/// `PATCH /{WorkOrderId}` (e.g. WorkOrderStatusCode, as a planner would), `POST /{WorkOrderId}/child/attachments`
 /// (DatatypeCode FILE, FileName, base64 FileContents). Basic auth.
 /// Field lengths are the emulator's reading of Oracle's documentation (no machine-readable
 /// description of this resource is public); the real system reports its own in `/describe`.
@@ -137,7 +137,7 @@ public enum OracleMaintenanceEmulator {
             return EmulatorHTTP.json(status: .ok, await view(id))
         }
 
-        api.post(":id/child/Attachment") { request, context in
+        api.post(":id/child/attachments") { request, context in
             guard let id = context.parameters.get("id"), await store.get(id) != nil else { return text(.notFound, "The requested resource was not found.") }
             guard let body = (try? JSONValue.parse(try await EmulatorHTTP.body(request)))?.objectValue else { return text(.badRequest, "The request body is not valid JSON.") }
             guard body["DatatypeCode"]?.stringValue == "FILE" else { return text(.badRequest, "DatatypeCode must be FILE, TEXT or WEB_PAGE; the emulator takes FILE.") }

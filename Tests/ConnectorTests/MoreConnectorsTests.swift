@@ -185,7 +185,7 @@ import Testing
         #expect(body["WorkOrderPriority"]?.doubleValue == 1)
         #expect((body["WorkOrderDescription"]?.stringValue?.count ?? 999) <= 240)
         #expect(await c.attach(cmmsId: id, filename: "MW-ABCDEF123456.jpg", jpeg: Fixtures.jpeg))
-        #expect(await emu.state.find(id: id)?.attachments == ["MW-ABCDEF123456.jpg"])
+        #expect(await emu.state.file(id: id, name: "MW-ABCDEF123456.jpg") == Fixtures.jpeg)
         #expect(await c.lookup(reference: "MW-ABCDEF123456") == .lookupFound(cmmsId: id))
         #expect(await c.lookup(reference: "MW-NOPE00000000") == .lookupNotFound)
         let t = HTTPTransport(client: http, timeout: .seconds(5))
