@@ -125,6 +125,12 @@ let package = Package(
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
         .testTarget(name: "StoreTests", dependencies: ["MillwrightCore", "Store"]),
+        .testTarget(name: "ServerTests", dependencies: [
+            "Server", "Gateway", "Store", "MillwrightCore",
+            .product(name: "Yams", package: "Yams"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         // Runs the built `millwright` binary as a separate process.
         .testTarget(name: "BlackBoxTests", dependencies: [
             "millwright",

@@ -140,6 +140,29 @@ paths:
         "202": { description: Queued again; the CMMS is asked first whether it already has it }
         "404": { $ref: "#/components/responses/Problem" }
         "409": { $ref: "#/components/responses/Problem" }
+  /v1/work-orders/{id}/ack:
+    post:
+      summary: Acknowledge a work order (role operator); stops its escalation chain
+      description: 'Optional body `{"by": "T-114"}`; without it the name of the calling key is recorded. A second acknowledgement changes nothing and says who was first.'
+      parameters: [ { name: id, in: path, required: true, schema: { type: string } } ]
+      responses:
+        "200": { description: "`acknowledged_at`, `acknowledged_by`, `changed`" }
+        "404": { $ref: "#/components/responses/Problem" }
+        "422": { $ref: "#/components/responses/Problem" }
+  /v1/technicians:
+    get:
+      summary: The roster with each technician's shift state, qualifications and open Millwright work orders (load)
+      responses:
+        "200": { description: "`items` per technician; `queues` holds work assigned to fallback queues" }
+  /v1/inventory/reservations:
+    get:
+      summary: Parts pre-staged or short per incident
+      parameters:
+        - { name: status, in: query, schema: { type: string, enum: [reserved, short, unknown, released, consumed] }, description: "Default: everything still held or short" }
+        - { name: limit, in: query, schema: { type: integer, minimum: 1, maximum: 1000 } }
+      responses:
+        "200": { description: "`items`: sku, qty, status, location, free_now, incident, work order" }
+        "400": { $ref: "#/components/responses/Problem" }
   /v1/evidence/{id}:
     get:
       summary: The annotated evidence image (JPEG) by SHA-256 or incident id
