@@ -32,6 +32,8 @@ enum Dashboard {
 <main>
  <div class="cards" id="cards"></div>
  <section><h2>Open incidents</h2><table id="incidents"></table></section>
+ <section><h2>Technicians</h2><table id="techs"></table></section>
+ <section><h2>Parts short (flagged on the work order)</h2><table id="short"></table></section>
  <section><h2>Work orders needing attention (dead letter / retrying)</h2><table id="stuck"></table></section>
  <section><h2>Orphaned detections (camera or asset not mapped)</h2><table id="orphans"></table></section>
 </main>
@@ -45,8 +47,9 @@ function rows(el,head,items,fn){document.getElementById(el).innerHTML='<tr>'+hea
  (items.length?items.map(fn).join(''):'<tr><td colspan="'+head.length+'" class="muted">none</td></tr>')}
 async function load(){
  try{
-  const [s,inc,dl,wait,orph]=await Promise.all([api('/v1/stats'),api('/v1/incidents?state=open'),api('/v1/work-orders?phase=dead_letter'),
-   api('/v1/work-orders?phase=waiting'),api('/v1/detections?status=orphaned&limit=20')]);
+  const [s,inc,dl,wait,orph,techs,short]=await Promise.all([api('/v1/stats'),api('/v1/incidents?state=open'),api('/v1/work-orders?phase=dead_letter'),
+   api('/v1/work-orders?phase=waiting'),api('/v1/detections?status=orphaned&limit=20'),api('/v1/technicians'),
+   api('/v1/inventory/reservations?status=short')]);
   const st=s.detections_by_status||{},ph=s.work_orders_by_phase||{};
   const card=(l,v)=>'<div class="card">'+l+'<b>'+esc(v)+'</b></div>';
   document.getElementById('cards').innerHTML=card('Detections',s.detections_total)+card('Confirmed',st.confirmed||0)+
@@ -57,6 +60,11 @@ async function load(){
    '</span></td><td>'+esc(i.defect_class)+(i.zone?' / '+esc(i.zone):'')+'</td><td>'+esc(i.asset)+'</td><td>'+esc(i.camera_id)+'</td><td>'+i.severity+
    '</td><td>'+i.detection_count+'× · last '+esc(i.last_seen)+'</td><td>'+(i.work_order?esc(i.work_order.reference)+' · '+esc(i.work_order.phase)+
    (i.work_order.cmms_id?' · CMMS '+esc(i.work_order.cmms_id):''):'')+'</td></tr>');
+  rows('techs',['Technician','Shift','Area','Skills','Open work orders'],techs.items,t=>'<tr><td>'+esc(t.id)+' '+esc(t.name)+(t.on_call?' <span class="muted">on call</span>':'')+
+   '</td><td>'+esc(t.shift)+(t.on_shift?' · <b>on shift</b>':' · off')+'</td><td>'+esc(t.area)+'</td><td>'+esc(t.skills.join(', '))+'</td><td>'+
+   (t.work_orders.length?t.work_orders.map(w=>'<span class="tag p-'+w.priority+'">'+esc(w.reference)+'</span>'+(w.acknowledged?' ✓':' <span class="muted">not acknowledged</span>')).join(' '):'<span class="muted">free</span>')+'</td></tr>');
+  rows('short',['Part','Qty','Work order','Asset','Store'],short.items,r=>'<tr><td>'+esc(r.sku)+'</td><td>'+r.qty+'</td><td>'+esc(r.reference)+'</td><td>'+
+   esc(r.asset)+' · '+esc(r.defect_class)+'</td><td>'+esc(r.location)+' · '+(r.free_now??0)+' free</td></tr>');
   rows('stuck',['Reference','CMMS','Phase','Attempts','Last error'],dl.items.concat(wait.items),w=>'<tr><td>'+esc(w.reference)+'</td><td>'+esc(w.cmms)+
    '</td><td>'+esc(w.phase)+'</td><td>'+w.attempts+'</td><td class="err">'+esc(w.last_error)+'</td></tr>');
   rows('orphans',['Camera','Defect','Time','Why'],orph.items,d=>'<tr><td>'+esc(d.camera_id)+'</td><td>'+esc(d.defect_class)+'</td><td>'+esc(d.timestamp)+
