@@ -117,7 +117,7 @@ import Testing
         let d = route(["mechanical"], .low, at: sat1200)
         #expect(d.assignee == .technician("T-120"))                 // A, Mon 06:00 — the earliest window
         #expect(d.mode == .nextWindow(utc("2026-11-23T05:00:00Z")))
-        #expect(d.reason.contains("planned for shift A at mon 2026-11-23 06:00, no page"))
+        #expect(d.reason.contains("planned for shift A at Mon 2026-11-23 06:00, no page"))
         // Medium and high are not paged either (interrupt is for critical by default).
         #expect(route(["mechanical"], .high, at: sat1200).mode == .nextWindow(utc("2026-11-23T05:00:00Z")))
         // Holiday Monday: next window is Tuesday.
