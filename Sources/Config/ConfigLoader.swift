@@ -117,7 +117,18 @@ public enum ConfigLoader {
                 }
             case "routing": try routing(n, into: &s.planning)
             case "procedures": s.planning.proceduresDirectory = resolvePath(try n.string())
-            case "inventory": s.planning.inventoryPath = resolvePath(try n.string())
+            case "inventory":
+                if n.node.scalar != nil {
+                    s.planning.inventoryPath = resolvePath(try n.string())
+                } else {
+                    for (k, v) in try n.requireMapping(allowed: ["csv", "cmms", "refresh"]) {
+                        switch k {
+                        case "csv": s.planning.inventoryPath = resolvePath(try v.string())
+                        case "cmms": s.planning.inventoryCMMS = try v.string()
+                        default: s.planning.cmmsRefresh = try v.duration()
+                        }
+                    }
+                }
             case "notifications":
                 // Technicians' own notify: blocks (read above or below) are kept.
                 let own = s.planning.notifications.recipients
@@ -129,6 +140,11 @@ public enum ConfigLoader {
             }
         }
         try checkShifts(s, file: file, root: root)
+        for (key, name) in [("inventory.cmms", s.planning.inventoryCMMS), ("routing.load_from", s.planning.loadFromCMMS)] {
+            if let name, s.cmms(named: name) == nil {
+                throw ConfigError(file: file, line: nil, key: key, message: "names cmms '\(name)', which is not under cmms: (have: \(s.cmms.map(\.name).joined(separator: ", ")))")
+            }
+        }
         for cam in s.assets.cameras {
             if let name = cam.cmms, s.cmms(named: name) == nil {
                 throw ConfigError(file: file, line: cam.line, key: "assets.cameras", message: "camera \(cam.camera) names cmms '\(name)', which is not in cmms: (have: \(s.cmms.map(\.name).joined(separator: ", ")))")

@@ -69,8 +69,9 @@ extension ConfigLoader {
     }
 
     static func routing(_ n: YAMLNode, into p: inout PlanningSettings) throws(ConfigError) {
-        for (k, v) in try n.requireMapping(allowed: ["fallback", "interrupt_at", "other_area_cost", "distance_per_load_unit", "distances", "holidays"]) {
+        for (k, v) in try n.requireMapping(allowed: ["fallback", "interrupt_at", "other_area_cost", "distance_per_load_unit", "distances", "holidays", "load_from"]) {
             switch k {
+            case "load_from": p.loadFromCMMS = try v.string()
             case "fallback": p.routing.fallbackQueue = try v.string()
             case "interrupt_at": p.routing.interruptAt = try priority(v)
             case "other_area_cost": p.routing.otherAreaCost = try v.double(in: 0...1_000_000)

@@ -171,6 +171,7 @@ extension Gateway {
             group.addTask { while !Task.isCancelled { try? await Task.sleep(for: .seconds(3600)) } }
             group.addTask { await self.runEvidenceRetention() }
             group.addTask { await self.runNotifications() }
+            group.addTask { await self.runPlanningSources() }
             for c in connectors.values {
                 group.addTask { await self.runDispatcher(for: c) }
                 group.addTask { await self.runStatusSync(for: c) }

@@ -14,7 +14,7 @@ extension Gateway {
     /// The planning context, or nil when none of roster, procedures or inventory is configured.
     public static func loadPlanning(_ settings: Settings, store: Store, now: Date = Date()) async throws -> PlanningContext? {
         let p = settings.planning
-        guard p.routesWork || p.proceduresDirectory != nil || p.inventoryPath != nil else { return nil }
+        guard p.routesWork || p.proceduresDirectory != nil || p.tracksInventory else { return nil }
         var problems: [String] = []
         func read(_ path: String, what: String) -> String? {
             do { return try String(contentsOfFile: path, encoding: .utf8) } catch {
@@ -44,11 +44,9 @@ extension Gateway {
             problems += errors.map { "\(dir)/\($0.description)" }
             library = lib
         }
-        var tracksInventory = false
         if let path = p.inventoryPath, let text = read(path, what: "inventory") {
             do {
                 try await store.importInventory(try InventoryCSV.parse(text), now: now)
-                tracksInventory = true
             } catch let e as InventoryCSVError {
                 problems.append("\(path):\(e.line): \(e.message)")
             }
@@ -60,6 +58,6 @@ extension Gateway {
         let tz = TimeZone(identifier: settings.site.timezone) ?? .gmt
         return PlanningContext(roster: Roster(technicians), calendar: ShiftCalendar(timeZone: tz, shifts: p.shifts, holidays: p.holidays),
                                policy: p.routing, distances: p.distances, procedures: library,
-                               procedureTextLimit: p.procedureTextLimit, tracksInventory: tracksInventory)
+                               procedureTextLimit: p.procedureTextLimit, tracksInventory: p.tracksInventory)
     }
 }

@@ -15,12 +15,19 @@ public struct PlanningSettings: Sendable {
     /// Room the procedure may take in the work-order text (CMMS long texts vary; this fits all).
     public var procedureTextLimit = 3000
     public var inventoryPath: String?
+    /// Read stock from this CMMS (its inventory API) instead of, or on top of, a CSV.
+    public var inventoryCMMS: String?
+    /// Add the open work this CMMS reports per technician to the routing load.
+    public var loadFromCMMS: String?
+    /// How often stock and load are read from the CMMS.
+    public var cmmsRefresh: Duration = .seconds(600)
     public var notifications = NotificationSettings()
     public var escalation = EscalationPolicy([:])
     public init() {}
 
     /// Routing is on when there is anyone (or anything) to route to.
     public var routesWork: Bool { !technicians.isEmpty || rosterPath != nil }
+    public var tracksInventory: Bool { inventoryPath != nil || inventoryCMMS != nil }
 }
 
 /// A named notification target: a technician (by id), `supervisor`, `storeroom`, …

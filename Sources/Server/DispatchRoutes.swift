@@ -31,6 +31,8 @@ extension APIServer {
     func listTechnicians(_ request: Request, _ ctx: MillwrightContext) async throws -> Response {
         try ctx.require(.read)
         let assigned = try await gateway.store.assignments()
+        // Includes the open work the CMMS reports beyond Millwright's (routing.load_from).
+        let load = try await gateway.store.currentWorkload()
         let roster = gateway.rules.planning?.roster ?? Roster([])
         let now = Date()
         func view(_ a: Store.AssignedWorkOrder) -> TechnicianResponse.Assigned {
@@ -43,8 +45,8 @@ extension APIServer {
                 id: t.id, name: t.name, skills: t.skills.sorted(),
                 certifications: t.certifications.map { .init(name: $0.name, expires: $0.expires?.description, valid: $0.isValid(on: today)) },
                 shift: t.shift, onShift: t.shift.map { gateway.rules.planning?.calendar.isOnShift($0, at: now) ?? false } ?? false,
-                onCall: t.onCall, area: t.area, openWorkOrders: mine.count,
-                weightedLoad: mine.reduce(0) { $0 + $1.priority.workloadWeight }, workOrders: mine.map(view))
+                onCall: t.onCall, area: t.area, openWorkOrders: load.count(t.id),
+                weightedLoad: load.weighted(t.id), workOrders: mine.map(view))
         }
         let ids = Set(roster.technicians.map(\.id))
         let queues = assigned.filter { !ids.contains($0.key) }.mapValues { $0.map(view) }

@@ -182,6 +182,10 @@ enum Schema {
             CREATE TABLE settings_kv (key TEXT PRIMARY KEY, value BLOB NOT NULL);
             """)
         }
+        m.registerMigration("v6-cmms-load") { db in
+            // Open work per technician as the CMMS reports it (all of it, Millwright's included).
+            try db.execute(sql: "CREATE TABLE external_load (assignee TEXT PRIMARY KEY, open INTEGER NOT NULL CHECK (open >= 0), at REAL NOT NULL)")
+        }
         return m
     }
 }

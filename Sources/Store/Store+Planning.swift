@@ -47,16 +47,39 @@ extension Store {
         return line
     }
 
-    /// Open Millwright work orders per assignee, by priority (the load routing balances).
+    /// Open work per assignee, by priority (the load routing balances): Millwright's own work
+    /// orders, plus what the CMMS reports beyond them (counted as medium; the CMMS's count
+    /// includes Millwright's delivered ones, which are not counted twice).
     static func workload(_ db: Database) throws -> Workload {
         var open: [String: [Priority]] = [:]
+        var delivered: [String: Int] = [:]
         for row in try Row.fetchAll(db, sql: """
-            SELECT w.assignee, w.priority FROM work_orders w JOIN incidents i ON i.id = w.incident_id
+            SELECT w.assignee, w.priority, w.phase FROM work_orders w JOIN incidents i ON i.id = w.incident_id
             WHERE w.assignee IS NOT NULL AND w.shadow = 0 AND i.is_open = 1
             """) {
             open[row["assignee"], default: []].append(Priority(rawValue: row["priority"] ?? "") ?? .low)
+            if (row["phase"] as String) == "delivered" { delivered[row["assignee"], default: 0] += 1 }
+        }
+        for row in try Row.fetchAll(db, sql: "SELECT assignee, open FROM external_load") {
+            let extra = (row["open"] as Int) - (delivered[row["assignee"]] ?? 0)
+            if extra > 0 { open[row["assignee"], default: []] += Array(repeating: .medium, count: extra) }
         }
         return Workload(open)
+    }
+
+    /// The CMMS's open work per technician, replacing the previous reading.
+    public func replaceExternalLoad(_ counts: [String: Int], now: Date = Date()) async throws {
+        try await pool.write { db in
+            try db.run("DELETE FROM external_load")
+            for (who, n) in counts where n > 0 {
+                try db.run("INSERT INTO external_load (assignee, open, at) VALUES (?, ?, ?)", [who, n, now.dbValue])
+            }
+        }
+    }
+
+    /// The load routing sees right now, per assignee (for `GET /v1/technicians`).
+    public func currentWorkload() async throws -> Workload {
+        try await pool.read { db in try Self.workload(db) }
     }
 
     /// The incident closed: a false positive or a cancellation puts its parts back; completed
@@ -76,8 +99,8 @@ extension Store {
         }
     }
 
-    /// Loads the storeroom export. Millwright's own reservations survive a re-import.
-    public func importInventory(_ items: [InventoryItem], now: Date = Date()) async throws {
+    /// Loads the storeroom export (or the CMMS's stock). Millwright's own reservations survive a re-import.
+    public func importInventory(_ items: [InventoryItem], source: String = "csv", now: Date = Date()) async throws {
         try await pool.write { db in
             for i in items {
                 try db.run("""
@@ -86,7 +109,7 @@ extension Store {
                         location = excluded.location, imported_at = excluded.imported_at
                     """, [i.sku, i.onHand, i.reserved, i.location, now.dbValue])
             }
-            try db.audit(kind: "inventory.imported", subject: "inventory", data: ["skus": .number(Double(items.count))], at: now)
+            try db.audit(kind: "inventory.imported", subject: "inventory", data: ["skus": .number(Double(items.count)), "source": .string(source)], at: now)
         }
     }
 

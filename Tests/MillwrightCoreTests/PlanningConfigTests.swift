@@ -59,12 +59,15 @@ import Testing
         #expect(p.inventoryPath == "/plant/inventory.csv")
         #expect(p.escalation.chains[.critical]?.map(\.delay) == [900, 1800])
         #expect(p.unknownRecipients(priorityRules: s.priority, technicians: p.technicians) == ["plant-manager"])
+        let fromCMMS = try parse("cmms:\n  - { name: mx, kind: sandbox, base_url: http://x }\ninventory: { cmms: mx, refresh: 5m }\nrouting: { load_from: mx }\n")
+        #expect(fromCMMS.planning.inventoryCMMS == "mx" && fromCMMS.planning.loadFromCMMS == "mx" && fromCMMS.planning.tracksInventory)
+        #expect(fromCMMS.planning.cmmsRefresh == .seconds(300))
         let roster = try parse("technicians: ./roster.csv\n")
         #expect(roster.planning.rosterPath == "/plant/roster.csv")
     }
 
     @Test func mistakesNameTheLineAndTheFix() {
-        func expectError(_ yaml: String, line: Int, key: String, containing text: String, sourceLocation: SourceLocation = #_sourceLocation) {
+        func expectError(_ yaml: String, line: Int?, key: String, containing text: String, sourceLocation: SourceLocation = #_sourceLocation) {
             do {
                 _ = try parse(yaml)
                 Issue.record("expected a configuration error", sourceLocation: sourceLocation)
@@ -83,6 +86,7 @@ import Testing
         expectError("notifications:\n  recipients:\n    boss: { webhook: \"ftp://x\" }\n", line: 3, key: "notifications.recipients.boss.webhook", containing: "http(s)")
         expectError("notifications:\n  recipients:\n    boss: { webhook: \"https://x\", format: discord }\n", line: 3,
                     key: "notifications.recipients.boss.format", containing: "generic, slack, teams")
+        expectError("inventory: { cmms: nowhere }\n", line: nil, key: "inventory.cmms", containing: "'nowhere', which is not under cmms:")
         expectError("escalation:\n  urgent: []\n", line: 2, key: "escalation.urgent", containing: "unknown key")
         expectError("notifications:\n  email: { server: \"mail.plant\", from: x@y }\n", line: 2, key: "notifications.email.server", containing: "smtp://")
         expectError("cmms:\n  - { name: a, kind: sandbox, base_url: http://x, title: \"{defect} at {assett}\" }\n", line: 2,

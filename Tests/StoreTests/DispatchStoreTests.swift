@@ -93,6 +93,28 @@ import Testing
         #expect(load["T-3"] == nil, "no electrical work")
     }
 
+    @Test func openWorkTheCMMSReportsCountsWithoutCountingMillwrightsTwice() async throws {
+        let store = try Store(path: dir + "/db.sqlite")
+        let techs = [Technician(id: "T-1", name: "Ortiz", skills: ["mechanical"], shift: "all"),
+                     Technician(id: "T-2", name: "Lee", skills: ["mechanical"], shift: "all")]
+        let r = rules(cameras: 3, technicians: techs, tracksInventory: false)
+        let first = try await store.ingest([det("a", camera: 0)], rules: r)
+        let wo = try #require(first[0].workOrderId)
+        _ = try await store.claimDue(cmms: "sb", limit: 10)
+        _ = try await store.recordDelivery(workOrderId: wo, action: .create, outcome: .created(cmmsId: "7"), duration: 0.01, policy: DispatchPolicy(), jitter: 0)
+        // The CMMS says T-1 has 3 open (ours among them), T-2 has 4 of its own.
+        try await store.replaceExternalLoad(["T-1": 3, "T-2": 4])
+        let load = try await store.currentWorkload()
+        #expect(load.count("T-1") == 3, "ours (high) + 2 more from the CMMS")
+        #expect(load.weighted("T-1") == 3 + 2 * 2)
+        #expect(load.count("T-2") == 4)
+        let next = try await store.ingest([det("b", camera: 1)], rules: r)
+        let id = try #require(next[0].workOrderId)
+        #expect(try await store.workOrder(id: id)?.payload?.assignee == "T-1", "7 weighted beats 8")
+        try await store.replaceExternalLoad(["T-2": 1])
+        #expect(try await store.currentWorkload().count("T-2") == 1, "a new reading replaces the old one")
+    }
+
     @Test func escalationFollowsTheInjectedClockAndStopsAtTheAcknowledgement() async throws {
         let store = try Store(path: dir + "/db.sqlite")
         let t = Date(timeIntervalSince1970: 1_800_000_000)
