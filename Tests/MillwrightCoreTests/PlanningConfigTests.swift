@@ -62,6 +62,8 @@ import Testing
         let fromCMMS = try parse("cmms:\n  - { name: mx, kind: sandbox, base_url: http://x }\ninventory: { cmms: mx, refresh: 5m }\nrouting: { load_from: mx }\n")
         #expect(fromCMMS.planning.inventoryCMMS == "mx" && fromCMMS.planning.loadFromCMMS == "mx" && fromCMMS.planning.tracksInventory)
         #expect(fromCMMS.planning.cmmsRefresh == .seconds(300))
+        let users = try parse("cmms:\n  - { name: mx, kind: maximo, base_url: http://x, maximo: { site: S, users: { T-114: ORTIZ, mechanics: \"team:MECH\" } } }\n")
+        #expect(users.cmms.first?.options["users"] == "T-114=ORTIZ, mechanics=team:MECH", "the README's users form reaches the connector")
         let roster = try parse("technicians: ./roster.csv\n")
         #expect(roster.planning.rosterPath == "/plant/roster.csv")
     }
