@@ -74,7 +74,9 @@ extension PlanningSettings {
     /// gateway starts, says so, and reports each such notification as unrouted.
     public func unknownRecipients(priorityRules: [PriorityRule], technicians: [Technician]) -> [String] {
         let known = Set(notifications.recipients.keys).union(technicians.map(\.id)).union([assignedTechnicianRecipient])
-        let used = priorityRules.flatMap(\.notify) + escalation.chains.values.flatMap { $0.flatMap(\.recipients) } + notifications.pickList + notifications.always
+        let fallback = technicians.isEmpty ? [] : [routing.fallbackQueue]
+        let used = priorityRules.flatMap(\.notify) + escalation.chains.values.flatMap { $0.flatMap(\.recipients) } + notifications.pickList
+            + notifications.always + fallback
         var out: [String] = []
         for n in used where !known.contains(n) && !out.contains(n) { out.append(n) }
         return out

@@ -58,7 +58,7 @@ import Testing
         #expect(p.proceduresDirectory == "/plant/procedures")
         #expect(p.inventoryPath == "/plant/inventory.csv")
         #expect(p.escalation.chains[.critical]?.map(\.delay) == [900, 1800])
-        #expect(p.unknownRecipients(priorityRules: s.priority, technicians: p.technicians) == ["plant-manager"])
+        #expect(p.unknownRecipients(priorityRules: s.priority, technicians: p.technicians) == ["plant-manager", "maintenance-supervisor"])
         let fromCMMS = try parse("cmms:\n  - { name: mx, kind: sandbox, base_url: http://x }\ninventory: { cmms: mx, refresh: 5m }\nrouting: { load_from: mx }\n")
         #expect(fromCMMS.planning.inventoryCMMS == "mx" && fromCMMS.planning.loadFromCMMS == "mx" && fromCMMS.planning.tracksInventory)
         #expect(fromCMMS.planning.cmmsRefresh == .seconds(300))

@@ -141,6 +141,23 @@ import Testing
         if case .already(_, let by) = try await store.acknowledge(workOrderId: wo, by: "T-2", now: t + 900) { #expect(by == "T-1") } else { Issue.record("second ack changed the record") }
     }
 
+    @Test func minorWorkAtNightIsAnnouncedWhenTheNextShiftStarts() async throws {
+        let store = try Store(path: dir + "/db.sqlite")
+        // 2026-03-02 is a Monday; the only mechanic works days, 06:00–14:00 UTC.
+        let night = ISO8601DateFormatter().date(from: "2026-03-02T23:30:00Z")!
+        let morning = ISO8601DateFormatter().date(from: "2026-03-03T06:00:00Z")!
+        var r = rules(technicians: [Technician(id: "T-1", name: "Ortiz", skills: ["mechanical"], shift: "day")], tracksInventory: false)
+        r.planning?.calendar = ShiftCalendar(timeZone: .gmt, shifts: [try Shift.parse(name: "day", start: "06:00", end: "14:00")])
+        let out = try await store.ingest([det("a", camera: 0, at: night)], rules: r, now: night)
+        let wo = try #require(out[0].workOrderId)
+        #expect(try await store.workOrder(id: wo)?.payload?.assignmentReason?.contains("planned for shift day") == true)
+        _ = try await store.claimDue(cmms: "sb", limit: 10, now: night)
+        _ = try await store.recordDelivery(workOrderId: wo, action: .create, outcome: .created(cmmsId: "7"), duration: 0.01, policy: DispatchPolicy(), jitter: 0, now: night)
+        #expect(try await store.workOrdersToNotify(now: night + 60).isEmpty, "in the CMMS, but nobody is woken")
+        #expect(try await store.workOrdersToNotify(now: morning - 1).isEmpty)
+        #expect(try await store.workOrdersToNotify(now: morning).map(\.workOrderId) == [wo])
+    }
+
     @Test func theCMMSMovingToInProgressCountsAsAcknowledgement() async throws {
         let store = try Store(path: dir + "/db.sqlite")
         let t = Date()
