@@ -35,7 +35,8 @@ public struct NotificationThrottle: Sendable, Equatable, Codable {
     }
 
     public var policy: Policy
-    public let timeZone: TimeZone
+    /// The site's zone from the current configuration (a restored state takes the new one).
+    public var timeZone: TimeZone
     /// Recent immediate sends per recipient (pruned to the window).
     public private(set) var sent: [String: [Date]] = [:]
     public private(set) var held: [Held] = []

@@ -129,6 +129,7 @@ public actor Notifier {
         self.configuration = configuration
         var throttle = state?.throttle ?? NotificationThrottle(policy: configuration.throttle, timeZone: configuration.timeZone)
         throttle.policy = configuration.throttle
+        throttle.timeZone = configuration.timeZone
         self.throttle = throttle
         self.givenHTTPClient = httpClient
         self.smtp = configuration.email.map { SMTPClient(configuration: $0.smtp, logger: logger) }

@@ -58,7 +58,10 @@ import Testing
         #expect((draft["description"] as? String)?.contains("PUL-500-HD ×1 reserved at Store B-12") == true)
 
         // Delivered → the technician, the supervisor and the storeroom hear about it; a second later, the manager.
-        _ = try await people.waitFor("plant/people/T-1 ", timeout: 30)
+        let told = try await people.waitFor("plant/people/T-1 ", timeout: 30)
+        let toTechnician = try #require(told.split(separator: "\n").first { $0.hasPrefix("plant/people/T-1 ") })
+        #expect(toTechnician.contains("https://mw.plant.example/v1/evidence/"), "the evidence link: \(toTechnician)")
+        #expect(toTechnician.contains("mechanical ✓"), "why this technician")
         _ = try await people.waitFor("plant/people/supervisor ", timeout: 10)
         let pick = try await people.waitFor("plant/people/storeroom ", timeout: 10)
         #expect(pick.contains("PUL-500-HD"))
