@@ -11,8 +11,11 @@ import NIOCore
 /// (`maintainx-openapi.json`: unknown property, wrong type, value outside an enum, missing title →
 /// `400 {"errors": [{"error", "fieldPath"}]}`; `extraFields` labels must be custom fields of the
 /// organization: "Millwright Reference", "Defect Class"), `GET /v1/workorders` (`sort`, `limit` ≤ 200,
-/// `createdAt[gte]`, `expand=extra_fields`), `GET /v1/workorders/{id}`, `PATCH /v1/workorders/{id}/status`
-/// (a technician's change), `POST /v1/workorders/{id}/comments`, `PUT /v1/workorders/{id}/attachments/{filename}`.
+/// `createdAt[gte]`, `statuses`, `assignees`, `expand=extra_fields|assignees`, `cursor`), `GET /v1/workorders/{id}`,
+/// `PATCH /v1/workorders/{id}/status` (a technician's change), `POST /v1/workorders/{id}/comments`,
+/// `PUT /v1/workorders/{id}/attachments/{filename}`, and for planning `GET /v1/parts` (`limit`, `cursor`, `sort`,
+/// `expand=extra_fields`) and `GET /v1/users` (`email`, `limit`, `cursor`) over the storeroom and people in a
+/// `Seed` (`Seed.demo` under `millwright emulate`). Lists page with an opaque `nextCursor` and `nextPageUrl`.
 /// Bearer auth; `x-organization-id` must be an integer when sent. Rate limit: a fixed window
 /// (default 60 requests per 60 s) with `X-Rate-Limit-Limit/Remaining/Reset` on every answer and
 /// `429` + `Retry-After` when used up.
@@ -40,7 +43,107 @@ public enum MaintainXEmulator {
     }
 
     public static func router(state: EmulatorState) -> Hummingbird.Router<BasicRequestContext> {
-        router(state: state, schema: schema(), limit: 60, window: 60)
+        router(state: state, schema: schema(), limit: 60, window: 60, seed: .demo)
+    }
+
+    /// A part in the emulated storeroom, answered in the `GET /v1/parts` item shape of the OpenAPI.
+    public struct Part: Sendable {
+        public var id: Int
+        public var name: String
+        public var barcode: String?
+        public var inStock: Int
+        /// Committed stock by stage (MaintainX's `committedQuantities`).
+        public var reserved: Int
+        public var kitted: Int
+        public var staged: Int
+        public var area: String?
+        public var locationId: Int?
+        /// Custom fields by label, answered with `expand=extra_fields`.
+        public var extraFields: [String: String]
+        public init(id: Int, name: String, barcode: String? = nil, inStock: Int, reserved: Int = 0, kitted: Int = 0, staged: Int = 0,
+                    area: String? = nil, locationId: Int? = nil, extraFields: [String: String] = [:]) {
+            self.id = id; self.name = name; self.barcode = barcode; self.inStock = inStock; self.reserved = reserved; self.kitted = kitted
+            self.staged = staged; self.area = area; self.locationId = locationId; self.extraFields = extraFields
+        }
+
+        func json(expandExtraFields: Bool) -> JSONValue {
+            func int(_ i: Int?) -> JSONValue { i.map { .number(Double($0)) } ?? .null }
+            func text(_ s: String?) -> JSONValue { s.map { .string($0) } ?? .null }
+            let committed = reserved + kitted + staged
+            var p: [String: JSONValue] = [
+                "id": int(id), "name": .string(name), "description": .string(""), "barcode": text(barcode),
+                "locationId": int(locationId), "area": text(area), "unitCost": .null, "partTypes": .array([]),
+                // The deprecated totals beside their replacements, as MaintainX still answers both.
+                "availableQuantity": int(inStock), "inStockQuantity": int(inStock), "reservedQuantity": int(reserved),
+                "committedQuantities": .object(["reserved": int(reserved), "kitted": int(kitted), "staged": int(staged)]),
+                "assignedQuantity": int(committed), "minimumQuantity": int(0), "orderedQuantity": int(0), "organizationId": int(1),
+                "createdAt": .string("2026-01-05T08:00:00.000Z"), "updatedAt": .string("2026-01-05T08:00:00.000Z"),
+            ]
+            p["locations"] = .array(locationId.map { l in [.object([
+                "locationId": int(l), "area": text(area), "availableQuantity": int(inStock), "reservedQuantity": int(reserved),
+                "committedQuantities": .object(["reserved": int(reserved), "kitted": int(kitted), "staged": int(staged)]),
+            ])] } ?? [])
+            if expandExtraFields { p["extraFields"] = .object(extraFields.mapValues { .string($0) }) }
+            return .object(p)
+        }
+    }
+
+    /// A person in the organization (`GET /v1/users`); e-mail assignees resolve to them.
+    public struct User: Sendable {
+        public var id: Int
+        public var firstName: String
+        public var lastName: String
+        public var email: String?
+        public init(id: Int, firstName: String, lastName: String, email: String? = nil) {
+            self.id = id; self.firstName = firstName; self.lastName = lastName; self.email = email
+        }
+    }
+
+    /// What the emulated organization holds besides work orders.
+    public struct Seed: Sendable {
+        public var parts: [Part]
+        public var users: [User]
+        /// Answers at most this many records a page whatever `limit` asks, so paging shows with a few records.
+        public var maxPageSize: Int?
+        public init(parts: [Part] = [], users: [User] = [], maxPageSize: Int? = nil) {
+            self.parts = parts; self.users = users; self.maxPageSize = maxPageSize
+        }
+
+        /// A small storeroom and crew for trying `inventory: {cmms: …}` and `routing: {load_from: …}`.
+        public static let demo = Seed(parts: [
+            Part(id: 9001, name: "PUL-500-HD", barcode: "4006381333931", inStock: 3, reserved: 1, area: "store B-12", locationId: 852),
+            Part(id: 9002, name: "BOLT-M10-80", barcode: "4006381333948", inStock: 40, kitted: 8, area: "store A-03", locationId: 852),
+            Part(id: 9003, name: "BELT-C2-1200", inStock: 0, locationId: 853),
+        ], users: [
+            User(id: 4711, firstName: "A.", lastName: "Ortiz", email: "ortiz@plant.example"),
+            User(id: 4712, firstName: "J.", lastName: "Lee", email: "lee@plant.example"),
+        ])
+    }
+
+    /// One page of `items` after the opaque `cursor`; nil when the cursor is not one of ours.
+    static func page<T>(_ items: [T], cursor: String?, limit: Int, seed: Seed) -> (items: ArraySlice<T>, next: String?)? {
+        var start = 0
+        if let cursor {
+            guard let d = Data(base64Encoded: cursor), let text = String(data: d, encoding: .utf8), text.hasPrefix("mx-emu:"),
+                  let n = Int(text.dropFirst(7)), n >= 0, n <= items.count else { return nil }
+            start = n
+        }
+        let end = min(items.count, start + min(limit, seed.maxPageSize ?? limit))
+        return (items[start..<end], end < items.count ? Data("mx-emu:\(end)".utf8).base64EncodedString() : nil)
+    }
+
+    /// `nextPageUrl`: the request's own path and query with the next cursor.
+    static func nextPageURL(_ request: Request, _ next: String?) -> JSONValue {
+        guard let next else { return .null }
+        let kept = (request.uri.query ?? "").split(separator: "&").filter { !$0.hasPrefix("cursor=") }.map(String.init)
+        let cursor = "cursor=" + (next.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? next)
+        return .string(request.uri.path + "?" + (kept + [cursor]).joined(separator: "&"))
+    }
+
+    /// `limit` as the OpenAPI bounds it (1…200, default 100).
+    static func pageLimit(_ raw: String?) -> Int? {
+        guard let raw else { return 100 }
+        return Int(raw).flatMap { (1...200).contains($0) ? $0 : nil }
     }
 
     actor Window {
@@ -111,7 +214,7 @@ public enum MaintainXEmulator {
         switch common { case "in_progress": "IN_PROGRESS"; case "completed", "false_positive": "DONE"; case "cancelled": "CANCELED"; default: "OPEN" }
     }
 
-    public static func router(state: EmulatorState, schema: OpenAPIBody, limit: Int, window: TimeInterval) -> Hummingbird.Router<BasicRequestContext> {
+    public static func router(state: EmulatorState, schema: OpenAPIBody, limit: Int, window: TimeInterval, seed: Seed = Seed()) -> Hummingbird.Router<BasicRequestContext> {
         let router = Hummingbird.Router()
         let store = Store()
         router.add(middleware: FaultInjection(state: state))
@@ -120,9 +223,20 @@ public enum MaintainXEmulator {
         api.add(middleware: RateLimit(window: Window(limit: limit, window: window)))
         api.add(middleware: Auth(state: state))
 
+        let userByEmail = Dictionary(seed.users.compactMap { u in u.email.map { ($0.lowercased(), u.id) } }, uniquingKeysWith: { a, _ in a })
+
+        /// Assignees as MaintainX answers them: a user given by e-mail comes back as the user's id.
+        @Sendable func assignees(_ v: [String: JSONValue]) -> [JSONValue] {
+            (v["assignees"]?.arrayValue ?? []).map { a in
+                guard a["type"]?.stringValue == "USER", let email = a["id"]?.stringValue?.lowercased(), let id = userByEmail[email] else { return a }
+                return .object(["type": .string("USER"), "id": .number(Double(id))])
+            }
+        }
+
         @Sendable func view(_ w: EmulatedWorkOrder, extra: Bool) async -> JSONValue {
             var v = await store.get(w.id)
             if !extra { v.removeValue(forKey: "extraFields") }
+            v["assignees"] = .array(assignees(v))
             v["id"] = .number(Double(w.id) ?? 0)
             v["sequentialId"] = .number(Double((Int(w.id) ?? 1000) - 1000))
             let raw = await store.status(w.id)
@@ -161,9 +275,14 @@ public enum MaintainXEmulator {
 
         api.get("workorders") { request, _ in
             let q = request.uri.queryParameters
-            let limit = q.get("limit").flatMap(Int.init) ?? 100
-            guard (1...200).contains(limit) else { return errors(.badRequest, [("limit", "\"limit\" must be between 1 and 200")]) }
+            guard let limit = pageLimit(q.get("limit")) else { return errors(.badRequest, [("limit", "\"limit\" must be between 1 and 200")]) }
             if let s = q.get("sort"), !["createdAt", "-createdAt", "updatedAt", "-updatedAt"].contains(s) { return errors(.badRequest, [("sort", "\"sort\" is not supported by the emulator")]) }
+            let wanted = q.getAll("statuses")
+            if let bad = wanted.first(where: { !(statuses + ["SKIPPED"]).contains($0) }) {
+                return errors(.badRequest, [("statuses", "\"statuses\" value \"\(bad)\" must be one of [\((statuses + ["SKIPPED"]).joined(separator: ", "))]")])
+            }
+            let people = q.getAll("assignees")
+            if let bad = people.first(where: { Int($0) == nil }) { return errors(.badRequest, [("assignees", "\"assignees\" value \"\(bad)\" must be an integer")]) }
             var items = await state.all()
             if let since = q.get("createdAt[gte]") {
                 guard let d = Timestamps.parseISO(since) else { return errors(.badRequest, [("createdAt[gte]", "must be a date-time")]) }
@@ -171,10 +290,55 @@ public enum MaintainXEmulator {
             }
             items.sort { $0.createdAt == $1.createdAt ? (Int($0.id) ?? 0) > (Int($1.id) ?? 0) : $0.createdAt > $1.createdAt }
             if q.get("sort") == "createdAt" || q.get("sort") == "updatedAt" { items.reverse() }
-            let extra = q.getAll("expand").contains("extra_fields")
-            var out: [JSONValue] = []
-            for w in items.prefix(limit) { out.append(await view(w, extra: extra)) }
-            return EmulatorHTTP.json(status: .ok, ["workOrders": JSONValue.array(out), "nextCursor": .null])
+            let expand = q.getAll("expand")
+            var views: [JSONValue] = []
+            for w in items {
+                let full = await view(w, extra: expand.contains("extra_fields"))
+                if !wanted.isEmpty, !wanted.contains(full["status"]?.stringValue ?? "") { continue }
+                let ids = (full["assignees"]?.arrayValue ?? []).filter { $0["type"]?.stringValue == "USER" }.compactMap { $0["id"]?.stringOrNumber }
+                if !people.isEmpty, !ids.contains(where: people.contains) { continue }
+                var v = full.objectValue ?? [:]
+                // The list answers assignees only when asked (the OpenAPI: "expand with query parameter").
+                if !expand.contains("assignees") { v.removeValue(forKey: "assignees") }
+                views.append(.object(v))
+            }
+            guard let (slice, next) = page(views, cursor: q.get("cursor"), limit: limit, seed: seed) else { return errors(.badRequest, [("cursor", "\"cursor\" is not a valid pagination reference")]) }
+            return EmulatorHTTP.json(status: .ok, ["workOrders": JSONValue.array(Array(slice)), "nextCursor": next.map { .string($0) } ?? .null,
+                                                   "nextPageUrl": nextPageURL(request, next)])
+        }
+
+        // GET /parts answers errors as {"error": …} (its 400 schema), unlike the work-order routes.
+        api.get("parts") { request, _ in
+            let q = request.uri.queryParameters
+            guard let limit = pageLimit(q.get("limit")) else { return EmulatorHTTP.json(status: .badRequest, ["error": "\"limit\" must be between 1 and 200"]) }
+            var parts = seed.parts
+            switch q.get("sort") {
+            case nil, "id": parts.sort { $0.id < $1.id }
+            case "-id": parts.sort { $0.id > $1.id }
+            case "createdAt", "-createdAt", "updatedAt", "-updatedAt": break  // seeded parts share one time
+            case let s?: return EmulatorHTTP.json(status: .badRequest, ["error": "\"sort\" must be one of [id, createdAt, updatedAt, -id, -createdAt, -updatedAt], got \"\(s)\""])
+            }
+            let expand = q.getAll("expand")
+            if let bad = expand.first(where: { !["extra_fields", "vendors"].contains($0) }) {
+                return EmulatorHTTP.json(status: .badRequest, ["error": "\"expand\" value \"\(bad)\" must be one of [extra_fields, vendors]"])
+            }
+            guard let (slice, next) = page(parts, cursor: q.get("cursor"), limit: limit, seed: seed) else {
+                return EmulatorHTTP.json(status: .badRequest, ["error": "\"cursor\" is not a valid pagination reference"])
+            }
+            return EmulatorHTTP.json(status: .ok, ["parts": JSONValue.array(slice.map { $0.json(expandExtraFields: expand.contains("extra_fields")) }),
+                                                   "nextCursor": next.map { .string($0) } ?? .null, "nextPageUrl": nextPageURL(request, next)])
+        }
+
+        api.get("users") { request, _ in
+            let q = request.uri.queryParameters
+            guard let limit = pageLimit(q.get("limit")) else { return errors(.badRequest, [("limit", "\"limit\" must be between 1 and 200")]) }
+            let emails = Set(q.getAll("email").map { $0.lowercased() })
+            let users = seed.users.filter { u in emails.isEmpty || u.email.map { emails.contains($0.lowercased()) } == true }.sorted { $0.id < $1.id }
+            guard let (slice, next) = page(users, cursor: q.get("cursor"), limit: limit, seed: seed) else { return errors(.badRequest, [("cursor", "\"cursor\" is not a valid pagination reference")]) }
+            let out: [JSONValue] = slice.map { u in
+                .object(["id": .number(Double(u.id)), "firstName": .string(u.firstName), "lastName": .string(u.lastName), "email": u.email.map { .string($0) } ?? .null])
+            }
+            return EmulatorHTTP.json(status: .ok, ["users": JSONValue.array(out), "nextCursor": next.map { .string($0) } ?? .null, "nextPageUrl": nextPageURL(request, next)])
         }
 
         api.get("workorders/:id") { _, context in
