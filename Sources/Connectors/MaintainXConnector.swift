@@ -34,7 +34,7 @@ import NIOHTTP1
 /// Config (`maintainx:` block): `organization_id`, `priority_map.<p>`, `work_order_type`, `categories`
 /// (comma-separated), `template_id`, `asset_map` ("<asset>=…, …"), `location_map` ("<location>=…, …"), `location_id`
 /// (default), `reference_field`, `lookup_window`, `lookup_depth`, `status_map` ("<STATUS>=…, …"),
-/// `false_positive_category`, `attachment_limit_bytes`, `users`. Auth: `bearer`.
+/// `false_positive_category`, `attachment_limit_bytes`, `users`, `part_key` (stock and open work: MaintainXPlanning.swift). Auth: `bearer`.
 public struct MaintainXConnector: CMMSConnector {
     public let settings: CMMSSettings
     let http: HTTPTransport
@@ -52,6 +52,7 @@ public struct MaintainXConnector: CMMSConnector {
                 throw ConnectorError.misconfigured("cmms \(settings.name): maintainx.priority_map.\(p.rawValue) must be one of \(Self.priorities.joined(separator: ", "))")
             }
         }
+        _ = try Self.partKey(settings)
         self.settings = settings; self.http = http
         var reserved: Set<String> = ["title", "description", "priority", "type", "externalData", "assetId", "locationId"]
         if let f = settings.options["reference_field"], !f.isEmpty { reserved.insert("extraFields.\(f)") }
