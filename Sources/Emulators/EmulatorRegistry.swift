@@ -16,7 +16,7 @@ public enum EmulatorRegistry {
               router: SAPPMEmulator.router),
         Entry(kind: "maximo", covers: "IBM Maximo JSON REST API: /maximo/api/os/mxapiwodetail create (properties header, transactionid → 409 on repeat), field validation, oslc.where/oslc.select queries, PATCH via x-method-override (status, worklog), doclinks upload, whoami; apikey or maxauth; Maximo error format",
               router: MaximoEmulator.router),
-        Entry(kind: "maintainx", covers: "MaintainX REST v1: POST /v1/workorders validated against the OpenAPI request schema, list/get, PATCH status, comments, PUT attachments; Bearer + x-organization-id; X-Rate-Limit-* headers and 429 + Retry-After (60 requests per 60 s)",
+        Entry(kind: "maintainx", covers: "MaintainX REST v1: POST /v1/workorders validated against the OpenAPI request schema, list/get (status and assignee filters, cursor paging), PATCH status, comments, PUT attachments, GET /v1/parts and /v1/users (a small demo storeroom); Bearer + x-organization-id; X-Rate-Limit-* headers and 429 + Retry-After (60 requests per 60 s)",
               router: MaintainXEmulator.router),
         Entry(kind: "upkeep", covers: "UpKeep API v2: /api/v2/auth session tokens (expiry), work-order create/list/get, PATCH status or multipart image; UpKeep error shape",
               router: UpKeepEmulator.router),
