@@ -95,3 +95,58 @@ import Testing
         }
     }
 }
+
+/// Stock and technicians' open work read from the CMMS (MaintainX emulator) instead of files.
+@Suite struct CMMSPlanningSourceTests {
+    @Test(.timeLimit(.minutes(2))) func stockAndOpenWorkComeFromMaintainX() async throws {
+        let sandbox = try Plant.emulator()
+        let mxEmu = try Spawned(["emulate", "maintainx", "--port", "0"], name: "maintainx")
+        defer { _ = sandbox.terminate(); _ = mxEmu.terminate() }
+        let mx = API(base: try await mxEmu.listening())
+        let plant = try Plant(cmmsURL: API(base: try await sandbox.listening()).base, extra: """
+        shifts:
+          day: { start: "00:00", end: "00:00" }
+        technicians:
+          - { id: T-1, name: "A. Ortiz", skills: [mechanical], shift: day }
+          - { id: T-2, name: "J. Lee", skills: [mechanical], shift: day }
+        inventory: { cmms: mx, refresh: 1s }
+        routing: { load_from: mx }
+        """)
+        var config = try String(contentsOfFile: plant.configPath, encoding: .utf8)
+        config = config.replacingOccurrences(of: "cmms:\n  - name: sandbox", with: """
+        cmms:
+          - name: mx
+            kind: maintainx
+            base_url: \(mx.base)/v1
+            auth: { bearer: { token_env: MW_SANDBOX_TOKEN } }
+            maintainx: { users: { T-1: "ortiz@plant.example", T-2: "4712" } }
+          - name: sandbox
+        """)
+        config = config.replacingOccurrences(of: "crack: { min_confidence: 0.8,", with: "crack: { skills: [mechanical], parts: [{ sku: PUL-500-HD, qty: 1 }], min_confidence: 0.8,")
+        try config.write(toFile: plant.configPath, atomically: true, encoding: .utf8)
+        // Lee already has two open work orders in MaintainX, made by people, not by Millwright.
+        for title in ["Replace idler", "Lube drive chain"] {
+            let r = try await mx.post("/v1/workorders", json: ["title": title, "assignees": [["type": "USER", "id": 4712]]], key: "sandbox-token")
+            #expect(r.status < 300, "\(String(decoding: r.body, as: UTF8.self))")
+        }
+
+        let server = try plant.serve()
+        defer { _ = server.terminate() }
+        let api = API(base: try await server.listening())
+        try await API.eventually("stock read from MaintainX") {
+            try sqlite(plant.dbPath, "SELECT on_hand || '/' || external_reserved FROM inventory WHERE sku = 'PUL-500-HD'") == ["3/1"]
+        }
+        try await API.eventually("Lee's open work read from MaintainX") {
+            let techs = try await api.get("/v1/technicians").object["items"] as? [[String: Any]]
+            return techs?.first { $0["id"] as? String == "T-2" }?["open_work_orders"] as? Int == 2
+        }
+        let posted = try await api.post("/v1/detections", json: detection("mx-1", confidence: 0.95, zone: "head-pulley"), key: "ingest-key")
+        let incidentId = try #require((posted.object["results"] as? [[String: Any]])?.first?["incident_id"] as? String)
+        let wo = try #require((try await api.get("/v1/incidents/\(incidentId)").object["work_order"] as? [String: Any])?["id"] as? String)
+        let draft = try #require(try await api.get("/v1/work-orders/\(wo)").object["payload"] as? [String: Any])
+        #expect(draft["assignee"] as? String == "T-1", "Lee carries two open work orders in MaintainX")
+        let part = (draft["parts_status"] as? [[String: Any]])?.first
+        #expect(part?["status"] as? String == "reserved")
+        #expect(part?["free"] as? Int == 1, "3 in stock, 1 reserved in MaintainX, 1 now by Millwright")
+    }
+}
