@@ -77,18 +77,23 @@ import Glibc
         p.waitUntilExit()
     }
 
+    /// A sandbox CMMS, a plant configured for it, and a broker ready in the plant's folder.
+    static func plantWithBroker() async throws -> (Spawned, Plant, Broker) {
+        let emu = try Plant.emulator()
+        let plant = try Plant(cmmsURL: API(base: try await emu.listening()).base)
+        let broker = try Broker(dir: plant.dir)
+        try await broker.ready()
+        return (emu, plant, broker)
+    }
+
     func storedIds(_ plant: Plant) throws -> Set<String> {
         guard FileManager.default.fileExists(atPath: plant.dbPath) else { return [] }
         return try sqlite(plant.dbPath, "SELECT id FROM detections")
     }
 
     @Test(.timeLimit(.minutes(3))) func detectionsOverMQTTSurviveKill9AndReachTheFloor() async throws {
-        let emu = try Plant.emulator()
-        let cmms = API(base: try await emu.listening())
-        let plant = try Plant(cmmsURL: cmms.base)
-        let broker = try Broker(dir: plant.dir)
+        let (emu, plant, broker) = try await Self.plantWithBroker()
         defer { broker.stop(); _ = emu.terminate() }
-        try await broker.ready()
         try """
 
         mqtt:
@@ -140,12 +145,8 @@ import Glibc
     /// The outcome of a work order decided while nothing reached the floor (here: no MQTT
     /// configured yet, in production: a crash before the PUBACK) is announced later.
     @Test(.timeLimit(.minutes(2))) func aWorkOrderOutcomeTheFloorMissedIsAnnouncedOnRestart() async throws {
-        let emu = try Plant.emulator()
-        let cmms = API(base: try await emu.listening())
-        let plant = try Plant(cmmsURL: cmms.base)
-        let broker = try Broker(dir: plant.dir)
+        let (emu, plant, broker) = try await Self.plantWithBroker()
         defer { broker.stop(); _ = emu.terminate() }
-        try await broker.ready()
         var server = try plant.serve()
         var api = API(base: try await server.listening())
         let posted = try await api.post("/v1/detections", json: detection("missed-1", camera: "CAM-12", defect: "corrosion"), key: "ingest-key")
@@ -175,12 +176,8 @@ import Glibc
     }
 
     @Test(.timeLimit(.minutes(2))) func aSnapshotPublishedOnItsOwnBecomesTheEvidenceFrame() async throws {
-        let emu = try Plant.emulator()
-        let cmms = API(base: try await emu.listening())
-        let plant = try Plant(cmmsURL: cmms.base)
-        let broker = try Broker(dir: plant.dir)
+        let (emu, plant, broker) = try await Self.plantWithBroker()
         defer { broker.stop(); _ = emu.terminate() }
-        try await broker.ready()
         let config = try String(contentsOfFile: plant.configPath, encoding: .utf8) + """
 
         mqtt:
