@@ -14,10 +14,21 @@ import NIOHTTP1
 /// Choice where the public docs are open: our reference is the work order number (`JOBNUM`, 30
 /// characters) so that a retry cannot create a second work order — EAM answers "already exists",
 /// which the connector treats as created — and the lookup is a read by key. This needs the EAM
-/// installation to accept user-entered work order numbers. The long text and the image are not
-/// sent (the evidence link is in Millwright; notes and attachments answer false): EAM's documented
-/// document services (AddDocument/AddDocumentAssociation) register a document record, but the
-/// file's bytes go through no public API.
+/// installation to accept user-entered work order numbers.
+/// The long text (asset, severity, procedure, parts, assignment, evidence link) goes on as a work
+/// order comment right after the create, and `addNote` (repeat detections) adds further ones. HxGN
+/// EAM's REST services document no comments resource, so comments use the web-services (SOAP)
+/// operation `MP0109_AddComments_001` (as CERN's eam-wshub-core calls it): `COMMENT` with
+/// `ENTITYCOMMENTID` {`ENTITY` EVNT, `ENTITYKEYCODE` the work order number, `LANGUAGEID`.`LANGUAGECODE`,
+/// `COMMENTTYPE`.`TYPECODE` `*`}, `COMMENTTEXT`, `ORGANIZATIONID`; SOAP headers `Tenant`,
+/// `Organization`, `SessionScenario` terminate and a WS-Security `UsernameToken` (Basic credentials
+/// are sent too). The endpoint is `comments_path` (default `/axis/services/EWSConnector`, the EWS
+/// connector beside `/axis/restservices`). The text is cut to 4000 characters at a line boundary,
+/// keeping the evidence link. A failed comment never fails the create: the work order exists, and
+/// the comment is best effort (a create answered "already exists" — the first answer was lost —
+/// adds it then). The image is not sent (the evidence link is in the text; attachments answer
+/// false): EAM's documented document services (AddDocument/AddDocumentAssociation) register a
+/// document record, but the file's bytes go through no public API.
 /// `ASSIGNEDTO`.`PERSONCODE` is the technician's EAM person from `users`. The cmms entry's `title:`
 /// replaces `DESCRIPTION` (cut to 80) and `fields:` adds record elements, `ELEMENT.CHILD` for the
 /// nested ones (`CLASSID.CLASSCODE: VISION`, `PROBLEMCODEID.PROBLEMCODE: "{defect}"`).
@@ -26,7 +37,8 @@ import NIOHTTP1
 ///
 /// Config (`hxgn:` block): `tenant`, `organization` (both required), `department` (*),
 /// `status` (R), `type` (BRKD), `priority_map` (critical 1, high 2, medium 3, low 4), `status_map`,
-/// `users` ("<technician>=<PERSONCODE>"; a team entry stays in the text). Auth: `basic`.
+/// `users` ("<technician>=<PERSONCODE>"; a team entry stays in the text), `comments_path`
+/// (/axis/services/EWSConnector), `comment_language` (EN). Auth: `basic`.
 public struct HxGNEAMConnector: CMMSConnector {
     public let settings: CMMSSettings
     let http: HTTPTransport
@@ -34,6 +46,9 @@ public struct HxGNEAMConnector: CMMSConnector {
     public var name: String { settings.name }
     public var kind: String { "hxgn-eam" }
     public static let descriptionMax = 80
+    /// Comment text limit we keep to (EAM's limit is not publicly documented).
+    public static let commentMax = 4000
+    public static let commentsPathDefault = "/axis/services/EWSConnector"
 
     init(settings: CMMSSettings, http: HTTPTransport) throws {
         for k in ["tenant", "organization"] where (settings.options[k] ?? "").isEmpty {
@@ -45,7 +60,12 @@ public struct HxGNEAMConnector: CMMSConnector {
 
     var opt: [String: String] { settings.options }
     var org: String { opt["organization"] ?? "" }
-    var collection: String { (settings.baseURL.hasSuffix("/") ? String(settings.baseURL.dropLast()) : settings.baseURL) + "/axis/restservices/workorders" }
+    var root: String { settings.baseURL.hasSuffix("/") ? String(settings.baseURL.dropLast()) : settings.baseURL }
+    var collection: String { root + "/axis/restservices/workorders" }
+    var commentsURL: String {
+        let p = opt["comments_path"].flatMap { $0.isEmpty ? nil : $0 } ?? Self.commentsPathDefault
+        return p.hasPrefix("http://") || p.hasPrefix("https://") ? p : root + (p.hasPrefix("/") ? p : "/" + p)
+    }
     var headers: [(String, String)] {
         [("Accept", "application/json"), ("tenant", opt["tenant"] ?? ""), ("organization", org)] + HTTPTransport.authHeaders(settings.auth)
     }
@@ -80,13 +100,19 @@ public struct HxGNEAMConnector: CMMSConnector {
         do {
             let r = try await http.send(.POST, collection, headers: headers + [("Content-Type", "application/json")], body: try JSONEncoder().encode(JSONValue.object(payload(wo))))
             if r.status >= 400, Self.describe(r).lowercased().contains("already exists") {
-                return await lookup(reference: wo.reference).asCreated
+                let found = await lookup(reference: wo.reference).asCreated
+                // The first answer was lost, so its comment was never added.
+                if case .created(let id) = found { _ = await addComment(cmmsId: id, text: Self.commentText(wo)) }
+                return found
             }
             if let failure = HTTPTransport.classify(r, describe: Self.describe) {
                 if case .permanent(let e) = failure { return .permanent(error: "HxGN EAM rejected the work order: \(e)") }
                 return failure
             }
-            return .created(cmmsId: r.json?["Result"]?["ResultData"]?["JOBNUM"]?.stringValue ?? wo.reference)
+            let id = r.json?["Result"]?["ResultData"]?["JOBNUM"]?.stringValue ?? wo.reference
+            // Best effort: the work order exists whether or not its comment is accepted.
+            _ = await addComment(cmmsId: id, text: Self.commentText(wo))
+            return .created(cmmsId: id)
         } catch {
             return HTTPTransport.transportFailure(error)
         }
@@ -117,7 +143,78 @@ public struct HxGNEAMConnector: CMMSConnector {
         }
     }
 
-    public func addNote(cmmsId: String, text: String) async -> Bool { false }
+    public func addNote(cmmsId: String, text: String) async -> Bool {
+        await addComment(cmmsId: cmmsId, text: Self.cut(text, max: Self.commentMax))
+    }
+
+    /// The work order's long text as a comment: ≤ `commentMax` characters, cut at a line boundary,
+    /// the evidence link kept when the cut would drop it.
+    public static func commentText(_ wo: WorkOrderDraft) -> String {
+        var text = wo.description.isEmpty ? wo.title : wo.description
+        if let url = wo.evidenceURL, !url.isEmpty, !text.contains(url) { text += "\nEvidence: \(url)" }
+        guard text.count > commentMax else { return text }
+        guard let url = wo.evidenceURL, !url.isEmpty else { return cut(text, max: commentMax) }
+        let tail = "\n…\nEvidence: \(url)"
+        let kept = cut(text, max: commentMax - tail.count)
+        return kept.contains(url) ? kept : kept + tail
+    }
+
+    /// The longest prefix of whole lines within `max` characters (a hard cut if the first line is longer).
+    static func cut(_ text: String, max: Int) -> String {
+        guard text.count > max else { return text }
+        let head = String(text.prefix(Swift.max(0, max)))
+        if let nl = head.lastIndex(of: "\n"), nl > head.startIndex { return String(head[..<nl]) }
+        return head
+    }
+
+    public static func xml(_ s: String) -> String {
+        var out = ""
+        for ch in s.unicodeScalars {
+            switch ch {
+            case "&": out += "&amp;"
+            case "<": out += "&lt;"
+            case ">": out += "&gt;"
+            case "\"": out += "&quot;"
+            case "'": out += "&apos;"
+            case "\t", "\n", "\r": out.unicodeScalars.append(ch)
+            default: if ch.value >= 0x20 && ch.value != 0xFFFE && ch.value != 0xFFFF { out.unicodeScalars.append(ch) }
+            }
+        }
+        return out
+    }
+
+    /// The SOAP request `MP0109_AddComments_001` for a work order (entity EVNT).
+    public func commentEnvelope(cmmsId: String, text: String) -> String {
+        let h = "http://schemas.datastream.net/headers"
+        var security = ""
+        switch settings.auth {
+        case .basic(let u, let p), .session(let u, let p):
+            security = "<wsse:Security xmlns:wsse=\"http://schemas.xmlsoap.org/ws/2002/04/secext\"><wsse:UsernameToken><wsse:Username>\(Self.xml(u))</wsse:Username><wsse:Password>\(Self.xml(p))</wsse:Password></wsse:UsernameToken></wsse:Security>"
+        default: break
+        }
+        let lang = opt["comment_language"].flatMap { $0.isEmpty ? nil : $0 } ?? "EN"
+        return """
+        <?xml version="1.0" encoding="UTF-8"?>
+        <soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Header>\(security)\
+        <Tenant xmlns="\(h)">\(Self.xml(opt["tenant"] ?? ""))</Tenant><Organization xmlns="\(h)">\(Self.xml(org))</Organization>\
+        <SessionScenario xmlns="\(h)">terminate</SessionScenario></soapenv:Header><soapenv:Body>\
+        <MP0109_AddComments_001 xmlns="http://schemas.datastream.net/MP_functions/MP0109_001" verb="Add" noun="Comments" version="001">\
+        <COMMENT xmlns="http://schemas.datastream.net/MP_fields"><ENTITYCOMMENTID><ENTITY>EVNT</ENTITY><ENTITYKEYCODE>\(Self.xml(cmmsId))</ENTITYKEYCODE>\
+        <LANGUAGEID><LANGUAGECODE>\(Self.xml(lang))</LANGUAGECODE></LANGUAGEID><COMMENTTYPE><TYPECODE>*</TYPECODE></COMMENTTYPE></ENTITYCOMMENTID>\
+        <COMMENTTEXT>\(Self.xml(text))</COMMENTTEXT><ORGANIZATIONID><ORGANIZATIONCODE>\(Self.xml(org))</ORGANIZATIONCODE></ORGANIZATIONID>\
+        </COMMENT></MP0109_AddComments_001></soapenv:Body></soapenv:Envelope>
+        """
+    }
+
+    /// Adds a comment to work order `cmmsId`; true when EAM accepted it (HTTP 2xx, no SOAP fault).
+    func addComment(cmmsId: String, text: String) async -> Bool {
+        guard !text.isEmpty else { return false }
+        let soapHeaders = [("Content-Type", "text/xml; charset=utf-8"),
+                           ("SOAPAction", "http://schemas.datastream.net/MP_functions/MP0109_001/MP0109_AddComments_001")]
+        guard let r = try? await http.send(.POST, commentsURL, headers: headers.filter { $0.0 != "Accept" } + [("Accept", "text/xml")] + soapHeaders,
+                                           body: Data(commentEnvelope(cmmsId: cmmsId, text: text).utf8)) else { return false }
+        return (200..<300).contains(r.status) && !r.text.contains("Fault>")
+    }
 
     public func checkConnection() async -> [ConnectionCheck] {
         do {
@@ -126,7 +223,7 @@ public struct HxGNEAMConnector: CMMSConnector {
             case 200, 404:
                 return [ConnectionCheck(step: "authenticate", ok: true, detail: "tenant \(opt["tenant"] ?? "") and organization \(org) accepted"),
                         ConnectionCheck(step: "create permission", ok: true, detail: "work orders readable (EAM has no dry-run create; the user's role needs insert on WSJOBS)"),
-                        ConnectionCheck(step: "attachment upload", ok: true, detail: "not used: the evidence stays in Millwright")]
+                        ConnectionCheck(step: "attachment upload", ok: true, detail: "not used: the long text and evidence link go on as a comment (MP0109_AddComments_001 at \(commentsURL)); the image stays in Millwright")]
             case 401, 403:
                 return [ConnectionCheck(step: "authenticate", ok: false, detail: "HTTP \(r.status): \(Self.describe(r))", fix: "check user, password, hxgn.tenant and hxgn.organization")]
             default:

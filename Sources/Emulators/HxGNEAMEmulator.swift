@@ -14,6 +14,13 @@ import NIOCore
 /// `PUT /{JOBNUM}%23{ORG}` with `STATUS.STATUSCODE` (a planner's status change). No machine-readable
 /// spec is public (SOURCES.md); the structure follows HxGN EAM's web-service record layout (the
 /// datastream schema elements, as CERN's eam-wshub-core maps them), unknown child elements refused too.
+///
+/// Comments: `POST /axis/services/EWSConnector`, the web-services (SOAP) operation
+/// `MP0109_AddComments_001`. Checked: credentials (WS-Security `UsernameToken` or Basic), the SOAP
+/// headers `Tenant` and `Organization`, `ENTITY` EVNT only, `ENTITYKEYCODE` an existing work order of
+/// that organization, `LANGUAGECODE`, `COMMENTTYPE.TYPECODE` (`*` or `+`), a non-empty `COMMENTTEXT`
+/// and `ORGANIZATIONID` matching the header; a refusal is a SOAP fault (HTTP 500). Accepted comments
+/// are the work order's `notes` in `/_emulator/work-orders`.
 public enum HxGNEAMEmulator {
     /// Top-level elements and the children each may hold.
     static let elements: [String: Set<String>] = [
@@ -26,6 +33,23 @@ public enum HxGNEAMEmulator {
 
     static func alert(_ status: HTTPResponse.Status, _ message: String) -> Response {
         EmulatorHTTP.json(status: status, ["ErrorAlert": JSONValue.array([.object(["Message": .string(message), "Name": .string("EAM")])])])
+    }
+    static func fault(_ message: String, status: HTTPResponse.Status = .internalServerError) -> Response {
+        soap(status, "<soapenv:Fault><faultcode>soapenv:Server</faultcode><faultstring>\(HxGNEAMConnector.xml(message))</faultstring></soapenv:Fault>")
+    }
+    static func soap(_ status: HTTPResponse.Status, _ body: String) -> Response {
+        let doc = #"<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body>"# + body + "</soapenv:Body></soapenv:Envelope>"
+        return Response(status: status, headers: [.contentType: "text/xml; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: doc)))
+    }
+    /// The text of the first element `name` (any namespace prefix) inside `xml`, entities decoded.
+    static func element(_ name: String, in xml: String) -> String? {
+        let pattern = "<(?:[A-Za-z0-9_.-]+:)?\(name)(?:\\s[^>]*)?>(.*?)</(?:[A-Za-z0-9_.-]+:)?\(name)>"
+        guard let re = try? NSRegularExpression(pattern: pattern, options: [.dotMatchesLineSeparators]),
+              let m = re.firstMatch(in: xml, range: NSRange(xml.startIndex..., in: xml)), let r = Range(m.range(at: 1), in: xml) else { return nil }
+        return String(xml[r])
+            .replacingOccurrences(of: "&lt;", with: "<").replacingOccurrences(of: "&gt;", with: ">")
+            .replacingOccurrences(of: "&quot;", with: "\"").replacingOccurrences(of: "&apos;", with: "'")
+            .replacingOccurrences(of: "&amp;", with: "&")
     }
     static func common(_ code: String) -> String { ["IP": "in_progress", "C": "completed", "CANC": "cancelled"][code] ?? "open" }
 
@@ -92,6 +116,38 @@ public enum HxGNEAMEmulator {
             }
             let updated = await state.update(id: w.id) { $0.status = common(s) }
             return EmulatorHTTP.json(status: .ok, view(updated ?? w))
+        }
+
+        router.post("axis/services/EWSConnector") { request, _ in
+            let xml = String(decoding: try await EmulatorHTTP.body(request), as: UTF8.self)
+            guard let header = element("Header", in: xml), let body = element("Body", in: xml) else { return fault("Not a SOAP envelope", status: .badRequest) }
+            // Credentials: WS-Security UsernameToken, else HTTP Basic.
+            var cred: String?
+            if let u = element("Username", in: header), !u.isEmpty { cred = u + ":" + (element("Password", in: header) ?? "") }
+            else if let auth = request.headers[.authorization], auth.hasPrefix("Basic "), let d = Data(base64Encoded: String(auth.dropFirst(6))),
+                    let s = String(data: d, encoding: .utf8), s.contains(":") { cred = s }
+            guard let c = cred else { return fault("Invalid credentials", status: .unauthorized) }
+            if let valid = state.options.credentials, !valid.contains(c) { return fault("Invalid credentials", status: .unauthorized) }
+            guard element("Tenant", in: header)?.isEmpty == false else { return fault("SOAP header 'Tenant' is required") }
+            guard let org = element("Organization", in: header), !org.isEmpty else { return fault("SOAP header 'Organization' is required") }
+            guard let op = element("MP0109_AddComments_001", in: body) else { return fault("Operation not supported by this emulator (only MP0109_AddComments_001)") }
+            guard let comment = element("COMMENT", in: op), let id = element("ENTITYCOMMENTID", in: comment) else { return fault("COMMENT.ENTITYCOMMENTID is required") }
+            guard let entity = element("ENTITY", in: id), !entity.isEmpty else { return fault("ENTITYCOMMENTID.ENTITY is required") }
+            guard entity == "EVNT" else { return fault("Entity \(entity) is not supported here (work orders are EVNT)") }
+            guard let key = element("ENTITYKEYCODE", in: id), !key.isEmpty else { return fault("ENTITYCOMMENTID.ENTITYKEYCODE is required") }
+            guard element("LANGUAGECODE", in: element("LANGUAGEID", in: id) ?? "")?.isEmpty == false else { return fault("ENTITYCOMMENTID.LANGUAGEID.LANGUAGECODE is required") }
+            guard let type = element("TYPECODE", in: element("COMMENTTYPE", in: id) ?? ""), ["*", "+"].contains(type) else {
+                return fault("ENTITYCOMMENTID.COMMENTTYPE.TYPECODE must be * or +")
+            }
+            guard let text = element("COMMENTTEXT", in: comment), !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { return fault("COMMENTTEXT is required") }
+            guard element("ORGANIZATIONCODE", in: element("ORGANIZATIONID", in: comment) ?? "") == org else {
+                return fault("COMMENT.ORGANIZATIONID.ORGANIZATIONCODE must match the Organization header")
+            }
+            guard let w = await find(key + "#" + org) else { return fault("Work order \(key) does not exist in organization \(org)") }
+            let updated = await state.update(id: w.id) { $0.notes.append(text) }
+            let line = (updated?.notes.count ?? 1) * 10
+            return soap(.ok, #"<MP0109_AddComments_001_Result xmlns="http://schemas.datastream.net/MP_results/MP0109_001"><ResultData><ENTITYCOMMENTID xmlns="http://schemas.datastream.net/MP_fields"><ENTITY>EVNT</ENTITY><ENTITYKEYCODE>"#
+                        + HxGNEAMConnector.xml(key) + "</ENTITYKEYCODE><LINENUM>\(line)</LINENUM></ENTITYCOMMENTID></ResultData></MP0109_AddComments_001_Result>")
         }
         return router
     }
