@@ -66,7 +66,7 @@ public final class MQTTBridge: Sendable {
             group.addTask { await self.ingestLoop() }
             // Notifications to people's own topics go out even without floor publishing.
             group.addTask { await self.publishLoop() }
-            if self.prefix != nil { group.addTask { await self.announceMissedWorkOrders() } }
+            if self.prefix != nil { group.addTask { await self.announceMissedNews() } }
         }
     }
 
@@ -168,25 +168,31 @@ public final class MQTTBridge: Sendable {
             if let (statusTopic, status) = retainedStatus {
                 _ = try await client.publish(topic: statusTopic, payload: status, qos: .atLeastOnce, retain: true)
             }
-            if case .workOrder(let id, _, _, _, let phase, _) = event {
-                try await gateway.store.markAnnounced(workOrderId: id, phase: phase)
+            switch event {
+            case .workOrder(let id, _, _, _, let phase, _): try await gateway.store.markAnnounced(workOrderId: id, phase: phase)
+            case .incident(let id, _, let state, _): try await gateway.store.markIncidentAnnounced(incidentId: id, state: state)
+            default: break
             }
         } catch {
             logger.warning("publish failed", metadata: ["topic": "\(topic)", "error": "\(error)"])
         }
     }
 
-    /// Work-order outcomes are durable news: one decided just before a crash, or while the
-    /// broker was away, is announced when the gateway is back (at least once, like QoS 1).
-    func announceMissedWorkOrders() async {
+    /// Incident states and work-order outcomes are durable news: one decided just before a
+    /// crash, or while the broker was away, is announced when the gateway is back (at least
+    /// once, like QoS 1). Detection events stay best effort: the next one supersedes them.
+    func announceMissedNews() async {
         while !Task.isCancelled {
             do {
+                for i in try await gateway.store.unannouncedIncidents() {
+                    await publish(.incident(id: i.incidentId, camera: i.camera, state: i.state, detail: "state \(i.state) (announced after a restart)"))
+                }
                 for wo in try await gateway.store.unannouncedWorkOrders() {
                     await publish(.workOrder(id: wo.workOrderId, incidentId: wo.incidentId, camera: wo.camera, reference: wo.reference,
                                              phase: wo.phase, cmmsId: wo.cmmsId))
                 }
             } catch {
-                logger.warning("could not list unannounced work orders", metadata: ["error": "\(error)"])
+                logger.warning("could not list unannounced incidents and work orders", metadata: ["error": "\(error)"])
             }
             try? await Task.sleep(for: .seconds(60))
         }

@@ -186,6 +186,14 @@ enum Schema {
             // Open work per technician as the CMMS reports it (all of it, Millwright's included).
             try db.execute(sql: "CREATE TABLE external_load (assignee TEXT PRIMARY KEY, open INTEGER NOT NULL CHECK (open >= 0), at REAL NOT NULL)")
         }
+        m.registerMigration("v7-floor-incidents") { db in
+            // Incident state the broker acknowledged, like work_orders.floor_announced.
+            try db.execute(sql: """
+            ALTER TABLE incidents ADD COLUMN floor_announced TEXT;
+            UPDATE incidents SET floor_announced = state;
+            CREATE INDEX incidents_unannounced ON incidents(state) WHERE floor_announced IS NULL OR floor_announced != state;
+            """)
+        }
         return m
     }
 }

@@ -34,4 +34,28 @@ extension Store {
             try db.execute(sql: "UPDATE work_orders SET floor_announced = ? WHERE id = ? AND phase = ?", arguments: [phase, workOrderId, phase])
         }
     }
+
+    public struct FloorIncident: Sendable, Equatable {
+        public var incidentId: String
+        public var camera: String
+        public var state: String
+    }
+
+    /// Incidents whose current state was never confirmed published (shadow ones are not news).
+    public func unannouncedIncidents(limit: Int = 500) async throws -> [FloorIncident] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT id, camera_id, state FROM incidents
+                WHERE (floor_announced IS NULL OR floor_announced != state) AND shadow = 0
+                ORDER BY opened_at LIMIT ?
+                """, arguments: [limit]).map { FloorIncident(incidentId: $0["id"], camera: $0["camera_id"], state: $0["state"]) }
+        }
+    }
+
+    /// The broker acknowledged the announcement of this incident state.
+    public func markIncidentAnnounced(incidentId: String, state: String) async throws {
+        try await pool.write { db in
+            try db.execute(sql: "UPDATE incidents SET floor_announced = ? WHERE id = ? AND state = ?", arguments: [state, incidentId, state])
+        }
+    }
 }

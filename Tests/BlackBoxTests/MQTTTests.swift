@@ -144,7 +144,7 @@ import Glibc
 
     /// The outcome of a work order decided while nothing reached the floor (here: no MQTT
     /// configured yet, in production: a crash before the PUBACK) is announced later.
-    @Test(.timeLimit(.minutes(2))) func aWorkOrderOutcomeTheFloorMissedIsAnnouncedOnRestart() async throws {
+    @Test(.timeLimit(.minutes(2))) func incidentsAndWorkOrderOutcomesTheFloorMissedAreAnnouncedOnRestart() async throws {
         let (emu, plant, broker) = try await Self.plantWithBroker()
         defer { broker.stop(); _ = emu.terminate() }
         var server = try plant.serve()
@@ -173,6 +173,8 @@ import Glibc
         let heard = try await floor.waitFor("\"phase\":\"delivered\"", timeout: 30)
         #expect(heard.contains("millwright/plant-1/CAM-12/work-orders"))
         #expect(heard.contains(incident))
+        let incidentNews = try await floor.waitFor("millwright/plant-1/CAM-12/incidents", timeout: 10)
+        #expect(incidentNews.contains("\"incident_id\":\"\(incident)\""))
     }
 
     @Test(.timeLimit(.minutes(2))) func aSnapshotPublishedOnItsOwnBecomesTheEvidenceFrame() async throws {

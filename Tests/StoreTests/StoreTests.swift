@@ -121,6 +121,22 @@ import Testing
         #expect(try await store.unannouncedWorkOrders().count == 1)
     }
 
+    @Test func incidentStatesStayUnannouncedUntilTheFloorConfirms() async throws {
+        let store = try makeStore()
+        let t = Date()
+        let out = try await store.ingest([det("i1", at: t)], rules: rules(), now: t)
+        let id = try #require(out[0].incidentId)
+        #expect(try await store.unannouncedIncidents().map(\.state) == ["open"])
+        try await store.markIncidentAnnounced(incidentId: id, state: "open")
+        #expect(try await store.unannouncedIncidents().isEmpty)
+        try await store.feedback(incidentId: id, falsePositive: true, by: "planner", note: nil, now: t + 1)
+        #expect(try await store.unannouncedIncidents().map(\.state) == ["closed"], "a new state is news again")
+        try await store.markIncidentAnnounced(incidentId: id, state: "closed")
+        let shadow = try await store.ingest([det("s1", at: t, zone: "hp")], rules: rules(shadow: true), now: t)
+        #expect(shadow[0].incidentId != nil)
+        #expect(try await store.unannouncedIncidents().isEmpty, "shadow incidents are not announced")
+    }
+
     @Test func zonesAndOrphansAreSeparateKeys() async throws {
         let store = try makeStore()
         let register = AssetRegister(records: [AssetRecord(assetId: "A1", line: 2)])
