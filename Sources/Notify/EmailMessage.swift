@@ -1,4 +1,5 @@
 import Foundation
+import MillwrightCore
 
 /// An address with an optional display name: `"A. Ortiz" <a.ortiz@plant.example>`.
 public struct Mailbox: Sendable, Equatable {
@@ -145,16 +146,8 @@ enum MIME {
         let t = Int(d.timeIntervalSince1970.rounded(.down))
         let dayNum = t >= 0 ? t / 86400 : (t - 86399) / 86400
         let secs = t - dayNum * 86400
-        // civil_from_days
-        let z = dayNum + 719468
-        let era = (z >= 0 ? z : z - 146096) / 146097
-        let doe = z - era * 146097
-        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let day = doy - (153 * mp + 2) / 5 + 1
-        let month = mp < 10 ? mp + 3 : mp - 9
-        let year = yoe + era * 400 + (month <= 2 ? 1 : 0)
+        let date = LocalDate(dayNumber: dayNum)
+        let (day, month, year) = (date.day, date.month, date.year)
         func two(_ n: Int) -> String { n < 10 ? "0\(n)" : "\(n)" }
         return "\(days[((dayNum % 7) + 7) % 7]), \(day) \(months[month - 1]) \(year) \(two(secs / 3600)):\(two(secs / 60 % 60)):\(two(secs % 60)) +0000"
     }
