@@ -58,22 +58,19 @@ import Testing
         }
     }
 
+    /// The composer's long text always ends with the reference line (UpKeep and Fiix look it up by it).
+    static func draftWithReferenceLine(_ ref: String) -> WorkOrderDraft {
+        var d = Fixtures.draft(reference: ref)
+        d.description += "\nMillwright reference \(ref)"
+        return d
+    }
+
     @Test func upkeepRetriesWithoutDuplicatesAndRejectsBadInput() async throws {
         let emu = try await RunningEmulator.start(options: Self.faulty(5)) { UpKeepEmulator.router(state: $0) }
         defer { emu.stop() }
         let c = try ConnectorFactory.make(Self.upkeep(emu.baseURL), http: HTTPClient.test())
-        // The composer's long text always ends with the reference line; the fixture adds it here.
-        let refs = (1...5).map { String(format: "MW-UPK%09d", $0) }
-        for ref in refs {
-            var d = Fixtures.draft(reference: ref)
-            d.description += "\nMillwright reference \(ref)"
-            switch await Dispatch.deliver(c, d) {
-            case .created, .lookupFound: break
-            case let other: Issue.record("\(ref): \(other)")
-            }
-        }
-        let all = await emu.state.all()
-        for ref in refs { #expect(all.filter { $0.reference == ref }.count == 1, "\(ref)") }
+        await Dispatch.deliverEachExactlyOnce(c, emu, (1...5).map { String(format: "MW-UPK%09d", $0) },
+                                              draft: Self.draftWithReferenceLine, requireInjectedFaults: false)
         var bad = Self.upkeep(emu.baseURL)
         bad.options["priority_map.critical"] = "7"
         let failing = try ConnectorFactory.make(bad, http: HTTPClient.test())
@@ -149,17 +146,8 @@ import Testing
         let emu = try await RunningEmulator.start(options: Self.faulty(9)) { FiixEmulator.router(state: $0) }
         defer { emu.stop() }
         let c = try ConnectorFactory.make(Self.fiix(emu.baseURL), http: HTTPClient.test())
-        let refs = (1...5).map { String(format: "MW-FIX%09d", $0) }
-        for ref in refs {
-            var d = Fixtures.draft(reference: ref)
-            d.description += "\nMillwright reference \(ref)"
-            switch await Dispatch.deliver(c, d) {
-            case .created, .lookupFound: break
-            case let other: Issue.record("\(ref): \(other)")
-            }
-        }
-        let all = await emu.state.all()
-        for ref in refs { #expect(all.filter { $0.reference == ref }.count == 1, "\(ref)") }
+        await Dispatch.deliverEachExactlyOnce(c, emu, (1...5).map { String(format: "MW-FIX%09d", $0) },
+                                              draft: Self.draftWithReferenceLine, requireInjectedFaults: false)
     }
 
     // MARK: Oracle
