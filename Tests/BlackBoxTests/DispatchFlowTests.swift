@@ -80,6 +80,11 @@ import Testing
         #expect(again.object["acknowledged_by"] as? String == "T-1")
         #expect(try await api.post("/v1/work-orders/\(workOrderId)/ack", json: [String: Any](), key: "viewer-key").status == 403)
         #expect(try await api.post("/v1/work-orders/nope/ack", json: [String: Any](), key: "operator-key").status == 404)
+        let badBy = try await api.post("/v1/work-orders/\(workOrderId)/ack", json: ["by": 5], key: "operator-key")
+        #expect(badBy.status == 422)
+        #expect(badBy.contentType?.hasPrefix("application/problem+json") == true)
+        let notJSON = try await api.call(.POST, "/v1/work-orders/\(workOrderId)/ack", key: "operator-key", body: Data("ack!".utf8))
+        #expect(notJSON.status == 400)
 
         let techs = try await api.get("/v1/technicians", key: "viewer-key").object["items"] as? [[String: Any]]
         let t1 = try #require(techs?.first { $0["id"] as? String == "T-1" })
