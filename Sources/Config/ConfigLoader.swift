@@ -5,7 +5,7 @@ import Yams
 /// Reads the one YAML file of PRODUCT §5 into `Settings`. Every error names the file,
 /// line and key; a file with any error is refused whole, so the gateway never half-starts.
 public enum ConfigLoader {
-    public static let cmmsKinds = ["sandbox", "webhook", "sap-pm", "maximo", "maintainx", "upkeep", "limble", "fiix", "oracle-fusion", "hxgn-eam"]
+    public static var cmmsKinds: [String] { CMMSKinds.names }
     static let topLevel = ["server", "storage", "evidence", "cmms", "assets", "defects", "incidents", "priority", "site",
                            "shifts", "technicians", "inventory", "shadow", "auth", "mqtt", "dispatch", "notifications", "procedures",
                            "routing", "escalation"]
@@ -26,7 +26,21 @@ public enum ConfigLoader {
             throw ConfigError(file: file, line: nil, key: "", message: "is not valid YAML: \(error)")
         }
         guard let node else { throw ConfigError(file: file, line: nil, key: "", message: "is empty") }
-        let root = YAMLNode(node: node, path: "", file: file, env: environment)
+        let env = ConfigEnvironment(environment)
+        let root = YAMLNode(node: node, path: "", file: file, env: env)
+        do {
+            var s = try settings(root, file: file)
+            s.environmentValues = env.handedOut
+            return s
+        } catch {
+            var redacted = error
+            redacted.message = env.redact(error.message)
+            redacted.key = env.redact(error.key)
+            throw redacted
+        }
+    }
+
+    static func settings(_ root: YAMLNode, file: String) throws(ConfigError) -> Settings {
         var s = Settings()
         let baseDir = URL(fileURLWithPath: file).deletingLastPathComponent().path
         func resolvePath(_ p: String) -> String { p.hasPrefix("/") ? p : URL(fileURLWithPath: baseDir).appendingPathComponent(p).standardized.path }
@@ -154,13 +168,14 @@ public enum ConfigLoader {
     }
 
     static func cmms(_ n: YAMLNode) throws(ConfigError) -> CMMSSettings {
-        let systemKeys = ["sap", "maximo", "maintainx", "upkeep", "limble", "fiix", "oracle", "hxgn", "webhook", "sandbox", "options"]
+        let systemKeys = CMMSKinds.blocks + ["options"]
         let m = try n.requireMapping(allowed: ["name", "kind", "base_url", "auth", "concurrency", "timeout", "status_poll", "priority_map", "title", "fields"] + systemKeys)
         guard let nameNode = n.child("name") else { throw n.error("needs a name") }
         guard let kindNode = n.child("kind") else { throw n.error("needs a kind (\(cmmsKinds.joined(separator: " | ")))") }
         let kind = try kindNode.string()
-        guard cmmsKinds.contains(kind) else {
-            throw kindNode.error("'\(kind)' is not a supported CMMS; use one of \(cmmsKinds.joined(separator: ", "))")
+        guard let kindInfo = CMMSKinds.named(kind) else {
+            let hint = Suggest.closest(kind, in: cmmsKinds).map { " (did you mean '\($0)'?)" } ?? ""
+            throw kindNode.error("'\(kind)' is not a supported CMMS\(hint); use one of \(cmmsKinds.joined(separator: ", "))")
         }
         guard let urlNode = n.child("base_url") else { throw n.error("needs base_url") }
         let url = try urlNode.string()
@@ -172,15 +187,22 @@ public enum ConfigLoader {
             switch k {
             case "auth": c.auth = try auth(v)
             case "concurrency": c.concurrency = try v.int(in: 1...64)
-            case "timeout": c.timeout = try v.duration()
-            case "status_poll": c.statusPollInterval = try v.duration()
+            case "timeout": c.timeout = try v.duration(in: .milliseconds(100)...Duration.seconds(600))
+            case "status_poll": c.statusPollInterval = try v.duration(in: .seconds(1)...Duration.seconds(86_400))
             case "title": c.titleTemplate = try WorkOrderTemplate.checked(try v.string(), at: v)
             case "fields":
                 for (fk, fv) in try v.requireMapping() { c.fields[fk] = try WorkOrderTemplate.checked(try fv.string(), at: fv) }
             case "priority_map":
                 for (pk, pv) in try v.requireMapping(allowed: Priority.allCases.map(\.rawValue)) { c.options["priority_map.\(pk)"] = try pv.string() }
             case _ where systemKeys.contains(k):
-                for (ok, ov) in try v.requireMapping() {
+                guard k == "options" || k == kindInfo.block else {
+                    throw v.error("a \(kind) system reads its options from '\(kindInfo.block):', not '\(k):'")
+                }
+                let allowed = CMMSKinds.allowedKeys(kindInfo)
+                for (ok, ov) in try v.requireMapping(allowed: allowed) {
+                    if kindInfo.secrets.contains(ok) {
+                        throw ov.error("is a secret: give \(ok)_env naming the environment variable that holds it")
+                    }
                     if ok.hasSuffix("_env") {
                         c.options[String(ok.dropLast(4))] = try v.secret(fromEnvKey: ok)
                     } else if ov.node.mapping != nil {

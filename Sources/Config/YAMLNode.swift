@@ -6,7 +6,7 @@ struct YAMLNode {
     let node: Node
     let path: String
     let file: String
-    let env: [String: String]
+    let env: ConfigEnvironment
 
     var line: Int? { node.mark?.line }
 
@@ -54,15 +54,15 @@ struct YAMLNode {
 
     func int(in range: ClosedRange<Int>? = nil) throws(ConfigError) -> Int {
         let s = try string()
-        guard let v = Int(s) else { throw error("must be a whole number, got '\(s)'") }
-        if let range, !range.contains(v) { throw error("must be between \(range.lowerBound) and \(range.upperBound), got \(v)") }
+        guard let v = Int(s) else { throw error("must be a whole number, got \(shown(s))") }
+        if let range, !range.contains(v) { throw error("must be between \(range.lowerBound) and \(range.upperBound), got \(shown(s))") }
         return v
     }
 
     func double(in range: ClosedRange<Double>? = nil) throws(ConfigError) -> Double {
         let s = try string()
-        guard let v = Double(s), v.isFinite else { throw error("must be a number, got '\(s)'") }
-        if let range, !range.contains(v) { throw error("must be between \(range.lowerBound) and \(range.upperBound), got \(s)") }
+        guard let v = Double(s), v.isFinite else { throw error("must be a number, got \(shown(s))") }
+        if let range, !range.contains(v) { throw error("must be between \(range.lowerBound) and \(range.upperBound), got \(shown(s))") }
         return v
     }
 
@@ -70,14 +70,32 @@ struct YAMLNode {
         switch try string().lowercased() {
         case "true", "yes", "on", "1": return true
         case "false", "no", "off", "0": return false
-        case let s: throw error("must be true or false, got '\(s)'")
+        case let s: throw error("must be true or false, got \(shown(s))")
         }
     }
 
-    func duration() throws(ConfigError) -> Duration {
+    /// A duration within `range` (by default up to ten years: anything longer is a typo).
+    func duration(in range: ClosedRange<Duration> = .zero...Duration.seconds(10 * 365 * 86_400)) throws(ConfigError) -> Duration {
         let s = try string()
-        guard let d = Duration.parse(s) else { throw error("must be a duration like 500ms, 10s, 30m, 2h or 1d, got '\(s)'") }
+        guard let d = Duration.parse(s) else { throw error("must be a duration like 500ms, 10s, 30m, 2h or 1d, got \(shown(s))") }
+        guard range.contains(d) else {
+            throw error("must be between \(Self.describe(range.lowerBound)) and \(Self.describe(range.upperBound)), got \(shown(s))")
+        }
         return d
+    }
+
+    static func describe(_ d: Duration) -> String {
+        let s = d.seconds
+        if s >= 86_400, s.truncatingRemainder(dividingBy: 86_400) == 0 { return "\(Int(s / 86_400))d" }
+        if s >= 1, s.truncatingRemainder(dividingBy: 1) == 0 { return "\(Int(s))s" }
+        return "\(Int((s * 1000).rounded()))ms"
+    }
+
+    /// A value for an error message: quoted, or named by its variable when it came from the
+    /// environment (it may be a secret).
+    func shown(_ value: String) -> String {
+        if let raw = node.scalar?.string, raw.contains("${") { return "the value of \(raw.prefix(80))" }
+        return "'\(value.prefix(80))'"
     }
 
     func stringList() throws(ConfigError) -> [String] {
@@ -92,6 +110,7 @@ struct YAMLNode {
         guard let value = env[name], !value.isEmpty else {
             throw n.error("environment variable \(name) is not set; export it before starting (secrets never go in the file)")
         }
+        env.used(value)
         return value
     }
 
@@ -104,13 +123,26 @@ struct YAMLNode {
             let expr = rest[start.upperBound..<end]
             let parts = expr.components(separatedBy: ":-")
             let name = parts[0]
-            if let v = env[name], !v.isEmpty { out += v }
+            if let v = env[name], !v.isEmpty { out += v; env.used(v) }
             else if parts.count > 1 { out += parts.dropFirst().joined(separator: ":-") }
             else { throw error("environment variable \(name) is not set (used as ${\(name)}); set it or write ${\(name):-default}") }
             rest = rest[rest.index(after: end)...]
         }
         return out + rest
     }
+}
+
+/// The environment a configuration is read with. It remembers every value it handed out, so
+/// no error message can print one (a `${VAR}` or `*_env` value may be a secret).
+final class ConfigEnvironment {
+    private let values: [String: String]
+    private(set) var handedOut: Set<String> = []
+    init(_ values: [String: String]) { self.values = values }
+    subscript(name: String) -> String? { values[name] }
+    func used(_ value: String) { handedOut.insert(value) }
+
+    /// `text` with every handed-out value replaced by `•••`.
+    func redact(_ text: String) -> String { Redaction.redact(text, values: handedOut) }
 }
 
 enum Suggest {

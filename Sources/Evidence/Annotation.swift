@@ -24,9 +24,21 @@ public struct BoxAnnotation: Sendable, Equatable {
                   detectionId: detection.detectionId, severity: severity)
     }
 
+    /// The box moved inside a `width`×`height` frame: at least one pixel of it on the frame,
+    /// so a box the camera placed off the frame is drawn at the nearest edge, never outside.
+    public func clamped(toWidth width: Int, height: Int) -> BoxAnnotation {
+        func clamp(_ v: Double, _ lo: Double, _ hi: Double) -> Double { v.isFinite ? min(hi, max(lo, v)) : lo }
+        let W = Double(max(1, width)), H = Double(max(1, height))
+        let x = clamp(box.x, 0, W - 1), y = clamp(box.y, 0, H - 1)
+        let w = clamp(box.width, 1, W - x), h = clamp(box.height, 1, H - y)
+        var out = self
+        out.box = BoundingBox(x: x, y: y, width: w, height: h)
+        return out
+    }
+
     /// The tag text: `crack 93% CAM-07-1732155240123-0`.
     public var labelText: String {
-        let pct = Int((max(0, min(1, confidence)) * 100).rounded())
+        let pct = Checked.percent(confidence)
         var s = "\(defectClass) \(pct)%"
         if let id = detectionId, !id.isEmpty { s += " \(id)" }
         return s

@@ -47,6 +47,8 @@ public enum EvidenceRenderer {
     /// Renders onto an already decoded frame.
     public static func render(frame: Raster, annotations: [BoxAnnotation], banner: BannerInfo,
                               severity: Int, options: RenderOptions = RenderOptions()) -> Raster {
+        // Boxes come from the camera, the frame from the decoder: they need not agree.
+        let annotations = annotations.map { $0.clamped(toWidth: frame.width, height: frame.height) }
         let srcW = frame.width
         var base = frame
         if let md = options.maxDimension { base = frame.fitted(maxDimension: md) }
@@ -188,7 +190,7 @@ public enum EvidenceRenderer {
         y += lineH / 2
         img.fill(PixelRect(x: pad, y: y - lineH / 4, width: W - 2 * pad, height: max(1, ts / 2)), RGB(80, 84, 92))
         var conf = ""
-        if let c = confidence { conf = "  \(Int((max(0, min(1, c)) * 100).rounded()))%" }
+        if let c = confidence { conf = "  \(Checked.percent(c))%" }
         let rows: [(String, String)] = [
             ("Defect", "\(defectClass)\(conf)  severity \(severity) \(SeverityPalette.band(for: severity))"),
             ("Detection", detectionId ?? "-"),
@@ -261,7 +263,7 @@ public enum EvidenceRenderer {
     static func scaled(_ b: BoundingBox, _ s: Double) -> PixelRect {
         let x0 = (b.x * s).rounded(.down), y0 = (b.y * s).rounded(.down)
         let x1 = ((b.x + max(0, b.width)) * s).rounded(.up), y1 = ((b.y + max(0, b.height)) * s).rounded(.up)
-        func i(_ v: Double) -> Int { v.isFinite ? Int(max(-1e7, min(1e7, v))) : 0 }
+        func i(_ v: Double) -> Int { v.isFinite ? Checked.int(v, clampedTo: -10_000_000...10_000_000) : 0 }
         return PixelRect(x: i(x0), y: i(y0), width: max(1, i(x1) - i(x0)), height: max(1, i(y1) - i(y0)))
     }
 
@@ -286,8 +288,10 @@ public enum EvidenceRenderer {
         cw = max(cw, ch * 0.75)
         cw = min(cw, Double(frame.width)); ch = min(ch, Double(frame.height))
         let cx = box.x + bw / 2, cy = box.y + bh / 2
-        let crop = clampRect(PixelRect(x: Int((cx - cw / 2).rounded()), y: Int((cy - ch / 2).rounded()),
-                                       width: Int(cw.rounded()), height: Int(ch.rounded())), into: frame.bounds)
+        let limit = -10 * frame.width - 10 * frame.height...10 * frame.width + 10 * frame.height
+        let crop = clampRect(PixelRect(x: Checked.int(cx - cw / 2, clampedTo: limit), y: Checked.int(cy - ch / 2, clampedTo: limit),
+                                       width: Checked.int(cw, clampedTo: 1...frame.width), height: Checked.int(ch, clampedTo: 1...frame.height)),
+                             into: frame.bounds)
         let outCW = Double(crop.width) * scale, outCH = Double(crop.height) * scale
         var k = Int((0.28 * Double(outW) / outCW).rounded())
         k = max(4, min(6, k))

@@ -37,13 +37,17 @@ public struct EvidenceStore: Sendable {
 
     /// Stores the bytes (idempotent) and returns their hash.
     @discardableResult
-    public func put(_ data: Data) throws -> String {
+    public func put(_ data: Data) throws -> String { try store(data).hash }
+
+    /// Stores `data`; `created` says whether this call wrote it (false: it was already there,
+    /// and may be referenced by earlier records).
+    public func store(_ data: Data) throws -> (hash: String, created: Bool) {
         let h = Self.hash(data)
         let final = try url(for: h)
         if FileManager.default.fileExists(atPath: final.path) {
             // Touch so retention by age counts from the latest use.
             try? FileManager.default.setAttributes([.modificationDate: Date()], ofItemAtPath: final.path)
-            return h
+            return (h, false)
         }
         let tmp = directory.appendingPathComponent(".tmp-\(UUID().uuidString)")
         do {
@@ -63,7 +67,13 @@ public struct EvidenceStore: Sendable {
             try? FileManager.default.removeItem(at: tmp)
             throw EvidenceError.io("write failed: \(error)")
         }
-        return h
+        return (h, true)
+    }
+
+    /// Removes one stored item (a frame written for a submission that was then not committed).
+    public func remove(_ hash: String) {
+        guard let u = try? url(for: hash) else { return }
+        try? FileManager.default.removeItem(at: u)
     }
 
     /// Reads stored bytes by hash, verifying they still match it.

@@ -17,7 +17,7 @@ extension Gateway {
                 let free = cmms.concurrency - inFlight.current
                 if free > 0 {
                     do {
-                        for item in try await store.claimDue(cmms: name, limit: free) {
+                        for item in try await store.claimDue(cmms: name, limit: free, rendersEvidence: evidence != nil) {
                             inFlight.add(1)
                             group.addTask {
                                 await self.deliver(item, via: connector)
@@ -48,11 +48,13 @@ extension Gateway {
         var image: (jpeg: Data, sha256: String)?
         var draft = item.draft
         if item.action == .create {
+            TestCrash.here("render", subject: item.draft.camera)
             let (d, jpeg, sha) = await ensureEvidence(for: item, connector: connector)
             draft = d
             if let jpeg, let sha { image = (jpeg, sha) }
         }
         let started = ContinuousClock.now
+        TestCrash.here("cmms", subject: item.draft.camera)
         let outcome: DeliveryState.Outcome = switch item.action {
         case .lookup: await connector.lookup(reference: item.reference)
         case .create, .none: await connector.create(draft)
@@ -65,7 +67,7 @@ extension Gateway {
                 let rec = try await store.recordDelivery(workOrderId: item.workOrderId, action: item.action, outcome: outcome, duration: duration,
                                                          policy: settings.dispatch, jitter: Double.random(in: 0...1))
                 if rec.state.phase == .delivered || rec.state.phase == .deadLetter {
-                    eventSink.yield(.workOrder(id: item.workOrderId, incidentId: item.incidentId, camera: item.draft.camera,
+                    floorEvents.publish(.workOrder(id: item.workOrderId, incidentId: item.incidentId, camera: item.draft.camera,
                                                reference: item.reference, phase: rec.state.phase.rawValue, cmmsId: rec.state.cmmsId))
                 }
                 switch rec.state.phase {
@@ -143,7 +145,7 @@ extension Gateway {
                 guard let status = try await connector.status(cmmsId: wo.cmmsId) else { continue }
                 let t = try await store.applyCMMSStatus(workOrderId: wo.workOrderId, status: status)
                 if case .moved(let from, let to) = t {
-                    eventSink.yield(.incident(id: wo.incidentId, camera: wo.camera, state: to.rawValue, detail: "CMMS status \(status.rawValue)"))
+                    floorEvents.publish(.incident(id: wo.incidentId, camera: wo.camera, state: to.rawValue, detail: "CMMS status \(status.rawValue)"))
                     log.info("incident moved by CMMS status", metadata: ["from": "\(from.rawValue)", "to": "\(to.rawValue)", "cmms_status": "\(status.rawValue)"])
                 }
             } catch {
@@ -163,6 +165,10 @@ extension Gateway {
         do {
             let recovered = try await store.recoverInFlight()
             if recovered > 0 { logger.notice("recovered in-flight work orders after restart; each is looked up before resending", metadata: ["count": "\(recovered)"]) }
+            for q in try await store.workOrders(phase: DeliveryState.Phase.quarantined.rawValue) where q.lastError != nil {
+                logger.error("work order quarantined: it was in flight at each of the last restarts", metadata: [
+                    "work_order": "\(q.id)", "reason": "\(q.lastError ?? "")"])
+            }
         } catch {
             logger.error("recovery failed", metadata: ["error": "\(error)"])
         }

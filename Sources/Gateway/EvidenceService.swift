@@ -30,17 +30,49 @@ public struct EvidenceService: Sendable {
         frames = try EvidenceStore(directory: URL(fileURLWithPath: settings.directory).appendingPathComponent("frames"), fileExtension: "frame")
     }
 
-    /// Moves an inline frame out of the detection into the frame store.
-    public func takeInlineFrame(_ d: inout Detection) throws(FieldProblem) {
-        guard let b64 = d.image?.dataBase64, !b64.isEmpty else { return }
-        guard let data = Data(base64Encoded: b64, options: .ignoreUnknownCharacters), !data.isEmpty else {
-            throw FieldProblem(field: "image.data_base64", "is not valid base64")
+    /// Moves an inline frame out of the detection into the frame store, after checking it is
+    /// a JPEG or PNG whose header dimensions are within limits. Returns the frame's hash when
+    /// this call wrote it, so a submission that is then not committed can take it back.
+    @discardableResult
+    public func takeInlineFrame(_ d: inout Detection) throws(FieldProblem) -> String? {
+        guard let b64 = d.image?.dataBase64, !b64.isEmpty else { return nil }
+        let data = try Self.decodeInlineFrame(b64)
+        do { _ = try FrameCheck.inspect(data) } catch {
+            throw FieldProblem(field: "image.data_base64", Self.frameProblem(error))
         }
-        guard data.count <= Self.maxFrameBytes else { throw FieldProblem(field: "image.data_base64", "frame is larger than \(Self.maxFrameBytes) bytes") }
-        do { d.frameSHA256 = try frames.put(data) } catch {
+        let stored: (hash: String, created: Bool)
+        do { stored = try frames.store(data) } catch {
             throw FieldProblem(field: "image.data_base64", "could not be stored: \(error)")
         }
+        d.frameSHA256 = stored.hash
         d.image?.dataBase64 = nil
+        return stored.created ? stored.hash : nil
+    }
+
+    /// Strict base64 (line breaks allowed, and a `data:image/…;base64,` prefix): text that
+    /// merely contains some base64 letters is not a frame.
+    static func decodeInlineFrame(_ text: String) throws(FieldProblem) -> Data {
+        var body = Substring(text)
+        if body.hasPrefix("data:"), let comma = body.firstIndex(of: ",") { body = body[body.index(after: comma)...] }
+        guard body.utf8.count <= (maxFrameBytes / 3 + 1) * 4 + maxFrameBytes / 38 else {
+            throw FieldProblem(field: "image.data_base64", "frame is larger than \(maxFrameBytes) bytes")
+        }
+        let compact = body.utf8.contains(where: { $0 == 10 || $0 == 13 }) ? String(body.filter { $0 != "\n" && $0 != "\r" && $0 != "\r\n" }) : String(body)
+        guard let data = Data(base64Encoded: compact), !data.isEmpty else {
+            throw FieldProblem(field: "image.data_base64", "is not valid base64 (standard alphabet, padded)")
+        }
+        guard data.count <= maxFrameBytes else { throw FieldProblem(field: "image.data_base64", "frame is larger than \(maxFrameBytes) bytes") }
+        return data
+    }
+
+    /// What a person should read about a frame that was refused.
+    static func frameProblem(_ e: EvidenceError) -> String {
+        switch e {
+        case .unsupportedFormat, .empty: "is not a JPEG or PNG image"
+        case let .tooManyPixels(w, h, limit): "frame is \(w)×\(h) pixels, over the limit of \(limit / 1_000_000) MP and \(FrameCheck.maxSide) per side"
+        case let .invalidDimensions(w, h): "frame declares impossible dimensions \(w)×\(h)"
+        default: "frame is damaged: \(e)"
+        }
     }
 
     public struct Rendered: Sendable {

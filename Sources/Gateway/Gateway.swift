@@ -21,8 +21,9 @@ public final class Gateway: Sendable {
     /// Notifications and escalation look again now (a delivery, an acknowledgement).
     let planningWake = Wakeup()
     /// Decisions as they happen, for the plant floor (MQTT). Best effort: the store is the record.
-    public let events: AsyncStream<FloorEvent>
-    let eventSink: AsyncStream<FloorEvent>.Continuation
+    public let floorEvents = FloorEventBus()
+    /// Refuses a payload that crashed the process three times (nil: no place to remember it).
+    let poisonGuard: PoisonGuard?
 
     public init(settings: Settings, store: Store, register: AssetRegister?, connectors: [any CMMSConnector], logger: Logger,
                 evidence: EvidenceService? = nil, planning: PlanningContext? = nil) {
@@ -33,7 +34,11 @@ public final class Gateway: Sendable {
         self.connectors = Dictionary(connectors.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         self.logger = logger
         self.wake = WakeSignals(names: connectors.map(\.name))
-        (events, eventSink) = AsyncStream.makeStream(of: FloorEvent.self, bufferingPolicy: .bufferingNewest(10_000))
+        if case .sqlite(let path) = settings.storage {
+            poisonGuard = try? PoisonGuard(directory: URL(fileURLWithPath: path).deletingLastPathComponent().appendingPathComponent("in-progress"))
+        } else {
+            poisonGuard = nil
+        }
     }
 
     /// Builds connectors for every configured CMMS; errors name the entry at fault.
@@ -58,6 +63,8 @@ public final class Gateway: Sendable {
     public enum IngestError: Error, Sendable {
         case unreadable(FieldProblem)
         case tooManyItems(Int, limit: Int)
+        /// The gateway died `crashes` times while processing this exact payload.
+        case quarantined(crashes: Int, sha256: String)
     }
 
     /// What the transport knows about a submission that its payload may not say.
@@ -69,6 +76,8 @@ public final class Gateway: Sendable {
         public var messageKey: String?
         public var labels: [String: String] = [:]
         public var frigateURL: String?
+        /// The detector confidence to use for items that carry none (DeepStream's minimal schema).
+        public var assumedConfidence: Double?
         public init(format: VisionFormat? = nil, camera: String? = nil) { self.format = format; self.camera = camera }
     }
 
@@ -81,6 +90,22 @@ public final class Gateway: Sendable {
     /// Parses, validates and durably stores one submission. Returns after the commit; bad
     /// items are reported and nothing of them is written.
     public func ingest(body: Data, source: Source, now: Date = Date()) async throws -> IngestReport {
+        var guardKey: String?
+        if let poisonGuard {
+            let context = "\(source.format?.rawValue ?? "auto")|\(source.camera ?? "")"
+            switch poisonGuard.begin(PoisonGuard.key(body, context: context)) {
+            case .proceed(let key): guardKey = key
+            case .quarantine(let key, let crashes):
+                metrics.quarantined()
+                logger.error("payload quarantined: the gateway died while processing it \(crashes) times; refused",
+                             metadata: ["payload_sha256": "\(key)", "bytes": "\(body.count)"])
+                try? await store.recordIngestQuarantine(sha256: key, bytes: body.count, format: source.format?.rawValue,
+                                                        camera: source.camera, crashes: crashes, now: now)
+                throw IngestError.quarantined(crashes: crashes, sha256: key)
+            }
+        }
+        defer { if let guardKey { poisonGuard?.finished(guardKey) } }
+        TestCrash.here("ingest", subject: String(decoding: body.prefix(4096), as: UTF8.self))
         let format = source.format
         let json: JSONValue
         do { json = try JSONValue.parse(body) } catch let p as FieldProblem { throw IngestError.unreadable(p) }
@@ -89,6 +114,7 @@ public final class Gateway: Sendable {
         }
         let context = AdapterContext(cameraId: source.camera, preferContextCamera: source.cameraIsAuthoritative, labelMap: source.labels,
                                      frigateBaseURL: source.frigateURL, receivedAt: now, messageKey: source.messageKey,
+                                     assumedConfidence: source.assumedConfidence,
                                      maxItems: settings.server.maxBatchItems)
         let (used, results) = Adapters.decodeWithFormat(json, format: format, context: context)
         if results.count > settings.server.maxBatchItems {
@@ -96,11 +122,12 @@ public final class Gateway: Sendable {
         }
         var good: [Detection] = []
         var rejected: [Rejection] = []
+        var framesWritten: [String] = []
         for (position, r) in results.enumerated() {
             switch r {
             case .success(var d):
                 do throws(FieldProblem) {
-                    try evidence?.takeInlineFrame(&d)
+                    if let written = try evidence?.takeInlineFrame(&d) { framesWritten.append(written) }
                     good.append(d)
                 } catch {
                     rejected.append(Rejection(index: position, field: error.field, problem: error.problem))
@@ -109,12 +136,19 @@ public final class Gateway: Sendable {
             }
         }
         let started = ContinuousClock.now
-        let outcomes = good.isEmpty ? [] : try await store.ingest(good, rules: rules, now: now)
+        let outcomes: [IngestOutcome]
+        do {
+            outcomes = good.isEmpty ? [] : try await store.ingest(good, rules: rules, now: now)
+        } catch {
+            // Nothing of the submission was committed: neither may its frames stay behind.
+            for hash in framesWritten { evidence?.frames.remove(hash) }
+            throw error
+        }
         metrics.ingestLatency(seconds: (ContinuousClock.now - started).seconds)
         metrics.rejected(count: rejected.count)
         var newWork = false
         for (o, d) in zip(outcomes, good) where !o.duplicate {
-            eventSink.yield(.detection(o, d))
+            floorEvents.publish(.detection(o, d))
             metrics.detection(o.status)
             if o.workOrderId != nil { newWork = true }
             var log = logger
@@ -122,7 +156,7 @@ public final class Gateway: Sendable {
             log[metadataKey: "camera"] = "\(o.cameraId)"
             if let i = o.incidentId { log[metadataKey: "incident"] = "\(i)" }
             if let w = o.workOrderId {
-                if let i = o.incidentId { eventSink.yield(.incident(id: i, camera: d.cameraId, state: "open", detail: o.reason)) }
+                if let i = o.incidentId { floorEvents.publish(.incident(id: i, camera: d.cameraId, state: "open", detail: o.reason)) }
                 log[metadataKey: "work_order"] = "\(w)"
                 log.info("incident opened, work order queued", metadata: ["status": "\(o.status.rawValue)"])
             } else if o.status == .orphaned {

@@ -24,6 +24,10 @@ public struct GatewayMetrics: Sendable {
             .recordNanoseconds(Int64(max(0, latencySeconds) * 1e9))
     }
 
+    public func quarantined() {
+        Counter(label: "millwright_payloads_quarantined_total").increment()
+    }
+
     public func deadLettered(cmms: String) {
         Counter(label: "millwright_work_orders_dead_lettered_total", dimensions: [("cmms", cmms)]).increment()
     }

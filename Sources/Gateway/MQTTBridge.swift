@@ -128,6 +128,11 @@ public final class MQTTBridge: Sendable {
                 }
                 await message.acknowledge()
                 return
+            } catch Gateway.IngestError.quarantined(let crashes, let sha) {
+                log.error("message quarantined: the gateway stopped \(crashes) times processing it; acknowledged and recorded as rejected",
+                          metadata: ["payload_sha256": "\(sha)"])
+                await message.acknowledge()
+                return
             } catch let e as Gateway.IngestError {
                 log.warning("payload cannot be ingested; acknowledged so it does not block the stream", metadata: ["error": "\(e)"])
                 await message.acknowledge()
@@ -157,7 +162,7 @@ public final class MQTTBridge: Sendable {
     }
 
     func publishLoop() async {
-        for await event in gateway.events { await publish(event) }
+        for await event in gateway.floorEvents.subscribe() { await publish(event) }
     }
 
     func publish(_ event: FloorEvent) async {

@@ -12,12 +12,12 @@ extension Gateway {
     static let notifierStateKey = "notifier.state"
 
     public func runNotifications() async {
-        let sink = eventSink
+        let bus = floorEvents
         let tz = TimeZone(identifier: settings.site.timezone) ?? .gmt
         let config: NotifierConfiguration
         do {
             config = try NotifierConfiguration(settings.planning.notifications, timeZone: tz,
-                                               mqttPublish: { topic, payload in sink.yield(.notification(topic: topic, payload: payload)) })
+                                               mqttPublish: { topic, payload in bus.publish(.notification(topic: topic, payload: payload)) })
         } catch {
             // Checked at start (`validateNotifications`); only a CA file removed since then gets here.
             logger.error("notifications disabled: \(error)")

@@ -192,13 +192,13 @@ enum Finish {
 
 /// Detection ids for formats whose payload may not carry one. Same message -> same id.
 enum StableID {
-    /// `prefix:part:part…` when that is a usable id (≤ 128 characters, no control characters),
+    /// `prefix:part:part…` when that is a usable id (≤ 128 UTF-8 bytes, no control or bidi characters),
     /// else `prefix:h<128-bit hash of the parts>`.
     static func make(_ format: VisionFormat, _ parts: [String]) -> String {
         let joined = parts.joined(separator: ":")
         let candidate = "\(format.idPrefix):\(joined)"
-        if candidate.count <= DetectionValidator.maxIdLength,
-           !candidate.unicodeScalars.contains(where: { $0.properties.generalCategory == .control || $0 == " " }) {
+        if candidate.utf8.count <= DetectionValidator.maxIdBytes,
+           (try? DetectionValidator.identifier(candidate, "detection_id")) != nil, !candidate.contains(" ") {
             return candidate
         }
         return "\(format.idPrefix):h\(hash(joined))"

@@ -11,7 +11,13 @@ import Foundation
 public struct DeliveryState: Sendable, Equatable, Codable {
     public enum Phase: String, Sendable, Codable, CaseIterable {
         case pending, sending, verifying, waiting, delivered, deadLetter = "dead_letter", shadow
+        /// Crashed the gateway `maxCrashes` times in a row while in flight: moved aside so the
+        /// rest of the outbox flows; an admin re-drives it after the cause is fixed.
+        case quarantined
     }
+
+    /// In-flight crashes before an item is quarantined instead of tried again.
+    public static let maxCrashes = 3
 
     public private(set) var phase: Phase
     public private(set) var attempts: Int
@@ -20,11 +26,14 @@ public struct DeliveryState: Sendable, Equatable, Codable {
     public private(set) var mustVerify: Bool
     public private(set) var cmmsId: String?
     public private(set) var lastError: String?
+    /// Restarts that found this item in flight since its last recorded outcome: each one is a
+    /// process that died while working on it (crash, kill, power loss).
+    public private(set) var crashes: Int
 
     public init(phase: Phase = .pending, attempts: Int = 0, nextAttemptAt: Date? = nil, mustVerify: Bool = false,
-                cmmsId: String? = nil, lastError: String? = nil) {
+                cmmsId: String? = nil, lastError: String? = nil, crashes: Int = 0) {
         self.phase = phase; self.attempts = attempts; self.nextAttemptAt = nextAttemptAt
-        self.mustVerify = mustVerify; self.cmmsId = cmmsId; self.lastError = lastError
+        self.mustVerify = mustVerify; self.cmmsId = cmmsId; self.lastError = lastError; self.crashes = crashes
     }
 
     public enum Outcome: Sendable, Equatable {
@@ -57,6 +66,8 @@ public struct DeliveryState: Sendable, Equatable, Codable {
     }
 
     public mutating func record(_ outcome: Outcome, now: Date, policy: DispatchPolicy, jitter: Double) {
+        // The step finished: whatever killed earlier attempts did not kill this one.
+        crashes = 0
         switch outcome {
         case .created(let id), .lookupFound(let id):
             phase = .delivered; cmmsId = id; mustVerify = false; nextAttemptAt = nil
@@ -77,15 +88,24 @@ public struct DeliveryState: Sendable, Equatable, Codable {
     /// An admin sends a dead-lettered work order again; it keeps its reference, so the CMMS
     /// is asked first whether it already has it.
     public mutating func redrive(now: Date) -> Bool {
-        guard phase == .deadLetter else { return false }
-        phase = .pending; attempts = 0; nextAttemptAt = now; mustVerify = true
+        guard phase == .deadLetter || phase == .quarantined else { return false }
+        phase = .pending; attempts = 0; nextAttemptAt = now; mustVerify = true; crashes = 0
         return true
     }
 
-    /// After a crash, an item caught mid-request may or may not have reached the CMMS.
-    public mutating func recoverAfterRestart(now: Date) {
+    /// After a crash, an item caught mid-request may or may not have reached the CMMS. The
+    /// third crash in a row during `step` quarantines it: the item, not the gateway, is the
+    /// likely cause, and trying it a fourth time would stop every delivery behind it again.
+    public mutating func recoverAfterRestart(now: Date, step: String = "delivery") {
         guard phase == .sending || phase == .verifying else { return }
-        mustVerify = true; phase = .waiting; nextAttemptAt = now
+        mustVerify = true
+        crashes += 1
+        if crashes >= Self.maxCrashes {
+            phase = .quarantined; nextAttemptAt = nil
+            lastError = "quarantined: the gateway stopped \(crashes) times in a row during \(step) of this work order; re-drive it once the cause is fixed"
+            return
+        }
+        phase = .waiting; nextAttemptAt = now
     }
 
     private mutating func retry(error: String, retryAfter: Duration?, now: Date, policy: DispatchPolicy, jitter: Double) {

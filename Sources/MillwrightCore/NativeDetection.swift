@@ -81,10 +81,10 @@ public enum NativeDetection {
 
     static func optionalInt(_ o: [String: JSONValue], _ key: String, prefix: String) throws(FieldProblem) -> Int? {
         guard let v = o[key], !v.isNull else { return nil }
-        guard let n = v.doubleValue, n.rounded() == n, abs(n) < 1e9 else {
+        guard let n = v.doubleValue.flatMap({ Checked.exactInt($0, in: -1_000_000_000...1_000_000_000) }) else {
             throw FieldProblem(field: prefix + key, "must be a whole number of pixels")
         }
-        return Int(n)
+        return n
     }
 }
 

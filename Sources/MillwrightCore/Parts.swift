@@ -45,7 +45,7 @@ public enum InventoryCSV {
                 if s.isEmpty, let d { return d }
                 // Exports often write "3.0"; a fractional unit count is an error.
                 if let n = Int(s), n >= 0 { return n }
-                if let x = Double(s), x >= 0, x == x.rounded(), x < 1e12 { return Int(x) }
+                if let x = Double(s), let n = Checked.exactInt(x, in: 0...1_000_000_000_000) { return n }
                 throw InventoryCSVError(line: row.line, message: "\(name) \"\(s)\" for sku \(sku) is not a whole number ≥ 0")
             }
             let onHand = try count("on_hand", onHandCol, default: nil)

@@ -219,8 +219,8 @@ public enum ProcedureParser {
             switch c { case "h": total += n * 60; case "m": total += n; default: return nil }
             num = ""; any = true
         }
-        guard num.isEmpty, any else { return nil }
-        return Int(total.rounded())
+        guard num.isEmpty, any, total.isFinite, total <= 525_600 else { return nil }
+        return Checked.int(total, clampedTo: 0...525_600)
     }
 }
 

@@ -176,7 +176,9 @@ public enum TechnicianRouter {
         return (policy.otherAreaCost, "other area \(tech) (asset in \(asset))")
     }
 
-    static func number(_ d: Double) -> String { d == d.rounded() ? String(Int(d)) : String(format: "%.1f", d) }
+    static func number(_ d: Double) -> String {
+        Checked.exactInt(d, in: -1_000_000_000...1_000_000_000).map(String.init) ?? String(format: "%.1f", d)
+    }
 
     /// "Mon 2026-03-30 06:00" in the site zone, for reasons a planner reads.
     static func local(_ date: Date, _ tz: TimeZone) -> String {

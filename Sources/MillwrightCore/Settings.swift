@@ -19,6 +19,8 @@ public struct Settings: Sendable {
     public var dispatch = DispatchPolicy()
     public var mqtt: MQTTSettings?
     public var planning = PlanningSettings()
+    /// Values the configuration took from the environment (`${VAR}`, `*_env`): never printed.
+    public var environmentValues: Set<String> = []
 
     public init() {}
 
@@ -170,16 +172,17 @@ extension Duration {
         return Double(c.seconds) + Double(c.attoseconds) / 1e18
     }
 
-    /// Parses `500ms`, `10s`, `30m`, `2h`, `1d` (or a bare number of seconds).
+    public static let maxParsedSeconds = 100 * 365 * 86_400.0
+
+    /// Parses `500ms`, `10s`, `30m`, `2h`, `1d` (or a bare number of seconds), up to a century.
     public static func parse(_ text: String) -> Duration? {
         let t = text.trimmingCharacters(in: .whitespaces)
         let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600), ("d", 86400)]
-        for (suffix, factor) in units where t.hasSuffix(suffix) {
-            guard let n = Double(t.dropLast(suffix.count)), n.isFinite, n >= 0 else { return nil }
-            return .milliseconds(Int64((n * factor * 1000).rounded()))
-        }
-        guard let n = Double(t), n.isFinite, n >= 0 else { return nil }
-        return .milliseconds(Int64((n * 1000).rounded()))
+        var number = Substring(t), factor = 1.0
+        if let (suffix, f) = units.first(where: { t.hasSuffix($0.0) }) { number = t.dropLast(suffix.count); factor = f }
+        // Past a century a duration is a typo (1e17s), and its milliseconds would overflow Int64.
+        guard let n = Double(number), n.isFinite, n >= 0, n * factor <= maxParsedSeconds else { return nil }
+        return .milliseconds(Int64((n * factor * 1000).rounded()))
     }
 }
 
@@ -212,4 +215,17 @@ public struct MQTTSource: Sendable, Equatable {
     public var frigateURL: String?
     public var line: Int?
     public init(topic: String, format: String) { self.topic = topic; self.format = format }
+}
+
+/// Keeps values that came from the environment (possibly secrets) out of messages.
+public enum Redaction {
+    /// Values shorter than this are left alone: replacing "t" or "on" would garble the
+    /// message without protecting anything.
+    public static let minLength = 4
+
+    public static func redact(_ text: String, values: Set<String>) -> String {
+        // Longest first, so a value containing another is replaced whole.
+        values.filter { $0.count >= minLength }.sorted { $0.count > $1.count }
+            .reduce(text) { $0.replacingOccurrences(of: $1, with: "•••") }
+    }
 }

@@ -54,22 +54,23 @@ public enum SeverityModel {
             size = min(maxSize, max(0, length))
             notes.append("length \(format(length)) mm")
         } else if let b = i.bbox, let w = i.frameWidth, let h = i.frameHeight, w > 0, h > 0 {
-            let ratio = b.area / Double(w * h)
+            let ratio = b.area / (Double(w) * Double(h))
             // Square root so small defects still register; 5 % of the frame or more is the cap.
-            size = min(maxSize, maxSize * (ratio / 0.05).squareRoot())
+            size = ratio.isFinite ? min(maxSize, maxSize * (ratio / 0.05).squareRoot()) : 0
             notes.append("box \(format(ratio * 100))% of frame")
         }
         var growth = 0.0
         if let first = i.firstArea, first > 0, let area = i.bbox?.area, area > first {
             let g = area / first - 1
-            growth = min(maxGrowth, maxGrowth * g)
-            notes.append("grew \(Int((g * 100).rounded()))% since first seen")
+            growth = g.isFinite ? min(maxGrowth, maxGrowth * g) : maxGrowth
+            notes.append("grew \(Checked.display(g * 100))% since first seen")
         }
         let crit: Double = switch i.criticality { case .a: 15; case .b: 5; case .c: 0 }
         let history = min(maxHistory, Double(i.priorIncidents) * 3)
         if i.priorIncidents > 0 { notes.append("\(i.priorIncidents) earlier incident(s) on this asset in 90 days") }
         let raw = i.base + size + growth + crit + history
-        let total = Int(min(100, max(0, raw)).rounded())
+        // Every input is bounded by validation, but a NaN or ∞ here must cost a score, not the process.
+        let total = Checked.int(raw, clampedTo: 0...100)
         return SeverityBreakdown(base: i.base, size: round1(size), growth: round1(growth), criticality: crit,
                                  history: history, total: total, notes: notes)
     }

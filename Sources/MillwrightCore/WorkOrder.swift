@@ -128,6 +128,7 @@ public enum WorkOrderComposer {
     }
 
     private static func fmt(_ v: Double) -> String {
-        v.rounded() == v ? String(Int(v)) : String(format: "%.1f", v)
+        if let whole = Checked.exactInt(v, in: -1_000_000_000...1_000_000_000) { return String(whole) }
+        return String(format: "%.1f", v)
     }
 }

@@ -111,14 +111,24 @@ public struct APIServer: Sendable {
             }
             format = v
         }
+        var source = Gateway.Source(format: format, camera: q.get("camera"))
+        source.messageKey = request.headers[.init("Idempotency-Key")!]
+        if let a = q.get("assumed_confidence") {
+            guard let v = Double(a), v.isFinite, (0...1).contains(v) else {
+                throw Problem(.badRequest, type: "invalid-query", detail: "assumed_confidence must be a number from 0 to 1")
+            }
+            source.assumedConfidence = v
+        }
         let report: Gateway.IngestReport
         do {
-            report = try await gateway.ingest(body: Data(body.readableBytesView), format: format, camera: q.get("camera"),
-                                              messageKey: request.headers[.init("Idempotency-Key")!])
+            report = try await gateway.ingest(body: Data(body.readableBytesView), source: source)
         } catch Gateway.IngestError.unreadable(let p) {
             throw Problem(.badRequest, type: "invalid-json", detail: p.problem)
         } catch Gateway.IngestError.tooManyItems(let n, let limit) {
             throw Problem(.contentTooLarge, type: "batch-too-large", detail: "batch has \(n) items; the limit is \(limit). Split it into smaller batches.")
+        } catch Gateway.IngestError.quarantined(let crashes, let sha) {
+            throw Problem(.unprocessableContent, type: "quarantined",
+                          detail: "the gateway stopped \(crashes) times while processing this exact payload (SHA-256 \(sha)); it is refused and recorded in the audit trail. Report it to the Millwright team.")
         }
         let rejected = report.rejected.map { ProblemItem(index: $0.index, field: $0.field, problem: $0.problem) }
         if report.accepted.isEmpty && !rejected.isEmpty {

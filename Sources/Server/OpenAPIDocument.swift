@@ -45,6 +45,7 @@ paths:
       parameters:
         - { name: format, in: query, schema: { type: string, enum: [native, deepstream, frigate, ultralytics, roboflow, landinglens, coco] } }
         - { name: camera, in: query, description: Camera id for formats that carry none, schema: { type: string } }
+        - { name: assumed_confidence, in: query, description: Detector confidence for items that carry none (DeepStream minimal schema), schema: { type: number, minimum: 0, maximum: 1 } }
         - { name: Idempotency-Key, in: header, schema: { type: string } }
       requestBody:
         required: true
@@ -121,7 +122,7 @@ paths:
       summary: List work orders (shadow=true shows what shadow mode would have created)
       parameters:
         - { name: shadow, in: query, schema: { type: boolean } }
-        - { name: phase, in: query, schema: { type: string, enum: [pending, sending, verifying, waiting, delivered, dead_letter, shadow] } }
+        - { name: phase, in: query, schema: { type: string, enum: [pending, sending, verifying, waiting, delivered, dead_letter, shadow, quarantined] } }
         - { name: limit, in: query, schema: { type: integer, minimum: 1, maximum: 1000 } }
       responses:
         "200": { description: "{items: [...]}" }

@@ -194,6 +194,14 @@ enum Schema {
             CREATE INDEX incidents_unannounced ON incidents(state) WHERE floor_announced IS NULL OR floor_announced != state;
             """)
         }
+        m.registerMigration("v8-quarantine") { db in
+            // Restarts that found a work order in flight, and the step it was in: the third
+            // crash in a row quarantines it instead of crashing the gateway a fourth time.
+            try db.execute(sql: """
+            ALTER TABLE work_orders ADD COLUMN crashes INTEGER NOT NULL DEFAULT 0;
+            ALTER TABLE work_orders ADD COLUMN in_flight_step TEXT;
+            """)
+        }
         return m
     }
 }

@@ -24,7 +24,7 @@ extension Store {
                                draft: WorkOrderDraft, now: Date = Date()) async throws {
         try await pool.write { db in
             try db.execute(sql: "UPDATE incidents SET evidence_sha256 = ?, evidence_note = ? WHERE id = ?", arguments: [sha256, note, incidentId])
-            try db.execute(sql: "UPDATE work_orders SET payload = ? WHERE id = ?", arguments: [Self.json(draft), workOrderId])
+            try db.execute(sql: "UPDATE work_orders SET payload = ?, in_flight_step = 'the CMMS create' WHERE id = ?", arguments: [Self.json(draft), workOrderId])
             try db.audit(kind: "evidence.rendered", subject: incidentId, data: [
                 "sha256": .string(sha256), "used_frame": .bool(usedFrame), "note": .string(note),
             ], at: now)

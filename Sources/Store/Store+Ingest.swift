@@ -189,3 +189,16 @@ extension Store {
         return (incidentId, workOrderId)
     }
 }
+
+extension Store {
+    /// A payload refused because processing it killed the gateway repeatedly: kept in the audit
+    /// trail (its hash and size; the bytes themselves may be hostile) as rejected.
+    public func recordIngestQuarantine(sha256: String, bytes: Int, format: String?, camera: String?, crashes: Int, now: Date = Date()) async throws {
+        try await pool.write { db in
+            try db.audit(kind: "ingest.quarantined", subject: "payload:\(sha256)", data: [
+                "bytes": .number(Double(bytes)), "format": JSONValue(format), "camera": JSONValue(camera),
+                "crashes": .number(Double(crashes)), "decision": .string("rejected"),
+            ], at: now)
+        }
+    }
+}

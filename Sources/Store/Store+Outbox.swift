@@ -23,22 +23,25 @@ extension Store {
     static func deliveryState(_ row: Row) -> DeliveryState {
         DeliveryState(phase: DeliveryState.Phase(rawValue: row["phase"]) ?? .pending, attempts: row["attempts"],
                       nextAttemptAt: (row["next_attempt_at"] as Double?).map(Date.init(db:)), mustVerify: row["must_verify"],
-                      cmmsId: row["cmms_id"], lastError: row["last_error"])
+                      cmmsId: row["cmms_id"], lastError: row["last_error"], crashes: row["crashes"])
     }
 
     static func save(_ s: DeliveryState, workOrder id: String, db: Database) throws {
         try db.execute(sql: """
-            UPDATE work_orders SET phase = ?, attempts = ?, next_attempt_at = ?, must_verify = ?, cmms_id = ?, last_error = ? WHERE id = ?
-            """, arguments: [s.phase.rawValue, s.attempts, s.nextAttemptAt?.dbValue, s.mustVerify, s.cmmsId, s.lastError, id])
+            UPDATE work_orders SET phase = ?, attempts = ?, next_attempt_at = ?, must_verify = ?, cmms_id = ?, last_error = ?, crashes = ? WHERE id = ?
+            """, arguments: [s.phase.rawValue, s.attempts, s.nextAttemptAt?.dbValue, s.mustVerify, s.cmmsId, s.lastError, s.crashes, id])
     }
 
-    /// Takes up to `limit` due work orders for one CMMS and marks them in flight.
-    public func claimDue(cmms: String, limit: Int, now: Date = Date()) async throws -> [OutboxItem] {
+    /// Takes up to `limit` due work orders for one CMMS and marks them in flight, naming the
+    /// risky step each is about to take (what a crash during it will be blamed on).
+    /// `rendersEvidence`: a create renders the evidence image first when the incident has none.
+    public func claimDue(cmms: String, limit: Int, rendersEvidence: Bool = false, now: Date = Date()) async throws -> [OutboxItem] {
         guard limit > 0 else { return [] }
         return try await pool.write { db in
             let rows = try Row.fetchAll(db, sql: """
-                SELECT * FROM work_orders WHERE cmms_name = ? AND phase IN ('pending', 'waiting') AND COALESCE(next_attempt_at, 0) <= ?
-                ORDER BY next_attempt_at LIMIT ?
+                SELECT w.*, i.evidence_sha256 FROM work_orders w JOIN incidents i ON i.id = w.incident_id
+                WHERE w.cmms_name = ? AND w.phase IN ('pending', 'waiting') AND COALESCE(w.next_attempt_at, 0) <= ?
+                ORDER BY w.next_attempt_at LIMIT ?
                 """, arguments: [cmms, now.dbValue, limit])
             var items: [OutboxItem] = []
             for row in rows {
@@ -47,6 +50,9 @@ extension Store {
                 let action = state.claim(now: Date(db: now.dbValue))
                 guard action != .none, let draft = Self.decode(WorkOrderDraft.self, row["payload"]) else { continue }
                 try Self.save(state, workOrder: row["id"], db: db)
+                let step = action == .lookup ? "the CMMS lookup"
+                    : rendersEvidence && (row["evidence_sha256"] as String?) == nil ? "evidence rendering" : "the CMMS create"
+                try db.execute(sql: "UPDATE work_orders SET in_flight_step = ? WHERE id = ?", arguments: [step, row["id"] as String])
                 items.append(OutboxItem(workOrderId: row["id"], incidentId: row["incident_id"], reference: row["reference"], cmmsName: cmms,
                                         action: action, attempt: state.attempts, draft: draft,
                                         confirmedDetectionAt: Date(db: row["confirmed_detection_at"])))
@@ -107,9 +113,17 @@ extension Store {
             let rows = try Row.fetchAll(db, sql: "SELECT * FROM work_orders WHERE phase IN ('sending', 'verifying')")
             for row in rows {
                 var s = Self.deliveryState(row)
-                s.recoverAfterRestart(now: now)
+                s.recoverAfterRestart(now: now, step: row["in_flight_step"] ?? "delivery")
                 try Self.save(s, workOrder: row["id"], db: db)
-                try db.audit(kind: "delivery.recovered", subject: row["id"], data: ["note": .string("in flight at restart; will verify with the CMMS before sending again")], at: now)
+                if s.phase == .quarantined {
+                    try db.audit(kind: "delivery.quarantined", subject: row["id"], data: [
+                        "reason": JSONValue(s.lastError), "step": JSONValue(row["in_flight_step"] as String?), "crashes": .number(Double(s.crashes)),
+                    ], at: now)
+                } else {
+                    try db.audit(kind: "delivery.recovered", subject: row["id"], data: [
+                        "note": .string("in flight at restart; will verify with the CMMS before sending again"), "crashes": .number(Double(s.crashes)),
+                    ], at: now)
+                }
             }
             return rows.count
         }

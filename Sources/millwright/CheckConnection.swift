@@ -15,18 +15,19 @@ struct CheckConnection: AsyncParsableCommand {
     func run() async throws {
         _ = Runtime.bootstrap(level: .warning)
         let settings = try Runtime.loadSettings(config)
-        let http = HTTPClient(eventLoopGroupProvider: .singleton)
-        let connectors = try Runtime.makeConnectors(settings, http: http)
-        var failed = 0
-        for c in connectors {
-            print("\(c.name) (\(c.kind))")
-            for check in await c.checkConnection() {
-                print("  \(check.ok ? "ok  " : "FAIL") \(check.step): \(check.detail)" + (check.fix.map { "\n       fix: \($0)" } ?? ""))
-                if !check.ok { failed += 1 }
+        let failed = try await Runtime.withHTTPClient { http in
+            let connectors = try Runtime.makeConnectors(settings, http: http)
+            var failed = 0
+            for c in connectors {
+                print("\(c.name) (\(c.kind))")
+                for check in await c.checkConnection() {
+                    print("  \(check.ok ? "ok  " : "FAIL") \(check.step): \(check.detail)" + (check.fix.map { "\n       fix: \($0)" } ?? ""))
+                    if !check.ok { failed += 1 }
+                }
             }
+            if connectors.isEmpty { print("no cmms configured") }
+            return failed
         }
-        if connectors.isEmpty { print("no cmms configured") }
-        try await http.shutdown()
         if failed > 0 { throw ExitCode(1) }
     }
 }

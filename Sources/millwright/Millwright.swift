@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 
 @main
 struct Millwright: AsyncParsableCommand {
@@ -16,4 +17,11 @@ struct Millwright: AsyncParsableCommand {
         """,
         subcommands: [Demo.self, Serve.self, Emulate.self, Assets.self, CheckConnection.self, Replay.self, Audit.self, Bench.self]
     )
+
+    static func main() async {
+        // Under systemd, docker or `| tee` stdout is a pipe, which C buffers in 4 KiB blocks:
+        // a running gateway would say nothing until the buffer fills. One line, one write.
+        setvbuf(stdout, nil, _IOLBF, 0)
+        await Self.main(nil)
+    }
 }

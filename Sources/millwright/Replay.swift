@@ -5,6 +5,7 @@ import Gateway
 import Ingest
 import Logging
 import MillwrightCore
+import Store
 
 struct Replay: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -48,7 +49,11 @@ struct Replay: AsyncParsableCommand {
         }
         let register = try Runtime.loadRegister(settings)
         let store = try Runtime.openStore(settings)
-        let http = HTTPClient(eventLoopGroupProvider: .singleton)
+        try await Runtime.withHTTPClient { try await replay(text, settings: settings, format: visionFormat, register: register, store: store, http: $0) }
+    }
+
+    func replay(_ text: String, settings: Settings, format visionFormat: VisionFormat?, register: AssetRegister?, store: Store,
+                http: HTTPClient) async throws {
         let connectors = shadow ? [] : try Runtime.makeConnectors(settings, http: http)
         let gateway = Gateway(settings: settings, store: store, register: register, connectors: connectors, logger: Logger(label: "millwright.replay"),
                               evidence: try Runtime.openEvidence(settings, http: http), planning: try await Runtime.loadPlanning(settings, store: store))
@@ -86,6 +91,5 @@ struct Replay: AsyncParsableCommand {
             let s = try await store.stats()
             print("work orders: \(s.workOrdersByPhase.sorted(by: { $0.key < $1.key }).map { "\($0.key) \($0.value)" }.joined(separator: ", "))")
         }
-        try await http.shutdown()
     }
 }

@@ -91,9 +91,23 @@ enum Runtime {
 
     static func makeConnectors(_ settings: Settings, http: HTTPClient) throws -> [any CMMSConnector] {
         do { return try Gateway.connectors(for: settings, http: http) } catch {
-            printError("configuration error: \(error)")
+            printError("configuration error: \(Redaction.redact("\(error)", values: settings.environmentValues))")
             throw ExitCode(2)
         }
+    }
+
+    /// Runs `body` with an HTTP client that is shut down however `body` ends: a client left
+    /// running at deinit is a fatal error in AsyncHTTPClient, which turned a config mistake
+    /// into a crash with a backtrace instead of exit 2.
+    static func withHTTPClient<T>(_ body: (HTTPClient) async throws -> T) async throws -> T {
+        let http = HTTPClient(eventLoopGroupProvider: .singleton)
+        let result: T
+        do { result = try await body(http) } catch {
+            try? await http.shutdown()
+            throw error
+        }
+        try await http.shutdown()
+        return result
     }
 
     static func printError(_ s: String) {

@@ -30,13 +30,16 @@ struct Serve: AsyncParsableCommand {
     var logLevel: String = "info"
 
     func run() async throws {
+        try await Runtime.withHTTPClient { try await serve(http: $0) }
+    }
+
+    func serve(http: HTTPClient) async throws {
         let registry = Runtime.bootstrap(level: Logger.Level(rawValue: logLevel) ?? .info)
         var settings = try Runtime.loadSettings(config)
         if let port { settings.server.port = port }
         let register = try Runtime.loadRegister(settings)
         let store = try Runtime.openStore(settings)
         let logger = Logger(label: "millwright")
-        let http = HTTPClient(eventLoopGroupProvider: .singleton)
         let connectors = try Runtime.makeConnectors(settings, http: http)
         let evidence = try Runtime.openEvidence(settings, http: http)
         let planning = try await Runtime.loadPlanning(settings, store: store)
@@ -59,13 +62,7 @@ struct Serve: AsyncParsableCommand {
         // Services stop in reverse order: intake first (MQTT, then the API), then dispatch.
         let group = ServiceGroup(configuration: .init(services: services,
                                                       gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        do {
-            try await group.run()
-        } catch {
-            try? await http.shutdown()
-            throw error
-        }
-        try await http.shutdown()
+        try await group.run()
         logger.info("stopped cleanly")
     }
 }

@@ -264,7 +264,7 @@ import MillwrightCore
         let ids = first.compactMap(\.detectionId)
         #expect(ids.count == first.count)
         #expect(Set(ids).count == ids.count)
-        #expect(ids.allSatisfy { $0.count <= DetectionValidator.maxIdLength })
+        #expect(ids.allSatisfy { $0.utf8.count <= DetectionValidator.maxIdBytes })
     }
 
     @Test func overlongSourceIdsAreHashed() throws {
