@@ -61,13 +61,21 @@ public enum ConfigLoader {
                 guard m.count == 1, let (k, v) = m.first else { throw n.error("give exactly one of sqlite: PATH or postgres: URL") }
                 s.storage = k == "sqlite" ? .sqlite(path: resolvePath(try v.string())) : .postgres(url: try v.string())
             case "evidence":
-                for (k, v) in try n.requireMapping(allowed: ["directory", "public_url", "retention", "signing_secret_env", "link_lifetime"]) {
+                for (k, v) in try n.requireMapping(allowed: ["directory", "public_url", "retention", "signing_secret_env", "link_lifetime", "fetch_allow"]) {
                     switch k {
+                    case "fetch_allow":
+                        s.evidence.fetchPolicy.allowsPublic = false
+                        s.evidence.fetchPolicy.entries = try v.requireSequence().map { e throws(ConfigError) in
+                            switch FetchPolicy.parse(try e.string()) {
+                            case .success(let entry): return entry
+                            case .failure(let p): throw e.error("\(p.problem): give a hostname, host:port, an address or a CIDR block (10.20.0.0/16)")
+                            }
+                        }
                     case "directory": s.evidence.directory = resolvePath(try v.string())
                     case "public_url": s.evidence.publicURL = try v.string().trimmingCharacters(in: CharacterSet(charactersIn: "/"))
                     case "signing_secret_env": s.evidence.signingSecret = try n.secret(fromEnvKey: k)
-                    case "link_lifetime": s.evidence.linkLifetime = try v.duration()
-                    case "retention": s.evidence.retention = try v.duration()
+                    case "link_lifetime": s.evidence.linkLifetime = try v.duration(in: .seconds(60)...Duration.seconds(10 * 365 * 86_400))
+                    case "retention": s.evidence.retention = try v.duration(in: .seconds(3600)...Duration.seconds(100 * 365 * 86_400))
                     default: break
                     }
                 }

@@ -14,20 +14,35 @@ extension Gateway {
         let inFlight = InFlightCounter()
         await withDiscardingTaskGroup { group in
             while !Task.isCancelled {
-                let free = cmms.concurrency - inFlight.current
-                if free > 0 {
-                    do {
+                do {
+                    // Work orders that were in flight when the process died go one at a time, with
+                    // nothing else in flight anywhere: a crash then blames only the one to blame.
+                    if try await store.hasSuspects(cmms: name) { isolation.requestSolo() }
+                    if isolation.beginSolo(), let item = try await store.claimDue(cmms: name, limit: 1, suspects: true,
+                                                                                    rendersEvidence: evidence != nil).first {
+                        logger.notice("delivering alone: it was in flight when the gateway stopped", metadata: [
+                            "work_order": "\(item.workOrderId)", "cmms": "\(name)"])
+                        await deliver(item, via: connector)
+                        isolation.endSolo()
+                        wake.signalAll()
+                        continue
+                    }
+                    isolation.endSolo()
+                    let free = min(cmms.concurrency - inFlight.current, isolation.allowsNormal ? cmms.concurrency : 0)
+                    if free > 0 {
                         for item in try await store.claimDue(cmms: name, limit: free, rendersEvidence: evidence != nil) {
                             inFlight.add(1)
+                            isolation.normal(1)
                             group.addTask {
                                 await self.deliver(item, via: connector)
                                 inFlight.add(-1)
-                                self.wake.signal(name)
+                                self.isolation.normal(-1)
+                                self.wake.signalAll()
                             }
                         }
-                    } catch {
-                        logger.error("outbox claim failed", metadata: ["cmms": "\(name)", "error": "\(error)"])
                     }
+                } catch {
+                    logger.error("outbox claim failed", metadata: ["cmms": "\(name)", "error": "\(error)"])
                 }
                 var wait = Duration.seconds(1)
                 if inFlight.current < cmms.concurrency, let due = try? await store.nextDue(cmms: name) {

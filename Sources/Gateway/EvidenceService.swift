@@ -1,4 +1,3 @@
-import AsyncHTTPClient
 import Connectors
 import Evidence
 import Foundation
@@ -19,13 +18,22 @@ public struct EvidenceService: Sendable {
     let timezone: String
     public static let maxFrameBytes = 6 << 20
 
-    /// Fetches frames that detections reference by URL (NVR, Frigate snapshot API).
-    let http: HTTPClient?
+    /// Fetches frames that detections reference by URL (NVR, Frigate snapshot API); nil does not fetch.
+    let fetcher: FrameFetcher?
+    let logger = Logger(label: "millwright.evidence")
 
-    public init(settings: EvidenceSettings, timezone: String, http: HTTPClient? = nil) throws {
+    /// `alsoAllow`: addresses the plant configured elsewhere and so trusts (a Frigate source's
+    /// `frigate_url`), added to `evidence.fetch_allow`.
+    public init(settings: EvidenceSettings, timezone: String, fetchFrames: Bool = true, alsoAllow: [String] = []) throws {
         self.settings = settings
-        self.http = http
         self.timezone = timezone
+        var policy = settings.fetchPolicy
+        for url in alsoAllow {
+            guard let u = URLComponents(string: url), let host = u.host, !host.isEmpty else { continue }
+            let port = u.port ?? (u.scheme?.lowercased() == "https" ? 443 : 80)
+            if case .success(let e) = FetchPolicy.parse(host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)") { policy.entries.append(e) }
+        }
+        self.fetcher = fetchFrames ? FrameFetcher(policy: policy, maxBytes: Self.maxFrameBytes) : nil
         images = try EvidenceStore(directory: URL(fileURLWithPath: settings.directory), fileExtension: "jpg")
         frames = try EvidenceStore(directory: URL(fileURLWithPath: settings.directory).appendingPathComponent("frames"), fileExtension: "frame")
     }
@@ -82,30 +90,20 @@ public struct EvidenceService: Sendable {
         public var note: String
     }
 
-    public static let fetchTimeout: TimeAmount = .seconds(5)
-
-    /// Fetches a frame by URL with a timeout, a size limit, at most three redirects and a
-    /// content-type check; stores it like an inline frame. Errors say why, for the card.
+    /// Fetches a frame by URL through the SSRF-safe `FrameFetcher` and stores it like an
+    /// inline frame. The error is what the evidence card may say; details go to the log.
     public func fetchFrame(_ url: String) async throws(FieldProblem) -> String {
-        guard let http else { throw FieldProblem(field: "image.url", "frame fetching is not enabled") }
-        guard let u = URL(string: url), ["http", "https"].contains(u.scheme?.lowercased() ?? "") else {
-            throw FieldProblem(field: "image.url", "'\(url.prefix(80))' is not an http(s) URL")
+        guard let fetcher else { throw FieldProblem(field: "image.url", "frame fetching is not enabled") }
+        let data: Data
+        do { data = try await fetcher.fetch(url) } catch {
+            logger.warning("frame fetch failed", metadata: ["url": "\(url.prefix(200))", "why": "\(error.detail)"])
+            throw FieldProblem(field: "image.url", error.cardText)
         }
-        do {
-            var req = HTTPClientRequest(url: url)
-            req.headers.add(name: "Accept", value: "image/jpeg, image/png")
-            let resp = try await http.execute(req, timeout: Self.fetchTimeout)
-            guard resp.status == .ok else { throw FieldProblem(field: "image.url", "frame fetch answered HTTP \(resp.status.code)") }
-            let type = resp.headers.first(name: "Content-Type")?.lowercased() ?? ""
-            guard type.isEmpty || type.hasPrefix("image/jpeg") || type.hasPrefix("image/png") || type.hasPrefix("application/octet-stream") else {
-                throw FieldProblem(field: "image.url", "frame URL returned \(type), not a JPEG or PNG image")
-            }
-            let body = try await resp.body.collect(upTo: Self.maxFrameBytes)
-            return try frames.put(Data(body.readableBytesView))
-        } catch let p as FieldProblem {
-            throw p
-        } catch {
-            throw FieldProblem(field: "image.url", "frame could not be fetched: \(HTTPTransport.describe(error))")
+        do { _ = try FrameCheck.inspect(data) } catch {
+            throw FieldProblem(field: "image.url", "the frame at the URL \(Self.frameProblem(error))")
+        }
+        do { return try frames.put(data) } catch {
+            throw FieldProblem(field: "image.url", "frame could not be stored")
         }
     }
 

@@ -20,6 +20,8 @@ public final class Gateway: Sendable {
     let wake: WakeSignals
     /// Notifications and escalation look again now (a delivery, an acknowledgement).
     let planningWake = Wakeup()
+    /// Suspects (in flight at a crash) are delivered alone.
+    let isolation = DeliveryIsolation()
     /// Decisions as they happen, for the plant floor (MQTT). Best effort: the store is the record.
     public let floorEvents = FloorEventBus()
     /// Refuses a payload that crashed the process three times (nil: no place to remember it).

@@ -57,17 +57,35 @@ extension Gateway {
                     reports += await notifier.notify(notification(wo.draft, cmmsId: wo.cmmsId, stage: 0), to: recipients,
                                                      priority: wo.draft.priority, now: now)
                 }
-                if let lines = wo.draft.partsStatus, lines.contains(where: { $0.status == .reserved }), !n.pickList.isEmpty {
+                // The pick list goes with the first pass, and again only to a storeroom that did not get it.
+                let pickTo = wo.pickListRecipients ?? n.pickList
+                var pickReports: [NotificationReport] = []
+                if let lines = wo.draft.partsStatus, lines.contains(where: { $0.status == .reserved }), !pickTo.isEmpty {
                     let pick = PickList(workOrderID: wo.cmmsId ?? wo.draft.reference, reference: wo.draft.reference, asset: wo.draft.asset,
                                         assetName: wo.draft.assetName, location: wo.draft.location, assignee: wo.draft.assigneeName ?? wo.draft.assignee,
                                         lines: lines)
-                    reports += await notifier.pickList(pick, to: n.pickList, now: now)
+                    pickReports = await notifier.pickList(pick, to: pickTo, now: now)
                 }
                 let chain = settings.planning.escalation.chains[wo.draft.priority].map {
                     Escalation(workOrder: wo.workOrderId, stages: $0.map { resolve($0, assignee: wo.draft.assignee) }, startedAt: now)
                 }
-                try await store.markNotified(workOrderId: wo.workOrderId, sent: reports.map(Self.auditEntry), escalation: chain, now: now)
-                for r in reports { self.log(r, log) }
+                let untold = NotificationRetry.untold(recipients, reports) + NotificationRetry.untold(pickTo, pickReports).map { "pick:\($0)" }
+                let sent = (reports + pickReports).map(Self.auditEntry)
+                if untold.isEmpty {
+                    try await store.markNotified(workOrderId: wo.workOrderId, sent: sent, escalation: chain, now: now)
+                } else {
+                    let why = NotificationRetry.reason(reports + pickReports)
+                    let retryAt = NotificationRetry.next(after: wo.attempts + 1, now: now)
+                    try await store.recordNotifyFailure(workOrderId: wo.workOrderId, remaining: untold, sent: sent, error: why,
+                                                        retryAt: retryAt, escalation: chain, now: now)
+                    if let retryAt {
+                        log.warning("not everyone could be told; retrying", metadata: ["untold": "\(untold.joined(separator: ","))",
+                                                                                    "retry_at": "\(Timestamps.format(retryAt))", "error": "\(why)"])
+                    } else {
+                        log.error("gave up notifying; the escalation chain takes over", metadata: ["untold": "\(untold.joined(separator: ","))", "error": "\(why)"])
+                    }
+                }
+                for r in reports + pickReports { self.log(r, log) }
             }
             for due in try await store.dueEscalations(now: now) {
                 for notice in try await store.advanceEscalation(workOrderId: due.escalation.workOrder, now: now) {
@@ -87,7 +105,8 @@ extension Gateway {
         }
         for r in await notifier.releaseDue(now: now) { log(r, logger) }
         let escalation = try? await store.nextEscalationDue()
-        return [escalation, await notifier.nextRelease].compactMap { $0 }.min()
+        let retry = try? await store.nextNotificationDue()
+        return [escalation, retry, await notifier.nextRelease].compactMap { $0 }.min()
     }
 
     /// `technician` in a chain means whoever the work order is assigned to.
@@ -127,5 +146,35 @@ extension Gateway {
     /// Start-up check: the SMTP CA file can be read.
     public static func validateNotifications(_ settings: Settings) throws {
         _ = try NotifierConfiguration(settings.planning.notifications, timeZone: .gmt)
+    }
+}
+
+/// Notifications are at least once: a recipient none of whose channels took the message is
+/// told again with backoff (30 s, doubling, at most 30 min apart) until one does, or given up
+/// on after `maxAttempts` passes (about four hours).
+enum NotificationRetry {
+    static let maxAttempts = 12
+    static let first: TimeInterval = 30
+    static let longest: TimeInterval = 1800
+
+    /// Recipients among `names` with no report that reached them (sent now, or held for later).
+    static func untold(_ names: [String], _ reports: [NotificationReport]) -> [String] {
+        names.filter { name in
+            let mine = reports.filter { $0.recipient == name }
+            return !mine.isEmpty && !mine.contains { if case .failed = $0.outcome { return false } else { return true } }
+        }
+    }
+
+    static func reason(_ reports: [NotificationReport]) -> String {
+        reports.compactMap { r -> String? in
+            if case .failed(let why) = r.outcome { return "\(r.recipient) \(r.channel.rawValue): \(why)" }
+            return nil
+        }.joined(separator: "; ")
+    }
+
+    /// When to try again after `attempts` failed passes; nil: give up.
+    static func next(after attempts: Int, now: Date) -> Date? {
+        guard attempts < maxAttempts else { return nil }
+        return now.addingTimeInterval(min(longest, first * pow(2, Double(max(0, attempts - 1)))))
     }
 }

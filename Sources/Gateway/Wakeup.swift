@@ -58,3 +58,31 @@ final class InFlightCounter: @unchecked Sendable {
     func add(_ n: Int) { lock.withLock { value += n } }
     var current: Int { lock.withLock { value } }
 }
+
+/// Across all dispatchers: normal deliveries run side by side, but a suspect (a work order in
+/// flight when the process died) runs alone. Once one is waiting, no new normal delivery
+/// starts until the running ones finish.
+final class DeliveryIsolation: @unchecked Sendable {
+    private let lock = NSLock()
+    private var normalInFlight = 0
+    private var soloWanted = false
+    private var soloRunning = false
+
+    func requestSolo() { lock.withLock { soloWanted = true } }
+
+    /// True when this caller may deliver one suspect now (call `endSolo` after, in any case).
+    func beginSolo() -> Bool {
+        lock.withLock {
+            guard soloWanted, !soloRunning, normalInFlight == 0 else { return false }
+            soloRunning = true
+            soloWanted = false
+            return true
+        }
+    }
+
+    func endSolo() { lock.withLock { soloRunning = false } }
+
+    var allowsNormal: Bool { lock.withLock { !soloWanted && !soloRunning } }
+
+    func normal(_ delta: Int) { lock.withLock { normalInFlight += delta } }
+}

@@ -43,7 +43,9 @@ public struct NotificationThrottle: Sendable, Equatable, Codable {
 
     public init(policy: Policy = Policy(), timeZone: TimeZone) { self.policy = policy; self.timeZone = timeZone }
 
-    /// Decides for one notification `item` (e.g. a work-order id) to `recipient` and records it.
+    /// Decides for one notification `item` (e.g. a work-order id) to `recipient`. A `.sendNow`
+    /// counts against the rate limit only once `delivered` says it reached the recipient: a
+    /// page that failed on every channel must not use up the allowance for the retry.
     public mutating func submit(recipient: String, item: String, priority: Priority, now: Date) -> Decision {
         if let cap = policy.digestAtOrBelow, priority <= cap, priority < policy.bypassAt {
             let at = nextDigest(after: now)
@@ -52,7 +54,6 @@ public struct NotificationThrottle: Sendable, Equatable, Codable {
         }
         var recent = (sent[recipient] ?? []).filter { now.timeIntervalSince($0) < policy.window }
         if priority >= policy.bypassAt || recent.count < policy.maxPerWindow {
-            recent.append(now)
             sent[recipient] = recent
             return .sendNow
         }
@@ -61,6 +62,11 @@ public struct NotificationThrottle: Sendable, Equatable, Codable {
         sent[recipient] = recent
         held.append(Held(recipient: recipient, item: item, releaseAt: until))
         return .deferred(until: until)
+    }
+
+    /// A `.sendNow` notification reached `recipient` on at least one channel.
+    public mutating func delivered(recipient: String, at now: Date) {
+        sent[recipient, default: []].append(now)
     }
 
     /// Everything held that is due at `now`, grouped per recipient (one message each), in

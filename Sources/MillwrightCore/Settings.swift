@@ -53,6 +53,8 @@ public struct EvidenceSettings: Sendable {
     public var linkLifetime: Duration = .seconds(30 * 86400)
     /// Evidence of closed incidents older than this is deleted; `nil` keeps everything.
     public var retention: Duration?
+    /// Where frames referenced by URL may be fetched from (`evidence.fetch_allow`).
+    public var fetchPolicy = FetchPolicy()
     public init() {}
 }
 

@@ -152,11 +152,13 @@ public actor Notifier {
     public func notify(_ n: WorkOrderNotification, to recipients: [String], priority: Priority, now: Date) async -> [NotificationReport] {
         let item = Self.encode(n)
         var slots: [Slot] = []
+        var immediate: [String] = []
         for name in Self.unique(recipients) {
             let ids = [n.workOrderID]
             guard let r = route(name, ids: ids, into: &slots) else { continue }
             switch throttle.submit(recipient: name, item: item, priority: priority, now: now) {
             case .sendNow:
+                immediate.append(name)
                 slots += deliveries(to: r, Outgoing(n), now: now)
             case .digest(let at):
                 slots.append(.done(NotificationReport(recipient: name, channel: .digest, workOrderIDs: ids, outcome: .held(until: at))))
@@ -164,7 +166,11 @@ public actor Notifier {
                 slots.append(.done(NotificationReport(recipient: name, channel: .deferred, workOrderIDs: ids, outcome: .held(until: until))))
             }
         }
-        return await run(slots)
+        let reports = await run(slots)
+        for name in immediate where reports.contains(where: { $0.recipient == name && $0.outcome == .sent }) {
+            throttle.delivered(recipient: name, at: now)
+        }
+        return reports
     }
 
     /// Sends everything the throttle releases at `now`: one digest message per recipient and channel.

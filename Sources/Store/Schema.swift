@@ -194,12 +194,18 @@ enum Schema {
             CREATE INDEX incidents_unannounced ON incidents(state) WHERE floor_announced IS NULL OR floor_announced != state;
             """)
         }
-        m.registerMigration("v8-quarantine") { db in
+        m.registerMigration("v8-hardening") { db in
             // Restarts that found a work order in flight, and the step it was in: the third
             // crash in a row quarantines it instead of crashing the gateway a fourth time.
+            // Notifications are retried per recipient until they succeed or finally give up.
             try db.execute(sql: """
             ALTER TABLE work_orders ADD COLUMN crashes INTEGER NOT NULL DEFAULT 0;
             ALTER TABLE work_orders ADD COLUMN in_flight_step TEXT;
+            ALTER TABLE work_orders ADD COLUMN notify_attempts INTEGER NOT NULL DEFAULT 0;
+            ALTER TABLE work_orders ADD COLUMN notify_remaining TEXT;
+            ALTER TABLE work_orders ADD COLUMN notify_error TEXT;
+            ALTER TABLE work_orders ADD COLUMN notify_gave_up_at REAL;
+            CREATE INDEX work_orders_suspects ON work_orders(cmms_name) WHERE crashes > 0;
             """)
         }
         return m

@@ -13,21 +13,35 @@ extension Store {
         /// The assignee (technician or fallback queue) first, then the priority rule's and `always` names.
         public var recipients: [String]
         public var acknowledged: Bool
+        /// Earlier passes that left someone untold.
+        public var attempts: Int
+        /// Whether the storeroom's pick list still has to go out (`pick:` entries of a retry).
+        public var pickListRecipients: [String]?
     }
 
     /// Delivered work orders nobody has been told about yet (and whose planned window has come).
     public func workOrdersToNotify(now: Date = Date(), limit: Int = 100) async throws -> [WorkOrderToNotify] {
         try await pool.read { db in
             try Row.fetchAll(db, sql: """
-                SELECT id, cmms_id, payload, assignee, notify, acknowledged_at FROM work_orders
-                WHERE notified_at IS NULL AND phase = 'delivered' AND COALESCE(notify_at, 0) <= ? ORDER BY created_at LIMIT ?
+                SELECT id, cmms_id, payload, assignee, notify, acknowledged_at, notify_attempts, notify_remaining FROM work_orders
+                WHERE notified_at IS NULL AND notify_gave_up_at IS NULL AND phase = 'delivered' AND COALESCE(notify_at, 0) <= ?
+                ORDER BY created_at LIMIT ?
                 """, arguments: [now.dbValue, limit]).compactMap { row in
                 guard let draft = Self.decode(WorkOrderDraft.self, row["payload"]) else { return nil }
                 var names: [String] = []
-                for n in [row["assignee"] as String?].compactMap({ $0 }) + (row["notify"] as String).split(separator: ",").map(String.init)
-                where !names.contains(n) { names.append(n) }
+                var pick: [String]?
+                if let remaining = row["notify_remaining"] as String? {
+                    // A retry: only those still untold.
+                    let entries = remaining.split(separator: ",").map(String.init)
+                    names = entries.filter { !$0.hasPrefix("pick:") }
+                    pick = entries.filter { $0.hasPrefix("pick:") }.map { String($0.dropFirst(5)) }
+                } else {
+                    for n in [row["assignee"] as String?].compactMap({ $0 }) + (row["notify"] as String).split(separator: ",").map(String.init)
+                    where !names.contains(n) { names.append(n) }
+                }
                 return WorkOrderToNotify(workOrderId: row["id"], cmmsId: row["cmms_id"], draft: draft, recipients: names,
-                                         acknowledged: (row["acknowledged_at"] as Double?) != nil)
+                                         acknowledged: (row["acknowledged_at"] as Double?) != nil, attempts: row["notify_attempts"],
+                                         pickListRecipients: pick)
             }
         }
     }
@@ -36,7 +50,8 @@ extension Store {
     /// the work was already acknowledged or its priority has no chain.
     public func markNotified(workOrderId: String, sent: [JSONValue], escalation: Escalation?, now: Date = Date()) async throws {
         try await pool.write { db in
-            try db.run("UPDATE work_orders SET notified_at = ? WHERE id = ? AND notified_at IS NULL", [now.dbValue, workOrderId])
+            try db.run("UPDATE work_orders SET notified_at = ?, notify_remaining = NULL, notify_error = NULL WHERE id = ? AND notified_at IS NULL",
+                       [now.dbValue, workOrderId])
             guard db.changesCount == 1 else { return }
             try db.audit(kind: "work_order.notified", subject: workOrderId, data: ["sent": .array(sent)], at: now)
             let acked = try db.value(as: Double.self, "SELECT acknowledged_at FROM work_orders WHERE id = ?", [workOrderId]) != nil
@@ -44,6 +59,49 @@ extension Store {
                 try db.run("INSERT OR IGNORE INTO escalations (work_order_id, state, next_due) VALUES (?, ?, ?)",
                            [workOrderId, Self.json(escalation), due.dbValue])
             }
+        }
+    }
+
+    /// Someone was not told: try them (`remaining`; `pick:<name>` for a pick list) again at
+    /// `retryAt`, or, with no `retryAt`, give up — recorded in the audit trail and on the work
+    /// order, and the escalation chain starts anyway: it is the safety net for exactly this.
+    public func recordNotifyFailure(workOrderId: String, remaining: [String], sent: [JSONValue], error: String, retryAt: Date?,
+                                    escalation: Escalation?, now: Date = Date()) async throws {
+        try await pool.write { db in
+            if let retryAt {
+                try db.run("""
+                    UPDATE work_orders SET notify_attempts = notify_attempts + 1, notify_at = ?, notify_remaining = ?, notify_error = ?
+                    WHERE id = ? AND notified_at IS NULL
+                    """, [retryAt.dbValue, remaining.joined(separator: ","), error, workOrderId])
+                guard db.changesCount == 1 else { return }
+                try db.audit(kind: "work_order.notify_failed", subject: workOrderId, data: [
+                    "sent": .array(sent), "untold": .array(remaining.map { .string($0) }), "retry_at": .string(Timestamps.format(retryAt)),
+                ], at: now)
+                return
+            }
+            try db.run("""
+                UPDATE work_orders SET notify_attempts = notify_attempts + 1, notify_gave_up_at = ?, notify_remaining = ?, notify_error = ?
+                WHERE id = ? AND notified_at IS NULL AND notify_gave_up_at IS NULL
+                """, [now.dbValue, remaining.joined(separator: ","), "gave up: \(error)", workOrderId])
+            guard db.changesCount == 1 else { return }
+            try db.audit(kind: "work_order.notify_gave_up", subject: workOrderId, data: [
+                "sent": .array(sent), "untold": .array(remaining.map { .string($0) }), "error": .string(error),
+            ], at: now)
+            let acked = try db.value(as: Double.self, "SELECT acknowledged_at FROM work_orders WHERE id = ?", [workOrderId]) != nil
+            if let escalation, !acked, let due = escalation.nextDue {
+                try db.run("INSERT OR IGNORE INTO escalations (work_order_id, state, next_due) VALUES (?, ?, ?)",
+                           [workOrderId, Self.json(escalation), due.dbValue])
+            }
+        }
+    }
+
+    /// When the next notification retry is due.
+    public func nextNotificationDue() async throws -> Date? {
+        try await pool.read { db in
+            try Double.fetchOne(db, sql: """
+                SELECT MIN(notify_at) FROM work_orders
+                WHERE notified_at IS NULL AND notify_gave_up_at IS NULL AND phase = 'delivered' AND notify_remaining IS NOT NULL
+                """).map(Date.init(db:))
         }
     }
 

@@ -35,13 +35,16 @@ extension Store {
     /// Takes up to `limit` due work orders for one CMMS and marks them in flight, naming the
     /// risky step each is about to take (what a crash during it will be blamed on).
     /// `rendersEvidence`: a create renders the evidence image first when the incident has none.
-    public func claimDue(cmms: String, limit: Int, rendersEvidence: Bool = false, now: Date = Date()) async throws -> [OutboxItem] {
+    /// `suspects`: claim only work orders that were in flight at a crash (delivered one at a
+    /// time, least crashed first); otherwise only the others.
+    public func claimDue(cmms: String, limit: Int, suspects: Bool = false, rendersEvidence: Bool = false, now: Date = Date()) async throws -> [OutboxItem] {
         guard limit > 0 else { return [] }
         return try await pool.write { db in
             let rows = try Row.fetchAll(db, sql: """
                 SELECT w.*, i.evidence_sha256 FROM work_orders w JOIN incidents i ON i.id = w.incident_id
                 WHERE w.cmms_name = ? AND w.phase IN ('pending', 'waiting') AND COALESCE(w.next_attempt_at, 0) <= ?
-                ORDER BY w.next_attempt_at LIMIT ?
+                  AND \(suspects ? "w.crashes > 0" : "w.crashes = 0")
+                ORDER BY \(suspects ? "w.crashes, " : "")w.next_attempt_at LIMIT ?
                 """, arguments: [cmms, now.dbValue, limit])
             var items: [OutboxItem] = []
             for row in rows {
@@ -58,6 +61,16 @@ extension Store {
                                         confirmedDetectionAt: Date(db: row["confirmed_detection_at"])))
             }
             return items
+        }
+    }
+
+    /// Whether a work order that was in flight at a crash is due for this CMMS.
+    public func hasSuspects(cmms: String, now: Date = Date()) async throws -> Bool {
+        try await pool.read { db in
+            try Bool.fetchOne(db, sql: """
+                SELECT EXISTS (SELECT 1 FROM work_orders WHERE crashes > 0 AND cmms_name = ? AND phase IN ('pending', 'waiting')
+                               AND COALESCE(next_attempt_at, 0) <= ?)
+                """, arguments: [cmms, now.dbValue]) ?? false
         }
     }
 

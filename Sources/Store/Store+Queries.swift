@@ -106,7 +106,8 @@ extension Store {
                              latencyMs: delivered.map { $0.timeIntervalSince(confirmed) * 1000 }, repeatsUnnoted: r["repeats_unnoted"],
                              payload: decode(WorkOrderDraft.self, r["payload"]), deliveryAttempts: nil, assignee: r["assignee"],
                              notifiedAt: (r["notified_at"] as Double?).map(Date.init(db:)),
-                             acknowledgedAt: (r["acknowledged_at"] as Double?).map(Date.init(db:)), acknowledgedBy: r["acknowledged_by"])
+                             acknowledgedAt: (r["acknowledged_at"] as Double?).map(Date.init(db:)), acknowledgedBy: r["acknowledged_by"],
+                             notificationError: r["notify_error"], notificationGaveUpAt: (r["notify_gave_up_at"] as Double?).map(Date.init(db:)))
     }
 
     /// Work orders per delivery phase (cheap; for the outbox gauges).

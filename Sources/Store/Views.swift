@@ -95,6 +95,9 @@ public struct WorkOrderView: Sendable, Codable, Equatable {
     public var notifiedAt: Date?
     public var acknowledgedAt: Date?
     public var acknowledgedBy: String?
+    /// Why someone has not been told yet (retrying), or why notifying finally gave up.
+    public var notificationError: String?
+    public var notificationGaveUpAt: Date?
 }
 
 /// Figures for the demo summary and `/metrics`, counted from the store.

@@ -65,7 +65,7 @@ struct Demo: AsyncParsableCommand {
         let store = try Store(path: scenario.databasePath)
         let http = HTTPClient(eventLoopGroupProvider: .singleton)
         let connectors = try Gateway.connectors(for: settings, http: http)
-        let evidence = try EvidenceService(settings: settings.evidence, timezone: settings.site.timezone, http: http)
+        let evidence = try EvidenceService(settings: settings.evidence, timezone: settings.site.timezone)
         let planning = try await Gateway.loadPlanning(settings, store: store)
         let gateway = Gateway(settings: settings, store: store, register: register, connectors: connectors, logger: logger, evidence: evidence,
                               planning: planning)

@@ -56,7 +56,7 @@ struct Replay: AsyncParsableCommand {
                 http: HTTPClient) async throws {
         let connectors = shadow ? [] : try Runtime.makeConnectors(settings, http: http)
         let gateway = Gateway(settings: settings, store: store, register: register, connectors: connectors, logger: Logger(label: "millwright.replay"),
-                              evidence: try Runtime.openEvidence(settings, http: http), planning: try await Runtime.loadPlanning(settings, store: store))
+                              evidence: try Runtime.openEvidence(settings), planning: try await Runtime.loadPlanning(settings, store: store))
         var accepted = 0, rejected = 0, lineNo = 0
         var byStatus: [String: Int] = [:]
         for line in text.split(separator: "\n", omittingEmptySubsequences: false) {

@@ -82,8 +82,9 @@ enum Runtime {
         }
     }
 
-    static func openEvidence(_ settings: Settings, http: HTTPClient) throws -> EvidenceService {
-        do { return try EvidenceService(settings: settings.evidence, timezone: settings.site.timezone, http: http) } catch {
+    static func openEvidence(_ settings: Settings) throws -> EvidenceService {
+        let frigate = settings.mqtt?.sources.compactMap(\.frigateURL) ?? []
+        do { return try EvidenceService(settings: settings.evidence, timezone: settings.site.timezone, alsoAllow: frigate) } catch {
             printError("evidence error: cannot use evidence.directory \(settings.evidence.directory): \(error)")
             throw ExitCode(2)
         }

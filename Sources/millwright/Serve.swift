@@ -41,7 +41,7 @@ struct Serve: AsyncParsableCommand {
         let store = try Runtime.openStore(settings)
         let logger = Logger(label: "millwright")
         let connectors = try Runtime.makeConnectors(settings, http: http)
-        let evidence = try Runtime.openEvidence(settings, http: http)
+        let evidence = try Runtime.openEvidence(settings)
         let planning = try await Runtime.loadPlanning(settings, store: store)
         let gateway = Gateway(settings: settings, store: store, register: register, connectors: connectors, logger: logger, evidence: evidence,
                               planning: planning)

@@ -90,7 +90,8 @@ import Testing
         #expect(refused.status == 422)
         #expect(((refused.object["errors"] as? [[String: Any]])?.first?["field"] as? String) == "image.data_base64")
 
-        // A frame URL that answers with JSON, not an image: the work order still goes out, with a card.
+        // A frame URL the gateway may not fetch (loopback, not in evidence.fetch_allow): the work
+        // order still goes out, with a card that says why without echoing what the URL answered.
         var d = detection("url-1", camera: "CAM-12", defect: "scratch")
         d["image"] = ["width": 1920, "height": 1080, "url": api.base + "/healthz"]
         let posted = try await api.post("/v1/detections", json: d, key: "ingest-key")
@@ -100,6 +101,6 @@ import Testing
             return ((i["work_order"] as? [String: Any])?["phase"] as? String) == "delivered" && (i["evidence_note"] as? String)?.contains("evidence card") == true
         }
         let note = try await api.get("/v1/incidents/\(incident)").object["evidence_note"] as? String ?? ""
-        #expect(note.contains("not a JPEG or PNG"), "\(note)")
+        #expect(note.contains("frame URL not allowed"), "\(note)")
     }
 }
