@@ -56,11 +56,13 @@ let package = Package(
         // libjpeg-turbo (Debian: libturbojpeg0-dev) and libpng.
         .systemLibrary(name: "CTurboJPEG", pkgConfig: "libturbojpeg", providers: [.apt(["libturbojpeg0-dev"])]),
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
+        // One C call: line-buffered stdout.
+        .systemLibrary(name: "CStdio"),
         // Evidence images: decode, annotate, encode, content-addressed storage.
         .target(name: "Evidence", dependencies: [
             "MillwrightCore", "CTurboJPEG", "CPNG",
             .product(name: "Crypto", package: "swift-crypto"),
-        ]),
+        ], swiftSettings: instrumented),
         // YAML configuration with file/line/key errors.
         .target(name: "Config", dependencies: [
             "MillwrightCore",
@@ -104,7 +106,7 @@ let package = Package(
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
         .executableTarget(name: "millwright", dependencies: [
-            "MillwrightCore", "Config", "Store", "Connectors", "Emulators", "Gateway", "Server", "Ingest", "Evidence",
+            "MillwrightCore", "Config", "Store", "Connectors", "Emulators", "Gateway", "Server", "Ingest", "Evidence", "CStdio",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "Prometheus", package: "swift-prometheus"),
@@ -146,9 +148,9 @@ let package = Package(
 )
 
 if fuzzing {
-    for (name, dependency) in [("FuzzMQTTDecoder", "MQTT"), ("FuzzAdapters", "Ingest")] {
+    for (name, dependencies) in [("FuzzMQTTDecoder", ["MQTT"]), ("FuzzAdapters", ["Ingest"]), ("FuzzPipeline", ["Ingest", "MillwrightCore", "Evidence"])] {
         package.targets.append(.executableTarget(
-            name: name, dependencies: [.target(name: dependency)], path: "Fuzz/\(name.dropFirst(4))",
+            name: name, dependencies: dependencies.map { .target(name: $0) }, path: "Fuzz/\(name.dropFirst(4))",
             swiftSettings: [.unsafeFlags(["-sanitize=fuzzer", "-parse-as-library"])],
             linkerSettings: [.unsafeFlags(["-sanitize=fuzzer"])]))
         package.products.append(.executable(name: name, targets: [name]))

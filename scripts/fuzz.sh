@@ -1,18 +1,20 @@
 #!/usr/bin/env bash
-# Runs the libFuzzer targets briefly: the MQTT packet decoder and the vision-format adapters.
+# Runs the libFuzzer targets briefly: the MQTT packet decoder, the vision-format adapters, and
+# the whole in-process pipeline (adapter → validator → rules → severity → text → rendering).
 # Usage: scripts/fuzz.sh [SECONDS per target, default 30]. A crash leaves crash-* files in
 # .build/fuzz/ and exits 1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${1:-30}"
 export MILLWRIGHT_FUZZ=1
-for target in FuzzMQTTDecoder FuzzAdapters; do
+for target in FuzzMQTTDecoder FuzzAdapters FuzzPipeline; do
   swift build --product "$target" >/dev/null
 done
-mkdir -p .build/fuzz/corpus-mqtt .build/fuzz/corpus-adapters
+mkdir -p .build/fuzz/corpus-mqtt .build/fuzz/corpus-adapters .build/fuzz/corpus-pipeline
 cp Tests/IngestTests/Fixtures/*.json .build/fuzz/corpus-adapters/ 2>/dev/null || true
-for target in FuzzMQTTDecoder FuzzAdapters; do
+for target in FuzzMQTTDecoder FuzzAdapters FuzzPipeline; do
   corpus=".build/fuzz/corpus-mqtt"; [ "$target" = FuzzAdapters ] && corpus=".build/fuzz/corpus-adapters"
+  [ "$target" = FuzzPipeline ] && corpus=".build/fuzz/corpus-pipeline"
   log=".build/fuzz/$target.log"
   if ! (cd .build/fuzz && "../debug/$target" -max_total_time="$seconds" -max_len=4096 "../../$corpus" >"../../$log" 2>&1); then
     echo "fuzz: $target found a crash; see $log and .build/fuzz/crash-*"

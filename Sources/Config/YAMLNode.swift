@@ -1,4 +1,5 @@
 import Foundation
+import MillwrightCore
 import Yams
 
 /// A YAML node that knows its dotted key path and line, so every error can say where.

@@ -1,5 +1,5 @@
 import ArgumentParser
-import Foundation
+import CStdio
 
 @main
 struct Millwright: AsyncParsableCommand {
@@ -21,7 +21,7 @@ struct Millwright: AsyncParsableCommand {
     static func main() async {
         // Under systemd, docker or `| tee` stdout is a pipe, which C buffers in 4 KiB blocks:
         // a running gateway would say nothing until the buffer fills. One line, one write.
-        setvbuf(stdout, nil, _IOLBF, 0)
+        millwright_line_buffer_stdout()
         await Self.main(nil)
     }
 }

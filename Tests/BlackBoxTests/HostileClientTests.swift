@@ -277,7 +277,8 @@ import Testing
                 #expect(server.process.terminationReason == .uncaughtSignal)
             } else {
                 #expect(r?.status == 422)
-                #expect(String(decoding: r?.body ?? Data(), as: UTF8.self).contains("quarantined"))
+                let text = String(decoding: r?.body ?? Data(), as: UTF8.self)
+                #expect(text.contains("quarantined"), "\(text)")
                 #expect(try await api.post("/v1/detections", json: detection("fine-1"), key: "ingest-key").status == 202)
                 _ = server.terminate()
             }
