@@ -196,7 +196,7 @@ public enum ConfigLoader {
             case "auth": c.auth = try auth(v)
             case "concurrency": c.concurrency = try v.int(in: 1...64)
             case "timeout": c.timeout = try v.duration(in: .milliseconds(100)...Duration.seconds(600))
-            case "status_poll": c.statusPollInterval = try v.duration(in: .seconds(1)...Duration.seconds(86_400))
+            case "status_poll": c.statusPollInterval = try v.duration(in: .milliseconds(100)...Duration.seconds(86_400))
             case "title": c.titleTemplate = try WorkOrderTemplate.checked(try v.string(), at: v)
             case "fields":
                 for (fk, fv) in try v.requireMapping() { c.fields[fk] = try WorkOrderTemplate.checked(try fv.string(), at: fv) }

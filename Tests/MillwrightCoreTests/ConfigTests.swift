@@ -107,12 +107,12 @@ extension ConfigTests {
             kind: sap-pm
             base_url: https://s4.plant.example
             auth: { basic: { user: MW_INTEGRATION, password_env: MW_TOKEN } }
-            sap: { plant: "1010", status_map: { NOCO: completed, DLFL: cancelled }, categories: [a, b] }
+            sap: { plant: "1010", status_map: { NOCO: completed, DLFL: cancelled }, users: [a, b] }
         """)
         let o = try #require(s.cmms.first?.options)
         #expect(o["plant"] == "1010")
         #expect(o["status_map"] == "NOCO=completed, DLFL=cancelled")
-        #expect(o["categories"] == "a, b")
+        #expect(o["users"] == "a, b")
         #expect(s.cmms.first?.auth == .basic(user: "MW_INTEGRATION", password: "t1"))
     }
 }

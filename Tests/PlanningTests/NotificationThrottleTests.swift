@@ -8,7 +8,9 @@ import Testing
     @Test func rateLimitPerRecipientWithCriticalBypass() {
         var th = NotificationThrottle(policy: .init(maxPerWindow: 2, window: 3600), timeZone: berlin)
         #expect(th.submit(recipient: "T-114", item: "WO-1", priority: .high, now: t0) == .sendNow)
+        th.delivered(recipient: "T-114", at: t0)
         #expect(th.submit(recipient: "T-114", item: "WO-2", priority: .medium, now: t0.addingTimeInterval(60)) == .sendNow)
+        th.delivered(recipient: "T-114", at: t0.addingTimeInterval(60))
         #expect(th.submit(recipient: "T-114", item: "WO-3", priority: .high, now: t0.addingTimeInterval(120)) == .deferred(until: t0.addingTimeInterval(3600)))
         // Another recipient has their own budget; critical always goes through.
         #expect(th.submit(recipient: "sup", item: "WO-3", priority: .high, now: t0.addingTimeInterval(120)) == .sendNow)

@@ -165,7 +165,10 @@ import Testing
         }
         let reopened = try makeStore()
         #expect(try await reopened.recoverInFlight(now: t) == 1)
-        let again = try await reopened.claimDue(cmms: "sb", limit: 10, now: t + 1)
+        // In flight at a crash: a suspect, delivered on its own, and never with the normal flow.
+        #expect(try await reopened.claimDue(cmms: "sb", limit: 10, now: t + 1).isEmpty)
+        #expect(try await reopened.hasSuspects(cmms: "sb", now: t + 1))
+        let again = try await reopened.claimDue(cmms: "sb", limit: 10, suspects: true, now: t + 1)
         #expect(again.map(\.action) == [.lookup])
     }
 
