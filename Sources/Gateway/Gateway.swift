@@ -15,6 +15,8 @@ public final class Gateway: Sendable {
     public let connectors: [String: any CMMSConnector]
     public let logger: Logger
     public let metrics = GatewayMetrics()
+    /// The broker connection as `/readyz` and `/metrics` show it; empty without MQTT.
+    public let mqttStatus = MQTTStatusBoard()
     /// Frames and annotated images; `nil` runs without evidence (some tests, the bench).
     public let evidence: EvidenceService?
     let wake: WakeSignals
@@ -69,6 +71,8 @@ public final class Gateway: Sendable {
         public var messageKey: String?
         public var labels: [String: String] = [:]
         public var frigateURL: String?
+        /// Confidence for payloads that carry none (`mqtt.sources[].assumed_confidence`).
+        public var assumedConfidence: Double?
         public init(format: VisionFormat? = nil, camera: String? = nil) { self.format = format; self.camera = camera }
     }
 
@@ -89,7 +93,7 @@ public final class Gateway: Sendable {
         }
         let context = AdapterContext(cameraId: source.camera, preferContextCamera: source.cameraIsAuthoritative, labelMap: source.labels,
                                      frigateBaseURL: source.frigateURL, receivedAt: now, messageKey: source.messageKey,
-                                     maxItems: settings.server.maxBatchItems)
+                                     assumedConfidence: source.assumedConfidence, maxItems: settings.server.maxBatchItems)
         let (used, results) = Adapters.decodeWithFormat(json, format: format, context: context)
         if results.count > settings.server.maxBatchItems {
             throw IngestError.tooManyItems(results.count, limit: settings.server.maxBatchItems)

@@ -149,7 +149,7 @@ enum DeepStreamAdapter {
                     confidence = c
                 }
                 let score = try confidence ?? Finish.assumed(context, field: field,
-                    why: "carries no confidence: the minimal schema only appends one after '|#|' when secondary attributes or classifiers are present (or it is −0.1, never set); use the full schema, or configure an assumed confidence for this source")
+                    why: "carries no confidence: the minimal schema only appends one after '|#|' when secondary attributes or classifiers are present (or it is −0.1, never set); use the full schema")
                 let bbox: BoundingBox? = (left == 0 && top == 0 && right == 0 && bottom == 0)
                     ? nil : try Finish.corners(left, top, right, bottom, field: field)
                 let id = StableID.make(.deepstream, [camera ?? "-", frame ?? "-", ms, trackingId ?? "#\(i)"])
