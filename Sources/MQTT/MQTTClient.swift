@@ -355,9 +355,9 @@ public final class MQTTClient: @unchecked Sendable {
     /// queue is empty, or when the waiting task is cancelled.
     func nextMessage() async -> MQTTMessage? {
         let taken: EventLoopFuture<MQTTMessage?> = eventLoop.flatSubmit {
-            if let (message, resume) = self.inbound.pop() {
-                if resume { self.setReading(paused: false) }
-                return self.eventLoop.makeSucceededFuture(message)
+            if let next = self.inbound.pop() {
+                if next.resume { self.setReading(paused: false) }
+                return self.eventLoop.makeSucceededFuture(next.element)
             }
             if self.shutDown { return self.eventLoop.makeSucceededFuture(nil) }
             // Single consumer: a previous waiter can only be a cancelled one.
@@ -367,7 +367,7 @@ public final class MQTTClient: @unchecked Sendable {
             return promise.futureResult
         }
         return await withTaskCancellationHandler {
-            (try? await taken.get()) ?? nil
+            do { return try await taken.get() } catch { return nil }
         } onCancel: {
             self.eventLoop.execute {
                 self.messageWaiter?.succeed(nil)

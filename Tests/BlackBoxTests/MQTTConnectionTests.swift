@@ -60,7 +60,9 @@ import Glibc
 
         try await API.eventually("reconnected", timeout: 40) { try await metric(api, "millwright_mqtt_connected") == 1 }
         try await API.eventually("reconnect and session loss counted") {
-            try await metric(api, "millwright_mqtt_reconnects_total") == 1 && metric(api, "millwright_mqtt_sessions_lost_total") == 1
+            let reconnects = try await metric(api, "millwright_mqtt_reconnects_total")
+            let lost = try await metric(api, "millwright_mqtt_sessions_lost_total")
+            return reconnects == 1 && lost == 1
         }
         let after = try await ready(api)
         #expect(after.status == 200)
