@@ -96,17 +96,16 @@ private func publishHeader(remaining: Int) -> ByteBuffer {
 
     @Test func inboundQueuePausesAtALimitAndResumesAtHalf() {
         var q = InboundQueue<Int>(limits: MQTTInboundLimits(messages: 4, bytes: 1000))
-        #expect(!q.push(1, bytes: 10) && !q.push(2, bytes: 10) && !q.push(3, bytes: 10))
-        #expect(q.push(4, bytes: 10))                 // 4 messages: stop reading
-        #expect(!q.push(5, bytes: 10) && q.paused)    // the rest of that read is still kept
-        #expect(q.pop()?.resume == false)
-        #expect(q.pop()?.resume == false)
-        #expect(q.pop()?.resume == true)              // 2 left = half: read again
+        var pauses = (1...5).map { q.push($0, bytes: 10) }
+        // The 4th message stops reading; the rest of that read (the 5th) is still kept.
+        #expect(pauses == [false, false, false, true, false] && q.paused && q.count == 5)
+        var resumes = (1...3).map { _ in q.pop()?.resume }
+        #expect(resumes == [false, false, true])     // 2 left = half: read again
         var bytes = InboundQueue<Int>(limits: MQTTInboundLimits(messages: 100, bytes: 1000))
-        #expect(!bytes.push(1, bytes: 600))
-        #expect(bytes.push(2, bytes: 600))            // byte limit
-        #expect(bytes.pop()?.resume == false)         // 600 left > 500
-        #expect(bytes.pop()?.resume == true)
+        pauses = [bytes.push(1, bytes: 600), bytes.push(2, bytes: 600)]
+        #expect(pauses == [false, true])              // byte limit
+        resumes = [bytes.pop()?.resume, bytes.pop()?.resume]
+        #expect(resumes == [false, true])             // 600 left > 500, then 0
     }
 }
 
