@@ -232,7 +232,7 @@ public enum ConfigLoader {
 
     static func mqtt(_ n: YAMLNode, resolvePath: (String) -> String) throws(ConfigError) -> MQTTSettings {
         let m = try n.requireMapping(allowed: ["broker", "client_id", "protocol", "username", "password_env", "ca", "cert", "key",
-                                               "shared_group", "sources", "labels", "publish"])
+                                               "shared_group", "sources", "labels", "publish", "alert"])
         let brokerNode = try req(n, "broker")
         let broker = try brokerNode.string()
         guard let u = URL(string: broker), ["mqtt", "mqtts"].contains(u.scheme ?? ""), u.host != nil else {
@@ -252,6 +252,7 @@ public enum ConfigLoader {
             case "cert": s.certFile = resolvePath(try v.string())
             case "key": s.keyFile = resolvePath(try v.string())
             case "shared_group": s.sharedGroup = try v.string()
+            case "alert": s.alert = try v.stringList()
             case "labels": for (lk, lv) in try v.requireMapping() { s.labels[lk] = try lv.string() }
             case "publish":
                 for (pk, pv) in try v.requireMapping(allowed: ["prefix", "site"]) {
@@ -260,7 +261,7 @@ public enum ConfigLoader {
                 if s.publishPrefix == nil { s.publishPrefix = "millwright" }
             case "sources":
                 s.sources = try v.requireSequence().map { src throws(ConfigError) in
-                    _ = try src.requireMapping(allowed: ["topic", "format", "camera_from_topic", "frigate_url"])
+                    _ = try src.requireMapping(allowed: ["topic", "format", "camera_from_topic", "frigate_url", "assumed_confidence"])
                     let fNode = try req(src, "format")
                     let format = try fNode.string()
                     guard visionFormats.contains(format) || format == "auto" || format == "snapshot" else {
@@ -275,6 +276,7 @@ public enum ConfigLoader {
                         throw src.error("a snapshot source needs camera_from_topic (e.g. 1 for frigate/<camera>/<label>/snapshot)")
                     }
                     source.frigateURL = try src.child("frigate_url")?.string()
+                    source.assumedConfidence = try src.child("assumed_confidence")?.double(in: 0...1)
                     source.line = src.line
                     return source
                 }

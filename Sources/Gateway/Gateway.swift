@@ -15,6 +15,8 @@ public final class Gateway: Sendable {
     public let connectors: [String: any CMMSConnector]
     public let logger: Logger
     public let metrics = GatewayMetrics()
+    /// The broker connection as `/readyz` and `/metrics` show it; empty without MQTT.
+    public let mqttStatus = MQTTStatusBoard()
     /// Frames and annotated images; `nil` runs without evidence (some tests, the bench).
     public let evidence: EvidenceService?
     let wake: WakeSignals

@@ -1,6 +1,7 @@
 import Foundation
 import Ingest
 import Logging
+import Metrics
 import MillwrightCore
 import MQTT
 import NIOCore
@@ -21,9 +22,10 @@ public final class MQTTBridge: Sendable {
     let logger: Logger
     let site: String
     let prefix: String?
-    /// Receive Maximum is left at the protocol default: mosquitto 2.0 resends a resumed
-    /// session's whole backlog regardless of it, and a strict client would then disconnect
-    /// and reconnect forever. The broker's own in-flight limit bounds the window instead.
+    /// Unacknowledged QoS 1/2 messages the broker may send at once (MQTT 5). mosquitto 2.0
+    /// resends a resumed session's whole backlog regardless; the client tolerates that excess
+    /// and bounds memory by not reading the socket while its inbound queue is full.
+    static let receiveMaximum: UInt16 = 64
     /// Messages being stored at once; acknowledgements still go out in arrival order.
     static let concurrentIngests = 32
 
@@ -44,7 +46,9 @@ public final class MQTTBridge: Sendable {
         let session = MQTTSessionConfiguration(
             protocolVersion: settings.protocolVersion == 5 ? .v5 : .v311, clientID: settings.clientId, cleanStart: false,
             sessionExpiryInterval: 86_400, keepAlive: 30, username: settings.username, password: settings.password.map { Array($0.utf8) },
-            will: prefix == nil ? nil : will)
+            will: prefix == nil ? nil : will, receiveMaximum: Self.receiveMaximum,
+            // A packet larger than a REST body is refused from its header, before it is buffered.
+            maximumPacketSize: UInt32(clamping: gateway.settings.server.maxBodyBytes))
         client = MQTTClient(configuration: MQTTClientConfiguration(broker: broker, tls: tls, session: session, retryInitialConnect: true))
     }
 
@@ -52,6 +56,9 @@ public final class MQTTBridge: Sendable {
 
     /// Connects, subscribes, and runs ingest and publishing until cancelled.
     public func run() async throws {
+        gateway.mqttStatus.start(at: Date())
+        let events = Task { await self.eventLoop() }
+        defer { events.cancel() }
         _ = try await client.connect()
         logger.notice("connected to broker", metadata: ["broker": "\(settings.broker)", "client_id": "\(settings.clientId)"])
         if prefix != nil {
@@ -62,6 +69,8 @@ public final class MQTTBridge: Sendable {
             let subs = settings.sources.map { src in Subscription((group.map { "$share/\($0)/" } ?? "") + src.topic, qos: .atLeastOnce) }
             _ = try await client.subscribe(subs)
         }
+        // mosquitto's drop counter; other brokers have no such topic (or refuse it): nothing to watch then.
+        _ = try? await client.subscribe([Subscription(BrokerDropCounter.topic, qos: .atMostOnce)])
         await withDiscardingTaskGroup { group in
             group.addTask { await self.ingestLoop() }
             // Notifications to people's own topics go out even without floor publishing.
@@ -78,6 +87,29 @@ public final class MQTTBridge: Sendable {
         await client.disconnect()
     }
 
+    /// Connection state for `/readyz` and `/metrics`; a reconnect without our session is an alert.
+    func eventLoop() async {
+        for await event in client.events {
+            gateway.mqttStatus.apply(event, at: Date())
+            if case .connected(let info) = event, info.sessionLost {
+                await gateway.raiseBrokerAlert(
+                    kind: "mqtt.session_lost",
+                    text: "the MQTT broker had no session for the gateway after a reconnect: messages may have been lost at the broker",
+                    facts: [.init("broker", settings.broker), .init("client_id", info.clientID)], recipients: settings.alert)
+            }
+        }
+    }
+
+    /// A new reading of mosquitto's drop counter: a rise is an alert.
+    func brokerDropped(_ payload: String, counter: inout BrokerDropCounter) async {
+        guard let dropped = counter.observe(payload) else { return }
+        Counter(label: "millwright_mqtt_broker_dropped_messages_total").increment(by: dropped)
+        await gateway.raiseBrokerAlert(
+            kind: "mqtt.broker_dropped",
+            text: "the MQTT broker dropped \(dropped) message(s): messages may have been lost at the broker",
+            facts: [.init("broker", settings.broker), .init("dropped_total", "\(counter.last ?? 0)")], recipients: settings.alert)
+    }
+
     func source(for topic: String) -> MQTTSource? {
         settings.sources.first { MQTTTopic.matches(filter: $0.topic, topic: topic) }
     }
@@ -86,7 +118,13 @@ public final class MQTTBridge: Sendable {
         let inFlight = InFlightCounter()
         let slotFreed = Wakeup()
         await withDiscardingTaskGroup { group in
+            var drops = BrokerDropCounter()
             for await message in client.messages {
+                if message.topic == BrokerDropCounter.topic {
+                    await brokerDropped(message.payloadString, counter: &drops)
+                    continue
+                }
+                gateway.mqttStatus.messageReceived(at: Date())
                 while inFlight.current >= Self.concurrentIngests { await slotFreed.wait(timeout: .seconds(1)) }
                 inFlight.add(1)
                 group.addTask {
@@ -117,6 +155,7 @@ public final class MQTTBridge: Sendable {
         }
         source.labels = settings.labels
         source.frigateURL = src.frigateURL
+        source.assumedConfidence = src.assumedConfidence
         let body = Data(message.payload.readableBytesView)
         var attempt = 0
         while !Task.isCancelled {

@@ -183,10 +183,13 @@ enum Finish {
         return BoundingBox(x: x1, y: y1, width: x2 - x1, height: y2 - y1)
     }
 
-    /// The confidence to use when the source sent none; throws the explanation otherwise.
+    static let assumedConfidenceHint = "set mqtt.sources[].assumed_confidence (MQTT) or ?assumed_confidence= (REST)"
+
+    /// The confidence to use when the source sent none; throws the explanation, naming the
+    /// option that supplies one, otherwise.
     static func assumed(_ context: AdapterContext, field: String, why: String) throws(FieldProblem) -> Double {
         if let c = context.assumedConfidence { return c }
-        throw FieldProblem(field: field, why)
+        throw FieldProblem(field: field, why + "; " + assumedConfidenceHint)
     }
 }
 

@@ -60,7 +60,9 @@ enum COCOAdapter {
                 }
                 var n: [Double] = []
                 for (i, e) in b.enumerated() { n.append(try Fields.number(e, field: f.name("bbox[\(i)]"))) }
-                let confidence = try f.number("score")
+                // Ground-truth style annotations carry no score.
+                let confidence = try f.optNumber("score") ?? Finish.assumed(context, field: f.name("score"),
+                    why: "is missing: the annotation carries no detector score")
                 let name = categories[category]
                 var draft = Draft(
                     label: name ?? "category-\(category)", labelField: f.name("category_id"), confidence: confidence,

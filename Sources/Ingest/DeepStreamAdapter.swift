@@ -71,7 +71,7 @@ enum DeepStreamAdapter {
                 if let c = try sub.optNumber("confidence"), c >= 0 { confidence = c }
             }
             let score = try confidence ?? Finish.assumed(context, field: confidenceField,
-                why: "is missing or −0.1 (DeepStream's \"never set\", e.g. an object kept by the tracker without a detector score); no confidence to judge the detection by: set mqtt.sources[].assumed_confidence (MQTT) or ?assumed_confidence= (REST)")
+                why: "is missing or −0.1 (DeepStream's \"never set\", e.g. an object kept by the tracker without a detector score); no confidence to judge the detection by")
 
             var bbox: BoundingBox?
             if let b = try object.optObject("bbox") {
@@ -149,7 +149,7 @@ enum DeepStreamAdapter {
                     confidence = c
                 }
                 let score = try confidence ?? Finish.assumed(context, field: field,
-                    why: "carries no confidence: the minimal schema only appends one after '|#|' when secondary attributes or classifiers are present (or it is −0.1, never set); use the full schema, or set mqtt.sources[].assumed_confidence (MQTT) or ?assumed_confidence= (REST)")
+                    why: "carries no confidence: the minimal schema only appends one after '|#|' when secondary attributes or classifiers are present (or it is −0.1, never set); use the full schema")
                 let bbox: BoundingBox? = (left == 0 && top == 0 && right == 0 && bottom == 0)
                     ? nil : try Finish.corners(left, top, right, bottom, field: field)
                 let id = StableID.make(.deepstream, [camera ?? "-", frame ?? "-", ms, trackingId ?? "#\(i)"])

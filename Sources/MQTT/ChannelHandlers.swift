@@ -37,3 +37,30 @@ public struct MQTTPacketEncoder: MessageToByteEncoder, Sendable {
         try MQTTPacketCodec.encode(data, version: version, into: &out)
     }
 }
+
+/// Back-pressure to the socket: holds the channel's `read()` while the client's inbound queue is
+/// full, so the kernel buffer fills and TCP flow control slows the broker down. Sits above TLS,
+/// whose handshake reads must pass.
+final class MQTTReadGate: ChannelOutboundHandler, @unchecked Sendable {
+    typealias OutboundIn = Any
+
+    private var context: ChannelHandlerContext?
+    private var paused = false
+    private var readHeld = false
+
+    func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+    func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
+
+    func read(context: ChannelHandlerContext) {
+        if paused { readHeld = true } else { context.read() }
+    }
+
+    /// On the channel's event loop.
+    func setPaused(_ paused: Bool) {
+        self.paused = paused
+        if !paused, readHeld, let context {
+            readHeld = false
+            context.read()
+        }
+    }
+}

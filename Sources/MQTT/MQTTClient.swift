@@ -33,7 +33,7 @@
 //     let client = MQTTClient(configuration: MQTTClientConfiguration(
 //         broker: try MQTTBrokerAddress(parsing: "mqtt://127.0.0.1:1883"),
 //         session: MQTTSessionConfiguration(clientID: "millwright-line2", cleanStart: false,
-//                                           sessionExpiryInterval: 86_400, receiveMaximum: 100)))
+//                                           sessionExpiryInterval: 86_400, receiveMaximum: 64)))
 //     try await client.connect()
 //     try await client.subscribe([Subscription("vision/+/detections", qos: .atLeastOnce)])
 //     for await message in client.messages {
@@ -41,7 +41,9 @@
 //         await message.acknowledge()            // … then PUBACK
 //     }
 //
-// `messages` buffers without bound; `receiveMaximum` bounds unacknowledged QoS 1/2 deliveries.
+// Memory is bounded: the decoder refuses a packet above `maximumPacketSize` from its fixed header,
+// before the body is buffered; `messages` is a bounded queue (``MQTTInboundLimits``) that stops
+// reading the socket while full; `receiveMaximum` bounds unacknowledged QoS 1/2 deliveries.
 
 import Logging
 import NIOCore
@@ -70,18 +72,24 @@ public struct MQTTTLSConfiguration: Sendable {
     }
 }
 
-/// Reconnect backoff: `initialDelay * multiplier^attempt`, capped at `maximumDelay`, minus up to
-/// `jitter` (0…1) of itself at random.
+/// Reconnect backoff: first `quickAttempts` attempts `quickDelay` apart (a broker restart or a
+/// dropped NAT entry is usually over at once), then `initialDelay * multiplier^n`, capped at
+/// `maximumDelay`, minus up to `jitter` (0…1) of itself at random.
 public struct MQTTReconnectPolicy: Sendable {
     public var enabled: Bool
+    public var quickAttempts: Int
+    public var quickDelay: TimeAmount
     public var initialDelay: TimeAmount
     public var maximumDelay: TimeAmount
     public var multiplier: Double
     public var jitter: Double
 
-    public init(enabled: Bool = true, initialDelay: TimeAmount = .milliseconds(200), maximumDelay: TimeAmount = .seconds(30),
+    public init(enabled: Bool = true, quickAttempts: Int = 3, quickDelay: TimeAmount = .milliseconds(50),
+                initialDelay: TimeAmount = .milliseconds(200), maximumDelay: TimeAmount = .seconds(30),
                 multiplier: Double = 2, jitter: Double = 0.5) {
         self.enabled = enabled
+        self.quickAttempts = max(0, quickAttempts)
+        self.quickDelay = quickDelay
         self.initialDelay = initialDelay
         self.maximumDelay = maximumDelay
         self.multiplier = multiplier
@@ -92,10 +100,11 @@ public struct MQTTReconnectPolicy: Sendable {
 
     /// The delay before reconnect attempt `attempt` (0-based), for a random `unit` in 0..<1.
     public func delay(attempt: Int, random unit: Double) -> TimeAmount {
+        if attempt < quickAttempts { return quickDelay }
         var base = Double(initialDelay.nanoseconds)
         let cap = Double(maximumDelay.nanoseconds)
         var i = 0
-        while i < attempt && base < cap {
+        while i < attempt - quickAttempts && base < cap {
             base *= multiplier
             i += 1
         }
@@ -112,6 +121,8 @@ public struct MQTTClientConfiguration: Sendable {
     public var session: MQTTSessionConfiguration
     public var reconnect: MQTTReconnectPolicy
     public var connectTimeout: TimeAmount
+    /// Bound of ``MQTTClient/messages`` before the client stops reading the socket.
+    public var inbound: MQTTInboundLimits
     /// When `true`, ``MQTTClient/connect()`` keeps retrying (with the reconnect backoff) while the
     /// broker is unreachable, and fails only on a CONNACK refusal. When `false` (default) the first
     /// failed attempt is thrown.
@@ -119,22 +130,23 @@ public struct MQTTClientConfiguration: Sendable {
 
     public init(host: String, port: Int = 1883, tls: MQTTTLSConfiguration? = nil, session: MQTTSessionConfiguration,
                 reconnect: MQTTReconnectPolicy = .init(), connectTimeout: TimeAmount = .seconds(10),
-                retryInitialConnect: Bool = false) {
+                inbound: MQTTInboundLimits = .init(), retryInitialConnect: Bool = false) {
         self.host = host
         self.port = port
         self.tls = tls
         self.session = session
         self.reconnect = reconnect
         self.connectTimeout = connectTimeout
+        self.inbound = inbound
         self.retryInitialConnect = retryInitialConnect
     }
 
     /// From a parsed `mqtt://` / `mqtts://` URL; `mqtts` uses `tls` (default: system trust store).
     public init(broker: MQTTBrokerAddress, tls: MQTTTLSConfiguration? = nil, session: MQTTSessionConfiguration,
                 reconnect: MQTTReconnectPolicy = .init(), connectTimeout: TimeAmount = .seconds(10),
-                retryInitialConnect: Bool = false) {
+                inbound: MQTTInboundLimits = .init(), retryInitialConnect: Bool = false) {
         self.init(host: broker.host, port: broker.port, tls: broker.useTLS ? (tls ?? MQTTTLSConfiguration()) : nil,
-                  session: session, reconnect: reconnect, connectTimeout: connectTimeout,
+                  session: session, reconnect: reconnect, connectTimeout: connectTimeout, inbound: inbound,
                   retryInitialConnect: retryInitialConnect)
     }
 }
@@ -177,14 +189,20 @@ public final class MQTTClient: @unchecked Sendable {
     // All `var`s below are confined to `eventLoop`.
     public let configuration: MQTTClientConfiguration
     public let eventLoop: EventLoop
-    /// Inbound messages (single consumer). Finishes after ``disconnect()``.
-    public let messages: AsyncStream<MQTTMessage>
-    /// Connection lifecycle events (single consumer). Finishes after ``disconnect()``.
+    /// Inbound messages (single consumer), bounded by ``MQTTClientConfiguration/inbound``.
+    /// Finishes after ``disconnect()`` once the queued messages are taken.
+    public var messages: MQTTMessageStream { MQTTMessageStream(client: self) }
+    /// Connection lifecycle events (single consumer; the newest 1000 are kept for a slow one).
+    /// Finishes after ``disconnect()``.
     public let events: AsyncStream<MQTTClientEvent>
 
-    private let messageContinuation: AsyncStream<MQTTMessage>.Continuation
     private let eventContinuation: AsyncStream<MQTTClientEvent>.Continuation
     private var logger: Logger
+    private var inbound: InboundQueue<MQTTMessage>
+    private var messageWaiter: EventLoopPromise<MQTTMessage?>?
+    private var readGate: MQTTReadGate?
+    /// The current channel got a CONNACK: its end is a disconnect, not a failed attempt.
+    private var channelConnected = false
 
     private var session: MQTTSession
     private var channel: Channel?
@@ -208,8 +226,8 @@ public final class MQTTClient: @unchecked Sendable {
         self.eventLoop = eventLoopGroup.next()
         self.session = MQTTSession(configuration: configuration.session)
         self.logger = logger
-        (messages, messageContinuation) = AsyncStream.makeStream(of: MQTTMessage.self)
-        (events, eventContinuation) = AsyncStream.makeStream(of: MQTTClientEvent.self)
+        self.inbound = InboundQueue(limits: configuration.inbound)
+        (events, eventContinuation) = AsyncStream.makeStream(of: MQTTClientEvent.self, bufferingPolicy: .bufferingNewest(1000))
     }
 
     // MARK: Public API
@@ -309,7 +327,10 @@ public final class MQTTClient: @unchecked Sendable {
             self.perform(self.session.disconnect(reason: reason, now: .now()))
             self.pendingConnect?.fail(MQTTError.clientClosed)
             self.pendingConnect = nil
-            self.messageContinuation.finish()
+            if self.inbound.isEmpty {
+                self.messageWaiter?.succeed(nil)
+                self.messageWaiter = nil
+            }
             self.eventContinuation.finish()
             return channel?.closeFuture ?? self.eventLoop.makeSucceededVoidFuture()
         }
@@ -321,7 +342,59 @@ public final class MQTTClient: @unchecked Sendable {
         get async { (try? await eventLoop.submit { self.session.state }.get()) ?? .closed }
     }
 
+    /// Messages waiting in the inbound queue, and whether the socket is not being read (tests).
+    var inboundDepth: (messages: Int, bytes: Int, paused: Bool) {
+        get async {
+            (try? await eventLoop.submit { (self.inbound.count, self.inbound.bytes, self.inbound.paused) }.get()) ?? (0, 0, false)
+        }
+    }
+
     // MARK: Internals
+
+    /// The next inbound message, waiting for one; `nil` once the client is shut down and the
+    /// queue is empty, or when the waiting task is cancelled.
+    func nextMessage() async -> MQTTMessage? {
+        let taken: EventLoopFuture<MQTTMessage?> = eventLoop.flatSubmit {
+            if let next = self.inbound.pop() {
+                if next.resume { self.setReading(paused: false) }
+                return self.eventLoop.makeSucceededFuture(next.element)
+            }
+            if self.shutDown { return self.eventLoop.makeSucceededFuture(nil) }
+            // Single consumer: a previous waiter can only be a cancelled one.
+            self.messageWaiter?.succeed(nil)
+            let promise = self.eventLoop.makePromise(of: MQTTMessage?.self)
+            self.messageWaiter = promise
+            return promise.futureResult
+        }
+        return await withTaskCancellationHandler {
+            do { return try await taken.get() } catch { return nil }
+        } onCancel: {
+            self.eventLoop.execute {
+                self.messageWaiter?.succeed(nil)
+                self.messageWaiter = nil
+            }
+        }
+    }
+
+    private func enqueue(_ message: MQTTMessage) {
+        if let waiter = messageWaiter {
+            messageWaiter = nil
+            waiter.succeed(message)
+            return
+        }
+        if inbound.push(message, bytes: message.payload.readableBytes + message.topic.utf8.count) {
+            logger.debug("MQTT inbound queue full: pausing reads", metadata: ["messages": "\(inbound.count)", "bytes": "\(inbound.bytes)"])
+            setReading(paused: true)
+        }
+    }
+
+    /// Applies the queue's back-pressure decision to the socket and the keep-alive logic.
+    private func setReading(paused: Bool) {
+        readGate?.setPaused(paused)
+        guard channelConnected else { return }
+        session.setReadingPaused(paused, now: .now())
+        rescheduleTimer()
+    }
 
     func acknowledge(_ token: AckToken) async -> Bool {
         (try? await eventLoop.submit { () -> Bool in
@@ -358,6 +431,7 @@ public final class MQTTClient: @unchecked Sendable {
         let config = configuration
         let sslContext = self.sslContext
         let decoderMax = config.session.maximumPacketSize.map { Int($0) } ?? (mqttMaxVariableByteInteger + 5)
+        let gate = MQTTReadGate()
         let serverName: String? = {
             if let n = config.tls?.serverName { return n }
             if (try? SocketAddress(ipAddress: config.host, port: 0)) != nil { return nil }
@@ -372,6 +446,7 @@ public final class MQTTClient: @unchecked Sendable {
                     if let sslContext {
                         try ops.addHandler(NIOSSLClientHandler(context: sslContext, serverHostname: serverName))
                     }
+                    try ops.addHandler(gate)
                     try ops.addHandler(ByteToMessageHandler(MQTTPacketDecoder(version: config.session.protocolVersion, maximumPacketSize: decoderMax)))
                     try ops.addHandler(MessageToByteHandler(MQTTPacketEncoder(version: config.session.protocolVersion)))
                     try ops.addHandler(MQTTConnectionHandler(client: self))
@@ -388,13 +463,15 @@ public final class MQTTClient: @unchecked Sendable {
                     return
                 }
                 self.channel = channel
+                self.readGate = gate
+                self.channelConnected = false
                 self.lastCloseError = nil
                 self.lastTransportError = nil
                 self.perform(self.session.connect(now: .now()))
                 // Fires exactly once, also if the connection is already gone.
                 channel.closeFuture.hop(to: self.eventLoop).whenComplete { _ in self.channelClosed(channel) }
             case .failure(let error):
-                self.logger.debug("MQTT connect to \(config.host):\(config.port) failed: \(error)")
+                self.logger.info("MQTT connect to \(config.host):\(config.port) failed", metadata: ["error": "\(error)", "attempt": "\(self.reconnectAttempt)"])
                 self.connectionAttemptEnded(.connectionClosed, underlying: error)
             }
         }
@@ -419,6 +496,7 @@ public final class MQTTClient: @unchecked Sendable {
         guard configuration.reconnect.enabled else { return }
         let delay = configuration.reconnect.delay(attempt: reconnectAttempt, random: Double.random(in: 0..<1))
         reconnectAttempt += 1
+        logger.info("MQTT reconnecting", metadata: ["attempt": "\(reconnectAttempt)", "delay_ms": "\(delay.nanoseconds / 1_000_000)"])
         eventContinuation.yield(.reconnecting(attempt: reconnectAttempt, delay: delay))
         reconnectTask = eventLoop.scheduleTask(in: delay) { [self] in
             reconnectTask = nil
@@ -442,21 +520,29 @@ public final class MQTTClient: @unchecked Sendable {
                 channel.flush()
             }
             lastCloseError = mqttError
+            logger.warning("MQTT broker sent a packet we refuse; closing the connection", metadata: ["error": "\(e)"])
         } else {
             // TLS or socket error: surfaced to a failing first connect().
             lastTransportError = error
+            logger.warning("MQTT connection error", metadata: ["error": "\(error)"])
         }
-        logger.warning("MQTT connection error: \(error)")
         channel.close(promise: nil)
     }
 
     private func channelClosed(_ channel: Channel) {
         guard channel === self.channel else { return }
         self.channel = nil
+        readGate = nil
         timer?.cancel()
         timer = nil
         perform(session.connectionClosed())
-        connectionAttemptEnded(lastCloseError ?? .connectionClosed, underlying: lastCloseError == nil ? lastTransportError : nil)
+        let reason = lastCloseError ?? .connectionClosed
+        let underlying = lastCloseError == nil ? lastTransportError : nil
+        if channelConnected && !shutDown {
+            logger.warning("MQTT disconnected from broker", metadata: ["reason": "\(underlying.map { "\($0)" } ?? "\(reason)")"])
+        }
+        channelConnected = false
+        connectionAttemptEnded(reason, underlying: underlying)
     }
 
     private func perform(_ actions: [SessionAction]) {
@@ -470,11 +556,20 @@ public final class MQTTClient: @unchecked Sendable {
                     wrote = true
                 }
             case .deliver(let m):
-                messageContinuation.yield(MQTTMessage(topic: m.topic, payload: m.payload, qos: m.qos, retain: m.retain,
-                                                      isDuplicate: m.isDuplicate, properties: m.properties, token: m.ackToken, client: self))
+                enqueue(MQTTMessage(topic: m.topic, payload: m.payload, qos: m.qos, retain: m.retain,
+                                    isDuplicate: m.isDuplicate, properties: m.properties, token: m.ackToken, client: self))
             case .connected(let info):
+                let meta: Logger.Metadata = ["attempt": "\(reconnectAttempt)", "session_present": "\(info.sessionPresent)"]
+                if info.sessionLost {
+                    logger.warning("MQTT reconnected but the broker had no session for us: messages may have been lost at the broker", metadata: meta)
+                } else {
+                    logger.notice(everConnected ? "MQTT reconnected" : "MQTT connected", metadata: meta)
+                }
                 everConnected = true
+                channelConnected = true
                 reconnectAttempt = 0
+                // Still full from before this connection: pause once CONNACK is in.
+                if inbound.paused { setReading(paused: true) }
                 eventContinuation.yield(.connected(info))
                 pendingConnect?.succeed(info)
                 pendingConnect = nil

@@ -17,9 +17,10 @@ public struct MQTTSessionConfiguration: Sendable {
     public var username: String?
     public var password: [UInt8]?
     public var will: WillMessage?
-    /// Inbound flow control: most unacknowledged QoS 1/2 PUBLISHes the server may send us.
+    /// Inbound flow control: most unacknowledged QoS 1/2 PUBLISHes the server may send us (MQTT 5).
     public var receiveMaximum: UInt16
-    /// Largest packet we accept (advertised to the server, enforced by the decoder).
+    /// Largest packet we accept (advertised to the server, enforced by the decoder before the
+    /// body is buffered); `nil` accepts the protocol maximum of 256 MB.
     public var maximumPacketSize: UInt32?
     /// Number of inbound topic aliases we accept (0 = none).
     public var topicAliasMaximum: UInt16
@@ -29,7 +30,7 @@ public struct MQTTSessionConfiguration: Sendable {
     public init(protocolVersion: MQTTProtocolVersion = .v5, clientID: String, cleanStart: Bool = true,
                 sessionExpiryInterval: UInt32 = 0, keepAlive: UInt16 = 60, responseTimeout: TimeAmount = .seconds(10),
                 username: String? = nil, password: [UInt8]? = nil, will: WillMessage? = nil,
-                receiveMaximum: UInt16 = 65535, maximumPacketSize: UInt32? = nil, topicAliasMaximum: UInt16 = 0,
+                receiveMaximum: UInt16 = 64, maximumPacketSize: UInt32? = 8 * 1024 * 1024, topicAliasMaximum: UInt16 = 0,
                 connectProperties: MQTTProperties = .init()) {
         self.protocolVersion = protocolVersion
         self.clientID = clientID
@@ -79,6 +80,9 @@ public struct InboundPublish: Hashable, Sendable {
 /// What the server told us in a successful CONNACK, with defaults applied.
 public struct ConnectionInfo: Hashable, Sendable {
     public var sessionPresent: Bool
+    /// This reconnect asked to resume the session (Clean Start = 0, with a session that outlives
+    /// the connection) and the server had none: whatever it held for us is gone.
+    public var sessionLost: Bool
     public var clientID: String
     public var keepAlive: UInt16
     public var receiveMaximum: UInt16
@@ -177,6 +181,13 @@ public struct MQTTSession: Sendable {
     private var lastSent: NIODeadline = .uptimeNanoseconds(0)
     private var pingSentAt: NIODeadline?
     private var connectStartedAt: NIODeadline = .uptimeNanoseconds(0)
+    /// The CONNECT of the current attempt asked to resume a session the server should have kept.
+    private var resumeRequested = false
+    /// The current connection resumed a session: the server may resend its backlog beyond our
+    /// receive maximum (mosquitto does), which is tolerated rather than answered with 0x93.
+    private var resumedSession = false
+    /// The shell stopped reading the socket (back-pressure): a PINGRESP cannot arrive meanwhile.
+    private var readingPaused = false
 
     public init(configuration: MQTTSessionConfiguration) {
         self.configuration = configuration
@@ -203,7 +214,7 @@ public struct MQTTSession: Sendable {
             return connectStartedAt + configuration.responseTimeout
         case .connected:
             guard effectiveKeepAlive > 0 else { return nil }
-            if let ping = pingSentAt { return ping + configuration.responseTimeout }
+            if let ping = pingSentAt, !readingPaused { return ping + configuration.responseTimeout }
             return lastSent + .seconds(Int64(effectiveKeepAlive))
         case .closed, .disconnecting:
             return nil
@@ -232,6 +243,7 @@ public struct MQTTSession: Sendable {
             if configuration.topicAliasMaximum > 0 { props.topicAliasMaximum = configuration.topicAliasMaximum }
         }
         let cleanStart = (v5 && hasConnected) ? false : configuration.cleanStart
+        resumeRequested = hasConnected && !cleanStart && (!v5 || configuration.sessionExpiryInterval > 0)
         let clientID = configuration.clientID.isEmpty ? (assignedClientID ?? "") : configuration.clientID
         let packet = ConnectPacket(protocolVersion: configuration.protocolVersion, clientID: clientID, cleanStart: cleanStart,
                                    keepAlive: configuration.keepAlive, username: configuration.username,
@@ -390,7 +402,7 @@ public struct MQTTSession: Sendable {
             return []
         case .connected:
             guard effectiveKeepAlive > 0 else { return [] }
-            if let ping = pingSentAt {
+            if let ping = pingSentAt, !readingPaused {
                 if now >= ping + configuration.responseTimeout {
                     state = .closed
                     resetConnectionScopedState()
@@ -406,6 +418,14 @@ public struct MQTTSession: Sendable {
         case .closed, .disconnecting:
             return []
         }
+    }
+
+    /// The shell stopped (or resumed) reading the socket because the application is behind.
+    /// While paused a missing PINGRESP is not a dead connection (it cannot be read); PINGREQ keeps
+    /// going out so the server does not time us out. On resume an outstanding ping waits afresh.
+    public mutating func setReadingPaused(_ paused: Bool, now: NIODeadline) {
+        if readingPaused && !paused && pingSentAt != nil { pingSentAt = now }
+        readingPaused = paused
     }
 
     /// Clean, final disconnect requested by the application: sends DISCONNECT and fails every
@@ -472,6 +492,8 @@ public struct MQTTSession: Sendable {
     /// sent-but-unanswered SUBSCRIBE/UNSUBSCRIBE requests go back to the queue.
     private mutating func resetConnectionScopedState() {
         inboundPending.removeAll()
+        resumedSession = false
+        readingPaused = false
         topicAliases.removeAll()
         pingSentAt = nil
         let unanswered = sentRequests.sorted { $0.value.order < $1.value.order }
@@ -528,8 +550,9 @@ public struct MQTTSession: Sendable {
         serverRetainAvailable = (p.retainAvailable ?? 1) == 1
         effectiveKeepAlive = p.serverKeepAlive ?? configuration.keepAlive
         pingSentAt = nil
+        resumedSession = ack.sessionPresent
         let info = ConnectionInfo(
-            sessionPresent: ack.sessionPresent,
+            sessionPresent: ack.sessionPresent, sessionLost: resumeRequested && !ack.sessionPresent,
             clientID: configuration.clientID.isEmpty ? (assignedClientID ?? "") : configuration.clientID,
             keepAlive: effectiveKeepAlive, receiveMaximum: UInt16(serverReceiveMaximum),
             maximumPacketSize: p.maximumPacketSize, topicAliasMaximum: p.topicAliasMaximum ?? 0,
@@ -609,7 +632,9 @@ public struct MQTTSession: Sendable {
             // Still with the application; its acknowledgement will answer this copy too.
             return []
         }
-        if inboundPending.count + inboundQoS2Received.count >= Int(configuration.receiveMaximum) {
+        // MQTT 3.1.1 has no receive maximum (the server never heard ours), and a resumed session's
+        // backlog may exceed it; memory stays bounded by the shell's back-pressure either way.
+        if v5 && !resumedSession && inboundPending.count + inboundQoS2Received.count >= Int(configuration.receiveMaximum) {
             return protocolViolation(.receiveMaximumExceeded, "server exceeded receive maximum \(configuration.receiveMaximum)", now: now)
         }
         let serial = nextSerial

@@ -206,6 +206,8 @@ public struct MQTTSettings: Sendable {
     /// `publish: {prefix, site}`; nil publishes nothing.
     public var publishPrefix: String?
     public var publishSite: String?
+    /// Recipients (notification names) told when the broker may have lost messages.
+    public var alert: [String] = []
     public init(broker: String) { self.broker = broker }
 }
 
@@ -215,6 +217,8 @@ public struct MQTTSource: Sendable, Equatable {
     /// 0-based topic level holding the camera id (`vision/+/detections` → 1).
     public var cameraFromTopic: Int?
     public var frigateURL: String?
+    /// 0…1, used only when a payload carries no detector confidence.
+    public var assumedConfidence: Double?
     public var line: Int?
     public init(topic: String, format: String) { self.topic = topic; self.format = format }
 }

@@ -201,6 +201,16 @@ public actor Notifier {
         return await run(slots)
     }
 
+    /// A message about the gateway itself, to each recipient on all their channels at once.
+    public func alert(_ a: OperatorAlert, to recipients: [String], now: Date) async -> [NotificationReport] {
+        var slots: [Slot] = []
+        for name in Self.unique(recipients) {
+            guard let r = route(name, ids: [], into: &slots) else { continue }
+            slots += deliveries(to: r, Outgoing(a), now: now)
+        }
+        return await run(slots)
+    }
+
     // MARK: - Routing
 
     /// A message before it is shaped for a channel.
@@ -213,6 +223,7 @@ public actor Notifier {
         init(_ n: WorkOrderNotification) { subject = n.headline; text = n.plainText; card = n.card; workOrderIDs = [n.workOrderID] }
         init(_ d: NotificationDigest) { subject = d.subject; text = d.plainText; card = d.card; workOrderIDs = d.items.map(\.workOrderID) }
         init(_ p: PickList) { subject = p.subject; text = p.plainText; card = p.card; workOrderIDs = [p.workOrderID] }
+        init(_ a: OperatorAlert) { subject = a.subject; text = a.plainText; card = a.card; workOrderIDs = [] }
     }
 
     enum Delivery: Sendable {
@@ -252,7 +263,8 @@ public actor Notifier {
             if let email = configuration.email {
                 var message = EmailMessage(from: email.from, to: [Mailbox(address, name: r.displayName)], subject: m.subject, text: m.text, date: now)
                 // RFC 3834: tells vacation responders not to answer a machine.
-                message.extraHeaders = [("Auto-Submitted", "auto-generated"), ("X-Millwright-Work-Orders", m.workOrderIDs.joined(separator: ", "))]
+                message.extraHeaders = [("Auto-Submitted", "auto-generated")]
+                if !m.workOrderIDs.isEmpty { message.extraHeaders.append(("X-Millwright-Work-Orders", m.workOrderIDs.joined(separator: ", "))) }
                 pending(.email(message))
             } else {
                 failed(.email, address, "no SMTP server is configured, so e-mail to \(address) cannot be sent")

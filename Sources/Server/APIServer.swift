@@ -254,11 +254,16 @@ public struct APIServer: Sendable {
             }
             for await (k, v, good) in group { checks[k] = v; ok = ok && good }
         }
+        if let mqtt = gateway.mqttStatus.current {
+            checks.merge(mqtt.readyFields) { a, _ in a }
+            ok = ok && mqtt.state == .connected
+        }
         return json(["ready": ok ? "true" : "false"].merging(checks) { a, _ in a }, status: ok ? .ok : .serviceUnavailable)
     }
 
     func metrics(_ request: Request, _ ctx: MillwrightContext) async throws -> Response {
         try ctx.require(.read)
+        gateway.mqttStatus.publishMetrics()
         var buffer: [UInt8] = []
         registry.emit(into: &buffer)
         return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(bytes: buffer)))

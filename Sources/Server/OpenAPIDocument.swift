@@ -21,7 +21,7 @@ paths:
         "200": { description: The process is up }
   /readyz:
     get:
-      summary: Readiness - store and every CMMS reachable
+      summary: Readiness - store and every CMMS reachable, MQTT broker connected (when configured)
       responses:
         "200": { description: Ready }
         "503": { description: Not ready; the body names what failed }

@@ -27,14 +27,14 @@ import Glibc
         return name
     }
 
-    /// A broker with persistence on a free loopback port.
+    /// A broker on a free loopback port (or `port`), with persistence unless told otherwise.
     final class Broker: @unchecked Sendable {
         let process = Process()
         let port: Int
-        init(dir: String) throws {
-            port = try MQTTIngestTests.freePort()
+        init(dir: String, port: Int? = nil, persistence: Bool = true) throws {
+            self.port = try port ?? MQTTIngestTests.freePort()
             try FileManager.default.createDirectory(atPath: dir + "/mosq", withIntermediateDirectories: true)
-            try "listener \(port) 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location \(dir)/mosq/\n"
+            try "listener \(self.port) 127.0.0.1\nallow_anonymous true\npersistence \(persistence)\npersistence_location \(dir)/mosq/\n"
                 .write(toFile: dir + "/mosquitto.conf", atomically: true, encoding: .utf8)
             let bin = MQTTIngestTests.tool("mosquitto")
             guard FileManager.default.isExecutableFile(atPath: bin) else {

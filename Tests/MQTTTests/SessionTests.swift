@@ -548,7 +548,7 @@ private func connackWith(_ edit: (inout MQTTProperties) -> Void, sessionPresent:
 
 @Suite struct ReconnectPolicyTests {
     @Test func exponentialBackoffWithCapAndJitter() {
-        let p = MQTTReconnectPolicy(initialDelay: .milliseconds(100), maximumDelay: .seconds(2), multiplier: 2, jitter: 0.5)
+        let p = MQTTReconnectPolicy(quickAttempts: 0, initialDelay: .milliseconds(100), maximumDelay: .seconds(2), multiplier: 2, jitter: 0.5)
         #expect(p.delay(attempt: 0, random: 0) == .milliseconds(100))
         #expect(p.delay(attempt: 3, random: 0) == .milliseconds(800))
         #expect(p.delay(attempt: 10, random: 0) == .seconds(2))
