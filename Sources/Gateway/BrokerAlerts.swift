@@ -34,11 +34,11 @@ extension Gateway {
             logger.error("could not record the broker alert in the audit trail", metadata: ["error": "\(error)"])
         }
         guard !recipients.isEmpty else { return }
-        let sink = eventSink
+        let bus = floorEvents
         let config: NotifierConfiguration
         do {
             config = try NotifierConfiguration(settings.planning.notifications, timeZone: TimeZone(identifier: settings.site.timezone) ?? .gmt,
-                                               mqttPublish: { topic, payload in sink.yield(.notification(topic: topic, payload: payload)) })
+                                               mqttPublish: { topic, payload in bus.publish(.notification(topic: topic, payload: payload)) })
         } catch {
             logger.error("broker alert not sent: notifications are misconfigured", metadata: ["error": "\(error)"])
             return
