@@ -2,8 +2,8 @@ import Foundation
 
 /// A crash on purpose, for the tests that prove a poison item is quarantined after three
 /// crashes instead of crash-looping the gateway. Inert unless the environment names a step:
-/// `MILLWRIGHT_TEST_CRASH=render|cmms|mqtt` and `MILLWRIGHT_TEST_CRASH_MATCH=<text>` (the
-/// camera id, or text in the MQTT payload). Never set it on a plant's gateway.
+/// `MILLWRIGHT_TEST_CRASH=render|cmms|ingest` and `MILLWRIGHT_TEST_CRASH_MATCH=<text>` (the
+/// camera id, or text in the submitted payload). Never set it on a plant's gateway.
 enum TestCrash {
     static let step = ProcessInfo.processInfo.environment["MILLWRIGHT_TEST_CRASH"]
     static let match = ProcessInfo.processInfo.environment["MILLWRIGHT_TEST_CRASH_MATCH"] ?? ""

@@ -66,8 +66,11 @@ public struct DeliveryState: Sendable, Equatable, Codable {
     }
 
     public mutating func record(_ outcome: Outcome, now: Date, policy: DispatchPolicy, jitter: Double) {
-        // The step finished: whatever killed earlier attempts did not kill this one.
-        crashes = 0
+        // A create that came back (whatever it answered) got past the steps that may have killed
+        // earlier attempts; a lookup did not take them, so it clears nothing unless it found the
+        // work order.
+        if phase == .sending { crashes = 0 }
+        if case .lookupFound = outcome { crashes = 0 }
         switch outcome {
         case .created(let id), .lookupFound(let id):
             phase = .delivered; cmmsId = id; mustVerify = false; nextAttemptAt = nil

@@ -266,11 +266,12 @@ import Testing
         defer { _ = emu.terminate() }
         let plant = try Plant(cmmsURL: try await emu.listening())
         let env = Plant.keys.merging(["MILLWRIGHT_TEST_CRASH": "ingest", "MILLWRIGHT_TEST_CRASH_MATCH": "poison-payload"]) { _, b in b }
-        let poison = detection("poison-payload", camera: "CAM-12", defect: "dent")
+        // The same bytes each time, as a broker redelivers them (dictionary order is not stable).
+        let poison = try JSONSerialization.data(withJSONObject: detection("poison-payload", camera: "CAM-12", defect: "dent"), options: .sortedKeys)
         for attempt in 1...4 {
             let server = try Spawned(["serve", "--config", plant.configPath], name: "serve", environment: env)
             let api = API(base: try await server.listening())
-            let r = try? await api.post("/v1/detections", json: poison, key: "ingest-key")
+            let r = try? await api.call(.POST, "/v1/detections", key: "ingest-key", body: poison)
             if attempt <= 3 {
                 #expect(r == nil, "attempt \(attempt) should have died")
                 server.process.waitUntilExit()

@@ -51,7 +51,8 @@ private func publishHeader(remaining: Int) -> ByteBuffer {
         var s = MQTTSession(configuration: MQTTSessionConfiguration(clientID: "gw"))
         let c = try #require(connectPacket(s.connect(now: t0)))
         #expect(c.properties.receiveMaximum == 64)
-        #expect(c.properties.maximumPacketSize == 8 * 1024 * 1024)
+        let advertised: UInt32? = c.properties.maximumPacketSize
+        #expect(advertised == UInt32(8 << 20))
         // Encoded on the wire (properties 0x21 Receive Maximum, 0x27 Maximum Packet Size).
         var wire = ByteBuffer()
         try MQTTPacketCodec.encode(.connect(c), version: .v5, into: &wire)

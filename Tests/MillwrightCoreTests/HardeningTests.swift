@@ -95,9 +95,12 @@ import Testing
         s.recoverAfterRestart(now: t)
         s.recoverAfterRestart(now: t)   // not in flight: no effect
         #expect(s.crashes == 1)
-        _ = s.claim(now: t.addingTimeInterval(1))
+        #expect(s.claim(now: t.addingTimeInterval(1)) == .lookup)
         s.record(.lookupNotFound, now: t, policy: DispatchPolicy(), jitter: 0)
-        #expect(s.crashes == 0)
+        #expect(s.crashes == 1, "a lookup does not take the step that crashed")
+        #expect(s.claim(now: t.addingTimeInterval(2)) == .create)
+        s.record(.retryable(error: "503", retryAfter: nil), now: t, policy: DispatchPolicy(), jitter: 0)
+        #expect(s.crashes == 0, "a create that came back got past it")
         for _ in 1...2 { _ = s.claim(now: t.addingTimeInterval(5)); s.recoverAfterRestart(now: t.addingTimeInterval(5)) }
         #expect(s.phase != .quarantined)
     }

@@ -225,7 +225,9 @@ private struct ReceivedMail {
     }
 
     @Test func exportedStateKeepsHeldDigestsAcrossARestart() async throws {
-        let before = Notifier(configuration: config([Recipient(name: "T-114", mqttTopic: "n/T-114")], policy: .init(maxPerWindow: 1)))
+        // Delivered before the restart (only delivered messages count against the rate limit).
+        let earlier = MQTTRecorder()
+        let before = Notifier(configuration: config([Recipient(name: "T-114", mqttTopic: "n/T-114")], policy: .init(maxPerWindow: 1), mqtt: earlier.publish))
         _ = await before.notify(note("WO-31", priority: "low"), to: ["T-114"], priority: .low, now: t0)
         _ = await before.notify(note("WO-32"), to: ["T-114"], priority: .high, now: t0)
         _ = await before.notify(note("WO-33"), to: ["T-114"], priority: .high, now: t0.addingTimeInterval(60))
