@@ -133,7 +133,7 @@ let package = Package(
         ]),
         .testTarget(name: "StoreTests", dependencies: ["MillwrightCore", "Store"]),
         .testTarget(name: "ServerTests", dependencies: [
-            "Server", "Gateway", "Store", "MillwrightCore",
+            "Server", "Gateway", "Store", "MillwrightCore", "Notify",
             .product(name: "Yams", package: "Yams"),
             .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "Logging", package: "swift-log"),
