@@ -40,7 +40,7 @@ import Testing
 
     @Test(.timeLimit(.minutes(3))) func servesHTTPSWithTheConfiguredCertificate() async throws {
         let pki = try TestPKI(in: try tempDir())
-        let plant = try plant(server: "{ host: 127.0.0.1, port: 0, tls: { cert: \(pki.serverCert), key: \(pki.serverKey) } }")
+        let plant = try plant(server: "{ host: 127.0.0.1, port: 0, header_timeout: 1s, idle_timeout: 1d, tls: { cert: \(pki.serverCert), key: \(pki.serverKey) } }")
         let server = try plant.serve()
         defer { _ = server.terminate() }
         let base = try await server.listening()
@@ -50,6 +50,10 @@ import Testing
         let plain = try? await API(base: "http://127.0.0.1:\(port(base))").call(.GET, "/healthz", key: nil, timeout: 10)
         #expect(plain == nil)
         #expect(!server.text.contains("plain HTTP"))
+        // The header timeout covers the TLS handshake: a connection that never starts one is closed.
+        let opened = ContinuousClock.now
+        try await RawConnection.with(port: port(base)) { await $0.closedByServer() }
+        #expect(ContinuousClock.now - opened < .seconds(10))
     }
 
     @Test(.timeLimit(.minutes(3))) func mutualTLSAcceptsOnlyClientsWithACertificateFromTheConfiguredCA() async throws {
