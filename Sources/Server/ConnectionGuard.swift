@@ -69,11 +69,11 @@ final class ConnectionGuard: ChannelDuplexHandler {
         var problem = Problem(.serviceUnavailable, type: "too-many-connections",
                               detail: "the server already has \(counter.limit) open connections (server.max_connections); retry shortly")
         problem.instance = String(head.uri.prefix { $0 != "?" })
-        problem.requestId = head.headers.first(name: "X-Request-Id").flatMap { $0.count <= 128 ? $0 : nil } ?? UUID().uuidString.lowercased()
+        let requestId = head.headers.first(name: "X-Request-Id").flatMap { $0.count <= 128 ? $0 : nil } ?? UUID().uuidString.lowercased()
+        problem.requestId = requestId
         let body = problem.json
         let headers = HTTPHeaders([("Content-Type", "application/problem+json"), ("Content-Length", "\(body.count)"),
-                                   ("Retry-After", "1"), ("Connection", "close"),
-                                   ("X-Request-Id", problem.requestId ?? "")])
+                                   ("Retry-After", "1"), ("Connection", "close"), ("X-Request-Id", requestId)])
         context.write(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .serviceUnavailable, headers: headers))), promise: nil)
         context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(bytes: body)))), promise: nil)
         context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
