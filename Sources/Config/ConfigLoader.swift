@@ -47,15 +47,7 @@ public enum ConfigLoader {
 
         for (key, n) in try root.requireMapping(allowed: topLevel) {
             switch key {
-            case "server":
-                for (k, v) in try n.requireMapping(allowed: ["host", "port", "max_body_bytes", "max_batch_items"]) {
-                    switch k {
-                    case "host": s.server.host = try v.string()
-                    case "port": s.server.port = try v.int(in: 0...65535)
-                    case "max_body_bytes": s.server.maxBodyBytes = try v.int(in: 1024...(256 << 20))
-                    default: s.server.maxBatchItems = try v.int(in: 1...100_000)
-                    }
-                }
+            case "server": s.server = try server(n, resolvePath: resolvePath)
             case "storage":
                 let m = try n.requireMapping(allowed: ["sqlite", "postgres"])
                 guard m.count == 1, let (k, v) = m.first else { throw n.error("give exactly one of sqlite: PATH or postgres: URL") }

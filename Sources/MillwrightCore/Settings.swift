@@ -37,7 +37,26 @@ public struct ServerSettings: Sendable {
     public var port = 8080
     public var maxBodyBytes = 8 * 1024 * 1024
     public var maxBatchItems = 1000
+    /// HTTPS, and with `clientCA` mutual TLS; `nil` serves plain HTTP.
+    public var tls: ServerTLSSettings?
+    /// Open connections past this are answered 503 and closed.
+    public var maxConnections = 1024
+    /// A connection must deliver its first request head within this (half-open and slowloris connections).
+    public var headerTimeout: Duration = .seconds(10)
+    /// A keep-alive connection with nothing to read or write is closed after this.
+    public var idleTimeout: Duration = .seconds(60)
     public init() {}
+}
+
+/// PEM file paths, already resolved against the configuration file's folder.
+public struct ServerTLSSettings: Sendable, Equatable {
+    public var certFile: String
+    public var keyFile: String
+    /// When set, every client must present a certificate chaining to this CA.
+    public var clientCAFile: String?
+    public init(certFile: String, keyFile: String, clientCAFile: String? = nil) {
+        self.certFile = certFile; self.keyFile = keyFile; self.clientCAFile = clientCAFile
+    }
 }
 
 public enum StorageSettings: Sendable, Equatable {

@@ -100,7 +100,7 @@ public struct APIServer: Sendable {
         }
         var req = request
         let body: ByteBuffer
-        do { body = try await req.collectBody(upTo: limit) } catch let e as HTTPError where e.status == .contentTooLarge {
+        do { body = try await req.collectBody(upTo: limit) } catch is NIOTooManyBytesError {
             throw Problem(.contentTooLarge, type: "body-too-large", detail: "body exceeds \(limit) bytes. Send smaller batches.")
         }
         let q = request.uri.queryParameters

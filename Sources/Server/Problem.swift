@@ -23,10 +23,14 @@ public struct Problem: Error, Sendable, Encodable {
 
     enum CodingKeys: String, CodingKey { case type, title, status, detail, instance, errors, requestId = "request_id" }
 
-    func response(retryAfter: Int? = nil) -> Response {
+    var json: Data {
         let enc = JSONEncoder()
         enc.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        let data = (try? enc.encode(self)) ?? Data()
+        return (try? enc.encode(self)) ?? Data()
+    }
+
+    func response(retryAfter: Int? = nil) -> Response {
+        let data = json
         var headers: HTTPFields = [.contentType: "application/problem+json"]
         if status == 401 { headers[.wwwAuthenticate] = "Bearer realm=\"millwright\"" }
         if let retryAfter { headers[.retryAfter] = String(retryAfter) }
@@ -54,13 +58,15 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
             p.instance = request.uri.path
             p.requestId = requestId
             response = p.response()
-        } catch let e as HTTPError {
+        } catch let e as HTTPResponseError {
+            // Also NIOTooManyBytesError: what `collectBody(upTo:)` throws when a body, chunked or not, runs past its limit.
+            let body = (e as? HTTPError)?.body
             var p: Problem
             switch e.status {
             case .notFound: p = Problem(.notFound, type: "not-found", detail: "no route \(request.method.rawValue) \(request.uri.path); see GET /openapi.yaml")
-            case .contentTooLarge: p = Problem(.contentTooLarge, type: "body-too-large", detail: e.body ?? "request body is too large")
+            case .contentTooLarge: p = Problem(.contentTooLarge, type: "body-too-large", detail: body ?? "request body is too large")
             case .methodNotAllowed: p = Problem(.methodNotAllowed, type: "method-not-allowed", detail: "\(request.method.rawValue) is not allowed on \(request.uri.path)")
-            default: p = Problem(e.status, type: "http-error", detail: e.body ?? e.status.reasonPhrase)
+            default: p = Problem(e.status, type: "http-error", detail: body ?? e.status.reasonPhrase)
             }
             p.instance = request.uri.path
             p.requestId = requestId

@@ -70,9 +70,8 @@ struct Demo: AsyncParsableCommand {
         let gateway = Gateway(settings: settings, store: store, register: register, connectors: connectors, logger: logger, evidence: evidence,
                               planning: planning)
         let apiPort = BoundPort()
-        let api = Application(router: APIServer(gateway: gateway, registry: registry).router(),
-                              configuration: .init(address: .hostname("127.0.0.1", port: port), serverName: "millwright"),
-                              onServerRunning: { apiPort.set($0) }, logger: logger)
+        let api = try APIListener.application(router: APIServer(gateway: gateway, registry: registry).router(), settings: settings.server,
+                                              logger: logger, onServerRunning: { apiPort.set($0) })
         let services = ServiceGroup(configuration: .init(services: [GatewayService(gateway: gateway), api],
                                                          gracefulShutdownSignals: keepRunning ? [.sigterm, .sigint] : [], logger: logger))
         let servicesTask = Task { try await services.run() }

@@ -143,8 +143,8 @@ struct MQTTService: Service {
 }
 
 /// Prints the bound address once the server listens (port 0 picks a free one).
-func announce(_ what: String, _ channel: any Channel, host: String) {
+func announce(_ what: String, _ channel: any Channel, host: String, scheme: String = "http") {
     let port = channel.localAddress?.port ?? 0
     // Written straight to the file descriptor: tests and scripts wait for this line.
-    FileHandle.standardOutput.write(Data("millwright: \(what) listening on http://\(host):\(port)\n".utf8))
+    FileHandle.standardOutput.write(Data("millwright: \(what) listening on \(scheme)://\(host):\(port)\n".utf8))
 }

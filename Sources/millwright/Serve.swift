@@ -2,7 +2,6 @@ import ArgumentParser
 import AsyncHTTPClient
 import Foundation
 import Gateway
-import Hummingbird
 import Logging
 import Server
 import ServiceLifecycle
@@ -46,10 +45,16 @@ struct Serve: AsyncParsableCommand {
         let gateway = Gateway(settings: settings, store: store, register: register, connectors: connectors, logger: logger, evidence: evidence,
                               planning: planning)
         let api = APIServer(gateway: gateway, registry: registry)
-        let host = settings.server.host
-        let app = Application(router: api.router(),
-                              configuration: .init(address: .hostname(host, port: settings.server.port), serverName: "millwright"),
-                              onServerRunning: { announce("api", $0, host: host) }, logger: logger)
+        let host = settings.server.host, scheme = settings.server.tls == nil ? "http" : "https"
+        let app: any Service
+        do {
+            app = try APIListener.application(router: api.router(), settings: settings.server, logger: logger,
+                                              onServerRunning: { announce("api", $0, host: host, scheme: scheme) })
+        } catch {
+            Runtime.printError("configuration error: \(error)")
+            try? await http.shutdown()
+            throw ExitCode(2)
+        }
         if settings.apiKeys.isEmpty { logger.warning("no auth.api_keys configured: every request except /healthz will be refused") }
         logger.info("starting", metadata: ["cmms": "\(connectors.map(\.name).joined(separator: ","))", "shadow": "\(settings.shadow)"])
         var services: [any Service] = [GatewayService(gateway: gateway), app]

@@ -48,10 +48,10 @@ final class Spawned: @unchecked Sendable {
 
     var text: String { lock.withLock { output } }
 
-    /// Waits for the "listening on http://host:port" line and returns the base URL.
+    /// Waits for the "listening on http(s)://host:port" line and returns the base URL.
     func listening(timeout: Double = 90) async throws -> String {
-        let line = try await waitFor("listening on http://", timeout: timeout)
-        guard let r = line.range(of: "http://") else { throw HarnessError.noAddress(text) }
+        let line = try await waitFor("listening on http", timeout: timeout)
+        guard let r = line.range(of: "http") else { throw HarnessError.noAddress(text) }
         return String(line[r.lowerBound...]).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
@@ -107,8 +107,9 @@ struct Plant {
                        "MW_KEY_ADMIN": "admin-key", "MW_SANDBOX_TOKEN": "sandbox-token",
                        "MW_EVIDENCE_SECRET": "evidence-secret"]
 
-    /// `extra` is appended as further top-level sections (technicians, notifications, …).
-    init(cmmsURL: String, confirm: Int = 1, extraCameras: String = "", maxAttempts: Int = 50, extra: String = "") throws {
+    /// `extra` is appended as further top-level sections (technicians, notifications, …); `server` is the server section.
+    init(cmmsURL: String, confirm: Int = 1, extraCameras: String = "", maxAttempts: Int = 50, extra: String = "",
+         server: String = "{ host: 127.0.0.1, port: 0 }") throws {
         dir = FileManager.default.temporaryDirectory.appendingPathComponent("mw-bb-\(UUID().uuidString.prefix(8))").path
         self.cmmsURL = cmmsURL
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
@@ -120,7 +121,7 @@ struct Plant {
 
         """.write(toFile: dir + "/assets.csv", atomically: true, encoding: .utf8)
         try """
-        server: { host: 127.0.0.1, port: 0 }
+        server: \(server)
         storage: { sqlite: ./data/millwright.sqlite }
         evidence: { directory: ./data/evidence, public_url: "https://mw.plant.example", signing_secret_env: MW_EVIDENCE_SECRET }
         cmms:
