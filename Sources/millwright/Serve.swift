@@ -52,7 +52,6 @@ struct Serve: AsyncParsableCommand {
                                               onServerRunning: { announce("api", $0, host: host, scheme: scheme) })
         } catch {
             Runtime.printError("configuration error: \(error)")
-            try? await http.shutdown()
             throw ExitCode(2)
         }
         if settings.apiKeys.isEmpty { logger.warning("no auth.api_keys configured: every request except /healthz will be refused") }
