@@ -79,8 +79,13 @@ extension Gateway {
         metrics.delivery(cmms: connector.name, outcome: label)
         for attempt in 1...5 {
             do {
-                let rec = try await store.recordDelivery(workOrderId: item.workOrderId, action: item.action, outcome: outcome, duration: duration,
-                                                         policy: settings.dispatch, jitter: Double.random(in: 0...1))
+                // Recorded even during a graceful stop (an unstructured task is not cancelled with
+                // this one): an item left in flight would count as a crash at the next start.
+                let store = self.store, policy = settings.dispatch
+                let rec = try await Task {
+                    try await store.recordDelivery(workOrderId: item.workOrderId, action: item.action, outcome: outcome, duration: duration,
+                                                   policy: policy, jitter: Double.random(in: 0...1))
+                }.value
                 if rec.state.phase == .delivered || rec.state.phase == .deadLetter {
                     floorEvents.publish(.workOrder(id: item.workOrderId, incidentId: item.incidentId, camera: item.draft.camera,
                                                reference: item.reference, phase: rec.state.phase.rawValue, cmmsId: rec.state.cmmsId))

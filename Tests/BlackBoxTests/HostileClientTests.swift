@@ -260,6 +260,25 @@ import Testing
         Issue.record("never quarantined after \(crashes) crashes")
     }
 
+    /// A graceful stop in the middle of a delivery records its outcome: restarts for maintenance
+    /// must never add up to a quarantine.
+    @Test(.timeLimit(.minutes(2))) func aGracefulStopDuringADeliveryIsNotACrash() async throws {
+        let emu = try Plant.emulator(["--latency-ms", "4000"])
+        defer { _ = emu.terminate() }
+        let plant = try Plant(cmmsURL: try await emu.listening())
+        let server = try plant.serve()
+        let api = API(base: try await server.listening())
+        #expect(try await api.post("/v1/detections", json: detection("slow-1"), key: "ingest-key").status == 202)
+        try await API.eventually("the work order in flight") {
+            ((try await api.get("/v1/work-orders").object["items"] as? [[String: Any]])?.first?["phase"] as? String) == "sending"
+        }
+        #expect(server.terminate() == 0)
+        let rows = try sqlite(plant.dbPath, "SELECT phase || '/' || crashes FROM work_orders")
+        #expect(rows.count == 1)
+        #expect(!(rows.first ?? "").hasPrefix("sending"), "\(rows)")
+        #expect((rows.first ?? "").hasSuffix("/0"), "\(rows)")
+    }
+
     /// Quarantine at ingest: a payload that kills the process three times is refused the fourth.
     @Test(.timeLimit(.minutes(3))) func aPayloadThatCrashesIngestIsRefusedAfterThreeCrashes() async throws {
         let emu = try Plant.emulator()
