@@ -15,6 +15,10 @@ struct Bench: AsyncParsableCommand {
         it and measures broker→commit throughput and latency, beside mosquitto's own relay rate
         (mosquitto_pub → mosquitto_sub) as the ceiling.
 
+        --hostile-every N mixes refused requests with 6 MB fields into the REST load and reports
+        the resident memory that stayed afterwards (rss_mb_after_hostile), e.g.
+          millwright bench --detections 100000 --hostile-every 10
+
         Build with -c release for figures worth quoting:
           swift build -c release --product millwright && .build/release/millwright bench
         """)
@@ -23,9 +27,12 @@ struct Bench: AsyncParsableCommand {
     @Option(help: "Detections to send.") var detections: Int = 20_000
     @Option(help: "Detections per REST request.") var batch: Int = 100
     @Option(help: "Concurrent REST clients.") var clients: Int = 4
+    @Option(help: "REST: after every N batches each client also sends one detection with a 6 MB tracking_id (refused); reports rss_mb_after_hostile. 0: none.")
+    var hostileEvery: Int = 0
 
     func validate() throws {
         guard ["rest", "mqtt"].contains(transport) else { throw ValidationError("--transport must be rest or mqtt") }
+        guard hostileEvery >= 0 else { throw ValidationError("--hostile-every must be 0 or more") }
         guard detections > 0, batch > 0, batch <= 1000, clients > 0 else { throw ValidationError("--detections, --batch (≤ 1000) and --clients must be positive") }
     }
 
@@ -35,6 +42,7 @@ struct Bench: AsyncParsableCommand {
         runner.batch = batch
         runner.clients = clients
         runner.transport = transport
+        runner.hostileEvery = hostileEvery
         try await runner.run()
     }
 }

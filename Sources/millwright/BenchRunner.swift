@@ -22,6 +22,9 @@ struct BenchRunner {
     var clients = 4
     var assets = 200
     var transport = "rest"
+    /// Each REST client sends a hostile request (one detection with a 6 MB `tracking_id`,
+    /// refused with 422) after every this many batches; 0 sends none.
+    var hostileEvery = 0
 
     func run() async throws {
         let registry = Runtime.bootstrap(level: .error)
@@ -106,7 +109,8 @@ struct BenchRunner {
                 let mine = bodies[c]
                 tg.addTask {
                     var lat: [Double] = []
-                    for body in mine {
+                    for (i, body) in mine.enumerated() {
+                        if hostileEvery > 0, i % hostileEvery == hostileEvery - 1 { try await sendHostile(url: url, http: http) }
                         var req = HTTPClientRequest(url: url)
                         req.method = .POST
                         req.headers.add(name: "Authorization", value: "Bearer bench")
@@ -135,7 +139,11 @@ struct BenchRunner {
             try await Task.sleep(for: .milliseconds(100))
         }
         let stats = try await store.stats()
-        return [
+        var hostile: [String: Any] = [:]
+        if hostileEvery > 0 {
+            hostile = ["hostile_requests": clients * (perClient / hostileEvery), "rss_mb_after_hostile": currentRSSMegabytes()]
+        }
+        return hostile.merging([
             "detections_per_s": (Double(total) / elapsed).rounded(),
             "ingest_p50_ms": round2(pct(latencies, 0.5)),
             "ingest_p99_ms": round2(pct(latencies, 0.99)),
@@ -143,8 +151,31 @@ struct BenchRunner {
             "detection_to_wo_p99_ms": round2(stats.latencyP99Ms ?? 0),
             "work_orders": stats.workOrdersByPhase["delivered"] ?? 0,
             "setup": ["transport": "rest", "store": "sqlite (WAL, synchronous=FULL)", "batch_size": batch, "clients": clients,
-                      "detections": total, "cmms": "sandbox emulator on loopback", "build": Self.buildKind] as [String: Any],
-        ]
+                      "detections": total, "cmms": "sandbox emulator on loopback", "build": Self.buildKind,
+                      "hostile_every": hostileEvery] as [String: Any],
+        ]) { a, _ in a }
+    }
+
+    /// One detection carrying a 6 MB `tracking_id`: the gateway must refuse it (422) and keep nothing.
+    func sendHostile(url: String, http: HTTPClient) async throws {
+        let huge = String(repeating: "x", count: 6 << 20)
+        let body = #"{"camera_id":"BENCH-0","timestamp":"\#(Timestamps.format(Date()))","defect_class":"crack","confidence":0.9,"tracking_id":"\#(huge)"}"#
+        var req = HTTPClientRequest(url: url)
+        req.method = .POST
+        req.headers.add(name: "Authorization", value: "Bearer bench")
+        req.headers.add(name: "Content-Type", value: "application/json")
+        req.body = .bytes(ByteBuffer(string: body))
+        let resp = try await http.execute(req, timeout: .seconds(60))
+        _ = try await resp.body.collect(upTo: 1 << 20)
+        guard resp.status == .unprocessableEntity else { throw BenchError.status(Int(resp.status.code)) }
+    }
+
+    /// Resident memory now (not the peak): what stayed after the load.
+    func currentRSSMegabytes() -> Double {
+        guard let s = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+              let line = s.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
+              let kb = Double(line.split(separator: " ").dropFirst().first ?? "") else { return 0 }
+        return (kb / 1024).rounded()
     }
 
     #if DEBUG
