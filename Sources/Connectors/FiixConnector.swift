@@ -89,7 +89,7 @@ public struct FiixConnector: CMMSConnector {
         if priorities.isEmpty {
             let r = try await call(["_maCn": .string("FindRequest"), "className": .string("Priority"), "fields": .string("id,strName")])
             guard r.status == 200, Self.error(r) == nil, let objs = r.json?["objects"]?.arrayValue else { return nil }
-            priorities.fill(objs.compactMap { o in o["strName"]?.stringValue.flatMap { n in o["id"]?.doubleValue.map { (n, Int($0)) } } })
+            priorities.fill(objs.compactMap { o in o["strName"]?.stringValue.flatMap { n in o["id"]?.doubleValue.flatMap { Checked.exactInt($0, in: 0...Int(Int32.max)) }.map { (n, $0) } } })
         }
         return priorities.id((ConnectorOptions.lookup(opt, "priority_map", p.rawValue) ?? Self.defaultPriorityNames[p]!).lowercased())
     }

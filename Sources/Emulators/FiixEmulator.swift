@@ -19,6 +19,9 @@ import NIOCore
 /// emulator's assumption) and `File` (`intWorkOrderID`, `intFileContentsID`, `strName`). Unknown fields,
 /// wrong types, unknown ids and missing required fields answer `{"error": {"code", "message"}}`.
 public enum FiixEmulator {
+    /// An id from a request body: a whole number Fiix could store, else nil (never a trap).
+    static func id(_ v: Double) -> Int? { Checked.exactInt(v, in: 0...Int(Int32.max)) }
+
     static let priorities: [(Int, String)] = [(101, "Highest"), (102, "High"), (103, "Medium"), (104, "Low")]
     static let statuses: [(Int, String)] = [(1, "Requested"), (2, "Open"), (3, "Work In Progress"), (4, "On Hold"), (5, "Completed"), (6, "Cancelled")]
     /// Field → type (`s` string, `i` integer) per class, as the generated client declares them (`dtm` dates travel as strings).
@@ -98,32 +101,32 @@ public enum FiixEmulator {
             case ("FindRequest", "Priority"):
                 return EmulatorHTTP.json(status: .ok, ["_maCn": JSONValue.string("FindResponse"), "objects": .array(priorities.map { .object(["id": .number(Double($0.0)), "strName": .string($0.1)]) })])
             case ("FindByIdRequest", "WorkOrderStatus"):
-                guard let id = body["id"]?.doubleValue.map(Int.init), let s = statuses.first(where: { $0.0 == id }) else { return rpcError(404, "No WorkOrderStatus with that id") }
+                guard let id = body["id"]?.doubleValue.flatMap(Self.id), let s = statuses.first(where: { $0.0 == id }) else { return rpcError(404, "No WorkOrderStatus with that id") }
                 return EmulatorHTTP.json(status: .ok, ["object": JSONValue.object(["id": .number(Double(s.0)), "strName": .string(s.1)])])
             case ("AddRequest", "WorkOrder"):
                 guard let o = body["object"]?.objectValue else { return rpcError(400, "AddRequest needs object") }
                 if let problem = fieldProblem(o, "WorkOrder") { return problem }
                 guard o["intSiteID"]?.doubleValue != nil else { return rpcError(400, "intSiteID is required") }
-                if let p = o["intPriorityID"]?.doubleValue, !priorities.contains(where: { Double($0.0) == p }) { return rpcError(400, "No Priority with id \(Int(p))") }
-                if let s = o["intWorkOrderStatusID"]?.doubleValue, !statuses.contains(where: { Double($0.0) == s }) { return rpcError(400, "No WorkOrderStatus with id \(Int(s))") }
+                if let p = o["intPriorityID"]?.doubleValue, !priorities.contains(where: { Double($0.0) == p }) { return rpcError(400, "No Priority with id \(p)") }
+                if let s = o["intWorkOrderStatusID"]?.doubleValue, !statuses.contains(where: { Double($0.0) == s }) { return rpcError(400, "No WorkOrderStatus with id \(s)") }
                 let desc = o["strDescription"]?.stringValue ?? ""
                 let wo = await state.add { id in
                     let ref = desc.range(of: "Millwright reference ").map { String(desc[$0.upperBound...].prefix { !$0.isWhitespace }) }
                     return EmulatedWorkOrder(id: id, reference: ref, title: String(desc.prefix { $0 != "\n" }.prefix(80)), asset: nil, priority: o["intPriorityID"]?.stringOrNumber,
                                              status: "open", createdAt: Date(), notes: [], attachments: [], body: .object(o))
                 }
-                if let s = o["intWorkOrderStatusID"]?.doubleValue { await store.set(wo.id, Int(s)) }
+                if let s = o["intWorkOrderStatusID"]?.doubleValue.flatMap(Self.id) { await store.set(wo.id, s) }
                 return EmulatorHTTP.json(status: .ok, ["_maCn": JSONValue.string("AddResponse"), "object": .object(["id": .number(Double(wo.id) ?? 0)])])
             case ("AddRequest", "WorkOrderAsset"), ("AddRequest", "WorkOrderUser"):
                 let target = cls == "WorkOrderAsset" ? "intAssetID" : "intUserID"
-                guard let o = body["object"]?.objectValue, let w = o["intWorkOrderID"]?.doubleValue, let t = o[target]?.doubleValue else {
+                guard let o = body["object"]?.objectValue, let w = o["intWorkOrderID"]?.doubleValue.flatMap(Self.id), let t = o[target]?.doubleValue.flatMap(Self.id) else {
                     return rpcError(400, "\(cls) needs intWorkOrderID and \(target)")
                 }
                 if let problem = fieldProblem(o, cls) { return problem }
-                let linked = await state.update(id: String(Int(w))) { wo in
-                    if cls == "WorkOrderAsset" { wo.asset = String(Int(t)) } else { wo.assignee = String(Int(t)) }
+                let linked = await state.update(id: String(w)) { wo in
+                    if cls == "WorkOrderAsset" { wo.asset = String(t) } else { wo.assignee = String(t) }
                 }
-                guard linked != nil else { return rpcError(404, "No WorkOrder with id \(Int(w))") }
+                guard linked != nil else { return rpcError(404, "No WorkOrder with id \(w)") }
                 return EmulatorHTTP.json(status: .ok, ["object": JSONValue.object(["id": .number(Double(await store.nextLink()))])])
             case ("AddRequest", "FileContents"):
                 guard let o = body["object"]?.objectValue else { return rpcError(400, "AddRequest needs object") }
@@ -135,14 +138,14 @@ public enum FiixEmulator {
                 }
                 let limit = await state.uploadLimit(default: uploadLimit)
                 guard data.count <= limit else { return rpcError(413, "File is larger than \(limit) bytes") }
-                if let size = o["intSize"]?.doubleValue, Int(size) != data.count { return rpcError(400, "intSize \(Int(size)) does not match the \(data.count) bytes of strContents") }
+                if let size = o["intSize"]?.doubleValue, Self.id(size) != data.count { return rpcError(400, "intSize \(size) does not match the \(data.count) bytes of strContents") }
                 return EmulatorHTTP.json(status: .ok, ["_maCn": JSONValue.string("AddResponse"), "object": .object(["id": .number(Double(await store.addContents(data)))])])
             case ("AddRequest", "File"):
                 guard let o = body["object"]?.objectValue else { return rpcError(400, "AddRequest needs object") }
                 if let problem = fieldProblem(o, cls) { return problem }
                 guard let name = o["strName"]?.stringValue, !name.isEmpty else { return rpcError(400, "strName is required") }
-                guard let c = o["intFileContentsID"]?.doubleValue, let data = await store.contents(Int(c)) else { return rpcError(404, "No FileContents with that intFileContentsID") }
-                guard let w = o["intWorkOrderID"]?.doubleValue, await state.attach(id: String(Int(w)), name: name, data: data) else {
+                guard let c = o["intFileContentsID"]?.doubleValue.flatMap(Self.id), let data = await store.contents(c) else { return rpcError(404, "No FileContents with that intFileContentsID") }
+                guard let w = o["intWorkOrderID"]?.doubleValue.flatMap(Self.id), await state.attach(id: String(w), name: name, data: data) else {
                     return rpcError(404, "No WorkOrder with that intWorkOrderID")
                 }
                 return EmulatorHTTP.json(status: .ok, ["_maCn": JSONValue.string("AddResponse"), "object": .object(["id": .number(Double(await store.nextLink()))])])
@@ -162,13 +165,13 @@ public enum FiixEmulator {
                 }
                 return EmulatorHTTP.json(status: .ok, ["objects": JSONValue.array(items.map { .object(["id": .number(Double($0.id) ?? 0)]) })])
             case ("FindByIdRequest", "WorkOrder"):
-                guard let id = body["id"]?.doubleValue.map({ String(Int($0)) }), let w = await state.find(id: id) else { return rpcError(404, "No WorkOrder with that id") }
+                guard let id = body["id"]?.doubleValue.flatMap(Self.id).map(String.init), let w = await state.find(id: id) else { return rpcError(404, "No WorkOrder with that id") }
                 let explicit = await store.status(id)
                 let sid = explicit.flatMap { common($0) == w.status ? $0 : nil } ?? statusId(common: w.status)
                 return EmulatorHTTP.json(status: .ok, ["object": JSONValue.object(["id": .number(Double(id) ?? 0), "intWorkOrderStatusID": .number(Double(sid)),
                                                                                      "strAssignedUserIds": .string(w.assignee ?? "")])])
             case ("ChangeRequest", "WorkOrder"):
-                guard let id = body["object"]?["id"]?.doubleValue.map({ String(Int($0)) }), let s = body["object"]?["intWorkOrderStatusID"]?.doubleValue.map(Int.init),
+                guard let id = body["object"]?["id"]?.doubleValue.flatMap(Self.id).map(String.init), let s = body["object"]?["intWorkOrderStatusID"]?.doubleValue.flatMap(Self.id),
                       statuses.contains(where: { $0.0 == s }) else { return rpcError(400, "ChangeRequest needs object.id and a valid intWorkOrderStatusID") }
                 guard await state.update(id: id, { $0.status = common(s) }) != nil else { return rpcError(404, "No WorkOrder with that id") }
                 await store.set(id, s)

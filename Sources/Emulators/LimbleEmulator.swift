@@ -92,8 +92,8 @@ public enum LimbleEmulator {
         api.patch(":id") { request, context in
             guard let id = context.parameters.get("id"), await state.find(id: id) != nil else { return fail(.notFound, "Task not found") }
             let b = (try? JSONValue.parse(try await EmulatorHTTP.body(request))) ?? .null
-            let sid = b["statusID"]?.doubleValue.map(Int.init)
-            let done = b["dateCompleted"]?.doubleValue.map(Int.init)
+            let sid = b["statusID"]?.doubleValue.flatMap { Checked.exactInt($0, in: 0...Int(Int32.max)) }
+            let done = b["dateCompleted"]?.doubleValue.flatMap { Checked.exactInt($0, in: 0...Int(Int32.max)) }
             guard sid != nil || done != nil else { return fail(.badRequest, "send statusID and/or dateCompleted") }
             await extra.set(id, status: sid, done: done)
             _ = await state.update(id: id) { $0.status = (done ?? 0) > 0 ? "completed" : sid == 1 ? "in_progress" : "open" }

@@ -98,8 +98,8 @@ struct Fields {
     /// Optional whole number of pixels (image sizes).
     func optPixels(_ key: String) throws(FieldProblem) -> Int? {
         guard let n = try optNumber(key) else { return nil }
-        guard n.rounded() == n, abs(n) < 1e9 else { throw FieldProblem(field: name(key), "must be a whole number of pixels") }
-        return Int(n)
+        guard let px = Checked.exactInt(n, in: -1_000_000_000...1_000_000_000) else { throw FieldProblem(field: name(key), "must be a whole number of pixels") }
+        return px
     }
 
     /// A finite number. Numeric strings are *not* accepted: a score of "0.9" is a sender bug
