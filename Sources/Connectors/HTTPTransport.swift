@@ -17,6 +17,7 @@ public struct HTTPTransport: Sendable {
         public var status: Int
         public var headers: HTTPHeaders
         public var body: Data
+        public init(status: Int, headers: HTTPHeaders, body: Data) { self.status = status; self.headers = headers; self.body = body }
         public var json: JSONValue? { try? JSONValue.parse(body) }
         public var text: String { String(decoding: body.prefix(2000), as: UTF8.self) }
     }
@@ -32,14 +33,15 @@ public struct HTTPTransport: Sendable {
         return Response(status: Int(resp.status.code), headers: resp.headers, body: Data(buf.readableBytesView))
     }
 
-    /// Classifies a create's HTTP answer. 5xx other than 503 may have been applied before
-    /// the error, so they are `.unknown` and get looked up before any retry.
+    /// Classifies a create's HTTP answer. Every 5xx may have been applied before the error —
+    /// a 503 included: a proxy or gateway answers it after the backend committed — so they are
+    /// `.unknown` and get looked up before any retry. 429 and 423 say nothing was done.
     public static func classify(_ r: Response, describe: (Response) -> String) -> DeliveryState.Outcome? {
         switch r.status {
         case 200..<300: return nil
-        case 429, 503: return .retryable(error: "HTTP \(r.status): \(describe(r))", retryAfter: retryAfter(r.headers))
+        case 429: return .retryable(error: "HTTP 429: \(describe(r))", retryAfter: retryAfter(r.headers))
         case 423: return .retryable(error: "HTTP 423 locked: \(describe(r))", retryAfter: retryAfter(r.headers))
-        case 408, 500...599: return .unknown(error: "HTTP \(r.status): \(describe(r))")
+        case 408, 500...599: return .unknown(error: "HTTP \(r.status): \(describe(r))", retryAfter: retryAfter(r.headers))
         case 401, 403: return .retryable(error: "HTTP \(r.status) (check credentials): \(describe(r))", retryAfter: nil)
         default: return .permanent(error: "HTTP \(r.status): \(describe(r))")
         }

@@ -38,8 +38,9 @@ public struct DeliveryState: Sendable, Equatable, Codable {
 
     public enum Outcome: Sendable, Equatable {
         case created(cmmsId: String)
-        /// The request may or may not have been applied (timeout, connection reset).
-        case unknown(error: String)
+        /// The request may or may not have been applied (timeout, connection reset, any 5xx —
+        /// a 503 too: proxies answer it after the backend committed); `retryAfter` from the server.
+        case unknown(error: String, retryAfter: Duration? = nil)
         /// Safe to retry: 5xx, 429, lock conflicts; `retryAfter` from the server when given.
         case retryable(error: String, retryAfter: Duration?)
         /// The CMMS rejected the content; retrying cannot help.
@@ -77,9 +78,9 @@ public struct DeliveryState: Sendable, Equatable, Codable {
         case .lookupNotFound:
             // Nothing reached the CMMS: the next claim creates.
             mustVerify = false; phase = .waiting; nextAttemptAt = now
-        case .unknown(let error):
+        case .unknown(let error, let retryAfter):
             mustVerify = true
-            retry(error: error, retryAfter: nil, now: now, policy: policy, jitter: jitter)
+            retry(error: error, retryAfter: retryAfter, now: now, policy: policy, jitter: jitter)
         case .retryable(let error, let retryAfter):
             if phase == .verifying { mustVerify = true }
             retry(error: error, retryAfter: retryAfter, now: now, policy: policy, jitter: jitter)

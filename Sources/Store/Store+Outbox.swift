@@ -113,7 +113,7 @@ extension Store {
         case .created(let id): ("created", id)
         case .lookupFound(let id): ("found_existing", id)
         case .lookupNotFound: ("not_found", nil)
-        case .unknown(let e): ("unknown_outcome", e)
+        case .unknown(let e, _): ("unknown_outcome", e)
         case .retryable(let e, _): ("retryable_error", e)
         case .permanent(let e): ("permanent_error", e)
         }

@@ -63,6 +63,17 @@ import Testing
         #expect(Backoff.delay(attempt: 10, policy: policy, jitter: 1) == 8) // capped
     }
 
+    /// A 503 from a proxy can come after the backend committed: look up before creating again,
+    /// at the time the server asked for.
+    @Test func anUnknownOutcomeWithRetryAfterIsLookedUpThen() {
+        var s = DeliveryState()
+        _ = s.claim(now: now)
+        s.record(.unknown(error: "HTTP 503", retryAfter: .seconds(20)), now: now, policy: policy, jitter: 0)
+        #expect(s.mustVerify)
+        #expect(s.nextAttemptAt == now.addingTimeInterval(20))
+        #expect(s.claim(now: now.addingTimeInterval(20)) == .lookup)
+    }
+
     @Test func permanentErrorsDeadLetterAtOnceAndRetriesRunOut() {
         var s = DeliveryState()
         _ = s.claim(now: now)
