@@ -10,15 +10,18 @@ public enum ConfigLoader {
                            "shifts", "technicians", "inventory", "shadow", "auth", "mqtt", "dispatch", "notifications", "procedures",
                            "routing", "escalation"]
 
-    public static func load(path: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws(ConfigError) -> Settings {
+    /// `requireSecrets: false` reads a missing `*_env` secret as empty, for commands that only
+    /// look at the mapping and the rules and never talk to a CMMS.
+    public static func load(path: String, environment: [String: String] = ProcessInfo.processInfo.environment,
+                            requireSecrets: Bool = true) throws(ConfigError) -> Settings {
         let text: String
         do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
             throw ConfigError(file: path, line: nil, key: "", message: "cannot read the file (\(error.localizedDescription))")
         }
-        return try parse(yaml: text, file: path, environment: environment)
+        return try parse(yaml: text, file: path, environment: environment, requireSecrets: requireSecrets)
     }
 
-    public static func parse(yaml: String, file: String, environment: [String: String] = [:]) throws(ConfigError) -> Settings {
+    public static func parse(yaml: String, file: String, environment: [String: String] = [:], requireSecrets: Bool = true) throws(ConfigError) -> Settings {
         let node: Node?
         do { node = try Yams.compose(yaml: yaml) } catch let e as YamlError {
             throw yamlError(e, file: file)
@@ -26,7 +29,7 @@ public enum ConfigLoader {
             throw ConfigError(file: file, line: nil, key: "", message: "is not valid YAML: \(error)")
         }
         guard let node else { throw ConfigError(file: file, line: nil, key: "", message: "is empty") }
-        let env = ConfigEnvironment(environment)
+        let env = ConfigEnvironment(environment, requireSecrets: requireSecrets)
         let root = YAMLNode(node: node, path: "", file: file, env: env)
         do {
             var s = try settings(root, file: file)

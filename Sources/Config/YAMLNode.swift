@@ -109,6 +109,7 @@ struct YAMLNode {
         guard let n = child(key) else { throw error("needs '\(key)' naming the environment variable that holds the secret") }
         let name = try n.string()
         guard let value = env[name], !value.isEmpty else {
+            if !env.requireSecrets { return "" }
             throw n.error("environment variable \(name) is not set; export it before starting (secrets never go in the file)")
         }
         env.used(value)
@@ -137,8 +138,11 @@ struct YAMLNode {
 /// no error message can print one (a `${VAR}` or `*_env` value may be a secret).
 final class ConfigEnvironment {
     private let values: [String: String]
+    /// false: a missing `*_env` secret reads as empty, for commands that never use secrets
+    /// (`assets validate`, `replay --shadow`).
+    let requireSecrets: Bool
     private(set) var handedOut: Set<String> = []
-    init(_ values: [String: String]) { self.values = values }
+    init(_ values: [String: String], requireSecrets: Bool = true) { self.values = values; self.requireSecrets = requireSecrets }
     subscript(name: String) -> String? { values[name] }
     func used(_ value: String) { handedOut.insert(value) }
 

@@ -28,7 +28,8 @@ struct Assets: AsyncParsableCommand {
         var register: String?
 
         func run() async throws {
-            var settings = try Runtime.loadSettings(config)
+            // Checks the mapping only: the CMMS secrets need not be exported.
+            var settings = try Runtime.loadSettings(config, requireSecrets: false)
             if let register { settings.assets.registerPath = register }
             let reg = try Runtime.loadRegister(settings)
             var seen: [String] = []

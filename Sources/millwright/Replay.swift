@@ -34,7 +34,8 @@ struct Replay: AsyncParsableCommand {
 
     func run() async throws {
         _ = Runtime.bootstrap(level: .warning)
-        var settings = try Runtime.loadSettings(config)
+        // In shadow mode nothing talks to a CMMS: its secrets need not be exported.
+        var settings = try Runtime.loadSettings(config, requireSecrets: !shadow)
         if shadow { settings.shadow = true }
         var visionFormat: VisionFormat?
         if let format {

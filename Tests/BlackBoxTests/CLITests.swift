@@ -19,6 +19,24 @@ import Testing
         #expect(r.output.contains("1 problem(s) in 3 camera mapping(s)"), "\(r.output)")
     }
 
+    /// Checking the mapping or replaying in shadow mode talks to no CMMS: no secrets needed.
+    @Test func assetsValidateAndShadowReplayNeedNoSecrets() async throws {
+        let plant = try Plant(cmmsURL: "http://127.0.0.1:9")
+        let v = try await Spawned.run(["assets", "validate", "--config", plant.configPath])
+        #expect(v.status == 1, "\(v.output)")
+        #expect(v.output.contains("1 problem(s) in 3 camera mapping(s)"), "\(v.output)")
+        let file = plant.dir + "/shift.jsonl"
+        let line = try JSONSerialization.data(withJSONObject: detection("r-1"))
+        try (String(decoding: line, as: UTF8.self) + "\n").write(toFile: file, atomically: true, encoding: .utf8)
+        let r = try await Spawned.run(["replay", file, "--config", plant.configPath, "--shadow"])
+        #expect(r.status == 0, "\(r.output)")
+        #expect(r.output.contains("1 accepted"), "\(r.output)")
+        // Serving does need them, and says which one is missing.
+        let s = try await Spawned.run(["serve", "--config", plant.configPath])
+        #expect(s.status == 2)
+        #expect(s.output.contains("is not set"), "\(s.output)")
+    }
+
     @Test func auditVerifyCatchesTampering() async throws {
         let emu = try Plant.emulator()
         let cmms = API(base: try await emu.listening())
