@@ -8,7 +8,7 @@ public enum ConfigLoader {
     public static let cmmsKinds = ["sandbox", "webhook", "sap-pm", "maximo", "maintainx", "upkeep", "limble", "fiix", "oracle-fusion", "hxgn-eam"]
     static let topLevel = ["server", "storage", "evidence", "cmms", "assets", "defects", "incidents", "priority", "site",
                            "shifts", "technicians", "inventory", "shadow", "auth", "mqtt", "dispatch", "notifications", "procedures",
-                           "routing", "escalation"]
+                           "routing", "escalation", "audit"]
 
     public static func load(path: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws(ConfigError) -> Settings {
         let text: String
@@ -135,11 +135,13 @@ public enum ConfigLoader {
                 s.planning.notifications = try notifications(n, resolvePath: resolvePath)
                 s.planning.notifications.recipients.merge(own) { _, technician in technician }
             case "escalation": s.planning.escalation = try escalation(n)
+            case "audit": s.audit = try audit(n, resolvePath: resolvePath)
             default:
                 break
             }
         }
         try checkShifts(s, file: file, root: root)
+        try defaultCheckpoints(&s, root: root)
         for (key, name) in [("inventory.cmms", s.planning.inventoryCMMS), ("routing.load_from", s.planning.loadFromCMMS)] {
             if let name, s.cmms(named: name) == nil {
                 throw ConfigError(file: file, line: nil, key: key, message: "names cmms '\(name)', which is not under cmms: (have: \(s.cmms.map(\.name).joined(separator: ", ")))")
