@@ -50,6 +50,7 @@ struct Serve: AsyncParsableCommand {
         if settings.apiKeys.isEmpty { logger.warning("no auth.api_keys configured: every request except /healthz will be refused") }
         logger.info("starting", metadata: ["cmms": "\(connectors.map(\.name).joined(separator: ","))", "shadow": "\(settings.shadow)"])
         var services: [any Service] = [GatewayService(gateway: gateway), app]
+        if let checkpoints = try await AuditCheckpointService.start(settings, store: store, logger: logger) { services.insert(checkpoints, at: 0) }
         if let mqtt = settings.mqtt {
             do { services.append(MQTTService(bridge: try MQTTBridge(gateway: gateway, settings: mqtt))) } catch {
                 Runtime.printError("configuration error: mqtt.broker: \(error)")
