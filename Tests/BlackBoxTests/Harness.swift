@@ -9,6 +9,7 @@ final class Spawned: @unchecked Sendable {
     let process = Process()
     private let lock = NSLock()
     private var output = ""
+    private var drained = false
     let name: String
 
     static var binary: String {
@@ -40,7 +41,9 @@ final class Spawned: @unchecked Sendable {
         process.standardError = pipe
         pipe.fileHandleForReading.readabilityHandler = { [weak self] h in
             let data = h.availableData
-            guard let self, !data.isEmpty else { return }
+            guard let self else { return }
+            // Empty data is end of file: the process and any children have closed the pipe.
+            if data.isEmpty { h.readabilityHandler = nil; self.lock.withLock { self.drained = true }; return }
             self.lock.withLock { self.output += String(decoding: data, as: UTF8.self) }
         }
         try process.run()
@@ -78,9 +81,7 @@ final class Spawned: @unchecked Sendable {
     /// Runs a short command to completion.
     static func run(_ args: [String], environment: [String: String] = [:]) async throws -> (status: Int32, output: String) {
         let p = try Spawned(args, name: args.joined(separator: " "), environment: environment)
-        while p.process.isRunning { try await Task.sleep(for: .milliseconds(20)) }
-        // Let the pipe drain.
-        try await Task.sleep(for: .milliseconds(50))
+        while p.process.isRunning || !p.lock.withLock({ p.drained }) { try await Task.sleep(for: .milliseconds(20)) }
         return (p.process.terminationStatus, p.text)
     }
 }
