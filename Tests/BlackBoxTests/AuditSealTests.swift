@@ -97,6 +97,15 @@ import Testing
         let same = try await verify(untouched, checkpoints: checkpoints)
         #expect(same.status == 0, "\(same.output)")
 
+        // A checkpoint line altered (here: claiming fewer records) is reported itself.
+        let forgedFile = plant.dir + "/data/forged.checkpoints"
+        try lines.enumerated().map { i, l in i == 1 ? l.replacingOccurrences(of: "\"records\":\(n)", with: "\"records\":\(n - 1)") : String(l) }
+            .joined(separator: "\n").write(toFile: forgedFile, atomically: true, encoding: .utf8)
+        let f = try await verify(untouched, checkpoints: forgedFile)
+        #expect(f.status == 1)
+        #expect(f.output.contains("BROKEN checkpoint \(forgedFile):2: checkpoint seq \(n)"), "\(f.output)")
+        #expect(f.output.contains("HMAC does not match"), "\(f.output)")
+
         let truncated = try copy("truncated")
         _ = try sqlite(truncated, "DROP TRIGGER audit_no_delete; DELETE FROM audit WHERE seq > \(n - 100);")
         let t = try await verify(truncated, checkpoints: checkpoints)
