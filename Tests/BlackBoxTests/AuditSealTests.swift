@@ -133,6 +133,26 @@ import Testing
         #expect(x.output.contains("BROKEN at record \(plainRecords + 1): content does not match its HMAC"), "\(x.output)")
     }
 
+    @Test(.timeLimit(.minutes(2))) func serveCheckpointsOnItsTimer() async throws {
+        let emu = try Plant.emulator()
+        defer { _ = emu.terminate() }
+        let plant = try Plant(cmmsURL: try await emu.listening(),
+                              extra: "audit: { key_env: MW_AUDIT_KEY, checkpoints: ./shipped/audit.log, checkpoint_every: 1s }")
+        let server = try Spawned(["serve", "--config", plant.configPath], name: "serve", environment: Plant.keys.merging(Self.keyEnv) { $1 })
+        let api = API(base: try await server.listening())
+        #expect(try await api.post("/v1/detections", json: [detection("t1")], key: "ingest-key").status == 202)
+        // The start checkpoint covers only the seal record; a later one, while serve runs, is the timer's.
+        let file = plant.dir + "/shipped/audit.log"
+        try await API.eventually("a timed checkpoint after the detection") {
+            let lines = (try? String(contentsOfFile: file, encoding: .utf8))?.split(separator: "\n") ?? []
+            return lines.count >= 2 && !(lines.last?.contains("\"seq\":1,") ?? true)
+        }
+        #expect(server.terminate() == 0)
+        let ok = try await Spawned.run(["audit", "verify", "--config", plant.configPath], environment: Plant.keys.merging(Self.keyEnv) { $1 })
+        #expect(ok.status == 0, "\(ok.output)")
+        #expect(ok.output.contains("sealed: HMAC-SHA256 from record 1\n"), "\(ok.output)")
+    }
+
     @Test func withoutAKeyVerifySaysWhatItCannotCatch() async throws {
         let plant = try Plant(cmmsURL: "http://127.0.0.1:9")
         try FileManager.default.createDirectory(atPath: plant.dir + "/data", withIntermediateDirectories: true)
