@@ -11,18 +11,19 @@ struct Audit: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Re-compute the audit hash chain and compare it with the checkpoints; exit 1 at the first broken record.",
             discussion: """
-            Every decision, incident transition, delivery attempt and feedback is a record whose
-            hash covers the previous record's hash. Editing, deleting or reordering any record
-            breaks the chain from that point. With an audit key the hashes are HMAC-SHA256, so a
-            rewritten chain cannot be made consistent without the key, and each signed
-            checkpoint must still be found in the trail: records up to the last checkpoint
-            cannot be deleted unnoticed. Without a key the chain is plain SHA-256 and catches
-            accidental edits only.
+            Every decision, incident transition, delivery attempt and feedback is a
+            record whose hash covers the previous record's hash. Editing, deleting or
+            reordering any record breaks the chain from that point. With an audit key
+            the hashes are HMAC-SHA256, so a rewritten chain cannot be made consistent
+            without the key, and each signed checkpoint must still be found in the
+            trail: records up to the last checkpoint cannot be deleted unnoticed.
+            Without a key the chain is plain SHA-256 and catches accidental edits only.
 
             Examples:
               millwright audit verify --config millwright.yaml
               millwright audit verify --db ./data/millwright.sqlite
-              millwright audit verify --db ./data/millwright.sqlite --key-env MW_AUDIT_KEY --checkpoints ./data/audit.checkpoints
+              millwright audit verify --db ./data/millwright.sqlite \\
+                --key-env MW_AUDIT_KEY --checkpoints ./data/audit.checkpoints
             """)
 
         @Option(name: .long, help: "The configuration file (its storage, audit key and checkpoint file are used).")
@@ -133,10 +134,11 @@ struct Audit: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Append a signed checkpoint of the audit trail's head to audit.checkpoints.",
             discussion: """
-            `serve` writes one at start, every audit.checkpoint_every and at shutdown; this writes
-            one now. A checkpoint (seq, head hash, record count, time, HMAC under the audit key)
-            lets `audit verify` notice records deleted up to it. Needs audit.key_env. Exit 1 if the
-            trail's head is not sealed by the key or records are missing.
+            `serve` writes one at start, every audit.checkpoint_every and at shutdown;
+            this writes one now. A checkpoint (seq, head hash, record count, time, HMAC
+            under the audit key) lets `audit verify` notice records deleted up to it.
+            Needs audit.key_env. Exit 1 if the trail's last record is not sealed by the
+            key or records are missing.
 
             Example:
               MW_AUDIT_KEY=… millwright audit checkpoint --config millwright.yaml
