@@ -37,6 +37,9 @@ final class Spawned: @unchecked Sendable {
         process.environment = env
         if let cwd { process.currentDirectoryURL = URL(fileURLWithPath: cwd) }
         let pipe = Pipe()
+        // Only this child may hold the write end (dup2 onto its stdout clears the flag): a copy
+        // inherited by a process another test starts would keep the pipe from ending.
+        for fd in [pipe.fileHandleForReading.fileDescriptor, pipe.fileHandleForWriting.fileDescriptor] { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
         process.standardOutput = pipe
         process.standardError = pipe
         pipe.fileHandleForReading.readabilityHandler = { [weak self] h in
@@ -81,7 +84,11 @@ final class Spawned: @unchecked Sendable {
     /// Runs a short command to completion.
     static func run(_ args: [String], environment: [String: String] = [:]) async throws -> (status: Int32, output: String) {
         let p = try Spawned(args, name: args.joined(separator: " "), environment: environment)
-        while p.process.isRunning || !p.lock.withLock({ p.drained }) { try await Task.sleep(for: .milliseconds(20)) }
+        while p.process.isRunning { try await Task.sleep(for: .milliseconds(20)) }
+        // The output is complete at the pipe's end of file. The deadline only covers a write end
+        // inherited in the moment before the flag above was set: it never hangs a test.
+        let deadline = Date().addingTimeInterval(5)
+        while !p.lock.withLock({ p.drained }), Date() < deadline { try await Task.sleep(for: .milliseconds(20)) }
         return (p.process.terminationStatus, p.text)
     }
 }
