@@ -36,6 +36,7 @@ struct Serve: AsyncParsableCommand {
         let register = try Runtime.loadRegister(settings)
         let store = try Runtime.openStore(settings)
         let logger = Logger(label: "millwright")
+        let checkpoints = try await AuditCheckpointService.start(settings, store: store, logger: logger)
         let http = HTTPClient(eventLoopGroupProvider: .singleton)
         let connectors = try Runtime.makeConnectors(settings, http: http)
         let evidence = try Runtime.openEvidence(settings, http: http)
@@ -50,7 +51,7 @@ struct Serve: AsyncParsableCommand {
         if settings.apiKeys.isEmpty { logger.warning("no auth.api_keys configured: every request except /healthz will be refused") }
         logger.info("starting", metadata: ["cmms": "\(connectors.map(\.name).joined(separator: ","))", "shadow": "\(settings.shadow)"])
         var services: [any Service] = [GatewayService(gateway: gateway), app]
-        if let checkpoints = try await AuditCheckpointService.start(settings, store: store, logger: logger) { services.insert(checkpoints, at: 0) }
+        if let checkpoints { services.insert(checkpoints, at: 0) }
         if let mqtt = settings.mqtt {
             do { services.append(MQTTService(bridge: try MQTTBridge(gateway: gateway, settings: mqtt))) } catch {
                 Runtime.printError("configuration error: mqtt.broker: \(error)")

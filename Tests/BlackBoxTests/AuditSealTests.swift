@@ -80,6 +80,11 @@ import Testing
         #expect(lines.count == 3, "\(lines)")
         #expect(lines.last?.contains("\"seq\":\(n)") == true)
 
+        // Sealed now: the old, keyless configuration may not extend it.
+        let refused = try await Spawned.run(["serve", "--config", plant.configPath], environment: Plant.keys)
+        #expect(refused.status == 2)
+        #expect(refused.output.contains("the audit trail is sealed with a key from record \(plainRecords + 1) on"), "\(refused.output)")
+
         let ok = try await Spawned.run(["audit", "verify", "--config", keyed], environment: Plant.keys.merging(Self.keyEnv) { $1 })
         #expect(ok.status == 0, "\(ok.output)")
         #expect(ok.output.contains("ok: \(n) audit record(s) verified, chain intact"), "\(ok.output)")
@@ -151,6 +156,14 @@ import Testing
         let ok = try await Spawned.run(["audit", "verify", "--config", plant.configPath], environment: Plant.keys.merging(Self.keyEnv) { $1 })
         #expect(ok.status == 0, "\(ok.output)")
         #expect(ok.output.contains("sealed: HMAC-SHA256 from record 1\n"), "\(ok.output)")
+    }
+
+    @Test func serveStopsAtStartWhenTheCheckpointFileCannotBeWritten() async throws {
+        let plant = try Plant(cmmsURL: "http://127.0.0.1:9", extra: "audit: { key_env: MW_AUDIT_KEY, checkpoints: ./assets.csv/audit.checkpoints }")
+        let r = try await Spawned.run(["serve", "--config", plant.configPath], environment: Plant.keys.merging(Self.keyEnv) { $1 })
+        #expect(r.status == 2, "\(r.output)")
+        #expect(r.output.contains("audit error: audit checkpoints \(plant.dir)/assets.csv/audit.checkpoints: cannot create its folder"), "\(r.output)")
+        #expect(!r.output.contains(Self.keyEnv["MW_AUDIT_KEY"]!))
     }
 
     @Test func withoutAKeyVerifySaysWhatItCannotCatch() async throws {
