@@ -32,7 +32,8 @@ public enum AuditChain {
         public init(key: AuditKey? = nil, checkpoints: [AuditCheckpoint] = []) {
             self.key = key
             self.checkpoints = Dictionary(grouping: checkpoints, by: \.seq)
-            self.furthest = checkpoints.max { $0.seq < $1.seq }
+            // Of equals, the latest line: the one a reader of the file looks at first.
+            self.furthest = checkpoints.max { ($0.seq, $0.line ?? 0) < ($1.seq, $1.line ?? 0) }
         }
 
         public mutating func check(_ r: AuditRecord) -> Break? {
