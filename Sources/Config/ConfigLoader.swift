@@ -8,7 +8,7 @@ public enum ConfigLoader {
     public static var cmmsKinds: [String] { CMMSKinds.names }
     static let topLevel = ["server", "storage", "evidence", "cmms", "assets", "defects", "incidents", "priority", "site",
                            "shifts", "technicians", "inventory", "shadow", "auth", "mqtt", "dispatch", "notifications", "procedures",
-                           "routing", "escalation"]
+                           "routing", "escalation", "audit"]
 
     /// `requireSecrets: false` reads a missing `*_env` secret as empty, for commands that only
     /// look at the mapping and the rules and never talk to a CMMS.
@@ -152,11 +152,13 @@ public enum ConfigLoader {
                 s.planning.notifications = try notifications(n, resolvePath: resolvePath)
                 s.planning.notifications.recipients.merge(own) { _, technician in technician }
             case "escalation": s.planning.escalation = try escalation(n)
+            case "audit": s.audit = try audit(n, resolvePath: resolvePath)
             default:
                 break
             }
         }
         try checkShifts(s, file: file, root: root)
+        try defaultCheckpoints(&s, root: root)
         for (key, name) in [("inventory.cmms", s.planning.inventoryCMMS), ("routing.load_from", s.planning.loadFromCMMS)] {
             if let name, s.cmms(named: name) == nil {
                 throw ConfigError(file: file, line: nil, key: key, message: "names cmms '\(name)', which is not under cmms: (have: \(s.cmms.map(\.name).joined(separator: ", ")))")

@@ -3,7 +3,8 @@ import Foundation
 
 /// One record of the append-only audit trail. Each record's hash covers the previous
 /// record's hash and this record's canonical JSON, so editing, deleting or reordering
-/// any record breaks every hash after it.
+/// any record breaks every hash after it. Under an audit key the hash is an HMAC
+/// (`AuditSeal`), so only the key holder can make a rewritten chain consistent again.
 public struct AuditRecord: Sendable, Equatable, Codable {
     public var seq: Int64
     public var at: Date
@@ -15,18 +16,27 @@ public struct AuditRecord: Sendable, Equatable, Codable {
     public var prevHash: String
     public var hash: String
 
-    public init(seq: Int64, at: Date, kind: String, subject: String, data: [String: JSONValue], prevHash: String) {
+    public init(seq: Int64, at: Date, kind: String, subject: String, data: [String: JSONValue], prevHash: String, seal: AuditSeal = .sha256) {
+        self.init(seq: seq, at: at, kind: kind, subject: subject, data: data, prevHash: prevHash, hash: "")
+        self.hash = computeHash(seal)
+    }
+
+    /// A record as stored, hash included, for verification.
+    public init(seq: Int64, at: Date, kind: String, subject: String, data: [String: JSONValue], prevHash: String, hash: String) {
         self.seq = seq; self.at = at; self.kind = kind; self.subject = subject; self.data = data
         self.prevHash = prevHash
-        self.hash = ""
-        self.hash = computeHash()
+        self.hash = hash
     }
 
     public static let genesis = String(repeating: "0", count: 64)
 
+    public func canonicalJSON() -> Data {
+        Self.canonicalJSON(seq: seq, at: at, kind: kind, subject: subject, data: data)
+    }
+
     /// Sorted keys, no whitespace, timestamps to the millisecond as stored. Hand-written
     /// because it runs for every record (JSONEncoder was a third of the ingest CPU).
-    public func canonicalJSON() -> Data {
+    public static func canonicalJSON(seq: Int64, at: Date, kind: String, subject: String, data: [String: JSONValue]) -> Data {
         var out = "{\"at\":"
         CanonicalJSON.write(.string(Timestamps.format(at)), into: &out)
         out += ",\"data\":"
@@ -39,43 +49,8 @@ public struct AuditRecord: Sendable, Equatable, Codable {
         return Data(out.utf8)
     }
 
-    public func computeHash() -> String {
-        var h = SHA256()
-        h.update(data: Data(prevHash.utf8))
-        h.update(data: Data("\n".utf8))
-        h.update(data: canonicalJSON())
-        return h.finalize().map { String(format: "%02x", $0) }.joined()
-    }
-}
-
-public enum AuditChain {
-    public struct Break: Sendable, Equatable {
-        public var seq: Int64
-        public var reason: String
-    }
-
-    /// Checks records one at a time in sequence order, so a long chain can be streamed.
-    public struct Verifier: Sendable {
-        private var prev = AuditRecord.genesis
-        private var expectedSeq: Int64 = 1
-        public private(set) var checked = 0
-        public init() {}
-
-        public mutating func check(_ r: AuditRecord) -> Break? {
-            if r.seq != expectedSeq { return Break(seq: r.seq, reason: "sequence jumps from \(expectedSeq - 1) to \(r.seq): a record was removed") }
-            if r.prevHash != prev { return Break(seq: r.seq, reason: "previous-hash link does not match record \(r.seq - 1)") }
-            if r.computeHash() != r.hash { return Break(seq: r.seq, reason: "content does not match its hash: the record was altered") }
-            prev = r.hash
-            expectedSeq = r.seq + 1
-            checked += 1
-            return nil
-        }
-    }
-
-    public static func verify<S: Sequence>(_ records: S) -> Break? where S.Element == AuditRecord {
-        var v = Verifier()
-        for r in records { if let b = v.check(r) { return b } }
-        return nil
+    public func computeHash(_ seal: AuditSeal = .sha256) -> String {
+        seal.hash(prev: prevHash, canonical: canonicalJSON())
     }
 }
 

@@ -21,6 +21,7 @@ public struct Settings: Sendable {
     public var planning = PlanningSettings()
     /// Values the configuration took from the environment (`${VAR}`, `*_env`): never printed.
     public var environmentValues: Set<String> = []
+    public var audit = AuditSettings()
 
     public init() {}
 
@@ -184,6 +185,18 @@ public struct DispatchPolicy: Sendable, Equatable {
     public var maxAttempts = 10
     public var baseBackoff: Duration = .milliseconds(500)
     public var maxBackoff: Duration = .seconds(60)
+    public init() {}
+}
+
+/// `audit:` — seals the audit trail with a key and checkpoints its head to a file outside
+/// the database. Without a key the chain is plain SHA-256.
+public struct AuditSettings: Sendable {
+    /// The environment variable named by `key_env`, and its value.
+    public var keyEnv: String?
+    public var key: AuditKey?
+    /// Defaults to `audit.checkpoints` beside the SQLite database when a key is set.
+    public var checkpointsPath: String?
+    public var checkpointEvery: Duration = .seconds(60)
     public init() {}
 }
 

@@ -143,21 +143,6 @@ extension Store {
     public func camerasSeen() async throws -> [String] {
         try await pool.read { db in try String.fetchAll(db, sql: "SELECT DISTINCT camera_id FROM detections") }
     }
-
-    /// Walks the audit chain in order, in pages, and returns the first break.
-    public func verifyAudit() async throws -> (checked: Int, firstBreak: AuditChain.Break?) {
-        try await pool.read { db in
-            var verifier = AuditChain.Verifier()
-            let cursor = try Row.fetchCursor(db, sql: "SELECT * FROM audit ORDER BY seq")
-            while let r = try cursor.next() {
-                var rec = AuditRecord(seq: r["seq"], at: Date(db: r["at"]), kind: r["kind"], subject: r["subject"],
-                                      data: Self.decode([String: JSONValue].self, r["data"]) ?? ["<unreadable>": .null], prevHash: r["prev_hash"])
-                rec.hash = r["hash"]
-                if let b = verifier.check(rec) { return (verifier.checked, b) }
-            }
-            return (verifier.checked, nil)
-        }
-    }
 }
 
 extension Store {

@@ -8,6 +8,7 @@ import MillwrightCore
 public final class Store: Sendable {
     let pool: DatabasePool
     public let path: String
+    let auditKey: AuditKey?
 
     public enum Durability: String, Sendable {
         /// fsync on every commit: an acknowledged detection survives power loss too.
@@ -16,7 +17,8 @@ public final class Store: Sendable {
         case normal
     }
 
-    public init(path: String, durability: Durability = .full) throws {
+    /// With `auditKey`, new audit records are HMAC-sealed (see `prepareAuditTrail`).
+    public init(path: String, durability: Durability = .full, auditKey: AuditKey? = nil) throws {
         let dir = URL(fileURLWithPath: path).deletingLastPathComponent()
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         var config = Configuration()
@@ -25,9 +27,11 @@ public final class Store: Sendable {
         config.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = \(sync)")
             try db.execute(sql: "PRAGMA foreign_keys = ON")
+            db.add(function: Self.auditHashFunction(AuditSeal(key: auditKey)))
         }
         self.pool = try DatabasePool(path: path, configuration: config)
         self.path = path
+        self.auditKey = auditKey
         try Schema.migrator.migrate(pool)
     }
 
@@ -70,9 +74,12 @@ extension Database {
         let last = try row("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")
         let seq: Int64 = (last?["seq"] ?? 0) + 1
         let prev: String = last?["hash"] ?? AuditRecord.genesis
-        let rec = AuditRecord(seq: seq, at: Date(db: at.dbValue), kind: kind, subject: subject, data: data, prevHash: prev)
-        try run("INSERT INTO audit (seq, at, kind, subject, data, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [rec.seq, rec.at.dbValue, rec.kind, rec.subject, Store.json(rec.data), rec.prevHash, rec.hash])
+        let at = Date(db: at.dbValue)
+        let canonical = AuditRecord.canonicalJSON(seq: seq, at: at, kind: kind, subject: subject, data: data)
+        // The connection's hash function carries the store's seal (plain or keyed), so the
+        // key reaches every call site without being passed through each.
+        try run("INSERT INTO audit (seq, at, kind, subject, data, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, \(Store.auditHashSQL)(?, ?))",
+                [seq, at.dbValue, kind, subject, Store.json(data), prev, prev, canonical])
     }
 }
 

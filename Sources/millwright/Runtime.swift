@@ -62,10 +62,16 @@ enum Runtime {
     static func openStore(_ settings: Settings) throws -> Store {
         switch settings.storage {
         case .sqlite(let path):
-            do { return try Store(path: path) } catch {
+            let store: Store
+            do { store = try Store(path: path, auditKey: settings.audit.key) } catch {
                 printError("storage error: cannot open SQLite database \(path): \(error)")
                 throw ExitCode(2)
             }
+            do { try store.prepareAuditTrail() } catch {
+                printError("audit error: \(path): \(error)")
+                throw ExitCode(2)
+            }
+            return store
         case .postgres:
             printError("storage error: storage.postgres is not available in this build yet; use storage.sqlite")
             throw ExitCode(2)

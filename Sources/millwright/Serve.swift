@@ -39,6 +39,7 @@ struct Serve: AsyncParsableCommand {
         let register = try Runtime.loadRegister(settings)
         let store = try Runtime.openStore(settings)
         let logger = Logger(label: "millwright")
+        let checkpoints = try await AuditCheckpointService.start(settings, store: store, logger: logger)
         let connectors = try Runtime.makeConnectors(settings, http: http)
         let evidence = try Runtime.openEvidence(settings)
         let planning = try await Runtime.loadPlanning(settings, store: store)
@@ -57,6 +58,7 @@ struct Serve: AsyncParsableCommand {
         if settings.apiKeys.isEmpty { logger.warning("no auth.api_keys configured: every request except /healthz will be refused") }
         logger.info("starting", metadata: ["cmms": "\(connectors.map(\.name).joined(separator: ","))", "shadow": "\(settings.shadow)"])
         var services: [any Service] = [GatewayService(gateway: gateway), app]
+        if let checkpoints { services.insert(checkpoints, at: 0) }
         if let mqtt = settings.mqtt {
             do { services.append(MQTTService(bridge: try MQTTBridge(gateway: gateway, settings: mqtt))) } catch {
                 Runtime.printError("configuration error: mqtt.broker: \(error)")

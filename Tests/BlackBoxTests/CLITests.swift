@@ -56,7 +56,7 @@ import Testing
     }
 
     @Test func everyCommandTeaches() async throws {
-        for cmd in [["--help"], ["demo", "--help"], ["serve", "--help"], ["emulate", "--help"], ["assets", "validate", "--help"], ["audit", "verify", "--help"],
+        for cmd in [["--help"], ["demo", "--help"], ["serve", "--help"], ["emulate", "--help"], ["assets", "validate", "--help"], ["audit", "verify", "--help"], ["audit", "checkpoint", "--help"],
                     ["check-connection", "--help"], ["replay", "--help"], ["bench", "--help"]] {
             let r = try await Spawned.run(cmd)
             #expect(r.status == 0, "\(cmd)")

@@ -9,6 +9,7 @@ final class Spawned: @unchecked Sendable {
     let process = Process()
     private let lock = NSLock()
     private var output = ""
+    private var drained = false
     let name: String
 
     static var binary: String {
@@ -36,11 +37,16 @@ final class Spawned: @unchecked Sendable {
         process.environment = env
         if let cwd { process.currentDirectoryURL = URL(fileURLWithPath: cwd) }
         let pipe = Pipe()
+        // Only this child may hold the write end (dup2 onto its stdout clears the flag): a copy
+        // inherited by a process another test starts would keep the pipe from ending.
+        for fd in [pipe.fileHandleForReading.fileDescriptor, pipe.fileHandleForWriting.fileDescriptor] { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
         process.standardOutput = pipe
         process.standardError = pipe
         pipe.fileHandleForReading.readabilityHandler = { [weak self] h in
             let data = h.availableData
-            guard let self, !data.isEmpty else { return }
+            guard let self else { return }
+            // Empty data is end of file: the process and any children have closed the pipe.
+            if data.isEmpty { h.readabilityHandler = nil; self.lock.withLock { self.drained = true }; return }
             self.lock.withLock { self.output += String(decoding: data, as: UTF8.self) }
         }
         try process.run()
@@ -79,8 +85,10 @@ final class Spawned: @unchecked Sendable {
     static func run(_ args: [String], environment: [String: String] = [:]) async throws -> (status: Int32, output: String) {
         let p = try Spawned(args, name: args.joined(separator: " "), environment: environment)
         while p.process.isRunning { try await Task.sleep(for: .milliseconds(20)) }
-        // Let the pipe drain.
-        try await Task.sleep(for: .milliseconds(50))
+        // The output is complete at the pipe's end of file. The deadline only covers a write end
+        // inherited in the moment before the flag above was set: it never hangs a test.
+        let deadline = Date().addingTimeInterval(5)
+        while !p.lock.withLock({ p.drained }), Date() < deadline { try await Task.sleep(for: .milliseconds(20)) }
         return (p.process.terminationStatus, p.text)
     }
 }

@@ -116,3 +116,47 @@ extension ConfigTests {
         #expect(s.cmms.first?.auth == .basic(user: "MW_INTEGRATION", password: "t1"))
     }
 }
+
+@Suite struct AuditConfigTests {
+    let secret = "s3cret-value-that-must-not-print"
+
+    func parse(_ yaml: String, env: [String: String]? = nil) throws(ConfigError) -> Settings {
+        try ConfigLoader.parse(yaml: yaml, file: "/etc/mw/plant.yaml", environment: env ?? ["MW_AUDIT_KEY": secret])
+    }
+
+    @Test func theProductNamesLoad() throws {
+        let s = try parse("storage: { sqlite: ./data/mw.sqlite }\naudit: { key_env: MW_AUDIT_KEY, checkpoints: ./data/audit.checkpoints, checkpoint_every: 1m }\n")
+        #expect(s.audit.keyEnv == "MW_AUDIT_KEY")
+        #expect(s.audit.key != nil)
+        #expect(s.audit.checkpointsPath == "/etc/mw/data/audit.checkpoints")
+        #expect(s.audit.checkpointEvery == .seconds(60))
+    }
+
+    @Test func checkpointsDefaultBesideTheDatabase() throws {
+        let s = try parse("audit: { key_env: MW_AUDIT_KEY }\nstorage: { sqlite: /var/lib/mw/db.sqlite }\n")
+        #expect(s.audit.checkpointsPath == "/var/lib/mw/audit.checkpoints")
+        #expect(s.audit.checkpointEvery == .seconds(60))
+        #expect(try parse("server: { port: 1 }\n").audit.key == nil)
+        #expect(try parse("server: { port: 1 }\n").audit.checkpointsPath == nil)
+    }
+
+    @Test func mistakesNameTheKeyAndNeverTheSecret() {
+        let cases: [(String, [String: String]?, String)] = [
+            ("audit: { key_env: MW_AUDIT_KEY, checkpoint: x }\n", nil, "plant.yaml:1: audit.checkpoint: unknown key (did you mean 'checkpoints'?)"),
+            ("audit: { key_env: MW_AUDIT_KEY, checkpoint_every: 0s }\n", nil, "audit.checkpoint_every: must be between 1s and 1d"),
+            ("audit: { key_env: MW_AUDIT_KEY, checkpoint_every: 2d }\n", nil, "audit.checkpoint_every: must be between 1s and 1d"),
+            ("audit: { key_env: MW_AUDIT_KEY }\n", [:], "environment variable MW_AUDIT_KEY is not set"),
+            ("audit: { key_env: MW_AUDIT_KEY }\n", ["MW_AUDIT_KEY": "short-secret"], "audit.key_env: environment variable MW_AUDIT_KEY holds fewer than 16 bytes"),
+            ("audit: { checkpoints: ./c }\n", nil, "audit.checkpoints: needs key_env"),
+        ]
+        for (yaml, env, want) in cases {
+            do {
+                _ = try parse(yaml, env: env)
+                Issue.record("accepted: \(yaml)")
+            } catch {
+                #expect(error.description.contains(want), "\(error)")
+                #expect(!error.description.contains(secret) && !error.description.contains("short-secret"))
+            }
+        }
+    }
+}
