@@ -51,7 +51,7 @@ import Glibc
 
         /// Waits until the broker accepts TCP connections.
         func ready() async throws {
-            try await API.eventually("mosquitto listening on \(port)", timeout: 10) {
+            try await API.eventually("mosquitto listening on \(port)", timeout: 60) {
                 let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
                 defer { close(fd) }
                 var addr = sockaddr_in()

@@ -180,7 +180,9 @@ final class Mosquitto: @unchecked Sendable {
 
     /// Polls until the listener accepts TCP connections (condition wait, bounded).
     private func waitUntilAccepting() async throws {
-        let deadline = ContinuousClock.now + .seconds(10)
+        // Generous: with every suite running in parallel on two cores, resuming this task can
+        // wait for seconds behind CPU-bound tests; mosquitto itself starts in milliseconds.
+        let deadline = ContinuousClock.now + .seconds(60)
         while ContinuousClock.now < deadline {
             if let p = process, kill(p.pid, 0) != 0 { throw TestFailure("mosquitto exited") }
             if let ch = try? await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connect(host: "127.0.0.1", port: port).get() {
