@@ -12,10 +12,11 @@ struct Assets: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Check the camera→asset mapping against the CMMS asset register.",
             discussion: """
-            Reports assets missing from the register, ids listed twice, criticality that disagrees
-            with the register, cameras naming an unknown CMMS and — when the store exists —
-            cameras that sent detections but have no mapping. Each line names the file and line.
-            Exit 1 when anything would produce an orphaned work order.
+            Reports assets missing from the register, ids listed twice, criticality that
+            disagrees with the register, cameras naming an unknown CMMS and — when the
+            store exists — cameras that sent detections but have no mapping. Each line
+            names the file and line. Exit 1 when anything would produce an orphaned work
+            order.
 
             Example:
               millwright assets validate --config millwright.yaml --register export.csv

@@ -5,18 +5,20 @@ struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Load generator and latency measurement; prints one JSON object.",
         discussion: """
-        Runs the gateway in this process against the sandbox emulator on loopback, with a fresh
-        SQLite store, and reports: detections_per_s, ingest_p50_ms / ingest_p99_ms (REST request
-        to committed 202), detection_to_wo_p50_ms / _p99_ms (confirming detection to CMMS
-        acknowledgement), annotate_ms_1080p (decode + annotate + encode of a 1920×1080 JPEG, with
-        Pillow doing the same work in the same run when python3 + Pillow are installed), rss_mb.
+        Runs the gateway in this process against the sandbox emulator on loopback,
+        with a fresh SQLite store, and reports: detections_per_s, ingest_p50_ms /
+        ingest_p99_ms (REST request to committed 202), detection_to_wo_p50_ms /
+        _p99_ms (confirming detection to CMMS acknowledgement), annotate_ms_1080p
+        (decode + annotate + encode of a 1920×1080 JPEG, with Pillow doing the same
+        work in the same run when python3 + Pillow are installed), rss_mb.
 
-        --transport mqtt starts mosquitto on a free loopback port, publishes QoS 1 detections to
-        it and measures broker→commit throughput and latency, beside mosquitto's own relay rate
-        (mosquitto_pub → mosquitto_sub) as the ceiling.
+        --transport mqtt starts mosquitto on a free loopback port, publishes QoS 1
+        detections to it and measures broker→commit throughput and latency, beside
+        mosquitto's own relay rate (mosquitto_pub → mosquitto_sub) as the ceiling.
 
-        --hostile-every N mixes refused requests with 6 MB fields into the REST load and reports
-        the resident memory that stayed afterwards (rss_mb_after_hostile), e.g.
+        --hostile-every N mixes refused requests with 6 MB fields into the REST load
+        and reports the resident memory that stayed afterwards
+        (rss_mb_after_hostile), e.g.
           millwright bench --detections 100000 --hostile-every 10
 
         Build with -c release for figures worth quoting:

@@ -17,13 +17,15 @@ struct Demo: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run the whole loop on built-in defaults, with no setup, and print a summary.",
         discussion: """
-        Starts, in this process: the sandbox CMMS emulator (failing some requests on purpose),
-        the gateway on SQLite in a temporary folder, and its REST API. Then plays a scripted
-        shift on line 2: eight cameras with cracks, corrosion, misalignment and missing parts,
-        repeats, low-confidence noise, an unmapped camera and a camera whose asset is not in
-        the register. Work orders are delivered through the outbox despite the CMMS hiccups,
-        technicians "complete" them in the emulator, and a repeat after closure is suppressed.
-        The summary's figures are counted from the store and the emulator, not the script.
+        Starts, in this process: the sandbox CMMS emulator (failing some requests on
+        purpose), the gateway on SQLite in a temporary folder, and its REST API.
+        Then plays a scripted shift on line 2: eight cameras with cracks, corrosion,
+        misalignment and missing parts, repeats, low-confidence noise, an unmapped
+        camera and a camera whose asset is not in the register. Work orders are
+        delivered through the outbox despite the CMMS hiccups, technicians
+        "complete" them in the emulator, and a repeat after closure is suppressed.
+        The summary's figures are counted from the store and the emulator, not the
+        script.
 
         --keep-running keeps the API and dashboard up afterwards (Ctrl-C to stop).
         """)

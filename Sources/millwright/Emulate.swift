@@ -10,10 +10,11 @@ struct Emulate: AsyncParsableCommand {
         abstract: "Run a CMMS emulator to test against before go-live.",
         discussion: """
         KIND and what each emulator covers:
-        \(EmulatorRegistry.all.map { "  \($0.kind): \($0.covers)" }.joined(separator: "\n"))
+        \(EmulatorRegistry.all.map { "  \($0.kind): \($0.covers)"
+        }.joined(separator: "\n"))
 
-        Every emulator lists what it received at GET /_emulator/work-orders (common JSON shape)
-        and counts requests at GET /_emulator/stats.
+        Every emulator lists what it received at GET /_emulator/work-orders (common
+        JSON shape) and counts requests at GET /_emulator/stats.
 
         Change a work order's status like a technician would:
           curl -X PATCH -H 'Authorization: Bearer x' -d '{"status":"completed"}' http://127.0.0.1:9000/api/work-orders/1001

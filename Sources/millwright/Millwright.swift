@@ -7,13 +7,15 @@ struct Millwright: AsyncParsableCommand {
         commandName: "millwright",
         abstract: "Turns AI-vision defect detections into dispatched maintenance work orders.",
         discussion: """
-        Detections come in over REST (and MQTT); cameras are mapped to CMMS assets; repeated
-        detections are confirmed and grouped into one incident per asset, defect and zone; each
-        incident gets a severity, a priority and a complete work order, delivered exactly once to
-        the plant's CMMS through a durable outbox.
+        Detections come in over REST (and MQTT); cameras are mapped to CMMS assets;
+        repeated detections are confirmed and grouped into one incident per asset,
+        defect and zone; each incident gets a severity, a priority and a complete
+        work order, delivered exactly once to the plant's CMMS through a durable
+        outbox.
 
-        Start with `millwright demo`, which runs the whole loop on built-in defaults.
-        Exit codes: 0 ok, 1 a check failed, 2 usage or configuration error.
+        Start with `millwright demo`, which runs the whole loop on built-in
+        defaults. Exit codes: 0 ok, 1 a check failed, 2 usage or configuration
+        error.
         """,
         subcommands: [Demo.self, Serve.self, Emulate.self, Assets.self, CheckConnection.self, Replay.self, Audit.self, Bench.self]
     )

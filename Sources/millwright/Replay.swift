@@ -11,10 +11,11 @@ struct Replay: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Replay recorded detections (JSON Lines) through the pipeline.",
         discussion: """
-        Each line is one payload in any supported format (one detection or a batch). Decisions
-        are stored like live ones; with --shadow nothing is sent to a CMMS and the work orders
-        that would have been created are listed by GET /v1/work-orders?shadow=true.
-        Without --shadow the outbox is delivered before the command exits.
+        Each line is one payload in any supported format (one detection or a batch).
+        Decisions are stored like live ones; with --shadow nothing is sent to a CMMS
+        and the work orders that would have been created are listed by GET
+        /v1/work-orders?shadow=true. Without --shadow the outbox is delivered before
+        the command exits.
 
         Example:
           millwright replay shift-b.jsonl --config millwright.yaml --shadow
