@@ -46,7 +46,7 @@ import Testing
         guard case .created(let id) = await c.create(Fixtures.draft()) else { Issue.record("not created"); return }
         for (maximo, common) in table {
             #expect(c.mapStatus(maximo) == common, "connector: \(maximo)")
-            let r = try await HTTPTransport(client: http, timeout: .seconds(5)).send(.POST, emu.baseURL + "/_emulator/maximo/work-orders/\(id)/status",
+            let r = try await HTTPTransport(client: http, timeout: .seconds(30)).send(.POST, emu.baseURL + "/_emulator/maximo/work-orders/\(id)/status",
                                                                                      body: Data(#"{"status":"\#(maximo)"}"#.utf8))
             #expect(r.status == 200)
             #expect(await emu.state.find(id: id)?.status == common.rawValue, "emulator: \(maximo)")
@@ -58,7 +58,7 @@ import Testing
     @Test func sandboxChecksItsOwnBodyTable() async throws {
         let emu = try await RunningEmulator.start { SandboxEmulator.router(state: $0) }
         defer { emu.stop() }
-        let http = HTTPTransport(client: HTTPClient.test(), timeout: .seconds(5))
+        let http = HTTPTransport(client: HTTPClient.test(), timeout: .seconds(30))
         var good: [String: JSONValue] = ["severity": .number(87), "location": .null]
         for (k, v) in [("reference", "MW-1"), ("title", "Crack"), ("description", "d"), ("asset", "10004712"), ("priority", "high"),
                        ("defect_class", "crack"), ("camera", "CAM-07"), ("detected_at", "2026-11-22T14:05:09.000Z")] { good[k] = .string(v) }
@@ -85,6 +85,7 @@ import Testing
         // What the connector sends, the sandbox takes.
         var s = CMMSSettings(name: "sandbox", kind: "sandbox", baseURL: emu.baseURL)
         s.auth = .bearer(token: "t")
+        s.timeout = .seconds(30)  // a deadline for a loaded machine, not a wait
         let c = try ConnectorFactory.make(s, http: HTTPClient.test())
         guard case .created = await c.create(Fixtures.draft()) else { Issue.record("the connector's body was refused"); return }
     }
