@@ -4,7 +4,7 @@ import NIOHTTP1
 
 /// `maintainx`: MaintainX REST API v1 (`base_url` = `https://api.getmaintainx.com/v1`).
 ///
-/// Endpoints (from MaintainX's OpenAPI, `shared/specs/cmms/maintainx-openapi.json`):
+/// Endpoints (from MaintainX's OpenAPI, `Tests/Fixtures/specs/cmms/maintainx-openapi.json`):
 /// `POST /workorders` (create; answer `{"id": …}`), `GET /workorders?sort=-createdAt&createdAt[gte]=…&limit=…&expand=extra_fields`
 /// and `GET /workorders/{id}` (lookup, status), `POST /workorders/{id}/comments` (notes),
 /// `PUT /workorders/{id}/attachments/{filename}` with the JPEG as body (image), `GET /workorders?limit=1` (check).

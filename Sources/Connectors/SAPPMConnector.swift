@@ -15,7 +15,7 @@ import NIOHTTP1
 /// - `API_CV_ATTACHMENT_SRV` (`/sap/opu/odata/sap/API_CV_ATTACHMENT_SRV`): `POST /AttachmentContentSet`,
 ///   binary body, headers `Slug`, `BusinessObjectTypeName`, `LinkedSAPObjectKey`.
 ///
-/// Notification fields sent (all checked against the EDMX in `shared/specs/cmms` by the tests):
+/// Notification fields sent (all checked against the EDMX in `Tests/Fixtures/specs/cmms` by the tests):
 /// `NotificationText` (40: our title), `MaintNotifLongTextForEdit` (our long text, cut to the EDMX
 /// MaxLength 1333 with a pointer to the evidence), `NotificationType`, `MaintPriority`,
 /// `TechnicalObject` + `TechObjIsEquipOrFuncnlLoc` (`EAMS_EQUI` equipment / `EAMS_FL` functional

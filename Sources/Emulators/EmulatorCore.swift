@@ -185,7 +185,10 @@ public enum EmulatorCredentials {
     }
 }
 
-/// A `multipart/form-data` body as the emulators receive uploads.
+/// A `multipart/form-data` body as the emulators receive uploads: the emulators' own parser (the
+/// connectors only build such bodies), written from RFC 7578 (`multipart/form-data`, the `name` and
+/// `filename` parameters of `Content-Disposition`) and RFC 2046 section 5.1.1 (the `boundary`
+/// parameter, `--boundary` delimiters after CRLF, the closing `--boundary--`).
 enum MultipartForm {
     struct Part {
         var name: String

@@ -1,4 +1,4 @@
-import Connectors
+import Crypto
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -65,6 +65,25 @@ public enum FiixEmulator {
         EmulatorHTTP.json(status: .ok, ["error": JSONValue.object(["code": .number(Double(code)), "message": .string(message)])])
     }
 
+    /// The `Authorization` value Fiix expects, computed here from Fiix's own description, not the
+    /// connector's: "How to use the Fiix API without an SDK" (fiixlabs.github.io/api-documentation/guide-nosdk.html,
+    /// "Authenticating a Request") signs the full request URL, query string included, with its leading
+    /// `http://` or `https://` removed, by HMAC-SHA256 keyed with the UTF-8 secret, sent as lower-case hex.
+    /// Fiix's clients do the same (fiixlabs/fiix-cmms-api; the .NET port Screaminlean/FiixCmms.Client.Net,
+    /// FiixCmmsClient.CalculateSignature, strips only a leading scheme).
+    public static func signature(signedURL url: String, secret: String) -> String {
+        var message = Substring(url)
+        for scheme in ["https://", "http://"] where message.hasPrefix(scheme) {
+            message = message.dropFirst(scheme.count)
+            break
+        }
+        let mac = HMAC<SHA256>.authenticationCode(for: Array(message.utf8), using: SymmetricKey(data: Array(secret.utf8)))
+        let hex = Array("0123456789abcdef".utf8)
+        var out: [UInt8] = []
+        for byte in mac { out.append(hex[Int(byte >> 4)]); out.append(hex[Int(byte & 0x0F)]) }
+        return String(decoding: out, as: UTF8.self)
+    }
+
     static func statusId(common: String) -> Int { ["in_progress": 3, "completed": 5, "cancelled": 6, "false_positive": 5][common] ?? 1 }
     static func common(_ id: Int) -> String { [3: "in_progress", 5: "completed", 6: "cancelled"][id] ?? "open" }
 
@@ -91,7 +110,7 @@ public enum FiixEmulator {
                 let url = host + (request.uri.string)
                 let ok = creds.contains { line in
                     let parts = line.split(separator: ":", maxSplits: 1).map(String.init)
-                    return parts.count == 2 && parts[0] == access && FiixConnector.signature(url: url, secret: parts[1]) == sig
+                    return parts.count == 2 && parts[0] == access && signature(signedURL: url, secret: parts[1]) == sig
                 }
                 if !ok { return rpcError(401, "Signature does not match (check the secret)") }
             }

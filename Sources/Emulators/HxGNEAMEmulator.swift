@@ -1,4 +1,3 @@
-import Connectors
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -35,8 +34,27 @@ public enum HxGNEAMEmulator {
         EmulatorHTTP.json(status: status, ["ErrorAlert": JSONValue.array([.object(["Message": .string(message), "Name": .string("EAM")])])])
     }
     static func fault(_ message: String, status: HTTPResponse.Status = .internalServerError) -> Response {
-        soap(status, "<soapenv:Fault><faultcode>soapenv:Server</faultcode><faultstring>\(HxGNEAMConnector.xml(message))</faultstring></soapenv:Fault>")
+        soap(status, "<soapenv:Fault><faultcode>soapenv:Server</faultcode><faultstring>\(escaped(message))</faultstring></soapenv:Fault>")
     }
+    /// Text escaped for XML character data, the emulator's own: the five predefined entities of
+    /// XML 1.0 (W3C Recommendation, section 4.6 "Predefined Entities").
+    static func escaped(_ text: String) -> String {
+        var out = ""
+        out.reserveCapacity(text.utf8.count)
+        // By scalar, not Character: "&" followed by a combining mark is one Character but still an "&".
+        for c in text.unicodeScalars {
+            switch c {
+            case "&": out += "&amp;"
+            case "<": out += "&lt;"
+            case ">": out += "&gt;"
+            case "\"": out += "&quot;"
+            case "'": out += "&apos;"
+            default: out.unicodeScalars.append(c)
+            }
+        }
+        return out
+    }
+
     static func soap(_ status: HTTPResponse.Status, _ body: String) -> Response {
         let doc = #"<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body>"# + body + "</soapenv:Body></soapenv:Envelope>"
         return Response(status: status, headers: [.contentType: "text/xml; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: doc)))
@@ -147,7 +165,7 @@ public enum HxGNEAMEmulator {
             let updated = await state.update(id: w.id) { $0.notes.append(text) }
             let line = (updated?.notes.count ?? 1) * 10
             return soap(.ok, #"<MP0109_AddComments_001_Result xmlns="http://schemas.datastream.net/MP_results/MP0109_001"><ResultData><ENTITYCOMMENTID xmlns="http://schemas.datastream.net/MP_fields"><ENTITY>EVNT</ENTITY><ENTITYKEYCODE>"#
-                        + HxGNEAMConnector.xml(key) + "</ENTITYKEYCODE><LINENUM>\(line)</LINENUM></ENTITYCOMMENTID></ResultData></MP0109_AddComments_001_Result>")
+                        + escaped(key) + "</ENTITYKEYCODE><LINENUM>\(line)</LINENUM></ENTITYCOMMENTID></ResultData></MP0109_AddComments_001_Result>")
         }
         return router
     }

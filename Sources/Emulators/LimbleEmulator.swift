@@ -1,4 +1,3 @@
-import Connectors
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -13,7 +12,8 @@ import NIOCore
 /// unknown fields rejected → 400 `{"message"}`), `GET /v2/tasks?tasks=` / `?locations=&limit=`,
 /// `PATCH /v2/tasks/{id}` (`statusID`, `dateCompleted`: a technician's change), `POST /v2/tasks/{id}/comments`,
 /// `PUT /v2/tasks/{id}/image` (multipart field `image`, JPEG/PNG/GIF, at most 50 MB). No machine-readable
-/// spec is in shared/specs (SOURCES.md); the collection is published at apidocs.limblecmms.com.
+/// spec was found on public GitHub, so none is among the test fixtures; the official Postman collection
+/// is published at apidocs.limblecmms.com.
 public enum LimbleEmulator {
     static let fields: [String: String] = [
         "name": "s", "description": "s", "locationID": "i", "due": "i", "type": "i", "assetID": "i", "assignment": "i", "assignmentType": "s",

@@ -1,4 +1,3 @@
-import Connectors
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -23,21 +22,9 @@ public enum MaintainXEmulator {
     public static let customFields: Set<String> = ["Millwright Reference", "Defect Class"]
     public static let statuses = ["OPEN", "IN_PROGRESS", "ON_HOLD", "DONE", "CANCELED"]
 
-    /// Used only when the OpenAPI file is absent; the tests compare it with the file.
-    public static let embeddedSchema = OpenAPIBody(properties: [
-        "title": OpenAPIProperty(types: ["string"]),
-        "description": OpenAPIProperty(types: ["string"], nullable: true),
-        "priority": OpenAPIProperty(types: ["string"], enumValues: ["NONE", "LOW", "MEDIUM", "HIGH"]),
-        "type": OpenAPIProperty(types: ["string"], enumValues: ["OTHER", "REACTIVE", "PREVENTIVE"]),
-        "assetId": OpenAPIProperty(types: ["integer"], nullable: true),
-        "locationId": OpenAPIProperty(types: ["integer"], nullable: true),
-        "categories": OpenAPIProperty(types: ["array"]),
-        "workOrderTemplateId": OpenAPIProperty(types: ["integer"], nullable: true),
-        "externalData": OpenAPIProperty(types: ["object", "number", "string"], nullable: true),
-        "extraFields": OpenAPIProperty(types: ["object"]),
-    ], required: ["title"])
-
-    public static func schema(from dir: URL? = SpecFiles.directory()) -> OpenAPIBody {
+    /// The `POST /workorders` body schema: the built-in table (`embeddedSchema`, in `SpecTables.swift`),
+    /// or the one in `maintainx-openapi.json` when `dir` is a folder holding it (the tests pass one).
+    public static func schema(from dir: URL? = nil) -> OpenAPIBody {
         if let u = SpecFiles.file("maintainx-openapi.json", in: dir), let s = try? OpenAPIBody.load(u, path: "/workorders", method: "post") { return s }
         return embeddedSchema
     }

@@ -1,4 +1,3 @@
-import Connectors
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -18,7 +17,7 @@ import NIOCore
 /// (base64 user:password); any value unless `--credentials` lists the key or `user:password`.
 /// Helper: `POST /_emulator/maximo/work-orders/{id}/status` `{"status": "INPRG"}`.
 ///
-/// Field names follow the Maximo Manage Postman collection in `shared/specs/cmms` plus the
+/// Field names follow the Maximo Manage Postman collection (Tests/Fixtures/specs/cmms, SOURCES.md there) plus the
 /// MXAPIWODETAIL attributes it does not show (`wopriority`, `location`, `worktype`, `externalrefid`,
 /// the assignment attributes `owner`/`ownergroup`/`lead`/`supervisor`/`persongroup`, `estdur`, `downtime`).
 /// Lengths: `description` 100 (WORKORDER.DESCRIPTION); the others are the Maximo 7.6 defaults as far
@@ -70,7 +69,19 @@ public enum MaximoEmulator {
         func get(_ id: String) -> [String: JSONValue] { fields[id] ?? [:] }
     }
 
-    static func common(_ maximo: String) -> String { (MaximoConnector.defaultStatuses[maximo] ?? .open).rawValue }
+    /// Maximo's work-order statuses (internal values of the WOSTATUS domain) in Millwright's common terms,
+    /// written here from IBM's documentation rather than taken from the connector: IBM Support,
+    /// "Maximo Support Desk - Allowable Status Changes for Work Orders"
+    /// (ibm.com/support/pages/maximo-support-desk-allowable-status-changes-work-orders) lists WSCH,
+    /// WMATL and WPCOND as synonyms of APPR (approved, not started); INPRG is work under way; COMP and
+    /// CLOSE are done; CAN is cancelled. WAPPR is the starting status, waiting on approval.
+    static let commonStatus: [String: CMMSStatus] = [
+        "WAPPR": .open, "APPR": .open, "WSCH": .open, "WMATL": .open, "WPCOND": .open,
+        "INPRG": .inProgress,
+        "COMP": .completed, "CLOSE": .completed,
+        "CAN": .cancelled,
+    ]
+    static func common(_ maximo: String) -> String { (commonStatus[maximo] ?? .open).rawValue }
     static func maximoStatus(common: String) -> String {
         switch CMMSStatus(rawValue: common) ?? .open {
         case .open: "WAPPR"

@@ -1,4 +1,3 @@
-import Connectors
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -22,7 +21,9 @@ import NIOCore
 /// Helpers: `POST /_emulator/sap/expire-csrf` (invalidate all tokens, as a session timeout does),
 /// `POST /_emulator/sap/notifications/{id}` `{"status": "open|in_progress|completed|cancelled|false_positive",
 /// "code_group": "…", "code": "…"}` (set status and coding as a technician would).
-/// Spec files: see `SpecFiles`; without them a built-in table of the fields Millwright uses applies.
+/// Contracts: the entity types of the three services as built-in tables (`SpecTables.swift`, every
+/// property of the official EDMX files, checked against them by the tests); `Models.load(from:)` with a
+/// folder of the EDMX files instead reads them (the tests do, and `$metadata` then answers the real file).
 public enum SAPPMEmulator {
     public static let prefix = "/sap/opu/odata/sap/"
 
@@ -32,7 +33,7 @@ public enum SAPPMEmulator {
         public var attachment: EDMXModel
         public var metadataFiles: [String: URL]
 
-        public static func load(from dir: URL? = SpecFiles.directory()) -> Models {
+        public static func load(from dir: URL? = nil) -> Models {
             func model(_ file: String, _ fallback: [String]) -> (EDMXModel, URL?) {
                 if let u = SpecFiles.file(file, in: dir), var m = try? EDMXModel.load(u) {
                     // Customer extension fields (ZZ1_…) belong to one tenant, not to the standard API.
@@ -52,17 +53,6 @@ public enum SAPPMEmulator {
             return Models(notification: n, order: o, attachment: a, metadataFiles: files)
         }
     }
-
-    /// Used only when the spec files are absent; the tests check it against the EDMX files.
-    public static let embeddedNotification = [
-        "MaintenanceNotification|MaintenanceNotificationType|MaintenanceNotification:String:12:kncu,NotificationText:String:40:n,MaintPriority:String:1:,NotificationType:String:2:u,NotifProcessingPhase:String:1:cu,CreationDate:DateTime::cu,LastChangeDateTime:DateTimeOffset::cu,ReportedByUser:String:12:,MalfunctionStartDate:DateTime::,MalfunctionStartTime:Time::,MaintNotificationCode:String:4:,MaintNotificationCodeGroup:String:8:,MaintenanceObjectIsDown:Boolean::,MaintNotificationLongText:String::cu,MaintNotifLongTextForEdit:String:1333:,TechnicalObject:String:40:,TechObjIsEquipOrFuncnlLoc:String:20:,MaintenancePlanningPlant:String:4:,MaintenancePlannerGroup:String:3:,MainWorkCenterPlant:String:4:,MainWorkCenter:String:8:,MaintenanceOrder:String:12:,ConcatenatedActiveSystStsName:String:224:cu,MaintNotifExtReferenceNumber:String:20:",
-    ]
-    public static let embeddedOrder = [
-        "MaintenanceOrder|MaintenanceOrderType|MaintenanceOrder:String:12:knu,MaintenanceOrderType:String:4:u,MaintenanceOrderDesc:String:40:,MaintenanceNotification:String:12:,MainWorkCenter:String:8:,MainWorkCenterPlant:String:4:,MaintenancePlanningPlant:String:4:u,Equipment:String:18:,FunctionalLocation:String:30:,MaintPriority:String:1:",
-    ]
-    public static let embeddedAttachment = [
-        "AttachmentContentSet|AttachmentContent|DocumentInfoRecordDocType:String:3:kncu,DocumentInfoRecordDocNumber:String:25:kncu,DocumentInfoRecordDocVersion:String:2:kncu,DocumentInfoRecordDocPart:String:3:kncu,LogicalDocument:String:32:kncu,ArchiveDocumentID:String:40:kncu,LinkedSAPObjectKey:String:90:kncu,BusinessObjectTypeName:String:40:kncu,FileSize:String:12:cu,FileName:String:255:cu,MimeType:String:128:u,Content:Binary::u,CreationDateTime:DateTime::cu",
-    ]
 
     public static func router(state: EmulatorState) -> Hummingbird.Router<BasicRequestContext> {
         router(state: state, models: .load())

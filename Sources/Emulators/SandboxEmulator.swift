@@ -1,4 +1,3 @@
-import Connectors
 import Foundation
 import Hummingbird
 import MillwrightCore
@@ -20,20 +19,17 @@ public enum SandboxEmulator {
         }
         api.post("work-orders") { request, _ in
             let data = try await EmulatorHTTP.body(request)
-            let known = Set(SandboxWorkOrderRequest.CodingKeys.allCases.map(\.rawValue))
-            if let unknown = (try? JSONValue.parse(data))?.objectValue?.keys.sorted().first(where: { !known.contains($0) }) {
-                return problem(.unprocessableContent, "unknown field '\(unknown)'; the sandbox takes \(known.sorted().joined(separator: ", "))")
+            let req: [String: JSONValue]
+            switch checked(data) {
+            case .failure(let p): return problem(.unprocessableContent, p.message)
+            case .success(let fields): req = fields
             }
-            let req: SandboxWorkOrderRequest
-            do { req = try JSONDecoder.sandbox.decode(SandboxWorkOrderRequest.self, from: data) } catch {
-                return problem(.unprocessableContent, "work order body does not match the sandbox schema: \(error)")
-            }
-            if req.title.isEmpty || req.title.count > 40 { return problem(.unprocessableContent, "title must be 1–40 characters") }
-            if req.reference.isEmpty || req.reference.count > 20 { return problem(.unprocessableContent, "reference must be 1–20 characters") }
-            let body = (try? JSONValue.parse(data)) ?? .null
+            let title = req["title"]?.stringValue ?? "", reference = req["reference"]?.stringValue ?? ""
+            if title.isEmpty || title.count > 40 { return problem(.unprocessableContent, "title must be 1–40 characters") }
+            if reference.isEmpty || reference.count > 20 { return problem(.unprocessableContent, "reference must be 1–20 characters") }
             let wo = await state.add { id in
-                EmulatedWorkOrder(id: id, reference: req.reference, title: req.title, asset: req.asset, priority: req.priority,
-                                  status: "open", createdAt: Date(), notes: [], attachments: [], body: body, assignee: req.assignee)
+                EmulatedWorkOrder(id: id, reference: reference, title: title, asset: req["asset"]?.stringValue, priority: req["priority"]?.stringValue,
+                                  status: "open", createdAt: Date(), notes: [], attachments: [], body: .object(req), assignee: req["assignee"]?.stringValue)
             }
             return EmulatorHTTP.json(status: .created, view(wo), headers: [.location: "/api/work-orders/\(wo.id)"])
         }
@@ -75,6 +71,43 @@ public enum SandboxEmulator {
         }
         return router
     }
+
+    /// The sandbox's work-order body, the emulator's own table (the sandbox is Millwright's own test
+    /// CMMS, its contract is the README's "A CMMS to talk to"; no connector type is shared):
+    /// field → (JSON type, required). `detected_at` is an ISO 8601 time.
+    static let fields: [String: (type: String, required: Bool)] = [
+        "reference": ("string", true), "title": ("string", true), "description": ("string", true), "asset": ("string", true),
+        "priority": ("string", true), "defect_class": ("string", true), "severity": ("integer", true), "camera": ("string", true),
+        "detected_at": ("time", true), "location": ("string", false), "evidence_url": ("string", false), "assignee": ("string", false),
+        "work_type": ("string", false), "cost_center": ("string", false),
+    ]
+
+    /// The body's fields, or what is wrong with it: not a JSON object, an unknown field, a missing
+    /// required one, or a value of the wrong type (an optional field may be null).
+    static func checked(_ data: Data) -> Result<[String: JSONValue], SandboxBodyProblem> {
+        guard let body = (try? JSONValue.parse(data))?.objectValue else { return .failure(SandboxBodyProblem("work order body must be a JSON object")) }
+        let known = fields.keys.sorted()
+        if let unknown = body.keys.sorted().first(where: { fields[$0] == nil }) {
+            return .failure(SandboxBodyProblem("unknown field '\(unknown)'; the sandbox takes \(known.joined(separator: ", "))"))
+        }
+        for name in known {
+            let (type, required) = fields[name]!
+            guard let v = body[name], !v.isNull else {
+                if required { return .failure(SandboxBodyProblem("\(name) is required")) }
+                continue
+            }
+            let ok: Bool
+            switch type {
+            case "integer": ok = v.doubleValue.map { Checked.exactInt($0, in: -(1 << 53)...(1 << 53)) != nil } ?? false
+            case "time": ok = v.stringValue.flatMap(Timestamps.parseISO) != nil
+            default: ok = v.stringValue != nil
+            }
+            if !ok { return .failure(SandboxBodyProblem("\(name) must be \(type == "time" ? "an ISO 8601 time" : type == "integer" ? "a whole number" : "a string")")) }
+        }
+        return .success(body)
+    }
+
+    struct SandboxBodyProblem: Error { var message: String; init(_ m: String) { message = m } }
 
     static func view(_ w: EmulatedWorkOrder) -> [String: JSONValue] {
         ["id": .string(w.id), "reference": JSONValue(w.reference), "title": .string(w.title), "status": .string(w.status),

@@ -4,26 +4,16 @@ import FoundationXML
 #endif
 import MillwrightCore
 
-/// The official contracts the emulators validate against, loaded from the spec files in
-/// `shared/specs/cmms/` so an emulator cannot drift from the real system.
+/// Readers of the official contracts (OData V2 EDMX, OpenAPI 3) the emulators validate against.
 ///
-/// Where the files are looked for: `$MILLWRIGHT_SPECS` (the `specs` folder or its `cmms`
-/// subfolder), else `../shared/specs` relative to the current directory, else `shared/specs`.
-/// When none exists, each emulator falls back to a small embedded field table (the fields
-/// Millwright sends plus the ones it reads), which the tests check against the real files.
+/// The emulators never look for spec files on their own: `millwright emulate` validates against
+/// the built-in tables in `SpecTables.swift`, which hold every property of the official files, so
+/// an installed binary needs nothing beside it. A caller that has the files (the tests, from
+/// `Tests/Fixtures/specs`) passes their folder, and the readers below load them; the tests check
+/// that the built-in tables equal what these readers load.
 public enum SpecFiles {
-    public static func directory(environment: [String: String] = ProcessInfo.processInfo.environment) -> URL? {
-        var candidates: [String] = []
-        if let e = environment["MILLWRIGHT_SPECS"], !e.isEmpty { candidates += [e + "/cmms", e] }
-        let cwd = FileManager.default.currentDirectoryPath
-        candidates += [cwd + "/../shared/specs/cmms", cwd + "/shared/specs/cmms"]
-        for c in candidates where FileManager.default.fileExists(atPath: c + "/SOURCES.md") || FileManager.default.fileExists(atPath: c + "/sap-API_MAINTNOTIFICATION.edmx.xml") {
-            return URL(fileURLWithPath: c).standardizedFileURL
-        }
-        return nil
-    }
-
-    public static func file(_ name: String, in dir: URL? = directory()) -> URL? {
+    /// `name` inside `dir`, when both exist.
+    public static func file(_ name: String, in dir: URL?) -> URL? {
         guard let dir else { return nil }
         let u = dir.appendingPathComponent(name)
         return FileManager.default.fileExists(atPath: u.path) ? u : nil
@@ -81,14 +71,17 @@ public struct EDMXModel: Sendable {
     }
 
     /// A compact table `Set|Type|Prop:EdmType:MaxLength:flags,...` (flags: k key, n not nullable,
-    /// c not creatable, u not updatable) used when the spec files are absent.
+    /// c not creatable, u not updatable; white space and line breaks between properties ignored),
+    /// the form of the built-in tables in `SpecTables.swift`.
     static func embedded(_ lines: [String]) -> EDMXModel {
         var m = EDMXModel()
         for line in lines {
-            let parts = line.split(separator: "|", omittingEmptySubsequences: false).map(String.init)
+            let parts = line.split(separator: "|", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
             guard parts.count == 3 else { continue }
             var t = EDMXEntityType(name: parts[1])
-            for spec in parts[2].split(separator: ",") {
+            for piece in parts[2].split(separator: ",") {
+                let spec = piece.trimmingCharacters(in: .whitespacesAndNewlines)
+                guard !spec.isEmpty else { continue }
                 let f = spec.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
                 let flags = f.count > 3 ? f[3] : ""
                 let p = EDMXProperty(name: f[0], type: "Edm." + f[1], maxLength: Int(f[2]), nullable: !flags.contains("n"),

@@ -25,6 +25,16 @@ struct RunningEmulator {
     func stop() { server.cancel() }
 }
 
+/// Where every test finds the official spec files: `Tests/Fixtures/specs` in this package (see
+/// SOURCES.md there), from the package root as this file's path gives it. No environment variable
+/// and nothing outside the clone: a fresh checkout runs its tests on its own.
+enum Specs {
+    /// The package root: this file is `Tests/ConnectorTests/ConnectorTestSupport.swift`.
+    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let root = packageRoot.appendingPathComponent("Tests/Fixtures/specs")
+    static func folder(_ name: String) -> URL { root.appendingPathComponent(name) }
+}
+
 enum Fixtures {
     static func draft(reference: String = "MW-ABCDEF123456", title: String = "Crack at C2 head pulley", priority: Priority = .critical,
                       functionalLocation: String? = "1010-C2-HP", description: String = "Defect: crack detected by camera CAM-07\nEvidence: https://mw.example/e/1") -> WorkOrderDraft {
@@ -39,23 +49,13 @@ enum Fixtures {
     /// A small valid JPEG header + payload; the emulators only check it is non-empty binary.
     static let jpeg = Data([0xFF, 0xD8, 0xFF, 0xE0] + Array(repeating: UInt8(0x42), count: 2048) + [0xFF, 0xD9])
 
-    /// `shared/specs/cmms` found by walking up from this file (CI keeps `shared/` beside the clone).
-    static var specs: URL? {
-        if let e = ProcessInfo.processInfo.environment["MILLWRIGHT_SHARED"], FileManager.default.fileExists(atPath: e + "/specs/cmms") {
-            return URL(fileURLWithPath: e + "/specs/cmms")
-        }
-        var dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        for _ in 0..<8 {
-            let c = dir.appendingPathComponent("shared/specs/cmms")
-            if FileManager.default.fileExists(atPath: c.path) { return c }
-            dir = dir.deletingLastPathComponent()
-        }
-        return SpecFiles.directory()
-    }
+    /// The CMMS spec files (`Tests/Fixtures/specs/cmms`), through the one locator, `Specs`.
+    static var specs: URL { Specs.folder("cmms") }
 
     static func specFile(_ name: String) throws -> URL {
-        guard let dir = specs else { throw SpecMissing(name: name) }
-        return dir.appendingPathComponent(name)
+        let u = specs.appendingPathComponent(name)
+        guard FileManager.default.fileExists(atPath: u.path) else { throw SpecMissing(name: u.path) }
+        return u
     }
 
     struct SpecMissing: Error { var name: String }

@@ -204,7 +204,7 @@ import Testing
         #expect(failed[0].fix?.contains("password") == true)
     }
 
-    @Test func worksWithTheEmbeddedTablesWhenSpecFilesAreAbsent() async throws {
+    @Test func worksOnTheBuiltInTablesAsMillwrightEmulateDoes() async throws {
         let emu = try await Self.start(models: SAPPMEmulator.Models.load(from: nil))
         defer { emu.stop() }
         let http = HTTPClient.test()
@@ -214,7 +214,7 @@ import Testing
         var long = Fixtures.draft()
         long.asset = String(repeating: "A", count: 41)
         guard case .permanent = await c.create(long) else {
-            Issue.record("embedded table must still enforce MaxLength"); return
+            Issue.record("the built-in table must still enforce MaxLength"); return
         }
     }
 
