@@ -95,16 +95,21 @@ import Testing
 
         let opened = ContinuousClock.now
         try await RawConnection.with(port: port) { c in
-            try await c.send("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Half: ")
+            // On a loaded machine the server may already have closed it before this is written;
+            // the close can still not come before the timeout, which is what is measured.
+            try? await c.send("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Half: ")
             await c.closedByServer()
         }
         let held = ContinuousClock.now - opened
         #expect(held >= .seconds(3) && held < .seconds(30), "closed after \(held)")
 
-        // A head completed in time is served.
-        let served = try await RawConnection.with(port: port) { c in
-            try await c.send("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
-            return try await c.response().status
+        // A head completed in time is served (a few tries: a loaded machine may itself be late).
+        var served: Int?
+        for _ in 0..<5 where served == nil {
+            served = try? await RawConnection.with(port: port) { c in
+                try await c.send("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+                return try await c.response().status
+            }
         }
         #expect(served == 200)
     }
@@ -115,15 +120,21 @@ import Testing
         defer { _ = server.terminate() }
         let port = port(try await server.listening())
 
-        try await RawConnection.with(port: port) { c in
-            // Measured from before the request, so the server's idle second lies wholly inside it.
-            let asked = ContinuousClock.now
-            try await c.send("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
-            #expect(try await c.response().status == 200)
-            await c.closedByServer()
-            let held = ContinuousClock.now - asked
-            #expect(held >= .seconds(3) && held < .seconds(30), "closed after \(held)")
+        // On a loaded machine a connection can sit idle past the timeout before the test writes
+        // on it, and is then rightly closed: try again until one request gets through.
+        var measured: Duration?
+        for _ in 0..<5 where measured == nil {
+            measured = try? await RawConnection.with(port: port) { c in
+                // Measured from before the request, so the server's idle time lies wholly inside it.
+                let asked = ContinuousClock.now
+                try await c.send("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+                guard try await c.response().status == 200 else { throw HarnessError.http(0, "not served") }
+                await c.closedByServer()
+                return ContinuousClock.now - asked
+            }
         }
+        let held = try #require(measured, "no request got through in five connections")
+        #expect(held >= .seconds(3) && held < .seconds(30), "closed after \(held)")
     }
 
     @Test(.timeLimit(.minutes(2))) func aConnectionPastMaxConnectionsGets503AndIsClosed() async throws {

@@ -185,7 +185,7 @@ private func lostWith(_ events: [MQTTClientEvent], _ match: (MQTTError) -> Bool)
         recordEvents(client, into: events)
         let connecting = Task { try await client.connect() }
         // The broker appears only after the client has failed at least twice.
-        try await events.waitUntil("two failed attempts") { events in
+        try await events.waitUntil("two failed attempts", timeout: 60) { events in
             events.filter { if case .reconnecting = $0 { true } else { false } }.count >= 2
         }
         dbg("two failures seen")
