@@ -155,8 +155,8 @@ public struct APIServer: Sendable {
             guard let d = Timestamps.parseISO(s) else { throw Problem(.badRequest, type: "invalid-query", detail: "since '\(s)' is not an ISO 8601 time") }
             f.since = d
         }
-        let items = try await gateway.store.detections(f)
-        return json(["items": items])
+        let after = try ListCursor.after(request, list: .detections)
+        return ListCursor.response(try await gateway.store.detectionsPage(f, after: after), list: .detections, request: request)
     }
 
     func listIncidents(_ request: Request, _ ctx: MillwrightContext) async throws -> Response {
@@ -169,7 +169,8 @@ public struct APIServer: Sendable {
         case "closed": open = false
         case let s?: throw Problem(.badRequest, type: "invalid-query", detail: "state '\(s)' must be open or closed")
         }
-        return json(["items": try await gateway.store.incidents(open: open, limit: try limit(q))])
+        let limit = try limit(q), after = try ListCursor.after(request, list: .incidents)
+        return ListCursor.response(try await gateway.store.incidentsPage(open: open, limit: limit, after: after), list: .incidents, request: request)
     }
 
     func listWorkOrders(_ request: Request, _ ctx: MillwrightContext) async throws -> Response {
@@ -183,7 +184,9 @@ public struct APIServer: Sendable {
         if let p = q.get("phase"), DeliveryState.Phase(rawValue: p) == nil {
             throw Problem(.badRequest, type: "invalid-query", detail: "phase '\(p)' is not one of \(DeliveryState.Phase.allCases.map(\.rawValue).joined(separator: ", "))")
         }
-        return json(["items": try await gateway.store.workOrders(shadow: shadow, phase: q.get("phase"), limit: try limit(q))])
+        let limit = try limit(q), after = try ListCursor.after(request, list: .workOrders)
+        let page = try await gateway.store.workOrdersPage(shadow: shadow, phase: q.get("phase"), limit: limit, after: after)
+        return ListCursor.response(page, list: .workOrders, request: request)
     }
 
     func feedback(_ request: Request, _ ctx: MillwrightContext) async throws -> Response {
