@@ -85,6 +85,7 @@ public struct APIServer: Sendable {
     public func router() -> Hummingbird.Router<MillwrightContext> {
         let router = Hummingbird.Router(context: MillwrightContext.self)
         router.add(middleware: ProblemMiddleware())
+        router.add(middleware: MethodNotAllowedMiddleware(routes: routes.map { ($0.method, $0.path) }))
         router.add(middleware: AuthMiddleware(keyring: keyring))
         for r in routes { router.on(RouterPath(r.path), method: r.method, use: r.handler) }
         return router
@@ -201,6 +202,12 @@ public struct APIServer: Sendable {
             throw Problem(.unprocessableContent, type: "invalid-feedback", detail: "verdict must be \"false_positive\" or \"confirmed\"",
                           errors: [ProblemItem(index: nil, field: "verdict", problem: "must be false_positive or confirmed")])
         }
+        for field in ["by", "note"] {
+            if let v = input[field], v != .null, v.stringValue == nil {
+                throw Problem(.unprocessableContent, type: "invalid-feedback", detail: "\(field) must be a string",
+                              errors: [ProblemItem(index: nil, field: field, problem: "must be a string")])
+            }
+        }
         do {
             _ = try await gateway.store.feedback(incidentId: id, falsePositive: verdict == "false_positive",
                                                  by: input["by"]?.stringValue ?? ctx.caller?.name, note: input["note"]?.stringValue)
@@ -279,6 +286,36 @@ public struct APIServer: Sendable {
     }
 
     func notFound(_ what: String) -> Problem { Problem(.notFound, type: "not-found", detail: "\(what) not found") }
+}
+
+/// A path the API has, asked with a method it does not take, is a 405 naming the methods it
+/// takes (`Allow`), not the router's 404.
+struct MethodNotAllowedMiddleware: RouterMiddleware {
+    typealias Context = MillwrightContext
+    let routes: [(method: HTTPRequest.Method, segments: [Substring])]
+
+    init(routes: [(HTTPRequest.Method, String)]) {
+        self.routes = routes.map { ($0.0, $0.1.split(separator: "/", omittingEmptySubsequences: true)) }
+    }
+
+    func allowed(_ path: String) -> [String] {
+        let segments = path.split(separator: "/", omittingEmptySubsequences: true)
+        let methods = routes.filter { r in
+            r.segments.count == segments.count && zip(r.segments, segments).allSatisfy { $0.hasPrefix("{") || $0 == $1 }
+        }.map(\.method.rawValue)
+        return Array(Set(methods)).sorted()
+    }
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let e as HTTPError where e.status == .notFound {
+            let methods = allowed(request.uri.path)
+            guard !methods.isEmpty, !methods.contains(request.method.rawValue) else { throw e }
+            throw HTTPError(.methodNotAllowed, headers: [.allow: methods.joined(separator: ", ")],
+                            message: "\(request.method.rawValue) is not allowed on \(request.uri.path); it takes \(methods.joined(separator: ", "))")
+        }
+    }
 }
 
 struct IngestResponse: Encodable {

@@ -10,6 +10,7 @@ info:
     AI-vision defect detections in, complete CMMS work orders out.
     Every error is an RFC 9457 problem document (application/problem+json).
     Authenticate with `Authorization: Bearer <api key>`; roles: ingest, viewer, operator, admin.
+    A path asked with a method it does not take is a 405 problem with an `Allow` header.
     Every list is read in pages, newest first: pass the `next_cursor` of one page as `cursor`
     (or follow the RFC 8288 `Link: <...>; rel="next"` header) until a page comes without one.
     A cursor is opaque; one the server did not make is a 400 problem. Any request can be
@@ -144,8 +145,8 @@ paths:
               required: [verdict]
               properties:
                 verdict: { type: string, enum: [false_positive, confirmed] }
-                by: { type: string }
-                note: { type: string }
+                by: { type: [string, "null"] }
+                note: { type: [string, "null"] }
       responses:
         "200": { description: The incident after the verdict, content: { application/json: { schema: { $ref: "#/components/schemas/IncidentView" } } } }
         "400": { $ref: "#/components/responses/BadRequest" }
