@@ -425,6 +425,8 @@ components:
       maxLength: 128
       pattern: '^[^\x00-\x1F\x7F-\x9F\u2028\u2029\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069]*$'
       description: At most 128 bytes of UTF-8; no control, line-separator or bidi characters
+    OptionalIdentifier:
+      anyOf: [ { $ref: "#/components/schemas/Identifier" }, { type: "null" } ]
     NonBlankIdentifier:
       type: string
       minLength: 1
@@ -433,15 +435,22 @@ components:
       description: Not blank; at most 128 bytes of UTF-8; no control, line-separator or bidi characters
     Detection:
       type: object
+      description: Optional fields may also be null (the same as leaving them out).
       required: [camera_id, timestamp, defect_class, confidence]
       properties:
-        detection_id: { $ref: "#/components/schemas/NonBlankIdentifier", description: Idempotency key }
+        detection_id:
+          description: Idempotency key (a number is taken as its decimal text)
+          anyOf: [ { $ref: "#/components/schemas/NonBlankIdentifier" }, { type: number }, { type: "null" } ]
         camera_id: { $ref: "#/components/schemas/NonBlankIdentifier" }
-        timestamp: { type: string, format: date-time, description: Not before 2000-01-01 and at most 5 minutes in the future }
+        timestamp:
+          description: Not before 2000-01-01 and at most 5 minutes in the future
+          anyOf:
+            - { type: string, format: date-time }
+            - { type: number, minimum: 946684800, description: "Unix seconds, or milliseconds when above 1e11" }
         defect_class: { $ref: "#/components/schemas/NonBlankIdentifier" }
         confidence: { type: number, minimum: 0, maximum: 1 }
         bbox:
-          type: object
+          type: [object, "null"]
           required: [x, y, width, height]
           description: In pixels; x + width and y + height at most 100000 and within the image (0.5 px slack) when its size is given
           properties:
@@ -450,19 +459,23 @@ components:
             width: { type: number, minimum: 0.5, maximum: 100000 }
             height: { type: number, minimum: 0.5, maximum: 100000 }
         image:
-          type: object
+          type: [object, "null"]
           properties:
-            width: { type: integer, minimum: 1, maximum: 50000 }
-            height: { type: integer, minimum: 1, maximum: 50000 }
-            url: { type: string, maxLength: 4096, description: At most 4096 bytes of UTF-8; no control characters but line breaks and tabs }
+            width: { type: [integer, "null"], minimum: 1, maximum: 50000 }
+            height: { type: [integer, "null"], minimum: 1, maximum: 50000 }
+            url: { type: [string, "null"], maxLength: 4096, description: At most 4096 bytes of UTF-8; no control characters but line breaks and tabs }
             data_base64: { type: [string, "null"] }
-        zone: { $ref: "#/components/schemas/Identifier" }
-        production_order: { $ref: "#/components/schemas/Identifier" }
-        shift: { $ref: "#/components/schemas/Identifier" }
-        tracking_id: { $ref: "#/components/schemas/Identifier" }
-        model: { type: object, properties: { name: { $ref: "#/components/schemas/Identifier" }, version: { $ref: "#/components/schemas/Identifier" } } }
+        zone: { $ref: "#/components/schemas/OptionalIdentifier" }
+        production_order: { $ref: "#/components/schemas/OptionalIdentifier" }
+        shift: { $ref: "#/components/schemas/OptionalIdentifier" }
+        tracking_id: { $ref: "#/components/schemas/OptionalIdentifier" }
+        model:
+          type: [object, "null"]
+          properties:
+            name: { $ref: "#/components/schemas/OptionalIdentifier" }
+            version: { anyOf: [ { $ref: "#/components/schemas/Identifier" }, { type: number }, { type: "null" } ] }
         measurements:
-          type: object
+          type: [object, "null"]
           maxProperties: 64
           propertyNames: { $ref: "#/components/schemas/NonBlankIdentifier" }
           additionalProperties: { type: number, minimum: -1000000000, maximum: 1000000000 }
