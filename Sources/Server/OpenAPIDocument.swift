@@ -294,8 +294,8 @@ paths:
       security: [ { bearer: [] }, {} ]
       parameters:
         - { name: id, in: path, required: true, schema: { type: string } }
-        - { name: exp, in: query, schema: { type: integer } }
-        - { name: sig, in: query, schema: { type: string } }
+        - { name: exp, in: query, description: "Signed link: its expiry, as the link carries it (Unix seconds); not read with an API key", schema: { type: string } }
+        - { name: sig, in: query, description: "Signed link: its signature; not read with an API key", schema: { type: string } }
       responses:
         "200": { description: JPEG, content: { image/jpeg: { schema: { type: string, contentMediaType: image/jpeg } } } }
         "304": { description: Not modified (ETag is the SHA-256) }
