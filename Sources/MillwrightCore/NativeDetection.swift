@@ -43,8 +43,12 @@ public enum NativeDetection {
         d.trackingId = try optionalString(o, "tracking_id")
         if let v = o["model"], !v.isNull {
             guard let m = v.objectValue else { throw FieldProblem(field: "model", "must be an object {name, version}") }
-            d.model = ModelInfo(name: try optionalString(m, "name", prefix: "model."),
-                                version: m["version"]?.stringOrNumber)
+            var version: String?
+            if let v = m["version"], !v.isNull {
+                guard let text = v.stringOrNumber else { throw FieldProblem(field: "model.version", "must be a string or a number, got \(v.typeName)") }
+                version = text
+            }
+            d.model = ModelInfo(name: try optionalString(m, "name", prefix: "model."), version: version)
         }
         if let v = o["measurements"], !v.isNull {
             guard let m = v.objectValue else { throw FieldProblem(field: "measurements", "must be an object of numbers") }

@@ -85,6 +85,7 @@ public struct APIServer: Sendable {
     public func router() -> Hummingbird.Router<MillwrightContext> {
         let router = Hummingbird.Router(context: MillwrightContext.self)
         router.add(middleware: ProblemMiddleware())
+        router.add(middleware: MethodNotAllowedMiddleware(routes: routes.map { ($0.method, $0.path) }))
         router.add(middleware: AuthMiddleware(keyring: keyring))
         for r in routes { router.on(RouterPath(r.path), method: r.method, use: r.handler) }
         return router
@@ -155,8 +156,8 @@ public struct APIServer: Sendable {
             guard let d = Timestamps.parseISO(s) else { throw Problem(.badRequest, type: "invalid-query", detail: "since '\(s)' is not an ISO 8601 time") }
             f.since = d
         }
-        let items = try await gateway.store.detections(f)
-        return json(["items": items])
+        let after = try ListCursor.after(request, list: .detections)
+        return ListCursor.response(try await gateway.store.detectionsPage(f, after: after), list: .detections, request: request)
     }
 
     func listIncidents(_ request: Request, _ ctx: MillwrightContext) async throws -> Response {
@@ -169,7 +170,8 @@ public struct APIServer: Sendable {
         case "closed": open = false
         case let s?: throw Problem(.badRequest, type: "invalid-query", detail: "state '\(s)' must be open or closed")
         }
-        return json(["items": try await gateway.store.incidents(open: open, limit: try limit(q))])
+        let limit = try limit(q), after = try ListCursor.after(request, list: .incidents)
+        return ListCursor.response(try await gateway.store.incidentsPage(open: open, limit: limit, after: after), list: .incidents, request: request)
     }
 
     func listWorkOrders(_ request: Request, _ ctx: MillwrightContext) async throws -> Response {
@@ -183,7 +185,9 @@ public struct APIServer: Sendable {
         if let p = q.get("phase"), DeliveryState.Phase(rawValue: p) == nil {
             throw Problem(.badRequest, type: "invalid-query", detail: "phase '\(p)' is not one of \(DeliveryState.Phase.allCases.map(\.rawValue).joined(separator: ", "))")
         }
-        return json(["items": try await gateway.store.workOrders(shadow: shadow, phase: q.get("phase"), limit: try limit(q))])
+        let limit = try limit(q), after = try ListCursor.after(request, list: .workOrders)
+        let page = try await gateway.store.workOrdersPage(shadow: shadow, phase: q.get("phase"), limit: limit, after: after)
+        return ListCursor.response(page, list: .workOrders, request: request)
     }
 
     func feedback(_ request: Request, _ ctx: MillwrightContext) async throws -> Response {
@@ -197,6 +201,12 @@ public struct APIServer: Sendable {
         guard let verdict = input["verdict"]?.stringValue, ["false_positive", "confirmed"].contains(verdict) else {
             throw Problem(.unprocessableContent, type: "invalid-feedback", detail: "verdict must be \"false_positive\" or \"confirmed\"",
                           errors: [ProblemItem(index: nil, field: "verdict", problem: "must be false_positive or confirmed")])
+        }
+        for field in ["by", "note"] {
+            if let v = input[field], v != .null, v.stringValue == nil {
+                throw Problem(.unprocessableContent, type: "invalid-feedback", detail: "\(field) must be a string",
+                              errors: [ProblemItem(index: nil, field: field, problem: "must be a string")])
+            }
         }
         do {
             _ = try await gateway.store.feedback(incidentId: id, falsePositive: verdict == "false_positive",
@@ -276,6 +286,36 @@ public struct APIServer: Sendable {
     }
 
     func notFound(_ what: String) -> Problem { Problem(.notFound, type: "not-found", detail: "\(what) not found") }
+}
+
+/// A path the API has, asked with a method it does not take, is a 405 naming the methods it
+/// takes (`Allow`), not the router's 404.
+struct MethodNotAllowedMiddleware: RouterMiddleware {
+    typealias Context = MillwrightContext
+    let routes: [(method: HTTPRequest.Method, segments: [Substring])]
+
+    init(routes: [(HTTPRequest.Method, String)]) {
+        self.routes = routes.map { ($0.0, $0.1.split(separator: "/", omittingEmptySubsequences: true)) }
+    }
+
+    func allowed(_ path: String) -> [String] {
+        let segments = path.split(separator: "/", omittingEmptySubsequences: true)
+        let methods = routes.filter { r in
+            r.segments.count == segments.count && zip(r.segments, segments).allSatisfy { $0.hasPrefix("{") || $0 == $1 }
+        }.map(\.method.rawValue)
+        return Array(Set(methods)).sorted()
+    }
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let e as HTTPError where e.status == .notFound {
+            let methods = allowed(request.uri.path)
+            guard !methods.isEmpty, !methods.contains(request.method.rawValue) else { throw e }
+            throw HTTPError(.methodNotAllowed, headers: [.allow: methods.joined(separator: ", ")],
+                            message: "\(request.method.rawValue) is not allowed on \(request.uri.path); it takes \(methods.joined(separator: ", "))")
+        }
+    }
 }
 
 struct IngestResponse: Encodable {

@@ -24,12 +24,16 @@ extension APIServer {
 
     struct TechniciansResponse: Encodable {
         var items: [TechnicianResponse]
-        /// Work waiting in fallback queues (nobody qualified was available).
+        /// Absent on the last page.
+        var nextCursor: String?
+        /// Work waiting in fallback queues (nobody qualified was available); on every page.
         var queues: [String: [TechnicianResponse.Assigned]]
     }
 
+    /// The roster by technician id, in pages like every list.
     func listTechnicians(_ request: Request, _ ctx: MillwrightContext) async throws -> Response {
         try ctx.require(.read)
+        let limit = try limit(request.uri.queryParameters), after = try ListCursor.after(request, list: .technicians)
         let assigned = try await gateway.store.assignments()
         // Includes the open work the CMMS reports beyond Millwright's (routing.load_from).
         let load = try await gateway.store.currentWorkload()
@@ -38,7 +42,9 @@ extension APIServer {
         func view(_ a: Store.AssignedWorkOrder) -> TechnicianResponse.Assigned {
             .init(id: a.workOrderId, reference: a.reference, priority: a.priority.rawValue, phase: a.phase, acknowledged: a.acknowledged)
         }
-        let items = roster.technicians.map { t -> TechnicianResponse in
+        let ordered = roster.technicians.sorted { $0.id < $1.id }.filter { t in after.map { t.id > $0.ids[0] } ?? true }
+        let page = Page.of(ordered.prefix(limit + 1).map { $0 }, limit: limit, key: { PageKey(time: 0, ids: [$0.id]) }, item: { $0 })
+        let items = page.items.map { t -> TechnicianResponse in
             let mine = assigned[t.id] ?? []
             let today = gateway.rules.planning.map { LocalDate.of(now, in: $0.calendar.timeZone) } ?? LocalDate.of(now, in: .gmt)
             return TechnicianResponse(
@@ -50,7 +56,10 @@ extension APIServer {
         }
         let ids = Set(roster.technicians.map(\.id))
         let queues = assigned.filter { !ids.contains($0.key) }.mapValues { $0.map(view) }
-        return json(TechniciansResponse(items: items, queues: queues))
+        let cursor = page.next.map { ListCursor.encode($0, list: .technicians) }
+        var response = json(TechniciansResponse(items: items, nextCursor: cursor, queues: queues))
+        if let cursor { response.headers[.init("Link")!] = "<\(ListCursor.nextTarget(request, cursor: cursor))>; rel=\"next\"" }
+        return response
     }
 
     struct ReservationResponse: Encodable {
@@ -75,12 +84,14 @@ extension APIServer {
         if let s = q.get("status"), !statuses.contains(s) {
             throw Problem(.badRequest, type: "invalid-query", detail: "status '\(s)' is not one of \(statuses.joined(separator: ", ")); leave it out for everything still held or short")
         }
-        let rows = try await gateway.store.reservations(status: q.get("status"), limit: try limit(q))
-        return json(["items": rows.map {
+        let limit = try limit(q), after = try ListCursor.after(request, list: .reservations)
+        let rows = try await gateway.store.reservationsPage(status: q.get("status"), limit: limit, after: after)
+        let page = Page(items: rows.items.map {
             ReservationResponse(incidentId: $0.incidentId, workOrderId: $0.workOrderId, reference: $0.reference, asset: $0.asset,
                                 defectClass: $0.defectClass, sku: $0.sku, qty: $0.qty, status: $0.status, location: $0.location,
                                 freeNow: $0.free, at: $0.at, settledAt: $0.settledAt)
-        }])
+        }, next: rows.next)
+        return ListCursor.response(page, list: .reservations, request: request)
     }
 
     struct AckResponse: Encodable {

@@ -10,6 +10,11 @@ info:
     AI-vision defect detections in, complete CMMS work orders out.
     Every error is an RFC 9457 problem document (application/problem+json).
     Authenticate with `Authorization: Bearer <api key>`; roles: ingest, viewer, operator, admin.
+    A path asked with a method it does not take is a 405 problem with an `Allow` header.
+    Every list is read in pages, newest first: pass the `next_cursor` of one page as `cursor`
+    (or follow the RFC 8288 `Link: <...>; rel="next"` header) until a page comes without one.
+    A cursor is opaque; one the server did not make is a 400 problem. Any request can be
+    answered 503 (too-many-connections) when the server is past `server.max_connections`.
 security:
   - bearer: []
 paths:
@@ -19,22 +24,35 @@ paths:
       security: []
       responses:
         "200": { description: The process is up }
+        "503": { $ref: "#/components/responses/Unavailable" }
   /readyz:
     get:
       summary: Readiness - store and every CMMS reachable, MQTT broker connected (when configured)
       responses:
-        "200": { description: Ready }
-        "503": { description: Not ready; the body names what failed }
+        "200": { description: Ready, content: { application/json: { schema: { type: object } } } }
+        "401": { $ref: "#/components/responses/Unauthorized" }
+        "403": { $ref: "#/components/responses/Forbidden" }
+        "503":
+          description: Not ready (the JSON body names what failed), or past server.max_connections (a problem document)
+          content:
+            application/json: { schema: { type: object } }
+            application/problem+json: { schema: { $ref: "#/components/schemas/Problem" } }
   /metrics:
     get:
       summary: Prometheus metrics
       responses:
-        "200": { description: Text exposition format }
+        "200": { description: Text exposition format, content: { text/plain: { schema: { type: string } } } }
+        "401": { $ref: "#/components/responses/Unauthorized" }
+        "403": { $ref: "#/components/responses/Forbidden" }
+        "503": { $ref: "#/components/responses/Unavailable" }
   /openapi.yaml:
     get:
       summary: This document
       responses:
-        "200": { description: OpenAPI 3.1 YAML }
+        "200": { description: OpenAPI 3.1 YAML, content: { application/yaml: {} } }
+        "401": { $ref: "#/components/responses/Unauthorized" }
+        "403": { $ref: "#/components/responses/Forbidden" }
+        "503": { $ref: "#/components/responses/Unavailable" }
   /v1/detections:
     post:
       summary: Submit one detection or a batch (role ingest)
@@ -43,7 +61,7 @@ paths:
         Answers 202 only after the accepted detections are durably committed. Good items are
         kept, bad ones reported in `rejected`; when none is good the answer is 422.
       parameters:
-        - { name: format, in: query, schema: { type: string, enum: [native, deepstream, frigate, ultralytics, roboflow, landinglens, coco] } }
+        - { name: format, in: query, schema: { type: string, enum: [auto, native, deepstream, frigate, ultralytics, roboflow, landinglens, coco] } }
         - { name: camera, in: query, description: Camera id for formats that carry none, schema: { type: string } }
         - { name: assumed_confidence, in: query, description: Detector confidence for items that carry none (DeepStream minimal schema), schema: { type: number, minimum: 0, maximum: 1 } }
         - { name: Idempotency-Key, in: header, schema: { type: string } }
@@ -54,50 +72,66 @@ paths:
             schema:
               oneOf:
                 - $ref: "#/components/schemas/Detection"
-                - { type: array, maxItems: 1000, items: { $ref: "#/components/schemas/Detection" } }
+                - { type: array, minItems: 1, maxItems: 1000, items: { $ref: "#/components/schemas/Detection" } }
       responses:
         "202":
           description: Committed
           content:
             application/json:
               schema: { $ref: "#/components/schemas/IngestResponse" }
-        "400": { $ref: "#/components/responses/Problem" }
-        "401": { $ref: "#/components/responses/Problem" }
-        "403": { $ref: "#/components/responses/Problem" }
-        "413": { $ref: "#/components/responses/Problem" }
-        "422": { $ref: "#/components/responses/Problem" }
+        "400": { $ref: "#/components/responses/BadRequest" }
+        "401": { $ref: "#/components/responses/Unauthorized" }
+        "403": { $ref: "#/components/responses/Forbidden" }
+        "413": { $ref: "#/components/responses/TooLarge" }
+        "422": { $ref: "#/components/responses/Unprocessable" }
+        "503": { $ref: "#/components/responses/Unavailable" }
     get:
-      summary: List detections
+      summary: List detections, newest first by detection time (a page at a time)
       parameters:
         - { name: camera, in: query, schema: { type: string } }
         - { name: status, in: query, schema: { $ref: "#/components/schemas/DetectionStatus" } }
         - { name: since, in: query, schema: { type: string, format: date-time } }
-        - { name: limit, in: query, schema: { type: integer, minimum: 1, maximum: 1000 } }
+        - $ref: "#/components/parameters/limit"
+        - $ref: "#/components/parameters/cursor"
       responses:
-        "200": { description: "{items: [...]}" }
-        "400": { $ref: "#/components/responses/Problem" }
+        "200": { $ref: "#/components/responses/DetectionPage" }
+        "400": { $ref: "#/components/responses/BadRequest" }
+        "401": { $ref: "#/components/responses/Unauthorized" }
+        "403": { $ref: "#/components/responses/Forbidden" }
+        "503": { $ref: "#/components/responses/Unavailable" }
   /v1/detections/{id}:
     get:
       summary: One detection with its decision
       parameters: [ { name: id, in: path, required: true, schema: { type: string } } ]
       responses:
-        "200": { description: The detection }
-        "404": { $ref: "#/components/responses/Problem" }
+        "200": { description: The detection, content: { application/json: { schema: { $ref: "#/components/schemas/DetectionView" } } } }
+        "401": { $ref: "#/components/responses/Unauthorized" }
+        "403": { $ref: "#/components/responses/Forbidden" }
+        "404": { $ref: "#/components/responses/NotFound" }
+        "503": { $ref: "#/components/responses/Unavailable" }
   /v1/incidents:
     get:
-      summary: List incidents
+      summary: List incidents, newest first by opening time (a page at a time)
       parameters:
         - { name: state, in: query, schema: { type: string, enum: [open, closed] } }
-        - { name: limit, in: query, schema: { type: integer, minimum: 1, maximum: 1000 } }
+        - $ref: "#/components/parameters/limit"
+        - $ref: "#/components/parameters/cursor"
       responses:
-        "200": { description: "{items: [...]}" }
+        "200": { $ref: "#/components/responses/IncidentPage" }
+        "400": { $ref: "#/components/responses/BadRequest" }
+        "401": { $ref: "#/components/responses/Unauthorized" }
+        "403": { $ref: "#/components/responses/Forbidden" }
+        "503": { $ref: "#/components/responses/Unavailable" }
   /v1/incidents/{id}:
     get:
       summary: One incident with its detections, severity breakdown, work order and timeline
       parameters: [ { name: id, in: path, required: true, schema: { type: string } } ]
       responses:
-        "200": { description: The incident }
-        "404": { $ref: "#/components/responses/Problem" }
+        "200": { description: The incident, content: { application/json: { schema: { $ref: "#/components/schemas/IncidentView" } } } }
+        "401": { $ref: "#/components/responses/Unauthorized" }
+        "403": { $ref: "#/components/responses/Forbidden" }
+        "404": { $ref: "#/components/responses/NotFound" }
+        "503": { $ref: "#/components/responses/Unavailable" }
   /v1/incidents/{id}/feedback:
     post:
       summary: A verdict on the incident (role operator)
@@ -111,95 +145,265 @@ paths:
               required: [verdict]
               properties:
                 verdict: { type: string, enum: [false_positive, confirmed] }
-                by: { type: string }
-                note: { type: string }
+                by: { type: [string, "null"] }
+                note: { type: [string, "null"] }
       responses:
-        "200": { description: The incident after the verdict }
-        "404": { $ref: "#/components/responses/Problem" }
-        "422": { $ref: "#/components/responses/Problem" }
+        "200": { description: The incident after the verdict, content: { application/json: { schema: { $ref: "#/components/schemas/IncidentView" } } } }
+        "400": { $ref: "#/components/responses/BadRequest" }
+        "401": { $ref: "#/components/responses/Unauthorized" }
+        "403": { $ref: "#/components/responses/Forbidden" }
+        "404": { $ref: "#/components/responses/NotFound" }
+        "413": { $ref: "#/components/responses/TooLarge" }
+        "422": { $ref: "#/components/responses/Unprocessable" }
+        "503": { $ref: "#/components/responses/Unavailable" }
   /v1/work-orders:
     get:
-      summary: List work orders (shadow=true shows what shadow mode would have created)
+      summary: List work orders, newest first by creation time (shadow=true shows what shadow mode would have created)
       parameters:
         - { name: shadow, in: query, schema: { type: boolean } }
         - { name: phase, in: query, schema: { type: string, enum: [pending, sending, verifying, waiting, delivered, dead_letter, shadow, quarantined] } }
-        - { name: limit, in: query, schema: { type: integer, minimum: 1, maximum: 1000 } }
+        - $ref: "#/components/parameters/limit"
+        - $ref: "#/components/parameters/cursor"
       responses:
-        "200": { description: "{items: [...]}" }
+        "200": { $ref: "#/components/responses/WorkOrderPage" }
+        "400": { $ref: "#/components/responses/BadRequest" }
+        "401": { $ref: "#/components/responses/Unauthorized" }
+        "403": { $ref: "#/components/responses/Forbidden" }
+        "503": { $ref: "#/components/responses/Unavailable" }
   /v1/work-orders/{id}:
     get:
       summary: One work order - CMMS id, status, delivery attempts, payload sent
       parameters: [ { name: id, in: path, required: true, description: Work order id or Millwright reference, schema: { type: string } } ]
       responses:
-        "200": { description: The work order }
-        "404": { $ref: "#/components/responses/Problem" }
+        "200": { description: The work order, content: { application/json: { schema: { $ref: "#/components/schemas/WorkOrderView" } } } }
+        "401": { $ref: "#/components/responses/Unauthorized" }
+        "403": { $ref: "#/components/responses/Forbidden" }
+        "404": { $ref: "#/components/responses/NotFound" }
+        "503": { $ref: "#/components/responses/Unavailable" }
   /v1/work-orders/{id}/redrive:
     post:
       summary: Send a dead-lettered work order again (role admin)
       parameters: [ { name: id, in: path, required: true, schema: { type: string } } ]
       responses:
-        "202": { description: Queued again; the CMMS is asked first whether it already has it }
-        "404": { $ref: "#/components/responses/Problem" }
-        "409": { $ref: "#/components/responses/Problem" }
+        "202": { description: Queued again; the CMMS is asked first whether it already has it, content: { application/json: { schema: { $ref: "#/components/schemas/WorkOrderView" } } } }
+        "401": { $ref: "#/components/responses/Unauthorized" }
+        "403": { $ref: "#/components/responses/Forbidden" }
+        "404": { $ref: "#/components/responses/NotFound" }
+        "409": { $ref: "#/components/responses/Conflict" }
+        "503": { $ref: "#/components/responses/Unavailable" }
   /v1/work-orders/{id}/ack:
     post:
       summary: Acknowledge a work order (role operator); stops its escalation chain
       description: 'Optional body `{"by": "T-114"}`; without it the name of the calling key is recorded. A second acknowledgement changes nothing and says who was first.'
       parameters: [ { name: id, in: path, required: true, schema: { type: string } } ]
+      requestBody:
+        required: false
+        content:
+          application/json:
+            schema:
+              type: object
+              properties:
+                by: { type: string, minLength: 1, maxLength: 200 }
       responses:
-        "200": { description: "`acknowledged_at`, `acknowledged_by`, `changed`" }
-        "404": { $ref: "#/components/responses/Problem" }
-        "422": { $ref: "#/components/responses/Problem" }
+        "200":
+          description: Acknowledged (changed) or already acknowledged (not changed)
+          content:
+            application/json:
+              schema:
+                type: object
+                required: [work_order_id, acknowledged_at, acknowledged_by, changed]
+                properties:
+                  work_order_id: { type: string }
+                  acknowledged_at: { type: string, format: date-time }
+                  acknowledged_by: { type: string }
+                  changed: { type: boolean }
+        "400": { $ref: "#/components/responses/BadRequest" }
+        "401": { $ref: "#/components/responses/Unauthorized" }
+        "403": { $ref: "#/components/responses/Forbidden" }
+        "404": { $ref: "#/components/responses/NotFound" }
+        "413": { $ref: "#/components/responses/TooLarge" }
+        "422": { $ref: "#/components/responses/Unprocessable" }
+        "503": { $ref: "#/components/responses/Unavailable" }
   /v1/technicians:
     get:
-      summary: The roster with each technician's shift state, qualifications and open Millwright work orders (load)
+      summary: The roster by technician id (a page at a time), with each technician's shift state, qualifications and open Millwright work orders (load)
+      parameters:
+        - $ref: "#/components/parameters/limit"
+        - $ref: "#/components/parameters/cursor"
       responses:
-        "200": { description: "`items` per technician; `queues` holds work assigned to fallback queues" }
+        "200":
+          description: "`items` per technician; `queues` (on every page) holds work assigned to fallback queues"
+          headers: { Link: { $ref: "#/components/headers/Link" } }
+          content:
+            application/json:
+              schema:
+                type: object
+                required: [items, queues]
+                properties:
+                  items: { type: array, items: { type: object, required: [id, name], properties: { id: { type: string }, name: { type: string } } } }
+                  next_cursor: { $ref: "#/components/schemas/NextCursor" }
+                  queues: { type: object, additionalProperties: { type: array, items: { type: object } } }
+        "400": { $ref: "#/components/responses/BadRequest" }
+        "401": { $ref: "#/components/responses/Unauthorized" }
+        "403": { $ref: "#/components/responses/Forbidden" }
+        "503": { $ref: "#/components/responses/Unavailable" }
   /v1/inventory/reservations:
     get:
-      summary: Parts pre-staged or short per incident
+      summary: Parts pre-staged or short per incident, newest first (a page at a time)
       parameters:
         - { name: status, in: query, schema: { type: string, enum: [reserved, short, unknown, released, consumed] }, description: "Default: everything still held or short" }
-        - { name: limit, in: query, schema: { type: integer, minimum: 1, maximum: 1000 } }
+        - $ref: "#/components/parameters/limit"
+        - $ref: "#/components/parameters/cursor"
       responses:
-        "200": { description: "`items`: sku, qty, status, location, free_now, incident, work order" }
-        "400": { $ref: "#/components/responses/Problem" }
+        "200":
+          description: "`items`: sku, qty, status, location, free_now, incident, work order"
+          headers: { Link: { $ref: "#/components/headers/Link" } }
+          content:
+            application/json:
+              schema:
+                type: object
+                required: [items]
+                properties:
+                  items:
+                    type: array
+                    items:
+                      type: object
+                      required: [incident_id, sku, qty, status, asset, defect_class, at]
+                      properties:
+                        incident_id: { type: string }
+                        work_order_id: { type: string }
+                        reference: { type: string }
+                        asset: { type: string }
+                        defect_class: { type: string }
+                        sku: { type: string }
+                        qty: { type: integer }
+                        status: { type: string, enum: [reserved, short, unknown, released, consumed] }
+                        location: { type: string }
+                        free_now: { type: integer }
+                        at: { type: string, format: date-time }
+                        settled_at: { type: string, format: date-time }
+                  next_cursor: { $ref: "#/components/schemas/NextCursor" }
+        "400": { $ref: "#/components/responses/BadRequest" }
+        "401": { $ref: "#/components/responses/Unauthorized" }
+        "403": { $ref: "#/components/responses/Forbidden" }
+        "503": { $ref: "#/components/responses/Unavailable" }
   /v1/evidence/{id}:
     get:
       summary: The annotated evidence image (JPEG) by SHA-256 or incident id
       description: With an API key (viewer and up), or without one through a signed, expiring link (`exp`, `sig`).
+      security: [ { bearer: [] }, {} ]
       parameters:
         - { name: id, in: path, required: true, schema: { type: string } }
-        - { name: exp, in: query, schema: { type: integer } }
-        - { name: sig, in: query, schema: { type: string } }
+        - { name: exp, in: query, description: "Signed link: its expiry, as the link carries it (Unix seconds); not read with an API key", schema: { type: string } }
+        - { name: sig, in: query, description: "Signed link: its signature; not read with an API key", schema: { type: string } }
       responses:
-        "200": { description: JPEG, content: { image/jpeg: {} } }
+        "200": { description: JPEG, content: { image/jpeg: { schema: { type: string, contentMediaType: image/jpeg } } } }
         "304": { description: Not modified (ETag is the SHA-256) }
-        "403": { $ref: "#/components/responses/Problem" }
-        "404": { $ref: "#/components/responses/Problem" }
+        "401": { $ref: "#/components/responses/Unauthorized" }
+        "403": { $ref: "#/components/responses/Forbidden" }
+        "404": { $ref: "#/components/responses/NotFound" }
+        "503": { $ref: "#/components/responses/Unavailable" }
   /v1/stats:
     get:
       summary: Counts by detection status and work-order phase, detection-to-work-order latency
       responses:
-        "200": { description: Figures from the store }
+        "200": { description: Figures from the store, content: { application/json: { schema: { type: object } } } }
+        "401": { $ref: "#/components/responses/Unauthorized" }
+        "403": { $ref: "#/components/responses/Forbidden" }
+        "503": { $ref: "#/components/responses/Unavailable" }
   /:
     get:
       summary: The planner's dashboard (HTML; asks for an API key)
       security: []
       responses:
-        "200": { description: HTML }
+        "200": { description: HTML, content: { text/html: { schema: { type: string } } } }
+        "503": { $ref: "#/components/responses/Unavailable" }
 components:
   securitySchemes:
-    bearer: { type: http, scheme: bearer }
+    bearer: { type: http, scheme: bearer, description: "An API key from auth.api_keys; its role decides what it may do" }
+  parameters:
+    limit: { name: limit, in: query, description: Items per page (default 100), schema: { type: integer, minimum: 1, maximum: 1000, default: 100 } }
+    cursor:
+      name: cursor
+      in: query
+      description: The `next_cursor` of the previous page of the same list; leave it out for the first (newest) page. Opaque; anything the server did not make is a 400 problem.
+      schema: { type: string, minLength: 1, maxLength: 2048, pattern: "^[A-Za-z0-9_-]+$" }
+  headers:
+    Link:
+      description: 'RFC 8288 link to the next page, `<path?query&cursor=...>; rel="next"` (the same query, cursor replaced); absent on the last page'
+      schema: { type: string }
   responses:
     Problem:
       description: RFC 9457 problem document
       content:
         application/problem+json:
           schema: { $ref: "#/components/schemas/Problem" }
+    BadRequest:
+      description: The query or body cannot be read (invalid-query, invalid-cursor, invalid-json, unknown-format)
+      content: { application/problem+json: { schema: { $ref: "#/components/schemas/Problem" } } }
+    Unauthorized:
+      description: No API key, or not a valid one
+      headers: { WWW-Authenticate: { schema: { type: string } } }
+      content: { application/problem+json: { schema: { $ref: "#/components/schemas/Problem" } } }
+    Forbidden:
+      description: The key's role may not do this (or a signed link is expired or not valid)
+      content: { application/problem+json: { schema: { $ref: "#/components/schemas/Problem" } } }
+    NotFound:
+      description: No such resource
+      content: { application/problem+json: { schema: { $ref: "#/components/schemas/Problem" } } }
+    Conflict:
+      description: The resource is not in a state that allows this
+      content: { application/problem+json: { schema: { $ref: "#/components/schemas/Problem" } } }
+    TooLarge:
+      description: The body or batch is past its limit
+      content: { application/problem+json: { schema: { $ref: "#/components/schemas/Problem" } } }
+    Unprocessable:
+      description: Well-formed but not acceptable; `errors` names the items and fields at fault
+      content: { application/problem+json: { schema: { $ref: "#/components/schemas/Problem" } } }
+    Unavailable:
+      description: Past server.max_connections (too-many-connections); retry after `Retry-After` seconds
+      headers: { Retry-After: { schema: { type: integer } } }
+      content: { application/problem+json: { schema: { $ref: "#/components/schemas/Problem" } } }
+    DetectionPage:
+      description: A page of detections
+      headers: { Link: { $ref: "#/components/headers/Link" } }
+      content:
+        application/json:
+          schema:
+            type: object
+            required: [items]
+            properties:
+              items: { type: array, items: { $ref: "#/components/schemas/DetectionView" } }
+              next_cursor: { $ref: "#/components/schemas/NextCursor" }
+    IncidentPage:
+      description: A page of incidents
+      headers: { Link: { $ref: "#/components/headers/Link" } }
+      content:
+        application/json:
+          schema:
+            type: object
+            required: [items]
+            properties:
+              items: { type: array, items: { $ref: "#/components/schemas/IncidentView" } }
+              next_cursor: { $ref: "#/components/schemas/NextCursor" }
+    WorkOrderPage:
+      description: A page of work orders
+      headers: { Link: { $ref: "#/components/headers/Link" } }
+      content:
+        application/json:
+          schema:
+            type: object
+            required: [items]
+            properties:
+              items: { type: array, items: { $ref: "#/components/schemas/WorkOrderView" } }
+              next_cursor: { $ref: "#/components/schemas/NextCursor" }
   schemas:
+    NextCursor:
+      type: string
+      description: Pass as `cursor` for the next page; absent on the last page
     Problem:
       type: object
+      required: [type, title, status, detail]
       properties:
         type: { type: string }
         title: { type: string }
@@ -211,34 +415,128 @@ components:
           type: array
           items:
             type: object
+            required: [problem]
             properties: { index: { type: integer }, field: { type: string }, problem: { type: string } }
     DetectionStatus:
       type: string
       enum: [below_threshold, pending_confirmation, confirmed, suppressed_repeat, orphaned, shadow]
+    Identifier:
+      type: string
+      maxLength: 128
+      pattern: '^[^\x00-\x1F\x7F-\x9F\u2028\u2029\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069]*$'
+      description: At most 128 bytes of UTF-8; no control, line-separator or bidi characters
+    OptionalIdentifier:
+      anyOf: [ { $ref: "#/components/schemas/Identifier" }, { type: "null" } ]
+    NonBlankIdentifier:
+      type: string
+      minLength: 1
+      maxLength: 128
+      pattern: '^[^\x00-\x1F\x7F-\x9F\u2028\u2029\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069]*[^\s\x00-\x1F\x7F-\x9F\u2028\u2029\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069][^\x00-\x1F\x7F-\x9F\u2028\u2029\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069]*$'
+      description: Not blank; at most 128 bytes of UTF-8; no control, line-separator or bidi characters
     Detection:
       type: object
+      description: Optional fields may also be null (the same as leaving them out).
       required: [camera_id, timestamp, defect_class, confidence]
       properties:
-        detection_id: { type: string, maxLength: 128, description: Idempotency key }
-        camera_id: { type: string, maxLength: 128 }
-        timestamp: { type: string, format: date-time }
-        defect_class: { type: string, maxLength: 64 }
+        detection_id:
+          description: Idempotency key (a number is taken as its decimal text)
+          anyOf: [ { $ref: "#/components/schemas/NonBlankIdentifier" }, { type: number }, { type: "null" } ]
+        camera_id: { $ref: "#/components/schemas/NonBlankIdentifier" }
+        timestamp:
+          description: Not before 2000-01-01 and at most 5 minutes in the future
+          anyOf:
+            - { type: string, format: date-time }
+            - { type: number, minimum: 946684800, description: "Unix seconds, or milliseconds when above 1e11" }
+        defect_class: { $ref: "#/components/schemas/NonBlankIdentifier" }
         confidence: { type: number, minimum: 0, maximum: 1 }
         bbox:
-          type: object
+          type: [object, "null"]
           required: [x, y, width, height]
-          properties: { x: { type: number }, y: { type: number }, width: { type: number }, height: { type: number } }
+          description: In pixels; x + width and y + height at most 100000 and within the image (0.5 px slack) when its size is given
+          properties:
+            x: { type: number, minimum: 0, maximum: 100000 }
+            y: { type: number, minimum: 0, maximum: 100000 }
+            width: { type: number, minimum: 0.5, maximum: 100000 }
+            height: { type: number, minimum: 0.5, maximum: 100000 }
         image:
-          type: object
-          properties: { width: { type: integer }, height: { type: integer }, url: { type: string }, data_base64: { type: [string, "null"] } }
+          type: [object, "null"]
+          properties:
+            width: { type: [integer, "null"], minimum: 1, maximum: 50000 }
+            height: { type: [integer, "null"], minimum: 1, maximum: 50000 }
+            url: { type: [string, "null"], maxLength: 4096, description: At most 4096 bytes of UTF-8; no control characters but line breaks and tabs }
+            data_base64: { type: [string, "null"] }
+        zone: { $ref: "#/components/schemas/OptionalIdentifier" }
+        production_order: { $ref: "#/components/schemas/OptionalIdentifier" }
+        shift: { $ref: "#/components/schemas/OptionalIdentifier" }
+        tracking_id: { $ref: "#/components/schemas/OptionalIdentifier" }
+        model:
+          type: [object, "null"]
+          properties:
+            name: { $ref: "#/components/schemas/OptionalIdentifier" }
+            version: { anyOf: [ { $ref: "#/components/schemas/Identifier" }, { type: number }, { type: "null" } ] }
+        measurements:
+          type: [object, "null"]
+          maxProperties: 64
+          propertyNames: { $ref: "#/components/schemas/NonBlankIdentifier" }
+          additionalProperties: { type: number, minimum: -1000000000, maximum: 1000000000 }
+    DetectionView:
+      type: object
+      required: [id, camera_id, timestamp, received_at, defect_class, confidence, status, reason]
+      properties:
+        id: { type: string }
+        camera_id: { type: string }
+        timestamp: { type: string, format: date-time }
+        received_at: { type: string, format: date-time }
+        defect_class: { type: string }
+        confidence: { type: number }
+        status: { $ref: "#/components/schemas/DetectionStatus" }
+        reason: { type: string }
+        asset: { type: string }
         zone: { type: string }
-        production_order: { type: string }
-        shift: { type: string }
-        tracking_id: { type: string }
-        model: { type: object, properties: { name: { type: string }, version: { type: string } } }
-        measurements: { type: object, additionalProperties: { type: number } }
+        incident_id: { type: string }
+        detection: { type: object }
+    IncidentView:
+      type: object
+      required: [id, asset, defect_class, camera_id, state, opened_at, detection_count, severity, priority]
+      properties:
+        id: { type: string }
+        asset: { type: string }
+        defect_class: { type: string }
+        zone: { type: string }
+        camera_id: { type: string }
+        state: { type: string }
+        resolution: { type: string }
+        shadow: { type: boolean }
+        opened_at: { type: string, format: date-time }
+        closed_at: { type: string, format: date-time }
+        detection_count: { type: integer }
+        max_confidence: { type: number }
+        severity: { type: integer }
+        priority: { type: string }
+        work_order: { type: object }
+        detections: { type: array, items: { $ref: "#/components/schemas/DetectionView" } }
+        timeline: { type: array, items: { type: object } }
+    WorkOrderView:
+      type: object
+      required: [id, incident_id, reference, cmms, phase, created_at]
+      properties:
+        id: { type: string }
+        incident_id: { type: string }
+        reference: { type: string }
+        cmms: { type: string }
+        cmms_kind: { type: string }
+        shadow: { type: boolean }
+        phase: { type: string }
+        cmms_id: { type: string }
+        cmms_status: { type: string }
+        attempts: { type: integer }
+        created_at: { type: string, format: date-time }
+        delivered_at: { type: string, format: date-time }
+        payload: { type: object }
+        delivery_attempts: { type: array, items: { type: object } }
     IngestResponse:
       type: object
+      required: [accepted, rejected, results]
       properties:
         accepted: { type: array, items: { type: string } }
         rejected:
@@ -256,5 +554,6 @@ components:
               reason: { type: string }
               incident_id: { type: string }
               duplicate: { type: boolean }
+        format: { type: string }
 """#
 }

@@ -65,12 +65,14 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
             switch e.status {
             case .notFound: p = Problem(.notFound, type: "not-found", detail: "no route \(request.method.rawValue) \(request.uri.path); see GET /openapi.yaml")
             case .contentTooLarge: p = Problem(.contentTooLarge, type: "body-too-large", detail: body ?? "request body is too large")
-            case .methodNotAllowed: p = Problem(.methodNotAllowed, type: "method-not-allowed", detail: "\(request.method.rawValue) is not allowed on \(request.uri.path)")
+            case .methodNotAllowed: p = Problem(.methodNotAllowed, type: "method-not-allowed", detail: body ?? "\(request.method.rawValue) is not allowed on \(request.uri.path)")
             default: p = Problem(e.status, type: "http-error", detail: body ?? e.status.reasonPhrase)
             }
             p.instance = request.uri.path
             p.requestId = requestId
             response = p.response()
+            // The methods a 405's path does take.
+            if let allow = (e as? HTTPError)?.headers[.allow] { response.headers[.allow] = allow }
         } catch {
             context.logger.error("request failed", metadata: ["error": "\(error)"])
             var p = Problem(.internalServerError, type: "internal", detail: "the request could not be completed; it was not applied unless the response said so (request id \(requestId))")

@@ -208,6 +208,16 @@ enum Schema {
             CREATE INDEX work_orders_suspects ON work_orders(cmms_name) WHERE crashes > 0;
             """)
         }
+        m.registerMigration("v10-list-order") { db in
+            // The lists' keyset order (newest first, the primary key breaking ties), so a page
+            // is an index range walked backwards instead of a sort of the whole table.
+            try db.execute(sql: """
+            CREATE INDEX detections_list ON detections(ts, id);
+            CREATE INDEX incidents_list ON incidents(opened_at, id);
+            CREATE INDEX work_orders_list ON work_orders(created_at, id);
+            CREATE INDEX part_reservations_list ON part_reservations(at, incident_id, sku);
+            """)
+        }
         return m
     }
 }

@@ -147,6 +147,11 @@ extension Store {
 
     /// `status` nil = everything still held or short (what a storeroom acts on).
     public func reservations(status: String? = nil, limit: Int = 500) async throws -> [ReservationView] {
+        try await reservationsPage(status: status, limit: limit, after: nil).items
+    }
+
+    /// Newest first by (at, incident, sku) — the primary key breaks ties; `after` continues from a page's `next`.
+    public func reservationsPage(status: String? = nil, limit: Int = 500, after: PageKey?) async throws -> Page<ReservationView> {
         try await pool.read { db in
             var sql = """
                 SELECT r.*, i.asset, i.defect_class, w.id AS w_id, w.reference, s.location,
@@ -156,13 +161,17 @@ extension Store {
                 """
             var args: [(any DatabaseValueConvertible)?] = []
             if let status { sql += " WHERE r.status = ?"; args.append(status) } else { sql += " WHERE r.status IN ('reserved', 'short', 'unknown')" }
-            sql += " ORDER BY r.at DESC LIMIT ?"
-            args.append(limit)
-            return try Row.fetchAll(db, sql: sql, arguments: StatementArguments(args)).map {
+            if let after, after.ids.count == 2 {
+                sql += " AND (r.at, r.incident_id, r.sku) < (?, ?, ?)"; args += [after.time, after.ids[0], after.ids[1]]
+            }
+            sql += " ORDER BY r.at DESC, r.incident_id DESC, r.sku DESC LIMIT ?"
+            args.append(limit + 1)
+            return Page.of(try Row.fetchAll(db, sql: sql, arguments: StatementArguments(args)), limit: limit,
+                           key: { PageKey(time: $0["at"], ids: [$0["incident_id"], $0["sku"]]) }, item: {
                 ReservationView(incidentId: $0["incident_id"], sku: $0["sku"], qty: $0["qty"], status: $0["status"], at: Date(db: $0["at"]),
                                 settledAt: ($0["settled_at"] as Double?).map(Date.init(db:)), asset: $0["asset"], defectClass: $0["defect_class"],
                                 workOrderId: $0["w_id"], reference: $0["reference"], location: $0["location"], free: $0["free"])
-            }
+            })
         }
     }
 

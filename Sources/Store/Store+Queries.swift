@@ -4,15 +4,22 @@ import MillwrightCore
 
 extension Store {
     public func detections(_ f: DetectionFilter) async throws -> [DetectionView] {
+        try await detectionsPage(f, after: nil).items
+    }
+
+    /// Newest first by (detection time, id); `after` continues from a page's `next`.
+    public func detectionsPage(_ f: DetectionFilter, after: PageKey?) async throws -> Page<DetectionView> {
         try await pool.read { db in
             var sql = "SELECT * FROM detections WHERE 1 = 1"
             var args: [(any DatabaseValueConvertible)?] = []
             if let c = f.camera { sql += " AND camera_id = ?"; args.append(c) }
             if let s = f.status { sql += " AND status = ?"; args.append(s.rawValue) }
             if let since = f.since { sql += " AND ts >= ?"; args.append(since.dbValue) }
-            sql += " ORDER BY ts DESC, rowid DESC LIMIT ?"
-            args.append(f.limit)
-            return try Row.fetchAll(db, sql: sql, arguments: StatementArguments(args)).map { Self.detectionView($0, full: true) }
+            if let after, after.ids.count == 1 { sql += " AND (ts, id) < (?, ?)"; args += [after.time, after.ids[0]] }
+            sql += " ORDER BY ts DESC, id DESC LIMIT ?"
+            args.append(f.limit + 1)
+            return Page.of(try Row.fetchAll(db, sql: sql, arguments: StatementArguments(args)), limit: f.limit,
+                           key: { PageKey(time: $0["ts"], ids: [$0["id"]]) }, item: { Self.detectionView($0, full: true) })
         }
     }
 
@@ -29,13 +36,20 @@ extension Store {
     }
 
     public func incidents(open: Bool? = nil, limit: Int = 100) async throws -> [IncidentView] {
+        try await incidentsPage(open: open, limit: limit, after: nil).items
+    }
+
+    /// Newest first by (opened_at, id); `after` continues from a page's `next`.
+    public func incidentsPage(open: Bool? = nil, limit: Int = 100, after: PageKey?) async throws -> Page<IncidentView> {
         try await pool.read { db in
-            var sql = "SELECT i.*, w.id AS w_id, w.reference AS w_reference, w.cmms_name AS w_cmms, w.phase AS w_phase, w.cmms_id AS w_cmms_id, w.cmms_status AS w_cmms_status FROM incidents i LEFT JOIN work_orders w ON w.incident_id = i.id"
+            var sql = "SELECT i.*, w.id AS w_id, w.reference AS w_reference, w.cmms_name AS w_cmms, w.phase AS w_phase, w.cmms_id AS w_cmms_id, w.cmms_status AS w_cmms_status FROM incidents i LEFT JOIN work_orders w ON w.incident_id = i.id WHERE 1 = 1"
             var args: [(any DatabaseValueConvertible)?] = []
-            if let open { sql += " WHERE i.is_open = ?"; args.append(open) }
-            sql += " ORDER BY i.opened_at DESC LIMIT ?"
-            args.append(limit)
-            return try Row.fetchAll(db, sql: sql, arguments: StatementArguments(args)).map(Self.incidentView)
+            if let open { sql += " AND i.is_open = ?"; args.append(open) }
+            if let after, after.ids.count == 1 { sql += " AND (i.opened_at, i.id) < (?, ?)"; args += [after.time, after.ids[0]] }
+            sql += " ORDER BY i.opened_at DESC, i.id DESC LIMIT ?"
+            args.append(limit + 1)
+            return Page.of(try Row.fetchAll(db, sql: sql, arguments: StatementArguments(args)), limit: limit,
+                           key: { PageKey(time: $0["opened_at"], ids: [$0["id"]]) }, item: Self.incidentView)
         }
     }
 
@@ -74,14 +88,21 @@ extension Store {
     }
 
     public func workOrders(shadow: Bool? = nil, phase: String? = nil, limit: Int = 100) async throws -> [WorkOrderView] {
+        try await workOrdersPage(shadow: shadow, phase: phase, limit: limit, after: nil).items
+    }
+
+    /// Newest first by (created_at, id); `after` continues from a page's `next`.
+    public func workOrdersPage(shadow: Bool? = nil, phase: String? = nil, limit: Int = 100, after: PageKey?) async throws -> Page<WorkOrderView> {
         try await pool.read { db in
             var sql = "SELECT * FROM work_orders WHERE 1 = 1"
             var args: [(any DatabaseValueConvertible)?] = []
             if let shadow { sql += " AND shadow = ?"; args.append(shadow) }
             if let phase { sql += " AND phase = ?"; args.append(phase) }
-            sql += " ORDER BY created_at DESC LIMIT ?"
-            args.append(limit)
-            return try Row.fetchAll(db, sql: sql, arguments: StatementArguments(args)).map { Self.workOrderView($0) }
+            if let after, after.ids.count == 1 { sql += " AND (created_at, id) < (?, ?)"; args += [after.time, after.ids[0]] }
+            sql += " ORDER BY created_at DESC, id DESC LIMIT ?"
+            args.append(limit + 1)
+            return Page.of(try Row.fetchAll(db, sql: sql, arguments: StatementArguments(args)), limit: limit,
+                           key: { PageKey(time: $0["created_at"], ids: [$0["id"]]) }, item: { Self.workOrderView($0) })
         }
     }
 

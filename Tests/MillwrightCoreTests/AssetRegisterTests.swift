@@ -54,13 +54,18 @@ import Testing
         #expect(d.model?.version == "3.2")
     }
 
-    @Test func wrongTypesNameTheField() {
+    @Test func wrongTypesNameTheField() throws {
         do { _ = try parse(#"{"camera_id":"C","timestamp":"2026-11-21T02:14:00Z","defect_class":"crack","confidence":"high"}"#); Issue.record("accepted") } catch let p as FieldProblem {
             #expect(p.field == "confidence")
         } catch { Issue.record("\(error)") }
         do { _ = try parse(#"{"camera_id":7,"timestamp":"2026-11-21T02:14:00Z","defect_class":"crack","confidence":0.9}"#); Issue.record("accepted") } catch let p as FieldProblem {
             #expect(p.field == "camera_id")
         } catch { Issue.record("\(error)") }
+        // A model version that is neither text nor a number is refused, not dropped.
+        do { _ = try parse(#"{"camera_id":"C","timestamp":"2026-11-21T02:14:00Z","defect_class":"crack","confidence":0.9,"model":{"version":{}}}"#); Issue.record("accepted") } catch let p as FieldProblem {
+            #expect(p.field == "model.version")
+        } catch { Issue.record("\(error)") }
+        #expect(try parse(#"{"camera_id":"C","timestamp":"2026-11-21T02:14:00Z","defect_class":"crack","confidence":0.9,"model":{"version":7}}"#).model?.version == "7")
     }
 
     @Test func semanticChecks() throws {
