@@ -208,7 +208,7 @@ enum Schema {
             CREATE INDEX work_orders_suspects ON work_orders(cmms_name) WHERE crashes > 0;
             """)
         }
-        m.registerMigration("v10-list-order") { db in
+        m.registerMigration("v9-list-order") { db in
             // The lists' keyset order (newest first, the primary key breaking ties), so a page
             // is an index range walked backwards instead of a sort of the whole table.
             try db.execute(sql: """
