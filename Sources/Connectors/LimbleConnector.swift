@@ -97,9 +97,19 @@ public struct LimbleConnector: CMMSConnector {
         }
     }
 
+    /// Every location a task may have been created at: `location_id` and every `location_map`
+    /// target. Looking under `location_id` alone answered "not found" for a task created at a
+    /// mapped location, and a lost answer then made a duplicate.
+    var lookupLocations: [String] {
+        let all = [opt["location_id"]].compactMap { $0 } + ConnectorOptions.map(opt, "location_map").values
+        var seen = Set<String>()
+        return all.map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty && seen.insert($0).inserted }.sorted()
+    }
+
     public func lookup(reference: String) async -> DeliveryState.Outcome {
         do {
-            let r = try await http.send(.GET, base + "/tasks?locations=\(opt["location_id"] ?? "")&limit=\(Int(opt["lookup_depth"] ?? "") ?? 100)", headers: headers)
+            let locations = lookupLocations.joined(separator: ",")
+            let r = try await http.send(.GET, base + "/tasks?locations=\(locations)&limit=\(Int(opt["lookup_depth"] ?? "") ?? 100)", headers: headers)
             guard r.status == 200, let list = r.json?.arrayValue else { return .retryable(error: "lookup HTTP \(r.status): \(Self.describe(r))", retryAfter: HTTPTransport.retryAfter(r.headers)) }
             let hit = list.first { $0["description"]?.stringValue?.contains("Millwright reference \(reference)") == true }
             return hit?["taskID"]?.stringOrNumber.map { .lookupFound(cmmsId: $0) } ?? .lookupNotFound

@@ -65,6 +65,19 @@ import Testing
         for ref in refs { #expect(all.filter { $0.reference == ref }.count == 1, "\(ref)") }
     }
 
+    /// #11.1: a task created at a location from `location_map` is found by the lookup, so a
+    /// lost create answer does not make a second task.
+    @Test func aTaskAtAMappedLocationIsFoundByTheLookup() async throws {
+        let emu = try await RunningEmulator.start { LimbleEmulator.router(state: $0) }
+        defer { emu.stop() }
+        var draft = Self.withReference("MW-LIMBLEMAP001")
+        draft.location = "Line 2"
+        let c = try ConnectorFactory.make(Self.limble(emu.baseURL, ["location_map": "Line 2=5"]), http: HTTPClient.test())
+        guard case .created(let id) = await c.create(draft) else { Issue.record("not created"); return }
+        #expect(await emu.state.find(id: id)?.body["locationID"]?.doubleValue == 5)
+        #expect(await c.lookup(reference: "MW-LIMBLEMAP001") == .lookupFound(cmmsId: id))
+    }
+
     static func hxgn(_ url: String, _ extra: [String: String] = [:]) -> CMMSSettings {
         var s = CMMSSettings(name: "eam", kind: "hxgn-eam", baseURL: url)
         s.auth = .basic(user: "MWINT", password: "pw")
