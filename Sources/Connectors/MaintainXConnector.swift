@@ -148,15 +148,14 @@ public struct MaintainXConnector: CMMSConnector {
         let since = Timestamps.format(Date().addingTimeInterval(-window.seconds))
         let q = "sort=-createdAt&limit=200&expand=extra_fields&createdAt%5Bgte%5D=" + (since.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? since)
         do {
+            if let field = opt["reference_field"], !field.isEmpty {
+                return try await lookupByField(field, reference: reference, query: q)
+            }
             switch try await send(.GET, "/workorders?" + q) {
             case .failure(let l): return .retryable(error: "MaintainX rate limit reached during lookup", retryAfter: l.delay)
             case .success(let r):
                 guard r.status == 200, let list = r.json?["workOrders"]?.arrayValue else {
                     return .retryable(error: "lookup HTTP \(r.status): \(Self.describe(r))", retryAfter: HTTPTransport.retryAfter(r.headers))
-                }
-                if let field = opt["reference_field"], !field.isEmpty {
-                    let hit = list.first { $0["extraFields"]?[field]?.stringValue == reference }
-                    return hit?["id"]?.stringOrNumber.map { .lookupFound(cmmsId: $0) } ?? .lookupNotFound
                 }
                 let depth = Int(opt["lookup_depth"] ?? "") ?? 25
                 for item in list.prefix(depth) {
@@ -173,6 +172,32 @@ public struct MaintainXConnector: CMMSConnector {
         } catch {
             return .retryable(error: "lookup failed: \(HTTPTransport.describe(error))", retryAfter: nil)
         }
+    }
+
+    /// Pages to use at most when proving that no work order in the window carries `reference`.
+    static let lookupPages = 50
+
+    /// Reads the whole window, newest first, following `nextCursor` (200 a page): "not found"
+    /// only once the last page has been read. A window too busy to read to its end proves
+    /// nothing, so the answer is then "try again", never a blind create.
+    func lookupByField(_ field: String, reference: String, query: String) async throws -> DeliveryState.Outcome {
+        var cursor: String?
+        for _ in 0..<Self.lookupPages {
+            let path = "/workorders?" + query + (cursor.map { "&cursor=" + ($0.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? $0) } ?? "")
+            switch try await send(.GET, path) {
+            case .failure(let l): return .retryable(error: "MaintainX rate limit reached during lookup", retryAfter: l.delay)
+            case .success(let r):
+                guard r.status == 200, let list = r.json?["workOrders"]?.arrayValue else {
+                    return .retryable(error: "lookup HTTP \(r.status): \(Self.describe(r))", retryAfter: HTTPTransport.retryAfter(r.headers))
+                }
+                if let hit = list.first(where: { $0["extraFields"]?[field]?.stringValue == reference }) {
+                    return hit["id"]?.stringOrNumber.map { .lookupFound(cmmsId: $0) } ?? .unknown(error: "lookup: a match without an id")
+                }
+                guard let next = r.json?["nextCursor"]?.stringValue, !next.isEmpty else { return .lookupNotFound }
+                cursor = next
+            }
+        }
+        return .retryable(error: "lookup: more than \(Self.lookupPages * 200) work orders in the lookup window; absence not proven (shorten maintainx.lookup_window)", retryAfter: nil)
     }
 
     public func mapStatus(_ s: String, categories: [String]) -> CMMSStatus {

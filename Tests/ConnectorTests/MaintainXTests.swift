@@ -74,6 +74,20 @@ import Testing
         await Dispatch.deliverEachExactlyOnce(c, emu, refs)
     }
 
+    /// #11.2: a busy organisation has more than one page of work orders in the lookup window;
+    /// the lookup follows `nextCursor` to the end instead of answering "not found" after 200.
+    @Test func theLookupReadsEveryPageOfTheWindow() async throws {
+        let emu = try await Self.start(limit: 100_000)
+        defer { emu.stop() }
+        let c = try ConnectorFactory.make(Self.settings(emu.baseURL, ["reference_field": "Millwright Reference"]), http: HTTPClient.test())
+        guard case .created(let id) = await c.create(Fixtures.draft(reference: "MW-MXOLDEST0001")) else { Issue.record("not created"); return }
+        for i in 0..<250 {
+            guard case .created = await c.create(Fixtures.draft(reference: String(format: "MW-MXNEWER%05d", i))) else { Issue.record("filler \(i)"); return }
+        }
+        #expect(await c.lookup(reference: "MW-MXOLDEST0001") == .lookupFound(cmmsId: id))
+        #expect(await c.lookup(reference: "MW-MXNOTTHERE01") == .lookupNotFound)
+    }
+
     @Test func rateLimitMakesTheDispatcherWaitInsteadOfFailing() async throws {
         let emu = try await Self.start(limit: 3, window: 5)
         defer { emu.stop() }
