@@ -18,16 +18,7 @@ extension Gateway {
                     // Work orders that were in flight when the process died go one at a time, with
                     // nothing else in flight anywhere: a crash then blames only the one to blame.
                     if try await store.hasSuspects(cmms: name) { isolation.requestSolo() }
-                    if isolation.beginSolo(), let item = try await store.claimDue(cmms: name, limit: 1, suspects: true,
-                                                                                    rendersEvidence: evidence != nil).first {
-                        logger.notice("delivering alone: it was in flight when the gateway stopped", metadata: [
-                            "work_order": "\(item.workOrderId)", "cmms": "\(name)"])
-                        await deliver(item, via: connector)
-                        isolation.endSolo()
-                        wake.signalAll()
-                        continue
-                    }
-                    isolation.endSolo()
+                    if try await deliverOneSuspectAlone(via: connector) { continue }
                     let free = min(cmms.concurrency - inFlight.current, isolation.allowsNormal ? cmms.concurrency : 0)
                     if free > 0 {
                         for item in try await store.claimDue(cmms: name, limit: free, rendersEvidence: evidence != nil) {
@@ -52,6 +43,21 @@ extension Gateway {
                 await self.wake.wait(name, timeout: wait)
             }
         }
+    }
+
+    /// Delivers one suspect with nothing else in flight, if one is wanted and it is this
+    /// dispatcher's turn. Only the caller that began the solo ends it, whatever happens.
+    func deliverOneSuspectAlone(via connector: any CMMSConnector) async throws -> Bool {
+        guard isolation.beginSolo() else { return false }
+        defer { isolation.endSolo() }
+        guard let item = try await store.claimDue(cmms: connector.name, limit: 1, suspects: true, rendersEvidence: evidence != nil).first else {
+            return false
+        }
+        logger.notice("delivering alone: it was in flight when the gateway stopped", metadata: [
+            "work_order": "\(item.workOrderId)", "cmms": "\(connector.name)"])
+        await deliver(item, via: connector)
+        wake.signalAll()
+        return true
     }
 
     func deliver(_ item: OutboxItem, via connector: any CMMSConnector) async {

@@ -74,7 +74,7 @@ struct BenchRunner {
             result["pillow_annotate_ms_1080p"] = round2(pillow)
             if let ours = result["annotate_ms_1080p"] as? Double, ours > 0 { result["pillow_over_ours"] = round2(pillow / ours) }
         }
-        result["rss_mb"] = peakRSSMegabytes()
+        result["rss_mb"] = rssMegabytes("VmHWM:")
         let data = try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys, .prettyPrinted])
         print(String(decoding: data, as: UTF8.self))
         await group.triggerGracefulShutdown()
@@ -141,7 +141,7 @@ struct BenchRunner {
         let stats = try await store.stats()
         var hostile: [String: Any] = [:]
         if hostileEvery > 0 {
-            hostile = ["hostile_requests": clients * (perClient / hostileEvery), "rss_mb_after_hostile": currentRSSMegabytes()]
+            hostile = ["hostile_requests": clients * (perClient / hostileEvery), "rss_mb_after_hostile": rssMegabytes("VmRSS:")]
         }
         return hostile.merging([
             "detections_per_s": (Double(total) / elapsed).rounded(),
@@ -170,13 +170,7 @@ struct BenchRunner {
         guard resp.status == .unprocessableEntity else { throw BenchError.status(Int(resp.status.code)) }
     }
 
-    /// Resident memory now (not the peak): what stayed after the load.
-    func currentRSSMegabytes() -> Double {
-        guard let s = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
-              let line = s.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
-              let kb = Double(line.split(separator: " ").dropFirst().first ?? "") else { return 0 }
-        return (kb / 1024).rounded()
-    }
+
 
     #if DEBUG
     static let buildKind = "debug"
@@ -190,9 +184,10 @@ struct BenchRunner {
 
     func round2(_ v: Double) -> Double { (v * 100).rounded() / 100 }
 
-    func peakRSSMegabytes() -> Double {
+    /// Resident memory from /proc: `VmHWM:` the peak, `VmRSS:` what is resident now.
+    func rssMegabytes(_ field: String) -> Double {
         guard let s = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
-              let line = s.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+              let line = s.split(separator: "\n").first(where: { $0.hasPrefix(field) }),
               let kb = Double(line.split(separator: " ").dropFirst().first ?? "") else { return 0 }
         return (kb / 1024).rounded()
     }
