@@ -151,7 +151,7 @@ extension Gateway {
 
 /// Notifications are at least once: a recipient none of whose channels took the message is
 /// told again with backoff (30 s, doubling, at most 30 min apart) until one does, or given up
-/// on after `maxAttempts` passes (about four hours).
+/// on after `maxAttempts` passes (about three hours).
 enum NotificationRetry {
     static let maxAttempts = 12
     static let first: TimeInterval = 30
