@@ -81,7 +81,7 @@ extension Gateway {
         case .create, .none: await connector.create(draft)
         }
         let duration = (ContinuousClock.now - started).seconds
-        let label = Self.label(outcome)
+        let label = outcome.label
         metrics.delivery(cmms: connector.name, outcome: label)
         for attempt in 1...5 {
             do {
@@ -123,17 +123,6 @@ extension Gateway {
                 log.error("could not record delivery outcome", metadata: ["error": "\(error)", "try": "\(attempt)"])
                 try? await Task.sleep(for: .milliseconds(100 * attempt))
             }
-        }
-    }
-
-    static func label(_ o: DeliveryState.Outcome) -> String {
-        switch o {
-        case .created: "created"
-        case .lookupFound: "found_existing"
-        case .lookupNotFound: "not_found"
-        case .unknown: "unknown_outcome"
-        case .retryable: "retryable_error"
-        case .permanent: "permanent_error"
         }
     }
 

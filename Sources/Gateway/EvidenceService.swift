@@ -182,8 +182,7 @@ extension Gateway {
                 return (item.draft, nil, nil)
             }
             var draft = item.draft
-            draft.evidenceURL = evidence.link(for: rendered.sha256)
-            draft.description = WorkOrderComposer.longText(draft, timezone: settings.site.timezone)
+            draft.linkEvidence(evidence.link(for: rendered.sha256), timezone: settings.site.timezone)
             try await store.recordEvidence(incidentId: item.incidentId, workOrderId: item.workOrderId, sha256: rendered.sha256,
                                            usedFrame: rendered.usedFrame, note: rendered.note, draft: draft)
             return (draft, rendered.jpeg, rendered.sha256)

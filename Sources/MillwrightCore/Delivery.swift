@@ -47,6 +47,27 @@ public struct DeliveryState: Sendable, Equatable, Codable {
         case permanent(error: String)
         case lookupFound(cmmsId: String)
         case lookupNotFound
+
+        /// The name of the outcome in the attempts table, the audit trail, metrics and logs.
+        public var label: String {
+            switch self {
+            case .created: "created"
+            case .lookupFound: "found_existing"
+            case .lookupNotFound: "not_found"
+            case .unknown: "unknown_outcome"
+            case .retryable: "retryable_error"
+            case .permanent: "permanent_error"
+            }
+        }
+
+        /// The CMMS id, or the error, that goes with the label.
+        public var detail: String? {
+            switch self {
+            case .created(let id), .lookupFound(let id): id
+            case .lookupNotFound: nil
+            case .unknown(let e, _), .retryable(let e, _), .permanent(let e): e
+            }
+        }
     }
 
     public enum Action: Sendable, Equatable {

@@ -33,10 +33,10 @@ public enum DispatchPlanner {
     public static func plan(_ draft: WorkOrderDraft, rule: DefectRule, assetClass: String?, area: String?,
                             context: PlanningContext?, workload: Workload, now: Date) -> DispatchPlan {
         guard let context else {
-            return DispatchPlan(routing: nil, procedure: nil, partNeeds: Parts.consolidate(rule.parts.map { PartNeed(sku: $0.sku, qty: $0.qty) }), notifyAt: nil)
+            return DispatchPlan(routing: nil, procedure: nil, partNeeds: partNeeds(rule: rule, procedure: nil), notifyAt: nil)
         }
         let procedure = context.procedures.select(defect: draft.defectClass, assetClass: assetClass)
-        let needs = Parts.consolidate(rule.parts.map { PartNeed(sku: $0.sku, qty: $0.qty) } + (procedure?.parts ?? []))
+        let needs = partNeeds(rule: rule, procedure: procedure)
         var routing: RoutingDecision?
         var notifyAt: Date?
         if !context.roster.technicians.isEmpty {
@@ -49,8 +49,17 @@ public enum DispatchPlanner {
         return DispatchPlan(routing: routing, procedure: procedure, partNeeds: needs, notifyAt: notifyAt)
     }
 
-    /// Writes the assignment, the procedure and the part lines into the draft and recomposes its text.
-    public static func apply(_ plan: DispatchPlan, parts: [PartLine]?, context: PlanningContext?, to draft: inout WorkOrderDraft, timezone: String) {
+    /// The parts a new incident needs: the defect rule's and its procedure's, one line per SKU.
+    public static func partNeeds(rule: DefectRule, defect: String, assetClass: String?, context: PlanningContext?) -> [PartNeed] {
+        partNeeds(rule: rule, procedure: context?.procedures.select(defect: defect, assetClass: assetClass))
+    }
+
+    static func partNeeds(rule: DefectRule, procedure: Procedure?) -> [PartNeed] {
+        Parts.consolidate(rule.parts.map { PartNeed(sku: $0.sku, qty: $0.qty) } + (procedure?.parts ?? []))
+    }
+
+    /// Writes the assignment, the procedure and the part lines into the draft (its text is composed after).
+    public static func apply(_ plan: DispatchPlan, parts: [PartLine]?, context: PlanningContext?, to draft: inout WorkOrderDraft) {
         if let r = plan.routing {
             switch r.assignee {
             case .technician(let id):
@@ -65,6 +74,5 @@ public enum DispatchPlanner {
         if let p = plan.procedure { draft.procedure = p.render(limit: context?.procedureTextLimit ?? 3000) }
         draft.parts = plan.partNeeds.map { PartRequirement(sku: $0.sku, qty: $0.qty) }
         draft.partsStatus = parts
-        draft.description = WorkOrderComposer.longText(draft, timezone: timezone)
     }
 }

@@ -72,22 +72,26 @@ public enum WorkOrderComposer {
         "MW-" + String(incidentId.replacingOccurrences(of: "-", with: "").prefix(12)).uppercased()
     }
 
-    public static func compose(incidentId: String, detection d: Detection, mapped: MappedDetection, rule: DefectRule,
-                               severity: SeverityBreakdown, priority: PriorityDecision, site: SiteSettings,
-                               evidenceURL: String?) -> WorkOrderDraft {
+    /// The draft's fields, with no text yet: routing, the procedure and the part lines are
+    /// added before `composeText` writes the text once.
+    public static func fields(incidentId: String, detection d: Detection, mapped: MappedDetection, rule: DefectRule,
+                              severity: SeverityBreakdown, priority: PriorityDecision, site: SiteSettings) -> WorkOrderDraft {
         let asset = mapped.key.asset
         let name = mapped.registerEntry?.name
         let title = shortTitle(defect: d.defectClass, asset: name ?? asset, zone: d.zone)
-        var draft = WorkOrderDraft(
+        return WorkOrderDraft(
             reference: reference(incidentId: incidentId), incidentId: incidentId, title: title, description: "",
             asset: asset, assetName: name, location: mapped.registerEntry?.location,
             functionalLocation: mapped.registerEntry?.functionalLocation, defectClass: d.defectClass, zone: d.zone,
             severity: severity.total, severityBreakdown: severity, priority: priority.priority,
             priorityRule: priority.rule, confidence: d.confidence, camera: d.cameraId, detectedAt: d.timestamp,
             detectionId: d.detectionId ?? "", productionOrder: d.productionOrder, shift: d.shift,
-            procedure: rule.procedure, parts: rule.parts, skills: rule.skills, evidenceURL: evidenceURL, site: site.name)
-        draft.description = longText(draft, timezone: site.timezone)
-        return draft
+            procedure: rule.procedure, parts: rule.parts, skills: rule.skills, evidenceURL: nil, site: site.name)
+    }
+
+    /// The work-order text, from the draft's fields; the only place it is written.
+    public static func composeText(_ draft: inout WorkOrderDraft, timezone: String) {
+        draft.description = longText(draft, timezone: timezone)
     }
 
     /// A concise title that fits the shortest CMMS title field (SAP: 40 characters).
@@ -96,7 +100,7 @@ public enum WorkOrderComposer {
         return base.count <= maxTitle ? base : String(base.prefix(maxTitle - 1)) + "…"
     }
 
-    public static func longText(_ w: WorkOrderDraft, timezone: String) -> String {
+    static func longText(_ w: WorkOrderDraft, timezone: String) -> String {
         let tz = TimeZone(identifier: timezone) ?? .gmt
         var local = Date.ISO8601FormatStyle(timeZone: tz)
         local = local.year().month().day().time(includingFractionalSeconds: false).timeZone(separator: .colon)
@@ -130,5 +134,14 @@ public enum WorkOrderComposer {
     private static func fmt(_ v: Double) -> String {
         if let whole = Checked.exactInt(v, in: -1_000_000_000...1_000_000_000) { return String(whole) }
         return String(format: "%.1f", v)
+    }
+}
+
+extension WorkOrderDraft {
+    /// The annotated image is rendered at delivery, after the text was composed: link it and
+    /// let the composer rewrite the text with the link in it.
+    public mutating func linkEvidence(_ url: String, timezone: String) {
+        evidenceURL = url
+        WorkOrderComposer.composeText(&self, timezone: timezone)
     }
 }

@@ -13,17 +13,6 @@ public struct IngestOutcome: Sendable, Equatable {
     public var cameraId: String
 }
 
-/// Everything the ingest transaction needs to decide, fixed for the gateway's lifetime.
-public struct PipelineRules: Sendable {
-    public var settings: Settings
-    public var mapper: AssetMapper
-    /// Roster, shifts, procedures, inventory: nil when none is configured.
-    public var planning: PlanningContext?
-    public init(settings: Settings, mapper: AssetMapper, planning: PlanningContext? = nil) {
-        self.settings = settings; self.mapper = mapper; self.planning = planning
-    }
-}
-
 extension Store {
     /// Stores a batch of validated detections and everything they cause (incident, outbox
     /// row, audit) in ONE transaction; returns only after it is committed.
@@ -33,6 +22,7 @@ extension Store {
         }
     }
 
+    /// Loads what `IncidentDecision` asks for and applies what it returns; the rules are all there.
     static func ingestOne(_ d: Detection, rules: PipelineRules, now: Date, db: Database) throws -> IngestOutcome {
         let id = d.detectionId ?? UUID().uuidString.lowercased()
         if let existing = try db.row("SELECT status, reason, incident_id FROM detections WHERE id = ?", [id]) {
@@ -41,152 +31,134 @@ extension Store {
         }
         var stored = d
         stored.detectionId = id
-        let settings = rules.settings
-
-        let mapped: MappedDetection
-        switch rules.mapper.map(stored) {
-        case .orphaned(let reason):
-            try insertDetection(stored, status: .orphaned, reason: reason, asset: nil, incident: nil, now: now, db: db)
-            try db.audit(kind: "detection.orphaned", subject: id, data: ["camera": .string(d.cameraId), "reason": .string(reason)], at: now)
-            return IngestOutcome(id: id, status: .orphaned, reason: reason, duplicate: false, cameraId: d.cameraId)
-        case .mapped(let m):
-            mapped = m
-        }
-        let key = mapped.key
-        let rule = settings.rule(for: d.defectClass)
-        let history = try keyHistory(key, at: d.timestamp, rule: rule, db: db)
-        let decision = IncidentRules.decide(detection: stored, rule: rule, history: history, policy: settings.incidents, shadow: settings.shadow)
-
-        var incidentId: String?
-        var workOrderId: String?
-        switch decision {
-        case .orphaned, .belowThreshold, .pendingConfirmation:
-            break
-        case .appendToOpen(let open):
-            incidentId = open
-            try appendRepeat(stored, to: open, db: db)
-        case .suppressedAfterClose(let closed, _):
-            incidentId = closed
-        case .openIncident(let shadow):
-            do {
-                (incidentId, workOrderId) = try openIncident(stored, mapped: mapped, rule: rule, rules: rules, shadow: shadow, now: now, db: db)
-            } catch let e as DatabaseError where e.resultCode == .SQLITE_CONSTRAINT {
-                // Another node opened the incident first (shared PostgreSQL/replicated store):
-                // this detection becomes a repeat of it, never a second work order.
-                guard let open = try keyHistory(key, at: d.timestamp, rule: rule, db: db).openIncidentId else { throw e }
-                incidentId = open
-                try appendRepeat(stored, to: open, db: db)
-                let status = DetectionStatus.suppressedRepeat
-                try insertDetection(stored, status: status, reason: "repeat appended to open incident \(open)", asset: key.asset, incident: open, now: now, db: db)
-                return IngestOutcome(id: id, status: status, reason: "repeat appended to open incident \(open)", incidentId: open, duplicate: false, cameraId: d.cameraId)
+        var effects: IngestEffects
+        switch IncidentDecision.query(for: stored, id: id, rules: rules) {
+        case .orphaned(let e):
+            effects = e
+            try apply(effects, to: stored, now: now, db: db)
+        case .key(let query, let mapped):
+            effects = try decide(stored, id: id, query: query, mapped: mapped, rules: rules, now: now, db: db)
+            if effects.incident == nil {
+                try apply(effects, to: stored, now: now, db: db)
+            } else {
+                do {
+                    try db.inSavepoint { [effects] in try apply(effects, to: stored, now: now, db: db); return .commit }
+                } catch let e as DatabaseError where e.resultCode == .SQLITE_CONSTRAINT {
+                    // Another writer on a shared database opened the incident first: decided
+                    // again, this detection is a repeat of it, never a second work order.
+                    effects = try decide(stored, id: id, query: query, mapped: mapped, rules: rules, now: now, db: db)
+                    guard effects.incident == nil else { throw e }
+                    try apply(effects, to: stored, now: now, db: db)
+                }
             }
         }
-        try insertDetection(stored, status: decision.status, reason: decision.explanation, asset: key.asset, incident: incidentId, now: now, db: db)
-        if case .openIncident = decision, let incidentId {
-            // The pending detections that built up to confirmation belong to the incident.
-            try db.run("""
-                UPDATE detections SET status = 'confirmed', incident_id = ?, reason = 'confirmed with ' || ?
-                WHERE asset = ? AND defect_class = ? AND zone = ? AND status = 'pending_confirmation' AND ts BETWEEN ? AND ?
-                """, [incidentId, id, key.asset, key.defectClass, key.zone,
-                                 d.timestamp.dbValue - rule.confirmWithin.seconds, d.timestamp.dbValue + rule.confirmWithin.seconds])
-        }
-        try db.audit(kind: "detection.decided", subject: id, data: [
-            "camera": .string(d.cameraId), "status": .string(decision.status.rawValue), "reason": .string(decision.explanation),
-            "asset": .string(key.asset), "defect_class": .string(d.defectClass), "confidence": .number(d.confidence),
-            "incident": JSONValue(incidentId),
-        ], at: now)
-        return IngestOutcome(id: id, status: decision.status, reason: decision.explanation, incidentId: incidentId,
-                             workOrderId: workOrderId, duplicate: false, cameraId: d.cameraId)
+        return IngestOutcome(id: id, status: effects.detection.status, reason: effects.detection.reason, incidentId: effects.detection.incidentId,
+                             workOrderId: effects.workOrder?.id, duplicate: false, cameraId: d.cameraId)
     }
 
-    static func keyHistory(_ key: IncidentKey, at t: Date, rule: DefectRule, db: Database) throws -> KeyHistory {
-        var h = KeyHistory()
-        h.openIncidentId = try db.value(as: String.self, "SELECT id FROM incidents WHERE asset = ? AND defect_class = ? AND zone = ? AND is_open = 1", [key.asset, key.defectClass, key.zone])
+    static func decide(_ d: Detection, id: String, query: KeyQuery, mapped: MappedDetection, rules: PipelineRules,
+                              now: Date, db: Database) throws -> IngestEffects {
+        let snapshot = try keySnapshot(query, db: db)
+        switch IncidentDecision.decide(d, id: id, mapped: mapped, snapshot: snapshot, rules: rules) {
+        case .done(let e):
+            return e
+        case .needsOpening(let opening):
+            return IncidentDecision.open(d, id: id, mapped: mapped, key: snapshot, opening: try openingSnapshot(opening, db: db),
+                                         ids: (UUID().uuidString.lowercased(), UUID().uuidString.lowercased()), rules: rules, now: now)
+        }
+    }
+
+    /// What the ingest transaction would read about this key now (contract tests, diagnostics).
+    public func snapshot(for query: KeyQuery) async throws -> KeySnapshot {
+        try await pool.read { db in try Self.keySnapshot(query, db: db) }
+    }
+
+    /// The key's open incident, last closure, and its pending detections inside the window
+    /// (`ConfirmationWindow`: `from <= ts < until`, in the store's millisecond times).
+    static func keySnapshot(_ q: KeyQuery, db: Database) throws -> KeySnapshot {
+        var s = KeySnapshot()
+        let key = q.key
+        s.openIncidentId = try db.value(as: String.self, "SELECT id FROM incidents WHERE asset = ? AND defect_class = ? AND zone = ? AND is_open = 1", [key.asset, key.defectClass, key.zone])
         if let closed = try db.row("SELECT id, closed_at FROM incidents WHERE asset = ? AND defect_class = ? AND zone = ? AND is_open = 0 ORDER BY closed_at DESC LIMIT 1", [key.asset, key.defectClass, key.zone]) {
-            h.lastClosedIncidentId = closed["id"]
-            h.lastClosedAt = (closed["closed_at"] as Double?).map(Date.init(db:))
+            s.lastClosedIncidentId = closed["id"]
+            s.lastClosedAt = (closed["closed_at"] as Double?).map(Date.init(db:))
         }
-        let window = rule.confirmWithin.seconds
-        h.qualifyingInWindow = try db.value(as: Int.self, """
-            SELECT COUNT(*) FROM detections WHERE asset = ? AND defect_class = ? AND zone = ? AND status = 'pending_confirmation'
-            AND confidence >= ? AND ts BETWEEN ? AND ?
-            """, [key.asset, key.defectClass, key.zone, rule.minConfidence, t.dbValue - window, t.dbValue + window]) ?? 0
-        return h
+        s.pending = try Row.fetchAll(db, sql: """
+            SELECT id, ts, confidence, bbox_area FROM detections
+            WHERE asset = ? AND defect_class = ? AND zone = ? AND status = 'pending_confirmation' AND ts >= ? AND ts < ?
+            ORDER BY ts, id
+            """, arguments: [key.asset, key.defectClass, key.zone, Double(q.window.fromMillis) / 1000, Double(q.window.untilMillis) / 1000]).map {
+            PendingDetection(id: $0["id"], timestampMillis: Timestamps.millis(Date(db: $0["ts"])), confidence: $0["confidence"], bboxArea: $0["bbox_area"])
+        }
+        return s
     }
 
-    static func insertDetection(_ d: Detection, status: DetectionStatus, reason: String, asset: String?, incident: String?, now: Date, db: Database) throws {
+    static func openingSnapshot(_ q: OpeningQuery, db: Database) throws -> OpeningSnapshot {
+        var s = OpeningSnapshot()
+        s.priorIncidents = try db.value(as: Int.self, "SELECT COUNT(*) FROM incidents WHERE asset = ? AND opened_at >= ? AND shadow = ?",
+                                        [q.asset, Double(q.priorSinceMillis) / 1000, q.shadow]) ?? 0
+        if q.needsWorkload { s.workload = try workload(db) }
+        for sku in q.skus {
+            if let row = try db.row("SELECT MAX(on_hand - external_reserved - reserved, 0) AS free, location FROM inventory WHERE sku = ?", [sku]) {
+                s.stock[sku] = StockLevel(free: row["free"], location: row["location"])
+            }
+        }
+        return s
+    }
+
+    static func apply(_ e: IngestEffects, to d: Detection, now: Date, db: Database) throws {
+        let id = e.detection.id
+        if let i = e.incident, let w = e.workOrder {
+            // First, so that losing the race on the one-open-incident index leaves nothing behind.
+            try db.run("""
+                INSERT INTO incidents (id, asset, defect_class, zone, camera_id, state, is_open, shadow, opened_at, first_seen, last_seen,
+                    detection_count, max_confidence, first_area, last_area, severity, severity_breakdown, priority, priority_rule, work_order_id)
+                VALUES (?, ?, ?, ?, ?, 'open', 1, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?)
+                """, [i.id, i.key.asset, i.key.defectClass, i.key.zone, i.camera, i.shadow, now.dbValue, i.firstSeen.dbValue,
+                                 i.firstSeen.dbValue, i.maxConfidence, i.firstArea, i.lastArea, i.severity.total, json(i.severity),
+                                 i.priority.priority.rawValue, i.priority.rule, w.id])
+            for r in e.reservations where r.take {
+                if r.line.status == .reserved {
+                    // The decision saw enough free stock in this transaction; the condition
+                    // still guards it, and a failure rolls the whole submission back.
+                    try db.run("""
+                        UPDATE inventory SET reserved = reserved + ?1
+                        WHERE sku = ?2 AND on_hand - external_reserved - reserved >= ?1
+                        """, [r.line.qty, r.line.sku])
+                    guard db.changesCount == 1 else { throw StoreError.stockChanged(sku: r.line.sku) }
+                }
+                try db.run("INSERT INTO part_reservations (incident_id, sku, qty, status, at) VALUES (?, ?, ?, ?, ?)",
+                           [i.id, r.line.sku, r.line.qty, r.line.status.rawValue, now.dbValue])
+            }
+            try db.run("""
+                INSERT INTO work_orders (id, incident_id, reference, cmms_name, cmms_kind, shadow, phase, next_attempt_at, created_at, confirmed_detection_at, payload,
+                    assignee, priority, notify, notify_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """, [w.id, i.id, w.draft.reference, w.cmmsName, w.cmmsKind, w.phase == .shadow, w.phase.rawValue,
+                                 now.dbValue, now.dbValue, d.timestamp.dbValue, w.payload,
+                                 w.draft.assignee, i.priority.priority.rawValue, w.notify.joined(separator: ","), w.notifyAt?.dbValue])
+        }
+        if let open = e.appendTo {
+            try db.run("""
+                UPDATE incidents SET detection_count = detection_count + 1, last_seen = MAX(last_seen, ?),
+                    max_confidence = MAX(max_confidence, ?), last_area = COALESCE(?, last_area)
+                WHERE id = ?
+                """, [d.timestamp.dbValue, d.confidence, d.bbox?.area, open])
+            // Noted on the work order by the dispatcher (where the CMMS takes notes).
+            try db.run("UPDATE work_orders SET repeats_unnoted = repeats_unnoted + 1 WHERE incident_id = ?", [open])
+        }
         try db.run("""
             INSERT INTO detections (id, camera_id, ts, received_at, defect_class, confidence, status, reason, asset, zone, incident_id, bbox_area, source_format, frame_sha256, payload)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """, [d.detectionId, d.cameraId, d.timestamp.dbValue, now.dbValue, d.defectClass, d.confidence, status.rawValue, reason,
-                             asset, d.zone ?? "", incident, d.bbox?.area, d.sourceFormat, d.frameSHA256, json(d)])
-    }
-
-    static func appendRepeat(_ d: Detection, to incident: String, db: Database) throws {
-        try db.run("""
-            UPDATE incidents SET detection_count = detection_count + 1, last_seen = MAX(last_seen, ?),
-                max_confidence = MAX(max_confidence, ?), last_area = COALESCE(?, last_area)
-            WHERE id = ?
-            """, [d.timestamp.dbValue, d.confidence, d.bbox?.area, incident])
-        // Noted on the work order by the dispatcher (where the CMMS takes notes).
-        try db.run("UPDATE work_orders SET repeats_unnoted = repeats_unnoted + 1 WHERE incident_id = ?", [incident])
-    }
-
-    static func openIncident(_ d: Detection, mapped: MappedDetection, rule: DefectRule, rules: PipelineRules, shadow: Bool,
-                             now: Date, db: Database) throws -> (String, String) {
-        let settings = rules.settings
-        let key = mapped.key
-        let incidentId = UUID().uuidString.lowercased()
-        let prior = try db.value(as: Int.self, "SELECT COUNT(*) FROM incidents WHERE asset = ? AND opened_at >= ? AND shadow = ?", [key.asset, d.timestamp.dbValue - SeverityModel.historyWindow, shadow]) ?? 0
-        let firstArea = try db.value(as: Double.self, """
-            SELECT bbox_area FROM detections WHERE asset = ? AND defect_class = ? AND zone = ? AND status = 'pending_confirmation'
-            AND ts >= ? AND bbox_area IS NOT NULL ORDER BY ts LIMIT 1
-            """, [key.asset, key.defectClass, key.zone, d.timestamp.dbValue - rule.confirmWithin.seconds])
-        let criticality = mapped.registerEntry?.criticality ?? mapped.camera.criticality
-        let severity = SeverityModel.score(.init(base: rule.severityBase, bbox: d.bbox, frameWidth: d.image?.width, frameHeight: d.image?.height,
-                                                 measurements: d.measurements, firstArea: firstArea, criticality: criticality, priorIncidents: prior))
-        let facts = PriorityFacts(severity: Double(severity.total), criticality: criticality, defectClass: d.defectClass, zone: d.zone,
-                                  camera: d.cameraId, asset: key.asset, confidence: d.confidence)
-        let priority = PriorityRules.decide(settings.priority, facts: facts)
-        let cmms = settings.cmms(named: mapped.camera.cmms)
-        var draft = WorkOrderComposer.compose(incidentId: incidentId, detection: d, mapped: mapped, rule: rule, severity: severity,
-                                              priority: priority, site: settings.site, evidenceURL: nil)
-        let plan = try plan(draft, mapped: mapped, rule: rule, rules: rules, now: now, db: db)
-        let workOrderId = UUID().uuidString.lowercased()
-        try db.run("""
-            INSERT INTO incidents (id, asset, defect_class, zone, camera_id, state, is_open, shadow, opened_at, first_seen, last_seen,
-                detection_count, max_confidence, first_area, last_area, severity, severity_breakdown, priority, priority_rule, work_order_id)
-            VALUES (?, ?, ?, ?, ?, 'open', 1, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?)
-            """, [incidentId, key.asset, key.defectClass, key.zone, d.cameraId, shadow, now.dbValue, d.timestamp.dbValue,
-                             d.timestamp.dbValue, d.confidence, firstArea ?? d.bbox?.area, d.bbox?.area, severity.total, json(severity),
-                             priority.priority.rawValue, priority.rule, workOrderId])
-        let phase: DeliveryState.Phase = shadow || cmms == nil ? .shadow : .pending
-        let parts = try reserveParts(plan, incident: incidentId, take: phase != .shadow, rules: rules, now: now, db: db)
-        DispatchPlanner.apply(plan, parts: parts, context: rules.planning, to: &draft, timezone: settings.site.timezone)
-        var notify: [String] = []
-        for name in priority.notify + settings.planning.notifications.always where !notify.contains(name) { notify.append(name) }
-        try db.run("""
-            INSERT INTO work_orders (id, incident_id, reference, cmms_name, cmms_kind, shadow, phase, next_attempt_at, created_at, confirmed_detection_at, payload,
-                assignee, priority, notify, notify_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """, [workOrderId, incidentId, draft.reference, cmms?.name ?? "", cmms?.kind ?? "", phase == .shadow, phase.rawValue,
-                             now.dbValue, now.dbValue, d.timestamp.dbValue, json(draft),
-                             draft.assignee, priority.priority.rawValue, notify.joined(separator: ","), plan.notifyAt?.dbValue])
-        if let r = plan.routing {
-            try db.audit(kind: "work_order.routed", subject: workOrderId, data: [
-                "assignee": JSONValue(draft.assignee), "reason": .string(r.reason), "candidates": .array(r.candidates.map(JSONValue.string)),
-                "procedure": JSONValue(plan.procedure?.source),
-            ], at: now)
+            """, [id, d.cameraId, d.timestamp.dbValue, now.dbValue, d.defectClass, d.confidence, e.detection.status.rawValue, e.detection.reason,
+                             e.detection.asset, d.zone ?? "", e.detection.incidentId, d.bbox?.area, d.sourceFormat, d.frameSHA256, json(d)])
+        if let incident = e.incident?.id {
+            for pending in e.confirms {
+                try db.run("UPDATE detections SET status = 'confirmed', incident_id = ?, reason = ? WHERE id = ? AND status = 'pending_confirmation'",
+                           [incident, "confirmed with \(id)", pending])
+            }
         }
-        try db.audit(kind: "incident.opened", subject: incidentId, data: [
-            "asset": .string(key.asset), "defect_class": .string(key.defectClass), "zone": .string(key.zone),
-            "severity": .from(severity), "priority": .from(priority), "shadow": .bool(shadow), "detection": .string(d.detectionId ?? ""),
-        ], at: now)
-        try db.audit(kind: "work_order.queued", subject: workOrderId, data: [
-            "incident": .string(incidentId), "reference": .string(draft.reference), "cmms": .string(cmms?.name ?? ""),
-            "phase": .string(phase.rawValue), "payload_sha256": .string(Hashing.sha256Hex(Data(json(draft).utf8))),
-        ], at: now)
-        return (incidentId, workOrderId)
+        for a in e.audit { try db.audit(kind: a.kind, subject: a.subject, data: a.data, at: now) }
     }
 }
 

@@ -91,7 +91,7 @@ extension Store {
             var state = Self.deliveryState(row)
             state.record(outcome, now: now, policy: policy, jitter: jitter)
             try Self.save(state, workOrder: workOrderId, db: db)
-            let (label, detail) = Self.describe(outcome)
+            let (label, detail) = (outcome.label, outcome.detail)
             try db.execute(sql: "INSERT INTO delivery_attempts (work_order_id, at, action, outcome, detail, duration_ms) VALUES (?, ?, ?, ?, ?, ?)",
                            arguments: [workOrderId, now.dbValue, action == .lookup ? "lookup" : "create", label, detail, duration * 1000])
             var latency: TimeInterval?
@@ -105,17 +105,6 @@ extension Store {
                 "phase": .string(state.phase.rawValue), "attempts": .number(Double(state.attempts)), "cmms_id": JSONValue(state.cmmsId),
             ], at: now)
             return DeliveryRecord(state: state, latency: latency)
-        }
-    }
-
-    static func describe(_ o: DeliveryState.Outcome) -> (String, String?) {
-        switch o {
-        case .created(let id): ("created", id)
-        case .lookupFound(let id): ("found_existing", id)
-        case .lookupNotFound: ("not_found", nil)
-        case .unknown(let e, _): ("unknown_outcome", e)
-        case .retryable(let e, _): ("retryable_error", e)
-        case .permanent(let e): ("permanent_error", e)
         }
     }
 
@@ -252,7 +241,13 @@ extension Store {
 
 public enum StoreError: Error, Sendable, CustomStringConvertible {
     case notFound(String)
+    /// Free stock fell between reading and reserving inside one transaction (a second writer
+    /// on a shared database); the submission rolls back and the client retries.
+    case stockChanged(sku: String)
     public var description: String {
-        switch self { case .notFound(let what): "\(what) not found" }
+        switch self {
+        case .notFound(let what): "\(what) not found"
+        case .stockChanged(let sku): "the free stock of \(sku) changed while it was being reserved; retry"
+        }
     }
 }

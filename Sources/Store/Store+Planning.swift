@@ -2,51 +2,10 @@ import Foundation
 import GRDB
 import MillwrightCore
 
-/// Dispatch readiness inside the ingest transaction: the technician, the procedure and the
-/// parts are decided in the same commit that opens the incident, so a crash never leaves a
-/// work order without its reservation or a reservation without its work order.
+/// Workload, stock and reservations. Routing and parts for a new incident are decided by
+/// `IncidentDecision` in the ingest transaction, so a crash never leaves a work order without
+/// its reservation or a reservation without its work order.
 extension Store {
-    /// Decides routing and procedure for a new incident (before its row exists).
-    static func plan(_ draft: WorkOrderDraft, mapped: MappedDetection, rule: DefectRule, rules: PipelineRules,
-                     now: Date, db: Database) throws -> DispatchPlan {
-        let ctx = rules.planning
-        let workload = ctx.map { !$0.roster.technicians.isEmpty } == true ? try workload(db) : Workload()
-        return DispatchPlanner.plan(draft, rule: rule, assetClass: mapped.registerEntry?.assetClass ?? mapped.camera.assetClass,
-                                    area: mapped.registerEntry?.area ?? mapped.camera.area, context: ctx, workload: workload, now: now)
-    }
-
-    /// Reserves the plan's parts for the (just inserted) incident. Shadow mode looks, never takes.
-    static func reserveParts(_ plan: DispatchPlan, incident: String, take: Bool, rules: PipelineRules,
-                             now: Date, db: Database) throws -> [PartLine]? {
-        guard rules.planning?.tracksInventory == true, !plan.partNeeds.isEmpty else { return nil }
-        return try plan.partNeeds.map { try reserve($0, incident: incident, take: take, now: now, db: db) }
-    }
-
-    /// One SKU, all or nothing. The conditional UPDATE is what decides when two incidents want
-    /// the last unit: only one of them can match `free >= qty`; the other is flagged short.
-    static func reserve(_ need: PartNeed, incident: String, take: Bool, now: Date, db: Database) throws -> PartLine {
-        var took = false
-        if take {
-            try db.run("""
-                UPDATE inventory SET reserved = reserved + ?1
-                WHERE sku = ?2 AND on_hand - external_reserved - reserved >= ?1
-                """, [need.qty, need.sku])
-            took = db.changesCount == 1
-        }
-        let stock = try db.row("SELECT MAX(on_hand - external_reserved - reserved, 0) AS free, location FROM inventory WHERE sku = ?", [need.sku])
-        let free: Int = stock?["free"] ?? 0
-        let status: PartLine.Status = stock == nil ? .unknown : took ? .reserved : (!take && free >= need.qty) ? .available : .short
-        let line = PartLine(sku: need.sku, qty: need.qty, status: status, free: free, location: stock?["location"])
-        if take {
-            try db.run("INSERT INTO part_reservations (incident_id, sku, qty, status, at) VALUES (?, ?, ?, ?, ?)",
-                       [incident, need.sku, need.qty, status.rawValue, now.dbValue])
-            try db.audit(kind: took ? "part.reserved" : "part.short", subject: incident, data: [
-                "sku": .string(need.sku), "qty": .number(Double(need.qty)), "free_after": .number(Double(free)),
-            ], at: now)
-        }
-        return line
-    }
-
     /// Open work per assignee, by priority (the load routing balances): Millwright's own work
     /// orders, plus what the CMMS reports beyond them (counted as medium; the CMMS's count
     /// includes Millwright's delivered ones, which are not counted twice).

@@ -44,12 +44,7 @@ public final class Store: Sendable {
         try await pool.read(body)
     }
 
-    static func json<T: Encodable>(_ v: T) -> String {
-        let enc = JSONEncoder()
-        enc.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        enc.dateEncodingStrategy = .custom { d, e in var c = e.singleValueContainer(); try c.encode(Timestamps.format(d)) }
-        return (try? String(decoding: enc.encode(v), as: UTF8.self)) ?? "null"
-    }
+    static func json<T: Encodable>(_ v: T) -> String { RecordJSON.encode(v) }
 
     static func decode<T: Decodable>(_ type: T.Type, _ text: String) -> T? {
         let dec = JSONDecoder()
@@ -64,7 +59,7 @@ public final class Store: Sendable {
 
 extension Date {
     /// Stored as Unix seconds with millisecond precision, as canonical audit JSON shows them.
-    var dbValue: Double { (timeIntervalSince1970 * 1000).rounded() / 1000 }
+    var dbValue: Double { Double(Timestamps.millis(self)) / 1000 }
     init(db: Double) { self.init(timeIntervalSince1970: db) }
 }
 
