@@ -1,0 +1,129 @@
+import Foundation
+import MillwrightCore
+import Store
+import Testing
+
+/// A store backend under test: a fresh, empty store per call.
+struct StoreBackend: Sendable, CustomStringConvertible {
+    var description: String
+    var make: @Sendable () async throws -> any GatewayStore
+
+    /// Every backend the gateway can run on. A new backend (PostgreSQL) adds itself here and
+    /// must pass every test below unchanged.
+    static let all: [StoreBackend] = [
+        StoreBackend(description: "sqlite") {
+            let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mw-contract-\(UUID().uuidString)").path
+            return try Store(path: dir + "/db.sqlite")
+        },
+    ]
+}
+
+/// The store's guarantees, written against the protocols only (`GatewayStore`), so that
+/// each backend proves the same promises: one open incident per key, the last spare
+/// reserved once, each outbox item claimed once, no lost or doubled detections, and a
+/// linear audit chain, all under concurrent writers.
+@Suite struct StoreContractTests {
+    let now = Date()
+
+    func rules(cameras: Int = 1, confirm: Int = 1, parts: Bool = false) -> PipelineRules {
+        var s = Settings()
+        s.cmms = [CMMSSettings(name: "sb", kind: "sandbox", baseURL: "http://127.0.0.1:1")]
+        s.assets.cameras = (0..<cameras).map { CameraMapping(camera: "CAM-\($0)", asset: "A\($0)", cmms: "sb") }
+        var crack = DefectRule()
+        crack.confirmDetections = confirm
+        if parts { crack.parts = [PartRequirement(sku: "PUL-500", qty: 1)] }
+        s.defects["crack"] = crack
+        let planning = parts ? PlanningContext(roster: Roster([]), calendar: ShiftCalendar(timeZone: .gmt, shifts: []), tracksInventory: true) : nil
+        return PipelineRules(settings: s, mapper: AssetMapper(cameras: s.assets.cameras, register: nil), planning: planning)
+    }
+
+    func det(_ id: String, camera: Int = 0, at offset: TimeInterval = 0) -> Detection {
+        Detection(detectionId: id, cameraId: "CAM-\(camera)", timestamp: now.addingTimeInterval(offset), defectClass: "crack", confidence: 0.9)
+    }
+
+    @Test(arguments: StoreBackend.all)
+    func concurrentDetectionsOfOneKeyOpenOneIncident(_ backend: StoreBackend) async throws {
+        let store = try await backend.make()
+        let r = rules()
+        let outcomes = try await withThrowingTaskGroup(of: [IngestOutcome].self) { g in
+            for i in 0..<24 { g.addTask { try await store.ingest([self.det("d\(i)", at: Double(i) / 100)], rules: r, now: self.now) } }
+            return try await g.reduce(into: [IngestOutcome]()) { $0 += $1 }
+        }
+        #expect(outcomes.count == 24)
+        #expect(outcomes.filter { $0.workOrderId != nil }.count == 1, "one work order for one defect")
+        #expect(Set(outcomes.compactMap(\.incidentId)).count == 1)
+        let open = try await store.incidentsPage(open: true, limit: 10, after: nil).items
+        #expect(open.count == 1)
+        #expect(open.first?.detectionCount == 24, "every detection is counted on the one incident")
+    }
+
+    @Test(arguments: StoreBackend.all)
+    func aResubmittedDetectionIsStoredOnce(_ backend: StoreBackend) async throws {
+        let store = try await backend.make()
+        let r = rules()
+        let first = try await store.ingest([det("same")], rules: r, now: now)
+        let again = try await store.ingest([det("same")], rules: r, now: now)
+        #expect(first.first?.duplicate == false)
+        #expect(again.first?.duplicate == true)
+        #expect(again.first?.incidentId == first.first?.incidentId)
+        #expect(try await store.detectionsPage(DetectionFilter(limit: 10), after: nil).items.count == 1)
+    }
+
+    @Test(arguments: StoreBackend.all)
+    func theLastSpareIsReservedOnce(_ backend: StoreBackend) async throws {
+        let store = try await backend.make()
+        try await store.importInventory([InventoryItem(sku: "PUL-500", onHand: 1)], source: "test", now: now)
+        let r = rules(cameras: 12, parts: true)
+        try await withThrowingTaskGroup(of: Void.self) { g in
+            for i in 0..<12 { g.addTask { _ = try await store.ingest([self.det("d\(i)", camera: i)], rules: r, now: self.now) } }
+            try await g.waitForAll()
+        }
+        let lines = try await store.reservationsPage(status: nil, limit: 100, after: nil).items
+        #expect(lines.count == 12)
+        #expect(lines.filter { $0.status == "reserved" }.count == 1)
+        #expect(try await store.stock(sku: "PUL-500")?.free == 0)
+    }
+
+    @Test(arguments: StoreBackend.all)
+    func eachDueWorkOrderIsClaimedByOneDispatcher(_ backend: StoreBackend) async throws {
+        let store = try await backend.make()
+        let r = rules(cameras: 20)
+        _ = try await store.ingest((0..<20).map { det("d\($0)", camera: $0) }, rules: r, now: now)
+        let claimed = try await withThrowingTaskGroup(of: [String].self) { g in
+            for _ in 0..<6 {
+                g.addTask { try await store.claimDue(cmms: "sb", limit: 5, suspects: false, rendersEvidence: false, now: self.now.addingTimeInterval(1)).map(\.workOrderId) }
+            }
+            return try await g.reduce(into: [String]()) { $0 += $1 }
+        }
+        #expect(claimed.count == 20, "all twenty claimed")
+        #expect(Set(claimed).count == 20, "none twice")
+    }
+
+    @Test(arguments: StoreBackend.all)
+    func aClaimInterruptedByACrashIsLookedUpBeforeItIsSentAgain(_ backend: StoreBackend) async throws {
+        let store = try await backend.make()
+        let out = try await store.ingest([det("d1")], rules: rules(), now: now)
+        let wo = try #require(out.first?.workOrderId)
+        let first = try await store.claimDue(cmms: "sb", limit: 1, suspects: false, rendersEvidence: false, now: now.addingTimeInterval(1))
+        #expect(first.first?.action == .create)
+        // The process dies here; at the next start:
+        #expect(try await store.recoverInFlight(now: now.addingTimeInterval(2)) == 1)
+        let again = try await store.claimDue(cmms: "sb", limit: 1, suspects: true, rendersEvidence: false, now: now.addingTimeInterval(3))
+            + store.claimDue(cmms: "sb", limit: 1, suspects: false, rendersEvidence: false, now: now.addingTimeInterval(3))
+        #expect(again.map(\.workOrderId) == [wo])
+        #expect(again.first?.action == .lookup, "it may exist in the CMMS already")
+    }
+
+    @Test(arguments: StoreBackend.all)
+    func theAuditChainStaysLinearUnderConcurrentWriters(_ backend: StoreBackend) async throws {
+        let store = try await backend.make()
+        let r = rules(cameras: 8)
+        try await withThrowingTaskGroup(of: Void.self) { g in
+            for i in 0..<40 { g.addTask { _ = try await store.ingest([self.det("d\(i)", camera: i % 8, at: Double(i))], rules: r, now: self.now) } }
+            try await g.waitForAll()
+        }
+        let chain = try await store.verifyAudit(key: nil, checkpoints: [])
+        #expect(chain.firstBreak == nil)
+        #expect(chain.checked >= 40)
+    }
+}
