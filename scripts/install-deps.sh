@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what Millwright needs beyond the Swift toolchain, on Debian/Ubuntu:
 # libjpeg-turbo and libpng (evidence images), SQLite, mosquitto (MQTT tests),
-# python3 with Pillow and aiosmtpd (test peers), openssl (test certificates).
+# python3 with Pillow, aiosmtpd and schemathesis (test peers), openssl (test certificates).
 set -euo pipefail
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
@@ -16,8 +16,9 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 # The broker is started by the tests on their own ports; the packaged service is not needed.
 if command -v systemctl >/dev/null 2>&1; then $SUDO systemctl disable --now mosquitto >/dev/null 2>&1 || true; fi
-# Test peers from PyPI: Pillow (an independent JPEG decoder), aiosmtpd (a real SMTP server).
-for mod in PIL:pillow aiosmtpd:aiosmtpd; do
+# Test peers from PyPI: Pillow (an independent JPEG decoder), aiosmtpd (a real SMTP server),
+# schemathesis (holds the API to its OpenAPI document).
+for mod in PIL:pillow aiosmtpd:aiosmtpd schemathesis:schemathesis; do
   if ! python3 -c "import ${mod%%:*}" >/dev/null 2>&1; then
     python3 -m pip install --quiet "${mod##*:}" || python3 -m pip install --quiet --break-system-packages "${mod##*:}"
   fi

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the whole test suite on a fresh machine: installs system packages, builds, tests,
-# then fuzzes the MQTT decoder and the adapters briefly.
+# holds the running API to its OpenAPI document (schemathesis), then fuzzes the MQTT decoder
+# and the adapters briefly.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -11,6 +12,7 @@ swift test --skip-build "$@" 2>&1 | tee .build/test-output.log
 status=${PIPESTATUS[0]}
 set -e
 [ "$status" -eq 0 ] || exit "$status"
+scripts/api-contract.sh
 scripts/fuzz.sh "${MILLWRIGHT_FUZZ_SECONDS:-20}"
 # The test runner's summary again, as the last word.
 grep -E "Test run with|Executed [0-9]+ tests" .build/test-output.log | tail -2

@@ -110,11 +110,73 @@ public enum Timestamps {
         }
     }
 
+    /// An ISO 8601 / RFC 3339 time. Foundation's parser first (its dates format back to the
+    /// same text); then `parseRFC3339` for the spellings it refuses.
     public static func parseISO(_ s: String) -> Date? {
         let fractional = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
         if let d = try? fractional.parse(s) { return d }
         if let d = try? Date.ISO8601FormatStyle().parse(s) { return d }
-        return nil
+        return parseRFC3339(s)
+    }
+
+    /// An RFC 3339 date-time (what OpenAPI's `format: date-time` means): any year 0000–9999,
+    /// any offset up to ±23:59 (also written without the colon), `T`/`t` or a space between
+    /// date and time, a leap second read as the next second, any number of fraction digits.
+    public static func parseRFC3339(_ s: String) -> Date? {
+        let b = Array(s.utf8)
+        guard b.count >= 20, b.count <= 64 else { return nil }
+        var i = 0
+        func digits(_ n: Int) -> Int? {
+            guard i + n <= b.count else { return nil }
+            var v = 0
+            for k in i..<(i + n) {
+                guard b[k] >= 0x30, b[k] <= 0x39 else { return nil }
+                v = v * 10 + Int(b[k] - 0x30)
+            }
+            i += n
+            return v
+        }
+        func expect(_ c: UInt8...) -> Bool {
+            guard i < b.count, c.contains(b[i]) else { return false }
+            i += 1
+            return true
+        }
+        guard let year = digits(4), expect(0x2D), let month = digits(2), expect(0x2D), let day = digits(2),
+              expect(0x54, 0x74, 0x20), let hour = digits(2), expect(0x3A), let minute = digits(2), expect(0x3A), let second = digits(2),
+              (1...12).contains(month), day >= 1, day <= LocalDate.daysIn(month: month, year: year),
+              hour <= 23, minute <= 59, second <= 60 else { return nil }
+        // Nanoseconds from the first nine fraction digits: one division, so ".123" is the
+        // Double nearest 0.123, as the millisecond rounding of the store expects.
+        var nanos = 0
+        if i < b.count, b[i] == 0x2E {
+            i += 1
+            var count = 0
+            while i < b.count, b[i] >= 0x30, b[i] <= 0x39 {
+                if count < 9 { nanos = nanos * 10 + Int(b[i] - 0x30) }
+                count += 1
+                i += 1
+            }
+            guard count > 0 else { return nil }
+            for _ in count..<max(count, 9) { nanos *= 10 }
+        }
+        var offset = 0
+        if expect(0x5A, 0x7A) {
+            offset = 0
+        } else {
+            guard i < b.count, b[i] == 0x2B || b[i] == 0x2D else { return nil }
+            let sign = b[i] == 0x2D ? -1 : 1
+            i += 1
+            guard let oh = digits(2), oh <= 23 else { return nil }
+            _ = expect(0x3A)
+            guard let om = digits(2), om <= 59 else { return nil }
+            offset = sign * (oh * 3600 + om * 60)
+        }
+        guard i == b.count else { return nil }
+        let days = LocalDate(year: year, month: month, day: day).dayNumber
+        let whole = days * 86_400 + hour * 3600 + minute * 60 + second - offset
+        // Built on the reference date, as Foundation's own parser does, so formatting the
+        // result gives back the same milliseconds.
+        return Date(timeIntervalSinceReferenceDate: Double(whole - 978_307_200) + Double(nanos) / 1e9)
     }
 
     public static func format(_ d: Date) -> String {

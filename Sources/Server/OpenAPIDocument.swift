@@ -13,7 +13,7 @@ info:
     A path asked with a method it does not take is a 405 problem with an `Allow` header.
     Every list is read in pages, newest first: pass the `next_cursor` of one page as `cursor`
     (or follow the RFC 8288 `Link: <...>; rel="next"` header) until a page comes without one.
-    A cursor is opaque; one the server did not make is a 400 problem. Any request can be
+    Treat a cursor as opaque; another list's cursor is a 400 problem. Any request can be
     answered 503 (too-many-connections) when the server is past `server.max_connections`.
 security:
   - bearer: []
@@ -72,7 +72,7 @@ paths:
             schema:
               oneOf:
                 - $ref: "#/components/schemas/Detection"
-                - { type: array, minItems: 1, maxItems: 1000, items: { $ref: "#/components/schemas/Detection" } }
+                - { type: array, maxItems: 1000, description: "An empty array is accepted and changes nothing", items: { $ref: "#/components/schemas/Detection" } }
       responses:
         "202":
           description: Committed
@@ -92,7 +92,7 @@ paths:
         - { name: status, in: query, schema: { $ref: "#/components/schemas/DetectionStatus" } }
         - { name: since, in: query, schema: { type: string, format: date-time } }
         - $ref: "#/components/parameters/limit"
-        - $ref: "#/components/parameters/cursor"
+        - $ref: "#/components/parameters/cursorDetections"
       responses:
         "200": { $ref: "#/components/responses/DetectionPage" }
         "400": { $ref: "#/components/responses/BadRequest" }
@@ -115,7 +115,7 @@ paths:
       parameters:
         - { name: state, in: query, schema: { type: string, enum: [open, closed] } }
         - $ref: "#/components/parameters/limit"
-        - $ref: "#/components/parameters/cursor"
+        - $ref: "#/components/parameters/cursorIncidents"
       responses:
         "200": { $ref: "#/components/responses/IncidentPage" }
         "400": { $ref: "#/components/responses/BadRequest" }
@@ -163,7 +163,7 @@ paths:
         - { name: shadow, in: query, schema: { type: boolean } }
         - { name: phase, in: query, schema: { type: string, enum: [pending, sending, verifying, waiting, delivered, dead_letter, shadow, quarantined] } }
         - $ref: "#/components/parameters/limit"
-        - $ref: "#/components/parameters/cursor"
+        - $ref: "#/components/parameters/cursorWorkOrders"
       responses:
         "200": { $ref: "#/components/responses/WorkOrderPage" }
         "400": { $ref: "#/components/responses/BadRequest" }
@@ -172,6 +172,7 @@ paths:
         "503": { $ref: "#/components/responses/Unavailable" }
   /v1/work-orders/{id}:
     get:
+      operationId: getWorkOrder
       summary: One work order - CMMS id, status, delivery attempts, payload sent
       parameters: [ { name: id, in: path, required: true, description: Work order id or Millwright reference, schema: { type: string } } ]
       responses:
@@ -182,7 +183,8 @@ paths:
         "503": { $ref: "#/components/responses/Unavailable" }
   /v1/work-orders/{id}/redrive:
     post:
-      summary: Send a dead-lettered work order again (role admin)
+      operationId: redriveWorkOrder
+      summary: Send a dead-lettered or quarantined work order again (role admin)
       parameters: [ { name: id, in: path, required: true, schema: { type: string } } ]
       responses:
         "202": { description: Queued again; the CMMS is asked first whether it already has it, content: { application/json: { schema: { $ref: "#/components/schemas/WorkOrderView" } } } }
@@ -229,7 +231,7 @@ paths:
       summary: The roster by technician id (a page at a time), with each technician's shift state, qualifications and open Millwright work orders (load)
       parameters:
         - $ref: "#/components/parameters/limit"
-        - $ref: "#/components/parameters/cursor"
+        - $ref: "#/components/parameters/cursorTechnicians"
       responses:
         "200":
           description: "`items` per technician; `queues` (on every page) holds work assigned to fallback queues"
@@ -253,7 +255,7 @@ paths:
       parameters:
         - { name: status, in: query, schema: { type: string, enum: [reserved, short, unknown, released, consumed] }, description: "Default: everything still held or short" }
         - $ref: "#/components/parameters/limit"
-        - $ref: "#/components/parameters/cursor"
+        - $ref: "#/components/parameters/cursorReservations"
       responses:
         "200":
           description: "`items`: sku, qty, status, location, free_now, incident, work order"
@@ -323,11 +325,31 @@ components:
     bearer: { type: http, scheme: bearer, description: "An API key from auth.api_keys; its role decides what it may do" }
   parameters:
     limit: { name: limit, in: query, description: Items per page (default 100), schema: { type: integer, minimum: 1, maximum: 1000, default: 100 } }
-    cursor:
+    cursorDetections:
       name: cursor
       in: query
-      description: The `next_cursor` of the previous page of the same list; leave it out for the first (newest) page. Opaque; anything the server did not make is a 400 problem.
-      schema: { type: string, minLength: 1, maxLength: 2048, pattern: "^[A-Za-z0-9_-]+$" }
+      description: The `next_cursor` of the previous page of this list; leave it out for the first (newest) page. Treat it as opaque. Every string of this grammar is a position in the list; another list's cursor is a 400 problem.
+      schema: { type: string, pattern: '\#(ListCursor.List.detections.pattern)' }
+    cursorIncidents:
+      name: cursor
+      in: query
+      description: The `next_cursor` of the previous page of this list; leave it out for the first (newest) page. Treat it as opaque. Every string of this grammar is a position in the list; another list's cursor is a 400 problem.
+      schema: { type: string, pattern: '\#(ListCursor.List.incidents.pattern)' }
+    cursorWorkOrders:
+      name: cursor
+      in: query
+      description: The `next_cursor` of the previous page of this list; leave it out for the first (newest) page. Treat it as opaque. Every string of this grammar is a position in the list; another list's cursor is a 400 problem.
+      schema: { type: string, pattern: '\#(ListCursor.List.workOrders.pattern)' }
+    cursorTechnicians:
+      name: cursor
+      in: query
+      description: The `next_cursor` of the previous page of this list; leave it out for the first (newest) page. Treat it as opaque. Every string of this grammar is a position in the list; another list's cursor is a 400 problem.
+      schema: { type: string, pattern: '\#(ListCursor.List.technicians.pattern)' }
+    cursorReservations:
+      name: cursor
+      in: query
+      description: The `next_cursor` of the previous page of this list; leave it out for the first (newest) page. Treat it as opaque. Every string of this grammar is a position in the list; another list's cursor is a 400 problem.
+      schema: { type: string, pattern: '\#(ListCursor.List.reservations.pattern)' }
   headers:
     Link:
       description: 'RFC 8288 link to the next page, `<path?query&cursor=...>; rel="next"` (the same query, cursor replaced); absent on the last page'
@@ -397,6 +419,9 @@ components:
             properties:
               items: { type: array, items: { $ref: "#/components/schemas/WorkOrderView" } }
               next_cursor: { $ref: "#/components/schemas/NextCursor" }
+      links:
+        workOrder: { operationId: getWorkOrder, parameters: { id: "$response.body#/items/0/id" } }
+        redrive: { operationId: redriveWorkOrder, parameters: { id: "$response.body#/items/0/id" } }
   schemas:
     NextCursor:
       type: string
