@@ -59,7 +59,7 @@ public struct FiixConnector: CMMSConnector {
     let priorities = PriorityCache()
     let custom: PlantCustomization
     public var name: String { settings.name }
-    public var kind: String { "fiix" }
+    public var kind: String { settings.kind }
     let appKey: String, accessKey: String, secret: String
 
     init(settings: CMMSSettings, options: FiixOptions, http: HTTPTransport) throws {

@@ -70,7 +70,7 @@ public struct HxGNEAMConnector: CMMSConnector {
     let http: HTTPTransport
     let custom: PlantCustomization
     public var name: String { settings.name }
-    public var kind: String { "hxgn-eam" }
+    public var kind: String { settings.kind }
     public static let descriptionMax = 80
     /// Comment text limit we keep to (EAM's limit is not publicly documented).
     public static let commentMax = 4000

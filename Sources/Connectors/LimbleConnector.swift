@@ -58,7 +58,7 @@ public struct LimbleConnector: CMMSConnector {
     let http: HTTPTransport
     let custom: PlantCustomization
     public var name: String { settings.name }
-    public var kind: String { "limble" }
+    public var kind: String { settings.kind }
     /// The numeric task fields of the create request (all integers in the Postman collection).
     public static let fieldKinds: [String: FieldKind] = [
         "locationID": .integer, "assetID": .integer, "priority": .integer, "type": .integer, "due": .integer,

@@ -90,7 +90,7 @@ public struct MaintainXConnector: CMMSConnector {
     let limiter = RateLimitGate()
     let custom: PlantCustomization
     public var name: String { settings.name }
-    public var kind: String { "maintainx" }
+    public var kind: String { settings.kind }
 
     init(settings: CMMSSettings, options: MaintainXOptions, http: HTTPTransport) throws {
         if case .bearer = settings.auth {} else {

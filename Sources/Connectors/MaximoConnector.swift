@@ -68,7 +68,7 @@ public struct MaximoConnector: CMMSConnector {
     let http: HTTPTransport
     let custom: PlantCustomization
     public var name: String { settings.name }
-    public var kind: String { "maximo" }
+    public var kind: String { settings.kind }
     public static let descriptionMax = 100
     /// Numeric and yes/no WORKORDER attributes a plant may set through `fields:`; the tests hold
     /// this against the emulator's attribute table.

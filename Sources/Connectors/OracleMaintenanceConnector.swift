@@ -55,7 +55,7 @@ public struct OracleMaintenanceConnector: CMMSConnector {
     let http: HTTPTransport
     let custom: PlantCustomization
     public var name: String { settings.name }
-    public var kind: String { "oracle-fusion" }
+    public var kind: String { settings.kind }
     public static let descriptionMax = 240
     /// Typed attributes of the resource that a plant may set; the tests hold it against the emulator's table.
     public static let fieldKinds: [String: FieldKind] = ["WorkOrderPriority": .number, "AllowCompletionToInventoryFlag": .boolean]

@@ -120,7 +120,7 @@ public struct SAPPMConnector: CMMSConnector {
     let tokens = CSRFTokens()
     let custom: PlantCustomization
     public var name: String { settings.name }
-    public var kind: String { "sap-pm" }
+    public var kind: String { settings.kind }
 
     public static let longTextMax = 1333
     public static let referenceMax = 20

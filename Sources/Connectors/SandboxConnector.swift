@@ -15,7 +15,7 @@ public struct SandboxConnector: CMMSConnector {
     let http: HTTPTransport
     let custom: PlantCustomization
     public var name: String { settings.name }
-    public var kind: String { "sandbox" }
+    public var kind: String { settings.kind }
     public static let titleMax = 40
 
     init(settings: CMMSSettings, options: NoCMMSOptions, http: HTTPTransport) throws {

@@ -51,7 +51,7 @@ public struct UpKeepConnector: CMMSConnector {
     let session = SessionToken()
     let custom: PlantCustomization
     public var name: String { settings.name }
-    public var kind: String { "upkeep" }
+    public var kind: String { settings.kind }
 
     init(settings: CMMSSettings, options: UpKeepOptions, http: HTTPTransport) throws {
         guard case .session = settings.auth else {

@@ -34,7 +34,7 @@ public struct WebhookConnector: CMMSConnector {
     let secret: Data
     let custom: PlantCustomization
     public var name: String { settings.name }
-    public var kind: String { "webhook" }
+    public var kind: String { settings.kind }
 
     init(settings: CMMSSettings, options: WebhookOptions, http: HTTPTransport) throws {
         // Empty only when the config was loaded without secrets, which builds no connectors.
