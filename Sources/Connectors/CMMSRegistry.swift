@@ -37,7 +37,7 @@ public struct CMMSKind: CMMSKindSchema {
         optionKeys = Options.keys
         read = { block throws(ConfigError) in try Options(block: block) }
         make = { settings, http in
-            guard let typed = settings.options(as: Options.self) else {
+            guard let typed = settings.typedOptions(Options.self) else {
                 throw ConnectorError.misconfigured("cmms \(settings.name): its \(block): options were not read as \(name) options (\(type(of: settings.options)))")
             }
             return try connector(settings, typed, http)

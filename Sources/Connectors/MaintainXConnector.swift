@@ -75,8 +75,9 @@ public struct MaintainXOptions: CMMSOptions {
         if let v = block.child("lookup_depth") { lookupDepth = try v.int(in: 1...200) }
         falsePositiveCategory = try block.child("false_positive_category")?.string()
         if let v = block.child("part_key") {
-            guard let key = MaintainXConnector.PartKey(parsing: try v.string()) else {
-                throw v.error("must be name, barcode or field:<custom field label> (e.g. field:Part Number), got \(v.shown(try v.string()))")
+            let raw = try v.string()
+            guard let key = MaintainXConnector.PartKey(parsing: raw) else {
+                throw v.error("must be name, barcode or field:<custom field label> (e.g. field:Part Number), got \(v.shown(raw))")
             }
             partKey = key
         }

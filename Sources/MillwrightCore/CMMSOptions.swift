@@ -64,5 +64,5 @@ extension CMMSSettings {
     }
 
     /// The typed options of this entry's system; a mismatch is a wiring mistake, not a config one.
-    public func options<O: CMMSOptions>(as type: O.Type) -> O? { options as? O }
+    public func typedOptions<O: CMMSOptions>(_ type: O.Type) -> O? { options as? O }
 }

@@ -136,7 +136,7 @@ struct TestCMMS: Sendable {
     }
 
     /// The settings with the block read; a bad option throws the loader's `ConfigError`.
-    func read() throws(ConfigError) -> TestCMMS {
+    func read() throws(ConfigError) -> CMMSSettings {
         guard let kind = CMMSRegistry.kind(settings.kind) else {
             throw ConfigError(file: "test", line: nil, key: "kind", message: "no kind \(settings.kind)")
         }
