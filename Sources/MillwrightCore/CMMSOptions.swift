@@ -33,7 +33,11 @@ extension CMMSSettings {
     /// Reads a system block: the common options into their fields, the rest into the kind's
     /// `Options`. Unknown keys are refused with the closest allowed one.
     public mutating func read(block: ConfigTree, as kind: any CMMSKindSchema) throws(ConfigError) {
-        for (key, value) in try block.mapping(allowed: kind.optionKeys + Self.commonOptionKeys) {
+        let allowed = kind.optionKeys + Self.commonOptionKeys
+        if let plain = block.entries.first(where: { !allowed.contains($0.key) && allowed.contains($0.key + "_env") }) {
+            throw plain.value.error("is a secret: give \(plain.key)_env naming the environment variable that holds it (secrets never go in the file)")
+        }
+        for (key, value) in try block.mapping(allowed: allowed) {
             switch key {
             case "priority_map": try readPriorityMap(value)
             case "status_map":

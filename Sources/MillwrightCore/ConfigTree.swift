@@ -184,12 +184,8 @@ public struct ConfigTree: Sendable {
         }
     }
 
-    /// The secret named by `<name>_env`, nil when the block has no such key. Writing the secret
-    /// itself in the file is refused: secrets only come from the environment.
+    /// The secret named by `<name>_env`, nil when the block has no such key.
     public func secret(_ name: String) throws(ConfigError) -> String? {
-        if let plain = child(name) {
-            throw plain.error("is a secret: give \(name)_env naming the environment variable that holds it")
-        }
         guard let n = child(name + "_env") else { return nil }
         let variable = try n.string()
         guard let v = n.environmentValue else {
