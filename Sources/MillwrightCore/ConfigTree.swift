@@ -72,11 +72,6 @@ public struct ConfigTree: Sendable {
         }
     }
 
-    public func sequence() throws(ConfigError) -> [ConfigTree] {
-        guard case .sequence(let items) = value else { throw error("must be a list") }
-        return items
-    }
-
     public func string() throws(ConfigError) -> String {
         guard case .scalar(let s) = value else { throw error("must be a single value, not a list or mapping") }
         return s
