@@ -122,7 +122,7 @@ let package = Package(
             .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "Metrics", package: "swift-metrics"),
         ]),
-        .testTarget(name: "MillwrightCoreTests", dependencies: ["MillwrightCore", "Config"]),
+        .testTarget(name: "MillwrightCoreTests", dependencies: ["MillwrightCore", "Config", "Connectors"]),
         .testTarget(name: "IngestTests", dependencies: ["MillwrightCore", "Ingest"], resources: [.copy("Fixtures")]),
         .testTarget(name: "MQTTTests", dependencies: ["MQTT"]),
         .testTarget(name: "EvidenceTests", dependencies: ["MillwrightCore", "Evidence"], resources: [.copy("Golden")]),

@@ -5,23 +5,25 @@ import Yams
 /// Reads the one YAML file of PRODUCT §5 into `Settings`. Every error names the file,
 /// line and key; a file with any error is refused whole, so the gateway never half-starts.
 public enum ConfigLoader {
-    public static var cmmsKinds: [String] { CMMSKinds.names }
     static let topLevel = ["server", "storage", "evidence", "cmms", "assets", "defects", "incidents", "priority", "site",
                            "shifts", "technicians", "inventory", "shadow", "auth", "mqtt", "dispatch", "notifications", "procedures",
                            "routing", "escalation", "audit"]
 
+    /// `cmmsKinds` are the systems this build speaks (`CMMSRegistry.all`): each reads its own
+    /// block, so the loader keeps no list of kinds or options.
     /// `requireSecrets: false` reads a missing `*_env` secret as empty, for commands that only
     /// look at the mapping and the rules and never talk to a CMMS.
-    public static func load(path: String, environment: [String: String] = ProcessInfo.processInfo.environment,
+    public static func load(path: String, cmmsKinds: [any CMMSKindSchema], environment: [String: String] = ProcessInfo.processInfo.environment,
                             requireSecrets: Bool = true) throws(ConfigError) -> Settings {
         let text: String
         do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
             throw ConfigError(file: path, line: nil, key: "", message: "cannot read the file (\(error.localizedDescription))")
         }
-        return try parse(yaml: text, file: path, environment: environment, requireSecrets: requireSecrets)
+        return try parse(yaml: text, file: path, cmmsKinds: cmmsKinds, environment: environment, requireSecrets: requireSecrets)
     }
 
-    public static func parse(yaml: String, file: String, environment: [String: String] = [:], requireSecrets: Bool = true) throws(ConfigError) -> Settings {
+    public static func parse(yaml: String, file: String, cmmsKinds: [any CMMSKindSchema], environment: [String: String] = [:],
+                             requireSecrets: Bool = true) throws(ConfigError) -> Settings {
         let node: Node?
         do { node = try Yams.compose(yaml: yaml) } catch let e as YamlError {
             throw yamlError(e, file: file)
@@ -32,7 +34,7 @@ public enum ConfigLoader {
         let env = ConfigEnvironment(environment, requireSecrets: requireSecrets)
         let root = YAMLNode(node: node, path: "", file: file, env: env)
         do {
-            var s = try settings(root, file: file)
+            var s = try settings(root, file: file, cmmsKinds: cmmsKinds)
             s.environmentValues = env.handedOut
             return s
         } catch {
@@ -43,7 +45,7 @@ public enum ConfigLoader {
         }
     }
 
-    static func settings(_ root: YAMLNode, file: String) throws(ConfigError) -> Settings {
+    static func settings(_ root: YAMLNode, file: String, cmmsKinds: [any CMMSKindSchema]) throws(ConfigError) -> Settings {
         var s = Settings()
         let baseDir = URL(fileURLWithPath: file).deletingLastPathComponent().path
         func resolvePath(_ p: String) -> String { p.hasPrefix("/") ? p : URL(fileURLWithPath: baseDir).appendingPathComponent(p).standardized.path }
@@ -75,7 +77,7 @@ public enum ConfigLoader {
                     }
                 }
             case "cmms":
-                s.cmms = try n.requireSequence().map { c throws(ConfigError) in try cmms(c) }
+                s.cmms = try n.requireSequence().map { c throws(ConfigError) in try cmms(c, kinds: cmmsKinds) }
                 var names = Set<String>()
                 for (i, c) in s.cmms.enumerated() where !names.insert(c.name).inserted {
                     throw ConfigError(file: file, line: n.node.sequence?[i].mark?.line, key: "cmms[\(i)].name", message: "'\(c.name)' is used twice")
@@ -172,22 +174,24 @@ public enum ConfigLoader {
         return s
     }
 
-    static func cmms(_ n: YAMLNode) throws(ConfigError) -> CMMSSettings {
-        let systemKeys = CMMSKinds.blocks + ["options"]
+    static func cmms(_ n: YAMLNode, kinds: [any CMMSKindSchema]) throws(ConfigError) -> CMMSSettings {
+        let kindNames = kinds.map(\.name)
+        let systemKeys = kinds.map(\.block) + ["options"]
         let m = try n.requireMapping(allowed: ["name", "kind", "base_url", "auth", "concurrency", "timeout", "status_poll", "priority_map", "title", "fields"] + systemKeys)
         guard let nameNode = n.child("name") else { throw n.error("needs a name") }
-        guard let kindNode = n.child("kind") else { throw n.error("needs a kind (\(cmmsKinds.joined(separator: " | ")))") }
-        let kind = try kindNode.string()
-        guard let kindInfo = CMMSKinds.named(kind) else {
-            let hint = Suggest.closest(kind, in: cmmsKinds).map { " (did you mean '\($0)'?)" } ?? ""
-            throw kindNode.error("'\(kind)' is not a supported CMMS\(hint); use one of \(cmmsKinds.joined(separator: ", "))")
+        guard let kindNode = n.child("kind") else { throw n.error("needs a kind (\(kindNames.joined(separator: " | ")))") }
+        let kindName = try kindNode.string()
+        guard let kind = kinds.first(where: { $0.name == kindName }) else {
+            let hint = Suggest.closest(kindName, in: kindNames).map { " (did you mean '\($0)'?)" } ?? ""
+            throw kindNode.error("'\(kindName)' is not a supported CMMS\(hint); use one of \(kindNames.joined(separator: ", "))")
         }
         guard let urlNode = n.child("base_url") else { throw n.error("needs base_url") }
         let url = try urlNode.string()
         guard let parsed = URL(string: url), let scheme = parsed.scheme, ["http", "https"].contains(scheme), parsed.host != nil else {
             throw urlNode.error("'\(url)' is not an http(s) URL")
         }
-        var c = CMMSSettings(name: try nameNode.string(), kind: kind, baseURL: url.hasSuffix("/") ? String(url.dropLast()) : url)
+        var c = CMMSSettings(name: try nameNode.string(), kind: kindName, baseURL: url.hasSuffix("/") ? String(url.dropLast()) : url)
+        var block: ConfigTree?
         for (k, v) in m {
             switch k {
             case "auth": c.auth = try auth(v)
@@ -197,31 +201,17 @@ public enum ConfigLoader {
             case "title": c.titleTemplate = try WorkOrderTemplate.checked(try v.string(), at: v)
             case "fields":
                 for (fk, fv) in try v.requireMapping() { c.fields[fk] = try WorkOrderTemplate.checked(try fv.string(), at: fv) }
-            case "priority_map":
-                for (pk, pv) in try v.requireMapping(allowed: Priority.allCases.map(\.rawValue)) { c.options["priority_map.\(pk)"] = try pv.string() }
+            case "priority_map": try c.readPriorityMap(try v.tree())
             case _ where systemKeys.contains(k):
-                guard k == "options" || k == kindInfo.block else {
-                    throw v.error("a \(kind) system reads its options from '\(kindInfo.block):', not '\(k):'")
+                guard k == "options" || k == kind.block else {
+                    throw v.error("a \(kindName) system reads its options from '\(kind.block):', not '\(k):'")
                 }
-                let allowed = CMMSKinds.allowedKeys(kindInfo)
-                for (ok, ov) in try v.requireMapping(allowed: allowed) {
-                    if kindInfo.secrets.contains(ok) {
-                        throw ov.error("is a secret: give \(ok)_env naming the environment variable that holds it")
-                    }
-                    if ok.hasSuffix("_env") {
-                        c.options[String(ok.dropLast(4))] = try v.secret(fromEnvKey: ok)
-                    } else if ov.node.mapping != nil {
-                        // A map option (status_map, asset_map, …) travels as "key=value, key=value".
-                        c.options[ok] = try ov.requireMapping().map { (mk, mv) throws(ConfigError) in "\(mk)=\(try mv.string())" }.joined(separator: ", ")
-                    } else if ov.node.sequence != nil {
-                        c.options[ok] = try ov.stringList().joined(separator: ", ")
-                    } else {
-                        c.options[ok] = try ov.string()
-                    }
-                }
+                block = try v.tree()
             default: break
             }
         }
+        // Read even when the block is absent, so a required option is reported at this entry.
+        try c.read(block: block ?? .emptyMapping(file: n.file, line: n.line, path: n.path.isEmpty ? kind.block : "\(n.path).\(kind.block)"), as: kind)
         return c
     }
 

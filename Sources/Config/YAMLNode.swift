@@ -33,9 +33,7 @@ struct YAMLNode {
             guard let key = k.string else { throw error("has a key that is not text") }
             let child = YAMLNode(node: v, path: path.isEmpty ? key : "\(path).\(key)", file: file, env: env)
             if let allowed, !allowed.contains(key) {
-                let hint = Suggest.closest(key, in: allowed).map { " (did you mean '\($0)'?)" } ?? ""
-                throw ConfigError(file: file, line: k.mark?.line, key: child.path,
-                                  message: "unknown key\(hint); allowed here: \(allowed.joined(separator: ", "))")
+                throw ConfigError.unknownKey(key, allowed: allowed, file: file, line: k.mark?.line, path: child.path)
             }
             out.append((key, child))
         }
@@ -47,56 +45,21 @@ struct YAMLNode {
         return seq.enumerated().map { YAMLNode(node: $1, path: "\(path)[\($0)]", file: file, env: env) }
     }
 
-    /// The scalar with `${VAR}` / `${VAR:-default}` replaced from the environment.
-    func string() throws(ConfigError) -> String {
-        guard let s = node.scalar?.string else { throw error("must be a single value, not a list or mapping") }
-        return try substitute(s)
+    /// The scalar with `${VAR}` / `${VAR:-default}` replaced from the environment, located; the
+    /// typed readings (`int`, `duration`, …) and their messages are `ConfigTree`'s.
+    func scalar() throws(ConfigError) -> ConfigTree {
+        guard let raw = node.scalar?.string else { throw error("must be a single value, not a list or mapping") }
+        return ConfigTree(.scalar(try substitute(raw)), file: file, line: line, path: path, writtenAs: raw.contains("${") ? raw : nil)
     }
 
-    func int(in range: ClosedRange<Int>? = nil) throws(ConfigError) -> Int {
-        let s = try string()
-        guard let v = Int(s) else { throw error("must be a whole number, got \(shown(s))") }
-        if let range, !range.contains(v) { throw error("must be between \(range.lowerBound) and \(range.upperBound), got \(shown(s))") }
-        return v
-    }
-
-    func double(in range: ClosedRange<Double>? = nil) throws(ConfigError) -> Double {
-        let s = try string()
-        guard let v = Double(s), v.isFinite else { throw error("must be a number, got \(shown(s))") }
-        if let range, !range.contains(v) { throw error("must be between \(range.lowerBound) and \(range.upperBound), got \(shown(s))") }
-        return v
-    }
-
-    func bool() throws(ConfigError) -> Bool {
-        switch try string().lowercased() {
-        case "true", "yes", "on", "1": return true
-        case "false", "no", "off", "0": return false
-        case let s: throw error("must be true or false, got \(shown(s))")
-        }
-    }
+    func string() throws(ConfigError) -> String { try scalar().string() }
+    func int(in range: ClosedRange<Int>? = nil) throws(ConfigError) -> Int { try scalar().int(in: range) }
+    func double(in range: ClosedRange<Double>? = nil) throws(ConfigError) -> Double { try scalar().double(in: range) }
+    func bool() throws(ConfigError) -> Bool { try scalar().bool() }
 
     /// A duration within `range` (by default up to ten years: anything longer is a typo).
     func duration(in range: ClosedRange<Duration> = .zero...Duration.seconds(10 * 365 * 86_400)) throws(ConfigError) -> Duration {
-        let s = try string()
-        guard let d = Duration.parse(s) else { throw error("must be a duration like 500ms, 10s, 30m, 2h or 1d, got \(shown(s))") }
-        guard range.contains(d) else {
-            throw error("must be between \(Self.describe(range.lowerBound)) and \(Self.describe(range.upperBound)), got \(shown(s))")
-        }
-        return d
-    }
-
-    static func describe(_ d: Duration) -> String {
-        let s = d.seconds
-        if s >= 86_400, s.truncatingRemainder(dividingBy: 86_400) == 0 { return "\(Int(s / 86_400))d" }
-        if s >= 1, s.truncatingRemainder(dividingBy: 1) == 0 { return "\(Int(s))s" }
-        return "\(Int((s * 1000).rounded()))ms"
-    }
-
-    /// A value for an error message: quoted, or named by its variable when it came from the
-    /// environment (it may be a secret).
-    func shown(_ value: String) -> String {
-        if let raw = node.scalar?.string, raw.contains("${") { return "the value of \(raw.prefix(80))" }
-        return "'\(value.prefix(80))'"
+        try scalar().duration(in: range)
     }
 
     func stringList() throws(ConfigError) -> [String] {
@@ -104,15 +67,36 @@ struct YAMLNode {
         return try requireSequence().map { n throws(ConfigError) in try n.string() }
     }
 
+    /// This node and everything under it as a `ConfigTree`, for readers outside this module (a
+    /// connector's options). A `<name>_env` key carries its variable's value: a missing one is
+    /// reported when the reader asks for the secret, so an unknown key is still reported first.
+    func tree() throws(ConfigError) -> ConfigTree {
+        if let mapping = node.mapping {
+            var entries: [ConfigTree.Entry] = []
+            for (k, _) in mapping {
+                guard let key = k.string else { throw error("has a key that is not text") }
+                guard let child = child(key) else { continue }
+                var value = try child.tree()
+                if key.hasSuffix("_env"), case .scalar(let variable) = value.value {
+                    value.environmentValue = env.secret(named: variable)
+                }
+                entries.append(ConfigTree.Entry(key: key, keyLine: k.mark?.line, value: value))
+            }
+            return ConfigTree(.mapping(entries), file: file, line: line, path: path)
+        }
+        if node.sequence != nil {
+            return ConfigTree(.sequence(try requireSequence().map { n throws(ConfigError) in try n.tree() }), file: file, line: line, path: path)
+        }
+        return try scalar()
+    }
+
     /// Reads the secret named by a `*_env` key; a missing variable is a start-up error.
     func secret(fromEnvKey key: String) throws(ConfigError) -> String {
         guard let n = child(key) else { throw error("needs '\(key)' naming the environment variable that holds the secret") }
         let name = try n.string()
-        guard let value = env[name], !value.isEmpty else {
-            if !env.requireSecrets { return "" }
+        guard let value = env.secret(named: name) else {
             throw n.error("environment variable \(name) is not set; export it before starting (secrets never go in the file)")
         }
-        env.used(value)
         return value
     }
 
@@ -146,28 +130,14 @@ final class ConfigEnvironment {
     subscript(name: String) -> String? { values[name] }
     func used(_ value: String) { handedOut.insert(value) }
 
+    /// A secret's value, remembered for redaction; nil when unset and secrets are required,
+    /// empty when they are not.
+    func secret(named name: String) -> String? {
+        guard let value = values[name], !value.isEmpty else { return requireSecrets ? nil : "" }
+        used(value)
+        return value
+    }
+
     /// `text` with every handed-out value replaced by `•••`.
     func redact(_ text: String) -> String { Redaction.redact(text, values: handedOut) }
-}
-
-enum Suggest {
-    static func closest(_ word: String, in candidates: [String]) -> String? {
-        let scored = candidates.map { ($0, distance(word.lowercased(), $0.lowercased())) }.min { $0.1 < $1.1 }
-        guard let best = scored, best.1 <= max(2, word.count / 3) else { return nil }
-        return best.0
-    }
-
-    static func distance(_ a: String, _ b: String) -> Int {
-        let a = Array(a), b = Array(b)
-        if a.isEmpty { return b.count }
-        var prev = Array(0...b.count)
-        for i in 1...a.count {
-            var cur = [i] + Array(repeating: 0, count: b.count)
-            for j in 1...max(1, b.count) where !b.isEmpty {
-                cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
-            }
-            prev = cur
-        }
-        return prev[b.count]
-    }
 }

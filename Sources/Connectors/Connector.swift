@@ -52,21 +52,3 @@ public enum ConnectorError: Error, CustomStringConvertible {
         }
     }
 }
-
-public enum ConnectorFactory {
-    public static func make(_ s: CMMSSettings, http: HTTPClient) throws -> any CMMSConnector {
-        switch s.kind {
-        case "sandbox": return try SandboxConnector(settings: s, http: HTTPTransport(client: http, timeout: s.timeout))
-        case "webhook": return try WebhookConnector(settings: s, http: HTTPTransport(client: http, timeout: s.timeout))
-        case "sap-pm": return try SAPPMConnector(settings: s, http: HTTPTransport(client: http, timeout: s.timeout))
-        case "maximo": return try MaximoConnector(settings: s, http: HTTPTransport(client: http, timeout: s.timeout))
-        case "maintainx": return try MaintainXConnector(settings: s, http: HTTPTransport(client: http, timeout: s.timeout))
-        case "upkeep": return try UpKeepConnector(settings: s, http: HTTPTransport(client: http, timeout: s.timeout))
-        case "fiix": return try FiixConnector(settings: s, http: HTTPTransport(client: http, timeout: s.timeout))
-        case "oracle-fusion": return try OracleMaintenanceConnector(settings: s, http: HTTPTransport(client: http, timeout: s.timeout))
-        case "limble": return try LimbleConnector(settings: s, http: HTTPTransport(client: http, timeout: s.timeout))
-        case "hxgn-eam": return try HxGNEAMConnector(settings: s, http: HTTPTransport(client: http, timeout: s.timeout))
-        default: throw ConnectorError.unsupportedKind(s.kind)
-        }
-    }
-}

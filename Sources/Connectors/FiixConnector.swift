@@ -32,23 +32,41 @@ import NIOHTTP1
 /// `status_id`, `maintenance_type_id`, `asset_map` ("<asset>=…, …"), `status_map` ("<name>=…, …"),
 /// `users` ("<technician>=<Fiix user id>"; Fiix assigns people only, a team entry stays in the text),
 /// `attachment_limit_bytes`. Auth: `hmac` (app key, access key, secret).
+public struct FiixOptions: CMMSOptions {
+    /// The numeric id of the site work orders are created in.
+    public var siteId: Int
+    public var statusId: Int?
+    public var maintenanceTypeId: Int?
+    /// Our asset → Fiix asset id.
+    public var assetMap: [String: Int] = [:]
+
+    public static let keys = ["site_id", "status_id", "maintenance_type_id", "asset_map"]
+
+    public init(siteId: Int) { self.siteId = siteId }
+
+    public init(block: ConfigTree) throws(ConfigError) {
+        siteId = try block.required("site_id", "the numeric id of the site").int(in: 1...Int.max)
+        statusId = try block.child("status_id")?.int(in: 1...Int.max)
+        maintenanceTypeId = try block.child("maintenance_type_id")?.int(in: 1...Int.max)
+        assetMap = try block.child("asset_map")?.intMap(of: "a Fiix asset id") ?? [:]
+    }
+}
+
 public struct FiixConnector: CMMSConnector {
     public let settings: CMMSSettings
+    public let options: FiixOptions
     let http: HTTPTransport
     let priorities = PriorityCache()
     let custom: PlantCustomization
     public var name: String { settings.name }
-    public var kind: String { "fiix" }
+    public var kind: String { settings.kind }
     let appKey: String, accessKey: String, secret: String
 
-    init(settings: CMMSSettings, http: HTTPTransport) throws {
+    init(settings: CMMSSettings, options: FiixOptions, http: HTTPTransport) throws {
         guard case .hmac(let app, let access, let secret) = settings.auth else {
             throw ConnectorError.misconfigured("cmms \(settings.name): Fiix needs auth: {hmac: {app_key_env, access_key_env, secret_env}}")
         }
-        guard Int(settings.options["site_id"] ?? "") != nil else {
-            throw ConnectorError.misconfigured("cmms \(settings.name): fiix.site_id (the numeric id of the site) is required")
-        }
-        self.settings = settings; self.http = http; appKey = app; accessKey = access; self.secret = secret
+        self.settings = settings; self.options = options; self.http = http; appKey = app; accessKey = access; self.secret = secret
         custom = try PlantCustomization(settings, reserved: ["className", "strDescription", "intSiteID", "intPriorityID"], kinds: Self.fieldKind)
         try custom.requireNumericUsers(settings, block: "fiix")
     }
@@ -60,7 +78,6 @@ public struct FiixConnector: CMMSConnector {
         return nil
     }
 
-    var opt: [String: String] { settings.options }
     var base: String { settings.baseURL.hasSuffix("/") ? String(settings.baseURL.dropLast()) : settings.baseURL }
 
     public static func signature(url: String, secret: String) -> String {
@@ -91,18 +108,18 @@ public struct FiixConnector: CMMSConnector {
             guard r.status == 200, Self.error(r) == nil, let objs = r.json?["objects"]?.arrayValue else { return nil }
             priorities.fill(objs.compactMap { o in o["strName"]?.stringValue.flatMap { n in o["id"]?.doubleValue.flatMap { Checked.exactInt($0, in: 0...Int(Int32.max)) }.map { (n, $0) } } })
         }
-        return priorities.id((ConnectorOptions.lookup(opt, "priority_map", p.rawValue) ?? Self.defaultPriorityNames[p]!).lowercased())
+        return priorities.id((settings.priorityMap[p] ?? Self.defaultPriorityNames[p]!).lowercased())
     }
 
     public func workOrderObject(_ wo: WorkOrderDraft, priorityId: Int?) -> [String: JSONValue] {
         var o: [String: JSONValue] = [
             "className": .string("WorkOrder"),
             "strDescription": .string(custom.title(wo, max: nil) + "\n" + wo.description),
-            "intSiteID": .number(Double(Int(opt["site_id"] ?? "") ?? 0)),
+            "intSiteID": .number(Double(options.siteId)),
         ]
         if let p = priorityId { o["intPriorityID"] = .number(Double(p)) }
-        if let s = Int(opt["status_id"] ?? "") { o["intWorkOrderStatusID"] = .number(Double(s)) }
-        if let m = Int(opt["maintenance_type_id"] ?? "") { o["intMaintenanceTypeID"] = .number(Double(m)) }
+        if let s = options.statusId { o["intWorkOrderStatusID"] = .number(Double(s)) }
+        if let m = options.maintenanceTypeId { o["intMaintenanceTypeID"] = .number(Double(m)) }
         custom.apply(wo, to: &o)
         return o
     }
@@ -112,14 +129,14 @@ public struct FiixConnector: CMMSConnector {
             let pid = try await priorityId(wo.priority)
             if pid == nil, priorities.isEmpty { return .retryable(error: "could not read Fiix priorities", retryAfter: nil) }
             if pid == nil {
-                return .permanent(error: "Fiix has no priority named '\(ConnectorOptions.lookup(opt, "priority_map", wo.priority.rawValue) ?? Self.defaultPriorityNames[wo.priority]!)'; set fiix.priority_map.\(wo.priority.rawValue) to one of: \(priorities.names.joined(separator: ", "))")
+                return .permanent(error: "Fiix has no priority named '\(settings.priorityMap[wo.priority] ?? Self.defaultPriorityNames[wo.priority]!)'; set fiix.priority_map.\(wo.priority.rawValue) to one of: \(priorities.names.joined(separator: ", "))")
             }
             let r = try await add("WorkOrder", workOrderObject(wo, priorityId: pid))
             if let failure = HTTPTransport.classify(r, describe: { Self.error($0) ?? $0.text }) { return failure }
             if let e = Self.error(r) { return .permanent(error: e) }
             guard let id = r.json?["object"]?["id"]?.stringOrNumber else { return .unknown(error: "created, but the response had no id: \(r.text)") }
             // The links are best effort: the work order exists, and its text names asset and technician.
-            if let asset = Int(ConnectorOptions.lookup(opt, "asset_map", wo.asset) ?? wo.asset) {
+            if let asset = options.assetMap[wo.asset] ?? Int(wo.asset) {
                 _ = try? await add("WorkOrderAsset", ["intWorkOrderID": .number(Double(id) ?? 0), "intAssetID": .number(Double(asset))])
             }
             if case .user(let user)? = custom.assignee(wo), let userId = Int(user) {
@@ -151,7 +168,7 @@ public struct FiixConnector: CMMSConnector {
         }
         let s = try await call(["_maCn": .string("FindByIdRequest"), "className": .string("WorkOrderStatus"), "fields": .string("id,strName"), "id": .number(sid)])
         guard let name = s.json?["object"]?["strName"]?.stringValue?.lowercased() else { return nil }
-        if let m = ConnectorOptions.lookup(opt, "status_map", name).flatMap(CMMSStatus.init(rawValue:)) { return m }
+        if let m = settings.statusMap[name] { return m }
         if name.contains("progress") { return .inProgress }
         if name.contains("complete") || name.contains("closed") { return .completed }
         if name.hasPrefix("cancel") { return .cancelled }
@@ -177,7 +194,7 @@ public struct FiixConnector: CMMSConnector {
     }
 
     /// Base64 inside JSON: keep the image modest.
-    public var attachmentLimitBytes: Int { Int(opt["attachment_limit_bytes"] ?? "") ?? 3_000_000 }
+    public var attachmentLimitBytes: Int { settings.attachmentLimitBytes ?? 3_000_000 }
 
     public func checkConnection() async -> [ConnectionCheck] {
         do {
@@ -186,7 +203,7 @@ public struct FiixConnector: CMMSConnector {
                 return [ConnectionCheck(step: "authenticate", ok: false, detail: e, fix: "check the app key, access key and secret (Fiix: Settings → API applications) and that the base_url is your tenant")]
             }
             let names = r.json?["objects"]?.arrayValue?.compactMap { $0["strName"]?.stringValue } ?? []
-            let missing = Priority.allCases.map { ConnectorOptions.lookup(opt, "priority_map", $0.rawValue) ?? Self.defaultPriorityNames[$0]! }.filter { n in !names.contains { $0.lowercased() == n.lowercased() } }
+            let missing = Priority.allCases.map { settings.priorityMap[$0] ?? Self.defaultPriorityNames[$0]! }.filter { n in !names.contains { $0.lowercased() == n.lowercased() } }
             return [ConnectionCheck(step: "authenticate", ok: true, detail: "signed request accepted"),
                     ConnectionCheck(step: "create permission", ok: missing.isEmpty, detail: missing.isEmpty ? "priorities found: \(names.joined(separator: ", "))" : "no priority named \(missing.joined(separator: ", "))",
                                     fix: missing.isEmpty ? nil : "set fiix.priority_map to the tenant's names: \(names.joined(separator: ", "))"),

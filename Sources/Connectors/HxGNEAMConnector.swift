@@ -39,35 +39,57 @@ import NIOHTTP1
 /// `status` (R), `type` (BRKD), `priority_map` (critical 1, high 2, medium 3, low 4), `status_map`,
 /// `users` ("<technician>=<PERSONCODE>"; a team entry stays in the text), `comments_path`
 /// (/axis/services/EWSConnector), `comment_language` (EN). Auth: `basic`.
+public struct HxGNEAMOptions: CMMSOptions {
+    /// Sent as the `tenant` and `organization` headers.
+    public var tenant: String
+    public var organization: String
+    public var department = "*"
+    public var status = "R"
+    public var type = "BRKD"
+    public var commentsPath = HxGNEAMConnector.commentsPathDefault
+    public var commentLanguage = "EN"
+
+    public static let keys = ["tenant", "organization", "department", "status", "type", "comments_path", "comment_language"]
+
+    public init(tenant: String, organization: String) { self.tenant = tenant; self.organization = organization }
+
+    public init(block: ConfigTree) throws(ConfigError) {
+        tenant = try block.required("tenant", "sent as the 'tenant' header").nonEmptyString()
+        organization = try block.required("organization", "sent as the 'organization' header").nonEmptyString()
+        if let v = block.child("department") { department = try v.nonEmptyString() }
+        if let v = block.child("status") { status = try v.nonEmptyString() }
+        if let v = block.child("type") { type = try v.nonEmptyString() }
+        if let v = block.child("comments_path") { commentsPath = try v.nonEmptyString() }
+        if let v = block.child("comment_language") { commentLanguage = try v.nonEmptyString() }
+    }
+}
+
 public struct HxGNEAMConnector: CMMSConnector {
     public let settings: CMMSSettings
+    public let options: HxGNEAMOptions
     let http: HTTPTransport
     let custom: PlantCustomization
     public var name: String { settings.name }
-    public var kind: String { "hxgn-eam" }
+    public var kind: String { settings.kind }
     public static let descriptionMax = 80
     /// Comment text limit we keep to (EAM's limit is not publicly documented).
     public static let commentMax = 4000
     public static let commentsPathDefault = "/axis/services/EWSConnector"
 
-    init(settings: CMMSSettings, http: HTTPTransport) throws {
-        for k in ["tenant", "organization"] where (settings.options[k] ?? "").isEmpty {
-            throw ConnectorError.misconfigured("cmms \(settings.name): hxgn.\(k) is required (sent as the '\(k)' header)")
-        }
-        self.settings = settings; self.http = http
+    init(settings: CMMSSettings, options: HxGNEAMOptions, http: HTTPTransport) throws {
+        self.settings = settings; self.options = options; self.http = http
         custom = try PlantCustomization(settings, reserved: ["WORKORDERID", "EQUIPMENTID", "DEPARTMENTID", "STATUS", "TYPE", "PRIORITY"])
     }
 
-    var opt: [String: String] { settings.options }
-    var org: String { opt["organization"] ?? "" }
+    var org: String { options.organization }
     var root: String { settings.baseURL.hasSuffix("/") ? String(settings.baseURL.dropLast()) : settings.baseURL }
     var collection: String { root + "/axis/restservices/workorders" }
     var commentsURL: String {
-        let p = opt["comments_path"].flatMap { $0.isEmpty ? nil : $0 } ?? Self.commentsPathDefault
+        let p = options.commentsPath
         return p.hasPrefix("http://") || p.hasPrefix("https://") ? p : root + (p.hasPrefix("/") ? p : "/" + p)
     }
     var headers: [(String, String)] {
-        [("Accept", "application/json"), ("tenant", opt["tenant"] ?? ""), ("organization", org)] + HTTPTransport.authHeaders(settings.auth)
+        [("Accept", "application/json"), ("tenant", options.tenant), ("organization", org)] + HTTPTransport.authHeaders(settings.auth)
     }
 
     public func payload(_ wo: WorkOrderDraft) -> [String: JSONValue] {
@@ -75,10 +97,10 @@ public struct HxGNEAMConnector: CMMSConnector {
         var p: [String: JSONValue] = [
             "WORKORDERID": .object(["JOBNUM": .string(wo.reference), "ORGANIZATIONID": orgId, "DESCRIPTION": .string(custom.title(wo, max: Self.descriptionMax))]),
             "EQUIPMENTID": .object(["EQUIPMENTCODE": .string(wo.asset), "ORGANIZATIONID": orgId]),
-            "DEPARTMENTID": .object(["DEPARTMENTCODE": .string(opt["department"] ?? "*")]),
-            "STATUS": .object(["STATUSCODE": .string(opt["status"] ?? "R")]),
-            "TYPE": .object(["TYPECODE": .string(opt["type"] ?? "BRKD")]),
-            "PRIORITY": .object(["PRIORITYCODE": .string(ConnectorOptions.lookup(opt, "priority_map", wo.priority.rawValue) ?? ["critical": "1", "high": "2", "medium": "3", "low": "4"][wo.priority.rawValue]!)]),
+            "DEPARTMENTID": .object(["DEPARTMENTCODE": .string(options.department)]),
+            "STATUS": .object(["STATUSCODE": .string(options.status)]),
+            "TYPE": .object(["TYPECODE": .string(options.type)]),
+            "PRIORITY": .object(["PRIORITYCODE": .string(settings.priorityMap[wo.priority] ?? ["critical": "1", "high": "2", "medium": "3", "low": "4"][wo.priority.rawValue]!)]),
         ]
         if case .user(let person)? = custom.assignee(wo) { p["ASSIGNEDTO"] = .object(["PERSONCODE": .string(person)]) }
         custom.apply(wo, to: &p)
@@ -134,7 +156,7 @@ public struct HxGNEAMConnector: CMMSConnector {
         guard r.status == 200, let code = r.json?["Result"]?["ResultData"]?["STATUS"]?["STATUSCODE"]?.stringValue else {
             throw ConnectorError.misconfigured("status of work order \(cmmsId): HTTP \(r.status) \(Self.describe(r))")
         }
-        if let m = ConnectorOptions.lookup(opt, "status_map", code).flatMap(CMMSStatus.init(rawValue:)) { return m }
+        if let m = settings.statusMap[code] { return m }
         switch code.uppercased() {
         case "IP", "INPRG": return .inProgress
         case "C", "CL", "COMP", "CLOSED": return .completed
@@ -192,11 +214,11 @@ public struct HxGNEAMConnector: CMMSConnector {
             security = "<wsse:Security xmlns:wsse=\"http://schemas.xmlsoap.org/ws/2002/04/secext\"><wsse:UsernameToken><wsse:Username>\(Self.xml(u))</wsse:Username><wsse:Password>\(Self.xml(p))</wsse:Password></wsse:UsernameToken></wsse:Security>"
         default: break
         }
-        let lang = opt["comment_language"].flatMap { $0.isEmpty ? nil : $0 } ?? "EN"
+        let lang = options.commentLanguage
         return """
         <?xml version="1.0" encoding="UTF-8"?>
         <soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Header>\(security)\
-        <Tenant xmlns="\(h)">\(Self.xml(opt["tenant"] ?? ""))</Tenant><Organization xmlns="\(h)">\(Self.xml(org))</Organization>\
+        <Tenant xmlns="\(h)">\(Self.xml(options.tenant))</Tenant><Organization xmlns="\(h)">\(Self.xml(org))</Organization>\
         <SessionScenario xmlns="\(h)">terminate</SessionScenario></soapenv:Header><soapenv:Body>\
         <MP0109_AddComments_001 xmlns="http://schemas.datastream.net/MP_functions/MP0109_001" verb="Add" noun="Comments" version="001">\
         <COMMENT xmlns="http://schemas.datastream.net/MP_fields"><ENTITYCOMMENTID><ENTITY>EVNT</ENTITY><ENTITYKEYCODE>\(Self.xml(cmmsId))</ENTITYKEYCODE>\
@@ -221,7 +243,7 @@ public struct HxGNEAMConnector: CMMSConnector {
             let r = try await http.send(.GET, collection + "/" + key("MW-CHECK"), headers: headers)
             switch r.status {
             case 200, 404:
-                return [ConnectionCheck(step: "authenticate", ok: true, detail: "tenant \(opt["tenant"] ?? "") and organization \(org) accepted"),
+                return [ConnectionCheck(step: "authenticate", ok: true, detail: "tenant \(options.tenant) and organization \(org) accepted"),
                         ConnectionCheck(step: "create permission", ok: true, detail: "work orders readable (EAM has no dry-run create; the user's role needs insert on WSJOBS)"),
                         ConnectionCheck(step: "attachment upload", ok: true, detail: "not used: the long text and evidence link go on as a comment (MP0109_AddComments_001 at \(commentsURL)); the image stays in Millwright")]
             case 401, 403:

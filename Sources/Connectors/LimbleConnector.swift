@@ -25,51 +25,72 @@ import NIOHTTP1
 /// Config (`limble:` block): `location_id` (required, number), `location_map`, `asset_map` (our asset →
 /// Limble assetID), `priority_map`, `task_type`, `due_in`, `status_map`, `lookup_depth` (100), `users`,
 /// `attachment_limit_bytes`. Auth: `client`.
+public struct LimbleOptions: CMMSOptions {
+    /// The Limble location tasks go to when theirs is not mapped.
+    public var locationId: Int
+    /// Our location → Limble locationID; our asset → Limble assetID.
+    public var locationMap: [String: Int] = [:]
+    public var assetMap: [String: Int] = [:]
+    /// Limble's task type: 2 is an unplanned work order.
+    public var taskType = 2
+    /// Due date: the detection time plus this.
+    public var dueIn: Duration = .seconds(86400)
+    /// Tasks listed per location when looking one up by our reference.
+    public var lookupDepth = 100
+
+    public static let keys = ["location_id", "location_map", "asset_map", "task_type", "due_in", "lookup_depth"]
+
+    public init(locationId: Int) { self.locationId = locationId }
+
+    public init(block: ConfigTree) throws(ConfigError) {
+        locationId = try block.required("location_id", "the numeric Limble location tasks go to").int(in: 1...Int.max)
+        locationMap = try block.child("location_map")?.intMap(of: "a Limble location id") ?? [:]
+        assetMap = try block.child("asset_map")?.intMap(of: "a Limble asset id") ?? [:]
+        if let v = block.child("task_type") { taskType = try v.int(in: 1...1000) }
+        if let v = block.child("due_in") { dueIn = try v.duration(in: .zero...Duration.seconds(366 * 86400)) }
+        if let v = block.child("lookup_depth") { lookupDepth = try v.int(in: 1...1000) }
+    }
+}
+
 public struct LimbleConnector: CMMSConnector {
     public let settings: CMMSSettings
+    public let options: LimbleOptions
     let http: HTTPTransport
     let custom: PlantCustomization
     public var name: String { settings.name }
-    public var kind: String { "limble" }
+    public var kind: String { settings.kind }
     /// The numeric task fields of the create request (all integers in the Postman collection).
     public static let fieldKinds: [String: FieldKind] = [
         "locationID": .integer, "assetID": .integer, "priority": .integer, "type": .integer, "due": .integer,
         "assignment": .integer, "templateID": .integer, "estimatedTime": .integer,
     ]
 
-    init(settings: CMMSSettings, http: HTTPTransport) throws {
-        guard Int(settings.options["location_id"] ?? "") != nil else {
-            throw ConnectorError.misconfigured("cmms \(settings.name): limble.location_id (the numeric Limble location tasks go to) is required")
-        }
+    init(settings: CMMSSettings, options: LimbleOptions, http: HTTPTransport) throws {
         guard case .client = settings.auth else {
             throw ConnectorError.misconfigured("cmms \(settings.name): Limble needs auth: {client: {id, secret_env}} from Settings → API")
         }
-        if let d = settings.options["due_in"], Duration.parse(d) == nil {
-            throw ConnectorError.misconfigured("cmms \(settings.name): limble.due_in '\(d)' is not a duration (e.g. 8h, 2d)")
-        }
-        self.settings = settings; self.http = http
+        self.settings = settings; self.options = options; self.http = http
         custom = try PlantCustomization(settings, reserved: ["name", "description", "locationID", "assetID", "priority", "type", "due"],
                                         kinds: { Self.fieldKinds[$0] })
         try custom.requireNumericUsers(settings, block: "limble")
     }
 
-    var opt: [String: String] { settings.options }
     var base: String { (settings.baseURL.hasSuffix("/") ? String(settings.baseURL.dropLast()) : settings.baseURL) + "/v2" }
     var headers: [(String, String)] { [("Accept", "application/json")] + HTTPTransport.authHeaders(settings.auth) }
 
     func location(_ wo: WorkOrderDraft) -> Int {
-        (wo.location ?? wo.functionalLocation).flatMap { ConnectorOptions.lookup(opt, "location_map", $0) }.flatMap(Int.init) ?? Int(opt["location_id"] ?? "") ?? 0
+        (wo.location ?? wo.functionalLocation).flatMap { options.locationMap[$0] } ?? options.locationId
     }
 
     public func payload(_ wo: WorkOrderDraft) -> [String: JSONValue] {
         var p: [String: JSONValue] = [
             "name": .string(custom.title(wo, max: nil)), "description": .string(wo.description),
             "locationID": .number(Double(location(wo))),
-            "priority": .number(Double(ConnectorOptions.lookup(opt, "priority_map", wo.priority.rawValue).flatMap(Int.init) ?? [.critical: 1, .high: 2, .medium: 3, .low: 4][wo.priority]!)),
-            "type": .number(Double(Int(opt["task_type"] ?? "") ?? 2)),
-            "due": .number((wo.detectedAt.timeIntervalSince1970 + (opt["due_in"].flatMap(Duration.parse) ?? .seconds(86400)).seconds).rounded()),
+            "priority": .number(Double(settings.priorityMap[wo.priority].flatMap(Int.init) ?? [.critical: 1, .high: 2, .medium: 3, .low: 4][wo.priority]!)),
+            "type": .number(Double(options.taskType)),
+            "due": .number((wo.detectedAt.timeIntervalSince1970 + options.dueIn.seconds).rounded()),
         ]
-        if let a = ConnectorOptions.lookup(opt, "asset_map", wo.asset).flatMap(Int.init) ?? Int(wo.asset) { p["assetID"] = .number(Double(a)) }
+        if let a = options.assetMap[wo.asset] ?? Int(wo.asset) { p["assetID"] = .number(Double(a)) }
         switch custom.assignee(wo) {
         case .user(let u)?: p["assignment"] = .number(Double(Int(u) ?? 0)); p["assignmentType"] = .string("user")
         case .team(let t)?: p["assignment"] = .number(Double(Int(t) ?? 0)); p["assignmentType"] = .string("team")
@@ -101,15 +122,13 @@ public struct LimbleConnector: CMMSConnector {
     /// target. Looking under `location_id` alone answered "not found" for a task created at a
     /// mapped location, and a lost answer then made a duplicate.
     var lookupLocations: [String] {
-        let all = [opt["location_id"]].compactMap { $0 } + ConnectorOptions.map(opt, "location_map").values
-        var seen = Set<String>()
-        return all.map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty && seen.insert($0).inserted }.sorted()
+        Set([options.locationId] + options.locationMap.values).map(String.init).sorted()
     }
 
     public func lookup(reference: String) async -> DeliveryState.Outcome {
         do {
             let locations = lookupLocations.joined(separator: ",")
-            let r = try await http.send(.GET, base + "/tasks?locations=\(locations)&limit=\(Int(opt["lookup_depth"] ?? "") ?? 100)", headers: headers)
+            let r = try await http.send(.GET, base + "/tasks?locations=\(locations)&limit=\(options.lookupDepth)", headers: headers)
             guard r.status == 200, let list = r.json?.arrayValue else { return .retryable(error: "lookup HTTP \(r.status): \(Self.describe(r))", retryAfter: HTTPTransport.retryAfter(r.headers)) }
             let hit = list.first { $0["description"]?.stringValue?.contains("Millwright reference \(reference)") == true }
             return hit?["taskID"]?.stringOrNumber.map { .lookupFound(cmmsId: $0) } ?? .lookupNotFound
@@ -123,7 +142,7 @@ public struct LimbleConnector: CMMSConnector {
         guard r.status == 200, let t = r.json?.arrayValue?.first else { throw ConnectorError.misconfigured("status of task \(cmmsId): HTTP \(r.status) \(Self.describe(r))") }
         if let done = t["dateCompleted"]?.doubleValue, done > 0 { return .completed }
         let sid = t["statusID"]?.stringOrNumber ?? "0"
-        if let m = ConnectorOptions.lookup(opt, "status_map", sid).flatMap(CMMSStatus.init(rawValue:)) { return m }
+        if let m = settings.statusMap[sid] { return m }
         return sid == "1" ? .inProgress : .open
     }
 
@@ -140,15 +159,15 @@ public struct LimbleConnector: CMMSConnector {
     }
 
     /// Limble takes up to 50 MB; the evidence never needs that much.
-    public var attachmentLimitBytes: Int { Int(opt["attachment_limit_bytes"] ?? "") ?? 8_000_000 }
+    public var attachmentLimitBytes: Int { settings.attachmentLimitBytes ?? 8_000_000 }
 
     public func checkConnection() async -> [ConnectionCheck] {
         do {
-            let r = try await http.send(.GET, base + "/tasks?locations=\(opt["location_id"] ?? "")&limit=1", headers: headers)
+            let r = try await http.send(.GET, base + "/tasks?locations=\(options.locationId)&limit=1", headers: headers)
             switch r.status {
             case 200:
                 return [ConnectionCheck(step: "authenticate", ok: true, detail: "API client accepted"),
-                        ConnectionCheck(step: "create permission", ok: true, detail: "tasks of location \(opt["location_id"] ?? "") readable (Limble has no dry-run create)"),
+                        ConnectionCheck(step: "create permission", ok: true, detail: "tasks of location \(options.locationId) readable (Limble has no dry-run create)"),
                         ConnectionCheck(step: "attachment upload", ok: true, detail: "PUT /v2/tasks/{id}/image (the evidence as the task's main image)")]
             case 401, 403: return [ConnectionCheck(step: "authenticate", ok: false, detail: "HTTP \(r.status): \(Self.describe(r))", fix: "check the client id and secret (Limble: Settings → API) and the region host in base_url")]
             default: return [ConnectionCheck(step: "authenticate", ok: false, detail: "HTTP \(r.status): \(Self.describe(r))", fix: "check base_url (the region's API host) and limble.location_id")]

@@ -35,27 +35,76 @@ import NIOHTTP1
 /// (comma-separated), `template_id`, `asset_map` ("<asset>=…, …"), `location_map` ("<location>=…, …"), `location_id`
 /// (default), `reference_field`, `lookup_window`, `lookup_depth`, `status_map` ("<STATUS>=…, …"),
 /// `false_positive_category`, `attachment_limit_bytes`, `users`, `part_key` (stock and open work: MaintainXPlanning.swift). Auth: `bearer`.
+public struct MaintainXOptions: CMMSOptions {
+    /// Sent as `x-organization-id` (a key for several organizations).
+    public var organizationId: String?
+    public var workOrderType = "REACTIVE"
+    public var categories: [String] = []
+    public var templateId: Int?
+    /// Our asset / location → MaintainX asset / location id.
+    public var assetMap: [String: String] = [:]
+    public var locationMap: [String: String] = [:]
+    /// Where a work order goes when its location is not mapped.
+    public var locationId: Int?
+    /// A custom field of the organization that carries our reference (lookup by field).
+    public var referenceField: String?
+    public var lookupWindow: Duration = .seconds(7 * 86400)
+    /// Work orders read one by one when looking up without `reference_field`.
+    public var lookupDepth = 25
+    public var falsePositiveCategory: String?
+    /// How a MaintainX part is matched to Millwright's part numbers (stock).
+    public var partKey = MaintainXConnector.PartKey.name
+
+    public static let keys = [
+        "part_key", "organization_id", "work_order_type", "categories", "template_id", "asset_map", "location_map", "location_id",
+        "reference_field", "lookup_window", "lookup_depth", "false_positive_category"]
+
+    public init() {}
+
+    public init(block: ConfigTree) throws(ConfigError) {
+        organizationId = try block.child("organization_id")?.string()
+        if let v = block.child("work_order_type") { workOrderType = try v.nonEmptyString() }
+        categories = try block.child("categories")?.stringList() ?? []
+        templateId = try block.child("template_id")?.int(in: 1...Int.max)
+        assetMap = try block.child("asset_map")?.stringMap() ?? [:]
+        locationMap = try block.child("location_map")?.stringMap() ?? [:]
+        locationId = try block.child("location_id")?.int(in: 1...Int.max)
+        referenceField = try block.child("reference_field")?.string().trimmingCharacters(in: .whitespaces)
+        if referenceField == "" { referenceField = nil }
+        if let v = block.child("lookup_window") { lookupWindow = try v.duration(in: .seconds(60)...Duration.seconds(366 * 86400)) }
+        if let v = block.child("lookup_depth") { lookupDepth = try v.int(in: 1...200) }
+        falsePositiveCategory = try block.child("false_positive_category")?.string()
+        if let v = block.child("part_key") {
+            let raw = try v.string()
+            guard let key = MaintainXConnector.PartKey(parsing: raw) else {
+                throw v.error("must be name, barcode or field:<custom field label> (e.g. field:Part Number), got \(v.shown(raw))")
+            }
+            partKey = key
+        }
+    }
+}
+
 public struct MaintainXConnector: CMMSConnector {
     public let settings: CMMSSettings
+    public let options: MaintainXOptions
     let http: HTTPTransport
     let limiter = RateLimitGate()
     let custom: PlantCustomization
     public var name: String { settings.name }
-    public var kind: String { "maintainx" }
+    public var kind: String { settings.kind }
 
-    init(settings: CMMSSettings, http: HTTPTransport) throws {
+    init(settings: CMMSSettings, options: MaintainXOptions, http: HTTPTransport) throws {
         if case .bearer = settings.auth {} else {
             throw ConnectorError.misconfigured("cmms \(settings.name): MaintainX needs auth: {bearer_env: …} with an API key from Settings → Integrations → API Keys")
         }
         for p in Priority.allCases {
-            if let v = settings.options["priority_map.\(p.rawValue)"], !Self.priorities.contains(v) {
+            if let v = settings.priorityMap[p], !Self.priorities.contains(v) {
                 throw ConnectorError.misconfigured("cmms \(settings.name): maintainx.priority_map.\(p.rawValue) must be one of \(Self.priorities.joined(separator: ", "))")
             }
         }
-        _ = try Self.partKey(settings)
-        self.settings = settings; self.http = http
+        self.settings = settings; self.options = options; self.http = http
         var reserved: Set<String> = ["title", "description", "priority", "type", "externalData", "assetId", "locationId"]
-        if let f = settings.options["reference_field"], !f.isEmpty { reserved.insert("extraFields.\(f)") }
+        if let f = options.referenceField { reserved.insert("extraFields.\(f)") }
         custom = try PlantCustomization(settings, reserved: reserved, kinds: { Self.fieldKinds[$0] })
     }
 
@@ -69,11 +118,10 @@ public struct MaintainXConnector: CMMSConnector {
     public static let priorities = ["NONE", "LOW", "MEDIUM", "HIGH"]
     public static let defaultPriorities: [Priority: String] = [.critical: "HIGH", .high: "HIGH", .medium: "MEDIUM", .low: "LOW"]
 
-    var opt: [String: String] { settings.options }
     var base: String { settings.baseURL.hasSuffix("/") ? String(settings.baseURL.dropLast()) : settings.baseURL }
     var headers: [(String, String)] {
         var h = [("Accept", "application/json")] + HTTPTransport.authHeaders(settings.auth)
-        if let org = opt["organization_id"], !org.isEmpty { h.append(("x-organization-id", org)) }
+        if let org = options.organizationId, !org.isEmpty { h.append(("x-organization-id", org)) }
         return h
     }
 
@@ -83,16 +131,16 @@ public struct MaintainXConnector: CMMSConnector {
         var p: [String: JSONValue] = [
             "title": .string(custom.title(wo, max: nil)),
             "description": .string(wo.description),
-            "priority": .string(ConnectorOptions.lookup(opt, "priority_map", wo.priority.rawValue) ?? Self.defaultPriorities[wo.priority]!),
-            "type": .string(opt["work_order_type"] ?? "REACTIVE"),
+            "priority": .string(settings.priorityMap[wo.priority] ?? Self.defaultPriorities[wo.priority]!),
+            "type": .string(options.workOrderType),
             "externalData": .object(["millwrightReference": .string(wo.reference), "incidentId": .string(wo.incidentId)]),
         ]
-        if let a = Self.intId(ConnectorOptions.lookup(opt, "asset_map", wo.asset)) ?? Self.intId(wo.asset) { p["assetId"] = .number(Double(a)) }
+        if let a = Self.intId(options.assetMap[wo.asset]) ?? Self.intId(wo.asset) { p["assetId"] = .number(Double(a)) }
         let loc = wo.location ?? wo.functionalLocation
-        if let l = Self.intId(loc.flatMap { ConnectorOptions.lookup(opt, "location_map", $0) }) ?? Self.intId(loc) ?? Self.intId(opt["location_id"]) { p["locationId"] = .number(Double(l)) }
-        if let c = opt["categories"], !c.isEmpty { p["categories"] = .array(c.split(separator: ",").map { .string($0.trimmingCharacters(in: .whitespaces)) }) }
-        if let t = Self.intId(opt["template_id"]) { p["workOrderTemplateId"] = .number(Double(t)) }
-        if let f = opt["reference_field"], !f.isEmpty { p["extraFields"] = .object([f: .string(wo.reference)]) }
+        if let l = Self.intId(loc.flatMap { options.locationMap[$0] }) ?? Self.intId(loc) ?? options.locationId { p["locationId"] = .number(Double(l)) }
+        if !options.categories.isEmpty { p["categories"] = .array(options.categories.map { .string($0) }) }
+        if let t = options.templateId { p["workOrderTemplateId"] = .number(Double(t)) }
+        if let f = options.referenceField { p["extraFields"] = .object([f: .string(wo.reference)]) }
         if let who = custom.assignee(wo) { p["assignees"] = .array([Self.assignee(who)]) }
         custom.apply(wo, to: &p)
         return p
@@ -144,11 +192,11 @@ public struct MaintainXConnector: CMMSConnector {
     }
 
     public func lookup(reference: String) async -> DeliveryState.Outcome {
-        let window = opt["lookup_window"].flatMap(Duration.parse) ?? .seconds(7 * 86400)
+        let window = options.lookupWindow
         let since = Timestamps.format(Date().addingTimeInterval(-window.seconds))
         let q = "sort=-createdAt&limit=200&expand=extra_fields&createdAt%5Bgte%5D=" + (since.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? since)
         do {
-            if let field = opt["reference_field"], !field.isEmpty {
+            if let field = options.referenceField {
                 return try await lookupByField(field, reference: reference, query: q)
             }
             switch try await send(.GET, "/workorders?" + q) {
@@ -157,7 +205,7 @@ public struct MaintainXConnector: CMMSConnector {
                 guard r.status == 200, let list = r.json?["workOrders"]?.arrayValue else {
                     return .retryable(error: "lookup HTTP \(r.status): \(Self.describe(r))", retryAfter: HTTPTransport.retryAfter(r.headers))
                 }
-                let depth = Int(opt["lookup_depth"] ?? "") ?? 25
+                let depth = options.lookupDepth
                 for item in list.prefix(depth) {
                     guard let id = item["id"]?.stringOrNumber else { continue }
                     switch try await send(.GET, "/workorders/\(id)") {
@@ -201,11 +249,11 @@ public struct MaintainXConnector: CMMSConnector {
     }
 
     public func mapStatus(_ s: String, categories: [String]) -> CMMSStatus {
-        if let m = ConnectorOptions.lookup(opt, "status_map", s).flatMap(CMMSStatus.init(rawValue:)) { return m }
+        if let m = settings.statusMap[s] { return m }
         switch s {
         case "IN_PROGRESS": return .inProgress
         case "DONE":
-            if let fp = opt["false_positive_category"], categories.contains(fp) { return .falsePositive }
+            if let fp = options.falsePositiveCategory, categories.contains(fp) { return .falsePositive }
             return .completed
         case "CANCELED", "SKIPPED": return .cancelled
         default: return .open
@@ -235,7 +283,7 @@ public struct MaintainXConnector: CMMSConnector {
         return (200..<300).contains(r.status)
     }
 
-    public var attachmentLimitBytes: Int { Int(opt["attachment_limit_bytes"] ?? "") ?? 4_000_000 }
+    public var attachmentLimitBytes: Int { settings.attachmentLimitBytes ?? 4_000_000 }
 
     public func checkConnection() async -> [ConnectionCheck] {
         do {

@@ -33,20 +33,19 @@ extension MaintainXConnector: CMMSPlanningSource {
     public enum PartKey: Sendable, Equatable {
         case name, barcode
         case customField(String)
-    }
 
-    /// `part_key`, checked when the connector is made so a typo fails at startup.
-    static func partKey(_ s: CMMSSettings) throws -> PartKey {
-        let raw = (s.options["part_key"] ?? "name").trimmingCharacters(in: .whitespaces)
-        switch raw {
-        case "name", "": return .name
-        case "barcode": return .barcode
-        default:
-            if raw.hasPrefix("field:") {
+        /// Reads `part_key`; nil for anything but name, barcode or `field:<label>`.
+        public init?(parsing text: String) {
+            let raw = text.trimmingCharacters(in: .whitespaces)
+            switch raw {
+            case "name", "": self = .name
+            case "barcode": self = .barcode
+            default:
+                guard raw.hasPrefix("field:") else { return nil }
                 let label = raw.dropFirst(6).trimmingCharacters(in: .whitespaces)
-                if !label.isEmpty { return .customField(label) }
+                guard !label.isEmpty else { return nil }
+                self = .customField(label)
             }
-            throw ConnectorError.misconfigured("cmms \(s.name): maintainx.part_key '\(raw)' must be name, barcode or field:<custom field label> (e.g. field:Part Number)")
         }
     }
 
@@ -57,7 +56,7 @@ extension MaintainXConnector: CMMSPlanningSource {
     static let maxPages = 1000
 
     public func inventory() async throws -> [InventoryItem] {
-        let key = try Self.partKey(settings)
+        let key = options.partKey
         var query = ["limit=200"]
         if case .customField = key { query.append("expand=extra_fields") }
         return Self.stock(from: try await list("/parts", query, items: "parts"), key: key)
@@ -113,7 +112,7 @@ extension MaintainXConnector: CMMSPlanningSource {
     public func openWorkByTechnician() async throws -> [String: Int] {
         var byUser: [String: Set<String>] = [:]   // MaintainX user id → our technicians
         var byEmail: [String: Set<String>] = [:]  // lower-cased e-mail → our technicians, until resolved
-        for (ours, target) in ConnectorOptions.map(opt, "users") {
+        for (ours, target) in settings.users {
             let t = target.trimmingCharacters(in: .whitespaces)
             if let id = Self.intId(t) { byUser[String(id), default: []].insert(ours) }
             else if t.contains("@") { byEmail[t.lowercased(), default: []].insert(ours) }
@@ -188,7 +187,7 @@ extension MaintainXConnector: CMMSPlanningSource {
         switch status {
         case 401: " — the API key was refused; create one in MaintainX (Settings → Integrations → API Keys) and put it in the cmms entry's auth"
         case 403: " — the API key's user may not read \(path.dropFirst()); give it a role that can"
-        case 400 where (opt["organization_id"] ?? "").isEmpty: " — if the key is for several organizations, set maintainx.organization_id"
+        case 400 where (options.organizationId ?? "").isEmpty: " — if the key is for several organizations, set maintainx.organization_id"
         case 404: " — check base_url (https://api.getmaintainx.com/v1)"
         default: ""
         }

@@ -36,34 +36,55 @@ import NIOHTTP1
 /// (critical 1, high 2, medium 3, low 4), `status_map` ("<STATUS>=…, …"), `doc_type` (Attachments),
 /// `attachment_limit_bytes`, `users` ("<technician>=<PERSONID>, <queue>=team:<PERSONGROUP>").
 /// Auth: `api_key` (header `apikey`) or `basic` (header `maxauth`).
+public struct MaximoOptions: CMMSOptions {
+    /// The siteid work orders are created in.
+    public var site: String
+    public var org: String?
+    public var objectStructure = "mxapiwodetail"
+    public var apiPath = "/maximo/api"
+    /// The WORKORDER attribute that carries our reference (lower case, as sent).
+    public var referenceField = "externalrefid"
+    public var worktype: String?
+    public var docType = "Attachments"
+
+    public static let keys = ["site", "org", "object_structure", "api_path", "reference_field", "worktype", "doc_type"]
+
+    public init(site: String) { self.site = site }
+
+    public init(block: ConfigTree) throws(ConfigError) {
+        site = try block.required("site", "the siteid work orders are created in").nonEmptyString()
+        org = try block.child("org")?.string()
+        if let v = block.child("object_structure") { objectStructure = try v.nonEmptyString().lowercased() }
+        if let v = block.child("api_path") { apiPath = try v.string() }
+        if let v = block.child("reference_field") { referenceField = try v.nonEmptyString().lowercased() }
+        worktype = try block.child("worktype")?.string()
+        if let v = block.child("doc_type") { docType = try v.nonEmptyString() }
+    }
+}
+
 public struct MaximoConnector: CMMSConnector {
     public let settings: CMMSSettings
+    public let options: MaximoOptions
     let http: HTTPTransport
     let custom: PlantCustomization
     public var name: String { settings.name }
-    public var kind: String { "maximo" }
+    public var kind: String { settings.kind }
     public static let descriptionMax = 100
     /// Numeric and yes/no WORKORDER attributes a plant may set through `fields:`; the tests hold
     /// this against the emulator's attribute table.
     public static let fieldKinds: [String: FieldKind] = ["wopriority": .integer, "estdur": .number, "downtime": .boolean]
 
-    init(settings: CMMSSettings, http: HTTPTransport) throws {
-        guard let site = settings.options["site"], !site.isEmpty else {
-            throw ConnectorError.misconfigured("cmms \(settings.name): maximo.site (the siteid work orders are created in) is required")
-        }
-        self.settings = settings; self.http = http
+    init(settings: CMMSSettings, options: MaximoOptions, http: HTTPTransport) throws {
+        self.settings = settings; self.options = options; self.http = http
         custom = try PlantCustomization(settings, reserved: ["siteid", "description", "description_longdescription", "assetnum", "location", "wopriority",
-                                                            Self.referenceField(settings.options)],
+                                                            options.referenceField],
                                         kinds: { Self.fieldKinds[$0] }, caseInsensitive: true)
     }
 
-    var opt: [String: String] { settings.options }
     var base: String { settings.baseURL.hasSuffix("/") ? String(settings.baseURL.dropLast()) : settings.baseURL }
-    var api: String { base + (opt["api_path"] ?? "/maximo/api") }
-    var objectStructure: String { (opt["object_structure"] ?? "mxapiwodetail").lowercased() }
-    var collection: String { api + "/os/" + objectStructure }
-    public var referenceField: String { Self.referenceField(opt) }
-    static func referenceField(_ options: [String: String]) -> String { (options["reference_field"] ?? "externalrefid").lowercased() }
+    var api: String { base + options.apiPath }
+    var collection: String { api + "/os/" + options.objectStructure }
+    public var referenceField: String { options.referenceField }
 
     var authHeaders: [(String, String)] {
         switch settings.auth {
@@ -75,21 +96,21 @@ public struct MaximoConnector: CMMSConnector {
 
     public static let defaultPriorities: [Priority: Int] = [.critical: 1, .high: 2, .medium: 3, .low: 4]
 
-    public func wopriority(_ p: Priority) -> Int { ConnectorOptions.lookup(opt, "priority_map", p.rawValue).flatMap(Int.init) ?? Self.defaultPriorities[p]! }
+    public func wopriority(_ p: Priority) -> Int { settings.priorityMap[p].flatMap(Int.init) ?? Self.defaultPriorities[p]! }
 
     /// The create body; public so the spec tests can check its field names.
     public func payload(_ wo: WorkOrderDraft) -> [String: JSONValue] {
         var p: [String: JSONValue] = [
-            "siteid": .string(opt["site"] ?? ""),
+            "siteid": .string(options.site),
             "description": .string(custom.title(wo, max: Self.descriptionMax)),
             "description_longdescription": .string(wo.description),
             "assetnum": .string(wo.asset),
             "wopriority": .number(Double(wopriority(wo.priority))),
             referenceField: .string(wo.reference),
         ]
-        if let org = opt["org"], !org.isEmpty { p["orgid"] = .string(org) }
+        if let org = options.org, !org.isEmpty { p["orgid"] = .string(org) }
         if let loc = wo.functionalLocation ?? wo.location, !loc.isEmpty { p["location"] = .string(loc) }
-        if let wt = opt["worktype"], !wt.isEmpty { p["worktype"] = .string(wt) }
+        if let wt = options.worktype, !wt.isEmpty { p["worktype"] = .string(wt) }
         switch custom.assignee(wo) {
         case .user(let person)?: p["owner"] = .string(person)
         case .team(let group)?: p["ownergroup"] = .string(group)
@@ -166,7 +187,7 @@ public struct MaximoConnector: CMMSConnector {
 
     public func mapStatus(_ s: String) -> CMMSStatus {
         let u = s.uppercased()
-        if let m = ConnectorOptions.lookup(opt, "status_map", u).flatMap(CMMSStatus.init(rawValue:)) { return m }
+        if let m = settings.statusMap[u] { return m }
         return Self.defaultStatuses[u] ?? .open
     }
 
@@ -188,14 +209,14 @@ public struct MaximoConnector: CMMSConnector {
     }
 
     public func attach(cmmsId: String, filename: String, jpeg: Data) async -> Bool {
-        let h = authHeaders + [("Content-Type", "image/jpeg"), ("slug", filename), ("x-document-meta", "FILE/\(opt["doc_type"] ?? "Attachments")"),
+        let h = authHeaders + [("Content-Type", "image/jpeg"), ("slug", filename), ("x-document-meta", "FILE/\(options.docType)"),
                                ("x-document-description", "Millwright evidence \(filename)")]
         guard let r = try? await http.send(.POST, collection + "/\(cmmsId)/doclinks", headers: h, body: jpeg) else { return false }
         return (200..<300).contains(r.status)
     }
 
     /// Maximo's default `mxe.doclink.maxfilesize` is 10 MB; stay below it.
-    public var attachmentLimitBytes: Int { Int(opt["attachment_limit_bytes"] ?? "") ?? 8_000_000 }
+    public var attachmentLimitBytes: Int { settings.attachmentLimitBytes ?? 8_000_000 }
 
     public func checkConnection() async -> [ConnectionCheck] {
         var checks: [ConnectionCheck] = []
@@ -209,15 +230,15 @@ public struct MaximoConnector: CMMSConnector {
             }
             let user = w.json?["userName"]?.stringValue ?? w.json?["personid"]?.stringValue ?? "?"
             checks.append(ConnectionCheck(step: "authenticate", ok: true, detail: "signed in as \(user)"))
-            let site = opt["site"] ?? ""
+            let site = options.site
             let q = try await http.send(.GET, collection + "?lean=1&oslc.pageSize=1&oslc.select=wonum&oslc.where=" + OData.query("siteid=\"\(site)\"").replacingOccurrences(of: "=", with: "%3D"), headers: headers)
             let readable = q.status == 200
             checks.append(ConnectionCheck(step: "create permission", ok: readable,
-                                          detail: readable ? "object structure \(objectStructure.uppercased()) is open to this user on site \(site) (Maximo has no dry-run create)" : "HTTP \(q.status): \(Self.describe(q))",
-                                          fix: readable ? nil : "grant the user's security group access to \(objectStructure.uppercased()) (Object Structure security) on site \(site)"))
+                                          detail: readable ? "object structure \(options.objectStructure.uppercased()) is open to this user on site \(site) (Maximo has no dry-run create)" : "HTTP \(q.status): \(Self.describe(q))",
+                                          fix: readable ? nil : "grant the user's security group access to \(options.objectStructure.uppercased()) (Object Structure security) on site \(site)"))
             let d = try await http.send(.GET, collection + "?lean=1&oslc.pageSize=1&oslc.select=doclinks", headers: headers)
             checks.append(ConnectionCheck(step: "attachment upload", ok: d.status == 200,
-                                          detail: d.status == 200 ? "doclinks available on \(objectStructure.uppercased())" : "HTTP \(d.status): \(Self.describe(d))",
+                                          detail: d.status == 200 ? "doclinks available on \(options.objectStructure.uppercased())" : "HTTP \(d.status): \(Self.describe(d))",
                                           fix: d.status == 200 ? nil : "add the DOCLINKS relationship to the object structure and allow attachments for the user"))
         } catch {
             checks.append(ConnectionCheck(step: "reach", ok: false, detail: HTTPTransport.describe(error), fix: "check base_url \(settings.baseURL) and the network path"))

@@ -28,30 +28,48 @@ import NIOHTTP1
 /// Config (`oracle:` block): `organization` (required), `work_order_type` (ORA_CORRECTIVE),
 /// `work_order_subtype`, `priority_map.<p>` (critical 1, high 2, medium 3, low 4), `rest_version`,
 /// `status_map` ("<CODE>=…, …"), `attachment_category` (MISC). Auth: `basic`.
+public struct OracleMaintenanceOptions: CMMSOptions {
+    /// The maintenance organization code.
+    public var organization: String
+    public var workOrderType = "ORA_CORRECTIVE"
+    public var workOrderSubtype: String?
+    public var restVersion = "11.13.18.05"
+    public var attachmentCategory = "MISC"
+
+    public static let keys = ["organization", "work_order_type", "work_order_subtype", "rest_version", "attachment_category"]
+
+    public init(organization: String) { self.organization = organization }
+
+    public init(block: ConfigTree) throws(ConfigError) {
+        organization = try block.required("organization", "the maintenance organization code").nonEmptyString()
+        if let v = block.child("work_order_type") { workOrderType = try v.nonEmptyString() }
+        workOrderSubtype = try block.child("work_order_subtype")?.string()
+        if let v = block.child("rest_version") { restVersion = try v.nonEmptyString() }
+        if let v = block.child("attachment_category") { attachmentCategory = try v.nonEmptyString() }
+    }
+}
+
 public struct OracleMaintenanceConnector: CMMSConnector {
     public let settings: CMMSSettings
+    public let options: OracleMaintenanceOptions
     let http: HTTPTransport
     let custom: PlantCustomization
     public var name: String { settings.name }
-    public var kind: String { "oracle-fusion" }
+    public var kind: String { settings.kind }
     public static let descriptionMax = 240
     /// Typed attributes of the resource that a plant may set; the tests hold it against the emulator's table.
     public static let fieldKinds: [String: FieldKind] = ["WorkOrderPriority": .number, "AllowCompletionToInventoryFlag": .boolean]
     static let itemType = "application/vnd.oracle.adf.resourceitem+json"
 
-    init(settings: CMMSSettings, http: HTTPTransport) throws {
-        guard let org = settings.options["organization"], !org.isEmpty else {
-            throw ConnectorError.misconfigured("cmms \(settings.name): oracle.organization (the maintenance organization code) is required")
-        }
-        self.settings = settings; self.http = http
+    init(settings: CMMSSettings, options: OracleMaintenanceOptions, http: HTTPTransport) throws {
+        self.settings = settings; self.options = options; self.http = http
         custom = try PlantCustomization(settings, reserved: ["OrganizationCode", "WorkOrderNumber", "WorkOrderDescription", "AssetNumber",
                                                             "WorkOrderTypeCode", "WorkOrderPriority", "PlannedStartDate"],
                                         kinds: { Self.fieldKinds[$0] })
     }
 
-    var opt: [String: String] { settings.options }
     var base: String { settings.baseURL.hasSuffix("/") ? String(settings.baseURL.dropLast()) : settings.baseURL }
-    var resource: String { base + "/fscmRestApi/resources/\(opt["rest_version"] ?? "11.13.18.05")/maintenanceWorkOrders" }
+    var resource: String { base + "/fscmRestApi/resources/\(options.restVersion)/maintenanceWorkOrders" }
     var headers: [(String, String)] { [("Accept", "application/json")] + HTTPTransport.authHeaders(settings.auth) }
 
     public func payload(_ wo: WorkOrderDraft) -> [String: JSONValue] {
@@ -59,15 +77,15 @@ public struct OracleMaintenanceConnector: CMMSConnector {
         if !wo.description.isEmpty { text += "\n" + wo.description }
         if text.count > Self.descriptionMax { text = String(text.prefix(Self.descriptionMax - 1)) + "…" }
         var p: [String: JSONValue] = [
-            "OrganizationCode": .string(opt["organization"] ?? ""),
+            "OrganizationCode": .string(options.organization),
             "WorkOrderNumber": .string(wo.reference),
             "WorkOrderDescription": .string(text),
             "AssetNumber": .string(wo.asset),
-            "WorkOrderTypeCode": .string(opt["work_order_type"] ?? "ORA_CORRECTIVE"),
-            "WorkOrderPriority": .number(Double(ConnectorOptions.lookup(opt, "priority_map", wo.priority.rawValue).flatMap(Int.init) ?? [.critical: 1, .high: 2, .medium: 3, .low: 4][wo.priority]!)),
+            "WorkOrderTypeCode": .string(options.workOrderType),
+            "WorkOrderPriority": .number(Double(settings.priorityMap[wo.priority].flatMap(Int.init) ?? [.critical: 1, .high: 2, .medium: 3, .low: 4][wo.priority]!)),
             "PlannedStartDate": .string(Timestamps.format(wo.detectedAt)),
         ]
-        if let s = opt["work_order_subtype"], !s.isEmpty { p["WorkOrderSubTypeCode"] = .string(s) }
+        if let s = options.workOrderSubtype, !s.isEmpty { p["WorkOrderSubTypeCode"] = .string(s) }
         custom.apply(wo, to: &p)
         return p
     }
@@ -101,7 +119,7 @@ public struct OracleMaintenanceConnector: CMMSConnector {
     }
 
     public func lookup(reference: String) async -> DeliveryState.Outcome {
-        let q = "WorkOrderNumber='\(reference)';OrganizationCode='\(opt["organization"] ?? "")'"
+        let q = "WorkOrderNumber='\(reference)';OrganizationCode='\(options.organization)'"
         do {
             let r = try await http.send(.GET, resource + "?onlyData=true&fields=WorkOrderId,WorkOrderNumber,WorkOrderStatusCode&q=" + OData.query(q), headers: headers)
             guard r.status == 200, let items = r.json?["items"]?.arrayValue else {
@@ -115,7 +133,7 @@ public struct OracleMaintenanceConnector: CMMSConnector {
     }
 
     public func mapStatus(_ code: String) -> CMMSStatus {
-        if let m = ConnectorOptions.lookup(opt, "status_map", code).flatMap(CMMSStatus.init(rawValue:)) { return m }
+        if let m = settings.statusMap[code] { return m }
         switch code {
         case "ORA_RELEASED": return .inProgress
         case "ORA_COMPLETED", "ORA_CLOSED": return .completed
@@ -138,7 +156,7 @@ public struct OracleMaintenanceConnector: CMMSConnector {
     public func attach(cmmsId: String, filename: String, jpeg: Data) async -> Bool {
         let body = try? JSONEncoder().encode(JSONValue.object([
             "DatatypeCode": .string("FILE"), "FileName": .string(filename), "Title": .string(filename),
-            "CategoryName": .string(opt["attachment_category"] ?? "MISC"), "UploadedFileContentType": .string("image/jpeg"),
+            "CategoryName": .string(options.attachmentCategory), "UploadedFileContentType": .string("image/jpeg"),
             "FileContents": .string(jpeg.base64EncodedString()),
         ]))
         guard let r = try? await http.send(.POST, resource + "/\(cmmsId)/child/attachments", headers: headers + [("Content-Type", Self.itemType)], body: body) else { return false }
@@ -146,19 +164,19 @@ public struct OracleMaintenanceConnector: CMMSConnector {
     }
 
     /// Base64 in JSON: keep the image modest.
-    public var attachmentLimitBytes: Int { Int(opt["attachment_limit_bytes"] ?? "") ?? 3_000_000 }
+    public var attachmentLimitBytes: Int { settings.attachmentLimitBytes ?? 3_000_000 }
 
     public func checkConnection() async -> [ConnectionCheck] {
         do {
-            let q = OData.query("OrganizationCode='\(opt["organization"] ?? "")'")
+            let q = OData.query("OrganizationCode='\(options.organization)'")
             let r = try await http.send(.GET, resource + "?onlyData=true&limit=1&fields=WorkOrderId&q=\(q)", headers: headers)
             switch r.status {
             case 200:
                 return [ConnectionCheck(step: "authenticate", ok: true, detail: "signed in; maintenanceWorkOrders readable"),
-                        ConnectionCheck(step: "create permission", ok: true, detail: "organization \(opt["organization"] ?? "") visible (Oracle has no dry-run create; the user needs the Maintenance Technician or Manager job role)"),
+                        ConnectionCheck(step: "create permission", ok: true, detail: "organization \(options.organization) visible (Oracle has no dry-run create; the user needs the Maintenance Technician or Manager job role)"),
                         ConnectionCheck(step: "attachment upload", ok: true, detail: "child resource attachments (FILE, base64)")]
             case 401: return [ConnectionCheck(step: "authenticate", ok: false, detail: "HTTP 401", fix: "check user and password in cmms[\(name)].auth")]
-            case 403: return [ConnectionCheck(step: "authenticate", ok: false, detail: "HTTP 403: \(Self.describe(r))", fix: "grant the user a maintenance job role with access to organization \(opt["organization"] ?? "")")]
+            case 403: return [ConnectionCheck(step: "authenticate", ok: false, detail: "HTTP 403: \(Self.describe(r))", fix: "grant the user a maintenance job role with access to organization \(options.organization)")]
             default: return [ConnectionCheck(step: "authenticate", ok: false, detail: "HTTP \(r.status): \(Self.describe(r))", fix: "check base_url (https://<pod>.fa.<dc>.oraclecloud.com) and oracle.rest_version")]
             }
         } catch {

@@ -54,7 +54,7 @@ public struct PlantCustomization: Sendable {
             fields.append(Field(name: name, path: name.split(separator: ".", maxSplits: 1).map(String.init), template: WorkOrderTemplate(text)))
         }
         self.fields = fields
-        self.users = ConnectorOptions.map(s.options, "users")
+        self.users = s.users
         self.kinds = kinds
     }
 

@@ -47,14 +47,80 @@ import NIOHTTP1
 /// `create_order` (false), `order_type` (PM01), `attachment_object_type` (PMQMEL),
 /// `status_map` ("<SYSTEMSTATUS>=…, …"), `false_positive_code_group`, `false_positive_code`,
 /// `notification_service`, `order_service`, `attachment_service` (paths). Auth: `basic`.
+public struct SAPPMOptions: CMMSOptions {
+    public enum TechnicalObject: String, Sendable { case equipment, functionalLocation = "functional_location" }
+
+    public var plant: String?
+    public var notificationType = "M2"
+    public var technicalObject = TechnicalObject.equipment
+    public var plannerGroup: String?
+    public var workCenter: String?
+    public var workCenterPlant: String?
+    public var reportedBy: String?
+    public var codingGroup: String?
+    public var codingCode: String?
+    public var timeZone = TimeZone(identifier: "UTC")!
+    /// `sap-client`, appended to every URL when set.
+    public var client: String?
+    public var createOrder = false
+    public var orderType = "PM01"
+    public var attachmentObjectType = "PMQMEL"
+    public var notificationService = "/sap/opu/odata/sap/API_MAINTNOTIFICATION"
+    public var orderService = "/sap/opu/odata/sap/API_MAINTENANCEORDER"
+    public var attachmentService = "/sap/opu/odata/sap/API_CV_ATTACHMENT_SRV"
+    public var falsePositiveCodeGroup: String?
+    public var falsePositiveCode: String?
+
+    public static let keys = [
+        "plant", "notification_type", "technical_object", "planner_group", "work_center", "work_center_plant", "reported_by",
+        "coding_group", "coding_code", "timezone", "client", "create_order", "order_type", "attachment_object_type",
+        "attachment_service", "notification_service", "order_service", "false_positive_code_group", "false_positive_code"]
+
+    public init() {}
+
+    public init(block: ConfigTree) throws(ConfigError) {
+        // Values that land in SAP fields must fit them (lengths from the EDMX), so a typo fails
+        // at startup rather than dead-lettering every notification.
+        func field(_ key: String, _ max: Int) throws(ConfigError) -> String? {
+            try block.child(key)?.string(maxLength: max, system: "SAP")
+        }
+        plant = try field("plant", 4)
+        notificationType = try field("notification_type", 2) ?? notificationType
+        if let v = block.child("technical_object") {
+            technicalObject = TechnicalObject(rawValue: try v.oneOf(["equipment", "functional_location"]))!
+        }
+        plannerGroup = try field("planner_group", 3)
+        workCenter = try field("work_center", 8)
+        workCenterPlant = try field("work_center_plant", 4)
+        reportedBy = try field("reported_by", 12)
+        codingGroup = try field("coding_group", 8)
+        codingCode = try field("coding_code", 4)
+        if let v = block.child("timezone") {
+            let name = try v.string()
+            guard let tz = TimeZone(identifier: name) else { throw v.error("\(v.shown(name)) is not a time zone name (e.g. Europe/Berlin)") }
+            timeZone = tz
+        }
+        client = try block.child("client")?.string()
+        createOrder = try block.child("create_order")?.bool() ?? false
+        orderType = try field("order_type", 4) ?? orderType
+        attachmentObjectType = try field("attachment_object_type", 40) ?? attachmentObjectType
+        notificationService = try block.child("notification_service")?.string() ?? notificationService
+        orderService = try block.child("order_service")?.string() ?? orderService
+        attachmentService = try block.child("attachment_service")?.string() ?? attachmentService
+        falsePositiveCodeGroup = try block.child("false_positive_code_group")?.string()
+        falsePositiveCode = try block.child("false_positive_code")?.string()
+    }
+}
+
 public struct SAPPMConnector: CMMSConnector {
     public let settings: CMMSSettings
+    public let options: SAPPMOptions
     let http: HTTPTransport
     let cookies = CookieJar()
     let tokens = CSRFTokens()
     let custom: PlantCustomization
     public var name: String { settings.name }
-    public var kind: String { "sap-pm" }
+    public var kind: String { settings.kind }
 
     public static let longTextMax = 1333
     public static let referenceMax = 20
@@ -68,67 +134,51 @@ public struct SAPPMConnector: CMMSConnector {
     /// (Edm.Decimal and Edm.Int64 travel as strings); the tests check this against the EDMX.
     public static let fieldKinds: [String: FieldKind] = ["MaintenanceObjectIsDown": .boolean, "MaintObjectDowntimeDuration": .number]
 
-    init(settings: CMMSSettings, http: HTTPTransport) throws {
-        self.settings = settings; self.http = http
-        if let t = settings.options["technical_object"], !["equipment", "functional_location"].contains(t) {
-            throw ConnectorError.misconfigured("cmms \(settings.name): sap.technical_object must be equipment or functional_location, not '\(t)'")
-        }
-        // Config values that land in SAP fields must fit them (lengths from the EDMX), so a typo
-        // fails at startup rather than dead-lettering every notification.
-        let lengths: [(String, Int)] = [("plant", 4), ("notification_type", 2), ("planner_group", 3), ("work_center", 8), ("work_center_plant", 4),
-                                        ("reported_by", 12), ("coding_group", 8), ("coding_code", 4), ("order_type", 4), ("attachment_object_type", 40)]
-        for (key, max) in lengths {
-            if let v = settings.options[key], v.count > max {
-                throw ConnectorError.misconfigured("cmms \(settings.name): sap.\(key) '\(v)' is longer than SAP's \(max) characters")
-            }
-        }
-        if let tz = settings.options["timezone"], TimeZone(identifier: tz) == nil {
-            throw ConnectorError.misconfigured("cmms \(settings.name): sap.timezone '\(tz)' is not a time zone name")
-        }
+    init(settings: CMMSSettings, options: SAPPMOptions, http: HTTPTransport) throws {
+        self.settings = settings; self.options = options; self.http = http
         custom = try PlantCustomization(settings, reserved: Self.reservedFields, kinds: { Self.fieldKinds[$0] })
     }
 
-    var opt: [String: String] { settings.options }
     var base: String { settings.baseURL.hasSuffix("/") ? String(settings.baseURL.dropLast()) : settings.baseURL }
-    var notificationService: String { base + (opt["notification_service"] ?? "/sap/opu/odata/sap/API_MAINTNOTIFICATION") }
-    var orderService: String { base + (opt["order_service"] ?? "/sap/opu/odata/sap/API_MAINTENANCEORDER") }
-    var attachmentService: String { base + (opt["attachment_service"] ?? "/sap/opu/odata/sap/API_CV_ATTACHMENT_SRV") }
-    var timeZone: TimeZone { opt["timezone"].flatMap(TimeZone.init(identifier:)) ?? TimeZone(identifier: "UTC")! }
-    var attachmentObjectType: String { opt["attachment_object_type"] ?? "PMQMEL" }
+    var notificationService: String { base + options.notificationService }
+    var orderService: String { base + options.orderService }
+    var attachmentService: String { base + options.attachmentService }
+    var timeZone: TimeZone { options.timeZone }
+    var attachmentObjectType: String { options.attachmentObjectType }
 
     /// Appends `sap-client` when configured.
     func url(_ s: String) -> String {
-        guard let c = opt["client"], !c.isEmpty else { return s }
+        guard let c = options.client, !c.isEmpty else { return s }
         return s + (s.contains("?") ? "&" : "?") + "sap-client=\(c)"
     }
 
     public static let defaultPriorities: [Priority: String] = [.critical: "1", .high: "2", .medium: "3", .low: "4"]
 
-    public func sapPriority(_ p: Priority) -> String { ConnectorOptions.lookup(opt, "priority_map", p.rawValue) ?? Self.defaultPriorities[p]! }
+    public func sapPriority(_ p: Priority) -> String { settings.priorityMap[p] ?? Self.defaultPriorities[p]! }
 
     /// The notification body; public so the spec tests can check every property against the EDMX.
     public func notificationPayload(_ wo: WorkOrderDraft) -> [String: JSONValue] {
         var p: [String: JSONValue] = [
             "NotificationText": .string(custom.title(wo, max: Self.titleMax)),
             "MaintNotifLongTextForEdit": .string(Self.fit(wo.description, max: Self.longTextMax, evidence: wo.evidenceURL)),
-            "NotificationType": .string(opt["notification_type"] ?? "M2"),
+            "NotificationType": .string(options.notificationType),
             "MaintPriority": .string(sapPriority(wo.priority)),
             "MaintNotifExtReferenceNumber": .string(String(wo.reference.prefix(Self.referenceMax))),
             "MalfunctionStartDate": .string(OData.dateTime(wo.detectedAt, dateOnly: true, timeZone: timeZone)),
             "MalfunctionStartTime": .string(OData.time(wo.detectedAt, timeZone: timeZone)),
             "MaintenanceObjectIsDown": .bool(wo.priority == .critical),
         ]
-        if opt["technical_object"] == "functional_location", let fl = wo.functionalLocation, !fl.isEmpty {
+        if options.technicalObject == .functionalLocation, let fl = wo.functionalLocation, !fl.isEmpty {
             p["TechnicalObject"] = .string(fl); p["TechObjIsEquipOrFuncnlLoc"] = .string("EAMS_FL")
         } else {
             p["TechnicalObject"] = .string(wo.asset); p["TechObjIsEquipOrFuncnlLoc"] = .string("EAMS_EQUI")
         }
-        let optional: [(String, String)] = [("plant", "MaintenancePlanningPlant"), ("planner_group", "MaintenancePlannerGroup"),
-                                            ("work_center", "MainWorkCenter"), ("work_center_plant", "MainWorkCenterPlant"),
-                                            ("reported_by", "ReportedByUser"), ("coding_group", "MaintNotificationCodeGroup"),
-                                            ("coding_code", "MaintNotificationCode")]
-        for (key, prop) in optional { if let v = opt[key], !v.isEmpty { p[prop] = .string(v) } }
-        if p["MainWorkCenter"] != nil, p["MainWorkCenterPlant"] == nil, let plant = opt["plant"] { p["MainWorkCenterPlant"] = .string(plant) }
+        let optional: [(String?, String)] = [(options.plant, "MaintenancePlanningPlant"), (options.plannerGroup, "MaintenancePlannerGroup"),
+                                             (options.workCenter, "MainWorkCenter"), (options.workCenterPlant, "MainWorkCenterPlant"),
+                                             (options.reportedBy, "ReportedByUser"), (options.codingGroup, "MaintNotificationCodeGroup"),
+                                             (options.codingCode, "MaintNotificationCode")]
+        for (value, prop) in optional { if let v = value, !v.isEmpty { p[prop] = .string(v) } }
+        if p["MainWorkCenter"] != nil, p["MainWorkCenterPlant"] == nil, let plant = options.plant { p["MainWorkCenterPlant"] = .string(plant) }
         // The notification has a person but no group to assign; a team mapping stays in the text.
         if case .user(let person)? = custom.assignee(wo) { p["PersonResponsible"] = .string(person) }
         custom.apply(wo, to: &p)
@@ -138,18 +188,18 @@ public struct SAPPMConnector: CMMSConnector {
     /// The order body (`create_order: true`); `MaintenanceNotification` links it.
     public func orderPayload(_ wo: WorkOrderDraft, notification: String) -> [String: JSONValue] {
         var p: [String: JSONValue] = [
-            "MaintenanceOrderType": .string(opt["order_type"] ?? "PM01"),
+            "MaintenanceOrderType": .string(options.orderType),
             "MaintenanceOrderDesc": .string(custom.title(wo, max: Self.titleMax)),
             "MaintenanceNotification": .string(notification),
             "MaintPriority": .string(sapPriority(wo.priority)),
         ]
-        if opt["technical_object"] == "functional_location", let fl = wo.functionalLocation, !fl.isEmpty {
+        if options.technicalObject == .functionalLocation, let fl = wo.functionalLocation, !fl.isEmpty {
             p["FunctionalLocation"] = .string(fl)
         } else {
             p["Equipment"] = .string(wo.asset)
         }
-        if let plant = opt["plant"] { p["MaintenancePlanningPlant"] = .string(plant) }
-        if let wc = opt["work_center"] { p["MainWorkCenter"] = .string(wc); p["MainWorkCenterPlant"] = .string(opt["work_center_plant"] ?? opt["plant"] ?? "") }
+        if let plant = options.plant { p["MaintenancePlanningPlant"] = .string(plant) }
+        if let wc = options.workCenter { p["MainWorkCenter"] = .string(wc); p["MainWorkCenterPlant"] = .string(options.workCenterPlant ?? options.plant ?? "") }
         return p
     }
 
@@ -219,7 +269,7 @@ public struct SAPPMConnector: CMMSConnector {
             guard let number = r.json?["d"]?["MaintenanceNotification"]?.stringValue, !number.isEmpty else {
                 return .unknown(error: "created, but the response had no MaintenanceNotification: \(r.text)")
             }
-            if opt["create_order"] == "true" { _ = await createOrder(wo, notification: number) }
+            if options.createOrder { _ = await createOrder(wo, notification: number) }
             return .created(cmmsId: number)
         } catch {
             return HTTPTransport.transportFailure(error)
@@ -271,7 +321,7 @@ public struct SAPPMConnector: CMMSConnector {
         let words = (systemStatus ?? "").split(whereSeparator: { $0 == " " || $0 == "," }).map { String($0).uppercased() }
         var status: CMMSStatus?
         // Configured mappings first, in the order the statuses appear.
-        for w in words { if let s = ConnectorOptions.lookup(opt, "status_map", w).flatMap(CMMSStatus.init(rawValue:)) { status = s; break } }
+        for w in words { if let s = settings.statusMap[w] { status = s; break } }
         if status == nil {
             if words.contains("DLFL") { status = .cancelled }
             else if words.contains("NOCO") { status = .completed }
@@ -286,8 +336,8 @@ public struct SAPPMConnector: CMMSConnector {
             default: status = .open
             }
         }
-        if status == .completed, let fp = opt["false_positive_code"], !fp.isEmpty, code == fp,
-           opt["false_positive_code_group"].map({ $0 == codeGroup }) ?? true {
+        if status == .completed, let fp = options.falsePositiveCode, !fp.isEmpty, code == fp,
+           options.falsePositiveCodeGroup.map({ $0 == codeGroup }) ?? true {
             return .falsePositive
         }
         return status ?? .open
@@ -319,7 +369,7 @@ public struct SAPPMConnector: CMMSConnector {
 
     /// SAP's default maximum attachment size for GOS/DMS uploads is commonly configured at a
     /// few MB; stay well under it.
-    public var attachmentLimitBytes: Int { Int(opt["attachment_limit_bytes"] ?? "") ?? 4_000_000 }
+    public var attachmentLimitBytes: Int { settings.attachmentLimitBytes ?? 4_000_000 }
 
     public func checkConnection() async -> [ConnectionCheck] {
         var checks: [ConnectionCheck] = []
@@ -359,7 +409,7 @@ public struct SAPPMConnector: CMMSConnector {
             checks.append(ConnectionCheck(step: "attachment upload", ok: attachOK,
                                           detail: attachOK ? "API_CV_ATTACHMENT_SRV reachable (object type \(attachmentObjectType))" : "HTTP \(a.status) from API_CV_ATTACHMENT_SRV",
                                           fix: attachOK ? nil : "activate API_CV_ATTACHMENT_SRV and allow the user document uploads for \(attachmentObjectType)"))
-            if opt["create_order"] == "true" {
+            if options.createOrder {
                 let o = try await fetchToken(orderService)
                 let ok = o.status == 200 && tokens.get(orderService) != nil
                 checks.append(ConnectionCheck(step: "order service", ok: ok, detail: ok ? "API_MAINTENANCEORDER reachable" : "HTTP \(o.status) from API_MAINTENANCEORDER",

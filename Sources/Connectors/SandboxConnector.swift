@@ -15,10 +15,10 @@ public struct SandboxConnector: CMMSConnector {
     let http: HTTPTransport
     let custom: PlantCustomization
     public var name: String { settings.name }
-    public var kind: String { "sandbox" }
+    public var kind: String { settings.kind }
     public static let titleMax = 40
 
-    init(settings: CMMSSettings, http: HTTPTransport) throws {
+    init(settings: CMMSSettings, options: NoCMMSOptions, http: HTTPTransport) throws {
         self.settings = settings; self.http = http
         let own = SandboxWorkOrderRequest.CodingKeys.allCases.map(\.rawValue).filter { !SandboxWorkOrderRequest.optionalFields.contains($0) }
         custom = try PlantCustomization(settings, reserved: Set(own))

@@ -24,34 +24,54 @@ import NIOHTTP1
 /// Config (`upkeep:` block): `priority_map.<p>`, `category`, `asset_map` ("<asset>=…, …"), `location_map` ("<location>=…, …"),
 /// `lookup_depth`, `status_map` ("<status>=…, …"), `users` ("<technician>=<user id>, <queue>=team:<team id>").
 /// Auth: `session` (email + password).
+public struct UpKeepOptions: CMMSOptions {
+    public var category: String?
+    /// Our asset / location → UpKeep asset / location id.
+    public var assetMap: [String: String] = [:]
+    public var locationMap: [String: String] = [:]
+    /// Newest work orders read when looking one up by our reference.
+    public var lookupDepth = 100
+
+    public static let keys = ["category", "asset_map", "location_map", "lookup_depth"]
+
+    public init() {}
+
+    public init(block: ConfigTree) throws(ConfigError) {
+        category = try block.child("category")?.string()
+        assetMap = try block.child("asset_map")?.stringMap() ?? [:]
+        locationMap = try block.child("location_map")?.stringMap() ?? [:]
+        if let v = block.child("lookup_depth") { lookupDepth = try v.int(in: 1...1000) }
+    }
+}
+
 public struct UpKeepConnector: CMMSConnector {
     public let settings: CMMSSettings
+    public let options: UpKeepOptions
     let http: HTTPTransport
     let session = SessionToken()
     let custom: PlantCustomization
     public var name: String { settings.name }
-    public var kind: String { "upkeep" }
+    public var kind: String { settings.kind }
 
-    init(settings: CMMSSettings, http: HTTPTransport) throws {
+    init(settings: CMMSSettings, options: UpKeepOptions, http: HTTPTransport) throws {
         guard case .session = settings.auth else {
             throw ConnectorError.misconfigured("cmms \(settings.name): UpKeep needs auth: {session: {user_env, password_env}} (email and password of the integration user)")
         }
-        self.settings = settings; self.http = http
+        self.settings = settings; self.options = options; self.http = http
         custom = try PlantCustomization(settings, reserved: ["title", "description", "priority", "asset", "location"])
     }
 
-    var opt: [String: String] { settings.options }
     var base: String { (settings.baseURL.hasSuffix("/") ? String(settings.baseURL.dropLast()) : settings.baseURL) + "/api/v2" }
 
     public func payload(_ wo: WorkOrderDraft) -> [String: JSONValue] {
         var p: [String: JSONValue] = [
             "title": .string(custom.title(wo, max: nil)),
             "description": .string(wo.description),
-            "priority": .number(Double(ConnectorOptions.lookup(opt, "priority_map", wo.priority.rawValue).flatMap(Int.init) ?? [.critical: 3, .high: 3, .medium: 2, .low: 1][wo.priority]!)),
+            "priority": .number(Double(settings.priorityMap[wo.priority].flatMap(Int.init) ?? [.critical: 3, .high: 3, .medium: 2, .low: 1][wo.priority]!)),
         ]
-        if let c = opt["category"], !c.isEmpty { p["category"] = .string(c) }
-        if let a = ConnectorOptions.lookup(opt, "asset_map", wo.asset) { p["asset"] = .string(a) }
-        if let l = (wo.location ?? wo.functionalLocation).flatMap({ ConnectorOptions.lookup(opt, "location_map", $0) }) { p["location"] = .string(l) }
+        if let c = options.category, !c.isEmpty { p["category"] = .string(c) }
+        if let a = options.assetMap[wo.asset] { p["asset"] = .string(a) }
+        if let l = (wo.location ?? wo.functionalLocation).flatMap({ options.locationMap[$0] }) { p["location"] = .string(l) }
         switch custom.assignee(wo) {
         case .user(let u)?: p["assignedToUser"] = .string(u)
         case .team(let t)?: p["team"] = .string(t)
@@ -105,7 +125,7 @@ public struct UpKeepConnector: CMMSConnector {
 
     public func lookup(reference: String) async -> DeliveryState.Outcome {
         do {
-            let r = try await send(.GET, "/work-orders/?limit=\(Int(opt["lookup_depth"] ?? "") ?? 100)")
+            let r = try await send(.GET, "/work-orders/?limit=\(options.lookupDepth)")
             guard r.status == 200, let list = r.json?["results"]?.arrayValue ?? r.json?["result"]?.arrayValue else {
                 return .retryable(error: "lookup HTTP \(r.status): \(Self.describe(r))", retryAfter: HTTPTransport.retryAfter(r.headers))
             }
@@ -122,7 +142,7 @@ public struct UpKeepConnector: CMMSConnector {
         guard r.status == 200, let s = r.json?["result"]?["status"]?.stringValue else {
             throw ConnectorError.misconfigured("status of work order \(cmmsId): HTTP \(r.status) \(Self.describe(r))")
         }
-        if let m = ConnectorOptions.lookup(opt, "status_map", s).flatMap(CMMSStatus.init(rawValue:)) { return m }
+        if let m = settings.statusMap[s] { return m }
         switch s {
         case "inProgress": return .inProgress
         case "complete": return .completed

@@ -12,19 +12,36 @@ import MillwrightCore
 /// Config: `webhook: { secret_env: MW_WEBHOOK_SECRET }`. The cmms entry's `title:` replaces
 /// `work_order.title` (not cut: a receiver has no fixed length) and `fields:` arrive rendered, as
 /// strings, in `fields` beside the work order.
+public struct WebhookOptions: CMMSOptions {
+    /// The key every request is signed with (`secret_env`).
+    public var secret: String
+
+    public static let keys = ["secret_env"]
+
+    public init(secret: String) { self.secret = secret }
+
+    public init(block: ConfigTree) throws(ConfigError) {
+        guard let s = try block.secret("secret") else {
+            throw block.error("needs secret_env naming the environment variable that holds the signing secret")
+        }
+        secret = s
+    }
+}
+
 public struct WebhookConnector: CMMSConnector {
     public let settings: CMMSSettings
     let http: HTTPTransport
     let secret: Data
     let custom: PlantCustomization
     public var name: String { settings.name }
-    public var kind: String { "webhook" }
+    public var kind: String { settings.kind }
 
-    init(settings: CMMSSettings, http: HTTPTransport) throws {
-        guard let s = settings.options["secret"], !s.isEmpty else {
-            throw ConnectorError.misconfigured("cmms \(settings.name): webhook needs webhook.secret_env naming the signing secret's environment variable")
+    init(settings: CMMSSettings, options: WebhookOptions, http: HTTPTransport) throws {
+        // Empty only when the config was loaded without secrets, which builds no connectors.
+        guard !options.secret.isEmpty else {
+            throw ConnectorError.misconfigured("cmms \(settings.name): webhook.secret_env names an empty environment variable")
         }
-        self.settings = settings; self.http = http; self.secret = Data(s.utf8)
+        self.settings = settings; self.http = http; self.secret = Data(options.secret.utf8)
         custom = try PlantCustomization(settings, reserved: [])
     }
 

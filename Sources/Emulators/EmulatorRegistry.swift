@@ -1,7 +1,10 @@
 import Hummingbird
 
 /// Every CMMS emulator `millwright emulate KIND` can run, with what it covers (shown in
-/// `--help`). Add a line here for each new emulator.
+/// `--help`), keyed by the kind names of `CMMSRegistry` in Connectors. The two lists stay
+/// apart because this module must not import connector code (an emulator that shared it could
+/// not catch the connector's mistakes); `RegistryTests` holds them to the same kinds. Add a
+/// line here for each new emulator. `webhook` has none: its receiver is the plant's own code.
 public enum EmulatorRegistry {
     public struct Entry: Sendable {
         public var kind: String

@@ -47,7 +47,7 @@ public final class Gateway: Sendable {
 
     /// Builds connectors for every configured CMMS; errors name the entry at fault.
     public static func connectors(for settings: Settings, http: HTTPClient) throws -> [any CMMSConnector] {
-        try settings.cmms.map { try ConnectorFactory.make($0, http: http) }
+        try settings.cmms.map { try CMMSRegistry.makeConnector($0, http: http) }
     }
 
     // MARK: Ingest

@@ -93,8 +93,16 @@ public struct CMMSSettings: Sendable {
     public var kind: String
     public var baseURL: String
     public var auth: CMMSAuth = .none
-    /// System-specific options (`sap: {plant: …}`, `webhook: {secret_env: …}`), flattened.
-    public var options: [String: String] = [:]
+    /// The system's own options (`sap: {plant: …}`), typed by its connector and read at load.
+    public var options: any CMMSOptions = NoCMMSOptions()
+    /// Our priority → the system's value (`priority_map`); unmapped ones use the connector's default.
+    public var priorityMap: [Priority: String] = [:]
+    /// The system's status code → ours (`status_map`), added to or overriding the connector's table.
+    public var statusMap: [String: CMMSStatus] = [:]
+    /// Our technician ids and queue names → the system's users or `team:<group>` (`users`).
+    public var users: [String: String] = [:]
+    /// Overrides the connector's upload limit (`attachment_limit_bytes`).
+    public var attachmentLimitBytes: Int?
     /// Parallel requests the dispatcher may have open to this system.
     public var concurrency = 4
     public var timeout: Duration = .seconds(10)

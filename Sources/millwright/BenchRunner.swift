@@ -1,6 +1,7 @@
 import ArgumentParser
 import AsyncHTTPClient
 import Config
+import Connectors
 import Emulators
 import Evidence
 import MQTT
@@ -53,7 +54,7 @@ struct BenchRunner {
           "*": { min_confidence: 0.5, confirm: { detections: 1, within: 10s } }
         auth: { api_keys: [ { name: bench, role: admin, key_env: K } ] }
         """
-        let settings = try ConfigLoader.parse(yaml: yaml, file: "bench.yaml", environment: ["T": "t", "K": "bench"])
+        let settings = try ConfigLoader.parse(yaml: yaml, file: "bench.yaml", cmmsKinds: CMMSRegistry.all, environment: ["T": "t", "K": "bench"])
         let store = try Store(path: dir + "/bench.sqlite")
         let http = HTTPClient(eventLoopGroupProvider: .singleton)
         let gateway = Gateway(settings: settings, store: store, register: nil, connectors: try Gateway.connectors(for: settings, http: http), logger: logger)

@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Config
+import Connectors
 import Evidence
 import Foundation
 import MillwrightCore
@@ -179,7 +180,7 @@ struct DemoScenario {
         try Self.inventoryCSV.write(toFile: inventoryPath, atomically: true, encoding: .utf8)
         try FileManager.default.createDirectory(atPath: proceduresPath, withIntermediateDirectories: true)
         for (name, text) in Self.procedures { try text.write(toFile: proceduresPath + "/" + name, atomically: true, encoding: .utf8) }
-        return try ConfigLoader.parse(yaml: text, file: configPath, environment: ["MW_SANDBOX_TOKEN": "demo-token", "MW_KEY_ADMIN": Self.adminKey])
+        return try ConfigLoader.parse(yaml: text, file: configPath, cmmsKinds: CMMSRegistry.all, environment: ["MW_SANDBOX_TOKEN": "demo-token", "MW_KEY_ADMIN": Self.adminKey])
     }
 
     struct Played { var requests = 0; var rejected = 0 }

@@ -39,7 +39,7 @@ enum Runtime {
     /// Loads the configuration or exits 2 with file, line, key and why.
     /// `requireSecrets: false` for commands that never talk to a CMMS or serve the API.
     static func loadSettings(_ path: String, requireSecrets: Bool = true) throws -> Settings {
-        do { return try ConfigLoader.load(path: path, requireSecrets: requireSecrets) } catch {
+        do { return try ConfigLoader.load(path: path, cmmsKinds: CMMSRegistry.all, requireSecrets: requireSecrets) } catch {
             printError("configuration error: \(error)")
             throw ExitCode(2)
         }

@@ -118,3 +118,55 @@ extension HTTPClient {
     /// The process-wide client; it needs no shutdown.
     static func test() -> HTTPClient { .shared }
 }
+
+/// A `cmms:` entry as the tests write it: the system block as flat strings (`"site": "BEDFORD"`,
+/// `"status_map.FALSEPOS": "false_positive"`, `"users": "T-114=ortiz"`), read through the registry
+/// the way the config loader reads a plant's block, typed options and errors included. A
+/// `<name>_env` key's value is the secret itself: tests have no environment.
+@dynamicMemberLookup
+struct TestCMMS: Sendable {
+    var settings: CMMSSettings
+    var options: [String: String] = [:]
+
+    init(name: String, kind: String, baseURL: String) { settings = CMMSSettings(name: name, kind: kind, baseURL: baseURL) }
+
+    subscript<T>(dynamicMember path: WritableKeyPath<CMMSSettings, T>) -> T {
+        get { settings[keyPath: path] }
+        set { settings[keyPath: path] = newValue }
+    }
+
+    /// The settings with the block read; a bad option throws the loader's `ConfigError`.
+    func read() throws(ConfigError) -> CMMSSettings {
+        guard let kind = CMMSRegistry.kind(settings.kind) else {
+            throw ConfigError(file: "test", line: nil, key: "kind", message: "no kind \(settings.kind)")
+        }
+        var s = settings
+        try s.read(block: block(path: kind.block), as: kind)
+        return s
+    }
+
+    func block(path: String) -> ConfigTree {
+        func tree(_ value: String, _ path: String) -> ConfigTree { ConfigTree(.scalar(value), file: "test", line: 1, path: path) }
+        var top: [String: ConfigTree] = [:]
+        for (key, value) in options.sorted(by: { $0.key < $1.key }) {
+            let parts = key.split(separator: ".", maxSplits: 1).map(String.init)
+            if parts.count == 2 {
+                var entries = top[parts[0]]?.entries ?? []
+                entries.append(.init(key: parts[1], keyLine: 1, value: tree(value, "\(path).\(key)")))
+                top[parts[0]] = ConfigTree(.mapping(entries), file: "test", line: 1, path: "\(path).\(parts[0])")
+            } else if key.hasSuffix("_env") {
+                top[key] = ConfigTree(.scalar("TEST_SECRET"), file: "test", line: 1, path: "\(path).\(key)", environmentValue: value)
+            } else {
+                top[key] = tree(value, "\(path).\(key)")
+            }
+        }
+        let entries = top.sorted { $0.key < $1.key }.map { ConfigTree.Entry(key: $0.key, keyLine: 1, value: $0.value) }
+        return ConfigTree(.mapping(entries), file: "test", line: 1, path: path)
+    }
+}
+
+extension CMMSRegistry {
+    static func makeConnector(_ entry: TestCMMS, http: HTTPClient) throws -> any CMMSConnector {
+        try makeConnector(entry.read(), http: http)
+    }
+}

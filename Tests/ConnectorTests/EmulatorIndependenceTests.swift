@@ -42,7 +42,7 @@ import Testing
         let emu = try await MaximoTests.start()
         defer { emu.stop() }
         let http = HTTPClient.test()
-        let c = try #require(try ConnectorFactory.make(MaximoTests.settings(emu.baseURL), http: http) as? MaximoConnector)
+        let c = try #require(try CMMSRegistry.makeConnector(MaximoTests.settings(emu.baseURL), http: http) as? MaximoConnector)
         guard case .created(let id) = await c.create(Fixtures.draft()) else { Issue.record("not created"); return }
         for (maximo, common) in table {
             #expect(c.mapStatus(maximo) == common, "connector: \(maximo)")
@@ -83,10 +83,10 @@ import Testing
         #expect(ok.status == 201, "\(ok.text)")
 
         // What the connector sends, the sandbox takes.
-        var s = CMMSSettings(name: "sandbox", kind: "sandbox", baseURL: emu.baseURL)
+        var s = TestCMMS(name: "sandbox", kind: "sandbox", baseURL: emu.baseURL)
         s.auth = .bearer(token: "t")
         s.timeout = .seconds(30)  // a deadline for a loaded machine, not a wait
-        let c = try ConnectorFactory.make(s, http: HTTPClient.test())
+        let c = try CMMSRegistry.makeConnector(s, http: HTTPClient.test())
         guard case .created = await c.create(Fixtures.draft()) else { Issue.record("the connector's body was refused"); return }
     }
 

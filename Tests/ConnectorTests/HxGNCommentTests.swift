@@ -23,7 +23,7 @@ import Testing
     @Test func longTextWithEvidenceArrivesAsCommentAndAddNoteAddsAnother() async throws {
         let emu = try await RunningEmulator.start { HxGNEAMEmulator.router(state: $0) }
         defer { emu.stop() }
-        let c = try ConnectorFactory.make(LimbleHxGNTests.hxgn(emu.baseURL), http: HTTPClient.test())
+        let c = try CMMSRegistry.makeConnector(LimbleHxGNTests.hxgn(emu.baseURL), http: HTTPClient.test())
         let draft = Fixtures.draft(description: "Defect: crack <5 mm> & growing\nProcedure: Lock out.\nEvidence: https://mw.example/e/1")
         guard case .created(let id) = await c.create(draft) else { Issue.record("not created"); return }
         var notes = await emu.state.all().first { $0.reference == id }?.notes ?? []
@@ -41,7 +41,7 @@ import Testing
     @Test func emulatorRejectsUnknownWorkOrderAndBadRequests() async throws {
         let emu = try await RunningEmulator.start { HxGNEAMEmulator.router(state: $0) }
         defer { emu.stop() }
-        let c = try ConnectorFactory.make(LimbleHxGNTests.hxgn(emu.baseURL), http: HTTPClient.test())
+        let c = try CMMSRegistry.makeConnector(LimbleHxGNTests.hxgn(emu.baseURL), http: HTTPClient.test())
         guard case .created(let id) = await c.create(Fixtures.draft()) else { Issue.record("not created"); return }
         let t = HTTPTransport(client: HTTPClient.test(), timeout: .seconds(5))
         let url = emu.baseURL + "/axis/services/EWSConnector"
@@ -67,12 +67,12 @@ import Testing
     @Test func failingCommentRouteDoesNotFailTheCreate() async throws {
         let emu = try await RunningEmulator.start { HxGNEAMEmulator.router(state: $0) }
         defer { emu.stop() }
-        let c = try ConnectorFactory.make(LimbleHxGNTests.hxgn(emu.baseURL, ["comments_path": "/axis/services/Missing"]), http: HTTPClient.test())
+        let c = try CMMSRegistry.makeConnector(LimbleHxGNTests.hxgn(emu.baseURL, ["comments_path": "/axis/services/Missing"]), http: HTTPClient.test())
         #expect(await c.create(Fixtures.draft()) == .created(cmmsId: "MW-ABCDEF123456"))
         #expect(await emu.state.all().first?.notes == [])
         #expect(await c.addNote(cmmsId: "MW-ABCDEF123456", text: "x") == false)
         // A SOAP fault (work order unknown in that organization) answers false.
-        let c2 = try ConnectorFactory.make(LimbleHxGNTests.hxgn(emu.baseURL, ["organization": "ORG2"]), http: HTTPClient.test())
+        let c2 = try CMMSRegistry.makeConnector(LimbleHxGNTests.hxgn(emu.baseURL, ["organization": "ORG2"]), http: HTTPClient.test())
         #expect(await c2.addNote(cmmsId: "MW-ABCDEF123456", text: "x") == false)
     }
 

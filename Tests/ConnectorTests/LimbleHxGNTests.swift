@@ -7,8 +7,8 @@ import Testing
 
 /// Limble and HxGN EAM against their emulators.
 @Suite(.serialized) struct LimbleHxGNTests {
-    static func limble(_ url: String, _ extra: [String: String] = [:]) -> CMMSSettings {
-        var s = CMMSSettings(name: "limble", kind: "limble", baseURL: url)
+    static func limble(_ url: String, _ extra: [String: String] = [:]) -> TestCMMS {
+        var s = TestCMMS(name: "limble", kind: "limble", baseURL: url)
         s.auth = .client(id: "client", secret: "secret")
         s.options = ["location_id": "3", "status_map": "7=in_progress"].merging(extra) { $1 }
         return s
@@ -24,7 +24,7 @@ import Testing
         let emu = try await RunningEmulator.start { LimbleEmulator.router(state: $0) }
         defer { emu.stop() }
         let http = HTTPClient.test()
-        let c = try ConnectorFactory.make(Self.limble(emu.baseURL), http: http)
+        let c = try CMMSRegistry.makeConnector(Self.limble(emu.baseURL), http: http)
         guard case .created(let id) = await c.create(Self.withReference("MW-LIMBLE000001")) else { Issue.record("not created"); return }
         let body = try #require(await emu.state.find(id: id)?.body.objectValue)
         #expect(body["locationID"]?.doubleValue == 3 && body["assetID"]?.doubleValue == 10004712 && body["priority"]?.doubleValue == 1 && body["type"]?.doubleValue == 2)
@@ -38,7 +38,7 @@ import Testing
             #expect(try await t.send(.PATCH, emu.baseURL + "/v2/tasks/\(id)", headers: auth, body: Data(body.utf8)).status == 200)
             #expect(try await c.status(cmmsId: id) == expected)
         }
-        guard case .permanent(let msg) = await (try ConnectorFactory.make(Self.limble(emu.baseURL, ["location_id": "42"]), http: http)).create(Fixtures.draft()) else {
+        guard case .permanent(let msg) = await (try CMMSRegistry.makeConnector(Self.limble(emu.baseURL, ["location_id": "42"]), http: http)).create(Fixtures.draft()) else {
             Issue.record("expected permanent"); return
         }
         #expect(msg.contains("locationID must be an existing location"))
@@ -53,7 +53,7 @@ import Testing
         o.seed = 21
         let emu = try await RunningEmulator.start(options: o) { LimbleEmulator.router(state: $0) }
         defer { emu.stop() }
-        let c = try ConnectorFactory.make(Self.limble(emu.baseURL), http: HTTPClient.test())
+        let c = try CMMSRegistry.makeConnector(Self.limble(emu.baseURL), http: HTTPClient.test())
         let refs = (1...5).map { String(format: "MW-LIM%09d", $0) }
         for ref in refs {
             switch await Dispatch.deliver(c, Self.withReference(ref)) {
@@ -72,14 +72,14 @@ import Testing
         defer { emu.stop() }
         var draft = Self.withReference("MW-LIMBLEMAP001")
         draft.location = "Line 2"
-        let c = try ConnectorFactory.make(Self.limble(emu.baseURL, ["location_map": "Line 2=5"]), http: HTTPClient.test())
+        let c = try CMMSRegistry.makeConnector(Self.limble(emu.baseURL, ["location_map": "Line 2=5"]), http: HTTPClient.test())
         guard case .created(let id) = await c.create(draft) else { Issue.record("not created"); return }
         #expect(await emu.state.find(id: id)?.body["locationID"]?.doubleValue == 5)
         #expect(await c.lookup(reference: "MW-LIMBLEMAP001") == .lookupFound(cmmsId: id))
     }
 
-    static func hxgn(_ url: String, _ extra: [String: String] = [:]) -> CMMSSettings {
-        var s = CMMSSettings(name: "eam", kind: "hxgn-eam", baseURL: url)
+    static func hxgn(_ url: String, _ extra: [String: String] = [:]) -> TestCMMS {
+        var s = TestCMMS(name: "eam", kind: "hxgn-eam", baseURL: url)
         s.auth = .basic(user: "MWINT", password: "pw")
         s.options = ["tenant": "PLANT1_TST", "organization": "ORG1", "department": "MECH"].merging(extra) { $1 }
         return s
@@ -89,7 +89,7 @@ import Testing
         let emu = try await RunningEmulator.start { HxGNEAMEmulator.router(state: $0) }
         defer { emu.stop() }
         let http = HTTPClient.test()
-        let c = try ConnectorFactory.make(Self.hxgn(emu.baseURL), http: http)
+        let c = try CMMSRegistry.makeConnector(Self.hxgn(emu.baseURL), http: http)
         guard case .created(let id) = await c.create(Fixtures.draft()) else { Issue.record("not created"); return }
         #expect(id == "MW-ABCDEF123456")
         #expect(await c.create(Fixtures.draft()) == .created(cmmsId: id))
@@ -104,14 +104,14 @@ import Testing
             #expect(try await c.status(cmmsId: id) == expected)
         }
         // Without the organization header matching the record, EAM refuses.
-        guard case .permanent(let msg) = await (try ConnectorFactory.make(Self.hxgn(emu.baseURL, ["status": "XX"]), http: http)).create(Fixtures.draft(reference: "MW-HXGN00000002")) else {
+        guard case .permanent(let msg) = await (try CMMSRegistry.makeConnector(Self.hxgn(emu.baseURL, ["status": "XX"]), http: http)).create(Fixtures.draft(reference: "MW-HXGN00000002")) else {
             Issue.record("expected permanent"); return
         }
         #expect(msg.contains("Status XX is not valid"))
         let checks = await c.checkConnection()
         let allOK = checks.allSatisfy { $0.ok }
         #expect(allOK, "\(checks)")
-        #expect(throws: ConnectorError.self) { try ConnectorFactory.make(Self.hxgn(emu.baseURL, ["tenant": ""]), http: http) }
+        #expect(throws: ConfigError.self) { try CMMSRegistry.makeConnector(Self.hxgn(emu.baseURL, ["tenant": ""]), http: http) }
     }
 
     @Test func hxgnRetriesWithoutDuplicates() async throws {
@@ -120,7 +120,7 @@ import Testing
         o.seed = 17
         let emu = try await RunningEmulator.start(options: o) { HxGNEAMEmulator.router(state: $0) }
         defer { emu.stop() }
-        let c = try ConnectorFactory.make(Self.hxgn(emu.baseURL), http: HTTPClient.test())
+        let c = try CMMSRegistry.makeConnector(Self.hxgn(emu.baseURL), http: HTTPClient.test())
         let refs = (1...5).map { String(format: "MW-HXG%09d", $0) }
         for ref in refs {
             switch await Dispatch.deliver(c, Fixtures.draft(reference: ref)) {

@@ -37,7 +37,7 @@ import Testing
     static func connector(_ emu: RunningEmulator, _ extra: [String: String] = [:], token: String = "tok") throws -> MaintainXConnector {
         var s = MaintainXTests.settings(emu.baseURL, extra)
         s.auth = .bearer(token: token)
-        return try #require(try ConnectorFactory.make(s, http: HTTPClient.test()) as? MaintainXConnector)
+        return try #require(try CMMSRegistry.makeConnector(s, http: HTTPClient.test()) as? MaintainXConnector)
     }
 
     // MARK: Stock
@@ -75,9 +75,8 @@ import Testing
         var s = MaintainXTests.settings("http://127.0.0.1:1")
         for bad in ["sku", "field:", "Barcode"] {
             s.options["part_key"] = bad
-            let error = #expect(throws: ConnectorError.self) { try ConnectorFactory.make(s, http: HTTPClient.test()) }
-            let text = error.map { String(describing: $0) } ?? ""
-            #expect(text.contains("part_key") && text.contains("field:<custom field label>"), "\(text)")
+            let error = #expect(throws: ConfigError.self) { try CMMSRegistry.makeConnector(s, http: HTTPClient.test()) }
+            #expect(error?.key == "maintainx.part_key" && error?.message.contains("field:<custom field label>") == true, "\(String(describing: error))")
         }
     }
 
@@ -153,7 +152,7 @@ import Testing
         #expect(load.map(String.init(describing:))?.hasPrefix("MaintainX GET /v1/workorders: HTTP 401") == true)
         var nowhere = MaintainXTests.settings("http://127.0.0.1:1")
         nowhere.timeout = .milliseconds(500)
-        let unreachable = try #require(try ConnectorFactory.make(nowhere, http: HTTPClient.test()) as? MaintainXConnector)
+        let unreachable = try #require(try CMMSRegistry.makeConnector(nowhere, http: HTTPClient.test()) as? MaintainXConnector)
         let refused = await #expect(throws: MaintainXReadError.self) { try await unreachable.inventory() }
         #expect(refused.map(String.init(describing:))?.contains("check base_url http://127.0.0.1:1/v1") == true)
     }

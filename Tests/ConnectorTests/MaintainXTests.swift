@@ -7,8 +7,8 @@ import Testing
 
 /// The MaintainX connector against the MaintainX emulator (OpenAPI-validated, rate limited).
 @Suite(.serialized) struct MaintainXTests {
-    static func settings(_ url: String, _ extra: [String: String] = [:]) -> CMMSSettings {
-        var s = CMMSSettings(name: "mx", kind: "maintainx", baseURL: url + "/v1")
+    static func settings(_ url: String, _ extra: [String: String] = [:]) -> TestCMMS {
+        var s = TestCMMS(name: "mx", kind: "maintainx", baseURL: url + "/v1")
         s.auth = .bearer(token: "tok")
         s.options = ["organization_id": "1"].merging(extra) { $1 }
         return s
@@ -31,7 +31,7 @@ import Testing
         defer { emu.stop() }
         let http = HTTPClient.test()
         let opts = ["reference_field": "Millwright Reference", "location_map.LINE2": "7", "categories": "Vision"]
-        let c = try ConnectorFactory.make(Self.settings(emu.baseURL, opts), http: http)
+        let c = try CMMSRegistry.makeConnector(Self.settings(emu.baseURL, opts), http: http)
         guard case .created(let id) = await c.create(Fixtures.draft()) else { Issue.record("not created"); return }
         let body = try #require(await emu.state.find(id: id)?.body.objectValue)
         #expect(body["title"]?.stringValue == "Crack at C2 head pulley")
@@ -47,7 +47,7 @@ import Testing
         #expect(await c.lookup(reference: "MW-ABCDEF123456") == .lookupFound(cmmsId: id))
         #expect(await c.lookup(reference: "MW-NOSUCHTHING1") == .lookupNotFound)
         // Without a custom field, the lookup compares externalData.
-        let plain = try ConnectorFactory.make(Self.settings(emu.baseURL), http: http)
+        let plain = try CMMSRegistry.makeConnector(Self.settings(emu.baseURL), http: http)
         #expect(await plain.lookup(reference: "MW-ABCDEF123456") == .lookupFound(cmmsId: id))
         #expect(await c.addNote(cmmsId: id, text: "3 more detections"))
         #expect(await emu.state.find(id: id)?.notes == ["3 more detections"])
@@ -58,7 +58,7 @@ import Testing
             #expect(try await c.status(cmmsId: id) == expected, "\(s)")
         }
         try await technician(emu, id, "DONE")
-        let fp = try ConnectorFactory.make(Self.settings(emu.baseURL, ["false_positive_category": "Vision"]), http: http)
+        let fp = try CMMSRegistry.makeConnector(Self.settings(emu.baseURL, ["false_positive_category": "Vision"]), http: http)
         #expect(try await fp.status(cmmsId: id) == .falsePositive)
     }
 
@@ -69,7 +69,7 @@ import Testing
         let emu = try await Self.start(o)
         defer { emu.stop() }
         let http = HTTPClient.test()
-        let c = try ConnectorFactory.make(Self.settings(emu.baseURL, ["reference_field": "Millwright Reference"]), http: http)
+        let c = try CMMSRegistry.makeConnector(Self.settings(emu.baseURL, ["reference_field": "Millwright Reference"]), http: http)
         let refs = (1...6).map { String(format: "MW-MXX%09d", $0) }
         await Dispatch.deliverEachExactlyOnce(c, emu, refs)
     }
@@ -79,7 +79,7 @@ import Testing
     @Test func theLookupReadsEveryPageOfTheWindow() async throws {
         let emu = try await Self.start(limit: 100_000)
         defer { emu.stop() }
-        let c = try ConnectorFactory.make(Self.settings(emu.baseURL, ["reference_field": "Millwright Reference"]), http: HTTPClient.test())
+        let c = try CMMSRegistry.makeConnector(Self.settings(emu.baseURL, ["reference_field": "Millwright Reference"]), http: HTTPClient.test())
         guard case .created(let id) = await c.create(Fixtures.draft(reference: "MW-MXOLDEST0001")) else { Issue.record("not created"); return }
         for i in 0..<250 {
             guard case .created = await c.create(Fixtures.draft(reference: String(format: "MW-MXNEWER%05d", i))) else { Issue.record("filler \(i)"); return }
@@ -92,7 +92,7 @@ import Testing
         let emu = try await Self.start(limit: 3, window: 5)
         defer { emu.stop() }
         let http = HTTPClient.test()
-        let c = try ConnectorFactory.make(Self.settings(emu.baseURL), http: http)
+        let c = try CMMSRegistry.makeConnector(Self.settings(emu.baseURL), http: http)
         for i in 1...3 { guard case .created = await c.create(Fixtures.draft(reference: "MW-RATE0000000\(i)")) else { Issue.record("create \(i)"); return } }
         // Remaining hit 0: the connector holds back without calling MaintainX.
         let before = await emu.state.requests
@@ -101,7 +101,7 @@ import Testing
         #expect(after > .zero && after <= .seconds(5))
         #expect(await emu.state.requests == before)
         // A second gateway node that has not seen the headers gets MaintainX's 429 + Retry-After.
-        let other = try ConnectorFactory.make(Self.settings(emu.baseURL), http: http)
+        let other = try CMMSRegistry.makeConnector(Self.settings(emu.baseURL), http: http)
         guard case .retryable(_, let retry?) = await other.create(Fixtures.draft(reference: "MW-RATE00000004")) else { Issue.record("expected 429 → retryable"); return }
         #expect(retry > .zero && retry <= .seconds(5))
         // Honouring the delay, the dispatcher delivers everything.
@@ -123,7 +123,7 @@ import Testing
         let emu = try await Self.start()
         defer { emu.stop() }
         let http = HTTPClient.test()
-        let c = try ConnectorFactory.make(Self.settings(emu.baseURL, ["reference_field": "External Ref"]), http: http)
+        let c = try CMMSRegistry.makeConnector(Self.settings(emu.baseURL, ["reference_field": "External Ref"]), http: http)
         guard case .permanent(let msg) = await c.create(Fixtures.draft()) else { Issue.record("expected permanent"); return }
         #expect(msg.contains("extraFields.External Ref"))
         #expect(msg.contains("does not exist"))
@@ -144,18 +144,18 @@ import Testing
         let emu = try await Self.start(o)
         defer { emu.stop() }
         let http = HTTPClient.test()
-        let ok = try await ConnectorFactory.make(Self.settings(emu.baseURL), http: http).checkConnection()
+        let ok = try await CMMSRegistry.makeConnector(Self.settings(emu.baseURL), http: http).checkConnection()
         let allOK = ok.allSatisfy { $0.ok }
         #expect(allOK && ok.count == 3, "\(ok)")
         #expect(ok[0].detail.contains("rate limit 1000"))
         var bad = Self.settings(emu.baseURL)
         bad.auth = .bearer(token: "nope")
-        let failed = try await ConnectorFactory.make(bad, http: http).checkConnection()
+        let failed = try await CMMSRegistry.makeConnector(bad, http: http).checkConnection()
         #expect(failed.count == 1 && !failed[0].ok && failed[0].fix?.contains("API Keys") == true)
         var basic = Self.settings(emu.baseURL)
         basic.auth = .basic(user: "u", password: "p")
-        #expect(throws: ConnectorError.self) { try ConnectorFactory.make(basic, http: http) }
-        #expect(throws: ConnectorError.self) { try ConnectorFactory.make(Self.settings(emu.baseURL, ["priority_map.critical": "URGENT"]), http: http) }
+        #expect(throws: ConnectorError.self) { try CMMSRegistry.makeConnector(basic, http: http) }
+        #expect(throws: ConnectorError.self) { try CMMSRegistry.makeConnector(Self.settings(emu.baseURL, ["priority_map.critical": "URGENT"]), http: http) }
     }
 
     @Test func payloadConformsToTheOpenAPISchema() throws {
@@ -164,7 +164,7 @@ import Testing
         #expect(schema.properties["priority"]?.enumValues == MaintainXConnector.priorities)
         let http = HTTPClient.test()
         for opts in [[:], ["reference_field": "Millwright Reference", "categories": "Vision, Safety", "template_id": "12", "location_id": "3"]] {
-            let c = try #require(try ConnectorFactory.make(Self.settings("http://127.0.0.1:1", opts), http: http) as? MaintainXConnector)
+            let c = try #require(try CMMSRegistry.makeConnector(Self.settings("http://127.0.0.1:1", opts), http: http) as? MaintainXConnector)
             for p in Priority.allCases {
                 let payload = c.payload(Fixtures.draft(priority: p))
                 let problems = schema.validate(payload)

@@ -7,8 +7,8 @@ import Testing
 
 /// The Maximo connector against the Maximo emulator.
 @Suite(.serialized) struct MaximoTests {
-    static func settings(_ url: String, _ extra: [String: String] = [:]) -> CMMSSettings {
-        var s = CMMSSettings(name: "maximo", kind: "maximo", baseURL: url)
+    static func settings(_ url: String, _ extra: [String: String] = [:]) -> TestCMMS {
+        var s = TestCMMS(name: "maximo", kind: "maximo", baseURL: url)
         s.auth = .apiKey(key: "k3y")
         s.options = ["site": "BEDFORD", "org": "EAGLENA"].merging(extra) { $1 }
         return s
@@ -22,7 +22,7 @@ import Testing
         let emu = try await Self.start()
         defer { emu.stop() }
         let http = HTTPClient.test()
-        let c = try ConnectorFactory.make(Self.settings(emu.baseURL, ["worktype": "CM", "status_map.FALSEPOS": "false_positive"]), http: http)
+        let c = try CMMSRegistry.makeConnector(Self.settings(emu.baseURL, ["worktype": "CM", "status_map.FALSEPOS": "false_positive"]), http: http)
         guard case .created(let id) = await c.create(Fixtures.draft(priority: .high)) else { Issue.record("not created"); return }
         let body = try #require(await emu.state.find(id: id)?.body.objectValue)
         #expect(body["siteid"]?.stringValue == "BEDFORD")
@@ -60,7 +60,7 @@ import Testing
         let emu = try await Self.start()
         defer { emu.stop() }
         let http = HTTPClient.test()
-        let c = try ConnectorFactory.make(Self.settings(emu.baseURL), http: http)
+        let c = try CMMSRegistry.makeConnector(Self.settings(emu.baseURL), http: http)
         guard case .created(let id) = await c.create(Fixtures.draft()) else { Issue.record("not created"); return }
         // The same work order again (a retry after a lost answer): Maximo answers 409.
         let raw = try await HTTPTransport(client: http, timeout: .seconds(5)).send(.POST, emu.baseURL + "/maximo/api/os/mxapiwodetail?lean=1",
@@ -77,7 +77,7 @@ import Testing
         let emu = try await Self.start(o)
         defer { emu.stop() }
         let http = HTTPClient.test()
-        let c = try ConnectorFactory.make(Self.settings(emu.baseURL), http: http)
+        let c = try CMMSRegistry.makeConnector(Self.settings(emu.baseURL), http: http)
         let refs = (1...6).map { String(format: "MW-MXFAULT%05d", $0) }
         await Dispatch.deliverEachExactlyOnce(c, emu, refs)
     }
@@ -87,11 +87,11 @@ import Testing
         defer { emu.stop() }
         let http = HTTPClient.test()
         // A site id longer than the column.
-        let c = try ConnectorFactory.make(Self.settings(emu.baseURL, ["site": "BEDFORD-NORTH-1"]), http: http)
+        let c = try CMMSRegistry.makeConnector(Self.settings(emu.baseURL, ["site": "BEDFORD-NORTH-1"]), http: http)
         guard case .permanent(let msg) = await c.create(Fixtures.draft()) else { Issue.record("expected permanent"); return }
         #expect(msg.contains("BMXAA4049E - The value specified exceeds the maximum field length for WORKORDER.SITEID"))
         // A reference field the object structure does not have.
-        let d = try ConnectorFactory.make(Self.settings(emu.baseURL, ["reference_field": "mw_reference"]), http: http)
+        let d = try CMMSRegistry.makeConnector(Self.settings(emu.baseURL, ["reference_field": "mw_reference"]), http: http)
         guard case .permanent(let m2) = await d.create(Fixtures.draft()) else { Issue.record("expected permanent"); return }
         #expect(m2.contains("BMXAA8863E"))
         #expect(m2.contains("MW_REFERENCE") || m2.contains("mw_reference"))
@@ -104,23 +104,23 @@ import Testing
         let emu = try await Self.start(o)
         defer { emu.stop() }
         let http = HTTPClient.test()
-        let ok = try await ConnectorFactory.make(Self.settings(emu.baseURL), http: http).checkConnection()
+        let ok = try await CMMSRegistry.makeConnector(Self.settings(emu.baseURL), http: http).checkConnection()
         #expect(ok.map(\.step) == ["authenticate", "create permission", "attachment upload"])
         let allOK = ok.allSatisfy { $0.ok }
         #expect(allOK, "\(ok)")
         var bad = Self.settings(emu.baseURL)
         bad.auth = .apiKey(key: "wrong")
-        let failed = try await ConnectorFactory.make(bad, http: http).checkConnection()
+        let failed = try await CMMSRegistry.makeConnector(bad, http: http).checkConnection()
         #expect(failed.count == 1 && failed[0].ok == false)
         #expect(failed[0].detail.contains("BMXAA7901E"))
         #expect(failed[0].fix?.contains("API key") == true)
         // A create with the bad key is retryable (credentials can be fixed), not a dead letter.
-        guard case .retryable = await (try ConnectorFactory.make(bad, http: http)).create(Fixtures.draft()) else { Issue.record("expected retryable"); return }
+        guard case .retryable = await (try CMMSRegistry.makeConnector(bad, http: http)).create(Fixtures.draft()) else { Issue.record("expected retryable"); return }
     }
 
     @Test func siteIsRequired() throws {
         let http = HTTPClient.test()
-        #expect(throws: ConnectorError.self) { try ConnectorFactory.make(Self.settings("http://127.0.0.1:1", ["site": ""]), http: http) }
+        #expect(throws: ConfigError.self) { try CMMSRegistry.makeConnector(Self.settings("http://127.0.0.1:1", ["site": ""]), http: http) }
     }
 
     /// Field names the connector sends: those the Postman collection shows for work orders, plus
@@ -147,7 +147,7 @@ import Testing
         #expect(text.contains("apikey"))
         let documentedElsewhere: Set<String> = ["wopriority", "location", "worktype", "externalrefid"]
         let http = HTTPClient.test()
-        let c = try #require(try ConnectorFactory.make(Self.settings("http://127.0.0.1:1", ["worktype": "CM"]), http: http) as? MaximoConnector)
+        let c = try #require(try CMMSRegistry.makeConnector(Self.settings("http://127.0.0.1:1", ["worktype": "CM"]), http: http) as? MaximoConnector)
         let payload = c.payload(Fixtures.draft())
         for k in payload.keys {
             #expect(known.contains(k) || documentedElsewhere.contains(k), "\(k) is neither in the Postman collection nor in the documented list")

@@ -20,8 +20,8 @@ import Testing
 
     // MARK: UpKeep
 
-    static func upkeep(_ url: String) -> CMMSSettings {
-        var s = CMMSSettings(name: "upkeep", kind: "upkeep", baseURL: url)
+    static func upkeep(_ url: String) -> TestCMMS {
+        var s = TestCMMS(name: "upkeep", kind: "upkeep", baseURL: url)
         s.auth = .session(user: "integration@plant.example", password: "pw")
         s.options = ["category": "Vision", "asset_map.10004712": "aXb12"]
         return s
@@ -31,7 +31,7 @@ import Testing
         let emu = try await RunningEmulator.start { UpKeepEmulator.router(state: $0) }
         defer { emu.stop() }
         let http = HTTPClient.test()
-        let c = try ConnectorFactory.make(Self.upkeep(emu.baseURL), http: http)
+        let c = try CMMSRegistry.makeConnector(Self.upkeep(emu.baseURL), http: http)
         guard case .created(let id) = await c.create(Fixtures.draft()) else { Issue.record("not created"); return }
         let body = try #require(await emu.state.find(id: id)?.body.objectValue)
         #expect(body["priority"]?.doubleValue == 3)
@@ -68,12 +68,12 @@ import Testing
     @Test func upkeepRetriesWithoutDuplicatesAndRejectsBadInput() async throws {
         let emu = try await RunningEmulator.start(options: Self.faulty(5)) { UpKeepEmulator.router(state: $0) }
         defer { emu.stop() }
-        let c = try ConnectorFactory.make(Self.upkeep(emu.baseURL), http: HTTPClient.test())
+        let c = try CMMSRegistry.makeConnector(Self.upkeep(emu.baseURL), http: HTTPClient.test())
         await Dispatch.deliverEachExactlyOnce(c, emu, (1...5).map { String(format: "MW-UPK%09d", $0) },
                                               draft: Self.draftWithReferenceLine, requireInjectedFaults: false)
         var bad = Self.upkeep(emu.baseURL)
         bad.options["priority_map.critical"] = "7"
-        let failing = try ConnectorFactory.make(bad, http: HTTPClient.test())
+        let failing = try CMMSRegistry.makeConnector(bad, http: HTTPClient.test())
         var outcome = DeliveryState.Outcome.lookupNotFound
         for _ in 0..<10 { outcome = await failing.create(Fixtures.draft()); if case .permanent = outcome { break } }
         guard case .permanent(let msg) = outcome else { Issue.record("expected permanent, got \(outcome)"); return }
@@ -84,13 +84,13 @@ import Testing
         let emu = try await RunningEmulator.start(options: .accepting(["integration@plant.example:pw"])) { UpKeepEmulator.router(state: $0) }
         defer { emu.stop() }
         let http = HTTPClient.test()
-        let ok = await (try ConnectorFactory.make(Self.upkeep(emu.baseURL), http: http)).checkConnection()
+        let ok = await (try CMMSRegistry.makeConnector(Self.upkeep(emu.baseURL), http: http)).checkConnection()
         #expect(ok.map(\.step) == ["authenticate", "create permission", "attachment upload"])
         let allOK = ok.allSatisfy { $0.ok }
         #expect(allOK, "\(ok)")
         var bad = Self.upkeep(emu.baseURL)
         bad.auth = .session(user: "integration@plant.example", password: "wrong")
-        let failed = await (try ConnectorFactory.make(bad, http: http)).checkConnection()
+        let failed = await (try CMMSRegistry.makeConnector(bad, http: http)).checkConnection()
         #expect(failed.count == 1 && failed[0].step == "authenticate" && !failed[0].ok)
         #expect(failed[0].detail.contains("HTTP 401") && failed[0].detail.contains("Invalid email or password"), "\(failed[0].detail)")
         #expect(failed[0].fix?.contains("email and password") == true)
@@ -99,8 +99,8 @@ import Testing
 
     // MARK: Fiix
 
-    static func fiix(_ url: String, _ extra: [String: String] = [:]) -> CMMSSettings {
-        var s = CMMSSettings(name: "fiix", kind: "fiix", baseURL: url)
+    static func fiix(_ url: String, _ extra: [String: String] = [:]) -> TestCMMS {
+        var s = TestCMMS(name: "fiix", kind: "fiix", baseURL: url)
         s.auth = .hmac(appKey: "app", accessKey: "acc", secret: "s3cret")
         s.options = ["site_id": "7"].merging(extra) { $1 }
         return s
@@ -110,7 +110,7 @@ import Testing
         let emu = try await RunningEmulator.start(options: .accepting(["acc:s3cret"])) { FiixEmulator.router(state: $0) }
         defer { emu.stop() }
         let http = HTTPClient.test()
-        let c = try ConnectorFactory.make(Self.fiix(emu.baseURL), http: http)
+        let c = try CMMSRegistry.makeConnector(Self.fiix(emu.baseURL), http: http)
         var d = Fixtures.draft()
         d.description += "\nMillwright reference MW-ABCDEF123456"
         guard case .created(let id) = await c.create(d) else { Issue.record("not created"); return }
@@ -129,13 +129,13 @@ import Testing
             #expect(r.json?["error"] == nil, "\(r.text)")
             #expect(try await c.status(cmmsId: id) == expected)
         }
-        let bad = try ConnectorFactory.make({ var s = Self.fiix(emu.baseURL); s.auth = .hmac(appKey: "app", accessKey: "acc", secret: "wrong"); return s }(), http: http)
+        let bad = try CMMSRegistry.makeConnector({ var s = Self.fiix(emu.baseURL); s.auth = .hmac(appKey: "app", accessKey: "acc", secret: "wrong"); return s }(), http: http)
         let checks = await bad.checkConnection()
         #expect(checks.first?.ok == false && checks.first?.detail.contains("Signature") == true)
         let good = await c.checkConnection()
         let allOK = good.allSatisfy { $0.ok }
         #expect(allOK, "\(good)")
-        let unknown = try ConnectorFactory.make(Self.fiix(emu.baseURL, ["priority_map.critical": "Urgent"]), http: http)
+        let unknown = try CMMSRegistry.makeConnector(Self.fiix(emu.baseURL, ["priority_map.critical": "Urgent"]), http: http)
         guard case .permanent(let msg) = await unknown.create(d) else { Issue.record("expected permanent"); return }
         #expect(msg.contains("Urgent") && msg.contains("Highest"))
         let unknownCheck = await unknown.checkConnection()
@@ -145,15 +145,15 @@ import Testing
     @Test func fiixRetriesWithoutDuplicates() async throws {
         let emu = try await RunningEmulator.start(options: Self.faulty(9)) { FiixEmulator.router(state: $0) }
         defer { emu.stop() }
-        let c = try ConnectorFactory.make(Self.fiix(emu.baseURL), http: HTTPClient.test())
+        let c = try CMMSRegistry.makeConnector(Self.fiix(emu.baseURL), http: HTTPClient.test())
         await Dispatch.deliverEachExactlyOnce(c, emu, (1...5).map { String(format: "MW-FIX%09d", $0) },
                                               draft: Self.draftWithReferenceLine, requireInjectedFaults: false)
     }
 
     // MARK: Oracle
 
-    static func oracle(_ url: String, _ extra: [String: String] = [:]) -> CMMSSettings {
-        var s = CMMSSettings(name: "fusion", kind: "oracle-fusion", baseURL: url)
+    static func oracle(_ url: String, _ extra: [String: String] = [:]) -> TestCMMS {
+        var s = TestCMMS(name: "fusion", kind: "oracle-fusion", baseURL: url)
         s.auth = .basic(user: "maint.integration", password: "pw")
         s.options = ["organization": "M1"].merging(extra) { $1 }
         return s
@@ -163,7 +163,7 @@ import Testing
         let emu = try await RunningEmulator.start { OracleMaintenanceEmulator.router(state: $0) }
         defer { emu.stop() }
         let http = HTTPClient.test()
-        let c = try ConnectorFactory.make(Self.oracle(emu.baseURL), http: http)
+        let c = try CMMSRegistry.makeConnector(Self.oracle(emu.baseURL), http: http)
         guard case .created(let id) = await c.create(Fixtures.draft()) else { Issue.record("not created"); return }
         // The same work order again (a retry after a lost answer) updates, never duplicates.
         #expect(await c.create(Fixtures.draft()) == .created(cmmsId: id))
@@ -184,11 +184,11 @@ import Testing
             #expect(r.status == 200)
             #expect(try await c.status(cmmsId: id) == expected)
         }
-        let checks = try await ConnectorFactory.make(Self.oracle(emu.baseURL), http: http).checkConnection()
+        let checks = try await CMMSRegistry.makeConnector(Self.oracle(emu.baseURL), http: http).checkConnection()
         let allOK = checks.allSatisfy { $0.ok }
         #expect(allOK)
         // A too-long organization code is rejected with Oracle's text.
-        guard case .permanent(let msg) = await (try ConnectorFactory.make(Self.oracle(emu.baseURL, ["organization": String(repeating: "M", count: 19)]), http: http)).create(Fixtures.draft()) else {
+        guard case .permanent(let msg) = await (try CMMSRegistry.makeConnector(Self.oracle(emu.baseURL, ["organization": String(repeating: "M", count: 19)]), http: http)).create(Fixtures.draft()) else {
             Issue.record("expected permanent"); return
         }
         #expect(msg.contains("OrganizationCode is too long"))
@@ -197,6 +197,6 @@ import Testing
     @Test func oracleRetriesWithoutDuplicates() async throws {
         let emu = try await RunningEmulator.start(options: Self.faulty(13)) { OracleMaintenanceEmulator.router(state: $0) }
         defer { emu.stop() }
-        await Self.deliverAll(try ConnectorFactory.make(Self.oracle(emu.baseURL), http: HTTPClient.test()), emu, prefix: "ORA")
+        await Self.deliverAll(try CMMSRegistry.makeConnector(Self.oracle(emu.baseURL), http: HTTPClient.test()), emu, prefix: "ORA")
     }
 }

@@ -17,7 +17,7 @@ import Testing
     struct Case: Sendable, CustomTestStringConvertible {
         var kind: String
         var start: @Sendable () async throws -> RunningEmulator
-        var settings: @Sendable (String) -> CMMSSettings
+        var settings: @Sendable (String) -> TestCMMS
         /// Real fields of the system and a check that they arrived.
         var fields: [String: String]
         var arrived: @Sendable (EmulatedWorkOrder) -> Bool
@@ -41,7 +41,7 @@ import Testing
 
     static let cases: [Case] = [
         Case(kind: "sandbox", start: { try await RunningEmulator.start { SandboxEmulator.router(state: $0) } },
-             settings: { var s = CMMSSettings(name: "sb", kind: "sandbox", baseURL: $0); s.auth = .bearer(token: "tok"); return s },
+             settings: { var s = TestCMMS(name: "sb", kind: "sandbox", baseURL: $0); s.auth = .bearer(token: "tok"); return s },
              fields: ["work_type": "CM-{defect}", "cost_center": "{asset}"],
              arrived: { $0.body["work_type"] == .string("CM-crack") && $0.body["cost_center"] == .string("10004712") },
              title: { $0.title }, titleMax: 40, user: "ortiz", assignee: "ortiz", bogus: "bogus_field"),
@@ -95,7 +95,7 @@ import Testing
         s.titleTemplate = Self.longTitle
         s.fields = c.fields
         if let user = c.user { s.options["users"] = "T-120=9999, T-114=\(user)" }
-        let connector = try ConnectorFactory.make(s, http: HTTPClient.test())
+        let connector = try CMMSRegistry.makeConnector(s, http: HTTPClient.test())
         guard case .created = await Dispatch.deliver(connector, Self.draft()) else { Issue.record("\(c.kind): not created"); return }
         // By our reference: HxGN's record id is the reference itself, not the emulator's row id.
         let wo = try #require(await emu.state.find(reference: "MW-FIELDS000001").first)
@@ -111,7 +111,7 @@ import Testing
         #expect(wo.assignee == c.assignee, "\(c.kind)")
 
         s.fields[c.bogus] = "{zone}"
-        let rejecting = try ConnectorFactory.make(s, http: HTTPClient.test())
+        let rejecting = try CMMSRegistry.makeConnector(s, http: HTTPClient.test())
         guard case .permanent(let message) = await Dispatch.deliver(rejecting, Self.draft(reference: "MW-FIELDS000002")) else {
             Issue.record("\(c.kind): an unknown field must dead-letter"); return
         }
@@ -121,9 +121,9 @@ import Testing
     @Test func withoutTemplateOrFieldsThePayloadIsUnchanged() async throws {
         let emu = try await RunningEmulator.start { SandboxEmulator.router(state: $0) }
         defer { emu.stop() }
-        var s = CMMSSettings(name: "sb", kind: "sandbox", baseURL: emu.baseURL)
+        var s = TestCMMS(name: "sb", kind: "sandbox", baseURL: emu.baseURL)
         s.auth = .bearer(token: "tok")
-        let c = try ConnectorFactory.make(s, http: HTTPClient.test())
+        let c = try CMMSRegistry.makeConnector(s, http: HTTPClient.test())
         guard case .created(let id) = await c.create(Fixtures.draft()) else { Issue.record("not created"); return }
         let wo = try #require(await emu.state.find(id: id))
         #expect(wo.title == "Crack at C2 head pulley")
@@ -133,7 +133,7 @@ import Testing
     @Test func aFieldThatRendersEmptyIsLeftOut() throws {
         var s = MaximoTests.settings("http://127.0.0.1:1")
         s.fields = ["worktype": "{shift}", "failurecode": "{production_order}"]
-        let c = try #require(try ConnectorFactory.make(s, http: HTTPClient.test()) as? MaximoConnector)
+        let c = try #require(try CMMSRegistry.makeConnector(s, http: HTTPClient.test()) as? MaximoConnector)
         var d = Fixtures.draft()
         d.shift = nil
         let p = c.payload(d)
@@ -145,15 +145,15 @@ import Testing
     @Test(arguments: [("sap-pm", "MaintNotifLongTextForEdit"), ("maximo", "DESCRIPTION"), ("maximo", "externalrefid"),
                       ("maintainx", "extraFields.Millwright Reference"), ("hxgn-eam", "WORKORDERID.DESCRIPTION"), ("sandbox", "reference")])
     func fieldsMayNotOverwriteWhatMillwrightFills(kind: String, field: String) throws {
-        var s: CMMSSettings = switch kind {
+        var s: TestCMMS = switch kind {
         case "sap-pm": SAPPMTests.settings("http://127.0.0.1:1")
         case "maximo": MaximoTests.settings("http://127.0.0.1:1")
         case "maintainx": MaintainXTests.settings("http://127.0.0.1:1", ["reference_field": "Millwright Reference"])
         case "hxgn-eam": LimbleHxGNTests.hxgn("http://127.0.0.1:1")
-        default: { var b = CMMSSettings(name: "sb", kind: "sandbox", baseURL: "http://127.0.0.1:1"); b.auth = .bearer(token: "t"); return b }()
+        default: { var b = TestCMMS(name: "sb", kind: "sandbox", baseURL: "http://127.0.0.1:1"); b.auth = .bearer(token: "t"); return b }()
         }
         s.fields = [field: "{zone}"]
-        let error = #expect(throws: ConnectorError.self) { try ConnectorFactory.make(s, http: HTTPClient.test()) }
+        let error = #expect(throws: ConnectorError.self) { try CMMSRegistry.makeConnector(s, http: HTTPClient.test()) }
         let message = error.map { String(describing: $0) } ?? ""
         #expect(message.contains("fields.\(field)") && message.contains("Millwright fills"), "\(message)")
     }
@@ -163,7 +163,7 @@ import Testing
         defer { emu.stop() }
         var s = MaximoTests.settings(emu.baseURL)
         s.options["users"] = "T-114=ORTIZ, mechanics=team:MECH"
-        let c = try ConnectorFactory.make(s, http: HTTPClient.test())
+        let c = try CMMSRegistry.makeConnector(s, http: HTTPClient.test())
         for (who, ref, owner, group) in [("T-114", "MW-MXOWNER0001", "ORTIZ", nil), ("mechanics", "MW-MXOWNER0002", nil, "MECH"),
                                          ("T-999", "MW-MXOWNER0003", nil, nil) as (String, String, String?, String?)] {
             var d = Fixtures.draft(reference: ref)
@@ -182,7 +182,7 @@ import Testing
         s.options["users.T-114"] = "4711"
         s.options["users.T-120"] = "lee@plant.example"
         s.options["users.mechanics"] = "team:12"
-        let c = try ConnectorFactory.make(s, http: HTTPClient.test())
+        let c = try CMMSRegistry.makeConnector(s, http: HTTPClient.test())
         let expected: [(String, JSONValue?)] = [
             ("T-114", .object(["type": .string("USER"), "id": .number(4711)])),
             ("T-120", .object(["type": .string("USER"), "id": .string("lee@plant.example")])),
@@ -201,7 +201,7 @@ import Testing
     @Test func systemsThatTakeNumericUserIdsRefuseNamesAtStartup() throws {
         for var s in [LimbleHxGNTests.limble("http://127.0.0.1:1"), MoreConnectorsTests.fiix("http://127.0.0.1:1")] {
             s.options["users"] = "T-114=ortiz"
-            let error = #expect(throws: ConnectorError.self) { try ConnectorFactory.make(s, http: HTTPClient.test()) }
+            let error = #expect(throws: ConnectorError.self) { try CMMSRegistry.makeConnector(s, http: HTTPClient.test()) }
             let message = error.map { String(describing: $0) } ?? ""
             #expect(message.contains("T-114") && message.contains("numeric"), "\(message)")
         }

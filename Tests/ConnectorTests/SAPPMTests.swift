@@ -7,8 +7,8 @@ import Testing
 
 /// The SAP PM connector against the SAP emulator, which validates against the real EDMX.
 @Suite(.serialized) struct SAPPMTests {
-    static func settings(_ url: String, _ extra: [String: String] = [:]) -> CMMSSettings {
-        var s = CMMSSettings(name: "s4", kind: "sap-pm", baseURL: url)
+    static func settings(_ url: String, _ extra: [String: String] = [:]) -> TestCMMS {
+        var s = TestCMMS(name: "s4", kind: "sap-pm", baseURL: url)
         s.auth = .basic(user: "MW_INTEGRATION", password: "secret")
         s.options = ["plant": "1010", "notification_type": "M2"].merging(extra) { $1 }
         return s
@@ -23,7 +23,7 @@ import Testing
         let emu = try await Self.start()
         defer { emu.stop() }
         let http = HTTPClient.test()
-        let c = try ConnectorFactory.make(Self.settings(emu.baseURL, ["create_order": "true", "order_type": "PM01", "work_center": "MECH",
+        let c = try CMMSRegistry.makeConnector(Self.settings(emu.baseURL, ["create_order": "true", "order_type": "PM01", "work_center": "MECH",
                                                                       "technical_object": "functional_location", "timezone": "Europe/Berlin",
                                                                       "false_positive_code_group": "MW-QA", "false_positive_code": "FP",
                                                                       // Map options written as one string, as a `sap:` block carries them.
@@ -79,7 +79,7 @@ import Testing
         let emu = try await Self.start()
         defer { emu.stop() }
         let http = HTTPClient.test()
-        let c = try ConnectorFactory.make(Self.settings(emu.baseURL), http: http)
+        let c = try CMMSRegistry.makeConnector(Self.settings(emu.baseURL), http: http)
         guard case .created(let id) = await c.create(Fixtures.draft(priority: .medium)) else { Issue.record("not created"); return }
         #expect(try await c.status(cmmsId: id) == .open)
         // What a technician's app does: CSRF fetch, then the function import with the token and cookie.
@@ -103,7 +103,7 @@ import Testing
         let emu = try await Self.start(o)
         defer { emu.stop() }
         let http = HTTPClient.test()
-        let c = try ConnectorFactory.make(Self.settings(emu.baseURL), http: http)
+        let c = try CMMSRegistry.makeConnector(Self.settings(emu.baseURL), http: http)
         let refs = (1...6).map { String(format: "MW-FAULT%07d", $0) }
         for ref in refs {
             let outcome = await Dispatch.deliver(c, Fixtures.draft(reference: ref))
@@ -122,7 +122,7 @@ import Testing
         defer { emu.stop() }
         let http = HTTPClient.test()
         // An asset id from the register longer than TechnicalObject's MaxLength 40.
-        let c = try ConnectorFactory.make(Self.settings(emu.baseURL), http: http)
+        let c = try CMMSRegistry.makeConnector(Self.settings(emu.baseURL), http: http)
         var draft = Fixtures.draft()
         draft.asset = String(repeating: "A", count: 41)
         let outcome = await c.create(draft)
@@ -132,7 +132,7 @@ import Testing
         #expect(await emu.state.all().isEmpty)
 
         // An unmapped priority is rejected the same way.
-        let p = try ConnectorFactory.make(Self.settings(emu.baseURL, ["priority_map.critical": "9"]), http: http)
+        let p = try CMMSRegistry.makeConnector(Self.settings(emu.baseURL, ["priority_map.critical": "9"]), http: http)
         guard case .permanent(let m2) = await p.create(Fixtures.draft()) else { Issue.record("expected permanent"); return }
         #expect(m2.contains("Priority 9"))
     }
@@ -177,7 +177,7 @@ import Testing
         let emu = try await Self.start()
         defer { emu.stop() }
         let http = HTTPClient.test()
-        let c = try ConnectorFactory.make(Self.settings(emu.baseURL), http: http)
+        let c = try CMMSRegistry.makeConnector(Self.settings(emu.baseURL), http: http)
         guard case .created = await c.create(Fixtures.draft(reference: "MW-CSRF00000001")) else { Issue.record("first create failed"); return }
         let t = HTTPTransport(client: http, timeout: .seconds(5))
         _ = try await t.send(.POST, emu.baseURL + "/_emulator/sap/expire-csrf")
@@ -192,13 +192,13 @@ import Testing
         let emu = try await Self.start(o)
         defer { emu.stop() }
         let http = HTTPClient.test()
-        let ok = try await ConnectorFactory.make(Self.settings(emu.baseURL, ["create_order": "true"]), http: http).checkConnection()
+        let ok = try await CMMSRegistry.makeConnector(Self.settings(emu.baseURL, ["create_order": "true"]), http: http).checkConnection()
         #expect(ok.map(\.step) == ["authenticate", "create permission", "attachment upload", "order service"])
         let allOK = ok.allSatisfy { $0.ok }
         #expect(allOK, "\(ok)")
         var bad = Self.settings(emu.baseURL)
         bad.auth = .basic(user: "MW_INTEGRATION", password: "wrong")
-        let failed = try await ConnectorFactory.make(bad, http: http).checkConnection()
+        let failed = try await CMMSRegistry.makeConnector(bad, http: http).checkConnection()
         #expect(failed.count == 1)
         #expect(failed[0].ok == false)
         #expect(failed[0].fix?.contains("password") == true)
@@ -208,7 +208,7 @@ import Testing
         let emu = try await Self.start(models: SAPPMEmulator.Models.load(from: nil))
         defer { emu.stop() }
         let http = HTTPClient.test()
-        let c = try ConnectorFactory.make(Self.settings(emu.baseURL, ["create_order": "true"]), http: http)
+        let c = try CMMSRegistry.makeConnector(Self.settings(emu.baseURL, ["create_order": "true"]), http: http)
         guard case .created(let id) = await c.create(Fixtures.draft()) else { Issue.record("not created"); return }
         #expect(await c.attach(cmmsId: id, filename: "e.jpg", jpeg: Fixtures.jpeg))
         var long = Fixtures.draft()
@@ -220,8 +220,8 @@ import Testing
 
     @Test func misconfigurationIsReportedAtStartup() throws {
         let http = HTTPClient.test()
-        #expect(throws: ConnectorError.self) { try ConnectorFactory.make(Self.settings("http://127.0.0.1:1", ["technical_object": "plant"]), http: http) }
-        #expect(throws: ConnectorError.self) { try ConnectorFactory.make(Self.settings("http://127.0.0.1:1", ["timezone": "Mars/Olympus"]), http: http) }
-        #expect(throws: ConnectorError.self) { try ConnectorFactory.make(Self.settings("http://127.0.0.1:1", ["plant": "10100"]), http: http) }
+        #expect(throws: ConfigError.self) { try CMMSRegistry.makeConnector(Self.settings("http://127.0.0.1:1", ["technical_object": "plant"]), http: http) }
+        #expect(throws: ConfigError.self) { try CMMSRegistry.makeConnector(Self.settings("http://127.0.0.1:1", ["timezone": "Mars/Olympus"]), http: http) }
+        #expect(throws: ConfigError.self) { try CMMSRegistry.makeConnector(Self.settings("http://127.0.0.1:1", ["plant": "10100"]), http: http) }
     }
 }

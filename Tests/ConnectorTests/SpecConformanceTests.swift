@@ -13,7 +13,7 @@ import Testing
         var s = SAPPMTests.settings("http://127.0.0.1:1", ["plant": "1010", "planner_group": "I01", "work_center": "MECH", "work_center_plant": "1010",
                                                            "reported_by": "MWINTEGR", "coding_group": "PM1", "coding_code": "CRCK"].merging(extra) { $1 })
         s.kind = "sap-pm"
-        return try #require(try ConnectorFactory.make(s, http: http) as? SAPPMConnector)
+        return try #require(try CMMSRegistry.makeConnector(s, http: http) as? SAPPMConnector)
     }
 
     @Test func edmxParserReadsTheNotificationMetadata() throws {

@@ -22,11 +22,11 @@ import Testing
     /// Starts an emulator whose upload limit the evidence exceeds, creates a work order, and checks
     /// that the upload is refused and nothing is kept; answers the work order's id.
     static func refusedOverTheLimit(_ router: @escaping (EmulatorState) -> Hummingbird.Router<BasicRequestContext>,
-                                    _ settings: (String) -> CMMSSettings) async throws -> (RunningEmulator, String) {
+                                    _ settings: (String) -> TestCMMS) async throws -> (RunningEmulator, String) {
         var o = EmulatorOptions()
         o.uploadLimitBytes = 1000
         let emu = try await RunningEmulator.start(options: o, router)
-        let c = try ConnectorFactory.make(settings(emu.baseURL), http: HTTPClient.test())
+        let c = try CMMSRegistry.makeConnector(settings(emu.baseURL), http: HTTPClient.test())
         guard case .created(let id) = await c.create(Fixtures.draft()) else { emu.stop(); throw Unexpected.notCreated }
         #expect(await !c.attach(cmmsId: id, filename: "big.jpg", jpeg: evidence))
         #expect(await emu.state.find(id: id)?.attachments == [])
@@ -40,7 +40,7 @@ import Testing
     @Test func limbleImageArrivesByteExact() async throws {
         let emu = try await RunningEmulator.start { LimbleEmulator.router(state: $0) }
         defer { emu.stop() }
-        let c = try ConnectorFactory.make(LimbleHxGNTests.limble(emu.baseURL), http: HTTPClient.test())
+        let c = try CMMSRegistry.makeConnector(LimbleHxGNTests.limble(emu.baseURL), http: HTTPClient.test())
         guard case .created(let id) = await c.create(Fixtures.draft()) else { Issue.record("not created"); return }
         #expect(await c.attach(cmmsId: id, filename: "MW-ABCDEF123456-evidence.jpg", jpeg: Self.evidence))
         #expect(await emu.state.file(id: id, name: "MW-ABCDEF123456-evidence.jpg") == Self.evidence)
@@ -72,7 +72,7 @@ import Testing
     @Test func fiixFileArrivesByteExactOnTheWorkOrder() async throws {
         let emu = try await RunningEmulator.start(options: .accepting(["acc:s3cret"])) { FiixEmulator.router(state: $0) }
         defer { emu.stop() }
-        let c = try ConnectorFactory.make(MoreConnectorsTests.fiix(emu.baseURL), http: HTTPClient.test())
+        let c = try CMMSRegistry.makeConnector(MoreConnectorsTests.fiix(emu.baseURL), http: HTTPClient.test())
         guard case .created(let id) = await c.create(Fixtures.draft()) else { Issue.record("not created"); return }
         #expect(await c.attach(cmmsId: id, filename: "MW-ABCDEF123456-evidence.jpg", jpeg: Self.evidence))
         #expect(await emu.state.file(id: id, name: "MW-ABCDEF123456-evidence.jpg") == Self.evidence)

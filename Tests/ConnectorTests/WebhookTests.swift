@@ -46,10 +46,10 @@ import Testing
         let (url, received, server) = try await receiver()
         defer { server.cancel() }
 
-        var settings = CMMSSettings(name: "hook", kind: "webhook", baseURL: url)
-        settings.options["secret"] = "s3cret"
+        var settings = TestCMMS(name: "hook", kind: "webhook", baseURL: url)
+        settings.options["secret_env"] = "s3cret"
         let http = HTTPClient(eventLoopGroupProvider: .singleton)
-        let connector = try ConnectorFactory.make(settings, http: http)
+        let connector = try CMMSRegistry.makeConnector(settings, http: http)
         let outcome = await connector.create(draft())
         #expect(outcome == .created(cmmsId: "T-1"))
 
@@ -81,11 +81,11 @@ import Testing
     @Test func titleTemplateAndFieldsArriveInTheEnvelope() async throws {
         let (url, received, server) = try await receiver()
         defer { server.cancel() }
-        var settings = CMMSSettings(name: "hook", kind: "webhook", baseURL: url)
-        settings.options["secret"] = "s3cret"
+        var settings = TestCMMS(name: "hook", kind: "webhook", baseURL: url)
+        settings.options["secret_env"] = "s3cret"
         settings.titleTemplate = "{defect} at {asset_name}, zone {zone}, camera {camera}, order {production_order}"
         settings.fields = ["LocationOfDamage": "{zone}", "costCenter": "{asset}", "empty": "{functional_location}"]
-        #expect(try await ConnectorFactory.make(settings, http: HTTPClient.test()).create(draft()) == .created(cmmsId: "T-1"))
+        #expect(try await CMMSRegistry.makeConnector(settings, http: HTTPClient.test()).create(draft()) == .created(cmmsId: "T-1"))
         let got = try #require(await received.bodies.first)
         let json = try #require(try JSONSerialization.jsonObject(with: got.body) as? [String: Any])
         #expect((json["work_order"] as? [String: Any])?["title"] as? String == "crack at C2 head pulley, zone head-pulley, camera CAM-07, order PO-4471")
@@ -95,7 +95,7 @@ import Testing
     @Test func webhookWithoutSecretIsAConfigurationError() throws {
         let http = HTTPClient(eventLoopGroupProvider: .singleton)
         defer { try? http.syncShutdown() }
-        #expect(throws: ConnectorError.self) { try ConnectorFactory.make(CMMSSettings(name: "h", kind: "webhook", baseURL: "http://127.0.0.1:1"), http: http) }
+        #expect(throws: ConfigError.self) { try CMMSRegistry.makeConnector(TestCMMS(name: "h", kind: "webhook", baseURL: "http://127.0.0.1:1"), http: http) }
     }
 }
 

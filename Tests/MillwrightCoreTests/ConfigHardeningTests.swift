@@ -1,4 +1,5 @@
 import Config
+import Connectors
 import Foundation
 import MillwrightCore
 import Testing
@@ -9,7 +10,7 @@ import Testing
     let env = ["MW_KEY": "k1", "MW_TOKEN": "super-secret-token", "MW_TIMEOUT": "s3cr3t-value"]
 
     func error(_ yaml: String) -> ConfigError? {
-        do { _ = try ConfigLoader.parse(yaml: yaml, file: "plant.yaml", environment: env); return nil } catch { return error }
+        do { _ = try ConfigLoader.parse(yaml: yaml, file: "plant.yaml", cmmsKinds: CMMSRegistry.all, environment: env); return nil } catch { return error }
     }
 
     func cmms(_ body: String, kind: String = "maximo") -> String {
@@ -37,8 +38,10 @@ import Testing
 
     @Test func theKnownOptionsStillLoad() throws {
         let s = try ConfigLoader.parse(yaml: cmms("    maximo: { site: BEDFORD, status_map: { COMP: completed }, users: { T-1: ortiz } }"),
-                                       file: "plant.yaml", environment: env)
-        #expect(s.cmms[0].options["site"] == "BEDFORD")
+                                       file: "plant.yaml", cmmsKinds: CMMSRegistry.all, environment: env)
+        #expect((s.cmms[0].options as? MaximoOptions)?.site == "BEDFORD")
+        #expect(s.cmms[0].statusMap == ["COMP": .completed])
+        #expect(s.cmms[0].users == ["T-1": "ortiz"])
     }
 
     @Test func absurdDurationsAreRangeChecked() throws {
@@ -65,7 +68,7 @@ import Testing
 
     @Test func fetchAllowEntriesAreChecked() throws {
         let s = try ConfigLoader.parse(yaml: "evidence: { fetch_allow: [ nvr.plant.local, \"127.0.0.1:8554\", 10.20.0.0/16 ] }",
-                                       file: "plant.yaml", environment: env)
+                                       file: "plant.yaml", cmmsKinds: CMMSRegistry.all, environment: env)
         #expect(s.evidence.fetchPolicy.entries.count == 3)
         #expect(!s.evidence.fetchPolicy.allowsPublic)
         let e = try #require(error("evidence: { fetch_allow: [ 10.0.0.0/40 ] }"))

@@ -1,4 +1,5 @@
 import Config
+import Connectors
 import Foundation
 import MillwrightCore
 import Testing
@@ -7,7 +8,7 @@ import Testing
     let env = ["MW_KEY": "k1", "MW_TOKEN": "t1"]
 
     func parse(_ yaml: String) throws(ConfigError) -> Settings {
-        try ConfigLoader.parse(yaml: yaml, file: "plant.yaml", environment: env)
+        try ConfigLoader.parse(yaml: yaml, file: "plant.yaml", cmmsKinds: CMMSRegistry.all, environment: env)
     }
 
     @Test func theProductExampleLoads() throws {
@@ -92,27 +93,29 @@ import Testing
     }
 
     @Test func environmentSubstitution() throws {
-        let s = try ConfigLoader.parse(yaml: "server: { port: \"${PORT:-8081}\", host: \"${HOST}\" }\n", file: "p.yaml", environment: ["HOST": "10.0.0.1"])
+        let s = try ConfigLoader.parse(yaml: "server: { port: \"${PORT:-8081}\", host: \"${HOST}\" }\n", file: "p.yaml", cmmsKinds: CMMSRegistry.all, environment: ["HOST": "10.0.0.1"])
         #expect(s.server.port == 8081)
         #expect(s.server.host == "10.0.0.1")
-        #expect(throws: ConfigError.self) { try ConfigLoader.parse(yaml: "server: { host: \"${HOST}\" }\n", file: "p.yaml", environment: [:]) }
+        #expect(throws: ConfigError.self) { try ConfigLoader.parse(yaml: "server: { host: \"${HOST}\" }\n", file: "p.yaml", cmmsKinds: CMMSRegistry.all, environment: [:]) }
     }
 }
 
 extension ConfigTests {
-    @Test func systemBlocksCarryMapsAndListsAsText() throws {
+    @Test func systemBlocksAreReadIntoTypedOptions() throws {
         let s = try parse("""
         cmms:
           - name: plant-sap
             kind: sap-pm
             base_url: https://s4.plant.example
             auth: { basic: { user: MW_INTEGRATION, password_env: MW_TOKEN } }
-            sap: { plant: "1010", status_map: { NOCO: completed, DLFL: cancelled }, users: [a, b] }
+            sap: { plant: "1010", status_map: { NOCO: completed, DLFL: cancelled }, users: [T-1=a, T-2=b], create_order: yes }
         """)
-        let o = try #require(s.cmms.first?.options)
-        #expect(o["plant"] == "1010")
-        #expect(o["status_map"] == "NOCO=completed, DLFL=cancelled")
-        #expect(o["users"] == "a, b")
+        let c = try #require(s.cmms.first)
+        let o = try #require(c.options as? SAPPMOptions)
+        #expect(o.plant == "1010")
+        #expect(o.createOrder)
+        #expect(c.statusMap == ["NOCO": .completed, "DLFL": .cancelled])
+        #expect(c.users == ["T-1": "a", "T-2": "b"])
         #expect(s.cmms.first?.auth == .basic(user: "MW_INTEGRATION", password: "t1"))
     }
 }
@@ -121,7 +124,7 @@ extension ConfigTests {
     let secret = "s3cret-value-that-must-not-print"
 
     func parse(_ yaml: String, env: [String: String]? = nil) throws(ConfigError) -> Settings {
-        try ConfigLoader.parse(yaml: yaml, file: "/etc/mw/plant.yaml", environment: env ?? ["MW_AUDIT_KEY": secret])
+        try ConfigLoader.parse(yaml: yaml, file: "/etc/mw/plant.yaml", cmmsKinds: CMMSRegistry.all, environment: env ?? ["MW_AUDIT_KEY": secret])
     }
 
     @Test func theProductNamesLoad() throws {

@@ -1,10 +1,11 @@
 import Config
+import Connectors
 import MillwrightCore
 import Testing
 
 @Suite struct MQTTConfigTests {
     func parse(_ yaml: String) throws(ConfigError) -> Settings {
-        try ConfigLoader.parse(yaml: yaml, file: "plant.yaml", environment: [:])
+        try ConfigLoader.parse(yaml: yaml, file: "plant.yaml", cmmsKinds: CMMSRegistry.all, environment: [:])
     }
 
     @Test func assumedConfidenceAndAlertRecipients() throws {

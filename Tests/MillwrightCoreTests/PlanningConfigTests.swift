@@ -1,4 +1,5 @@
 import Config
+import Connectors
 import Foundation
 import MillwrightCore
 import Testing
@@ -6,7 +7,7 @@ import Testing
 /// The dispatch-readiness sections of the config: who, when, with what, and who hears.
 @Suite struct PlanningConfigTests {
     func parse(_ yaml: String) throws(ConfigError) -> Settings {
-        try ConfigLoader.parse(yaml: yaml, file: "/plant/plant.yaml", environment: ["HOOK_SECRET": "s3", "SMTP_PW": "pw"])
+        try ConfigLoader.parse(yaml: yaml, file: "/plant/plant.yaml", cmmsKinds: CMMSRegistry.all, environment: ["HOOK_SECRET": "s3", "SMTP_PW": "pw"])
     }
 
     @Test func everySectionLoads() throws {
@@ -63,7 +64,7 @@ import Testing
         #expect(fromCMMS.planning.inventoryCMMS == "mx" && fromCMMS.planning.loadFromCMMS == "mx" && fromCMMS.planning.tracksInventory)
         #expect(fromCMMS.planning.cmmsRefresh == .seconds(300))
         let users = try parse("cmms:\n  - { name: mx, kind: maximo, base_url: http://x, maximo: { site: S, users: { T-114: ORTIZ, mechanics: \"team:MECH\" } } }\n")
-        #expect(users.cmms.first?.options["users"] == "T-114=ORTIZ, mechanics=team:MECH", "the README's users form reaches the connector")
+        #expect(users.cmms.first?.users == ["T-114": "ORTIZ", "mechanics": "team:MECH"], "the README's users form reaches the connector")
         let roster = try parse("technicians: ./roster.csv\n")
         #expect(roster.planning.rosterPath == "/plant/roster.csv")
     }

@@ -1,4 +1,5 @@
 import Config
+import Connectors
 import Foundation
 import MillwrightCore
 import Testing
@@ -16,7 +17,7 @@ import Testing
     }
 
     func parse(_ yaml: String) throws(ConfigError) -> Settings {
-        try ConfigLoader.parse(yaml: yaml, file: dir + "/plant.yaml")
+        try ConfigLoader.parse(yaml: yaml, file: dir + "/plant.yaml", cmmsKinds: CMMSRegistry.all)
     }
 
     func expectError(_ yaml: String, line: Int, key: String, containing text: String, sourceLocation: SourceLocation = #_sourceLocation) {
