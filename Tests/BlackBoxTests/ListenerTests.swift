@@ -53,7 +53,9 @@ import Testing
         // The header timeout covers the TLS handshake: a connection that never starts one is closed.
         let opened = ContinuousClock.now
         try await RawConnection.with(port: port(base)) { await $0.closedByServer() }
-        #expect(ContinuousClock.now - opened < .seconds(10))
+        // The idle timeout is a day: a close within minutes is the 1 s header timeout, however
+        // busy the machine running the suite.
+        #expect(ContinuousClock.now - opened < .seconds(120))
     }
 
     @Test(.timeLimit(.minutes(3))) func mutualTLSAcceptsOnlyClientsWithACertificateFromTheConfiguredCA() async throws {
