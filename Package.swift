@@ -122,7 +122,9 @@ let package = Package(
             .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "Metrics", package: "swift-metrics"),
         ]),
-        .testTarget(name: "MillwrightCoreTests", dependencies: ["MillwrightCore", "Config", "Connectors"]),
+        .testTarget(name: "MillwrightCoreTests", dependencies: ["MillwrightCore"]),
+        // The YAML loader and each system's typed options, read through the CMMS registry.
+        .testTarget(name: "ConfigTests", dependencies: ["Config", "MillwrightCore", "Connectors"]),
         .testTarget(name: "IngestTests", dependencies: ["MillwrightCore", "Ingest"], resources: [.copy("Fixtures")]),
         .testTarget(name: "MQTTTests", dependencies: ["MQTT"]),
         .testTarget(name: "EvidenceTests", dependencies: ["MillwrightCore", "Evidence"], resources: [.copy("Golden")]),
@@ -142,6 +144,10 @@ let package = Package(
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
         .testTarget(name: "StoreTests", dependencies: ["MillwrightCore", "Store"]),
+        .testTarget(name: "GatewayTests", dependencies: [
+            "Gateway", "Store", "MillwrightCore", "Notify",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .testTarget(name: "ServerTests", dependencies: [
             "Server", "Gateway", "Store", "MillwrightCore", "Notify",
             .product(name: "Yams", package: "Yams"),
