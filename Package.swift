@@ -122,15 +122,23 @@ let package = Package(
             .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "Metrics", package: "swift-metrics"),
         ]),
+        // What the test targets share: process launchers (the built binary, mosquitto, openssl),
+        // in-process emulators, a test PKI, and the one locator of the spec files.
+        .target(name: "MillwrightTesting", dependencies: [
+            "Emulators",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+        ], path: "Tests/MillwrightTesting"),
         .testTarget(name: "MillwrightCoreTests", dependencies: ["MillwrightCore"]),
         // The YAML loader and each system's typed options, read through the CMMS registry.
         .testTarget(name: "ConfigTests", dependencies: ["Config", "MillwrightCore", "Connectors"]),
         .testTarget(name: "IngestTests", dependencies: ["MillwrightCore", "Ingest"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "MQTTTests", dependencies: ["MQTT"]),
+        .testTarget(name: "MQTTTests", dependencies: ["MQTT", "MillwrightTesting"]),
         .testTarget(name: "EvidenceTests", dependencies: ["MillwrightCore", "Evidence"], resources: [.copy("Golden")]),
         // Each connector against its emulator, and both against the official specs in Tests/Fixtures/specs.
         .testTarget(name: "ConnectorTests", dependencies: [
-            "MillwrightCore", "Connectors", "Emulators",
+            "MillwrightCore", "Connectors", "Emulators", "MillwrightTesting",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "Hummingbird", package: "hummingbird"),
         ]),
@@ -156,7 +164,7 @@ let package = Package(
         ]),
         // Runs the built `millwright` binary as a separate process.
         .testTarget(name: "BlackBoxTests", dependencies: [
-            "millwright",
+            "millwright", "MillwrightTesting",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),

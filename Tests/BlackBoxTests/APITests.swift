@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import MillwrightTesting
 
 /// Bad input gets a clear problem document and nothing is stored; roles are enforced.
 @Suite struct APITests {

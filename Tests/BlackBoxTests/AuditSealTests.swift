@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import MillwrightTesting
 
 /// The sealed audit trail end to end: a trail started without a key and sealed later, serve
 /// and `audit checkpoint` writing checkpoints, then the three rewrites someone with the

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import MillwrightTesting
 
 @Suite struct CLITests {
     @Test func configErrorsExit2WithFileLineAndKey() async throws {

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import MillwrightTesting
 
 /// A work order the CMMS keeps refusing ends in the dead letter, visible to a planner, and is
 /// delivered exactly once after an admin re-drives it.

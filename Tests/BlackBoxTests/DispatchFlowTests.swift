@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import MillwrightTesting
 
 /// A critical defect end to end: routed to the technician on shift, parts reserved, the
 /// technician and the supervisor told at once, the next stage told when nobody acknowledges,
@@ -40,7 +41,7 @@ import Testing
         config = config.replacingOccurrences(of: "crack: { min_confidence: 0.8,", with: "crack: { skills: [mechanical], parts: [{ sku: PUL-500-HD, qty: 1 }], min_confidence: 0.8,")
         try config.write(toFile: plant.configPath, atomically: true, encoding: .utf8)
 
-        let people = try Spawned.external(MQTTIngestTests.tool("mosquitto_sub"), ["-h", "127.0.0.1", "-p", "\(broker.port)", "-t", "plant/people/#", "-v", "-q", "1"])
+        let people = try Spawned.external((findExecutable("mosquitto_sub") ?? "mosquitto_sub"), ["-h", "127.0.0.1", "-p", "\(broker.port)", "-t", "plant/people/#", "-v", "-q", "1"])
         defer { people.kill9() }
         let server = try plant.serve()
         defer { _ = server.terminate() }

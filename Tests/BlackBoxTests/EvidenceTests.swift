@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import MillwrightTesting
 
 /// The annotated image on every work order, end to end.
 @Suite struct EvidenceFlowTests {

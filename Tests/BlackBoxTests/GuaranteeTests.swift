@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import MillwrightTesting
 
 /// The contract's guarantees, checked against the real binary, a real emulator process and
 /// real HTTP: no loss across kill -9, no duplicate under concurrency, outage recovery.

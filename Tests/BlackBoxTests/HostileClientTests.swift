@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import MillwrightTesting
 
 /// The hardening issue's cases, tried as an attacker or a careless integrator would, against
 /// the real binary. Each failed on the gateway before the hardening: a crash, a hang, a leak,

@@ -3,6 +3,7 @@ import Foundation
 import NIOCore
 import NIOSSL
 import Testing
+import MillwrightTesting
 
 /// The API's listener (issue 9): HTTPS and mutual TLS, the warning about plain HTTP beyond
 /// loopback, the header and idle timeouts, the connection limit, and body limits on chunked bodies.

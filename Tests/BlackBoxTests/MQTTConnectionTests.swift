@@ -2,6 +2,7 @@ import Foundation
 import Testing
 #if canImport(Glibc)
 import Glibc
+import MillwrightTesting
 #endif
 
 /// The broker connection as an operator sees it: `/readyz`, `/metrics`, the log and the audit

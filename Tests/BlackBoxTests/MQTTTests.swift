@@ -2,41 +2,22 @@ import Foundation
 import Testing
 #if canImport(Glibc)
 import Glibc
+import MillwrightTesting
 #endif
 
 /// Millwright against a real mosquitto broker: detections in over MQTT, acknowledged only
 /// after commit (so kill -9 loses nothing), decisions out on the floor topics.
 @Suite struct MQTTIngestTests {
-    static func freePort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        addr.sin_port = 0
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }
-        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
-        return Int(UInt16(bigEndian: addr.sin_port))
-    }
-
-    static func tool(_ name: String) -> String {
-        for dir in ["/usr/sbin", "/usr/bin", "/usr/local/sbin", "/usr/local/bin"] where FileManager.default.isExecutableFile(atPath: "\(dir)/\(name)") {
-            return "\(dir)/\(name)"
-        }
-        return name
-    }
-
     /// A broker on a free loopback port (or `port`), with persistence unless told otherwise.
     final class Broker: @unchecked Sendable {
         let process = Process()
         let port: Int
         init(dir: String, port: Int? = nil, persistence: Bool = true) throws {
-            self.port = try port ?? MQTTIngestTests.freePort()
+            self.port = try port ?? freeLoopbackPort()
             try FileManager.default.createDirectory(atPath: dir + "/mosq", withIntermediateDirectories: true)
             try "listener \(self.port) 127.0.0.1\nallow_anonymous true\npersistence \(persistence)\npersistence_location \(dir)/mosq/\n"
                 .write(toFile: dir + "/mosquitto.conf", atomically: true, encoding: .utf8)
-            let bin = MQTTIngestTests.tool("mosquitto")
+            let bin = (findExecutable("mosquitto") ?? "mosquitto")
             guard FileManager.default.isExecutableFile(atPath: bin) else {
                 throw HarnessError.timeout("mosquitto is not installed (apt-get install mosquitto mosquitto-clients)", "")
             }
@@ -67,7 +48,7 @@ import Glibc
     /// Publishes each line as one QoS 1 message (mosquitto_pub -l).
     static func publish(port: Int, topic: String, lines: [String]) throws {
         let p = Process()
-        p.executableURL = URL(fileURLWithPath: tool("mosquitto_pub"))
+        p.executableURL = URL(fileURLWithPath: findExecutable("mosquitto_pub") ?? "mosquitto_pub")
         p.arguments = ["-h", "127.0.0.1", "-p", "\(port)", "-q", "1", "-t", topic, "-l"]
         let stdin = Pipe()
         p.standardInput = stdin
@@ -109,7 +90,7 @@ import Glibc
         try config.write(toFile: plant.configPath, atomically: true, encoding: .utf8)
 
         // Floor listener: everything Millwright publishes.
-        let floor = try Spawned.external(MQTTIngestTests.tool("mosquitto_sub"), ["-h", "127.0.0.1", "-p", "\(broker.port)", "-t", "millwright/#", "-v", "-q", "1"])
+        let floor = try Spawned.external((findExecutable("mosquitto_sub") ?? "mosquitto_sub"), ["-h", "127.0.0.1", "-p", "\(broker.port)", "-t", "millwright/#", "-v", "-q", "1"])
         var server = try plant.serve()
         _ = try await server.listening()
         _ = try await floor.waitFor("millwright/plant-1/gateway/status {\"status\":\"online\"}", timeout: 30)
@@ -165,7 +146,7 @@ import Glibc
 
         """
         try config.write(toFile: plant.configPath, atomically: true, encoding: .utf8)
-        let floor = try Spawned.external(MQTTIngestTests.tool("mosquitto_sub"), ["-h", "127.0.0.1", "-p", "\(broker.port)", "-t", "millwright/#", "-v", "-q", "1"])
+        let floor = try Spawned.external((findExecutable("mosquitto_sub") ?? "mosquitto_sub"), ["-h", "127.0.0.1", "-p", "\(broker.port)", "-t", "millwright/#", "-v", "-q", "1"])
         defer { floor.kill9() }
         server = try plant.serve()
         api = API(base: try await server.listening())
@@ -198,7 +179,7 @@ import Glibc
         try EvidenceFlowTests.pillowJPEG().write(to: URL(fileURLWithPath: jpegPath))
         try await API.eventually("snapshot stored") {
             let p = Process()
-            p.executableURL = URL(fileURLWithPath: MQTTIngestTests.tool("mosquitto_pub"))
+            p.executableURL = URL(fileURLWithPath: (findExecutable("mosquitto_pub") ?? "mosquitto_pub"))
             p.arguments = ["-h", "127.0.0.1", "-p", "\(broker.port)", "-q", "1", "-t", "frigate/CAM-12/corrosion/snapshot", "-f", jpegPath]
             try p.run()
             p.waitUntilExit()

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import MillwrightTesting
 
 /// Every list is read to its end a page at a time (PRODUCT §9: `?cursor=`, `next_cursor`,
 /// `Link: <…>; rel="next"`); a cursor that breaks the grammar, or is another list's, is a 400 problem.

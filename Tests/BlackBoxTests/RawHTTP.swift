@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
 import NIOPosix
+import MillwrightTesting
 
 /// A bare TCP connection to the server, for what an HTTP client library will not do on
 /// purpose: stop half-way through a request head, hold a connection idle, stream a body.

@@ -1,3 +1,4 @@
+import MillwrightTesting
 import Testing
 import AsyncHTTPClient
 import Connectors
@@ -6,34 +7,6 @@ import Foundation
 import Hummingbird
 import MillwrightCore
 import NIOCore
-
-/// An emulator running in-process on a free port.
-struct RunningEmulator {
-    let state: EmulatorState
-    let baseURL: String
-    let server: Task<Void, Error>
-
-    static func start(options: EmulatorOptions = EmulatorOptions(), _ makeRouter: (EmulatorState) -> Hummingbird.Router<BasicRequestContext>) async throws -> RunningEmulator {
-        let state = EmulatorState(options: options)
-        let port = PortBox()
-        let app = Application(router: makeRouter(state), configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-                              onServerRunning: { port.set($0.localAddress?.port ?? 0) })
-        let server = Task { try await app.runService(gracefulShutdownSignals: []) }
-        return RunningEmulator(state: state, baseURL: "http://127.0.0.1:\(try await port.wait())", server: server)
-    }
-
-    func stop() { server.cancel() }
-}
-
-/// Where every test finds the official spec files: `Tests/Fixtures/specs` in this package (see
-/// SOURCES.md there), from the package root as this file's path gives it. No environment variable
-/// and nothing outside the clone: a fresh checkout runs its tests on its own.
-enum Specs {
-    /// The package root: this file is `Tests/ConnectorTests/ConnectorTestSupport.swift`.
-    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    static let root = packageRoot.appendingPathComponent("Tests/Fixtures/specs")
-    static func folder(_ name: String) -> URL { root.appendingPathComponent(name) }
-}
 
 enum Fixtures {
     static func draft(reference: String = "MW-ABCDEF123456", title: String = "Crack at C2 head pulley", priority: Priority = .critical,

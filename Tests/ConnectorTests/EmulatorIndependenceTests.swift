@@ -4,6 +4,7 @@ import Emulators
 import Foundation
 import MillwrightCore
 import Testing
+import MillwrightTesting
 
 /// The emulators carry their own reading of each vendor's contract (the `Emulators` target does not
 /// depend on `Connectors`). Where the vendor's rule can be pinned to a fixed example, both sides are
@@ -93,8 +94,8 @@ import Testing
     /// Every spec file the tests read is in the package and named in its SOURCES.md, and every file
     /// SOURCES.md names is there.
     @Test func specFixturesAreInThePackageAndListed() throws {
-        #expect(Specs.root.path.hasPrefix(Specs.packageRoot.path))
-        #expect(FileManager.default.fileExists(atPath: Specs.packageRoot.appendingPathComponent("Package.swift").path))
+        #expect(Specs.root.path.hasPrefix(PackagePaths.root.path))
+        #expect(FileManager.default.fileExists(atPath: PackagePaths.root.appendingPathComponent("Package.swift").path))
         let sources = try String(contentsOf: Specs.root.appendingPathComponent("SOURCES.md"), encoding: .utf8)
         let files = try FileManager.default.contentsOfDirectory(atPath: Fixtures.specs.path).sorted()
         #expect(files.count == 6, "\(files)")

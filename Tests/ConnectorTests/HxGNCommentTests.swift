@@ -4,6 +4,7 @@ import Emulators
 import Foundation
 import MillwrightCore
 import Testing
+import MillwrightTesting
 
 /// HxGN EAM work order comments (MP0109_AddComments_001, entity EVNT) against the emulator.
 @Suite(.serialized) struct HxGNCommentTests {

@@ -4,6 +4,7 @@ import Emulators
 import Foundation
 import MillwrightCore
 import Testing
+import MillwrightTesting
 
 /// Limble and HxGN EAM against their emulators.
 @Suite(.serialized) struct LimbleHxGNTests {

@@ -4,6 +4,7 @@ import Emulators
 import Foundation
 import MillwrightCore
 import Testing
+import MillwrightTesting
 
 /// MaintainX as a planning source: stock from `GET /v1/parts`, technicians' open work from
 /// `GET /v1/workorders`, against the emulator and the OpenAPI.

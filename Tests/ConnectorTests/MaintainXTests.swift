@@ -4,6 +4,7 @@ import Emulators
 import Foundation
 import MillwrightCore
 import Testing
+import MillwrightTesting
 
 /// The MaintainX connector against the MaintainX emulator (OpenAPI-validated, rate limited).
 @Suite(.serialized) struct MaintainXTests {

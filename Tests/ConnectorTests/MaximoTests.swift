@@ -4,6 +4,7 @@ import Emulators
 import Foundation
 import MillwrightCore
 import Testing
+import MillwrightTesting
 
 /// The Maximo connector against the Maximo emulator.
 @Suite(.serialized) struct MaximoTests {

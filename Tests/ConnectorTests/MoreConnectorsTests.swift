@@ -4,6 +4,7 @@ import Emulators
 import Foundation
 import MillwrightCore
 import Testing
+import MillwrightTesting
 
 /// UpKeep, Fiix and Oracle Fusion Maintenance against their emulators.
 @Suite(.serialized) struct MoreConnectorsTests {

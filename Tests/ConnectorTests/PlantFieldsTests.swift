@@ -4,6 +4,7 @@ import Emulators
 import Foundation
 import MillwrightCore
 import Testing
+import MillwrightTesting
 
 /// The plant's `title:`, `fields:` and `users` on every connector, against each system's emulator:
 /// the title is the rendered template within the system's limit, real fields arrive with their

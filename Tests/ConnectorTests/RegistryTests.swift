@@ -3,6 +3,7 @@ import Connectors
 import Emulators
 import MillwrightCore
 import Testing
+import MillwrightTesting
 
 /// The two lists of kinds — connectors in `CMMSRegistry`, emulators in `EmulatorRegistry`, kept
 /// apart so emulators share no connector code — name the same systems.

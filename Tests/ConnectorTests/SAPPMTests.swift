@@ -4,6 +4,7 @@ import Emulators
 import Foundation
 import MillwrightCore
 import Testing
+import MillwrightTesting
 
 /// The SAP PM connector against the SAP emulator, which validates against the real EDMX.
 @Suite(.serialized) struct SAPPMTests {

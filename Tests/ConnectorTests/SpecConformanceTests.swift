@@ -4,6 +4,7 @@ import Emulators
 import Foundation
 import MillwrightCore
 import Testing
+import MillwrightTesting
 
 /// What the connectors send, and what the emulators accept, checked against the official
 /// contracts in `Tests/Fixtures/specs/cmms` (see SOURCES.md there).

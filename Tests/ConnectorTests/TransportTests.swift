@@ -3,6 +3,7 @@ import Foundation
 import MillwrightCore
 import NIOHTTP1
 import Testing
+import MillwrightTesting
 
 /// How a create's HTTP answer becomes a delivery outcome, for every connector.
 @Suite struct TransportTests {

@@ -5,6 +5,7 @@ import Foundation
 import Hummingbird
 import MillwrightCore
 import Testing
+import MillwrightTesting
 
 /// Evidence uploads to Limble (the task's main image, multipart) and Fiix (FileContents + File):
 /// the bytes arrive exactly, and each emulator holds the connector to its system's rules.

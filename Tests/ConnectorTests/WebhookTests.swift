@@ -5,6 +5,7 @@ import Foundation
 import Hummingbird
 import MillwrightCore
 import NIOCore
+import MillwrightTesting
 import Testing
 
 /// The webhook connector against a real HTTP receiver that verifies the signature the way
@@ -96,19 +97,5 @@ import Testing
         let http = HTTPClient(eventLoopGroupProvider: .singleton)
         defer { try? http.syncShutdown() }
         #expect(throws: ConfigError.self) { try CMMSRegistry.makeConnector(TestCMMS(name: "h", kind: "webhook", baseURL: "http://127.0.0.1:1"), http: http) }
-    }
-}
-
-/// The port a test server bound.
-final class PortBox: @unchecked Sendable {
-    private let lock = NSLock()
-    private var port: Int?
-    func set(_ p: Int) { lock.withLock { port = p } }
-    func wait() async throws -> Int {
-        for _ in 0..<500 {
-            if let p = lock.withLock({ port }) { return p }
-            try await Task.sleep(for: .milliseconds(10))
-        }
-        throw CancellationError()
     }
 }

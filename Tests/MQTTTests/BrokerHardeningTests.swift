@@ -1,6 +1,7 @@
 import NIOCore
 import Testing
 @testable import MQTT
+import MillwrightTesting
 
 /// Bounded memory and session loss against a real mosquitto.
 @Suite(.timeLimit(.minutes(2))) struct BrokerHardeningTests {

@@ -2,6 +2,7 @@ import Foundation
 import NIOCore
 import Testing
 @testable import MQTT
+import MillwrightTesting
 
 /// Integration tests against a real mosquitto 2.x broker started per test on a free loopback port.
 /// Needs the `mosquitto` and `mosquitto-clients` packages.
@@ -209,7 +210,7 @@ import Testing
     }
 
     @Test func connectToClosedPortFails() async throws {
-        let port = try await freeLoopbackPort()
+        let port = try freeLoopbackPort()
         let nobody = MQTTClient(configuration: MQTTClientConfiguration(host: "127.0.0.1", port: port, session: .init(clientID: "x")))
         await #expect(throws: (any Error).self) { try await nobody.connect() }
         await nobody.disconnect()

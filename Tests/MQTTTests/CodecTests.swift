@@ -1,6 +1,7 @@
 import NIOCore
 import Testing
 @testable import MQTT
+import MillwrightTesting
 
 private func encode(_ p: MQTTPacket, _ v: MQTTProtocolVersion) throws -> ByteBuffer {
     var buf = ByteBuffer()

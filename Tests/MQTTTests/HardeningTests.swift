@@ -1,6 +1,7 @@
 import NIOCore
 import Testing
 @testable import MQTT
+import MillwrightTesting
 
 private let t0 = NIODeadline.uptimeNanoseconds(1_000_000_000_000)
 

@@ -2,6 +2,7 @@ import NIOCore
 import NIOPosix
 import Testing
 @testable import MQTT
+import MillwrightTesting
 
 /// One accepted connection of a ``ScriptedBroker``; its methods must be called on its event loop
 /// (they are, from the script).
@@ -176,7 +177,7 @@ private func lostWith(_ events: [MQTTClientEvent], _ match: (MQTTError) -> Bool)
     }
 
     @Test func initialConnectRetriesUntilBrokerIsUp() async throws {
-        let port = try await freeLoopbackPort()
+        let port = try freeLoopbackPort()
         let client = MQTTClient(configuration: MQTTClientConfiguration(
             host: "127.0.0.1", port: port, session: .init(clientID: "early"),
             reconnect: MQTTReconnectPolicy(initialDelay: .milliseconds(20), maximumDelay: .milliseconds(100)),

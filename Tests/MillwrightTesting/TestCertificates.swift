@@ -1,7 +1,7 @@
 /// Test-only PKI (EC P-256, valid until 2126): a CA, a server certificate for localhost/127.0.0.1
 /// and a client certificate, all signed by the CA. Generated with openssl; never use outside tests.
-enum TestCertificates {
-    static let caPEM = """
+public enum TestCertificates {
+    public static let caPEM = """
 -----BEGIN CERTIFICATE-----
 MIIBojCCAUegAwIBAgIUFdH3+VBQWmfOqpVin3k8MUPjjygwCgYIKoZIzj0EAwIw
 HTEbMBkGA1UEAwwSTWlsbHdyaWdodCBUZXN0IENBMCAXDTI2MTEyMjAwMTYxNloY
@@ -15,7 +15,7 @@ Kdq4AiEAm732fSHXbi9S7CQfxwEI2TkA25LtBRAkOea2VEy0pIo=
 -----END CERTIFICATE-----
 """
 
-    static let serverCertificatePEM = """
+    public static let serverCertificatePEM = """
 -----BEGIN CERTIFICATE-----
 MIIBszCCAVmgAwIBAgIUJJWHMTrVmaGYezKaLTblROjd1WUwCgYIKoZIzj0EAwIw
 HTEbMBkGA1UEAwwSTWlsbHdyaWdodCBUZXN0IENBMCAXDTI2MTEyMjAwMTYxNloY
@@ -30,7 +30,7 @@ rHdnFFhioA==
 -----END CERTIFICATE-----
 """
 
-    static let serverKeyPEM = """
+    public static let serverKeyPEM = """
 -----BEGIN PRIVATE KEY-----
 MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgPCHScy6oCCgftf9S
 16GKNQD5wyjhCB7CSF5WWcokmv+hRANCAAS/5xvpvOCn5uh5IEaznpPGIQ6vEieJ
@@ -38,7 +38,7 @@ GygP+2n80wK3M4z/RedyUxqV/4ua+a2i1MnhKkXfErYwmmftBg9euQXZ
 -----END PRIVATE KEY-----
 """
 
-    static let clientCertificatePEM = """
+    public static let clientCertificatePEM = """
 -----BEGIN CERTIFICATE-----
 MIIBoTCCAUagAwIBAgIUJJWHMTrVmaGYezKaLTblROjd1WYwCgYIKoZIzj0EAwIw
 HTEbMBkGA1UEAwwSTWlsbHdyaWdodCBUZXN0IENBMCAXDTI2MTEyMjAwMTYxNloY
@@ -52,7 +52,7 @@ l0ECIQDHqImzyYSrWXTPTb2TgcMZjH1B+m3Vlu1H3EfP5DJHFQ==
 -----END CERTIFICATE-----
 """
 
-    static let clientKeyPEM = """
+    public static let clientKeyPEM = """
 -----BEGIN PRIVATE KEY-----
 MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgdYW0ip8gkbsZyFJG
 ah7u0G+wq5QOVmx3GeAEg/zeH9ahRANCAAQlPV8hn8TE72gA1VqSB4Uv7T81y/gc

@@ -2,13 +2,13 @@ import Foundation
 
 /// A throw-away certificate authority made with the `openssl` CLI: a server certificate for
 /// 127.0.0.1/localhost and client certificates, all PEM files in `dir`.
-struct TestPKI {
-    let dir: String
-    var caCert: String { dir + "/ca.pem" }
-    var serverCert: String { dir + "/server.pem" }
-    var serverKey: String { dir + "/server.key" }
+public struct TestPKI {
+    public let dir: String
+    public var caCert: String { dir + "/ca.pem" }
+    public var serverCert: String { dir + "/server.pem" }
+    public var serverKey: String { dir + "/server.key" }
 
-    init(in dir: String, name: String = "ca") throws {
+    public init(in dir: String, name: String = "ca") throws {
         self.dir = dir + "/\(name)"
         try FileManager.default.createDirectory(atPath: self.dir, withIntermediateDirectories: true)
         try openssl(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", "ca.key",
@@ -18,7 +18,7 @@ struct TestPKI {
     }
 
     /// A client certificate signed by this CA; returns (cert, key) paths.
-    func client(_ name: String) throws -> (cert: String, key: String) {
+    public func client(_ name: String) throws -> (cert: String, key: String) {
         try issue(name, extensions: "extendedKeyUsage=clientAuth\n")
         return (dir + "/\(name).pem", dir + "/\(name).key")
     }
