@@ -158,6 +158,7 @@ let package = Package(
         ]),
         .testTarget(name: "ServerTests", dependencies: [
             "Server", "Gateway", "Store", "MillwrightCore", "Notify",
+            .product(name: "HummingbirdTesting", package: "hummingbird"),
             .product(name: "Yams", package: "Yams"),
             .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "Logging", package: "swift-log"),

@@ -219,6 +219,8 @@ public struct APIServer: Sendable {
     /// signed, unexpired link; content-addressed, so it is cacheable forever.
     func evidenceImage(_ request: Request, _ ctx: MillwrightContext) async throws -> Response {
         let id = try ctx.parameters.require("id")
+        // Who may ask comes before whether there is anything to give.
+        if ctx.caller != nil { try ctx.require(.read) }
         guard let evidence = gateway.evidence else { throw notFound("evidence") }
         var hash = id
         if !EvidenceStore.isValidHash(id) {
