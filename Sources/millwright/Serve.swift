@@ -10,7 +10,7 @@ struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run the gateway: REST API, outbox dispatcher and CMMS status sync.",
         discussion: """
-        Reads one YAML file (see README "Configuration"). Secrets come from
+        Reads one YAML file (see docs/configuration.md). Secrets come from
         environment variables named by *_env keys; any value may be written as
         ${VAR} or ${VAR:-default}. A bad file stops start-up with the file, line and
         key at fault (exit 2). SIGTERM or Ctrl-C stops taking detections, lets
