@@ -8,12 +8,17 @@ import Foundation
 ///        │                │ unknown outcome (timeout, reset) ─► waiting(verify) ─claim─► verifying
 ///        │                │ permanent failure / attempts exhausted ─► deadLetter ─redrive─► pending
 ///        └── verifying: found ─► delivered · not found ─► sending
+///                       · cannot prove absence ─► needsReview ─redrive─► pending (asks again)
 public struct DeliveryState: Sendable, Equatable, Codable {
     public enum Phase: String, Sendable, Codable, CaseIterable {
         case pending, sending, verifying, waiting, delivered, deadLetter = "dead_letter", shadow
         /// Crashed the gateway `maxCrashes` times in a row while in flight: moved aside so the
         /// rest of the outbox flows; an admin re-drives it after the cause is fixed.
         case quarantined
+        /// The CMMS could not be shown not to have it (its lookup ran out of pages, or matched
+        /// ambiguously): creating again could duplicate it. A person checks the CMMS, then
+        /// re-drives it, which asks the CMMS again before anything is created.
+        case needsReview = "needs_review"
     }
 
     /// In-flight crashes before an item is quarantined instead of tried again.
@@ -47,6 +52,9 @@ public struct DeliveryState: Sendable, Equatable, Codable {
         case permanent(error: String)
         case lookupFound(cmmsId: String)
         case lookupNotFound
+        /// The lookup answered but cannot prove absence: the window or page budget ran out, or
+        /// more than one record matched our reference.
+        case lookupInconclusive(reason: String)
 
         /// The name of the outcome in the attempts table, the audit trail, metrics and logs.
         public var label: String {
@@ -54,6 +62,7 @@ public struct DeliveryState: Sendable, Equatable, Codable {
             case .created: "created"
             case .lookupFound: "found_existing"
             case .lookupNotFound: "not_found"
+            case .lookupInconclusive: "inconclusive_lookup"
             case .unknown: "unknown_outcome"
             case .retryable: "retryable_error"
             case .permanent: "permanent_error"
@@ -65,7 +74,7 @@ public struct DeliveryState: Sendable, Equatable, Codable {
             switch self {
             case .created(let id), .lookupFound(let id): id
             case .lookupNotFound: nil
-            case .unknown(let e, _), .retryable(let e, _), .permanent(let e): e
+            case .unknown(let e, _), .retryable(let e, _), .permanent(let e), .lookupInconclusive(let e): e
             }
         }
     }
@@ -107,13 +116,17 @@ public struct DeliveryState: Sendable, Equatable, Codable {
             retry(error: error, retryAfter: retryAfter, now: now, policy: policy, jitter: jitter)
         case .permanent(let error):
             phase = .deadLetter; lastError = error; nextAttemptAt = nil
+        case .lookupInconclusive(let reason):
+            // Never created blind: it waits for a person, and still must be verified.
+            mustVerify = true; phase = .needsReview; nextAttemptAt = nil
+            lastError = "needs review: the CMMS could not be shown not to have it already (\(reason)); check the CMMS, then re-drive"
         }
     }
 
-    /// An admin sends a dead-lettered work order again; it keeps its reference, so the CMMS
-    /// is asked first whether it already has it.
+    /// An admin sends a dead-lettered, quarantined or needs-review work order again; it keeps
+    /// its reference, so the CMMS is asked first whether it already has it.
     public mutating func redrive(now: Date) -> Bool {
-        guard phase == .deadLetter || phase == .quarantined else { return false }
+        guard phase == .deadLetter || phase == .quarantined || phase == .needsReview else { return false }
         phase = .pending; attempts = 0; nextAttemptAt = now; mustVerify = true; crashes = 0
         return true
     }

@@ -64,7 +64,7 @@ public struct APIServer: Sendable {
                 let id = try ctx.parameters.require("id")
                 do {
                     guard try await gateway.store.redrive(workOrderId: id, by: ctx.caller?.name ?? "?") else {
-                        throw Problem(.conflict, type: "not-dead-lettered", detail: "work order \(id) is neither dead-lettered nor quarantined; only those can be re-driven")
+                        throw Problem(.conflict, type: "not-dead-lettered", detail: "work order \(id) is not dead-lettered, quarantined or waiting for review; only those can be re-driven")
                     }
                 } catch StoreError.notFound { throw notFound("work order") }
                 gateway.wakeDispatchers()

@@ -47,14 +47,14 @@ function rows(el,head,items,fn){document.getElementById(el).innerHTML='<tr>'+hea
  (items.length?items.map(fn).join(''):'<tr><td colspan="'+head.length+'" class="muted">none</td></tr>')}
 async function load(){
  try{
-  const [s,inc,dl,wait,orph,techs,short,quar]=await Promise.all([api('/v1/stats'),api('/v1/incidents?state=open'),api('/v1/work-orders?phase=dead_letter'),
+  const [s,inc,dl,wait,orph,techs,short,quar,review]=await Promise.all([api('/v1/stats'),api('/v1/incidents?state=open'),api('/v1/work-orders?phase=dead_letter'),
    api('/v1/work-orders?phase=waiting'),api('/v1/detections?status=orphaned&limit=20'),api('/v1/technicians'),
-   api('/v1/inventory/reservations?status=short'),api('/v1/work-orders?phase=quarantined')]);
+   api('/v1/inventory/reservations?status=short'),api('/v1/work-orders?phase=quarantined'),api('/v1/work-orders?phase=needs_review')]);
   const st=s.detections_by_status||{},ph=s.work_orders_by_phase||{};
   const card=(l,v)=>'<div class="card">'+l+'<b>'+esc(v)+'</b></div>';
   document.getElementById('cards').innerHTML=card('Detections',s.detections_total)+card('Confirmed',st.confirmed||0)+
    card('Repeats suppressed',st.suppressed_repeat||0)+card('Orphaned',st.orphaned||0)+card('Open incidents',s.incidents_open)+
-   card('Work orders created',ph.delivered||0)+card('Dead letter',ph.dead_letter||0)+card('Quarantined',ph.quarantined||0)+
+   card('Work orders created',ph.delivered||0)+card('Dead letter',ph.dead_letter||0)+card('Quarantined',ph.quarantined||0)+card('Needs review',ph.needs_review||0)+
    card('Detection→WO p50',s.latency_p50_ms==null?'–':Math.round(s.latency_p50_ms)+' ms');
   rows('incidents',['Priority','Defect','Asset','Camera','Severity','Seen','Work order'],inc.items,i=>'<tr><td><span class="tag p-'+i.priority+'">'+i.priority+
    '</span></td><td>'+esc(i.defect_class)+(i.zone?' / '+esc(i.zone):'')+'</td><td>'+esc(i.asset)+'</td><td>'+esc(i.camera_id)+'</td><td>'+i.severity+
@@ -65,7 +65,7 @@ async function load(){
    (t.work_orders.length?t.work_orders.map(w=>'<span class="tag p-'+w.priority+'">'+esc(w.reference)+'</span>'+(w.acknowledged?' ✓':' <span class="muted">not acknowledged</span>')).join(' '):'<span class="muted">free</span>')+'</td></tr>');
   rows('short',['Part','Qty','Work order','Asset','Store'],short.items,r=>'<tr><td>'+esc(r.sku)+'</td><td>'+r.qty+'</td><td>'+esc(r.reference)+'</td><td>'+
    esc(r.asset)+' · '+esc(r.defect_class)+'</td><td>'+esc(r.location)+' · '+(r.free_now??0)+' free</td></tr>');
-  rows('stuck',['Reference','CMMS','Phase','Attempts','Last error'],quar.items.concat(dl.items,wait.items),w=>'<tr><td>'+esc(w.reference)+'</td><td>'+esc(w.cmms)+
+  rows('stuck',['Reference','CMMS','Phase','Attempts','Last error'],review.items.concat(quar.items,dl.items,wait.items),w=>'<tr><td>'+esc(w.reference)+'</td><td>'+esc(w.cmms)+
    '</td><td>'+esc(w.phase)+'</td><td>'+w.attempts+'</td><td class="err">'+esc(w.last_error)+'</td></tr>');
   rows('orphans',['Camera','Defect','Time','Why'],orph.items,d=>'<tr><td>'+esc(d.camera_id)+'</td><td>'+esc(d.defect_class)+'</td><td>'+esc(d.timestamp)+
    '</td><td>'+esc(d.reason)+'</td></tr>');

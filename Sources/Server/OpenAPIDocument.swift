@@ -161,7 +161,7 @@ paths:
       summary: List work orders, newest first by creation time (shadow=true shows what shadow mode would have created)
       parameters:
         - { name: shadow, in: query, schema: { type: boolean } }
-        - { name: phase, in: query, schema: { type: string, enum: [pending, sending, verifying, waiting, delivered, dead_letter, shadow, quarantined] } }
+        - { name: phase, in: query, schema: { type: string, enum: [pending, sending, verifying, waiting, delivered, dead_letter, shadow, quarantined, needs_review] } }
         - $ref: "#/components/parameters/limit"
         - $ref: "#/components/parameters/cursorWorkOrders"
       responses:
@@ -184,7 +184,7 @@ paths:
   /v1/work-orders/{id}/redrive:
     post:
       operationId: redriveWorkOrder
-      summary: Send a dead-lettered or quarantined work order again (role admin)
+      summary: Send a dead-lettered, quarantined or needs-review work order again (role admin); the CMMS is asked first whether it has it
       parameters: [ { name: id, in: path, required: true, schema: { type: string } } ]
       responses:
         "202": { description: Queued again; the CMMS is asked first whether it already has it, content: { application/json: { schema: { $ref: "#/components/schemas/WorkOrderView" } } } }

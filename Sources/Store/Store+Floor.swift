@@ -19,7 +19,7 @@ extension Store {
             try Row.fetchAll(db, sql: """
                 SELECT w.id, w.incident_id, w.reference, w.phase, w.cmms_id, i.camera_id
                 FROM work_orders w JOIN incidents i ON i.id = w.incident_id
-                WHERE w.floor_announced IS NULL AND w.phase IN ('delivered', 'dead_letter', 'quarantined')
+                WHERE w.floor_announced IS NULL AND w.phase IN ('delivered', 'dead_letter', 'quarantined', 'needs_review')
                 ORDER BY w.created_at LIMIT ?
                 """, arguments: [limit]).map {
                 FloorWorkOrder(workOrderId: $0["id"], incidentId: $0["incident_id"], camera: $0["camera_id"],

@@ -46,6 +46,8 @@ enum Dispatch {
                 switch l {
                 case .lookupFound: return l
                 case .lookupNotFound: mustVerify = false
+                // The dispatcher parks it for review; it is never created blind.
+                case .lookupInconclusive: return l
                 default: last = l; continue
                 }
             }
@@ -54,7 +56,7 @@ enum Dispatch {
             switch o {
             case .created, .lookupFound, .permanent: return o
             case .unknown: mustVerify = true
-            case .retryable, .lookupNotFound: continue
+            case .retryable, .lookupNotFound, .lookupInconclusive: continue
             }
         }
         return last

@@ -103,3 +103,27 @@ import Testing
         #expect(s.claim(now: now) == .lookup)
     }
 }
+
+/// A lookup that cannot prove absence never leads to a create: the item waits for a person.
+@Suite struct NeedsReviewTests {
+    let now = Date(timeIntervalSince1970: 1_790_000_000)
+
+    @Test func anInconclusiveLookupParksTheItemUntilARedriveAsksAgain() {
+        var s = DeliveryState()
+        let first = s.claim(now: now)
+        #expect(first == .create)
+        s.record(.unknown(error: "timeout"), now: now, policy: DispatchPolicy(), jitter: 0)
+        let verify = s.claim(now: now.addingTimeInterval(3600))
+        #expect(verify == .lookup)
+        s.record(.lookupInconclusive(reason: "500 work orders read, none older than the claim"), now: now, policy: DispatchPolicy(), jitter: 0)
+        #expect(s.phase == .needsReview)
+        #expect(s.lastError?.contains("none older than the claim") == true)
+        let later = s.claim(now: now.addingTimeInterval(86_400 * 365))
+        #expect(later == .none, "never claimed again by itself")
+        let redriven = s.redrive(now: now)
+        #expect(redriven)
+        let after = s.claim(now: now)
+        #expect(after == .lookup, "a re-drive asks the CMMS again before anything is created")
+        #expect(DeliveryState.Outcome.lookupInconclusive(reason: "x").label == "inconclusive_lookup")
+    }
+}

@@ -115,6 +115,26 @@ struct StoreBackend: Sendable, CustomStringConvertible {
     }
 
     @Test(arguments: StoreBackend.all)
+    func aWorkOrderTheCMMSCannotBeShownNotToHaveWaitsForReview(_ backend: StoreBackend) async throws {
+        let store = try await backend.make()
+        let out = try await store.ingest([det("d1")], rules: rules(), now: now)
+        let wo = try #require(out.first?.workOrderId)
+        _ = try await store.claimDue(cmms: "sb", limit: 1, suspects: false, rendersEvidence: false, now: now.addingTimeInterval(1))
+        _ = try await store.recordDelivery(workOrderId: wo, action: .create, outcome: .unknown(error: "timeout"), duration: 1,
+                                           policy: DispatchPolicy(), jitter: 0, now: now.addingTimeInterval(2))
+        let lookup = try await store.claimDue(cmms: "sb", limit: 1, suspects: false, rendersEvidence: false, now: now.addingTimeInterval(3600))
+        #expect(lookup.first?.action == .lookup)
+        let rec = try await store.recordDelivery(workOrderId: wo, action: .lookup, outcome: .lookupInconclusive(reason: "window exhausted"),
+                                                 duration: 1, policy: DispatchPolicy(), jitter: 0, now: now.addingTimeInterval(3601))
+        #expect(rec.state.phase == .needsReview)
+        #expect(try await store.claimDue(cmms: "sb", limit: 10, suspects: false, rendersEvidence: false, now: now.addingTimeInterval(86_400)).isEmpty)
+        #expect(try await store.workOrdersPage(shadow: nil, phase: "needs_review", limit: 10, after: nil).items.map(\.id) == [wo])
+        #expect(try await store.redrive(workOrderId: wo, by: "planner", now: now.addingTimeInterval(86_401)))
+        let again = try await store.claimDue(cmms: "sb", limit: 1, suspects: false, rendersEvidence: false, now: now.addingTimeInterval(86_402))
+        #expect(again.first?.action == .lookup)
+    }
+
+    @Test(arguments: StoreBackend.all)
     func theAuditChainStaysLinearUnderConcurrentWriters(_ backend: StoreBackend) async throws {
         let store = try await backend.make()
         let r = rules(cameras: 8)
