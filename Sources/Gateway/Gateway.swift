@@ -16,13 +16,13 @@ public final class Gateway: Sendable {
     public let rules: PipelineRules
     public let connectors: [String: any CMMSConnector]
     public let logger: Logger
-    public let metrics = GatewayMetrics()
+    public let metrics: GatewayMetrics
     /// The broker connection as `/readyz` and `/metrics` show it; empty without MQTT.
     public let mqttStatus = MQTTStatusBoard()
     /// Frames and annotated images; `nil` runs without evidence (some tests, the bench).
     public let evidence: EvidenceService?
     /// Decisions as they happen, for the plant floor (MQTT). Best effort: the store is the record.
-    public let floorEvents = FloorEventBus()
+    public let floorEvents: FloorEventBus
     /// Parses, validates and commits submissions from every transport.
     public let ingestService: IngestService
     /// New work for the dispatcher of one CMMS (or all).
@@ -34,6 +34,9 @@ public final class Gateway: Sendable {
                 evidence: EvidenceService? = nil, planning: PlanningContext? = nil) {
         let rules = PipelineRules(settings: settings, mapper: AssetMapper(cameras: settings.assets.cameras, register: register), planning: planning)
         let wake = WakeSignals(names: connectors.map(\.name))
+        let metrics = GatewayMetrics(), floorEvents = FloorEventBus()
+        self.metrics = metrics
+        self.floorEvents = floorEvents
         self.settings = settings
         self.evidence = evidence
         self.store = store

@@ -34,8 +34,7 @@ public struct NotificationService: Service {
             try? await gracefulShutdown()
             return
         }
-        var state: NotifierState?
-        if let data = try? await store.loadValue(Self.stateKey) { state = try? JSONDecoder().decode(NotifierState.self, from: data) }
+        let state = (try? await store.loadValue(Self.stateKey)).flatMap { try? JSONDecoder().decode(NotifierState.self, from: $0) }
         let notifier = Notifier(configuration: config, state: state, logger: logger)
         await cancelWhenGracefulShutdown {
             var saved = state

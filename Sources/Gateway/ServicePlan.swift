@@ -25,8 +25,10 @@ public struct ServicePlan: Sendable {
     /// The order `ServiceGroup` wants: the reverse of the stop order.
     public var services: [any Service] { stopOrder.reversed() }
 
-    public func group(gracefulShutdownSignals: [UnixSignal], logger: Logger) -> ServiceGroup {
-        ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: gracefulShutdownSignals, logger: logger))
+    /// `stopOnSignals`: SIGTERM and SIGINT start the graceful shutdown (serve, demo
+    /// --keep-running); otherwise only `triggerGracefulShutdown` does.
+    public func group(stopOnSignals: Bool, logger: Logger) -> ServiceGroup {
+        ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: stopOnSignals ? [.sigterm, .sigint] : [], logger: logger))
     }
 }
 

@@ -60,7 +60,7 @@ struct BenchRunner {
         let apiPort = BoundPort()
         let api = Application(router: APIServer(gateway: gateway, registry: registry).router(), configuration: .init(address: .hostname("127.0.0.1", port: 0)),
                               onServerRunning: { apiPort.set($0) }, logger: logger)
-        let group = gateway.servicePlan(api: api).group(gracefulShutdownSignals: [], logger: logger)
+        let group = gateway.servicePlan(api: api).group(stopOnSignals: false, logger: logger)
         let groupTask = Task { try await group.run() }
         let url = "http://127.0.0.1:\(await apiPort.value)/v1/detections"
         var result: [String: Any]

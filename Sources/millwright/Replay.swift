@@ -81,7 +81,7 @@ struct Replay: AsyncParsableCommand {
         print("replayed \(lineNo) line(s): \(accepted) accepted, \(rejected) rejected")
         for (k, v) in byStatus.sorted(by: { $0.key < $1.key }) { print("  \(k): \(v)") }
         if !shadow && !connectors.isEmpty {
-            let delivery = gateway.servicePlan(api: nil).group(gracefulShutdownSignals: [], logger: Logger(label: "millwright.replay"))
+            let delivery = gateway.servicePlan(api: nil).group(stopOnSignals: false, logger: Logger(label: "millwright.replay"))
             let task = Task { try await delivery.run() }
             let deadline = Date().addingTimeInterval(60)
             while Date() < deadline {

@@ -69,7 +69,7 @@ struct Serve: AsyncParsableCommand {
         // flight, stops dispatch, closes the broker session and writes a last checkpoint
         // (`ServicePlan` has the order and why).
         let plan = gateway.servicePlan(api: app, mqtt: mqtt, last: checkpoints.map { [$0] } ?? [])
-        let group = plan.group(gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        let group = plan.group(stopOnSignals: true, logger: logger)
         try await group.run()
         logger.info("stopped cleanly")
     }

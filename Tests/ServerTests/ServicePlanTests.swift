@@ -78,12 +78,17 @@ import Testing
 
     @Test func theDrainEndsWhenTheLastCommitInFlightLeaves() {
         var s = DrainState()
-        #expect(s.enter() && s.enter())
-        #expect(!s.close(), "two still in flight")
-        #expect(!s.enter(), "closed: nothing new")
-        #expect(!s.leave())
-        #expect(s.leave(), "the last one ends the drain")
+        let first = s.enter(), second = s.enter()
+        #expect(first && second)
+        let drainedAtClose = s.close()
+        #expect(!drainedAtClose, "two still in flight")
+        let late = s.enter()
+        #expect(!late, "closed: nothing new")
+        let one = s.leave(), last = s.leave()
+        #expect(!one)
+        #expect(last, "the last one ends the drain")
         var idle = DrainState()
-        #expect(idle.close(), "nothing in flight: drained at once")
+        let drainedAtOnce = idle.close()
+        #expect(drainedAtOnce, "nothing in flight: drained at once")
     }
 }
