@@ -11,7 +11,6 @@ import NIOCore
 import MillwrightCore
 import Prometheus
 import Server
-import ServiceLifecycle
 import Store
 
 /// Start-up shared by the commands: logging, metrics, configuration, store, services.
