@@ -25,6 +25,7 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
     ],
     targets: [
         // Pure domain logic: validation, confirmation, incidents, severity, priority,
@@ -78,7 +79,8 @@ let package = Package(
             "MillwrightCore",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "Crypto", package: "swift-crypto"),
-            .product(name: "Logging", package: "swift-log"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),
         // CMMS emulators for tests and pre-go-live trials. They do not depend on Connectors: an
         // emulator written from the vendor's documentation can catch a connector's mistake, one
@@ -86,11 +88,14 @@ let package = Package(
         .target(name: "Emulators", dependencies: [
             "MillwrightCore",
             .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HTTPTypes", package: "swift-http-types"),
+            .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
-        // The running gateway: ingest service, dispatcher, status sync.
+        // The running gateway as lifecycle services (ingest, outbox dispatcher, status sync,
+        // notifications, evidence retention, planning refresh, MQTT) around shared state.
         .target(name: "Gateway", dependencies: [
-            "MillwrightCore", "Config", "Store", "Connectors", "Ingest", "Evidence", "MQTT", "Notify",
+            "MillwrightCore", "Store", "Connectors", "Ingest", "Evidence", "MQTT", "Notify",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "NIOCore", package: "swift-nio"),
@@ -103,7 +108,7 @@ let package = Package(
         ]),
         // HTTP API (Hummingbird 2).
         .target(name: "Server", dependencies: [
-            "MillwrightCore", "Gateway", "Store", "Evidence",
+            "MillwrightCore", "Gateway", "Store", "Evidence", "Connectors", "Ingest",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdCore", package: "hummingbird"),
             .product(name: "HummingbirdTLS", package: "hummingbird"),
@@ -116,8 +121,12 @@ let package = Package(
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
         .executableTarget(name: "millwright", dependencies: [
-            "MillwrightCore", "Config", "Store", "Connectors", "Emulators", "Gateway", "Server", "Ingest", "Evidence", "CStdio",
+            "MillwrightCore", "Config", "Store", "Connectors", "Emulators", "Gateway", "Server", "Ingest", "Evidence", "MQTT", "CStdio",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "Metrics", package: "swift-metrics"),
@@ -134,13 +143,20 @@ let package = Package(
         // The YAML loader and each system's typed options, read through the CMMS registry.
         .testTarget(name: "ConfigTests", dependencies: ["Config", "MillwrightCore", "Connectors"]),
         .testTarget(name: "IngestTests", dependencies: ["MillwrightCore", "Ingest"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "MQTTTests", dependencies: ["MQTT", "MillwrightTesting"]),
+        .testTarget(name: "MQTTTests", dependencies: [
+            "MQTT", "MillwrightTesting",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+        ]),
         .testTarget(name: "EvidenceTests", dependencies: ["MillwrightCore", "Evidence"], resources: [.copy("Golden")]),
         // Each connector against its emulator, and both against the official specs in Tests/Fixtures/specs.
         .testTarget(name: "ConnectorTests", dependencies: [
             "MillwrightCore", "Connectors", "Emulators", "MillwrightTesting",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),
         .testTarget(name: "PlanningTests", dependencies: ["MillwrightCore"]),
         .testTarget(name: "NotifyTests", dependencies: [
@@ -162,11 +178,13 @@ let package = Package(
             .product(name: "Yams", package: "Yams"),
             .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         // Runs the built `millwright` binary as a separate process.
         .testTarget(name: "BlackBoxTests", dependencies: [
             "millwright", "MillwrightTesting",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),

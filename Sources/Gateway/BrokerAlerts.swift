@@ -21,12 +21,13 @@ struct BrokerDropCounter {
     }
 }
 
-extension Gateway {
+extension MQTTBridge {
     /// The broker may have lost messages: a warning in the log, a record in the audit trail and
     /// a message to `recipients` (`mqtt.alert`) on their configured channels.
     func raiseBrokerAlert(kind: String, text: String, facts: [OperatorAlert.Fact], recipients: [String], now: Date = Date()) async {
         var meta: Logger.Metadata = ["alert": "\(kind)"]
         for f in facts { meta[f.name] = "\(f.value)" }
+        let store = gateway.store, logger = gateway.logger
         logger.warning("\(text)", metadata: meta)
         var data: [String: JSONValue] = ["text": .string(text), "notified": .array(recipients.map { .string($0) })]
         for f in facts { data[f.name] = .string(f.value) }
@@ -34,10 +35,10 @@ extension Gateway {
             logger.error("could not record the broker alert in the audit trail", metadata: ["error": "\(error)"])
         }
         guard !recipients.isEmpty else { return }
-        let bus = floorEvents
+        let bus = gateway.floorEvents
         let config: NotifierConfiguration
         do {
-            config = try NotifierConfiguration(settings.planning.notifications, timeZone: TimeZone(identifier: settings.site.timezone) ?? .gmt,
+            config = try NotifierConfiguration(gateway.settings.planning.notifications, timeZone: TimeZone(identifier: gateway.settings.site.timezone) ?? .gmt,
                                                mqttPublish: { topic, payload in bus.publish(.notification(topic: topic, payload: payload)) })
         } catch {
             logger.error("broker alert not sent: notifications are misconfigured", metadata: ["error": "\(error)"])
@@ -47,6 +48,6 @@ extension Gateway {
         let reports = await notifier.alert(OperatorAlert(kind: kind, subject: "Millwright: \(text)", text: text, facts: facts),
                                            to: recipients, now: now)
         await notifier.shutdown()
-        for r in reports { log(r, logger) }
+        for r in reports { NotificationService.log(r, logger) }
     }
 }

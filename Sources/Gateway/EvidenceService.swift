@@ -194,24 +194,6 @@ extension Gateway {
 }
 
 extension Gateway {
-    /// Deletes evidence of closed incidents older than `evidence.retention`, hourly. Images
-    /// and frames of open incidents are never deleted.
-    func runEvidenceRetention() async {
-        guard let evidence, let keepFor = settings.evidence.retention else { return }
-        while !Task.isCancelled {
-            do {
-                let keep = try await store.evidenceHashes().open
-                let removed = try evidence.images.cleanup(keep: keep, maxAge: keepFor.seconds) + evidence.frames.cleanup(keep: keep, maxAge: keepFor.seconds)
-                if !removed.isEmpty { logger.info("evidence retention", metadata: ["removed": "\(removed.count)"]) }
-            } catch {
-                logger.warning("evidence retention failed", metadata: ["error": "\(error)"])
-            }
-            try? await Task.sleep(for: .seconds(3600))
-        }
-    }
-}
-
-extension Gateway {
     /// A raw JPEG/PNG frame from an MQTT snapshot topic (e.g. Frigate's
     /// `frigate/<camera>/<label>/snapshot`), kept for the camera's next detections.
     public func storeSnapshot(camera: String, image: Data, at: Date = Date()) async throws {

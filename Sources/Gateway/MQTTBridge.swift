@@ -1,13 +1,14 @@
 import Foundation
-import Ingest
 import Logging
-import Metrics
 import MillwrightCore
 import MQTT
 import NIOCore
+import ServiceLifecycle
 
-/// Millwright on the plant's broker: ingests detections from the configured sources and
-/// publishes decisions to the floor.
+/// Millwright's session on the plant's broker: connects, subscribes to the configured
+/// sources, publishes decisions to the floor and keeps `/readyz` told. `intake` reads the
+/// subscribed messages into the store; it is a service of its own because a graceful stop
+/// ends the intake first and closes this session last, after dispatch has stopped.
 ///
 /// Ingest acknowledges a QoS 1/2 message (PUBACK/PUBREC) only after its detections are
 /// committed; a crash in between means the broker redelivers it, and the detection id
@@ -15,7 +16,7 @@ import NIOCore
 /// persistent (clean start off, one-day expiry) so nothing queued is lost across a
 /// gateway or broker restart. A payload that can never be stored (malformed JSON, not a
 /// detection) is acknowledged and logged, so it cannot block the stream.
-public final class MQTTBridge: Sendable {
+public final class MQTTBridge: Service, Sendable {
     let gateway: Gateway
     let settings: MQTTSettings
     public let client: MQTTClient
@@ -26,8 +27,6 @@ public final class MQTTBridge: Sendable {
     /// resends a resumed session's whole backlog regardless; the client tolerates that excess
     /// and bounds memory by not reading the socket while its inbound queue is full.
     static let receiveMaximum: UInt16 = 64
-    /// Messages being stored at once; acknowledgements still go out in arrival order.
-    static let concurrentIngests = 32
 
     public init(gateway: Gateway, settings: MQTTSettings) throws {
         self.gateway = gateway
@@ -54,8 +53,24 @@ public final class MQTTBridge: Sendable {
 
     var gatewayStatusTopic: String { "\(prefix ?? "millwright")/\(site)/gateway/status" }
 
-    /// Connects, subscribes, and runs ingest and publishing until cancelled.
+    /// The subscription's messages into the store, as a service (see `MQTTIntake`).
+    public var intake: MQTTIntake { MQTTIntake(bridge: self) }
+
+    /// Until graceful shutdown: then says offline and disconnects.
     public func run() async throws {
+        do {
+            try await cancelWhenGracefulShutdown { try await self.session() }
+        } catch is CancellationError {
+            // Graceful shutdown (during the first connect): fall through to say offline.
+        } catch {
+            await stop()
+            throw error
+        }
+        await stop()
+    }
+
+    /// Connects, subscribes, and publishes until cancelled.
+    func session() async throws {
         gateway.mqttStatus.start(at: Date())
         let events = Task { await self.eventLoop() }
         defer { events.cancel() }
@@ -72,7 +87,6 @@ public final class MQTTBridge: Sendable {
         // mosquitto's drop counter; other brokers have no such topic (or refuse it): nothing to watch then.
         _ = try? await client.subscribe([Subscription(BrokerDropCounter.topic, qos: .atMostOnce)])
         await withDiscardingTaskGroup { group in
-            group.addTask { await self.ingestLoop() }
             // Notifications to people's own topics go out even without floor publishing.
             group.addTask { await self.publishLoop() }
             if self.prefix != nil { group.addTask { await self.announceMissedNews() } }
@@ -80,7 +94,7 @@ public final class MQTTBridge: Sendable {
     }
 
     /// Graceful stop: announce offline (the will covers a crash), then disconnect.
-    public func stop() async {
+    func stop() async {
         if prefix != nil {
             _ = try? await client.publish(topic: gatewayStatusTopic, payload: #"{"status":"offline","reason":"shutdown"}"#, qos: .atLeastOnce, retain: true)
         }
@@ -92,112 +106,12 @@ public final class MQTTBridge: Sendable {
         for await event in client.events {
             gateway.mqttStatus.apply(event, at: Date())
             if case .connected(let info) = event, info.sessionLost {
-                await gateway.raiseBrokerAlert(
+                await raiseBrokerAlert(
                     kind: "mqtt.session_lost",
                     text: "the MQTT broker had no session for the gateway after a reconnect: messages may have been lost at the broker",
                     facts: [.init("broker", settings.broker), .init("client_id", info.clientID)], recipients: settings.alert)
             }
         }
-    }
-
-    /// A new reading of mosquitto's drop counter: a rise is an alert.
-    func brokerDropped(_ payload: String, counter: inout BrokerDropCounter) async {
-        guard let dropped = counter.observe(payload) else { return }
-        Counter(label: "millwright_mqtt_broker_dropped_messages_total").increment(by: dropped)
-        await gateway.raiseBrokerAlert(
-            kind: "mqtt.broker_dropped",
-            text: "the MQTT broker dropped \(dropped) message(s): messages may have been lost at the broker",
-            facts: [.init("broker", settings.broker), .init("dropped_total", "\(counter.last ?? 0)")], recipients: settings.alert)
-    }
-
-    func source(for topic: String) -> MQTTSource? {
-        settings.sources.first { MQTTTopic.matches(filter: $0.topic, topic: topic) }
-    }
-
-    func ingestLoop() async {
-        let inFlight = InFlightCounter()
-        let slotFreed = Wakeup()
-        await withDiscardingTaskGroup { group in
-            var drops = BrokerDropCounter()
-            for await message in client.messages {
-                if message.topic == BrokerDropCounter.topic {
-                    await brokerDropped(message.payloadString, counter: &drops)
-                    continue
-                }
-                gateway.mqttStatus.messageReceived(at: Date())
-                while inFlight.current >= Self.concurrentIngests { await slotFreed.wait(timeout: .seconds(1)) }
-                inFlight.add(1)
-                group.addTask {
-                    await self.handle(message)
-                    inFlight.add(-1)
-                    slotFreed.signal()
-                }
-            }
-        }
-    }
-
-    func handle(_ message: MQTTMessage) async {
-        var log = logger
-        log[metadataKey: "topic"] = "\(message.topic)"
-        guard let src = source(for: message.topic) else {
-            log.warning("message on a topic no source matches; acknowledged and ignored")
-            await message.acknowledge()
-            return
-        }
-        if src.format == "snapshot" {
-            await handleSnapshot(message, source: src, log: log)
-            return
-        }
-        var source = Gateway.Source(format: VisionFormat(rawValue: src.format))
-        if let level = src.cameraFromTopic {
-            let levels = message.topic.split(separator: "/", omittingEmptySubsequences: false)
-            if level < levels.count { source.camera = String(levels[level]); source.cameraIsAuthoritative = true }
-        }
-        source.labels = settings.labels
-        source.frigateURL = src.frigateURL
-        source.assumedConfidence = src.assumedConfidence
-        let body = Data(message.payload.readableBytesView)
-        var attempt = 0
-        while !Task.isCancelled {
-            attempt += 1
-            do {
-                let report = try await gateway.ingest(body: body, source: source)
-                for r in report.rejected {
-                    log.warning("item rejected", metadata: ["index": "\(r.index)", "field": "\(r.field ?? "")", "problem": "\(r.problem)"])
-                }
-                await message.acknowledge()
-                return
-            } catch Gateway.IngestError.quarantined(let crashes, let sha) {
-                log.error("message quarantined: the gateway stopped \(crashes) times processing it; acknowledged and recorded as rejected",
-                          metadata: ["payload_sha256": "\(sha)"])
-                await message.acknowledge()
-                return
-            } catch let e as Gateway.IngestError {
-                log.warning("payload cannot be ingested; acknowledged so it does not block the stream", metadata: ["error": "\(e)"])
-                await message.acknowledge()
-                return
-            } catch {
-                // The store failed: do not acknowledge; retry, and the broker keeps the message meanwhile.
-                log.error("could not store detection; retrying", metadata: ["error": "\(error)", "attempt": "\(attempt)"])
-                try? await Task.sleep(for: .milliseconds(min(5000, 100 * attempt * attempt)))
-            }
-        }
-    }
-
-    func handleSnapshot(_ message: MQTTMessage, source src: MQTTSource, log: Logger) async {
-        let levels = message.topic.split(separator: "/", omittingEmptySubsequences: false)
-        guard let level = src.cameraFromTopic, level < levels.count else {
-            log.warning("snapshot source needs camera_from_topic; acknowledged and ignored")
-            await message.acknowledge()
-            return
-        }
-        do {
-            try await gateway.storeSnapshot(camera: String(levels[level]), image: Data(message.payload.readableBytesView))
-        } catch {
-            log.warning("snapshot not stored", metadata: ["error": "\(error)"])
-        }
-        // A lost snapshot only means an evidence card instead of a frame: never block the stream.
-        await message.acknowledge()
     }
 
     func publishLoop() async {

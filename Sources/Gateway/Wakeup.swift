@@ -59,8 +59,8 @@ final class InFlightCounter: @unchecked Sendable {
     var current: Int { lock.withLock { value } }
 }
 
-/// Across all dispatchers: normal deliveries run side by side, but a suspect (a work order in
-/// flight when the process died) runs alone. Once one is waiting, no new normal delivery
+/// Across the dispatch loops of all CMMSs: normal deliveries run side by side, but a suspect
+/// (a work order in flight when the process died) runs alone. Once one is waiting, no new normal delivery
 /// starts until the running ones finish.
 final class DeliveryIsolation: @unchecked Sendable {
     private let lock = NSLock()

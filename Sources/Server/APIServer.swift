@@ -130,6 +130,8 @@ public struct APIServer: Sendable {
         } catch Gateway.IngestError.quarantined(let crashes, let sha) {
             throw Problem(.unprocessableContent, type: "quarantined",
                           detail: "the gateway stopped \(crashes) times while processing this exact payload (SHA-256 \(sha)); it is refused and recorded in the audit trail. Report it to the Millwright team.")
+        } catch Gateway.IngestError.shuttingDown {
+            throw Problem(.serviceUnavailable, type: "shutting-down", detail: "the gateway is stopping; nothing was stored. Send it again.")
         }
         let rejected = report.rejected.map { ProblemItem(index: $0.index, field: $0.field, problem: $0.problem) }
         if report.accepted.isEmpty && !rejected.isEmpty {

@@ -61,7 +61,7 @@ struct BenchRunner {
         let apiPort = BoundPort()
         let api = Application(router: APIServer(gateway: gateway, registry: registry).router(), configuration: .init(address: .hostname("127.0.0.1", port: 0)),
                               onServerRunning: { apiPort.set($0) }, logger: logger)
-        let group = ServiceGroup(configuration: .init(services: [GatewayService(gateway: gateway), api], logger: logger))
+        let group = gateway.servicePlan(api: api).group(stopOnSignals: false, logger: logger)
         let groupTask = Task { try await group.run() }
         let url = "http://127.0.0.1:\(await apiPort.value)/v1/detections"
         var result: [String: Any]
@@ -206,7 +206,8 @@ extension BenchRunner {
         source.cameraFromTopic = 1
         mqtt.sources = [source]
         let bridge = try MQTTBridge(gateway: gateway, settings: mqtt)
-        let bridgeTask = Task { try await bridge.run() }
+        let bridgeGroup = ServiceGroup(configuration: .init(services: [bridge, bridge.intake], logger: Logger(label: "millwright.bench")))
+        let bridgeTask = Task { try await bridgeGroup.run() }
         defer { bridgeTask.cancel() }
 
         let publisher = MQTTClient(configuration: MQTTClientConfiguration(host: "127.0.0.1", port: broker.port,

@@ -74,8 +74,7 @@ struct Demo: AsyncParsableCommand {
         let apiPort = BoundPort()
         let api = try APIListener.application(router: APIServer(gateway: gateway, registry: registry).router(), settings: settings.server,
                                               logger: logger, onServerRunning: { apiPort.set($0) })
-        let services = ServiceGroup(configuration: .init(services: [GatewayService(gateway: gateway), api],
-                                                         gracefulShutdownSignals: keepRunning ? [.sigterm, .sigint] : [], logger: logger))
+        let services = gateway.servicePlan(api: api).group(stopOnSignals: keepRunning, logger: logger)
         let servicesTask = Task { try await services.run() }
         let apiURL = "http://127.0.0.1:\(await apiPort.value)"
 

@@ -81,15 +81,16 @@ struct Replay: AsyncParsableCommand {
         print("replayed \(lineNo) line(s): \(accepted) accepted, \(rejected) rejected")
         for (k, v) in byStatus.sorted(by: { $0.key < $1.key }) { print("  \(k): \(v)") }
         if !shadow && !connectors.isEmpty {
-            let task = Task { await gateway.runBackground() }
+            let delivery = gateway.servicePlan(api: nil).group(stopOnSignals: false, logger: Logger(label: "millwright.replay"))
+            let task = Task { try await delivery.run() }
             let deadline = Date().addingTimeInterval(60)
             while Date() < deadline {
                 let s = try await store.stats()
                 if ["pending", "waiting", "sending", "verifying"].allSatisfy({ (s.workOrdersByPhase[$0] ?? 0) == 0 }) { break }
                 try await Task.sleep(for: .milliseconds(200))
             }
-            task.cancel()
-            await task.value
+            await delivery.triggerGracefulShutdown()
+            _ = try? await task.value
             let s = try await store.stats()
             print("work orders: \(s.workOrdersByPhase.sorted(by: { $0.key < $1.key }).map { "\($0.key) \($0.value)" }.joined(separator: ", "))")
         }

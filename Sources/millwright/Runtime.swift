@@ -11,7 +11,6 @@ import NIOCore
 import MillwrightCore
 import Prometheus
 import Server
-import ServiceLifecycle
 import Store
 
 /// Start-up shared by the commands: logging, metrics, configuration, store, services.
@@ -81,7 +80,7 @@ enum Runtime {
     /// Roster, procedures and inventory, or exit 2 listing every problem with file and line.
     static func loadPlanning(_ settings: Settings, store: Store) async throws -> PlanningContext? {
         do {
-            try Gateway.validateNotifications(settings)
+            try NotificationService.validateNotifications(settings)
             return try await Gateway.loadPlanning(settings, store: store)
         } catch {
             printError("planning error:\n\(error)")
@@ -120,32 +119,6 @@ enum Runtime {
 
     static func printError(_ s: String) {
         FileHandle.standardError.write(Data((s + "\n").utf8))
-    }
-}
-
-/// The dispatcher and status sync as a lifecycle service: stops on graceful shutdown after
-/// the HTTP server has stopped taking detections.
-struct GatewayService: Service {
-    let gateway: Gateway
-    func run() async throws {
-        await cancelWhenGracefulShutdown { await gateway.runBackground() }
-    }
-}
-
-/// MQTT ingest and floor publishing; stops first on shutdown (no new detections), then
-/// says offline.
-struct MQTTService: Service {
-    let bridge: MQTTBridge
-    func run() async throws {
-        do {
-            try await cancelWhenGracefulShutdown { try await bridge.run() }
-        } catch is CancellationError {
-            // Graceful shutdown: fall through to say offline.
-        } catch {
-            await bridge.stop()
-            throw error
-        }
-        await bridge.stop()
     }
 }
 

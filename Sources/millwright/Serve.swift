@@ -58,17 +58,18 @@ struct Serve: AsyncParsableCommand {
         }
         if settings.apiKeys.isEmpty { logger.warning("no auth.api_keys configured: every request except /healthz will be refused") }
         logger.info("starting", metadata: ["cmms": "\(connectors.map(\.name).joined(separator: ","))", "shadow": "\(settings.shadow)"])
-        var services: [any Service] = [GatewayService(gateway: gateway), app]
-        if let checkpoints { services.insert(checkpoints, at: 0) }
-        if let mqtt = settings.mqtt {
-            do { services.append(MQTTService(bridge: try MQTTBridge(gateway: gateway, settings: mqtt))) } catch {
+        var mqtt: MQTTBridge?
+        if let mqttSettings = settings.mqtt {
+            do { mqtt = try MQTTBridge(gateway: gateway, settings: mqttSettings) } catch {
                 Runtime.printError("configuration error: mqtt.broker: \(error)")
                 throw ExitCode(2)
             }
         }
-        // Services stop in reverse order: intake first (MQTT, then the API), then dispatch.
-        let group = ServiceGroup(configuration: .init(services: services,
-                                                      gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        // One group; on SIGTERM or SIGINT it stops intake (MQTT, then the API), drains commits in
+        // flight, stops dispatch, closes the broker session and writes a last checkpoint
+        // (`ServicePlan` has the order and why).
+        let plan = gateway.servicePlan(api: app, mqtt: mqtt, last: checkpoints.map { [$0] } ?? [])
+        let group = plan.group(stopOnSignals: true, logger: logger)
         try await group.run()
         logger.info("stopped cleanly")
     }

@@ -42,7 +42,7 @@ import Testing
     @Test func anUntoldRecipientIsRetriedAloneUntilTheGatewayGivesUpAndEscalates() async throws {
         let (gateway, notifier, wo) = try await setUp()
         defer { Task { await notifier.shutdown() } }
-        _ = await gateway.notificationTick(notifier, now: t + 1)
+        _ = await NotificationService(gateway: gateway).tick(notifier, now: t + 1)
         var view = try #require(try await gateway.store.workOrder(id: wo))
         #expect(view.notifiedAt == nil, "ann was not told")
         #expect(view.notificationError?.contains("ann webhook") == true, "\(view.notificationError ?? "")")
@@ -52,7 +52,7 @@ import Testing
         // Every later pass fails too: after twelve the gateway gives up, says so, and escalates.
         var now = t + 32, passes = 1
         while try await gateway.store.workOrder(id: wo)?.notificationGaveUpAt == nil, passes < 20 {
-            _ = await gateway.notificationTick(notifier, now: now)
+            _ = await NotificationService(gateway: gateway).tick(notifier, now: now)
             passes += 1
             now += 3600
         }
@@ -67,7 +67,7 @@ import Testing
     @Test func oneChannelThatTakesItIsEnough() async throws {
         let (gateway, notifier, wo) = try await setUp(annAlsoOnMQTT: true)
         defer { Task { await notifier.shutdown() } }
-        _ = await gateway.notificationTick(notifier, now: t + 1)
+        _ = await NotificationService(gateway: gateway).tick(notifier, now: t + 1)
         let view = try #require(try await gateway.store.workOrder(id: wo))
         #expect(view.notifiedAt != nil)
         #expect(view.notificationError == nil)

@@ -2,17 +2,27 @@ import Foundation
 import Logging
 import MillwrightCore
 import Notify
+import ServiceLifecycle
 import Store
 
 /// Tells people: the assignee and the priority rule's recipients when a work order is in the
 /// CMMS, the storeroom its pick list, the escalation chain when nobody acknowledges. Every
 /// step is recorded in the store before the next, so a restart neither skips nor repeats one
 /// (a send interrupted by a crash is sent again: at least once).
-extension Gateway {
-    static let notifierStateKey = "notifier.state"
+public struct NotificationService: Service {
+    static let stateKey = "notifier.state"
+    let gateway: Gateway
 
-    public func runNotifications() async {
-        let bus = floorEvents
+    public init(gateway: Gateway) { self.gateway = gateway }
+
+    var store: Store { gateway.store }
+    var logger: Logger { gateway.logger }
+    var settings: Settings { gateway.settings }
+
+    /// Passes until graceful shutdown; held notifications (digests, rate limit) are saved
+    /// after each pass so a restart sends them.
+    public func run() async throws {
+        let bus = gateway.floorEvents
         let tz = TimeZone(identifier: settings.site.timezone) ?? .gmt
         let config: NotifierConfiguration
         do {
@@ -21,28 +31,30 @@ extension Gateway {
         } catch {
             // Checked at start (`validateNotifications`); only a CA file removed since then gets here.
             logger.error("notifications disabled: \(error)")
+            try? await gracefulShutdown()
             return
         }
-        var state: NotifierState?
-        if let data = try? await store.loadValue(Self.notifierStateKey) { state = try? JSONDecoder().decode(NotifierState.self, from: data) }
+        let state = (try? await store.loadValue(Self.stateKey)).flatMap { try? JSONDecoder().decode(NotifierState.self, from: $0) }
         let notifier = Notifier(configuration: config, state: state, logger: logger)
-        var saved = state
-        while !Task.isCancelled {
-            let next = await notificationTick(notifier, now: Date())
-            let current = await notifier.state
-            if current != saved, let data = try? JSONEncoder().encode(current) {
-                do { try await store.saveValue(Self.notifierStateKey, data); saved = current } catch {
-                    logger.warning("could not save held notifications", metadata: ["error": "\(error)"])
+        await cancelWhenGracefulShutdown {
+            var saved = state
+            while !Task.isCancelled {
+                let next = await tick(notifier, now: Date())
+                let current = await notifier.state
+                if current != saved, let data = try? JSONEncoder().encode(current) {
+                    do { try await store.saveValue(Self.stateKey, data); saved = current } catch {
+                        logger.warning("could not save held notifications", metadata: ["error": "\(error)"])
+                    }
                 }
+                let wait = next.map { max(0.01, min(5, $0.timeIntervalSinceNow)) } ?? 5
+                await gateway.planningWake.wait(timeout: .milliseconds(Int64(wait * 1000)))
             }
-            let wait = next.map { max(0.01, min(5, $0.timeIntervalSinceNow)) } ?? 5
-            await planningWake.wait(timeout: .milliseconds(Int64(wait * 1000)))
         }
         await notifier.shutdown()
     }
 
     /// One pass at `now`; returns when something is next due (nil: nothing scheduled).
-    public func notificationTick(_ notifier: Notifier, now: Date) async -> Date? {
+    public func tick(_ notifier: Notifier, now: Date) async -> Date? {
         let n = settings.planning.notifications
         do {
             for wo in try await store.workOrdersToNotify(now: now) {
@@ -85,7 +97,7 @@ extension Gateway {
                         log.error("gave up notifying; the escalation chain takes over", metadata: ["untold": "\(untold.joined(separator: ","))", "error": "\(why)"])
                     }
                 }
-                for r in reports + pickReports { self.log(r, log) }
+                for r in reports + pickReports { Self.log(r, log) }
             }
             for due in try await store.dueEscalations(now: now) {
                 for notice in try await store.advanceEscalation(workOrderId: due.escalation.workOrder, now: now) {
@@ -96,14 +108,14 @@ extension Gateway {
                     var log = logger
                     log[metadataKey: "work_order"] = "\(notice.workOrder)"
                     log.notice("escalated: not acknowledged", metadata: ["stage": "\(notice.stage + 1)", "to": "\(notice.recipients.joined(separator: ","))"])
-                    for r in reports { self.log(r, log) }
+                    for r in reports { Self.log(r, log) }
                 }
             }
         } catch {
             logger.error("notification pass failed; retrying", metadata: ["error": "\(error)"])
             return now.addingTimeInterval(5)
         }
-        for r in await notifier.releaseDue(now: now) { log(r, logger) }
+        for r in await notifier.releaseDue(now: now) { Self.log(r, logger) }
         let escalation = try? await store.nextEscalationDue()
         let retry = try? await store.nextNotificationDue()
         return [escalation, retry, await notifier.nextRelease].compactMap { $0 }.min()
@@ -134,7 +146,7 @@ extension Gateway {
         return .object(o)
     }
 
-    func log(_ r: NotificationReport, _ log: Logger) {
+    static func log(_ r: NotificationReport, _ log: Logger) {
         let meta: Logger.Metadata = ["to": "\(r.recipient)", "channel": "\(r.channel.rawValue)", "target": "\(r.target ?? "")"]
         switch r.outcome {
         case .sent: log.info("notified", metadata: meta)

@@ -1,0 +1,220 @@
+import Foundation
+import Ingest
+import Logging
+import MillwrightCore
+import ServiceLifecycle
+import Store
+
+extension Gateway {
+    public struct Rejection: Sendable, Codable, Equatable {
+        public var index: Int
+        public var field: String?
+        public var problem: String
+    }
+
+    public struct IngestReport: Sendable {
+        public var accepted: [IngestOutcome]
+        public var rejected: [Rejection]
+        public var format: String?
+    }
+
+    public enum IngestError: Error, Sendable {
+        case unreadable(FieldProblem)
+        case tooManyItems(Int, limit: Int)
+        /// The gateway died `crashes` times while processing this exact payload.
+        case quarantined(crashes: Int, sha256: String)
+        /// The gateway is stopping and takes nothing new; nothing of the submission was written.
+        case shuttingDown
+    }
+
+    /// What the transport knows about a submission that its payload may not say.
+    public struct Source: Sendable {
+        public var format: VisionFormat?
+        public var camera: String?
+        /// The camera from the transport (MQTT topic) wins over one in the payload.
+        public var cameraIsAuthoritative = false
+        public var messageKey: String?
+        public var labels: [String: String] = [:]
+        public var frigateURL: String?
+        /// The detector confidence to use for items that carry none (DeepStream's minimal schema).
+        public var assumedConfidence: Double?
+        public init(format: VisionFormat? = nil, camera: String? = nil) { self.format = format; self.camera = camera }
+    }
+}
+
+/// Parses, validates and durably stores submissions from every transport (REST, MQTT,
+/// replay). As a service it is the drain step of a graceful stop: once the transports have
+/// stopped taking work, it refuses anything new and returns when the last commit in flight
+/// has finished, so the dispatcher stops only after everything accepted is in the store.
+/// Without the service running (replay, tests) ingest simply stays open.
+public final class IngestService: Service, Sendable {
+    let settings: Settings
+    let store: Store
+    let rules: PipelineRules
+    let evidence: EvidenceService?
+    let metrics: GatewayMetrics
+    let floorEvents: FloorEventBus
+    let wake: WakeSignals
+    /// Refuses a payload that crashed the process three times (nil: no place to remember it).
+    let poisonGuard: PoisonGuard?
+    let logger: Logger
+    let inFlight = CommitsInFlight()
+
+    init(settings: Settings, store: Store, rules: PipelineRules, evidence: EvidenceService?, metrics: GatewayMetrics, floorEvents: FloorEventBus,
+         wake: WakeSignals, poisonGuard: PoisonGuard?, logger: Logger) {
+        self.settings = settings
+        self.store = store
+        self.rules = rules
+        self.evidence = evidence
+        self.metrics = metrics
+        self.floorEvents = floorEvents
+        self.wake = wake
+        self.poisonGuard = poisonGuard
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        // Cancelled rather than shut down gracefully: nothing to wait for.
+        do { try await gracefulShutdown() } catch { return }
+        await inFlight.closeAndDrain()
+    }
+
+    /// Returns after the commit; bad items are reported and nothing of them is written.
+    public func ingest(body: Data, source: Gateway.Source, now: Date = Date()) async throws -> Gateway.IngestReport {
+        guard inFlight.enter() else { throw Gateway.IngestError.shuttingDown }
+        defer { inFlight.leave() }
+        var guardKey: String?
+        if let poisonGuard {
+            let context = "\(source.format?.rawValue ?? "auto")|\(source.camera ?? "")"
+            switch poisonGuard.begin(PoisonGuard.key(body, context: context)) {
+            case .proceed(let key): guardKey = key
+            case .quarantine(let key, let crashes):
+                metrics.quarantined()
+                logger.error("payload quarantined: the gateway died while processing it \(crashes) times; refused",
+                             metadata: ["payload_sha256": "\(key)", "bytes": "\(body.count)"])
+                try? await store.recordIngestQuarantine(sha256: key, bytes: body.count, format: source.format?.rawValue,
+                                                        camera: source.camera, crashes: crashes, now: now)
+                throw Gateway.IngestError.quarantined(crashes: crashes, sha256: key)
+            }
+        }
+        defer { if let guardKey { poisonGuard?.finished(guardKey) } }
+        TestCrash.here("ingest", subject: String(decoding: body.prefix(4096), as: UTF8.self))
+        let format = source.format
+        let json: JSONValue
+        do { json = try JSONValue.parse(body) } catch let p as FieldProblem { throw Gateway.IngestError.unreadable(p) }
+        if let items = json.arrayValue, items.count > settings.server.maxBatchItems {
+            throw Gateway.IngestError.tooManyItems(items.count, limit: settings.server.maxBatchItems)
+        }
+        let context = AdapterContext(cameraId: source.camera, preferContextCamera: source.cameraIsAuthoritative, labelMap: source.labels,
+                                     frigateBaseURL: source.frigateURL, receivedAt: now, messageKey: source.messageKey,
+                                     assumedConfidence: source.assumedConfidence,
+                                     maxItems: settings.server.maxBatchItems)
+        let (used, results) = Adapters.decodeWithFormat(json, format: format, context: context)
+        if results.count > settings.server.maxBatchItems {
+            throw Gateway.IngestError.tooManyItems(results.count, limit: settings.server.maxBatchItems)
+        }
+        var good: [Detection] = []
+        var rejected: [Gateway.Rejection] = []
+        var framesWritten: [String] = []
+        for (position, r) in results.enumerated() {
+            switch r {
+            case .success(var d):
+                do throws(FieldProblem) {
+                    if let written = try evidence?.takeInlineFrame(&d) { framesWritten.append(written) }
+                    good.append(d)
+                } catch {
+                    rejected.append(Gateway.Rejection(index: position, field: error.field, problem: error.problem))
+                }
+            case .failure(let p): rejected.append(Gateway.Rejection(index: p.index, field: p.problem.field, problem: p.problem.problem))
+            }
+        }
+        let started = ContinuousClock.now
+        let outcomes: [IngestOutcome]
+        do {
+            outcomes = good.isEmpty ? [] : try await store.ingest(good, rules: rules, now: now)
+        } catch {
+            // Nothing of the submission was committed: neither may its frames stay behind.
+            for hash in framesWritten { evidence?.frames.remove(hash) }
+            throw error
+        }
+        metrics.ingestLatency(seconds: (ContinuousClock.now - started).seconds)
+        metrics.rejected(count: rejected.count)
+        var newWork = false
+        for (o, d) in zip(outcomes, good) where !o.duplicate {
+            floorEvents.publish(.detection(o, d))
+            metrics.detection(o.status)
+            if o.workOrderId != nil { newWork = true }
+            var log = logger
+            log[metadataKey: "detection"] = "\(o.id)"
+            log[metadataKey: "camera"] = "\(o.cameraId)"
+            if let i = o.incidentId { log[metadataKey: "incident"] = "\(i)" }
+            if let w = o.workOrderId {
+                if let i = o.incidentId { floorEvents.publish(.incident(id: i, camera: d.cameraId, state: "open", detail: o.reason)) }
+                log[metadataKey: "work_order"] = "\(w)"
+                log.info("incident opened, work order queued", metadata: ["status": "\(o.status.rawValue)"])
+            } else if o.status == .orphaned {
+                log.warning("orphaned detection", metadata: ["reason": "\(o.reason)"])
+            } else {
+                log.debug("detection stored", metadata: ["status": "\(o.status.rawValue)"])
+            }
+        }
+        if newWork { wake.signalAll() }
+        return Gateway.IngestReport(accepted: outcomes, rejected: rejected, format: used?.rawValue)
+    }
+}
+
+/// Submissions being processed, and whether new ones are still taken: open until the drain,
+/// then closed for good. The drain ends when the last one in flight leaves.
+struct DrainState: Sendable, Equatable {
+    private(set) var inFlight = 0
+    private(set) var closed = false
+
+    /// False once closed: the caller must refuse the submission.
+    mutating func enter() -> Bool {
+        guard !closed else { return false }
+        inFlight += 1
+        return true
+    }
+
+    /// True when this was the last one a drain was waiting for.
+    mutating func leave() -> Bool {
+        inFlight -= 1
+        return closed && inFlight == 0
+    }
+
+    /// True when nothing is in flight, so the drain is already over.
+    mutating func close() -> Bool {
+        closed = true
+        return inFlight == 0
+    }
+}
+
+/// `DrainState` behind a lock, with the one task that waits for the drain.
+final class CommitsInFlight: @unchecked Sendable {
+    private let lock = NSLock()
+    private var state = DrainState()
+    private var drainer: CheckedContinuation<Void, Never>?
+
+    func enter() -> Bool { lock.withLock { state.enter() } }
+
+    func leave() {
+        let waiter: CheckedContinuation<Void, Never>? = lock.withLock {
+            guard state.leave() else { return nil }
+            defer { drainer = nil }
+            return drainer
+        }
+        waiter?.resume()
+    }
+
+    /// Closes and returns when nothing is in flight (called once, by the service).
+    func closeAndDrain() async {
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            let done: Bool = lock.withLock {
+                if state.close() { return true }
+                drainer = c
+                return false
+            }
+            if done { c.resume() }
+        }
+    }
+}
