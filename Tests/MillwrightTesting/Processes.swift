@@ -107,12 +107,17 @@ public final class ChildProcess: @unchecked Sendable {
         let child = pid
         exit = Task {
             await withCheckedContinuation { (c: CheckedContinuation<Int32, Never>) in
-                DispatchQueue.global().async {
+                // A thread of its own: a broker lives for a whole suite, and parking a Dispatch
+                // worker in waitpid for that long starves the queues Foundation's Process uses
+                // to notice its own children exit (seen as a hung suite on two cores).
+                let waiter = Thread {
                     var status: Int32 = 0
                     while waitpid(child, &status, 0) == -1 && errno == EINTR {}
                     let signal = status & 0x7F
                     c.resume(returning: signal == 0 ? (status >> 8) & 0xFF : 128 + signal)
                 }
+                waiter.stackSize = 64 << 10
+                waiter.start()
             }
         }
     }
