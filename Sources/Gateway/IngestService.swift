@@ -141,7 +141,12 @@ public final class IngestService: Service, Sendable {
         metrics.rejected(count: rejected.count)
         var newWork = false
         for (o, d) in zip(outcomes, good) where !o.duplicate {
-            floorEvents.publish(.detection(o, d))
+            for notice in o.floor {
+                switch notice {
+                case .detection: floorEvents.publish(.detection(o, d))
+                case .incidentOpened(let id, let camera, let detail): floorEvents.publish(.incident(id: id, camera: camera, state: "open", detail: detail))
+                }
+            }
             metrics.detection(o.status)
             if o.workOrderId != nil { newWork = true }
             var log = logger
@@ -149,7 +154,6 @@ public final class IngestService: Service, Sendable {
             log[metadataKey: "camera"] = "\(o.cameraId)"
             if let i = o.incidentId { log[metadataKey: "incident"] = "\(i)" }
             if let w = o.workOrderId {
-                if let i = o.incidentId { floorEvents.publish(.incident(id: i, camera: d.cameraId, state: "open", detail: o.reason)) }
                 log[metadataKey: "work_order"] = "\(w)"
                 log.info("incident opened, work order queued", metadata: ["status": "\(o.status.rawValue)"])
             } else if o.status == .orphaned {

@@ -224,6 +224,13 @@ public struct IngestEffects: Sendable, Equatable {
         public var data: [String: JSONValue]
     }
 
+    /// What the plant floor hears once the transaction is committed (MQTT, best effort).
+    public enum FloorNotice: Sendable, Equatable {
+        /// Every stored detection, with where it ended up.
+        case detection
+        case incidentOpened(id: String, camera: String, detail: String)
+    }
+
     public var detection: DetectionRecord
     public var decision: Decision
     /// A repeat: the open incident grows by this detection and its work order gets a note.
@@ -235,6 +242,7 @@ public struct IngestEffects: Sendable, Equatable {
     public var reservations: [Reservation] = []
     /// In the order they are appended to the trail.
     public var audit: [AuditEntry] = []
+    public var floor: [FloorNotice] = [.detection]
 }
 
 public enum IncidentDecision {
@@ -360,6 +368,7 @@ public enum IncidentDecision {
         ]))
         audit.append(decided(d, id: id, effects: e))
         e.audit = audit
+        e.floor = [.detection, .incidentOpened(id: ids.incident, camera: d.cameraId, detail: e.detection.reason)]
         return e
     }
 

@@ -11,6 +11,8 @@ public struct IngestOutcome: Sendable, Equatable {
     /// The detection_id was stored before: nothing was changed.
     public var duplicate: Bool
     public var cameraId: String
+    /// What the floor hears about it, from the decision (nothing for a duplicate).
+    public var floor: [IngestEffects.FloorNotice] = []
 }
 
 extension Store {
@@ -27,7 +29,7 @@ extension Store {
         let id = d.detectionId ?? UUID().uuidString.lowercased()
         if let existing = try db.row("SELECT status, reason, incident_id FROM detections WHERE id = ?", [id]) {
             return IngestOutcome(id: id, status: DetectionStatus(rawValue: existing["status"]) ?? .confirmed, reason: existing["reason"],
-                                 incidentId: existing["incident_id"], workOrderId: nil, duplicate: true, cameraId: d.cameraId)
+                                 incidentId: existing["incident_id"], workOrderId: nil, duplicate: true, cameraId: d.cameraId, floor: [])
         }
         var stored = d
         stored.detectionId = id
@@ -53,7 +55,7 @@ extension Store {
             }
         }
         return IngestOutcome(id: id, status: effects.detection.status, reason: effects.detection.reason, incidentId: effects.detection.incidentId,
-                             workOrderId: effects.workOrder?.id, duplicate: false, cameraId: d.cameraId)
+                             workOrderId: effects.workOrder?.id, duplicate: false, cameraId: d.cameraId, floor: effects.floor)
     }
 
     static func decide(_ d: Detection, id: String, query: KeyQuery, mapped: MappedDetection, rules: PipelineRules,

@@ -75,6 +75,7 @@ import Testing
             Issue.record("expected a repeat"); return
         }
         #expect(e.appendTo == "inc-1")
+        #expect(e.floor == [.detection], "a repeat is heard as a detection, not a new incident")
         #expect(e.detection.incidentId == "inc-1")
         #expect(e.detection.status == .suppressedRepeat)
         #expect(e.workOrder == nil)
@@ -101,6 +102,7 @@ import Testing
         #expect(e.workOrder?.phase == .pending)
         #expect(e.workOrder?.draft.description.contains("BELT-1 ×1 reserved at B-12 (0 left)") == true)
         #expect(e.audit.map(\.kind) == ["part.reserved", "part.short", "incident.opened", "work_order.queued", "detection.decided"])
+        #expect(e.floor == [.detection, .incidentOpened(id: "inc-1", camera: "CAM-07", detail: "confirmed: new incident")])
         let queued = e.audit.first { $0.kind == "work_order.queued" }
         #expect(queued?.data["payload_sha256"] == .string(Hashing.sha256Hex(Data((e.workOrder?.payload ?? "").utf8))))
     }
