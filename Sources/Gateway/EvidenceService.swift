@@ -184,7 +184,7 @@ extension Gateway {
             var draft = item.draft
             draft.linkEvidence(evidence.link(for: rendered.sha256), timezone: settings.site.timezone)
             try await store.recordEvidence(incidentId: item.incidentId, workOrderId: item.workOrderId, sha256: rendered.sha256,
-                                           usedFrame: rendered.usedFrame, note: rendered.note, draft: draft)
+                                           usedFrame: rendered.usedFrame, note: rendered.note, draft: draft, now: Date())
             return (draft, rendered.jpeg, rendered.sha256)
         } catch {
             logger.warning("evidence step failed; sending without image", metadata: ["incident": "\(item.incidentId)", "error": "\(error)"])

@@ -12,7 +12,7 @@ import Store
 /// `PlanningRefresh`, `MQTTBridge`); `servicePlan` puts them in one `ServiceGroup`.
 public final class Gateway: Sendable {
     public let settings: Settings
-    public let store: Store
+    public let store: any GatewayStore
     public let rules: PipelineRules
     public let connectors: [String: any CMMSConnector]
     public let logger: Logger
@@ -30,7 +30,7 @@ public final class Gateway: Sendable {
     /// Notifications and escalation look again now (a delivery, an acknowledgement).
     let planningWake = Wakeup()
 
-    public init(settings: Settings, store: Store, register: AssetRegister?, connectors: [any CMMSConnector], logger: Logger,
+    public init(settings: Settings, store: any GatewayStore, register: AssetRegister?, connectors: [any CMMSConnector], logger: Logger,
                 evidence: EvidenceService? = nil, planning: PlanningContext? = nil) {
         let rules = PipelineRules(settings: settings, mapper: AssetMapper(cameras: settings.assets.cameras, register: register), planning: planning)
         let wake = WakeSignals(names: connectors.map(\.name))

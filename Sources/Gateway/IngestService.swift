@@ -49,7 +49,7 @@ extension Gateway {
 /// Without the service running (replay, tests) ingest simply stays open.
 public final class IngestService: Service, Sendable {
     let settings: Settings
-    let store: Store
+    let store: any GatewayStore
     let rules: PipelineRules
     let evidence: EvidenceService?
     let metrics: GatewayMetrics
@@ -60,7 +60,7 @@ public final class IngestService: Service, Sendable {
     let logger: Logger
     let inFlight = CommitsInFlight()
 
-    init(settings: Settings, store: Store, rules: PipelineRules, evidence: EvidenceService?, metrics: GatewayMetrics, floorEvents: FloorEventBus,
+    init(settings: Settings, store: any GatewayStore, rules: PipelineRules, evidence: EvidenceService?, metrics: GatewayMetrics, floorEvents: FloorEventBus,
          wake: WakeSignals, poisonGuard: PoisonGuard?, logger: Logger) {
         self.settings = settings
         self.store = store

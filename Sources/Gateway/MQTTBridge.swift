@@ -142,10 +142,10 @@ public final class MQTTBridge: Service, Sendable {
     func announceMissedNews() async {
         while !Task.isCancelled {
             do {
-                for i in try await gateway.store.unannouncedIncidents() {
+                for i in try await gateway.store.unannouncedIncidents(limit: 500) {
                     await publish(.incident(id: i.incidentId, camera: i.camera, state: i.state, detail: "state \(i.state) (announced after a restart)"))
                 }
-                for wo in try await gateway.store.unannouncedWorkOrders() {
+                for wo in try await gateway.store.unannouncedWorkOrders(limit: 500) {
                     await publish(.workOrder(id: wo.workOrderId, incidentId: wo.incidentId, camera: wo.camera, reference: wo.reference,
                                              phase: wo.phase, cmmsId: wo.cmmsId))
                 }

@@ -15,7 +15,7 @@ public struct NotificationService: Service {
 
     public init(gateway: Gateway) { self.gateway = gateway }
 
-    var store: Store { gateway.store }
+    var store: any GatewayStore { gateway.store }
     var logger: Logger { gateway.logger }
     var settings: Settings { gateway.settings }
 
@@ -57,7 +57,7 @@ public struct NotificationService: Service {
     public func tick(_ notifier: Notifier, now: Date) async -> Date? {
         let n = settings.planning.notifications
         do {
-            for wo in try await store.workOrdersToNotify(now: now) {
+            for wo in try await store.workOrdersToNotify(now: now, limit: 100) {
                 var log = logger
                 log[metadataKey: "work_order"] = "\(wo.workOrderId)"
                 var reports: [NotificationReport] = []
@@ -99,7 +99,7 @@ public struct NotificationService: Service {
                 }
                 for r in reports + pickReports { Self.log(r, log) }
             }
-            for due in try await store.dueEscalations(now: now) {
+            for due in try await store.dueEscalations(now: now, limit: 100) {
                 for notice in try await store.advanceEscalation(workOrderId: due.escalation.workOrder, now: now) {
                     // An escalation is never held back by the rate limit or the digest.
                     let reports = await notifier.notify(notification(due.draft, cmmsId: due.cmmsId, stage: notice.stage + 1),

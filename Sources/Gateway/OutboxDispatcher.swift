@@ -19,7 +19,7 @@ public struct OutboxDispatcher: Service {
 
     public init(gateway: Gateway) { self.gateway = gateway }
 
-    var store: Store { gateway.store }
+    var store: any GatewayStore { gateway.store }
     var logger: Logger { gateway.logger }
 
     /// Until graceful shutdown, which cancels the loops; a delivery in flight still records
@@ -38,9 +38,9 @@ public struct OutboxDispatcher: Service {
 
     func recover() async {
         do {
-            let recovered = try await store.recoverInFlight()
+            let recovered = try await store.recoverInFlight(now: Date())
             if recovered > 0 { logger.notice("recovered in-flight work orders after restart; each is looked up before resending", metadata: ["count": "\(recovered)"]) }
-            for q in try await store.workOrders(phase: DeliveryState.Phase.quarantined.rawValue) where q.lastError != nil {
+            for q in try await store.workOrders(shadow: nil, phase: DeliveryState.Phase.quarantined.rawValue, limit: 1000) where q.lastError != nil {
                 logger.error("work order quarantined: it was in flight at each of the last restarts", metadata: [
                     "work_order": "\(q.id)", "reason": "\(q.lastError ?? "")"])
             }
@@ -60,11 +60,11 @@ public struct OutboxDispatcher: Service {
                 do {
                     // Work orders that were in flight when the process died go one at a time, with
                     // nothing else in flight anywhere: a crash then blames only the one to blame.
-                    if try await store.hasSuspects(cmms: name) { isolation.requestSolo() }
+                    if try await store.hasSuspects(cmms: name, now: Date()) { isolation.requestSolo() }
                     if try await deliverOneSuspectAlone(via: connector) { continue }
                     let free = min(cmms.concurrency - inFlight.current, isolation.allowsNormal ? cmms.concurrency : 0)
                     if free > 0 {
-                        for item in try await store.claimDue(cmms: name, limit: free, rendersEvidence: rendersEvidence) {
+                        for item in try await store.claimDue(cmms: name, limit: free, suspects: false, rendersEvidence: rendersEvidence, now: Date()) {
                             inFlight.add(1)
                             isolation.normal(1)
                             group.addTask {
@@ -93,7 +93,7 @@ public struct OutboxDispatcher: Service {
     func deliverOneSuspectAlone(via connector: any CMMSConnector) async throws -> Bool {
         guard isolation.beginSolo() else { return false }
         defer { isolation.endSolo() }
-        guard let item = try await store.claimDue(cmms: connector.name, limit: 1, suspects: true, rendersEvidence: gateway.evidence != nil).first else {
+        guard let item = try await store.claimDue(cmms: connector.name, limit: 1, suspects: true, rendersEvidence: gateway.evidence != nil, now: Date()).first else {
             return false
         }
         logger.notice("delivering alone: it was in flight when the gateway stopped", metadata: [
@@ -133,7 +133,7 @@ public struct OutboxDispatcher: Service {
                 let store = self.store, policy = gateway.settings.dispatch
                 let rec = try await Task {
                     try await store.recordDelivery(workOrderId: item.workOrderId, action: item.action, outcome: outcome, duration: duration,
-                                                   policy: policy, jitter: Double.random(in: 0...1))
+                                                   policy: policy, jitter: Double.random(in: 0...1), now: Date())
                 }.value
                 if rec.state.phase == .delivered || rec.state.phase == .deadLetter {
                     gateway.floorEvents.publish(.workOrder(id: item.workOrderId, incidentId: item.incidentId, camera: item.draft.camera,
@@ -147,7 +147,7 @@ public struct OutboxDispatcher: Service {
                     if let image, let cmmsId = rec.state.cmmsId, case .created = outcome {
                         // The link in the text is the fallback when the upload fails.
                         let ok = await connector.attach(cmmsId: cmmsId, filename: "\(item.reference)-evidence.jpg", jpeg: image.jpeg)
-                        try? await store.recordAttachment(workOrderId: item.workOrderId, sha256: image.sha256, ok: ok)
+                        try? await store.recordAttachment(workOrderId: item.workOrderId, sha256: image.sha256, ok: ok, now: Date())
                         if !ok { log.warning("evidence upload failed; the work order links to it instead") }
                     }
                 case .deadLetter:

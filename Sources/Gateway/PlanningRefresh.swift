@@ -24,13 +24,13 @@ public struct PlanningRefresh: Service {
             while !Task.isCancelled {
                 var ok = true
                 if let stock {
-                    do { try await store.importInventory(try await stock.inventory(), source: "cmms \(p.inventoryCMMS!)") } catch {
+                    do { try await store.importInventory(try await stock.inventory(), source: "cmms \(p.inventoryCMMS!)", now: Date()) } catch {
                         ok = false
                         logger.warning("could not read stock from the CMMS; keeping the last reading", metadata: ["cmms": "\(p.inventoryCMMS!)", "error": "\(error)"])
                     }
                 }
                 if let load {
-                    do { try await store.replaceExternalLoad(try await load.openWorkByTechnician()) } catch {
+                    do { try await store.replaceExternalLoad(try await load.openWorkByTechnician(), now: Date()) } catch {
                         ok = false
                         logger.warning("could not read technicians' open work from the CMMS; keeping the last reading", metadata: ["cmms": "\(p.loadFromCMMS!)", "error": "\(error)"])
                     }

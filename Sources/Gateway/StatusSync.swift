@@ -13,7 +13,7 @@ public struct StatusSync: Service {
 
     public init(gateway: Gateway) { self.gateway = gateway }
 
-    var store: Store { gateway.store }
+    var store: any GatewayStore { gateway.store }
     var logger: Logger { gateway.logger }
 
     public func run() async throws {
@@ -46,16 +46,16 @@ public struct StatusSync: Service {
             if wo.repeatsUnnoted > 0 {
                 let text = "Millwright: \(wo.repeatsUnnoted) more detection(s) of this defect, last at \(Timestamps.format(wo.lastSeen)) UTC."
                 if await connector.addNote(cmmsId: wo.cmmsId, text: text) {
-                    try? await store.markRepeatsNoted(workOrderId: wo.workOrderId, count: wo.repeatsUnnoted)
+                    try? await store.markRepeatsNoted(workOrderId: wo.workOrderId, count: wo.repeatsUnnoted, now: Date())
                 }
             }
             if let sha = wo.evidenceToAttach, let jpeg = try? gateway.evidence?.images.get(sha) {
                 let ok = await connector.attach(cmmsId: wo.cmmsId, filename: "\(wo.reference)-evidence.jpg", jpeg: jpeg)
-                if ok { try? await store.recordAttachment(workOrderId: wo.workOrderId, sha256: sha, ok: true) }
+                if ok { try? await store.recordAttachment(workOrderId: wo.workOrderId, sha256: sha, ok: true, now: Date()) }
             }
             do {
                 guard let status = try await connector.status(cmmsId: wo.cmmsId) else { continue }
-                let t = try await store.applyCMMSStatus(workOrderId: wo.workOrderId, status: status)
+                let t = try await store.applyCMMSStatus(workOrderId: wo.workOrderId, status: status, now: Date())
                 if case .moved(let from, let to) = t {
                     gateway.floorEvents.publish(.incident(id: wo.incidentId, camera: wo.camera, state: to.rawValue, detail: "CMMS status \(status.rawValue)"))
                     log.info("incident moved by CMMS status", metadata: ["from": "\(from.rawValue)", "to": "\(to.rawValue)", "cmms_status": "\(status.rawValue)"])

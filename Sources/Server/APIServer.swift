@@ -63,7 +63,7 @@ public struct APIServer: Sendable {
                 try ctx.require(.admin)
                 let id = try ctx.parameters.require("id")
                 do {
-                    guard try await gateway.store.redrive(workOrderId: id, by: ctx.caller?.name ?? "?") else {
+                    guard try await gateway.store.redrive(workOrderId: id, by: ctx.caller?.name ?? "?", now: Date()) else {
                         throw Problem(.conflict, type: "not-dead-lettered", detail: "work order \(id) is not dead-lettered, quarantined or waiting for review; only those can be re-driven")
                     }
                 } catch StoreError.notFound { throw notFound("work order") }
@@ -212,7 +212,7 @@ public struct APIServer: Sendable {
         }
         do {
             _ = try await gateway.store.feedback(incidentId: id, falsePositive: verdict == "false_positive",
-                                                 by: input["by"]?.stringValue ?? ctx.caller?.name, note: input["note"]?.stringValue)
+                                                 by: input["by"]?.stringValue ?? ctx.caller?.name, note: input["note"]?.stringValue, now: Date())
         } catch StoreError.notFound { throw notFound("incident") }
         return json(try await gateway.store.incident(id: id))
     }

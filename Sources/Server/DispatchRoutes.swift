@@ -122,7 +122,7 @@ extension APIServer {
         }
         let workOrderId = try await gateway.store.workOrder(id: id)?.id ?? id
         let ack: Store.Acknowledgement
-        do { ack = try await gateway.store.acknowledge(workOrderId: workOrderId, by: by) } catch StoreError.notFound { throw notFound("work order") }
+        do { ack = try await gateway.store.acknowledge(workOrderId: workOrderId, by: by, now: Date()) } catch StoreError.notFound { throw notFound("work order") }
         gateway.wakePlanning()
         switch ack {
         case .acknowledged(let at, let who): return json(AckResponse(workOrderId: workOrderId, acknowledgedAt: at, acknowledgedBy: who, changed: true))

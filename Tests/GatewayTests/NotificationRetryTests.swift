@@ -46,8 +46,8 @@ import Testing
         var view = try #require(try await gateway.store.workOrder(id: wo))
         #expect(view.notifiedAt == nil, "ann was not told")
         #expect(view.notificationError?.contains("ann webhook") == true, "\(view.notificationError ?? "")")
-        #expect(try await gateway.store.workOrdersToNotify(now: t + 2).isEmpty, "not before the backoff")
-        let retry = try #require(try await gateway.store.workOrdersToNotify(now: t + 32).first)
+        #expect(try await gateway.store.workOrdersToNotify(now: t + 2, limit: 100).isEmpty, "not before the backoff")
+        let retry = try #require(try await gateway.store.workOrdersToNotify(now: t + 32, limit: 100).first)
         #expect(retry.recipients == ["ann"], "bob heard it already")
         // Every later pass fails too: after twelve the gateway gives up, says so, and escalates.
         var now = t + 32, passes = 1
@@ -61,7 +61,7 @@ import Testing
         #expect(view.notifiedAt == nil)
         #expect(view.notificationGaveUpAt != nil)
         #expect(view.notificationError?.hasPrefix("gave up") == true)
-        #expect(try await gateway.store.dueEscalations(now: now + 100_000).count == 1, "the escalation chain is the safety net")
+        #expect(try await gateway.store.dueEscalations(now: now + 100_000, limit: 100).count == 1, "the escalation chain is the safety net")
     }
 
     @Test func oneChannelThatTakesItIsEnough() async throws {
