@@ -291,6 +291,7 @@ paths:
         "503": { $ref: "#/components/responses/Unavailable" }
   /v1/evidence/{id}:
     get:
+      operationId: getEvidence
       summary: The annotated evidence image (JPEG) by SHA-256 or incident id
       description: With an API key (viewer and up), or without one through a signed, expiring link (`exp`, `sig`).
       security: [ { bearer: [] }, {} ]
@@ -408,6 +409,8 @@ components:
             properties:
               items: { type: array, items: { $ref: "#/components/schemas/IncidentView" } }
               next_cursor: { $ref: "#/components/schemas/NextCursor" }
+      links:
+        evidence: { operationId: getEvidence, parameters: { id: "$response.body#/items/0/id" } }
     WorkOrderPage:
       description: A page of work orders
       headers: { Link: { $ref: "#/components/headers/Link" } }
