@@ -140,14 +140,21 @@ public struct HxGNEAMConnector: CMMSConnector {
         }
     }
 
+    /// A read by key. Only EAM's own "not found" (404 with an `ErrorAlert`) proves absence: a bare
+    /// 404 from a proxy or a wrong base_url says nothing about the work order.
     public func lookup(reference: String) async -> DeliveryState.Outcome {
         do {
             let r = try await http.send(.GET, collection + "/" + key(reference), headers: headers)
-            if r.status == 404 { return .lookupNotFound }
-            guard r.status == 200 else { return .retryable(error: "lookup HTTP \(r.status): \(Self.describe(r))", retryAfter: HTTPTransport.retryAfter(r.headers)) }
+            if r.status == 404 {
+                guard r.json?["ErrorAlert"]?.arrayValue != nil else {
+                    return LookupProof.unproven("HTTP 404 without EAM's ErrorAlert body from \(collection) (check base_url): \(Self.describe(r))")
+                }
+                return .lookupNotFound
+            }
+            guard r.status == 200 else { return LookupProof.unproven("EAM answered HTTP \(r.status): \(Self.describe(r))", retryAfter: HTTPTransport.retryAfter(r.headers)) }
             return .lookupFound(cmmsId: reference)
         } catch {
-            return .retryable(error: "lookup failed: \(HTTPTransport.describe(error))", retryAfter: nil)
+            return LookupProof.unproven("EAM did not answer: \(HTTPTransport.describe(error))")
         }
     }
 
