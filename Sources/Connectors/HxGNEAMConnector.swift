@@ -265,12 +265,13 @@ public struct HxGNEAMConnector: CMMSConnector {
 }
 
 extension DeliveryState.Outcome {
-    /// A lookup's answer as the outcome of a create that the system reports as a duplicate.
+    /// A lookup's answer as the outcome of a create that the system reports as a duplicate. Short of
+    /// finding it, the work order may well exist: `.unknown`, so the next attempt looks it up again.
     var asCreated: DeliveryState.Outcome {
         switch self {
         case .lookupFound(let id): return .created(cmmsId: id)
         case .lookupNotFound: return .unknown(error: "the CMMS reports a duplicate but the lookup does not find it yet")
-        default: return self
+        default: return .unknown(error: "the CMMS reports a duplicate; \(detail ?? label)")
         }
     }
 }

@@ -162,8 +162,7 @@ public struct MaximoConnector: CMMSConnector {
                 // The transaction id was processed before: the work order exists.
                 switch await lookup(reference: wo.reference) {
                 case .lookupFound(let id): return .created(cmmsId: id)
-                case .lookupNotFound: return .unknown(error: "Maximo says transaction \(wo.reference) was processed (409: \(Self.describe(r))) but no work order carries it yet")
-                case let other: return other
+                case let other: return .unknown(error: "Maximo says transaction \(wo.reference) was processed (409: \(Self.describe(r))) but the lookup did not find it: \(other.detail ?? other.label)")
                 }
             }
             if let failure = HTTPTransport.classify(r, describe: Self.describe) {
