@@ -109,10 +109,10 @@ public struct FiixConnector: CMMSConnector {
     static func classifyError(_ r: HTTPTransport.Response) -> DeliveryState.Outcome? {
         guard let message = error(r) else { return nil }
         let code = r.json?["error"]?["code"]?.doubleValue.flatMap { Checked.exactInt($0, in: 0...Int(Int32.max)) }
-        switch code {
-        case (500...)?: return .unknown(error: message)
-        case 401?, 403?: return .retryable(error: "\(message) (check the app key, access key and secret)", retryAfter: nil)
-        case 429?: return .retryable(error: message, retryAfter: HTTPTransport.retryAfter(r.headers))
+        switch code ?? -1 {
+        case 500...: return .unknown(error: message)
+        case 401, 403: return .retryable(error: "\(message) (check the app key, access key and secret)", retryAfter: nil)
+        case 429: return .retryable(error: message, retryAfter: HTTPTransport.retryAfter(r.headers))
         default: return .permanent(error: message)
         }
     }

@@ -200,9 +200,8 @@ public struct MaintainXConnector: CMMSConnector {
     /// Lists the work orders created since the horizon (the claim minus clock skew, else
     /// `lookup_window`) with `createdAt[gte]`, `sort=-createdAt`, 200 a page, following `nextCursor`:
     /// "not found" only once the last page has been read. A match is `extraFields[reference_field]`
-    /// when configured; otherwise the "Millwright reference MW-…" line of the list's `description`,
-    /// confirmed by `externalData.millwrightReference` on the work order itself (and a work order the
-    /// list sends without a description is read, at most `lookup_depth` of them). A window too busy
+    /// when configured; otherwise `externalData.millwrightReference` on the work order itself, opened
+    /// unless the list's `description` names another Millwright reference (at most `lookup_depth`). A window too busy
     /// to read to its end, or a read that fails, proves nothing: the answer is then "try again".
     public func lookup(reference: String, createdSince: Date?) async -> DeliveryState.Outcome {
         let since = Timestamps.format(LookupProof.horizon(createdSince: createdSince, window: options.lookupWindow))
@@ -224,8 +223,10 @@ public struct MaintainXConnector: CMMSConnector {
                             if item["extraFields"]?[field]?.stringValue == reference { return .lookupFound(cmmsId: id) }
                             continue
                         }
-                        if let text = item["description"]?.stringValue, !LookupProof.descriptionNames(text, reference: reference) { continue }
-                        // Named in the description, or no description sent: the work order itself decides.
+                        // A description naming another Millwright reference rules the work order out; one naming
+                        // ours, none (a technician may have rewritten it) or no description: the work order decides.
+                        if let text = item["description"]?.stringValue, text.contains("Millwright reference "),
+                           !LookupProof.descriptionNames(text, reference: reference) { continue }
                         reads += 1
                         guard reads <= options.lookupDepth else {
                             return LookupProof.unproven("more than \(options.lookupDepth) work orders to open one by one (maintainx.lookup_depth); set maintainx.reference_field")
