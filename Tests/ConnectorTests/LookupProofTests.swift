@@ -33,7 +33,7 @@ import Testing
             guard r.method == "GET", r.path.hasSuffix("/work-orders/") || r.path.hasSuffix("/work-orders") else { return .json(404, ["message": "no route"]) }
             let limit = min(100, Int(r.param("limit") ?? "") ?? 100), offset = Int(r.param("offset") ?? "") ?? 0
             let items = (offset..<min(count, offset + limit)).map { i -> [String: Any] in
-                ["id": "wo\(i)", "createdAt": iso.format(newest.addingTimeInterval(Double(-60 * i))),
+                ["id": "wo\(i)", "createdAt": Self.iso.format(newest.addingTimeInterval(Double(-60 * i))),
                  "description": i == target ? "Defect\nDetection: d1 · Millwright reference \(reference) · site plant-1" : "Defect\nDetection: d\(i) · Millwright reference MW-OTHER\(i)"]
             }
             return .json(200, ["success": true, "results": items])
@@ -74,7 +74,7 @@ import Testing
     @Test func upkeepServerIgnoringOffsetIsNotAbsence() async throws {
         let srv = try await ScriptedServer.start { r in
             if r.path.hasSuffix("/auth/") { return .json(200, ["result": ["sessionToken": "tok"]]) }
-            let items = (0..<100).map { i in ["id": "wo\(i)", "createdAt": iso.format(Date()), "description": "other"] as [String: Any] }
+            let items = (0..<100).map { i in ["id": "wo\(i)", "createdAt": Self.iso.format(Date()), "description": "other"] as [String: Any] }
             return .json(200, ["results": items])
         }
         defer { srv.stop() }
@@ -147,17 +147,17 @@ import Testing
                 let page = r.param("cursor") == "p2" ? 1 : 0
                 let items = (0..<200).map { i -> [String: Any] in
                     let n = page * 200 + i
-                    return ["id": n, "title": "t", "status": "OPEN", "createdAt": iso.format(Date()),
+                    return ["id": n, "title": "t", "status": "OPEN", "createdAt": Self.iso.format(Date()),
                             "description": n == 330 ? "Detection: d · Millwright reference \(reference) · site p" : "Millwright reference MW-OTHER\(n)"]
                 }
-                return .json(200, ["workOrders": items, "nextCursor": page == 0 ? "p2" : NSNull()])
+                return .json(200, ["workOrders": items, "nextCursor": page == 0 ? "p2" as Any : NSNull() as Any])
             }
             if r.path == "/v1/workorders/330" { return .json(200, ["workOrder": ["id": 330, "externalData": ["millwrightReference": reference]]]) }
             return .json(404, ["message": "no"])
         }
         defer { srv.stop() }
         var s = TestCMMS(name: "mx", kind: "maintainx", baseURL: srv.baseURL + "/v1")
-        s.auth = .bearer(token: "k")
+        s.auth = CMMSAuth.bearer(token: "k")
         let c = try CMMSRegistry.makeConnector(s, http: .test())
         #expect(await c.lookup(reference: reference, createdSince: Date().addingTimeInterval(-3600)) == .lookupFound(cmmsId: "330"))
         // Only the work order whose description names us is opened.
