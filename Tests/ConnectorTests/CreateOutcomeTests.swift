@@ -45,4 +45,28 @@ import Testing
             Issue.record("\(kind): a create without an answer must be looked up before a retry"); return
         }
     }
+
+    static let lookupKinds = CMMSRegistry.all.filter { $0.capabilities.contains(.lookup) }.map(\.name)
+
+    /// A lookup that failed, or whose answer is not the list it asked for, proves nothing: it must
+    /// say so ("lookup could not prove absence: …"), never "not found".
+    @Test(arguments: lookupKinds)
+    func aFailedOrUnreadableLookupIsNotAbsence(_ kind: String) async throws {
+        for (status, body) in [(500, "{\"message\": \"down\"}"), (200, "{}"), (200, "<html>maintenance</html>")] {
+            let srv = try await ScriptedServer.start { r in
+                if r.path.hasSuffix("/auth/") { return .json(200, ["result": ["sessionToken": "tok"]]) }
+                return ScriptedServer.Answer(status: status, headers: [("Content-Type", "application/json")], body: body)
+            }
+            defer { srv.stop() }
+            var s = RegistryTests.minimal(kind)
+            s.baseURL = srv.baseURL
+            let c = try CMMSRegistry.makeConnector(s, http: .test())
+            let o = await c.lookup(reference: "MW-ABCDEF123456")
+            // HxGN EAM reads by key: a 200 is the work order itself.
+            if kind == "hxgn-eam", status == 200 { continue }
+            guard case .retryable(let e, _) = o, e.hasPrefix(LookupProof.prefix) else {
+                Issue.record("\(kind): HTTP \(status) \(body) answered \(o), not 'lookup could not prove absence'"); continue
+            }
+        }
+    }
 }
