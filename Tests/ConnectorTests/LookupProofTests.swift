@@ -55,7 +55,7 @@ import Testing
         #expect(await srv.requests.contains { $0.param("offset") == "100" })
     }
 
-    @Test func upkeepStopsAtTheClaimMinusSkewAndProvesAbsence() async throws {
+    @Test func upkeepStopsAtTheClaimMinusSkewAndProvesAbsence_UpKeepV2CreatedAtNewestFirst() async throws {
         // 250 work orders a minute apart: the claim 30 minutes ago (plus 15 min skew) is within the first page.
         let srv = try await Self.upkeepServer(count: 250, target: nil, reference: "MW-ABSENT")
         defer { srv.stop() }
@@ -169,7 +169,7 @@ import Testing
 
     // MARK: Limble — GET /v2/tasks `limit` and `page`
 
-    @Test func limblePagesPastTheFirstPage() async throws {
+    @Test func limblePagesPastTheFirstPage_LimbleAPIV2TasksLimitPage() async throws {
         let srv = try await ScriptedServer.start { r in
             let page = Int(r.param("page") ?? "1") ?? 1, limit = Int(r.param("limit") ?? "100") ?? 100
             let tasks = ((page - 1) * limit..<min(230, page * limit)).map { i -> [String: Any] in
@@ -188,7 +188,7 @@ import Testing
 
     // MARK: HxGN EAM — read by key
 
-    @Test func hxgnBare404IsNotAbsence() async throws {
+    @Test func hxgnBare404IsNotAbsence_EAMErrorAlertNotFound() async throws {
         let srv = try await ScriptedServer.start { _ in ScriptedServer.Answer(status: 404, body: "<html>Not Found</html>") }
         defer { srv.stop() }
         var s = TestCMMS(name: "eam", kind: "hxgn-eam", baseURL: srv.baseURL)
