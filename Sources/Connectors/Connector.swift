@@ -12,8 +12,13 @@ public protocol CMMSConnector: Sendable {
     var kind: String { get }
     func create(_ workOrder: WorkOrderDraft) async -> DeliveryState.Outcome
     /// Does the CMMS already have a work order with our reference? `.lookupFound`,
-    /// `.lookupNotFound`, or an error outcome when the lookup itself failed.
+    /// `.lookupNotFound` only when the answer proves absence, otherwise an error outcome
+    /// (`LookupProof.unproven`: "lookup could not prove absence: …") so nothing is created blind.
     func lookup(reference: String) async -> DeliveryState.Outcome
+    /// The same, told when the first create of this work order was claimed: a connector that has
+    /// to page through the system's list reads back to that moment (minus `LookupProof.clockSkew`)
+    /// instead of a configured window. Connectors that filter on our reference ignore it.
+    func lookup(reference: String, createdSince: Date?) async -> DeliveryState.Outcome
     /// The work order's status in the CMMS; `nil` when the system cannot be asked.
     func status(cmmsId: String) async throws -> CMMSStatus?
     /// Adds a note (e.g. "3 more detections") to an existing work order, where supported.
@@ -27,6 +32,7 @@ public protocol CMMSConnector: Sendable {
 }
 
 extension CMMSConnector {
+    public func lookup(reference: String, createdSince: Date?) async -> DeliveryState.Outcome { await lookup(reference: reference) }
     public func attach(cmmsId: String, filename: String, jpeg: Data) async -> Bool { false }
     public var attachmentLimitBytes: Int { 1_000_000 }
 }
@@ -50,5 +56,37 @@ public enum ConnectorError: Error, CustomStringConvertible {
         case .unsupportedKind(let k): "CMMS kind '\(k)' has no connector in this build"
         case .misconfigured(let m): m
         }
+    }
+}
+
+/// What a lookup answers when it could not read enough of the CMMS to say "not there".
+public enum LookupProof {
+    /// How far the CMMS's clock may run behind ours: paging stops this much before the claim.
+    public static let clockSkew: TimeInterval = 15 * 60
+    /// The prefix every unproven answer carries, so the gateway and an operator can tell it from
+    /// an ordinary failure.
+    public static let prefix = "lookup could not prove absence: "
+
+    /// A retryable outcome: the item stays in verification and is looked up again, never created blind.
+    public static func unproven(_ why: String, retryAfter: Duration? = nil) -> DeliveryState.Outcome {
+        .retryable(error: prefix + why, retryAfter: retryAfter)
+    }
+
+    /// The oldest creation time a paging lookup must read back to.
+    public static func horizon(createdSince: Date?, window: Duration, now: Date = Date()) -> Date {
+        (createdSince ?? now.addingTimeInterval(-window.seconds)).addingTimeInterval(-clockSkew)
+    }
+
+    /// True when `text` carries "Millwright reference <reference>" as a whole token (so MW-AB does
+    /// not match MW-ABC).
+    public static func descriptionNames(_ text: String, reference: String) -> Bool {
+        let needle = "Millwright reference " + reference
+        var rest = text[...]
+        while let r = rest.range(of: needle) {
+            let after = rest[r.upperBound...].first
+            if after.map({ !($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }) ?? true { return true }
+            rest = rest[r.upperBound...]
+        }
+        return false
     }
 }

@@ -14,14 +14,16 @@ import NIOHTTP1
 ///   optional `intWorkOrderStatusID`, `intMaintenanceTypeID`), then `AddRequest` on `WorkOrderAsset`
 ///   (`intWorkOrderID`, `intAssetID`) when the asset maps to a Fiix asset id, and on `WorkOrderUser`
 ///   (`intWorkOrderID`, `intUserID`) when `users` maps the technician to a Fiix user id;
-/// - `FindRequest` on `WorkOrder` with `filters: [{ql: "strDescription LIKE ?", parameters: ["%Millwright reference MW-…%"]}]` (lookup);
+/// - `FindRequest` on `WorkOrder` with `filters: [{ql: "strDescription LIKE ?", parameters: ["%Millwright reference MW-…%"]}]`
+///   and `maxObjects` (lookup: filtered on the server; an answer filling `maxObjects` proves nothing);
 /// - `FindByIdRequest` on `WorkOrder` (`intWorkOrderStatusID`) and `WorkOrderStatus` (`strName`) (status);
 /// - image: `AddRequest` on `FileContents` (`strName`, `strMimeType`, `strContents` = the JPEG in base64,
 ///   `intSize`), then on `File` (`intWorkOrderID`, `intFileContentsID`, `strName`). The classes and
 ///   fields are those of Fiix's generated client (fiixlabs/fiix-cmms-client-java, dto/File and
 ///   dto/FileContents); Fiix documents no upload procedure, and base64 is how integrations fill strContents.
-/// Errors come as `{"error": {"code", "message"}}`; they are permanent unless the code says the
-/// server failed.
+/// Errors come as `{"error": {"code", "message"}}` (in an HTTP 200): a code of 500 or more is Fiix's
+/// own failure and may follow a stored object (`.unknown`: looked up before the retry); 401/403/429
+/// are retried; other codes are permanent. HTTP 5xx and timeouts are `.unknown` as everywhere.
 /// Status by the status's name: "…progress…" → in progress, "complete"/"closed" → completed,
 /// "cancel…" → cancelled, else open; `status_map` ("<name in lower case>=…, …") overrides.
 /// The cmms entry's `title:` replaces the first line of strDescription and `fields:` adds WorkOrder
@@ -100,6 +102,21 @@ public struct FiixConnector: CMMSConnector {
         return (e["code"]?.stringOrNumber.map { "Fiix error \($0): " } ?? "Fiix error: ") + (e["message"]?.stringValue ?? "unspecified")
     }
 
+    /// An error object in a 200 answer, as an outcome. Fiix reports a failure of its own server
+    /// (code 500 and up) the same way as a refused request, and such a failure may come after the
+    /// object was stored: it is `.unknown` (looked up before any retry). 401/403 and 429 are retried;
+    /// every other code says the request itself is wrong.
+    static func classifyError(_ r: HTTPTransport.Response) -> DeliveryState.Outcome? {
+        guard let message = error(r) else { return nil }
+        let code = r.json?["error"]?["code"]?.doubleValue.flatMap { Checked.exactInt($0, in: 0...Int(Int32.max)) }
+        switch code ?? -1 {
+        case 500...: return .unknown(error: message)
+        case 401, 403: return .retryable(error: "\(message) (check the app key, access key and secret)", retryAfter: nil)
+        case 429: return .retryable(error: message, retryAfter: HTTPTransport.retryAfter(r.headers))
+        default: return .permanent(error: message)
+        }
+    }
+
     static let defaultPriorityNames: [Priority: String] = [.critical: "Highest", .high: "High", .medium: "Medium", .low: "Low"]
 
     func priorityId(_ p: Priority) async throws -> Int? {
@@ -133,7 +150,7 @@ public struct FiixConnector: CMMSConnector {
             }
             let r = try await add("WorkOrder", workOrderObject(wo, priorityId: pid))
             if let failure = HTTPTransport.classify(r, describe: { Self.error($0) ?? $0.text }) { return failure }
-            if let e = Self.error(r) { return .permanent(error: e) }
+            if let failure = Self.classifyError(r) { return failure }
             guard let id = r.json?["object"]?["id"]?.stringOrNumber else { return .unknown(error: "created, but the response had no id: \(r.text)") }
             // The links are best effort: the work order exists, and its text names asset and technician.
             if let asset = options.assetMap[wo.asset] ?? Int(wo.asset) {
@@ -148,16 +165,31 @@ public struct FiixConnector: CMMSConnector {
         }
     }
 
+    /// Objects asked for per lookup; a full answer may have been cut by the cap, so it proves nothing.
+    static let lookupMax = 100
+
+    /// Fiix filters on the server (`strDescription LIKE ?` on our reference line); the answer is
+    /// complete only when it is shorter than `maxObjects`. Each hit's description is checked for
+    /// the reference as a whole token when Fiix sends it back.
     public func lookup(reference: String) async -> DeliveryState.Outcome {
         do {
-            let r = try await call(["_maCn": .string("FindRequest"), "className": .string("WorkOrder"), "fields": .string("id"),
+            let r = try await call(["_maCn": .string("FindRequest"), "className": .string("WorkOrder"), "fields": .string("id,strDescription"),
+                                    "maxObjects": .number(Double(Self.lookupMax)),
                                     "filters": .array([.object(["ql": .string("strDescription LIKE ?"), "parameters": .array([.string("%Millwright reference \(reference)%")])])])])
             guard r.status == 200, Self.error(r) == nil, let objs = r.json?["objects"]?.arrayValue else {
-                return .retryable(error: "lookup HTTP \(r.status): \(Self.error(r) ?? r.text)", retryAfter: HTTPTransport.retryAfter(r.headers))
+                return LookupProof.unproven("Fiix FindRequest answered HTTP \(r.status): \(Self.error(r) ?? r.text)", retryAfter: HTTPTransport.retryAfter(r.headers))
             }
-            return objs.first?["id"]?.stringOrNumber.map { .lookupFound(cmmsId: $0) } ?? .lookupNotFound
+            let hits = objs.filter { o in o["strDescription"]?.stringValue.map { LookupProof.descriptionNames($0, reference: reference) } ?? true }
+            if let first = hits.first {
+                guard let id = first["id"]?.stringOrNumber else { return LookupProof.unproven("a Fiix work order names \(reference) but has no id: \(r.text)") }
+                return .lookupFound(cmmsId: id)
+            }
+            if objs.count >= Self.lookupMax {
+                return LookupProof.unproven("Fiix returned \(objs.count) work orders (its maxObjects cap) whose description contains \(reference), none naming it exactly")
+            }
+            return .lookupNotFound
         } catch {
-            return .retryable(error: "lookup failed: \(HTTPTransport.describe(error))", retryAfter: nil)
+            return LookupProof.unproven("Fiix did not answer: \(HTTPTransport.describe(error))")
         }
     }
 

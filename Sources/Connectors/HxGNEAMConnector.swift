@@ -140,14 +140,21 @@ public struct HxGNEAMConnector: CMMSConnector {
         }
     }
 
+    /// A read by key. Only EAM's own "not found" (404 with an `ErrorAlert`) proves absence: a bare
+    /// 404 from a proxy or a wrong base_url says nothing about the work order.
     public func lookup(reference: String) async -> DeliveryState.Outcome {
         do {
             let r = try await http.send(.GET, collection + "/" + key(reference), headers: headers)
-            if r.status == 404 { return .lookupNotFound }
-            guard r.status == 200 else { return .retryable(error: "lookup HTTP \(r.status): \(Self.describe(r))", retryAfter: HTTPTransport.retryAfter(r.headers)) }
+            if r.status == 404 {
+                guard r.json?["ErrorAlert"]?.arrayValue != nil else {
+                    return LookupProof.unproven("HTTP 404 without EAM's ErrorAlert body from \(collection) (check base_url): \(Self.describe(r))")
+                }
+                return .lookupNotFound
+            }
+            guard r.status == 200 else { return LookupProof.unproven("EAM answered HTTP \(r.status): \(Self.describe(r))", retryAfter: HTTPTransport.retryAfter(r.headers)) }
             return .lookupFound(cmmsId: reference)
         } catch {
-            return .retryable(error: "lookup failed: \(HTTPTransport.describe(error))", retryAfter: nil)
+            return LookupProof.unproven("EAM did not answer: \(HTTPTransport.describe(error))")
         }
     }
 
@@ -258,12 +265,13 @@ public struct HxGNEAMConnector: CMMSConnector {
 }
 
 extension DeliveryState.Outcome {
-    /// A lookup's answer as the outcome of a create that the system reports as a duplicate.
+    /// A lookup's answer as the outcome of a create that the system reports as a duplicate. Short of
+    /// finding it, the work order may well exist: `.unknown`, so the next attempt looks it up again.
     var asCreated: DeliveryState.Outcome {
         switch self {
         case .lookupFound(let id): return .created(cmmsId: id)
         case .lookupNotFound: return .unknown(error: "the CMMS reports a duplicate but the lookup does not find it yet")
-        default: return self
+        default: return .unknown(error: "the CMMS reports a duplicate; \(detail ?? label)")
         }
     }
 }

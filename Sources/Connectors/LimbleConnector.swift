@@ -7,23 +7,23 @@ import NIOHTTP1
 ///
 /// Endpoints (the Limble API V2 Postman collection, apidocs.limblecmms.com): `POST /v2/tasks` (create:
 /// `name`, `description`, `locationID`, `assetID`, `priority`, `type`, `due`, `assignment` +
-/// `assignmentType`), `GET /v2/tasks?tasks={id}` (status), `GET /v2/tasks?locations={id}&limit=…`
-/// (lookup), `POST /v2/tasks/{id}/comments` (`comment`: notes), `PUT /v2/tasks/{id}/image`
+/// `assignmentType`), `GET /v2/tasks?tasks={id}` (status), `GET /v2/tasks?locations={id}&limit=100&page=n`
+/// (lookup, paged), `POST /v2/tasks/{id}/comments` (`comment`: notes), `PUT /v2/tasks/{id}/image`
 /// (multipart field `image`, JPEG/PNG/GIF ≤ 50 MB: the evidence as the task's main image).
 /// Auth: Basic with the API client id and secret.
 ///
 /// Choices where the docs are open: `type` 2 (unplanned work order; `task_type`), `priority` as a
 /// number from `priority_map` (critical 1, high 2, medium 3, low 4; Limble priorities are configured
 /// per account), `due` (required, Unix seconds) the detection time plus `due_in` (24h); tasks have no
-/// external-reference filter, so the lookup lists the location's tasks and matches the "Millwright
-/// reference MW-…" line of our description. A task is completed when `dateCompleted` is set;
+/// external-reference filter, so the lookup pages the locations' tasks (see `lookup(reference:createdSince:)`)
+/// and matches the "Millwright reference MW-…" line of our description. A task is completed when `dateCompleted` is set;
 /// otherwise `statusID` decides through `status_map` ("1=in_progress, …"; default 1 → in progress,
 /// else open). The technician from `users` (numeric user id, `team:<id>` for a team) is the
 /// `assignment`. The cmms entry's `title:` replaces the name and `fields:` adds task fields
 /// (`meta1`, `estimatedTime`, `requestName`, …; the numeric ones typed).
 ///
 /// Config (`limble:` block): `location_id` (required, number), `location_map`, `asset_map` (our asset →
-/// Limble assetID), `priority_map`, `task_type`, `due_in`, `status_map`, `lookup_depth` (100), `users`,
+/// Limble assetID), `priority_map`, `task_type`, `due_in`, `status_map`, `lookup_depth` (2000), `lookup_window` (7d), `users`,
 /// `attachment_limit_bytes`. Auth: `client`.
 public struct LimbleOptions: CMMSOptions {
     /// The Limble location tasks go to when theirs is not mapped.
@@ -35,10 +35,12 @@ public struct LimbleOptions: CMMSOptions {
     public var taskType = 2
     /// Due date: the detection time plus this.
     public var dueIn: Duration = .seconds(86400)
-    /// Tasks listed per location when looking one up by our reference.
-    public var lookupDepth = 100
+    /// Tasks read at most when looking one up by our reference.
+    public var lookupDepth = 2000
+    /// How far back a lookup reads when the gateway does not say when the create was claimed.
+    public var lookupWindow: Duration = .seconds(7 * 86400)
 
-    public static let keys = ["location_id", "location_map", "asset_map", "task_type", "due_in", "lookup_depth"]
+    public static let keys = ["location_id", "location_map", "asset_map", "task_type", "due_in", "lookup_depth", "lookup_window"]
 
     public init(locationId: Int) { self.locationId = locationId }
 
@@ -48,7 +50,8 @@ public struct LimbleOptions: CMMSOptions {
         assetMap = try block.child("asset_map")?.intMap(of: "a Limble asset id") ?? [:]
         if let v = block.child("task_type") { taskType = try v.int(in: 1...1000) }
         if let v = block.child("due_in") { dueIn = try v.duration(in: .zero...Duration.seconds(366 * 86400)) }
-        if let v = block.child("lookup_depth") { lookupDepth = try v.int(in: 1...1000) }
+        if let v = block.child("lookup_depth") { lookupDepth = try v.int(in: 1...20000) }
+        if let v = block.child("lookup_window") { lookupWindow = try v.duration(in: .seconds(60)...Duration.seconds(366 * 86400)) }
     }
 }
 
@@ -125,15 +128,45 @@ public struct LimbleConnector: CMMSConnector {
         Set([options.locationId] + options.locationMap.values).map(String.init).sorted()
     }
 
-    public func lookup(reference: String) async -> DeliveryState.Outcome {
+    public func lookup(reference: String) async -> DeliveryState.Outcome { await lookup(reference: reference, createdSince: nil) }
+
+    /// Tasks per page in a lookup.
+    static let lookupPage = 100
+
+    /// Tasks have no external-reference filter: the lookup pages `GET /v2/tasks?locations=…&limit=100&page=n`
+    /// and matches the "Millwright reference MW-…" line of the description. Absence is proven by the
+    /// last page (shorter than `limit`), or by a task whose `createdDate` (Unix seconds) is before the
+    /// horizon (the claim minus clock skew, else `lookup_window`) while the pages run newest first;
+    /// `lookup_depth` tasks read, a repeated page (paging not honoured) or an error prove nothing.
+    public func lookup(reference: String, createdSince: Date?) async -> DeliveryState.Outcome {
+        let horizon = LookupProof.horizon(createdSince: createdSince, window: options.lookupWindow)
+        let locations = lookupLocations.joined(separator: ",")
+        var read = 0
+        var seen = Set<String>()
+        var newestFirst = true
+        var previous: Double?
         do {
-            let locations = lookupLocations.joined(separator: ",")
-            let r = try await http.send(.GET, base + "/tasks?locations=\(locations)&limit=\(options.lookupDepth)", headers: headers)
-            guard r.status == 200, let list = r.json?.arrayValue else { return .retryable(error: "lookup HTTP \(r.status): \(Self.describe(r))", retryAfter: HTTPTransport.retryAfter(r.headers)) }
-            let hit = list.first { $0["description"]?.stringValue?.contains("Millwright reference \(reference)") == true }
-            return hit?["taskID"]?.stringOrNumber.map { .lookupFound(cmmsId: $0) } ?? .lookupNotFound
+            for page in 1...(options.lookupDepth + Self.lookupPage - 1) / Self.lookupPage {
+                let r = try await http.send(.GET, base + "/tasks?locations=\(locations)&limit=\(Self.lookupPage)&page=\(page)", headers: headers)
+                guard r.status == 200, let list = r.json?.arrayValue else {
+                    return LookupProof.unproven("Limble answered HTTP \(r.status) for page \(page): \(Self.describe(r))", retryAfter: HTTPTransport.retryAfter(r.headers))
+                }
+                var reachedHorizon = false
+                for task in list {
+                    guard let id = task["taskID"]?.stringOrNumber else { return LookupProof.unproven("a task without taskID on page \(page)") }
+                    guard seen.insert(id).inserted else { return LookupProof.unproven("Limble answered task \(id) twice while paging (page not honoured)") }
+                    if task["description"]?.stringValue.map({ LookupProof.descriptionNames($0, reference: reference) }) == true { return .lookupFound(cmmsId: id) }
+                    let created = task["createdDate"]?.doubleValue
+                    if let created, let p = previous, created > p { newestFirst = false }
+                    if let created { previous = created }
+                    if newestFirst, let created, created < horizon.timeIntervalSince1970 { reachedHorizon = true }
+                }
+                read += list.count
+                if reachedHorizon || list.count < Self.lookupPage { return .lookupNotFound }
+            }
+            return LookupProof.unproven("read \(read) Limble tasks without reaching the end or \(Timestamps.format(horizon)); raise limble.lookup_depth")
         } catch {
-            return .retryable(error: "lookup failed: \(HTTPTransport.describe(error))", retryAfter: nil)
+            return LookupProof.unproven("Limble did not answer: \(HTTPTransport.describe(error))")
         }
     }
 

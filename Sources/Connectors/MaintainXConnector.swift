@@ -22,9 +22,10 @@ import NIOHTTP1
 /// (`dueDate`, `estimatedTime`, custom fields as `extraFields.<label>`); the OpenAPI's integer,
 /// number and boolean properties are sent typed.
 ///
-/// Lookup: the API cannot filter on externalData, so the connector lists work orders created in
-/// the last `lookup_window` (7d), newest first, and matches `extraFields[reference_field]` when
-/// configured, else reads the newest `lookup_depth` (25) one by one and compares `externalData`.
+/// Lookup: the API cannot filter on externalData, so the connector pages (cursor) through every work
+/// order created since the claim (or in the last `lookup_window`, 7d), newest first, and matches
+/// `extraFields[reference_field]` when configured, else the description's reference line, confirmed
+/// on the work order's `externalData` (at most `lookup_depth`, 25, opened one by one).
 /// Rate limits: every answer's `X-Rate-Limit-Remaining`/`X-Rate-Limit-Reset` is remembered; at 0
 /// the connector answers `.retryable` with the reset delay without calling, so the dispatcher waits
 /// instead of burning attempts; a `429` is `.retryable` with `Retry-After` (or the reset delay).
@@ -191,61 +192,62 @@ public struct MaintainXConnector: CMMSConnector {
         }
     }
 
-    public func lookup(reference: String) async -> DeliveryState.Outcome {
-        let window = options.lookupWindow
-        let since = Timestamps.format(Date().addingTimeInterval(-window.seconds))
-        let q = "sort=-createdAt&limit=200&expand=extra_fields&createdAt%5Bgte%5D=" + (since.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? since)
-        do {
-            if let field = options.referenceField {
-                return try await lookupByField(field, reference: reference, query: q)
-            }
-            switch try await send(.GET, "/workorders?" + q) {
-            case .failure(let l): return .retryable(error: "MaintainX rate limit reached during lookup", retryAfter: l.delay)
-            case .success(let r):
-                guard r.status == 200, let list = r.json?["workOrders"]?.arrayValue else {
-                    return .retryable(error: "lookup HTTP \(r.status): \(Self.describe(r))", retryAfter: HTTPTransport.retryAfter(r.headers))
-                }
-                let depth = options.lookupDepth
-                for item in list.prefix(depth) {
-                    guard let id = item["id"]?.stringOrNumber else { continue }
-                    switch try await send(.GET, "/workorders/\(id)") {
-                    case .failure(let l): return .retryable(error: "MaintainX rate limit reached during lookup", retryAfter: l.delay)
-                    case .success(let d):
-                        guard d.status == 200 else { return .retryable(error: "lookup HTTP \(d.status): \(Self.describe(d))", retryAfter: nil) }
-                        if d.json?["workOrder"]?["externalData"]?["millwrightReference"]?.stringValue == reference { return .lookupFound(cmmsId: id) }
-                    }
-                }
-                return .lookupNotFound
-            }
-        } catch {
-            return .retryable(error: "lookup failed: \(HTTPTransport.describe(error))", retryAfter: nil)
-        }
-    }
+    public func lookup(reference: String) async -> DeliveryState.Outcome { await lookup(reference: reference, createdSince: nil) }
 
     /// Pages to use at most when proving that no work order in the window carries `reference`.
     static let lookupPages = 50
 
-    /// Reads the whole window, newest first, following `nextCursor` (200 a page): "not found"
-    /// only once the last page has been read. A window too busy to read to its end proves
-    /// nothing, so the answer is then "try again", never a blind create.
-    func lookupByField(_ field: String, reference: String, query: String) async throws -> DeliveryState.Outcome {
+    /// Lists the work orders created since the horizon (the claim minus clock skew, else
+    /// `lookup_window`) with `createdAt[gte]`, `sort=-createdAt`, 200 a page, following `nextCursor`:
+    /// "not found" only once the last page has been read. A match is `extraFields[reference_field]`
+    /// when configured; otherwise `externalData.millwrightReference` on the work order itself, opened
+    /// unless the list's `description` names another Millwright reference (at most `lookup_depth`). A window too busy
+    /// to read to its end, or a read that fails, proves nothing: the answer is then "try again".
+    public func lookup(reference: String, createdSince: Date?) async -> DeliveryState.Outcome {
+        let since = Timestamps.format(LookupProof.horizon(createdSince: createdSince, window: options.lookupWindow))
+        let query = "sort=-createdAt&limit=200&expand=extra_fields&createdAt%5Bgte%5D=" + (since.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? since)
         var cursor: String?
-        for _ in 0..<Self.lookupPages {
-            let path = "/workorders?" + query + (cursor.map { "&cursor=" + ($0.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? $0) } ?? "")
-            switch try await send(.GET, path) {
-            case .failure(let l): return .retryable(error: "MaintainX rate limit reached during lookup", retryAfter: l.delay)
-            case .success(let r):
-                guard r.status == 200, let list = r.json?["workOrders"]?.arrayValue else {
-                    return .retryable(error: "lookup HTTP \(r.status): \(Self.describe(r))", retryAfter: HTTPTransport.retryAfter(r.headers))
+        var reads = 0
+        do {
+            for _ in 0..<Self.lookupPages {
+                let path = "/workorders?" + query + (cursor.map { "&cursor=" + ($0.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? $0) } ?? "")
+                switch try await send(.GET, path) {
+                case .failure(let l): return LookupProof.unproven("MaintainX rate limit reached during the lookup", retryAfter: l.delay)
+                case .success(let r):
+                    guard r.status == 200, let list = r.json?["workOrders"]?.arrayValue else {
+                        return LookupProof.unproven("MaintainX answered HTTP \(r.status): \(Self.describe(r))", retryAfter: HTTPTransport.retryAfter(r.headers))
+                    }
+                    for item in list {
+                        guard let id = item["id"]?.stringOrNumber else { return LookupProof.unproven("a work order without id in the list") }
+                        if let field = options.referenceField {
+                            if item["extraFields"]?[field]?.stringValue == reference { return .lookupFound(cmmsId: id) }
+                            continue
+                        }
+                        // A description naming another Millwright reference rules the work order out; one naming
+                        // ours, none (a technician may have rewritten it) or no description: the work order decides.
+                        if let text = item["description"]?.stringValue, text.contains("Millwright reference "),
+                           !LookupProof.descriptionNames(text, reference: reference) { continue }
+                        reads += 1
+                        guard reads <= options.lookupDepth else {
+                            return LookupProof.unproven("more than \(options.lookupDepth) work orders to open one by one (maintainx.lookup_depth); set maintainx.reference_field")
+                        }
+                        switch try await send(.GET, "/workorders/\(id)") {
+                        case .failure(let l): return LookupProof.unproven("MaintainX rate limit reached during the lookup", retryAfter: l.delay)
+                        case .success(let d):
+                            guard d.status == 200, let wo = d.json?["workOrder"] else {
+                                return LookupProof.unproven("reading work order \(id) answered HTTP \(d.status): \(Self.describe(d))")
+                            }
+                            if wo["externalData"]?["millwrightReference"]?.stringValue == reference { return .lookupFound(cmmsId: id) }
+                        }
+                    }
+                    guard let next = r.json?["nextCursor"]?.stringValue, !next.isEmpty else { return .lookupNotFound }
+                    cursor = next
                 }
-                if let hit = list.first(where: { $0["extraFields"]?[field]?.stringValue == reference }) {
-                    return hit["id"]?.stringOrNumber.map { .lookupFound(cmmsId: $0) } ?? .unknown(error: "lookup: a match without an id")
-                }
-                guard let next = r.json?["nextCursor"]?.stringValue, !next.isEmpty else { return .lookupNotFound }
-                cursor = next
             }
+            return LookupProof.unproven("more than \(Self.lookupPages * 200) work orders created since \(since); shorten maintainx.lookup_window")
+        } catch {
+            return LookupProof.unproven("MaintainX did not answer: \(HTTPTransport.describe(error))")
         }
-        return .retryable(error: "lookup: more than \(Self.lookupPages * 200) work orders in the lookup window; absence not proven (shorten maintainx.lookup_window)", retryAfter: nil)
     }
 
     public func mapStatus(_ s: String, categories: [String]) -> CMMSStatus {

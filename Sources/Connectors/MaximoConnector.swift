@@ -5,15 +5,15 @@ import NIOHTTP1
 /// `maximo`: IBM Maximo Manage / Maximo 7.6 through the JSON REST API (`/maximo/api`).
 ///
 /// Endpoints (object structure `MXAPIWODETAIL` by default; `maximo.object_structure` to change):
-/// - `POST /maximo/api/os/mxapiwodetail?lean=1` with headers `apikey` (or `maxauth` for Basic
-///   credentials), `properties: workorderid,wonum,status,siteid` (so the created record comes back),
+/// - `POST /maximo/api/os/mxapiwodetail?lean=1` with headers `apikey` (or Basic credentials),
+///   `properties: href,workorderid,wonum,status,siteid` (so the created record comes back),
 ///   and `transactionid: <our reference>`: Maximo refuses a second request with the same id with
 ///   `409`, which means "already created" — the connector then looks the record up and reports it created.
 /// - `GET /maximo/api/os/mxapiwodetail?lean=1&oslc.where=<reference_field>="MW-…"&oslc.select=…` (lookup).
-/// - `GET /maximo/api/os/mxapiwodetail/{workorderid}?lean=1&oslc.select=status` (status).
-/// - `POST /maximo/api/os/mxapiwodetail/{workorderid}?lean=1` with `x-method-override: PATCH`,
+/// - `GET /maximo/api/os/mxapiwodetail/{id}?lean=1&oslc.select=status` (status; `{id}` from the href).
+/// - `POST /maximo/api/os/mxapiwodetail/{id}?lean=1` with `x-method-override: PATCH`,
 ///   `patchtype: MERGE` and a `worklog` row (notes).
-/// - `POST /maximo/api/os/mxapiwodetail/{workorderid}/doclinks` with the JPEG as body and headers
+/// - `POST /maximo/api/os/mxapiwodetail/{id}/doclinks` with the JPEG as body and headers
 ///   `slug: <filename>`, `x-document-meta: FILE/<doc type>`, `Content-Type: image/jpeg` (attachment).
 /// - `GET /maximo/api/whoami` (check-connection).
 ///
@@ -24,8 +24,9 @@ import NIOHTTP1
 /// `externalrefid`), `owner` / `ownergroup` for the technician or group from `users`. The cmms
 /// entry's `title:` replaces the title (cut to 100) and `fields:` adds WORKORDER attributes
 /// (`worktype: CM`, `glaccount: "{asset}"`; names in any case, sent in lower case; `estdur` and
-/// `downtime` typed). The record id is the `workorderid` from the response (or the last segment of
-/// `Location`/`href`), the same id the Postman collection uses (`/api/os/mxapiwo/34`).
+/// `downtime` typed). The record id is the last segment of the record's `href` (or `Location`): on
+/// Maximo 7.6 the encoded key (`_QkVERk9SRC8xMDAx`), on Manage the id the Postman collection uses
+/// (`/api/os/mxapiwo/34`); status, notes and attachments address `…/{that id}`.
 ///
 /// Status: `status` mapped WAPPR/APPR/WSCH/WMATL/WPCOND → open, INPRG → in progress, COMP/CLOSE →
 /// completed, CAN → cancelled; `status_map` ("<STATUS>=…, …") adds or overrides (e.g. a synonym `FALSEPOS: false_positive`).
@@ -35,7 +36,8 @@ import NIOHTTP1
 /// `api_path` (/maximo/api), `reference_field` (externalrefid), `worktype`, `priority_map.<p>`
 /// (critical 1, high 2, medium 3, low 4), `status_map` ("<STATUS>=…, …"), `doc_type` (Attachments),
 /// `attachment_limit_bytes`, `users` ("<technician>=<PERSONID>, <queue>=team:<PERSONGROUP>").
-/// Auth: `api_key` (header `apikey`) or `basic` (header `maxauth`).
+/// `auth_header` (authorization | maxauth). Auth: `api_key` (header `apikey`) or `basic`
+/// (`Authorization: Basic`; `auth_header: maxauth` sends Maximo's native `maxauth` header instead).
 public struct MaximoOptions: CMMSOptions {
     /// The siteid work orders are created in.
     public var site: String
@@ -46,8 +48,12 @@ public struct MaximoOptions: CMMSOptions {
     public var referenceField = "externalrefid"
     public var worktype: String?
     public var docType = "Attachments"
+    /// How `auth: basic` is sent: `Authorization: Basic` (Maximo Manage, 7.6 behind LDAP/app-server
+    /// security) or Maximo's native `maxauth` header (7.6 with native authentication).
+    public enum BasicHeader: String, Sendable { case authorization, maxauth }
+    public var authHeader = BasicHeader.authorization
 
-    public static let keys = ["site", "org", "object_structure", "api_path", "reference_field", "worktype", "doc_type"]
+    public static let keys = ["site", "org", "object_structure", "api_path", "reference_field", "worktype", "doc_type", "auth_header"]
 
     public init(site: String) { self.site = site }
 
@@ -59,6 +65,7 @@ public struct MaximoOptions: CMMSOptions {
         if let v = block.child("reference_field") { referenceField = try v.nonEmptyString().lowercased() }
         worktype = try block.child("worktype")?.string()
         if let v = block.child("doc_type") { docType = try v.nonEmptyString() }
+        if let v = block.child("auth_header") { authHeader = BasicHeader(rawValue: try v.oneOf(["authorization", "maxauth"]))! }
     }
 }
 
@@ -88,7 +95,7 @@ public struct MaximoConnector: CMMSConnector {
 
     var authHeaders: [(String, String)] {
         switch settings.auth {
-        case .basic(let u, let p): return [("maxauth", Data("\(u):\(p)".utf8).base64EncodedString())]
+        case .basic(let u, let p) where options.authHeader == .maxauth: return [("maxauth", Data("\(u):\(p)".utf8).base64EncodedString())]
         default: return HTTPTransport.authHeaders(settings.auth)
         }
     }
@@ -132,23 +139,30 @@ public struct MaximoConnector: CMMSConnector {
         return t.isEmpty ? "no error body" : String(t.prefix(300))
     }
 
+    /// The record's REST id: the last path segment of its `href` (`Location` after a create). On
+    /// Maximo 7.6 that is the encoded key (`_QkVERk9SRC8xMDAx`), not `workorderid`, and status, notes
+    /// and attachments must address it; `workorderid` is used only when no href came back.
+    static func recordId(href: String?, fallback: JSONValue?) -> String? {
+        if let href, let path = href.split(separator: "?").first, let last = path.split(separator: "/").last, !last.isEmpty {
+            return String(last)
+        }
+        return fallback?.stringOrNumber
+    }
+
     static func recordId(_ r: HTTPTransport.Response) -> String? {
-        if let id = r.json?["workorderid"]?.stringOrNumber { return id }
-        let href = r.headers.first(name: "Location") ?? r.json?["href"]?.stringValue
-        return href?.split(separator: "?").first?.split(separator: "/").last.map(String.init)
+        recordId(href: r.json?["href"]?.stringValue ?? r.headers.first(name: "Location"), fallback: r.json?["workorderid"])
     }
 
     public func create(_ wo: WorkOrderDraft) async -> DeliveryState.Outcome {
         do {
             let body = try JSONEncoder().encode(JSONValue.object(payload(wo)))
-            let h = headers + [("Content-Type", "application/json"), ("properties", "workorderid,wonum,status,siteid"), ("transactionid", wo.reference)]
+            let h = headers + [("Content-Type", "application/json"), ("properties", "href,workorderid,wonum,status,siteid"), ("transactionid", wo.reference)]
             let r = try await http.send(.POST, collection + "?lean=1", headers: h, body: body)
             if r.status == 409 {
                 // The transaction id was processed before: the work order exists.
                 switch await lookup(reference: wo.reference) {
                 case .lookupFound(let id): return .created(cmmsId: id)
-                case .lookupNotFound: return .unknown(error: "Maximo says transaction \(wo.reference) was processed (409: \(Self.describe(r))) but no work order carries it yet")
-                case let other: return other
+                case let other: return .unknown(error: "Maximo says transaction \(wo.reference) was processed (409: \(Self.describe(r))) but the lookup did not find it: \(other.detail ?? other.label)")
                 }
             }
             if let failure = HTTPTransport.classify(r, describe: Self.describe) {
@@ -162,21 +176,24 @@ public struct MaximoConnector: CMMSConnector {
         }
     }
 
+    /// Filtered on the server (`oslc.where=<reference_field>="MW-…"`), so an empty `member` proves
+    /// absence; two members are answered by the first (both are ours).
     public func lookup(reference: String) async -> DeliveryState.Outcome {
         let whereClause = "\(referenceField)=\"\(reference.replacingOccurrences(of: "\"", with: ""))\""
-        let u = collection + "?lean=1&oslc.select=workorderid,wonum,status&oslc.pageSize=1&oslc.where=" + OData.query(whereClause).replacingOccurrences(of: "=", with: "%3D")
+        let u = collection + "?lean=1&oslc.select=workorderid,wonum,status&oslc.pageSize=2&oslc.where=" + OData.query(whereClause).replacingOccurrences(of: "=", with: "%3D")
         do {
             let r = try await http.send(.GET, u, headers: headers)
-            guard r.status == 200 else { return .retryable(error: "lookup HTTP \(r.status): \(Self.describe(r))", retryAfter: HTTPTransport.retryAfter(r.headers)) }
+            guard r.status == 200 else { return LookupProof.unproven("Maximo answered HTTP \(r.status): \(Self.describe(r))", retryAfter: HTTPTransport.retryAfter(r.headers)) }
             guard let members = r.json?["member"]?.arrayValue ?? r.json?["rdfs:member"]?.arrayValue else {
-                return .retryable(error: "lookup: unexpected body \(r.text)", retryAfter: nil)
+                return LookupProof.unproven("Maximo's answer has no member list: \(r.text)")
             }
             guard let first = members.first else { return .lookupNotFound }
-            if let id = first["workorderid"]?.stringOrNumber { return .lookupFound(cmmsId: id) }
-            if let href = first["href"]?.stringValue, let last = href.split(separator: "/").last { return .lookupFound(cmmsId: String(last)) }
-            return .retryable(error: "lookup: member without workorderid: \(r.text)", retryAfter: nil)
+            guard let id = Self.recordId(href: first["href"]?.stringValue ?? first["rdf:about"]?.stringValue, fallback: first["workorderid"]) else {
+                return LookupProof.unproven("a work order carries \(reference) but has neither href nor workorderid: \(r.text)")
+            }
+            return .lookupFound(cmmsId: id)
         } catch {
-            return .retryable(error: "lookup failed: \(HTTPTransport.describe(error))", retryAfter: nil)
+            return LookupProof.unproven("Maximo did not answer: \(HTTPTransport.describe(error))")
         }
     }
 

@@ -11,7 +11,7 @@ import NIOHTTP1
 ///   instead of creating a second one (Oracle's documented upsert on the resource's alternate key
 ///   WorkOrderNumber + OrganizationCode).
 /// - `GET /maintenanceWorkOrders?q=WorkOrderNumber='…';OrganizationCode='…'&onlyData=true` (lookup).
-/// - `GET /maintenanceWorkOrders/{WorkOrderId}?onlyData=true&fields=WorkOrderStatusCode` (status).
+/// - `GET /maintenanceWorkOrders/{WorkOrderId}?onlyData=true&fields=WorkOrderStatusCode,WorkOrderSystemStatusCode` (status).
 /// - `POST /maintenanceWorkOrders/{WorkOrderId}/child/attachments` (the child resource as Oracle's REST
 ///   reference names it, docs.oracle.com …/fasrp/op-maintenanceworkorders-workorderid-child-attachments-post.html) with `DatatypeCode: FILE`,
 ///   `FileName`, `Title`, base64 `FileContents` (image).
@@ -21,8 +21,9 @@ import NIOHTTP1
 /// replaces the title at the head of the description and `fields:` adds resource attributes
 /// (`WorkOrderSubTypeCode`, `AllowCompletionToInventoryFlag`, …; numbers and flags typed). The work
 /// order header has no assignee; people are assigned on operations, so the assignment stays in the text.
-/// Status: ORA_UNRELEASED/ORA_ON_HOLD → open, ORA_RELEASED → in progress, ORA_COMPLETED/ORA_CLOSED →
-/// completed, ORA_CANCELED → cancelled; `status_map` ("<CODE>=…, …") overrides (e.g. a user status).
+/// Status: the system status `WorkOrderSystemStatusCode` ORA_UNRELEASED/ORA_ON_HOLD → open, ORA_RELEASED →
+/// in progress, ORA_COMPLETED/ORA_CLOSED → completed, ORA_CANCELED → cancelled; a user-defined
+/// `WorkOrderStatusCode` named in `status_map` ("<CODE>=…, …") wins (e.g. `AWAIT_PARTS=open`).
 /// Errors: REST framework JSON (`title`, `detail`, `o:errorDetails[].detail`) or the plain-text body.
 ///
 /// Config (`oracle:` block): `organization` (required), `work_order_type` (ORA_CORRECTIVE),
@@ -118,36 +119,48 @@ public struct OracleMaintenanceConnector: CMMSConnector {
         }
     }
 
+    /// Filtered on the server by the alternate key (WorkOrderNumber + OrganizationCode): an empty
+    /// `items` proves absence.
     public func lookup(reference: String) async -> DeliveryState.Outcome {
-        let q = "WorkOrderNumber='\(reference)';OrganizationCode='\(options.organization)'"
+        let q = "WorkOrderNumber='\(reference.replacingOccurrences(of: "'", with: "''"))';OrganizationCode='\(options.organization)'"
         do {
-            let r = try await http.send(.GET, resource + "?onlyData=true&fields=WorkOrderId,WorkOrderNumber,WorkOrderStatusCode&q=" + OData.query(q), headers: headers)
+            let r = try await http.send(.GET, resource + "?onlyData=true&fields=WorkOrderId,WorkOrderNumber&q=" + OData.query(q), headers: headers)
             guard r.status == 200, let items = r.json?["items"]?.arrayValue else {
-                return .retryable(error: "lookup HTTP \(r.status): \(Self.describe(r))", retryAfter: HTTPTransport.retryAfter(r.headers))
+                return LookupProof.unproven("Oracle answered HTTP \(r.status): \(Self.describe(r))", retryAfter: HTTPTransport.retryAfter(r.headers))
             }
-            guard let id = items.first?["WorkOrderId"]?.stringOrNumber else { return .lookupNotFound }
+            guard let first = items.first else { return .lookupNotFound }
+            guard let id = first["WorkOrderId"]?.stringOrNumber else { return LookupProof.unproven("work order \(reference) came back without WorkOrderId: \(r.text)") }
             return .lookupFound(cmmsId: id)
         } catch {
-            return .retryable(error: "lookup failed: \(HTTPTransport.describe(error))", retryAfter: nil)
+            return LookupProof.unproven("Oracle did not answer: \(HTTPTransport.describe(error))")
         }
     }
 
-    public func mapStatus(_ code: String) -> CMMSStatus {
-        if let m = settings.statusMap[code] { return m }
-        switch code {
-        case "ORA_RELEASED": return .inProgress
-        case "ORA_COMPLETED", "ORA_CLOSED": return .completed
-        case "ORA_CANCELED", "ORA_CANCELLED": return .cancelled
-        default: return .open
+    /// Oracle's system statuses (`WorkOrderSystemStatusCode`), by meaning.
+    static let systemStatuses: [String: CMMSStatus] = [
+        "ORA_UNRELEASED": .open, "ORA_ON_HOLD": .open, "ORA_RELEASED": .inProgress,
+        "ORA_COMPLETED": .completed, "ORA_CLOSED": .completed, "ORA_CANCELED": .cancelled, "ORA_CANCELLED": .cancelled,
+    ]
+
+    /// `WorkOrderStatusCode` is the organization's user-defined status (any code, several per system
+    /// status); `WorkOrderSystemStatusCode` is Oracle's fixed one. A user status named in
+    /// `status_map` decides; otherwise the system status does (itself overridable in `status_map`).
+    public func mapStatus(user: String?, system: String?) -> CMMSStatus {
+        if let user, let m = settings.statusMap[user] { return m }
+        if let system {
+            return settings.statusMap[system] ?? Self.systemStatuses[system] ?? .open
         }
+        // An answer without the system status: the user code may itself be a system code.
+        return user.flatMap { Self.systemStatuses[$0] } ?? .open
     }
 
     public func status(cmmsId: String) async throws -> CMMSStatus? {
-        let r = try await http.send(.GET, resource + "/\(cmmsId)?onlyData=true&fields=WorkOrderStatusCode", headers: headers)
-        guard r.status == 200, let s = r.json?["WorkOrderStatusCode"]?.stringValue else {
+        let r = try await http.send(.GET, resource + "/\(cmmsId)?onlyData=true&fields=WorkOrderStatusCode,WorkOrderSystemStatusCode", headers: headers)
+        let user = r.json?["WorkOrderStatusCode"]?.stringValue, system = r.json?["WorkOrderSystemStatusCode"]?.stringValue
+        guard r.status == 200, user != nil || system != nil else {
             throw ConnectorError.misconfigured("status of work order \(cmmsId): HTTP \(r.status) \(Self.describe(r))")
         }
-        return mapStatus(s)
+        return mapStatus(user: user, system: system)
     }
 
     /// Oracle's work order resource has no comment child this connector relies on.

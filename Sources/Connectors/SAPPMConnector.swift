@@ -10,8 +10,11 @@ import NIOHTTP1
 ///   `x-csrf-token: Required` the token is fetched again once and the request repeated);
 ///   `POST /MaintenanceNotification` (create); `GET /MaintenanceNotification?$filter=MaintNotifExtReferenceNumber eq '…'`
 ///   (lookup); `GET /MaintenanceNotification('…')` (status, ETag); `PATCH` with `If-Match` (notes); `GET /$metadata` (check).
-/// - `API_MAINTENANCEORDER` (`/sap/opu/odata/sap/API_MAINTENANCEORDER`), only with `create_order: true`:
-///   `POST /MaintenanceOrder` with `MaintenanceNotification` set, which links the order to the notification.
+/// - `API_MAINTENANCEORDER` (`/sap/opu/odata/sap/API_MAINTENANCEORDER`, or `…;v=0002` with
+///   `order_version: 2`), only with `create_order: true`: `POST /MaintenanceOrder` with
+///   `MaintenanceNotification` set, which links the order to the notification. When it fails the
+///   notification still counts as delivered and SAP's reason is added to its long text.
+/// Every URL carries `sap-language` (`language`, EN) and `sap-client` when set.
 /// - `API_CV_ATTACHMENT_SRV` (`/sap/opu/odata/sap/API_CV_ATTACHMENT_SRV`): `POST /AttachmentContentSet`,
 ///   binary body, headers `Slug`, `BusinessObjectTypeName`, `LinkedSAPObjectKey`.
 ///
@@ -37,14 +40,14 @@ import NIOHTTP1
 ///
 /// Choices where the public docs are open: attachments go to business object `PMQMEL` (DMS;
 /// set `attachment_object_type: BUS2038` for GOS) with the notification number zero-padded to 12
-/// digits as `LinkedSAPObjectKey`; a failing order creation does not fail the notification (it is
-/// logged in the outcome's id as `<notification>` only, and can be created in SAP by hand).
+/// digits as `LinkedSAPObjectKey`; a failing order creation does not fail the notification (SAP's
+/// reason goes on the notification as a note, and the order can be created there by hand).
 ///
 /// Config (`sap:` block): `plant`, `notification_type` (M2), `technical_object` (`equipment` |
-/// `functional_location`: use the draft's functional location when it has one), `priority_map.<p>`
-/// (critical 1, high 2, medium 3, low 4), `planner_group`, `work_center`, `work_center_plant`,
+/// `functional_location`: use the draft's functional location when it has one), `priorities`
+/// (Millwright priority → MaintPriority; else `priority_map`, else critical 1, high 2, medium 3, low 4), `planner_group`, `work_center`, `work_center_plant`,
 /// `reported_by`, `coding_group`, `coding_code`, `timezone` (UTC), `client` (sap-client),
-/// `create_order` (false), `order_type` (PM01), `attachment_object_type` (PMQMEL),
+/// `create_order` (false), `order_type` (PM01), `order_version` (1), `language` (EN), `attachment_object_type` (PMQMEL),
 /// `status_map` ("<SYSTEMSTATUS>=…, …"), `false_positive_code_group`, `false_positive_code`,
 /// `notification_service`, `order_service`, `attachment_service` (paths). Auth: `basic`.
 public struct SAPPMOptions: CMMSOptions {
@@ -70,11 +73,18 @@ public struct SAPPMOptions: CMMSOptions {
     public var attachmentService = "/sap/opu/odata/sap/API_CV_ATTACHMENT_SRV"
     public var falsePositiveCodeGroup: String?
     public var falsePositiveCode: String?
+    /// `sap-language`, sent on every call: the language of SAP's texts and error messages.
+    public var language = "EN"
+    /// `API_MAINTENANCEORDER` version: 1 (the path as configured) or 2 (`;v=0002`).
+    public var orderVersion = 1
+    /// Millwright priority → SAP `MaintPriority` (one character, as the EDMX says).
+    public var priorities: [Priority: String] = [:]
 
     public static let keys = [
         "plant", "notification_type", "technical_object", "planner_group", "work_center", "work_center_plant", "reported_by",
         "coding_group", "coding_code", "timezone", "client", "create_order", "order_type", "attachment_object_type",
-        "attachment_service", "notification_service", "order_service", "false_positive_code_group", "false_positive_code"]
+        "attachment_service", "notification_service", "order_service", "false_positive_code_group", "false_positive_code",
+        "language", "order_version", "priorities"]
 
     public init() {}
 
@@ -109,6 +119,18 @@ public struct SAPPMOptions: CMMSOptions {
         attachmentService = try block.child("attachment_service")?.string() ?? attachmentService
         falsePositiveCodeGroup = try block.child("false_positive_code_group")?.string()
         falsePositiveCode = try block.child("false_positive_code")?.string()
+        if let v = block.child("language") { language = try v.string(maxLength: 2, system: "SAP").uppercased() }
+        if let v = block.child("order_version") { orderVersion = try v.int(in: 1...2) }
+        if block.child("order_service") == nil, orderVersion == 2 { orderService += ";v=0002" }
+        if let v = block.child("priorities") {
+            for (key, value) in try v.stringMap() {
+                guard let p = Priority(rawValue: key) else {
+                    throw v.error("'\(key)' is not a Millwright priority (\(Priority.allCases.map(\.rawValue).joined(separator: ", ")))")
+                }
+                guard value.count == 1 else { throw v.error("\(key): SAP's MaintPriority is one character (e.g. 1), got '\(value)'") }
+                priorities[p] = value
+            }
+        }
     }
 }
 
@@ -146,15 +168,18 @@ public struct SAPPMConnector: CMMSConnector {
     var timeZone: TimeZone { options.timeZone }
     var attachmentObjectType: String { options.attachmentObjectType }
 
-    /// Appends `sap-client` when configured.
+    /// Appends `sap-client` when configured and `sap-language` always: without it SAP answers in the
+    /// user's logon language, and error texts the plant cannot read end up on dead letters.
     func url(_ s: String) -> String {
-        guard let c = options.client, !c.isEmpty else { return s }
-        return s + (s.contains("?") ? "&" : "?") + "sap-client=\(c)"
+        var q = ["sap-language=\(OData.query(options.language))"]
+        if let c = options.client, !c.isEmpty { q.insert("sap-client=\(OData.query(c))", at: 0) }
+        return s + (s.contains("?") ? "&" : "?") + q.joined(separator: "&")
     }
 
     public static let defaultPriorities: [Priority: String] = [.critical: "1", .high: "2", .medium: "3", .low: "4"]
 
-    public func sapPriority(_ p: Priority) -> String { settings.priorityMap[p] ?? Self.defaultPriorities[p]! }
+    /// `sap.priorities`, else `priority_map`, else 1–4 (SAP's shipped priority type PM).
+    public func sapPriority(_ p: Priority) -> String { options.priorities[p] ?? settings.priorityMap[p] ?? Self.defaultPriorities[p]! }
 
     /// The notification body; public so the spec tests can check every property against the EDMX.
     public func notificationPayload(_ wo: WorkOrderDraft) -> [String: JSONValue] {
@@ -269,35 +294,49 @@ public struct SAPPMConnector: CMMSConnector {
             guard let number = r.json?["d"]?["MaintenanceNotification"]?.stringValue, !number.isEmpty else {
                 return .unknown(error: "created, but the response had no MaintenanceNotification: \(r.text)")
             }
-            if options.createOrder { _ = await createOrder(wo, notification: number) }
+            if options.createOrder, case .failure(let problem) = await createOrder(wo, notification: number) {
+                // The notification stands; the order is missing, so the planner must see why on it.
+                _ = await addNote(cmmsId: number, text: "Millwright could not create the maintenance order (\(options.orderType)): \(problem.message). Create it from this notification.")
+            }
             return .created(cmmsId: number)
         } catch {
             return HTTPTransport.transportFailure(error)
         }
     }
 
-    /// Creates the linked maintenance order; returns its number.
-    public func createOrder(_ wo: WorkOrderDraft, notification: String) async -> String? {
-        guard let body = try? JSONEncoder().encode(JSONValue.object(orderPayload(wo, notification: notification))),
-              let r = try? await modify(.POST, service: orderService, path: "/MaintenanceOrder", headers: [("Content-Type", "application/json")], body: body),
-              r.status == 201 else { return nil }
-        return r.json?["d"]?["MaintenanceOrder"]?.stringValue
+    public struct OrderProblem: Error, Equatable { public var message: String }
+
+    /// Creates the linked maintenance order; its number, or SAP's reason.
+    public func createOrder(_ wo: WorkOrderDraft, notification: String) async -> Result<String, OrderProblem> {
+        do {
+            let body = try JSONEncoder().encode(JSONValue.object(orderPayload(wo, notification: notification)))
+            let r = try await modify(.POST, service: orderService, path: "/MaintenanceOrder", headers: [("Content-Type", "application/json")], body: body)
+            guard r.status == 201 else { return .failure(OrderProblem(message: "HTTP \(r.status) from \(options.orderService): \(Self.describe(r))")) }
+            guard let order = r.json?["d"]?["MaintenanceOrder"]?.stringValue else { return .failure(OrderProblem(message: "the answer named no MaintenanceOrder")) }
+            return .success(order)
+        } catch {
+            return .failure(OrderProblem(message: "no answer from \(options.orderService): \(HTTPTransport.describe(error))"))
+        }
     }
 
     public func lookup(reference: String) async -> DeliveryState.Outcome {
-        let filter = OData.query("MaintNotifExtReferenceNumber eq \(OData.literal(reference))")
+        // The create cuts the reference to the field's 20 characters; the filter must ask for the same text.
+        let filter = OData.query("MaintNotifExtReferenceNumber eq \(OData.literal(String(reference.prefix(Self.referenceMax))))")
         let u = url(notificationService + "/MaintenanceNotification?$filter=\(filter)&$select=MaintenanceNotification,MaintNotifExtReferenceNumber&$top=1")
         do {
             let r = try await http.send(.GET, u, headers: baseHeaders)
             cookies.store(from: r.headers)
             guard r.status == 200 else {
-                return .retryable(error: "lookup HTTP \(r.status): \(Self.describe(r))", retryAfter: HTTPTransport.retryAfter(r.headers))
+                return LookupProof.unproven("SAP answered HTTP \(r.status): \(Self.describe(r))", retryAfter: HTTPTransport.retryAfter(r.headers))
             }
-            guard let results = r.json?["d"]?["results"]?.arrayValue else { return .retryable(error: "lookup: unexpected body \(r.text)", retryAfter: nil) }
-            guard let id = results.first?["MaintenanceNotification"]?.stringValue else { return .lookupNotFound }
+            guard let results = r.json?["d"]?["results"]?.arrayValue else { return LookupProof.unproven("SAP's answer has no d.results: \(r.text)") }
+            guard let first = results.first else { return .lookupNotFound }
+            guard let id = first["MaintenanceNotification"]?.stringValue, !id.isEmpty else {
+                return LookupProof.unproven("a notification carries \(reference) but has no MaintenanceNotification number")
+            }
             return .lookupFound(cmmsId: id)
         } catch {
-            return .retryable(error: "lookup failed: \(HTTPTransport.describe(error))", retryAfter: nil)
+            return LookupProof.unproven("SAP did not answer: \(HTTPTransport.describe(error))")
         }
     }
 

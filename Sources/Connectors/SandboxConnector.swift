@@ -58,11 +58,14 @@ public struct SandboxConnector: CMMSConnector {
         let q = reference.addingPercentEncoding(withAllowedCharacters: .urlQueryAllowed) ?? reference
         do {
             let r = try await http.send(.GET, settings.baseURL + "/api/work-orders?reference=\(q)", headers: headers)
-            guard r.status == 200 else { return .retryable(error: "lookup HTTP \(r.status): \(Self.problem(r))", retryAfter: HTTPTransport.retryAfter(r.headers)) }
-            guard let first = r.json?["items"]?.arrayValue?.first, let id = first["id"]?.stringValue else { return .lookupNotFound }
+            guard r.status == 200 else { return LookupProof.unproven("HTTP \(r.status): \(Self.problem(r))", retryAfter: HTTPTransport.retryAfter(r.headers)) }
+            // Filtered on the server: an empty `items` proves absence; a body without it proves nothing.
+            guard let items = r.json?["items"]?.arrayValue else { return LookupProof.unproven("the answer has no items list: \(r.text)") }
+            guard let first = items.first else { return .lookupNotFound }
+            guard let id = first["id"]?.stringValue else { return LookupProof.unproven("a work order carries \(reference) but has no id") }
             return .lookupFound(cmmsId: id)
         } catch {
-            return .retryable(error: "lookup failed: \(HTTPTransport.describe(error))", retryAfter: nil)
+            return LookupProof.unproven("no answer: \(HTTPTransport.describe(error))")
         }
     }
 

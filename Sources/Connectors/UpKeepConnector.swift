@@ -7,8 +7,8 @@ import NIOHTTP1
 /// Endpoints: `POST /api/v2/auth/` with `{email, password}` → `result.sessionToken`, sent as
 /// `Session-Token` on every call and fetched again once when a call answers 401 (expired session);
 /// `POST /api/v2/work-orders/` (create: `title`, `description`, `priority` 0–3, `category`, `asset`,
-/// `location`); `GET /api/v2/work-orders/{id}` (status); `GET /api/v2/work-orders/?limit=…`
-/// (lookup); `PATCH /api/v2/work-orders/{id}` as `multipart/form-data` with the `image` file (image).
+/// `location`); `GET /api/v2/work-orders/{id}` (status); `GET /api/v2/work-orders/?limit=100&offset=…`
+/// (lookup, paged); `PATCH /api/v2/work-orders/{id}` as `multipart/form-data` with the `image` file (image).
 /// Notes are not sent (addNote answers false). `assignedToUser` / `team` come from `users`; the
 /// cmms entry's `title:` replaces the title and `fields:` adds work-order fields (`category`,
 /// `dueDate`, …; all strings, UpKeep's only numeric field, priority, is Millwright's).
@@ -16,23 +16,26 @@ import NIOHTTP1
 /// Choices where the public docs are open: the only OpenAPI found is synthetic (see SOURCES.md),
 /// so priority follows UpKeep's documented integer scale (0 none, 1 low, 2 medium, 3 high; map
 /// critical→3, high→3, medium→2, low→1, configurable); UpKeep has no filter on an external
-/// reference, so the lookup reads the newest `lookup_depth` (100) work orders and matches the
-/// "Millwright reference MW-…" line our description always carries.
+/// reference, so the lookup pages newest first back to the claim (or `lookup_window`, 7d), at most
+/// `lookup_depth` (2000) work orders, and matches the "Millwright reference MW-…" line our
+/// description always carries (see `lookup(reference:createdSince:)`).
 /// Status: `open`/`onHold` → open, `inProgress` → in progress, `complete` → completed;
 /// `status_map` ("<status>=…, …") overrides.
 ///
 /// Config (`upkeep:` block): `priority_map.<p>`, `category`, `asset_map` ("<asset>=…, …"), `location_map` ("<location>=…, …"),
-/// `lookup_depth`, `status_map` ("<status>=…, …"), `users` ("<technician>=<user id>, <queue>=team:<team id>").
+/// `lookup_depth`, `lookup_window`, `status_map` ("<status>=…, …"), `users` ("<technician>=<user id>, <queue>=team:<team id>").
 /// Auth: `session` (email + password).
 public struct UpKeepOptions: CMMSOptions {
     public var category: String?
     /// Our asset / location → UpKeep asset / location id.
     public var assetMap: [String: String] = [:]
     public var locationMap: [String: String] = [:]
-    /// Newest work orders read when looking one up by our reference.
-    public var lookupDepth = 100
+    /// Work orders read at most, newest first, when looking one up by our reference.
+    public var lookupDepth = 2000
+    /// How far back a lookup reads when the gateway does not say when the create was claimed.
+    public var lookupWindow: Duration = .seconds(7 * 86400)
 
-    public static let keys = ["category", "asset_map", "location_map", "lookup_depth"]
+    public static let keys = ["category", "asset_map", "location_map", "lookup_depth", "lookup_window"]
 
     public init() {}
 
@@ -40,7 +43,8 @@ public struct UpKeepOptions: CMMSOptions {
         category = try block.child("category")?.string()
         assetMap = try block.child("asset_map")?.stringMap() ?? [:]
         locationMap = try block.child("location_map")?.stringMap() ?? [:]
-        if let v = block.child("lookup_depth") { lookupDepth = try v.int(in: 1...1000) }
+        if let v = block.child("lookup_depth") { lookupDepth = try v.int(in: 1...20000) }
+        if let v = block.child("lookup_window") { lookupWindow = try v.duration(in: .seconds(60)...Duration.seconds(366 * 86400)) }
     }
 }
 
@@ -123,17 +127,48 @@ public struct UpKeepConnector: CMMSConnector {
         }
     }
 
-    public func lookup(reference: String) async -> DeliveryState.Outcome {
+    public func lookup(reference: String) async -> DeliveryState.Outcome { await lookup(reference: reference, createdSince: nil) }
+
+    /// Work orders per page (UpKeep's `limit` maximum).
+    static let lookupPage = 100
+
+    /// UpKeep cannot filter on our reference, so the lookup pages `GET /work-orders/?limit=100&offset=…`
+    /// in UpKeep's own order (newest `createdAt` first) and matches the "Millwright reference MW-…"
+    /// line of the description. Absence is proven by the last page (shorter than `limit`) or by a
+    /// work order created before the horizon (the claim minus clock skew, else `lookup_window`)
+    /// while the list was newest first; `lookup_depth` work orders read, a repeated page (offset
+    /// ignored) or an error prove nothing.
+    public func lookup(reference: String, createdSince: Date?) async -> DeliveryState.Outcome {
+        let horizon = LookupProof.horizon(createdSince: createdSince, window: options.lookupWindow)
+        var offset = 0
+        var seen = Set<String>()
+        var newestFirst = true
+        var previous: Date?
         do {
-            let r = try await send(.GET, "/work-orders/?limit=\(options.lookupDepth)")
-            guard r.status == 200, let list = r.json?["results"]?.arrayValue ?? r.json?["result"]?.arrayValue else {
-                return .retryable(error: "lookup HTTP \(r.status): \(Self.describe(r))", retryAfter: HTTPTransport.retryAfter(r.headers))
+            while offset < options.lookupDepth {
+                let r = try await send(.GET, "/work-orders/?limit=\(Self.lookupPage)&offset=\(offset)")
+                guard r.status == 200, let list = r.json?["results"]?.arrayValue ?? r.json?["result"]?.arrayValue else {
+                    return LookupProof.unproven("UpKeep answered HTTP \(r.status) at offset \(offset): \(Self.describe(r))", retryAfter: HTTPTransport.retryAfter(r.headers))
+                }
+                var reachedHorizon = false
+                for item in list {
+                    guard let id = item["id"]?.stringOrNumber else { return LookupProof.unproven("a work order without id at offset \(offset)") }
+                    guard seen.insert(id).inserted else {
+                        return LookupProof.unproven("UpKeep answered work order \(id) twice while paging (offset not honoured)")
+                    }
+                    if item["description"]?.stringValue.map({ LookupProof.descriptionNames($0, reference: reference) }) == true { return .lookupFound(cmmsId: id) }
+                    let created = item["createdAt"]?.stringValue.flatMap(Timestamps.parseISO)
+                    if let created, let p = previous, created > p { newestFirst = false }
+                    if let created { previous = created }
+                    if newestFirst, let created, created < horizon { reachedHorizon = true }
+                }
+                // The rest of the page is checked before stopping: equal timestamps may straddle the horizon.
+                if reachedHorizon || list.count < Self.lookupPage { return .lookupNotFound }
+                offset += list.count
             }
-            let needle = "Millwright reference \(reference)"
-            guard let hit = list.first(where: { $0["description"]?.stringValue?.contains(needle) == true }), let id = hit["id"]?.stringOrNumber else { return .lookupNotFound }
-            return .lookupFound(cmmsId: id)
+            return LookupProof.unproven("read \(offset) UpKeep work orders back to \(Timestamps.format(previous ?? Date())) without reaching \(Timestamps.format(horizon)); raise upkeep.lookup_depth")
         } catch {
-            return .retryable(error: "lookup failed: \(HTTPTransport.describe(error))", retryAfter: nil)
+            return LookupProof.unproven("UpKeep did not answer: \(HTTPTransport.describe(error))")
         }
     }
 
