@@ -12,8 +12,10 @@ public protocol CMMSConnector: Sendable {
     var kind: String { get }
     func create(_ workOrder: WorkOrderDraft) async -> DeliveryState.Outcome
     /// Does the CMMS already have a work order with our reference? `.lookupFound`,
-    /// `.lookupNotFound` only when the answer proves absence, otherwise an error outcome
-    /// (`LookupProof.unproven`: "lookup could not prove absence: …") so nothing is created blind.
+    /// `.lookupNotFound` only when the answer proves absence. Otherwise nothing is created blind:
+    /// a failed request is `LookupProof.unproven` (retried), and an answer that cannot prove
+    /// absence (pages or window exhausted, a match without an id, paging not honoured) is
+    /// `LookupProof.inconclusive`, which parks the work order for review.
     func lookup(reference: String) async -> DeliveryState.Outcome
     /// The same, told when the first create of this work order was claimed: a connector that has
     /// to page through the system's list reads back to that moment (minus `LookupProof.clockSkew`)
@@ -67,9 +69,16 @@ public enum LookupProof {
     /// an ordinary failure.
     public static let prefix = "lookup could not prove absence: "
 
-    /// A retryable outcome: the item stays in verification and is looked up again, never created blind.
+    /// The lookup request failed (an HTTP error, no answer, a rate limit): the item stays in
+    /// verification and is looked up again, never created blind.
     public static func unproven(_ why: String, retryAfter: Duration? = nil) -> DeliveryState.Outcome {
         .retryable(error: prefix + why, retryAfter: retryAfter)
+    }
+
+    /// The CMMS answered, but its answer cannot show the work order is absent, and asking again
+    /// would not change that: the work order waits for a person (`needs_review`).
+    public static func inconclusive(_ why: String) -> DeliveryState.Outcome {
+        .lookupInconclusive(reason: prefix + why)
     }
 
     /// The oldest creation time a paging lookup must read back to.

@@ -181,11 +181,11 @@ public struct FiixConnector: CMMSConnector {
             }
             let hits = objs.filter { o in o["strDescription"]?.stringValue.map { LookupProof.descriptionNames($0, reference: reference) } ?? true }
             if let first = hits.first {
-                guard let id = first["id"]?.stringOrNumber else { return LookupProof.unproven("a Fiix work order names \(reference) but has no id: \(r.text)") }
+                guard let id = first["id"]?.stringOrNumber else { return LookupProof.inconclusive("a Fiix work order names \(reference) but has no id: \(r.text)") }
                 return .lookupFound(cmmsId: id)
             }
             if objs.count >= Self.lookupMax {
-                return LookupProof.unproven("Fiix returned \(objs.count) work orders (its maxObjects cap) whose description contains \(reference), none naming it exactly")
+                return LookupProof.inconclusive("Fiix returned \(objs.count) work orders (its maxObjects cap) whose description contains \(reference), none naming it exactly")
             }
             return .lookupNotFound
         } catch {

@@ -147,7 +147,7 @@ public struct HxGNEAMConnector: CMMSConnector {
             let r = try await http.send(.GET, collection + "/" + key(reference), headers: headers)
             if r.status == 404 {
                 guard r.json?["ErrorAlert"]?.arrayValue != nil else {
-                    return LookupProof.unproven("HTTP 404 without EAM's ErrorAlert body from \(collection) (check base_url): \(Self.describe(r))")
+                    return LookupProof.inconclusive("HTTP 404 without EAM's ErrorAlert body from \(collection) (check base_url): \(Self.describe(r))")
                 }
                 return .lookupNotFound
             }

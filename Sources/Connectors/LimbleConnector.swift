@@ -153,8 +153,8 @@ public struct LimbleConnector: CMMSConnector {
                 }
                 var reachedHorizon = false
                 for task in list {
-                    guard let id = task["taskID"]?.stringOrNumber else { return LookupProof.unproven("a task without taskID on page \(page)") }
-                    guard seen.insert(id).inserted else { return LookupProof.unproven("Limble answered task \(id) twice while paging (page not honoured)") }
+                    guard let id = task["taskID"]?.stringOrNumber else { return LookupProof.inconclusive("a task without taskID on page \(page)") }
+                    guard seen.insert(id).inserted else { return LookupProof.inconclusive("Limble answered task \(id) twice while paging (page not honoured)") }
                     if task["description"]?.stringValue.map({ LookupProof.descriptionNames($0, reference: reference) }) == true { return .lookupFound(cmmsId: id) }
                     let created = task["createdDate"]?.doubleValue
                     if let created, let p = previous, created > p { newestFirst = false }
@@ -164,7 +164,7 @@ public struct LimbleConnector: CMMSConnector {
                 read += list.count
                 if reachedHorizon || list.count < Self.lookupPage { return .lookupNotFound }
             }
-            return LookupProof.unproven("read \(read) Limble tasks without reaching the end or \(Timestamps.format(horizon)); raise limble.lookup_depth")
+            return LookupProof.inconclusive("read \(read) Limble tasks without reaching the end or \(Timestamps.format(horizon)); raise limble.lookup_depth")
         } catch {
             return LookupProof.unproven("Limble did not answer: \(HTTPTransport.describe(error))")
         }

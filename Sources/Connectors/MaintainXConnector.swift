@@ -218,7 +218,7 @@ public struct MaintainXConnector: CMMSConnector {
                         return LookupProof.unproven("MaintainX answered HTTP \(r.status): \(Self.describe(r))", retryAfter: HTTPTransport.retryAfter(r.headers))
                     }
                     for item in list {
-                        guard let id = item["id"]?.stringOrNumber else { return LookupProof.unproven("a work order without id in the list") }
+                        guard let id = item["id"]?.stringOrNumber else { return LookupProof.inconclusive("a work order without id in the list") }
                         if let field = options.referenceField {
                             if item["extraFields"]?[field]?.stringValue == reference { return .lookupFound(cmmsId: id) }
                             continue
@@ -229,7 +229,7 @@ public struct MaintainXConnector: CMMSConnector {
                            !LookupProof.descriptionNames(text, reference: reference) { continue }
                         reads += 1
                         guard reads <= options.lookupDepth else {
-                            return LookupProof.unproven("more than \(options.lookupDepth) work orders to open one by one (maintainx.lookup_depth); set maintainx.reference_field")
+                            return LookupProof.inconclusive("more than \(options.lookupDepth) work orders to open one by one (maintainx.lookup_depth); set maintainx.reference_field")
                         }
                         switch try await send(.GET, "/workorders/\(id)") {
                         case .failure(let l): return LookupProof.unproven("MaintainX rate limit reached during the lookup", retryAfter: l.delay)
@@ -244,7 +244,7 @@ public struct MaintainXConnector: CMMSConnector {
                     cursor = next
                 }
             }
-            return LookupProof.unproven("more than \(Self.lookupPages * 200) work orders created since \(since); shorten maintainx.lookup_window")
+            return LookupProof.inconclusive("more than \(Self.lookupPages * 200) work orders created since \(since); shorten maintainx.lookup_window")
         } catch {
             return LookupProof.unproven("MaintainX did not answer: \(HTTPTransport.describe(error))")
         }

@@ -185,11 +185,11 @@ public struct MaximoConnector: CMMSConnector {
             let r = try await http.send(.GET, u, headers: headers)
             guard r.status == 200 else { return LookupProof.unproven("Maximo answered HTTP \(r.status): \(Self.describe(r))", retryAfter: HTTPTransport.retryAfter(r.headers)) }
             guard let members = r.json?["member"]?.arrayValue ?? r.json?["rdfs:member"]?.arrayValue else {
-                return LookupProof.unproven("Maximo's answer has no member list: \(r.text)")
+                return LookupProof.inconclusive("Maximo's answer has no member list: \(r.text)")
             }
             guard let first = members.first else { return .lookupNotFound }
             guard let id = Self.recordId(href: first["href"]?.stringValue ?? first["rdf:about"]?.stringValue, fallback: first["workorderid"]) else {
-                return LookupProof.unproven("a work order carries \(reference) but has neither href nor workorderid: \(r.text)")
+                return LookupProof.inconclusive("a work order carries \(reference) but has neither href nor workorderid: \(r.text)")
             }
             return .lookupFound(cmmsId: id)
         } catch {

@@ -129,7 +129,7 @@ public struct OracleMaintenanceConnector: CMMSConnector {
                 return LookupProof.unproven("Oracle answered HTTP \(r.status): \(Self.describe(r))", retryAfter: HTTPTransport.retryAfter(r.headers))
             }
             guard let first = items.first else { return .lookupNotFound }
-            guard let id = first["WorkOrderId"]?.stringOrNumber else { return LookupProof.unproven("work order \(reference) came back without WorkOrderId: \(r.text)") }
+            guard let id = first["WorkOrderId"]?.stringOrNumber else { return LookupProof.inconclusive("work order \(reference) came back without WorkOrderId: \(r.text)") }
             return .lookupFound(cmmsId: id)
         } catch {
             return LookupProof.unproven("Oracle did not answer: \(HTTPTransport.describe(error))")

@@ -329,10 +329,10 @@ public struct SAPPMConnector: CMMSConnector {
             guard r.status == 200 else {
                 return LookupProof.unproven("SAP answered HTTP \(r.status): \(Self.describe(r))", retryAfter: HTTPTransport.retryAfter(r.headers))
             }
-            guard let results = r.json?["d"]?["results"]?.arrayValue else { return LookupProof.unproven("SAP's answer has no d.results: \(r.text)") }
+            guard let results = r.json?["d"]?["results"]?.arrayValue else { return LookupProof.inconclusive("SAP's answer has no d.results: \(r.text)") }
             guard let first = results.first else { return .lookupNotFound }
             guard let id = first["MaintenanceNotification"]?.stringValue, !id.isEmpty else {
-                return LookupProof.unproven("a notification carries \(reference) but has no MaintenanceNotification number")
+                return LookupProof.inconclusive("a notification carries \(reference) but has no MaintenanceNotification number")
             }
             return .lookupFound(cmmsId: id)
         } catch {

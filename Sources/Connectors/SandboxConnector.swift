@@ -60,9 +60,9 @@ public struct SandboxConnector: CMMSConnector {
             let r = try await http.send(.GET, settings.baseURL + "/api/work-orders?reference=\(q)", headers: headers)
             guard r.status == 200 else { return LookupProof.unproven("HTTP \(r.status): \(Self.problem(r))", retryAfter: HTTPTransport.retryAfter(r.headers)) }
             // Filtered on the server: an empty `items` proves absence; a body without it proves nothing.
-            guard let items = r.json?["items"]?.arrayValue else { return LookupProof.unproven("the answer has no items list: \(r.text)") }
+            guard let items = r.json?["items"]?.arrayValue else { return LookupProof.inconclusive("the answer has no items list: \(r.text)") }
             guard let first = items.first else { return .lookupNotFound }
-            guard let id = first["id"]?.stringValue else { return LookupProof.unproven("a work order carries \(reference) but has no id") }
+            guard let id = first["id"]?.stringValue else { return LookupProof.inconclusive("a work order carries \(reference) but has no id") }
             return .lookupFound(cmmsId: id)
         } catch {
             return LookupProof.unproven("no answer: \(HTTPTransport.describe(error))")

@@ -152,9 +152,9 @@ public struct UpKeepConnector: CMMSConnector {
                 }
                 var reachedHorizon = false
                 for item in list {
-                    guard let id = item["id"]?.stringOrNumber else { return LookupProof.unproven("a work order without id at offset \(offset)") }
+                    guard let id = item["id"]?.stringOrNumber else { return LookupProof.inconclusive("a work order without id at offset \(offset)") }
                     guard seen.insert(id).inserted else {
-                        return LookupProof.unproven("UpKeep answered work order \(id) twice while paging (offset not honoured)")
+                        return LookupProof.inconclusive("UpKeep answered work order \(id) twice while paging (offset not honoured)")
                     }
                     if item["description"]?.stringValue.map({ LookupProof.descriptionNames($0, reference: reference) }) == true { return .lookupFound(cmmsId: id) }
                     let created = item["createdAt"]?.stringValue.flatMap(Timestamps.parseISO)
@@ -166,7 +166,7 @@ public struct UpKeepConnector: CMMSConnector {
                 if reachedHorizon || list.count < Self.lookupPage { return .lookupNotFound }
                 offset += list.count
             }
-            return LookupProof.unproven("read \(offset) UpKeep work orders back to \(Timestamps.format(previous ?? Date())) without reaching \(Timestamps.format(horizon)); raise upkeep.lookup_depth")
+            return LookupProof.inconclusive("read \(offset) UpKeep work orders back to \(Timestamps.format(previous ?? Date())) without reaching \(Timestamps.format(horizon)); raise upkeep.lookup_depth")
         } catch {
             return LookupProof.unproven("UpKeep did not answer: \(HTTPTransport.describe(error))")
         }

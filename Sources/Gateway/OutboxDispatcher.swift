@@ -120,7 +120,7 @@ public struct OutboxDispatcher: Service {
         let started = ContinuousClock.now
         TestCrash.here("cmms", subject: item.draft.camera)
         let outcome: DeliveryState.Outcome = switch item.action {
-        case .lookup: await connector.lookup(reference: item.reference)
+        case .lookup: await connector.lookup(reference: item.reference, createdSince: item.queuedAt)
         case .create, .none: await connector.create(draft)
         }
         let duration = (ContinuousClock.now - started).seconds

@@ -11,6 +11,9 @@ public struct OutboxItem: Sendable {
     public var attempt: Int
     public var draft: WorkOrderDraft
     public var confirmedDetectionAt: Date
+    /// When the work order was queued, on the gateway's clock: no create of it can be older, so
+    /// a lookup that pages the CMMS's list reads back to here.
+    public var queuedAt: Date
 }
 
 public struct DeliveryRecord: Sendable {
@@ -58,7 +61,7 @@ extension Store {
                 try db.execute(sql: "UPDATE work_orders SET in_flight_step = ? WHERE id = ?", arguments: [step, row["id"] as String])
                 items.append(OutboxItem(workOrderId: row["id"], incidentId: row["incident_id"], reference: row["reference"], cmmsName: cmms,
                                         action: action, attempt: state.attempts, draft: draft,
-                                        confirmedDetectionAt: Date(db: row["confirmed_detection_at"])))
+                                        confirmedDetectionAt: Date(db: row["confirmed_detection_at"]), queuedAt: Date(db: row["created_at"])))
             }
             return items
         }

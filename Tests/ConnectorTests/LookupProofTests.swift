@@ -12,9 +12,20 @@ import Testing
 @Suite struct LookupProofTests {
     static let iso = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
 
+    /// Either kind of "not proven": a failed request (retried) or an answer that cannot prove
+    /// absence (parked for review). Never `.lookupNotFound`.
     func isUnproven(_ o: DeliveryState.Outcome, sourceLocation: SourceLocation = #_sourceLocation) {
-        guard case .retryable(let e, _) = o, e.hasPrefix(LookupProof.prefix) else {
-            Issue.record("expected 'lookup could not prove absence', got \(o)", sourceLocation: sourceLocation); return
+        switch o {
+        case .retryable(let e, _) where e.hasPrefix(LookupProof.prefix): return
+        case .lookupInconclusive(let e) where e.hasPrefix(LookupProof.prefix): return
+        default: Issue.record("expected 'lookup could not prove absence', got \(o)", sourceLocation: sourceLocation)
+        }
+    }
+
+    /// An answer that cannot prove absence, whatever is asked again: parked for review.
+    func parksForReview(_ o: DeliveryState.Outcome, sourceLocation: SourceLocation = #_sourceLocation) {
+        guard case .lookupInconclusive(let e) = o, e.hasPrefix(LookupProof.prefix) else {
+            Issue.record("expected the work order to be parked for review, got \(o)", sourceLocation: sourceLocation); return
         }
     }
 
@@ -68,7 +79,7 @@ import Testing
         let srv = try await Self.upkeepServer(count: 1000, target: nil, reference: "MW-ABSENT")
         defer { srv.stop() }
         let c = try Self.upkeep(srv.baseURL, ["lookup_depth": "300"])
-        isUnproven(await c.lookup(reference: "MW-ABSENT", createdSince: Date().addingTimeInterval(-30 * 86400)))
+        parksForReview(await c.lookup(reference: "MW-ABSENT", createdSince: Date().addingTimeInterval(-30 * 86400)))
     }
 
     @Test func upkeepServerIgnoringOffsetIsNotAbsence() async throws {
@@ -78,7 +89,7 @@ import Testing
             return .json(200, ["results": items])
         }
         defer { srv.stop() }
-        isUnproven(try await Self.upkeep(srv.baseURL).lookup(reference: "MW-X", createdSince: Date().addingTimeInterval(-86400)))
+        parksForReview(try await Self.upkeep(srv.baseURL).lookup(reference: "MW-X", createdSince: Date().addingTimeInterval(-86400)))
     }
 
     @Test func upkeepLookupErrorIsNotAbsence() async throws {
@@ -86,7 +97,9 @@ import Testing
             r.path.hasSuffix("/auth/") ? .json(200, ["result": ["sessionToken": "tok"]]) : .json(502, ["message": "bad gateway"])
         }
         defer { srv.stop() }
-        isUnproven(try await Self.upkeep(srv.baseURL).lookup(reference: "MW-X"))
+        let o = try await Self.upkeep(srv.baseURL).lookup(reference: "MW-X")
+        isUnproven(o)
+        guard case .retryable = o else { Issue.record("a failed request is asked again, not parked: \(o)"); return }
     }
 
     // MARK: Fiix — RPC errors in a 200 answer; FindRequest maxObjects
