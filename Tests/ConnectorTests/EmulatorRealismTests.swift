@@ -316,7 +316,7 @@ import NIOHTTP1
         let mx = try await RunningEmulator.start(options: Self.options { $0.tenant = t }) { MaintainXEmulator.router(state: $0) }
         defer { mx.stop() }
         let a = try await Self.call(.POST, mx.baseURL + "/v1/workorders", headers: Self.bearer, body: #"{"title":"t","assetId":999}"#)
-        #expect(a.status == 400 && a.json["errors"]?[0]?["fieldPath"]?.stringValue == "assetId", "MaintainX OpenAPI 400: errors[].fieldPath")
+        #expect(a.status == 400 && a.json["errors"]?.arrayValue?.first?["fieldPath"]?.stringValue == "assetId", "MaintainX OpenAPI 400: errors[].fieldPath")
         let cat = try await Self.call(.POST, mx.baseURL + "/v1/workorders", headers: Self.bearer, body: #"{"title":"t","categories":["Plumbing"]}"#)
         #expect(cat.status == 400)
         #expect(try await Self.call(.POST, mx.baseURL + "/v1/workorders", headers: Self.bearer, body: #"{"title":"t","assetId":3301,"assignees":[{"type":"USER","id":4711}]}"#).status == 200)
@@ -332,7 +332,9 @@ import NIOHTTP1
         defer { lb.stop() }
         let l = try await Self.call(.POST, lb.baseURL + "/v2/tasks", headers: Self.basic, body: #"{"name":"t","locationID":1,"due":1,"type":2,"assetID":999}"#)
         #expect(l.status == 400 && l.json["message"]?.stringValue?.contains("999") == true, "Limble 400 {message}")
-        #expect(await mx.state.all().count == 1 && up.state.all().isEmpty && lb.state.all().isEmpty)
+        #expect(await mx.state.all().count == 1)
+        #expect(await up.state.all().isEmpty)
+        #expect(await lb.state.all().isEmpty)
     }
 
     // MARK: - 4. Quirks
@@ -404,7 +406,7 @@ import NIOHTTP1
         let emu = try await RunningEmulator.start { MaintainXEmulator.router(state: $0, schema: schema, limit: 1000, window: 60) }
         defer { emu.stop() }
         let a = try await Self.call(.POST, emu.baseURL + "/v1/workorders", headers: Self.bearer, body: #"{"title":"t","someNewField":1}"#)
-        #expect(a.status == 200, a.text)
+        #expect(a.status == 200, "\(a.text)")
         var closed = schema
         closed.additionalProperties = false
         #expect(closed.validate(["title": .string("t"), "foo": .number(1)]).contains { $0.1 == "\"foo\" is not allowed" })
