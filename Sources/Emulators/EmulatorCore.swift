@@ -124,7 +124,8 @@ public actor EmulatorState {
     public nonisolated func preload(_ make: (PreloadSample) -> EmulatedWorkOrder) {
         let n = options.preload
         guard n > 0 else { return }
-        pending.set((0..<n).map { make(PreloadSample(index: $0, of: n, seed: options.seed)) })
+        let assets = options.tenant?.assets ?? []
+        pending.set((0..<n).map { make(PreloadSample(index: $0, of: n, seed: options.seed, tenantAssets: assets)) })
     }
 
     private func drain() {
@@ -225,6 +226,8 @@ public struct PreloadSample: Sendable {
     public var title: String
     public var reference: String
     public var asset: String
+    /// The asset's numeric id, for systems that number assets (MaintainX, Limble).
+    public var assetNumber: Int
     public var createdAt: Date
     /// `open`, `in_progress` or `completed`, spread over the set.
     public var status: String
@@ -235,10 +238,18 @@ public struct PreloadSample: Sendable {
                        "Monthly PM inspection", "Check motor vibration", "Re-align conveyor tracking", "Replace damaged roller"]
     static let assets = ["CV-100", "CV-210", "PMP-7", "PRS-03", "MIX-12", "FAN-4", "HX-2", "WLD-9"]
 
-    init(index i: Int, of n: Int, seed: UInt64) {
+    /// With a tenant, the records name the tenant's own assets, so they pass its checks.
+    init(index i: Int, of n: Int, seed: UInt64, tenantAssets: [TenantData.Entry] = []) {
         var r = SplitMix64(seed: seed &+ UInt64(i) &* 7919)
         index = i
-        asset = Self.assets[i % Self.assets.count]
+        if tenantAssets.isEmpty {
+            asset = Self.assets[i % Self.assets.count]
+            assetNumber = 3300 + i % Self.assets.count
+        } else {
+            let a = tenantAssets[i % tenantAssets.count]
+            asset = a.id
+            assetNumber = a.number ?? 3300 + i % tenantAssets.count
+        }
         title = "\(Self.what[(i * 5 + 3) % Self.what.count]) on \(asset)"
         reference = "PM-\(String(format: "%05d", 20_000 + i))"
         // Oldest first, evenly over the last 30 days, a few minutes of jitter, never in the future.

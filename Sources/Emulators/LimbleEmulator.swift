@@ -41,8 +41,8 @@ public enum LimbleEmulator {
         state.preload { s in
             let b: [String: JSONValue] = ["name": .string(s.title), "description": .string("Routine job \(s.reference)"), "locationID": .number(Double(s.index % 9 + 1)),
                                           "due": .number((s.createdAt.timeIntervalSince1970 + 7 * 86_400).rounded()), "type": .number(2),
-                                          "priority": .number(Double(s.priority)), "assetID": .number(Double(3300 + s.index % 8))]
-            return EmulatedWorkOrder(id: s.id, reference: nil, title: s.title, asset: String(3300 + s.index % 8), priority: String(s.priority), status: s.status,
+                                          "priority": .number(Double(s.priority)), "assetID": .number(Double(s.assetNumber))]
+            return EmulatedWorkOrder(id: s.id, reference: nil, title: s.title, asset: String(s.assetNumber), priority: String(s.priority), status: s.status,
                                      createdAt: s.createdAt, notes: [], attachments: [], body: .object(b))
         }
         let tenant = state.options.tenant

@@ -212,10 +212,10 @@ public enum MaintainXEmulator {
 
         // --preload: unrelated work orders in the shape POST /workorders takes (title, description, priority, assetId).
         state.preload { s in
-            EmulatedWorkOrder(id: s.id, reference: nil, title: s.title, asset: String(3300 + s.index % 8), priority: ["LOW", "MEDIUM", "HIGH", "NONE"][s.index % 4],
+            EmulatedWorkOrder(id: s.id, reference: nil, title: s.title, asset: String(s.assetNumber), priority: ["LOW", "MEDIUM", "HIGH", "NONE"][s.index % 4],
                               status: s.status, createdAt: s.createdAt, notes: [], attachments: [],
                               body: .object(["title": .string(s.title), "description": .string("Routine job \(s.reference)"),
-                                             "priority": .string(["LOW", "MEDIUM", "HIGH", "NONE"][s.index % 4]), "assetId": .number(Double(3300 + s.index % 8))]))
+                                             "priority": .string(["LOW", "MEDIUM", "HIGH", "NONE"][s.index % 4]), "assetId": .number(Double(s.assetNumber))]))
         }
         let tenant = state.options.tenant
         let userByEmail = Dictionary(seed.users.compactMap { u in u.email.map { ($0.lowercased(), u.id) } }, uniquingKeysWith: { a, _ in a })

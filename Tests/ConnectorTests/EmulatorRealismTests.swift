@@ -337,6 +337,38 @@ import NIOHTTP1
         #expect(await lb.state.all().isEmpty)
     }
 
+    @Test func preloadWithTenantNamesTheTenantsAssets() async throws {
+        let emu = try await RunningEmulator.start(options: Self.options { $0.preload = 10; $0.tenant = Self.tenant }) { MaintainXEmulator.router(state: $0) }
+        defer { emu.stop() }
+        let all = await emu.state.all()
+        #expect(all.count == 10)
+        #expect(all.allSatisfy { Self.tenant.knowsAsset(number: Double($0.asset ?? "") ?? -1) }, "\(all.map(\.asset))")
+    }
+
+    @Test func oracleHxGNFiixUnknownTenantDataAreTheirErrors() async throws {
+        let t = Self.tenant
+        let ora = try await RunningEmulator.start(options: Self.options { $0.tenant = t }) { OracleMaintenanceEmulator.router(state: $0) }
+        defer { ora.stop() }
+        let o = try await Self.call(.POST, ora.baseURL + "/fscmRestApi/resources/11.13.18.05/maintenanceWorkOrders", headers: Self.basic,
+                                    body: #"{"OrganizationCode":"M1","WorkOrderDescription":"t","AssetNumber":"NOPE"}"#)
+        #expect(o.status == 400 && o.text.contains("NOPE"), "Oracle: plain-text 400")
+
+        let hx = try await RunningEmulator.start(options: Self.options { $0.tenant = t }) { HxGNEAMEmulator.router(state: $0) }
+        defer { hx.stop() }
+        let h = try await Self.call(.POST, hx.baseURL + "/axis/restservices/workorders", headers: Self.basic + [("tenant", "T"), ("organization", "O")],
+                                    body: #"{"WORKORDERID":{"JOBNUM":"MW-1","ORGANIZATIONID":{"ORGANIZATIONCODE":"O"},"DESCRIPTION":"t"},"EQUIPMENTID":{"EQUIPMENTCODE":"NOPE"}}"#)
+        #expect(h.status == 400 && h.json["ErrorAlert"]?.arrayValue?.first?["Message"]?.stringValue?.contains("NOPE") == true, "HxGN: ErrorAlert")
+
+        let fx = try await RunningEmulator.start(options: Self.options { $0.tenant = t }) { FiixEmulator.router(state: $0) }
+        defer { fx.stop() }
+        let wo = try await Self.fiixCall(fx.baseURL, #"{"_maCn":"AddRequest","className":"WorkOrder","object":{"className":"WorkOrder","strDescription":"t","intSiteID":1}}"#)
+        let id = wo.json["object"]?["id"]?.stringOrNumber ?? "0"
+        let bad = try await Self.fiixCall(fx.baseURL, #"{"_maCn":"AddRequest","className":"WorkOrderAsset","object":{"className":"WorkOrderAsset","intWorkOrderID":\#(id),"intAssetID":999}}"#)
+        #expect(bad.json["error"]?["message"]?.stringValue?.contains("999") == true, "Fiix: error object")
+        let good = try await Self.fiixCall(fx.baseURL, #"{"_maCn":"AddRequest","className":"WorkOrderAsset","object":{"className":"WorkOrderAsset","intWorkOrderID":\#(id),"intAssetID":3301}}"#)
+        #expect(good.json["error"] == nil, "\(good.text)")
+    }
+
     // MARK: - 4. Quirks
 
     @Test func maximoTransactionIdForgottenAfterTTL_OSLCTXNCronTask() async throws {
