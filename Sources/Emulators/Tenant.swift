@@ -92,6 +92,10 @@ public struct TenantData: Sendable, Equatable {
                 guard let o = x.objectValue, let id = o["id"]?.stringOrNumber, !id.isEmpty else {
                     throw FieldProblem(field: "\(file): \(key)[\(i)]", "needs an id")
                 }
+                let fields: Set<String> = ["id", "number", "name", "functional_location", "location"]
+                if let bad = o.keys.sorted().first(where: { !fields.contains($0) }) {
+                    throw FieldProblem(field: "\(file): \(key)[\(i)].\(bad)", "unknown key; expected \(fields.sorted().joined(separator: ", "))")
+                }
                 var number: Int?
                 if let n = o["number"]?.stringOrNumber {
                     guard let v = Int(n) else { throw FieldProblem(field: "\(file): \(key)[\(i)].number", "must be a whole number") }

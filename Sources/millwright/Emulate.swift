@@ -17,6 +17,12 @@ struct Emulate: AsyncParsableCommand {
         Every emulator lists what it received at GET /_emulator/work-orders (common
         JSON shape) and counts requests at GET /_emulator/stats.
 
+        --fail-mode before|after|mixed decides whether an injected failure comes before
+        the change or after it was applied; --preload N adds unrelated work orders over
+        the last 30 days; --tenant FILE (or --tenant-from-register assets.csv) makes
+        unknown assets, users, categories and priorities fail with the system's own
+        error (format: docs/cmms/README.md, example Tests/Fixtures/tenants/example.yaml).
+
         Change a work order's status like a technician would:
           curl -X PATCH -H 'Authorization: Bearer x' -d '{"status":"completed"}' http://127.0.0.1:9000/api/work-orders/1001
         """)

@@ -254,6 +254,8 @@ import NIOHTTP1
         #expect(t.users.map(\.id) == ["ortiz@plant.example", "JLEE"] && t.users.first?.number == 4711)
         #expect(t.knowsFunctionalLocation("PLANT-A-L1-CV") && t.knowsFunctionalLocation("PLANT-A-L2") && !t.knowsFunctionalLocation("X"))
         #expect(throws: FieldProblem.self) { try TenantData.parse(yaml: "asets:\n  - X\n", file: "t.yaml") }
+        #expect(throws: FieldProblem.self) { try TenantData.parse(yaml: "assets:\n  - id: X\n    colour: red\n", file: "t.yaml") }
+        #expect(throws: FieldProblem.self) { try TenantData.parse(yaml: "users: [a\n", file: "t.yaml") }
         // The example committed for the docs parses too.
         let example = PackagePaths.fixtures.appendingPathComponent("tenants/example.yaml")
         let e = try TenantData.parse(yaml: String(contentsOf: example, encoding: .utf8), file: example.path)
