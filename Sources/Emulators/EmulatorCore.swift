@@ -6,9 +6,21 @@ import NIOCore
 /// Behaviour shared by every CMMS emulator: fault injection, credential checks, and the
 /// `/_emulator/work-orders` listing in one common shape.
 public struct EmulatorOptions: Sendable {
-    /// Fraction of API requests that fail. Half fail before doing anything (503); half are
-    /// applied and then answered 500, the case that tempts a client into a duplicate.
+    /// Fraction of API requests that fail; `failMode` says whether the change was applied first.
     public var failRate = 0.0
+    /// Whether an injected failure comes before the change is applied (nothing created) or after it
+    /// (created, then the answer is an error), the case that tempts a client into a duplicate.
+    public var failMode: FailMode = .mixed
+    /// Work orders created before serving: unrelated records over the last 30 days, so a duplicate
+    /// lookup has to filter or page on the server.
+    public var preload = 0
+    /// The tenant's master data (assets, users, categories, priorities, statuses). Without it every
+    /// emulator accepts any such value, as before.
+    public var tenant: TenantData?
+    /// Maximo: how long a `transactionid` is remembered (IBM: the OSLCTXN cron task purges after 5 minutes).
+    public var transactionTTL: TimeInterval = 300
+    /// Maximo: the attributes of the object structure (`--attributes`); nil = the emulator's default list.
+    public var attributes: [String]?
     public var latencyMs = 0
     /// Answer 503 to every API request for this long after start.
     public var downFor: TimeInterval = 0
@@ -45,11 +57,14 @@ public struct EmulatedWorkOrder: Codable, Sendable {
 }
 
 public actor EmulatorState {
-    public private(set) var workOrders: [EmulatedWorkOrder] = []
+    private var stored: [EmulatedWorkOrder] = []
+    public var workOrders: [EmulatedWorkOrder] { drain(); return stored }
     public let startedAt = Date()
     public let options: EmulatorOptions
     private var rng: SplitMix64
     private var nextId = 1000
+    /// Work orders a router asked for before serving (`preload`), added on first access.
+    private let pending = PendingPreload()
     /// Uploaded files by work order id and file name, byte for byte.
     private var files: [String: [String: Data]] = [:]
     public private(set) var requests = 0
@@ -60,7 +75,17 @@ public actor EmulatorState {
         self.rng = SplitMix64(seed: options.seed)
     }
 
-    public enum Fault: Sendable { case none, before, after }
+    public enum Fault: Sendable, Equatable { case none, before, after(AfterApply) }
+    /// How a request that was applied is answered.
+    public enum AfterApply: Sendable, Equatable {
+        /// 500 Internal Server Error.
+        case serverError
+        /// 503 Service Unavailable: what a proxy or load balancer answers when the backend committed but
+        /// its answer came too late (RFC 9110 §15.6.4 lets any intermediary send it).
+        case unavailable
+        /// The connection is closed with no (complete) answer: a timeout or reset after the commit.
+        case dropped
+    }
 
     func nextFault(isWrite: Bool) -> Fault {
         requests += 1
@@ -68,33 +93,64 @@ public actor EmulatorState {
         let roll = rng.unit()
         guard roll < options.failRate else { return .none }
         injectedFailures += 1
-        return isWrite && roll < options.failRate / 2 ? .after : .before
+        switch options.failMode {
+        case .before: return .before
+        case .after:
+            // Reads have nothing to apply; they fail before.
+            guard isWrite else { return .before }
+            afterCount += 1
+            return .after([AfterApply.serverError, .unavailable, .dropped][afterCount % 3])
+        case .mixed:
+            // The same single roll as before the modes existed: half of the failed writes are applied;
+            // of those, the lower half answer 500 and the upper half 503.
+            guard isWrite, roll < options.failRate / 2 else { return .before }
+            return .after(roll < options.failRate / 4 ? .serverError : .unavailable)
+        }
     }
+    private var afterCount = -1
 
     public func isDown(now: Date = Date()) -> Bool { now.timeIntervalSince(startedAt) < options.downFor }
 
     public func add(_ make: (String) -> EmulatedWorkOrder) -> EmulatedWorkOrder {
+        drain()
         nextId += 1
         let wo = make(String(nextId))
-        workOrders.append(wo)
+        stored.append(wo)
         return wo
     }
 
-    public func find(id: String) -> EmulatedWorkOrder? { workOrders.first { $0.id == id }.map(progressed) }
-    public func find(reference: String) -> [EmulatedWorkOrder] { workOrders.filter { $0.reference == reference }.map(progressed) }
-    public func all() -> [EmulatedWorkOrder] { workOrders.map(progressed) }
+    /// Asks for `options.preload` unrelated work orders, built by the emulator in its own shape from
+    /// `PreloadSample`s; a router calls it once while it is built, before serving. They get the first ids.
+    public nonisolated func preload(_ make: (PreloadSample) -> EmulatedWorkOrder) {
+        let n = options.preload
+        guard n > 0 else { return }
+        let assets = options.tenant?.assets ?? []
+        pending.set((0..<n).map { make(PreloadSample(index: $0, of: n, seed: options.seed, tenantAssets: assets)) })
+    }
+
+    private func drain() {
+        guard let items = pending.take() else { return }
+        stored.insert(contentsOf: items, at: 0)
+        nextId = max(nextId, 1000 + items.count)
+    }
+
+    public func find(id: String) -> EmulatedWorkOrder? { drain(); return stored.first { $0.id == id }.map(progressed) }
+    public func find(reference: String) -> [EmulatedWorkOrder] { drain(); return stored.filter { $0.reference == reference }.map(progressed) }
+    public func all() -> [EmulatedWorkOrder] { drain(); return stored.map(progressed) }
 
     public func update(id: String, _ change: (inout EmulatedWorkOrder) -> Void) -> EmulatedWorkOrder? {
-        guard let i = workOrders.firstIndex(where: { $0.id == id }) else { return nil }
-        workOrders[i] = progressed(workOrders[i])
-        change(&workOrders[i])
-        return workOrders[i]
+        drain()
+        guard let i = stored.firstIndex(where: { $0.id == id }) else { return nil }
+        stored[i] = progressed(stored[i])
+        change(&stored[i])
+        return stored[i]
     }
 
     /// Stores an uploaded file on a work order; the same name again replaces it. False when there is no such work order.
     public func attach(id: String, name: String, data: Data) -> Bool {
-        guard let i = workOrders.firstIndex(where: { $0.id == id }) else { return false }
-        if !workOrders[i].attachments.contains(name) { workOrders[i].attachments.append(name) }
+        drain()
+        guard let i = stored.firstIndex(where: { $0.id == id }) else { return false }
+        if !stored[i].attachments.contains(name) { stored[i].attachments.append(name) }
         files[id, default: [:]][name] = data
         return true
     }
@@ -128,10 +184,98 @@ struct FaultInjection<Context: RequestContext>: RouterMiddleware {
         switch await state.nextFault(isWrite: request.method != .get && request.method != .head) {
         case .none: return try await next(request, context)
         case .before: return EmulatorHTTP.json(status: .serviceUnavailable, ["title": "Service Unavailable", "detail": "injected failure (--fail-rate), nothing applied"])
-        case .after:
-            _ = try await next(request, context)
-            return EmulatorHTTP.json(status: .internalServerError, ["title": "Internal Server Error", "detail": "injected failure (--fail-rate) after the change was applied"])
+        case .after(let answer):
+            let applied = try await next(request, context)
+            switch answer {
+            case .serverError:
+                return EmulatorHTTP.json(status: .internalServerError, ["title": "Internal Server Error", "detail": "injected failure (--fail-rate) after the change was applied"])
+            case .unavailable:
+                // A proxy's answer after the backend committed: plain text, as gateways send it.
+                return Response(status: .serviceUnavailable, headers: [.contentType: "text/html"],
+                                body: .init(byteBuffer: ByteBuffer(string: "<html><body><h1>503 Service Unavailable</h1>No server is available to handle this request.</body></html>")))
+            case .dropped:
+                // The change is applied; the answer's head promises a body that never comes and the
+                // connection is closed, which the client sees as a reset or a read timeout.
+                _ = applied
+                return Response(status: .ok, headers: [.contentType: "application/json"],
+                                body: ResponseBody(contentLength: 4096) { _ in throw DroppedConnection() })
+            }
         }
+    }
+}
+
+/// Thrown from a response body to close the connection mid-answer (`FailMode.after`).
+struct DroppedConnection: Error {}
+
+/// `--fail-mode`: when an injected failure (`--fail-rate`) happens relative to applying the change.
+public enum FailMode: String, Sendable, CaseIterable {
+    /// Nothing is applied; the answer is 503.
+    case before
+    /// Writes are applied, then answered 500, 503 or with a dropped connection, in turn (reads fail before).
+    case after
+    /// Half the failed writes are applied, then answered 500 or 503; the rest and all reads fail before.
+    case mixed
+}
+
+/// One unrelated work order for `--preload`: a realistic title, asset and creation time over the
+/// last 30 days, and a reference that is not Millwright's.
+public struct PreloadSample: Sendable {
+    public var index: Int
+    /// The emulator's sequence id for it (preloaded records take the first ones: 1001, 1002, …).
+    public var id: String { String(1001 + index) }
+    public var title: String
+    public var reference: String
+    public var asset: String
+    /// The asset's numeric id, for systems that number assets (MaintainX, Limble).
+    public var assetNumber: Int
+    public var createdAt: Date
+    /// `open`, `in_progress` or `completed`, spread over the set.
+    public var status: String
+    public var priority: Int
+
+    static let what = ["Replace worn drive belt", "Lubricate bearings", "Inspect guard interlock", "Tighten loose mounting bolts",
+                       "Clear blocked chute", "Calibrate load cell", "Repair hydraulic leak", "Replace proximity sensor",
+                       "Monthly PM inspection", "Check motor vibration", "Re-align conveyor tracking", "Replace damaged roller"]
+    static let assets = ["CV-100", "CV-210", "PMP-7", "PRS-03", "MIX-12", "FAN-4", "HX-2", "WLD-9"]
+
+    /// With a tenant, the records name the tenant's own assets, so they pass its checks.
+    init(index i: Int, of n: Int, seed: UInt64, tenantAssets: [TenantData.Entry] = []) {
+        var r = SplitMix64(seed: seed &+ UInt64(i) &* 7919)
+        index = i
+        if tenantAssets.isEmpty {
+            asset = Self.assets[i % Self.assets.count]
+            assetNumber = 3300 + i % Self.assets.count
+        } else {
+            let a = tenantAssets[i % tenantAssets.count]
+            asset = a.id
+            assetNumber = a.number ?? 3300 + i % tenantAssets.count
+        }
+        title = "\(Self.what[(i * 5 + 3) % Self.what.count]) on \(asset)"
+        reference = "PM-\(String(format: "%05d", 20_000 + i))"
+        // Oldest first, evenly over the last 30 days, a few minutes of jitter, never in the future.
+        let span: TimeInterval = 30 * 86_400
+        let step = span / Double(max(n, 1))
+        createdAt = Date().addingTimeInterval(-span + Double(i) * step + r.unit() * min(step, 600) * 0.5 - 60)
+        status = ["completed", "completed", "open", "in_progress"][i % 4]
+        priority = i % 4 + 1
+    }
+}
+
+/// Work orders a router asked for, waiting until the state is first used.
+final class PendingPreload: @unchecked Sendable {
+    private let lock = NSLock()
+    private var items: [EmulatedWorkOrder]?
+    func set(_ w: [EmulatedWorkOrder]) { lock.withLock { items = w } }
+    func take() -> [EmulatedWorkOrder]? { lock.withLock { defer { items = nil }; return items } }
+}
+
+/// Paging over an already sorted list by offset and page size: the one slicing rule every emulator's
+/// list endpoint uses with its own parameter names.
+enum Paging {
+    static func slice<T>(_ items: [T], offset: Int, limit: Int) -> (page: [T], hasMore: Bool) {
+        let start = min(max(offset, 0), items.count)
+        let end = min(items.count, start + max(limit, 0))
+        return (Array(items[start..<end]), end < items.count)
     }
 }
 

@@ -38,6 +38,13 @@ public enum FiixEmulator {
                  "intAssetID": "i", "intSize": "i"],
     ]
     static let uploadLimit = 10 << 20
+    /// The secret every accessKey signs with when `--credentials` is not given (the emulator's sandbox
+    /// secret): the signature is always verified, so a client must sign with some known secret.
+    public static let defaultSecret = "s3cret"
+    /// How far a request's `timestamp` (milliseconds since 1970) may be from the server's clock. Fiix's API
+    /// guide ("How to use the Fiix API without an SDK", Authenticating a Request) has the client send the
+    /// current time so that a captured request cannot be replayed later; the emulator allows 5 minutes.
+    public static let timestampWindow: TimeInterval = 300
 
     actor Store {
         var statusOf: [String: Int] = [:]
@@ -84,6 +91,13 @@ public enum FiixEmulator {
         return String(decoding: out, as: UTF8.self)
     }
 
+    /// Fiix's date-time text, `yyyy-MM-dd HH:mm:ss` (UTC here).
+    static func fiixDate(_ d: Date) -> String {
+        let f = DateFormatter()
+        f.locale = Locale(identifier: "en_US_POSIX"); f.timeZone = TimeZone(identifier: "UTC"); f.dateFormat = "yyyy-MM-dd HH:mm:ss"
+        return f.string(from: d)
+    }
+
     static func statusId(common: String) -> Int { ["in_progress": 3, "completed": 5, "cancelled": 6, "false_positive": 5][common] ?? 1 }
     static func common(_ id: Int) -> String { [3: "in_progress", 5: "completed", 6: "cancelled"][id] ?? "open" }
 
@@ -93,6 +107,15 @@ public enum FiixEmulator {
         router.add(middleware: FaultInjection(state: state))
         EmulatorHTTP.addInspection(to: router, state: state, kind: "fiix")
 
+        // --preload: unrelated work orders as Fiix holds them (dtmDateCreated is Fiix's creation date).
+        state.preload { s in
+            let b: [String: JSONValue] = ["className": .string("WorkOrder"), "strDescription": .string("\(s.title)\nRoutine job \(s.reference)"), "intSiteID": .number(7),
+                                          "intPriorityID": .number(Double(100 + s.priority)), "strCode": .string(s.reference),
+                                          "dtmDateCreated": .string(fiixDate(s.createdAt))]
+            return EmulatedWorkOrder(id: s.id, reference: s.reference, title: s.title, asset: nil, priority: String(100 + s.priority), status: s.status,
+                                     createdAt: s.createdAt, notes: [], attachments: [], body: .object(b))
+        }
+        let tenant = state.options.tenant
         router.post("/api") { request, _ in
             let q = request.uri.queryParameters
             guard q.get("service") == "cmms", q.get("signatureMethod") == "HmacSHA256", q.get("signatureVersion") == "1",
@@ -105,14 +128,22 @@ public enum FiixEmulator {
             guard let sig = request.headers[.authorization], sig.count == 64, sig.allSatisfy(\.isHexDigit) else {
                 return rpcError(401, "Authorization must be the hex HMAC-SHA256 signature of the request URL")
             }
+            // The signature is always verified: against the `accessKey:secret` pairs of --credentials, or, without
+            // them, any accessKey with the emulator's sandbox secret (`defaultSecret`).
+            let host = request.head.authority ?? "127.0.0.1"
+            let url = host + (request.uri.string)
+            let ok: Bool
             if let creds = state.options.credentials {
-                let host = request.head.authority ?? "127.0.0.1"
-                let url = host + (request.uri.string)
-                let ok = creds.contains { line in
+                ok = creds.contains { line in
                     let parts = line.split(separator: ":", maxSplits: 1).map(String.init)
                     return parts.count == 2 && parts[0] == access && signature(signedURL: url, secret: parts[1]) == sig
                 }
-                if !ok { return rpcError(401, "Signature does not match (check the secret)") }
+            } else {
+                ok = signature(signedURL: url, secret: defaultSecret) == sig
+            }
+            if !ok { return rpcError(401, "Signature does not match (check the secret)") }
+            if let ts = q.get("timestamp").flatMap(Int64.init), abs(Date().timeIntervalSince1970 - Double(ts) / 1000) > timestampWindow {
+                return rpcError(401, "Request timestamp \(ts) is more than 5 minutes from the server time; send the current time in milliseconds")
             }
             guard let body = (try? JSONValue.parse(try await EmulatorHTTP.body(request)))?.objectValue, let op = body["_maCn"]?.stringValue,
                   let cls = body["className"]?.stringValue else { return rpcError(400, "Body must be JSON with _maCn and className") }
@@ -142,6 +173,11 @@ public enum FiixEmulator {
                     return rpcError(400, "\(cls) needs intWorkOrderID and \(target)")
                 }
                 if let problem = fieldProblem(o, cls) { return problem }
+                if let tenant {
+                    // Tenant data: an asset or user id the tenant does not have, in Fiix's error object.
+                    if cls == "WorkOrderAsset", !tenant.knowsAsset(number: Double(t)) { return rpcError(404, "No Asset with id \(t)") }
+                    if cls == "WorkOrderUser", !tenant.knowsUser(number: Double(t)) { return rpcError(404, "No User with id \(t)") }
+                }
                 let linked = await state.update(id: String(w)) { wo in
                     if cls == "WorkOrderAsset" { wo.asset = String(t) } else { wo.assignee = String(t) }
                 }
@@ -171,18 +207,50 @@ public enum FiixEmulator {
             case ("FindRequest", "WorkOrder"):
                 var items = await state.all()
                 for f in body["filters"]?.arrayValue ?? [] {
-                    guard let ql = f["ql"]?.stringValue, let p = f["parameters"]?.arrayValue?.first?.stringValue else { return rpcError(400, "filters need ql and parameters") }
+                    guard let ql = f["ql"]?.stringValue, let p = f["parameters"]?.arrayValue?.first?.stringOrNumber else { return rpcError(400, "filters need ql and parameters") }
                     let parts = ql.components(separatedBy: " ")
-                    guard parts.count == 3, parts[0] == "strDescription", ["=", "LIKE"].contains(parts[1].uppercased()), parts[2] == "?" else {
-                        return rpcError(400, "The emulator supports ql 'strDescription = ?' or 'strDescription LIKE ?'")
+                    guard parts.count == 3, ["strDescription", "strCode", "dtmDateCreated"].contains(parts[0]), ["=", "LIKE", ">=", ">"].contains(parts[1].uppercased()), parts[2] == "?" else {
+                        return rpcError(400, "The emulator supports ql '<strDescription|strCode> = ?', '… LIKE ?' and 'dtmDateCreated >= ?'")
                     }
                     let needle = p.trimmingCharacters(in: CharacterSet(charactersIn: "%"))
                     items = items.filter { w in
-                        let d = w.body["strDescription"]?.stringValue ?? ""
-                        return parts[1] == "=" ? d == p : d.contains(needle)
+                        let d = parts[0] == "dtmDateCreated" ? fiixDate(w.createdAt) : w.body[parts[0]]?.stringValue ?? ""
+                        switch parts[1].uppercased() {
+                        case "=": return d == p
+                        case ">=": return d >= p
+                        case ">": return d > p
+                        default: return d.contains(needle)
+                        }
                     }
                 }
-                return EmulatorHTTP.json(status: .ok, ["objects": JSONValue.array(items.map { .object(["id": .number(Double($0.id) ?? 0)]) })])
+                // Paging as Fiix's FindRequest takes it (Fiix API guide, "Find request": `maxObjects` caps the
+                // answer, `startObjectCount` skips that many first; `orderBy` "field [ASC|DESC]"); without orderBy
+                // objects come by id. `fields` names what each object carries besides `id`.
+                items.sort { (Int($0.id) ?? 0) < (Int($1.id) ?? 0) }
+                if let order = body["orderBy"]?.stringValue {
+                    let t = order.split(separator: " ").map(String.init)
+                    guard let k = t.first, ["id", "dtmDateCreated", "strCode"].contains(k), t.count == 1 || (t.count == 2 && ["ASC", "DESC"].contains(t[1].uppercased())) else {
+                        return rpcError(400, "orderBy \(order) is not supported (id, dtmDateCreated or strCode, ASC or DESC)")
+                    }
+                    let desc = t.count == 2 && t[1].uppercased() == "DESC"
+                    if k == "dtmDateCreated" { items.sort { desc ? $0.createdAt > $1.createdAt : $0.createdAt < $1.createdAt } }
+                    else if k == "strCode" { items.sort { desc ? ($0.body["strCode"]?.stringValue ?? "") > ($1.body["strCode"]?.stringValue ?? "") : ($0.body["strCode"]?.stringValue ?? "") < ($1.body["strCode"]?.stringValue ?? "") } }
+                    else if desc { items.reverse() }
+                }
+                let start = body["startObjectCount"]?.doubleValue.flatMap(Self.id) ?? 0
+                let max = body["maxObjects"]?.doubleValue.flatMap(Self.id) ?? items.count
+                if body["startObjectCount"] != nil, body["startObjectCount"]?.doubleValue.flatMap(Self.id) == nil { return rpcError(400, "startObjectCount must be a whole number") }
+                if body["maxObjects"] != nil, body["maxObjects"]?.doubleValue.flatMap(Self.id) == nil { return rpcError(400, "maxObjects must be a whole number") }
+                let page = Paging.slice(items, offset: start, limit: max).page
+                let wanted = (body["fields"]?.stringValue ?? "id").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+                let objects: [JSONValue] = page.map { w in
+                    var o: [String: JSONValue] = ["id": .number(Double(w.id) ?? 0)]
+                    for f in wanted where f != "id" {
+                        if f == "dtmDateCreated" { o[f] = .string(fiixDate(w.createdAt)) } else if let v = w.body[f] { o[f] = v }
+                    }
+                    return .object(o)
+                }
+                return EmulatorHTTP.json(status: .ok, ["_maCn": JSONValue.string("FindResponse"), "objects": .array(objects), "totalObjects": .number(Double(items.count))])
             case ("FindByIdRequest", "WorkOrder"):
                 guard let id = body["id"]?.doubleValue.flatMap(Self.id).map(String.init), let w = await state.find(id: id) else { return rpcError(404, "No WorkOrder with that id") }
                 let explicit = await store.status(id)

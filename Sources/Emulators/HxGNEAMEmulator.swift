@@ -75,6 +75,17 @@ public enum HxGNEAMEmulator {
         let router = Hummingbird.Router()
         router.add(middleware: FaultInjection(state: state))
         EmulatorHTTP.addInspection(to: router, state: state, kind: "hxgn-eam")
+        // --preload: unrelated work orders in EAM's record structure (organization PLANT1).
+        state.preload { s in
+            let b: [String: JSONValue] = ["WORKORDERID": .object(["JOBNUM": .string(String(20_000 + s.index)), "ORGANIZATIONID": .object(["ORGANIZATIONCODE": .string("PLANT1")]),
+                                                                  "DESCRIPTION": .string(String(s.title.prefix(80)))]),
+                                          "EQUIPMENTID": .object(["EQUIPMENTCODE": .string(s.asset), "ORGANIZATIONID": .object(["ORGANIZATIONCODE": .string("PLANT1")])]),
+                                          "PRIORITY": .object(["PRIORITYCODE": .string(String(s.priority))]), "TYPE": .object(["TYPECODE": .string("PPM")])]
+            return EmulatedWorkOrder(id: s.id, reference: String(20_000 + s.index), title: s.title, asset: s.asset, priority: String(s.priority), status: s.status,
+                                     createdAt: s.createdAt, notes: [], attachments: [], body: .object(b))
+        }
+        let tenant = state.options.tenant
+        let statuses = tenant.flatMap { $0.statuses.isEmpty ? nil : Set($0.statuses) } ?? Self.statuses
         let api = router.group("axis/restservices/workorders")
         api.add(middleware: BasicAuthCheck(state: state, unauthorized: { alert(.unauthorized, "Invalid credentials") }))
 
@@ -113,6 +124,15 @@ public enum HxGNEAMEmulator {
             if desc.count > 80 { return alert(.badRequest, "DESCRIPTION is longer than 80 characters") }
             guard b["EQUIPMENTID"]?["EQUIPMENTCODE"]?.stringValue?.isEmpty == false else { return alert(.badRequest, "Equipment is required") }
             if let s = b["STATUS"]?["STATUSCODE"]?.stringValue, !statuses.contains(s) { return alert(.badRequest, "Status \(s) is not valid") }
+            if let tenant {
+                // Tenant data, in EAM's ErrorAlert shape.
+                if let e = b["EQUIPMENTID"]?["EQUIPMENTCODE"]?.stringValue, !tenant.knowsAsset(e) { return alert(.badRequest, "Equipment \(e) does not exist in organization \(org)") }
+                for k in ["REPORTEDBY", "ASSIGNEDTO"] {
+                    if let p = b[k]?["PERSONCODE"]?.stringValue, !tenant.knowsUser(p) { return alert(.badRequest, "Employee \(p) does not exist") }
+                }
+                if let p = b["PRIORITY"]?["PRIORITYCODE"]?.stringValue, !tenant.knowsPriority(p) { return alert(.badRequest, "Priority \(p) is not valid") }
+                if let c = b["CLASSID"]?["CLASSCODE"]?.stringValue, !tenant.knowsCategory(c) { return alert(.badRequest, "Class \(c) is not valid for entity EVNT") }
+            }
             if await find(job + "#" + org) != nil { return alert(.conflict, "Record \(job) already exists") }
             let wo = await state.add { id in
                 EmulatedWorkOrder(id: id, reference: job, title: desc, asset: b["EQUIPMENTID"]?["EQUIPMENTCODE"]?.stringValue,

@@ -37,6 +37,15 @@ public enum LimbleEmulator {
         let extra = Extra()
         router.add(middleware: FaultInjection(state: state))
         EmulatorHTTP.addInspection(to: router, state: state, kind: "limble")
+        // --preload: unrelated tasks in Limble's create shape (type 2: a work order; `createdDate` in epoch seconds).
+        state.preload { s in
+            let b: [String: JSONValue] = ["name": .string(s.title), "description": .string("Routine job \(s.reference)"), "locationID": .number(Double(s.index % 9 + 1)),
+                                          "due": .number((s.createdAt.timeIntervalSince1970 + 7 * 86_400).rounded()), "type": .number(2),
+                                          "priority": .number(Double(s.priority)), "assetID": .number(Double(s.assetNumber))]
+            return EmulatedWorkOrder(id: s.id, reference: nil, title: s.title, asset: String(s.assetNumber), priority: String(s.priority), status: s.status,
+                                     createdAt: s.createdAt, notes: [], attachments: [], body: .object(b))
+        }
+        let tenant = state.options.tenant
         let api = router.group("v2/tasks")
         api.add(middleware: BasicAuthCheck(state: state, unauthorized: { fail(.unauthorized, "Invalid client credentials") }))
 
@@ -44,6 +53,7 @@ public enum LimbleEmulator {
             var v = w.body.objectValue ?? [:]
             let (sid, done) = await extra.get(w.id)
             v["taskID"] = .number(Double(w.id) ?? 0)
+            v["createdDate"] = .number(w.createdAt.timeIntervalSince1970.rounded())
             v["statusID"] = .number(Double(w.status == "in_progress" && sid == 0 ? 1 : sid))
             v["dateCompleted"] = .number(Double(w.status == "completed" && done == 0 ? Int(Date().timeIntervalSince1970) : done))
             return .object(v)
@@ -67,6 +77,12 @@ public enum LimbleEmulator {
             guard let loc = b["locationID"]?.doubleValue, (1...9).contains(loc) else { return fail(.badRequest, "locationID must be an existing location") }
             if (b["assignment"] == nil) != (b["assignmentType"] == nil) { return fail(.badRequest, "assignment and assignmentType must be sent together") }
             if let at = b["assignmentType"]?.stringValue, !["user", "team", "multi"].contains(at) { return fail(.badRequest, "assignmentType must be user, team or multi") }
+            if let tenant {
+                // Tenant data, in Limble's 400 shape {"message"} (apidocs.limblecmms.com, "Errors").
+                if let a = b["assetID"]?.doubleValue, !tenant.knowsAsset(number: a) { return fail(.badRequest, "assetID \(Int(a)) does not exist") }
+                if b["assignmentType"]?.stringValue == "user", let u = b["assignment"]?.doubleValue, !tenant.knowsUser(number: u) { return fail(.badRequest, "assignment: user \(Int(u)) does not exist") }
+                if let p = b["priority"]?.doubleValue, !tenant.knowsPriority(String(Int(p))) { return fail(.badRequest, "priority \(Int(p)) does not exist") }
+            }
             let wo = await state.add { id in
                 let d = b["description"]?.stringValue ?? ""
                 let ref = d.range(of: "Millwright reference ").map { String(d[$0.upperBound...].prefix { !$0.isWhitespace }) }
@@ -84,7 +100,15 @@ public enum LimbleEmulator {
                 let set = Set(locs.split(separator: ",").compactMap { Double($0) })
                 items = items.filter { set.contains($0.body["locationID"]?.doubleValue ?? -1) }
             }
-            if let limit = q.get("limit").flatMap(Int.init) { items = Array(items.sorted { $0.createdAt > $1.createdAt }.prefix(limit)) }
+            // Limble API v2 lists page with `limit` and a 1-based `page` (apidocs.limblecmms.com, "Pagination");
+            // newest first. Without `limit` the whole list is answered, as the emulator always did.
+            items.sort { $0.createdAt == $1.createdAt ? (Int($0.id) ?? 0) > (Int($1.id) ?? 0) : $0.createdAt > $1.createdAt }
+            let page = q.get("page").map { Int($0) } ?? 1
+            guard let page, page >= 1 else { return fail(.badRequest, "page must be a number from 1") }
+            if let raw = q.get("limit") {
+                guard let limit = Int(raw), limit >= 1 else { return fail(.badRequest, "limit must be a positive number") }
+                items = Paging.slice(items, offset: (page - 1) * limit, limit: limit).page
+            }
             var out: [JSONValue] = []
             for w in items { out.append(await view(w)) }
             return EmulatorHTTP.json(status: .ok, JSONValue.array(out))

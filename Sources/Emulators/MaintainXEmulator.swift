@@ -210,6 +210,14 @@ public enum MaintainXEmulator {
         api.add(middleware: RateLimit(window: Window(limit: limit, window: window)))
         api.add(middleware: Auth(state: state))
 
+        // --preload: unrelated work orders in the shape POST /workorders takes (title, description, priority, assetId).
+        state.preload { s in
+            EmulatedWorkOrder(id: s.id, reference: nil, title: s.title, asset: String(s.assetNumber), priority: ["LOW", "MEDIUM", "HIGH", "NONE"][s.index % 4],
+                              status: s.status, createdAt: s.createdAt, notes: [], attachments: [],
+                              body: .object(["title": .string(s.title), "description": .string("Routine job \(s.reference)"),
+                                             "priority": .string(["LOW", "MEDIUM", "HIGH", "NONE"][s.index % 4]), "assetId": .number(Double(s.assetNumber))]))
+        }
+        let tenant = state.options.tenant
         let userByEmail = Dictionary(seed.users.compactMap { u in u.email.map { ($0.lowercased(), u.id) } }, uniquingKeysWith: { a, _ in a })
 
         /// Assignees as MaintainX answers them: a user given by e-mail comes back as the user's id.
@@ -222,6 +230,7 @@ public enum MaintainXEmulator {
 
         @Sendable func view(_ w: EmulatedWorkOrder, extra: Bool) async -> JSONValue {
             var v = await store.get(w.id)
+            if v.isEmpty { v = w.body.objectValue ?? [:] }  // a preloaded record
             if !extra { v.removeValue(forKey: "extraFields") }
             v["assignees"] = .array(assignees(v))
             v["id"] = .number(Double(w.id) ?? 0)
@@ -249,6 +258,18 @@ public enum MaintainXEmulator {
                 if a["id"]?.doubleValue == nil && a["id"]?.stringValue == nil { problems.append(("assignees[\(i)].id", "\"id\" must be an integer or a string")) }
             }
             if let t = body["title"]?.stringValue, t.trimmingCharacters(in: .whitespaces).isEmpty { problems.append(("title", "\"title\" is not allowed to be empty")) }
+            if let tenant {
+                // Tenant data: ids that do not exist in the organization, answered in the OpenAPI's 400 shape
+                // ({"errors": [{"error", "fieldPath", "fieldValue"}]}, the error schema of POST /workorders).
+                if let a = body["assetId"]?.doubleValue, !tenant.knowsAsset(number: a) { problems.append(("assetId", "Asset with id \(Int(a)) not found")) }
+                for (i, c) in (body["categories"]?.arrayValue ?? []).enumerated() {
+                    if let c = c.stringValue, !tenant.knowsCategory(c) { problems.append(("categories[\(i)]", "Category \"\(c)\" does not exist in this organization")) }
+                }
+                for (i, a) in (body["assignees"]?.arrayValue ?? []).enumerated() where a["type"]?.stringValue == "USER" {
+                    let known = a["id"]?.doubleValue.map { tenant.knowsUser(number: $0) } ?? a["id"]?.stringValue.map { tenant.knowsUser($0) } ?? true
+                    if !known { problems.append(("assignees[\(i)].id", "User \(a["id"]?.stringOrNumber ?? "") not found")) }
+                }
+            }
             if !problems.isEmpty { return errors(.badRequest, problems) }
             let wo = await state.add { id in
                 EmulatedWorkOrder(id: id, reference: body["externalData"]?["millwrightReference"]?.stringValue ?? body["extraFields"]?["Millwright Reference"]?.stringValue,
@@ -275,6 +296,13 @@ public enum MaintainXEmulator {
                 guard let d = Timestamps.parseISO(since) else { return errors(.badRequest, [("createdAt[gte]", "must be a date-time")]) }
                 items = items.filter { $0.createdAt >= d }
             }
+            if let until = q.get("createdAt[lte]") {
+                guard let d = Timestamps.parseISO(until) else { return errors(.badRequest, [("createdAt[lte]", "must be a date-time")]) }
+                items = items.filter { $0.createdAt <= d }
+            }
+            if let t = q.get("title") { items = items.filter { $0.title.localizedCaseInsensitiveContains(t) } }
+            let assets = q.getAll("assets")
+            if !assets.isEmpty { items = items.filter { w in w.asset.map { assets.contains($0) } ?? false } }
             items.sort { $0.createdAt == $1.createdAt ? (Int($0.id) ?? 0) > (Int($1.id) ?? 0) : $0.createdAt > $1.createdAt }
             if q.get("sort") == "createdAt" || q.get("sort") == "updatedAt" { items.reverse() }
             let expand = q.getAll("expand")

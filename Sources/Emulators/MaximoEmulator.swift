@@ -54,15 +54,39 @@ public enum MaximoEmulator {
         "persongroup": Field(type: .upper, length: 8, creatable: true),
         "estdur": Field(type: .duration, length: nil, creatable: true),
         "downtime": Field(type: .yorn, length: nil, creatable: true),
+        // WORKORDER.GLACCOUNT (GL account, 20 characters in a default Maximo 7.6 database); part of the
+        // MXAPIWODETAIL object structure as shipped, so a default emulator must not refuse it.
+        "glaccount": Field(type: .aln, length: 20, creatable: true),
+        "reportdate": Field(type: .datetime, length: nil, creatable: true),
     ]
+
+    /// The object structure's attributes: the built-in table, or `--attributes` (listed names only; one the
+    /// table does not know is taken as text of any length), as an administrator includes or excludes
+    /// attributes of MXAPIWODETAIL in the Object Structures application.
+    static func attributeTable(_ names: [String]?) -> [String: Field] {
+        guard let names else { return fields }
+        var out: [String: Field] = ["workorderid": fields["workorderid"]!, "status": fields["status"]!]
+        for n in names { out[n] = fields[n] ?? Field(type: .aln, length: nil, creatable: true) }
+        return out
+    }
     public static let statuses: Set<String> = ["WAPPR", "APPR", "WSCH", "WMATL", "WPCOND", "INPRG", "COMP", "CLOSE", "CAN"]
 
     actor Store {
-        var transactions: [String: String] = [:]  // transactionid → workorderid
+        let ttl: TimeInterval
+        var transactions: [String: (id: String, at: Date)] = [:]  // transactionid → workorderid, when
         var raw: [String: String] = [:]           // workorderid → Maximo status
         var fields: [String: [String: JSONValue]] = [:]
-        func seen(_ tx: String) -> String? { transactions[tx] }
-        func record(_ tx: String, _ id: String) { transactions[tx] = id }
+        init(ttl: TimeInterval) { self.ttl = ttl }
+        /// The work order a `transactionid` created, while Maximo still remembers it: IBM documents that the
+        /// OSLCTXN cron task deletes processed transaction ids from OSLCTXN after 5 minutes by default
+        /// (Maximo REST API guide, "Transaction ID"; the cron task's frequency/age is configurable), after
+        /// which the same id is accepted again.
+        func seen(_ tx: String, now: Date = Date()) -> String? {
+            guard let t = transactions[tx] else { return nil }
+            guard now.timeIntervalSince(t.at) < ttl else { transactions[tx] = nil; return nil }
+            return t.id
+        }
+        func record(_ tx: String, _ id: String) { transactions[tx] = (id, Date()) }
         func set(_ id: String, status: String) { raw[id] = status }
         func status(_ id: String) -> String? { raw[id] }
         func put(_ id: String, _ f: [String: JSONValue]) { fields[id, default: [:]].merge(f) { $1 } }
@@ -93,9 +117,20 @@ public enum MaximoEmulator {
 
     public static func router(state: EmulatorState) -> Hummingbird.Router<BasicRequestContext> {
         let router = Hummingbird.Router()
-        let store = Store()
+        let store = Store(ttl: state.options.transactionTTL)
+        let table = attributeTable(state.options.attributes)
+        let tenant = state.options.tenant
+        let statuses = tenant.flatMap { $0.statuses.isEmpty ? nil : Set($0.statuses) } ?? Self.statuses
         router.add(middleware: FaultInjection(state: state))
         EmulatorHTTP.addInspection(to: router, state: state, kind: "maximo")
+        // --preload: unrelated work orders as MXAPIWODETAIL holds them; REPORTDATE is Maximo's creation date.
+        state.preload { s in
+            let b: [String: JSONValue] = ["wonum": .string(String(20_000 + s.index)), "description": .string(s.title), "siteid": .string("BEDFORD"),
+                                          "assetnum": .string(s.asset), "wopriority": .number(Double(s.priority)), "worktype": .string(["PM", "CM", "EM"][s.index % 3]),
+                                          "externalrefid": .string(s.reference), "reportdate": .string(Timestamps.format(s.createdAt))]
+            return EmulatedWorkOrder(id: s.id, reference: s.reference, title: s.title, asset: s.asset, priority: String(s.priority), status: s.status,
+                                     createdAt: s.createdAt, notes: [], attachments: [], body: .object(b))
+        }
         router.post("/_emulator/maximo/work-orders/:id/status") { request, context in
             let s = (try? JSONValue.parse(try await EmulatorHTTP.body(request)))?["status"]?.stringValue?.uppercased() ?? ""
             guard let id = context.parameters.get("id"), !s.isEmpty else { return error(.badRequest, "BMXAA0001E", "send {\"status\": \"INPRG\"}") }
@@ -111,6 +146,8 @@ public enum MaximoEmulator {
 
         @Sendable func view(_ w: EmulatedWorkOrder, os: String, select: [String]?) async -> JSONValue {
             var v = await store.get(w.id)
+            if v.isEmpty { v = w.body.objectValue ?? [:] }  // a preloaded record
+            v["reportdate"] = v["reportdate"] ?? .string(Timestamps.format(w.createdAt))
             v["workorderid"] = .number(Double(w.id) ?? 0)
             v["wonum"] = v["wonum"] ?? .string(w.id)
             v["status"] = .string(await store.status(w.id).flatMap { common($0) == w.status || !statuses.contains($0) ? $0 : nil } ?? maximoStatus(common: w.status))
@@ -128,12 +165,13 @@ public enum MaximoEmulator {
             if request.headers[HTTPField.Name("x-method-override")!] != nil { return error(.badRequest, "BMXAA9548E", "BMXAA9548E - x-method-override needs a resource URI.") }
             let tx = request.headers[HTTPField.Name("transactionid")!]
             if let tx, await store.seen(tx) != nil {
+                // A repeat within the OSLCTXN retention window (--transaction-ttl).
                 return error(.conflict, "BMXAA9549E", "BMXAA9549E - The transaction \(tx) has already been processed.")
             }
             guard let body = (try? JSONValue.parse(try await EmulatorHTTP.body(request)))?.objectValue else {
                 return error(.badRequest, "BMXAA9507E", "BMXAA9507E - The request body is not a JSON object.")
             }
-            if let problem = validate(body, creating: true) { return problem }
+            if let problem = validate(body, creating: true, fields: table) ?? tenantProblem(body, tenant) { return problem }
             let wo = await state.add { id in
                 EmulatedWorkOrder(id: id, reference: body["externalrefid"]?.stringValue ?? tx, title: body["description"]?.stringValue ?? "",
                                   asset: body["assetnum"]?.stringValue, priority: body["wopriority"]?.stringOrNumber, status: "open",
@@ -165,12 +203,61 @@ public enum MaximoEmulator {
                 }
                 items = kept
             }
-            if let n = request.uri.queryParameters.get("oslc.pageSize").flatMap(Int.init) { items = Array(items.prefix(n)) }
-            let select = request.uri.queryParameters.get("oslc.select")?.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+            // Paging as the Maximo REST API documents it (IBM, "Maximo REST API guide", Paging): `oslc.pageSize`
+            // sets the page size, `pageno` (1-based) picks the page, and `responseInfo` carries `pagenum`, and
+            // `nextPage`/`previousPage` `{href}` links while there are more; `collectioncount=1` adds
+            // `totalCount` and `totalPages`. Without `oslc.pageSize` the whole set is one page. `oslc.orderBy`
+            // takes `-attr`/`+attr` (comma-separated); without it records come in primary-key order.
+            let q = request.uri.queryParameters
+            if let order = q.get("oslc.orderBy") {
+                var keys: [(String, Bool)] = []
+                for part in order.split(separator: ",") {
+                    let t = part.trimmingCharacters(in: .whitespaces)
+                    let desc = t.hasPrefix("-"), name = t.trimmingCharacters(in: CharacterSet(charactersIn: "+- ")).lowercased()
+                    guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) else {
+                        return error(.badRequest, "BMXAA9370E", "BMXAA9370E - The oslc.orderBy clause \(order) could not be parsed.")
+                    }
+                    keys.append((name, desc))
+                }
+                var decorated: [(EmulatedWorkOrder, JSONValue)] = []
+                for item in items { decorated.append((item, await view(item, os: os, select: nil))) }
+                decorated.sort { a, b in
+                    for (k, desc) in keys {
+                        let x = a.1[k], y = b.1[k]
+                        let less: Bool, same: Bool
+                        if let dx = x?.doubleValue, let dy = y?.doubleValue { less = dx < dy; same = dx == dy }
+                        else { let sx = x?.stringOrNumber ?? "", sy = y?.stringOrNumber ?? ""; less = sx < sy; same = sx == sy }
+                        if !same { return desc ? !less : less }
+                    }
+                    return (Int(a.0.id) ?? 0) < (Int(b.0.id) ?? 0)
+                }
+                items = decorated.map { $0.0 }
+            } else {
+                items.sort { (Int($0.id) ?? 0) < (Int($1.id) ?? 0) }
+            }
+            let total = items.count
+            var info: [String: JSONValue] = ["href": .string("/maximo/api/os/\(os)")]
+            if let raw = q.get("oslc.pageSize") {
+                guard let size = Int(raw), size > 0 else { return error(.badRequest, "BMXAA9370E", "BMXAA9370E - oslc.pageSize must be a positive number.") }
+                let pageno = q.get("pageno").map { Int($0) } ?? 1
+                guard let pageno, pageno >= 1 else { return error(.badRequest, "BMXAA9370E", "BMXAA9370E - pageno must be a number from 1.") }
+                let (page, more) = Paging.slice(items, offset: (pageno - 1) * size, limit: size)
+                items = page
+                info["pagenum"] = .number(Double(pageno))
+                func link(_ n: Int) -> JSONValue {
+                    let kept = (request.uri.query ?? "").split(separator: "&").filter { !$0.hasPrefix("pageno=") }.map(String.init)
+                    return .object(["href": .string("/maximo/api/os/\(os)?" + (kept + ["pageno=\(n)"]).joined(separator: "&"))])
+                }
+                if more { info["nextPage"] = link(pageno + 1) }
+                if pageno > 1 { info["previousPage"] = link(pageno - 1) }
+                if q.get("collectioncount") == "1" { info["totalPages"] = .number(Double((total + size - 1) / size)) }
+            }
+            // totalCount is kept on every answer, as this emulator always sent it (Maximo sends it with collectioncount=1).
+            info["totalCount"] = .number(Double(total))
+            let select = q.get("oslc.select")?.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
             var members: [JSONValue] = []
             for item in items { members.append(await view(item, os: os, select: select)) }
-            return EmulatorHTTP.json(status: .ok, ["member": JSONValue.array(members),
-                                                   "responseInfo": .object(["href": .string("/maximo/api/os/\(os)"), "totalCount": .number(Double(members.count))])])
+            return EmulatorHTTP.json(status: .ok, ["member": JSONValue.array(members), "responseInfo": .object(info)])
         }
 
         api.get("os/:os/:id") { request, context in
@@ -206,7 +293,7 @@ public enum MaximoEmulator {
                 guard let v = s.stringValue?.uppercased(), statuses.contains(v) else { return error(.badRequest, "BMXAA4590E", "BMXAA4590E - Status \(s.stringValue ?? "") is not a valid WOSTATUS value.") }
                 newStatus = v
             }
-            if let problem = validate(body, creating: false) { return problem }
+            if let problem = validate(body, creating: false, fields: table) ?? tenantProblem(body, tenant) { return problem }
             await store.put(id, body)
             if let newStatus { await store.set(id, status: newStatus) }
             _ = await state.update(id: id) { w in
@@ -235,7 +322,35 @@ public enum MaximoEmulator {
 
     static func supported(_ os: String?) -> Bool { os == "mxapiwodetail" || os == "mxapiwo" }
 
-    static func validate(_ body: [String: JSONValue], creating: Bool) -> Response? {
+    /// Values the tenant does not have, in Maximo's `Error` object. The message texts follow the Maximo
+    /// messages for these validations (WORKORDER.ASSETNUM, .LOCATION, person fields); the reason codes are
+    /// the emulator's choice of BMXAA numbers, as elsewhere in this file.
+    static func tenantProblem(_ body: [String: JSONValue], _ tenant: TenantData?) -> Response? {
+        guard let tenant else { return nil }
+        if let a = body["assetnum"]?.stringValue, !tenant.knowsAsset(a) {
+            return error(.badRequest, "BMXAA4153E", "BMXAA4153E - Asset \(a) is not a valid asset, or its status is not an operating status.")
+        }
+        if let l = body["location"]?.stringValue, !tenant.knowsFunctionalLocation(l) {
+            return error(.badRequest, "BMXAA2661E", "BMXAA2661E - Location \(l) is not a valid location.")
+        }
+        for k in ["owner", "lead", "supervisor", "reportedby"] {
+            if let p = body[k]?.stringValue, !tenant.knowsUser(p) {
+                return error(.badRequest, "BMXAA3783E", "BMXAA3783E - Person \(p) is not valid for WORKORDER.\(k.uppercased()).")
+            }
+        }
+        if let g = body["ownergroup"]?.stringValue ?? body["persongroup"]?.stringValue, !tenant.knowsUser(g) {
+            return error(.badRequest, "BMXAA3784E", "BMXAA3784E - Person group \(g) is not valid.")
+        }
+        if let p = body["wopriority"]?.stringOrNumber, !tenant.knowsPriority(p) {
+            return error(.badRequest, "BMXAA4190E", "BMXAA4190E - Priority \(p) is not a valid value for WORKORDER.WOPRIORITY.")
+        }
+        if let t = body["worktype"]?.stringValue, !tenant.knowsCategory(t) {
+            return error(.badRequest, "BMXAA4202E", "BMXAA4202E - Work type \(t) is not valid for the site.")
+        }
+        return nil
+    }
+
+    static func validate(_ body: [String: JSONValue], creating: Bool, fields: [String: Field] = Self.fields) -> Response? {
         for key in body.keys.sorted() {
             let v = body[key]!
             guard let f = fields[key.lowercased()] else {

@@ -67,13 +67,23 @@ public enum OracleMaintenanceEmulator {
         let store = Store()
         router.add(middleware: FaultInjection(state: state))
         EmulatorHTTP.addInspection(to: router, state: state, kind: "oracle-fusion")
+        // --preload: unrelated work orders as the resource holds them; CreationDate is Oracle's creation time.
+        state.preload { s in
+            let b: [String: JSONValue] = ["OrganizationCode": .string("M1"), "WorkOrderNumber": .string(s.reference), "WorkOrderDescription": .string(s.title),
+                                          "AssetNumber": .string(s.asset), "WorkOrderPriority": .number(Double(s.priority)), "WorkOrderTypeCode": .string("ORA_PREVENTIVE")]
+            return EmulatedWorkOrder(id: s.id, reference: s.reference, title: s.title, asset: s.asset, priority: String(s.priority), status: s.status,
+                                     createdAt: s.createdAt, notes: [], attachments: [], body: .object(b))
+        }
+        let tenant = state.options.tenant
         let api = router.group(RouterPath(path))
         api.add(middleware: BasicAuthCheck(state: state, unauthorized: { text(.unauthorized, "Authorization required") }))
 
         @Sendable func view(_ id: String) async -> JSONValue {
-            var v = await store.get(id) ?? [:]
+            let w = await state.find(id: id)
+            var v = await store.get(id) ?? w?.body.objectValue ?? [:]
             v["WorkOrderId"] = .number(Double(id) ?? 0)
-            if let w = await state.find(id: id) {
+            if let w { v["CreationDate"] = .string(Timestamps.format(w.createdAt)) }
+            if let w {
                 if v["WorkOrderStatusCode"].flatMap({ $0.stringValue }).map({ common($0) != w.status }) ?? true {
                     v["WorkOrderStatusCode"] = .string(["in_progress": "ORA_RELEASED", "completed": "ORA_COMPLETED", "cancelled": "ORA_CANCELED"][w.status] ?? "ORA_UNRELEASED")
                 }
@@ -82,11 +92,21 @@ public enum OracleMaintenanceEmulator {
         }
 
         api.post("") { request, _ in
-            guard request.headers[.contentType]?.hasPrefix("application/vnd.oracle.adf.resourceitem+json") == true else {
-                return text(.unsupportedMediaType, "Content-Type must be application/vnd.oracle.adf.resourceitem+json")
+            // Oracle's REST API for Fusion Applications lists both `application/vnd.oracle.adf.resourceitem+json`
+            // and `application/json` under "Supported Media Types" for a create (docs.oracle.com, "Create a
+            // maintenance work order", op-maintenanceworkorders-post); anything else is 415.
+            let ct = request.headers[.contentType]?.lowercased() ?? ""
+            guard ct.hasPrefix("application/vnd.oracle.adf.resourceitem+json") || ct.hasPrefix("application/json") else {
+                return text(.unsupportedMediaType, "Content-Type must be application/vnd.oracle.adf.resourceitem+json or application/json")
             }
             guard let body = (try? JSONValue.parse(try await EmulatorHTTP.body(request)))?.objectValue else { return text(.badRequest, "The request body is not valid JSON.") }
             if let problem = validate(body, creating: true) { return problem }
+            if let tenant {
+                // Tenant data, in the plain-text 400 the rest of this resource answers.
+                if let a = body["AssetNumber"]?.stringValue, !tenant.knowsAsset(a) { return text(.badRequest, "The asset \(a) isn't valid in organization \(body["OrganizationCode"]?.stringValue ?? "").") }
+                if let p = body["WorkOrderPriority"]?.stringOrNumber, !tenant.knowsPriority(p) { return text(.badRequest, "The value \(p) of WorkOrderPriority isn't valid.") }
+                if let t = body["WorkOrderTypeCode"]?.stringValue, !tenant.knowsCategory(t) { return text(.badRequest, "The value \(t) of WorkOrderTypeCode isn't valid.") }
+            }
             let upsert = request.headers[HTTPField.Name("Upsert-Mode")!]?.lowercased() == "true"
             if upsert, let number = body["WorkOrderNumber"]?.stringValue, let existing = await store.find(number: number, org: body["OrganizationCode"]?.stringValue ?? "") {
                 await store.put(existing, body)
@@ -113,17 +133,47 @@ public enum OracleMaintenanceEmulator {
                     clauses.append((kv[0], kv[1].trimmingCharacters(in: CharacterSet(charactersIn: "'"))))
                 }
             }
-            var items: [JSONValue] = []
-            for (id, _) in await store.all() {
-                let v = await view(id)
-                if clauses.allSatisfy({ v[$0.0]?.stringOrNumber == $0.1 }) { items.append(v) }
+            // Paging as Oracle's REST framework documents it ("REST API for Oracle Fusion Cloud SCM", Get all
+            // work orders: query parameters `limit` ("default value is 25"), `offset` (default 0), `orderBy`
+            // (`Attr:asc|desc`, comma-separated), `totalResults=true`); the answer has `items`, `count` (items on
+            // this page), `hasMore`, `limit`, `offset` and, when asked, `totalResults`.
+            let qp = request.uri.queryParameters
+            let limit = qp.get("limit").map { Int($0) } ?? 25, offset = qp.get("offset").map { Int($0) } ?? 0
+            guard let limit, limit >= 1, limit <= 500 else { return text(.badRequest, "The limit query parameter must be a number from 1 to 500.") }
+            guard let offset, offset >= 0 else { return text(.badRequest, "The offset query parameter must not be negative.") }
+            var views: [JSONValue] = []
+            for w in await state.all().sorted(by: { (Int($0.id) ?? 0) < (Int($1.id) ?? 0) }) {
+                let v = await view(w.id)
+                if clauses.allSatisfy({ v[$0.0]?.stringOrNumber == $0.1 }) { views.append(v) }
             }
-            if let limit = request.uri.queryParameters.get("limit").flatMap(Int.init) { items = Array(items.prefix(limit)) }
-            return EmulatorHTTP.json(status: .ok, ["items": JSONValue.array(items), "count": .number(Double(items.count)), "hasMore": .bool(false)])
+            if let order = qp.get("orderBy") {
+                var keys: [(String, Bool)] = []
+                for part in order.split(separator: ",") {
+                    let kv = part.split(separator: ":").map { $0.trimmingCharacters(in: .whitespaces) }
+                    guard let k = kv.first, fields[k] != nil || ["CreationDate", "WorkOrderId"].contains(k), kv.count == 1 || (kv.count == 2 && ["asc", "desc"].contains(kv[1].lowercased())) else {
+                        return text(.badRequest, "The orderBy query parameter \(order) is not valid.")
+                    }
+                    keys.append((k, kv.count == 2 && kv[1].lowercased() == "desc"))
+                }
+                views.sort { a, b in
+                    for (k, desc) in keys {
+                        let x = a[k], y = b[k]
+                        if let dx = x?.doubleValue, let dy = y?.doubleValue, dx != dy { return desc ? dx > dy : dx < dy }
+                        let sx = x?.stringOrNumber ?? "", sy = y?.stringOrNumber ?? ""
+                        if sx != sy { return desc ? sx > sy : sx < sy }
+                    }
+                    return false
+                }
+            }
+            let (page, more) = Paging.slice(views, offset: offset, limit: limit)
+            var out: [String: JSONValue] = ["items": .array(page), "count": .number(Double(page.count)), "hasMore": .bool(more),
+                                            "limit": .number(Double(limit)), "offset": .number(Double(offset))]
+            if qp.get("totalResults") == "true" { out["totalResults"] = .number(Double(views.count)) }
+            return EmulatorHTTP.json(status: .ok, JSONValue.object(out))
         }
 
         api.get(":id") { _, context in
-            guard let id = context.parameters.get("id"), await store.get(id) != nil else { return text(.notFound, "The requested resource was not found.") }
+            guard let id = context.parameters.get("id"), await state.find(id: id) != nil else { return text(.notFound, "The requested resource was not found.") }
             return EmulatorHTTP.json(status: .ok, await view(id))
         }
 

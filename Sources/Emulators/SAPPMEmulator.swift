@@ -76,6 +76,14 @@ public enum SAPPMEmulator {
             await sap.setCoding(id, group: body["code_group"]?.stringValue, code: body["code"]?.stringValue)
             return EmulatorHTTP.json(status: .ok, ["status": status])
         }
+        // --preload: unrelated notifications as API_MAINTNOTIFICATION holds them (CreationDate from the record's time).
+        state.preload { s in
+            let b: [String: JSONValue] = ["NotificationText": .string(String(s.title.prefix(40))), "NotificationType": .string(["M1", "M2"][s.index % 2]),
+                                          "MaintPriority": .string(String(s.priority)), "TechnicalObject": .string(s.asset), "TechObjIsEquipOrFuncnlLoc": .string("EAMS_EQUI"),
+                                          "MaintNotifExtReferenceNumber": .string(s.reference)]
+            return EmulatedWorkOrder(id: String(10_000_000 + (Int(s.id) ?? 0)), reference: s.reference, title: s.title, asset: s.asset, priority: String(s.priority),
+                                     status: s.status, createdAt: s.createdAt, notes: [], attachments: [], body: .object(b))
+        }
         let handler = Handler(state: state, sap: sap, models: models)
         for method in [HTTPRequest.Method.get, .head, .post, .patch, .put, .delete] {
             router.on("sap/opu/odata/sap/**", method: method) { request, _ in try await handler.handle(request) }
@@ -154,7 +162,19 @@ public enum SAPPMEmulator {
             }
             let raw = String(request.uri.path.dropFirst(prefix.count))
             let path = raw.removingPercentEncoding ?? raw
-            let (service, rest) = path.firstIndex(of: "/").map { (String(path[..<$0]), String(path[path.index(after: $0)...])) } ?? (path, "")
+            let (named, rest) = path.firstIndex(of: "/").map { (String(path[..<$0]), String(path[path.index(after: $0)...])) } ?? (path, "")
+            // A service may be addressed with its version, `API_MAINTENANCEORDER;v=0002` (SAP Gateway: service
+            // name, then `;v=` and the four-digit version; v0001 is the default). API_MAINTENANCEORDER is
+            // served as v0001 and v0002 (the v2 EDMX in the spec folder); the others as v0001 only.
+            var service = named
+            if let semi = named.firstIndex(of: ";") {
+                service = String(named[..<semi])
+                let version = named[named.index(after: semi)...].replacingOccurrences(of: "v=", with: "")
+                let served = service == "API_MAINTENANCEORDER" ? ["0001", "0002"] : ["0001"]
+                guard named[named.index(after: semi)...].hasPrefix("v="), served.contains(version) else {
+                    return odataError(.notFound, code: "/IWFND/MED/170", "No service found for namespace '', name '\(service)', version '\(version)'")
+                }
+            }
             var method = request.method
             if method == .post, let override = request.headers[HTTPField.Name("X-HTTP-Method")!]?.uppercased() {
                 if override == "MERGE" || override == "PATCH" { method = .patch } else if override == "DELETE" { method = .delete }
@@ -237,18 +257,51 @@ public enum SAPPMEmulator {
             }
             if rest == "MaintenanceNotification" {
                 var items = await state.all()
-                if let f = request.uri.queryParameters.get("$filter") {
-                    guard let (prop, value) = parseFilter(f), type.properties[prop] != nil else {
-                        return odataError(.badRequest, code: "/IWBEP/CM_MGW_RT/022", "Invalid filter expression '\(f)' (the emulator supports <Property> eq '<value>')")
+                let q = request.uri.queryParameters
+                var clauses: [(String, String)] = []
+                if let f = q.get("$filter") {
+                    for part in f.components(separatedBy: " and ") {
+                        guard let (prop, value) = parseFilter(part), type.properties[prop] != nil else {
+                            return odataError(.badRequest, code: "/IWBEP/CM_MGW_RT/022", "Invalid filter expression '\(f)' (the emulator supports <Property> eq '<value>' joined by and)")
+                        }
+                        clauses.append((prop, value))
                     }
-                    var kept: [EmulatedWorkOrder] = []
-                    for w in items { if await view(w)[prop]?.stringValue == value { kept.append(w) } }
-                    items = kept
                 }
-                if let top = request.uri.queryParameters.get("$top").flatMap(Int.init) { items = Array(items.prefix(top)) }
-                var results: [JSONValue] = []
-                for w in items { results.append(.object(project(await view(w), select))) }
-                return EmulatorHTTP.json(status: .ok, ["d": ["results": JSONValue.array(results)]])
+                // Paging as OData V2 defines it (odata.org, URI Conventions V2, 4.3 $top, 4.4 $skip, 4.9 $inlinecount;
+                // 4.2 $orderby `Prop [asc|desc]`): $skip then $top over the ordered set, `__count` (a string) with
+                // $inlinecount=allpages. Without $orderby the order is the key's, ascending.
+                var views: [[String: JSONValue]] = []
+                for w in items.sorted(by: { (Int($0.id) ?? 0) < (Int($1.id) ?? 0) }) {
+                    let v = await view(w)
+                    if clauses.allSatisfy({ v[$0.0]?.stringValue == $0.1 }) { views.append(v) }
+                }
+                if let order = q.get("$orderby") {
+                    var keys: [(String, Bool)] = []
+                    for part in order.split(separator: ",") {
+                        let t = part.split(separator: " ").map(String.init)
+                        guard let k = t.first, type.properties[k] != nil, t.count == 1 || (t.count == 2 && ["asc", "desc"].contains(t[1])) else {
+                            return odataError(.badRequest, code: "/IWBEP/CM_MGW_RT/022", "Invalid $orderby expression '\(order)'")
+                        }
+                        keys.append((k, t.count == 2 && t[1] == "desc"))
+                    }
+                    views.sort { a, b in
+                        for (k, desc) in keys {
+                            let x = Self.sortKey(a[k]), y = Self.sortKey(b[k])
+                            if x != y { return desc ? x > y : x < y }
+                        }
+                        return false
+                    }
+                }
+                let skip = q.get("$skip").map { Int($0) } ?? 0, top = q.get("$top").map { Int($0) } ?? nil
+                guard let skip, skip >= 0 else { return odataError(.badRequest, code: "/IWBEP/CM_MGW_RT/024", "$skip must be a non-negative integer") }
+                if let raw = q.get("$top"), top == nil || top! < 0 { return odataError(.badRequest, code: "/IWBEP/CM_MGW_RT/024", "Invalid $top value '\(raw)'") }
+                let page = Paging.slice(views, offset: skip, limit: top ?? views.count).page
+                var d: [String: JSONValue] = ["results": .array(page.map { .object(project($0, select)) })]
+                if let c = q.get("$inlinecount") {
+                    guard ["allpages", "none"].contains(c) else { return odataError(.badRequest, code: "/IWBEP/CM_MGW_RT/024", "Invalid $inlinecount value '\(c)'") }
+                    if c == "allpages" { d["__count"] = .string(String(views.count)) }
+                }
+                return EmulatorHTTP.json(status: .ok, ["d": JSONValue.object(d)])
             }
             guard let id = key(rest, set: "MaintenanceNotification"), let wo = await state.find(id: id) else {
                 return odataError(.notFound, code: "/IWBEP/CM_MGW_RT/020", "Resource not found for segment '\(rest)'")
@@ -256,6 +309,14 @@ public enum SAPPMEmulator {
             let v = await view(wo)
             let etag = v["__metadata"]?["etag"]?.stringValue ?? ""
             return EmulatorHTTP.json(status: .ok, ["d": JSONValue.object(project(v, select))], headers: [.eTag: etag])
+        }
+
+        /// A comparable form of a property: `/Date(ms)/` and numbers by value, strings as they are.
+        static func sortKey(_ v: JSONValue?) -> String {
+            guard let s = v?.stringOrNumber else { return "" }
+            if s.hasPrefix("/Date("), let ms = Int64(s.dropFirst(6).prefix { $0.isNumber || $0 == "-" }) { return String(format: "%020lld", ms + 1 << 60) }
+            if let n = Double(s) { return String(format: "%030.6f", n + 1e15) }
+            return s
         }
 
         func project(_ v: [String: JSONValue], _ select: [String]?) -> [String: JSONValue] {
@@ -291,7 +352,7 @@ public enum SAPPMEmulator {
 
         func view(_ w: EmulatedWorkOrder) async -> [String: JSONValue] {
             let n = await sap.get(w.id)
-            var v = n?.props ?? [:]
+            var v = n?.props ?? w.body.objectValue ?? [:]
             v.removeValue(forKey: "MaintNotifLongTextForEdit")
             let st = Self.sapStatus(w.status, order: n?.order)
             v["MaintenanceNotification"] = .string(w.id)
@@ -331,8 +392,27 @@ public enum SAPPMEmulator {
             if body["TechnicalObject"] != nil, body["TechObjIsEquipOrFuncnlLoc"] == nil {
                 return odataError(.badRequest, code: "IWO_BAPI2/011", "Enter the type of technical object (TechObjIsEquipOrFuncnlLoc)", target: "TechObjIsEquipOrFuncnlLoc")
             }
-            if let p = body["MaintPriority"]?.stringValue, !["1", "2", "3", "4"].contains(p) {
+            // The priority table (T356, priority type PM): the tenant's, else the SAP standard 1–4.
+            let priorities = state.options.tenant.flatMap { $0.priorities.isEmpty ? nil : $0.priorities } ?? ["1", "2", "3", "4"]
+            if let p = body["MaintPriority"]?.stringValue, !priorities.contains(p) {
                 return odataError(.badRequest, code: "IM/124", "Priority \(p) is not defined for priority type PM", target: "MaintPriority")
+            }
+            if let tenant = state.options.tenant {
+                // Technical objects and people the tenant does not have, in SAP Gateway's error JSON (the message
+                // texts of the PM master-data checks: "Equipment … does not exist", "Functional location … does not exist").
+                if let t = body["TechnicalObject"]?.stringValue {
+                    let isFL = body["TechObjIsEquipOrFuncnlLoc"]?.stringValue == "EAMS_FL"
+                    if isFL, !tenant.knowsFunctionalLocation(t) {
+                        return odataError(.badRequest, code: "IL/021", "Functional location \(t) does not exist", target: "TechnicalObject")
+                    }
+                    if !isFL, !tenant.knowsAsset(t) { return odataError(.badRequest, code: "IE/001", "Equipment \(t) does not exist", target: "TechnicalObject") }
+                }
+                if let p = body["PersonResponsible"]?.stringValue, !p.isEmpty, !tenant.knowsUser(p) {
+                    return odataError(.badRequest, code: "IW/080", "Personnel number \(p) does not exist", target: "PersonResponsible")
+                }
+                if let g = body["MaintNotificationCodeGroup"]?.stringValue, !tenant.knowsCategory(g) {
+                    return odataError(.badRequest, code: "QS/025", "Code group \(g) does not exist", target: "MaintNotificationCodeGroup")
+                }
             }
             let text = body["MaintNotifLongTextForEdit"]?.stringValue
             let wo = await state.add { seq in

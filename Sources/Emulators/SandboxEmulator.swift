@@ -11,6 +11,11 @@ public enum SandboxEmulator {
         let router = Hummingbird.Router()
         router.add(middleware: FaultInjection(state: state))
         EmulatorHTTP.addInspection(to: router, state: state, kind: "sandbox")
+        state.preload { s in
+            EmulatedWorkOrder(id: s.id, reference: s.reference, title: s.title, asset: s.asset, priority: ["low", "medium", "high", "critical"][s.index % 4],
+                              status: s.status, createdAt: s.createdAt, notes: [], attachments: [],
+                              body: .object(["title": .string(s.title), "reference": .string(s.reference), "asset": .string(s.asset)]))
+        }
         let api = router.group("api")
         api.add(middleware: BearerCheck(state: state))
 

@@ -227,6 +227,9 @@ public struct OpenAPIBody: Sendable {
     public var properties: [String: OpenAPIProperty]
     public var required: [String]
     public var source = "embedded"
+    /// The schema's `additionalProperties`; JSON Schema's default when it is absent is `true` (any other
+    /// property is allowed), and MaintainX's `POST /workorders` body schema does not set it.
+    public var additionalProperties = true
 
     /// The JSON request body schema of `method path` in an OpenAPI 3 document.
     public static func load(_ url: URL, path: String, method: String) throws -> OpenAPIBody {
@@ -257,6 +260,7 @@ public struct OpenAPIBody: Sendable {
         for (name, p) in s["properties"]?.objectValue ?? [:] { props[name] = property(resolve(p, doc), doc) }
         var body = OpenAPIBody(properties: props, required: s["required"]?.arrayValue?.compactMap(\.stringValue) ?? [])
         body.source = url.path
+        body.additionalProperties = s["additionalProperties"].map { $0.boolValue ?? true } ?? true
         return body
     }
 
@@ -286,7 +290,10 @@ public struct OpenAPIBody: Sendable {
         for r in required where body[r] == nil { out.append((r, "\"\(r)\" is required")) }
         for key in body.keys.sorted() {
             let v = body[key]!
-            guard let p = properties[key] else { out.append((key, "\"\(key)\" is not allowed")); continue }
+            guard let p = properties[key] else {
+                if !additionalProperties { out.append((key, "\"\(key)\" is not allowed")) }
+                continue
+            }
             if v.isNull { if !p.nullable { out.append((key, "\"\(key)\" must not be null")) }; continue }
             let t: String
             switch v {

@@ -35,6 +35,14 @@ public enum UpKeepEmulator {
         let sessions = Sessions()
         router.add(middleware: FaultInjection(state: state))
         EmulatorHTTP.addInspection(to: router, state: state, kind: "upkeep")
+        // --preload: unrelated work orders in UpKeep's create shape.
+        state.preload { s in
+            let b: [String: JSONValue] = ["title": .string(s.title), "description": .string("Routine job \(s.reference)"),
+                                          "priority": .number(Double(s.index % 4)), "asset": .string(s.asset), "category": .string(["Preventive", "Damage", "Inspection"][s.index % 3])]
+            return EmulatedWorkOrder(id: s.id, reference: nil, title: s.title, asset: s.asset, priority: String(s.index % 4), status: s.status,
+                                     createdAt: s.createdAt, notes: [], attachments: [], body: .object(b))
+        }
+        let tenant = state.options.tenant
         router.post("/_emulator/upkeep/expire-sessions") { _, _ in await sessions.expire(); return EmulatorHTTP.json(status: .ok, ["expired": true]) }
 
         router.post("/api/v2/auth") { request, _ in
@@ -65,6 +73,13 @@ public enum UpKeepEmulator {
             for k in ["description", "category", "asset", "location", "assignedToUser", "team", "dueDate"] where b[k] != nil && b[k]?.stringValue == nil {
                 return fail(.badRequest, "\(k) must be a string")
             }
+            if let tenant {
+                // Tenant data: UpKeep's 400 shape {"success": false, "message"} (developers.onupkeep.com, "Errors").
+                if let a = b["asset"]?.stringValue, !tenant.knowsAsset(a) { return fail(.badRequest, "Asset \(a) does not exist") }
+                if let c = b["category"]?.stringValue, !tenant.knowsCategory(c) { return fail(.badRequest, "Category \(c) does not exist") }
+                if let u = b["assignedToUser"]?.stringValue, !tenant.knowsUser(u) { return fail(.badRequest, "User \(u) does not exist") }
+                if let p = b["priority"]?.doubleValue, !tenant.knowsPriority(String(Int(p))) { return fail(.badRequest, "priority \(Int(p)) is not allowed") }
+            }
             let wo = await state.add { id in
                 let ref = b["description"]?.stringValue.flatMap { d in d.range(of: "Millwright reference ").map { String(d[$0.upperBound...].prefix { !$0.isWhitespace }) } }
                 return EmulatedWorkOrder(id: id, reference: ref, title: title, asset: b["asset"]?.stringValue, priority: b["priority"]?.stringOrNumber,
@@ -75,9 +90,21 @@ public enum UpKeepEmulator {
         }
         router.get("/api/v2/work-orders") { request, _ in
             guard await authorized(request) else { return fail(.unauthorized, "Session token is invalid or expired") }
-            let limit = request.uri.queryParameters.get("limit").flatMap(Int.init) ?? 100
-            let items = await state.all().sorted { $0.createdAt > $1.createdAt }.prefix(limit).map(view)
-            return EmulatorHTTP.json(status: .ok, ["success": JSONValue.bool(true), "results": .array(Array(items))])
+            // UpKeep API v2 "Get all work orders" pages by `limit` and `offset` (developers.onupkeep.com,
+            // Work Orders); newest first. The default page of 100 and the maximum of 1000 are the emulator's
+            // reading of that page, not a published schema.
+            let q = request.uri.queryParameters
+            let limit = q.get("limit").map { Int($0) } ?? 100, offset = q.get("offset").map { Int($0) } ?? 0
+            guard let limit, (1...1000).contains(limit) else { return fail(.badRequest, "limit must be a number between 1 and 1000") }
+            guard let offset, offset >= 0 else { return fail(.badRequest, "offset must be a non-negative number") }
+            var all = await state.all()
+            if let since = q.get("createdAtGreaterThan") {
+                guard let d = Double(since).map({ Date(timeIntervalSince1970: $0 / 1000) }) ?? Timestamps.parseISO(since) else { return fail(.badRequest, "createdAtGreaterThan must be a date") }
+                all = all.filter { $0.createdAt > d }
+            }
+            all.sort { $0.createdAt == $1.createdAt ? (Int($0.id) ?? 0) > (Int($1.id) ?? 0) : $0.createdAt > $1.createdAt }
+            let page = Paging.slice(all, offset: offset, limit: limit).page.map(view)
+            return EmulatorHTTP.json(status: .ok, ["success": JSONValue.bool(true), "results": .array(page)])
         }
         router.get("/api/v2/work-orders/:id") { request, context in
             guard await authorized(request) else { return fail(.unauthorized, "Session token is invalid or expired") }

@@ -3,6 +3,7 @@ import Emulators
 import Foundation
 import Hummingbird
 import Logging
+import MillwrightCore
 import ServiceLifecycle
 
 struct Emulate: AsyncParsableCommand {
@@ -15,6 +16,12 @@ struct Emulate: AsyncParsableCommand {
 
         Every emulator lists what it received at GET /_emulator/work-orders (common
         JSON shape) and counts requests at GET /_emulator/stats.
+
+        --fail-mode before|after|mixed decides whether an injected failure comes before
+        the change or after it was applied; --preload N adds unrelated work orders over
+        the last 30 days; --tenant FILE (or --tenant-from-register assets.csv) makes
+        unknown assets, users, categories and priorities fail with the system's own
+        error (format: docs/cmms/README.md, example Tests/Fixtures/tenants/example.yaml).
 
         Change a work order's status like a technician would:
           curl -X PATCH -H 'Authorization: Bearer x' -d '{"status":"completed"}' http://127.0.0.1:9000/api/work-orders/1001
@@ -29,8 +36,26 @@ struct Emulate: AsyncParsableCommand {
     @Option(name: .long, help: "Address to bind.")
     var host: String = "127.0.0.1"
 
-    @Option(name: .long, help: "Fraction of API requests that fail (0…1); half of those are applied and then answered 500.")
+    @Option(name: .long, help: "Fraction of API requests that fail (0…1); --fail-mode says whether the change was applied first.")
     var failRate: Double = 0
+
+    @Option(name: .long, help: "before: nothing applied, 503. after: writes applied, then 500, 503 or a dropped connection in turn. mixed: half the failed writes applied then 500/503, the rest before.")
+    var failMode: String = "mixed"
+
+    @Option(name: .long, help: "Create this many unrelated work orders over the last 30 days before serving.")
+    var preload: Int = 0
+
+    @Option(name: .long, help: "YAML tenant file (assets, functional_locations, categories, priorities, users, statuses; docs/cmms/README.md).")
+    var tenant: String?
+
+    @Option(name: .long, help: "Build the tenant's assets and functional locations from an asset register CSV (asset_id, functional_location, …).")
+    var tenantFromRegister: String?
+
+    @Option(name: .long, help: "maximo: seconds a transactionid is remembered (IBM's OSLCTXN cron task purges after 5 minutes).")
+    var transactionTtl: Double = 300
+
+    @Option(name: .long, help: "maximo: comma-separated attributes of the object structure (default: the emulator's list, glaccount included).")
+    var attributes: String?
 
     @Option(name: .long, help: "Delay added to every API request, in milliseconds.")
     var latencyMs: Int = 0
@@ -48,6 +73,9 @@ struct Emulate: AsyncParsableCommand {
         guard (0...1).contains(failRate) else { throw ValidationError("--fail-rate must be between 0 and 1") }
         guard latencyMs >= 0, downFor >= 0 else { throw ValidationError("--latency-ms and --down-for must not be negative") }
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0…65535") }
+        guard FailMode(rawValue: failMode) != nil else { throw ValidationError("--fail-mode must be before, after or mixed") }
+        guard preload >= 0, transactionTtl >= 0 else { throw ValidationError("--preload and --transaction-ttl must not be negative") }
+        guard tenant == nil || tenantFromRegister == nil else { throw ValidationError("give --tenant or --tenant-from-register, not both") }
     }
 
     func run() async throws {
@@ -61,6 +89,23 @@ struct Emulate: AsyncParsableCommand {
         options.latencyMs = latencyMs
         options.downFor = downFor
         options.autoProgress = autoProgress
+        options.failMode = FailMode(rawValue: failMode) ?? .mixed
+        options.preload = preload
+        options.transactionTTL = transactionTtl
+        options.attributes = attributes.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces).lowercased() }.filter { !$0.isEmpty } }
+        do {
+            if let tenant { options.tenant = try TenantData.load(path: tenant) }
+            if let tenantFromRegister {
+                let text = try String(contentsOfFile: tenantFromRegister, encoding: .utf8)
+                options.tenant = TenantData.from(register: try AssetRegister.parse(csv: text, file: tenantFromRegister))
+            }
+        } catch let p as FieldProblem {
+            Runtime.printError("emulate: \(p.field.map { "\($0): " } ?? "")\(p.problem)")
+            throw ExitCode(2)
+        } catch {
+            Runtime.printError("emulate: cannot read the tenant file: \(error.localizedDescription)")
+            throw ExitCode(2)
+        }
         if let credentials {
             do { options.credentials = try EmulatorCredentials.load(path: credentials) } catch {
                 Runtime.printError("emulate: cannot read --credentials \(credentials): \(error.localizedDescription)")

@@ -124,7 +124,7 @@ import MillwrightTesting
         #expect(try await c.status(cmmsId: id) == .open)
         // A technician changes the status (ChangeRequest, signed like any client).
         for (sid, expected) in [(3, CMMSStatus.inProgress), (5, .completed), (6, .cancelled)] {
-            let url = emu.baseURL + "/api/?service=cmms&appKey=app&accessKey=acc&signatureMethod=HmacSHA256&signatureVersion=1&timestamp=1"
+            let url = emu.baseURL + "/api/?service=cmms&appKey=app&accessKey=acc&signatureMethod=HmacSHA256&signatureVersion=1&timestamp=\(Int64(Date().timeIntervalSince1970 * 1000))"
             let r = try await HTTPTransport(client: http, timeout: .seconds(5)).send(.POST, url, headers: [("Authorization", FiixConnector.signature(url: url, secret: "s3cret")), ("Content-Type", "text/plain")],
                 body: Data(#"{"_maCn":"ChangeRequest","className":"WorkOrder","object":{"id":\#(id),"intWorkOrderStatusID":\#(sid)}}"#.utf8))
             #expect(r.json?["error"] == nil, "\(r.text)")

@@ -62,7 +62,9 @@ import MillwrightTesting
                  wo.body["extraFields"] == .object(["Defect Class": .string("crack"), "Millwright Reference": .string("MW-FIELDS000001")])
                      && wo.body["estimatedTime"] == .number(3600)
              },
-             title: { $0.title }, titleMax: nil, user: "4711", assignee: "4711", bogus: "bogusProperty"),
+             // An unknown top-level property is accepted (the OpenAPI schema does not forbid additional
+             // properties); a custom field the organization does not have is refused.
+             title: { $0.title }, titleMax: nil, user: "4711", assignee: "4711", bogus: "extraFields.Bogus Field"),
         Case(kind: "upkeep", start: { try await RunningEmulator.start { UpKeepEmulator.router(state: $0) } }, settings: { MoreConnectorsTests.upkeep($0) },
              // The field wins over the upkeep block's category.
              fields: ["category": "Vision/{defect}"], arrived: { $0.body["category"] == .string("Vision/crack") },

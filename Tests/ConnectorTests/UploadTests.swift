@@ -84,7 +84,7 @@ import MillwrightTesting
     @Test func fiixRefusesFilesOverTheLimitAndContentsThatDisagreeWithTheirSize() async throws {
         let (emu, id) = try await Self.refusedOverTheLimit(FiixEmulator.router, { MoreConnectorsTests.fiix($0) })
         defer { emu.stop() }
-        let url = emu.baseURL + "/api/?service=cmms&appKey=app&accessKey=acc&signatureMethod=HmacSHA256&signatureVersion=1&timestamp=1"
+        let url = emu.baseURL + "/api/?service=cmms&appKey=app&accessKey=acc&signatureMethod=HmacSHA256&signatureVersion=1&timestamp=\(Int64(Date().timeIntervalSince1970 * 1000))"
         let headers = [("Authorization", FiixConnector.signature(url: url, secret: "s3cret")), ("Content-Type", "text/plain")]
         let t = HTTPTransport(client: HTTPClient.test(), timeout: .seconds(5))
         for (object, expected) in [(#"{"className":"FileContents","strName":"a.jpg","strMimeType":"image/jpeg","strContents":"/9j/","intSize":99}"#, "does not match"),
