@@ -38,26 +38,24 @@ enum Fixtures {
 /// reference before creating again; retry `.retryable`; stop on `.permanent`.
 enum Dispatch {
     static func deliver(_ c: any CMMSConnector, _ wo: WorkOrderDraft, maxAttempts: Int = 40) async -> DeliveryState.Outcome {
-        var mustVerify = false
+        // The gateway's own delivery state machine decides create or lookup; the clock jumps an
+        // hour a step, past any backoff or Retry-After, so the test never sleeps.
+        var policy = DispatchPolicy()
+        policy.maxAttempts = maxAttempts
+        var state = DeliveryState()
+        let queued = Date()
+        var now = queued
         var last: DeliveryState.Outcome = .lookupNotFound
-        for _ in 0..<maxAttempts {
-            if mustVerify {
-                let l = await c.lookup(reference: wo.reference)
-                switch l {
-                case .lookupFound: return l
-                case .lookupNotFound: mustVerify = false
-                // The dispatcher parks it for review; it is never created blind.
-                case .lookupInconclusive: return l
-                default: last = l; continue
-                }
+        for _ in 0..<(maxAttempts * 4) {
+            now = now.addingTimeInterval(3600)
+            switch state.claim(now: now) {
+            case .create: last = await c.create(wo)
+            case .lookup: last = await c.lookup(reference: wo.reference, createdSince: queued)
+            case .none: return last
             }
-            let o = await c.create(wo)
-            last = o
-            switch o {
-            case .created, .lookupFound, .permanent: return o
-            case .unknown: mustVerify = true
-            case .retryable, .lookupNotFound, .lookupInconclusive: continue
-            }
+            state.record(last, now: now, policy: policy, jitter: 0)
+            if state.phase == .delivered { return .created(cmmsId: state.cmmsId ?? "") }
+            if state.phase == .deadLetter || state.phase == .needsReview { return last }
         }
         return last
     }
