@@ -409,8 +409,6 @@ components:
             properties:
               items: { type: array, items: { $ref: "#/components/schemas/IncidentView" } }
               next_cursor: { $ref: "#/components/schemas/NextCursor" }
-      links:
-        evidence: { operationId: getEvidence, parameters: { id: "$response.body#/items/0/id" } }
     WorkOrderPage:
       description: A page of work orders
       headers: { Link: { $ref: "#/components/headers/Link" } }
@@ -422,9 +420,6 @@ components:
             properties:
               items: { type: array, items: { $ref: "#/components/schemas/WorkOrderView" } }
               next_cursor: { $ref: "#/components/schemas/NextCursor" }
-      links:
-        workOrder: { operationId: getWorkOrder, parameters: { id: "$response.body#/items/0/id" } }
-        redrive: { operationId: redriveWorkOrder, parameters: { id: "$response.body#/items/0/id" } }
   schemas:
     NextCursor:
       type: string
