@@ -7,8 +7,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${1:-30}"
 export MILLWRIGHT_FUZZ=1
+mkdir -p .build
 for target in FuzzMQTTDecoder FuzzAdapters FuzzPipeline; do
-  swift build --product "$target" >/dev/null
+  if ! swift build --product "$target" >".build/fuzz-build.log" 2>&1; then
+    echo "fuzz: building $target failed:"
+    grep -E "error:" .build/fuzz-build.log | head -20 || tail -30 .build/fuzz-build.log
+    exit 1
+  fi
 done
 mkdir -p .build/fuzz/corpus-mqtt .build/fuzz/corpus-adapters .build/fuzz/corpus-pipeline
 cp Tests/IngestTests/Fixtures/*.json .build/fuzz/corpus-adapters/ 2>/dev/null || true

@@ -67,23 +67,21 @@ func runPipeline(_ b: inout FuzzBytes) {
 
     var settings = Settings()
     settings.assets.cameras = [CameraMapping(camera: "CAM-07", asset: "A1", zones: ["hp": "A1-HP"], criticality: .a)]
-    let mapper = AssetMapper(cameras: settings.assets.cameras, register: nil)
-    let rule = DefectRule()
+    let rules = PipelineRules(settings: settings, mapper: AssetMapper(cameras: settings.assets.cameras, register: nil))
     let context = AdapterContext(receivedAt: now, maxItems: 100)
     for result in Adapters.decode(body, format: b.byte() % 2 == 0 ? nil : .native, context: context) {
         guard case .success(let d) = result else { continue }
-        guard case .mapped(let mapped) = mapper.map(d) else { continue }
-        let history = KeyHistory(openIncidentId: nil, qualifyingInWindow: Int(b.byte() % 3))
-        guard case .openIncident = IncidentRules.decide(detection: d, rule: rule, history: history, policy: settings.incidents, shadow: false) else { continue }
-        let severity = SeverityModel.score(.init(base: rule.severityBase, bbox: d.bbox, frameWidth: d.image?.width, frameHeight: d.image?.height,
-                                                 measurements: d.measurements, firstArea: b.double(), criticality: mapped.camera.criticality,
-                                                 priorIncidents: Int(b.byte())))
+        // The incident decision itself, on snapshots of fuzzed pending detections and history.
+        guard case .key(let query, let mapped) = IncidentDecision.query(for: d, id: "fuzz", rules: rules) else { continue }
+        let pending = (0..<Int(b.byte() % 3)).map { i in
+            PendingDetection(id: "p\(i)", timestampMillis: query.window.fromMillis + Int64(i), confidence: b.double(), bboxArea: b.double())
+        }
+        let snapshot = KeySnapshot(pending: pending)
+        guard case .needsOpening = IncidentDecision.decide(d, id: "fuzz", mapped: mapped, snapshot: snapshot, rules: rules) else { continue }
+        let effects = IncidentDecision.open(d, id: "fuzz", mapped: mapped, key: snapshot, opening: OpeningSnapshot(priorIncidents: Int(b.byte())),
+                                            ids: ("fuzz-incident", "fuzz-wo"), rules: rules, now: now)
+        guard let severity = effects.incident?.severity, let draft = effects.workOrder?.draft else { preconditionFailure("an opening opens an incident") }
         precondition((0...100).contains(severity.total))
-        let priority = PriorityRules.decide(settings.priority, facts: PriorityFacts(
-            severity: Double(severity.total), criticality: mapped.camera.criticality, defectClass: d.defectClass, zone: d.zone,
-            camera: d.cameraId, asset: mapped.key.asset, confidence: d.confidence))
-        let draft = WorkOrderComposer.compose(incidentId: "fuzz-incident", detection: d, mapped: mapped, rule: rule, severity: severity,
-                                              priority: priority, site: settings.site, evidenceURL: nil)
         // A frame of any plausible size, unrelated to what the detection claimed.
         let frame = Raster(width: 1 + Int(b.byte()), height: 1 + Int(b.byte()), fill: RGB(120, 124, 130))
         let annotations = [BoxAnnotation(detection: d, severity: severity.total)].compactMap { $0 }
