@@ -91,6 +91,7 @@ let package = Package(
             .product(name: "HTTPTypes", package: "swift-http-types"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "Yams", package: "Yams"),
         ]),
         // The running gateway as lifecycle services (ingest, outbox dispatcher, status sync,
         // notifications, evidence retention, planning refresh, MQTT) around shared state.

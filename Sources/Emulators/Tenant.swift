@@ -1,4 +1,5 @@
 import Foundation
+import Yams
 import MillwrightCore
 
 /// A tenant's master data for `millwright emulate KIND --tenant FILE` (or `--tenant-from-register
@@ -70,7 +71,7 @@ public struct TenantData: Sendable, Equatable {
     }
 
     public static func parse(yaml: String, file: String) throws -> TenantData {
-        let root = try MiniYAML.parse(yaml, file: file)
+        let root = try TenantYAML.parse(yaml, file: file)
         guard let top = root.objectValue else { throw FieldProblem(field: file, "a tenant file is a mapping (assets:, users:, …)") }
         let known: Set<String> = ["assets", "functional_locations", "categories", "priorities", "users", "statuses"]
         if let bad = top.keys.sorted().first(where: { !known.contains($0) }) {
@@ -118,102 +119,34 @@ public struct TenantData: Sendable, Equatable {
     }
 }
 
-/// The small block-YAML subset tenant files use: mappings, sequences (of scalars or mappings), flow
-/// lists `[a, b]`, single- or double-quoted or plain scalars, `#` comments. Scalars stay strings.
-enum MiniYAML {
-    struct Line { var indent: Int; var text: String; var number: Int }
-
+/// A tenant file read with Yams (the YAML library the configuration uses), as plain values:
+/// scalars stay strings, `~`/`null` is null, and errors name the file and line.
+enum TenantYAML {
     static func parse(_ text: String, file: String) throws -> JSONValue {
-        var lines: [Line] = []
-        for (i, raw) in text.components(separatedBy: "\n").enumerated() {
-            let noTab = raw.replacingOccurrences(of: "\r", with: "")
-            if noTab.hasPrefix("\t") { throw FieldProblem(field: "\(file):\(i + 1)", "indent with spaces, not tabs") }
-            let stripped = stripComment(noTab)
-            let trimmed = stripped.trimmingCharacters(in: .whitespaces)
-            if trimmed.isEmpty || trimmed == "---" { continue }
-            lines.append(Line(indent: stripped.prefix { $0 == " " }.count, text: trimmed, number: i + 1))
+        let root: Node?
+        do { root = try Yams.compose(yaml: text) } catch let e as YamlError {
+            throw FieldProblem(field: file, "is not valid YAML: \(e)")
         }
-        guard !lines.isEmpty else { return .object([:]) }
-        var i = 0
-        let v = try block(&lines, &i, indent: lines[0].indent, file: file)
-        if i < lines.count { throw FieldProblem(field: "\(file):\(lines[i].number)", "unexpected indentation") }
-        return v
+        return try root.map { try value($0, file: file) } ?? .object([:])
     }
 
-    static func stripComment(_ s: String) -> String {
-        var quote: Character?
-        var prev: Character = " "
-        for (n, c) in s.enumerated() {
-            if let q = quote { if c == q { quote = nil } }
-            else if c == "'" || c == "\"" { quote = c }
-            else if c == "#", prev == " " { return String(s.prefix(n)) }
-            prev = c
-        }
-        return s
-    }
-
-    static func block(_ lines: inout [Line], _ i: inout Int, indent: Int, file: String) throws -> JSONValue {
-        if lines[i].text == "-" || lines[i].text.hasPrefix("- ") {
-            var items: [JSONValue] = []
-            while i < lines.count, lines[i].indent == indent, lines[i].text == "-" || lines[i].text.hasPrefix("- ") {
-                let rest = String(lines[i].text.dropFirst(1)).trimmingCharacters(in: .whitespaces)
-                if rest.isEmpty {
-                    i += 1
-                    guard i < lines.count, lines[i].indent > indent else { items.append(.null); continue }
-                    items.append(try block(&lines, &i, indent: lines[i].indent, file: file))
-                } else if keyValue(rest) != nil {
-                    // "- key: value": a mapping whose first line sits after the dash.
-                    lines[i] = Line(indent: indent + 2, text: rest, number: lines[i].number)
-                    items.append(try block(&lines, &i, indent: indent + 2, file: file))
-                } else {
-                    items.append(try scalar(rest, line: lines[i].number, file: file))
-                    i += 1
-                }
+    static func value(_ node: Node, file: String) throws -> JSONValue {
+        switch node {
+        case .scalar(let s):
+            return s.style == .plain && ["~", "null", ""].contains(s.string) ? .null : .string(s.string)
+        case .sequence(let seq):
+            return .array(try seq.map { try value($0, file: file) })
+        case .mapping(let mapping):
+            var out: [String: JSONValue] = [:]
+            for (k, v) in mapping {
+                let at = "\(file):\((k.mark?.line).map(String.init) ?? "?")"
+                guard let key = k.string else { throw FieldProblem(field: at, "a key that is not text") }
+                if out[key] != nil { throw FieldProblem(field: at, "'\(key)' appears twice") }
+                out[key] = try value(v, file: file)
             }
-            return .array(items)
+            return .object(out)
+        default:
+            throw FieldProblem(field: "\(file):\((node.mark?.line).map(String.init) ?? "?")", "aliases are not used in tenant files")
         }
-        var map: [String: JSONValue] = [:]
-        while i < lines.count, lines[i].indent == indent {
-            guard let (key, value) = keyValue(lines[i].text) else { throw FieldProblem(field: "\(file):\(lines[i].number)", "expected 'key: value'") }
-            if map[key] != nil { throw FieldProblem(field: "\(file):\(lines[i].number)", "'\(key)' appears twice") }
-            let n = lines[i].number
-            i += 1
-            if !value.isEmpty {
-                map[key] = try scalar(value, line: n, file: file)
-            } else if i < lines.count, lines[i].indent > indent || (lines[i].indent == indent && lines[i].text.hasPrefix("-")) {
-                map[key] = try block(&lines, &i, indent: lines[i].indent, file: file)
-            } else {
-                map[key] = .null
-            }
-        }
-        return .object(map)
-    }
-
-    static func keyValue(_ s: String) -> (String, String)? {
-        if s.hasPrefix("\"") || s.hasPrefix("'") || s.hasPrefix("[") { return nil }
-        guard let r = s.range(of: ": ") ?? (s.hasSuffix(":") ? s.range(of: ":", options: .backwards) : nil) else { return nil }
-        let key = s[..<r.lowerBound].trimmingCharacters(in: .whitespaces)
-        guard !key.isEmpty, !key.contains(" ") || key.allSatisfy({ $0 != ":" }) else { return nil }
-        return (key, s[r.upperBound...].trimmingCharacters(in: .whitespaces))
-    }
-
-    static func scalar(_ s: String, line: Int, file: String) throws -> JSONValue {
-        if s.hasPrefix("[") {
-            guard s.hasSuffix("]") else { throw FieldProblem(field: "\(file):\(line)", "unclosed flow list") }
-            let inner = s.dropFirst().dropLast().trimmingCharacters(in: .whitespaces)
-            if inner.isEmpty { return .array([]) }
-            var parts: [String] = [], cur = "", quote: Character?
-            for c in inner {
-                if let q = quote { cur.append(c); if c == q { quote = nil } }
-                else if c == "'" || c == "\"" { quote = c; cur.append(c) }
-                else if c == "," { parts.append(cur); cur = "" }
-                else { cur.append(c) }
-            }
-            parts.append(cur)
-            return .array(try parts.map { try scalar($0.trimmingCharacters(in: .whitespaces), line: line, file: file) })
-        }
-        if s.count >= 2, let f = s.first, (f == "\"" || f == "'"), s.last == f { return .string(String(s.dropFirst().dropLast())) }
-        if s == "~" || s == "null" { return .null }
-        return .string(s)
     }
 }
