@@ -326,32 +326,7 @@ components:
     bearer: { type: http, scheme: bearer, description: "An API key from auth.api_keys; its role decides what it may do" }
   parameters:
     limit: { name: limit, in: query, description: Items per page (default 100), schema: { type: integer, minimum: 1, maximum: 1000, default: 100 } }
-    cursorDetections:
-      name: cursor
-      in: query
-      description: The `next_cursor` of the previous page of this list; leave it out for the first (newest) page. Treat it as opaque. Every string of this grammar is a position in the list; another list's cursor is a 400 problem.
-      schema: { type: string, pattern: '\#(ListCursor.List.detections.pattern)' }
-    cursorIncidents:
-      name: cursor
-      in: query
-      description: The `next_cursor` of the previous page of this list; leave it out for the first (newest) page. Treat it as opaque. Every string of this grammar is a position in the list; another list's cursor is a 400 problem.
-      schema: { type: string, pattern: '\#(ListCursor.List.incidents.pattern)' }
-    cursorWorkOrders:
-      name: cursor
-      in: query
-      description: The `next_cursor` of the previous page of this list; leave it out for the first (newest) page. Treat it as opaque. Every string of this grammar is a position in the list; another list's cursor is a 400 problem.
-      schema: { type: string, pattern: '\#(ListCursor.List.workOrders.pattern)' }
-    cursorTechnicians:
-      name: cursor
-      in: query
-      description: The `next_cursor` of the previous page of this list; leave it out for the first (newest) page. Treat it as opaque. Every string of this grammar is a position in the list; another list's cursor is a 400 problem.
-      schema: { type: string, pattern: '\#(ListCursor.List.technicians.pattern)' }
-    cursorReservations:
-      name: cursor
-      in: query
-      description: The `next_cursor` of the previous page of this list; leave it out for the first (newest) page. Treat it as opaque. Every string of this grammar is a position in the list; another list's cursor is a 400 problem.
-      schema: { type: string, pattern: '\#(ListCursor.List.reservations.pattern)' }
-  headers:
+\#(ListCursor.openAPIParameters)  headers:
     Link:
       description: 'RFC 8288 link to the next page, `<path?query&cursor=...>; rel="next"` (the same query, cursor replaced); absent on the last page'
       schema: { type: string }

@@ -17,10 +17,36 @@ enum ListCursor {
         /// How many ids follow the time.
         var ids: Int { self == .reservations ? 2 : 1 }
 
+        /// `cursorDetections`, … in the OpenAPI document.
+        var openAPIName: String {
+            switch self {
+            case .detections: "Detections"
+            case .incidents: "Incidents"
+            case .workOrders: "WorkOrders"
+            case .reservations: "Reservations"
+            case .technicians: "Technicians"
+            }
+        }
+
         /// The grammar, for the OpenAPI document; `decode` accepts exactly this.
         var pattern: String {
             "^\(rawValue)~[0-9]{1,16}(\\.[0-9]{1,24})?" + String(repeating: "~[A-Za-z0-9_-]{0,\(ListCursor.maxIdCharacters)}", count: ids) + "$"
         }
+    }
+
+    /// One `cursor<List>` parameter per list for the OpenAPI document's `components.parameters`,
+    /// each with that list's grammar.
+    static var openAPIParameters: String {
+        List.allCases.map { list in
+            """
+                cursor\(list.openAPIName):
+                  name: cursor
+                  in: query
+                  description: The `next_cursor` of the previous page of this list; leave it out for the first (newest) page. Treat it as opaque. Every string of this grammar is a position in the list; another list's cursor is a 400 problem.
+                  schema: { type: string, pattern: '\(list.pattern)' }
+
+            """
+        }.joined()
     }
 
     /// Ids are at most 128 UTF-8 bytes (detection ids) or UUIDs; 684 base64url characters hold 512 bytes.
