@@ -85,12 +85,11 @@ extension Store {
             s.lastClosedIncidentId = closed["id"]
             s.lastClosedAt = (closed["closed_at"] as Double?).map(Date.init(db:))
         }
-        // A cached statement: this runs for every detection.
-        s.pending = try Row.fetchAll(db.cachedStatement(sql: """
+        s.pending = try db.rows("""
             SELECT id, ts, confidence, bbox_area FROM detections
             WHERE asset = ? AND defect_class = ? AND zone = ? AND status = 'pending_confirmation' AND ts >= ? AND ts < ?
             ORDER BY ts, id
-            """), arguments: [key.asset, key.defectClass, key.zone, Double(q.window.fromMillis) / 1000, Double(q.window.untilMillis) / 1000]).map {
+            """, [key.asset, key.defectClass, key.zone, Double(q.window.fromMillis) / 1000, Double(q.window.untilMillis) / 1000]).map {
             PendingDetection(id: $0["id"], timestampMillis: Timestamps.millis(Date(db: $0["ts"])), confidence: $0["confidence"], bboxArea: $0["bbox_area"])
         }
         return s

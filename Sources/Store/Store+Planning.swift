@@ -12,14 +12,14 @@ extension Store {
     static func workload(_ db: Database) throws -> Workload {
         var open: [String: [Priority]] = [:]
         var delivered: [String: Int] = [:]
-        for row in try Row.fetchAll(db, sql: """
+        for row in try db.rows("""
             SELECT w.assignee, w.priority, w.phase FROM work_orders w JOIN incidents i ON i.id = w.incident_id
             WHERE w.assignee IS NOT NULL AND w.shadow = 0 AND i.is_open = 1
             """) {
             open[row["assignee"], default: []].append(Priority(rawValue: row["priority"] ?? "") ?? .low)
             if (row["phase"] as String) == "delivered" { delivered[row["assignee"], default: 0] += 1 }
         }
-        for row in try Row.fetchAll(db, sql: "SELECT assignee, open FROM external_load") {
+        for row in try db.rows("SELECT assignee, open FROM external_load") {
             let extra = (row["open"] as Int) - (delivered[row["assignee"]] ?? 0)
             if extra > 0 { open[row["assignee"], default: []] += Array(repeating: .medium, count: extra) }
         }
