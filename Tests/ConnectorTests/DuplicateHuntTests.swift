@@ -20,18 +20,7 @@ import Testing
     ]
 
     @Test(arguments: cases) func twentyIncidentsMakeTwentyWorkOrdersThroughFaultsAndFiveHundredOthers(_ c: PreloadedTenantDeliveryTests.Case) async throws {
-        var o = EmulatorOptions()
-        o.preload = 500
-        o.failRate = 0.4
-        o.failMode = .mixed
-        o.seed = 11
-        let emu = try await RunningEmulator.start(options: o, c.router)
-        defer { emu.stop() }
-        let connector = try CMMSRegistry.makeConnector(c.settings(emu.baseURL), http: HTTPClient.test())
-        let refs = (1...20).map { String(format: "MW-HUNT%08d", $0) }
-        await Dispatch.deliverEachExactlyOnce(connector, emu, refs, draft: c.draft)
-        let all = await emu.state.all()
-        #expect(all.count == 500 + 20, "\(c.kind): the preloaded records plus exactly one per incident")
-        #expect(await emu.state.injectedFailures >= 10, "\(c.kind): faults were injected")
+        try await PreloadedTenantDeliveryTests.deliverAmongPreloaded(c, preload: 500, failMode: .mixed, seed: 11,
+                                                                     references: (1...20).map { String(format: "MW-HUNT%08d", $0) }, minimumFaults: 10)
     }
 }

@@ -32,16 +32,24 @@ import MillwrightCore
     ]
 
     @Test(arguments: cases) func exactlyOnceAmongPreloadedRecordsWithAfterApplyFailures(_ c: Case) async throws {
+        try await Self.deliverAmongPreloaded(c, preload: 300, failMode: .after, seed: 29, references: (1...4).map { String(format: "MW-PRE%09d", $0) })
+    }
+
+    /// Delivers each reference through an emulator holding `preload` other work orders and failing
+    /// 40 % of requests in `failMode`; the CMMS must end with the preloaded records plus exactly one
+    /// work order per reference.
+    static func deliverAmongPreloaded(_ c: Case, preload: Int, failMode: FailMode, seed: UInt64, references: [String],
+                                      minimumFaults: Int = 1) async throws {
         var o = EmulatorOptions()
-        o.preload = 300
+        o.preload = preload
         o.failRate = 0.4
-        o.failMode = .after
-        o.seed = 29
+        o.failMode = failMode
+        o.seed = seed
         let emu = try await RunningEmulator.start(options: o, c.router)
         defer { emu.stop() }
         let connector = try CMMSRegistry.makeConnector(c.settings(emu.baseURL), http: HTTPClient.test())
-        let refs = (1...4).map { String(format: "MW-PRE%09d", $0) }
-        await Dispatch.deliverEachExactlyOnce(connector, emu, refs, draft: c.draft)
-        #expect(await emu.state.all().count == 300 + refs.count, "\(c.kind): the preloaded records plus one per reference")
+        await Dispatch.deliverEachExactlyOnce(connector, emu, references, draft: c.draft)
+        #expect(await emu.state.all().count == preload + references.count, "\(c.kind): the preloaded records plus exactly one per reference")
+        #expect(await emu.state.injectedFailures >= minimumFaults, "\(c.kind): faults were injected")
     }
 }
