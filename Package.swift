@@ -154,6 +154,7 @@ let package = Package(
         .testTarget(name: "ConnectorTests", dependencies: [
             "MillwrightCore", "Connectors", "Emulators", "MillwrightTesting",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "HTTPTypes", package: "swift-http-types"),
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "NIOCore", package: "swift-nio"),
@@ -175,7 +176,9 @@ let package = Package(
         ]),
         .testTarget(name: "ServerTests", dependencies: [
             "Server", "Gateway", "Store", "MillwrightCore", "Notify",
+            .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdTesting", package: "hummingbird"),
+            .product(name: "HTTPTypes", package: "swift-http-types"),
             .product(name: "Yams", package: "Yams"),
             .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "Logging", package: "swift-log"),
