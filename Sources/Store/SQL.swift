@@ -1,0 +1,183 @@
+import Foundation
+import MillwrightCore
+
+// The store's logic is written once, against these types; each backend (SQLite in this module,
+// PostgreSQL in `StorePostgres`) supplies a session that runs it inside one transaction.
+// Statements are written in the subset both databases read alike: `?` or `?N` placeholders
+// (a PostgreSQL session rewrites them to `$N`), integers for booleans, REAL/double seconds for
+// times, `GREATEST`/`LEAST` for the two-argument max/min (registered on SQLite connections),
+// and `ON CONFLICT … DO …` for upserts.
+
+/// One value bound into, or read out of, a statement.
+public enum SQLValue: Sendable, Equatable {
+    case null
+    case integer(Int64)
+    case real(Double)
+    case text(String)
+    case blob(Data)
+}
+
+/// A Swift value that binds as a statement argument.
+public protocol SQLBindable {
+    var sqlValue: SQLValue { get }
+}
+
+extension Int: SQLBindable { public var sqlValue: SQLValue { .integer(Int64(self)) } }
+extension Int64: SQLBindable { public var sqlValue: SQLValue { .integer(self) } }
+extension Double: SQLBindable { public var sqlValue: SQLValue { .real(self) } }
+extension String: SQLBindable { public var sqlValue: SQLValue { .text(self) } }
+extension Bool: SQLBindable { public var sqlValue: SQLValue { .integer(self ? 1 : 0) } }
+extension Data: SQLBindable { public var sqlValue: SQLValue { .blob(self) } }
+extension SQLValue: SQLBindable { public var sqlValue: SQLValue { self } }
+extension Optional: SQLBindable where Wrapped: SQLBindable {
+    public var sqlValue: SQLValue { self?.sqlValue ?? .null }
+}
+
+/// A statement's arguments: `[id, now.dbValue, shadow]`.
+public struct SQLArguments: Sendable, ExpressibleByArrayLiteral {
+    public var values: [SQLValue]
+    public init(_ values: [SQLValue]) { self.values = values }
+    public init(arrayLiteral elements: (any SQLBindable)?...) {
+        values = elements.map { $0?.sqlValue ?? .null }
+    }
+}
+
+/// A Swift value read from a column.
+public protocol SQLColumnDecodable {
+    init?(sqlValue: SQLValue)
+}
+
+extension Int64: SQLColumnDecodable {
+    public init?(sqlValue: SQLValue) {
+        switch sqlValue {
+        case .integer(let v): self = v
+        // Aggregates over integers come back as numeric (PostgreSQL) or real (SQLite AVG).
+        case .real(let v) where v.isFinite && v.rounded() == v && abs(v) < 9.2e18: self = Int64(v)
+        case .text(let s): guard let v = Int64(s) else { return nil }; self = v
+        default: return nil
+        }
+    }
+}
+extension Int: SQLColumnDecodable {
+    public init?(sqlValue: SQLValue) {
+        guard let v = Int64(sqlValue: sqlValue) else { return nil }
+        self = Int(v)
+    }
+}
+extension Double: SQLColumnDecodable {
+    public init?(sqlValue: SQLValue) {
+        switch sqlValue {
+        case .real(let v): self = v
+        case .integer(let v): self = Double(v)
+        case .text(let s): guard let v = Double(s) else { return nil }; self = v
+        default: return nil
+        }
+    }
+}
+extension String: SQLColumnDecodable {
+    public init?(sqlValue: SQLValue) {
+        switch sqlValue {
+        case .text(let s): self = s
+        case .blob(let d): self = String(decoding: d, as: UTF8.self)
+        case .integer(let v): self = String(v)
+        case .real(let v): self = String(v)
+        case .null: return nil
+        }
+    }
+}
+extension Bool: SQLColumnDecodable {
+    public init?(sqlValue: SQLValue) {
+        guard let v = Int64(sqlValue: sqlValue) else { return nil }
+        self = v != 0
+    }
+}
+extension Data: SQLColumnDecodable {
+    public init?(sqlValue: SQLValue) {
+        switch sqlValue {
+        case .blob(let d): self = d
+        case .text(let s): self = Data(s.utf8)
+        default: return nil
+        }
+    }
+}
+
+/// One result row, read by column name (case-insensitive, as both databases fold names).
+public struct SQLRow: Sendable {
+    public var names: [String]
+    public var values: [SQLValue]
+
+    public init(names: [String], values: [SQLValue]) {
+        self.names = names
+        self.values = values
+    }
+
+    public func value(_ name: String) -> SQLValue {
+        if let i = names.firstIndex(of: name) { return values[i] }
+        if let i = names.firstIndex(where: { $0.caseInsensitiveCompare(name) == .orderedSame }) { return values[i] }
+        return .null
+    }
+
+    public subscript<T: SQLColumnDecodable>(_ name: String) -> T? {
+        T(sqlValue: value(name))
+    }
+
+    /// A column the schema declares NOT NULL; a NULL there is a broken store, not bad input.
+    public subscript<T: SQLColumnDecodable>(_ name: String) -> T {
+        guard let v = T(sqlValue: value(name)) else {
+            preconditionFailure("column \(name) is \(value(name)), not \(T.self)")
+        }
+        return v
+    }
+}
+
+public enum SQLDialect: String, Sendable {
+    case sqlite
+    case postgres
+}
+
+/// One connection inside one transaction. Statements are prepared once per connection.
+public protocol SQLSession: AnyObject {
+    var dialect: SQLDialect { get }
+    /// Runs a statement; returns the number of rows it changed.
+    @discardableResult
+    func run(_ sql: String, _ arguments: SQLArguments) throws -> Int
+    func rows(_ sql: String, _ arguments: SQLArguments) throws -> [SQLRow]
+    /// Runs `body` in a savepoint: rolled back alone if it throws (and the error rethrown).
+    func savepoint(_ body: () throws -> Void) throws
+    /// The error is a unique-constraint violation (a lost race on a unique index).
+    func isUniqueViolation(_ error: any Error) -> Bool
+    /// Makes every transaction that takes the same lock run this part one at a time, until
+    /// commit. SQLite has one writer at a time already; PostgreSQL takes an advisory lock.
+    func lock(_ name: String) throws
+    /// The seal new audit records are hashed with (plain, or keyed by `audit.key_env`).
+    var auditSeal: AuditSeal { get }
+}
+
+extension SQLSession {
+    @discardableResult
+    public func run(_ sql: String) throws -> Int { try run(sql, []) }
+
+    public func rows(_ sql: String) throws -> [SQLRow] { try rows(sql, []) }
+
+    public func row(_ sql: String, _ arguments: SQLArguments = []) throws -> SQLRow? {
+        try rows(sql, arguments).first
+    }
+
+    public func value<T: SQLColumnDecodable>(as type: T.Type, _ sql: String, _ arguments: SQLArguments = []) throws -> T? {
+        guard let row = try rows(sql, arguments).first, let first = row.values.first else { return nil }
+        return T(sqlValue: first)
+    }
+}
+
+/// A database the store runs its transactions on.
+public protocol SQLBackend: Sendable {
+    var dialect: SQLDialect { get }
+    /// A write transaction: committed when `body` returns, rolled back when it throws. A
+    /// backend may run `body` again after a serialization failure or deadlock, so it must not
+    /// have effects outside the session.
+    func write<T: Sendable>(_ body: @escaping @Sendable (any SQLSession) throws -> T) async throws -> T
+    /// A read-only transaction.
+    func read<T: Sendable>(_ body: @escaping @Sendable (any SQLSession) throws -> T) async throws -> T
+    /// A description for logs and errors: the file path, or the server and database name.
+    var location: String { get }
+}
