@@ -167,6 +167,11 @@ extension SQLSession {
         guard let row = try rows(sql, arguments).first, let first = row.values.first else { return nil }
         return T(sqlValue: first)
     }
+
+    /// The first column of every row, NULLs left out.
+    public func column<T: SQLColumnDecodable>(as type: T.Type, _ sql: String, _ arguments: SQLArguments = []) throws -> [T] {
+        try rows(sql, arguments).compactMap { $0.values.first.flatMap(T.init(sqlValue:)) }
+    }
 }
 
 /// A database the store runs its transactions on.

@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import MillwrightCore
 
 /// Why a writer may not open the audit trail as configured.
@@ -22,29 +21,19 @@ public enum AuditTrailError: Error, Sendable, CustomStringConvertible {
 }
 
 extension Store {
-    static let auditHashSQL = "millwright_audit_hash"
-
-    /// `millwright_audit_hash(prev_hash, canonical_json)`, registered on every connection.
-    static func auditHashFunction(_ seal: AuditSeal) -> DatabaseFunction {
-        DatabaseFunction(auditHashSQL, argumentCount: 2, pure: true) { args in
-            guard let prev = String.fromDatabaseValue(args[0]), let canonical = Data.fromDatabaseValue(args[1]) else { return nil }
-            return seal.hash(prev: prev, canonical: canonical)
-        }
-    }
-
     /// Call before a writer starts (serve, replay). With a key: seals a trail that is not sealed
     /// yet by appending the marker record under it, or checks that the key seals the last
     /// record. Without one: refuses a sealed trail. Returns the marker's seq when sealed.
     @discardableResult
-    public func prepareAuditTrail() throws -> Int64? {
+    public func prepareAuditTrail() async throws -> Int64? {
         let key = auditKey
-        return try pool.write { db in
+        return try await write { db in
             let marker = try Self.sealMarker(db)
             switch (key, marker) {
             case (nil, nil): return nil
             case (nil, let seq?): throw AuditTrailError.keyRequired(sealedFrom: seq)
             case (_?, nil):
-                let plain = try Int64.fetchOne(db, sql: "SELECT COALESCE(MAX(seq), 0) FROM audit") ?? 0
+                let plain = try db.value(as: Int64.self, "SELECT COALESCE(MAX(seq), 0) FROM audit") ?? 0
                 try db.audit(kind: AuditChain.sealKind, subject: AuditChain.sealSubject,
                              data: ["scheme": .string("hmac-sha256"), "plain_records_before": .number(Double(plain))], at: Date())
                 return plain + 1
@@ -60,12 +49,12 @@ extension Store {
     /// The trail's head, signed. Refuses a head the key does not seal, or a trail whose record
     /// count does not match its head, so a checkpoint never vouches for a visibly damaged trail.
     public func auditCheckpoint(key: AuditKey, at now: Date = Date()) async throws -> AuditCheckpoint {
-        try await pool.read { db in
+        try await read { db in
             guard let head = try Self.lastAuditRecord(db) else {
                 return AuditCheckpoint(seq: 0, head: AuditRecord.genesis, records: 0, at: now, key: key)
             }
             guard head.computeHash(.hmac(key)) == head.hash else { throw AuditTrailError.keyMismatch(seq: head.seq) }
-            let records = try Int64.fetchOne(db, sql: "SELECT COUNT(*) FROM audit") ?? 0
+            let records = try db.value(as: Int64.self, "SELECT COUNT(*) FROM audit") ?? 0
             guard records == head.seq else { throw AuditTrailError.gap(head: head.seq, records: records) }
             return AuditCheckpoint(seq: head.seq, head: head.hash, records: records, at: now, key: key)
         }
@@ -81,11 +70,17 @@ extension Store {
 
     /// Walks the audit chain in order, streaming, against the (authentic) checkpoints.
     public func verifyAudit(key: AuditKey? = nil, checkpoints: [AuditCheckpoint] = []) async throws -> AuditChain.Outcome {
-        try await pool.read { db in
+        try await read { db in
             var verifier = AuditChain.Verifier(key: key, checkpoints: checkpoints)
-            let cursor = try Row.fetchCursor(db, sql: "SELECT * FROM audit ORDER BY seq")
-            while let r = try cursor.next() {
-                if let b = verifier.check(Self.auditRecord(r)) { return verifier.outcome(stoppedAt: b) }
+            // In pages along the primary key, so a long trail is never held in memory at once.
+            var after: Int64 = 0
+            while true {
+                let page = try db.rows("SELECT * FROM audit WHERE seq > ? ORDER BY seq LIMIT 1000", [after])
+                for r in page {
+                    if let b = verifier.check(Self.auditRecord(r)) { return verifier.outcome(stoppedAt: b) }
+                }
+                guard let last = page.last, page.count == 1000 else { break }
+                after = last["seq"]
             }
             return verifier.outcome(stoppedAt: nil)
         }
@@ -93,22 +88,22 @@ extension Store {
 
     /// The seq of the record that starts the sealed segment, if any.
     public func auditSealedFrom() async throws -> Int64? {
-        try await pool.read { db in
+        try await read { db in
             try Self.sealMarker(db)
         }
     }
 
     /// Found through the subject index: few records are about the trail itself.
-    static func sealMarker(_ db: Database) throws -> Int64? {
-        try Int64.fetchOne(db, sql: "SELECT seq FROM audit WHERE subject = ? AND kind = ? ORDER BY seq LIMIT 1",
-                           arguments: [AuditChain.sealSubject, AuditChain.sealKind])
+    static func sealMarker(_ db: any SQLSession) throws -> Int64? {
+        try db.value(as: Int64.self, "SELECT seq FROM audit WHERE subject = ? AND kind = ? ORDER BY seq LIMIT 1",
+                           [AuditChain.sealSubject, AuditChain.sealKind])
     }
 
-    static func lastAuditRecord(_ db: Database) throws -> AuditRecord? {
-        try Row.fetchOne(db, sql: "SELECT * FROM audit ORDER BY seq DESC LIMIT 1").map(auditRecord)
+    static func lastAuditRecord(_ db: any SQLSession) throws -> AuditRecord? {
+        try db.row("SELECT * FROM audit ORDER BY seq DESC LIMIT 1").map(auditRecord)
     }
 
-    static func auditRecord(_ r: Row) -> AuditRecord {
+    static func auditRecord(_ r: SQLRow) -> AuditRecord {
         AuditRecord(seq: r["seq"], at: Date(db: r["at"]), kind: r["kind"], subject: r["subject"],
                     data: decode([String: JSONValue].self, r["data"]) ?? ["<unreadable>": .null], prevHash: r["prev_hash"], hash: r["hash"])
     }

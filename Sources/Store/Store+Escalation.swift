@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import MillwrightCore
 
 /// Who heard about a work order and whether anyone took it: the first notification after
@@ -21,12 +20,12 @@ extension Store {
 
     /// Delivered work orders nobody has been told about yet (and whose planned window has come).
     public func workOrdersToNotify(now: Date = Date(), limit: Int = 100) async throws -> [WorkOrderToNotify] {
-        try await pool.read { db in
-            try Row.fetchAll(db, sql: """
+        try await read { db in
+            try db.rows("""
                 SELECT id, cmms_id, payload, assignee, notify, acknowledged_at, notify_attempts, notify_remaining FROM work_orders
                 WHERE notified_at IS NULL AND notify_gave_up_at IS NULL AND phase = 'delivered' AND COALESCE(notify_at, 0) <= ?
                 ORDER BY created_at LIMIT ?
-                """, arguments: [now.dbValue, limit]).compactMap { row in
+                """, [now.dbValue, limit]).compactMap { row in
                 guard let draft = Self.decode(WorkOrderDraft.self, row["payload"]) else { return nil }
                 var names: [String] = []
                 var pick: [String]?
@@ -49,14 +48,14 @@ extension Store {
     /// Everyone was told (`sent` is the audit summary); the escalation clock starts now unless
     /// the work was already acknowledged or its priority has no chain.
     public func markNotified(workOrderId: String, sent: [JSONValue], escalation: Escalation?, now: Date = Date()) async throws {
-        try await pool.write { db in
-            try db.run("UPDATE work_orders SET notified_at = ?, notify_remaining = NULL, notify_error = NULL WHERE id = ? AND notified_at IS NULL",
+        try await write { db in
+            let changed = try db.run("UPDATE work_orders SET notified_at = ?, notify_remaining = NULL, notify_error = NULL WHERE id = ? AND notified_at IS NULL",
                        [now.dbValue, workOrderId])
-            guard db.changesCount == 1 else { return }
+            guard changed == 1 else { return }
             try db.audit(kind: "work_order.notified", subject: workOrderId, data: ["sent": .array(sent)], at: now)
             let acked = try db.value(as: Double.self, "SELECT acknowledged_at FROM work_orders WHERE id = ?", [workOrderId]) != nil
             if let escalation, !acked, let due = escalation.nextDue {
-                try db.run("INSERT OR IGNORE INTO escalations (work_order_id, state, next_due) VALUES (?, ?, ?)",
+                try db.run("INSERT INTO escalations (work_order_id, state, next_due) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
                            [workOrderId, Self.json(escalation), due.dbValue])
             }
         }
@@ -67,29 +66,29 @@ extension Store {
     /// order, and the escalation chain starts anyway: it is the safety net for exactly this.
     public func recordNotifyFailure(workOrderId: String, remaining: [String], sent: [JSONValue], error: String, retryAt: Date?,
                                     escalation: Escalation?, now: Date = Date()) async throws {
-        try await pool.write { db in
+        try await write { db in
             if let retryAt {
-                try db.run("""
+                let changed = try db.run("""
                     UPDATE work_orders SET notify_attempts = notify_attempts + 1, notify_at = ?, notify_remaining = ?, notify_error = ?
                     WHERE id = ? AND notified_at IS NULL
                     """, [retryAt.dbValue, remaining.joined(separator: ","), error, workOrderId])
-                guard db.changesCount == 1 else { return }
+                guard changed == 1 else { return }
                 try db.audit(kind: "work_order.notify_failed", subject: workOrderId, data: [
                     "sent": .array(sent), "untold": .array(remaining.map { .string($0) }), "retry_at": .string(Timestamps.format(retryAt)),
                 ], at: now)
                 return
             }
-            try db.run("""
+            let changed = try db.run("""
                 UPDATE work_orders SET notify_attempts = notify_attempts + 1, notify_gave_up_at = ?, notify_remaining = ?, notify_error = ?
                 WHERE id = ? AND notified_at IS NULL AND notify_gave_up_at IS NULL
                 """, [now.dbValue, remaining.joined(separator: ","), "gave up: \(error)", workOrderId])
-            guard db.changesCount == 1 else { return }
+            guard changed == 1 else { return }
             try db.audit(kind: "work_order.notify_gave_up", subject: workOrderId, data: [
                 "sent": .array(sent), "untold": .array(remaining.map { .string($0) }), "error": .string(error),
             ], at: now)
             let acked = try db.value(as: Double.self, "SELECT acknowledged_at FROM work_orders WHERE id = ?", [workOrderId]) != nil
             if let escalation, !acked, let due = escalation.nextDue {
-                try db.run("INSERT OR IGNORE INTO escalations (work_order_id, state, next_due) VALUES (?, ?, ?)",
+                try db.run("INSERT INTO escalations (work_order_id, state, next_due) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
                            [workOrderId, Self.json(escalation), due.dbValue])
             }
         }
@@ -97,8 +96,8 @@ extension Store {
 
     /// When the next notification retry is due.
     public func nextNotificationDue() async throws -> Date? {
-        try await pool.read { db in
-            try Double.fetchOne(db, sql: """
+        try await read { db in
+            try db.value(as: Double.self, """
                 SELECT MIN(notify_at) FROM work_orders
                 WHERE notified_at IS NULL AND notify_gave_up_at IS NULL AND phase = 'delivered' AND notify_remaining IS NOT NULL
                 """).map(Date.init(db:))
@@ -112,11 +111,11 @@ extension Store {
     }
 
     public func dueEscalations(now: Date = Date(), limit: Int = 100) async throws -> [DueEscalation] {
-        try await pool.read { db in
-            try Row.fetchAll(db, sql: """
+        try await read { db in
+            try db.rows("""
                 SELECT e.state, w.payload, w.cmms_id FROM escalations e JOIN work_orders w ON w.id = e.work_order_id
                 WHERE e.next_due IS NOT NULL AND e.next_due <= ? ORDER BY e.next_due LIMIT ?
-                """, arguments: [now.dbValue, limit]).compactMap { row in
+                """, [now.dbValue, limit]).compactMap { row in
                 guard let e = Self.decode(Escalation.self, row["state"]), let d = Self.decode(WorkOrderDraft.self, row["payload"]) else { return nil }
                 return DueEscalation(escalation: e, draft: d, cmmsId: row["cmms_id"])
             }
@@ -125,13 +124,13 @@ extension Store {
 
     /// When the next escalation stage is due, for one timer instead of polling.
     public func nextEscalationDue() async throws -> Date? {
-        try await pool.read { db in try db.value(as: Double.self, "SELECT MIN(next_due) FROM escalations WHERE next_due IS NOT NULL").map(Date.init(db:)) }
+        try await read { db in try db.value(as: Double.self, "SELECT MIN(next_due) FROM escalations WHERE next_due IS NOT NULL").map(Date.init(db:)) }
     }
 
     /// Ticks one escalation inside a transaction, so an acknowledgement that arrived meanwhile
     /// wins: the notices returned are the stages still to send, already recorded as sent.
     public func advanceEscalation(workOrderId: String, now: Date = Date()) async throws -> [EscalationNotice] {
-        try await pool.write { db in
+        try await write { db in
             guard let state = try db.value(as: String.self, "SELECT state FROM escalations WHERE work_order_id = ?", [workOrderId]),
                   var e = Self.decode(Escalation.self, state) else { return [] }
             let notices = e.tick(now)
@@ -142,7 +141,7 @@ extension Store {
 
     /// Records what an escalation stage reached (after sending).
     public func recordEscalation(_ notice: EscalationNotice, sent: [JSONValue], now: Date = Date()) async throws {
-        try await pool.write { db in
+        try await write { db in
             try db.audit(kind: "work_order.escalated", subject: notice.workOrder, data: [
                 "stage": .number(Double(notice.stage + 1)), "recipients": .array(notice.recipients.map(JSONValue.string)),
                 "due_at": .string(Timestamps.format(notice.dueAt)), "sent": .array(sent),
@@ -158,10 +157,10 @@ extension Store {
 
     /// `POST /v1/work-orders/{id}/ack`: stops the escalation.
     public func acknowledge(workOrderId: String, by: String, now: Date = Date()) async throws -> Acknowledgement {
-        try await pool.write { db in try Self.acknowledge(workOrderId: workOrderId, by: by, now: now, db: db) }
+        try await write { db in try Self.acknowledge(workOrderId: workOrderId, by: by, now: now, db: db) }
     }
 
-    static func acknowledge(workOrderId: String, by: String, now: Date, db: Database) throws -> Acknowledgement {
+    static func acknowledge(workOrderId: String, by: String, now: Date, db: any SQLSession) throws -> Acknowledgement {
         guard let row = try db.row("SELECT acknowledged_at, acknowledged_by FROM work_orders WHERE id = ?", [workOrderId]) else {
             throw StoreError.notFound("work order \(workOrderId)")
         }
@@ -178,11 +177,11 @@ extension Store {
 
     /// Small durable values (the notifier's held digests survive a restart).
     public func loadValue(_ key: String) async throws -> Data? {
-        try await pool.read { db in try Data.fetchOne(db, sql: "SELECT value FROM settings_kv WHERE key = ?", arguments: [key]) }
+        try await read { db in try db.value(as: Data.self, "SELECT value FROM settings_kv WHERE key = ?", [key]) }
     }
 
     public func saveValue(_ key: String, _ value: Data) async throws {
-        try await pool.write { db in
+        try await write { db in
             try db.run("INSERT INTO settings_kv (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", [key, value])
         }
     }

@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import MillwrightCore
 
 extension Store {
@@ -10,9 +9,9 @@ extension Store {
     }
 
     public func evidenceSource(incidentId: String) async throws -> EvidenceSource? {
-        try await pool.read { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT evidence_sha256 FROM incidents WHERE id = ?", arguments: [incidentId]) else { return nil }
-            let dets = try String.fetchAll(db, sql: "SELECT payload FROM detections WHERE incident_id = ? ORDER BY ts LIMIT 500", arguments: [incidentId])
+        try await read { db in
+            guard let row = try db.row("SELECT evidence_sha256 FROM incidents WHERE id = ?", [incidentId]) else { return nil }
+            let dets = try db.column(as: String.self, "SELECT payload FROM detections WHERE incident_id = ? ORDER BY ts LIMIT 500", [incidentId])
                 .compactMap { Self.decode(Detection.self, $0) }
             return EvidenceSource(evidenceSHA256: row["evidence_sha256"], detections: dets)
         }
@@ -22,9 +21,9 @@ extension Store {
     /// work order's stored payload is updated to what will be sent.
     public func recordEvidence(incidentId: String, workOrderId: String, sha256: String, usedFrame: Bool, note: String,
                                draft: WorkOrderDraft, now: Date = Date()) async throws {
-        try await pool.write { db in
-            try db.execute(sql: "UPDATE incidents SET evidence_sha256 = ?, evidence_note = ? WHERE id = ?", arguments: [sha256, note, incidentId])
-            try db.execute(sql: "UPDATE work_orders SET payload = ?, in_flight_step = 'the CMMS create' WHERE id = ?", arguments: [Self.json(draft), workOrderId])
+        try await write { db in
+            try db.run("UPDATE incidents SET evidence_sha256 = ?, evidence_note = ? WHERE id = ?", [sha256, note, incidentId])
+            try db.run("UPDATE work_orders SET payload = ?, in_flight_step = 'the CMMS create' WHERE id = ?", [Self.json(draft), workOrderId])
             try db.audit(kind: "evidence.rendered", subject: incidentId, data: [
                 "sha256": .string(sha256), "used_frame": .bool(usedFrame), "note": .string(note),
             ], at: now)
@@ -32,44 +31,44 @@ extension Store {
     }
 
     public func recordAttachment(workOrderId: String, sha256: String, ok: Bool, now: Date = Date()) async throws {
-        try await pool.write { db in
-            if ok { try db.execute(sql: "UPDATE work_orders SET evidence_attached = 1 WHERE id = ?", arguments: [workOrderId]) }
+        try await write { db in
+            if ok { try db.run("UPDATE work_orders SET evidence_attached = 1 WHERE id = ?", [workOrderId]) }
             try db.audit(kind: ok ? "evidence.attached" : "evidence.attach_failed", subject: workOrderId, data: ["sha256": .string(sha256)], at: now)
         }
     }
 
     /// Evidence hash of an incident (for `GET /v1/evidence/{incident id}`).
     public func evidenceHash(incidentId: String) async throws -> String? {
-        try await pool.read { db in try String.fetchOne(db, sql: "SELECT evidence_sha256 FROM incidents WHERE id = ?", arguments: [incidentId]) }
+        try await read { db in try db.value(as: String.self, "SELECT evidence_sha256 FROM incidents WHERE id = ?", [incidentId]) }
     }
 
     /// Every evidence hash the audit trail vouches for, and those of open incidents
     /// (which retention must never delete).
     public func evidenceHashes() async throws -> (audited: [String], open: Set<String>) {
-        try await pool.read { db in
-            let audited = try String.fetchAll(db, sql: "SELECT data FROM audit WHERE kind = 'evidence.rendered' ORDER BY seq")
+        try await read { db in
+            let audited = try db.column(as: String.self, "SELECT data FROM audit WHERE kind = 'evidence.rendered' ORDER BY seq")
                 .compactMap { Self.decode([String: JSONValue].self, $0)?["sha256"]?.stringValue }
-            let open = try String.fetchAll(db, sql: "SELECT evidence_sha256 FROM incidents WHERE is_open = 1 AND evidence_sha256 IS NOT NULL")
-            let frames = try String.fetchAll(db, sql: "SELECT DISTINCT d.frame_sha256 FROM detections d JOIN incidents i ON i.id = d.incident_id WHERE i.is_open = 1 AND d.frame_sha256 IS NOT NULL")
+            let open = try db.column(as: String.self, "SELECT evidence_sha256 FROM incidents WHERE is_open = 1 AND evidence_sha256 IS NOT NULL")
+            let frames = try db.column(as: String.self, "SELECT DISTINCT d.frame_sha256 FROM detections d JOIN incidents i ON i.id = d.incident_id WHERE i.is_open = 1 AND d.frame_sha256 IS NOT NULL")
             return (audited, Set(open + frames))
         }
     }
 
     /// A camera frame that arrived on its own (MQTT snapshot topic), for detections that carry none.
     public func recordSnapshot(camera: String, sha256: String, at: Date) async throws {
-        try await pool.write { db in
-            try db.execute(sql: "INSERT INTO camera_snapshots (camera_id, sha256, at) VALUES (?, ?, ?)", arguments: [camera, sha256, at.dbValue])
+        try await write { db in
+            try db.run("INSERT INTO camera_snapshots (camera_id, sha256, at) VALUES (?, ?, ?)", [camera, sha256, at.dbValue])
             // Only recent snapshots are useful; keep the table small.
-            try db.execute(sql: "DELETE FROM camera_snapshots WHERE camera_id = ? AND at < ?", arguments: [camera, at.dbValue - 3600])
+            try db.run("DELETE FROM camera_snapshots WHERE camera_id = ? AND at < ?", [camera, at.dbValue - 3600])
         }
     }
 
     /// The snapshot of `camera` closest to `time`, within `tolerance` seconds.
     public func snapshot(camera: String, near time: Date, tolerance: TimeInterval) async throws -> String? {
-        try await pool.read { db in
-            try String.fetchOne(db, sql: """
+        try await read { db in
+            try db.value(as: String.self, """
                 SELECT sha256 FROM camera_snapshots WHERE camera_id = ? AND at BETWEEN ? AND ? ORDER BY ABS(at - ?) LIMIT 1
-                """, arguments: [camera, time.dbValue - tolerance, time.dbValue + tolerance, time.dbValue])
+                """, [camera, time.dbValue - tolerance, time.dbValue + tolerance, time.dbValue])
         }
     }
 }

@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import MillwrightCore
 
 /// Work-order outcomes the plant floor has not yet confirmed hearing about.
@@ -15,13 +14,13 @@ extension Store {
 
     /// Delivered or dead-lettered work orders whose outcome was never confirmed published.
     public func unannouncedWorkOrders(limit: Int = 500) async throws -> [FloorWorkOrder] {
-        try await pool.read { db in
-            try Row.fetchAll(db, sql: """
+        try await read { db in
+            try db.rows("""
                 SELECT w.id, w.incident_id, w.reference, w.phase, w.cmms_id, i.camera_id
                 FROM work_orders w JOIN incidents i ON i.id = w.incident_id
                 WHERE w.floor_announced IS NULL AND w.phase IN ('delivered', 'dead_letter', 'quarantined', 'needs_review')
                 ORDER BY w.created_at LIMIT ?
-                """, arguments: [limit]).map {
+                """, [limit]).map {
                 FloorWorkOrder(workOrderId: $0["id"], incidentId: $0["incident_id"], camera: $0["camera_id"],
                                reference: $0["reference"], phase: $0["phase"], cmmsId: $0["cmms_id"])
             }
@@ -30,8 +29,8 @@ extension Store {
 
     /// The broker acknowledged the announcement of `phase` for this work order.
     public func markAnnounced(workOrderId: String, phase: String) async throws {
-        try await pool.write { db in
-            try db.execute(sql: "UPDATE work_orders SET floor_announced = ? WHERE id = ? AND phase = ?", arguments: [phase, workOrderId, phase])
+        try await write { db in
+            try db.run("UPDATE work_orders SET floor_announced = ? WHERE id = ? AND phase = ?", [phase, workOrderId, phase])
         }
     }
 
@@ -43,19 +42,19 @@ extension Store {
 
     /// Incidents whose current state was never confirmed published (shadow ones are not news).
     public func unannouncedIncidents(limit: Int = 500) async throws -> [FloorIncident] {
-        try await pool.read { db in
-            try Row.fetchAll(db, sql: """
+        try await read { db in
+            try db.rows("""
                 SELECT id, camera_id, state FROM incidents
                 WHERE (floor_announced IS NULL OR floor_announced != state) AND shadow = 0
                 ORDER BY opened_at LIMIT ?
-                """, arguments: [limit]).map { FloorIncident(incidentId: $0["id"], camera: $0["camera_id"], state: $0["state"]) }
+                """, [limit]).map { FloorIncident(incidentId: $0["id"], camera: $0["camera_id"], state: $0["state"]) }
         }
     }
 
     /// The broker acknowledged the announcement of this incident state.
     public func markIncidentAnnounced(incidentId: String, state: String) async throws {
-        try await pool.write { db in
-            try db.execute(sql: "UPDATE incidents SET floor_announced = ? WHERE id = ? AND state = ?", arguments: [state, incidentId, state])
+        try await write { db in
+            try db.run("UPDATE incidents SET floor_announced = ? WHERE id = ? AND state = ?", [state, incidentId, state])
         }
     }
 }

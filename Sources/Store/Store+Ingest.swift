@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import MillwrightCore
 
 public struct IngestOutcome: Sendable, Equatable {
@@ -19,13 +18,17 @@ extension Store {
     /// Stores a batch of validated detections and everything they cause (incident, outbox
     /// row, audit) in ONE transaction; returns only after it is committed.
     public func ingest(_ detections: [Detection], rules: PipelineRules, now: Date = Date()) async throws -> [IngestOutcome] {
-        try await pool.write { db in
-            try detections.map { try Self.ingestOne($0, rules: rules, now: now, db: db) }
+        try await write { db in
+            // Decisions are made one transaction at a time, so each sees the one before: SQLite
+            // has one writer; on a shared PostgreSQL this takes the audit chain's lock (which
+            // every ingest appends to) first, before any row lock, so writers never deadlock on it.
+            try db.lock(Store.auditChainLock)
+            return try detections.map { try Self.ingestOne($0, rules: rules, now: now, db: db) }
         }
     }
 
     /// Loads what `IncidentDecision` asks for and applies what it returns; the rules are all there.
-    static func ingestOne(_ d: Detection, rules: PipelineRules, now: Date, db: Database) throws -> IngestOutcome {
+    static func ingestOne(_ d: Detection, rules: PipelineRules, now: Date, db: any SQLSession) throws -> IngestOutcome {
         let id = d.detectionId ?? UUID().uuidString.lowercased()
         if let existing = try db.row("SELECT status, reason, incident_id FROM detections WHERE id = ?", [id]) {
             return IngestOutcome(id: id, status: DetectionStatus(rawValue: existing["status"]) ?? .confirmed, reason: existing["reason"],
@@ -44,8 +47,8 @@ extension Store {
                 try apply(effects, to: stored, now: now, db: db)
             } else {
                 do {
-                    try db.inSavepoint { [effects] in try apply(effects, to: stored, now: now, db: db); return .commit }
-                } catch let e as DatabaseError where e.resultCode == .SQLITE_CONSTRAINT {
+                    try db.savepoint { [effects] in try apply(effects, to: stored, now: now, db: db) }
+                } catch let e where db.isUniqueViolation(e) {
                     // Another writer on a shared database opened the incident first: decided
                     // again, this detection is a repeat of it, never a second work order.
                     effects = try decide(stored, id: id, query: query, mapped: mapped, rules: rules, now: now, db: db)
@@ -59,7 +62,7 @@ extension Store {
     }
 
     static func decide(_ d: Detection, id: String, query: KeyQuery, mapped: MappedDetection, rules: PipelineRules,
-                              now: Date, db: Database) throws -> IngestEffects {
+                              now: Date, db: any SQLSession) throws -> IngestEffects {
         let snapshot = try keySnapshot(query, db: db)
         switch IncidentDecision.decide(d, id: id, mapped: mapped, snapshot: snapshot, rules: rules) {
         case .done(let e):
@@ -72,12 +75,12 @@ extension Store {
 
     /// What the ingest transaction would read about this key now (contract tests, diagnostics).
     public func snapshot(for query: KeyQuery) async throws -> KeySnapshot {
-        try await pool.read { db in try Self.keySnapshot(query, db: db) }
+        try await read { db in try Self.keySnapshot(query, db: db) }
     }
 
     /// The key's open incident, last closure, and its pending detections inside the window
     /// (`ConfirmationWindow`: `from <= ts < until`, in the store's millisecond times).
-    static func keySnapshot(_ q: KeyQuery, db: Database) throws -> KeySnapshot {
+    static func keySnapshot(_ q: KeyQuery, db: any SQLSession) throws -> KeySnapshot {
         var s = KeySnapshot()
         let key = q.key
         s.openIncidentId = try db.value(as: String.self, "SELECT id FROM incidents WHERE asset = ? AND defect_class = ? AND zone = ? AND is_open = 1", [key.asset, key.defectClass, key.zone])
@@ -95,20 +98,20 @@ extension Store {
         return s
     }
 
-    static func openingSnapshot(_ q: OpeningQuery, db: Database) throws -> OpeningSnapshot {
+    static func openingSnapshot(_ q: OpeningQuery, db: any SQLSession) throws -> OpeningSnapshot {
         var s = OpeningSnapshot()
         s.priorIncidents = try db.value(as: Int.self, "SELECT COUNT(*) FROM incidents WHERE asset = ? AND opened_at >= ? AND shadow = ?",
                                         [q.asset, Double(q.priorSinceMillis) / 1000, q.shadow]) ?? 0
         if q.needsWorkload { s.workload = try workload(db) }
         for sku in q.skus {
-            if let row = try db.row("SELECT MAX(on_hand - external_reserved - reserved, 0) AS free, location FROM inventory WHERE sku = ?", [sku]) {
+            if let row = try db.row("SELECT GREATEST(on_hand - external_reserved - reserved, 0) AS free, location FROM inventory WHERE sku = ?", [sku]) {
                 s.stock[sku] = StockLevel(free: row["free"], location: row["location"])
             }
         }
         return s
     }
 
-    static func apply(_ e: IngestEffects, to d: Detection, now: Date, db: Database) throws {
+    static func apply(_ e: IngestEffects, to d: Detection, now: Date, db: any SQLSession) throws {
         let id = e.detection.id
         if let i = e.incident, let w = e.workOrder {
             // First, so that losing the race on the one-open-incident index leaves nothing behind.
@@ -123,11 +126,11 @@ extension Store {
                 if r.line.status == .reserved {
                     // The decision saw enough free stock in this transaction; the condition
                     // still guards it, and a failure rolls the whole submission back.
-                    try db.run("""
+                    let changed = try db.run("""
                         UPDATE inventory SET reserved = reserved + ?1
                         WHERE sku = ?2 AND on_hand - external_reserved - reserved >= ?1
                         """, [r.line.qty, r.line.sku])
-                    guard db.changesCount == 1 else { throw StoreError.stockChanged(sku: r.line.sku) }
+                    guard changed == 1 else { throw StoreError.stockChanged(sku: r.line.sku) }
                 }
                 try db.run("INSERT INTO part_reservations (incident_id, sku, qty, status, at) VALUES (?, ?, ?, ?, ?)",
                            [i.id, r.line.sku, r.line.qty, r.line.status.rawValue, now.dbValue])
@@ -142,8 +145,8 @@ extension Store {
         }
         if let open = e.appendTo {
             try db.run("""
-                UPDATE incidents SET detection_count = detection_count + 1, last_seen = MAX(last_seen, ?),
-                    max_confidence = MAX(max_confidence, ?), last_area = COALESCE(?, last_area)
+                UPDATE incidents SET detection_count = detection_count + 1, last_seen = GREATEST(last_seen, ?),
+                    max_confidence = GREATEST(max_confidence, ?), last_area = COALESCE(?, last_area)
                 WHERE id = ?
                 """, [d.timestamp.dbValue, d.confidence, d.bbox?.area, open])
             // Noted on the work order by the dispatcher (where the CMMS takes notes).
@@ -168,7 +171,7 @@ extension Store {
     /// A payload refused because processing it killed the gateway repeatedly: kept in the audit
     /// trail (its hash and size; the bytes themselves may be hostile) as rejected.
     public func recordIngestQuarantine(sha256: String, bytes: Int, format: String?, camera: String?, crashes: Int, now: Date = Date()) async throws {
-        try await pool.write { db in
+        try await write { db in
             try db.audit(kind: "ingest.quarantined", subject: "payload:\(sha256)", data: [
                 "bytes": .number(Double(bytes)), "format": JSONValue(format), "camera": JSONValue(camera),
                 "crashes": .number(Double(crashes)), "decision": .string("rejected"),

@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import MillwrightCore
 
 public struct OutboxItem: Sendable {
@@ -23,16 +22,16 @@ public struct DeliveryRecord: Sendable {
 }
 
 extension Store {
-    static func deliveryState(_ row: Row) -> DeliveryState {
+    static func deliveryState(_ row: SQLRow) -> DeliveryState {
         DeliveryState(phase: DeliveryState.Phase(rawValue: row["phase"]) ?? .pending, attempts: row["attempts"],
                       nextAttemptAt: (row["next_attempt_at"] as Double?).map(Date.init(db:)), mustVerify: row["must_verify"],
                       cmmsId: row["cmms_id"], lastError: row["last_error"], crashes: row["crashes"])
     }
 
-    static func save(_ s: DeliveryState, workOrder id: String, db: Database) throws {
-        try db.execute(sql: """
+    static func save(_ s: DeliveryState, workOrder id: String, db: any SQLSession) throws {
+        try db.run("""
             UPDATE work_orders SET phase = ?, attempts = ?, next_attempt_at = ?, must_verify = ?, cmms_id = ?, last_error = ?, crashes = ? WHERE id = ?
-            """, arguments: [s.phase.rawValue, s.attempts, s.nextAttemptAt?.dbValue, s.mustVerify, s.cmmsId, s.lastError, s.crashes, id])
+            """, [s.phase.rawValue, s.attempts, s.nextAttemptAt?.dbValue, s.mustVerify, s.cmmsId, s.lastError, s.crashes, id])
     }
 
     /// Takes up to `limit` due work orders for one CMMS and marks them in flight, naming the
@@ -42,13 +41,13 @@ extension Store {
     /// time, least crashed first); otherwise only the others.
     public func claimDue(cmms: String, limit: Int, suspects: Bool = false, rendersEvidence: Bool = false, now: Date = Date()) async throws -> [OutboxItem] {
         guard limit > 0 else { return [] }
-        return try await pool.write { db in
-            let rows = try Row.fetchAll(db, sql: """
+        return try await write { db in
+            let rows = try db.rows("""
                 SELECT w.*, i.evidence_sha256 FROM work_orders w JOIN incidents i ON i.id = w.incident_id
                 WHERE w.cmms_name = ? AND w.phase IN ('pending', 'waiting') AND COALESCE(w.next_attempt_at, 0) <= ?
                   AND \(suspects ? "w.crashes > 0" : "w.crashes = 0")
                 ORDER BY \(suspects ? "w.crashes, " : "")w.next_attempt_at LIMIT ?
-                """, arguments: [cmms, now.dbValue, limit])
+                """, [cmms, now.dbValue, limit])
             var items: [OutboxItem] = []
             for row in rows {
                 var state = Self.deliveryState(row)
@@ -58,7 +57,7 @@ extension Store {
                 try Self.save(state, workOrder: row["id"], db: db)
                 let step = action == .lookup ? "the CMMS lookup"
                     : rendersEvidence && (row["evidence_sha256"] as String?) == nil ? "evidence rendering" : "the CMMS create"
-                try db.execute(sql: "UPDATE work_orders SET in_flight_step = ? WHERE id = ?", arguments: [step, row["id"] as String])
+                try db.run("UPDATE work_orders SET in_flight_step = ? WHERE id = ?", [step, row["id"] as String])
                 items.append(OutboxItem(workOrderId: row["id"], incidentId: row["incident_id"], reference: row["reference"], cmmsName: cmms,
                                         action: action, attempt: state.attempts, draft: draft,
                                         confirmedDetectionAt: Date(db: row["confirmed_detection_at"]), queuedAt: Date(db: row["created_at"])))
@@ -69,38 +68,38 @@ extension Store {
 
     /// Whether a work order that was in flight at a crash is due for this CMMS.
     public func hasSuspects(cmms: String, now: Date = Date()) async throws -> Bool {
-        try await pool.read { db in
-            try Bool.fetchOne(db, sql: """
+        try await read { db in
+            try db.value(as: Bool.self, """
                 SELECT EXISTS (SELECT 1 FROM work_orders WHERE crashes > 0 AND cmms_name = ? AND phase IN ('pending', 'waiting')
                                AND COALESCE(next_attempt_at, 0) <= ?)
-                """, arguments: [cmms, now.dbValue]) ?? false
+                """, [cmms, now.dbValue]) ?? false
         }
     }
 
     /// When the next waiting work order of this CMMS becomes due.
     public func nextDue(cmms: String) async throws -> Date? {
-        try await pool.read { db in
-            try Double.fetchOne(db, sql: "SELECT MIN(COALESCE(next_attempt_at, 0)) FROM work_orders WHERE cmms_name = ? AND phase IN ('pending', 'waiting')",
-                                arguments: [cmms]).map(Date.init(db:))
+        try await read { db in
+            try db.value(as: Double.self, "SELECT MIN(COALESCE(next_attempt_at, 0)) FROM work_orders WHERE cmms_name = ? AND phase IN ('pending', 'waiting')",
+                                [cmms]).map(Date.init(db:))
         }
     }
 
     public func recordDelivery(workOrderId: String, action: DeliveryState.Action, outcome: DeliveryState.Outcome, duration: TimeInterval,
                                policy: DispatchPolicy, jitter: Double, now: Date = Date()) async throws -> DeliveryRecord {
-        try await pool.write { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM work_orders WHERE id = ?", arguments: [workOrderId]) else {
+        try await write { db in
+            guard let row = try db.row("SELECT * FROM work_orders WHERE id = ?", [workOrderId]) else {
                 throw StoreError.notFound("work order \(workOrderId)")
             }
             var state = Self.deliveryState(row)
             state.record(outcome, now: now, policy: policy, jitter: jitter)
             try Self.save(state, workOrder: workOrderId, db: db)
             let (label, detail) = (outcome.label, outcome.detail)
-            try db.execute(sql: "INSERT INTO delivery_attempts (work_order_id, at, action, outcome, detail, duration_ms) VALUES (?, ?, ?, ?, ?, ?)",
-                           arguments: [workOrderId, now.dbValue, action == .lookup ? "lookup" : "create", label, detail, duration * 1000])
+            try db.run("INSERT INTO delivery_attempts (work_order_id, at, action, outcome, detail, duration_ms) VALUES (?, ?, ?, ?, ?, ?)",
+                           [workOrderId, now.dbValue, action == .lookup ? "lookup" : "create", label, detail, duration * 1000])
             var latency: TimeInterval?
             if state.phase == .delivered {
                 latency = now.timeIntervalSince(Date(db: row["confirmed_detection_at"]))
-                try db.execute(sql: "UPDATE work_orders SET delivered_at = ?, cmms_status = 'open' WHERE id = ?", arguments: [now.dbValue, workOrderId])
+                try db.run("UPDATE work_orders SET delivered_at = ?, cmms_status = 'open' WHERE id = ?", [now.dbValue, workOrderId])
                 try Self.applyIncidentEvent(.workOrderCreated, incident: row["incident_id"], now: now, db: db)
             }
             try db.audit(kind: "delivery.attempt", subject: workOrderId, data: [
@@ -114,8 +113,8 @@ extension Store {
     /// After a crash: anything caught mid-request is looked up before it is sent again.
     @discardableResult
     public func recoverInFlight(now: Date = Date()) async throws -> Int {
-        try await pool.write { db in
-            let rows = try Row.fetchAll(db, sql: "SELECT * FROM work_orders WHERE phase IN ('sending', 'verifying')")
+        try await write { db in
+            let rows = try db.rows("SELECT * FROM work_orders WHERE phase IN ('sending', 'verifying')")
             for row in rows {
                 var s = Self.deliveryState(row)
                 s.recoverAfterRestart(now: now, step: row["in_flight_step"] ?? "delivery")
@@ -135,15 +134,15 @@ extension Store {
     }
 
     public func redrive(workOrderId: String, by: String, now: Date = Date()) async throws -> Bool {
-        try await pool.write { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM work_orders WHERE id = ?", arguments: [workOrderId]) else {
+        try await write { db in
+            guard let row = try db.row("SELECT * FROM work_orders WHERE id = ?", [workOrderId]) else {
                 throw StoreError.notFound("work order \(workOrderId)")
             }
             var s = Self.deliveryState(row)
             guard s.redrive(now: now) else { return false }
             try Self.save(s, workOrder: workOrderId, db: db)
             // Its next outcome is news for the floor again.
-            try db.execute(sql: "UPDATE work_orders SET floor_announced = NULL WHERE id = ?", arguments: [workOrderId])
+            try db.run("UPDATE work_orders SET floor_announced = NULL WHERE id = ?", [workOrderId])
             try db.audit(kind: "delivery.redriven", subject: workOrderId, data: ["by": .string(by)], at: now)
             return true
         }
@@ -163,13 +162,13 @@ extension Store {
     }
 
     public func openDelivered(cmms: String) async throws -> [OpenWorkOrder] {
-        try await pool.read { db in
-            try Row.fetchAll(db, sql: """
+        try await read { db in
+            try db.rows("""
                 SELECT w.id, w.incident_id, w.cmms_id, w.repeats_unnoted, w.reference, i.last_seen, i.camera_id,
                     CASE WHEN w.evidence_attached = 0 THEN i.evidence_sha256 END AS evidence_to_attach
                 FROM work_orders w JOIN incidents i ON i.id = w.incident_id
                 WHERE w.cmms_name = ? AND w.phase = 'delivered' AND i.is_open = 1
-                """, arguments: [cmms]).map {
+                """, [cmms]).map {
                 OpenWorkOrder(workOrderId: $0["id"], incidentId: $0["incident_id"], cmmsId: $0["cmms_id"],
                               repeatsUnnoted: $0["repeats_unnoted"], lastSeen: Date(db: $0["last_seen"]),
                               evidenceToAttach: $0["evidence_to_attach"], reference: $0["reference"], camera: $0["camera_id"])
@@ -179,8 +178,8 @@ extension Store {
 
     /// The CMMS has been told about `count` repeats.
     public func markRepeatsNoted(workOrderId: String, count: Int, now: Date = Date()) async throws {
-        try await pool.write { db in
-            try db.execute(sql: "UPDATE work_orders SET repeats_unnoted = MAX(0, repeats_unnoted - ?) WHERE id = ?", arguments: [count, workOrderId])
+        try await write { db in
+            try db.run("UPDATE work_orders SET repeats_unnoted = GREATEST(0, repeats_unnoted - ?) WHERE id = ?", [count, workOrderId])
             try db.audit(kind: "work_order.noted", subject: workOrderId, data: ["repeats": .number(Double(count))], at: now)
         }
     }
@@ -188,34 +187,34 @@ extension Store {
     /// Applies a status the CMMS reported; closes the incident when the work is done.
     @discardableResult
     public func applyCMMSStatus(workOrderId: String, status: CMMSStatus, now: Date = Date()) async throws -> IncidentLifecycle.Transition {
-        try await pool.write { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT incident_id, cmms_status FROM work_orders WHERE id = ?", arguments: [workOrderId]) else {
+        try await write { db in
+            guard let row = try db.row("SELECT incident_id, cmms_status FROM work_orders WHERE id = ?", [workOrderId]) else {
                 throw StoreError.notFound("work order \(workOrderId)")
             }
-            try db.execute(sql: "UPDATE work_orders SET cmms_status = ?, status_checked_at = ? WHERE id = ?", arguments: [status.rawValue, now.dbValue, workOrderId])
+            try db.run("UPDATE work_orders SET cmms_status = ?, status_checked_at = ? WHERE id = ?", [status.rawValue, now.dbValue, workOrderId])
             if (row["cmms_status"] as String?) != status.rawValue {
                 try db.audit(kind: "work_order.status", subject: workOrderId, data: ["status": .string(status.rawValue)], at: now)
             }
             let t = try Self.applyIncidentEvent(.cmmsStatus(status), incident: row["incident_id"], now: now, db: db)
             if status == .falsePositive, case .moved = t {
-                try db.execute(sql: "INSERT INTO feedback (incident_id, at, verdict, by, note, source) VALUES (?, ?, 'false_positive', NULL, 'closed as false positive in the CMMS', 'cmms')",
-                               arguments: [row["incident_id"], now.dbValue])
+                try db.run("INSERT INTO feedback (incident_id, at, verdict, by, note, source) VALUES (?, ?, 'false_positive', NULL, 'closed as false positive in the CMMS', 'cmms')",
+                               [row["incident_id"] as String, now.dbValue])
             }
             return t
         }
     }
 
     @discardableResult
-    static func applyIncidentEvent(_ event: IncidentLifecycle.Event, incident: String, now: Date, db: Database) throws -> IncidentLifecycle.Transition {
-        guard let row = try Row.fetchOne(db, sql: "SELECT state, resolution FROM incidents WHERE id = ?", arguments: [incident]) else {
+    static func applyIncidentEvent(_ event: IncidentLifecycle.Event, incident: String, now: Date, db: any SQLSession) throws -> IncidentLifecycle.Transition {
+        guard let row = try db.row("SELECT state, resolution FROM incidents WHERE id = ?", [incident]) else {
             throw StoreError.notFound("incident \(incident)")
         }
         var life = IncidentLifecycle(state: IncidentState(rawValue: row["state"]) ?? .open,
                                      resolution: (row["resolution"] as String?).flatMap(Resolution.init(rawValue:)))
         let t = life.apply(event)
         guard case .moved(let from, let to) = t else { return t }
-        try db.execute(sql: "UPDATE incidents SET state = ?, resolution = ?, is_open = ?, closed_at = ? WHERE id = ?",
-                       arguments: [to.rawValue, life.resolution?.rawValue, to.isOpen, to.isOpen ? nil : now.dbValue, incident])
+        try db.run("UPDATE incidents SET state = ?, resolution = ?, is_open = ?, closed_at = ? WHERE id = ?",
+                       [to.rawValue, life.resolution?.rawValue, to.isOpen, to.isOpen ? nil : now.dbValue, incident])
         try db.audit(kind: "incident.\(to.rawValue)", subject: incident, data: [
             "from": .string(from.rawValue), "to": .string(to.rawValue), "resolution": JSONValue(life.resolution?.rawValue),
         ], at: now)
@@ -229,13 +228,13 @@ extension Store {
 
     /// A planner's verdict (`POST /v1/incidents/{id}/feedback`).
     public func feedback(incidentId: String, falsePositive: Bool, by: String?, note: String?, now: Date = Date()) async throws -> IncidentLifecycle.Transition {
-        try await pool.write { db in
-            guard try Bool.fetchOne(db, sql: "SELECT 1 FROM incidents WHERE id = ?", arguments: [incidentId]) != nil else {
+        try await write { db in
+            guard try db.value(as: Bool.self, "SELECT 1 FROM incidents WHERE id = ?", [incidentId]) != nil else {
                 throw StoreError.notFound("incident \(incidentId)")
             }
             let verdict = falsePositive ? "false_positive" : "confirmed"
-            try db.execute(sql: "INSERT INTO feedback (incident_id, at, verdict, by, note, source) VALUES (?, ?, ?, ?, ?, 'api')",
-                           arguments: [incidentId, now.dbValue, verdict, by, note])
+            try db.run("INSERT INTO feedback (incident_id, at, verdict, by, note, source) VALUES (?, ?, ?, ?, ?, 'api')",
+                           [incidentId, now.dbValue, verdict, by, note])
             try db.audit(kind: "feedback", subject: incidentId, data: ["verdict": .string(verdict), "by": JSONValue(by), "note": JSONValue(note)], at: now)
             return try Self.applyIncidentEvent(.feedback(falsePositive: falsePositive), incident: incidentId, now: now, db: db)
         }

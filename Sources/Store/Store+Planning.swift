@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import MillwrightCore
 
 /// Workload, stock and reservations. Routing and parts for a new incident are decided by
@@ -9,7 +8,7 @@ extension Store {
     /// Open work per assignee, by priority (the load routing balances): Millwright's own work
     /// orders, plus what the CMMS reports beyond them (counted as medium; the CMMS's count
     /// includes Millwright's delivered ones, which are not counted twice).
-    static func workload(_ db: Database) throws -> Workload {
+    static func workload(_ db: any SQLSession) throws -> Workload {
         var open: [String: [Priority]] = [:]
         var delivered: [String: Int] = [:]
         for row in try db.rows("""
@@ -28,7 +27,7 @@ extension Store {
 
     /// The CMMS's open work per technician, replacing the previous reading.
     public func replaceExternalLoad(_ counts: [String: Int], now: Date = Date()) async throws {
-        try await pool.write { db in
+        try await write { db in
             try db.run("DELETE FROM external_load")
             for (who, n) in counts where n > 0 {
                 try db.run("INSERT INTO external_load (assignee, open, at) VALUES (?, ?, ?)", [who, n, now.dbValue])
@@ -38,19 +37,19 @@ extension Store {
 
     /// The load routing sees right now, per assignee (for `GET /v1/technicians`).
     public func currentWorkload() async throws -> Workload {
-        try await pool.read { db in try Self.workload(db) }
+        try await read { db in try Self.workload(db) }
     }
 
     /// The incident closed: a false positive or a cancellation puts its parts back; completed
     /// work used them.
-    static func settleParts(incident: String, resolution: Resolution, now: Date, db: Database) throws {
-        let held = try Row.fetchAll(db, sql: "SELECT sku, qty FROM part_reservations WHERE incident_id = ? AND status = 'reserved'", arguments: [incident])
+    static func settleParts(incident: String, resolution: Resolution, now: Date, db: any SQLSession) throws {
+        let held = try db.rows("SELECT sku, qty FROM part_reservations WHERE incident_id = ? AND status = 'reserved'", [incident])
         for r in held {
             let sku: String = r["sku"], qty: Int = r["qty"]
             if resolution == .completed {
-                try db.run("UPDATE inventory SET on_hand = MAX(on_hand - ?1, 0), reserved = MAX(reserved - ?1, 0) WHERE sku = ?2", [qty, sku])
+                try db.run("UPDATE inventory SET on_hand = GREATEST(on_hand - ?1, 0), reserved = GREATEST(reserved - ?1, 0) WHERE sku = ?2", [qty, sku])
             } else {
-                try db.run("UPDATE inventory SET reserved = MAX(reserved - ?1, 0) WHERE sku = ?2", [qty, sku])
+                try db.run("UPDATE inventory SET reserved = GREATEST(reserved - ?1, 0) WHERE sku = ?2", [qty, sku])
             }
             let status = resolution == .completed ? "consumed" : "released"
             try db.run("UPDATE part_reservations SET status = ?, settled_at = ? WHERE incident_id = ? AND sku = ?", [status, now.dbValue, incident, sku])
@@ -60,7 +59,7 @@ extension Store {
 
     /// Loads the storeroom export (or the CMMS's stock). Millwright's own reservations survive a re-import.
     public func importInventory(_ items: [InventoryItem], source: String = "csv", now: Date = Date()) async throws {
-        try await pool.write { db in
+        try await write { db in
             for i in items {
                 try db.run("""
                     INSERT INTO inventory (sku, on_hand, external_reserved, location, imported_at) VALUES (?, ?, ?, ?, ?)
@@ -82,8 +81,8 @@ extension Store {
     }
 
     public func stock(sku: String) async throws -> StockView? {
-        try await pool.read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM inventory WHERE sku = ?", arguments: [sku]).map {
+        try await read { db in
+            try db.row("SELECT * FROM inventory WHERE sku = ?", [sku]).map {
                 StockView(sku: $0["sku"], onHand: $0["on_hand"], externalReserved: $0["external_reserved"], reserved: $0["reserved"], location: $0["location"])
             }
         }
@@ -111,21 +110,21 @@ extension Store {
 
     /// Newest first by (at, incident, sku) — the primary key breaks ties; `after` continues from a page's `next`.
     public func reservationsPage(status: String? = nil, limit: Int = 500, after: PageKey?) async throws -> Page<ReservationView> {
-        try await pool.read { db in
+        try await read { db in
             var sql = """
                 SELECT r.*, i.asset, i.defect_class, w.id AS w_id, w.reference, s.location,
-                       MAX(s.on_hand - s.external_reserved - s.reserved, 0) AS free
+                       GREATEST(s.on_hand - s.external_reserved - s.reserved, 0) AS free
                 FROM part_reservations r JOIN incidents i ON i.id = r.incident_id
                 LEFT JOIN work_orders w ON w.incident_id = r.incident_id LEFT JOIN inventory s ON s.sku = r.sku
                 """
-            var args: [(any DatabaseValueConvertible)?] = []
+            var args: [any SQLBindable] = []
             if let status { sql += " WHERE r.status = ?"; args.append(status) } else { sql += " WHERE r.status IN ('reserved', 'short', 'unknown')" }
             if let after, after.ids.count == 2 {
                 sql += " AND (r.at, r.incident_id, r.sku) < (?, ?, ?)"; args += [after.time, after.ids[0], after.ids[1]]
             }
             sql += " ORDER BY r.at DESC, r.incident_id DESC, r.sku DESC LIMIT ?"
             args.append(limit + 1)
-            return Page.of(try Row.fetchAll(db, sql: sql, arguments: StatementArguments(args)), limit: limit,
+            return Page.of(try db.rows(sql, SQLArguments(args.map(\.sqlValue))), limit: limit,
                            key: { PageKey(time: $0["at"], ids: [$0["incident_id"], $0["sku"]]) }, item: {
                 ReservationView(incidentId: $0["incident_id"], sku: $0["sku"], qty: $0["qty"], status: $0["status"], at: Date(db: $0["at"]),
                                 settledAt: ($0["settled_at"] as Double?).map(Date.init(db:)), asset: $0["asset"], defectClass: $0["defect_class"],
@@ -144,9 +143,9 @@ extension Store {
 
     /// Open Millwright work orders per assignee (for `GET /v1/technicians`).
     public func assignments() async throws -> [String: [AssignedWorkOrder]] {
-        try await pool.read { db in
+        try await read { db in
             var out: [String: [AssignedWorkOrder]] = [:]
-            for row in try Row.fetchAll(db, sql: """
+            for row in try db.rows("""
                 SELECT w.id, w.reference, w.assignee, w.priority, w.phase, w.acknowledged_at FROM work_orders w JOIN incidents i ON i.id = w.incident_id
                 WHERE w.assignee IS NOT NULL AND w.shadow = 0 AND i.is_open = 1 ORDER BY w.created_at
                 """) {

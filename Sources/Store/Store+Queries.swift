@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import MillwrightCore
 
 extension Store {
@@ -9,25 +8,25 @@ extension Store {
 
     /// Newest first by (detection time, id); `after` continues from a page's `next`.
     public func detectionsPage(_ f: DetectionFilter, after: PageKey?) async throws -> Page<DetectionView> {
-        try await pool.read { db in
+        try await read { db in
             var sql = "SELECT * FROM detections WHERE 1 = 1"
-            var args: [(any DatabaseValueConvertible)?] = []
+            var args: [any SQLBindable] = []
             if let c = f.camera { sql += " AND camera_id = ?"; args.append(c) }
             if let s = f.status { sql += " AND status = ?"; args.append(s.rawValue) }
             if let since = f.since { sql += " AND ts >= ?"; args.append(since.dbValue) }
             if let after, after.ids.count == 1 { sql += " AND (ts, id) < (?, ?)"; args += [after.time, after.ids[0]] }
             sql += " ORDER BY ts DESC, id DESC LIMIT ?"
             args.append(f.limit + 1)
-            return Page.of(try Row.fetchAll(db, sql: sql, arguments: StatementArguments(args)), limit: f.limit,
+            return Page.of(try db.rows(sql, SQLArguments(args.map(\.sqlValue))), limit: f.limit,
                            key: { PageKey(time: $0["ts"], ids: [$0["id"]]) }, item: { Self.detectionView($0, full: true) })
         }
     }
 
     public func detection(id: String) async throws -> DetectionView? {
-        try await pool.read { db in try Row.fetchOne(db, sql: "SELECT * FROM detections WHERE id = ?", arguments: [id]).map { Self.detectionView($0, full: true) } }
+        try await read { db in try db.row("SELECT * FROM detections WHERE id = ?", [id]).map { Self.detectionView($0, full: true) } }
     }
 
-    static func detectionView(_ r: Row, full: Bool) -> DetectionView {
+    static func detectionView(_ r: SQLRow, full: Bool) -> DetectionView {
         let zone: String = r["zone"]
         return DetectionView(id: r["id"], cameraId: r["camera_id"], timestamp: Date(db: r["ts"]), receivedAt: Date(db: r["received_at"]),
                              defectClass: r["defect_class"], confidence: r["confidence"], status: r["status"], reason: r["reason"],
@@ -41,30 +40,30 @@ extension Store {
 
     /// Newest first by (opened_at, id); `after` continues from a page's `next`.
     public func incidentsPage(open: Bool? = nil, limit: Int = 100, after: PageKey?) async throws -> Page<IncidentView> {
-        try await pool.read { db in
+        try await read { db in
             var sql = "SELECT i.*, w.id AS w_id, w.reference AS w_reference, w.cmms_name AS w_cmms, w.phase AS w_phase, w.cmms_id AS w_cmms_id, w.cmms_status AS w_cmms_status FROM incidents i LEFT JOIN work_orders w ON w.incident_id = i.id WHERE 1 = 1"
-            var args: [(any DatabaseValueConvertible)?] = []
+            var args: [any SQLBindable] = []
             if let open { sql += " AND i.is_open = ?"; args.append(open) }
             if let after, after.ids.count == 1 { sql += " AND (i.opened_at, i.id) < (?, ?)"; args += [after.time, after.ids[0]] }
             sql += " ORDER BY i.opened_at DESC, i.id DESC LIMIT ?"
             args.append(limit + 1)
-            return Page.of(try Row.fetchAll(db, sql: sql, arguments: StatementArguments(args)), limit: limit,
+            return Page.of(try db.rows(sql, SQLArguments(args.map(\.sqlValue))), limit: limit,
                            key: { PageKey(time: $0["opened_at"], ids: [$0["id"]]) }, item: Self.incidentView)
         }
     }
 
     public func incident(id: String) async throws -> IncidentView? {
-        try await pool.read { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT i.*, w.id AS w_id, w.reference AS w_reference, w.cmms_name AS w_cmms, w.phase AS w_phase, w.cmms_id AS w_cmms_id, w.cmms_status AS w_cmms_status FROM incidents i LEFT JOIN work_orders w ON w.incident_id = i.id WHERE i.id = ?", arguments: [id]) else { return nil }
+        try await read { db in
+            guard let row = try db.row("SELECT i.*, w.id AS w_id, w.reference AS w_reference, w.cmms_name AS w_cmms, w.phase AS w_phase, w.cmms_id AS w_cmms_id, w.cmms_status AS w_cmms_status FROM incidents i LEFT JOIN work_orders w ON w.incident_id = i.id WHERE i.id = ?", [id]) else { return nil }
             var v = Self.incidentView(row)
-            v.detections = try Row.fetchAll(db, sql: "SELECT * FROM detections WHERE incident_id = ? ORDER BY ts LIMIT 1000", arguments: [id]).map { Self.detectionView($0, full: false) }
+            v.detections = try db.rows("SELECT * FROM detections WHERE incident_id = ? ORDER BY ts LIMIT 1000", [id]).map { Self.detectionView($0, full: false) }
             let woId: String? = row["w_id"]
-            v.timeline = try Row.fetchAll(db, sql: "SELECT * FROM audit WHERE subject = ? OR subject = ? ORDER BY seq", arguments: [id, woId ?? id]).map(Self.timelineEntry)
+            v.timeline = try db.rows("SELECT * FROM audit WHERE subject = ? OR subject = ? ORDER BY seq", [id, woId ?? id]).map(Self.timelineEntry)
             return v
         }
     }
 
-    static func incidentView(_ r: Row) -> IncidentView {
+    static func incidentView(_ r: SQLRow) -> IncidentView {
         let zone: String = r["zone"]
         let first: Double? = r["first_area"], last: Double? = r["last_area"]
         var growth: Double?
@@ -82,7 +81,7 @@ extension Store {
                             detections: nil, timeline: nil)
     }
 
-    static func timelineEntry(_ r: Row) -> TimelineEntry {
+    static func timelineEntry(_ r: SQLRow) -> TimelineEntry {
         TimelineEntry(seq: r["seq"], at: Date(db: r["at"]), kind: r["kind"], subject: r["subject"],
                       data: decode([String: JSONValue].self, r["data"]) ?? [:])
     }
@@ -93,31 +92,31 @@ extension Store {
 
     /// Newest first by (created_at, id); `after` continues from a page's `next`.
     public func workOrdersPage(shadow: Bool? = nil, phase: String? = nil, limit: Int = 100, after: PageKey?) async throws -> Page<WorkOrderView> {
-        try await pool.read { db in
+        try await read { db in
             var sql = "SELECT * FROM work_orders WHERE 1 = 1"
-            var args: [(any DatabaseValueConvertible)?] = []
+            var args: [any SQLBindable] = []
             if let shadow { sql += " AND shadow = ?"; args.append(shadow) }
             if let phase { sql += " AND phase = ?"; args.append(phase) }
             if let after, after.ids.count == 1 { sql += " AND (created_at, id) < (?, ?)"; args += [after.time, after.ids[0]] }
             sql += " ORDER BY created_at DESC, id DESC LIMIT ?"
             args.append(limit + 1)
-            return Page.of(try Row.fetchAll(db, sql: sql, arguments: StatementArguments(args)), limit: limit,
+            return Page.of(try db.rows(sql, SQLArguments(args.map(\.sqlValue))), limit: limit,
                            key: { PageKey(time: $0["created_at"], ids: [$0["id"]]) }, item: { Self.workOrderView($0) })
         }
     }
 
     public func workOrder(id: String) async throws -> WorkOrderView? {
-        try await pool.read { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM work_orders WHERE id = ? OR reference = ?", arguments: [id, id]) else { return nil }
+        try await read { db in
+            guard let row = try db.row("SELECT * FROM work_orders WHERE id = ? OR reference = ?", [id, id]) else { return nil }
             var v = Self.workOrderView(row)
-            v.deliveryAttempts = try Row.fetchAll(db, sql: "SELECT * FROM delivery_attempts WHERE work_order_id = ? ORDER BY id", arguments: [v.id]).map {
+            v.deliveryAttempts = try db.rows("SELECT * FROM delivery_attempts WHERE work_order_id = ? ORDER BY id", [v.id]).map {
                 DeliveryAttemptView(at: Date(db: $0["at"]), action: $0["action"], outcome: $0["outcome"], detail: $0["detail"], durationMs: $0["duration_ms"])
             }
             return v
         }
     }
 
-    static func workOrderView(_ r: Row) -> WorkOrderView {
+    static func workOrderView(_ r: SQLRow) -> WorkOrderView {
         let delivered = (r["delivered_at"] as Double?).map(Date.init(db:))
         let confirmed = Date(db: r["confirmed_detection_at"])
         return WorkOrderView(id: r["id"], incidentId: r["incident_id"], reference: r["reference"], cmms: r["cmms_name"], cmmsKind: r["cmms_kind"],
@@ -133,42 +132,42 @@ extension Store {
 
     /// Work orders per delivery phase (cheap; for the outbox gauges).
     public func workOrdersByPhase() async throws -> [String: Int] {
-        try await pool.read { db in
+        try await read { db in
             var byPhase: [String: Int] = [:]
-            for r in try Row.fetchAll(db, sql: "SELECT phase, COUNT(*) AS n FROM work_orders GROUP BY phase") { byPhase[r["phase"]] = r["n"] }
+            for r in try db.rows("SELECT phase, COUNT(*) AS n FROM work_orders GROUP BY phase") { byPhase[r["phase"]] = r["n"] }
             return byPhase
         }
     }
 
     public func stats() async throws -> StoreStats {
-        try await pool.read { db in
+        try await read { db in
             var byStatus: [String: Int] = [:]
-            for r in try Row.fetchAll(db, sql: "SELECT status, COUNT(*) AS n FROM detections GROUP BY status") { byStatus[r["status"]] = r["n"] }
+            for r in try db.rows("SELECT status, COUNT(*) AS n FROM detections GROUP BY status") { byStatus[r["status"]] = r["n"] }
             var byPhase: [String: Int] = [:]
-            for r in try Row.fetchAll(db, sql: "SELECT phase, COUNT(*) AS n FROM work_orders GROUP BY phase") { byPhase[r["phase"]] = r["n"] }
-            let latencies = try Double.fetchAll(db, sql: "SELECT (delivered_at - confirmed_detection_at) * 1000 FROM work_orders WHERE delivered_at IS NOT NULL ORDER BY 1")
+            for r in try db.rows("SELECT phase, COUNT(*) AS n FROM work_orders GROUP BY phase") { byPhase[r["phase"]] = r["n"] }
+            let latencies = try db.column(as: Double.self, "SELECT (delivered_at - confirmed_detection_at) * 1000 FROM work_orders WHERE delivered_at IS NOT NULL ORDER BY 1")
             func pct(_ p: Double) -> Double? {
                 guard !latencies.isEmpty else { return nil }
                 return latencies[min(latencies.count - 1, Int((p * Double(latencies.count - 1)).rounded()))]
             }
             return StoreStats(detectionsByStatus: byStatus, detectionsTotal: byStatus.values.reduce(0, +),
-                              incidentsOpen: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM incidents WHERE is_open = 1") ?? 0,
-                              incidentsTotal: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM incidents") ?? 0,
+                              incidentsOpen: try db.value(as: Int.self, "SELECT COUNT(*) FROM incidents WHERE is_open = 1") ?? 0,
+                              incidentsTotal: try db.value(as: Int.self, "SELECT COUNT(*) FROM incidents") ?? 0,
                               workOrdersByPhase: byPhase, latencyP50Ms: pct(0.5), latencyP99Ms: pct(0.99),
-                              deliveryAttempts: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM delivery_attempts") ?? 0,
-                              failedAttempts: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM delivery_attempts WHERE outcome NOT IN ('created', 'found_existing', 'not_found')") ?? 0)
+                              deliveryAttempts: try db.value(as: Int.self, "SELECT COUNT(*) FROM delivery_attempts") ?? 0,
+                              failedAttempts: try db.value(as: Int.self, "SELECT COUNT(*) FROM delivery_attempts WHERE outcome NOT IN ('created', 'found_existing', 'not_found')") ?? 0)
         }
     }
 
     /// Cameras that sent detections, for `assets validate` against a live store.
     public func camerasSeen() async throws -> [String] {
-        try await pool.read { db in try String.fetchAll(db, sql: "SELECT DISTINCT camera_id FROM detections") }
+        try await read { db in try db.column(as: String.self, "SELECT DISTINCT camera_id FROM detections") }
     }
 }
 
 extension Store {
     /// Detection timestamp → stored, per detection, sorted (for `millwright bench`).
     public func receiptLatenciesMs() async throws -> [Double] {
-        try await pool.read { db in try Double.fetchAll(db, sql: "SELECT (received_at - ts) * 1000 FROM detections ORDER BY 1") }
+        try await read { db in try db.column(as: Double.self, "SELECT (received_at - ts) * 1000 FROM detections ORDER BY 1") }
     }
 }

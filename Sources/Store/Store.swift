@@ -1,47 +1,38 @@
 import Foundation
-import GRDB
 import MillwrightCore
 
-/// Millwright's durable state on SQLite (WAL). Every decision is made inside the same
-/// write transaction that stores it, so concurrent requests see each other's effects and
-/// a crash leaves either all of a batch or none of it.
+/// Millwright's durable state. Every decision is made inside the same write transaction that
+/// stores it, so concurrent requests see each other's effects and a crash leaves either all of
+/// a batch or none of it. The logic is written once over `SQLSession`; the backend is SQLite
+/// (`SQLiteBackend`) or PostgreSQL (`StorePostgres`).
 public final class Store: Sendable {
-    let pool: DatabasePool
-    public let path: String
+    public let backend: any SQLBackend
     let auditKey: AuditKey?
 
-    public enum Durability: String, Sendable {
-        /// fsync on every commit: an acknowledged detection survives power loss too.
-        case full
-        /// fsync at checkpoints: survives process crashes (kill -9), not power loss.
-        case normal
+    public typealias Durability = SQLiteBackend.Durability
+
+    /// The store on a backend opened by the caller. With `auditKey`, new audit records are
+    /// HMAC-sealed (see `prepareAuditTrail`); the backend must carry the same seal.
+    public init(backend: any SQLBackend, auditKey: AuditKey? = nil) {
+        self.backend = backend
+        self.auditKey = auditKey
     }
 
-    /// With `auditKey`, new audit records are HMAC-sealed (see `prepareAuditTrail`).
-    public init(path: String, durability: Durability = .full, auditKey: AuditKey? = nil) throws {
-        let dir = URL(fileURLWithPath: path).deletingLastPathComponent()
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        var config = Configuration()
-        config.busyMode = .timeout(10)
-        let sync = durability == .full ? "FULL" : "NORMAL"
-        config.prepareDatabase { db in
-            try db.execute(sql: "PRAGMA synchronous = \(sync)")
-            try db.execute(sql: "PRAGMA foreign_keys = ON")
-            db.add(function: Self.auditHashFunction(AuditSeal(key: auditKey)))
-        }
-        self.pool = try DatabasePool(path: path, configuration: config)
-        self.path = path
-        self.auditKey = auditKey
-        try Schema.migrator.migrate(pool)
+    /// The store on a SQLite file.
+    public convenience init(path: String, durability: Durability = .full, auditKey: AuditKey? = nil) throws {
+        self.init(backend: try SQLiteBackend(path: path, durability: durability, auditSeal: AuditSeal(key: auditKey)), auditKey: auditKey)
     }
+
+    /// The file path, or the PostgreSQL server and database, for messages.
+    public var location: String { backend.location }
 
     /// Runs a write transaction; used by the query helpers and tests.
-    func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
-        try await pool.write(body)
+    func write<T: Sendable>(_ body: @escaping @Sendable (any SQLSession) throws -> T) async throws -> T {
+        try await backend.write(body)
     }
 
-    func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
-        try await pool.read(body)
+    func read<T: Sendable>(_ body: @escaping @Sendable (any SQLSession) throws -> T) async throws -> T {
+        try await backend.read(body)
     }
 
     static func json<T: Encodable>(_ v: T) -> String { RecordJSON.encode(v) }
@@ -63,38 +54,23 @@ extension Date {
     init(db: Double) { self.init(timeIntervalSince1970: db) }
 }
 
-extension Database {
+extension Store {
+    /// Held by every transaction that appends to the audit trail, until it commits.
+    static let auditChainLock = "audit-chain"
+}
+
+extension SQLSession {
     /// Appends one record to the hash chain; call inside the transaction that made the change.
+    /// The chain's head is locked first, so concurrent writers on a shared database append one
+    /// after the other.
     func audit(kind: String, subject: String, data: [String: JSONValue], at: Date) throws {
+        try lock(Store.auditChainLock)
         let last = try row("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")
         let seq: Int64 = (last?["seq"] ?? 0) + 1
         let prev: String = last?["hash"] ?? AuditRecord.genesis
         let at = Date(db: at.dbValue)
         let canonical = AuditRecord.canonicalJSON(seq: seq, at: at, kind: kind, subject: subject, data: data)
-        // The connection's hash function carries the store's seal (plain or keyed), so the
-        // key reaches every call site without being passed through each.
-        try run("INSERT INTO audit (seq, at, kind, subject, data, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, \(Store.auditHashSQL)(?, ?))",
-                [seq, at.dbValue, kind, subject, Store.json(data), prev, prev, canonical])
-    }
-}
-
-extension Database {
-    // Statements prepared once per connection: the ingest path runs these for every detection
-    // (re-preparing them was about a tenth of ingest CPU in the profile).
-    func run(_ sql: String, _ arguments: StatementArguments = StatementArguments()) throws {
-        try cachedStatement(sql: sql).execute(arguments: arguments)
-    }
-
-    func rows(_ sql: String, _ arguments: StatementArguments = StatementArguments()) throws -> [Row] {
-        try Row.fetchAll(cachedStatement(sql: sql), arguments: arguments)
-    }
-
-    func row(_ sql: String, _ arguments: StatementArguments = StatementArguments()) throws -> Row? {
-        try Row.fetchOne(cachedStatement(sql: sql), arguments: arguments)
-    }
-
-    func value<T: DatabaseValueConvertible & StatementColumnConvertible>(as type: T.Type, _ sql: String,
-                                                                         _ arguments: StatementArguments = StatementArguments()) throws -> T? {
-        try T.fetchOne(cachedStatement(sql: sql), arguments: arguments)
+        try run("INSERT INTO audit (seq, at, kind, subject, data, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [seq, at.dbValue, kind, subject, Store.json(data), prev, auditSeal.hash(prev: prev, canonical: canonical)])
     }
 }

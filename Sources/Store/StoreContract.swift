@@ -92,7 +92,7 @@ public protocol QueryStore: Sendable {
 
 /// The sealed audit trail and its checkpoints.
 public protocol AuditStore: Sendable {
-    func prepareAuditTrail() throws -> Int64?
+    func prepareAuditTrail() async throws -> Int64?
     func auditCheckpoint(key: AuditKey, at now: Date) async throws -> AuditCheckpoint
     func appendAuditCheckpoint(key: AuditKey, to file: AuditCheckpointFile, at now: Date) async throws -> AuditCheckpoint
     func verifyAudit(key: AuditKey?, checkpoints: [AuditCheckpoint]) async throws -> AuditChain.Outcome

@@ -153,7 +153,7 @@ struct Audit: AsyncParsableCommand {
                 Runtime.printError("audit checkpoint: \(config): audit.key_env is not set; checkpoints are signed with the audit key")
                 throw ExitCode(2)
             }
-            let store = try Runtime.openStore(settings)
+            let store = try await Runtime.openStore(settings)
             do {
                 let cp = try await store.appendAuditCheckpoint(key: key, to: AuditCheckpointFile(path: path))
                 print("checkpoint: record \(cp.seq) (\(cp.records) record(s)), head \(cp.head), at \(cp.at) → \(path)")

@@ -50,7 +50,7 @@ struct Replay: AsyncParsableCommand {
             Runtime.printError("replay: cannot read \(file)"); throw ExitCode(2)
         }
         let register = try Runtime.loadRegister(settings)
-        let store = try Runtime.openStore(settings)
+        let store = try await Runtime.openStore(settings)
         try await Runtime.withHTTPClient { try await replay(text, settings: settings, format: visionFormat, register: register, store: store, http: $0) }
     }
 

@@ -58,7 +58,7 @@ enum Runtime {
         }
     }
 
-    static func openStore(_ settings: Settings) throws -> Store {
+    static func openStore(_ settings: Settings) async throws -> Store {
         switch settings.storage {
         case .sqlite(let path):
             let store: Store
@@ -66,7 +66,7 @@ enum Runtime {
                 printError("storage error: cannot open SQLite database \(path): \(error)")
                 throw ExitCode(2)
             }
-            do { try store.prepareAuditTrail() } catch {
+            do { try await store.prepareAuditTrail() } catch {
                 printError("audit error: \(path): \(error)")
                 throw ExitCode(2)
             }

@@ -37,7 +37,7 @@ import Testing
 
     @Test func aKeyedStoreSealsItsRecordsWithTheKey() async throws {
         let store = try Store(path: dbPath, auditKey: key)
-        #expect(try store.prepareAuditTrail() == 1)
+        #expect(try await store.prepareAuditTrail() == 1)
         try await ingest(store, 5, prefix: "a")
         let ok = try await store.verifyAudit(key: key)
         #expect(ok.firstBreak == nil)
@@ -50,14 +50,14 @@ import Testing
 
     @Test func aPlainTrailIsSealedFromTheMarkerOn() async throws {
         let plain = try Store(path: dbPath)
-        #expect(try plain.prepareAuditTrail() == nil)
+        #expect(try await plain.prepareAuditTrail() == nil)
         try await ingest(plain, 3, prefix: "a")
         let before = try await plain.verifyAudit().checked
         #expect(try await plain.verifyAudit(key: key).firstBreak?.reason.contains("not sealed") == true)
 
         let keyed = try Store(path: dbPath, auditKey: key)
-        #expect(try keyed.prepareAuditTrail() == Int64(before + 1))
-        #expect(try keyed.prepareAuditTrail() == Int64(before + 1), "opening again writes no second marker")
+        #expect(try await keyed.prepareAuditTrail() == Int64(before + 1))
+        #expect(try await keyed.prepareAuditTrail() == Int64(before + 1), "opening again writes no second marker")
         try await ingest(keyed, 3, prefix: "b")
         let ok = try await keyed.verifyAudit(key: key)
         #expect(ok.firstBreak == nil)
@@ -71,19 +71,19 @@ import Testing
 
     @Test func writersWithoutTheKeyOrWithAnotherAreRefused() async throws {
         let keyed = try Store(path: dbPath, auditKey: key)
-        try keyed.prepareAuditTrail()
+        try await keyed.prepareAuditTrail()
         try await ingest(keyed, 2, prefix: "a")
-        #expect {
-            try Store(path: dbPath).prepareAuditTrail()
+        await #expect {
+            try await Store(path: dbPath).prepareAuditTrail()
         } throws: { "\($0)".contains("sealed with a key from record 1") }
-        #expect {
-            try Store(path: dbPath, auditKey: other).prepareAuditTrail()
+        await #expect {
+            try await Store(path: dbPath, auditKey: other).prepareAuditTrail()
         } throws: { "\($0)".contains("does not seal the audit trail's last record") }
     }
 
     @Test func checkpointsCatchRecordsDeletedUpToThem() async throws {
         let store = try Store(path: dbPath, auditKey: key)
-        try store.prepareAuditTrail()
+        try await store.prepareAuditTrail()
         try await ingest(store, 10, prefix: "a")
         let file = AuditCheckpointFile(path: dir + "/audit.checkpoints")
         let cp = try await store.appendAuditCheckpoint(key: key, to: file)
@@ -105,7 +105,7 @@ import Testing
 
     @Test func aCheckpointIsNotSignedOverADamagedHead() async throws {
         let store = try Store(path: dbPath, auditKey: key)
-        try store.prepareAuditTrail()
+        try await store.prepareAuditTrail()
         try await ingest(store, 3, prefix: "a")
         try sqlite("DELETE FROM audit WHERE seq = 2;")
         await #expect { try await store.auditCheckpoint(key: key) } throws: { "\($0)".contains("records were removed") }
@@ -115,7 +115,7 @@ import Testing
 
     @Test func aTornLineDoesNotSwallowTheNextCheckpoint() async throws {
         let store = try Store(path: dbPath, auditKey: key)
-        try store.prepareAuditTrail()
+        try await store.prepareAuditTrail()
         let file = AuditCheckpointFile(path: dir + "/audit.checkpoints")
         try await store.appendAuditCheckpoint(key: key, to: file)
         let handle = try #require(FileHandle(forWritingAtPath: file.path))

@@ -1,0 +1,149 @@
+import Foundation
+import GRDB
+import MillwrightCore
+
+/// The SQLite backend (WAL, GRDB): one writer at a time, so every decision sees the effects of
+/// the transactions before it.
+public final class SQLiteBackend: SQLBackend {
+    let pool: DatabasePool
+    public let path: String
+    public var dialect: SQLDialect { .sqlite }
+    public var location: String { path }
+
+    public enum Durability: String, Sendable {
+        /// fsync on every commit: an acknowledged detection survives power loss too.
+        case full
+        /// fsync at checkpoints: survives process crashes (kill -9), not power loss.
+        case normal
+    }
+
+    public init(path: String, durability: Durability = .full, auditSeal: AuditSeal) throws {
+        let dir = URL(fileURLWithPath: path).deletingLastPathComponent()
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        var config = Configuration()
+        config.busyMode = .timeout(10)
+        let sync = durability == .full ? "FULL" : "NORMAL"
+        config.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = \(sync)")
+            try db.execute(sql: "PRAGMA foreign_keys = ON")
+            // PostgreSQL's two-or-more-argument max/min (NULLs ignored), so statements read alike.
+            db.add(function: Self.extremum("greatest") { $0 > $1 })
+            db.add(function: Self.extremum("least") { $0 < $1 })
+        }
+        pool = try DatabasePool(path: path, configuration: config)
+        self.path = path
+        self.seal = auditSeal
+        try Schema.migrator.migrate(pool)
+    }
+
+    let seal: AuditSeal
+
+    public func write<T: Sendable>(_ body: @escaping @Sendable (any SQLSession) throws -> T) async throws -> T {
+        let seal = seal
+        return try await pool.write { db in try body(GRDBSession(db, seal: seal)) }
+    }
+
+    public func read<T: Sendable>(_ body: @escaping @Sendable (any SQLSession) throws -> T) async throws -> T {
+        let seal = seal
+        return try await pool.read { db in try body(GRDBSession(db, seal: seal)) }
+    }
+
+    /// Synchronous, for start-up checks made before anything async runs.
+    public func writeNow<T>(_ body: (any SQLSession) throws -> T) throws -> T {
+        try pool.write { db in try body(GRDBSession(db, seal: seal)) }
+    }
+
+    private static func extremum(_ name: String, _ better: @escaping @Sendable (DatabaseValue, DatabaseValue) -> Bool) -> DatabaseFunction {
+        DatabaseFunction(name, argumentCount: nil, pure: true) { args in
+            var best: DatabaseValue?
+            for v in args where !v.isNull {
+                if let b = best {
+                    if better(v, b) { best = v }
+                } else {
+                    best = v
+                }
+            }
+            return best
+        }
+    }
+}
+
+private func > (a: DatabaseValue, b: DatabaseValue) -> Bool { compare(a, b) > 0 }
+private func < (a: DatabaseValue, b: DatabaseValue) -> Bool { compare(a, b) < 0 }
+
+/// Numbers by value, text by bytes (the two kinds the store compares).
+private func compare(_ a: DatabaseValue, _ b: DatabaseValue) -> Int {
+    switch (a.storage, b.storage) {
+    case (.int64(let x), .int64(let y)): return x == y ? 0 : (x < y ? -1 : 1)
+    case (.int64(let x), .double(let y)): return Double(x) == y ? 0 : (Double(x) < y ? -1 : 1)
+    case (.double(let x), .int64(let y)): return x == Double(y) ? 0 : (x < Double(y) ? -1 : 1)
+    case (.double(let x), .double(let y)): return x == y ? 0 : (x < y ? -1 : 1)
+    case (.string(let x), .string(let y)): return x == y ? 0 : (x < y ? -1 : 1)
+    default: return 0
+    }
+}
+
+/// A GRDB connection inside one transaction, as an `SQLSession`.
+final class GRDBSession: SQLSession {
+    let db: Database
+    let auditSeal: AuditSeal
+    var dialect: SQLDialect { .sqlite }
+
+    init(_ db: Database, seal: AuditSeal) {
+        self.db = db
+        self.auditSeal = seal
+    }
+
+    // Statements prepared once per connection: the ingest path runs these for every detection
+    // (re-preparing them was about a tenth of ingest CPU in the profile).
+    @discardableResult
+    func run(_ sql: String, _ arguments: SQLArguments) throws -> Int {
+        try db.cachedStatement(sql: sql).execute(arguments: Self.bind(arguments))
+        return db.changesCount
+    }
+
+    func rows(_ sql: String, _ arguments: SQLArguments) throws -> [SQLRow] {
+        let statement = try db.cachedStatement(sql: sql)
+        let names = statement.columnNames
+        return try Row.fetchAll(statement, arguments: Self.bind(arguments)).map { row in
+            SQLRow(names: names, values: (0..<names.count).map { Self.value(row[$0] as DatabaseValue) })
+        }
+    }
+
+    func savepoint(_ body: () throws -> Void) throws {
+        try db.inSavepoint {
+            try body()
+            return .commit
+        }
+    }
+
+    func isUniqueViolation(_ error: any Error) -> Bool {
+        guard let e = error as? DatabaseError else { return false }
+        return e.extendedResultCode == .SQLITE_CONSTRAINT_UNIQUE || e.extendedResultCode == .SQLITE_CONSTRAINT_PRIMARYKEY
+    }
+
+    /// SQLite runs one write transaction at a time: every write already holds the lock.
+    func lock(_ name: String) throws {}
+
+    private static func bind(_ arguments: SQLArguments) -> StatementArguments {
+        StatementArguments(arguments.values.map { v -> DatabaseValueConvertible? in
+            switch v {
+            case .null: nil
+            case .integer(let i): i
+            case .real(let d): d
+            case .text(let s): s
+            case .blob(let b): b
+            }
+        })
+    }
+
+    private static func value(_ v: DatabaseValue) -> SQLValue {
+        switch v.storage {
+        case .null: .null
+        case .int64(let i): .integer(i)
+        case .double(let d): .real(d)
+        case .string(let s): .text(s)
+        case .blob(let b): .blob(b)
+        }
+    }
+}
