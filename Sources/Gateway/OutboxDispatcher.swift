@@ -38,7 +38,7 @@ public struct OutboxDispatcher: Service {
 
     func recover() async {
         do {
-            let recovered = try await store.recoverInFlight(now: Date())
+            let recovered = try await store.recoverInFlight(expiredOnly: store.isShared, now: Date())
             if recovered > 0 { logger.notice("recovered in-flight work orders after restart; each is looked up before resending", metadata: ["count": "\(recovered)"]) }
             for q in try await store.workOrders(shadow: nil, phase: DeliveryState.Phase.quarantined.rawValue, limit: 1000) where q.lastError != nil {
                 logger.error("work order quarantined: it was in flight at each of the last restarts", metadata: [
@@ -132,9 +132,14 @@ public struct OutboxDispatcher: Service {
                 // this one): an item left in flight would count as a crash at the next start.
                 let store = self.store, policy = gateway.settings.dispatch
                 let rec = try await Task {
-                    try await store.recordDelivery(workOrderId: item.workOrderId, action: item.action, outcome: outcome, duration: duration,
+                    try await store.recordDelivery(workOrderId: item.workOrderId, fence: item.fence, action: item.action, outcome: outcome, duration: duration,
                                                    policy: policy, jitter: Double.random(in: 0...1), now: Date())
                 }.value
+                if rec.stale {
+                    log.warning("delivery outcome not recorded: this node's lease on the work order ran out and another node holds it now; it looks the work order up before anything else",
+                                metadata: ["outcome": "\(label)", "fence": "\(item.fence)"])
+                    return
+                }
                 if rec.state.phase == .delivered || rec.state.phase == .deadLetter {
                     gateway.floorEvents.publish(.workOrder(id: item.workOrderId, incidentId: item.incidentId, camera: item.draft.camera,
                                                            reference: item.reference, phase: rec.state.phase.rawValue, cmmsId: rec.state.cmmsId))

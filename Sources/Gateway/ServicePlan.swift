@@ -1,4 +1,5 @@
 import Logging
+import MillwrightCore
 import ServiceLifecycle
 
 /// serve's services in one `ServiceGroup`. The group starts them together; on graceful
@@ -13,13 +14,15 @@ import ServiceLifecycle
 /// 4. `OutboxDispatcher`: deliveries in flight still record their outcome;
 /// 5. the broker session (`MQTTBridge`): says offline and disconnects, after everything
 ///    that acknowledges messages or publishes news has stopped;
-/// 6. `last`: the audit checkpoint, whose final record then covers all of the above.
+/// 6. cluster membership: the heartbeat goes on until no claim of this node is in flight,
+///    then the node leaves the list;
+/// 7. `last`: the audit checkpoint, whose final record then covers all of the above.
 public struct ServicePlan: Sendable {
     public let stopOrder: [any Service]
 
     public init(intake: [any Service], ingest: any Service, background: [any Service], dispatch: any Service,
-                brokerSession: (any Service)?, last: [any Service]) {
-        stopOrder = intake + [ingest] + background + [dispatch] + (brokerSession.map { [$0] } ?? []) + last
+                brokerSession: (any Service)?, membership: any Service, last: [any Service]) {
+        stopOrder = intake + [ingest] + background + [dispatch] + (brokerSession.map { [$0] } ?? []) + [membership] + last
     }
 
     /// The order `ServiceGroup` wants: the reverse of the stop order.
@@ -38,6 +41,7 @@ extension Gateway {
     public func servicePlan(api: (any Service)?, mqtt: MQTTBridge? = nil, last: [any Service] = []) -> ServicePlan {
         ServicePlan(intake: (mqtt.map { [$0.intake] } ?? []) + (api.map { [$0] } ?? []), ingest: ingestService,
                     background: [PlanningRefresh(gateway: self), EvidenceRetention(gateway: self), NotificationService(gateway: self), StatusSync(gateway: self)],
-                    dispatch: OutboxDispatcher(gateway: self), brokerSession: mqtt, last: last)
+                    dispatch: OutboxDispatcher(gateway: self), brokerSession: mqtt, membership: ClusterMembership(gateway: self, version: MillwrightVersion.current),
+                    last: last)
     }
 }

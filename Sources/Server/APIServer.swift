@@ -78,6 +78,13 @@ public struct APIServer: Sendable {
                 try ctx.require(.read)
                 return json(try await gateway.store.stats())
             },
+            Route(method: .get, path: "/v1/cluster") { _, ctx in
+                try ctx.require(.read)
+                let store = gateway.store
+                // Three missed heartbeats (see ClusterMembership) and a node is gone from the list.
+                let nodes = try await store.liveNodes(window: max(15, store.lease / 2), now: Date())
+                return json(ClusterView(node: store.node, shared: store.isShared, leaseSeconds: store.lease, nodes: nodes))
+            },
             Route(method: .get, path: "/", handler: { _, _ in Dashboard.response() }),
         ]
     }
@@ -257,7 +264,7 @@ public struct APIServer: Sendable {
         try ctx.require(.read)
         var checks: [String: String] = [:]
         var ok = true
-        do { _ = try await gateway.store.stats(); checks["store"] = "ok" } catch { checks["store"] = "\(error)"; ok = false }
+        do { try await gateway.store.ping(); checks["store"] = "ok" } catch { checks["store"] = "unreachable: \(error)"; ok = false }
         await withTaskGroup(of: (String, String, Bool).self) { group in
             for c in gateway.connectors.values {
                 group.addTask {
@@ -287,6 +294,13 @@ public struct APIServer: Sendable {
         guard let s = q.get("limit") else { return 100 }
         guard let n = Int(s), (1...1000).contains(n) else { throw Problem(.badRequest, type: "invalid-query", detail: "limit must be 1–1000") }
         return n
+    }
+
+    struct ClusterView: Encodable {
+        var node: String
+        var shared: Bool
+        var leaseSeconds: Double
+        var nodes: [Store.NodeView]
     }
 
     func notFound(_ what: String) -> Problem { Problem(.notFound, type: "not-found", detail: "\(what) not found") }

@@ -314,6 +314,38 @@ paths:
         "401": { $ref: "#/components/responses/Unauthorized" }
         "403": { $ref: "#/components/responses/Forbidden" }
         "503": { $ref: "#/components/responses/Unavailable" }
+  /v1/cluster:
+    get:
+      summary: The gateway nodes sharing this database, their heartbeats and the work orders each holds under a lease
+      responses:
+        "200":
+          description: This node and the live nodes (heard from within the last 15 s, or half a lease if longer)
+          content:
+            application/json:
+              schema:
+                type: object
+                required: [node, shared, lease_seconds, nodes]
+                properties:
+                  node: { type: string, description: "This node's id (node_id; default host name and process id)" }
+                  shared: { type: boolean, description: "The database is shared by several nodes (PostgreSQL)" }
+                  lease_seconds: { type: number }
+                  nodes:
+                    type: array
+                    items:
+                      type: object
+                      required: [node_id, version, started_at, heartbeat_at, lag_seconds, leases, is_self]
+                      properties:
+                        node_id: { type: string }
+                        version: { type: string }
+                        started_at: { type: string, format: date-time }
+                        heartbeat_at: { type: string, format: date-time }
+                        lag_seconds: { type: number, description: "Seconds since its last heartbeat, on the answering node's clock" }
+                        leases: { type: integer, description: Work orders it holds in flight }
+                        lease_until: { type: string, format: date-time, description: When the last of those leases runs out }
+                        is_self: { type: boolean }
+        "401": { $ref: "#/components/responses/Unauthorized" }
+        "403": { $ref: "#/components/responses/Forbidden" }
+        "503": { $ref: "#/components/responses/Unavailable" }
   /:
     get:
       summary: The planner's dashboard (HTML; asks for an API key)

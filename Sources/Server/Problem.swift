@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import NIOCore
+import Store
 
 /// RFC 9457 problem details: every error the API returns is one of these.
 public struct Problem: Error, Sendable, Encodable {
@@ -73,6 +74,13 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
             response = p.response()
             // The methods a 405's path does take.
             if let allow = (e as? HTTPError)?.headers[.allow] { response.headers[.allow] = allow }
+        } catch let e as any StoreUnavailableError {
+            context.logger.warning("database unavailable", metadata: ["error": "\(e)"])
+            var p = Problem(.serviceUnavailable, type: "store-unavailable",
+                            detail: "the database cannot be reached; nothing was applied. Retry after the delay given (request id \(requestId))")
+            p.instance = request.uri.path
+            p.requestId = requestId
+            response = p.response(retryAfter: 2)
         } catch {
             context.logger.error("request failed", metadata: ["error": "\(error)"])
             var p = Problem(.internalServerError, type: "internal", detail: "the request could not be completed; it was not applied unless the response said so (request id \(requestId))")

@@ -168,6 +168,16 @@ extension SQLSession {
         return T(sqlValue: first)
     }
 
+    /// Appended to a SELECT that claims rows another node may be claiming at the same moment:
+    /// on PostgreSQL the rows are locked until commit and rows locked by others are passed
+    /// over; SQLite has one writer, so nothing is needed.
+    public func claiming(of table: String? = nil) -> String {
+        dialect == .postgres ? " FOR UPDATE\(table.map { " OF \($0)" } ?? "") SKIP LOCKED" : ""
+    }
+
+    /// Appended to a SELECT whose row the transaction then changes from what it read.
+    public var lockingRead: String { dialect == .postgres ? " FOR UPDATE" : "" }
+
     /// The first column of every row, NULLs left out.
     public func column<T: SQLColumnDecodable>(as type: T.Type, _ sql: String, _ arguments: SQLArguments = []) throws -> [T] {
         try rows(sql, arguments).compactMap { $0.values.first.flatMap(T.init(sqlValue:)) }
@@ -186,3 +196,7 @@ public protocol SQLBackend: Sendable {
     /// A description for logs and errors: the file path, or the server and database name.
     var location: String { get }
 }
+
+/// The database cannot be reached now (down, restarting, network): nothing was applied, and
+/// the same request later may succeed. The API answers 503 with Retry-After for it.
+public protocol StoreUnavailableError: Error {}

@@ -218,6 +218,17 @@ enum Schema {
             CREATE INDEX part_reservations_list ON part_reservations(at, incident_id, sku);
             """)
         }
+        m.registerMigration("v10-cluster") { db in
+            // Several nodes on one database (PostgreSQL; the same columns on SQLite keep one
+            // store logic): a claim is a lease held by one node, and its fence token goes up
+            // with every claim, so a node whose lease was taken over cannot record an outcome.
+            try db.execute(sql: """
+            ALTER TABLE work_orders ADD COLUMN lease_owner TEXT;
+            ALTER TABLE work_orders ADD COLUMN lease_until REAL;
+            ALTER TABLE work_orders ADD COLUMN fence INTEGER NOT NULL DEFAULT 0;
+            CREATE TABLE nodes (node_id TEXT PRIMARY KEY, started_at REAL NOT NULL, heartbeat_at REAL NOT NULL, version TEXT NOT NULL);
+            """)
+        }
         return m
     }
 }

@@ -19,13 +19,20 @@ extension Store {
     }
 
     /// Delivered work orders nobody has been told about yet (and whose planned window has come).
+    /// Claimed for `lease`: another node sharing the database passes them over until then, and
+    /// if this one dies before recording the outcome, they come due again.
     public func workOrdersToNotify(now: Date = Date(), limit: Int = 100) async throws -> [WorkOrderToNotify] {
-        try await read { db in
-            try db.rows("""
+        let leaseUntil = now.addingTimeInterval(lease).dbValue
+        return try await write { db in
+            let rows = try db.rows("""
                 SELECT id, cmms_id, payload, assignee, notify, acknowledged_at, notify_attempts, notify_remaining FROM work_orders
                 WHERE notified_at IS NULL AND notify_gave_up_at IS NULL AND phase = 'delivered' AND COALESCE(notify_at, 0) <= ?
                 ORDER BY created_at LIMIT ?
-                """, [now.dbValue, limit]).compactMap { row in
+                """ + db.claiming(), [now.dbValue, limit])
+            for row in rows {
+                try db.run("UPDATE work_orders SET notify_at = ? WHERE id = ?", [leaseUntil, row["id"] as String])
+            }
+            return rows.compactMap { row in
                 guard let draft = Self.decode(WorkOrderDraft.self, row["payload"]) else { return nil }
                 var names: [String] = []
                 var pick: [String]?
@@ -131,7 +138,8 @@ extension Store {
     /// wins: the notices returned are the stages still to send, already recorded as sent.
     public func advanceEscalation(workOrderId: String, now: Date = Date()) async throws -> [EscalationNotice] {
         try await write { db in
-            guard let state = try db.value(as: String.self, "SELECT state FROM escalations WHERE work_order_id = ?", [workOrderId]),
+            // Locked: two nodes ticking the same escalation must not both send its stage.
+            guard let state = try db.value(as: String.self, "SELECT state FROM escalations WHERE work_order_id = ?" + db.lockingRead, [workOrderId]),
                   var e = Self.decode(Escalation.self, state) else { return [] }
             let notices = e.tick(now)
             try db.run("UPDATE escalations SET state = ?, next_due = ? WHERE work_order_id = ?", [Self.json(e), e.nextDue?.dbValue, workOrderId])

@@ -13,12 +13,17 @@ public struct OutboxItem: Sendable {
     /// When the work order was queued, on the gateway's clock: no create of it can be older, so
     /// a lookup that pages the CMMS's list reads back to here.
     public var queuedAt: Date
+    /// This claim's fence token: its outcome is recorded only while the token is current.
+    public var fence: Int64
 }
 
 public struct DeliveryRecord: Sendable {
     public var state: DeliveryState
     /// Confirming detection → CMMS acknowledgement, when this delivery completed it.
     public var latency: TimeInterval?
+    /// The claim's lease had been taken over (this node paused or lost the database past it):
+    /// the outcome was not recorded; the node that holds the work order now looks it up.
+    public var stale = false
 }
 
 extension Store {
@@ -41,13 +46,15 @@ extension Store {
     /// time, least crashed first); otherwise only the others.
     public func claimDue(cmms: String, limit: Int, suspects: Bool = false, rendersEvidence: Bool = false, now: Date = Date()) async throws -> [OutboxItem] {
         guard limit > 0 else { return [] }
+        let (node, lease) = (node, lease)
         return try await write { db in
             let rows = try db.rows("""
                 SELECT w.*, i.evidence_sha256 FROM work_orders w JOIN incidents i ON i.id = w.incident_id
                 WHERE w.cmms_name = ? AND w.phase IN ('pending', 'waiting') AND COALESCE(w.next_attempt_at, 0) <= ?
                   AND \(suspects ? "w.crashes > 0" : "w.crashes = 0")
                 ORDER BY \(suspects ? "w.crashes, " : "")w.next_attempt_at LIMIT ?
-                """, [cmms, now.dbValue, limit])
+                """ + db.claiming(of: "w"), [cmms, now.dbValue, limit])
+            let leaseUntil = now.addingTimeInterval(lease).dbValue
             var items: [OutboxItem] = []
             for row in rows {
                 var state = Self.deliveryState(row)
@@ -57,10 +64,13 @@ extension Store {
                 try Self.save(state, workOrder: row["id"], db: db)
                 let step = action == .lookup ? "the CMMS lookup"
                     : rendersEvidence && (row["evidence_sha256"] as String?) == nil ? "evidence rendering" : "the CMMS create"
-                try db.run("UPDATE work_orders SET in_flight_step = ? WHERE id = ?", [step, row["id"] as String])
+                let fence: Int64 = row["fence"] + 1
+                try db.run("UPDATE work_orders SET in_flight_step = ?, lease_owner = ?, lease_until = ?, fence = ? WHERE id = ?",
+                           [step, node, leaseUntil, fence, row["id"] as String])
                 items.append(OutboxItem(workOrderId: row["id"], incidentId: row["incident_id"], reference: row["reference"], cmmsName: cmms,
                                         action: action, attempt: state.attempts, draft: draft,
-                                        confirmedDetectionAt: Date(db: row["confirmed_detection_at"]), queuedAt: Date(db: row["created_at"])))
+                                        confirmedDetectionAt: Date(db: row["confirmed_detection_at"]), queuedAt: Date(db: row["created_at"]),
+                                        fence: fence))
             }
             return items
         }
@@ -84,15 +94,28 @@ extension Store {
         }
     }
 
-    public func recordDelivery(workOrderId: String, action: DeliveryState.Action, outcome: DeliveryState.Outcome, duration: TimeInterval,
+    /// Records the outcome of the claim whose fence token is `fence`. A claim whose lease was
+    /// taken over records nothing (`stale`): its outcome is left to the lookup of the node that
+    /// holds the work order now.
+    public func recordDelivery(workOrderId: String, fence: Int64, action: DeliveryState.Action, outcome: DeliveryState.Outcome, duration: TimeInterval,
                                policy: DispatchPolicy, jitter: Double, now: Date = Date()) async throws -> DeliveryRecord {
-        try await write { db in
-            guard let row = try db.row("SELECT * FROM work_orders WHERE id = ?", [workOrderId]) else {
+        let node = node
+        return try await write { db in
+            guard let row = try db.row("SELECT * FROM work_orders WHERE id = ?" + db.lockingRead, [workOrderId]) else {
                 throw StoreError.notFound("work order \(workOrderId)")
             }
             var state = Self.deliveryState(row)
+            guard row["fence"] == fence, state.phase == .sending || state.phase == .verifying else {
+                try db.audit(kind: "delivery.stale_outcome", subject: workOrderId, data: [
+                    "node": .string(node), "fence": .number(Double(fence)), "current_fence": .number(Double(row["fence"] as Int64)),
+                    "outcome": .string(outcome.label), "detail": JSONValue(outcome.detail),
+                    "note": .string("the lease was taken over; not recorded, the work order is looked up by its current holder"),
+                ], at: now)
+                return DeliveryRecord(state: state, latency: nil, stale: true)
+            }
             state.record(outcome, now: now, policy: policy, jitter: jitter)
             try Self.save(state, workOrder: workOrderId, db: db)
+            try db.run("UPDATE work_orders SET lease_owner = NULL, lease_until = NULL WHERE id = ?", [workOrderId])
             let (label, detail) = (outcome.label, outcome.detail)
             try db.run("INSERT INTO delivery_attempts (work_order_id, at, action, outcome, detail, duration_ms) VALUES (?, ?, ?, ?, ?, ?)",
                            [workOrderId, now.dbValue, action == .lookup ? "lookup" : "create", label, detail, duration * 1000])
@@ -111,14 +134,21 @@ extension Store {
     }
 
     /// After a crash: anything caught mid-request is looked up before it is sent again.
+    /// `expiredOnly`: only claims whose lease has run out (on a shared database, the others
+    /// belong to live nodes); otherwise every claim (one process owns a SQLite file, and at its
+    /// start nothing of it can be in flight).
     @discardableResult
-    public func recoverInFlight(now: Date = Date()) async throws -> Int {
+    public func recoverInFlight(expiredOnly: Bool, now: Date = Date()) async throws -> Int {
         try await write { db in
-            let rows = try db.rows("SELECT * FROM work_orders WHERE phase IN ('sending', 'verifying')")
+            let rows = try db.rows("""
+                SELECT * FROM work_orders WHERE phase IN ('sending', 'verifying') AND (? = 0 OR COALESCE(lease_until, 0) <= ?)
+                """ + db.claiming(), [expiredOnly, now.dbValue])
             for row in rows {
                 var s = Self.deliveryState(row)
                 s.recoverAfterRestart(now: now, step: row["in_flight_step"] ?? "delivery")
                 try Self.save(s, workOrder: row["id"], db: db)
+                // A new fence: the claim that was lost can no longer record its outcome.
+                try db.run("UPDATE work_orders SET lease_owner = NULL, lease_until = NULL, fence = fence + 1 WHERE id = ?", [row["id"] as String])
                 if s.phase == .quarantined {
                     try db.audit(kind: "delivery.quarantined", subject: row["id"], data: [
                         "reason": JSONValue(s.lastError), "step": JSONValue(row["in_flight_step"] as String?), "crashes": .number(Double(s.crashes)),

@@ -8,20 +8,37 @@ import MillwrightCore
 public final class Store: Sendable {
     public let backend: any SQLBackend
     let auditKey: AuditKey?
+    /// This process among the nodes sharing the database: claims are leased in its name.
+    public let node: String
+    /// How long a claimed work order (or notification) stays this node's before another node
+    /// may take it over: longer than any delivery attempt takes.
+    public let lease: TimeInterval
 
     public typealias Durability = SQLiteBackend.Durability
 
     /// The store on a backend opened by the caller. With `auditKey`, new audit records are
     /// HMAC-sealed (see `prepareAuditTrail`); the backend must carry the same seal.
-    public init(backend: any SQLBackend, auditKey: AuditKey? = nil) {
+    public init(backend: any SQLBackend, auditKey: AuditKey? = nil, node: String = Store.defaultNodeId, lease: TimeInterval = 120) {
         self.backend = backend
         self.auditKey = auditKey
+        self.node = node
+        self.lease = lease
     }
 
     /// The store on a SQLite file.
-    public convenience init(path: String, durability: Durability = .full, auditKey: AuditKey? = nil) throws {
-        self.init(backend: try SQLiteBackend(path: path, durability: durability, auditSeal: AuditSeal(key: auditKey)), auditKey: auditKey)
+    public convenience init(path: String, durability: Durability = .full, auditKey: AuditKey? = nil,
+                            node: String = Store.defaultNodeId, lease: TimeInterval = 120) throws {
+        self.init(backend: try SQLiteBackend(path: path, durability: durability, auditSeal: AuditSeal(key: auditKey)), auditKey: auditKey,
+                  node: node, lease: lease)
     }
+
+    /// Host name and process id: unique among live processes, and new after a restart.
+    public static var defaultNodeId: String {
+        "\(ProcessInfo.processInfo.hostName)-\(ProcessInfo.processInfo.processIdentifier)"
+    }
+
+    /// Several nodes may share this database (PostgreSQL): claims of others are left alone.
+    public var isShared: Bool { backend.dialect != .sqlite }
 
     /// The file path, or the PostgreSQL server and database, for messages.
     public var location: String { backend.location }

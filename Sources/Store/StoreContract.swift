@@ -19,8 +19,8 @@ public protocol OutboxStore: Sendable {
     func claimDue(cmms: String, limit: Int, suspects: Bool, rendersEvidence: Bool, now: Date) async throws -> [OutboxItem]
     func hasSuspects(cmms: String, now: Date) async throws -> Bool
     func nextDue(cmms: String) async throws -> Date?
-    func recordDelivery(workOrderId: String, action: DeliveryState.Action, outcome: DeliveryState.Outcome, duration: TimeInterval, policy: DispatchPolicy, jitter: Double, now: Date) async throws -> DeliveryRecord
-    func recoverInFlight(now: Date) async throws -> Int
+    func recordDelivery(workOrderId: String, fence: Int64, action: DeliveryState.Action, outcome: DeliveryState.Outcome, duration: TimeInterval, policy: DispatchPolicy, jitter: Double, now: Date) async throws -> DeliveryRecord
+    func recoverInFlight(expiredOnly: Bool, now: Date) async throws -> Int
     func redrive(workOrderId: String, by: String, now: Date) async throws -> Bool
     func openDelivered(cmms: String) async throws -> [Store.OpenWorkOrder]
     func markRepeatsNoted(workOrderId: String, count: Int, now: Date) async throws
@@ -100,7 +100,19 @@ public protocol AuditStore: Sendable {
     func recordAlert(kind: String, subject: String, data: [String: JSONValue], now: Date) async throws
 }
 
+/// The nodes sharing the database, for operators; and whether it answers.
+public protocol ClusterStore: Sendable {
+    var node: String { get }
+    var lease: TimeInterval { get }
+    var isShared: Bool { get }
+    func heartbeat(version: String, startedAt: Date, now: Date) async throws
+    func leaveCluster() async throws
+    func liveNodes(window: TimeInterval, now: Date) async throws -> [Store.NodeView]
+    func ping() async throws
+}
+
 /// Everything the running gateway needs from its store.
 public typealias GatewayStore = IngestStore & OutboxStore & NotificationStore & EvidenceRecordStore & FloorStore & PlanningStore & QueryStore & AuditStore
+    & ClusterStore
 
-extension Store: IngestStore, OutboxStore, NotificationStore, EvidenceRecordStore, FloorStore, PlanningStore, QueryStore, AuditStore {}
+extension Store: IngestStore, OutboxStore, NotificationStore, EvidenceRecordStore, FloorStore, PlanningStore, QueryStore, AuditStore, ClusterStore {}

@@ -33,7 +33,7 @@ import Testing
         "GET /v1/incidents": .read, "GET /v1/incidents/{id}": .read, "POST /v1/incidents/{id}/feedback": .feedback,
         "GET /v1/work-orders": .read, "GET /v1/work-orders/{id}": .read, "POST /v1/work-orders/{id}/redrive": .admin,
         "POST /v1/work-orders/{id}/ack": .feedback, "GET /v1/technicians": .read, "GET /v1/inventory/reservations": .read,
-        "GET /v1/evidence/{id}": .read, "GET /v1/stats": .read,
+        "GET /v1/evidence/{id}": .read, "GET /v1/stats": .read, "GET /v1/cluster": .read,
     ]
 
     @Test func everyRouteAnswersEachRoleAsItsPermissionSays() async throws {

@@ -46,10 +46,11 @@ import Testing
         func fake(_ name: String) -> Fake { Fake(name: name, log: log) }
         let plan = ServicePlan(intake: [fake("mqtt-intake"), fake("http")], ingest: fake("ingest"),
                                background: [fake("planning"), fake("retention"), fake("notifications"), fake("status-sync")],
-                               dispatch: fake("dispatch"), brokerSession: fake("broker"), last: [fake("checkpoint")])
+                               dispatch: fake("dispatch"), brokerSession: fake("broker"), membership: fake("membership"),
+                               last: [fake("checkpoint")])
         try await Self.shutDown(plan.services)
         #expect(await log.names == ["mqtt-intake", "http", "ingest", "planning", "retention", "notifications", "status-sync",
-                                    "dispatch", "broker", "checkpoint"])
+                                    "dispatch", "broker", "membership", "checkpoint"])
     }
 
     /// The real services return only when told (a service that ends early fails the group) and
@@ -66,7 +67,7 @@ import Testing
         let plan = gateway.servicePlan(api: Fake(name: "http", log: Log()))
         try await Self.shutDown(plan.services.map { Noted(inner: $0, log: log) })
         #expect(await log.names == ["Fake", "IngestService", "PlanningRefresh", "EvidenceRetention", "NotificationService",
-                                    "StatusSync", "OutboxDispatcher"])
+                                    "StatusSync", "OutboxDispatcher", "ClusterMembership"])
         do {
             _ = try await gateway.ingest(body: Data(#"{"camera_id":"CAM-0","defect_class":"crack","confidence":0.9}"#.utf8), format: nil)
             Issue.record("accepted after the drain")

@@ -107,7 +107,7 @@ struct StoreBackend: Sendable, CustomStringConvertible {
         let first = try await store.claimDue(cmms: "sb", limit: 1, suspects: false, rendersEvidence: false, now: now.addingTimeInterval(1))
         #expect(first.first?.action == .create)
         // The process dies here; at the next start:
-        #expect(try await store.recoverInFlight(now: now.addingTimeInterval(2)) == 1)
+        #expect(try await store.recoverInFlight(expiredOnly: false, now: now.addingTimeInterval(2)) == 1)
         let again = try await store.claimDue(cmms: "sb", limit: 1, suspects: true, rendersEvidence: false, now: now.addingTimeInterval(3))
             + store.claimDue(cmms: "sb", limit: 1, suspects: false, rendersEvidence: false, now: now.addingTimeInterval(3))
         #expect(again.map(\.workOrderId) == [wo])
@@ -119,12 +119,12 @@ struct StoreBackend: Sendable, CustomStringConvertible {
         let store = try await backend.make()
         let out = try await store.ingest([det("d1")], rules: rules(), now: now)
         let wo = try #require(out.first?.workOrderId)
-        _ = try await store.claimDue(cmms: "sb", limit: 1, suspects: false, rendersEvidence: false, now: now.addingTimeInterval(1))
-        _ = try await store.recordDelivery(workOrderId: wo, action: .create, outcome: .unknown(error: "timeout"), duration: 1,
+        let claim = try #require(try await store.claimDue(cmms: "sb", limit: 1, suspects: false, rendersEvidence: false, now: now.addingTimeInterval(1)).first)
+        _ = try await store.recordDelivery(workOrderId: wo, fence: claim.fence, action: .create, outcome: .unknown(error: "timeout"), duration: 1,
                                            policy: DispatchPolicy(), jitter: 0, now: now.addingTimeInterval(2))
         let lookup = try await store.claimDue(cmms: "sb", limit: 1, suspects: false, rendersEvidence: false, now: now.addingTimeInterval(3600))
         #expect(lookup.first?.action == .lookup)
-        let rec = try await store.recordDelivery(workOrderId: wo, action: .lookup, outcome: .lookupInconclusive(reason: "window exhausted"),
+        let rec = try await store.recordDelivery(workOrderId: wo, fence: try #require(lookup.first).fence, action: .lookup, outcome: .lookupInconclusive(reason: "window exhausted"),
                                                  duration: 1, policy: DispatchPolicy(), jitter: 0, now: now.addingTimeInterval(3601))
         #expect(rec.state.phase == .needsReview)
         #expect(try await store.claimDue(cmms: "sb", limit: 10, suspects: false, rendersEvidence: false, now: now.addingTimeInterval(86_400)).isEmpty)
@@ -145,5 +145,38 @@ struct StoreBackend: Sendable, CustomStringConvertible {
         let chain = try await store.verifyAudit(key: nil, checkpoints: [])
         #expect(chain.firstBreak == nil)
         #expect(chain.checked >= 40)
+    }
+
+    @Test(arguments: StoreBackend.all)
+    func aClaimWhoseLeaseRanOutCannotRecordItsOutcome(_ backend: StoreBackend) async throws {
+        let store = try await backend.make()
+        let wo = try #require(try await store.ingest([det("d1")], rules: rules(), now: now).first?.workOrderId)
+        let claim = try #require(try await store.claimDue(cmms: "sb", limit: 1, suspects: false, rendersEvidence: false, now: now.addingTimeInterval(1)).first)
+        #expect(try await store.recoverInFlight(expiredOnly: true, now: now.addingTimeInterval(2)) == 0, "a live lease is left alone")
+        // The claiming node pauses past its lease; a live node takes the work order over.
+        let expired = now.addingTimeInterval(1 + store.lease + 1)
+        #expect(try await store.recoverInFlight(expiredOnly: true, now: expired) == 1)
+        let late = try await store.recordDelivery(workOrderId: wo, fence: claim.fence, action: .create, outcome: .created(cmmsId: "77"),
+                                                  duration: 1, policy: DispatchPolicy(), jitter: 0, now: expired.addingTimeInterval(1))
+        #expect(late.stale, "the paused node's outcome is refused")
+        #expect(try await store.workOrder(id: wo)?.cmmsId == nil, "and nothing of it is recorded")
+        let taken = try #require(try await store.claimDue(cmms: "sb", limit: 1, suspects: true, rendersEvidence: false, now: expired.addingTimeInterval(2)).first)
+        #expect(taken.action == .lookup, "the new holder asks the CMMS first: the paused node may have created it")
+        #expect(taken.fence > claim.fence)
+        let rec = try await store.recordDelivery(workOrderId: wo, fence: taken.fence, action: .lookup, outcome: .lookupFound(cmmsId: "77"),
+                                                 duration: 1, policy: DispatchPolicy(), jitter: 0, now: expired.addingTimeInterval(3))
+        #expect(!rec.stale)
+        #expect(rec.state.phase == .delivered)
+    }
+
+    @Test(arguments: StoreBackend.all)
+    func nodesAreListedByTheirHeartbeats(_ backend: StoreBackend) async throws {
+        let store = try await backend.make()
+        try await store.heartbeat(version: "test", startedAt: now, now: now)
+        let nodes = try await store.liveNodes(window: 15, now: now.addingTimeInterval(5))
+        #expect(nodes.map(\.nodeId) == [store.node])
+        #expect(nodes.first?.isSelf == true)
+        #expect(nodes.first.map { abs($0.lagSeconds - 5) < 0.01 } == true)
+        #expect(try await store.liveNodes(window: 15, now: now.addingTimeInterval(60)).isEmpty, "a node not heard from is gone")
     }
 }
