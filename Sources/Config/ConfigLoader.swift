@@ -7,7 +7,7 @@ import Yams
 public enum ConfigLoader {
     static let topLevel = ["server", "storage", "evidence", "cmms", "assets", "defects", "incidents", "priority", "site",
                            "shifts", "technicians", "inventory", "shadow", "auth", "mqtt", "dispatch", "notifications", "procedures",
-                           "routing", "escalation", "audit"]
+                           "routing", "escalation", "audit", "node_id"]
 
     /// `cmmsKinds` are the systems this build speaks (`CMMSRegistry.all`): each reads its own
     /// block, so the loader keeps no list of kinds or options.
@@ -112,13 +112,25 @@ public enum ConfigLoader {
                     s.apiKeys = try v.requireSequence().map { a throws(ConfigError) in try apiKey(a) }
                 }
             case "dispatch":
-                for (k, v) in try n.requireMapping(allowed: ["max_attempts", "base_backoff", "max_backoff"]) {
+                for (k, v) in try n.requireMapping(allowed: ["max_attempts", "base_backoff", "max_backoff", "lease"]) {
                     switch k {
                     case "max_attempts": s.dispatch.maxAttempts = try v.int(in: 1...1000)
                     case "base_backoff": s.dispatch.baseBackoff = try v.duration()
+                    case "lease":
+                        let lease = try v.duration()
+                        guard lease >= .seconds(2), lease <= .seconds(3600) else {
+                            throw v.error("give 2s to 1h: how long a node holds a claimed work order before another may take it over")
+                        }
+                        s.dispatch.lease = lease
                     default: s.dispatch.maxBackoff = try v.duration()
                     }
                 }
+            case "node_id":
+                let id = try n.string()
+                guard (1...128).contains(id.utf8.count), id.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "._-".contains($0)) }) else {
+                    throw n.error("give 1-128 characters of letters, digits, '.', '_' or '-' (default: host name and process id)")
+                }
+                s.nodeId = id
             case "mqtt":
                 s.mqtt = try mqtt(n, resolvePath: resolvePath)
             case "shifts": s.planning.shifts = try shifts(n)

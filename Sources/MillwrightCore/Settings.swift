@@ -17,6 +17,8 @@ public struct Settings: Sendable {
     public var shadow = false
     public var apiKeys: [APIKeySettings] = []
     public var dispatch = DispatchPolicy()
+    /// This process among the nodes sharing a PostgreSQL store (`node_id`); nil: host name and pid.
+    public var nodeId: String?
     public var mqtt: MQTTSettings?
     public var planning = PlanningSettings()
     /// Values the configuration took from the environment (`${VAR}`, `*_env`): never printed.
@@ -193,6 +195,9 @@ public struct DispatchPolicy: Sendable, Equatable {
     public var maxAttempts = 10
     public var baseBackoff: Duration = .milliseconds(500)
     public var maxBackoff: Duration = .seconds(60)
+    /// How long a claimed work order is this node's alone; then another node may take it over
+    /// (after a lookup). Longer than a delivery attempt with its evidence can take.
+    public var lease: Duration = .seconds(120)
     public init() {}
 }
 

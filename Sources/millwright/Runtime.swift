@@ -62,7 +62,10 @@ enum Runtime {
         switch settings.storage {
         case .sqlite(let path):
             let store: Store
-            do { store = try Store(path: path, auditKey: settings.audit.key) } catch {
+            do {
+                store = try Store(path: path, auditKey: settings.audit.key, node: settings.nodeId ?? Store.defaultNodeId,
+                                  lease: settings.dispatch.lease.seconds)
+            } catch {
                 printError("storage error: cannot open SQLite database \(path): \(error)")
                 throw ExitCode(2)
             }
