@@ -27,7 +27,7 @@ extension Store {
     @discardableResult
     public func prepareAuditTrail() async throws -> Int64? {
         let key = auditKey
-        return try await write { db in
+        return try await auditedWrite { db in
             let marker = try Self.sealMarker(db)
             switch (key, marker) {
             case (nil, nil): return nil

@@ -21,7 +21,7 @@ extension Store {
     /// work order's stored payload is updated to what will be sent.
     public func recordEvidence(incidentId: String, workOrderId: String, sha256: String, usedFrame: Bool, note: String,
                                draft: WorkOrderDraft, now: Date = Date()) async throws {
-        try await write { db in
+        try await auditedWrite { db in
             try db.run("UPDATE incidents SET evidence_sha256 = ?, evidence_note = ? WHERE id = ?", [sha256, note, incidentId])
             try db.run("UPDATE work_orders SET payload = ?, in_flight_step = 'the CMMS create' WHERE id = ?", [Self.json(draft), workOrderId])
             try db.audit(kind: "evidence.rendered", subject: incidentId, data: [
@@ -31,7 +31,7 @@ extension Store {
     }
 
     public func recordAttachment(workOrderId: String, sha256: String, ok: Bool, now: Date = Date()) async throws {
-        try await write { db in
+        try await auditedWrite { db in
             if ok { try db.run("UPDATE work_orders SET evidence_attached = 1 WHERE id = ?", [workOrderId]) }
             try db.audit(kind: ok ? "evidence.attached" : "evidence.attach_failed", subject: workOrderId, data: ["sha256": .string(sha256)], at: now)
         }

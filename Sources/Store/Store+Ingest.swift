@@ -18,12 +18,10 @@ extension Store {
     /// Stores a batch of validated detections and everything they cause (incident, outbox
     /// row, audit) in ONE transaction; returns only after it is committed.
     public func ingest(_ detections: [Detection], rules: PipelineRules, now: Date = Date()) async throws -> [IngestOutcome] {
-        try await write { db in
-            // Decisions are made one transaction at a time, so each sees the one before: SQLite
-            // has one writer; on a shared PostgreSQL this takes the audit chain's lock (which
-            // every ingest appends to) first, before any row lock, so writers never deadlock on it.
-            try db.lock(Store.auditChainLock)
-            return try detections.map { try Self.ingestOne($0, rules: rules, now: now, db: db) }
+        // Under the audit chain's lock: decisions are made one transaction at a time, each
+        // seeing the one before, on every backend.
+        try await auditedWrite { db in
+            try detections.map { try Self.ingestOne($0, rules: rules, now: now, db: db) }
         }
     }
 
@@ -171,7 +169,7 @@ extension Store {
     /// A payload refused because processing it killed the gateway repeatedly: kept in the audit
     /// trail (its hash and size; the bytes themselves may be hostile) as rejected.
     public func recordIngestQuarantine(sha256: String, bytes: Int, format: String?, camera: String?, crashes: Int, now: Date = Date()) async throws {
-        try await write { db in
+        try await auditedWrite { db in
             try db.audit(kind: "ingest.quarantined", subject: "payload:\(sha256)", data: [
                 "bytes": .number(Double(bytes)), "format": JSONValue(format), "camera": JSONValue(camera),
                 "crashes": .number(Double(crashes)), "decision": .string("rejected"),

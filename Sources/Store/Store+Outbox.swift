@@ -100,7 +100,7 @@ extension Store {
     public func recordDelivery(workOrderId: String, fence: Int64, action: DeliveryState.Action, outcome: DeliveryState.Outcome, duration: TimeInterval,
                                policy: DispatchPolicy, jitter: Double, now: Date = Date()) async throws -> DeliveryRecord {
         let node = node
-        return try await write { db in
+        return try await auditedWrite { db in
             guard let row = try db.row("SELECT * FROM work_orders WHERE id = ?" + db.lockingRead, [workOrderId]) else {
                 throw StoreError.notFound("work order \(workOrderId)")
             }
@@ -139,7 +139,7 @@ extension Store {
     /// start nothing of it can be in flight).
     @discardableResult
     public func recoverInFlight(expiredOnly: Bool, now: Date = Date()) async throws -> Int {
-        try await write { db in
+        try await auditedWrite { db in
             let rows = try db.rows("""
                 SELECT * FROM work_orders WHERE phase IN ('sending', 'verifying') AND (? = 0 OR COALESCE(lease_until, 0) <= ?)
                 """ + db.claiming(), [expiredOnly, now.dbValue])
@@ -164,7 +164,7 @@ extension Store {
     }
 
     public func redrive(workOrderId: String, by: String, now: Date = Date()) async throws -> Bool {
-        try await write { db in
+        try await auditedWrite { db in
             guard let row = try db.row("SELECT * FROM work_orders WHERE id = ?", [workOrderId]) else {
                 throw StoreError.notFound("work order \(workOrderId)")
             }
@@ -208,7 +208,7 @@ extension Store {
 
     /// The CMMS has been told about `count` repeats.
     public func markRepeatsNoted(workOrderId: String, count: Int, now: Date = Date()) async throws {
-        try await write { db in
+        try await auditedWrite { db in
             try db.run("UPDATE work_orders SET repeats_unnoted = GREATEST(0, repeats_unnoted - ?) WHERE id = ?", [count, workOrderId])
             try db.audit(kind: "work_order.noted", subject: workOrderId, data: ["repeats": .number(Double(count))], at: now)
         }
@@ -217,7 +217,7 @@ extension Store {
     /// Applies a status the CMMS reported; closes the incident when the work is done.
     @discardableResult
     public func applyCMMSStatus(workOrderId: String, status: CMMSStatus, now: Date = Date()) async throws -> IncidentLifecycle.Transition {
-        try await write { db in
+        try await auditedWrite { db in
             guard let row = try db.row("SELECT incident_id, cmms_status FROM work_orders WHERE id = ?", [workOrderId]) else {
                 throw StoreError.notFound("work order \(workOrderId)")
             }
@@ -258,7 +258,7 @@ extension Store {
 
     /// A planner's verdict (`POST /v1/incidents/{id}/feedback`).
     public func feedback(incidentId: String, falsePositive: Bool, by: String?, note: String?, now: Date = Date()) async throws -> IncidentLifecycle.Transition {
-        try await write { db in
+        try await auditedWrite { db in
             guard try db.value(as: Bool.self, "SELECT 1 FROM incidents WHERE id = ?", [incidentId]) != nil else {
                 throw StoreError.notFound("incident \(incidentId)")
             }

@@ -59,7 +59,7 @@ extension Store {
 
     /// Loads the storeroom export (or the CMMS's stock). Millwright's own reservations survive a re-import.
     public func importInventory(_ items: [InventoryItem], source: String = "csv", now: Date = Date()) async throws {
-        try await write { db in
+        try await auditedWrite { db in
             for i in items {
                 try db.run("""
                     INSERT INTO inventory (sku, on_hand, external_reserved, location, imported_at) VALUES (?, ?, ?, ?, ?)

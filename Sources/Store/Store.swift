@@ -52,6 +52,17 @@ public final class Store: Sendable {
         try await backend.read(body)
     }
 
+    /// A write that appends to the audit trail. It takes the chain's lock before anything else,
+    /// so on a shared database no writer holds a row lock while waiting for the chain (the one
+    /// order every writer follows: no deadlocks between them), and its decisions see every
+    /// transaction before it. SQLite has one writer at a time anyway.
+    func auditedWrite<T: Sendable>(_ body: @escaping @Sendable (any SQLSession) throws -> T) async throws -> T {
+        try await backend.write { db in
+            try db.lock(Store.auditChainLock)
+            return try body(db)
+        }
+    }
+
     static func json<T: Encodable>(_ v: T) -> String { RecordJSON.encode(v) }
 
     static func decode<T: Decodable>(_ type: T.Type, _ text: String) -> T? {
