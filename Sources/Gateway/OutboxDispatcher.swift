@@ -124,6 +124,7 @@ public struct OutboxDispatcher: Service {
         case .create, .none: await connector.create(draft)
         }
         let duration = (ContinuousClock.now - started).seconds
+        TestPause.here("after-cmms", subject: item.draft.camera)
         let label = outcome.label
         gateway.metrics.delivery(cmms: connector.name, outcome: label)
         for attempt in 1...5 {
