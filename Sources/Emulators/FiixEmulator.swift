@@ -259,7 +259,7 @@ public enum FiixEmulator {
                 guard table.isEmpty || table.contains(where: { $0.number == id }) else { return rpcError(404, "No \(cls) with that id") }
                 let name = table.first { $0.number == id }.map { $0.name ?? $0.id } ?? "\(cls) \(id)"
                 return EmulatorHTTP.json(status: .ok, ["_maCn": JSONValue.string("FindByIdResponse"),
-                                                       "object": .object(["id": .number(Double(id)), cls == "Asset" ? "strName" : "strFullName": .string(name)])])
+                                                       "object": .object(["id": .number(Double(id)), (cls == "Asset" ? "strName" : "strFullName"): .string(name)])])
             case ("FindByIdRequest", "WorkOrder"):
                 guard let id = body["id"]?.doubleValue.flatMap(Self.id).map(String.init), let w = await state.find(id: id) else { return rpcError(404, "No WorkOrder with that id") }
                 let explicit = await store.status(id)

@@ -407,7 +407,7 @@ public enum MaximoEmulator {
     static func masterDataQuery(_ os: String, table: (key: String, all: [String]?), request: Request) -> Response {
         let q = request.uri.queryParameters
         guard let w = q.get("oslc.where") else {
-            return EmulatorHTTP.json(status: .ok, ["member": JSONValue.array((table.all ?? []).map { .object([table.key: .string($0)]) }), "responseInfo": ["href": JSONValue.string("/maximo/api/os/\(os)")]])
+            return EmulatorHTTP.json(status: .ok, ["member": JSONValue.array((table.all ?? []).map { .object([table.key: .string($0)]) }), "responseInfo": .object(["href": .string("/maximo/api/os/\(os)")])])
         }
         var asked: [String] = []
         var site: String?
@@ -431,7 +431,7 @@ public enum MaximoEmulator {
             if let site { o["siteid"] = .string(site) }
             return .object(o)
         }
-        return EmulatorHTTP.json(status: .ok, ["member": JSONValue.array(members), "responseInfo": ["href": JSONValue.string("/maximo/api/os/\(os)"), "totalCount": .number(Double(members.count))]])
+        return EmulatorHTTP.json(status: .ok, ["member": JSONValue.array(members), "responseInfo": .object(["href": .string("/maximo/api/os/\(os)"), "totalCount": .number(Double(members.count))])])
     }
 
     static func parseWhere(_ w: String) -> [(String, String)]? {

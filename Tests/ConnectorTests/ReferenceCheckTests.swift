@@ -91,7 +91,7 @@ import MillwrightCore
 
     @Test func webhookIsNotCheckable() async throws {
         var s = TestCMMS(name: "hook", kind: "webhook", baseURL: "http://127.0.0.1:9")
-        s.options = [:]
+        s.options = ["secret_env": "hook-secret"]
         let c = try CMMSRegistry.makeConnector(s, http: HTTPClient.test())
         let results = await c.checkReferences([Self.ref(.asset, "A"), Self.ref(.user, "u")])
         #expect(results.map(\.status.label) == ["not checkable", "not checkable"])
