@@ -70,7 +70,8 @@ public enum UpKeepEmulator {
         for (path, kind) in [("assets", "Asset"), ("locations", "Location"), ("users", "User")] {
             router.get("/api/v2/\(path)/:id") { request, context in
                 guard await authorized(request) else { return fail(.unauthorized, "Session token is invalid or expired") }
-                let id = context.parameters.get("id") ?? ""
+                let raw = context.parameters.get("id") ?? ""
+                let id = raw.removingPercentEncoding ?? raw
                 let known: [String] = switch path {
                 case "assets": tenant?.assets.map(\.id) ?? []
                 case "locations": (tenant?.functionalLocations ?? []) + (tenant?.assets.compactMap(\.location) ?? []) + (tenant?.assets.compactMap(\.functionalLocation) ?? [])

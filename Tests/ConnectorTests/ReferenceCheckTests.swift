@@ -31,7 +31,7 @@ import MillwrightCore
         Case(kind: "maintainx", expected: [
             (.asset, "3301", "exists"), (.asset, "9999", "missing"), (.asset, "PMP-7", "not checkable"),
             (.user, "4711", "exists"), (.user, "9998", "missing"), (.user, "lee@plant.example", "exists"), (.user, "ghost@plant.example", "missing")]),
-        Case(kind: "upkeep", options: ["asset_map": "10004712=10004712, PUMP-9=PUMP-9"], expected: [
+        Case(kind: "upkeep", options: ["asset_map.10004712": "10004712", "asset_map.PUMP-9": "PUMP-9"], expected: [
             (.asset, "10004712", "exists"), (.asset, "PUMP-9", "missing"), (.asset, "UNMAPPED", "not checkable"),
             (.user, "ortiz@plant.example", "exists"), (.user, "ghost@plant.example", "missing")]),
         Case(kind: "limble", expected: [
