@@ -352,14 +352,9 @@ public enum MaintainXEmulator {
             let q = request.uri.queryParameters
             guard let limit = pageLimit(q.get("limit")) else { return errors(.badRequest, [("limit", "\"limit\" must be between 1 and 200")]) }
             let emails = Set(q.getAll("email").map { $0.lowercased() })
-            var known = directory
-            if tenant?.users.isEmpty ?? true {
-                // No users table: every e-mail asked for belongs to somebody (the emulator's permissive mode).
-                let listed = Set(known.compactMap { $0.email?.lowercased() })
-                for (i, e) in emails.subtracting(listed).sorted().enumerated() {
-                    known.append(User(id: 70_000 + i, firstName: "Emulated", lastName: "User", email: e))
-                }
-            }
+            // E-mails are answered from the seed crew and the tenant's numbered users only, also without a
+            // tenant: the planning read relies on an unknown e-mail finding nobody.
+            let known = directory
             let users = known.filter { u in emails.isEmpty || u.email.map { emails.contains($0.lowercased()) } == true }.sorted { $0.id < $1.id }
             guard let (slice, next) = page(users, cursor: q.get("cursor"), limit: limit, seed: seed) else { return errors(.badRequest, [("cursor", "\"cursor\" is not a valid pagination reference")]) }
             let out: [JSONValue] = slice.map { u in

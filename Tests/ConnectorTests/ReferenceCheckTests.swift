@@ -81,11 +81,13 @@ import MillwrightCore
         }
     }
 
-    /// Without a tenant the emulators are permissive: every checkable reference exists.
+    /// Without a tenant the emulators are permissive: every checkable reference exists, except a MaintainX
+    /// user by e-mail, which the emulator answers from its seed crew (empty here) only.
     @Test(arguments: cases) func withoutTenantEverythingExists(_ c: Case) async throws {
         let results = try await Self.run(c, options: EmulatorOptions())
         for (result, want) in zip(results, c.expected) {
-            #expect(result.status.label == (want.2 == "not checkable" ? "not checkable" : "exists"), "\(c.kind) \(want.1): \(result.status)")
+            let expected = want.2 == "not checkable" ? "not checkable" : c.kind == "maintainx" && want.1.contains("@") ? "missing" : "exists"
+            #expect(result.status.label == expected, "\(c.kind) \(want.1): \(result.status)")
         }
     }
 
