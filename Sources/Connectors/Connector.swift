@@ -27,6 +27,9 @@ public protocol CMMSConnector: Sendable {
     func addNote(cmmsId: String, text: String) async -> Bool
     /// Authenticates and checks permissions without creating anything.
     func checkConnection() async -> [ConnectionCheck]
+    /// Asks the CMMS whether each asset, location and user the configuration names exists, with the
+    /// system's own read calls (`ReferenceCheck.swift`); one answer per reference, in order.
+    func checkReferences(_ references: [MappedReference]) async -> [ReferenceCheck]
     /// Uploads the annotated evidence image to the work order.
     func attach(cmmsId: String, filename: String, jpeg: Data) async -> Bool
     /// The largest attachment this system takes; the renderer fits the image under it.
@@ -37,6 +40,9 @@ extension CMMSConnector {
     public func lookup(reference: String, createdSince: Date?) async -> DeliveryState.Outcome { await lookup(reference: reference) }
     public func attach(cmmsId: String, filename: String, jpeg: Data) async -> Bool { false }
     public var attachmentLimitBytes: Int { 1_000_000 }
+    public func checkReferences(_ references: [MappedReference]) async -> [ReferenceCheck] {
+        ReferenceChecks.notCheckable(references, "\(kind) has no read call for assets or users in Millwright")
+    }
 }
 
 public struct ConnectionCheck: Sendable, Equatable {

@@ -264,6 +264,25 @@ public struct HxGNEAMConnector: CMMSConnector {
     }
 }
 
+extension HxGNEAMConnector {
+    /// Equipment read by key, the way the work orders are: `GET /axis/restservices/equipment/{EQUIPMENTCODE}#{ORGANIZATION}`
+    /// (HxGN EAM REST web services, the equipment resource beside `workorders`; the key form is the one
+    /// `workorders/{JOBNUM}#{ORG}` uses). 200 is the record; 404 with EAM's `ErrorAlert` body is "no such
+    /// equipment". Users (PERSONCODE) and locations are not asked: Millwright holds no EAM reference for a
+    /// person read, so they are reported not checkable rather than guessed.
+    public func checkReferences(_ references: [MappedReference]) async -> [ReferenceCheck] {
+        let (ask, skipped) = ReferenceChecks.bounded(references)
+        let checked = await ReferenceChecks.perId(ask, id: { $0.kind == .asset ? $0.id : nil },
+                                                  unmapped: "not checked in HxGN EAM: only equipment is read") { _, code in
+            do {
+                let r = try await http.send(.GET, root + "/axis/restservices/equipment/" + key(code), headers: headers)
+                return ReferenceChecks.byKey(r, describe: Self.describe) { $0.json?["ErrorAlert"] != nil }
+            } catch { return ReferenceChecks.failed(error) }
+        }
+        return checked + skipped
+    }
+}
+
 extension DeliveryState.Outcome {
     /// A lookup's answer as the outcome of a create that the system reports as a duplicate. Short of
     /// finding it, the work order may well exist: `.unknown`, so the next attempt looks it up again.

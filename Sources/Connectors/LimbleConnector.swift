@@ -210,3 +210,44 @@ public struct LimbleConnector: CMMSConnector {
         }
     }
 }
+
+extension LimbleConnector {
+    /// The Limble API v2 lists filtered by id (apidocs.limblecmms.com: `GET /v2/assets?assets=1,2,…`,
+    /// `GET /v2/users?users=…`, `GET /v2/locations?locations=…`), one call per kind and batch of 40 with
+    /// `limit=100`, so a batch fits one page; an id in the answer exists, one absent from it is missing.
+    /// The ids are the ones a task would carry: `asset_map` or a numeric asset, `location_map`, numeric users.
+    public func checkReferences(_ references: [MappedReference]) async -> [ReferenceCheck] {
+        let (ask, skipped) = ReferenceChecks.bounded(references)
+        func asked(_ ref: MappedReference) -> Int? {
+            switch ref.kind {
+            case .asset: options.assetMap[ref.id] ?? Int(ref.id)
+            case .location: options.locationMap[ref.id]
+            case .user: Int(ref.id)
+            }
+        }
+        var answers: [MappedReference: ReferenceCheck] = [:]
+        for ref in ask where asked(ref) == nil {
+            answers[ref] = ReferenceCheck(ref, .notCheckable("not sent to Limble: no limble.asset_map / location_map entry, or not a numeric id"))
+        }
+        for kind in MappedReference.Kind.allCases {
+            let (path, idField) = switch kind { case .asset: ("assets", "assetID"); case .location: ("locations", "locationID"); case .user: ("users", "userID") }
+            for batch in ReferenceChecks.batches(ask.filter { $0.kind == kind && asked($0) != nil }) {
+                let ids = batch.compactMap(asked)
+                let results: [ReferenceCheck]
+                do {
+                    let r = try await http.send(.GET, base + "/\(path)?limit=100&\(path)=" + ids.map(String.init).joined(separator: ","), headers: headers)
+                    if r.status == 200, let items = r.json?.arrayValue {
+                        let found = Set(items.compactMap { $0[idField]?.stringOrNumber })
+                        results = ReferenceChecks.fromList(batch, asked: { asked($0).map(String.init) ?? $0.id }, found: found, notFound: "GET /v2/\(path)?\(path)= did not return this id")
+                    } else {
+                        results = batch.map { ReferenceCheck($0, .unknown("HTTP \(r.status): \(ReferenceChecks.bounded(Self.describe(r)))")) }
+                    }
+                } catch {
+                    results = batch.map { ReferenceCheck($0, ReferenceChecks.failed(error)) }
+                }
+                for c in results { answers[c.reference] = c }
+            }
+        }
+        return ask.map { answers[$0] ?? ReferenceCheck($0, .unknown("not asked")) } + skipped
+    }
+}

@@ -312,6 +312,58 @@ public struct MaintainXConnector: CMMSConnector {
     }
 }
 
+extension MaintainXConnector {
+    /// `GET /assets/{id}`, `GET /locations/{id}` and `GET /users/{id}` (each 200 `{"asset"|"location"|"user": …}`,
+    /// 404 `{"error": "Not Found."}` in the OpenAPI, `Tests/Fixtures/specs/cmms/maintainx-openapi.json`); a user
+    /// given by e-mail is found with one `GET /users?email=…&email=…` per batch (the list's `email` filter).
+    /// The ids asked are the ones a work order would carry: `asset_map` / `location_map` or our numeric value.
+    public func checkReferences(_ references: [MappedReference]) async -> [ReferenceCheck] {
+        let (ask, skipped) = ReferenceChecks.bounded(references)
+        let emails = ask.filter { $0.kind == .user && Self.intId($0.id) == nil && $0.id.contains("@") }
+        var byEmail: [MappedReference: ReferenceCheck] = [:]
+        for batch in ReferenceChecks.batches(emails) {
+            let query = ["limit=200"] + batch.map { "email=" + Self.encode($0.id.lowercased()) }
+            let status: ReferenceStatus?
+            var found = Set<String>()
+            do {
+                switch try await send(.GET, "/users?" + query.joined(separator: "&")) {
+                case .failure(let l): status = .unknown("MaintainX rate limit reached; try again in \(Int(l.delay.seconds.rounded(.up)))s")
+                case .success(let r):
+                    if r.status == 200, let users = r.json?["users"]?.arrayValue, (r.json?["nextCursor"]?.stringValue ?? "").isEmpty {
+                        found = Set(users.compactMap { $0["email"]?.stringValue?.lowercased() })
+                        status = nil
+                    } else {
+                        // A second page would be needed to prove an e-mail absent; it is not read here.
+                        status = .unknown(r.status == 200 ? "MaintainX answered the e-mail filter in pages; look the users up in MaintainX"
+                                          : "HTTP \(r.status): \(ReferenceChecks.bounded(Self.describe(r)))")
+                    }
+                }
+            } catch { status = ReferenceChecks.failed(error) }
+            for ref in batch {
+                byEmail[ref] = ReferenceCheck(ref, status ?? (found.contains(ref.id.lowercased()) ? .exists : .missing("GET /users?email= returned no user with this e-mail")))
+            }
+        }
+        let others = ask.filter { byEmail[$0] == nil }
+        let perId = await ReferenceChecks.perId(others, id: { ref in
+            switch ref.kind {
+            case .asset: (Self.intId(options.assetMap[ref.id]) ?? Self.intId(ref.id)).map(String.init)
+            case .location: (Self.intId(options.locationMap[ref.id]) ?? Self.intId(ref.id)).map(String.init)
+            case .user: Self.intId(ref.id).map(String.init)
+            }
+        }, unmapped: "not sent to MaintainX: not a numeric id, and no maintainx.asset_map / location_map entry (users: a user id or e-mail)") { kind, id in
+            let collection = switch kind { case .asset: "assets"; case .location: "locations"; case .user: "users" }
+            do {
+                switch try await send(.GET, "/\(collection)/\(id)") {
+                case .failure(let l): return .unknown("MaintainX rate limit reached; try again in \(Int(l.delay.seconds.rounded(.up)))s")
+                case .success(let r): return ReferenceChecks.byKey(r, describe: Self.describe) { $0.json?["error"] != nil || $0.json?["errors"] != nil }
+                }
+            } catch { return ReferenceChecks.failed(error) }
+        }
+        var next = perId.makeIterator()
+        return ask.map { byEmail[$0] ?? next.next() ?? ReferenceCheck($0, .unknown("not asked")) } + skipped
+    }
+}
+
 /// Remembers MaintainX's `X-Rate-Limit-*` answers: when the window is used up, callers wait.
 final class RateLimitGate: @unchecked Sendable {
     private let lock = NSLock()

@@ -263,3 +263,51 @@ public struct MaximoConnector: CMMSConnector {
         return checks
     }
 }
+
+extension MaximoConnector {
+    /// The object structure, key attribute and site filter each kind is read with: `mxapiasset` by
+    /// `assetnum` in the configured site (the Postman collection, `Tests/Fixtures/specs/cmms/maximo-manage.postman_collection.json`,
+    /// reads `GET /api/os/mxapiasset?lean=1&oslc.select=assetid,assetnum,description,siteid`), `mxapioperloc` by
+    /// `location` in the site and `mxapiperson` by `personid` (persons belong to no site); IBM's Maximo REST API
+    /// guide ("Querying": `oslc.where=attr in ["a","b"]`) documents the `in` filter that asks for a batch at once.
+    static func referenceQuery(_ kind: MappedReference.Kind) -> (objectStructure: String, key: String, bySite: Bool) {
+        switch kind {
+        case .asset: ("mxapiasset", "assetnum", true)
+        case .location: ("mxapioperloc", "location", true)
+        case .user: ("mxapiperson", "personid", false)
+        }
+    }
+
+    /// One filtered read per kind and batch of 40 ids (`oslc.pageSize` above the batch, so one page holds
+    /// every match): an id among the members exists, one absent from a complete answer is missing.
+    /// Maximo keys are upper case, and its `=`/`in` compare without case, so ids are compared that way.
+    public func checkReferences(_ references: [MappedReference]) async -> [ReferenceCheck] {
+        let (ask, skipped) = ReferenceChecks.bounded(references)
+        var answers: [MappedReference: ReferenceCheck] = [:]
+        for kind in MappedReference.Kind.allCases {
+            let (os, key, bySite) = Self.referenceQuery(kind)
+            for batch in ReferenceChecks.batches(ask.filter { $0.kind == kind }) {
+                let list = batch.map { "\"" + $0.id.replacingOccurrences(of: "\"", with: "") + "\"" }.joined(separator: ",")
+                let clause = "\(key) in [\(list)]" + (bySite ? " and siteid=\"\(options.site)\"" : "")
+                let u = api + "/os/\(os)?lean=1&oslc.select=\(key)&oslc.pageSize=\(ReferenceChecks.batchSize * 2)&oslc.where="
+                    + OData.query(clause).replacingOccurrences(of: "=", with: "%3D")
+                let results: [ReferenceCheck]
+                do {
+                    let r = try await http.send(.GET, u, headers: headers)
+                    if r.status == 200, let members = r.json?["member"]?.arrayValue, r.json?["responseInfo"]?["nextPage"] == nil {
+                        let found = Set(members.compactMap { $0[key]?.stringValue })
+                        let place = bySite ? " in site \(options.site)" : ""
+                        results = ReferenceChecks.fromList(batch, asked: \.id, found: found, notFound: "no \(os) record with \(key) =\(place)", caseInsensitive: true)
+                    } else {
+                        let why = r.status == 200 ? "Maximo's answer was not one complete member list" : "HTTP \(r.status): \(ReferenceChecks.bounded(Self.describe(r)))"
+                        results = batch.map { ReferenceCheck($0, .unknown(why + (r.status == 403 ? " (the user needs read access to \(os))" : ""))) }
+                    }
+                } catch {
+                    results = batch.map { ReferenceCheck($0, ReferenceChecks.failed(error)) }
+                }
+                for c in results { answers[c.reference] = c }
+            }
+        }
+        return ask.map { answers[$0] ?? ReferenceCheck($0, .unknown("not asked")) } + skipped
+    }
+}

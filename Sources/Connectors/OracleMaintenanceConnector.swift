@@ -197,3 +197,27 @@ public struct OracleMaintenanceConnector: CMMSConnector {
         }
     }
 }
+
+extension OracleMaintenanceConnector {
+    /// The Installed Base Assets resource of the same REST API ("REST API for Oracle Fusion Cloud SCM",
+    /// Maintenance → Assets, `GET /installedBaseAssets?q=AssetNumber='…'`), the records `AssetNumber` of a
+    /// work order must name. One query per asset (the REST framework's `q` takes one value per attribute):
+    /// an empty `items` is Oracle's "no such asset". The work-order header carries neither user nor
+    /// location, so those are not sent to Oracle and not asked.
+    public func checkReferences(_ references: [MappedReference]) async -> [ReferenceCheck] {
+        let (ask, skipped) = ReferenceChecks.bounded(references)
+        let assetsURL = base + "/fscmRestApi/resources/\(options.restVersion)/installedBaseAssets"
+        let checked = await ReferenceChecks.perId(ask, id: { $0.kind == .asset ? $0.id : nil },
+                                                  unmapped: "not sent to Oracle: the work-order header has no assignee or location") { _, id in
+            let q = "AssetNumber='\(id.replacingOccurrences(of: "'", with: "''"))'"
+            do {
+                let r = try await http.send(.GET, assetsURL + "?onlyData=true&fields=AssetId,AssetNumber&limit=2&q=" + OData.query(q), headers: headers)
+                guard r.status == 200, let items = r.json?["items"]?.arrayValue else {
+                    return .unknown("HTTP \(r.status): \(ReferenceChecks.bounded(Self.describe(r)))" + (r.status == 403 ? " (the user needs a role that may view installed base assets)" : ""))
+                }
+                return items.contains { $0["AssetNumber"]?.stringValue == id } ? .exists : .missing("installedBaseAssets has no AssetNumber \(id)")
+            } catch { return ReferenceChecks.failed(error) }
+        }
+        return checked + skipped
+    }
+}

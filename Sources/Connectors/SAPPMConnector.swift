@@ -460,3 +460,52 @@ public struct SAPPMConnector: CMMSConnector {
         return checks
     }
 }
+
+extension SAPPMConnector {
+    /// The OData V2 master-data services SAP publishes beside the notification API (SAP Business Accelerator
+    /// Hub: "Equipment" `API_EQUIPMENT`, entity set `Equipment`; "Functional Location" `API_FUNCTIONALLOCATION_SRV`,
+    /// entity set `FunctionalLocation`). Their EDMX files are not among the specs this repository holds
+    /// (`Tests/Fixtures/specs/cmms`: the notification EDMX has no equipment or functional-location set and no
+    /// value help to read them), so only the key property, named like its set, is used.
+    static let masterData: [MappedReference.Kind: (service: String, set: String)] = [
+        .asset: ("/sap/opu/odata/sap/API_EQUIPMENT", "Equipment"),
+        .location: ("/sap/opu/odata/sap/API_FUNCTIONALLOCATION_SRV", "FunctionalLocation"),
+    ]
+
+    /// One `$filter=<Set> eq 'A' or <Set> eq 'B' …` read per batch of 40, `$top` above the batch: a value
+    /// in `d.results` exists, one absent from the answer is missing. Functional locations are asked only
+    /// when `sap.technical_object` sends them. Users (`PersonResponsible`, a personnel number) are not: no
+    /// service for them is in the specs here.
+    public func checkReferences(_ references: [MappedReference]) async -> [ReferenceCheck] {
+        let (ask, skipped) = ReferenceChecks.bounded(references)
+        var answers: [MappedReference: ReferenceCheck] = [:]
+        for ref in ask {
+            if ref.kind == .user { answers[ref] = ReferenceCheck(ref, .notCheckable("SAP personnel numbers are not read: no HR/business-partner service is configured")) }
+            if ref.kind == .location, options.technicalObject != .functionalLocation {
+                answers[ref] = ReferenceCheck(ref, .notCheckable("not sent to SAP: sap.technical_object is equipment"))
+            }
+        }
+        for (kind, (service, set)) in Self.masterData.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
+            for batch in ReferenceChecks.batches(ask.filter { $0.kind == kind && answers[$0] == nil }) {
+                let filter = batch.map { "\(set) eq \(OData.literal($0.id))" }.joined(separator: " or ")
+                let u = url(base + service + "/\(set)?$select=\(set)&$top=\(ReferenceChecks.batchSize * 2)&$filter=" + OData.query(filter))
+                let results: [ReferenceCheck]
+                do {
+                    let r = try await http.send(.GET, u, headers: baseHeaders)
+                    cookies.store(from: r.headers)
+                    if r.status == 200, let items = r.json?["d"]?["results"]?.arrayValue {
+                        results = ReferenceChecks.fromList(batch, asked: \.id, found: Set(items.compactMap { $0[set]?.stringValue }),
+                                                           notFound: "\(set) not found in \(service.split(separator: "/").last ?? "")")
+                    } else {
+                        let hint = r.status == 404 ? " (is \(service) activated in /IWFND/MAINT_SERVICE?)" : r.status == 403 ? " (the user needs read authorization for \(set))" : ""
+                        results = batch.map { ReferenceCheck($0, .unknown("HTTP \(r.status): \(ReferenceChecks.bounded(Self.describe(r)))" + hint)) }
+                    }
+                } catch {
+                    results = batch.map { ReferenceCheck($0, ReferenceChecks.failed(error)) }
+                }
+                for c in results { answers[c.reference] = c }
+            }
+        }
+        return ask.map { answers[$0] ?? ReferenceCheck($0, .unknown("not asked")) } + skipped
+    }
+}

@@ -220,3 +220,28 @@ final class SessionToken: @unchecked Sendable {
     func get() -> String? { lock.withLock { token } }
     func set(_ t: String?) { lock.withLock { token = t } }
 }
+
+extension UpKeepConnector {
+    /// `GET /api/v2/assets/{id}`, `/locations/{id}` and `/users/{id}` (UpKeep API v2, developers.onupkeep.com:
+    /// "Get an asset", "Get a location", "Get a user"), for the ids a work order would carry: `asset_map` /
+    /// `location_map` values and the `users` targets. 200 is the record; 404 with UpKeep's
+    /// `{"success": false, "message"}` body is "no such id".
+    public func checkReferences(_ references: [MappedReference]) async -> [ReferenceCheck] {
+        let (ask, skipped) = ReferenceChecks.bounded(references)
+        let checked = await ReferenceChecks.perId(ask, id: { ref in
+            switch ref.kind {
+            case .asset: options.assetMap[ref.id]
+            case .location: options.locationMap[ref.id]
+            case .user: ref.id
+            }
+        }, unmapped: "not sent to UpKeep: no upkeep.asset_map / location_map entry") { kind, id in
+            let collection = switch kind { case .asset: "assets"; case .location: "locations"; case .user: "users" }
+            let key = id.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-._"))) ?? id
+            do {
+                let r = try await send(.GET, "/\(collection)/\(key)")
+                return ReferenceChecks.byKey(r, describe: Self.describe) { $0.json?["success"]?.boolValue == false }
+            } catch { return ReferenceChecks.failed(error) }
+        }
+        return checked + skipped
+    }
+}

@@ -251,6 +251,15 @@ public enum FiixEmulator {
                     return .object(o)
                 }
                 return EmulatorHTTP.json(status: .ok, ["_maCn": JSONValue.string("FindResponse"), "objects": .array(objects), "totalObjects": .number(Double(items.count))])
+            case ("FindByIdRequest", "Asset"), ("FindByIdRequest", "User"):
+                // Master data by id, from the tenant's numbered assets / users; an unknown id is the same error
+                // object as an unknown work order. Without that tenant table every id is a record.
+                guard let id = body["id"]?.doubleValue.flatMap(Self.id) else { return rpcError(400, "FindByIdRequest needs a numeric id") }
+                let table = cls == "Asset" ? (tenant?.assets ?? []) : (tenant?.users ?? [])
+                guard table.isEmpty || table.contains(where: { $0.number == id }) else { return rpcError(404, "No \(cls) with that id") }
+                let name = table.first { $0.number == id }.map { $0.name ?? $0.id } ?? "\(cls) \(id)"
+                return EmulatorHTTP.json(status: .ok, ["_maCn": JSONValue.string("FindByIdResponse"),
+                                                       "object": .object(["id": .number(Double(id)), (cls == "Asset" ? "strName" : "strFullName"): .string(name)])])
             case ("FindByIdRequest", "WorkOrder"):
                 guard let id = body["id"]?.doubleValue.flatMap(Self.id).map(String.init), let w = await state.find(id: id) else { return rpcError(404, "No WorkOrder with that id") }
                 let explicit = await store.status(id)

@@ -108,6 +108,25 @@ public enum HxGNEAMEmulator {
             return .object(["Result": .object(["ResultData": .object(v)])])
         }
 
+        // Equipment by key (`GET /axis/restservices/equipment/{CODE}#{ORG}`), answered from the tenant's assets
+        // in EAM's record shape; an unknown code is 404 with EAM's ErrorAlert. Without a tenant asset table
+        // every code is a record.
+        let equipment = router.group("axis/restservices/equipment")
+        equipment.add(middleware: BasicAuthCheck(state: state, unauthorized: { alert(.unauthorized, "Invalid credentials") }))
+        equipment.get(":key") { request, context in
+            if let h = headersOK(request) { return alert(.badRequest, h) }
+            let raw = context.parameters.get("key") ?? ""
+            let parts = (raw.removingPercentEncoding ?? raw).split(separator: "#", maxSplits: 1).map(String.init)
+            guard parts.count == 2 else { return alert(.badRequest, "The key must be EQUIPMENTCODE#ORGANIZATION") }
+            let assets = tenant?.assets ?? []
+            guard let hit = assets.isEmpty ? TenantData.Entry(id: parts[0]) : assets.first(where: { $0.id.caseInsensitiveCompare(parts[0]) == .orderedSame }) else {
+                return alert(.notFound, "Record not found")
+            }
+            let record: [String: JSONValue] = ["EQUIPMENTID": .object(["EQUIPMENTCODE": .string(hit.id.uppercased()), "ORGANIZATIONID": .object(["ORGANIZATIONCODE": .string(parts[1])]),
+                                                                       "DESCRIPTION": .string(hit.name ?? hit.id)])]
+            return EmulatorHTTP.json(status: .ok, ["Result": JSONValue.object(["ResultData": .object(record)])])
+        }
+
         api.post("") { request, _ in
             if let h = headersOK(request) { return alert(.badRequest, h) }
             guard let b = (try? JSONValue.parse(try await EmulatorHTTP.body(request)))?.objectValue else { return alert(.badRequest, "Invalid JSON") }

@@ -59,6 +59,27 @@ public enum LimbleEmulator {
             return .object(v)
         }
 
+        // Master-data lists filtered by id (`GET /v2/assets?assets=1,2`, `/v2/users?users=…`, `/v2/locations?locations=…`):
+        // a JSON array of the records found, `[]` when none (a filter that matches nothing is not an error).
+        // From the tenant's numbered assets and users; without that table (and for locations, which a tenant
+        // file does not number) every id asked for is a record.
+        for (path, idField, nameField) in [("assets", "assetID", "name"), ("users", "userID", "userLastName"), ("locations", "locationID", "name")] {
+            let list = router.group(RouterPath("v2/\(path)"))
+            list.add(middleware: BasicAuthCheck(state: state, unauthorized: { fail(.unauthorized, "Invalid client credentials") }))
+            list.get("") { request, _ in
+                let raw = request.uri.queryParameters.get(path) ?? ""
+                var asked: [Int] = []
+                for part in raw.split(separator: ",") {
+                    guard let n = Int(part.trimmingCharacters(in: .whitespaces)) else { return fail(.badRequest, "\(path) must be a comma-separated list of ids") }
+                    asked.append(n)
+                }
+                let table = path == "assets" ? (tenant?.assets ?? []) : path == "users" ? (tenant?.users ?? []) : []
+                let hits: [(Int, String)] = table.isEmpty ? asked.map { ($0, "\(path) \($0)") }
+                    : table.compactMap { e in e.number.flatMap { n in asked.isEmpty || asked.contains(n) ? (n, e.name ?? e.id) : nil } }
+                return EmulatorHTTP.json(status: .ok, JSONValue.array(hits.map { .object([idField: .number(Double($0.0)), nameField: .string($0.1)]) }))
+            }
+        }
+
         api.post("") { request, _ in
             guard let b = (try? JSONValue.parse(try await EmulatorHTTP.body(request)))?.objectValue else { return fail(.badRequest, "Body must be JSON") }
             for k in b.keys.sorted() {

@@ -218,6 +218,10 @@ public enum MaintainXEmulator {
                                              "priority": .string(["LOW", "MEDIUM", "HIGH", "NONE"][s.index % 4]), "assetId": .number(Double(s.assetNumber))]))
         }
         let tenant = state.options.tenant
+        // The people the API knows: the seed's crew and the tenant's numbered users (an id with an @ is their e-mail).
+        let directory = seed.users + (tenant?.users ?? []).compactMap { u in
+            u.number.map { n in User(id: n, firstName: u.name ?? u.id, lastName: "", email: u.id.contains("@") ? u.id : nil) }
+        }.filter { u in !seed.users.contains { $0.id == u.id } }
         let userByEmail = Dictionary(seed.users.compactMap { u in u.email.map { ($0.lowercased(), u.id) } }, uniquingKeysWith: { a, _ in a })
 
         /// Assignees as MaintainX answers them: a user given by e-mail comes back as the user's id.
@@ -348,12 +352,47 @@ public enum MaintainXEmulator {
             let q = request.uri.queryParameters
             guard let limit = pageLimit(q.get("limit")) else { return errors(.badRequest, [("limit", "\"limit\" must be between 1 and 200")]) }
             let emails = Set(q.getAll("email").map { $0.lowercased() })
-            let users = seed.users.filter { u in emails.isEmpty || u.email.map { emails.contains($0.lowercased()) } == true }.sorted { $0.id < $1.id }
+            // E-mails are answered from the seed crew and the tenant's numbered users only, also without a
+            // tenant: the planning read relies on an unknown e-mail finding nobody.
+            let known = directory
+            let users = known.filter { u in emails.isEmpty || u.email.map { emails.contains($0.lowercased()) } == true }.sorted { $0.id < $1.id }
             guard let (slice, next) = page(users, cursor: q.get("cursor"), limit: limit, seed: seed) else { return errors(.badRequest, [("cursor", "\"cursor\" is not a valid pagination reference")]) }
             let out: [JSONValue] = slice.map { u in
                 .object(["id": .number(Double(u.id)), "firstName": .string(u.firstName), "lastName": .string(u.lastName), "email": u.email.map { .string($0) } ?? .null])
             }
             return EmulatorHTTP.json(status: .ok, ["users": JSONValue.array(out), "nextCursor": next.map { .string($0) } ?? .null, "nextPageUrl": nextPageURL(request, next)])
+        }
+
+        // Reads by id, answered as the OpenAPI describes them: 200 `{"asset": {id, name, …}}` (`location`,
+        // `user` alike), 404 `{"error": "Not Found."}`, 400 `{"error": …}` for an id that is not an integer.
+        // From the tenant's numbered assets and users; a table the tenant leaves out (and locations, which
+        // a tenant file does not number) answers every id with a record.
+        @Sendable func record(_ kind: String, _ raw: String?, known: (Int) -> (name: String, extra: [String: JSONValue])?) -> Response {
+            guard let raw, let id = Int(raw) else { return EmulatorHTTP.json(status: .badRequest, ["error": "\"id\" must be a number"]) }
+            guard let r = known(id) else { return EmulatorHTTP.json(status: .notFound, ["error": "Not Found."]) }
+            var o: [String: JSONValue] = ["id": .number(Double(id))]
+            o.merge(r.extra) { a, _ in a }
+            if kind != "user" { o["name"] = .string(r.name) }
+            return EmulatorHTTP.json(status: .ok, [kind: JSONValue.object(o)])
+        }
+        api.get("assets/:id") { _, context in
+            record("asset", context.parameters.get("id")) { id in
+                guard let assets = tenant?.assets, !assets.isEmpty else { return ("Asset \(id)", [:]) }
+                return assets.first { $0.number == id }.map { ($0.name ?? $0.id, [:]) }
+            }
+        }
+        api.get("locations/:id") { _, context in
+            record("location", context.parameters.get("id")) { id in ("Location \(id)", [:]) }
+        }
+        api.get("users/:id") { _, context in
+            record("user", context.parameters.get("id")) { id in
+                if tenant?.users.isEmpty ?? true, !directory.contains(where: { $0.id == id }) {
+                    return ("", ["firstName": .string("Emulated"), "lastName": .string("User")])
+                }
+                return directory.first { $0.id == id }.map { u in
+                    ("", ["firstName": .string(u.firstName), "lastName": .string(u.lastName), "email": u.email.map { .string($0) } ?? .null])
+                }
+            }
         }
 
         api.get("workorders/:id") { _, context in

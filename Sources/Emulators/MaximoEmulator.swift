@@ -190,6 +190,7 @@ public enum MaximoEmulator {
 
         api.get("os/:os") { request, context in
             let os = context.parameters.get("os")?.lowercased()
+            if let os, let table = masterData(os, tenant: tenant) { return masterDataQuery(os, table: table, request: request) }
             guard supported(os), let os else { return error(.notFound, "BMXAA8727E", "BMXAA8727E - The object structure is not emulated.") }
             var items = await state.all()
             if let w = request.uri.queryParameters.get("oslc.where") {
@@ -384,6 +385,55 @@ public enum MaximoEmulator {
     }
 
     /// `attr="value" and attr2="value2"`.
+    /// The master-data object structures the emulator answers queries on, from the tenant: `mxapiasset`
+    /// (assetnum), `mxapioperloc` (location: the tenant's functional locations and locations), `mxapiperson`
+    /// (personid: the tenant's users). `all` is nil when the tenant has no such table: then every value
+    /// asked for is answered as a record (the emulator's permissive mode).
+    static func masterData(_ os: String, tenant: TenantData?) -> (key: String, all: [String]?)? {
+        func known(_ values: [String]) -> [String]? { values.isEmpty ? nil : values }
+        switch os {
+        case "mxapiasset", "mxasset": return ("assetnum", known(tenant?.assets.map(\.id) ?? []))
+        case "mxapioperloc", "mxoperloc":
+            let t = tenant
+            return ("location", known((t?.functionalLocations ?? []) + (t?.assets.compactMap(\.functionalLocation) ?? []) + (t?.assets.compactMap(\.location) ?? [])))
+        case "mxapiperson", "mxperson": return ("personid", known(tenant?.users.map(\.id) ?? []))
+        default: return nil
+        }
+    }
+
+    /// `GET /maximo/api/os/<master data>?oslc.where=<key> in ["A","B"] [and siteid="…"]` (or `<key>="A"`):
+    /// the matching records as `member`, an empty `member` when none match (Maximo answers a query with no
+    /// match with 200 and no members, not 404). Keys compare without case, as Maximo's upper-case keys do.
+    static func masterDataQuery(_ os: String, table: (key: String, all: [String]?), request: Request) -> Response {
+        let q = request.uri.queryParameters
+        guard let w = q.get("oslc.where") else {
+            return EmulatorHTTP.json(status: .ok, ["member": JSONValue.array((table.all ?? []).map { .object([table.key: .string($0)]) }), "responseInfo": .object(["href": .string("/maximo/api/os/\(os)")])])
+        }
+        var asked: [String] = []
+        var site: String?
+        for clause in w.components(separatedBy: " and ") {
+            let t = clause.trimmingCharacters(in: .whitespaces)
+            if t.lowercased().hasPrefix("siteid") { site = t.split(separator: "=", maxSplits: 1).last.map { $0.trimmingCharacters(in: CharacterSet(charactersIn: "\" ")) }; continue }
+            if let r = t.range(of: " in ", options: .caseInsensitive), t[..<r.lowerBound].trimmingCharacters(in: .whitespaces).lowercased() == table.key {
+                let list = t[r.upperBound...].trimmingCharacters(in: .whitespaces)
+                guard list.hasPrefix("["), list.hasSuffix("]") else { return error(.badRequest, "BMXAA9370E", "BMXAA9370E - The oslc.where clause \(w) could not be parsed.") }
+                asked += list.dropFirst().dropLast().split(separator: ",").map { $0.trimmingCharacters(in: CharacterSet(charactersIn: "\" ")) }
+            } else if let eq = t.firstIndex(of: "="), t[..<eq].trimmingCharacters(in: .whitespaces).lowercased() == table.key {
+                asked.append(t[t.index(after: eq)...].trimmingCharacters(in: CharacterSet(charactersIn: "\" ")))
+            } else {
+                return error(.badRequest, "BMXAA9370E", "BMXAA9370E - The oslc.where clause \(w) could not be parsed (emulator: \(table.key) in [..], \(table.key)=\"..\", siteid=\"..\").")
+            }
+        }
+        let members: [JSONValue] = asked.compactMap { a in
+            let hit = table.all.map { all in all.first { $0.caseInsensitiveCompare(a) == .orderedSame } } ?? a.uppercased()
+            guard let hit else { return nil }
+            var o: [String: JSONValue] = [table.key: .string(hit.uppercased())]
+            if let site { o["siteid"] = .string(site) }
+            return .object(o)
+        }
+        return EmulatorHTTP.json(status: .ok, ["member": JSONValue.array(members), "responseInfo": .object(["href": .string("/maximo/api/os/\(os)"), "totalCount": .number(Double(members.count))])])
+    }
+
     static func parseWhere(_ w: String) -> [(String, String)]? {
         var out: [(String, String)] = []
         for clause in w.components(separatedBy: " and ") {

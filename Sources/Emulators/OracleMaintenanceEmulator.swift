@@ -25,6 +25,7 @@ public enum OracleMaintenanceEmulator {
     ]
     static let statuses: Set<String> = ["ORA_UNRELEASED", "ORA_RELEASED", "ORA_ON_HOLD", "ORA_COMPLETED", "ORA_CLOSED", "ORA_CANCELED"]
     static let path = "fscmRestApi/resources/11.13.18.05/maintenanceWorkOrders"
+    static let assetsPath = "fscmRestApi/resources/11.13.18.05/installedBaseAssets"
 
     actor Store {
         var records: [String: [String: JSONValue]] = [:]
@@ -122,6 +123,30 @@ public enum OracleMaintenanceEmulator {
             }
             await store.put(wo.id, body)
             return EmulatorHTTP.json(status: .created, await view(wo.id), headers: [.location: "/\(path)/\(wo.id)"])
+        }
+
+        // Installed Base Assets (`GET /installedBaseAssets?q=AssetNumber='…'`): the tenant's assets as
+        // `items`, an empty `items` when none match (Oracle answers a query with no match so, not 404).
+        // Without a tenant asset table every AssetNumber asked for is a record.
+        let assets = router.group(RouterPath(assetsPath))
+        assets.add(middleware: BasicAuthCheck(state: state, unauthorized: { text(.unauthorized, "Authorization required") }))
+        assets.get("") { request, _ in
+            var number: String?
+            if let q = request.uri.queryParameters.get("q") {
+                let kv = q.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+                guard kv.count == 2, kv[0] == "AssetNumber", !q.contains(";") else {
+                    return text(.badRequest, "The query \(q) is not valid (emulator: AssetNumber='…').")
+                }
+                number = kv[1].trimmingCharacters(in: CharacterSet(charactersIn: "'")).replacingOccurrences(of: "''", with: "'")
+            }
+            let known = tenant?.assets ?? []
+            var items: [JSONValue] = []
+            for (i, a) in known.enumerated() where number == nil || a.id == number {
+                items.append(.object(["AssetId": .number(Double(300_000_000 + i)), "AssetNumber": .string(a.id)]))
+            }
+            if known.isEmpty, let number { items = [.object(["AssetId": .number(300_000_000), "AssetNumber": .string(number)])] }
+            return EmulatorHTTP.json(status: .ok, ["items": JSONValue.array(items), "count": .number(Double(items.count)), "hasMore": .bool(false),
+                                                   "limit": .number(25), "offset": .number(0)])
         }
 
         api.get("") { request, _ in

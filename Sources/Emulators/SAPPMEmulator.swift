@@ -231,6 +231,9 @@ public enum SAPPMEmulator {
         }
 
         func get(service: String, rest: String, request: Request) async throws -> Response {
+            if let set = SAPPMEmulator.masterDataSets[service] {
+                return SAPPMEmulator.masterData(service: service, set: set, rest: rest, request: request, tenant: state.options.tenant)
+            }
             guard ["API_MAINTNOTIFICATION", "API_MAINTENANCEORDER", "API_CV_ATTACHMENT_SRV"].contains(service) else {
                 return odataError(.notFound, code: "/IWFND/MED/170", "No service found for namespace '', name '\(service)', version '0001'")
             }
@@ -527,6 +530,33 @@ public enum SAPPMEmulator {
     }
 
     /// SAP Gateway's JSON error envelope.
+    /// Master data read by the existence check: `API_EQUIPMENT` → `Equipment`, `API_FUNCTIONALLOCATION_SRV` →
+    /// `FunctionalLocation` (entity set and key property of the same name in SAP's published services).
+    static let masterDataSets = ["API_EQUIPMENT": "Equipment", "API_FUNCTIONALLOCATION_SRV": "FunctionalLocation"]
+
+    /// `GET /<service>/<Set>?$filter=<Set> eq 'A' or <Set> eq 'B'`: `{"d": {"results": [{<Set>: …}]}}` with the
+    /// tenant's matching records (an empty `results` when none match, as OData answers a filter).
+    /// Without the tenant table every value asked for is a record.
+    static func masterData(service: String, set: String, rest: String, request: Request, tenant: TenantData?) -> Response {
+        guard rest == set else { return Self.odataError(.notFound, code: "/IWBEP/CM_MGW_RT/005", "Resource '\(rest)' not found in the emulated \(service)") }
+        let known: [String] = set == "Equipment" ? (tenant?.assets.map(\.id) ?? [])
+            : (tenant?.functionalLocations ?? []) + (tenant?.assets.compactMap(\.functionalLocation) ?? [])
+        var asked: [String] = []
+        if let f = request.uri.queryParameters.get("$filter") {
+            for clause in f.components(separatedBy: " or ") {
+                let parts = clause.trimmingCharacters(in: .whitespaces).components(separatedBy: " eq ")
+                guard parts.count == 2, parts[0].trimmingCharacters(in: .whitespaces) == set else {
+                    return Self.odataError(.badRequest, code: "/IWBEP/CM_MGW_RT/022", "Invalid filter expression: '\(f)' (emulator: \(set) eq '…' joined by or)")
+                }
+                let v = parts[1].trimmingCharacters(in: .whitespaces)
+                guard v.count >= 2, v.hasPrefix("'"), v.hasSuffix("'") else { return Self.odataError(.badRequest, code: "/IWBEP/CM_MGW_RT/022", "Invalid filter expression: '\(f)'") }
+                asked.append(String(v.dropFirst().dropLast()).replacingOccurrences(of: "''", with: "'"))
+            }
+        }
+        let hits = known.isEmpty ? asked : known.filter { k in asked.isEmpty || asked.contains(k) }
+        return EmulatorHTTP.json(status: .ok, ["d": ["results": JSONValue.array(Array(Set(hits)).sorted().map { .object([set: .string($0)]) })]])
+    }
+
     static func odataError(_ status: HTTPResponse.Status, code: String, _ message: String, target: String = "", details: [[String: JSONValue]]? = nil) -> Response {
         let d = details ?? [["code": .string(code), "message": .string(message), "target": .string(target), "severity": .string("error"), "propertyref": .string("")]]
         let body: JSONValue = .object(["error": .object([

@@ -64,6 +64,24 @@ public enum UpKeepEmulator {
             return .object(v)
         }
 
+        // Master data by id (`GET /api/v2/assets/{id}`, `/locations/{id}`, `/users/{id}`): `{"success": true,
+        // "result": {…}}`, or 404 `{"success": false, "message": …}` for an id the tenant lacks. Without that
+        // tenant table (locations: functional_locations and the assets' locations) every id is a record.
+        for (path, kind) in [("assets", "Asset"), ("locations", "Location"), ("users", "User")] {
+            router.get("/api/v2/\(path)/:id") { request, context in
+                guard await authorized(request) else { return fail(.unauthorized, "Session token is invalid or expired") }
+                let raw = context.parameters.get("id") ?? ""
+                let id = raw.removingPercentEncoding ?? raw
+                let known: [String] = switch path {
+                case "assets": tenant?.assets.map(\.id) ?? []
+                case "locations": (tenant?.functionalLocations ?? []) + (tenant?.assets.compactMap(\.location) ?? []) + (tenant?.assets.compactMap(\.functionalLocation) ?? [])
+                default: tenant?.users.map(\.id) ?? []
+                }
+                guard known.isEmpty || known.contains(id) else { return fail(.notFound, "\(kind) not found") }
+                return EmulatorHTTP.json(status: .ok, ["success": JSONValue.bool(true), "result": .object(["id": .string(id), "name": .string("\(kind) \(id)")])])
+            }
+        }
+
         router.post("/api/v2/work-orders") { request, _ in
             guard await authorized(request) else { return fail(.unauthorized, "Session token is invalid or expired") }
             guard let b = (try? JSONValue.parse(try await EmulatorHTTP.body(request)))?.objectValue else { return fail(.badRequest, "Body must be JSON") }

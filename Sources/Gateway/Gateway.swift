@@ -19,6 +19,8 @@ public final class Gateway: Sendable {
     public let metrics: GatewayMetrics
     /// The broker connection as `/readyz` and `/metrics` show it; empty without MQTT.
     public let mqttStatus = MQTTStatusBoard()
+    /// The asset register the mapping was checked against (`check-connection` names its rows).
+    public let register: AssetRegister?
     /// Frames and annotated images; `nil` runs without evidence (some tests, the bench).
     public let evidence: EvidenceService?
     /// Decisions as they happen, for the plant floor (MQTT). Best effort: the store is the record.
@@ -32,6 +34,7 @@ public final class Gateway: Sendable {
 
     public init(settings: Settings, store: any GatewayStore, register: AssetRegister?, connectors: [any CMMSConnector], logger: Logger,
                 evidence: EvidenceService? = nil, planning: PlanningContext? = nil) {
+        self.register = register
         let rules = PipelineRules(settings: settings, mapper: AssetMapper(cameras: settings.assets.cameras, register: register), planning: planning)
         let wake = WakeSignals(names: connectors.map(\.name))
         let metrics = GatewayMetrics(), floorEvents = FloorEventBus()

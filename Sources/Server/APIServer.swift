@@ -85,6 +85,7 @@ public struct APIServer: Sendable {
                 let nodes = try await store.liveNodes(window: max(15, store.lease / 2), now: Date())
                 return json(ClusterView(node: store.node, shared: store.isShared, leaseSeconds: store.lease, nodes: nodes))
             },
+            Route(method: .get, path: "/v1/cmms/check", handler: cmmsCheck),
             Route(method: .get, path: "/", handler: { _, _ in Dashboard.response() }),
         ]
     }
@@ -280,6 +281,37 @@ public struct APIServer: Sendable {
             ok = ok && mqtt.state == .connected
         }
         return json(["ready": ok ? "true" : "false"].merging(checks) { a, _ in a }, status: ok ? .ok : .serviceUnavailable)
+    }
+
+    /// `check-connection` over the API: admin only, because it makes each CMMS answer up to 500 reads.
+    /// Origins name the configuration as `config` (the server does not keep the file's name).
+    func cmmsCheck(_ request: Request, _ ctx: MillwrightContext) async throws -> Response {
+        try ctx.require(.admin)
+        var out: [JSONValue] = []
+        for entry in gateway.settings.cmms {
+            guard let c = gateway.connectors[entry.name] else { continue }
+            let checks = await c.checkConnection()
+            let refs = MappedReferences.collect(settings: gateway.settings, cmms: entry, register: gateway.register,
+                                                registerFile: gateway.settings.assets.registerPath, configFile: "config")
+            let results = await c.checkReferences(refs)
+            out.append(.object([
+                "name": .string(c.name), "kind": .string(c.kind),
+                "checks": .array(checks.map { ch in
+                    var o: [String: JSONValue] = ["step": .string(ch.step), "ok": .bool(ch.ok), "detail": .string(ch.detail)]
+                    if let f = ch.fix { o["fix"] = .string(f) }
+                    return .object(o)
+                }),
+                "references": .array(results.map { r in
+                    var o: [String: JSONValue] = ["kind": .string(r.reference.kind.rawValue), "id": .string(r.reference.id),
+                                                  "origin": .string(r.reference.origin), "status": .string(r.status.label)]
+                    if let a = r.asked { o["asked"] = .string(a) }
+                    if let d = r.status.detail { o["detail"] = .string(d) }
+                    return .object(o)
+                }),
+                "missing": .number(Double(results.filter { $0.status.label == "missing" }.count)),
+            ]))
+        }
+        return json(JSONValue.object(["cmms": .array(out)]))
     }
 
     func metrics(_ request: Request, _ ctx: MillwrightContext) async throws -> Response {

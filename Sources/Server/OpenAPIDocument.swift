@@ -320,6 +320,12 @@ paths:
       responses:
         "200":
           description: This node and the live nodes (heard from within the last 15 s, or half a lease if longer)
+  /v1/cmms/check:
+    get:
+      summary: What `millwright check-connection` reports - per CMMS the connection checks, then every mapped asset, location and user read from the CMMS (admin; calls each CMMS, at most 500 references per system)
+      responses:
+        "200":
+          description: One entry per configured CMMS
           content:
             application/json:
               schema:
@@ -343,6 +349,39 @@ paths:
                         leases: { type: integer, description: Work orders it holds in flight }
                         lease_until: { type: string, format: date-time, description: When the last of those leases runs out }
                         is_self: { type: boolean }
+                required: [cmms]
+                properties:
+                  cmms:
+                    type: array
+                    items:
+                      type: object
+                      required: [name, kind, checks, references, missing]
+                      properties:
+                        name: { type: string }
+                        kind: { type: string }
+                        checks:
+                          type: array
+                          items:
+                            type: object
+                            required: [step, ok, detail]
+                            properties:
+                              step: { type: string }
+                              ok: { type: boolean }
+                              detail: { type: string }
+                              fix: { type: string }
+                        references:
+                          type: array
+                          items:
+                            type: object
+                            required: [kind, id, origin, status]
+                            properties:
+                              kind: { type: string, enum: [asset, location, user] }
+                              id: { type: string, description: "Our value, as the configuration has it" }
+                              asked: { type: string, description: "The id asked of the CMMS, when the connector translates ours (asset_map)" }
+                              origin: { type: string, description: "Where the configuration names it: register file:line, or config line and camera, or users entry" }
+                              status: { type: string, enum: [exists, missing, unknown, not checkable] }
+                              detail: { type: string, description: "The CMMS's words for missing; why for unknown and not checkable" }
+                        missing: { type: integer, description: References the CMMS said it does not have }
         "401": { $ref: "#/components/responses/Unauthorized" }
         "403": { $ref: "#/components/responses/Forbidden" }
         "503": { $ref: "#/components/responses/Unavailable" }
