@@ -320,12 +320,6 @@ paths:
       responses:
         "200":
           description: This node and the live nodes (heard from within the last 15 s, or half a lease if longer)
-  /v1/cmms/check:
-    get:
-      summary: What `millwright check-connection` reports - per CMMS the connection checks, then every mapped asset, location and user read from the CMMS (admin; calls each CMMS, at most 500 references per system)
-      responses:
-        "200":
-          description: One entry per configured CMMS
           content:
             application/json:
               schema:
@@ -349,6 +343,19 @@ paths:
                         leases: { type: integer, description: Work orders it holds in flight }
                         lease_until: { type: string, format: date-time, description: When the last of those leases runs out }
                         is_self: { type: boolean }
+        "401": { $ref: "#/components/responses/Unauthorized" }
+        "403": { $ref: "#/components/responses/Forbidden" }
+        "503": { $ref: "#/components/responses/Unavailable" }
+  /v1/cmms/check:
+    get:
+      summary: What `millwright check-connection` reports - per CMMS the connection checks, then every mapped asset, location and user read from the CMMS (admin; calls each CMMS, at most 500 references per system)
+      responses:
+        "200":
+          description: One entry per configured CMMS
+          content:
+            application/json:
+              schema:
+                type: object
                 required: [cmms]
                 properties:
                   cmms:
