@@ -9,6 +9,7 @@ import Testing
 struct Plant {
     let dir: String
     let cmmsURL: String
+    let environment: [String: String]
     var configPath: String { dir + "/millwright.yaml" }
     var dbPath: String { dir + "/data/millwright.sqlite" }
     static let keys = ["MW_KEY_INGEST": "ingest-key", "MW_KEY_VIEWER": "viewer-key", "MW_KEY_OPERATOR": "operator-key",
@@ -16,10 +17,13 @@ struct Plant {
                        "MW_EVIDENCE_SECRET": "evidence-secret"]
 
     /// `extra` is appended as further top-level sections (technicians, notifications, …); `server` is the server section.
+    /// `storage` is the storage section; `environment` is added to every `serve` (a PostgreSQL URL).
     init(cmmsURL: String, confirm: Int = 1, extraCameras: String = "", maxAttempts: Int = 50, extra: String = "",
-         server: String = "{ host: 127.0.0.1, port: 0 }") throws {
+         server: String = "{ host: 127.0.0.1, port: 0 }", storage: String = "{ sqlite: ./data/millwright.sqlite }",
+         environment: [String: String] = [:]) throws {
         dir = FileManager.default.temporaryDirectory.appendingPathComponent("mw-bb-\(UUID().uuidString.prefix(8))").path
         self.cmmsURL = cmmsURL
+        self.environment = environment
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         try """
         asset_id,name,location,criticality
@@ -30,7 +34,7 @@ struct Plant {
         """.write(toFile: dir + "/assets.csv", atomically: true, encoding: .utf8)
         try """
         server: \(server)
-        storage: { sqlite: ./data/millwright.sqlite }
+        storage: \(storage)
         evidence: { directory: ./data/evidence, public_url: "https://mw.plant.example", signing_secret_env: MW_EVIDENCE_SECRET }
         cmms:
           - name: sandbox
@@ -64,8 +68,10 @@ struct Plant {
         """.write(toFile: configPath, atomically: true, encoding: .utf8)
     }
 
-    func serve() throws -> Spawned {
-        try Spawned(["serve", "--config", configPath], name: "serve", environment: Self.keys)
+    /// `environment` is added for this process only (a test-only hook, say).
+    func serve(name: String = "serve", environment extra: [String: String] = [:]) throws -> Spawned {
+        try Spawned(["serve", "--config", configPath], name: name,
+                    environment: Self.keys.merging(environment) { $1 }.merging(extra) { $1 })
     }
 
     static func emulator(_ extra: [String] = []) throws -> Spawned {
