@@ -142,10 +142,10 @@ let package = Package(
             .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "Metrics", package: "swift-metrics"),
         ]),
-        // What the test targets share: process launchers (the built binary, mosquitto, openssl),
+        // What the test targets share: process launchers (the built binary, mosquitto, openssl, PostgreSQL),
         // in-process emulators, a test PKI, and the one locator of the spec files.
         .target(name: "MillwrightTesting", dependencies: [
-            "Emulators",
+            "Emulators", "MillwrightCore",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
@@ -180,6 +180,14 @@ let package = Package(
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
         .testTarget(name: "StoreTests", dependencies: ["MillwrightCore", "Store"]),
+        // The PostgreSQL backend against a real server the harness starts (Debian's postgresql).
+        .testTarget(name: "StorePostgresTests", dependencies: [
+            "StorePostgres", "Store", "MillwrightCore", "MillwrightTesting",
+            .product(name: "PostgresNIO", package: "postgres-nio"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .testTarget(name: "GatewayTests", dependencies: [
             "Gateway", "Store", "MillwrightCore", "Notify",
             .product(name: "Logging", package: "swift-log"),
