@@ -204,6 +204,40 @@ import Testing
         }
     }
 
+    /// Two writes that lock rows in opposite orders deadlock; the server aborts one (40P01)
+    /// and the backend runs that one again from the start, so both succeed.
+    @Test func aDeadlockedWriteIsRunAgain() async throws {
+        try await withBackend { backend in
+            _ = try await backend.write { s in
+                try s.run("CREATE TABLE accounts (id text PRIMARY KEY, n bigint NOT NULL)")
+                try s.run("INSERT INTO accounts (id, n) VALUES ('a', 0), ('b', 0)")
+            }
+            let runs = Counter()
+            let aLocked = DispatchSemaphore(value: 0), bLocked = DispatchSemaphore(value: 0)
+            // Each body meets the other only on its first run, so the retry runs straight through.
+            func transfer(first: String, second: String, mine: DispatchSemaphore, theirs: DispatchSemaphore) -> Task<Void, any Error> {
+                Task {
+                    try await backend.write { s in
+                        let run = runs.next()
+                        try s.run("UPDATE accounts SET n = n + 1 WHERE id = ?", [first])
+                        if run <= 2 {
+                            mine.signal()
+                            theirs.wait()
+                        }
+                        try s.run("UPDATE accounts SET n = n + 1 WHERE id = ?", [second])
+                    }
+                }
+            }
+            let one = transfer(first: "a", second: "b", mine: aLocked, theirs: bLocked)
+            let two = transfer(first: "b", second: "a", mine: bLocked, theirs: aLocked)
+            try await one.value
+            try await two.value
+            #expect(runs.value == 3)
+            let totals = try await backend.read { s in try s.rows("SELECT n FROM accounts ORDER BY id").map { row -> Int in row["n"] } }
+            #expect(totals == [2, 2])
+        }
+    }
+
     @Test func twoNodesStartingTogetherMigrateOnce() async throws {
         let server = try SharedPostgres.current()
         let settings = server.settings(pool: 2)
@@ -258,4 +292,11 @@ import Testing
             #expect(ids == [1, 2])
         }
     }
+}
+
+final class Counter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var count = 0
+    func next() -> Int { lock.withLock { count += 1; return count } }
+    var value: Int { lock.withLock { count } }
 }
