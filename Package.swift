@@ -26,6 +26,7 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
         // Pure domain logic: validation, confirmation, incidents, severity, priority,
@@ -73,6 +74,15 @@ let package = Package(
         .target(name: "Store", dependencies: [
             "MillwrightCore",
             .product(name: "GRDB", package: "GRDB.swift"),
+        ]),
+        // The same store logic on PostgreSQL (PostgresNIO): pooled connections, `?` → `$N`, migrations.
+        .target(name: "StorePostgres", dependencies: [
+            "Store", "MillwrightCore",
+            .product(name: "PostgresNIO", package: "postgres-nio"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            .product(name: "Logging", package: "swift-log"),
         ]),
         // CMMS connectors: one file per system.
         .target(name: "Connectors", dependencies: [
@@ -132,10 +142,10 @@ let package = Package(
             .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "Metrics", package: "swift-metrics"),
         ]),
-        // What the test targets share: process launchers (the built binary, mosquitto, openssl),
+        // What the test targets share: process launchers (the built binary, mosquitto, openssl, PostgreSQL),
         // in-process emulators, a test PKI, and the one locator of the spec files.
         .target(name: "MillwrightTesting", dependencies: [
-            "Emulators",
+            "Emulators", "MillwrightCore",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
@@ -170,6 +180,14 @@ let package = Package(
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
         .testTarget(name: "StoreTests", dependencies: ["MillwrightCore", "Store"]),
+        // The PostgreSQL backend against a real server the harness starts (Debian's postgresql).
+        .testTarget(name: "StorePostgresTests", dependencies: [
+            "StorePostgres", "Store", "MillwrightCore", "MillwrightTesting",
+            .product(name: "PostgresNIO", package: "postgres-nio"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .testTarget(name: "GatewayTests", dependencies: [
             "Gateway", "Store", "MillwrightCore", "Notify",
             .product(name: "Logging", package: "swift-log"),

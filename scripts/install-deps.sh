@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs what Millwright needs beyond the Swift toolchain, on Debian/Ubuntu:
-# libjpeg-turbo and libpng (evidence images), SQLite, mosquitto (MQTT tests),
+# libjpeg-turbo and libpng (evidence images), SQLite, mosquitto (MQTT tests), PostgreSQL
+# (the StorePostgres tests start their own throw-away servers with its initdb/pg_ctl),
 # python3 with Pillow, aiosmtpd and schemathesis (test peers), openssl (test certificates).
 set -euo pipefail
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 need=()
-for p in libturbojpeg0-dev libpng-dev libsqlite3-dev sqlite3 mosquitto mosquitto-clients openssl python3 python3-pip; do
+for p in libturbojpeg0-dev libpng-dev libsqlite3-dev sqlite3 mosquitto mosquitto-clients postgresql openssl python3 python3-pip; do
   dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
 done
 if [ ${#need[@]} -gt 0 ]; then
@@ -14,8 +15,17 @@ if [ ${#need[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
 fi
-# The broker is started by the tests on their own ports; the packaged service is not needed.
-if command -v systemctl >/dev/null 2>&1; then $SUDO systemctl disable --now mosquitto >/dev/null 2>&1 || true; fi
+# The broker and PostgreSQL are started by the tests on their own ports; the packaged services
+# (and the cluster Debian creates on port 5432) are not needed.
+if command -v systemctl >/dev/null 2>&1; then
+  $SUDO systemctl disable --now mosquitto >/dev/null 2>&1 || true
+  $SUDO systemctl disable --now postgresql >/dev/null 2>&1 || true
+fi
+if command -v pg_lsclusters >/dev/null 2>&1; then
+  pg_lsclusters --no-header 2>/dev/null | while read -r version cluster _; do
+    $SUDO pg_ctlcluster "$version" "$cluster" stop >/dev/null 2>&1 || true
+  done
+fi
 # Test peers from PyPI: Pillow (an independent JPEG decoder), aiosmtpd (a real SMTP server),
 # schemathesis (holds the API to its OpenAPI document).
 for mod in PIL:pillow aiosmtpd:aiosmtpd schemathesis:schemathesis; do

@@ -55,8 +55,10 @@ public enum ConfigLoader {
             case "server": s.server = try server(n, resolvePath: resolvePath)
             case "storage":
                 let m = try n.requireMapping(allowed: ["sqlite", "postgres"])
-                guard m.count == 1, let (k, v) = m.first else { throw n.error("give exactly one of sqlite: PATH or postgres: URL") }
-                s.storage = k == "sqlite" ? .sqlite(path: resolvePath(try v.string())) : .postgres(url: try v.string())
+                guard m.count == 1, let (k, v) = m.first else {
+                    throw n.error("give exactly one of sqlite: PATH or postgres: { url_env: VAR }")
+                }
+                s.storage = k == "sqlite" ? .sqlite(path: resolvePath(try v.string())) : .postgres(try postgres(v))
             case "evidence":
                 for (k, v) in try n.requireMapping(allowed: ["directory", "public_url", "retention", "signing_secret_env", "link_lifetime", "fetch_allow"]) {
                     switch k {

@@ -64,7 +64,7 @@ public struct ServerTLSSettings: Sendable, Equatable {
 
 public enum StorageSettings: Sendable, Equatable {
     case sqlite(path: String)
-    case postgres(url: String)
+    case postgres(PostgresSettings)
 }
 
 public struct EvidenceSettings: Sendable {

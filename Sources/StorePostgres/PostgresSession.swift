@@ -1,0 +1,138 @@
+import Foundation
+import Logging
+import MillwrightCore
+import NIOCore
+import PostgresNIO
+import Store
+
+/// One connection inside one transaction, run on a thread of the backend's pool (never an
+/// event-loop thread): each statement blocks on its future, because the store's logic is
+/// synchronous.
+///
+/// Binding: integer → int8, real → float8, text → text, blob → bytea, null → an untyped NULL
+/// (the server infers its type). PostgreSQL casts an int8 parameter to `double precision`
+/// implicitly, so `WHERE at < ?` works with an integer; it does not cast text to a number
+/// (`text = bigint` has no operator), so the store must bind numbers as numbers and text as
+/// text, which its Swift types already do. Booleans are integers on both databases.
+final class PostgresSession: SQLSession {
+    let dialect: SQLDialect = .postgres
+    let connection: PostgresConnection
+    let auditSeal: AuditSeal
+    let logger: Logger
+    private let placeholders: PlaceholderCache
+    /// Names savepoints uniquely within the transaction, however they nest.
+    private var savepointCounter = 0
+
+    init(connection: PostgresConnection, auditSeal: AuditSeal, placeholders: PlaceholderCache, logger: Logger) {
+        self.connection = connection
+        self.auditSeal = auditSeal
+        self.placeholders = placeholders
+        self.logger = logger
+    }
+
+    @discardableResult
+    func run(_ sql: String, _ arguments: SQLArguments) throws -> Int {
+        try execute(sql, arguments).metadata.rows ?? 0
+    }
+
+    func rows(_ sql: String, _ arguments: SQLArguments) throws -> [SQLRow] {
+        try execute(sql, arguments).rows.map(Self.decode)
+    }
+
+    func savepoint(_ body: () throws -> Void) throws {
+        savepointCounter += 1
+        let name = "mw_sp_\(savepointCounter)"
+        try raw("SAVEPOINT \(name)")
+        do {
+            try body()
+        } catch {
+            // Undo only the savepoint's work; the transaction goes on. If even that fails
+            // (connection lost), the original error is still the one worth reporting.
+            try? raw("ROLLBACK TO SAVEPOINT \(name)")
+            try? raw("RELEASE SAVEPOINT \(name)")
+            throw error
+        }
+        try raw("RELEASE SAVEPOINT \(name)")
+    }
+
+    func isUniqueViolation(_ error: any Error) -> Bool {
+        PostgresBackendError.sqlState(of: error) == "23505"
+    }
+
+    func lock(_ name: String) throws {
+        // A transaction-level advisory lock: released at COMMIT or ROLLBACK, never leaked.
+        try run("SELECT pg_advisory_xact_lock(hashtextextended(?, 0))", [name])
+    }
+
+    /// A statement without placeholders translation (transaction control, DDL).
+    func raw(_ sql: String) throws {
+        do { _ = try connection.query(PostgresQuery(unsafeSQL: sql), logger: logger).wait() } catch {
+            throw PostgresBackendError.from(error, sql: sql)
+        }
+    }
+
+    private func execute(_ sql: String, _ arguments: SQLArguments) throws -> PostgresQueryResult {
+        let text = placeholders.translate(sql)
+        var binds = PostgresBindings(capacity: arguments.values.count)
+        for value in arguments.values {
+            switch value {
+            case .null: binds.appendNull()
+            case .integer(let v): binds.append(v)
+            case .real(let v): binds.append(v)
+            case .text(let v): binds.append(v)
+            case .blob(let v): binds.append(ByteBuffer(bytes: v))
+            }
+        }
+        do {
+            return try connection.query(PostgresQuery(unsafeSQL: text, binds: binds), logger: logger).wait()
+        } catch {
+            throw PostgresBackendError.from(error, sql: text)
+        }
+    }
+
+    /// A row by column type; names are lowercased, as unquoted identifiers are on both databases.
+    static func decode(_ row: PostgresRow) throws -> SQLRow {
+        var names: [String] = []
+        var values: [SQLValue] = []
+        names.reserveCapacity(row.count)
+        values.reserveCapacity(row.count)
+        for cell in row {
+            names.append(cell.columnName.lowercased())
+            values.append(try value(of: cell))
+        }
+        return SQLRow(names: names, values: values)
+    }
+
+    static func value(of cell: PostgresCell) throws -> SQLValue {
+        guard cell.bytes != nil else { return .null }
+        do {
+            switch cell.dataType {
+            case .int2, .int4, .int8:
+                return .integer(try cell.decode(Int64.self))
+            case .float4, .float8:
+                return .real(try cell.decode(Double.self))
+            case .numeric:
+                // SUM/AVG over bigint come back as numeric; the store reads them as numbers.
+                // Parsed from the decimal's text form (Double(Decimal) is not exact either way).
+                let decimal = try cell.decode(Decimal.self)
+                guard let number = Double(decimal.description) else {
+                    throw PostgresBackendError.unsupportedColumn(name: cell.columnName, type: "numeric \(decimal)")
+                }
+                return .real(number)
+            case .bool:
+                return .integer(try cell.decode(Bool.self) ? 1 : 0)
+            case .text, .varchar, .name, .bpchar, .json, .jsonb, .unknown:
+                return .text(try cell.decode(String.self))
+            case .bytea:
+                let buffer = try cell.decode(ByteBuffer.self)
+                return .blob(Data(buffer.readableBytesView))
+            default:
+                throw PostgresBackendError.unsupportedColumn(name: cell.columnName, type: "\(cell.dataType)")
+            }
+        } catch let error as PostgresBackendError {
+            throw error
+        } catch {
+            throw PostgresBackendError.unsupportedColumn(name: cell.columnName, type: "\(cell.dataType) (\(error))")
+        }
+    }
+}
