@@ -132,7 +132,7 @@ let package = Package(
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
         .executableTarget(name: "millwright", dependencies: [
-            "MillwrightCore", "Config", "Store", "Connectors", "Emulators", "Gateway", "Server", "Ingest", "Evidence", "MQTT", "CStdio",
+            "MillwrightCore", "Config", "Store", "StorePostgres", "Connectors", "Emulators", "Gateway", "Server", "Ingest", "Evidence", "MQTT", "CStdio",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "Hummingbird", package: "hummingbird"),
@@ -179,7 +179,11 @@ let package = Package(
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
-        .testTarget(name: "StoreTests", dependencies: ["MillwrightCore", "Store"]),
+        // The store's contract runs on every backend: SQLite, and PostgreSQL from Debian's package.
+        .testTarget(name: "StoreTests", dependencies: [
+            "MillwrightCore", "Store", "StorePostgres", "MillwrightTesting",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         // The PostgreSQL backend against a real server the harness starts (Debian's postgresql).
         .testTarget(name: "StorePostgresTests", dependencies: [
             "StorePostgres", "Store", "MillwrightCore", "MillwrightTesting",

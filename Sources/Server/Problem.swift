@@ -74,7 +74,7 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
             response = p.response()
             // The methods a 405's path does take.
             if let allow = (e as? HTTPError)?.headers[.allow] { response.headers[.allow] = allow }
-        } catch let e as any StoreUnavailableError {
+        } catch let e as any StoreUnavailableError where e.isUnavailable {
             context.logger.warning("database unavailable", metadata: ["error": "\(e)"])
             var p = Problem(.serviceUnavailable, type: "store-unavailable",
                             detail: "the database cannot be reached; nothing was applied. Retry after the delay given (request id \(requestId))")

@@ -197,6 +197,9 @@ public protocol SQLBackend: Sendable {
     var location: String { get }
 }
 
-/// The database cannot be reached now (down, restarting, network): nothing was applied, and
-/// the same request later may succeed. The API answers 503 with Retry-After for it.
-public protocol StoreUnavailableError: Error {}
+/// A backend's error that may mean the database cannot be reached now (down, restarting,
+/// network): then nothing was applied, and the same request later may succeed. The API
+/// answers 503 with Retry-After for it.
+public protocol StoreUnavailableError: Error {
+    var isUnavailable: Bool { get }
+}

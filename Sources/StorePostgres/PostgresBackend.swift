@@ -109,6 +109,20 @@ public final class PostgresBackend: SQLBackend {
         }
     }
 
+    /// A backend dropped without `close()` (a test's store, a command that ends) still closes
+    /// its connections and threads, in the background: they outlive it until they are closed.
+    deinit {
+        let connections = slots.drain(), threads = threads
+        guard !connections.isEmpty else {
+            threads.shutdownGracefully { _ in }
+            return
+        }
+        Task {
+            for connection in connections { try? await connection.close().get() }
+            try? await threads.shutdownGracefully()
+        }
+    }
+
     // MARK: Running on the pool
 
     private func onPool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
@@ -123,7 +137,7 @@ public final class PostgresBackend: SQLBackend {
     private func prepare() throws {
         let slot = slots.take()
         defer { slots.put(slot) }
-        let session = PostgresSession(connection: try liveConnection(slot), auditSeal: auditSeal, placeholders: placeholders, logger: logger)
+        let session = PostgresSession(connection: try liveConnection(slot), auditSeal: auditSeal, placeholders: placeholders, logger: logger, lockScope: settings.schema)
         try PostgresSchema.migrate(session, schema: settings.schema, logger: logger)
         // The other connections now, so a failure shows at start rather than at the first busy minute.
         var others: [ConnectionSlots.Slot] = []
@@ -154,14 +168,14 @@ public final class PostgresBackend: SQLBackend {
 
     private func once<T>(_ slot: ConnectionSlots.Slot, readOnly: Bool, _ body: (any SQLSession) throws -> T) throws -> T {
         let begin = readOnly ? "BEGIN READ ONLY" : "BEGIN"
-        var session = PostgresSession(connection: try liveConnection(slot), auditSeal: auditSeal, placeholders: placeholders, logger: logger)
+        var session = PostgresSession(connection: try liveConnection(slot), auditSeal: auditSeal, placeholders: placeholders, logger: logger, lockScope: settings.schema)
         do {
             try session.raw(begin)
         } catch let error where PostgresBackendError.isConnectionFailure(error) {
             // The connection died while idle (a server restart it had not noticed yet). Nothing
             // of this transaction was sent, so one fresh connection may safely start it again.
             discard(slot)
-            session = PostgresSession(connection: try liveConnection(slot), auditSeal: auditSeal, placeholders: placeholders, logger: logger)
+            session = PostgresSession(connection: try liveConnection(slot), auditSeal: auditSeal, placeholders: placeholders, logger: logger, lockScope: settings.schema)
             do { try session.raw(begin) } catch {
                 discard(slot)
                 throw error
@@ -202,7 +216,7 @@ public final class PostgresBackend: SQLBackend {
             throw PostgresBackendError.unavailable("cannot connect to \(location): \(PostgresBackendError.describe(error))")
         }
         do {
-            let session = PostgresSession(connection: connection, auditSeal: auditSeal, placeholders: placeholders, logger: logger)
+            let session = PostgresSession(connection: connection, auditSeal: auditSeal, placeholders: placeholders, logger: logger, lockScope: settings.schema)
             try session.raw("SET search_path TO \(PostgresSchema.quoted(settings.schema))")
         } catch {
             connection.close().whenComplete { _ in }

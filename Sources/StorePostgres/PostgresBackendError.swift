@@ -1,10 +1,19 @@
 import Foundation
 import NIOCore
 import PostgresNIO
+import Store
 
 /// What the PostgreSQL backend throws. PostgresNIO's own `PSQLError` prints a generic text (so
 /// it cannot leak data into logs); these carry the server's message and SQLSTATE instead.
-public enum PostgresBackendError: Error, CustomStringConvertible, Sendable {
+public enum PostgresBackendError: Error, CustomStringConvertible, Sendable, StoreUnavailableError {
+    /// Nothing was applied and a later try may succeed: the API answers 503 with Retry-After.
+    public var isUnavailable: Bool {
+        switch self {
+        case .unavailable, .closed: true
+        default: false
+        }
+    }
+
     /// The server cannot be reached or the connection was lost: the caller may answer 503 and
     /// try again later; the backend reconnects on its next use.
     case unavailable(String)

@@ -19,12 +19,16 @@ final class PostgresSession: SQLSession {
     let connection: PostgresConnection
     let auditSeal: AuditSeal
     let logger: Logger
+    /// Lock names are scoped to it: advisory locks are database-wide, and two plants in two
+    /// schemas of one database must not wait on each other.
+    let lockScope: String
     private let placeholders: PlaceholderCache
     /// Names savepoints uniquely within the transaction, however they nest.
     private var savepointCounter = 0
 
-    init(connection: PostgresConnection, auditSeal: AuditSeal, placeholders: PlaceholderCache, logger: Logger) {
+    init(connection: PostgresConnection, auditSeal: AuditSeal, placeholders: PlaceholderCache, logger: Logger, lockScope: String) {
         self.connection = connection
+        self.lockScope = lockScope
         self.auditSeal = auditSeal
         self.placeholders = placeholders
         self.logger = logger
@@ -61,7 +65,7 @@ final class PostgresSession: SQLSession {
 
     func lock(_ name: String) throws {
         // A transaction-level advisory lock: released at COMMIT or ROLLBACK, never leaked.
-        try run("SELECT pg_advisory_xact_lock(hashtextextended(?, 0))", [name])
+        try run("SELECT pg_advisory_xact_lock(hashtextextended(?, 0))", [lockScope + ":" + name])
     }
 
     /// A statement without placeholders translation (transaction control, DDL).

@@ -6,33 +6,6 @@ import Store
 import StorePostgres
 import Testing
 
-/// One PostgreSQL server for a whole suite (`@Suite(.sharedPostgres)`): started before its
-/// first test, stopped after its last. Tests keep apart by schema (`server.settings()`).
-struct SharedPostgres: SuiteTrait, TestScoping {
-    @TaskLocal static var server: PostgresServer?
-
-    func provideScope(for test: Test, testCase: Test.Case?, performing function: @Sendable () async throws -> Void) async throws {
-        let server = try await PostgresServer.start()
-        do {
-            try await Self.$server.withValue(server) { try await function() }
-        } catch {
-            await server.cleanUp()
-            throw error
-        }
-        await server.cleanUp()
-    }
-
-    /// The suite's server; a test outside a `.sharedPostgres` suite has none.
-    static func current() throws -> PostgresServer {
-        guard let server else { throw TestFailure("no shared PostgreSQL server: mark the suite @Suite(.sharedPostgres)") }
-        return server
-    }
-}
-
-extension Trait where Self == SharedPostgres {
-    static var sharedPostgres: Self { SharedPostgres() }
-}
-
 let testLogger: Logger = {
     var logger = Logger(label: "millwright.postgres.test")
     logger.logLevel = ProcessInfo.processInfo.environment["PG_TEST_DEBUG"] != nil ? .debug : .warning

@@ -1,6 +1,9 @@
 import Foundation
+import Logging
 import MillwrightCore
+import MillwrightTesting
 import Store
+import StorePostgres
 import Testing
 
 /// A store backend under test: a fresh, empty store per call.
@@ -15,6 +18,13 @@ struct StoreBackend: Sendable, CustomStringConvertible {
             let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mw-contract-\(UUID().uuidString)").path
             return try Store(path: dir + "/db.sqlite")
         },
+        // A fresh schema of the suite's server (`.sharedPostgres`), as a plant's would be.
+        StoreBackend(description: "postgres") {
+            let server = try SharedPostgres.current()
+            var logger = Logger(label: "contract")
+            logger.logLevel = .warning
+            return Store(backend: try await PostgresBackend.connect(server.settings(pool: 8), auditSeal: AuditSeal(key: nil), logger: logger))
+        },
     ]
 }
 
@@ -22,7 +32,7 @@ struct StoreBackend: Sendable, CustomStringConvertible {
 /// each backend proves the same promises: one open incident per key, the last spare
 /// reserved once, each outbox item claimed once, no lost or doubled detections, and a
 /// linear audit chain, all under concurrent writers.
-@Suite struct StoreContractTests {
+@Suite(.sharedPostgres) struct StoreContractTests {
     let now = Date()
 
     func rules(cameras: Int = 1, confirm: Int = 1, parts: Bool = false) -> PipelineRules {
