@@ -7,7 +7,16 @@ extension ConfigLoader {
     /// errors name the variable and the part of the URL at fault, never the URL itself.
     static func postgres(_ n: YAMLNode) throws(ConfigError) -> PostgresSettings {
         guard n.node.mapping != nil else {
-            throw n.error("must be a mapping like { url_env: MW_PG_URL }: the URL holds a password, so it comes from an environment variable, not the file")
+            // The short form of PRODUCT.md, `postgres: "postgres://…"`. Keep the password out
+            // of it (a .pgpass-less server with trust or cert auth), or use url_env.
+            let url = try n.string()
+            switch PostgresSettings.parse(url: url) {
+            case .success(let parsed):
+                if let password = parsed.password, !password.isEmpty { n.env.used(password) }
+                return parsed
+            case .failure(let p):
+                throw n.error("\(p.problem); or write { url_env: MW_PG_URL } and put the URL (with its password) in that environment variable")
+            }
         }
         let entries = try n.requireMapping(allowed: ["url_env", "pool", "schema"])
         guard let urlNode = n.child("url_env") else {

@@ -46,23 +46,29 @@ struct Audit: AsyncParsableCommand {
             var evidenceDir = URL(fileURLWithPath: path).deletingLastPathComponent().appendingPathComponent("evidence").path
             var key: AuditKey?
             var checkpointsPath = checkpoints
+            var settings: Settings?
             if db == nil, let config {
-                let settings = try Runtime.loadSettings(config)
-                guard case .sqlite(let p) = settings.storage else {
-                    Runtime.printError("audit verify: only SQLite storage is supported in this build"); throw ExitCode(2)
-                }
-                path = p
-                evidenceDir = settings.evidence.directory
-                key = settings.audit.key
-                checkpointsPath = checkpointsPath ?? settings.audit.checkpointsPath
+                let loaded = try Runtime.loadSettings(config)
+                if case .sqlite(let p) = loaded.storage { path = p }
+                evidenceDir = loaded.evidence.directory
+                key = loaded.audit.key
+                checkpointsPath = checkpointsPath ?? loaded.audit.checkpointsPath
+                settings = loaded
             }
             if let evidence { evidenceDir = evidence }
             if let keyEnv { key = try Audit.key(fromEnv: keyEnv) }
-            guard FileManager.default.fileExists(atPath: path) else {
-                Runtime.printError("audit verify: no database at \(path); pass --config or --db")
-                throw ExitCode(2)
+            let store: Store
+            if let settings, case .postgres = settings.storage {
+                // Read only: verifying never seals or writes (no prepareAuditTrail).
+                store = Store(backend: try await Runtime.openBackend(settings))
+                path = store.location
+            } else {
+                guard FileManager.default.fileExists(atPath: path) else {
+                    Runtime.printError("audit verify: no database at \(path); pass --config or --db")
+                    throw ExitCode(2)
+                }
+                store = try Store(path: path)
             }
-            let store = try Store(path: path)
             if key == nil, let sealed = try await store.auditSealedFrom() {
                 Runtime.printError("audit verify: \(path): the trail is sealed with an audit key from record \(sealed) on; pass --key-env NAME, or --config with audit.key_env")
                 throw ExitCode(2)

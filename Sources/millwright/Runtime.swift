@@ -12,6 +12,7 @@ import MillwrightCore
 import Prometheus
 import Server
 import Store
+import StorePostgres
 
 /// Start-up shared by the commands: logging, metrics, configuration, store, services.
 enum Runtime {
@@ -58,25 +59,35 @@ enum Runtime {
         }
     }
 
+    /// The configured store, its audit trail checked (or sealed) for a writer; exit 2 naming
+    /// the database when it cannot be opened.
     static func openStore(_ settings: Settings) async throws -> Store {
+        let backend = try await openBackend(settings)
+        let store = Store(backend: backend, auditKey: settings.audit.key, node: settings.nodeId ?? Store.defaultNodeId,
+                          lease: settings.dispatch.lease.seconds)
+        do { try await store.prepareAuditTrail() } catch {
+            printError("audit error: \(backend.location): \(error)")
+            throw ExitCode(2)
+        }
+        return store
+    }
+
+    /// The database of `storage`: a SQLite file, or PostgreSQL (connected and migrated).
+    static func openBackend(_ settings: Settings) async throws -> any SQLBackend {
+        let seal = AuditSeal(key: settings.audit.key)
         switch settings.storage {
         case .sqlite(let path):
-            let store: Store
-            do {
-                store = try Store(path: path, auditKey: settings.audit.key, node: settings.nodeId ?? Store.defaultNodeId,
-                                  lease: settings.dispatch.lease.seconds)
-            } catch {
+            do { return try SQLiteBackend(path: path, auditSeal: seal) } catch {
                 printError("storage error: cannot open SQLite database \(path): \(error)")
                 throw ExitCode(2)
             }
-            do { try await store.prepareAuditTrail() } catch {
-                printError("audit error: \(path): \(error)")
+        case .postgres(let pg):
+            var logger = Logger(label: "millwright.store")
+            logger.logLevel = .warning
+            do { return try await PostgresBackend.connect(pg, auditSeal: seal, logger: logger) } catch {
+                printError("storage error: cannot open PostgreSQL \(pg.location): \(error)")
                 throw ExitCode(2)
             }
-            return store
-        case .postgres:
-            printError("storage error: storage.postgres is not available in this build yet; use storage.sqlite")
-            throw ExitCode(2)
         }
     }
 

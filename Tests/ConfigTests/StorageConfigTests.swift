@@ -106,13 +106,19 @@ import Testing
         #expect(defaults.storage == .postgres(PostgresSettings(host: "db.plant", user: "mw", password: "pg-pass-1234", database: "millwright")))
     }
 
+    /// PRODUCT.md's short form: the URL in the file (for servers that need no password in it).
+    @Test func theShortFormTakesTheURLItself() throws {
+        let s = try parse("storage: { postgres: \"postgres://mw@db.plant:5433/plant?sslmode=require\" }\n")
+        #expect(s.storage == .postgres(PostgresSettings(host: "db.plant", port: 5433, user: "mw", database: "plant", tls: .require)))
+    }
+
     @Test func sqliteIsUnchanged() throws {
         #expect(try parse("storage: { sqlite: /var/lib/mw/db.sqlite }\n").storage == .sqlite(path: "/var/lib/mw/db.sqlite"))
     }
 
     @Test func mistakesNameFileLineKeyAndTheFix() {
         let cases: [(String, [String: String]?, Int?, String, String)] = [
-            ("storage: { postgres: postgres://u:p@h/db }\n", nil, 1, "storage.postgres", "comes from an environment variable"),
+            ("storage: { postgres: \"postgres://u:topsecretpw@h/db?sslmode=allow\" }\n", nil, 1, "storage.postgres", "or write { url_env: MW_PG_URL }"),
             ("storage: { postgres: { pool: 4 } }\n", nil, 1, "storage.postgres", "needs url_env"),
             ("storage: { postgres: { url_env: MW_PG_URL, pool: 0 } }\n", nil, 1, "storage.postgres.pool", "between 1 and 64"),
             ("storage: { postgres: { url_env: MW_PG_URL, pool: 65 } }\n", nil, 1, "storage.postgres.pool", "between 1 and 64"),
