@@ -632,9 +632,12 @@ public struct MQTTSession: Sendable {
             // Still with the application; its acknowledgement will answer this copy too.
             return []
         }
-        // MQTT 3.1.1 has no receive maximum (the server never heard ours), and a resumed session's
-        // backlog may exceed it; memory stays bounded by the shell's back-pressure either way.
-        if v5 && !resumedSession && inboundPending.count + inboundQoS2Received.count >= Int(configuration.receiveMaximum) {
+        // MQTT 3.1.1 has no receive maximum (the server never heard ours), a resumed session's
+        // backlog may exceed it, and so may deliveries to a shared subscription (mosquitto 2.0
+        // does not hold those to the subscriber's quota: answering 0x93 would only reconnect and
+        // have them all sent again); memory stays bounded by the shell's back-pressure either way.
+        if v5 && !resumedSession && !subscriptions.contains(where: { MQTTTopic.isSharedSubscription($0.topicFilter) })
+            && inboundPending.count + inboundQoS2Received.count >= Int(configuration.receiveMaximum) {
             return protocolViolation(.receiveMaximumExceeded, "server exceeded receive maximum \(configuration.receiveMaximum)", now: now)
         }
         let serial = nextSerial

@@ -3,8 +3,9 @@ import Testing
 import MillwrightTesting
 
 /// The contract's guarantees, checked against the real binary, a real emulator process and
-/// real HTTP: no loss across kill -9, no duplicate under concurrency, outage recovery.
-@Suite struct GuaranteeTests {
+/// real HTTP: no loss across kill -9, no duplicate under concurrency, outage recovery. Each
+/// runs on SQLite and on PostgreSQL (a fresh schema of the suite's server), the same assertions.
+@Suite(.sharedPostgres) struct GuaranteeTests {
     func drained(_ api: API) async throws -> Bool {
         let s = try await api.get("/v1/stats").object
         let phases = (s["work_orders_by_phase"] as? [String: Int]) ?? [:]
@@ -16,10 +17,12 @@ import MillwrightTesting
         return ((s["work_orders_by_phase"] as? [String: Int]) ?? [:])["delivered"] ?? 0
     }
 
-    @Test(.timeLimit(.minutes(5))) func acknowledgedDetectionsSurviveKill9AndNoWorkOrderIsDoubled() async throws {
+    @Test(.timeLimit(.minutes(5)), arguments: PlantStorage.allCases)
+    func acknowledgedDetectionsSurviveKill9AndNoWorkOrderIsDoubled(_ storage: PlantStorage) async throws {
         let emu = try Plant.emulator(["--fail-rate", "0.2"])
         let cmms = API(base: try await emu.listening())
-        let plant = try Plant(cmmsURL: cmms.base)
+        let db = try storage.database()
+        let plant = try db.plant(cmmsURL: cmms.base)
         var server = try plant.serve()
         var api = API(base: try await server.listening())
 
@@ -57,26 +60,27 @@ import MillwrightTesting
         // Restart on the same database: every acknowledged detection is there.
         server = try plant.serve()
         api = API(base: try await server.listening())
-        let stored = try sqlite(plant.dbPath, "SELECT id FROM detections")
+        let stored = try db.rows(plant, "SELECT id FROM detections")
         let missing = ackedIds.subtracting(stored)
-        #expect(missing.isEmpty, "acknowledged but lost: \(missing.prefix(5))")
+        #expect(missing.isEmpty, "\(storage): \(missing.count) acknowledged but lost, e.g. \(missing.prefix(5))")
 
         // The outbox drains after the restart, and the CMMS holds each work order once.
         try await API.eventually("outbox drained after restart", timeout: 120) { try await drained(api) }
         let refs = try await emulatorReferences(cmms)
         let dupes = Dictionary(grouping: refs, by: { $0 }).filter { $0.value.count > 1 }.keys
-        #expect(dupes.isEmpty, "work orders created twice: \(Array(dupes))")
+        #expect(dupes.isEmpty, "\(storage): work orders created twice: \(Array(dupes))")
         let delivered = try await deliveredCount(api)
-        #expect(delivered > 0)
-        #expect(Set(refs).count == delivered)
+        #expect(delivered > 0, "\(storage): nothing delivered")
+        #expect(Set(refs).count == delivered, "\(storage): the CMMS holds \(Set(refs).count) work orders, the gateway delivered \(delivered)")
         #expect(server.terminate() == 0)
         _ = emu.terminate()
     }
 
-    @Test(.timeLimit(.minutes(3))) func sixtyFourConcurrentPostsForOneNewKeyMakeOneWorkOrder() async throws {
+    @Test(.timeLimit(.minutes(3)), arguments: PlantStorage.allCases)
+    func sixtyFourConcurrentPostsForOneNewKeyMakeOneWorkOrder(_ storage: PlantStorage) async throws {
         let emu = try Plant.emulator()
         let cmms = API(base: try await emu.listening())
-        let plant = try Plant(cmmsURL: cmms.base)
+        let plant = try storage.database().plant(cmmsURL: cmms.base)
         let server = try plant.serve()
         let api = API(base: try await server.listening())
         let statuses = await withTaskGroup(of: Int.self) { group in
@@ -87,23 +91,24 @@ import MillwrightTesting
             for await s in group { all.append(s) }
             return all
         }
-        #expect(statuses.allSatisfy { $0 == 202 })
+        #expect(statuses.allSatisfy { $0 == 202 }, "\(storage): statuses \(statuses.sorted())")
         try await API.eventually("work order delivered") {
             let delivered = try await deliveredCount(api)
             let idle = try await drained(api)
             return delivered == 1 && idle
         }
         let incidents = (try await api.get("/v1/incidents").object["items"] as? [[String: Any]]) ?? []
-        #expect(incidents.count == 1)
-        #expect(incidents.first?["detection_count"] as? Int == 64)
-        #expect(try await emulatorReferences(cmms).count == 1)
+        #expect(incidents.count == 1, "\(storage): \(incidents.count) incidents for one key")
+        #expect(incidents.first?["detection_count"] as? Int == 64, "\(storage): \(incidents.first ?? [:])")
+        #expect(try await emulatorReferences(cmms).count == 1, "\(storage): the CMMS holds more than one work order")
         _ = server.terminate(); _ = emu.terminate()
     }
 
-    @Test(.timeLimit(.minutes(3))) func workOrdersArriveExactlyOnceAfterACMMSOutage() async throws {
+    @Test(.timeLimit(.minutes(3)), arguments: PlantStorage.allCases)
+    func workOrdersArriveExactlyOnceAfterACMMSOutage(_ storage: PlantStorage) async throws {
         let emu = try Plant.emulator(["--down-for", "20"])
         let cmms = API(base: try await emu.listening())
-        let plant = try Plant(cmmsURL: cmms.base)
+        let plant = try storage.database().plant(cmmsURL: cmms.base)
         let server = try plant.serve()
         let api = API(base: try await server.listening())
         let batch = (0..<5).map { detection("outage-\($0)", camera: "CAM-12", defect: "kind-\($0)") }
@@ -112,16 +117,16 @@ import MillwrightTesting
         // The outage was real: every work order failed at least once before it landed, and
         // none was lost or doubled.
         let wos = (try await api.get("/v1/work-orders").object["items"] as? [[String: Any]]) ?? []
-        #expect(wos.count == 5)
+        #expect(wos.count == 5, "\(storage): \(wos.count) work orders")
         for wo in wos {
             let id = try #require(wo["id"] as? String)
             let attempts = (try await api.get("/v1/work-orders/\(id)").object["delivery_attempts"] as? [[String: Any]]) ?? []
-            #expect(attempts.count >= 2, "\(attempts)")
-            #expect(attempts.first?["outcome"] as? String != "created", "\(attempts)")
+            #expect(attempts.count >= 2, "\(storage): \(attempts)")
+            #expect(attempts.first?["outcome"] as? String != "created", "\(storage): \(attempts)")
         }
         let refs = try await emulatorReferences(cmms)
-        #expect(refs.count == 5)
-        #expect(Set(refs).count == 5)
+        #expect(refs.count == 5, "\(storage): the CMMS holds \(refs)")
+        #expect(Set(refs).count == 5, "\(storage): the CMMS holds \(refs)")
         _ = server.terminate(); _ = emu.terminate()
     }
 }

@@ -75,6 +75,19 @@ private func publishHeader(remaining: Int) -> ByteBuffer {
         #expect(s.unacknowledgedInboundCount == 5)
     }
 
+    @Test func sharedSubscriptionDeliveriesBeyondReceiveMaximumAreTolerated() throws {
+        var s = MQTTSession(configuration: .init(clientID: "c", cleanStart: false, sessionExpiryInterval: 300, receiveMaximum: 2))
+        _ = s.connect(now: t0)
+        _ = s.received(.connack(ConnAckPacket()), now: t0)
+        let (_, a) = try s.subscribe([Subscription("$share/mw/t", qos: .atLeastOnce)], now: t0)
+        guard case .subscribe(let sub) = sentPackets(a).first else { Issue.record("no SUBSCRIBE"); return }
+        _ = s.received(.suback(SubAckPacket(packetID: sub.packetID, reasonCodes: [.grantedQoS1])), now: t0)
+        // mosquitto 2.0 sends a shared subscription's messages past our quota on a fresh session.
+        for id in UInt16(1)...5 { #expect(!closes(s.received(inboundQoS1(id), now: t0))) }
+        #expect(s.state == .connected)
+        #expect(s.unacknowledgedInboundCount == 5)
+    }
+
     @Test func receiveMaximumIsNotEnforcedOnMQTT311() {
         var s = MQTTSession(configuration: .init(protocolVersion: .v311, clientID: "c", receiveMaximum: 2))
         _ = s.connect(now: t0)
