@@ -26,7 +26,7 @@ public struct ClusterMembership: Service {
                 do {
                     try await store.heartbeat(version: version, startedAt: started, now: Date())
                     if store.isShared {
-                        let taken = try await store.recoverInFlight(expiredOnly: true, now: Date())
+                        let taken = try await store.recoverInFlight(.expired, now: Date())
                         if taken > 0 {
                             logger.warning("took over work orders whose node's lease ran out; each is looked up before anything is sent",
                                            metadata: ["count": "\(taken)"])

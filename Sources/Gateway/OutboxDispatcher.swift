@@ -38,7 +38,7 @@ public struct OutboxDispatcher: Service {
 
     func recover() async {
         do {
-            let recovered = try await store.recoverInFlight(expiredOnly: store.isShared, now: Date())
+            let recovered = try await store.recoverInFlight(store.isShared ? .expiredOrMine : .all, now: Date())
             if recovered > 0 { logger.notice("recovered in-flight work orders after restart; each is looked up before resending", metadata: ["count": "\(recovered)"]) }
             for q in try await store.workOrders(shadow: nil, phase: DeliveryState.Phase.quarantined.rawValue, limit: 1000) where q.lastError != nil {
                 logger.error("work order quarantined: it was in flight at each of the last restarts", metadata: [

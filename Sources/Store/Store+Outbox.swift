@@ -133,16 +133,26 @@ extension Store {
         }
     }
 
+    /// Which claims a recovery takes back.
+    public enum RecoveryScope: Sendable {
+        /// Every claim: one process owns a SQLite file, and at its start nothing of it can be in flight.
+        case all
+        /// Claims whose lease ran out: on a shared database the others belong to live nodes.
+        case expired
+        /// At a node's start on a shared database: expired claims, and its own from before a
+        /// restart (a configured `node_id` is the same after one; it must be unique among live nodes).
+        case expiredOrMine
+    }
+
     /// After a crash: anything caught mid-request is looked up before it is sent again.
-    /// `expiredOnly`: only claims whose lease has run out (on a shared database, the others
-    /// belong to live nodes); otherwise every claim (one process owns a SQLite file, and at its
-    /// start nothing of it can be in flight).
     @discardableResult
-    public func recoverInFlight(expiredOnly: Bool, now: Date = Date()) async throws -> Int {
-        try await auditedWrite { db in
+    public func recoverInFlight(_ scope: RecoveryScope, now: Date = Date()) async throws -> Int {
+        let node = node
+        return try await auditedWrite { db in
             let rows = try db.rows("""
-                SELECT * FROM work_orders WHERE phase IN ('sending', 'verifying') AND (? = 0 OR COALESCE(lease_until, 0) <= ?)
-                """ + db.claiming(), [expiredOnly, now.dbValue])
+                SELECT * FROM work_orders WHERE phase IN ('sending', 'verifying')
+                  AND (? = 1 OR COALESCE(lease_until, 0) <= ? OR (? = 1 AND lease_owner = ?))
+                """ + db.claiming(), [scope == .all, now.dbValue, scope == .expiredOrMine, node])
             for row in rows {
                 var s = Self.deliveryState(row)
                 s.recoverAfterRestart(now: now, step: row["in_flight_step"] ?? "delivery")

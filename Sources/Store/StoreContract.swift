@@ -20,7 +20,7 @@ public protocol OutboxStore: Sendable {
     func hasSuspects(cmms: String, now: Date) async throws -> Bool
     func nextDue(cmms: String) async throws -> Date?
     func recordDelivery(workOrderId: String, fence: Int64, action: DeliveryState.Action, outcome: DeliveryState.Outcome, duration: TimeInterval, policy: DispatchPolicy, jitter: Double, now: Date) async throws -> DeliveryRecord
-    func recoverInFlight(expiredOnly: Bool, now: Date) async throws -> Int
+    func recoverInFlight(_ scope: Store.RecoveryScope, now: Date) async throws -> Int
     func redrive(workOrderId: String, by: String, now: Date) async throws -> Bool
     func openDelivered(cmms: String) async throws -> [Store.OpenWorkOrder]
     func markRepeatsNoted(workOrderId: String, count: Int, now: Date) async throws

@@ -19,13 +19,11 @@ import Testing
             self.server = server
             emulator = try Plant.emulator(emulatorArgs)
             cmms = API(base: try await emulator.listening())
-            schema = "c_" + UUID().uuidString.prefix(8).lowercased()
-            plant = try Plant(cmmsURL: cmms.base, extra: "", storage: "{ postgres: { url_env: MW_PG_URL, schema: \(schema), pool: 4 } }",
-                              environment: ["MW_PG_URL": server.url])
+            schema = server.settings().schema
             // The lease is short so that a takeover happens within a test's time.
-            try String(contentsOfFile: plant.configPath, encoding: .utf8)
-                .replacingOccurrences(of: "dispatch: { max_attempts:", with: "dispatch: { lease: \(lease), max_attempts:")
-                .write(toFile: plant.configPath, atomically: true, encoding: .utf8)
+            plant = try PlantDatabase(storage: .postgres, section: "{ postgres: { url_env: MW_PG_URL, schema: \(schema), pool: 4 } }",
+                                      environment: ["MW_PG_URL": server.url], postgres: (server, schema))
+                .plant(cmmsURL: cmms.base, lease: lease)
         }
 
         mutating func start(_ count: Int, environment: [String: String] = [:]) async throws {
@@ -36,20 +34,9 @@ import Testing
             }
         }
 
-        /// One column of a query on the plant's schema, through psql.
-        func query(_ sql: String) throws -> [String] {
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: server.binDirectory + "/psql")
-            p.arguments = ["-h", "127.0.0.1", "-p", String(server.port), "-U", server.user, "-d", server.database, "-v", "ON_ERROR_STOP=1",
-                           "-Atc", "SET search_path TO \(schema); \(sql)"]
-            let out = Pipe()
-            p.standardOutput = out
-            p.standardError = FileHandle.nullDevice
-            try p.run()
-            let data = out.fileHandleForReading.readDataToEndOfFile()
-            p.waitUntilExit()
-            guard p.terminationStatus == 0 else { throw TestFailure("psql failed (\(p.terminationStatus)) on: \(sql)") }
-            return String(decoding: data, as: UTF8.self).split(separator: "\n").map(String.init)
+        /// The first column of each row, from the plant's schema.
+        func query(_ sql: String) throws -> Set<String> {
+            try psql(server, "SET search_path TO \(schema); \(sql)")
         }
 
         func phases() throws -> [String: Int] {

@@ -117,7 +117,7 @@ struct StoreBackend: Sendable, CustomStringConvertible {
         let first = try await store.claimDue(cmms: "sb", limit: 1, suspects: false, rendersEvidence: false, now: now.addingTimeInterval(1))
         #expect(first.first?.action == .create)
         // The process dies here; at the next start:
-        #expect(try await store.recoverInFlight(expiredOnly: false, now: now.addingTimeInterval(2)) == 1)
+        #expect(try await store.recoverInFlight(.all, now: now.addingTimeInterval(2)) == 1)
         let again = try await store.claimDue(cmms: "sb", limit: 1, suspects: true, rendersEvidence: false, now: now.addingTimeInterval(3))
             + store.claimDue(cmms: "sb", limit: 1, suspects: false, rendersEvidence: false, now: now.addingTimeInterval(3))
         #expect(again.map(\.workOrderId) == [wo])
@@ -162,10 +162,10 @@ struct StoreBackend: Sendable, CustomStringConvertible {
         let store = try await backend.make()
         let wo = try #require(try await store.ingest([det("d1")], rules: rules(), now: now).first?.workOrderId)
         let claim = try #require(try await store.claimDue(cmms: "sb", limit: 1, suspects: false, rendersEvidence: false, now: now.addingTimeInterval(1)).first)
-        #expect(try await store.recoverInFlight(expiredOnly: true, now: now.addingTimeInterval(2)) == 0, "a live lease is left alone")
+        #expect(try await store.recoverInFlight(.expired, now: now.addingTimeInterval(2)) == 0, "a live lease is left alone")
         // The claiming node pauses past its lease; a live node takes the work order over.
         let expired = now.addingTimeInterval(1 + store.lease + 1)
-        #expect(try await store.recoverInFlight(expiredOnly: true, now: expired) == 1)
+        #expect(try await store.recoverInFlight(.expired, now: expired) == 1)
         let late = try await store.recordDelivery(workOrderId: wo, fence: claim.fence, action: .create, outcome: .created(cmmsId: "77"),
                                                   duration: 1, policy: DispatchPolicy(), jitter: 0, now: expired.addingTimeInterval(1))
         #expect(late.stale, "the paused node's outcome is refused")
@@ -188,5 +188,16 @@ struct StoreBackend: Sendable, CustomStringConvertible {
         #expect(nodes.first?.isSelf == true)
         #expect(nodes.first.map { abs($0.lagSeconds - 5) < 0.01 } == true)
         #expect(try await store.liveNodes(window: 15, now: now.addingTimeInterval(60)).isEmpty, "a node not heard from is gone")
+    }
+
+    @Test(arguments: StoreBackend.all)
+    func aRestartedNodeTakesBackOnlyItsOwnLiveClaims(_ backend: StoreBackend) async throws {
+        let store = try await backend.make()
+        _ = try await store.ingest([det("d1")], rules: rules(), now: now)
+        _ = try #require(try await store.claimDue(cmms: "sb", limit: 1, suspects: false, rendersEvidence: false, now: now.addingTimeInterval(1)).first)
+        // Within the lease: another node's start leaves it alone (the claim is live) …
+        #expect(try await store.recoverInFlight(.expired, now: now.addingTimeInterval(2)) == 0)
+        // … and this node, restarted under the same node_id, takes it back at once.
+        #expect(try await store.recoverInFlight(.expiredOrMine, now: now.addingTimeInterval(2)) == 1)
     }
 }

@@ -164,7 +164,7 @@ import Testing
             // The process dies here, mid-request.
         }
         let reopened = try makeStore()
-        #expect(try await reopened.recoverInFlight(expiredOnly: false, now: t) == 1)
+        #expect(try await reopened.recoverInFlight(.all, now: t) == 1)
         // In flight at a crash: a suspect, delivered on its own, and never with the normal flow.
         #expect(try await reopened.claimDue(cmms: "sb", limit: 10, now: t + 1).isEmpty)
         #expect(try await reopened.hasSuspects(cmms: "sb", now: t + 1))
