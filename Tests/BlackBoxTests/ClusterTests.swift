@@ -173,6 +173,10 @@ import Testing
             }
         }
         let seen = statuses.all
+        for node in cluster.nodes where !node.process.isRunning {
+            let text = node.text, crash = text.range(of: "Fatal error") ?? text.range(of: "*** ")
+            Issue.record("\(node.name) died with the database away: \(crash.map { String(text[$0.lowerBound...].prefix(3000)) } ?? String(text.suffix(3000)))")
+        }
         #expect(seen.keys.allSatisfy { [202, 503].contains($0) }, "only 202 or 503: \(seen)")
         #expect((seen[503] ?? 0) > 0, "the restart was felt: \(seen)")
         #expect(statuses.every503HadRetryAfter)
