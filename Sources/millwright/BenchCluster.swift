@@ -137,10 +137,23 @@ struct BenchCluster {
             do { backend = try await PostgresBackend.connect(settings, auditSeal: AuditSeal(key: nil), logger: logger) } catch {
                 throw BenchFailure("cannot connect to PostgreSQL \(settings.location): \(error)")
             }
+            cleanup.keep(backend!)
             storageYAML = "{ postgres: { url_env: MW_PG_URL, pool: \(pool), schema: \(schema) } }"
             environment["MW_PG_URL"] = url
         }
 
+        do {
+            return try await loadAndMeasure(nodes: nodes, store: store, dir: dir, http: http, cleanup: cleanup,
+                                            emulator: emulator, cmmsURL: cmmsURL, backend: backend,
+                                            storageYAML: storageYAML, environment: environment)
+        } catch {
+            await backend?.close()
+            throw error
+        }
+    }
+
+    private func loadAndMeasure(nodes: Int, store: RunStore, dir: String, http: HTTPClient, cleanup: BenchCleanup, emulator: BenchChild,
+                                cmmsURL: String, backend: PostgresBackend?, storageYAML: String, environment: [String: String]) async throws -> [String: Any] {
         var children: [BenchChild] = []
         var urls: [String] = []
         for i in 1...nodes {
@@ -186,7 +199,7 @@ struct BenchCluster {
             run["per_node_detections_per_s"] = sent.perURL.map { (Double($0) / sent.elapsed).rounded() }
         }
         run["wall_s"] = load.round2(wall)
-        run.merge(after.report(since: before, wall: wall, round: load.round2)) { _, new in new }
+        run.merge(after.report(since: before, wall: wall, measuresPostgres: backend != nil, round: load.round2)) { _, new in new }
         if let sampler { run["pg_wait_samples"] = sampler.report() }
         run["setup"] = [
             "transport": "rest", "processes": "\(nodes) × millwright serve (this binary), sandbox emulator in its own process",
@@ -228,14 +241,14 @@ struct CPUReading {
 
     /// `cpu_s` per component, and `cpu_busy_fraction`: the share of all cores' time in the run
     /// that these processes used (near 1: the machine is the limit, not a lock).
-    func report(since start: CPUReading, wall: Double, round: (Double) -> Double) -> [String: Any] {
+    func report(since start: CPUReading, wall: Double, measuresPostgres: Bool, round: (Double) -> Double) -> [String: Any] {
         let nodes = zip(self.nodes, start.nodes).map { round($0 - $1) }
         let postgres = self.postgres.flatMap { end in start.postgres.map { round(end - $0) } }
         let emulator = round(self.emulator - start.emulator), bench = round(self.bench - start.bench)
         let total = nodes.reduce(0, +) + (postgres ?? 0) + emulator + bench
         var cpu: [String: Any] = ["nodes": nodes, "nodes_total": round(nodes.reduce(0, +)), "cmms_emulator": emulator,
                                   "bench": bench, "total": round(total)]
-        cpu["postgres"] = postgres.map { $0 as Any } ?? "not measured (external server)"
+        if measuresPostgres { cpu["postgres"] = postgres.map { $0 as Any } ?? "not measured (external server)" }
         let capacity = wall * Double(ProcessInfo.processInfo.activeProcessorCount)
         return ["cpu_s": cpu, "cpu_busy_fraction": capacity > 0 ? round(total / capacity) : 0]
     }

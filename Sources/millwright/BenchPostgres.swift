@@ -102,32 +102,48 @@ final class BenchPostgres: @unchecked Sendable {
 
     /// Runs one of PostgreSQL's programs to completion (as the server account under root); its
     /// output goes to a file that the error quotes.
+    ///
+    /// posix_spawn and waitpid rather than Foundation's Process: `pg_ctl start` leaves the
+    /// postmaster running in the background, and Process never reported pg_ctl's own exit
+    /// (the bench hung there). Signals are reset to their defaults in the child, because the
+    /// bench ignores SIGINT and SIGTERM to handle them itself, and ignored signals are inherited.
     private func tool(_ name: String, _ args: [String]) throws {
         let binary = binDirectory + "/" + name
         let outputPath = directory + "/\(name).out"
-        FileManager.default.createFile(atPath: outputPath, contents: nil)
-        guard let output = FileHandle(forWritingAtPath: outputPath) else { throw BenchFailure("cannot write \(outputPath)") }
-        defer { try? output.close() }
-        let process = Process()
+        var argv = [binary] + args
         if let account = Self.serverAccount {
             guard let runuser = ["/usr/sbin/runuser", "/sbin/runuser", "/usr/bin/runuser"].first(where: FileManager.default.isExecutableFile) else {
                 throw BenchFailure("running as root needs runuser (package util-linux) to start PostgreSQL as \(account.name)")
             }
-            process.executableURL = URL(fileURLWithPath: runuser)
-            process.arguments = ["-u", account.name, "--", binary] + args
-        } else {
-            process.executableURL = URL(fileURLWithPath: binary)
-            process.arguments = args
+            argv = [runuser, "-u", account.name, "--"] + argv
         }
-        process.standardInput = FileHandle.nullDevice
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
+        var fileActions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&fileActions)
+        defer { posix_spawn_file_actions_destroy(&fileActions) }
+        posix_spawn_file_actions_addopen(&fileActions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&fileActions, 1, outputPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        posix_spawn_file_actions_adddup2(&fileActions, 1, 2)
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var none = sigset_t(), all = sigset_t()
+        sigemptyset(&none)
+        sigfillset(&all)
+        posix_spawnattr_setsigmask(&attributes, &none)
+        posix_spawnattr_setsigdefault(&attributes, &all)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        let cArgs: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
+        defer { for a in cArgs { free(a) } }
+        var pid: pid_t = 0
+        let rc = posix_spawn(&pid, argv[0], &fileActions, &attributes, cArgs, environ)
+        guard rc == 0 else { throw BenchFailure("cannot start \(argv[0]): \(String(cString: strerror(rc)))") }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
+        let exitCode = (status & 0x7F) == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F)
+        guard exitCode == 0 else {
             let text = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
             let log = (try? String(contentsOfFile: logFile, encoding: .utf8)) ?? ""
-            throw BenchFailure("\(name) \(args.joined(separator: " ")) exited with \(process.terminationStatus):\n\(text)\n--- server log (\(logFile)) ---\n\(log.suffix(4000))")
+            throw BenchFailure("\(name) \(args.joined(separator: " ")) exited with \(exitCode):\n\(text)\n--- server log (\(logFile)) ---\n\(log.suffix(4000))")
         }
     }
 }

@@ -142,13 +142,27 @@ final class BenchCleanup: @unchecked Sendable {
     private let lock = NSLock()
     private var steps: [(what: String, run: () -> Void)] = []
     private var signalSources: [any DispatchSourceSignal] = []
+    /// Held while steps run: a second caller (the error path while the signal handler is
+    /// cleaning up) waits for the first to finish instead of exiting under it.
+    private let running = NSLock()
+
+    /// Objects kept until the process exits.
+    private var kept: [AnyObject] = []
 
     func add(_ what: String, _ step: @escaping () -> Void) { lock.withLock { steps.append((what, step)) } }
 
+    /// Keeps `object` alive until the process exits. For the bench's own PostgreSQL connection:
+    /// when a signal stops the server under a running query, the unwinding code must not
+    /// release the connection unclosed (PostgresNIO asserts on that in debug builds) before the
+    /// cleanup has finished.
+    func keep(_ object: AnyObject) { lock.withLock { kept.append(object) } }
+
     /// Runs the steps, newest first (children before the database they use, the directory last).
     func runAll() {
-        let pending = lock.withLock { defer { steps = [] }; return steps }
-        for step in pending.reversed() { step.run() }
+        running.withLock {
+            let pending = lock.withLock { defer { steps = [] }; return steps }
+            for step in pending.reversed() { step.run() }
+        }
     }
 
     /// Cleans up and exits on SIGINT or SIGTERM instead of leaving children and a database behind.
