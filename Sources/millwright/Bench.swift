@@ -36,8 +36,8 @@ struct Bench: AsyncParsableCommand {
         temporary server are stopped when bench ends, also on an error or Ctrl-C, e.g.
           millwright bench --storage postgres --nodes 1,3 --detections 20000
 
-        --nodes with --storage sqlite (1 only) measures one serve process instead of the
-        gateway in this process.
+        --nodes 1 with --storage sqlite measures one serve process instead of
+        the gateway in this process.
 
         Build with -c release for figures worth quoting:
           swift build -c release --product millwright && .build/release/millwright bench
