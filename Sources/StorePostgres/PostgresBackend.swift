@@ -219,7 +219,7 @@ public final class PostgresBackend: SQLBackend {
             let session = PostgresSession(connection: connection, auditSeal: auditSeal, placeholders: placeholders, logger: logger, lockScope: settings.schema)
             try session.raw("SET search_path TO \(PostgresSchema.quoted(settings.schema))")
         } catch {
-            connection.close().whenComplete { _ in }
+            connection.close().whenComplete { _ in withExtendedLifetime(connection) {} }
             throw PostgresBackendError.from(error, sql: "SET search_path")
         }
         slot.connection = connection
@@ -229,7 +229,8 @@ public final class PostgresBackend: SQLBackend {
     private func discard(_ slot: ConnectionSlots.Slot) {
         guard let c = slot.connection else { return }
         slot.connection = nil
-        if !c.isClosed { c.close().whenComplete { _ in } }
+        // Held by the completion until the close is done: a connection must not be freed open.
+        if !c.isClosed { c.close().whenComplete { _ in withExtendedLifetime(c) {} } }
     }
 }
 

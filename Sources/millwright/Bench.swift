@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import MillwrightCore
 
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -21,6 +22,23 @@ struct Bench: AsyncParsableCommand {
         (rss_mb_after_hostile), e.g.
           millwright bench --detections 100000 --hostile-every 10
 
+        --storage postgres runs the gateway as `millwright serve` processes of this
+        binary against one PostgreSQL (a throw-away server that bench starts in a temp
+        folder from /usr/lib/postgresql/*/bin, or yours with --pg-url / MW_PG_URL, where
+        bench makes a schema per run and drops it afterwards), all sending to one sandbox
+        emulator process; the REST clients spread their batches round-robin over the
+        nodes. --nodes 1,3 runs 1 node, then 3, and reports each under "runs" with
+        scaling_vs_1_node. In the same invocation it first measures one serve process on
+        SQLite (--no-compare skips it) and reports ratio_to_sqlite. Each run also reports
+        cpu_s per component (nodes, postgres, cmms_emulator, bench), cpu_busy_fraction
+        and pg_wait_samples (what PostgreSQL sessions were doing, sampled every 100 ms;
+        Lock:advisory is the audit chain's ingest lock). Every child process and the
+        temporary server are stopped when bench ends, also on an error or Ctrl-C, e.g.
+          millwright bench --storage postgres --nodes 1,3 --detections 20000
+
+        --nodes 1 with --storage sqlite measures one serve process instead of
+        the gateway in this process.
+
         Build with -c release for figures worth quoting:
           swift build -c release --product millwright && .build/release/millwright bench
         """)
@@ -29,13 +47,42 @@ struct Bench: AsyncParsableCommand {
     @Option(help: "Detections to send.") var detections: Int = 20_000
     @Option(help: "Detections per REST request.") var batch: Int = 100
     @Option(help: "Concurrent REST clients.") var clients: Int = 4
+    @Option(help: "sqlite or postgres. postgres runs separate serve processes on one database.") var storage: String = "sqlite"
+    @Option(help: "Serve processes, 1-8, or a list such as 1,3 to run each in turn (more than 1 needs --storage postgres). Default: the gateway in this process for sqlite, 1 for postgres.")
+    var nodes: String?
+    @Flag(inversion: .prefixedNo, help: "With --storage postgres, first measure one serve process on SQLite in the same run, for ratio_to_sqlite.")
+    var compare: Bool = true
+    @Option(help: "A PostgreSQL server to use instead of a temporary one (postgres://USER:PASSWORD@HOST:5432/DATABASE); MW_PG_URL too.")
+    var pgURL: String?
+    @Option(help: "PostgreSQL connections per node (storage.postgres.pool).") var pool: Int = PostgresSettings.defaultPool
     @Option(help: "REST: after every N batches each client also sends one detection with a 6 MB tracking_id (refused); reports rss_mb_after_hostile. 0: none.")
     var hostileEvery: Int = 0
 
     func validate() throws {
         guard ["rest", "mqtt"].contains(transport) else { throw ValidationError("--transport must be rest or mqtt") }
         guard hostileEvery >= 0 else { throw ValidationError("--hostile-every must be 0 or more") }
+        guard ["sqlite", "postgres"].contains(storage) else { throw ValidationError("--storage must be sqlite or postgres") }
+        let counts = try nodeCounts()
+        if storage == "sqlite", let counts, counts.contains(where: { $0 > 1 }) {
+            throw ValidationError("--nodes above 1 shares one database between processes: add --storage postgres")
+        }
+        if storage == "postgres" || nodes != nil {
+            guard transport == "rest", hostileEvery == 0 else {
+                throw ValidationError("--storage postgres and --nodes measure REST load only: drop --transport mqtt and --hostile-every")
+            }
+        }
+        guard PostgresSettings.poolRange.contains(pool) else { throw ValidationError("--pool must be \(PostgresSettings.poolRange.lowerBound)-\(PostgresSettings.poolRange.upperBound)") }
         guard detections > 0, batch > 0, batch <= 1000, clients > 0 else { throw ValidationError("--detections, --batch (≤ 1000) and --clients must be positive") }
+    }
+
+    /// `--nodes 3` → [3], `--nodes 1,3` → [1, 3]; nil when not given.
+    func nodeCounts() throws -> [Int]? {
+        guard let nodes else { return nil }
+        let counts = nodes.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard !counts.isEmpty, counts.allSatisfy({ $0.map { (1...8).contains($0) } ?? false }) else {
+            throw ValidationError("--nodes takes 1-8, or a comma-separated list such as 1,3 (got '\(nodes)')")
+        }
+        return counts.compactMap { $0 }
     }
 
     func run() async throws {
@@ -45,6 +92,19 @@ struct Bench: AsyncParsableCommand {
         runner.clients = clients
         runner.transport = transport
         runner.hostileEvery = hostileEvery
-        try await runner.run()
+        let counts = try nodeCounts()
+        if storage == "sqlite" && counts == nil {
+            try await runner.run()
+            return
+        }
+        _ = Runtime.bootstrap(level: .error)
+        let external = pgURL ?? ProcessInfo.processInfo.environment["MW_PG_URL"].flatMap { $0.isEmpty ? nil : $0 }
+        var cluster = BenchCluster(load: runner, storage: storage == "postgres" ? .postgres(url: external) : .sqlite, nodeCounts: counts ?? [1])
+        cluster.compare = compare
+        cluster.pool = pool
+        do { try await cluster.run() } catch let failure as BenchFailure {
+            Runtime.printError("bench: \(failure)")
+            throw ExitCode(1)
+        }
     }
 }

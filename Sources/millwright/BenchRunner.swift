@@ -42,18 +42,7 @@ struct BenchRunner {
         let emuTask = Task { try await emuGroup.run() }
         let cmmsURL = "http://127.0.0.1:\(await emuPort.value)"
 
-        let cameras = (0..<assets).map { "- { camera: BENCH-\($0), asset: \"A\($0)\", cmms: sandbox }" }.joined(separator: "\n    ")
-        let yaml = """
-        storage: { sqlite: \(dir)/bench.sqlite }
-        cmms:
-          - { name: sandbox, kind: sandbox, base_url: \(cmmsURL), auth: { bearer: { token_env: T } }, concurrency: 8, status_poll: 60s }
-        assets:
-          cameras:
-            \(cameras)
-        defects:
-          "*": { min_confidence: 0.5, confirm: { detections: 1, within: 10s } }
-        auth: { api_keys: [ { name: bench, role: admin, key_env: K } ] }
-        """
+        let yaml = configYAML(storage: "{ sqlite: \(dir)/bench.sqlite }", cmmsURL: cmmsURL)
         let settings = try ConfigLoader.parse(yaml: yaml, file: "bench.yaml", cmmsKinds: CMMSRegistry.all, environment: ["T": "t", "K": "bench"])
         let store = try Store(path: dir + "/bench.sqlite")
         let http = HTTPClient(eventLoopGroupProvider: .singleton)
@@ -85,7 +74,52 @@ struct BenchRunner {
         try await http.shutdown()
     }
 
+    /// The gateway's configuration for a bench: `assets` cameras on the sandbox CMMS, every
+    /// detection confirming at once, one admin API key. `nodeId` names a serve node of a cluster run.
+    func configYAML(storage: String, cmmsURL: String, nodeId: String? = nil) -> String {
+        let cameras = (0..<assets).map { "- { camera: BENCH-\($0), asset: \"A\($0)\", cmms: sandbox }" }.joined(separator: "\n    ")
+        return """
+        \(nodeId.map { "node_id: \($0)\n" } ?? "")storage: \(storage)
+        cmms:
+          - { name: sandbox, kind: sandbox, base_url: \(cmmsURL), auth: { bearer: { token_env: T } }, concurrency: 8, status_poll: 60s }
+        assets:
+          cameras:
+            \(cameras)
+        defects:
+          "*": { min_confidence: 0.5, confirm: { detections: 1, within: 10s } }
+        auth: { api_keys: [ { name: bench, role: admin, key_env: K } ] }
+        """
+    }
+
     func restLoad(url: String, http: HTTPClient, store: Store) async throws -> [String: Any] {
+        let sent = try await sendLoad(urls: [url], http: http)
+        try await waitForDrain { try await store.stats() }
+        let stats = try await store.stats()
+        var result = summary(sent, stats: stats)
+        if hostileEvery > 0 {
+            result["hostile_requests"] = clients * (sent.total / clients / batch / hostileEvery)
+            result["rss_mb_after_hostile"] = rssMegabytes("VmRSS:")
+        }
+        result["setup"] = ["transport": "rest", "store": "sqlite (WAL, synchronous=FULL)", "batch_size": batch, "clients": clients,
+                           "detections": sent.total, "cmms": "sandbox emulator on loopback", "build": Self.buildKind,
+                           "hostile_every": hostileEvery] as [String: Any]
+        return result
+    }
+
+    /// What one REST load did: per-request latencies (sorted), its duration, and how many
+    /// detections went to each URL.
+    struct LoadResult {
+        var latencies: [Double]
+        var started: ContinuousClock.Instant
+        var elapsed: Double
+        var total: Int
+        var perURL: [Int]
+    }
+
+    /// `clients` concurrent clients each send their share of `detections` in batches of
+    /// `batch`; batch k of the whole sequence goes to `urls[k % urls.count]`, so several nodes
+    /// share the load round-robin.
+    func sendLoad(urls: [String], http: HTTPClient) async throws -> LoadResult {
         // Pre-build request bodies so the measurement is the gateway, not JSON generation.
         let perClient = detections / clients / batch
         let defects = ["crack", "corrosion", "misalignment", "dent"]
@@ -104,13 +138,17 @@ struct BenchRunner {
             }
             bodies.append(mine)
         }
+        let clients = self.clients, batch = self.batch
         let started = ContinuousClock.now
-        let latencies = try await withThrowingTaskGroup(of: [Double].self) { tg in
+        let (latencies, perURL) = try await withThrowingTaskGroup(of: ([Double], [Int]).self) { tg in
             for c in 0..<clients {
                 let mine = bodies[c]
                 tg.addTask {
                     var lat: [Double] = []
+                    var sentTo = [Int](repeating: 0, count: urls.count)
                     for (i, body) in mine.enumerated() {
+                        let target = (i * clients + c) % urls.count
+                        let url = urls[target]
                         if hostileEvery > 0, i % hostileEvery == hostileEvery - 1 { try await sendHostile(url: url, http: http) }
                         var req = HTTPClientRequest(url: url)
                         req.method = .POST
@@ -119,42 +157,48 @@ struct BenchRunner {
                         req.body = .bytes(body)
                         let t0 = ContinuousClock.now
                         let resp = try await http.execute(req, timeout: .seconds(60))
-                        _ = try await resp.body.collect(upTo: 16 << 20)
-                        guard resp.status == .accepted else { throw BenchError.status(Int(resp.status.code)) }
+                        let answer = try await resp.body.collect(upTo: 16 << 20)
+                        guard resp.status == .accepted else { throw BenchError.status(Int(resp.status.code), url, String(buffer: answer)) }
                         lat.append((ContinuousClock.now - t0).seconds * 1000)
+                        sentTo[target] += batch
                     }
-                    return lat
+                    return (lat, sentTo)
                 }
             }
             var all: [Double] = []
-            for try await l in tg { all += l }
-            return all.sorted()
+            var counts = [Int](repeating: 0, count: urls.count)
+            for try await (l, sentTo) in tg {
+                all += l
+                for (j, k) in sentTo.enumerated() { counts[j] += k }
+            }
+            return (all.sorted(), counts)
         }
         let elapsed = (ContinuousClock.now - started).seconds
-        let total = perClient * clients * batch
-        // Let the outbox drain for detection→work-order latency.
-        let deadline = Date().addingTimeInterval(60)
-        while Date() < deadline {
-            let s = try await store.stats()
+        return LoadResult(latencies: latencies, started: started, elapsed: elapsed, total: perClient * clients * batch, perURL: perURL)
+    }
+
+    /// Lets the outbox drain (nothing pending, waiting or sending), for detection→work-order
+    /// latency; gives up after 120 s and reports what was delivered by then.
+    func waitForDrain(_ stats: () async throws -> StoreStats) async throws {
+        let deadline = ContinuousClock.now + .seconds(120)
+        while ContinuousClock.now < deadline {
+            let s = try await stats()
             if (s.workOrdersByPhase["pending"] ?? 0) + (s.workOrdersByPhase["waiting"] ?? 0) + (s.workOrdersByPhase["sending"] ?? 0) == 0 { break }
+            // Polls the store: there is no signal for "the outbox is empty".
             try await Task.sleep(for: .milliseconds(100))
         }
-        let stats = try await store.stats()
-        var hostile: [String: Any] = [:]
-        if hostileEvery > 0 {
-            hostile = ["hostile_requests": clients * (perClient / hostileEvery), "rss_mb_after_hostile": rssMegabytes("VmRSS:")]
-        }
-        return hostile.merging([
-            "detections_per_s": (Double(total) / elapsed).rounded(),
-            "ingest_p50_ms": round2(pct(latencies, 0.5)),
-            "ingest_p99_ms": round2(pct(latencies, 0.99)),
+    }
+
+    /// The figures every REST run reports.
+    func summary(_ sent: LoadResult, stats: StoreStats) -> [String: Any] {
+        [
+            "detections_per_s": (Double(sent.total) / sent.elapsed).rounded(),
+            "ingest_p50_ms": round2(pct(sent.latencies, 0.5)),
+            "ingest_p99_ms": round2(pct(sent.latencies, 0.99)),
             "detection_to_wo_p50_ms": round2(stats.latencyP50Ms ?? 0),
             "detection_to_wo_p99_ms": round2(stats.latencyP99Ms ?? 0),
             "work_orders": stats.workOrdersByPhase["delivered"] ?? 0,
-            "setup": ["transport": "rest", "store": "sqlite (WAL, synchronous=FULL)", "batch_size": batch, "clients": clients,
-                      "detections": total, "cmms": "sandbox emulator on loopback", "build": Self.buildKind,
-                      "hostile_every": hostileEvery] as [String: Any],
-        ]) { a, _ in a }
+        ]
     }
 
     /// One detection carrying a 6 MB `tracking_id`: the gateway must refuse it (422) and keep nothing.
@@ -168,7 +212,7 @@ struct BenchRunner {
         req.body = .bytes(ByteBuffer(string: body))
         let resp = try await http.execute(req, timeout: .seconds(60))
         _ = try await resp.body.collect(upTo: 1 << 20)
-        guard resp.status == .unprocessableEntity else { throw BenchError.status(Int(resp.status.code)) }
+        guard resp.status == .unprocessableEntity else { throw BenchError.status(Int(resp.status.code), url, "a 6 MB tracking_id must be refused with 422") }
     }
 
 
@@ -181,7 +225,14 @@ struct BenchRunner {
 
     func pct(_ a: [Double], _ p: Double) -> Double { a.isEmpty ? 0 : a[min(a.count - 1, Int(p * Double(a.count - 1)))] }
 
-    enum BenchError: Error { case status(Int) }
+    enum BenchError: Error, CustomStringConvertible {
+        case status(Int, String, String)
+        var description: String {
+            switch self {
+            case .status(let code, let url, let body): "POST \(url) answered \(code), not 202: \(body.prefix(500))"
+            }
+        }
+    }
 
     func round2(_ v: Double) -> Double { (v * 100).rounded() / 100 }
 
