@@ -297,7 +297,7 @@ extension MaximoConnector {
                     if r.status == 200, let members = r.json?["member"]?.arrayValue, r.json?["responseInfo"]?["nextPage"] == nil {
                         let found = Set(members.compactMap { $0[key]?.stringValue })
                         let place = bySite ? " in site \(options.site)" : ""
-                        results = ReferenceChecks.fromList(batch, asked: \.id, found: found, notFound: "no \(os) record with \(key) =\(place)", caseInsensitive: true)
+                        results = ReferenceChecks.fromList(batch, asked: \.id, found: found, notFound: "Maximo has no \(os) record with this \(key)\(place)", caseInsensitive: true)
                     } else {
                         let why = r.status == 200 ? "Maximo's answer was not one complete member list" : "HTTP \(r.status): \(ReferenceChecks.bounded(Self.describe(r)))"
                         results = batch.map { ReferenceCheck($0, .unknown(why + (r.status == 403 ? " (the user needs read access to \(os))" : ""))) }
