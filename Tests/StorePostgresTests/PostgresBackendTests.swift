@@ -185,7 +185,8 @@ import Testing
                     return try s.value(as: Int.self, "SELECT count(*) FROM marks WHERE who = 'first'") ?? -1
                 }
             }
-            // Condition wait (bounded): the second transaction is queued on the advisory lock.
+            // Condition wait (bounded): the second transaction is queued on the advisory lock
+            // (whose key is the name scoped by the backend's schema).
             let deadline = ContinuousClock.now + .seconds(30)
             var waiting = 0
             while waiting == 0 && ContinuousClock.now < deadline {
@@ -193,7 +194,7 @@ import Testing
                     try s.value(as: Int.self, """
                         SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted
                             AND ((classid::bigint << 32) | objid::bigint) = hashtextextended(?, 0)
-                        """, [name]) ?? 0
+                        """, [backend.settings.schema + ":" + name]) ?? 0
                 }
                 if waiting == 0 { try await Task.sleep(for: .milliseconds(20)) }
             }
