@@ -35,6 +35,16 @@ public final class PostgresServer: @unchecked Sendable {
 
     /// initdb, start, create the test database. `options` are extra `-c name=value` server settings.
     public static func start(options: [String: String] = [:]) async throws -> PostgresServer {
+        // The free port is found by binding port 0 and letting it go; a process of another test
+        // may take it before the server binds it. Then the server does not start: try another.
+        var lastError: (any Error)?
+        for _ in 0..<3 {
+            do { return try await startOnce(options: options) } catch { lastError = error }
+        }
+        throw lastError ?? TestFailure("PostgreSQL did not start")
+    }
+
+    private static func startOnce(options: [String: String]) async throws -> PostgresServer {
         guard let bin = binDirectory() else {
             throw TestFailure("PostgreSQL is not installed (no /usr/lib/postgresql/*/bin/initdb); install the 'postgresql' package (scripts/install-deps.sh)")
         }
