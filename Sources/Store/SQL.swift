@@ -149,8 +149,43 @@ public protocol SQLSession: AnyObject {
     /// Makes every transaction that takes the same lock run this part one at a time, until
     /// commit. SQLite has one writer at a time already; PostgreSQL takes an advisory lock.
     func lock(_ name: String) throws
+    /// Takes several locks in one go, in a fixed order (sorted by name), so two transactions
+    /// taking overlapping sets cannot deadlock on them. `shared` ones are held alongside other
+    /// shared holders of the same name and exclude `lock(name)`.
+    func lock(exclusive: [String], shared: [String]) throws
     /// The seal new audit records are hashed with (plain, or keyed by `audit.key_env`).
     var auditSeal: AuditSeal { get }
+    /// Audit records of this transaction, appended to the chain just before it commits
+    /// (`flushAudit`), so the chain's lock is held for that moment only.
+    var auditBuffer: AuditBuffer { get }
+}
+
+/// The audit records a transaction made, in order, not yet in the chain. A savepoint that rolls
+/// back truncates it to where it began, as the database does with the rows.
+public final class AuditBuffer {
+    public struct Entry {
+        public var kind: String
+        public var subject: String
+        public var data: [String: JSONValue]
+        public var at: Date
+    }
+
+    public private(set) var entries: [Entry] = []
+
+    public init() {}
+
+    public var count: Int { entries.count }
+
+    public func append(_ entry: Entry) { entries.append(entry) }
+
+    public func truncate(to count: Int) {
+        if count < entries.count { entries.removeLast(entries.count - count) }
+    }
+
+    public func take() -> [Entry] {
+        defer { entries = [] }
+        return entries
+    }
 }
 
 extension SQLSession {

@@ -40,7 +40,7 @@ public final class SQLiteBackend: SQLBackend {
 
     public func write<T: Sendable>(_ body: @escaping @Sendable (any SQLSession) throws -> T) async throws -> T {
         let seal = seal
-        return try await pool.write { db in try body(GRDBSession(db, seal: seal)) }
+        return try await pool.write { db in try GRDBSession(db, seal: seal).transaction(body) }
     }
 
     public func read<T: Sendable>(_ body: @escaping @Sendable (any SQLSession) throws -> T) async throws -> T {
@@ -50,7 +50,7 @@ public final class SQLiteBackend: SQLBackend {
 
     /// Synchronous, for start-up checks made before anything async runs.
     public func writeNow<T>(_ body: (any SQLSession) throws -> T) throws -> T {
-        try pool.write { db in try body(GRDBSession(db, seal: seal)) }
+        try pool.write { db in try GRDBSession(db, seal: seal).transaction(body) }
     }
 
     private static func extremum(_ name: String, _ better: @escaping @Sendable (DatabaseValue, DatabaseValue) -> Bool) -> DatabaseFunction {
@@ -87,6 +87,7 @@ private func compare(_ a: DatabaseValue, _ b: DatabaseValue) -> Int {
 final class GRDBSession: SQLSession {
     let db: Database
     let auditSeal: AuditSeal
+    let auditBuffer = AuditBuffer()
     var dialect: SQLDialect { .sqlite }
 
     init(_ db: Database, seal: AuditSeal) {
@@ -110,10 +111,23 @@ final class GRDBSession: SQLSession {
         }
     }
 
+    /// The body, then its audit records, inside the write transaction GRDB opened.
+    func transaction<T>(_ body: (any SQLSession) throws -> T) throws -> T {
+        let result = try body(self)
+        try flushAudit()
+        return result
+    }
+
     func savepoint(_ body: () throws -> Void) throws {
-        try db.inSavepoint {
-            try body()
-            return .commit
+        let mark = auditBuffer.count
+        do {
+            try db.inSavepoint {
+                try body()
+                return .commit
+            }
+        } catch {
+            auditBuffer.truncate(to: mark)
+            throw error
         }
     }
 
@@ -124,6 +138,7 @@ final class GRDBSession: SQLSession {
 
     /// SQLite runs one write transaction at a time: every write already holds the lock.
     func lock(_ name: String) throws {}
+    func lock(exclusive: [String], shared: [String]) throws {}
 
     private static func bind(_ arguments: SQLArguments) -> StatementArguments {
         StatementArguments(arguments.values.map { v -> DatabaseValueConvertible? in

@@ -18,45 +18,131 @@ extension Store {
     /// Stores a batch of validated detections and everything they cause (incident, outbox
     /// row, audit) in ONE transaction; returns only after it is committed.
     public func ingest(_ detections: [Detection], rules: PipelineRules, now: Date = Date()) async throws -> [IngestOutcome] {
-        // Under the audit chain's lock: decisions are made one transaction at a time, each
-        // seeing the one before, on every backend.
-        try await auditedWrite { db in
-            try detections.map { try Self.ingestOne($0, rules: rules, now: now, db: db) }
+        // Ids given now, so a transaction run again stores the same ones.
+        let batch = detections.map { d -> Detection in
+            var d = d
+            if d.detectionId == nil { d.detectionId = UUID().uuidString.lowercased() }
+            return d
+        }
+        var attempt = 1
+        while true {
+            do {
+                return try await backend.write { db in try Self.ingestBatch(batch, rules: rules, now: now, db: db) }
+            } catch StoreError.stockChanged where attempt < Self.maxIngestAttempts {
+                // Another key's incident took the spare in between: decided again, this one
+                // finds the shortage instead.
+                attempt += 1
+            }
         }
     }
 
-    /// Loads what `IncidentDecision` asks for and applies what it returns; the rules are all there.
-    static func ingestOne(_ d: Detection, rules: PipelineRules, now: Date, db: any SQLSession) throws -> IngestOutcome {
-        let id = d.detectionId ?? UUID().uuidString.lowercased()
-        if let existing = try db.row("SELECT status, reason, incident_id FROM detections WHERE id = ?", [id]) {
-            return IngestOutcome(id: id, status: DetectionStatus(rawValue: existing["status"]) ?? .confirmed, reason: existing["reason"],
-                                 incidentId: existing["incident_id"], workOrderId: nil, duplicate: true, cameraId: d.cameraId, floor: [])
+    static let maxIngestAttempts = 5
+
+    /// One batch, beside other ingests on a shared database. What each decision reads is locked
+    /// first, in sorted order (no deadlocks between batches): the detection ids, and the keys
+    /// that have no open incident (a detection may open one). A key with an open incident
+    /// needs no lock: its detections append to it whatever other ingests do, and only an
+    /// exclusive writer (which waits for every ingest) closes an incident.
+    static func ingestBatch(_ batch: [Detection], rules: PipelineRules, now: Date, db: any SQLSession) throws -> [IngestOutcome] {
+        let ids = batch.map { $0.detectionId ?? "" }
+        try db.lock(exclusive: Array(Set(ids.map(detectionLock))), shared: [Store.writersLock])
+        let stored = try storedDetectionIds(ids, db: db)
+        let reads = zip(batch, ids).map { IncidentDecision.query(for: $0, id: $1, rules: rules) }
+        var keys = Set<IncidentKey>()
+        for case .key(let q, _) in reads { keys.insert(q.key) }
+        let open = try openIncidents(of: keys, db: db)
+        try db.lock(exclusive: keys.filter { open[$0] == nil }.map(keyLock), shared: [])
+
+        var deferred = DeferredIngestWrites()
+        var outcomes: [IngestOutcome] = []
+        outcomes.reserveCapacity(batch.count)
+        var firstIndex: [String: Int] = [:]
+        for (i, d) in batch.enumerated() {
+            let id = ids[i]
+            if let first = firstIndex[id] {
+                // Twice in one batch: the second is a repeat of the first, as across batches.
+                var again = outcomes[first]
+                again.duplicate = true
+                again.workOrderId = nil
+                again.floor = []
+                outcomes.append(again)
+                continue
+            }
+            firstIndex[id] = outcomes.count
+            if stored.contains(id), let existing = try db.row("SELECT status, reason, incident_id FROM detections WHERE id = ?", [id]) {
+                outcomes.append(IngestOutcome(id: id, status: DetectionStatus(rawValue: existing["status"]) ?? .confirmed, reason: existing["reason"],
+                                              incidentId: existing["incident_id"], workOrderId: nil, duplicate: true, cameraId: d.cameraId, floor: []))
+                continue
+            }
+            outcomes.append(try ingestOne(d, id: id, read: reads[i], openIncident: open, deferred: &deferred, rules: rules, now: now, db: db))
         }
+        try deferred.write(db)
+        return outcomes
+    }
+
+    static func detectionLock(_ id: String) -> String { "detection:\(id)" }
+
+    /// The unit separator cannot occur inside a name the config or a detection gives.
+    static func keyLock(_ key: IncidentKey) -> String { "key:\(key.asset)\u{1F}\(key.defectClass)\u{1F}\(key.zone)" }
+
+    /// Loads what `IncidentDecision` asks for and applies what it returns; the rules are all there.
+    /// Effects nothing later in the batch reads (repeats, orphans, below threshold) are
+    /// collected in `deferred` and written together at the end.
+    static func ingestOne(_ d: Detection, id: String, read: IncidentDecision.Read, openIncident: [IncidentKey: String],
+                          deferred: inout DeferredIngestWrites, rules: PipelineRules, now: Date, db: any SQLSession) throws -> IngestOutcome {
         var stored = d
         stored.detectionId = id
         var effects: IngestEffects
-        switch IncidentDecision.query(for: stored, id: id, rules: rules) {
+        switch read {
         case .orphaned(let e):
             effects = e
-            try apply(effects, to: stored, now: now, db: db)
+            try apply(effects, to: stored, now: now, deferred: &deferred, db: db)
         case .key(let query, let mapped):
+            if let openId = openIncident[query.key],
+               case .done(let e) = IncidentDecision.decide(stored, id: id, mapped: mapped, snapshot: KeySnapshot(openIncidentId: openId), rules: rules) {
+                effects = e
+                try apply(effects, to: stored, now: now, deferred: &deferred, db: db)
+                break
+            }
             effects = try decide(stored, id: id, query: query, mapped: mapped, rules: rules, now: now, db: db)
             if effects.incident == nil {
-                try apply(effects, to: stored, now: now, db: db)
+                try apply(effects, to: stored, now: now, deferred: &deferred, db: db)
             } else {
                 do {
-                    try db.savepoint { [effects] in try apply(effects, to: stored, now: now, db: db) }
+                    try db.savepoint { [effects] in
+                        var none = DeferredIngestWrites()
+                        try apply(effects, to: stored, now: now, deferred: &none, db: db)
+                    }
                 } catch let e where db.isUniqueViolation(e) {
                     // Another writer on a shared database opened the incident first: decided
                     // again, this detection is a repeat of it, never a second work order.
                     effects = try decide(stored, id: id, query: query, mapped: mapped, rules: rules, now: now, db: db)
                     guard effects.incident == nil else { throw e }
-                    try apply(effects, to: stored, now: now, db: db)
+                    try apply(effects, to: stored, now: now, deferred: &deferred, db: db)
                 }
             }
         }
         return IngestOutcome(id: id, status: effects.detection.status, reason: effects.detection.reason, incidentId: effects.detection.incidentId,
                              workOrderId: effects.workOrder?.id, duplicate: false, cameraId: d.cameraId, floor: effects.floor)
+    }
+
+    /// The open incident of each key, in one query.
+    static func openIncidents(of keys: Set<IncidentKey>, db: any SQLSession) throws -> [IncidentKey: String] {
+        guard !keys.isEmpty else { return [:] }
+        let assets = Array(Set(keys.map(\.asset)))
+        var open: [IncidentKey: String] = [:]
+        var start = 0
+        while start < assets.count {
+            let chunk = assets[start..<min(start + 500, assets.count)]
+            let marks = Array(repeating: "?", count: chunk.count).joined(separator: ", ")
+            for r in try db.rows("SELECT id, asset, defect_class, zone FROM incidents WHERE is_open = 1 AND asset IN (\(marks))",
+                                 SQLArguments(chunk.map { .text($0) })) {
+                let key = IncidentKey(asset: r["asset"], defectClass: r["defect_class"], zone: r["zone"] as String)
+                if keys.contains(key) { open[key] = r["id"] }
+            }
+            start += chunk.count
+        }
+        return open
     }
 
     static func decide(_ d: Detection, id: String, query: KeyQuery, mapped: MappedDetection, rules: PipelineRules,
@@ -71,6 +157,18 @@ extension Store {
         }
     }
 
+    static func storedDetectionIds(_ ids: [String], db: any SQLSession) throws -> Set<String> {
+        var found = Set<String>()
+        var start = 0
+        while start < ids.count {
+            let chunk = ids[start..<min(start + 500, ids.count)]
+            let marks = Array(repeating: "?", count: chunk.count).joined(separator: ", ")
+            found.formUnion(try db.column(as: String.self, "SELECT id FROM detections WHERE id IN (\(marks))", SQLArguments(chunk.map { .text($0) })))
+            start += chunk.count
+        }
+        return found
+    }
+
     /// What the ingest transaction would read about this key now (contract tests, diagnostics).
     public func snapshot(for query: KeyQuery) async throws -> KeySnapshot {
         try await read { db in try Self.keySnapshot(query, db: db) }
@@ -81,17 +179,32 @@ extension Store {
     static func keySnapshot(_ q: KeyQuery, db: any SQLSession) throws -> KeySnapshot {
         var s = KeySnapshot()
         let key = q.key
-        s.openIncidentId = try db.value(as: String.self, "SELECT id FROM incidents WHERE asset = ? AND defect_class = ? AND zone = ? AND is_open = 1", [key.asset, key.defectClass, key.zone])
-        if let closed = try db.row("SELECT id, closed_at FROM incidents WHERE asset = ? AND defect_class = ? AND zone = ? AND is_open = 0 ORDER BY closed_at DESC LIMIT 1", [key.asset, key.defectClass, key.zone]) {
-            s.lastClosedIncidentId = closed["id"]
-            s.lastClosedAt = (closed["closed_at"] as Double?).map(Date.init(db:))
-        }
-        s.pending = try db.rows("""
-            SELECT id, ts, confidence, bbox_area FROM detections
-            WHERE asset = ? AND defect_class = ? AND zone = ? AND status = 'pending_confirmation' AND ts >= ? AND ts < ?
-            ORDER BY ts, id
-            """, [key.asset, key.defectClass, key.zone, Double(q.window.fromMillis) / 1000, Double(q.window.untilMillis) / 1000]).map {
-            PendingDetection(id: $0["id"], timestampMillis: Timestamps.millis(Date(db: $0["ts"])), confidence: $0["confidence"], bboxArea: $0["bbox_area"])
+        // One statement (one round trip on PostgreSQL) for the three things a decision reads.
+        // The NULLs are typed: PostgreSQL resolves a bare NULL inside a subquery as text.
+        let rows = try db.rows("""
+            SELECT 'open' AS part, id, CAST(NULL AS DOUBLE PRECISION) AS at, CAST(NULL AS DOUBLE PRECISION) AS confidence,
+                   CAST(NULL AS DOUBLE PRECISION) AS bbox_area
+              FROM incidents WHERE asset = ?1 AND defect_class = ?2 AND zone = ?3 AND is_open = 1
+            UNION ALL
+            SELECT * FROM (SELECT 'closed' AS part, id, closed_at AS at, CAST(NULL AS DOUBLE PRECISION) AS confidence,
+                                  CAST(NULL AS DOUBLE PRECISION) AS bbox_area
+                             FROM incidents WHERE asset = ?1 AND defect_class = ?2 AND zone = ?3 AND is_open = 0
+                            ORDER BY closed_at DESC LIMIT 1) AS last_closed
+            UNION ALL
+            SELECT 'pending' AS part, id, ts AS at, confidence, bbox_area FROM detections
+             WHERE asset = ?1 AND defect_class = ?2 AND zone = ?3 AND status = 'pending_confirmation' AND ts >= ?4 AND ts < ?5
+            ORDER BY 1, 3, 2
+            """, [key.asset, key.defectClass, key.zone, Double(q.window.fromMillis) / 1000, Double(q.window.untilMillis) / 1000])
+        for r in rows {
+            switch r["part"] as String {
+            case "open": s.openIncidentId = r["id"]
+            case "closed":
+                s.lastClosedIncidentId = r["id"]
+                s.lastClosedAt = (r["at"] as Double?).map(Date.init(db:))
+            default:
+                s.pending.append(PendingDetection(id: r["id"], timestampMillis: Timestamps.millis(Date(db: r["at"])),
+                                                  confidence: r["confidence"], bboxArea: r["bbox_area"]))
+            }
         }
         return s
     }
@@ -109,8 +222,20 @@ extension Store {
         return s
     }
 
-    static func apply(_ e: IngestEffects, to d: Detection, now: Date, db: any SQLSession) throws {
+    static func apply(_ e: IngestEffects, to d: Detection, now: Date, deferred: inout DeferredIngestWrites, db: any SQLSession) throws {
         let id = e.detection.id
+        let detectionRow: [SQLValue] = [.text(id), .text(d.cameraId), .real(d.timestamp.dbValue), .real(now.dbValue), .text(d.defectClass),
+                                        .real(d.confidence), .text(e.detection.status.rawValue), .text(e.detection.reason),
+                                        e.detection.asset.sqlValue, .text(d.zone ?? ""), e.detection.incidentId.sqlValue, d.bbox?.area.sqlValue ?? .null,
+                                        d.sourceFormat.sqlValue, d.frameSHA256.sqlValue, .text(json(d))]
+        // A pending detection is read by the next decisions of its key; an opening writes
+        // several rows in order. The rest waits for the end of the batch.
+        if e.incident == nil, e.detection.status != .pendingConfirmation {
+            if let open = e.appendTo { deferred.append(to: open, at: d.timestamp.dbValue, confidence: d.confidence, area: d.bbox?.area) }
+            deferred.detections.append(detectionRow)
+            for a in e.audit { try db.audit(kind: a.kind, subject: a.subject, data: a.data, at: now) }
+            return
+        }
         if let i = e.incident, let w = e.workOrder {
             // First, so that losing the race on the one-open-incident index leaves nothing behind.
             try db.run("""
@@ -141,20 +266,7 @@ extension Store {
                                  now.dbValue, now.dbValue, d.timestamp.dbValue, w.payload,
                                  w.draft.assignee, i.priority.priority.rawValue, w.notify.joined(separator: ","), w.notifyAt?.dbValue])
         }
-        if let open = e.appendTo {
-            try db.run("""
-                UPDATE incidents SET detection_count = detection_count + 1, last_seen = GREATEST(last_seen, ?),
-                    max_confidence = GREATEST(max_confidence, ?), last_area = COALESCE(?, last_area)
-                WHERE id = ?
-                """, [d.timestamp.dbValue, d.confidence, d.bbox?.area, open])
-            // Noted on the work order by the dispatcher (where the CMMS takes notes).
-            try db.run("UPDATE work_orders SET repeats_unnoted = repeats_unnoted + 1 WHERE incident_id = ?", [open])
-        }
-        try db.run("""
-            INSERT INTO detections (id, camera_id, ts, received_at, defect_class, confidence, status, reason, asset, zone, incident_id, bbox_area, source_format, frame_sha256, payload)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """, [id, d.cameraId, d.timestamp.dbValue, now.dbValue, d.defectClass, d.confidence, e.detection.status.rawValue, e.detection.reason,
-                             e.detection.asset, d.zone ?? "", e.detection.incidentId, d.bbox?.area, d.sourceFormat, d.frameSHA256, json(d)])
+        try db.run("INSERT INTO detections \(DeferredIngestWrites.detectionColumns) VALUES \(DeferredIngestWrites.detectionRow)", SQLArguments(detectionRow))
         if let incident = e.incident?.id {
             for pending in e.confirms {
                 try db.run("UPDATE detections SET status = 'confirmed', incident_id = ?, reason = ? WHERE id = ? AND status = 'pending_confirmation'",

@@ -100,7 +100,9 @@ extension Store {
     public func recordDelivery(workOrderId: String, fence: Int64, action: DeliveryState.Action, outcome: DeliveryState.Outcome, duration: TimeInterval,
                                policy: DispatchPolicy, jitter: Double, now: Date = Date()) async throws -> DeliveryRecord {
         let node = node
-        return try await auditedWrite { db in
+        // Shared: the work order's row lock and its fence decide, and an incident's state is
+        // changed only by exclusive writers otherwise.
+        return try await sharedWrite { db in
             guard let row = try db.row("SELECT * FROM work_orders WHERE id = ?" + db.lockingRead, [workOrderId]) else {
                 throw StoreError.notFound("work order \(workOrderId)")
             }
@@ -218,7 +220,8 @@ extension Store {
 
     /// The CMMS has been told about `count` repeats.
     public func markRepeatsNoted(workOrderId: String, count: Int, now: Date = Date()) async throws {
-        try await auditedWrite { db in
+        // A relative update: safe beside the ingests that count the repeats up.
+        try await sharedWrite { db in
             try db.run("UPDATE work_orders SET repeats_unnoted = GREATEST(0, repeats_unnoted - ?) WHERE id = ?", [count, workOrderId])
             try db.audit(kind: "work_order.noted", subject: workOrderId, data: ["repeats": .number(Double(count))], at: now)
         }

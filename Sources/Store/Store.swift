@@ -52,13 +52,24 @@ public final class Store: Sendable {
         try await backend.read(body)
     }
 
-    /// A write that appends to the audit trail. It takes the chain's lock before anything else,
-    /// so on a shared database no writer holds a row lock while waiting for the chain (the one
-    /// order every writer follows: no deadlocks between them), and its decisions see every
-    /// transaction before it. SQLite has one writer at a time anyway.
+    /// A write that may change anything: it runs alone among writers on a shared database (the
+    /// writers' lock, exclusively), so its decisions see every transaction before it, as on
+    /// SQLite, which has one writer at a time anyway. Ingest, the busy path, runs beside other
+    /// ingests instead (`ingestWrite`). Every writer takes the audit chain's lock last, at
+    /// commit (`flushAudit`), and holds nothing else it could wait on there: no deadlock.
     func auditedWrite<T: Sendable>(_ body: @escaping @Sendable (any SQLSession) throws -> T) async throws -> T {
         try await backend.write { db in
-            try db.lock(Store.auditChainLock)
+            try db.lock(Store.writersLock)
+            return try body(db)
+        }
+    }
+
+    /// A write that claims or records work on rows it locks itself (`FOR UPDATE`, `SKIP
+    /// LOCKED`, conditional UPDATEs): it shares the writers' lock with ingests and other such
+    /// writes, and waits only for the exclusive writers.
+    func sharedWrite<T: Sendable>(_ body: @escaping @Sendable (any SQLSession) throws -> T) async throws -> T {
+        try await backend.write { db in
+            try db.lock(exclusive: [], shared: [Store.writersLock])
             return try body(db)
         }
     }
@@ -83,22 +94,48 @@ extension Date {
 }
 
 extension Store {
-    /// Held by every transaction that appends to the audit trail, until it commits.
+    /// Taken at commit by every transaction that appends to the audit trail, until it commits:
+    /// the chain's records are appended one transaction after the other.
     static let auditChainLock = "audit-chain"
+    /// Exclusive for writes that may change anything, shared for ingest and claims.
+    static let writersLock = "writers"
 }
 
 extension SQLSession {
-    /// Appends one record to the hash chain; call inside the transaction that made the change.
-    /// The chain's head is locked first, so concurrent writers on a shared database append one
-    /// after the other.
+    /// Records a change for the hash chain; call inside the transaction that made it. The
+    /// records reach the chain when the transaction commits (`flushAudit`), or never.
     func audit(kind: String, subject: String, data: [String: JSONValue], at: Date) throws {
+        auditBuffer.append(.init(kind: kind, subject: subject, data: data, at: Date(db: at.dbValue)))
+    }
+
+    /// Appends this transaction's audit records to the chain: the chain's lock, its head, and
+    /// one multi-row INSERT per 100 records. Backends call it just before COMMIT, so the lock
+    /// is held for about two statements rather than the whole transaction.
+    public func flushAudit() throws {
+        let entries = auditBuffer.take()
+        guard !entries.isEmpty else { return }
         try lock(Store.auditChainLock)
         let last = try row("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")
-        let seq: Int64 = (last?["seq"] ?? 0) + 1
-        let prev: String = last?["hash"] ?? AuditRecord.genesis
-        let at = Date(db: at.dbValue)
-        let canonical = AuditRecord.canonicalJSON(seq: seq, at: at, kind: kind, subject: subject, data: data)
-        try run("INSERT INTO audit (seq, at, kind, subject, data, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [seq, at.dbValue, kind, subject, Store.json(data), prev, auditSeal.hash(prev: prev, canonical: canonical)])
+        var seq: Int64 = last?["seq"] ?? 0
+        var prev: String = last?["hash"] ?? AuditRecord.genesis
+        var start = 0
+        while start < entries.count {
+            let chunk = entries[start..<min(start + auditInsertChunk, entries.count)]
+            var values: [SQLValue] = []
+            values.reserveCapacity(chunk.count * 7)
+            for e in chunk {
+                seq += 1
+                let canonical = AuditRecord.canonicalJSON(seq: seq, at: e.at, kind: e.kind, subject: e.subject, data: e.data)
+                let hash = auditSeal.hash(prev: prev, canonical: canonical)
+                values += [.integer(seq), .real(e.at.dbValue), .text(e.kind), .text(e.subject), .text(Store.json(e.data)), .text(prev), .text(hash)]
+                prev = hash
+            }
+            let rows = Array(repeating: "(?, ?, ?, ?, ?, ?, ?)", count: chunk.count).joined(separator: ", ")
+            try run("INSERT INTO audit (seq, at, kind, subject, data, prev_hash, hash) VALUES " + rows, SQLArguments(values))
+            start += chunk.count
+        }
     }
 }
+
+/// Records per INSERT: 700 parameters, well under both databases' limits.
+private let auditInsertChunk = 100

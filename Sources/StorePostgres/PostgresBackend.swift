@@ -184,6 +184,7 @@ public final class PostgresBackend: SQLBackend {
         let result: T
         do {
             result = try body(session)
+            try session.flushAudit()
         } catch {
             do { try session.raw("ROLLBACK") } catch { discard(slot) }
             throw error

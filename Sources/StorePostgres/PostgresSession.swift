@@ -18,6 +18,7 @@ final class PostgresSession: SQLSession {
     let dialect: SQLDialect = .postgres
     let connection: PostgresConnection
     let auditSeal: AuditSeal
+    let auditBuffer = AuditBuffer()
     let logger: Logger
     /// Lock names are scoped to it: advisory locks are database-wide, and two plants in two
     /// schemas of one database must not wait on each other.
@@ -47,9 +48,11 @@ final class PostgresSession: SQLSession {
         savepointCounter += 1
         let name = "mw_sp_\(savepointCounter)"
         try raw("SAVEPOINT \(name)")
+        let mark = auditBuffer.count
         do {
             try body()
         } catch {
+            auditBuffer.truncate(to: mark)
             // Undo only the savepoint's work; the transaction goes on. If even that fails
             // (connection lost), the original error is still the one worth reporting.
             try? raw("ROLLBACK TO SAVEPOINT \(name)")
@@ -66,6 +69,17 @@ final class PostgresSession: SQLSession {
     func lock(_ name: String) throws {
         // A transaction-level advisory lock: released at COMMIT or ROLLBACK, never leaked.
         try run("SELECT pg_advisory_xact_lock(hashtextextended(?, 0))", [lockScope + ":" + name])
+    }
+
+    func lock(exclusive: [String], shared: [String]) throws {
+        // One statement, one round trip; the target list is evaluated left to right, in the
+        // sorted order every transaction uses.
+        let all = (exclusive.map { ($0, false) } + shared.map { ($0, true) }).sorted { $0.0 < $1.0 }
+        guard !all.isEmpty else { return }
+        let calls = all.indices.map { i in
+            "pg_advisory_xact_lock\(all[i].1 ? "_shared" : "")(hashtextextended(?\(i + 1), 0))"
+        }
+        try run("SELECT " + calls.joined(separator: ", "), SQLArguments(all.map { .text(lockScope + ":" + $0.0) }))
     }
 
     /// A statement without placeholders translation (transaction control, DDL).

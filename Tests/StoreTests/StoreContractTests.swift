@@ -80,6 +80,25 @@ struct StoreBackend: Sendable, CustomStringConvertible {
     }
 
     @Test(arguments: StoreBackend.all)
+    func batchesSharingDetectionsInOppositeOrderStoreEachOnce(_ backend: StoreBackend) async throws {
+        let store = try await backend.make()
+        let r = rules(cameras: 4)
+        let shared = (0..<8).map { det("s\($0)", camera: $0 % 4, at: Double($0)) }
+        // Opposite orders: locks taken as the batch lists them would deadlock here.
+        let outcomes = try await withThrowingTaskGroup(of: [IngestOutcome].self) { g in
+            for i in 0..<8 {
+                let batch = i % 2 == 0 ? shared : shared.reversed()
+                g.addTask { try await store.ingest(batch, rules: r, now: self.now) }
+            }
+            return try await g.reduce(into: [IngestOutcome]()) { $0 += $1 }
+        }
+        #expect(outcomes.filter { !$0.duplicate }.count == 8, "each detection stored by exactly one batch")
+        #expect(try await store.detectionsPage(DetectionFilter(limit: 100), after: nil).items.count == 8)
+        #expect(Set(outcomes.compactMap(\.workOrderId)).count == 4, "one work order per camera's key")
+        #expect(try await store.verifyAudit(key: nil, checkpoints: []).firstBreak == nil)
+    }
+
+    @Test(arguments: StoreBackend.all)
     func theLastSpareIsReservedOnce(_ backend: StoreBackend) async throws {
         let store = try await backend.make()
         try await store.importInventory([InventoryItem(sku: "PUL-500", onHand: 1)], source: "test", now: now)

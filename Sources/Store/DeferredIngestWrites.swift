@@ -1,0 +1,79 @@
+import Foundation
+import MillwrightCore
+
+/// The rows a batch's repeats, orphans and below-threshold detections write, collected and
+/// written at the end of the batch in a few statements instead of two or three each: a batch
+/// of repeats costs a handful of round trips to PostgreSQL rather than hundreds.
+struct DeferredIngestWrites {
+    static let detectionColumns = "(id, camera_id, ts, received_at, defect_class, confidence, status, reason, asset, zone, incident_id, bbox_area, source_format, frame_sha256, payload)"
+    static let detectionRow = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+
+    /// What the repeats of one open incident add to it.
+    struct Append {
+        var count = 0
+        var lastSeen = -Double.infinity
+        var maxConfidence = -Double.infinity
+        /// The last non-nil area in batch order, as one UPDATE each would have left it.
+        var lastArea: Double?
+    }
+
+    var detections: [[SQLValue]] = []
+    var appends: [String: Append] = [:]
+
+    mutating func append(to incident: String, at seen: Double, confidence: Double, area: Double?) {
+        var a = appends[incident] ?? Append()
+        a.count += 1
+        a.lastSeen = max(a.lastSeen, seen)
+        a.maxConfidence = max(a.maxConfidence, confidence)
+        if let area { a.lastArea = area }
+        appends[incident] = a
+    }
+
+    func write(_ db: any SQLSession) throws {
+        try insertDetections(db)
+        guard !appends.isEmpty else { return }
+        let incidents = appends.keys.sorted()
+        for chunk in incidents.chunked(200) {
+            let marks = Array(repeating: "?", count: chunk.count).joined(separator: ", ")
+            let ids = SQLArguments(chunk.map { .text($0) })
+            if db.dialect == .postgres {
+                // Row locks in one order for every writer: the work orders (as a delivery record
+                // takes them, before its incident), then the incidents, each sorted by id.
+                // Concurrent batches appending to the same incidents then queue, not deadlock.
+                try db.run("SELECT id FROM work_orders WHERE incident_id IN (\(marks)) ORDER BY id FOR UPDATE", ids)
+                try db.run("SELECT id FROM incidents WHERE id IN (\(marks)) ORDER BY id FOR UPDATE", ids)
+            }
+            var values: [SQLValue] = []
+            var selects: [String] = []
+            for id in chunk {
+                let a = appends[id]!
+                values += [.text(id), .integer(Int64(a.count)), .real(a.lastSeen), .real(a.maxConfidence), a.lastArea.sqlValue]
+                // Typed: PostgreSQL does not infer a parameter's type inside a derived table.
+                selects.append("SELECT CAST(? AS TEXT) AS id, CAST(? AS BIGINT) AS n, CAST(? AS DOUBLE PRECISION) AS seen, "
+                               + "CAST(? AS DOUBLE PRECISION) AS conf, CAST(? AS DOUBLE PRECISION) AS area")
+            }
+            let source = "(" + selects.joined(separator: " UNION ALL ") + ") AS v"
+            try db.run("""
+                UPDATE incidents SET detection_count = detection_count + v.n, last_seen = GREATEST(last_seen, v.seen),
+                    max_confidence = GREATEST(max_confidence, v.conf), last_area = COALESCE(v.area, last_area)
+                FROM \(source) WHERE incidents.id = v.id
+                """, SQLArguments(values))
+            // Noted on the work order by the dispatcher (where the CMMS takes notes).
+            try db.run("UPDATE work_orders SET repeats_unnoted = repeats_unnoted + v.n FROM \(source) WHERE work_orders.incident_id = v.id",
+                       SQLArguments(values))
+        }
+    }
+
+    private func insertDetections(_ db: any SQLSession) throws {
+        for chunk in detections.chunked(60) {
+            let rows = Array(repeating: Self.detectionRow, count: chunk.count).joined(separator: ", ")
+            try db.run("INSERT INTO detections \(Self.detectionColumns) VALUES \(rows)", SQLArguments(chunk.flatMap { $0 }))
+        }
+    }
+}
+
+extension Array {
+    func chunked(_ size: Int) -> [ArraySlice<Element>] {
+        stride(from: 0, to: count, by: size).map { self[$0..<Swift.min($0 + size, count)] }
+    }
+}
