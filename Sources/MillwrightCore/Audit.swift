@@ -37,16 +37,29 @@ public struct AuditRecord: Sendable, Equatable, Codable {
     /// Sorted keys, no whitespace, timestamps to the millisecond as stored. Hand-written
     /// because it runs for every record (JSONEncoder was a third of the ingest CPU).
     public static func canonicalJSON(seq: Int64, at: Date, kind: String, subject: String, data: [String: JSONValue]) -> Data {
-        var out = "{\"at\":"
-        CanonicalJSON.write(.string(Timestamps.format(at)), into: &out)
-        out += ",\"data\":"
-        CanonicalJSON.write(.object(data), into: &out)
-        out += ",\"kind\":"
-        CanonicalJSON.write(.string(kind), into: &out)
-        out += ",\"seq\":\(seq),\"subject\":"
-        CanonicalJSON.write(.string(subject), into: &out)
-        out += "}"
-        return Data(out.utf8)
+        canonicalParts(at: at, kind: kind, subject: subject, data: data).json(seq: seq)
+    }
+
+    /// The canonical JSON on either side of `seq`: a writer prepares it before it knows its
+    /// place in the chain, so only the number is added while the chain is locked.
+    public struct CanonicalParts: Sendable {
+        public var head: String
+        public var tail: String
+        public func json(seq: Int64) -> Data { Data((head + String(seq) + tail).utf8) }
+    }
+
+    public static func canonicalParts(at: Date, kind: String, subject: String, data: [String: JSONValue]) -> CanonicalParts {
+        var head = "{\"at\":"
+        CanonicalJSON.write(.string(Timestamps.format(at)), into: &head)
+        head += ",\"data\":"
+        CanonicalJSON.write(.object(data), into: &head)
+        head += ",\"kind\":"
+        CanonicalJSON.write(.string(kind), into: &head)
+        head += ",\"seq\":"
+        var tail = ",\"subject\":"
+        CanonicalJSON.write(.string(subject), into: &tail)
+        tail += "}"
+        return CanonicalParts(head: head, tail: tail)
     }
 
     public func computeHash(_ seal: AuditSeal = .sha256) -> String {

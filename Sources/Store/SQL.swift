@@ -163,11 +163,21 @@ public protocol SQLSession: AnyObject {
 /// The audit records a transaction made, in order, not yet in the chain. A savepoint that rolls
 /// back truncates it to where it began, as the database does with the rows.
 public final class AuditBuffer {
+    /// Everything but its place in the chain, prepared before the chain is locked.
     public struct Entry {
         public var kind: String
         public var subject: String
-        public var data: [String: JSONValue]
         public var at: Date
+        public var dataJSON: String
+        public var canonical: AuditRecord.CanonicalParts
+
+        public init(kind: String, subject: String, data: [String: JSONValue], at: Date) {
+            self.kind = kind
+            self.subject = subject
+            self.at = at
+            self.dataJSON = RecordJSON.encode(data)
+            self.canonical = AuditRecord.canonicalParts(at: at, kind: kind, subject: subject, data: data)
+        }
     }
 
     public private(set) var entries: [Entry] = []

@@ -55,7 +55,8 @@ extension Store {
     /// Everyone was told (`sent` is the audit summary); the escalation clock starts now unless
     /// the work was already acknowledged or its priority has no chain.
     public func markNotified(workOrderId: String, sent: [JSONValue], escalation: Escalation?, now: Date = Date()) async throws {
-        try await auditedWrite { db in
+        // Shared: conditional updates of one work order; an acknowledgement is exclusive.
+        try await sharedWrite { db in
             let changed = try db.run("UPDATE work_orders SET notified_at = ?, notify_remaining = NULL, notify_error = NULL WHERE id = ? AND notified_at IS NULL",
                        [now.dbValue, workOrderId])
             guard changed == 1 else { return }
@@ -73,7 +74,7 @@ extension Store {
     /// order, and the escalation chain starts anyway: it is the safety net for exactly this.
     public func recordNotifyFailure(workOrderId: String, remaining: [String], sent: [JSONValue], error: String, retryAt: Date?,
                                     escalation: Escalation?, now: Date = Date()) async throws {
-        try await auditedWrite { db in
+        try await sharedWrite { db in
             if let retryAt {
                 let changed = try db.run("""
                     UPDATE work_orders SET notify_attempts = notify_attempts + 1, notify_at = ?, notify_remaining = ?, notify_error = ?
@@ -149,7 +150,7 @@ extension Store {
 
     /// Records what an escalation stage reached (after sending).
     public func recordEscalation(_ notice: EscalationNotice, sent: [JSONValue], now: Date = Date()) async throws {
-        try await auditedWrite { db in
+        try await sharedWrite { db in
             try db.audit(kind: "work_order.escalated", subject: notice.workOrder, data: [
                 "stage": .number(Double(notice.stage + 1)), "recipients": .array(notice.recipients.map(JSONValue.string)),
                 "due_at": .string(Timestamps.format(notice.dueAt)), "sent": .array(sent),

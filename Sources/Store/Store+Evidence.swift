@@ -21,9 +21,11 @@ extension Store {
     /// work order's stored payload is updated to what will be sent.
     public func recordEvidence(incidentId: String, workOrderId: String, sha256: String, usedFrame: Bool, note: String,
                                draft: WorkOrderDraft, now: Date = Date()) async throws {
-        try await auditedWrite { db in
-            try db.run("UPDATE incidents SET evidence_sha256 = ?, evidence_note = ? WHERE id = ?", [sha256, note, incidentId])
+        // Shared: it sets fields of one incident and its work order, read by no decision.
+        try await sharedWrite { db in
+            // The work order's row before the incident's, as every shared writer locks them.
             try db.run("UPDATE work_orders SET payload = ?, in_flight_step = 'the CMMS create' WHERE id = ?", [Self.json(draft), workOrderId])
+            try db.run("UPDATE incidents SET evidence_sha256 = ?, evidence_note = ? WHERE id = ?", [sha256, note, incidentId])
             try db.audit(kind: "evidence.rendered", subject: incidentId, data: [
                 "sha256": .string(sha256), "used_frame": .bool(usedFrame), "note": .string(note),
             ], at: now)
@@ -31,7 +33,7 @@ extension Store {
     }
 
     public func recordAttachment(workOrderId: String, sha256: String, ok: Bool, now: Date = Date()) async throws {
-        try await auditedWrite { db in
+        try await sharedWrite { db in
             if ok { try db.run("UPDATE work_orders SET evidence_attached = 1 WHERE id = ?", [workOrderId]) }
             try db.audit(kind: ok ? "evidence.attached" : "evidence.attach_failed", subject: workOrderId, data: ["sha256": .string(sha256)], at: now)
         }

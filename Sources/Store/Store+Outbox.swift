@@ -230,7 +230,21 @@ extension Store {
     /// Applies a status the CMMS reported; closes the incident when the work is done.
     @discardableResult
     public func applyCMMSStatus(workOrderId: String, status: CMMSStatus, now: Date = Date()) async throws -> IncidentLifecycle.Transition {
-        try await auditedWrite { db in
+        // Most reads of a CMMS status change nothing but when it was checked: that much runs
+        // beside ingest. A change, which may close the incident, runs alone.
+        let unchanged = try await sharedWrite { db -> IncidentLifecycle.Transition? in
+            guard let row = try db.row("""
+                SELECT w.cmms_status, i.state, i.resolution FROM work_orders w JOIN incidents i ON i.id = w.incident_id WHERE w.id = ?
+                """, [workOrderId]), (row["cmms_status"] as String?) == status.rawValue else { return nil }
+            var life = IncidentLifecycle(state: IncidentState(rawValue: row["state"]) ?? .open,
+                                         resolution: (row["resolution"] as String?).flatMap(Resolution.init(rawValue:)))
+            let t = life.apply(.cmmsStatus(status))
+            if case .moved = t { return nil }
+            try db.run("UPDATE work_orders SET status_checked_at = ? WHERE id = ?", [now.dbValue, workOrderId])
+            return t
+        }
+        if let unchanged { return unchanged }
+        return try await auditedWrite { db in
             guard let row = try db.row("SELECT incident_id, cmms_status FROM work_orders WHERE id = ?", [workOrderId]) else {
                 throw StoreError.notFound("work order \(workOrderId)")
             }

@@ -125,9 +125,8 @@ extension SQLSession {
             values.reserveCapacity(chunk.count * 7)
             for e in chunk {
                 seq += 1
-                let canonical = AuditRecord.canonicalJSON(seq: seq, at: e.at, kind: e.kind, subject: e.subject, data: e.data)
-                let hash = auditSeal.hash(prev: prev, canonical: canonical)
-                values += [.integer(seq), .real(e.at.dbValue), .text(e.kind), .text(e.subject), .text(Store.json(e.data)), .text(prev), .text(hash)]
+                let hash = auditSeal.hash(prev: prev, canonical: e.canonical.json(seq: seq))
+                values += [.integer(seq), .real(e.at.dbValue), .text(e.kind), .text(e.subject), .text(e.dataJSON), .text(prev), .text(hash)]
                 prev = hash
             }
             let rows = Array(repeating: "(?, ?, ?, ?, ?, ?, ?)", count: chunk.count).joined(separator: ", ")
