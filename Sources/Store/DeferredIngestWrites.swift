@@ -44,15 +44,16 @@ struct DeferredIngestWrites {
                 try db.run("SELECT id FROM incidents WHERE id IN (\(marks)) ORDER BY id FOR UPDATE", ids)
             }
             var values: [SQLValue] = []
-            var selects: [String] = []
+            var rows: [String] = []
             for id in chunk {
                 let a = appends[id]!
                 values += [.text(id), .integer(Int64(a.count)), .real(a.lastSeen), .real(a.maxConfidence), a.lastArea.sqlValue]
                 // Typed: PostgreSQL does not infer a parameter's type inside a derived table.
-                selects.append("SELECT CAST(? AS TEXT) AS id, CAST(? AS BIGINT) AS n, CAST(? AS DOUBLE PRECISION) AS seen, "
-                               + "CAST(? AS DOUBLE PRECISION) AS conf, CAST(? AS DOUBLE PRECISION) AS area")
+                rows.append("(CAST(? AS TEXT), CAST(? AS BIGINT), CAST(? AS DOUBLE PRECISION), CAST(? AS DOUBLE PRECISION), CAST(? AS DOUBLE PRECISION))")
             }
-            let source = "(" + selects.joined(separator: " UNION ALL ") + ") AS v"
+            // Both databases name a VALUES list's columns column1, column2, …
+            let source = "(SELECT column1 AS id, column2 AS n, column3 AS seen, column4 AS conf, column5 AS area FROM (VALUES "
+                + rows.joined(separator: ", ") + ") AS appended) AS v"
             try db.run("""
                 UPDATE incidents SET detection_count = detection_count + v.n, last_seen = GREATEST(last_seen, v.seen),
                     max_confidence = GREATEST(max_confidence, v.conf), last_area = COALESCE(v.area, last_area)

@@ -25,9 +25,16 @@ extension Store {
             return d
         }
         var attempt = 1
+        var alone = false
         while true {
             do {
-                return try await backend.write { db in try Self.ingestBatch(batch, rules: rules, now: now, db: db) }
+                return try await backend.write { [alone] db in try Self.ingestBatch(batch, alone: alone, rules: rules, now: now, db: db) }
+            } catch IngestRetry.manyNewKeys {
+                alone = true
+            } catch is IngestRetry where attempt < Self.maxIngestAttempts {
+                // Another batch stored a detection this one took for new: decided again from
+                // the start, this one sees it as a repeat.
+                attempt += 1
             } catch StoreError.stockChanged where attempt < Self.maxIngestAttempts {
                 // Another key's incident took the spare in between: decided again, this one
                 // finds the shortage instead.
@@ -37,50 +44,67 @@ extension Store {
     }
 
     static let maxIngestAttempts = 5
+    /// More keys than this that may open an incident: the batch runs alone rather than hold a
+    /// lock per key (PostgreSQL's lock table is shared and bounded).
+    static let maxKeyLocks = 64
 
-    /// One batch, beside other ingests on a shared database. What each decision reads is locked
-    /// first, in sorted order (no deadlocks between batches): the detection ids, and the keys
-    /// that have no open incident (a detection may open one). A key with an open incident
-    /// needs no lock: its detections append to it whatever other ingests do, and only an
-    /// exclusive writer (which waits for every ingest) closes an incident.
-    static func ingestBatch(_ batch: [Detection], rules: PipelineRules, now: Date, db: any SQLSession) throws -> [IngestOutcome] {
+    enum IngestRetry: Error {
+        /// A detection id this batch took for new was stored by a batch that committed meanwhile.
+        case detectionStoredMeanwhile
+        case manyNewKeys
+    }
+
+    /// One batch, beside other ingests on a shared database (`alone`: under the exclusive
+    /// writers' lock instead). What a decision reads is locked first, in sorted order (no
+    /// deadlocks between batches): the keys that have no open incident, since a detection may
+    /// open one. A key with an open incident needs no lock: its detections append to it
+    /// whatever other ingests do, and only an exclusive writer, which waits for every ingest,
+    /// closes an incident. A detection id stored by a concurrent batch shows as a unique
+    /// violation when this one inserts it, and the batch is decided again.
+    static func ingestBatch(_ batch: [Detection], alone: Bool, rules: PipelineRules, now: Date, db: any SQLSession) throws -> [IngestOutcome] {
         let ids = batch.map { $0.detectionId ?? "" }
-        try db.lock(exclusive: Array(Set(ids.map(detectionLock))), shared: [Store.writersLock])
+        if alone { try db.lock(Store.writersLock) } else { try db.lock(exclusive: [], shared: [Store.writersLock]) }
         let stored = try storedDetectionIds(ids, db: db)
         let reads = zip(batch, ids).map { IncidentDecision.query(for: $0, id: $1, rules: rules) }
         var keys = Set<IncidentKey>()
         for case .key(let q, _) in reads { keys.insert(q.key) }
         let open = try openIncidents(of: keys, db: db)
-        try db.lock(exclusive: keys.filter { open[$0] == nil }.map(keyLock), shared: [])
+        if !alone {
+            let mayOpen = keys.filter { open[$0] == nil }
+            guard mayOpen.count <= maxKeyLocks else { throw IngestRetry.manyNewKeys }
+            try db.lock(exclusive: mayOpen.map(keyLock), shared: [])
+        }
 
         var deferred = DeferredIngestWrites()
         var outcomes: [IngestOutcome] = []
         outcomes.reserveCapacity(batch.count)
         var firstIndex: [String: Int] = [:]
-        for (i, d) in batch.enumerated() {
-            let id = ids[i]
-            if let first = firstIndex[id] {
-                // Twice in one batch: the second is a repeat of the first, as across batches.
-                var again = outcomes[first]
-                again.duplicate = true
-                again.workOrderId = nil
-                again.floor = []
-                outcomes.append(again)
-                continue
+        do {
+            for (i, d) in batch.enumerated() {
+                let id = ids[i]
+                if let first = firstIndex[id] {
+                    // Twice in one batch: the second is a repeat of the first, as across batches.
+                    var again = outcomes[first]
+                    again.duplicate = true
+                    again.workOrderId = nil
+                    again.floor = []
+                    outcomes.append(again)
+                    continue
+                }
+                firstIndex[id] = outcomes.count
+                if stored.contains(id), let existing = try db.row("SELECT status, reason, incident_id FROM detections WHERE id = ?", [id]) {
+                    outcomes.append(IngestOutcome(id: id, status: DetectionStatus(rawValue: existing["status"]) ?? .confirmed, reason: existing["reason"],
+                                                  incidentId: existing["incident_id"], workOrderId: nil, duplicate: true, cameraId: d.cameraId, floor: []))
+                    continue
+                }
+                outcomes.append(try ingestOne(d, id: id, read: reads[i], openIncident: open, deferred: &deferred, rules: rules, now: now, db: db))
             }
-            firstIndex[id] = outcomes.count
-            if stored.contains(id), let existing = try db.row("SELECT status, reason, incident_id FROM detections WHERE id = ?", [id]) {
-                outcomes.append(IngestOutcome(id: id, status: DetectionStatus(rawValue: existing["status"]) ?? .confirmed, reason: existing["reason"],
-                                              incidentId: existing["incident_id"], workOrderId: nil, duplicate: true, cameraId: d.cameraId, floor: []))
-                continue
-            }
-            outcomes.append(try ingestOne(d, id: id, read: reads[i], openIncident: open, deferred: &deferred, rules: rules, now: now, db: db))
+            try deferred.write(db)
+        } catch let e where db.isUniqueViolation(e) {
+            throw IngestRetry.detectionStoredMeanwhile
         }
-        try deferred.write(db)
         return outcomes
     }
-
-    static func detectionLock(_ id: String) -> String { "detection:\(id)" }
 
     /// The unit separator cannot occur inside a name the config or a detection gives.
     static func keyLock(_ key: IncidentKey) -> String { "key:\(key.asset)\u{1F}\(key.defectClass)\u{1F}\(key.zone)" }

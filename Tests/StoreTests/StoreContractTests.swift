@@ -99,6 +99,24 @@ struct StoreBackend: Sendable, CustomStringConvertible {
     }
 
     @Test(arguments: StoreBackend.all)
+    func batchesOpeningManyIncidentsAtOnceOpenEachOnce(_ backend: StoreBackend) async throws {
+        let store = try await backend.make()
+        let r = rules(cameras: 80)
+        // 80 keys that may open an incident: more than a batch locks one by one.
+        let outcomes = try await withThrowingTaskGroup(of: [IngestOutcome].self) { g in
+            for b in 0..<3 {
+                g.addTask { try await store.ingest((0..<80).map { self.det("b\(b)-\($0)", camera: $0, at: Double(b)) }, rules: r, now: self.now) }
+            }
+            return try await g.reduce(into: [IngestOutcome]()) { $0 += $1 }
+        }
+        #expect(outcomes.count == 240)
+        #expect(outcomes.compactMap(\.workOrderId).count == 80, "one work order per key")
+        let open = try await store.incidentsPage(open: true, limit: 100, after: nil).items
+        #expect(open.count == 80)
+        #expect(open.allSatisfy { $0.detectionCount == 3 }, "every detection counted once")
+    }
+
+    @Test(arguments: StoreBackend.all)
     func theLastSpareIsReservedOnce(_ backend: StoreBackend) async throws {
         let store = try await backend.make()
         try await store.importInventory([InventoryItem(sku: "PUL-500", onHand: 1)], source: "test", now: now)
