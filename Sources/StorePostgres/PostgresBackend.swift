@@ -26,6 +26,9 @@ public final class PostgresBackend: SQLBackend {
     /// up to this many times in all.
     public static let maxWriteAttempts = 5
 
+    /// How long the server lets a session sit idle inside a transaction before ending it.
+    public static let idleInTransactionTimeoutSeconds = 20
+
     private let logger: Logger
     private let threads: NIOThreadPool
     private let group: any EventLoopGroup
@@ -88,6 +91,13 @@ public final class PostgresBackend: SQLBackend {
         var configuration = PostgresConnection.Configuration(host: settings.host, port: settings.port, username: settings.user,
                                                              password: settings.password, database: settings.database, tls: tls)
         configuration.options.connectTimeout = .seconds(10)
+        // A node that stops inside a transaction (SIGSTOP, a hung host) would hold its locks,
+        // and the writers' lock queues every other node behind them: the server ends such a
+        // session instead. The store's transactions are never idle for more than milliseconds.
+        configuration.options.additionalStartupParameters = [
+            ("idle_in_transaction_session_timeout", "\(Self.idleInTransactionTimeoutSeconds)s"),
+            ("application_name", "millwright"),
+        ]
         return configuration
     }
 

@@ -160,6 +160,15 @@ import Testing
         }
     }
 
+    /// A node stopped inside a transaction must not hold its locks for ever: the server ends
+    /// the session after the timeout every connection asks for at start.
+    @Test func everySessionAsksTheServerToEndItIfItIdlesInATransaction() async throws {
+        try await withBackend { backend in
+            let setting = try await backend.read { s in try s.value(as: String.self, "SHOW idle_in_transaction_session_timeout") }
+            #expect(setting == "\(PostgresBackend.idleInTransactionTimeoutSeconds)s")
+        }
+    }
+
     /// The second transaction's lock() must wait until the first commits: it is seen waiting
     /// in pg_locks before the first is let go, and then it reads what the first wrote.
     @Test func lockSerialisesTransactionsOnTheSameName() async throws {
