@@ -35,13 +35,11 @@ struct DeferredIngestWrites {
         let incidents = appends.keys.sorted()
         for chunk in incidents.chunked(200) {
             let marks = Array(repeating: "?", count: chunk.count).joined(separator: ", ")
-            let ids = SQLArguments(chunk.map { .text($0) })
             if db.dialect == .postgres {
-                // Row locks in one order for every writer: the work orders (as a delivery record
-                // takes them, before its incident), then the incidents, each sorted by id.
-                // Concurrent batches appending to the same incidents then queue, not deadlock.
-                try db.run("SELECT id FROM work_orders WHERE incident_id IN (\(marks)) ORDER BY id FOR UPDATE", ids)
-                try db.run("SELECT id FROM incidents WHERE id IN (\(marks)) ORDER BY id FOR UPDATE", ids)
+                // Row locks in one order for every batch (sorted by id), so concurrent batches
+                // appending to the same incidents queue rather than deadlock. The work orders'
+                // rows are not touched: their unnoted repeats are counted from the incident.
+                try db.run("SELECT id FROM incidents WHERE id IN (\(marks)) ORDER BY id FOR UPDATE", SQLArguments(chunk.map { .text($0) }))
             }
             var values: [SQLValue] = []
             var rows: [String] = []
@@ -59,9 +57,6 @@ struct DeferredIngestWrites {
                     max_confidence = GREATEST(max_confidence, v.conf), last_area = COALESCE(v.area, last_area)
                 FROM \(source) WHERE incidents.id = v.id
                 """, SQLArguments(values))
-            // Noted on the work order by the dispatcher (where the CMMS takes notes).
-            try db.run("UPDATE work_orders SET repeats_unnoted = repeats_unnoted + v.n FROM \(source) WHERE work_orders.incident_id = v.id",
-                       SQLArguments(values))
         }
     }
 

@@ -229,6 +229,15 @@ enum Schema {
             CREATE TABLE nodes (node_id TEXT PRIMARY KEY, started_at REAL NOT NULL, heartbeat_at REAL NOT NULL, version TEXT NOT NULL);
             """)
         }
+        m.registerMigration("v11-repeats-noted") { db in
+            // Repeats are counted on the incident alone (detection_count); the work order keeps
+            // how many the CMMS was told about, so ingest never locks a work order's row.
+            try db.execute(sql: """
+            ALTER TABLE work_orders ADD COLUMN repeats_noted INTEGER NOT NULL DEFAULT 0;
+            UPDATE work_orders SET repeats_noted = MAX(0, COALESCE((SELECT i.detection_count - 1 FROM incidents i WHERE i.id = work_orders.incident_id), 0) - repeats_unnoted);
+            ALTER TABLE work_orders DROP COLUMN repeats_unnoted;
+            """)
+        }
         return m
     }
 }

@@ -206,7 +206,7 @@ extension Store {
     public func openDelivered(cmms: String) async throws -> [OpenWorkOrder] {
         try await read { db in
             try db.rows("""
-                SELECT w.id, w.incident_id, w.cmms_id, w.repeats_unnoted, w.reference, i.last_seen, i.camera_id,
+                SELECT w.id, w.incident_id, w.cmms_id, GREATEST(i.detection_count - 1 - w.repeats_noted, 0) AS repeats_unnoted, w.reference, i.last_seen, i.camera_id,
                     CASE WHEN w.evidence_attached = 0 THEN i.evidence_sha256 END AS evidence_to_attach
                 FROM work_orders w JOIN incidents i ON i.id = w.incident_id
                 WHERE w.cmms_name = ? AND w.phase = 'delivered' AND i.is_open = 1
@@ -220,9 +220,9 @@ extension Store {
 
     /// The CMMS has been told about `count` repeats.
     public func markRepeatsNoted(workOrderId: String, count: Int, now: Date = Date()) async throws {
-        // A relative update: safe beside the ingests that count the repeats up.
+        // Only the work order's row: ingest counts repeats on the incident, never here.
         try await sharedWrite { db in
-            try db.run("UPDATE work_orders SET repeats_unnoted = GREATEST(0, repeats_unnoted - ?) WHERE id = ?", [count, workOrderId])
+            try db.run("UPDATE work_orders SET repeats_noted = repeats_noted + ? WHERE id = ?", [count, workOrderId])
             try db.audit(kind: "work_order.noted", subject: workOrderId, data: ["repeats": .number(Double(count))], at: now)
         }
     }

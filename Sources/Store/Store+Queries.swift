@@ -93,7 +93,7 @@ extension Store {
     /// Newest first by (created_at, id); `after` continues from a page's `next`.
     public func workOrdersPage(shadow: Bool? = nil, phase: String? = nil, limit: Int = 100, after: PageKey?) async throws -> Page<WorkOrderView> {
         try await read { db in
-            var sql = "SELECT * FROM work_orders WHERE 1 = 1"
+            var sql = "SELECT \(Self.workOrderColumns) FROM work_orders w WHERE 1 = 1"
             var args: [any SQLBindable] = []
             if let shadow { sql += " AND shadow = ?"; args.append(shadow) }
             if let phase { sql += " AND phase = ?"; args.append(phase) }
@@ -107,13 +107,21 @@ extension Store {
 
     public func workOrder(id: String) async throws -> WorkOrderView? {
         try await read { db in
-            guard let row = try db.row("SELECT * FROM work_orders WHERE id = ? OR reference = ?", [id, id]) else { return nil }
+            guard let row = try db.row("SELECT \(Self.workOrderColumns) FROM work_orders w WHERE id = ? OR reference = ?", [id, id]) else { return nil }
             var v = Self.workOrderView(row)
             v.deliveryAttempts = try db.rows("SELECT * FROM delivery_attempts WHERE work_order_id = ? ORDER BY id", [v.id]).map {
                 DeliveryAttemptView(at: Date(db: $0["at"]), action: $0["action"], outcome: $0["outcome"], detail: $0["detail"], durationMs: $0["duration_ms"])
             }
             return v
         }
+    }
+
+    /// A work order's columns and its repeats not yet noted in the CMMS: the incident's
+    /// detections after the first, less those noted (ingest counts repeats on the incident only).
+    static let workOrderColumns = "w.*, " + repeatsUnnoted("w") + " AS repeats_unnoted"
+
+    static func repeatsUnnoted(_ workOrder: String) -> String {
+        "(SELECT GREATEST(i.detection_count - 1 - \(workOrder).repeats_noted, 0) FROM incidents i WHERE i.id = \(workOrder).incident_id)"
     }
 
     static func workOrderView(_ r: SQLRow) -> WorkOrderView {

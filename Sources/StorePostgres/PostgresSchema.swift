@@ -17,7 +17,7 @@ enum PostgresSchema {
         let statements: [String]
     }
 
-    static let migrations: [Migration] = [v1]
+    static let migrations: [Migration] = [v1, v2]
 
     /// Every node's migrator takes this session-level lock first, so nodes starting together
     /// migrate once: the second waits, then finds the versions recorded.
@@ -247,6 +247,15 @@ enum PostgresSchema {
             version text NOT NULL
         )
         """,
+    ])
+
+    static let v2 = Migration(version: 2, name: "repeats counted on the incident only (SQLite v11)", statements: [
+        "ALTER TABLE work_orders ADD COLUMN repeats_noted bigint NOT NULL DEFAULT 0",
+        """
+        UPDATE work_orders SET repeats_noted = GREATEST(0, COALESCE((SELECT i.detection_count - 1 FROM incidents i WHERE i.id = work_orders.incident_id), 0)
+                                                          - repeats_unnoted)
+        """,
+        "ALTER TABLE work_orders DROP COLUMN repeats_unnoted",
     ])
 
     /// Brings the connection's schema (`search_path`) up to the newest version, creating the

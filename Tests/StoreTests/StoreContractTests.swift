@@ -117,6 +117,22 @@ struct StoreBackend: Sendable, CustomStringConvertible {
     }
 
     @Test(arguments: StoreBackend.all)
+    func repeatsAreCountedUntilTheCMMSIsTold(_ backend: StoreBackend) async throws {
+        let store = try await backend.make()
+        let r = rules()
+        let wo = try #require(try await store.ingest([det("d0")], rules: r, now: now).first?.workOrderId)
+        let claim = try #require(try await store.claimDue(cmms: "sb", limit: 1, suspects: false, rendersEvidence: false, now: now.addingTimeInterval(1)).first)
+        _ = try await store.recordDelivery(workOrderId: wo, fence: claim.fence, action: .create, outcome: .created(cmmsId: "WO-1"), duration: 0.1,
+                                           policy: DispatchPolicy(), jitter: 0, now: now.addingTimeInterval(2))
+        _ = try await store.ingest((1...3).map { det("d\($0)", at: Double($0)) }, rules: r, now: now)
+        #expect(try await store.openDelivered(cmms: "sb").first?.repeatsUnnoted == 3)
+        try await store.markRepeatsNoted(workOrderId: wo, count: 2, now: now.addingTimeInterval(3))
+        _ = try await store.ingest([det("d4", at: 4)], rules: r, now: now)
+        #expect(try await store.openDelivered(cmms: "sb").first?.repeatsUnnoted == 2, "3 - 2 noted + 1 more")
+        #expect(try await store.workOrder(id: wo)?.repeatsUnnoted == 2)
+    }
+
+    @Test(arguments: StoreBackend.all)
     func theLastSpareIsReservedOnce(_ backend: StoreBackend) async throws {
         let store = try await backend.make()
         try await store.importInventory([InventoryItem(sku: "PUL-500", onHand: 1)], source: "test", now: now)

@@ -1,0 +1,31 @@
+import Foundation
+import GRDB
+import MillwrightCore
+@testable import Store
+import Testing
+
+/// A plant's SQLite file from an earlier release is brought forward without losing meaning.
+struct SchemaMigrationTests {
+    @Test func repeatsNotYetNotedSurviveTheMoveToTheIncidentCount() async throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("mw-migrate-\(UUID().uuidString).sqlite").path
+        do {
+            // The file as the previous release left it: 4 repeats on the incident, 1 not yet noted.
+            let old = try DatabaseQueue(path: path)
+            try Schema.migrator.migrate(old, upTo: "v10-cluster")
+            try await old.write { db in
+                try db.execute(sql: """
+                    INSERT INTO incidents (id, asset, defect_class, zone, camera_id, state, is_open, shadow, opened_at, first_seen, last_seen,
+                        detection_count, max_confidence, severity, severity_breakdown, priority, priority_rule)
+                    VALUES ('i1', 'A0', 'crack', '', 'CAM-0', 'open', 1, 0, 1, 1, 5, 5, 0.9, 50, '{}', 'P2', 'r');
+                    INSERT INTO work_orders (id, incident_id, reference, cmms_name, cmms_kind, shadow, phase, created_at, confirmed_detection_at,
+                        repeats_unnoted, payload, cmms_id)
+                    VALUES ('w1', 'i1', 'MW-1', 'sb', 'sandbox', 0, 'delivered', 1, 1, 1, '{}', 'WO-1');
+                    """)
+            }
+            try old.close()
+        }
+        let store = try Store(path: path)
+        #expect(try await store.workOrder(id: "w1")?.repeatsUnnoted == 1)
+        #expect(try await store.openDelivered(cmms: "sb").first?.repeatsUnnoted == 1)
+    }
+}
