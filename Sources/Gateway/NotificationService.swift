@@ -34,15 +34,19 @@ public struct NotificationService: Service {
             try? await gracefulShutdown()
             return
         }
-        let state = (try? await store.loadValue(Self.stateKey)).flatMap { try? JSONDecoder().decode(NotifierState.self, from: $0) }
+        // Each node keeps its held notifications under a key of its own: nodes sharing the
+        // database would otherwise overwrite each other's digests. A gone node's are adopted.
+        let ownKey = store.nodeValueKey(Self.stateKey)
+        let state = (try? await store.loadValue(ownKey)).flatMap { try? JSONDecoder().decode(NotifierState.self, from: $0) }
         let notifier = Notifier(configuration: config, state: state, logger: logger)
         await cancelWhenGracefulShutdown {
             var saved = state
             while !Task.isCancelled {
+                if let adopted = await adoptOrphans(notifier) { saved = adopted }
                 let next = await tick(notifier, now: Date())
                 let current = await notifier.state
                 if current != saved, let data = try? JSONEncoder().encode(current) {
-                    do { try await store.saveValue(Self.stateKey, data); saved = current } catch {
+                    do { try await store.saveValue(ownKey, data); saved = current } catch {
                         logger.warning("could not save held notifications", metadata: ["error": "\(error)"])
                     }
                 }
@@ -51,6 +55,33 @@ public struct NotificationService: Service {
             }
         }
         await notifier.shutdown()
+    }
+
+    /// Takes over the held notifications of nodes that left or fell silent (and the single
+    /// pre-cluster copy), merged into this node's and saved in one transaction. Returns the
+    /// merged state, now saved, or nil when there was nothing to take (or it failed: next pass).
+    func adoptOrphans(_ notifier: Notifier) async -> NotifierState? {
+        // The in-memory state, unsaved changes included: the merged copy replaces the saved one.
+        let base = await notifier.state
+        let window = max(60, gateway.store.lease)
+        do {
+            let merged = try await store.adoptOrphanedValues(Self.stateKey, window: window, now: Date()) { _, orphans in
+                var throttle = base.throttle
+                for data in orphans {
+                    guard let other = try? JSONDecoder().decode(NotifierState.self, from: data) else { continue }
+                    throttle.absorb(other.throttle)
+                }
+                return try JSONEncoder().encode(NotifierState(throttle: throttle))
+            }
+            guard let merged, let state = try? JSONDecoder().decode(NotifierState.self, from: merged) else { return nil }
+            await notifier.restore(state)
+            logger.notice("took over held notifications of a node that is gone",
+                          metadata: ["held": "\(state.throttle.held.count - base.throttle.held.count)"])
+            return await notifier.state
+        } catch {
+            logger.warning("could not take over held notifications of a gone node; retrying", metadata: ["error": "\(error)"])
+            return nil
+        }
     }
 
     /// One pass at `now`; returns when something is next due (nil: nothing scheduled).

@@ -31,8 +31,19 @@ public struct ServicePlan: Sendable {
     /// `stopOnSignals`: SIGTERM and SIGINT start the graceful shutdown (serve, demo
     /// --keep-running); otherwise only `triggerGracefulShutdown` does.
     public func group(stopOnSignals: Bool, logger: Logger) -> ServiceGroup {
-        ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: stopOnSignals ? [.sigterm, .sigint] : [], logger: logger))
+        var configuration = ServiceGroupConfiguration(services: services, gracefulShutdownSignals: stopOnSignals ? [.sigterm, .sigint] : [],
+                                                      logger: logger)
+        // With the database gone, a service finishing its work (an outcome to record) would
+        // wait for it forever: the stop escalates to cancellation, then gives up, so SIGTERM
+        // always ends the process. What was not recorded is redone after the restart (claims
+        // are leased; notifications are at least once).
+        configuration.maximumGracefulShutdownDuration = Self.gracefulStopLimit
+        configuration.maximumCancellationDuration = Self.cancellationLimit
+        return ServiceGroup(configuration: configuration)
     }
+
+    public static let gracefulStopLimit: Duration = .seconds(10)
+    public static let cancellationLimit: Duration = .seconds(5)
 }
 
 extension Gateway {

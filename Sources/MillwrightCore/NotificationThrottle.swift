@@ -81,6 +81,13 @@ public struct NotificationThrottle: Sendable, Equatable, Codable {
         }
     }
 
+    /// Takes in what another throttle held and sent (a node that is gone): its items are
+    /// released with this one's, and its sends count against the rate limit here.
+    public mutating func absorb(_ other: NotificationThrottle) {
+        held += other.held
+        for (recipient, times) in other.sent { sent[recipient, default: []] += times }
+    }
+
     /// Earliest instant anything held becomes due (for one timer).
     public var nextRelease: Date? { held.map(\.releaseAt).min() }
 

@@ -138,6 +138,15 @@ public actor Notifier {
 
     public var state: NotifierState { NotifierState(throttle: throttle) }
 
+    /// Replaces the held state with `state` (this node's merged with a gone node's); the
+    /// configured policy and zone stay, as at `init`.
+    public func restore(_ state: NotifierState) {
+        var t = state.throttle
+        t.policy = configuration.throttle
+        t.timeZone = configuration.timeZone
+        throttle = t
+    }
+
     /// When `releaseDue` next has something to send (for the caller's timer).
     public var nextRelease: Date? { throttle.nextRelease }
 

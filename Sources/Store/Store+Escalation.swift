@@ -194,4 +194,50 @@ extension Store {
             try db.run("INSERT INTO settings_kv (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", [key, value])
         }
     }
+
+    /// This node's own copy of a value, under `name/node`: nodes sharing the database each
+    /// hold their own (a notifier's held digests), so they never overwrite each other's.
+    public func nodeValueKey(_ name: String) -> String { "\(name)/\(node)" }
+
+    /// Takes over the copies of `name` left by nodes that are gone — left the cluster, or not
+    /// heard from within `window` — and the pre-cluster value under `name` itself. `merge`
+    /// gets this node's copy and theirs and returns the new copy, saved as this node's in the
+    /// same transaction that deletes theirs: exactly one node takes each, and nothing is in
+    /// neither place. Returns the merged copy, or nil when there was nothing to take.
+    public func adoptOrphanedValues(_ name: String, window: TimeInterval, now: Date,
+                                    merge: @escaping @Sendable (_ own: Data?, _ orphans: [Data]) throws -> Data) async throws -> Data? {
+        let own = nodeValueKey(name)
+        let prefix = name + "/"
+        let pattern = prefix.replacingOccurrences(of: "!", with: "!!").replacingOccurrences(of: "%", with: "!%")
+            .replacingOccurrences(of: "_", with: "!_") + "%"
+        let liveSince = now.addingTimeInterval(-window).dbValue
+        return try await write { db in
+            let rows = try db.rows("""
+                SELECT key, value FROM settings_kv
+                WHERE key = ? OR (key LIKE ? ESCAPE '!' AND key <> ?
+                    AND key NOT IN (SELECT ? || node_id FROM nodes WHERE heartbeat_at >= ?))
+                ORDER BY key
+                """, [name, pattern, own, prefix, liveSince])
+            guard !rows.isEmpty else { return nil }
+            var orphans: [Data] = []
+            for row in rows {
+                // Another node may have taken it since the SELECT (PostgreSQL, read committed):
+                // then this whole adoption rolls back and the next pass looks again.
+                guard try db.run("DELETE FROM settings_kv WHERE key = ?", [row["key"] as String]) == 1 else {
+                    throw ValueTakenOver(key: row["key"])
+                }
+                orphans.append(row["value"])
+            }
+            let current = try db.value(as: Data.self, "SELECT value FROM settings_kv WHERE key = ?", [own])
+            let merged = try merge(current, orphans)
+            try db.run("INSERT INTO settings_kv (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", [own, merged])
+            return merged
+        }
+    }
+}
+
+/// Another node took over a value while this one was adopting it; nothing was changed.
+public struct ValueTakenOver: Error, Sendable, CustomStringConvertible {
+    public let key: String
+    public var description: String { "\(key) was taken over by another node; nothing adopted" }
 }

@@ -41,6 +41,9 @@ public protocol NotificationStore: Sendable {
     func acknowledge(workOrderId: String, by: String, now: Date) async throws -> Store.Acknowledgement
     func loadValue(_ key: String) async throws -> Data?
     func saveValue(_ key: String, _ value: Data) async throws
+    func nodeValueKey(_ name: String) -> String
+    func adoptOrphanedValues(_ name: String, window: TimeInterval, now: Date,
+                             merge: @escaping @Sendable (_ own: Data?, _ orphans: [Data]) throws -> Data) async throws -> Data?
 }
 
 /// Which evidence image belongs to which incident, and camera snapshots.

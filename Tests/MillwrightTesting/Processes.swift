@@ -88,6 +88,11 @@ public final class ChildProcess: @unchecked Sendable {
         posix_spawn_file_actions_addopen(&fileActions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&fileActions, 1, stdout ?? "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         posix_spawn_file_actions_addopen(&fileActions, 2, stderr ?? "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        // Nothing else is inherited. NIO opens its sockets without close-on-exec, and the tests
+        // run in parallel in one process: a PostgreSQL server started while another test holds
+        // connections open would keep a copy of them for its lifetime, so the test's close never
+        // reached the peer (seen as the max-connections listener test waiting 30 s for slots).
+        try Self.closeInheritedDescriptors(&fileActions)
         var attr = posix_spawnattr_t()
         posix_spawnattr_init(&attr)
         defer { posix_spawnattr_destroy(&attr) }
@@ -123,6 +128,25 @@ public final class ChildProcess: @unchecked Sendable {
     }
 
     public func terminate() { kill(pid, SIGTERM) }
+
+    private typealias CloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
+
+    /// glibc's posix_spawn_file_actions_addclosefrom_np (2.34+; hidden from Swift behind
+    /// _GNU_SOURCE, hence dlsym), else a close action for each descriptor open now.
+    private static func closeInheritedDescriptors(_ fileActions: inout posix_spawn_file_actions_t) throws {
+        if let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addclosefrom_np") {
+            let closeFrom = unsafeBitCast(symbol, to: CloseFrom.self)
+            let rc = closeFrom(&fileActions, 3)
+            guard rc == 0 else { throw TestFailure("posix_spawn_file_actions_addclosefrom_np failed: \(rc)") }
+            return
+        }
+        let open = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
+        // A descriptor closed before the spawn is ignored by glibc's close action; one opened
+        // after the listing may still leak, which this fallback cannot help.
+        for fd in open.compactMap(Int32.init) where fd > 2 {
+            posix_spawn_file_actions_addclose(&fileActions, fd)
+        }
+    }
 }
 
 /// Runs the built `millwright` binary as a separate process, the way an operator would.

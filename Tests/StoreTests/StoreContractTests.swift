@@ -253,4 +253,45 @@ struct StoreBackend: Sendable, CustomStringConvertible {
         // … and this node, restarted under the same node_id, takes it back at once.
         #expect(try await store.recoverInFlight(.expiredOrMine, now: now.addingTimeInterval(2)) == 1)
     }
+
+    /// Held digests are kept per node: two nodes never overwrite each other's, and a gone
+    /// node's (left, or silent past the window) are taken over by exactly one other node.
+    @Test(arguments: StoreBackend.all)
+    func heldValuesAreKeptPerNodeAndAGoneNodesAreTakenOverOnce(_ backend: StoreBackend) async throws {
+        let shared = try #require(try await backend.make() as? Store)
+        let (a, b, c) = (Store(backend: shared.backend, node: "node-a"), Store(backend: shared.backend, node: "node-b"),
+                         Store(backend: shared.backend, node: "node-c"))
+        for s in [a, b, c] { try await s.heartbeat(version: "test", startedAt: now, now: now) }
+        func text(_ d: Data?) -> String? { d.map { String(decoding: $0, as: UTF8.self) } }
+        // Joins this node's copy and the orphans', so the test sees what was merged.
+        let merge: @Sendable (Data?, [Data]) throws -> Data = { own, orphans in
+            Data(((own.map { String(decoding: $0, as: UTF8.self) } ?? "-") + "+" + orphans.map { String(decoding: $0, as: UTF8.self) }.joined(separator: ",")).utf8)
+        }
+
+        try await a.saveValue(a.nodeValueKey("held"), Data("a1".utf8))
+        try await b.saveValue(b.nodeValueKey("held"), Data("b1".utf8))
+        #expect(text(try await a.loadValue(a.nodeValueKey("held"))) == "a1")
+        #expect(text(try await b.loadValue(b.nodeValueKey("held"))) == "b1", "node b's copy is its own")
+        #expect(try await a.adoptOrphanedValues("held", window: 60, now: now, merge: merge) == nil, "nothing to take while b is live")
+
+        // b leaves: a and c both try to take its copy at once; exactly one gets it.
+        try await b.leaveCluster()
+        async let byA = try? a.adoptOrphanedValues("held", window: 60, now: now, merge: merge)
+        async let byC = try? c.adoptOrphanedValues("held", window: 60, now: now, merge: merge)
+        let results = [text(await byA ?? nil), text(await byC ?? nil)]
+        #expect(results.compactMap { $0 }.count == 1, "\(results)")
+        #expect(results.contains("a1+b1") || results.contains("-+b1"), "\(results)")
+        #expect(try await b.loadValue(b.nodeValueKey("held")) == nil, "b's copy is gone once taken")
+        let winner = results[0] != nil ? a : c
+        #expect(text(try await winner.loadValue(winner.nodeValueKey("held"))) == results.compactMap { $0 }.first, "saved in the same step")
+
+        // A node silent past the window is gone too, and so is the copy from before nodes had their own.
+        try await c.saveValue(c.nodeValueKey("held"), Data("c1".utf8))
+        try await a.saveValue("held", Data("old".utf8))
+        try await c.heartbeat(version: "test", startedAt: now, now: now.addingTimeInterval(-120))
+        let later = try await a.adoptOrphanedValues("held", window: 60, now: now, merge: merge)
+        #expect(text(later)?.hasSuffix("+c1,old") == true || text(later)?.hasSuffix("+old,c1") == true, "\(text(later) ?? "nil")")
+        #expect(try await a.loadValue("held") == nil)
+        #expect(try await a.adoptOrphanedValues("held", window: 60, now: now, merge: merge) == nil, "taken once")
+    }
 }
