@@ -37,9 +37,12 @@ struct DeferredIngestWrites {
             let marks = Array(repeating: "?", count: chunk.count).joined(separator: ", ")
             if db.dialect == .postgres {
                 // Row locks in one order for every batch (sorted by id), so concurrent batches
-                // appending to the same incidents queue rather than deadlock. The work orders'
+                // appending to the same incidents queue rather than deadlock. NO KEY UPDATE, the
+                // lock the UPDATE below takes anyway: a plain FOR UPDATE would also wait for the
+                // key-share locks that other batches' detection rows (foreign keys to these
+                // incidents) hold, a deadlock every time two batches overlap. The work orders'
                 // rows are not touched: their unnoted repeats are counted from the incident.
-                try db.run("SELECT id FROM incidents WHERE id IN (\(marks)) ORDER BY id FOR UPDATE", SQLArguments(chunk.map { .text($0) }))
+                try db.run("SELECT id FROM incidents WHERE id IN (\(marks)) ORDER BY id FOR NO KEY UPDATE", SQLArguments(chunk.map { .text($0) }))
             }
             var values: [SQLValue] = []
             var rows: [String] = []

@@ -215,13 +215,15 @@ extension SQLSession {
 
     /// Appended to a SELECT that claims rows another node may be claiming at the same moment:
     /// on PostgreSQL the rows are locked until commit and rows locked by others are passed
-    /// over; SQLite has one writer, so nothing is needed.
+    /// over; SQLite has one writer, so nothing is needed. NO KEY UPDATE: the store never
+    /// changes a key, and this lock leaves alone the key-share locks that inserts of rows
+    /// referring to these (foreign keys) take.
     public func claiming(of table: String? = nil) -> String {
-        dialect == .postgres ? " FOR UPDATE\(table.map { " OF \($0)" } ?? "") SKIP LOCKED" : ""
+        dialect == .postgres ? " FOR NO KEY UPDATE\(table.map { " OF \($0)" } ?? "") SKIP LOCKED" : ""
     }
 
     /// Appended to a SELECT whose row the transaction then changes from what it read.
-    public var lockingRead: String { dialect == .postgres ? " FOR UPDATE" : "" }
+    public var lockingRead: String { dialect == .postgres ? " FOR NO KEY UPDATE" : "" }
 
     /// The first column of every row, NULLs left out.
     public func column<T: SQLColumnDecodable>(as type: T.Type, _ sql: String, _ arguments: SQLArguments = []) throws -> [T] {

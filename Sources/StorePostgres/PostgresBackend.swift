@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import MillwrightCore
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import NIOSSL
@@ -28,6 +29,11 @@ public final class PostgresBackend: SQLBackend {
 
     /// How long the server lets a session sit idle inside a transaction before ending it.
     public static let idleInTransactionTimeoutSeconds = 20
+
+    /// How long a statement (a lock wait included) may go without an answer before its
+    /// connection is given up. Migrations, which may rewrite big tables, get an hour.
+    public static let statementWatchdog = TimeAmount.seconds(15)
+    static let migrationWatchdog = TimeAmount.hours(1)
 
     private let logger: Logger
     private let threads: NIOThreadPool
@@ -147,7 +153,8 @@ public final class PostgresBackend: SQLBackend {
     private func prepare() throws {
         let slot = slots.take()
         defer { slots.put(slot) }
-        let session = PostgresSession(connection: try liveConnection(slot), auditSeal: auditSeal, placeholders: placeholders, logger: logger, lockScope: settings.schema)
+        let session = PostgresSession(connection: try liveConnection(slot), auditSeal: auditSeal, placeholders: placeholders, logger: logger,
+                                      lockScope: settings.schema, watchdog: Self.migrationWatchdog)
         try PostgresSchema.migrate(session, schema: settings.schema, logger: logger)
         // The other connections now, so a failure shows at start rather than at the first busy minute.
         var others: [ConnectionSlots.Slot] = []
@@ -181,7 +188,7 @@ public final class PostgresBackend: SQLBackend {
         var session = PostgresSession(connection: try liveConnection(slot), auditSeal: auditSeal, placeholders: placeholders, logger: logger, lockScope: settings.schema)
         do {
             try session.raw(begin)
-        } catch let error where PostgresBackendError.isConnectionFailure(error) {
+        } catch let error where PostgresBackendError.isConnectionFailure(error) && !session.unanswered {
             // The connection died while idle (a server restart it had not noticed yet). Nothing
             // of this transaction was sent, so one fresh connection may safely start it again.
             discard(slot)
@@ -222,7 +229,7 @@ public final class PostgresBackend: SQLBackend {
         discard(slot)
         let connection: PostgresConnection
         do {
-            connection = try PostgresConnection.connect(on: group.any(), configuration: configuration, id: slot.id, logger: logger).wait()
+            connection = try Self.connect(on: group.any(), configuration: configuration, id: slot.id, logger: logger)
         } catch {
             throw PostgresBackendError.unavailable("cannot connect to \(location): \(PostgresBackendError.describe(error))")
         }
@@ -235,6 +242,25 @@ public final class PostgresBackend: SQLBackend {
         }
         slot.connection = connection
         return connection
+    }
+
+    /// Connects, waiting at most the statement watchdog for the whole start-up (the connect
+    /// timeout covers only the TCP part); a connection that arrives after that is closed.
+    private static func connect(on loop: any EventLoop, configuration: PostgresConnection.Configuration, id: Int, logger: Logger) throws -> PostgresConnection {
+        let future = PostgresConnection.connect(on: loop, configuration: configuration, id: id, logger: logger)
+        let bounded = loop.makePromise(of: PostgresConnection.self)
+        let gaveUp = NIOLockedValueBox(false)
+        future.cascade(to: bounded)
+        let timer = loop.scheduleTask(in: statementWatchdog) {
+            gaveUp.withLockedValue { $0 = true }
+            bounded.fail(PostgresBackendError.unavailable("the database did not finish the connection start-up within \(statementWatchdog.nanoseconds / 1_000_000_000) s"))
+        }
+        future.whenSuccess { connection in
+            // Too late for the caller: closed, and kept alive until it is.
+            if gaveUp.withLockedValue({ $0 }) { connection.close().whenComplete { _ in withExtendedLifetime(connection) {} } }
+        }
+        defer { timer.cancel() }
+        return try bounded.futureResult.wait()
     }
 
     private func discard(_ slot: ConnectionSlots.Slot) {
@@ -288,10 +314,6 @@ final class ConnectionSlots: @unchecked Sendable {
 extension PostgresSession {
     /// Runs a statement and returns its command tag (`COMMIT`, or `ROLLBACK` for an aborted transaction).
     func command(_ sql: String) throws -> String {
-        do {
-            return try connection.query(PostgresQuery(unsafeSQL: sql), logger: logger).wait().metadata.command
-        } catch {
-            throw PostgresBackendError.from(error, sql: sql)
-        }
+        try answer(PostgresQuery(unsafeSQL: sql)).metadata.command
     }
 }

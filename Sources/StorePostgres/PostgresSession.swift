@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import MillwrightCore
+import NIOConcurrencyHelpers
 import NIOCore
 import PostgresNIO
 import Store
@@ -26,9 +27,18 @@ final class PostgresSession: SQLSession {
     private let placeholders: PlaceholderCache
     /// Names savepoints uniquely within the transaction, however they nest.
     private var savepointCounter = 0
+    /// A statement without an answer for this long is given up, and its connection closed.
+    let watchdog: TimeAmount
+    /// The connection failed or went unanswered: every later statement fails at once.
+    private var lost = false
+    /// The server stopped answering (the watchdog fired), rather than closing the connection:
+    /// a fresh connection is not worth trying straight away.
+    private(set) var unanswered = false
 
-    init(connection: PostgresConnection, auditSeal: AuditSeal, placeholders: PlaceholderCache, logger: Logger, lockScope: String) {
+    init(connection: PostgresConnection, auditSeal: AuditSeal, placeholders: PlaceholderCache, logger: Logger, lockScope: String,
+         watchdog: TimeAmount = PostgresBackend.statementWatchdog) {
         self.connection = connection
+        self.watchdog = watchdog
         self.lockScope = lockScope
         self.auditSeal = auditSeal
         self.placeholders = placeholders
@@ -84,8 +94,36 @@ final class PostgresSession: SQLSession {
 
     /// A statement without placeholders translation (transaction control, DDL).
     func raw(_ sql: String) throws {
-        do { _ = try connection.query(PostgresQuery(unsafeSQL: sql), logger: logger).wait() } catch {
-            throw PostgresBackendError.from(error, sql: sql)
+        _ = try answer(PostgresQuery(unsafeSQL: sql))
+    }
+
+    /// Sends one statement and waits for its result, at most `watchdog`. PostgresNIO can leave
+    /// a query on a connection that was closing unanswered for ever (vapor/postgres-nio #487,
+    /// reverted in #501); a database restart did that here, and the pool thread, the
+    /// transaction's locks and the HTTP request behind it waited with it. On the deadline the
+    /// connection is closed (the server then ends the transaction) and the store is reported
+    /// unavailable, which the API answers with 503 and Retry-After.
+    func answer(_ query: PostgresQuery) throws -> PostgresQueryResult {
+        guard !lost, !connection.isClosed else {
+            throw PostgresBackendError.unavailable("the connection to the database was lost")
+        }
+        let future = connection.query(query, logger: logger)
+        let bounded = future.eventLoop.makePromise(of: PostgresQueryResult.self)
+        future.cascade(to: bounded)
+        let (connection, watchdog) = (self.connection, self.watchdog)
+        let fired = NIOLockedValueBox(false)
+        let timer = future.eventLoop.scheduleTask(in: watchdog) {
+            fired.withLockedValue { $0 = true }
+            bounded.fail(PostgresBackendError.unavailable("no answer from the database within \(watchdog.nanoseconds / 1_000_000_000) s; the connection was closed"))
+            connection.close().whenComplete { _ in withExtendedLifetime(connection) {} }
+        }
+        defer { timer.cancel() }
+        do {
+            return try bounded.futureResult.wait()
+        } catch {
+            if case .unavailable = error as? PostgresBackendError { lost = true }
+            if fired.withLockedValue({ $0 }) { unanswered = true }
+            throw PostgresBackendError.from(error, sql: query.sql)
         }
     }
 
@@ -101,11 +139,7 @@ final class PostgresSession: SQLSession {
             case .blob(let v): binds.append(ByteBuffer(bytes: v))
             }
         }
-        do {
-            return try connection.query(PostgresQuery(unsafeSQL: text, binds: binds), logger: logger).wait()
-        } catch {
-            throw PostgresBackendError.from(error, sql: text)
-        }
+        return try answer(PostgresQuery(unsafeSQL: text, binds: binds))
     }
 
     /// A row by column type; names are lowercased, as unquoted identifiers are on both databases.

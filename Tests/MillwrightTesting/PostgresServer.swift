@@ -99,6 +99,20 @@ public final class PostgresServer: @unchecked Sendable {
         try await launch()
     }
 
+    /// SIGSTOP the postmaster and its children: the server keeps its connections open and
+    /// stops answering, as a hung host or a network black hole would. `resume()` undoes it.
+    public func pause() throws {
+        guard let pid = postmasterPID() else { throw TestFailure("no postmaster.pid in \(dataDirectory)") }
+        Foundation.kill(pid, SIGSTOP)
+        for child in childProcesses(of: pid) { Foundation.kill(child, SIGSTOP) }
+    }
+
+    public func resume() throws {
+        guard let pid = postmasterPID() else { throw TestFailure("no postmaster.pid in \(dataDirectory)") }
+        for child in childProcesses(of: pid) { Foundation.kill(child, SIGCONT) }
+        Foundation.kill(pid, SIGCONT)
+    }
+
     /// SIGKILL the postmaster and its children, as a crash or power cut would; `launch()`
     /// recovers from the WAL. Returns once none of them is left.
     public func kill() async throws {

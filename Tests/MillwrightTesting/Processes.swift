@@ -215,12 +215,30 @@ public final class Spawned: @unchecked Sendable {
         throw HarnessError.timeout("\(name) never printed '\(needle)'", text)
     }
 
-    public func kill9() { if process.isRunning { Foundation.kill(process.processIdentifier, SIGKILL) }; process.waitUntilExit() }
+    public func kill9() {
+        if process.isRunning { Foundation.kill(process.processIdentifier, SIGKILL) }
+        awaitExit(within: 10)
+    }
 
-    public func terminate() -> Int32 {
+    /// SIGTERM, and SIGKILL if the process is still there after `grace` seconds: a child that
+    /// does not stop must not hang the test that stops it.
+    @discardableResult
+    public func terminate(grace: Double = 30) -> Int32 {
         if process.isRunning { process.terminate() }
-        process.waitUntilExit()
-        return process.terminationStatus
+        if !awaitExit(within: grace) {
+            Foundation.kill(process.processIdentifier, SIGKILL)
+            awaitExit(within: 10)
+        }
+        return process.isRunning ? -1 : process.terminationStatus
+    }
+
+    /// Polls rather than `waitUntilExit`, which spins a run loop on Linux (a whole core for as
+    /// long as it waits) and has no deadline.
+    @discardableResult
+    private func awaitExit(within seconds: Double) -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while process.isRunning, Date() < deadline { usleep(10_000) }
+        return !process.isRunning
     }
 
     deinit { if process.isRunning { Foundation.kill(process.processIdentifier, SIGKILL) } }

@@ -67,6 +67,44 @@ import Testing
         }
     }
 
+    /// A server that keeps the connection open and stops answering must not hold a pool
+    /// thread (and the request behind it) for ever: the statement is given up after the
+    /// watchdog as `unavailable`, and the backend works again once the server answers.
+    @Test(.timeLimit(.minutes(2))) func aServerThatStopsAnsweringIsGivenUpAfterTheWatchdog() async throws {
+        try await withServer { server in
+            let backend = try await PostgresBackend.connect(server.settings(pool: 2), auditSeal: AuditSeal(key: nil), logger: testLogger)
+            try await backend.write { s in
+                try s.run("CREATE TABLE counter (n bigint NOT NULL)")
+                try s.run("INSERT INTO counter (n) VALUES (0)")
+            }
+            try server.pause()
+            let started = ContinuousClock.now
+            let error = await #expect(throws: PostgresBackendError.self) { _ = try await counter(backend) }
+            try server.resume()
+            guard case .unavailable(let why)? = error else {
+                Issue.record("expected unavailable, got \(String(describing: error))")
+                return
+            }
+            #expect(why.contains("no answer from the database"), "\(why)")
+            #expect(ContinuousClock.now - started < .nanoseconds(PostgresBackend.statementWatchdog.nanoseconds) + .seconds(10))
+            try await writesAgain(backend)
+            await backend.close()
+        }
+    }
+
+    /// Writes again within 30 s (a fresh connection replaces the one given up).
+    func writesAgain(_ backend: PostgresBackend) async throws {
+        let deadline = ContinuousClock.now + .seconds(30)
+        while true {
+            do {
+                #expect(try await counter(backend) >= 1)
+                return
+            } catch PostgresBackendError.unavailable where ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(100))
+            }
+        }
+    }
+
     @Test func anUnreachableServerAtStartIsUnavailable() async throws {
         let port = try freeLoopbackPort()
         let settings = PostgresSettings(host: "127.0.0.1", port: port, user: "nobody", database: "none", tls: .disable)
