@@ -9,7 +9,7 @@ import Testing
 /// MQTT topics of a real mosquitto, and the audit trail in the database.
 @Suite(.sharedPostgres) struct ClusterNotifyTests {
     static let nodeCount = 3
-    static let incidents = 10
+    static let incidents = 30
 
     /// One message a subscriber saw on `plant/people/<who>`.
     struct Told: Hashable {
@@ -94,7 +94,8 @@ import Testing
         defer { for n in nodes { n.kill9() } }
         var apis: [API] = []
         for (i, plant) in plants.enumerated() {
-            let node = try plant.serve(name: "node-\(i)")
+            // At info level a node logs each notification it sent ("notified", "escalated: …").
+            let node = try plant.serve(name: "node-\(i)", environment: ["MILLWRIGHT_LOG_LEVEL": "info"])
             nodes.append(node)
             apis.append(API(base: try await node.listening()))
         }
@@ -105,7 +106,8 @@ import Testing
             }
         }
 
-        // Ten incidents (one defect kind each), posted to the three nodes at once.
+        // Thirty incidents (one defect kind each), posted to the three nodes at once: enough
+        // work orders that the nodes' notification passes overlap.
         let targets = apis
         let statuses = await withTaskGroup(of: Int.self) { group in
             for i in 0..<Self.incidents {
@@ -185,6 +187,15 @@ import Testing
             #expect(escalated.allSatisfy { ($0.data["stage"] as? Int) == 1 }, "\(id): \(escalated.map(\.data))")
         }
         #expect(Set(records.map(\.subject)) == Set(wos.keys), "audit records for work orders not delivered: \(records.map(\.subject))")
+        // Which nodes did the telling: the test means little if one node did it all. (Thirty
+        // work orders over three nodes split about evenly: 10/12/8 first notifications and
+        // 8/8/14 escalations in one run.)
+        let shares = nodes.map { node in
+            node.text.split(separator: "\n").filter { $0.hasSuffix("] notified") && $0.contains("to=supervisor") }.count
+        }
+        let escalations = nodes.map { node in node.text.split(separator: "\n").filter { $0.contains("escalated: not acknowledged") }.count }
+        #expect(shares.filter { $0 > 0 }.count >= 2, "first notifications per node: \(shares)")
+        #expect(escalations.filter { $0 > 0 }.count >= 2, "escalations per node: \(escalations)")
         // And the CMMS has each work order once.
         let refs = try await emulatorReferences(cmms)
         #expect(refs.count == Self.incidents && Set(refs).count == refs.count, "\(refs)")
