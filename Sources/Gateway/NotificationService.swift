@@ -87,10 +87,18 @@ public struct NotificationService: Service {
     /// One pass at `now`; returns when something is next due (nil: nothing scheduled).
     public func tick(_ notifier: Notifier, now: Date) async -> Date? {
         let n = settings.planning.notifications
+        let started = Date()
         do {
             for wo in try await store.workOrdersToNotify(now: now, limit: 100) {
                 var log = logger
                 log[metadataKey: "work_order"] = "\(wo.workOrderId)"
+                // The pass claimed all of them for one lease; slow sends before this one may have
+                // outlasted it, and then another node has this one now.
+                guard try await store.renewNotifyClaim(workOrderId: wo.workOrderId, claimedUntil: wo.claimedUntil,
+                                                       now: now.addingTimeInterval(Date().timeIntervalSince(started))) != nil else {
+                    log.info("claim lost during a long pass; left to the node that took it over")
+                    continue
+                }
                 var reports: [NotificationReport] = []
                 var recipients: [String] = []
                 for r in wo.recipients.compactMap({ $0 == assignedTechnicianRecipient ? wo.draft.assignee : $0 }) where !recipients.contains(r) {

@@ -16,13 +16,16 @@ extension Store {
         public var attempts: Int
         /// Whether the storeroom's pick list still has to go out (`pick:` entries of a retry).
         public var pickListRecipients: [String]?
+        /// Until when this node's claim holds (`renewNotifyClaim`).
+        public var claimedUntil: Date
     }
 
     /// Delivered work orders nobody has been told about yet (and whose planned window has come).
     /// Claimed for `lease`: another node sharing the database passes them over until then, and
     /// if this one dies before recording the outcome, they come due again.
     public func workOrdersToNotify(now: Date = Date(), limit: Int = 100) async throws -> [WorkOrderToNotify] {
-        let leaseUntil = now.addingTimeInterval(lease).dbValue
+        let claimedUntil = now.addingTimeInterval(lease)
+        let leaseUntil = claimedUntil.dbValue
         return try await write { db in
             let rows = try db.rows("""
                 SELECT id, cmms_id, payload, assignee, notify, acknowledged_at, notify_attempts, notify_remaining FROM work_orders
@@ -47,8 +50,21 @@ extension Store {
                 }
                 return WorkOrderToNotify(workOrderId: row["id"], cmmsId: row["cmms_id"], draft: draft, recipients: names,
                                          acknowledged: (row["acknowledged_at"] as Double?) != nil, attempts: row["notify_attempts"],
-                                         pickListRecipients: pick)
+                                         pickListRecipients: pick, claimedUntil: Date(db: leaseUntil))
             }
+        }
+    }
+
+    /// Just before a work order's notifications are sent: extends this node's claim on it for
+    /// another lease. Nil when the claim was lost — a pass over many work orders outlasted the
+    /// lease and another node took this one over (or it was notified meanwhile) — and then
+    /// this node must not send it: the claim is for the whole pass, the sends one at a time.
+    public func renewNotifyClaim(workOrderId: String, claimedUntil: Date, now: Date = Date()) async throws -> Date? {
+        let until = Date(db: now.addingTimeInterval(lease).dbValue)
+        return try await sharedWrite { db in
+            try db.run("""
+                UPDATE work_orders SET notify_at = ? WHERE id = ? AND notify_at = ? AND notified_at IS NULL AND notify_gave_up_at IS NULL
+                """, [until.dbValue, workOrderId, claimedUntil.dbValue]) == 1 ? until : nil
         }
     }
 

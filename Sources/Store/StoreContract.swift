@@ -31,6 +31,7 @@ public protocol OutboxStore: Sendable {
 /// Notifications, escalation and acknowledgements; small named values (notifier state).
 public protocol NotificationStore: Sendable {
     func workOrdersToNotify(now: Date, limit: Int) async throws -> [Store.WorkOrderToNotify]
+    func renewNotifyClaim(workOrderId: String, claimedUntil: Date, now: Date) async throws -> Date?
     func markNotified(workOrderId: String, sent: [JSONValue], escalation: Escalation?, now: Date) async throws
     func recordNotifyFailure(workOrderId: String, remaining: [String], sent: [JSONValue], error: String, retryAt: Date?, escalation: Escalation?, now: Date) async throws
     func nextNotificationDue() async throws -> Date?

@@ -141,6 +141,28 @@ import Testing
         if case .already(_, let by) = try await store.acknowledge(workOrderId: wo, by: "T-2", now: t + 900) { #expect(by == "T-1") } else { Issue.record("second ack changed the record") }
     }
 
+    /// Two nodes on one database: a notification claim that ran out during a long pass and was
+    /// taken over cannot be renewed by the node that lost it, so only one of them sends.
+    @Test func aNotificationClaimTakenOverAfterItsLeaseCannotBeRenewedByItsFormerHolder() async throws {
+        let a = try Store(path: dir + "/db.sqlite", node: "node-a", lease: 10)
+        let b = try Store(path: dir + "/db.sqlite", node: "node-b", lease: 10)
+        let t = Date(timeIntervalSince1970: 1_800_000_000)
+        let techs = [Technician(id: "T-1", name: "Ortiz", skills: ["mechanical"], shift: "all")]
+        let out = try await a.ingest([det("a", camera: 0, at: t)], rules: rules(technicians: techs, tracksInventory: false), now: t)
+        let wo = try #require(out[0].workOrderId)
+        let claim = try #require(try await a.claimDue(cmms: "sb", limit: 10, now: t).first)
+        _ = try await a.recordDelivery(workOrderId: wo, fence: claim.fence, action: .create, outcome: .created(cmmsId: "7"), duration: 0.01, policy: DispatchPolicy(), jitter: 0, now: t)
+        let first = try #require(try await a.workOrdersToNotify(now: t + 1).first)
+        #expect(first.claimedUntil == t + 11)
+        #expect(try await b.workOrdersToNotify(now: t + 5).isEmpty, "claimed by node a")
+        #expect(try await a.renewNotifyClaim(workOrderId: wo, claimedUntil: first.claimedUntil, now: t + 6) == t + 16, "still node a's")
+        let taken = try #require(try await b.workOrdersToNotify(now: t + 17).first, "node a's lease ran out")
+        #expect(try await a.renewNotifyClaim(workOrderId: wo, claimedUntil: t + 16, now: t + 18) == nil, "node b has it now")
+        #expect(try await b.renewNotifyClaim(workOrderId: wo, claimedUntil: taken.claimedUntil, now: t + 18) == t + 28)
+        try await b.markNotified(workOrderId: wo, sent: [], escalation: nil, now: t + 19)
+        #expect(try await b.renewNotifyClaim(workOrderId: wo, claimedUntil: t + 28, now: t + 20) == nil, "notified: nothing to send")
+    }
+
     @Test func minorWorkAtNightIsAnnouncedWhenTheNextShiftStarts() async throws {
         let store = try Store(path: dir + "/db.sqlite")
         // 2026-03-02 is a Monday; the only mechanic works days, 06:00–14:00 UTC.
