@@ -41,12 +41,16 @@ public final class PostgresBackend: SQLBackend {
     private let slots: ConnectionSlots
     private let placeholders = PlaceholderCache(capacity: 512)
     private let configuration: PostgresConnection.Configuration
+    private let watchdog: TimeAmount
 
     /// Opens `settings.pool` connections, sets `search_path` to `settings.schema` (creating it
     /// if missing) and migrates. Throws `unavailable` when the server cannot be reached,
     /// `configuration` when the settings cannot work.
-    public static func connect(_ settings: PostgresSettings, auditSeal: AuditSeal, logger: Logger) async throws -> PostgresBackend {
-        let backend = try PostgresBackend(settings: settings, auditSeal: auditSeal, logger: logger)
+    /// `watchdog`: how long a statement may go unanswered (`statementWatchdog` unless a caller
+    /// knows its statements wait longer, as tests that queue dozens of batches on a busy machine).
+    public static func connect(_ settings: PostgresSettings, auditSeal: AuditSeal, logger: Logger,
+                               watchdog: TimeAmount = statementWatchdog) async throws -> PostgresBackend {
+        let backend = try PostgresBackend(settings: settings, auditSeal: auditSeal, logger: logger, watchdog: watchdog)
         do {
             try await backend.onPool { try backend.prepare() }
         } catch {
@@ -56,7 +60,8 @@ public final class PostgresBackend: SQLBackend {
         return backend
     }
 
-    private init(settings: PostgresSettings, auditSeal: AuditSeal, logger: Logger) throws {
+    private init(settings: PostgresSettings, auditSeal: AuditSeal, logger: Logger, watchdog: TimeAmount) throws {
+        self.watchdog = watchdog
         guard PostgresSettings.isValidSchemaName(settings.schema) else {
             throw PostgresBackendError.configuration("'\(settings.schema)' is not a usable schema name; use letters, digits and _")
         }
@@ -185,14 +190,16 @@ public final class PostgresBackend: SQLBackend {
 
     private func once<T>(_ slot: ConnectionSlots.Slot, readOnly: Bool, _ body: (any SQLSession) throws -> T) throws -> T {
         let begin = readOnly ? "BEGIN READ ONLY" : "BEGIN"
-        var session = PostgresSession(connection: try liveConnection(slot), auditSeal: auditSeal, placeholders: placeholders, logger: logger, lockScope: settings.schema)
+        var session = PostgresSession(connection: try liveConnection(slot), auditSeal: auditSeal, placeholders: placeholders, logger: logger, lockScope: settings.schema,
+                                      watchdog: watchdog)
         do {
             try session.raw(begin)
         } catch let error where PostgresBackendError.isConnectionFailure(error) && !session.unanswered {
             // The connection died while idle (a server restart it had not noticed yet). Nothing
             // of this transaction was sent, so one fresh connection may safely start it again.
             discard(slot)
-            session = PostgresSession(connection: try liveConnection(slot), auditSeal: auditSeal, placeholders: placeholders, logger: logger, lockScope: settings.schema)
+            session = PostgresSession(connection: try liveConnection(slot), auditSeal: auditSeal, placeholders: placeholders, logger: logger, lockScope: settings.schema,
+                                      watchdog: watchdog)
             do { try session.raw(begin) } catch {
                 discard(slot)
                 throw error
@@ -229,12 +236,13 @@ public final class PostgresBackend: SQLBackend {
         discard(slot)
         let connection: PostgresConnection
         do {
-            connection = try Self.connect(on: group.any(), configuration: configuration, id: slot.id, logger: logger)
+            connection = try Self.connect(on: group.any(), configuration: configuration, id: slot.id, logger: logger, watchdog: watchdog)
         } catch {
             throw PostgresBackendError.unavailable("cannot connect to \(location): \(PostgresBackendError.describe(error))")
         }
         do {
-            let session = PostgresSession(connection: connection, auditSeal: auditSeal, placeholders: placeholders, logger: logger, lockScope: settings.schema)
+            let session = PostgresSession(connection: connection, auditSeal: auditSeal, placeholders: placeholders, logger: logger, lockScope: settings.schema,
+                                      watchdog: watchdog)
             try session.raw("SET search_path TO \(PostgresSchema.quoted(settings.schema))")
         } catch {
             connection.close().whenComplete { _ in withExtendedLifetime(connection) {} }
@@ -246,14 +254,15 @@ public final class PostgresBackend: SQLBackend {
 
     /// Connects, waiting at most the statement watchdog for the whole start-up (the connect
     /// timeout covers only the TCP part); a connection that arrives after that is closed.
-    private static func connect(on loop: any EventLoop, configuration: PostgresConnection.Configuration, id: Int, logger: Logger) throws -> PostgresConnection {
+    private static func connect(on loop: any EventLoop, configuration: PostgresConnection.Configuration, id: Int, logger: Logger,
+                                watchdog: TimeAmount) throws -> PostgresConnection {
         let future = PostgresConnection.connect(on: loop, configuration: configuration, id: id, logger: logger)
         let bounded = loop.makePromise(of: PostgresConnection.self)
         let gaveUp = NIOLockedValueBox(false)
         future.cascade(to: bounded)
-        let timer = loop.scheduleTask(in: statementWatchdog) {
+        let timer = loop.scheduleTask(in: watchdog) {
             gaveUp.withLockedValue { $0 = true }
-            bounded.fail(PostgresBackendError.unavailable("the database did not finish the connection start-up within \(statementWatchdog.nanoseconds / 1_000_000_000) s"))
+            bounded.fail(PostgresBackendError.unavailable("the database did not finish the connection start-up within \(watchdog.nanoseconds / 1_000_000_000) s"))
         }
         future.whenSuccess { connection in
             // Too late for the caller: closed, and kept alive until it is.

@@ -32,7 +32,7 @@ struct Bench: AsyncParsableCommand {
         SQLite (--no-compare skips it) and reports ratio_to_sqlite. Each run also reports
         cpu_s per component (nodes, postgres, cmms_emulator, bench), cpu_busy_fraction
         and pg_wait_samples (what PostgreSQL sessions were doing, sampled every 100 ms;
-        Lock:advisory is the audit chain's ingest lock). Every child process and the
+        Lock:advisory: the writers', a key's or the audit chain's lock). Every child process and the
         temporary server are stopped when bench ends, also on an error or Ctrl-C, e.g.
           millwright bench --storage postgres --nodes 1,3 --detections 20000
 

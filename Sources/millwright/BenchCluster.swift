@@ -255,7 +255,7 @@ struct CPUReading {
 }
 
 /// Samples pg_stat_activity every 100 ms while a run loads: how many of the gateway's sessions
-/// were running (CPU), waiting on a lock (`Lock:advisory` is the audit chain's ingest lock),
+/// were running (CPU), waiting on a lock (`Lock:advisory`: the writers', a key's or the audit chain's lock),
 /// on I/O (`IO:WALSync`, commits), or idle inside a transaction (the node is working between
 /// statements while it holds its locks). Counts are session-samples: 3 sessions waiting in
 /// one sample count 3.

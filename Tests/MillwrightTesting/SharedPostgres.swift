@@ -7,7 +7,9 @@ public struct SharedPostgres: SuiteTrait, TestScoping {
     @TaskLocal public static var server: PostgresServer?
 
     public func provideScope(for test: Test, testCase: Test.Case?, performing function: @Sendable () async throws -> Void) async throws {
-        let server = try await PostgresServer.start()
+        // Every test of the suite opens pools of its own, in parallel, and a dropped store
+        // closes its connections in the background: the default 100 runs out.
+        let server = try await PostgresServer.start(options: ["max_connections": "400"])
         do {
             try await Self.$server.withValue(server) { try await function() }
         } catch {

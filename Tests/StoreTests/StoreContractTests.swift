@@ -23,7 +23,9 @@ struct StoreBackend: Sendable, CustomStringConvertible {
             let server = try SharedPostgres.current()
             var logger = Logger(label: "contract")
             logger.logLevel = .warning
-            return Store(backend: try await PostgresBackend.connect(server.settings(pool: 8), auditSeal: AuditSeal(key: nil), logger: logger))
+            // Batches queue on each other's locks for long on a machine busy with the whole suite.
+            return Store(backend: try await PostgresBackend.connect(server.settings(pool: 8), auditSeal: AuditSeal(key: nil), logger: logger,
+                                                                    watchdog: .seconds(120)))
         },
     ]
 }
