@@ -117,6 +117,17 @@ public struct OutboxDispatcher: Service {
             draft = d
             if let jpeg, let sha { image = (jpeg, sha) }
         }
+        // Rendering may have outlasted the lease: a node that took the work order over may be
+        // looking it up right now, and a create sent after that would be a second record.
+        do {
+            guard try await store.renewDeliveryClaim(workOrderId: item.workOrderId, fence: item.fence, now: Date()) else {
+                log.warning("the claim was taken over before the CMMS call; nothing sent, the node holding it now looks it up")
+                return
+            }
+        } catch {
+            log.warning("cannot renew the claim before the CMMS call; nothing sent, it is retried after the lease", metadata: ["error": "\(error)"])
+            return
+        }
         let started = ContinuousClock.now
         TestCrash.here("cmms", subject: item.draft.camera)
         let outcome: DeliveryState.Outcome = switch item.action {

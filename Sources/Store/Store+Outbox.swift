@@ -94,6 +94,19 @@ extension Store {
         }
     }
 
+    /// Just before the CMMS is called: whether the claim is still this node's, and if so it is
+    /// extended for another lease. A claim taken over while this node rendered evidence or
+    /// was paused must send nothing: the new holder looks the work order up, and a create sent
+    /// now could land after that lookup found nothing (a second record in the CMMS).
+    public func renewDeliveryClaim(workOrderId: String, fence: Int64, now: Date = Date()) async throws -> Bool {
+        let (node, lease) = (node, lease)
+        return try await write { db in
+            try db.run("""
+                UPDATE work_orders SET lease_until = ? WHERE id = ? AND fence = ? AND lease_owner = ? AND phase IN ('sending', 'verifying')
+                """, [now.addingTimeInterval(lease).dbValue, workOrderId, fence, node]) == 1
+        }
+    }
+
     /// Records the outcome of the claim whose fence token is `fence`. A claim whose lease was
     /// taken over records nothing (`stale`): its outcome is left to the lookup of the node that
     /// holds the work order now.

@@ -19,6 +19,7 @@ public protocol OutboxStore: Sendable {
     func claimDue(cmms: String, limit: Int, suspects: Bool, rendersEvidence: Bool, now: Date) async throws -> [OutboxItem]
     func hasSuspects(cmms: String, now: Date) async throws -> Bool
     func nextDue(cmms: String) async throws -> Date?
+    func renewDeliveryClaim(workOrderId: String, fence: Int64, now: Date) async throws -> Bool
     func recordDelivery(workOrderId: String, fence: Int64, action: DeliveryState.Action, outcome: DeliveryState.Outcome, duration: TimeInterval, policy: DispatchPolicy, jitter: Double, now: Date) async throws -> DeliveryRecord
     func recoverInFlight(_ scope: Store.RecoveryScope, now: Date) async throws -> Int
     func redrive(workOrderId: String, by: String, now: Date) async throws -> Bool

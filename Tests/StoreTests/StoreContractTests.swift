@@ -221,6 +221,8 @@ struct StoreBackend: Sendable, CustomStringConvertible {
         // The claiming node pauses past its lease; a live node takes the work order over.
         let expired = now.addingTimeInterval(1 + store.lease + 1)
         #expect(try await store.recoverInFlight(.expired, now: expired) == 1)
+        #expect(try await !store.renewDeliveryClaim(workOrderId: wo, fence: claim.fence, now: expired),
+                "the paused node may not call the CMMS any more")
         let late = try await store.recordDelivery(workOrderId: wo, fence: claim.fence, action: .create, outcome: .created(cmmsId: "77"),
                                                   duration: 1, policy: DispatchPolicy(), jitter: 0, now: expired.addingTimeInterval(1))
         #expect(late.stale, "the paused node's outcome is refused")
@@ -228,6 +230,7 @@ struct StoreBackend: Sendable, CustomStringConvertible {
         let taken = try #require(try await store.claimDue(cmms: "sb", limit: 1, suspects: true, rendersEvidence: false, now: expired.addingTimeInterval(2)).first)
         #expect(taken.action == .lookup, "the new holder asks the CMMS first: the paused node may have created it")
         #expect(taken.fence > claim.fence)
+        #expect(try await store.renewDeliveryClaim(workOrderId: wo, fence: taken.fence, now: expired.addingTimeInterval(2)), "the holder's claim is renewed")
         let rec = try await store.recordDelivery(workOrderId: wo, fence: taken.fence, action: .lookup, outcome: .lookupFound(cmmsId: "77"),
                                                  duration: 1, policy: DispatchPolicy(), jitter: 0, now: expired.addingTimeInterval(3))
         #expect(!rec.stale)
