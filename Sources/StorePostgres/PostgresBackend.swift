@@ -28,11 +28,13 @@ public final class PostgresBackend: SQLBackend {
     public static let maxWriteAttempts = 5
 
     /// How long the server lets a session sit idle inside a transaction before ending it.
-    public static let idleInTransactionTimeoutSeconds = 20
+    /// Shorter than the watchdog below: a statement queued behind a frozen node's locks gets
+    /// them when the server ends that node's session, before its own watchdog gives up.
+    public static let idleInTransactionTimeoutSeconds = 10
 
     /// How long a statement (a lock wait included) may go without an answer before its
     /// connection is given up. Migrations, which may rewrite big tables, get an hour.
-    public static let statementWatchdog = TimeAmount.seconds(15)
+    public static let statementWatchdog = TimeAmount.seconds(25)
     static let migrationWatchdog = TimeAmount.hours(1)
 
     private let logger: Logger
