@@ -132,8 +132,11 @@ let package = Package(
             .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
+        // A free loopback port and the local PostgreSQL programs, for bench and the tests.
+        .target(name: "LocalServers"),
         .executableTarget(name: "millwright", dependencies: [
             "MillwrightCore", "Config", "Store", "StorePostgres", "Connectors", "Emulators", "Gateway", "Server", "Ingest", "Evidence", "MQTT", "CStdio",
+            "LocalServers",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "Hummingbird", package: "hummingbird"),
@@ -146,7 +149,7 @@ let package = Package(
         // What the test targets share: process launchers (the built binary, mosquitto, openssl, PostgreSQL),
         // in-process emulators, a test PKI, and the one locator of the spec files.
         .target(name: "MillwrightTesting", dependencies: [
-            "Emulators", "MillwrightCore",
+            "Emulators", "MillwrightCore", "LocalServers",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),

@@ -1,12 +1,13 @@
 import Foundation
+import LocalServers
 
 /// A throw-away PostgreSQL for `bench --storage postgres`, from Debian's `postgresql` package:
 /// initdb in a temp folder, started on a free loopback port with trust authentication, stopped
 /// and deleted by `stop()` (or by the bench's cleanup on an error or a signal).
 ///
-/// The same approach as the tests' `PostgresServer`, written again here because the product
-/// must not depend on the test module. PostgreSQL refuses to run as root, so under root the
-/// server runs as the package's `postgres` user (or `nobody`), which owns its folder.
+/// The same approach as the tests' `PostgresServer` (finding the programs, the port and the
+/// account comes from `LocalServers`, shared with them). PostgreSQL refuses to run as root, so
+/// under root the server runs as the package's `postgres` user (or `nobody`), which owns its folder.
 final class BenchPostgres: @unchecked Sendable {
     static let user = "millwright"
     static let database = "millwright_bench"
@@ -32,7 +33,7 @@ final class BenchPostgres: @unchecked Sendable {
     /// initdb, start, createdb under `parent` (a folder the server account can enter).
     /// On failure nothing is left running.
     static func start(in parent: String, cleanup: BenchCleanup) throws -> BenchPostgres {
-        guard let bin = binDirectory() else {
+        guard let bin = PostgresInstallation.binDirectory() else {
             throw BenchFailure("bench --storage postgres needs PostgreSQL's server programs, and there is no /usr/lib/postgresql/*/bin/initdb: "
                 + "install the 'postgresql' package (scripts/install-deps.sh), or give --pg-url (or MW_PG_URL) for a server of your own")
         }
@@ -73,25 +74,10 @@ final class BenchPostgres: @unchecked Sendable {
         try? FileManager.default.removeItem(atPath: directory)
     }
 
-    /// The newest installed major version's bin folder, e.g. /usr/lib/postgresql/15/bin.
-    static func binDirectory() -> String? {
-        let root = "/usr/lib/postgresql"
-        let versions = ((try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []).compactMap(Int.init).sorted()
-        return versions.reversed().map { "\(root)/\($0)/bin" }.first { FileManager.default.isExecutableFile(atPath: $0 + "/initdb") }
-    }
-
-    /// The unprivileged account the server runs as when we are root.
-    static let serverAccount: (name: String, uid: uid_t, gid: gid_t)? = {
-        guard getuid() == 0 else { return nil }
-        for name in ["postgres", "nobody"] {
-            if let pw = getpwnam(name) { return (name, pw.pointee.pw_uid, pw.pointee.pw_gid) }
-        }
-        return nil
-    }()
 
     private func handToServerAccount(_ paths: [String]) throws {
         guard getuid() == 0 else { return }
-        guard let account = Self.serverAccount else {
+        guard let account = PostgresInstallation.serverAccount else {
             throw BenchFailure("running as root, and there is neither a 'postgres' nor a 'nobody' user for PostgreSQL to run as: "
                 + "create one (the 'postgresql' package does), or give --pg-url")
         }
@@ -111,7 +97,7 @@ final class BenchPostgres: @unchecked Sendable {
         let binary = binDirectory + "/" + name
         let outputPath = directory + "/\(name).out"
         var argv = [binary] + args
-        if let account = Self.serverAccount {
+        if let account = PostgresInstallation.serverAccount {
             guard let runuser = ["/usr/sbin/runuser", "/sbin/runuser", "/usr/bin/runuser"].first(where: FileManager.default.isExecutableFile) else {
                 throw BenchFailure("running as root needs runuser (package util-linux) to start PostgreSQL as \(account.name)")
             }

@@ -1,4 +1,5 @@
 import Foundation
+import LocalServers
 import MillwrightCore
 
 /// A throw-away PostgreSQL server from Debian's `postgresql` package, on a free loopback port,
@@ -45,7 +46,7 @@ public final class PostgresServer: @unchecked Sendable {
     }
 
     private static func startOnce(options: [String: String]) async throws -> PostgresServer {
-        guard let bin = binDirectory() else {
+        guard let bin = PostgresInstallation.binDirectory() else {
             throw TestFailure("PostgreSQL is not installed (no /usr/lib/postgresql/*/bin/initdb); install the 'postgresql' package (scripts/install-deps.sh)")
         }
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pg-test-\(UUID().uuidString.prefix(8))")
@@ -150,25 +151,10 @@ public final class PostgresServer: @unchecked Sendable {
 
     // MARK: Processes
 
-    /// The newest installed major version's bin folder.
-    static func binDirectory() -> String? {
-        let root = "/usr/lib/postgresql"
-        let versions = ((try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []).compactMap(Int.init).sorted()
-        return versions.reversed().map { "\(root)/\($0)/bin" }.first { FileManager.default.isExecutableFile(atPath: $0 + "/initdb") }
-    }
-
-    /// The unprivileged account the server runs as when we are root.
-    static let serverAccount: (name: String, uid: uid_t, gid: gid_t)? = {
-        guard getuid() == 0 else { return nil }
-        for name in ["postgres", "nobody"] {
-            if let pw = getpwnam(name) { return (name, pw.pointee.pw_uid, pw.pointee.pw_gid) }
-        }
-        return nil
-    }()
 
     private func handToServerUser(_ path: String) throws {
         guard getuid() == 0 else { return }
-        guard let account = Self.serverAccount else {
+        guard let account = PostgresInstallation.serverAccount else {
             throw TestFailure("running as root and there is neither a 'postgres' nor a 'nobody' user for PostgreSQL to run as")
         }
         for p in [path, socketDirectory] {
@@ -181,7 +167,7 @@ public final class PostgresServer: @unchecked Sendable {
         let binary = binDirectory + "/" + name
         let output = directory.appendingPathComponent("\(name)-\(UUID().uuidString.prefix(6)).out").path
         let process: ChildProcess
-        if let account = Self.serverAccount {
+        if let account = PostgresInstallation.serverAccount {
             guard let runuser = findExecutable("runuser") else { throw TestFailure("running as root needs runuser (package util-linux)") }
             process = try ChildProcess(runuser, ["-u", account.name, "--", binary] + args, stdout: output, stderr: output)
         } else {
@@ -230,7 +216,7 @@ extension PostgresServer {
         try FileManager.default.copyItem(atPath: certificate, toPath: copies.0)
         try FileManager.default.copyItem(atPath: key, toPath: copies.1)
         chmod(copies.1, 0o600)
-        if let account = serverAccount {
+        if let account = PostgresInstallation.serverAccount {
             for path in [dir, copies.0, copies.1] { _ = chown(path, account.uid, account.gid) }
         }
         return copies

@@ -1,4 +1,5 @@
 import Foundation
+import LocalServers
 import NIOCore
 import NIOPosix
 
@@ -18,21 +19,8 @@ public func findExecutable(_ name: String) -> String? {
     return nil
 }
 
-/// A free loopback TCP port (bound to port 0 and released).
-public func freeLoopbackPort() throws -> Int {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    guard fd >= 0 else { throw TestFailure("socket() failed: \(errno)") }
-    defer { close(fd) }
-    var addr = sockaddr_in()
-    addr.sin_family = sa_family_t(AF_INET)
-    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-    addr.sin_port = 0
-    var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-    let bound = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }
-    guard bound == 0 else { throw TestFailure("bind() failed: \(errno)") }
-    _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
-    return Int(UInt16(bigEndian: addr.sin_port))
-}
+/// A free loopback TCP port (bound to port 0 and released), for the tests' own servers.
+public func freeLoopbackPort() throws -> Int { try LocalServers.freeLoopbackPort() }
 
 /// Runs `body` with a timeout (the sleep bounds the wait; it never synchronises anything).
 /// Does not wait for a body that ignores cancellation.
