@@ -61,7 +61,8 @@ extension Store {
     /// this node must not send it: the claim is for the whole pass, the sends one at a time.
     public func renewNotifyClaim(workOrderId: String, claimedUntil: Date, now: Date = Date()) async throws -> Date? {
         let until = Date(db: now.addingTimeInterval(lease).dbValue)
-        return try await sharedWrite { db in
+        // A conditional update of one row: no writers' lock needed, as for a delivery claim.
+        return try await write { db in
             try db.run("""
                 UPDATE work_orders SET notify_at = ? WHERE id = ? AND notify_at = ? AND notified_at IS NULL AND notify_gave_up_at IS NULL
                 """, [until.dbValue, workOrderId, claimedUntil.dbValue]) == 1 ? until : nil

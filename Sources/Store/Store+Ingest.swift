@@ -155,16 +155,13 @@ extension Store {
         guard !keys.isEmpty else { return [:] }
         let assets = Array(Set(keys.map(\.asset)))
         var open: [IncidentKey: String] = [:]
-        var start = 0
-        while start < assets.count {
-            let chunk = assets[start..<min(start + 500, assets.count)]
+        for chunk in assets.chunked(500) {
             let marks = Array(repeating: "?", count: chunk.count).joined(separator: ", ")
             for r in try db.rows("SELECT id, asset, defect_class, zone FROM incidents WHERE is_open = 1 AND asset IN (\(marks))",
                                  SQLArguments(chunk.map { .text($0) })) {
                 let key = IncidentKey(asset: r["asset"], defectClass: r["defect_class"], zone: r["zone"] as String)
                 if keys.contains(key) { open[key] = r["id"] }
             }
-            start += chunk.count
         }
         return open
     }
@@ -183,12 +180,9 @@ extension Store {
 
     static func storedDetectionIds(_ ids: [String], db: any SQLSession) throws -> Set<String> {
         var found = Set<String>()
-        var start = 0
-        while start < ids.count {
-            let chunk = ids[start..<min(start + 500, ids.count)]
+        for chunk in ids.chunked(500) {
             let marks = Array(repeating: "?", count: chunk.count).joined(separator: ", ")
             found.formUnion(try db.column(as: String.self, "SELECT id FROM detections WHERE id IN (\(marks))", SQLArguments(chunk.map { .text($0) })))
-            start += chunk.count
         }
         return found
     }

@@ -118,9 +118,7 @@ extension SQLSession {
         let last = try row("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")
         var seq: Int64 = last?["seq"] ?? 0
         var prev: String = last?["hash"] ?? AuditRecord.genesis
-        var start = 0
-        while start < entries.count {
-            let chunk = entries[start..<min(start + auditInsertChunk, entries.count)]
+        for chunk in entries.chunked(auditInsertChunk) {
             var values: [SQLValue] = []
             values.reserveCapacity(chunk.count * 7)
             for e in chunk {
@@ -131,7 +129,6 @@ extension SQLSession {
             }
             let rows = Array(repeating: "(?, ?, ?, ?, ?, ?, ?)", count: chunk.count).joined(separator: ", ")
             try run("INSERT INTO audit (seq, at, kind, subject, data, prev_hash, hash) VALUES " + rows, SQLArguments(values))
-            start += chunk.count
         }
     }
 }

@@ -107,19 +107,15 @@ final class PostgresSession: SQLSession {
         guard !lost, !connection.isClosed else {
             throw PostgresBackendError.unavailable("the connection to the database was lost")
         }
-        let future = connection.query(query, logger: logger)
-        let bounded = future.eventLoop.makePromise(of: PostgresQueryResult.self)
-        future.cascade(to: bounded)
-        let (connection, watchdog) = (self.connection, self.watchdog)
+        let connection = self.connection
         let fired = NIOLockedValueBox(false)
-        let timer = future.eventLoop.scheduleTask(in: watchdog) {
-            fired.withLockedValue { $0 = true }
-            bounded.fail(PostgresBackendError.unavailable("no answer from the database within \(watchdog.nanoseconds / 1_000_000_000) s; the connection was closed"))
-            connection.close().whenComplete { _ in withExtendedLifetime(connection) {} }
-        }
-        defer { timer.cancel() }
         do {
-            return try bounded.futureResult.wait()
+            return try connection.query(query, logger: logger).wait(atMost: watchdog, "no answer from the database", then: "; the connection was closed") {
+                fired.withLockedValue { $0 = true }
+                // On the loop's next turn, after the wait has failed with the watchdog's error
+                // (closing fails the query at once, with a vaguer one).
+                connection.eventLoop.execute { connection.close().whenComplete { _ in withExtendedLifetime(connection) {} } }
+            }
         } catch {
             if case .unavailable = error as? PostgresBackendError { lost = true }
             if fired.withLockedValue({ $0 }) { unanswered = true }
@@ -186,5 +182,22 @@ final class PostgresSession: SQLSession {
         } catch {
             throw PostgresBackendError.unsupportedColumn(name: cell.columnName, type: "\(cell.dataType) (\(error))")
         }
+    }
+}
+
+extension EventLoopFuture {
+    /// Waits, on a thread that may block, at most `limit`. Past it, `expired` runs on the event
+    /// loop and the wait throws `unavailable` ("\(what) within N s"); a result that comes later
+    /// is the caller's to dispose of (`expired` is where it learns that it gave up).
+    func wait(atMost limit: TimeAmount, _ what: String, then: String = "", expired: @escaping @Sendable () -> Void) throws -> Value where Value: Sendable {
+        let bounded = eventLoop.makePromise(of: Value.self)
+        cascade(to: bounded)
+        let timer = eventLoop.scheduleTask(in: limit) {
+            // First, so the waiting thread, woken by the failure, sees what `expired` recorded.
+            expired()
+            bounded.fail(PostgresBackendError.unavailable("\(what) within \(limit.nanoseconds / 1_000_000_000) s\(then)"))
+        }
+        defer { timer.cancel() }
+        return try bounded.futureResult.wait()
     }
 }
