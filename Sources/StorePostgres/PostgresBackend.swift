@@ -50,9 +50,12 @@ public final class PostgresBackend: SQLBackend {
     /// `configuration` when the settings cannot work.
     /// `watchdog`: how long a statement may go unanswered (`statementWatchdog` unless a caller
     /// knows its statements wait longer, as tests that queue dozens of batches on a busy machine).
+    /// `idleInTransactionSeconds`: likewise for a caller that holds a transaction open on purpose.
     public static func connect(_ settings: PostgresSettings, auditSeal: AuditSeal, logger: Logger,
-                               watchdog: TimeAmount = statementWatchdog) async throws -> PostgresBackend {
-        let backend = try PostgresBackend(settings: settings, auditSeal: auditSeal, logger: logger, watchdog: watchdog)
+                               watchdog: TimeAmount = statementWatchdog,
+                               idleInTransactionSeconds: Int = idleInTransactionTimeoutSeconds) async throws -> PostgresBackend {
+        let backend = try PostgresBackend(settings: settings, auditSeal: auditSeal, logger: logger, watchdog: watchdog,
+                                          idleInTransactionSeconds: idleInTransactionSeconds)
         do {
             try await backend.onPool { try backend.prepare() }
         } catch {
@@ -62,7 +65,7 @@ public final class PostgresBackend: SQLBackend {
         return backend
     }
 
-    private init(settings: PostgresSettings, auditSeal: AuditSeal, logger: Logger, watchdog: TimeAmount) throws {
+    private init(settings: PostgresSettings, auditSeal: AuditSeal, logger: Logger, watchdog: TimeAmount, idleInTransactionSeconds: Int) throws {
         self.watchdog = watchdog
         guard PostgresSettings.isValidSchemaName(settings.schema) else {
             throw PostgresBackendError.configuration("'\(settings.schema)' is not a usable schema name; use letters, digits and _")
@@ -73,14 +76,14 @@ public final class PostgresBackend: SQLBackend {
         self.settings = settings
         self.auditSeal = auditSeal
         self.logger = logger
-        self.configuration = try Self.connectionConfiguration(settings)
+        self.configuration = try Self.connectionConfiguration(settings, idleInTransactionSeconds: idleInTransactionSeconds)
         self.group = MultiThreadedEventLoopGroup.singleton
         self.slots = ConnectionSlots(count: settings.pool)
         self.threads = NIOThreadPool(numberOfThreads: settings.pool)
         threads.start()
     }
 
-    static func connectionConfiguration(_ settings: PostgresSettings) throws -> PostgresConnection.Configuration {
+    static func connectionConfiguration(_ settings: PostgresSettings, idleInTransactionSeconds: Int) throws -> PostgresConnection.Configuration {
         let tls: PostgresConnection.Configuration.TLS
         switch settings.tls {
         case .disable:
@@ -108,7 +111,7 @@ public final class PostgresBackend: SQLBackend {
         // and the writers' lock queues every other node behind them: the server ends such a
         // session instead. The store's transactions are never idle for more than milliseconds.
         configuration.options.additionalStartupParameters = [
-            ("idle_in_transaction_session_timeout", "\(Self.idleInTransactionTimeoutSeconds)s"),
+            ("idle_in_transaction_session_timeout", "\(idleInTransactionSeconds)s"),
             ("application_name", "millwright"),
         ]
         return configuration
@@ -259,19 +262,14 @@ public final class PostgresBackend: SQLBackend {
     private static func connect(on loop: any EventLoop, configuration: PostgresConnection.Configuration, id: Int, logger: Logger,
                                 watchdog: TimeAmount) throws -> PostgresConnection {
         let future = PostgresConnection.connect(on: loop, configuration: configuration, id: id, logger: logger)
-        let bounded = loop.makePromise(of: PostgresConnection.self)
         let gaveUp = NIOLockedValueBox(false)
-        future.cascade(to: bounded)
-        let timer = loop.scheduleTask(in: watchdog) {
-            gaveUp.withLockedValue { $0 = true }
-            bounded.fail(PostgresBackendError.unavailable("the database did not finish the connection start-up within \(watchdog.nanoseconds / 1_000_000_000) s"))
-        }
         future.whenSuccess { connection in
             // Too late for the caller: closed, and kept alive until it is.
             if gaveUp.withLockedValue({ $0 }) { connection.close().whenComplete { _ in withExtendedLifetime(connection) {} } }
         }
-        defer { timer.cancel() }
-        return try bounded.futureResult.wait()
+        return try future.wait(atMost: watchdog, "the database did not finish the connection start-up") {
+            gaveUp.withLockedValue { $0 = true }
+        }
     }
 
     private func discard(_ slot: ConnectionSlots.Slot) {

@@ -172,7 +172,9 @@ import Testing
     /// The second transaction's lock() must wait until the first commits: it is seen waiting
     /// in pg_locks before the first is let go, and then it reads what the first wrote.
     @Test func lockSerialisesTransactionsOnTheSameName() async throws {
-        try await withBackend { backend in
+        // The first transaction is held open on purpose, for as long as a busy machine takes to
+        // see the second one wait: longer than the server would otherwise allow it to idle.
+        try await withBackend(idleInTransactionSeconds: 120) { backend in
             _ = try await backend.write { s in try s.run("CREATE TABLE marks (who text NOT NULL)") }
             // A name of this run's own: the server (and its advisory locks) is shared by parallel tests.
             let name = "outbox-\(UUID().uuidString)"
