@@ -119,6 +119,7 @@ public struct OutboxDispatcher: Service {
         }
         // Rendering may have outlasted the lease: a node that took the work order over may be
         // looking it up right now, and a create sent after that would be a second record.
+        TestPause.here("before-cmms", subject: item.draft.camera)
         do {
             guard try await store.renewDeliveryClaim(workOrderId: item.workOrderId, fence: item.fence, now: Date()) else {
                 log.warning("the claim was taken over before the CMMS call; nothing sent, the node holding it now looks it up")

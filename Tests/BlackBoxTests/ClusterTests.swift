@@ -143,6 +143,26 @@ import Testing
         #expect(try await emulatorReferences(cluster.cmms).count == 1, "no second create")
     }
 
+    /// A node stopped after claiming a work order but before calling the CMMS (rendering that
+    /// outlasts the lease looks the same) wakes after another node took it over and created
+    /// it: it must send nothing, or the CMMS holds two records of one work order.
+    @Test(.timeLimit(.minutes(3))) func aNodePausedBeforeTheCMMSCallSendsNothingOnceItsClaimWasTakenOver() async throws {
+        var cluster = try await Cluster(server: try SharedPostgres.current())
+        defer { cluster.stop() }
+        try await cluster.start(1, environment: ["MILLWRIGHT_TEST_PAUSE": "before-cmms", "MILLWRIGHT_TEST_CRASH_MATCH": "CAM-12"])
+        let frozen = cluster.nodes[0]
+        #expect(try await cluster.apis[0].post("/v1/detections", json: detection("pause-2", camera: "CAM-12", defect: "corrosion"), key: "ingest-key").status == 202)
+        _ = try await frozen.waitFor("MILLWRIGHT_TEST_PAUSE: stopping at before-cmms", timeout: 60)
+        #expect(try await emulatorReferences(cluster.cmms).isEmpty, "nothing sent before the pause")
+        try await cluster.start(1)
+        try await API.eventually("the live node took the work order over and delivered it", timeout: 60) {
+            try cluster.phases()["delivered"] == 1
+        }
+        kill(frozen.process.processIdentifier, SIGCONT)
+        _ = try await frozen.waitFor("the claim was taken over before the CMMS call", timeout: 60)
+        #expect(try await emulatorReferences(cluster.cmms).count == 1, "no second create")
+    }
+
     /// The database restarts in the middle of a stream: requests meanwhile get 503 with
     /// Retry-After (never a 500 or a hang), nothing acknowledged is lost, and the node
     /// recovers by itself.
