@@ -37,6 +37,12 @@ public struct GatewayMetrics: Sendable {
         Gauge(label: "millwright_outbox_work_orders", dimensions: [("phase", phase)]).record(count)
     }
 
+    /// Transactions and the submissions they carried: their ratio is the group-commit size.
+    public func committing(submissions: Int) {
+        Counter(label: "millwright_ingest_commits_total").increment()
+        Counter(label: "millwright_ingest_submissions_total").increment(by: submissions)
+    }
+
     public func ingestLatency(seconds: Double) {
         Metrics.Timer(label: "millwright_ingest_commit_seconds").recordNanoseconds(Int64(seconds * 1e9))
     }

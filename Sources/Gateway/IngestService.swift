@@ -59,6 +59,7 @@ public final class IngestService: Service, Sendable {
     let poisonGuard: PoisonGuard?
     let logger: Logger
     let inFlight = CommitsInFlight()
+    let groupCommit: GroupCommit
 
     init(settings: Settings, store: any GatewayStore, rules: PipelineRules, evidence: EvidenceService?, metrics: GatewayMetrics, floorEvents: FloorEventBus,
          wake: WakeSignals, poisonGuard: PoisonGuard?, logger: Logger) {
@@ -71,6 +72,7 @@ public final class IngestService: Service, Sendable {
         self.wake = wake
         self.poisonGuard = poisonGuard
         self.logger = logger
+        self.groupCommit = GroupCommit(metrics: metrics) { try await store.ingest($0, rules: rules) }
     }
 
     public func run() async throws {
@@ -131,7 +133,7 @@ public final class IngestService: Service, Sendable {
         let started = ContinuousClock.now
         let outcomes: [IngestOutcome]
         do {
-            outcomes = good.isEmpty ? [] : try await store.ingest(good, rules: rules, now: now)
+            outcomes = good.isEmpty ? [] : try await groupCommit.commit(good, receivedAt: now)
         } catch {
             // Nothing of the submission was committed: neither may its frames stay behind.
             for hash in framesWritten { evidence?.frames.remove(hash) }

@@ -94,3 +94,50 @@ public struct FieldProblem: Error, Sendable, Equatable, Codable {
     public var problem: String
     public init(field: String?, _ problem: String) { self.field = field; self.problem = problem }
 }
+
+extension Detection {
+    /// The stored form: what the Codable encoding gives (keys sorted, absent fields left out),
+    /// written directly because it runs for every detection ingested.
+    public var recordJSON: String {
+        var out = "{"
+        var first = true
+        func field(_ key: String, _ value: JSONValue?) {
+            guard let value else { return }
+            if !first { out += "," }
+            first = false
+            CanonicalJSON.writeString(key, into: &out)
+            out += ":"
+            CanonicalJSON.write(value, into: &out)
+        }
+        // In the byte order of the keys.
+        field("bbox", bbox.map { .object(["height": .number($0.height), "width": .number($0.width), "x": .number($0.x), "y": .number($0.y)]) })
+        field("camera_id", .string(cameraId))
+        field("confidence", .number(confidence))
+        field("defect_class", .string(defectClass))
+        field("detection_id", detectionId.map(JSONValue.string))
+        field("frame_sha256", frameSHA256.map(JSONValue.string))
+        field("image", image.map { i in
+            var o: [String: JSONValue] = [:]
+            o["data_base64"] = i.dataBase64.map(JSONValue.string)
+            o["height"] = i.height.map { .number(Double($0)) }
+            o["url"] = i.url.map(JSONValue.string)
+            o["width"] = i.width.map { .number(Double($0)) }
+            return .object(o)
+        })
+        field("measurements", measurements.map { .object($0.mapValues(JSONValue.number)) })
+        field("model", model.map { m in
+            var o: [String: JSONValue] = [:]
+            o["name"] = m.name.map(JSONValue.string)
+            o["version"] = m.version.map(JSONValue.string)
+            return .object(o)
+        })
+        field("production_order", productionOrder.map(JSONValue.string))
+        field("shift", shift.map(JSONValue.string))
+        field("source_format", sourceFormat.map(JSONValue.string))
+        field("source_label", sourceLabel.map(JSONValue.string))
+        field("timestamp", .string(Timestamps.format(timestamp)))
+        field("tracking_id", trackingId.map(JSONValue.string))
+        field("zone", zone.map(JSONValue.string))
+        return out + "}"
+    }
+}

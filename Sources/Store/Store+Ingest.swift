@@ -14,21 +14,43 @@ public struct IngestOutcome: Sendable, Equatable {
     public var floor: [IngestEffects.FloorNotice] = []
 }
 
+/// One submission's validated detections and when they were received. Several submissions
+/// share one transaction under group commit; each keeps its own receive time.
+public struct IngestSubmission: Sendable {
+    public var detections: [Detection]
+    public var receivedAt: Date
+    public init(detections: [Detection], receivedAt: Date) { self.detections = detections; self.receivedAt = receivedAt }
+}
+
 extension Store {
     /// Stores a batch of validated detections and everything they cause (incident, outbox
     /// row, audit) in ONE transaction; returns only after it is committed.
     public func ingest(_ detections: [Detection], rules: PipelineRules, now: Date = Date()) async throws -> [IngestOutcome] {
+        try await ingest([IngestSubmission(detections: detections, receivedAt: now)], rules: rules)[0]
+    }
+
+    /// Several submissions in ONE transaction, decided in order as if one had followed the
+    /// other; returns each one's outcomes once all are committed.
+    public func ingest(_ submissions: [IngestSubmission], rules: PipelineRules) async throws -> [[IngestOutcome]] {
         // Ids given now, so a transaction run again stores the same ones.
-        let batch = detections.map { d -> Detection in
-            var d = d
-            if d.detectionId == nil { d.detectionId = UUID().uuidString.lowercased() }
-            return d
+        var batch: [Detection] = []
+        var receivedAt: [Date] = []
+        for s in submissions {
+            for var d in s.detections {
+                if d.detectionId == nil { d.detectionId = UUID().uuidString.lowercased() }
+                batch.append(d)
+                receivedAt.append(s.receivedAt)
+            }
         }
         var attempt = 1
         var alone = false
+        var outcomes: [IngestOutcome]
         while true {
             do {
-                return try await backend.write { [alone] db in try Self.ingestBatch(batch, alone: alone, rules: rules, now: now, db: db) }
+                outcomes = try await backend.write { [alone, batch, receivedAt] db in
+                    try Self.ingestBatch(batch, receivedAt: receivedAt, alone: alone, rules: rules, db: db)
+                }
+                break
             } catch IngestRetry.manyNewKeys {
                 alone = true
             } catch is IngestRetry where attempt < Self.maxIngestAttempts {
@@ -40,6 +62,11 @@ extension Store {
                 // finds the shortage instead.
                 attempt += 1
             }
+        }
+        var rest = outcomes[...]
+        return submissions.map { s in
+            defer { rest = rest.dropFirst(s.detections.count) }
+            return Array(rest.prefix(s.detections.count))
         }
     }
 
@@ -61,7 +88,7 @@ extension Store {
     /// whatever other ingests do, and only an exclusive writer, which waits for every ingest,
     /// closes an incident. A detection id stored by a concurrent batch shows as a unique
     /// violation when this one inserts it, and the batch is decided again.
-    static func ingestBatch(_ batch: [Detection], alone: Bool, rules: PipelineRules, now: Date, db: any SQLSession) throws -> [IngestOutcome] {
+    static func ingestBatch(_ batch: [Detection], receivedAt: [Date], alone: Bool, rules: PipelineRules, db: any SQLSession) throws -> [IngestOutcome] {
         let ids = batch.map { $0.detectionId ?? "" }
         if alone { try db.lock(Store.writersLock) } else { try db.lock(exclusive: [], shared: [Store.writersLock]) }
         let stored = try storedDetectionIds(ids, db: db)
@@ -97,7 +124,7 @@ extension Store {
                                                   incidentId: existing["incident_id"], workOrderId: nil, duplicate: true, cameraId: d.cameraId, floor: []))
                     continue
                 }
-                outcomes.append(try ingestOne(d, id: id, read: reads[i], openIncident: open, deferred: &deferred, rules: rules, now: now, db: db))
+                outcomes.append(try ingestOne(d, id: id, read: reads[i], openIncident: open, deferred: &deferred, rules: rules, now: receivedAt[i], db: db))
             }
             try deferred.write(db)
         } catch let e where db.isUniqueViolation(e) {
@@ -245,7 +272,7 @@ extension Store {
         let detectionRow: [SQLValue] = [.text(id), .text(d.cameraId), .real(d.timestamp.dbValue), .real(now.dbValue), .text(d.defectClass),
                                         .real(d.confidence), .text(e.detection.status.rawValue), .text(e.detection.reason),
                                         e.detection.asset.sqlValue, .text(d.zone ?? ""), e.detection.incidentId.sqlValue, d.bbox?.area.sqlValue ?? .null,
-                                        d.sourceFormat.sqlValue, d.frameSHA256.sqlValue, .text(json(d))]
+                                        d.sourceFormat.sqlValue, d.frameSHA256.sqlValue, .text(d.recordJSON)]
         // A pending detection is read by the next decisions of its key; an opening writes
         // several rows in order. The rest waits for the end of the batch.
         if e.incident == nil, e.detection.status != .pendingConfirmation {

@@ -10,6 +10,7 @@ import MillwrightCore
 /// Ingest: the decision transaction for a batch of detections.
 public protocol IngestStore: Sendable {
     func ingest(_ detections: [Detection], rules: PipelineRules, now: Date) async throws -> [IngestOutcome]
+    func ingest(_ submissions: [IngestSubmission], rules: PipelineRules) async throws -> [[IngestOutcome]]
     func snapshot(for query: KeyQuery) async throws -> KeySnapshot
     func recordIngestQuarantine(sha256: String, bytes: Int, format: String?, camera: String?, crashes: Int, now: Date) async throws
 }

@@ -1,0 +1,114 @@
+import Foundation
+import MillwrightCore
+import Store
+
+/// Which waiting submissions go into the next transaction: all of them, in arrival order, up
+/// to `maxDetections` (a single larger submission still goes, on its own). A group forms
+/// while the previous transaction commits, so a lone submission never waits for company.
+/// Pure: `GroupCommit` drives it.
+struct GroupCommitQueue<Waiter> {
+    struct Entry {
+        var submission: IngestSubmission
+        var waiter: Waiter
+    }
+
+    let maxDetections: Int
+    private(set) var waiting: [Entry] = []
+    /// A writer is running: it takes the next group when its transaction ends.
+    private(set) var writing = false
+
+    init(maxDetections: Int) { self.maxDetections = maxDetections }
+
+    /// True when the caller must start the writer: none was running.
+    mutating func enqueue(_ entry: Entry) -> Bool {
+        waiting.append(entry)
+        guard !writing else { return false }
+        writing = true
+        return true
+    }
+
+    /// The next group, or nil when nothing waits: the writer stops.
+    mutating func nextGroup() -> [Entry]? {
+        guard !waiting.isEmpty else {
+            writing = false
+            return nil
+        }
+        var taken = 0
+        var detections = 0
+        for entry in waiting {
+            let size = entry.submission.detections.count
+            if taken > 0, detections + size > maxDetections { break }
+            taken += 1
+            detections += size
+        }
+        defer { waiting.removeFirst(taken) }
+        return Array(waiting.prefix(taken))
+    }
+}
+
+/// Group commit: submissions arriving from REST and MQTT while a transaction runs share the
+/// next one, so they pay for one commit (one fsync, one audit-chain append) together. Each
+/// caller still returns only after its own detections are durable, so a 202 or a PUBACK is
+/// never sent for something a crash could lose.
+final class GroupCommit: @unchecked Sendable {
+    typealias Waiter = CheckedContinuation<[IngestOutcome], any Error>
+
+    /// Detections per transaction: a bigger one holds the database longer than a delivery
+    /// outcome should wait for it.
+    static let maxDetections = 1_000
+
+    typealias Ingest = @Sendable ([IngestSubmission]) async throws -> [[IngestOutcome]]
+
+    /// One transaction for the submissions given, outcomes per submission.
+    private let ingest: Ingest
+    private let metrics: GatewayMetrics
+    private let lock = NSLock()
+    private var queue = GroupCommitQueue<Waiter>(maxDetections: GroupCommit.maxDetections)
+
+    init(metrics: GatewayMetrics, ingest: @escaping Ingest) {
+        self.metrics = metrics
+        self.ingest = ingest
+    }
+
+    /// Submissions waiting for the next transaction (tests).
+    var waiting: Int { lock.withLock { queue.waiting.count } }
+
+    /// Returns once `detections` are committed, alone or with others.
+    func commit(_ detections: [Detection], receivedAt: Date) async throws -> [IngestOutcome] {
+        try await withCheckedThrowingContinuation { (waiter: Waiter) in
+            let entry = GroupCommitQueue<Waiter>.Entry(submission: IngestSubmission(detections: detections, receivedAt: receivedAt), waiter: waiter)
+            if lock.withLock({ queue.enqueue(entry) }) {
+                // Not a child of the caller's task: a client that hangs up must not cancel
+                // the others' commit.
+                Task { await self.writeGroups() }
+            }
+        }
+    }
+
+    private func writeGroups() async {
+        while let group = lock.withLock({ queue.nextGroup() }) {
+            metrics.committing(submissions: group.count)
+            do {
+                let outcomes = try await ingest(group.map(\.submission))
+                for (entry, result) in zip(group, outcomes) { entry.waiter.resume(returning: result) }
+            } catch let error as any StoreUnavailableError where error.isUnavailable {
+                // The database is away for all of them alike: each caller answers 503 / keeps its message.
+                for entry in group { entry.waiter.resume(throwing: error) }
+            } catch {
+                await commitAlone(group, groupError: error)
+            }
+        }
+    }
+
+    /// A group failed for a reason that may be one submission's own: each is tried alone, so
+    /// one bad submission fails only itself.
+    private func commitAlone(_ group: [GroupCommitQueue<Waiter>.Entry], groupError: any Error) async {
+        guard group.count > 1 else {
+            group.first?.waiter.resume(throwing: groupError)
+            return
+        }
+        for entry in group {
+            do { entry.waiter.resume(returning: try await ingest([entry.submission])[0]) } catch { entry.waiter.resume(throwing: error) }
+        }
+    }
+}
