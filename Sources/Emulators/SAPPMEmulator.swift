@@ -259,7 +259,7 @@ public enum SAPPMEmulator {
                 select = names
             }
             if rest == "MaintenanceNotification" {
-                var items = await state.all()
+                let items = await state.all()
                 let q = request.uri.queryParameters
                 var clauses: [(String, String)] = []
                 if let f = q.get("$filter") {

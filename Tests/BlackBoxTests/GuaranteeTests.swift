@@ -27,8 +27,11 @@ import MillwrightTesting
         var api = API(base: try await server.listening())
 
         // Four clients post batches of 10 until 1200 are acknowledged; the server is killed
-        // with SIGKILL once 600 are in, mid-stream, while the others keep posting.
+        // with SIGKILL once 600 are in, mid-stream, while the others keep posting. Their
+        // submissions share transactions (group commit): the counters read just before the
+        // kill show it.
         let acked = AckedIds()
+        let grouping = Box<(commits: Int, submissions: Int)?>(nil)
         let target = 1200
         let killAt = 600
         let apiBase = api.base
@@ -48,7 +51,14 @@ import MillwrightTesting
                             continue
                         }
                         acked.add((r.object["accepted"] as? [String]) ?? [])
-                        if acked.count >= killAt, acked.markKilled() { firstServer.kill9() }
+                        if acked.count >= killAt, acked.markKilled() {
+                            let metrics = API(base: apiBase)
+                            if let commits = try? await metrics.metricSum("millwright_ingest_commits_total"),
+                               let submissions = try? await metrics.metricSum("millwright_ingest_submissions_total") {
+                                grouping.value = (commits, submissions)
+                            }
+                            firstServer.kill9()
+                        }
                     }
                 }
             }
@@ -56,6 +66,8 @@ import MillwrightTesting
         firstServer.kill9()
         let ackedIds = acked.all
         #expect(ackedIds.count >= killAt)
+        let grouped = try #require(grouping.value)
+        #expect(grouped.commits < grouped.submissions, "\(storage): no two submissions shared a transaction: \(grouped)")
 
         // Restart on the same database: every acknowledged detection is there.
         server = try plant.serve()
@@ -153,4 +165,15 @@ func sqlite(_ db: String, _ sql: String) throws -> Set<String> {
     let data = out.fileHandleForReading.readDataToEndOfFile()
     p.waitUntilExit()
     return Set(String(decoding: data, as: UTF8.self).split(separator: "\n").map(String.init))
+}
+
+/// One value shared between a test and the tasks it starts.
+final class Box<Value>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored: Value
+    init(_ value: Value) { stored = value }
+    var value: Value {
+        get { lock.withLock { stored } }
+        set { lock.withLock { stored = newValue } }
+    }
 }

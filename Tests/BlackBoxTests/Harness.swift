@@ -144,3 +144,15 @@ func emulatorReferences(_ cmms: API) async throws -> [String] {
     let r = try await cmms.get("/_emulator/work-orders", key: nil)
     return ((r.object["items"] as? [[String: Any]]) ?? []).compactMap { $0["reference"] as? String }
 }
+
+extension API {
+    /// The sum of one series of this node's `/metrics` over its labels (0 when absent): a
+    /// process's own counters, so they tell the nodes' shares apart.
+    func metricSum(_ name: String) async throws -> Int {
+        let text = String(decoding: try await get("/metrics", key: "viewer-key").body, as: UTF8.self)
+        return text.split(separator: "\n")
+            .filter { $0.prefix(while: { $0 != "{" && $0 != " " }) == name }
+            .compactMap { $0.split(separator: " ").last.flatMap { Double($0) } }
+            .reduce(0) { $0 + Int($1) }
+    }
+}

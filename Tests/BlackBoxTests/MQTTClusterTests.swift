@@ -35,16 +35,6 @@ import Testing
         try MQTTIngestTests.publish(port: broker.port, topic: topic, lines: lines)
     }
 
-    /// The sum of one series of this node's `/metrics` over its labels (0 when absent): a
-    /// process's own counters, so they tell the nodes' shares apart.
-    static func metric(_ api: API, _ name: String) async throws -> Int {
-        let text = String(decoding: try await api.get("/metrics", key: "viewer-key").body, as: UTF8.self)
-        return text.split(separator: "\n")
-            .filter { $0.prefix(while: { $0 != "{" && $0 != " " }) == name }
-            .compactMap { $0.split(separator: " ").last.flatMap { Double($0) } }
-            .reduce(0) { $0 + Int($1) }
-    }
-
     @Test(.timeLimit(.minutes(6))) func threeNodesOnASharedSubscriptionStoreEachDetectionOnceAcrossAKill9() async throws {
         let broker = try await Mosquitto.start()
         do { try await threeNodes(broker) } catch {
@@ -92,8 +82,8 @@ import Testing
         // and the detections that were new to the database (millwright_detections_total).
         var received: [Int] = [], new: [Int] = []
         for api in apis {
-            received.append(try await Self.metric(api, "millwright_ingest_commit_seconds_count"))
-            new.append(try await Self.metric(api, "millwright_detections_total"))
+            received.append(try await api.metricSum("millwright_ingest_commit_seconds_count"))
+            new.append(try await api.metricSum("millwright_detections_total"))
         }
         #expect(received.reduce(0, +) == 600, "the nodes stored \(received) messages, \(received.reduce(0, +)) in all for 600 published: the broker did not give each message to exactly one node of the group")
         #expect(received.filter { $0 > 0 }.count >= 2, "one node took every message (\(received)): the subscription was not shared")
