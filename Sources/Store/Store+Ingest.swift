@@ -267,12 +267,19 @@ extension Store {
         return s
     }
 
+    /// A detection's row, in the order of `DeferredIngestWrites.detectionColumns`.
+    static func detectionRow(_ d: Detection, id: String, receivedAt: Date, status: DetectionStatus, reason: String, asset: String?,
+                             incidentId: String?) -> [SQLValue] {
+        [.text(id), .text(d.cameraId), .real(d.timestamp.dbValue), .real(receivedAt.dbValue), .text(d.defectClass),
+         .real(d.confidence), .text(status.rawValue), .text(reason),
+         asset.sqlValue, .text(d.zone ?? ""), incidentId.sqlValue, d.bbox?.area.sqlValue ?? .null,
+         d.sourceFormat.sqlValue, d.frameSHA256.sqlValue, .text(d.recordJSON)]
+    }
+
     static func apply(_ e: IngestEffects, to d: Detection, now: Date, deferred: inout DeferredIngestWrites, db: any SQLSession) throws {
         let id = e.detection.id
-        let detectionRow: [SQLValue] = [.text(id), .text(d.cameraId), .real(d.timestamp.dbValue), .real(now.dbValue), .text(d.defectClass),
-                                        .real(d.confidence), .text(e.detection.status.rawValue), .text(e.detection.reason),
-                                        e.detection.asset.sqlValue, .text(d.zone ?? ""), e.detection.incidentId.sqlValue, d.bbox?.area.sqlValue ?? .null,
-                                        d.sourceFormat.sqlValue, d.frameSHA256.sqlValue, .text(d.recordJSON)]
+        let detectionRow = Self.detectionRow(d, id: id, receivedAt: now, status: e.detection.status, reason: e.detection.reason,
+                                              asset: e.detection.asset, incidentId: e.detection.incidentId)
         // A pending detection is read by the next decisions of its key; an opening writes
         // several rows in order. The rest waits for the end of the batch.
         if e.incident == nil, e.detection.status != .pendingConfirmation {

@@ -161,7 +161,7 @@ extension Store {
             return StoreStats(detectionsByStatus: byStatus, detectionsTotal: byStatus.values.reduce(0, +),
                               incidentsOpen: try db.value(as: Int.self, "SELECT COUNT(*) FROM incidents WHERE is_open = 1") ?? 0,
                               incidentsTotal: try db.value(as: Int.self, "SELECT COUNT(*) FROM incidents") ?? 0,
-                              workOrdersByPhase: byPhase, latencyP50Ms: pct(0.5), latencyP99Ms: pct(0.99),
+                              workOrdersByPhase: byPhase, latencyP50Ms: pct(0.5), latencyP99Ms: pct(0.99), latencyMaxMs: latencies.last,
                               deliveryAttempts: try db.value(as: Int.self, "SELECT COUNT(*) FROM delivery_attempts") ?? 0,
                               failedAttempts: try db.value(as: Int.self, "SELECT COUNT(*) FROM delivery_attempts WHERE outcome NOT IN ('created', 'found_existing', 'not_found')") ?? 0)
         }

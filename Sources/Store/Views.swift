@@ -109,6 +109,7 @@ public struct StoreStats: Sendable, Codable, Equatable {
     public var workOrdersByPhase: [String: Int]
     public var latencyP50Ms: Double?
     public var latencyP99Ms: Double?
+    public var latencyMaxMs: Double?
     public var deliveryAttempts: Int
     public var failedAttempts: Int
 }

@@ -36,8 +36,20 @@ struct Bench: AsyncParsableCommand {
         temporary server are stopped when bench ends, also on an error or Ctrl-C, e.g.
           millwright bench --storage postgres --nodes 1,3 --detections 20000
 
-        --nodes 1 with --storage sqlite measures one serve process instead of
-        the gateway in this process.
+        --external (the same as --nodes 1) runs the gateway as a `millwright serve`
+        process of this binary, so the load generator does not share its process.
+
+        Every REST run also reports sqlite_ceiling_per_s: the same number of detection
+        rows, of the same shape, inserted into a fresh store's detections table in
+        transactions of --batch at the same durability, with none of the gateway's
+        logic; ratio_to_ceiling is detections_per_s over it. Latencies come as p50, p99
+        and max.
+
+        --duration SECONDS with --rate N sends N detections per second (in batches of
+        --batch, from one client) for that long, samples the resident memory every
+        second and reports rss_mb_steady_max and rss_mb_at_end, e.g. 100,000
+        detections an hour for 10 minutes:
+          millwright bench --duration 600 --rate 28 --batch 10
 
         Build with -c release for figures worth quoting:
           swift build -c release --product millwright && .build/release/millwright bench
@@ -57,16 +69,27 @@ struct Bench: AsyncParsableCommand {
     @Option(help: "PostgreSQL connections per node (storage.postgres.pool).") var pool: Int = PostgresSettings.defaultPool
     @Option(help: "REST: after every N batches each client also sends one detection with a 6 MB tracking_id (refused); reports rss_mb_after_hostile. 0: none.")
     var hostileEvery: Int = 0
+    @Flag(help: "Run the gateway as a serve process of this binary, not in the load generator's process (the same as --nodes 1).")
+    var external = false
+    @Option(help: "Seconds of steady load at --rate, for the resident-memory check (REST, gateway in this process).") var duration: Int?
+    @Option(help: "Detections per second during --duration.") var rate: Int = 28
 
     func validate() throws {
         guard ["rest", "mqtt"].contains(transport) else { throw ValidationError("--transport must be rest or mqtt") }
         guard hostileEvery >= 0 else { throw ValidationError("--hostile-every must be 0 or more") }
         guard ["sqlite", "postgres"].contains(storage) else { throw ValidationError("--storage must be sqlite or postgres") }
+        if external, nodes != nil { throw ValidationError("--external is --nodes 1: give one of them") }
+        if let duration {
+            guard duration > 0, rate > 0 else { throw ValidationError("--duration and --rate must be positive") }
+            guard transport == "rest", storage == "sqlite", nodes == nil, !external, hostileEvery == 0 else {
+                throw ValidationError("--duration measures the gateway in this process over REST: drop --transport, --storage, --nodes, --external and --hostile-every")
+            }
+        }
         let counts = try nodeCounts()
         if storage == "sqlite", let counts, counts.contains(where: { $0 > 1 }) {
             throw ValidationError("--nodes above 1 shares one database between processes: add --storage postgres")
         }
-        if storage == "postgres" || nodes != nil {
+        if storage == "postgres" || nodes != nil || external {
             guard transport == "rest", hostileEvery == 0 else {
                 throw ValidationError("--storage postgres and --nodes measure REST load only: drop --transport mqtt and --hostile-every")
             }
@@ -92,14 +115,15 @@ struct Bench: AsyncParsableCommand {
         runner.clients = clients
         runner.transport = transport
         runner.hostileEvery = hostileEvery
-        let counts = try nodeCounts()
+        runner.steady = duration.map { BenchRunner.SteadyLoad(seconds: $0, perSecond: rate) }
+        let counts = try nodeCounts() ?? (external ? [1] : nil)
         if storage == "sqlite" && counts == nil {
             try await runner.run()
             return
         }
         _ = Runtime.bootstrap(level: .error)
-        let external = pgURL ?? ProcessInfo.processInfo.environment["MW_PG_URL"].flatMap { $0.isEmpty ? nil : $0 }
-        var cluster = BenchCluster(load: runner, storage: storage == "postgres" ? .postgres(url: external) : .sqlite, nodeCounts: counts ?? [1])
+        let ownServer = pgURL ?? ProcessInfo.processInfo.environment["MW_PG_URL"].flatMap { $0.isEmpty ? nil : $0 }
+        var cluster = BenchCluster(load: runner, storage: storage == "postgres" ? .postgres(url: ownServer) : .sqlite, nodeCounts: counts ?? [1])
         cluster.compare = compare
         cluster.pool = pool
         do { try await cluster.run() } catch let failure as BenchFailure {

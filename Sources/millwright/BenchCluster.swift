@@ -56,9 +56,12 @@ struct BenchCluster {
         var result: [String: Any] = [:]
         var sqliteRate: Double?
         if storage == .sqlite || compare {
-            let sqlite = try await measureRun(nodes: 1, store: .sqlite(path: dir + "/sqlite/bench.sqlite"), dir: dir + "/sqlite",
+            let ceiling = try await load.sqliteCeiling(path: dir + "/sqlite-ceiling.sqlite")
+            var sqlite = try await measureRun(nodes: 1, store: .sqlite(path: dir + "/sqlite/bench.sqlite"), dir: dir + "/sqlite",
                                               http: http, cleanup: cleanup)
             sqliteRate = sqlite["detections_per_s"] as? Double
+            sqlite["sqlite_ceiling_per_s"] = ceiling.rounded()
+            if let sqliteRate { sqlite["ratio_to_ceiling"] = load.round2(sqliteRate / ceiling) }
             if storage == .sqlite {
                 result = sqlite
             } else {

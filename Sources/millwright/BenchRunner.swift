@@ -26,6 +26,13 @@ struct BenchRunner {
     /// Each REST client sends a hostile request (one detection with a 6 MB `tracking_id`,
     /// refused with 422) after every this many batches; 0 sends none.
     var hostileEvery = 0
+    /// `--duration`: a steady rate instead of a burst, for the resident-memory check.
+    var steady: SteadyLoad?
+
+    struct SteadyLoad {
+        var seconds: Int
+        var perSecond: Int
+    }
 
     func run() async throws {
         let registry = Runtime.bootstrap(level: .error)
@@ -56,8 +63,10 @@ struct BenchRunner {
         var result: [String: Any]
         if transport == "mqtt" {
             result = try await mqttLoad(gateway: gateway, store: store, dir: dir)
+        } else if let steady {
+            result = try await steadyLoad(steady, url: url, http: http, store: store)
         } else {
-            result = try await restLoad(url: url, http: http, store: store)
+            result = try await restLoad(url: url, http: http, store: store, dir: dir)
         }
         result["annotate_ms_1080p"] = try round2(EvidenceBench.annotate1080p(iterations: 10))
         if let pillow = pillowAnnotate(dir: dir) {
@@ -91,11 +100,14 @@ struct BenchRunner {
         """
     }
 
-    func restLoad(url: String, http: HTTPClient, store: Store) async throws -> [String: Any] {
+    func restLoad(url: String, http: HTTPClient, store: Store, dir: String) async throws -> [String: Any] {
+        let ceiling = try await sqliteCeiling(path: dir + "/ceiling.sqlite")
         let sent = try await sendLoad(urls: [url], http: http)
         try await waitForDrain { try await store.stats() }
         let stats = try await store.stats()
         var result = summary(sent, stats: stats)
+        result["sqlite_ceiling_per_s"] = ceiling.rounded()
+        if let rate = result["detections_per_s"] as? Double { result["ratio_to_ceiling"] = round2(rate / ceiling) }
         if hostileEvery > 0 {
             result["hostile_requests"] = clients * (sent.total / clients / batch / hostileEvery)
             result["rss_mb_after_hostile"] = rssMegabytes("VmRSS:")
@@ -177,6 +189,71 @@ struct BenchRunner {
         return LoadResult(latencies: latencies, started: started, elapsed: elapsed, total: perClient * clients * batch, perURL: perURL)
     }
 
+    /// `steady.perSecond` detections a second for `steady.seconds`, one batch at a time on a
+    /// fixed schedule (a late batch is sent at once, not skipped); resident memory is read
+    /// every second.
+    func steadyLoad(_ steady: SteadyLoad, url: String, http: HTTPClient, store: Store) async throws -> [String: Any] {
+        let perBatch = min(batch, steady.perSecond)
+        let interval = Duration.seconds(Double(perBatch) / Double(steady.perSecond))
+        let started = ContinuousClock.now
+        let end = started + .seconds(steady.seconds)
+        var next = started
+        var nextSample = started
+        var rss: [Double] = []
+        var latencies: [Double] = []
+        var sent = 0
+        var n = 0
+        while ContinuousClock.now < end {
+            if ContinuousClock.now >= nextSample {
+                rss.append(rssMegabytes("VmRSS:"))
+                nextSample += .seconds(1)
+            }
+            let items = (0..<perBatch).map { _ -> String in
+                n += 1
+                return #"{"detection_id":"s-\#(n)","camera_id":"BENCH-\#(n % assets)","timestamp":"\#(Timestamps.format(Date()))","defect_class":"crack","confidence":0.9,"bbox":{"x":10,"y":10,"width":50,"height":20}}"#
+            }
+            var req = HTTPClientRequest(url: url)
+            req.method = .POST
+            req.headers.add(name: "Authorization", value: "Bearer bench")
+            req.headers.add(name: "Content-Type", value: "application/json")
+            req.body = .bytes(ByteBuffer(string: "[" + items.joined(separator: ",") + "]"))
+            let t0 = ContinuousClock.now
+            let resp = try await http.execute(req, timeout: .seconds(60))
+            let answer = try await resp.body.collect(upTo: 16 << 20)
+            guard resp.status == .accepted else { throw BenchError.status(Int(resp.status.code), url, String(buffer: answer)) }
+            latencies.append((ContinuousClock.now - t0).seconds * 1000)
+            sent += perBatch
+            next += interval
+            if next > ContinuousClock.now { try await Task.sleep(until: next, clock: .continuous) }
+        }
+        latencies.sort()
+        let elapsed = (ContinuousClock.now - started).seconds
+        return [
+            "detections": sent,
+            "detections_per_s": round2(Double(sent) / elapsed),
+            "ingest_p50_ms": round2(pct(latencies, 0.5)),
+            "ingest_p99_ms": round2(pct(latencies, 0.99)),
+            "ingest_max_ms": round2(latencies.last ?? 0),
+            "rss_mb_steady_max": rss.max() ?? 0,
+            "rss_mb_at_end": rssMegabytes("VmRSS:"),
+            "setup": ["transport": "rest", "store": "sqlite (WAL, synchronous=FULL)", "mode": "steady", "seconds": steady.seconds,
+                      "per_second": steady.perSecond, "batch_size": perBatch, "build": Self.buildKind] as [String: Any],
+        ]
+    }
+
+    /// The ceiling of a REST run: the same number of detection rows, of the same shape, inserted
+    /// into a fresh store's detections table in transactions of `batch` at the same durability
+    /// (WAL, synchronous=FULL), with none of the gateway's logic.
+    func sqliteCeiling(path: String) async throws -> Double {
+        let defects = ["crack", "corrosion", "misalignment", "dent"]
+        let now = Date()
+        let rows = (0..<(detections / batch * batch)).map { n in
+            Detection(detectionId: "ceiling-\(n)", cameraId: "BENCH-\(n % assets)", timestamp: now, defectClass: defects[n % defects.count], confidence: 0.9,
+                      bbox: BoundingBox(x: 10, y: 10, width: 50, height: 20), image: ImageRef(width: 1920, height: 1080), sourceFormat: "native")
+        }
+        return try await Store(path: path).plainInsertRate(rows, batch: batch, now: now)
+    }
+
     /// Lets the outbox drain (nothing pending, waiting or sending), for detection→work-order
     /// latency; gives up after 120 s and reports what was delivered by then.
     func waitForDrain(_ stats: () async throws -> StoreStats) async throws {
@@ -195,8 +272,10 @@ struct BenchRunner {
             "detections_per_s": (Double(sent.total) / sent.elapsed).rounded(),
             "ingest_p50_ms": round2(pct(sent.latencies, 0.5)),
             "ingest_p99_ms": round2(pct(sent.latencies, 0.99)),
+            "ingest_max_ms": round2(sent.latencies.last ?? 0),
             "detection_to_wo_p50_ms": round2(stats.latencyP50Ms ?? 0),
             "detection_to_wo_p99_ms": round2(stats.latencyP99Ms ?? 0),
+            "detection_to_wo_max_ms": round2(stats.latencyMaxMs ?? 0),
             "work_orders": stats.workOrdersByPhase["delivered"] ?? 0,
         ]
     }
@@ -291,6 +370,7 @@ extension BenchRunner {
             "detections_per_s": rate.rounded(),
             "broker_to_commit_p50_ms": round2(pct(latencies, 0.5)),
             "broker_to_commit_p99_ms": round2(pct(latencies, 0.99)),
+            "broker_to_commit_max_ms": round2(latencies.max() ?? 0),
             "mosquitto_relay_msgs_per_s": relay.rounded(),
             "ratio_to_mosquitto_relay": round2(rate / relay),
             "stored": stored,
