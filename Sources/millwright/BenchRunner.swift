@@ -132,23 +132,24 @@ struct BenchRunner {
     /// `batch`; batch k of the whole sequence goes to `urls[k % urls.count]`, so several nodes
     /// share the load round-robin.
     func sendLoad(urls: [String], http: HTTPClient) async throws -> LoadResult {
-        // Pre-build request bodies so the measurement is the gateway, not JSON generation.
+        // Pre-build request bodies so the measurement is the gateway, not JSON generation; only
+        // the timestamps are filled in as each one goes out, since detection→work-order
+        // latency counts from the detection's own time.
+        // Batch k (in the order they go out) opens the incident of camera k, while there are
+        // cameras left; its other detections repeat incidents opened before. New work orders
+        // come at an even pace through the run, as on a line, not all in the first batch.
         let perClient = detections / clients / batch
         let defects = ["crack", "corrosion", "misalignment", "dent"]
-        var bodies: [[ByteBuffer]] = []
+        var bodies: [[String]] = Array(repeating: [], count: clients)
         var n = 0
-        for c in 0..<clients {
-            var mine: [ByteBuffer] = []
-            for _ in 0..<perClient {
-                var items: [String] = []
-                for _ in 0..<batch {
-                    n += 1
-                    let cam = n % assets
-                    items.append(#"{"detection_id":"b-\#(c)-\#(n)","camera_id":"BENCH-\#(cam)","timestamp":"\#(Timestamps.format(Date()))","defect_class":"\#(defects[n % defects.count])","confidence":0.9,"bbox":{"x":10,"y":10,"width":50,"height":20},"image":{"width":1920,"height":1080}}"#)
-                }
-                mine.append(ByteBuffer(string: "[" + items.joined(separator: ",") + "]"))
+        for k in 0..<(perClient * clients) {
+            var items: [String] = []
+            for i in 0..<batch {
+                n += 1
+                let cam = i == 0 ? k % assets : (n * 7_919) % max(1, min(k, assets))
+                items.append(#"{"detection_id":"b-\#(n)","camera_id":"BENCH-\#(cam)","timestamp":"\#(Self.now)","defect_class":"\#(defects[cam % defects.count])","confidence":0.9,"bbox":{"x":10,"y":10,"width":50,"height":20},"image":{"width":1920,"height":1080}}"#)
             }
-            bodies.append(mine)
+            bodies[k % clients].append("[" + items.joined(separator: ",") + "]")
         }
         let clients = self.clients, batch = self.batch
         let started = ContinuousClock.now
@@ -166,7 +167,7 @@ struct BenchRunner {
                         req.method = .POST
                         req.headers.add(name: "Authorization", value: "Bearer bench")
                         req.headers.add(name: "Content-Type", value: "application/json")
-                        req.body = .bytes(body)
+                        req.body = .bytes(ByteBuffer(string: body.replacingOccurrences(of: Self.now, with: Timestamps.format(Date()))))
                         let t0 = ContinuousClock.now
                         let resp = try await http.execute(req, timeout: .seconds(60))
                         let answer = try await resp.body.collect(upTo: 16 << 20)
@@ -301,6 +302,9 @@ struct BenchRunner {
     #else
     static let buildKind = "release"
     #endif
+
+    /// Stands for the send time in a pre-built body.
+    static let now = "$NOW$"
 
     func pct(_ a: [Double], _ p: Double) -> Double { a.isEmpty ? 0 : a[min(a.count - 1, Int(p * Double(a.count - 1)))] }
 
