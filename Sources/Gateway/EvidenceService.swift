@@ -164,12 +164,22 @@ public struct EvidenceService: Sendable {
 
 extension Gateway {
     /// Renders and records the incident's evidence if it has none yet; returns the draft to send.
-    func ensureEvidence(for item: OutboxItem, connector: any CMMSConnector) async -> (WorkOrderDraft, Data?, String?) {
-        guard let evidence else { return (item.draft, nil, nil) }
+    /// What a create sends: the draft (with its evidence link), the image to attach, and
+    /// whether rendering it now also renewed the delivery claim (nil: nothing was recorded now,
+    /// the caller renews it itself).
+    struct PreparedEvidence {
+        var draft: WorkOrderDraft
+        var image: (jpeg: Data, sha256: String)?
+        var claimRenewed: Bool?
+    }
+
+    func ensureEvidence(for item: OutboxItem, connector: any CMMSConnector) async -> PreparedEvidence {
+        let none = PreparedEvidence(draft: item.draft, image: nil, claimRenewed: nil)
+        guard let evidence else { return none }
         do {
-            guard let source = try await store.evidenceSource(incidentId: item.incidentId) else { return (item.draft, nil, nil) }
+            guard let source = try await store.evidenceSource(incidentId: item.incidentId) else { return none }
             if let existing = source.evidenceSHA256 {
-                return (item.draft, try? evidence.images.get(existing), existing)
+                return PreparedEvidence(draft: item.draft, image: (try? evidence.images.get(existing)).map { ($0, existing) }, claimRenewed: nil)
             }
             var detections = source.detections
             // No frame inline or by URL: a snapshot the camera published on its own, if near in time.
@@ -179,16 +189,16 @@ extension Gateway {
             }
             guard let rendered = await evidence.render(incident: detections, draft: item.draft, maxBytes: connector.attachmentLimitBytes) else {
                 logger.warning("evidence could not be rendered", metadata: ["incident": "\(item.incidentId)"])
-                return (item.draft, nil, nil)
+                return none
             }
             var draft = item.draft
             draft.linkEvidence(evidence.link(for: rendered.sha256), timezone: settings.site.timezone)
-            try await store.recordEvidence(incidentId: item.incidentId, workOrderId: item.workOrderId, sha256: rendered.sha256,
-                                           usedFrame: rendered.usedFrame, note: rendered.note, draft: draft, now: Date())
-            return (draft, rendered.jpeg, rendered.sha256)
+            let renewed = try await store.recordEvidence(incidentId: item.incidentId, workOrderId: item.workOrderId, fence: item.fence, sha256: rendered.sha256,
+                                                         usedFrame: rendered.usedFrame, note: rendered.note, draft: draft, now: Date())
+            return PreparedEvidence(draft: draft, image: (rendered.jpeg, rendered.sha256), claimRenewed: renewed)
         } catch {
             logger.warning("evidence step failed; sending without image", metadata: ["incident": "\(item.incidentId)", "error": "\(error)"])
-            return (item.draft, nil, nil)
+            return none
         }
     }
 }

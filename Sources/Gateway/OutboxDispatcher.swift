@@ -109,19 +109,23 @@ public struct OutboxDispatcher: Service {
         log[metadataKey: "incident"] = "\(item.incidentId)"
         log[metadataKey: "reference"] = "\(item.reference)"
         log[metadataKey: "cmms"] = "\(connector.name)"
-        var image: (jpeg: Data, sha256: String)?
-        var draft = item.draft
+        TestPause.here("before-cmms", subject: item.draft.camera)
+        var evidence = Gateway.PreparedEvidence(draft: item.draft, image: nil, claimRenewed: nil)
         if item.action == .create {
             TestCrash.here("render", subject: item.draft.camera)
-            let (d, jpeg, sha) = await gateway.ensureEvidence(for: item, connector: connector)
-            draft = d
-            if let jpeg, let sha { image = (jpeg, sha) }
+            evidence = await gateway.ensureEvidence(for: item, connector: connector)
         }
-        // Rendering may have outlasted the lease: a node that took the work order over may be
-        // looking it up right now, and a create sent after that would be a second record.
-        TestPause.here("before-cmms", subject: item.draft.camera)
+        let (draft, image) = (evidence.draft, evidence.image)
+        // The claim is renewed right before the call (with the evidence record when there was one
+        // to write): rendering or a pause may have outlasted the lease, and a node that took the
+        // work order over may be looking it up right now; a create sent after that would be a
+        // second record.
         do {
-            guard try await store.renewDeliveryClaim(workOrderId: item.workOrderId, fence: item.fence, now: Date()) else {
+            let renewed: Bool
+            if let withEvidence = evidence.claimRenewed { renewed = withEvidence } else {
+                renewed = try await store.renewDeliveryClaim(workOrderId: item.workOrderId, fence: item.fence, now: Date())
+            }
+            guard renewed else {
                 log.warning("the claim was taken over before the CMMS call; nothing sent, the node holding it now looks it up")
                 return
             }

@@ -19,16 +19,21 @@ extension Store {
 
     /// The annotated image is part of the record: its hash goes into the audit chain, and the
     /// work order's stored payload is updated to what will be sent.
-    public func recordEvidence(incidentId: String, workOrderId: String, sha256: String, usedFrame: Bool, note: String,
-                               draft: WorkOrderDraft, now: Date = Date()) async throws {
+    /// Records the rendered evidence and, in the same write, renews the claim whose fence is
+    /// `fence` as `renewDeliveryClaim` does: false when the claim was taken over meanwhile (the
+    /// evidence stays recorded for the node holding it now).
+    public func recordEvidence(incidentId: String, workOrderId: String, fence: Int64, sha256: String, usedFrame: Bool, note: String,
+                               draft: WorkOrderDraft, now: Date = Date()) async throws -> Bool {
+        let (node, lease) = (node, lease)
         // Shared: it sets fields of one incident and its work order, read by no decision.
-        try await sharedWrite { db in
+        return try await sharedWrite { db in
             // The work order's row before the incident's, as every shared writer locks them.
             try db.run("UPDATE work_orders SET payload = ?, in_flight_step = 'the CMMS create' WHERE id = ?", [Self.json(draft), workOrderId])
             try db.run("UPDATE incidents SET evidence_sha256 = ?, evidence_note = ? WHERE id = ?", [sha256, note, incidentId])
             try db.audit(kind: "evidence.rendered", subject: incidentId, data: [
                 "sha256": .string(sha256), "used_frame": .bool(usedFrame), "note": .string(note),
             ], at: now)
+            return try Self.renewClaim(workOrderId: workOrderId, fence: fence, node: node, until: now.addingTimeInterval(lease), db: db)
         }
     }
 

@@ -100,11 +100,13 @@ extension Store {
     /// now could land after that lookup found nothing (a second record in the CMMS).
     public func renewDeliveryClaim(workOrderId: String, fence: Int64, now: Date = Date()) async throws -> Bool {
         let (node, lease) = (node, lease)
-        return try await write { db in
-            try db.run("""
-                UPDATE work_orders SET lease_until = ? WHERE id = ? AND fence = ? AND lease_owner = ? AND phase IN ('sending', 'verifying')
-                """, [now.addingTimeInterval(lease).dbValue, workOrderId, fence, node]) == 1
-        }
+        return try await write { db in try Self.renewClaim(workOrderId: workOrderId, fence: fence, node: node, until: now.addingTimeInterval(lease), db: db) }
+    }
+
+    static func renewClaim(workOrderId: String, fence: Int64, node: String, until: Date, db: any SQLSession) throws -> Bool {
+        try db.run("""
+            UPDATE work_orders SET lease_until = ? WHERE id = ? AND fence = ? AND lease_owner = ? AND phase IN ('sending', 'verifying')
+            """, [until.dbValue, workOrderId, fence, node]) == 1
     }
 
     /// Records the outcome of the claim whose fence token is `fence`. A claim whose lease was

@@ -52,7 +52,7 @@ public protocol NotificationStore: Sendable {
 /// Which evidence image belongs to which incident, and camera snapshots.
 public protocol EvidenceRecordStore: Sendable {
     func evidenceSource(incidentId: String) async throws -> Store.EvidenceSource?
-    func recordEvidence(incidentId: String, workOrderId: String, sha256: String, usedFrame: Bool, note: String, draft: WorkOrderDraft, now: Date) async throws
+    func recordEvidence(incidentId: String, workOrderId: String, fence: Int64, sha256: String, usedFrame: Bool, note: String, draft: WorkOrderDraft, now: Date) async throws -> Bool
     func recordAttachment(workOrderId: String, sha256: String, ok: Bool, now: Date) async throws
     func evidenceHash(incidentId: String) async throws -> String?
     func evidenceHashes() async throws -> (audited: [String], open: Set<String>)

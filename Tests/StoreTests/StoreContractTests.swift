@@ -223,6 +223,10 @@ struct StoreBackend: Sendable, CustomStringConvertible {
         #expect(try await store.recoverInFlight(.expired, now: expired) == 1)
         #expect(try await !store.renewDeliveryClaim(workOrderId: wo, fence: claim.fence, now: expired),
                 "the paused node may not call the CMMS any more")
+        let draft = claim.draft
+        #expect(try await !store.recordEvidence(incidentId: claim.incidentId, workOrderId: wo, fence: claim.fence, sha256: "ab", usedFrame: false,
+                                                note: "", draft: draft, now: expired),
+                "nor after rendering its evidence")
         let late = try await store.recordDelivery(workOrderId: wo, fence: claim.fence, action: .create, outcome: .created(cmmsId: "77"),
                                                   duration: 1, policy: DispatchPolicy(), jitter: 0, now: expired.addingTimeInterval(1))
         #expect(late.stale, "the paused node's outcome is refused")
@@ -231,6 +235,8 @@ struct StoreBackend: Sendable, CustomStringConvertible {
         #expect(taken.action == .lookup, "the new holder asks the CMMS first: the paused node may have created it")
         #expect(taken.fence > claim.fence)
         #expect(try await store.renewDeliveryClaim(workOrderId: wo, fence: taken.fence, now: expired.addingTimeInterval(2)), "the holder's claim is renewed")
+        #expect(try await store.recordEvidence(incidentId: taken.incidentId, workOrderId: wo, fence: taken.fence, sha256: "ab", usedFrame: false,
+                                               note: "", draft: draft, now: expired.addingTimeInterval(2)), "also with its evidence")
         let rec = try await store.recordDelivery(workOrderId: wo, fence: taken.fence, action: .lookup, outcome: .lookupFound(cmmsId: "77"),
                                                  duration: 1, policy: DispatchPolicy(), jitter: 0, now: expired.addingTimeInterval(3))
         #expect(!rec.stale)
