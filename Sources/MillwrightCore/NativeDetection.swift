@@ -110,13 +110,14 @@ public enum Timestamps {
         }
     }
 
-    /// An ISO 8601 / RFC 3339 time. Foundation's parser first (its dates format back to the
-    /// same text); then `parseRFC3339` for the spellings it refuses.
+    /// An ISO 8601 / RFC 3339 time. `parseRFC3339` first: it runs for every detection, and reads
+    /// what Foundation reads to the same millisecond (TimestampTests); Foundation's parser then
+    /// for the ISO 8601 spellings RFC 3339 leaves out.
     public static func parseISO(_ s: String) -> Date? {
+        if let d = parseRFC3339(s) { return d }
         let fractional = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
         if let d = try? fractional.parse(s) { return d }
-        if let d = try? Date.ISO8601FormatStyle().parse(s) { return d }
-        return parseRFC3339(s)
+        return try? Date.ISO8601FormatStyle().parse(s)
     }
 
     /// An RFC 3339 date-time (what OpenAPI's `format: date-time` means): any year 0000–9999,

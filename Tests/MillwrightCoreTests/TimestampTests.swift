@@ -15,6 +15,7 @@ import Testing
                 Issue.record("\(text) not read"); continue
             }
             #expect(Timestamps.millis(ours) == Timestamps.millis(theirs), "\(text)")
+            #expect(Timestamps.format(ours) == Timestamps.format(theirs), "formats as what Foundation read: \(text)")
         }
     }
 
