@@ -70,14 +70,24 @@ import Testing
         }
     }
 
-    @Test func submissionsArrivingDuringACommitShareTheNextOneAndEachGetsItsOwnOutcomes() async throws {
-        let fake = FakeStore()
+    typealias Commit = Task<[IngestOutcome], any Error>
+
+    /// A first submission (1 detection) whose transaction the fake holds, then submissions of
+    /// `sizes` detections that queue behind it; the held transaction is let go once they all wait.
+    static func commitsQueuedBehindAHeldOne(_ fake: FakeStore, sizes: ClosedRange<Int>, meanwhile: () -> Void = {}) async throws -> (first: Commit, later: [Commit]) {
         let commit = GroupCommit(metrics: GatewayMetrics()) { try await fake.ingest($0) }
         let first = Task { try await commit.commit(Self.submission(1).detections, receivedAt: Date()) }
         try await Self.eventually { fake.held }
-        let later = (2...9).map { n in Task { try await commit.commit(Self.submission(n).detections, receivedAt: Date()) } }
-        try await Self.eventually { commit.waiting == 8 }
+        meanwhile()
+        let later = sizes.map { n in Task { try await commit.commit(Self.submission(n).detections, receivedAt: Date()) } }
+        try await Self.eventually { commit.waiting == sizes.count }
         fake.release()
+        return (first, later)
+    }
+
+    @Test func submissionsArrivingDuringACommitShareTheNextOneAndEachGetsItsOwnOutcomes() async throws {
+        let fake = FakeStore()
+        let (first, later) = try await Self.commitsQueuedBehindAHeldOne(fake, sizes: 2...9)
         #expect(try await first.value.map(\.id) == ["1"])
         for (n, task) in zip(2...9, later) { #expect(try await task.value.map(\.id) == Array(repeating: "\(n)", count: n)) }
         let groups = fake.lock.withLock { fake.groups }
@@ -88,12 +98,7 @@ import Testing
     @Test func oneSubmissionThatFailsTheGroupFailsOnlyItself() async throws {
         let fake = FakeStore()
         fake.failing = [3]
-        let commit = GroupCommit(metrics: GatewayMetrics()) { try await fake.ingest($0) }
-        let first = Task { try await commit.commit(Self.submission(1).detections, receivedAt: Date()) }
-        try await Self.eventually { fake.held }
-        let later = (2...4).map { n in Task { try await commit.commit(Self.submission(n).detections, receivedAt: Date()) } }
-        try await Self.eventually { commit.waiting == 3 }
-        fake.release()
+        let (first, later) = try await Self.commitsQueuedBehindAHeldOne(fake, sizes: 2...4)
         _ = try await first.value
         #expect(try await later[0].value.count == 2)
         await #expect(throws: FakeStore.Refused.self) { try await later[1].value }
@@ -102,13 +107,7 @@ import Testing
 
     @Test func anUnavailableDatabaseFailsTheWholeGroupWithoutRetryingEachOne() async throws {
         let fake = FakeStore()
-        let commit = GroupCommit(metrics: GatewayMetrics()) { try await fake.ingest($0) }
-        let first = Task { try await commit.commit(Self.submission(1).detections, receivedAt: Date()) }
-        try await Self.eventually { fake.held }
-        fake.lock.withLock { fake.unavailable = true }
-        let later = (2...4).map { n in Task { try await commit.commit(Self.submission(n).detections, receivedAt: Date()) } }
-        try await Self.eventually { commit.waiting == 3 }
-        fake.release()
+        let (first, later) = try await Self.commitsQueuedBehindAHeldOne(fake, sizes: 2...4) { fake.lock.withLock { fake.unavailable = true } }
         for task in [first] + later { await #expect(throws: FakeStore.Unavailable.self) { try await task.value } }
         #expect(fake.lock.withLock { fake.groups.count } == 2)
     }
