@@ -19,10 +19,10 @@ import Testing
             ("0", .number(0)), ("-0", .number(-0.0)), ("42", .number(42)), ("-17", .number(-17)),
             ("3.25", .number(3.25)), ("1e3", .number(1000)), ("1E+3", .number(1000)), ("25e-1", .number(2.5)),
             ("0.1", .number(0.1)), ("-0.0e5", .number(-0.0)), ("1.7976931348623157e308", .number(1.7976931348623157e308)),
-            ("5e-324", .number(.leastNonzeroMagnitude)),
-            // RFC 8259 numbers that JSONDecoder refused (a bug in its handling of zero with an exponent).
-            ("0e5", .number(0)), ("-0.0e1", .number(-0.0)), ("0.00e-5", .number(0)), ("9007199254740993", .number(9007199254740992)),
+            ("5e-324", .number(.leastNonzeroMagnitude)), ("9007199254740993", .number(9007199254740992)),
             ("123456789012345678901234567890", .number(1.2345678901234568e29)), ("0.30000000000000004", .number(0.30000000000000004)),
+            // RFC 8259 numbers that JSONDecoder refused (a bug in its handling of zero with an exponent).
+            ("0e5", .number(0)), ("-0.0e1", .number(-0.0)), ("0.00e-5", .number(0)),
             ("\"\"", .string("")), ("\"plain\"", .string("plain")), ("\"Grüße 🔧\"", .string("Grüße 🔧")),
             (#""\" \\ \/ \b \f \n \r \t""#, .string("\" \\ / \u{08} \u{0C} \n \r \t")),
             (#""\u0041\u00e9\u20AC\ud83d\udd27\u0000""#, .string("Aé€🔧\u{0}")),
