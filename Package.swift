@@ -223,7 +223,8 @@ let package = Package(
 )
 
 if fuzzing {
-    for (name, dependencies) in [("FuzzMQTTDecoder", ["MQTT"]), ("FuzzAdapters", ["Ingest"]), ("FuzzPipeline", ["Ingest", "MillwrightCore", "Evidence"])] {
+    for (name, dependencies) in [("FuzzMQTTDecoder", ["MQTT"]), ("FuzzAdapters", ["Ingest"]), ("FuzzPipeline", ["Ingest", "MillwrightCore", "Evidence"]),
+                                 ("FuzzJSONParser", ["MillwrightCore"])] {
         package.targets.append(.executableTarget(
             name: name, dependencies: dependencies.map { .target(name: $0) }, path: "Fuzz/\(name.dropFirst(4))",
             swiftSettings: [.unsafeFlags(["-sanitize=fuzzer", "-parse-as-library"])],

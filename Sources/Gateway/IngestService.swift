@@ -103,7 +103,7 @@ public final class IngestService: Service, Sendable {
         TestCrash.here("ingest", subject: String(decoding: body.prefix(4096), as: UTF8.self))
         let format = source.format
         let json: JSONValue
-        do { json = try JSONValue.parse(body) } catch let p as FieldProblem { throw Gateway.IngestError.unreadable(p) }
+        do { json = try JSONValue.parse(body) } catch { throw Gateway.IngestError.unreadable(error) }
         if let items = json.arrayValue, items.count > settings.server.maxBatchItems {
             throw Gateway.IngestError.tooManyItems(items.count, limit: settings.server.maxBatchItems)
         }

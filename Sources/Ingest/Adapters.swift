@@ -92,10 +92,8 @@ public enum Adapters {
     /// Parses bytes and decodes them; invalid JSON becomes one `.invalid` problem.
     public static func decode(_ data: Data, format: VisionFormat?, context: AdapterContext) -> [Result<Detection, IndexedProblem>] {
         let json: JSONValue
-        do { json = try JSONValue.parse(data) } catch let p as FieldProblem {
-            return [.failure(IndexedProblem(index: 0, problem: p))]
-        } catch {
-            return [.failure(IndexedProblem(index: 0, problem: FieldProblem(field: nil, "body is not valid JSON")))]
+        do { json = try JSONValue.parse(data) } catch {
+            return [.failure(IndexedProblem(index: 0, problem: error))]
         }
         return decode(json, format: format, context: context)
     }

@@ -76,7 +76,7 @@ extension JSONValue {
     public static func from<T: Encodable>(_ value: T) -> JSONValue {
         let enc = JSONEncoder()
         enc.dateEncodingStrategy = .custom { d, e in var c = e.singleValueContainer(); try c.encode(Timestamps.format(d)) }
-        guard let data = try? enc.encode(value), let v = try? JSONDecoder().decode(JSONValue.self, from: data) else { return .null }
+        guard let data = try? enc.encode(value), let v = try? JSONValue.parse(data) else { return .null }
         return v
     }
 }

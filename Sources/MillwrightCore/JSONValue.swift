@@ -32,16 +32,10 @@ public enum JSONValue: Sendable, Equatable, Codable {
         }
     }
 
-    /// Parses bytes as JSON; the error message says where the syntax broke.
-    public static func parse(_ data: Data) throws -> JSONValue {
-        do {
-            return try JSONDecoder().decode(JSONValue.self, from: data)
-        } catch let DecodingError.dataCorrupted(context) {
-            let detail = (context.underlyingError as NSError?)?.userInfo[NSDebugDescriptionErrorKey] as? String
-            throw FieldProblem(field: nil, "body is not valid JSON" + (detail.map { ": \($0)" } ?? ""))
-        } catch {
-            throw FieldProblem(field: nil, "body is not valid JSON")
-        }
+    /// Parses UTF-8 bytes as strict RFC 8259 JSON (see `JSONParser`); the error message says
+    /// what broke and at which byte offset.
+    public static func parse(_ data: Data) throws(FieldProblem) -> JSONValue {
+        try JSONParser.parse(data)
     }
 
     public subscript(key: String) -> JSONValue? {

@@ -105,6 +105,6 @@ extension Store {
 
     static func auditRecord(_ r: SQLRow) -> AuditRecord {
         AuditRecord(seq: r["seq"], at: Date(db: r["at"]), kind: r["kind"], subject: r["subject"],
-                    data: decode([String: JSONValue].self, r["data"]) ?? ["<unreadable>": .null], prevHash: r["prev_hash"], hash: r["hash"])
+                    data: jsonObject(r["data"]) ?? ["<unreadable>": .null], prevHash: r["prev_hash"], hash: r["hash"])
     }
 }

@@ -54,7 +54,7 @@ extension Store {
     public func evidenceHashes() async throws -> (audited: [String], open: Set<String>) {
         try await read { db in
             let audited = try db.column(as: String.self, "SELECT data FROM audit WHERE kind = 'evidence.rendered' ORDER BY seq")
-                .compactMap { Self.decode([String: JSONValue].self, $0)?["sha256"]?.stringValue }
+                .compactMap { Self.jsonObject($0)?["sha256"]?.stringValue }
             let open = try db.column(as: String.self, "SELECT evidence_sha256 FROM incidents WHERE is_open = 1 AND evidence_sha256 IS NOT NULL")
             let frames = try db.column(as: String.self, "SELECT DISTINCT d.frame_sha256 FROM detections d JOIN incidents i ON i.id = d.incident_id WHERE i.is_open = 1 AND d.frame_sha256 IS NOT NULL")
             return (audited, Set(open + frames))

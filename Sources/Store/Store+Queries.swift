@@ -83,7 +83,7 @@ extension Store {
 
     static func timelineEntry(_ r: SQLRow) -> TimelineEntry {
         TimelineEntry(seq: r["seq"], at: Date(db: r["at"]), kind: r["kind"], subject: r["subject"],
-                      data: decode([String: JSONValue].self, r["data"]) ?? [:])
+                      data: jsonObject(r["data"]) ?? [:])
     }
 
     public func workOrders(shadow: Bool? = nil, phase: String? = nil, limit: Int = 100) async throws -> [WorkOrderView] {

@@ -85,6 +85,11 @@ public final class Store: Sendable {
         }
         return try? dec.decode(type, from: Data(text.utf8))
     }
+
+    /// A stored JSON object (audit and timeline data), through the fast parser.
+    static func jsonObject(_ text: String) -> [String: JSONValue]? {
+        (try? JSONValue.parse(Data(text.utf8)))?.objectValue
+    }
 }
 
 extension Date {
