@@ -85,7 +85,7 @@ public struct FiixConnector: CMMSConnector {
     public static func signature(url: String, secret: String) -> String {
         let signed = url.replacingOccurrences(of: "https://", with: "").replacingOccurrences(of: "http://", with: "")
         let mac = HMAC<SHA256>.authenticationCode(for: Data(signed.utf8), using: SymmetricKey(data: Data(secret.utf8)))
-        return Data(mac).map { String(format: "%02x", $0) }.joined()
+        return Hex.encode(Data(mac))
     }
 
     func call(_ body: [String: JSONValue]) async throws -> HTTPTransport.Response {

@@ -50,7 +50,7 @@ public struct WebhookConnector: CMMSConnector {
         mac.update(data: Data(timestamp.utf8))
         mac.update(data: Data(".".utf8))
         mac.update(data: body)
-        return "v1=" + Data(mac.finalize()).map { String(format: "%02x", $0) }.joined()
+        return "v1=" + Hex.encode(mac.finalize())
     }
 
     public func create(_ wo: WorkOrderDraft) async -> DeliveryState.Outcome {

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import MillwrightCore
 
 /// Content-addressed evidence storage: each image is stored once, named by the SHA-256
 /// hex digest of its bytes plus `.jpg`, written atomically (temp file in the same
@@ -21,7 +22,7 @@ public struct EvidenceStore: Sendable {
 
     /// Lowercase hex SHA-256 of `data`.
     public static func hash(_ data: Data) -> String {
-        SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
+        Hex.encode(SHA256.hash(data: data))
     }
 
     /// True for a 64-character lowercase hex string (the only names `get`/`url` accept,

@@ -1,21 +1,55 @@
 import Crypto
 import Foundation
+import MillwrightCore
 
 /// Remembers which submissions were being processed when the process died, so one that
 /// kills the gateway every time (a redelivered MQTT message, a client that retries) is
 /// refused after `maxCrashes` instead of crash-looping it.
 ///
-/// One small file per submission in progress, named by the payload's SHA-256 and holding how
-/// many processes started on it. It is written without fsync on purpose: a crash of the
-/// process leaves the kernel's page cache intact, and a power cut is not a poison payload.
-public final class PoisonGuard: Sendable {
+/// Two files in `directory`. `journal`: a line `+KEY` when a submission starts and `-KEY` when
+/// it ends, appended with write(2) and never fsynced, on purpose: a crash of the process leaves
+/// the kernel's page cache intact, and a power cut is not a poison payload. At start, a key
+/// started more often than it ended was in progress when the process died; it gains one crash
+/// in `crashes` (`KEY COUNT` lines), which only start-up and the rare key that had crashed before
+/// rewrite. Two appends per submission, instead of a file created and deleted for each one,
+/// which cost an MQTT message more than its share of a group commit.
+public final class PoisonGuard: @unchecked Sendable {
     public static let maxCrashes = 3
+    /// The journal is rewritten with only what is in progress once it grows past this.
+    static let journalLimitBytes = 1 << 20
+    /// Payloads remembered for their crashes; beyond this the fewest-crashes ones are forgotten.
+    static let rememberedPayloads = 1_000
+
     let directory: URL
+    private let lock = NSLock()
+    private var crashes: [String: Int]
+    /// Submissions in progress now, per key (the same bytes may be in progress twice).
+    private var inProgress: [String: Int] = [:]
+    private var journal: Int32 = -1
+    private var journalBytes = 0
+
+    var journalPath: String { directory.appendingPathComponent("journal").path }
+    var crashesPath: String { directory.appendingPathComponent("crashes").path }
 
     public init(directory: URL) throws {
         self.directory = directory
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        crashes = Self.readCrashes(directory.appendingPathComponent("crashes").path)
+        if let text = try? String(contentsOfFile: journalPath, encoding: .utf8) {
+            var balance: [Substring: Int] = [:]
+            for line in text.split(separator: "\n") where line.count > 1 {
+                balance[line.dropFirst(), default: 0] += line.first == "+" ? 1 : -1
+            }
+            for (key, started) in balance where started > 0 { crashes[String(key), default: 0] += 1 }
+        }
+        // The counts first, then a fresh journal: dying in between counts those crashes again
+        // at the next start, never loses one.
+        try saveCrashes()
+        journal = open(journalPath, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0o600)
+        guard journal >= 0 else { throw CocoaError(.fileWriteNoPermission, userInfo: [NSFilePathErrorKey: journalPath]) }
     }
+
+    deinit { if journal >= 0 { close(journal) } }
 
     public enum Verdict: Sendable, Equatable {
         /// Go ahead; call `finished` when done, however it ended short of a crash.
@@ -29,19 +63,67 @@ public final class PoisonGuard: Sendable {
         h.update(data: Data(context.utf8))
         h.update(data: [0])
         h.update(data: payload)
-        return h.finalize().map { String(format: "%02x", $0) }.joined()
+        return Hex.encode(h.finalize())
     }
 
     public func begin(_ key: String) -> Verdict {
-        let url = directory.appendingPathComponent(key)
-        let before = (try? String(contentsOf: url, encoding: .utf8)).flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) } ?? 0
-        if before >= Self.maxCrashes { return .quarantine(key: key, crashes: before) }
-        // A guard that cannot write must not stop ingest: the worst case is the old behaviour.
-        try? Data(String(before + 1).utf8).write(to: url)
-        return .proceed(key: key)
+        lock.withLock {
+            if let before = crashes[key], before >= Self.maxCrashes { return .quarantine(key: key, crashes: before) }
+            inProgress[key, default: 0] += 1
+            append("+" + key)
+            return .proceed(key: key)
+        }
     }
 
     public func finished(_ key: String) {
-        try? FileManager.default.removeItem(at: directory.appendingPathComponent(key))
+        lock.withLock {
+            if let n = inProgress[key], n > 1 { inProgress[key] = n - 1 } else { inProgress[key] = nil }
+            append("-" + key)
+            // Processed to the end: its earlier crashes were not its fault.
+            if crashes.removeValue(forKey: key) != nil { try? saveCrashes() }
+            if journalBytes > Self.journalLimitBytes { rewriteJournal() }
+        }
+    }
+
+    /// A guard that cannot write must not stop ingest: the worst case is the old behaviour.
+    private func append(_ line: String) {
+        let bytes = Array((line + "\n").utf8)
+        journalBytes += bytes.withUnsafeBytes { max(0, write(journal, $0.baseAddress, $0.count)) }
+    }
+
+    /// A new journal holding only what is in progress, renamed over the old one.
+    private func rewriteJournal() {
+        let fresh = journalPath + ".new"
+        let fd = open(fresh, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { return }
+        let text = inProgress.flatMap { key, n in Array(repeating: "+\(key)\n", count: n) }.joined()
+        let bytes = Array(text.utf8)
+        let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        guard written == bytes.count, rename(fresh, journalPath) == 0 else {
+            close(fd)
+            unlink(fresh)
+            return
+        }
+        close(journal)
+        journal = fd
+        journalBytes = bytes.count
+    }
+
+    private func saveCrashes() throws {
+        if crashes.count > Self.rememberedPayloads {
+            for (key, _) in crashes.sorted(by: { $0.value < $1.value }).prefix(crashes.count - Self.rememberedPayloads) { crashes[key] = nil }
+        }
+        let text = crashes.map { "\($0.key) \($0.value)\n" }.joined()
+        try Data(text.utf8).write(to: URL(fileURLWithPath: crashesPath), options: .atomic)
+    }
+
+    static func readCrashes(_ path: String) -> [String: Int] {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return [:] }
+        var counts: [String: Int] = [:]
+        for line in text.split(separator: "\n") {
+            let parts = line.split(separator: " ")
+            if parts.count == 2, let n = Int(parts[1]), n > 0 { counts[String(parts[0])] = n }
+        }
+        return counts
     }
 }

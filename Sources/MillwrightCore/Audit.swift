@@ -83,7 +83,7 @@ extension JSONValue {
 
 public enum Hashing {
     public static func sha256Hex(_ data: Data) -> String {
-        SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
+        Hex.encode(SHA256.hash(data: data))
     }
 }
 

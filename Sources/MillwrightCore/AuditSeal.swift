@@ -48,10 +48,11 @@ public enum AuditSeal: Sendable {
     }
 }
 
-enum Hex {
+/// Lower-case hexadecimal, for digests and MACs.
+public enum Hex {
     private static let digits = Array("0123456789abcdef".utf8)
 
-    static func encode<D: Sequence>(_ bytes: D) -> String where D.Element == UInt8 {
+    public static func encode<D: Sequence>(_ bytes: D) -> String where D.Element == UInt8 {
         var out: [UInt8] = []
         out.reserveCapacity(64)
         for b in bytes { out.append(digits[Int(b >> 4)]); out.append(digits[Int(b & 0x0f)]) }

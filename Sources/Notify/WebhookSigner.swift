@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import MillwrightCore
 
 /// Signs webhook bodies the same way the `webhook` CMMS connector does, so a plant verifies
 /// both with one recipe: `X-Millwright-Signature: v1=<hex HMAC-SHA256(secret, timestamp + "." + body)>`
@@ -11,7 +12,7 @@ public enum WebhookSigner {
         mac.update(data: Data(timestamp.utf8))
         mac.update(data: Data(".".utf8))
         mac.update(data: body)
-        return "v1=" + mac.finalize().map { String(format: "%02x", $0) }.joined()
+        return "v1=" + Hex.encode(mac.finalize())
     }
 
     static func headers(body: [UInt8], secret: String, timestamp: Date) -> [(String, String)] {

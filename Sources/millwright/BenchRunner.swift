@@ -140,7 +140,7 @@ struct BenchRunner {
         // come at an even pace through the run, as on a line, not all in the first batch.
         let perClient = detections / clients / batch
         let defects = ["crack", "corrosion", "misalignment", "dent"]
-        var bodies: [[String]] = Array(repeating: [], count: clients)
+        var bodies: [[[String]]] = Array(repeating: [], count: clients)
         var n = 0
         for k in 0..<(perClient * clients) {
             var items: [String] = []
@@ -149,7 +149,8 @@ struct BenchRunner {
                 let cam = i == 0 ? k % assets : (n * 7_919) % max(1, min(k, assets))
                 items.append(#"{"detection_id":"b-\#(n)","camera_id":"BENCH-\#(cam)","timestamp":"\#(Self.now)","defect_class":"\#(defects[cam % defects.count])","confidence":0.9,"bbox":{"x":10,"y":10,"width":50,"height":20},"image":{"width":1920,"height":1080}}"#)
             }
-            bodies[k % clients].append("[" + items.joined(separator: ",") + "]")
+            // Kept split where the timestamps go.
+            bodies[k % clients].append(("[" + items.joined(separator: ",") + "]").components(separatedBy: Self.now))
         }
         let clients = self.clients, batch = self.batch
         let started = ContinuousClock.now
@@ -167,7 +168,7 @@ struct BenchRunner {
                         req.method = .POST
                         req.headers.add(name: "Authorization", value: "Bearer bench")
                         req.headers.add(name: "Content-Type", value: "application/json")
-                        req.body = .bytes(ByteBuffer(string: body.replacingOccurrences(of: Self.now, with: Timestamps.format(Date()))))
+                        req.body = .bytes(ByteBuffer(string: body.joined(separator: Timestamps.format(Date()))))
                         let t0 = ContinuousClock.now
                         let resp = try await http.execute(req, timeout: .seconds(60))
                         let answer = try await resp.body.collect(upTo: 16 << 20)
