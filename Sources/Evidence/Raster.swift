@@ -318,9 +318,15 @@ public struct Raster: Sendable, Equatable {
 
     /// Scales so that the longer side is at most `maxDimension` (never upscales).
     public func fitted(maxDimension: Int) -> Raster {
+        let size = Raster.fittedSize(width: width, height: height, maxDimension: maxDimension)
+        return resized(width: size.width, height: size.height)
+    }
+
+    /// The size `fitted(maxDimension:)` gives; nil keeps the size.
+    static func fittedSize(width: Int, height: Int, maxDimension: Int?) -> (width: Int, height: Int) {
         let longest = max(width, height)
-        guard maxDimension > 0, longest > maxDimension else { return self }
+        guard let maxDimension, maxDimension > 0, longest > maxDimension else { return (width, height) }
         let s = Double(maxDimension) / Double(longest)
-        return resized(width: max(1, Int((Double(width) * s).rounded())), height: max(1, Int((Double(height) * s).rounded())))
+        return (max(1, Int((Double(width) * s).rounded())), max(1, Int((Double(height) * s).rounded())))
     }
 }
