@@ -97,8 +97,7 @@ public enum JPEG {
             let rc = tjDecompress2(handle, src.bindMemory(to: UInt8.self).baseAddress, UInt(src.count), buf.baseAddress,
                                    Int32(width), Int32(width * 3), Int32(height), Int32(TJPF_RGB.rawValue), decodeFlags)
             guard rc == 0 else { throw EvidenceError.corrupt(format: "JPEG", detail: errorString(handle)) }
-            var i = pictureBytes
-            while i < count { buf[i] = spareFill.r; buf[i + 1] = spareFill.g; buf[i + 2] = spareFill.b; i += 3 }
+            Raster.fillRows(buf, from: pictureBytes, to: count, rowBytes: width * 3, spareFill)
             initialized = count
         }
         return Raster(width: width, height: height + spareRows, pixels: pixels)!
