@@ -167,8 +167,9 @@ public enum EvidenceRenderer {
             let c = max(2, st.thickness / 2)
             canvas.line(a.0, a.1, z.0, z.1, thickness: c + 2, .black)
             canvas.line(a.0, a.1, z.0, z.1, thickness: c, p.color)
-            // Border (halo + colour), pixels, brackets, zoom tag.
-            canvas.fill(spot, .black)
+            // Border (halo + colour), pixels, brackets, zoom tag. The pixels cover all
+            // inside the border, so only the border's ring is painted black.
+            canvas.strokeRect(spot, thickness: b, .black)
             canvas.strokeRect(spot.insetBy(1), thickness: st.thickness, p.color)
             let ix = spot.x + b, iy = spot.y + b
             canvas.paste(inset.raster, x: ix, y: iy)
