@@ -29,6 +29,9 @@ public enum BitmapFont {
     /// Folds text to printable ASCII: strips diacritics, maps common typographic marks,
     /// replaces control characters with spaces, and anything left with `?`.
     public static func fold(_ text: String) -> String {
+        // Printable ASCII folds to itself; skipping Foundation's folding matters because
+        // layout measures the same strings many times per image.
+        if text.utf8.allSatisfy({ $0 >= 32 && $0 <= 126 }) { return text }
         let stripped = text.folding(options: [.diacriticInsensitive], locale: Locale(identifier: "en_US_POSIX"))
         var out = String.UnicodeScalarView()
         for s in stripped.unicodeScalars {

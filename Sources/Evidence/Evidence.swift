@@ -11,14 +11,14 @@ import Foundation
 // - Encode: `JPEG.encode(_:quality:)` (no metadata), `Raster.fit(maxBytes:maxDimension:)`.
 // - One call for the gateway: `EvidenceRenderer.renderJPEG(...)` below.
 // - Store: `EvidenceStore(directory:)` (content-addressed, atomic), `EvidenceLink.sign/verify`.
-// - Demo frames: `SyntheticFrame.generate(...)`. Bench: `EvidenceBench.annotate1080p(...)`.
+// - Demo frames: `SyntheticFrame.generate(...)`. Bench: `EvidenceBench.annotateAgainstFloor1080p(...)`.
 
 extension EvidenceRenderer {
     /// The gateway's one-stop call: frame bytes (or nil) in, attachment-ready JPEG out.
     ///
-    /// - With frame bytes: decodes them (JPEG/PNG, at most `maxPixels`), draws the
-    ///   annotations at the final resolution and fits the JPEG under `maxBytes` /
-    ///   `maxDimension`.
+    /// - With frame bytes: decodes them (JPEG/PNG, at most `maxPixels`; a JPEG at the DCT
+    ///   scale the output size needs), draws the annotations at the final resolution and
+    ///   fits the JPEG under `maxBytes` / `maxDimension`.
     /// - Without a frame, or when the bytes cannot be decoded (corrupt, truncated, too
     ///   large), it still produces evidence: the card saying
     ///   `no frame available: <reason>` (the decode error is the reason), so a work order
@@ -32,8 +32,7 @@ extension EvidenceRenderer {
         var reason = missingFrameReason
         if let frameData {
             do {
-                let frame = try ImageDecoder.decode(frameData, maxPixels: options.maxPixels)
-                let fitted = try renderFitted(frame: frame, annotations: annotations, banner: banner, severity: severity,
+                let fitted = try renderFitted(frameData: frameData, annotations: annotations, banner: banner, severity: severity,
                                               maxBytes: maxBytes, maxDimension: maxDimension, options: options)
                 return (fitted, true)
             } catch let e as EvidenceError {

@@ -47,18 +47,62 @@ public enum EvidenceRenderer {
     /// Renders onto an already decoded frame.
     public static func render(frame: Raster, annotations: [BoxAnnotation], banner: BannerInfo,
                               severity: Int, options: RenderOptions = RenderOptions()) -> Raster {
-        // Boxes come from the camera, the frame from the decoder: they need not agree.
-        let annotations = annotations.map { $0.clamped(toWidth: frame.width, height: frame.height) }
-        let srcW = frame.width
-        var base = frame
-        if let md = options.maxDimension { base = frame.fitted(maxDimension: md) }
-        let scale = Double(base.width) / Double(srcW)
-        let W = base.width, H = base.height
+        let (W, H) = Raster.fittedSize(width: frame.width, height: frame.height, maxDimension: options.maxDimension)
         let st = Style(width: W, height: H)
-        let frameRect = PixelRect(x: 0, y: 0, width: W, height: H)
+        let layout = bannerLayout(banner, width: W, style: st)
+        var canvas = frame.resized(width: W, height: H).extended(bottom: layout.height, fill: Style.bannerBackground)
+        let insetPixels: InsetPixels = W == frame.width ? .canvas : .crop { frame.cropped($0) }
+        draw(on: &canvas, frameWidth: frame.width, frameHeight: frame.height, annotations: annotations, layout: layout,
+             severity: severity, style: st, options: options, insetPixels: insetPixels)
+        return canvas
+    }
 
-        let bannerLines = bannerLayout(banner, width: W, style: st)
-        var canvas = base.extended(bottom: bannerLines.height, fill: Style.bannerBackground)
+    /// Decodes frame bytes (JPEG or PNG, sniffed; pixel-limited) and renders.
+    ///
+    /// A JPEG is decoded straight into the canvas, banner rows included, and when the output
+    /// is smaller than the frame, at the smallest DCT scale that still covers it; insets then
+    /// decode their few full-resolution pixels from a lossless crop of the JPEG.
+    public static func render(frameData: Data, annotations: [BoxAnnotation], banner: BannerInfo,
+                              severity: Int, options: RenderOptions = RenderOptions()) throws -> Raster {
+        guard ImageFormat.sniff(frameData) == .jpeg else {
+            let frame = try ImageDecoder.decode(frameData, maxPixels: options.maxPixels)
+            return render(frame: frame, annotations: annotations, banner: banner, severity: severity, options: options)
+        }
+        let header = try JPEG.header(of: frameData, maxPixels: options.maxPixels)
+        let (W, H) = Raster.fittedSize(width: header.width, height: header.height, maxDimension: options.maxDimension)
+        let st = Style(width: W, height: H)
+        let layout = bannerLayout(banner, width: W, style: st)
+        let scale = JPEG.scale(for: header, covering: W, H)
+        var canvas: Raster
+        if scale.apply(header.width) == W && scale.apply(header.height) == H {
+            canvas = try JPEG.decode(frameData, maxPixels: options.maxPixels, scale: scale, spareRows: layout.height, spareFill: Style.bannerBackground)
+        } else {
+            canvas = try JPEG.decode(frameData, maxPixels: options.maxPixels, scale: scale).resized(width: W, height: H)
+                .extended(bottom: layout.height, fill: Style.bannerBackground)
+        }
+        let insetPixels: InsetPixels = W == header.width ? .canvas : .crop { JPEG.decodeRegion(frameData, $0, header: header) }
+        draw(on: &canvas, frameWidth: header.width, frameHeight: header.height, annotations: annotations, layout: layout,
+             severity: severity, style: st, options: options, insetPixels: insetPixels)
+        return canvas
+    }
+
+    /// Where an inset's full-resolution pixels come from: the canvas itself (before anything
+    /// is drawn on it) when it is the frame at full size, otherwise a crop of the source.
+    enum InsetPixels {
+        case canvas
+        case crop((PixelRect) -> Raster?)
+    }
+
+    /// Draws boxes, tags, insets and the banner onto `canvas`: the frame scaled from
+    /// `frameWidth`×`frameHeight` (the size the boxes are in) to its top rows, with the
+    /// banner's rows below. Only the pixels under these drawings are touched.
+    static func draw(on canvas: inout Raster, frameWidth srcW: Int, frameHeight srcH: Int, annotations: [BoxAnnotation],
+                     layout bannerLines: BannerLayout, severity: Int, style st: Style, options: RenderOptions, insetPixels: InsetPixels) {
+        // Boxes come from the camera, the frame from the decoder: they need not agree.
+        let annotations = annotations.map { $0.clamped(toWidth: srcW, height: srcH) }
+        let W = canvas.width, H = canvas.height - bannerLines.height
+        let scale = Double(W) / Double(srcW)
+        let frameRect = PixelRect(x: 0, y: 0, width: W, height: H)
 
         // 1. Boxes.
         struct Placed { var ann: BoxAnnotation; var inner: PixelRect; var outer: PixelRect; var color: RGB; var severity: Int }
@@ -69,11 +113,6 @@ public enum EvidenceRenderer {
             let inner = clampRect(scaled(ann.box, scale), into: frameRect)
             let outer = outline(inner: inner, style: st, frame: frameRect)
             placed.append(Placed(ann: ann, inner: inner, outer: outer, color: color, severity: sev))
-        }
-        for p in placed {
-            canvas.strokeRect(PixelRect(x: p.outer.x - 1, y: p.outer.y - 1, width: p.outer.width + 2, height: p.outer.height + 2),
-                              thickness: st.thickness + 2, .black)
-            canvas.strokeRect(p.outer, thickness: st.thickness, p.color)
         }
 
         // 2. Label tags (positions first; drawn last so they sit on top).
@@ -96,41 +135,55 @@ public enum EvidenceRenderer {
             tags.append((chosen, text, p.color))
         }
 
-        // 3. Insets for small defects, sampled from the full-resolution frame.
-        if options.insets {
-            let small = placed.filter { $0.ann.box.width < options.insetWidthThreshold * Double(srcW) }
-                .sorted { $0.severity > $1.severity }
-                .prefix(max(0, options.maxInsets))
-            var occupied = placed.map { $0.outer } + tags.map { $0.0 }
-            for p in small {
-                guard let inset = makeInset(frame: frame, box: p.ann.box, scale: scale, outW: W, outH: H) else { continue }
-                let b = st.thickness + 1
-                let size = (w: inset.raster.width + 2 * b, h: inset.raster.height + 2 * b)
-                guard let spot = placeInset(size: size, near: p.outer, avoid: occupied, frame: frameRect, margin: st.margin) else { continue }
-                occupied.append(spot)
-                // Connector from the box's edge to the inset's edge.
-                let a = closestPoint(in: p.outer, to: (spot.centerX, spot.centerY))
-                let z = closestPoint(in: spot, to: (p.outer.centerX, p.outer.centerY))
-                let c = max(2, st.thickness / 2)
-                canvas.line(a.0, a.1, z.0, z.1, thickness: c + 2, .black)
-                canvas.line(a.0, a.1, z.0, z.1, thickness: c, p.color)
-                // Border (halo + colour), pixels, brackets, zoom tag.
-                canvas.fill(spot, .black)
-                canvas.strokeRect(spot.insetBy(1), thickness: st.thickness, p.color)
-                let ix = spot.x + b, iy = spot.y + b
-                canvas.paste(inset.raster, x: ix, y: iy)
-                let d = PixelRect(x: ix + inset.defect.x, y: iy + inset.defect.y, width: inset.defect.width, height: inset.defect.height)
-                drawBrackets(&canvas, around: d, gap: max(3, st.thickness), thickness: max(2, st.thickness / 2 + 1),
-                             color: p.color, clip: PixelRect(x: ix, y: iy, width: inset.raster.width, height: inset.raster.height))
-                let zt = "\(inset.factor)x ZOOM \(p.ann.defectClass)"
-                let ztext = BitmapFont.truncated(zt, toWidth: inset.raster.width - 2 * st.pad, scale: st.textScale)
-                let zw = BitmapFont.width(of: ztext, scale: st.textScale) + 2 * st.pad
-                var zr = PixelRect(x: ix, y: iy, width: zw, height: st.tagHeight)
-                if zr.intersects(d.insetBy(-max(3, st.thickness) - 4)) {
-                    zr.y = iy + inset.raster.height - st.tagHeight
-                }
-                tags.append((zr, ztext, p.color))
+        // 3. Insets for small defects, sampled from the full-resolution frame before anything is drawn.
+        let small: [Placed] = !options.insets ? [] : Array(placed.filter { $0.ann.box.width < options.insetWidthThreshold * Double(srcW) }
+            .sorted { $0.severity > $1.severity }
+            .prefix(max(0, options.maxInsets)))
+        var insets: [(Placed, Inset)] = []
+        for p in small {
+            let inset: Inset?
+            switch insetPixels {
+            case .canvas: inset = makeInset(frameWidth: srcW, frameHeight: srcH, crop: { canvas.cropped($0) }, box: p.ann.box, scale: scale, outW: W, outH: H)
+            case let .crop(c): inset = makeInset(frameWidth: srcW, frameHeight: srcH, crop: c, box: p.ann.box, scale: scale, outW: W, outH: H)
             }
+            if let inset { insets.append((p, inset)) }
+        }
+
+        for p in placed {
+            canvas.strokeRect(PixelRect(x: p.outer.x - 1, y: p.outer.y - 1, width: p.outer.width + 2, height: p.outer.height + 2),
+                              thickness: st.thickness + 2, .black)
+            canvas.strokeRect(p.outer, thickness: st.thickness, p.color)
+        }
+
+        var occupied = placed.map { $0.outer } + tags.map { $0.0 }
+        for (p, inset) in insets {
+            let b = st.thickness + 1
+            let size = (w: inset.raster.width + 2 * b, h: inset.raster.height + 2 * b)
+            guard let spot = placeInset(size: size, near: p.outer, avoid: occupied, frame: frameRect, margin: st.margin) else { continue }
+            occupied.append(spot)
+            // Connector from the box's edge to the inset's edge.
+            let a = closestPoint(in: p.outer, to: (spot.centerX, spot.centerY))
+            let z = closestPoint(in: spot, to: (p.outer.centerX, p.outer.centerY))
+            let c = max(2, st.thickness / 2)
+            canvas.line(a.0, a.1, z.0, z.1, thickness: c + 2, .black)
+            canvas.line(a.0, a.1, z.0, z.1, thickness: c, p.color)
+            // Border (halo + colour), pixels, brackets, zoom tag. The pixels cover all
+            // inside the border, so only the border's ring is painted black.
+            canvas.strokeRect(spot, thickness: b, .black)
+            canvas.strokeRect(spot.insetBy(1), thickness: st.thickness, p.color)
+            let ix = spot.x + b, iy = spot.y + b
+            canvas.paste(inset.raster, x: ix, y: iy)
+            let d = PixelRect(x: ix + inset.defect.x, y: iy + inset.defect.y, width: inset.defect.width, height: inset.defect.height)
+            drawBrackets(&canvas, around: d, gap: max(3, st.thickness), thickness: max(2, st.thickness / 2 + 1),
+                         color: p.color, clip: PixelRect(x: ix, y: iy, width: inset.raster.width, height: inset.raster.height))
+            let zt = "\(inset.factor)x ZOOM \(p.ann.defectClass)"
+            let ztext = BitmapFont.truncated(zt, toWidth: inset.raster.width - 2 * st.pad, scale: st.textScale)
+            let zw = BitmapFont.width(of: ztext, scale: st.textScale) + 2 * st.pad
+            var zr = PixelRect(x: ix, y: iy, width: zw, height: st.tagHeight)
+            if zr.intersects(d.insetBy(-max(3, st.thickness) - 4)) {
+                zr.y = iy + inset.raster.height - st.tagHeight
+            }
+            tags.append((zr, ztext, p.color))
         }
 
         // 4. Tags on top.
@@ -141,14 +194,6 @@ public enum EvidenceRenderer {
 
         // 5. Banner under the frame.
         drawBanner(&canvas, top: H, layout: bannerLines, severity: severity, style: st)
-        return canvas
-    }
-
-    /// Decodes frame bytes (JPEG or PNG, sniffed; pixel-limited) and renders.
-    public static func render(frameData: Data, annotations: [BoxAnnotation], banner: BannerInfo,
-                              severity: Int, options: RenderOptions = RenderOptions()) throws -> Raster {
-        let frame = try ImageDecoder.decode(frameData, maxPixels: options.maxPixels)
-        return render(frame: frame, annotations: annotations, banner: banner, severity: severity, options: options)
     }
 
     /// Renders the frame if there is one, otherwise an evidence card stating why not.
@@ -279,25 +324,27 @@ public enum EvidenceRenderer {
 
     struct Inset { var raster: Raster; var defect: PixelRect; var factor: Int }
 
-    /// Crops context around `box` from the full-resolution frame and magnifies it.
-    static func makeInset(frame: Raster, box: BoundingBox, scale: Double, outW: Int, outH: Int) -> Inset? {
+    /// Crops context around `box` from the full-resolution frame (`crop` returns its pixels
+    /// inside `frameWidth`×`frameHeight`) and magnifies it.
+    static func makeInset(frameWidth: Int, frameHeight: Int, crop cropPixels: (PixelRect) -> Raster?,
+                          box: BoundingBox, scale: Double, outW: Int, outH: Int) -> Inset? {
         guard box.width.isFinite, box.height.isFinite, box.x.isFinite, box.y.isFinite else { return nil }
         let bw = max(1, box.width), bh = max(1, box.height)
         var cw = max(bw * 1.6, bw + 24, 40)
         var ch = max(bh * 1.6, bh + 24, cw * 0.5625)
         cw = max(cw, ch * 0.75)
-        cw = min(cw, Double(frame.width)); ch = min(ch, Double(frame.height))
+        cw = min(cw, Double(frameWidth)); ch = min(ch, Double(frameHeight))
         let cx = box.x + bw / 2, cy = box.y + bh / 2
-        let limit = -10 * frame.width - 10 * frame.height...10 * frame.width + 10 * frame.height
+        let limit = -10 * frameWidth - 10 * frameHeight...10 * frameWidth + 10 * frameHeight
         let crop = clampRect(PixelRect(x: Checked.int(cx - cw / 2, clampedTo: limit), y: Checked.int(cy - ch / 2, clampedTo: limit),
-                                       width: Checked.int(cw, clampedTo: 1...frame.width), height: Checked.int(ch, clampedTo: 1...frame.height)),
-                             into: frame.bounds)
+                                       width: Checked.int(cw, clampedTo: 1...frameWidth), height: Checked.int(ch, clampedTo: 1...frameHeight)),
+                             into: PixelRect(x: 0, y: 0, width: frameWidth, height: frameHeight))
         let outCW = Double(crop.width) * scale, outCH = Double(crop.height) * scale
         var k = Int((0.28 * Double(outW) / outCW).rounded())
         k = max(4, min(6, k))
         let fitK = Int(min(0.45 * Double(outW) / outCW, 0.45 * Double(outH) / outCH))
         k = min(k, fitK)
-        guard k >= 2, let pixels = frame.cropped(crop) else { return nil }
+        guard k >= 2, let pixels = cropPixels(crop) else { return nil }
         let iw = Int((outCW * Double(k)).rounded()), ih = Int((outCH * Double(k)).rounded())
         guard iw > 0, ih > 0 else { return nil }
         let magnified = scale == 1 ? pixels.magnified(by: k) : pixels.resized(width: iw, height: ih)

@@ -43,19 +43,40 @@ extension EvidenceRenderer {
     /// stepping JPEG quality down; if that is not enough it re-renders smaller.
     public static func renderFitted(frame: Raster, annotations: [BoxAnnotation], banner: BannerInfo, severity: Int,
                                     maxBytes: Int, maxDimension: Int, options: RenderOptions = RenderOptions()) throws -> FittedJPEG {
+        try fitting(longestSide: max(frame.width, frame.height), maxBytes: maxBytes, maxDimension: maxDimension, options: options) {
+            render(frame: frame, annotations: annotations, banner: banner, severity: severity, options: $0)
+        }
+    }
+
+    /// `renderFitted` from frame bytes, so each attempt decodes a JPEG at the DCT scale its size needs.
+    static func renderFitted(frameData: Data, annotations: [BoxAnnotation], banner: BannerInfo, severity: Int,
+                             maxBytes: Int, maxDimension: Int, options: RenderOptions) throws -> FittedJPEG {
+        guard ImageFormat.sniff(frameData) == .jpeg else {
+            let frame = try ImageDecoder.decode(frameData, maxPixels: options.maxPixels)
+            return try renderFitted(frame: frame, annotations: annotations, banner: banner, severity: severity,
+                                    maxBytes: maxBytes, maxDimension: maxDimension, options: options)
+        }
+        let header = try JPEG.header(of: frameData, maxPixels: options.maxPixels)
+        return try fitting(longestSide: max(header.width, header.height), maxBytes: maxBytes, maxDimension: maxDimension, options: options) {
+            try render(frameData: frameData, annotations: annotations, banner: banner, severity: severity, options: $0)
+        }
+    }
+
+    private static func fitting(longestSide: Int, maxBytes: Int, maxDimension: Int, options: RenderOptions,
+                                render: (RenderOptions) throws -> Raster) throws -> FittedJPEG {
         var dim = maxDimension
         var smallest = Int.max
         while true {
             var o = options
             o.maxDimension = dim
-            let r = render(frame: frame, annotations: annotations, banner: banner, severity: severity, options: o)
+            let r = try render(o)
             for q in [88, 80, 72, 64, 56] {
                 let data = try JPEG.encode(r, quality: q)
                 smallest = min(smallest, data.count)
                 if data.count <= maxBytes { return FittedJPEG(data: data, width: r.width, height: r.height, quality: q) }
             }
             guard dim > 320 else { throw EvidenceError.cannotFit(maxBytes: maxBytes, smallestBytes: smallest) }
-            dim = max(320, Int(Double(min(dim, max(frame.width, frame.height))) * 0.8))
+            dim = max(320, Int(Double(min(dim, longestSide)) * 0.8))
         }
     }
 }

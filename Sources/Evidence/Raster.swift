@@ -108,13 +108,28 @@ public struct Raster: Sendable, Equatable {
         guard !r.isEmpty else { return }
         let w = width
         pixels.withUnsafeMutableBufferPointer { buf in
-            for y in r.y..<r.maxY {
-                var i = (y * w + r.x) * 3
-                for _ in 0..<r.width {
-                    buf[i] = c.r; buf[i + 1] = c.g; buf[i + 2] = c.b
-                    i += 3
-                }
+            // One row pixel by pixel, the others copied from it.
+            let first = (r.y * w + r.x) * 3, rowBytes = r.width * 3
+            var i = first
+            while i < first + rowBytes { buf[i] = c.r; buf[i + 1] = c.g; buf[i + 2] = c.b; i += 3 }
+            let base = buf.baseAddress!
+            for y in r.y + 1..<r.maxY {
+                (base + (y * w + r.x) * 3).update(from: base + first, count: rowBytes)
             }
+        }
+    }
+
+    /// Fills whole rows `start..<end` (byte offsets) of a packed RGB buffer, initialised or
+    /// not, with `c`: the first row pixel by pixel, the rest copied from it.
+    static func fillRows(_ buf: UnsafeMutableBufferPointer<UInt8>, from start: Int, to end: Int, rowBytes: Int, _ c: RGB) {
+        guard rowBytes > 0, rowBytes % 3 == 0, start >= 0, start < end, end <= buf.count, (end - start) % rowBytes == 0,
+              let base = buf.baseAddress else { return }
+        var i = start
+        while i < start + rowBytes { buf[i] = c.r; buf[i + 1] = c.g; buf[i + 2] = c.b; i += 3 }
+        var row = start + rowBytes
+        while row < end {
+            (base + row).initialize(from: base + start, count: rowBytes)
+            row += rowBytes
         }
     }
 
@@ -318,9 +333,15 @@ public struct Raster: Sendable, Equatable {
 
     /// Scales so that the longer side is at most `maxDimension` (never upscales).
     public func fitted(maxDimension: Int) -> Raster {
+        let size = Raster.fittedSize(width: width, height: height, maxDimension: maxDimension)
+        return resized(width: size.width, height: size.height)
+    }
+
+    /// The size `fitted(maxDimension:)` gives; nil keeps the size.
+    static func fittedSize(width: Int, height: Int, maxDimension: Int?) -> (width: Int, height: Int) {
         let longest = max(width, height)
-        guard maxDimension > 0, longest > maxDimension else { return self }
+        guard let maxDimension, maxDimension > 0, longest > maxDimension else { return (width, height) }
         let s = Double(maxDimension) / Double(longest)
-        return resized(width: max(1, Int((Double(width) * s).rounded())), height: max(1, Int((Double(height) * s).rounded())))
+        return (max(1, Int((Double(width) * s).rounded())), max(1, Int((Double(height) * s).rounded())))
     }
 }

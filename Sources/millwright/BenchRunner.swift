@@ -68,7 +68,10 @@ struct BenchRunner {
         } else {
             result = try await restLoad(url: url, http: http, store: store, dir: dir)
         }
-        result["annotate_ms_1080p"] = try round2(EvidenceBench.annotate1080p(iterations: 10))
+        let annotate = try EvidenceBench.annotateAgainstFloor1080p(iterations: 10)
+        result["annotate_ms_1080p"] = round2(annotate.annotateMs)
+        result["annotate_floor_ms_1080p"] = round2(annotate.floorMs)
+        result["ratio_to_floor"] = round2(annotate.ratioToFloor)
         if let pillow = pillowAnnotate(dir: dir) {
             result["pillow_annotate_ms_1080p"] = round2(pillow)
             if let ours = result["annotate_ms_1080p"] as? Double, ours > 0 { result["pillow_over_ours"] = round2(pillow / ours) }
