@@ -25,8 +25,9 @@ public final class MQTTBridge: Service, Sendable {
     let prefix: String?
     /// Unacknowledged QoS 1/2 messages the broker may send at once (MQTT 5). mosquitto 2.0
     /// resends a resumed session's whole backlog regardless; the client tolerates that excess
-    /// and bounds memory by not reading the socket while its inbound queue is full.
-    static let receiveMaximum: UInt16 = 64
+    /// and bounds memory by not reading the socket while its inbound queue is full. Twice what
+    /// intake stores at once, so the next group is already here when one commits.
+    static let receiveMaximum = UInt16(2 * MQTTIntake.concurrentIngests)
 
     public init(gateway: Gateway, settings: MQTTSettings) throws {
         self.gateway = gateway

@@ -13,8 +13,11 @@ import ServiceLifecycle
 /// the bridge's session stays open for the acknowledgements and the dispatcher's news.
 public struct MQTTIntake: Service {
     let bridge: MQTTBridge
-    /// Messages being stored at once; acknowledgements still go out in arrival order.
-    static let concurrentIngests = 32
+    /// Messages being stored at once; acknowledgements still go out in arrival order. Many, so
+    /// that they share commits (group commit): a group is at most what is in flight.
+    static let concurrentIngests = 256
+    /// Their payloads' bytes at once (a message larger than this still goes, alone).
+    static let concurrentIngestBytes = 16 * 1024 * 1024
 
     var gateway: Gateway { bridge.gateway }
     var settings: MQTTSettings { bridge.settings }
@@ -40,6 +43,7 @@ public struct MQTTIntake: Service {
     /// acknowledged, so the broker sends it again in the next session.
     public func run() async throws {
         let inFlight = InFlightCounter()
+        let inFlightBytes = InFlightCounter()
         let slotFreed = Wakeup()
         await withDiscardingTaskGroup { group in
             var drops = BrokerDropCounter()
@@ -49,11 +53,17 @@ public struct MQTTIntake: Service {
                     continue
                 }
                 gateway.mqttStatus.messageReceived(at: Date())
-                while inFlight.current >= Self.concurrentIngests { await slotFreed.wait(timeout: .seconds(1)) }
+                let size = message.payload.readableBytes
+                while inFlight.current >= Self.concurrentIngests
+                        || (inFlight.current > 0 && inFlightBytes.current + size > Self.concurrentIngestBytes) {
+                    await slotFreed.wait(timeout: .seconds(1))
+                }
                 inFlight.add(1)
+                inFlightBytes.add(size)
                 group.addTask {
                     await self.handle(message)
                     inFlight.add(-1)
+                    inFlightBytes.add(-size)
                     slotFreed.signal()
                 }
             }

@@ -206,6 +206,7 @@ public final class MQTTClient: @unchecked Sendable {
 
     private var session: MQTTSession
     private var channel: Channel?
+    private var flushScheduled = false
     private var sslContext: NIOSSLContext?
     private var started = false
     private var shutDown = false
@@ -351,23 +352,29 @@ public final class MQTTClient: @unchecked Sendable {
 
     // MARK: Internals
 
-    /// The next inbound message, waiting for one; `nil` once the client is shut down and the
-    /// queue is empty, or when the waiting task is cancelled.
-    func nextMessage() async -> MQTTMessage? {
-        let taken: EventLoopFuture<MQTTMessage?> = eventLoop.flatSubmit {
-            if let next = self.inbound.pop() {
-                if next.resume { self.setReading(paused: false) }
-                return self.eventLoop.makeSucceededFuture(next.element)
+    /// The inbound messages queued now, oldest first, at least one and at most `count` and (past
+    /// the first) `bytes` of payload; waits for one when none is queued. Empty once the client
+    /// is shut down and the queue is empty, or when the waiting task is cancelled.
+    func nextMessages(upTo count: Int, bytes: Int) async -> [MQTTMessage] {
+        let taken: EventLoopFuture<[MQTTMessage]> = eventLoop.flatSubmit {
+            var batch: [MQTTMessage] = []
+            var size = 0
+            var resume = false
+            while batch.count < count, size < bytes, let next = self.inbound.pop() {
+                batch.append(next.element)
+                size += next.element.payload.readableBytes
+                resume = resume || next.resume
             }
-            if self.shutDown { return self.eventLoop.makeSucceededFuture(nil) }
+            if resume { self.setReading(paused: false) }
+            if !batch.isEmpty || self.shutDown { return self.eventLoop.makeSucceededFuture(batch) }
             // Single consumer: a previous waiter can only be a cancelled one.
             self.messageWaiter?.succeed(nil)
             let promise = self.eventLoop.makePromise(of: MQTTMessage?.self)
             self.messageWaiter = promise
-            return promise.futureResult
+            return promise.futureResult.map { $0.map { [$0] } ?? [] }
         }
         return await withTaskCancellationHandler {
-            do { return try await taken.get() } catch { return nil }
+            do { return try await taken.get() } catch { return [] }
         } onCancel: {
             self.eventLoop.execute {
                 self.messageWaiter?.succeed(nil)
@@ -588,8 +595,20 @@ public final class MQTTClient: @unchecked Sendable {
                 }
             }
         }
-        if wrote { channel?.flush() }
+        if wrote { scheduleFlush() }
         rescheduleTimer()
+    }
+
+    /// One flush for everything written until the event loop gets to it: acknowledgements of a
+    /// group commit arrive one by one from other threads, and a flush (a send) each cost more
+    /// than the rest of their handling.
+    private func scheduleFlush() {
+        guard !flushScheduled else { return }
+        flushScheduled = true
+        eventLoop.execute { [self] in
+            flushScheduled = false
+            channel?.flush()
+        }
     }
 
     private func rescheduleTimer() {

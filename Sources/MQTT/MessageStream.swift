@@ -6,10 +6,28 @@ public struct MQTTMessageStream: AsyncSequence, Sendable {
 
     let client: MQTTClient
 
+    /// Takes what is queued in one trip to the client's event loop, up to `batchMessages` and
+    /// `batchBytes` (one trip per message cost more than a shared commit of it).
     public struct AsyncIterator: AsyncIteratorProtocol {
         public typealias Failure = Never
         let client: MQTTClient
-        public mutating func next() async -> MQTTMessage? { await client.nextMessage() }
+        private var taken: [MQTTMessage] = []
+        private var position = 0
+
+        static let batchMessages = 64
+        static let batchBytes = 1 << 20
+
+        init(client: MQTTClient) { self.client = client }
+
+        public mutating func next() async -> MQTTMessage? {
+            if position == taken.count {
+                taken = await client.nextMessages(upTo: Self.batchMessages, bytes: Self.batchBytes)
+                position = 0
+                guard !taken.isEmpty else { return nil }
+            }
+            defer { position += 1 }
+            return taken[position]
+        }
     }
 
     public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(client: client) }
