@@ -94,8 +94,7 @@ public enum CanonicalJSON {
         switch v {
         case .null: out += "null"
         case .bool(let b): out += b ? "true" : "false"
-        case .number(let n):
-            if n.isFinite, n.rounded() == n, abs(n) < 1e15 { out += String(Int64(n)) } else if n.isFinite { out += "\(n)" } else { out += "null" }
+        case .number(let n): writeNumber(n, into: &out)
         case .string(let s): writeString(s, into: &out)
         case .array(let a):
             out += "["
@@ -113,7 +112,11 @@ public enum CanonicalJSON {
         }
     }
 
-    static func writeString(_ s: String, into out: inout String) {
+    public static func writeNumber(_ n: Double, into out: inout String) {
+        if n.isFinite, n.rounded() == n, abs(n) < 1e15 { out += String(Int64(n)) } else if n.isFinite { out += "\(n)" } else { out += "null" }
+    }
+
+    public static func writeString(_ s: String, into out: inout String) {
         out += "\""
         // Everything that needs escaping is ASCII, so a byte scan finds it; most strings have
         // none and are copied whole.

@@ -101,43 +101,56 @@ extension Detection {
     public var recordJSON: String {
         var out = "{"
         var first = true
-        func field(_ key: String, _ value: JSONValue?) {
-            guard let value else { return }
-            if !first { out += "," }
+        func key(_ name: String) {
+            out += first ? "\"" : ",\""
             first = false
-            CanonicalJSON.writeString(key, into: &out)
-            out += ":"
-            CanonicalJSON.write(value, into: &out)
+            out += name
+            out += "\":"
+        }
+        func string(_ name: String, _ value: String?) {
+            guard let value else { return }
+            key(name)
+            CanonicalJSON.writeString(value, into: &out)
+        }
+        func number(_ name: String, _ value: Double?) {
+            guard let value else { return }
+            key(name)
+            CanonicalJSON.writeNumber(value, into: &out)
+        }
+        /// A nested object of optional fields, given in key order.
+        func object(_ name: String, _ fields: [(String, JSONValue?)]) {
+            key(name)
+            out += "{"
+            var firstField = true
+            for case let (field, value?) in fields {
+                out += firstField ? "\"" : ",\""
+                firstField = false
+                out += field
+                out += "\":"
+                CanonicalJSON.write(value, into: &out)
+            }
+            out += "}"
         }
         // In the byte order of the keys.
-        field("bbox", bbox.map { .object(["height": .number($0.height), "width": .number($0.width), "x": .number($0.x), "y": .number($0.y)]) })
-        field("camera_id", .string(cameraId))
-        field("confidence", .number(confidence))
-        field("defect_class", .string(defectClass))
-        field("detection_id", detectionId.map(JSONValue.string))
-        field("frame_sha256", frameSHA256.map(JSONValue.string))
-        field("image", image.map { i in
-            var o: [String: JSONValue] = [:]
-            o["data_base64"] = i.dataBase64.map(JSONValue.string)
-            o["height"] = i.height.map { .number(Double($0)) }
-            o["url"] = i.url.map(JSONValue.string)
-            o["width"] = i.width.map { .number(Double($0)) }
-            return .object(o)
-        })
-        field("measurements", measurements.map { .object($0.mapValues(JSONValue.number)) })
-        field("model", model.map { m in
-            var o: [String: JSONValue] = [:]
-            o["name"] = m.name.map(JSONValue.string)
-            o["version"] = m.version.map(JSONValue.string)
-            return .object(o)
-        })
-        field("production_order", productionOrder.map(JSONValue.string))
-        field("shift", shift.map(JSONValue.string))
-        field("source_format", sourceFormat.map(JSONValue.string))
-        field("source_label", sourceLabel.map(JSONValue.string))
-        field("timestamp", .string(Timestamps.format(timestamp)))
-        field("tracking_id", trackingId.map(JSONValue.string))
-        field("zone", zone.map(JSONValue.string))
+        if let b = bbox { object("bbox", [("height", .number(b.height)), ("width", .number(b.width)), ("x", .number(b.x)), ("y", .number(b.y))]) }
+        string("camera_id", cameraId)
+        number("confidence", confidence)
+        string("defect_class", defectClass)
+        string("detection_id", detectionId)
+        string("frame_sha256", frameSHA256)
+        if let i = image {
+            object("image", [("data_base64", i.dataBase64.map(JSONValue.string)), ("height", i.height.map { .number(Double($0)) }),
+                             ("url", i.url.map(JSONValue.string)), ("width", i.width.map { .number(Double($0)) })])
+        }
+        if let m = measurements { key("measurements"); CanonicalJSON.write(.object(m.mapValues(JSONValue.number)), into: &out) }
+        if let m = model { object("model", [("name", m.name.map(JSONValue.string)), ("version", m.version.map(JSONValue.string))]) }
+        string("production_order", productionOrder)
+        string("shift", shift)
+        string("source_format", sourceFormat)
+        string("source_label", sourceLabel)
+        string("timestamp", Timestamps.format(timestamp))
+        string("tracking_id", trackingId)
+        string("zone", zone)
         return out + "}"
     }
 }
