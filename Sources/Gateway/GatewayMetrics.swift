@@ -5,8 +5,8 @@ import MillwrightCore
 public struct GatewayMetrics: Sendable {
     public init() {}
 
-    public func detection(_ status: DetectionStatus) {
-        Counter(label: "millwright_detections_total", dimensions: [("status", status.rawValue)]).increment()
+    public func detections(_ status: DetectionStatus, count: Int) {
+        Counter(label: "millwright_detections_total", dimensions: [("status", status.rawValue)]).increment(by: count)
     }
 
     public func rejected(count: Int) {

@@ -142,6 +142,8 @@ public final class IngestService: Service, Sendable {
         metrics.ingestLatency(seconds: (ContinuousClock.now - started).seconds)
         metrics.rejected(count: rejected.count)
         var newWork = false
+        var byStatus: [DetectionStatus: Int] = [:]
+        defer { for (status, count) in byStatus { metrics.detections(status, count: count) } }
         for (o, d) in zip(outcomes, good) where !o.duplicate {
             for notice in o.floor {
                 switch notice {
@@ -149,8 +151,11 @@ public final class IngestService: Service, Sendable {
                 case .incidentOpened(let id, let camera, let detail): floorEvents.publish(.incident(id: id, camera: camera, state: "open", detail: detail))
                 }
             }
-            metrics.detection(o.status)
+            byStatus[o.status, default: 0] += 1
             if o.workOrderId != nil { newWork = true }
+            // The metadata is built only for a line that will be written.
+            let level: Logger.Level = o.workOrderId != nil ? .info : o.status == .orphaned ? .warning : .debug
+            guard logger.logLevel <= level else { continue }
             var log = logger
             log[metadataKey: "detection"] = "\(o.id)"
             log[metadataKey: "camera"] = "\(o.cameraId)"

@@ -149,7 +149,7 @@ public struct APIServer: Sendable {
                               + (rejected.count > 1 ? " (and \(rejected.count - 1) more)" : ""),
                           errors: rejected)
         }
-        return json(IngestResponse(report), status: .accepted)
+        return IngestResponse(report).response
     }
 
     func listDetections(_ request: Request, _ ctx: MillwrightContext) async throws -> Response {
@@ -368,24 +368,57 @@ struct MethodNotAllowedMiddleware: RouterMiddleware {
     }
 }
 
-struct IngestResponse: Encodable {
-    struct Item: Encodable {
-        var id: String
-        var status: String
-        var reason: String
-        var incidentId: String?
-        var duplicate: Bool
-    }
-    var accepted: [String]
-    var rejected: [Gateway.Rejection]
-    var results: [Item]
-    var format: String?
+/// The 202 body: what `apiEncoder` would write for it (keys sorted and in snake case, absent
+/// fields left out), written directly since every submission gets one.
+struct IngestResponse {
+    let report: Gateway.IngestReport
 
-    init(_ r: Gateway.IngestReport) {
-        accepted = r.accepted.map(\.id)
-        rejected = r.rejected
-        results = r.accepted.map { Item(id: $0.id, status: $0.status.rawValue, reason: $0.reason, incidentId: $0.incidentId, duplicate: $0.duplicate) }
-        format = r.format
+    init(_ report: Gateway.IngestReport) { self.report = report }
+
+    var body: String {
+        var out = "{\"accepted\":["
+        for (i, o) in report.accepted.enumerated() {
+            if i > 0 { out += "," }
+            CanonicalJSON.writeString(o.id, into: &out)
+        }
+        out += "]"
+        if let format = report.format {
+            out += ",\"format\":"
+            CanonicalJSON.writeString(format, into: &out)
+        }
+        out += ",\"rejected\":["
+        for (i, r) in report.rejected.enumerated() {
+            if i > 0 { out += "," }
+            out += "{"
+            if let field = r.field {
+                out += "\"field\":"
+                CanonicalJSON.writeString(field, into: &out)
+                out += ","
+            }
+            out += "\"index\":\(r.index),\"problem\":"
+            CanonicalJSON.writeString(r.problem, into: &out)
+            out += "}"
+        }
+        out += "],\"results\":["
+        for (i, o) in report.accepted.enumerated() {
+            if i > 0 { out += "," }
+            out += o.duplicate ? "{\"duplicate\":true,\"id\":" : "{\"duplicate\":false,\"id\":"
+            CanonicalJSON.writeString(o.id, into: &out)
+            if let incident = o.incidentId {
+                out += ",\"incident_id\":"
+                CanonicalJSON.writeString(incident, into: &out)
+            }
+            out += ",\"reason\":"
+            CanonicalJSON.writeString(o.reason, into: &out)
+            out += ",\"status\":"
+            CanonicalJSON.writeString(o.status.rawValue, into: &out)
+            out += "}"
+        }
+        return out + "]}"
+    }
+
+    var response: Response {
+        Response(status: .accepted, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: body)))
     }
 }
 
