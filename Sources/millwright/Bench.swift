@@ -16,6 +16,8 @@ struct Bench: AsyncParsableCommand {
         --transport mqtt starts mosquitto on a free loopback port, publishes QoS 1
         detections to it and measures broker→commit throughput and latency, beside
         mosquitto's own relay rate (mosquitto_pub → mosquitto_sub) as the ceiling.
+        With --rate N the publisher sends N messages a second instead of as fast as it
+        can, for the latency below saturation.
 
         --hostile-every N mixes refused requests with 6 MB fields into the REST load
         and reports the resident memory that stayed afterwards
@@ -72,15 +74,19 @@ struct Bench: AsyncParsableCommand {
     @Flag(help: "Run the gateway as a serve process of this binary, not in the load generator's process (the same as --nodes 1).")
     var external = false
     @Option(help: "Seconds of steady load at --rate, for the resident-memory check (REST, gateway in this process).") var duration: Int?
-    @Option(help: "Detections per second during --duration.") var rate: Int = 28
+    @Option(help: "Detections per second: during --duration (default 28), or the MQTT publisher's pace (default: as fast as it can).")
+    var rate: Int?
 
     func validate() throws {
         guard ["rest", "mqtt"].contains(transport) else { throw ValidationError("--transport must be rest or mqtt") }
         guard hostileEvery >= 0 else { throw ValidationError("--hostile-every must be 0 or more") }
         guard ["sqlite", "postgres"].contains(storage) else { throw ValidationError("--storage must be sqlite or postgres") }
         if external, nodes != nil { throw ValidationError("--external is --nodes 1: give one of them") }
+        if let rate, duration == nil {
+            guard transport == "mqtt", rate > 0 else { throw ValidationError("--rate paces --duration, or the publisher of --transport mqtt; it must be positive") }
+        }
         if let duration {
-            guard duration > 0, rate > 0 else { throw ValidationError("--duration and --rate must be positive") }
+            guard duration > 0, (rate ?? 1) > 0 else { throw ValidationError("--duration and --rate must be positive") }
             guard transport == "rest", storage == "sqlite", nodes == nil, !external, hostileEvery == 0 else {
                 throw ValidationError("--duration measures the gateway in this process over REST: drop --transport, --storage, --nodes, --external and --hostile-every")
             }
@@ -115,7 +121,8 @@ struct Bench: AsyncParsableCommand {
         runner.clients = clients
         runner.transport = transport
         runner.hostileEvery = hostileEvery
-        runner.steady = duration.map { BenchRunner.SteadyLoad(seconds: $0, perSecond: rate) }
+        runner.steady = duration.map { BenchRunner.SteadyLoad(seconds: $0, perSecond: rate ?? 28) }
+        runner.mqttRate = transport == "mqtt" ? rate : nil
         let counts = try nodeCounts() ?? (external ? [1] : nil)
         if storage == "sqlite" && counts == nil {
             try await runner.run()

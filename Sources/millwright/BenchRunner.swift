@@ -28,6 +28,8 @@ struct BenchRunner {
     var hostileEvery = 0
     /// `--duration`: a steady rate instead of a burst, for the resident-memory check.
     var steady: SteadyLoad?
+    /// MQTT messages a second from the publisher; nil: as fast as it can.
+    var mqttRate: Int?
 
     struct SteadyLoad {
         var seconds: Int
@@ -358,6 +360,10 @@ extension BenchRunner {
         try await withThrowingTaskGroup(of: Void.self) { group in
             var inFlight = 0
             for i in 0..<n {
+                if let mqttRate, i % 10 == 0 {
+                    // Paced in steps of 10 messages, on a fixed schedule.
+                    try await Task.sleep(until: started + .seconds(Double(i) / Double(mqttRate)), clock: .continuous)
+                }
                 if inFlight >= 256 { try await group.next(); inFlight -= 1 }
                 let cam = i % assets
                 let payload = #"{"detection_id":"m-\#(i)","camera_id":"BENCH-\#(cam)","timestamp":"\#(Timestamps.format(Date()))","defect_class":"crack","confidence":0.9}"#
@@ -383,6 +389,7 @@ extension BenchRunner {
             "ratio_to_mosquitto_relay": round2(rate / relay),
             "stored": stored,
             "setup": ["transport": "mqtt (QoS 1, mosquitto on loopback)", "store": "sqlite (WAL, synchronous=FULL)", "detections": n,
+                      "publisher_rate_per_s": mqttRate.map { "\($0)" } ?? "as fast as it can",
                       "ack": "PUBACK after commit", "build": Self.buildKind] as [String: Any],
         ]
     }
