@@ -216,6 +216,7 @@ public final class MQTTClient: @unchecked Sendable {
     private var lastCloseError: MQTTError?
     private var lastTransportError: Error?
     private var timer: Scheduled<Void>?
+    private var timerDeadline: NIODeadline?
     private var reconnectTask: Scheduled<Void>?
     private var publishPromises: [OperationID: EventLoopPromise<PublishResult>] = [:]
     private var subscribePromises: [OperationID: EventLoopPromise<SubAckPacket>] = [:]
@@ -612,11 +613,16 @@ public final class MQTTClient: @unchecked Sendable {
     }
 
     private func rescheduleTimer() {
+        let deadline = shutDown ? nil : session.nextDeadline
+        // Most actions (an acknowledgement, a delivery) leave the deadline where it was.
+        if timer != nil, deadline == timerDeadline { return }
         timer?.cancel()
         timer = nil
-        guard !shutDown, let deadline = session.nextDeadline else { return }
+        timerDeadline = deadline
+        guard let deadline else { return }
         timer = eventLoop.scheduleTask(deadline: deadline) { [self] in
             timer = nil
+            timerDeadline = nil
             perform(session.tick(now: .now()))
         }
     }
