@@ -153,6 +153,8 @@ let package = Package(
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "Logging", package: "swift-log"),
         ], path: "Tests/MillwrightTesting"),
         .testTarget(name: "MillwrightCoreTests", dependencies: ["MillwrightCore"]),
         // The YAML loader and each system's typed options, read through the CMMS registry.

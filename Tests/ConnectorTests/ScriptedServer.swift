@@ -43,9 +43,9 @@ final class ScriptedServer: Sendable {
 
     let baseURL: String
     let log: Log
-    private let server: Task<Void, Error>
+    private let server: LocalHTTPServer
 
-    private init(baseURL: String, log: Log, server: Task<Void, Error>) { self.baseURL = baseURL; self.log = log; self.server = server }
+    private init(baseURL: String, log: Log, server: LocalHTTPServer) { self.baseURL = baseURL; self.log = log; self.server = server }
 
     static func start(_ script: @escaping @Sendable (Request) async -> Answer) async throws -> ScriptedServer {
         let log = Log()
@@ -63,12 +63,10 @@ final class ScriptedServer: Sendable {
             return Response(status: .init(code: a.status), headers: fields, body: .init(byteBuffer: ByteBuffer(string: a.body)))
         }
         for m in [HTTPRequest.Method.get, .post, .put, .patch, .delete] { router.on("**", method: m, use: handler) }
-        let port = PortBox()
-        let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)), onServerRunning: { port.set($0.localAddress?.port ?? 0) })
-        let server = Task { try await app.runService(gracefulShutdownSignals: []) }
-        return ScriptedServer(baseURL: "http://127.0.0.1:\(try await port.wait())", log: log, server: server)
+        let server = try await LocalHTTPServer.start(router)
+        return ScriptedServer(baseURL: server.baseURL, log: log, server: server)
     }
 
-    func stop() { server.cancel() }
+    func stop() { server.stop() }
     var requests: [Request] { get async { await log.requests } }
 }

@@ -26,7 +26,7 @@ import Testing
     }
 
     /// A receiver that keeps what it is sent and answers `{"id":"T-1"}`.
-    func receiver() async throws -> (url: String, received: Received, server: Task<Void, Error>) {
+    func receiver() async throws -> (url: String, received: Received, server: LocalHTTPServer) {
         let received = Received()
         let router = Hummingbird.Router()
         router.post("/hook") { request, _ in
@@ -37,15 +37,13 @@ import Testing
             await received.add(headers, Data(body.readableBytesView))
             return Response(status: .accepted, body: .init(byteBuffer: ByteBuffer(string: #"{"id":"T-1"}"#)))
         }
-        let port = PortBox()
-        let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)), onServerRunning: { port.set($0.localAddress?.port ?? 0) })
-        let server = Task { try await app.runService(gracefulShutdownSignals: []) }
-        return ("http://127.0.0.1:\(try await port.wait())/hook", received, server)
+        let server = try await LocalHTTPServer.start(router)
+        return (server.baseURL + "/hook", received, server)
     }
 
     @Test func signedPostThatAReceiverCanVerify() async throws {
         let (url, received, server) = try await receiver()
-        defer { server.cancel() }
+        defer { server.stop() }
 
         var settings = TestCMMS(name: "hook", kind: "webhook", baseURL: url)
         settings.options["secret_env"] = "s3cret"
@@ -81,7 +79,7 @@ import Testing
     /// under the plant's own names, beside the work order.
     @Test func titleTemplateAndFieldsArriveInTheEnvelope() async throws {
         let (url, received, server) = try await receiver()
-        defer { server.cancel() }
+        defer { server.stop() }
         var settings = TestCMMS(name: "hook", kind: "webhook", baseURL: url)
         settings.options["secret_env"] = "s3cret"
         settings.titleTemplate = "{defect} at {asset_name}, zone {zone}, camera {camera}, order {production_order}"

@@ -6,18 +6,15 @@ import Hummingbird
 public struct RunningEmulator: Sendable {
     public let state: EmulatorState
     public let baseURL: String
-    public let server: Task<Void, Error>
+    let server: LocalHTTPServer
 
     public static func start(options: EmulatorOptions = EmulatorOptions(), _ makeRouter: (EmulatorState) -> Hummingbird.Router<BasicRequestContext>) async throws -> RunningEmulator {
         let state = EmulatorState(options: options)
-        let port = PortBox()
-        let app = Application(router: makeRouter(state), configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-                              onServerRunning: { port.set($0.localAddress?.port ?? 0) })
-        let server = Task { try await app.runService(gracefulShutdownSignals: []) }
-        return RunningEmulator(state: state, baseURL: "http://127.0.0.1:\(try await port.wait())", server: server)
+        let server = try await LocalHTTPServer.start(makeRouter(state))
+        return RunningEmulator(state: state, baseURL: server.baseURL, server: server)
     }
 
-    public func stop() { server.cancel() }
+    public func stop() { server.stop() }
 }
 
 /// The port a test server bound.
