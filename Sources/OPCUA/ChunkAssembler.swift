@@ -118,6 +118,7 @@ public struct ChunkAssembler {
         }
         if chunk.header.chunkType == .abort {
             partial = nil
+            // The reason is only informative: a malformed one does not change what happens.
             let reason = try? ErrorMessage(abortBody: opened.body)
             return .aborted(requestId: opened.requestId, reason)
         }

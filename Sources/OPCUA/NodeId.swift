@@ -19,8 +19,6 @@ public struct NodeId: Hashable, Sendable, CustomStringConvertible {
         self.init(namespaceIndex: namespaceIndex, .numeric(numeric))
     }
 
-    public static let null = NodeId(numeric: 0)
-
     /// The text form of Part 6 §5.3.1.10: `ns=1;s=Cam`, `i=85`.
     public var description: String {
         let ns = namespaceIndex == 0 ? "" : "ns=\(namespaceIndex);"
@@ -152,17 +150,10 @@ extension ExpandedNodeId: OPCUABinaryCodable {
     }
 }
 
-/// The namespace-0 NodeIds this module names (NodeIds.csv).
+/// The namespace-0 NodeIds (NodeIds.csv) of the secure channel's first messages, which the next
+/// step under #14 encodes as ExtensionObjects.
 extension NodeId {
-    /// Part 6 §5.2.2.15 / Part 4: the DataType ids a Variant's structures and the transport use.
-    public static let boolean = NodeId(numeric: 1)
-    public static let string = NodeId(numeric: 12)
-    public static let structure = NodeId(numeric: 22)
-    public static let baseDataType = NodeId(numeric: 24)
-    /// The binary encodings of the secure channel's first messages (next step under #14).
     public static let openSecureChannelRequestEncodingDefaultBinary = NodeId(numeric: 446)
     public static let openSecureChannelResponseEncodingDefaultBinary = NodeId(numeric: 449)
     public static let serviceFaultEncodingDefaultBinary = NodeId(numeric: 397)
-    public static let objectsFolder = NodeId(numeric: 85)
-    public static let server = NodeId(numeric: 2253)
 }
