@@ -44,6 +44,10 @@ let package = Package(
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: instrumented),
+        // OPC UA (Parts 4 and 6), sans-I/O: binary codec and UA-TCP framing so far (#14).
+        .target(name: "OPCUA", dependencies: [
+            .product(name: "NIOCore", package: "swift-nio"),
+        ], exclude: ["Spec"], swiftSettings: instrumented),
         // Notifications: our own SMTP client (STARTTLS, AUTH) on SwiftNIO, signed webhooks, MQTT;
         // per-recipient throttle, digests, pick lists.
         .target(name: "Notify", dependencies: [
@@ -165,6 +169,10 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
+        .testTarget(name: "OPCUATests", dependencies: [
+            "OPCUA",
+            .product(name: "NIOCore", package: "swift-nio"),
+        ]),
         .testTarget(name: "EvidenceTests", dependencies: ["MillwrightCore", "Evidence"], resources: [.copy("Golden")]),
         // Each connector against its emulator, and both against the official specs in Tests/Fixtures/specs.
         .testTarget(name: "ConnectorTests", dependencies: [
@@ -225,7 +233,7 @@ let package = Package(
 )
 
 if fuzzing {
-    for (name, dependencies) in [("FuzzMQTTDecoder", ["MQTT"]), ("FuzzAdapters", ["Ingest"]), ("FuzzPipeline", ["Ingest", "MillwrightCore", "Evidence"]),
+    for (name, dependencies) in [("FuzzMQTTDecoder", ["MQTT"]), ("FuzzOPCUADecoder", ["OPCUA"]), ("FuzzAdapters", ["Ingest"]), ("FuzzPipeline", ["Ingest", "MillwrightCore", "Evidence"]),
                                  ("FuzzJSONParser", ["MillwrightCore"])] {
         package.targets.append(.executableTarget(
             name: name, dependencies: dependencies.map { .target(name: $0) }, path: "Fuzz/\(name.dropFirst(4))",
