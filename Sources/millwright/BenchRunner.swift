@@ -144,7 +144,7 @@ struct BenchRunner {
         // cameras left; its other detections repeat incidents opened before. New work orders
         // come at an even pace through the run, as on a line, not all in the first batch.
         let perClient = detections / clients / batch
-        let defects = ["crack", "corrosion", "misalignment", "dent"]
+        let defects = Self.defects
         var bodies: [[[String]]] = Array(repeating: [], count: clients)
         var n = 0
         for k in 0..<(perClient * clients) {
@@ -169,16 +169,7 @@ struct BenchRunner {
                         let target = (i * clients + c) % urls.count
                         let url = urls[target]
                         if hostileEvery > 0, i % hostileEvery == hostileEvery - 1 { try await sendHostile(url: url, http: http) }
-                        var req = HTTPClientRequest(url: url)
-                        req.method = .POST
-                        req.headers.add(name: "Authorization", value: "Bearer bench")
-                        req.headers.add(name: "Content-Type", value: "application/json")
-                        req.body = .bytes(ByteBuffer(string: body.joined(separator: Timestamps.format(Date()))))
-                        let t0 = ContinuousClock.now
-                        let resp = try await http.execute(req, timeout: .seconds(60))
-                        let answer = try await resp.body.collect(upTo: 16 << 20)
-                        guard resp.status == .accepted else { throw BenchError.status(Int(resp.status.code), url, String(buffer: answer)) }
-                        lat.append((ContinuousClock.now - t0).seconds * 1000)
+                        lat.append(try await postAccepted(body.joined(separator: Timestamps.format(Date())), to: url, http: http))
                         sentTo[target] += batch
                     }
                     return (lat, sentTo)
@@ -219,16 +210,7 @@ struct BenchRunner {
                 n += 1
                 return #"{"detection_id":"s-\#(n)","camera_id":"BENCH-\#(n % assets)","timestamp":"\#(Timestamps.format(Date()))","defect_class":"crack","confidence":0.9,"bbox":{"x":10,"y":10,"width":50,"height":20}}"#
             }
-            var req = HTTPClientRequest(url: url)
-            req.method = .POST
-            req.headers.add(name: "Authorization", value: "Bearer bench")
-            req.headers.add(name: "Content-Type", value: "application/json")
-            req.body = .bytes(ByteBuffer(string: "[" + items.joined(separator: ",") + "]"))
-            let t0 = ContinuousClock.now
-            let resp = try await http.execute(req, timeout: .seconds(60))
-            let answer = try await resp.body.collect(upTo: 16 << 20)
-            guard resp.status == .accepted else { throw BenchError.status(Int(resp.status.code), url, String(buffer: answer)) }
-            latencies.append((ContinuousClock.now - t0).seconds * 1000)
+            latencies.append(try await postAccepted("[" + items.joined(separator: ",") + "]", to: url, http: http))
             sent += perBatch
             next += interval
             if next > ContinuousClock.now { try await Task.sleep(until: next, clock: .continuous) }
@@ -252,7 +234,7 @@ struct BenchRunner {
     /// into a fresh store's detections table in transactions of `batch` at the same durability
     /// (WAL, synchronous=FULL), with none of the gateway's logic.
     func sqliteCeiling(path: String) async throws -> Double {
-        let defects = ["crack", "corrosion", "misalignment", "dent"]
+        let defects = Self.defects
         let now = Date()
         let rows = (0..<(detections / batch * batch)).map { n in
             Detection(detectionId: "ceiling-\(n)", cameraId: "BENCH-\(n % assets)", timestamp: now, defectClass: defects[n % defects.count], confidence: 0.9,
@@ -291,14 +273,27 @@ struct BenchRunner {
     func sendHostile(url: String, http: HTTPClient) async throws {
         let huge = String(repeating: "x", count: 6 << 20)
         let body = #"{"camera_id":"BENCH-0","timestamp":"\#(Timestamps.format(Date()))","defect_class":"crack","confidence":0.9,"tracking_id":"\#(huge)"}"#
+        let (status, _) = try await post(body, to: url, http: http)
+        guard status == 422 else { throw BenchError.status(Int(status), url, "a 6 MB tracking_id must be refused with 422") }
+    }
+
+    /// POSTs a JSON body with the bench's API key; the answer's status and body.
+    func post(_ body: String, to url: String, http: HTTPClient) async throws -> (status: UInt, body: ByteBuffer) {
         var req = HTTPClientRequest(url: url)
         req.method = .POST
         req.headers.add(name: "Authorization", value: "Bearer bench")
         req.headers.add(name: "Content-Type", value: "application/json")
         req.body = .bytes(ByteBuffer(string: body))
         let resp = try await http.execute(req, timeout: .seconds(60))
-        _ = try await resp.body.collect(upTo: 1 << 20)
-        guard resp.status == .unprocessableEntity else { throw BenchError.status(Int(resp.status.code), url, "a 6 MB tracking_id must be refused with 422") }
+        return (resp.status.code, try await resp.body.collect(upTo: 16 << 20))
+    }
+
+    /// POSTs a batch that must be accepted (202); milliseconds until the answer.
+    func postAccepted(_ body: String, to url: String, http: HTTPClient) async throws -> Double {
+        let started = ContinuousClock.now
+        let (status, answer) = try await post(body, to: url, http: http)
+        guard status == 202 else { throw BenchError.status(Int(status), url, String(buffer: answer)) }
+        return (ContinuousClock.now - started).seconds * 1000
     }
 
 
@@ -308,6 +303,8 @@ struct BenchRunner {
     #else
     static let buildKind = "release"
     #endif
+
+    static let defects = ["crack", "corrosion", "misalignment", "dent"]
 
     /// Stands for the send time in a pre-built body.
     static let now = "$NOW$"
