@@ -1,3 +1,4 @@
+import Foundation
 import Hummingbird
 import Logging
 import ServiceLifecycle
@@ -26,5 +27,19 @@ public struct LocalHTTPServer: Sendable {
     public func stop() {
         let group = group
         Task { await group.triggerGracefulShutdown() }
+    }
+}
+
+/// The port a test server bound.
+final class PortBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var port: Int?
+    func set(_ p: Int) { lock.withLock { port = p } }
+    func wait() async throws -> Int {
+        for _ in 0..<500 {
+            if let p = lock.withLock({ port }) { return p }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        throw CancellationError()
     }
 }

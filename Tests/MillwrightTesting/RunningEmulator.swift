@@ -16,18 +16,3 @@ public struct RunningEmulator: Sendable {
 
     public func stop() { server.stop() }
 }
-
-/// The port a test server bound.
-public final class PortBox: @unchecked Sendable {
-    private let lock = NSLock()
-    private var port: Int?
-    public init() {}
-    public func set(_ p: Int) { lock.withLock { port = p } }
-    public func wait() async throws -> Int {
-        for _ in 0..<500 {
-            if let p = lock.withLock({ port }) { return p }
-            try await Task.sleep(for: .milliseconds(10))
-        }
-        throw CancellationError()
-    }
-}
