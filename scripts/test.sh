@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the whole test suite on a fresh machine: installs system packages, builds, tests,
-# holds the running API to its OpenAPI document (schemathesis), then fuzzes the MQTT decoder
-# and the adapters briefly.
+# holds the running API to its OpenAPI document (schemathesis), then runs the fuzzers of
+# scripts/fuzz.sh briefly.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh

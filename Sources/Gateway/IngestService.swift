@@ -143,7 +143,6 @@ public final class IngestService: Service, Sendable {
         metrics.rejected(count: rejected.count)
         var newWork = false
         var byStatus: [DetectionStatus: Int] = [:]
-        defer { for (status, count) in byStatus { metrics.detections(status, count: count) } }
         for (o, d) in zip(outcomes, good) where !o.duplicate {
             for notice in o.floor {
                 switch notice {
@@ -169,6 +168,7 @@ public final class IngestService: Service, Sendable {
                 log.debug("detection stored", metadata: ["status": "\(o.status.rawValue)"])
             }
         }
+        for (status, count) in byStatus { metrics.detections(status, count: count) }
         if newWork { wake.signalAll() }
         return Gateway.IngestReport(accepted: outcomes, rejected: rejected, format: used?.rawValue)
     }
