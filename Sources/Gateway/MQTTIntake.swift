@@ -19,6 +19,11 @@ public struct MQTTIntake: Service {
     /// Their payloads' bytes at once (a message larger than this still goes, alone).
     static let concurrentIngestBytes = 16 * 1024 * 1024
 
+    /// Whether a message of `size` payload bytes may start being stored beside those in flight.
+    static func mayStart(size: Int, inFlight: Int, inFlightBytes: Int) -> Bool {
+        inFlight == 0 || (inFlight < concurrentIngests && inFlightBytes + size <= concurrentIngestBytes)
+    }
+
     var gateway: Gateway { bridge.gateway }
     var settings: MQTTSettings { bridge.settings }
     var client: MQTTClient { bridge.client }
@@ -54,8 +59,7 @@ public struct MQTTIntake: Service {
                 }
                 gateway.mqttStatus.messageReceived(at: Date())
                 let size = message.payload.readableBytes
-                while inFlight.current >= Self.concurrentIngests
-                        || (inFlight.current > 0 && inFlightBytes.current + size > Self.concurrentIngestBytes) {
+                while !Self.mayStart(size: size, inFlight: inFlight.current, inFlightBytes: inFlightBytes.current) {
                     await slotFreed.wait(timeout: .seconds(1))
                 }
                 inFlight.add(1)
