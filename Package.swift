@@ -27,6 +27,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-auth", from: "2.5.0"),
     ],
     targets: [
         // Pure domain logic: validation, confirmation, incidents, severity, priority,
@@ -122,9 +123,19 @@ let package = Package(
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
+        // Named users (21 CFR Part 11): bcrypt passwords, TOTP, login sessions, electronic
+        // signatures checked at the moment of signing, lockout after failed attempts.
+        .target(name: "Accounts", dependencies: [
+            "MillwrightCore", "Store",
+            .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
+            .product(name: "HummingbirdOTP", package: "hummingbird-auth"),
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "Metrics", package: "swift-metrics"),
+        ]),
         // HTTP API (Hummingbird 2).
         .target(name: "Server", dependencies: [
-            "MillwrightCore", "Gateway", "Store", "Evidence", "Connectors", "Ingest",
+            "MillwrightCore", "Gateway", "Store", "Evidence", "Connectors", "Ingest", "Accounts",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdCore", package: "hummingbird"),
             .product(name: "HummingbirdTLS", package: "hummingbird"),
@@ -140,6 +151,7 @@ let package = Package(
         .target(name: "LocalServers"),
         .executableTarget(name: "millwright", dependencies: [
             "MillwrightCore", "Config", "Store", "StorePostgres", "Connectors", "Emulators", "Gateway", "Server", "Ingest", "Evidence", "MQTT", "CStdio",
+            "Accounts",
             "LocalServers",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),

@@ -7,7 +7,7 @@ import Yams
 public enum ConfigLoader {
     static let topLevel = ["server", "storage", "evidence", "cmms", "assets", "defects", "incidents", "priority", "site",
                            "shifts", "technicians", "inventory", "shadow", "auth", "mqtt", "dispatch", "notifications", "procedures",
-                           "routing", "escalation", "audit", "node_id"]
+                           "routing", "escalation", "audit", "node_id", "compliance"]
 
     /// `cmmsKinds` are the systems this build speaks (`CMMSRegistry.all`): each reads its own
     /// block, so the loader keeps no list of kinds or options.
@@ -169,6 +169,7 @@ public enum ConfigLoader {
                 s.planning.notifications.recipients.merge(own) { _, technician in technician }
             case "escalation": s.planning.escalation = try escalation(n)
             case "audit": s.audit = try audit(n, resolvePath: resolvePath)
+            case "compliance": s.compliance = try compliance(n)
             default:
                 break
             }

@@ -25,23 +25,30 @@ extension MQTTBridge {
     /// The broker may have lost messages: a warning in the log, a record in the audit trail and
     /// a message to `recipients` (`mqtt.alert`) on their configured channels.
     func raiseBrokerAlert(kind: String, text: String, facts: [OperatorAlert.Fact], recipients: [String], now: Date = Date()) async {
+        await gateway.raiseAlert(kind: kind, subject: "mqtt", text: text, facts: facts, recipients: recipients, now: now)
+    }
+}
+
+extension Gateway {
+    /// Something about the gateway itself an operator must hear of: a warning in the log, a
+    /// record in the audit trail and a message to `recipients` on their configured channels.
+    public func raiseAlert(kind: String, subject: String, text: String, facts: [OperatorAlert.Fact], recipients: [String], now: Date = Date()) async {
         var meta: Logger.Metadata = ["alert": "\(kind)"]
         for f in facts { meta[f.name] = "\(f.value)" }
-        let store = gateway.store, logger = gateway.logger
         logger.warning("\(text)", metadata: meta)
         var data: [String: JSONValue] = ["text": .string(text), "notified": .array(recipients.map { .string($0) })]
         for f in facts { data[f.name] = .string(f.value) }
-        do { try await store.recordAlert(kind: kind, subject: "mqtt", data: data, now: now) } catch {
-            logger.error("could not record the broker alert in the audit trail", metadata: ["error": "\(error)"])
+        do { try await store.recordAlert(kind: kind, subject: subject, data: data, now: now) } catch {
+            logger.error("could not record the alert in the audit trail", metadata: ["error": "\(error)"])
         }
         guard !recipients.isEmpty else { return }
-        let bus = gateway.floorEvents
+        let bus = floorEvents
         let config: NotifierConfiguration
         do {
-            config = try NotifierConfiguration(gateway.settings.planning.notifications, timeZone: TimeZone(identifier: gateway.settings.site.timezone) ?? .gmt,
+            config = try NotifierConfiguration(settings.planning.notifications, timeZone: TimeZone(identifier: settings.site.timezone) ?? .gmt,
                                                mqttPublish: { topic, payload in bus.publish(.notification(topic: topic, payload: payload)) })
         } catch {
-            logger.error("broker alert not sent: notifications are misconfigured", metadata: ["error": "\(error)"])
+            logger.error("alert not sent: notifications are misconfigured", metadata: ["error": "\(error)"])
             return
         }
         let notifier = Notifier(configuration: config, logger: logger)

@@ -21,6 +21,8 @@ public enum AuditChain {
         private let checkpoints: [Int64: [AuditCheckpoint]]
         private let furthest: AuditCheckpoint?
         private var prev = AuditRecord.genesis
+        /// The record before this one: the one a signature record signs.
+        private var previous: AuditRecord?
         private var expectedSeq: Int64 = 1
         public private(set) var checked = 0
         /// The seal marker's seq, once passed.
@@ -56,6 +58,10 @@ public enum AuditChain {
                 if cp.head != r.hash { return Break(seq: r.seq, reason: "differs from the checkpoint of \(cp.at)\(Self.place(cp)): the record was rewritten") }
                 checkpointsMatched += 1
             }
+            if r.kind == SignatureManifest.auditKind, let problem = SignatureManifest.bindingProblem(signature: r, signed: previous) {
+                return Break(seq: r.seq, reason: "signature \(problem)")
+            }
+            previous = r
             prev = r.hash
             expectedSeq = r.seq + 1
             checked += 1

@@ -24,6 +24,7 @@ public struct Settings: Sendable {
     /// Values the configuration took from the environment (`${VAR}`, `*_env`): never printed.
     public var environmentValues: Set<String> = []
     public var audit = AuditSettings()
+    public var compliance = ComplianceSettings()
 
     public init() {}
 

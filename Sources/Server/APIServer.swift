@@ -1,3 +1,4 @@
+import Accounts
 import Connectors
 import Evidence
 import Foundation
@@ -15,11 +16,19 @@ public struct APIServer: Sendable {
     public let gateway: Gateway
     public let keyring: APIKeyring
     public let registry: PrometheusCollectorRegistry
+    public let accounts: Accounts
 
     public init(gateway: Gateway, registry: PrometheusCollectorRegistry) {
         self.gateway = gateway
         self.keyring = APIKeyring(keys: gateway.settings.apiKeys)
         self.registry = registry
+        let contacts = gateway.settings.compliance.securityContacts
+        self.accounts = Accounts(store: gateway.store, settings: gateway.settings.compliance,
+                                 timeZone: TimeZone(identifier: gateway.settings.site.timezone) ?? .gmt) { [gateway] user in
+            await gateway.raiseAlert(kind: "security.alert", subject: "user:\(user)",
+                                     text: "user \(user) is locked after repeated failed password attempts",
+                                     facts: [.init("user", user)], recipients: contacts)
+        }
     }
 
     public typealias Handler = @Sendable (Request, MillwrightContext) async throws -> Response
@@ -59,11 +68,13 @@ public struct APIServer: Sendable {
                 guard let w = try await gateway.store.workOrder(id: try ctx.parameters.require("id")) else { throw notFound("work order") }
                 return json(w)
             },
-            Route(method: .post, path: "/v1/work-orders/{id}/redrive") { _, ctx in
+            Route(method: .post, path: "/v1/work-orders/{id}/redrive") { request, ctx in
                 try ctx.require(.admin)
                 let id = try ctx.parameters.require("id")
+                let input = try await optionalJSONObject(request, example: "{\"signature\": {\"user\", \"password\", \"meaning\"}}")
+                let signature = try await sign("redrive", input, ctx)
                 do {
-                    guard try await gateway.store.redrive(workOrderId: id, by: ctx.caller?.name ?? "?", now: Date()) else {
+                    guard try await gateway.store.redrive(workOrderId: id, by: signature?.user ?? ctx.caller?.name ?? "?", signature: signature, now: Date()) else {
                         throw Problem(.conflict, type: "not-dead-lettered", detail: "work order \(id) is not dead-lettered, quarantined or waiting for review; only those can be re-driven")
                     }
                 } catch StoreError.notFound { throw notFound("work order") }
@@ -86,6 +97,9 @@ public struct APIServer: Sendable {
                 return json(ClusterView(node: store.node, shared: store.isShared, leaseSeconds: store.lease, nodes: nodes))
             },
             Route(method: .get, path: "/v1/cmms/check", handler: cmmsCheck),
+            Route(method: .post, path: "/v1/login", handler: login),
+            Route(method: .post, path: "/v1/logout", handler: logout),
+            Route(method: .get, path: "/v1/audit", handler: listAudit),
             Route(method: .get, path: "/", handler: { _, _ in Dashboard.response() }),
         ]
     }
@@ -94,7 +108,7 @@ public struct APIServer: Sendable {
         let router = Hummingbird.Router(context: MillwrightContext.self)
         router.add(middleware: ProblemMiddleware())
         router.add(middleware: MethodNotAllowedMiddleware(routes: routes.map { ($0.method, $0.path) }))
-        router.add(middleware: AuthMiddleware(keyring: keyring))
+        router.add(middleware: AuthMiddleware(keyring: keyring, accounts: accounts))
         for r in routes { router.on(RouterPath(r.path), method: r.method, use: r.handler) }
         return router
     }
@@ -206,7 +220,7 @@ public struct APIServer: Sendable {
         var req = request
         let body = try await req.collectBody(upTo: 64 << 10)
         guard let input = try? JSONValue.parse(Data(body.readableBytesView)), input.objectValue != nil else {
-            throw Problem(.badRequest, type: "invalid-json", detail: "body must be a JSON object {\"verdict\": \"false_positive\"|\"confirmed\", \"by\": …, \"note\": …}")
+            throw Problem(.badRequest, type: "invalid-json", detail: "body must be a JSON object {\"verdict\": \"false_positive\"|\"confirmed\", \"by\": …, \"note\": …, \"signature\": …}")
         }
         guard let verdict = input["verdict"]?.stringValue, ["false_positive", "confirmed"].contains(verdict) else {
             throw Problem(.unprocessableContent, type: "invalid-feedback", detail: "verdict must be \"false_positive\" or \"confirmed\"",
@@ -218,9 +232,12 @@ public struct APIServer: Sendable {
                               errors: [ProblemItem(index: nil, field: field, problem: "must be a string")])
             }
         }
+        let signature = try await sign("feedback", input, ctx)
         do {
+            // A signed verdict is the signer's, whatever `by` says.
             _ = try await gateway.store.feedback(incidentId: id, falsePositive: verdict == "false_positive",
-                                                 by: input["by"]?.stringValue ?? ctx.caller?.name, note: input["note"]?.stringValue, now: Date())
+                                                 by: signature?.user ?? input["by"]?.stringValue ?? ctx.caller?.name, note: input["note"]?.stringValue,
+                                                 signature: signature, now: Date())
         } catch StoreError.notFound { throw notFound("incident") }
         return json(try await gateway.store.incident(id: id))
     }

@@ -1,3 +1,4 @@
+import Accounts
 import Crypto
 import Foundation
 import Hummingbird
@@ -49,6 +50,8 @@ public enum Permission: String, Sendable {
 public struct MillwrightContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     public var caller: (name: String, role: APIRole)?
+    /// Set when the caller is a named person logged in with a session token, not an API key.
+    public var sessionUser: String?
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
         caller = nil
@@ -57,11 +60,12 @@ public struct MillwrightContext: RequestContext {
     public var maxUploadSize: Int { 8 << 20 }
 }
 
-/// Checks the Bearer key of every request except the open endpoints.
+/// Checks the Bearer key (or a named user's session token) of every request except the open endpoints.
 struct AuthMiddleware: RouterMiddleware {
     typealias Context = MillwrightContext
     let keyring: APIKeyring
-    static let open: Set<String> = ["/healthz", "/", "/dashboard"]
+    let accounts: Accounts
+    static let open: Set<String> = ["/healthz", "/", "/dashboard", "/v1/login"]
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         if Self.open.contains(request.uri.path) { return try await next(request, context) }
@@ -72,10 +76,20 @@ struct AuthMiddleware: RouterMiddleware {
         guard let header = request.headers[.authorization], header.lowercased().hasPrefix("bearer ") else {
             throw Problem(.unauthorized, type: "unauthorized", detail: "send Authorization: Bearer <api key>")
         }
-        guard let caller = keyring.identify(bearer: String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces)) else {
+        let bearer = String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces)
+        var context = context
+        if bearer.hasPrefix(Accounts.tokenPrefix) {
+            guard let user = try await accounts.resume(token: bearer) else {
+                throw Problem(.unauthorized, type: "session-expired", detail: "the session has ended (logged out, idle too long, or the account was locked); log in again")
+            }
+            context.caller = (user.name, user.role.apiRole)
+            context.sessionUser = user.name
+            context.logger[metadataKey: "user"] = "\(user.name)"
+            return try await next(request, context)
+        }
+        guard let caller = keyring.identify(bearer: bearer) else {
             throw Problem(.unauthorized, type: "unauthorized", detail: "the API key is not valid")
         }
-        var context = context
         context.caller = caller
         context.logger[metadataKey: "api_key"] = "\(caller.name)"
         return try await next(request, context)

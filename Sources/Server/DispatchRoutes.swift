@@ -108,11 +108,13 @@ extension APIServer {
         var req = request
         let body = try await req.collectBody(upTo: 64 << 10)
         var by = ctx.caller?.name ?? "api"
+        var input: JSONValue?
         if body.readableBytes > 0 {
-            guard let input = try? JSONValue.parse(Data(body.readableBytesView)), input.objectValue != nil else {
+            guard let parsed = try? JSONValue.parse(Data(body.readableBytesView)), parsed.objectValue != nil else {
                 throw Problem(.badRequest, type: "invalid-json", detail: "body must be empty or a JSON object {\"by\": \"T-114\"}")
             }
-            if let who = input["by"] {
+            input = parsed
+            if let who = parsed["by"] {
                 guard let s = who.stringValue, !s.isEmpty, s.count <= 200 else {
                     throw Problem(.unprocessableContent, type: "invalid-ack", detail: "by must be a non-empty string of at most 200 characters",
                                   errors: [ProblemItem(index: nil, field: "by", problem: "must be a non-empty string ≤ 200 characters")])
@@ -120,9 +122,11 @@ extension APIServer {
                 by = s
             }
         }
+        let signature = try await sign("acknowledgement", input, ctx)
+        if let signature { by = signature.user }
         let workOrderId = try await gateway.store.workOrder(id: id)?.id ?? id
         let ack: Store.Acknowledgement
-        do { ack = try await gateway.store.acknowledge(workOrderId: workOrderId, by: by, now: Date()) } catch StoreError.notFound { throw notFound("work order") }
+        do { ack = try await gateway.store.acknowledge(workOrderId: workOrderId, by: by, signature: signature, now: Date()) } catch StoreError.notFound { throw notFound("work order") }
         gateway.wakePlanning()
         switch ack {
         case .acknowledged(let at, let who): return json(AckResponse(workOrderId: workOrderId, acknowledgedAt: at, acknowledgedBy: who, changed: true))

@@ -238,6 +238,33 @@ enum Schema {
             ALTER TABLE work_orders DROP COLUMN repeats_unnoted;
             """)
         }
+        m.registerMigration("v12-users") { db in
+            // Named people (21 CFR Part 11): bcrypt hashes only; failed logins for the lockout
+            // window; login sessions by the SHA-256 of their token, never the token itself.
+            try db.execute(sql: """
+            CREATE TABLE users (
+                name TEXT PRIMARY KEY,
+                full_name TEXT NOT NULL,
+                role TEXT NOT NULL,
+                password_hash TEXT NOT NULL,
+                totp_secret TEXT,
+                disabled INTEGER NOT NULL DEFAULT 0,
+                locked_at REAL,
+                created_at REAL NOT NULL,
+                password_set_at REAL NOT NULL
+            );
+            CREATE TABLE login_failures (user_name TEXT NOT NULL, at REAL NOT NULL);
+            CREATE INDEX login_failures_user ON login_failures(user_name, at);
+            CREATE TABLE user_sessions (
+                token_sha256 TEXT PRIMARY KEY,
+                user_name TEXT NOT NULL,
+                created_at REAL NOT NULL,
+                last_seen REAL NOT NULL
+            );
+            CREATE INDEX user_sessions_user ON user_sessions(user_name);
+            CREATE INDEX audit_kind ON audit(kind, seq);
+            """)
+        }
         return m
     }
 }

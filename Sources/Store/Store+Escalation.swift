@@ -182,11 +182,11 @@ extension Store {
     }
 
     /// `POST /v1/work-orders/{id}/ack`: stops the escalation.
-    public func acknowledge(workOrderId: String, by: String, now: Date = Date()) async throws -> Acknowledgement {
-        try await auditedWrite { db in try Self.acknowledge(workOrderId: workOrderId, by: by, now: now, db: db) }
+    public func acknowledge(workOrderId: String, by: String, signature: SignatureIntent? = nil, now: Date = Date()) async throws -> Acknowledgement {
+        try await auditedWrite { db in try Self.acknowledge(workOrderId: workOrderId, by: by, signature: signature, now: now, db: db) }
     }
 
-    static func acknowledge(workOrderId: String, by: String, now: Date, db: any SQLSession) throws -> Acknowledgement {
+    static func acknowledge(workOrderId: String, by: String, signature: SignatureIntent? = nil, now: Date, db: any SQLSession) throws -> Acknowledgement {
         guard let row = try db.row("SELECT acknowledged_at, acknowledged_by FROM work_orders WHERE id = ?", [workOrderId]) else {
             throw StoreError.notFound("work order \(workOrderId)")
         }
@@ -198,6 +198,7 @@ extension Store {
             try db.run("UPDATE escalations SET state = ?, next_due = NULL WHERE work_order_id = ?", [json(e), workOrderId])
         }
         try db.audit(kind: "work_order.acknowledged", subject: workOrderId, data: ["by": .string(by)], at: now)
+        try db.sign(signature)
         return .acknowledged(at: now, by: by)
     }
 

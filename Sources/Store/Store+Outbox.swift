@@ -190,7 +190,7 @@ extension Store {
         }
     }
 
-    public func redrive(workOrderId: String, by: String, now: Date = Date()) async throws -> Bool {
+    public func redrive(workOrderId: String, by: String, signature: SignatureIntent? = nil, now: Date = Date()) async throws -> Bool {
         try await auditedWrite { db in
             guard let row = try db.row("SELECT * FROM work_orders WHERE id = ?", [workOrderId]) else {
                 throw StoreError.notFound("work order \(workOrderId)")
@@ -201,6 +201,7 @@ extension Store {
             // Its next outcome is news for the floor again.
             try db.run("UPDATE work_orders SET floor_announced = NULL WHERE id = ?", [workOrderId])
             try db.audit(kind: "delivery.redriven", subject: workOrderId, data: ["by": .string(by)], at: now)
+            try db.sign(signature)
             return true
         }
     }
@@ -299,7 +300,8 @@ extension Store {
     }
 
     /// A planner's verdict (`POST /v1/incidents/{id}/feedback`).
-    public func feedback(incidentId: String, falsePositive: Bool, by: String?, note: String?, now: Date = Date()) async throws -> IncidentLifecycle.Transition {
+    public func feedback(incidentId: String, falsePositive: Bool, by: String?, note: String?, signature: SignatureIntent? = nil,
+                         now: Date = Date()) async throws -> IncidentLifecycle.Transition {
         try await auditedWrite { db in
             guard try db.value(as: Bool.self, "SELECT 1 FROM incidents WHERE id = ?", [incidentId]) != nil else {
                 throw StoreError.notFound("incident \(incidentId)")
@@ -308,6 +310,7 @@ extension Store {
             try db.run("INSERT INTO feedback (incident_id, at, verdict, by, note, source) VALUES (?, ?, ?, ?, ?, 'api')",
                            [incidentId, now.dbValue, verdict, by, note])
             try db.audit(kind: "feedback", subject: incidentId, data: ["verdict": .string(verdict), "by": JSONValue(by), "note": JSONValue(note)], at: now)
+            try db.sign(signature)
             return try Self.applyIncidentEvent(.feedback(falsePositive: falsePositive), incident: incidentId, now: now, db: db)
         }
     }

@@ -59,6 +59,7 @@ extension Store {
             v.detections = try db.rows("SELECT * FROM detections WHERE incident_id = ? ORDER BY ts LIMIT 1000", [id]).map { Self.detectionView($0, full: false) }
             let woId: String? = row["w_id"]
             v.timeline = try db.rows("SELECT * FROM audit WHERE subject = ? OR subject = ? ORDER BY seq", [id, woId ?? id]).map(Self.timelineEntry)
+            v.signatures = v.timeline?.filter { $0.kind == SignatureManifest.auditKind }.compactMap { SignatureManifest(auditData: $0.data, at: $0.at) }
             return v
         }
     }

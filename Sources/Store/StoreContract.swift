@@ -23,11 +23,11 @@ public protocol OutboxStore: Sendable {
     func renewDeliveryClaim(workOrderId: String, fence: Int64, now: Date) async throws -> Bool
     func recordDelivery(workOrderId: String, fence: Int64, action: DeliveryState.Action, outcome: DeliveryState.Outcome, duration: TimeInterval, policy: DispatchPolicy, jitter: Double, now: Date) async throws -> DeliveryRecord
     func recoverInFlight(_ scope: Store.RecoveryScope, now: Date) async throws -> Int
-    func redrive(workOrderId: String, by: String, now: Date) async throws -> Bool
+    func redrive(workOrderId: String, by: String, signature: SignatureIntent?, now: Date) async throws -> Bool
     func openDelivered(cmms: String) async throws -> [Store.OpenWorkOrder]
     func markRepeatsNoted(workOrderId: String, count: Int, now: Date) async throws
     func applyCMMSStatus(workOrderId: String, status: CMMSStatus, now: Date) async throws -> IncidentLifecycle.Transition
-    func feedback(incidentId: String, falsePositive: Bool, by: String?, note: String?, now: Date) async throws -> IncidentLifecycle.Transition
+    func feedback(incidentId: String, falsePositive: Bool, by: String?, note: String?, signature: SignatureIntent?, now: Date) async throws -> IncidentLifecycle.Transition
 }
 
 /// Notifications, escalation and acknowledgements; small named values (notifier state).
@@ -41,7 +41,7 @@ public protocol NotificationStore: Sendable {
     func nextEscalationDue() async throws -> Date?
     func advanceEscalation(workOrderId: String, now: Date) async throws -> [EscalationNotice]
     func recordEscalation(_ notice: EscalationNotice, sent: [JSONValue], now: Date) async throws
-    func acknowledge(workOrderId: String, by: String, now: Date) async throws -> Store.Acknowledgement
+    func acknowledge(workOrderId: String, by: String, signature: SignatureIntent?, now: Date) async throws -> Store.Acknowledgement
     func loadValue(_ key: String) async throws -> Data?
     func saveValue(_ key: String, _ value: Data) async throws
     func nodeValueKey(_ name: String) -> String
@@ -119,6 +119,6 @@ public protocol ClusterStore: Sendable {
 
 /// Everything the running gateway needs from its store.
 public typealias GatewayStore = IngestStore & OutboxStore & NotificationStore & EvidenceRecordStore & FloorStore & PlanningStore & QueryStore & AuditStore
-    & ClusterStore
+    & ClusterStore & UserStore
 
 extension Store: IngestStore, OutboxStore, NotificationStore, EvidenceRecordStore, FloorStore, PlanningStore, QueryStore, AuditStore, ClusterStore {}

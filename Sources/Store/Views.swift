@@ -53,6 +53,8 @@ public struct IncidentView: Sendable, Codable, Equatable {
     public var evidenceNote: String?
     public var detections: [DetectionView]?
     public var timeline: [TimelineEntry]?
+    /// Electronic signatures on this incident and its work order (verdicts, acknowledgements, re-drives).
+    public var signatures: [SignatureManifest]?
 }
 
 public struct TimelineEntry: Sendable, Codable, Equatable {

@@ -17,7 +17,7 @@ enum PostgresSchema {
         let statements: [String]
     }
 
-    static let migrations: [Migration] = [v1, v2]
+    static let migrations: [Migration] = [v1, v2, v3]
 
     /// Every node's migrator takes this session-level lock first, so nodes starting together
     /// migrate once: the second waits, then finds the versions recorded.
@@ -256,6 +256,34 @@ enum PostgresSchema {
                                                           - repeats_unnoted)
         """,
         "ALTER TABLE work_orders DROP COLUMN repeats_unnoted",
+    ])
+
+    static let v3 = Migration(version: 3, name: "named users, login failures and sessions (SQLite v12)", statements: [
+        """
+        CREATE TABLE users (
+            name text PRIMARY KEY,
+            full_name text NOT NULL,
+            role text NOT NULL,
+            password_hash text NOT NULL,
+            totp_secret text,
+            disabled bigint NOT NULL DEFAULT 0,
+            locked_at double precision,
+            created_at double precision NOT NULL,
+            password_set_at double precision NOT NULL
+        )
+        """,
+        "CREATE TABLE login_failures (user_name text NOT NULL, at double precision NOT NULL)",
+        "CREATE INDEX login_failures_user ON login_failures(user_name, at)",
+        """
+        CREATE TABLE user_sessions (
+            token_sha256 text PRIMARY KEY,
+            user_name text NOT NULL,
+            created_at double precision NOT NULL,
+            last_seen double precision NOT NULL
+        )
+        """,
+        "CREATE INDEX user_sessions_user ON user_sessions(user_name)",
+        "CREATE INDEX audit_kind ON audit(kind, seq)",
     ])
 
     /// Brings the connection's schema (`search_path`) up to the newest version, creating the
