@@ -19,6 +19,9 @@ public struct AuditKey: Sendable, CustomStringConvertible, CustomDebugStringConv
     public var description: String { "<audit key>" }
     public var debugDescription: String { description }
 
+    /// An HMAC-SHA256 under this key to feed piece by piece (exports are streamed).
+    public func newMAC() -> HMAC<SHA256> { HMAC<SHA256>(key: key) }
+
     func mac(_ parts: [Data]) -> HashedAuthenticationCode<SHA256> {
         var h = HMAC<SHA256>(key: key)
         for p in parts { h.update(data: p) }

@@ -76,7 +76,7 @@ public struct LockoutPolicy: Sendable, Equatable {
 
     /// Whether these failures (including the one just made) lock the account.
     public func locks(failures: [Date], now: Date) -> Bool {
-        failures.filter { now.timeIntervalSince($0) < window && $0 <= now }.count >= attempts
+        failures.filter { now.timeIntervalSince($0) < window }.count >= attempts
     }
 }
 
@@ -156,7 +156,7 @@ public struct SignatureManifest: Sendable, Equatable, Codable {
         self.signedAtLocal = local; self.signs = signs
     }
 
-    /// "Jane Doe (jdoe), approved, 2026-11-29 14:03:12 UTC / 2026-11-29 15:03:12 CET": the
+    /// "Jane Doe (jdoe), approved, 2026-11-29 14:03:12 UTC / 2026-11-29 15:03:12 +01:00 Europe/Berlin": the
     /// manifestation printed in the incident page and the CMMS note (§11.50(b)).
     public var printed: String {
         "\(fullName) (\(user)), \(meaning.rawValue), \(Self.utcTime(signedAt)) UTC / \(signedAtLocal)"
@@ -174,8 +174,9 @@ public struct SignatureManifest: Sendable, Equatable, Codable {
         let f = DateFormatter()
         f.locale = Locale(identifier: "en_US_POSIX")
         f.timeZone = tz
-        f.dateFormat = "yyyy-MM-dd HH:mm:ss zzz"
-        return f.string(from: d)
+        // A numeric offset and the zone's name: unambiguous across daylight-saving changes.
+        f.dateFormat = "yyyy-MM-dd HH:mm:ss xxx"
+        return f.string(from: d) + " " + tz.identifier
     }
 
     /// Checks a signature record against the record just before it in the chain, which is the

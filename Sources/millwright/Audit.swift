@@ -5,7 +5,7 @@ import MillwrightCore
 import Store
 
 struct Audit: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "The hash-chained audit trail.", subcommands: [Verify.self, Checkpoint.self])
+    static let configuration = CommandConfiguration(abstract: "The hash-chained audit trail.", subcommands: [Verify.self, Checkpoint.self, Export.self, VerifyExport.self])
 
     struct Verify: AsyncParsableCommand {
         static let configuration = CommandConfiguration(

@@ -17,7 +17,7 @@ struct Millwright: AsyncParsableCommand {
         defaults. Exit codes: 0 ok, 1 a check failed, 2 usage or configuration
         error.
         """,
-        subcommands: [Demo.self, Serve.self, Emulate.self, Assets.self, CheckConnection.self, Replay.self, Audit.self, Migrate.self, Bench.self]
+        subcommands: [Demo.self, Serve.self, Emulate.self, Assets.self, CheckConnection.self, Replay.self, Audit.self, Users.self, Migrate.self, Bench.self]
     )
 
     static func main() async {

@@ -194,7 +194,7 @@ struct StoreBackend: Sendable, CustomStringConvertible {
         #expect(rec.state.phase == .needsReview)
         #expect(try await store.claimDue(cmms: "sb", limit: 10, suspects: false, rendersEvidence: false, now: now.addingTimeInterval(86_400)).isEmpty)
         #expect(try await store.workOrdersPage(shadow: nil, phase: "needs_review", limit: 10, after: nil).items.map(\.id) == [wo])
-        #expect(try await store.redrive(workOrderId: wo, by: "planner", now: now.addingTimeInterval(86_401)))
+        #expect(try await store.redrive(workOrderId: wo, by: "planner", signature: nil, now: now.addingTimeInterval(86_401)))
         let again = try await store.claimDue(cmms: "sb", limit: 1, suspects: false, rendersEvidence: false, now: now.addingTimeInterval(86_402))
         #expect(again.first?.action == .lookup)
     }
