@@ -70,7 +70,7 @@ extension Audit {
         static func jsonLine(_ r: AuditEntryView) -> String {
             var out = ""
             CanonicalJSON.write(.object([
-                "seq": .number(Double(r.seq)), "at": .string(Timestamps.format(r.at)), "kind": .string(r.kind), "subject": .string(r.subject),
+                "seq": .number(Double(r.seq)), "at": .string(Timestamps.format(r.at)), "at_unix": .number(r.at.timeIntervalSince1970), "kind": .string(r.kind), "subject": .string(r.subject),
                 "data": .object(r.data), "prev_hash": .string(r.prevHash), "hash": .string(r.hash),
             ]), into: &out)
             return out
@@ -140,7 +140,13 @@ extension Audit {
                       let hash = o["hash"]?.stringValue, let seqInt = Int64(exactly: seq) else {
                     print("BROKEN \(file):\(i + 1): not an audit record"); throw ExitCode(1)
                 }
-                let r = AuditRecord(seq: seqInt, at: at, kind: kind, subject: subject, data: d, prevHash: prevHash, hash: hash)
+                // The stored time exactly (`at_unix`): the printed one is what was hashed, but a
+                // date parsed from it need not print back the same millisecond.
+                let stored = o["at_unix"]?.doubleValue.map { Date(timeIntervalSince1970: $0) } ?? at
+                guard Timestamps.format(stored) == o["at"]?.stringValue else {
+                    print("BROKEN \(file):\(i + 1): record \(seqInt): at and at_unix differ"); throw ExitCode(1)
+                }
+                let r = AuditRecord(seq: seqInt, at: stored, kind: kind, subject: subject, data: d, prevHash: prevHash, hash: hash)
                 let sealedOK = key.map { r.computeHash(.hmac($0)) == hash } ?? false
                 guard r.computeHash(.sha256) == hash || sealedOK else {
                     print("BROKEN \(file):\(i + 1): record \(seqInt) does not match its hash" + (key == nil ? " (sealed records need --key-env)" : "")); throw ExitCode(1)

@@ -1,0 +1,124 @@
+import Foundation
+import MillwrightTesting
+import Testing
+
+/// 21 CFR Part 11 end to end: users made with the CLI, a login, a regulated verdict that
+/// needs a signature with a re-entered password, the lockout, and an export an inspector
+/// can re-verify.
+@Suite struct Part11Tests {
+    static let auditKey = ["MW_AUDIT_KEY": "a-test-audit-key-of-32-bytes-long!"]
+
+    func addUser(_ plant: Plant, _ name: String, role: String, fullName: String, password: String) async throws -> (status: Int32, output: String) {
+        try await Spawned.run(["users", "add", name, "--role", role, "--full-name", fullName, "--config", plant.configPath],
+                              environment: Plant.keys.merging(Self.auditKey) { $1 }.merging(["MW_NEW_PASSWORD": password]) { $1 })
+    }
+
+    func problemType(_ r: API.Reply) -> String { (r.object["type"] as? String)?.components(separatedBy: "/").last ?? "" }
+
+    @Test(.timeLimit(.minutes(3))) func aVerdictNeedsASignatureAndTheExportReverifies() async throws {
+        let emu = try Plant.emulator()
+        let cmms = API(base: try await emu.listening())
+        defer { _ = emu.terminate() }
+        let plant = try Plant(cmmsURL: cmms.base, extra: "compliance: { part11: true }\naudit: { key_env: MW_AUDIT_KEY }", environment: Self.auditKey)
+
+        let weak = try await addUser(plant, "jdoe", role: "operator", fullName: "Jane Doe", password: "password")
+        #expect(weak.status == 2)
+        #expect(weak.output.contains("at least 12 characters"), "\(weak.output)")
+        #expect(try await addUser(plant, "jdoe", role: "operator", fullName: "Jane Doe", password: "Correct-Horse-42").status == 0)
+        #expect(try await addUser(plant, "mallory", role: "operator", fullName: "Mal Lory", password: "Battery-Staple-7").status == 0)
+
+        let server = try plant.serve()
+        let api = API(base: try await server.listening())
+        #expect(try await api.post("/v1/detections", json: [detection("p11-1")], key: "ingest-key").status == 202)
+        var incident = ""
+        try await API.eventually("an incident") {
+            incident = ((try await api.get("/v1/incidents").object["items"] as? [[String: Any]])?.first?["id"] as? String) ?? ""
+            return !incident.isEmpty
+        }
+
+        // An operator key alone may no longer decide.
+        let unsigned = try await api.post("/v1/incidents/\(incident)/feedback", json: ["verdict": "false_positive"], key: "operator-key")
+        #expect(unsigned.status == 403)
+        #expect(problemType(unsigned) == "signature-required")
+
+        let login = try await api.post("/v1/login", json: ["user": "jdoe", "password": "Correct-Horse-42"], key: nil)
+        #expect(login.status == 200, "\(String(decoding: login.body, as: UTF8.self))")
+        let token = try #require(login.object["token"] as? String)
+        #expect(login.object["full_name"] as? String == "Jane Doe")
+
+        // Inside the session the password is asked again, and checked.
+        let wrong = try await api.post("/v1/incidents/\(incident)/feedback", json: [
+            "verdict": "false_positive", "signature": ["user": "jdoe", "password": "not-it", "meaning": "reviewed"],
+        ], key: token)
+        #expect(wrong.status == 401)
+        #expect(problemType(wrong) == "signature-rejected")
+        let notMine = try await api.post("/v1/incidents/\(incident)/feedback", json: [
+            "verdict": "false_positive", "signature": ["user": "mallory", "password": "Battery-Staple-7", "meaning": "reviewed"],
+        ], key: token)
+        #expect(problemType(notMine) == "signer-mismatch")
+        let signed = try await api.post("/v1/incidents/\(incident)/feedback", json: [
+            "verdict": "false_positive", "by": "someone else", "signature": ["user": "jdoe", "password": "Correct-Horse-42", "meaning": "reviewed"],
+        ], key: token)
+        #expect(signed.status == 200, "\(String(decoding: signed.body, as: UTF8.self))")
+        let signatures = try #require(signed.object["signatures"] as? [[String: Any]])
+        #expect(signatures.count == 1)
+        #expect(signatures.first?["full_name"] as? String == "Jane Doe")
+        #expect(signatures.first?["meaning"] as? String == "reviewed")
+        #expect((signatures.first?["printed"] as? String)?.hasPrefix("Jane Doe (jdoe), reviewed, ") == true)
+        // The verdict is the signer's, whatever `by` said.
+        let verdicts = try await api.get("/v1/audit?kind=feedback&subject=\(incident)").object["items"] as? [[String: Any]]
+        #expect((verdicts?.first?["data"] as? [String: Any])?["by"] as? String == "jdoe")
+
+        // Three wrong passwords lock the account, even against the right one afterwards.
+        for _ in 0..<3 {
+            #expect(try await api.post("/v1/login", json: ["user": "mallory", "password": "guess-guess-1A"], key: nil).status == 401)
+        }
+        let locked = try await api.post("/v1/login", json: ["user": "mallory", "password": "Battery-Staple-7"], key: nil)
+        #expect(locked.status == 403)
+        #expect(problemType(locked) == "account-inactive")
+        #expect(try await api.metricSum("millwright_security_events_total") == 5)
+        let lockRecords = try await api.get("/v1/audit?kind=security.user_locked").object["items"] as? [[String: Any]]
+        #expect(lockRecords?.map { $0["subject"] as? String } == ["user:mallory"])
+        #expect(try await api.get("/v1/audit", key: "operator-key").status == 403)
+
+        #expect(try await api.call(.POST, "/v1/logout", key: token).status == 204)
+        #expect(problemType(try await api.get("/v1/incidents", key: token)) == "session-expired")
+        #expect(server.terminate() == 0)
+
+        let env = Plant.keys.merging(Self.auditKey) { $1 }
+        let verify = try await Spawned.run(["audit", "verify", "--config", plant.configPath], environment: env)
+        #expect(verify.status == 0, "\(verify.output)")
+        let export = plant.dir + "/trail.jsonl"
+        let written = try await Spawned.run(["audit", "export", "--config", plant.configPath, "--output", export], environment: env)
+        #expect(written.status == 0, "\(written.output)")
+        #expect(try String(contentsOfFile: export, encoding: .utf8).contains("\"kind\":\"signature\""))
+        let reverified = try await Spawned.run(["audit", "verify-export", export, "--config", plant.configPath], environment: env)
+        #expect(reverified.status == 0, "\(reverified.output)")
+        #expect(reverified.output.contains("HMAC matches"), "\(reverified.output)")
+
+        // One changed byte, or a signature moved to another record, and the export fails.
+        let original = try String(contentsOfFile: export, encoding: .utf8)
+        try original.replacingOccurrences(of: "\"meaning\":\"reviewed\"", with: "\"meaning\":\"approved\"").write(toFile: export, atomically: true, encoding: .utf8)
+        let tampered = try await Spawned.run(["audit", "verify-export", export, "--config", plant.configPath], environment: env)
+        #expect(tampered.status == 1)
+        #expect(tampered.output.contains("BROKEN"), "\(tampered.output)")
+    }
+
+    @Test func theUsersCommandsManageAccounts() async throws {
+        let plant = try Plant(cmmsURL: "http://127.0.0.1:9")
+        #expect(try await addUser(plant, "qa1", role: "admin", fullName: "Quality Lead", password: "Quality-Lead-2026").status == 0)
+        let dup = try await addUser(plant, "qa1", role: "admin", fullName: "Quality Lead", password: "Quality-Lead-2026")
+        #expect(dup.status == 1)
+        #expect(dup.output.contains("already exists"), "\(dup.output)")
+        let badRole = try await addUser(plant, "qa2", role: "ingest", fullName: "Machine", password: "Quality-Lead-2026")
+        #expect(badRole.status == 2)
+        #expect(badRole.output.contains("--role must be one of viewer, operator, admin"), "\(badRole.output)")
+        let env = Plant.keys.merging(Self.auditKey) { $1 }
+        #expect(try await Spawned.run(["users", "disable", "qa1", "--config", plant.configPath], environment: env).status == 0)
+        let list = try await Spawned.run(["users", "list", "--config", plant.configPath], environment: env)
+        #expect(list.output.contains("qa1") && list.output.contains("Quality Lead") && list.output.contains("disabled"), "\(list.output)")
+        let reset = try await Spawned.run(["users", "reset-password", "qa1", "--config", plant.configPath],
+                                          environment: env.merging(["MW_NEW_PASSWORD": "Another-Secret-99"]) { $1 })
+        #expect(reset.status == 0, "\(reset.output)")
+    }
+}
