@@ -65,6 +65,8 @@ let package = Package(
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
         // One C call: line-buffered stdout.
         .systemLibrary(name: "CStdio"),
+        // One C call: whether the kernel's clock is synchronised (adjtimex).
+        .systemLibrary(name: "CTimex"),
         // Evidence images: decode, annotate, encode, content-addressed storage.
         .target(name: "Evidence", dependencies: [
             "MillwrightCore", "CTurboJPEG", "CPNG",
@@ -112,7 +114,7 @@ let package = Package(
         // The running gateway as lifecycle services (ingest, outbox dispatcher, status sync,
         // notifications, evidence retention, planning refresh, MQTT) around shared state.
         .target(name: "Gateway", dependencies: [
-            "MillwrightCore", "Store", "Connectors", "Ingest", "Evidence", "MQTT", "Notify",
+            "MillwrightCore", "Store", "Connectors", "Ingest", "Evidence", "MQTT", "Notify", "CTimex",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "NIOCore", package: "swift-nio"),

@@ -51,7 +51,8 @@ extension Gateway {
     /// commands that only deliver), in the order above.
     public func servicePlan(api: (any Service)?, mqtt: MQTTBridge? = nil, last: [any Service] = []) -> ServicePlan {
         ServicePlan(intake: (mqtt.map { [$0.intake] } ?? []) + (api.map { [$0] } ?? []), ingest: ingestService,
-                    background: [PlanningRefresh(gateway: self), EvidenceRetention(gateway: self), NotificationService(gateway: self), StatusSync(gateway: self)],
+                    background: [PlanningRefresh(gateway: self), EvidenceRetention(gateway: self), NotificationService(gateway: self), StatusSync(gateway: self),
+                                 ClockWatch(gateway: self)],
                     dispatch: OutboxDispatcher(gateway: self), brokerSession: mqtt, membership: ClusterMembership(gateway: self, version: MillwrightVersion.current),
                     last: last)
     }

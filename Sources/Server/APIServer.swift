@@ -297,6 +297,8 @@ public struct APIServer: Sendable {
             checks.merge(mqtt.readyFields) { a, _ in a }
             ok = ok && mqtt.state == .connected
         }
+        // Reported, not required: a container often cannot see the host's time service.
+        checks["time_sync"] = TimeSync.status().rawValue
         return json(["ready": ok ? "true" : "false"].merging(checks) { a, _ in a }, status: ok ? .ok : .serviceUnavailable)
     }
 

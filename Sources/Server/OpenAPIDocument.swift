@@ -145,8 +145,9 @@ paths:
               required: [verdict]
               properties:
                 verdict: { type: string, enum: [false_positive, confirmed] }
-                by: { type: [string, "null"] }
+                by: { type: [string, "null"], description: "Free text; with a signature the signer's user name is recorded instead" }
                 note: { type: [string, "null"] }
+                signature: { $ref: "#/components/schemas/Signature" }
       responses:
         "200": { description: The incident after the verdict, content: { application/json: { schema: { $ref: "#/components/schemas/IncidentView" } } } }
         "400": { $ref: "#/components/responses/BadRequest" }
@@ -186,12 +187,24 @@ paths:
       operationId: redriveWorkOrder
       summary: Send a dead-lettered, quarantined or needs-review work order again (role admin); the CMMS is asked first whether it has it
       parameters: [ { name: id, in: path, required: true, schema: { type: string } } ]
+      requestBody:
+        required: false
+        description: With compliance.part11 the body must carry the admin's electronic signature
+        content:
+          application/json:
+            schema:
+              type: object
+              properties:
+                signature: { $ref: "#/components/schemas/Signature" }
       responses:
         "202": { description: Queued again; the CMMS is asked first whether it already has it, content: { application/json: { schema: { $ref: "#/components/schemas/WorkOrderView" } } } }
+        "400": { $ref: "#/components/responses/BadRequest" }
         "401": { $ref: "#/components/responses/Unauthorized" }
         "403": { $ref: "#/components/responses/Forbidden" }
         "404": { $ref: "#/components/responses/NotFound" }
         "409": { $ref: "#/components/responses/Conflict" }
+        "413": { $ref: "#/components/responses/TooLarge" }
+        "422": { $ref: "#/components/responses/Unprocessable" }
         "503": { $ref: "#/components/responses/Unavailable" }
   /v1/work-orders/{id}/ack:
     post:
@@ -206,6 +219,7 @@ paths:
               type: object
               properties:
                 by: { type: string, minLength: 1, maxLength: 200 }
+                signature: { $ref: "#/components/schemas/Signature" }
       responses:
         "200":
           description: Acknowledged (changed) or already acknowledged (not changed)
@@ -399,9 +413,90 @@ paths:
       responses:
         "200": { description: HTML, content: { text/html: { schema: { type: string } } } }
         "503": { $ref: "#/components/responses/Unavailable" }
+  /v1/login:
+    post:
+      summary: Log in a named user (millwright users add); returns a session token used as a Bearer token
+      security: []
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema:
+              type: object
+              required: [user, password]
+              properties:
+                user: { type: string, maxLength: 64 }
+                password: { type: string, maxLength: 1024 }
+                totp: { type: [string, "null"], description: "The 6-digit one-time code, when the user has a second factor" }
+      responses:
+        "200":
+          description: Logged in
+          content:
+            application/json:
+              schema:
+                type: object
+                required: [token, expires_at, user, full_name, role, idle_timeout_s]
+                properties:
+                  token: { type: string }
+                  expires_at: { type: string, format: date-time, description: "When the session ends unless used; each request extends it (compliance.session_idle)" }
+                  user: { type: string }
+                  full_name: { type: string }
+                  role: { type: string, enum: [viewer, operator, admin] }
+                  idle_timeout_s: { type: integer }
+        "400": { $ref: "#/components/responses/BadRequest" }
+        "401": { description: "login-failed: wrong user, password or one-time code (counted; three within 15 minutes lock the user)", content: { application/problem+json: { schema: { $ref: "#/components/schemas/Problem" } } } }
+        "403": { description: "account-inactive: locked or disabled", content: { application/problem+json: { schema: { $ref: "#/components/schemas/Problem" } } } }
+        "413": { $ref: "#/components/responses/TooLarge" }
+        "422": { $ref: "#/components/responses/Unprocessable" }
+        "503": { $ref: "#/components/responses/Unavailable" }
+  /v1/logout:
+    post:
+      summary: End this session (the Bearer token from /v1/login)
+      responses:
+        "204": { description: Logged out }
+        "400": { $ref: "#/components/responses/BadRequest" }
+        "401": { $ref: "#/components/responses/Unauthorized" }
+        "503": { $ref: "#/components/responses/Unavailable" }
+  /v1/audit:
+    get:
+      summary: The audit trail, oldest first, by subject, kind and time (role admin)
+      parameters:
+        - { name: subject, in: query, schema: { type: string, maxLength: 256 } }
+        - { name: kind, in: query, schema: { type: string, maxLength: 256 } }
+        - { name: since, in: query, schema: { type: string, format: date-time } }
+        - { name: until, in: query, schema: { type: string, format: date-time } }
+        - { name: after, in: query, description: "The next_cursor of the page before", schema: { type: string, pattern: "^[0-9]{1,18}$" } }
+        - $ref: "#/components/parameters/limit"
+      responses:
+        "200":
+          description: Audit records with their hashes
+          content:
+            application/json:
+              schema:
+                type: object
+                required: [items]
+                properties:
+                  next_cursor: { type: string }
+                  items:
+                    type: array
+                    items:
+                      type: object
+                      required: [seq, at, kind, subject, data, prev_hash, hash]
+                      properties:
+                        seq: { type: integer }
+                        at: { type: string, format: date-time }
+                        kind: { type: string }
+                        subject: { type: string }
+                        data: { type: object }
+                        prev_hash: { type: string }
+                        hash: { type: string }
+        "400": { $ref: "#/components/responses/BadRequest" }
+        "401": { $ref: "#/components/responses/Unauthorized" }
+        "403": { $ref: "#/components/responses/Forbidden" }
+        "503": { $ref: "#/components/responses/Unavailable" }
 components:
   securitySchemes:
-    bearer: { type: http, scheme: bearer, description: "An API key from auth.api_keys; its role decides what it may do" }
+    bearer: { type: http, scheme: bearer, description: "An API key from auth.api_keys, or a named user's session token from POST /v1/login; its role decides what it may do" }
   parameters:
     limit: { name: limit, in: query, description: Items per page (default 100), schema: { type: integer, minimum: 1, maximum: 1000, default: 100 } }
 \#(ListCursor.openAPIParameters)  headers:
@@ -474,6 +569,14 @@ components:
               items: { type: array, items: { $ref: "#/components/schemas/WorkOrderView" } }
               next_cursor: { $ref: "#/components/schemas/NextCursor" }
   schemas:
+    Signature:
+      type: object
+      description: "An electronic signature (compliance.part11): the signer's password is checked again at the moment of signing"
+      required: [user, password, meaning]
+      properties:
+        user: { type: string, maxLength: 64 }
+        password: { type: string, maxLength: 1024 }
+        meaning: { type: string, enum: [reviewed, approved, rejected, acknowledged, responsible] }
     NextCursor:
       type: string
       description: Pass as `cursor` for the next page; absent on the last page
@@ -592,6 +695,21 @@ components:
         work_order: { type: object }
         detections: { type: array, items: { $ref: "#/components/schemas/DetectionView" } }
         timeline: { type: array, items: { type: object } }
+        signatures:
+          type: array
+          description: Electronic signatures on the incident and its work order (21 CFR Part 11 manifestation)
+          items:
+            type: object
+            required: [user, full_name, meaning, action, signed_at, signed_at_local, signs, printed]
+            properties:
+              user: { type: string }
+              full_name: { type: string }
+              meaning: { type: string, enum: [reviewed, approved, rejected, acknowledged, responsible] }
+              action: { type: string, description: "The audit kind of the signed record (feedback, delivery.redriven, work_order.acknowledged)" }
+              signed_at: { type: string, format: date-time }
+              signed_at_local: { type: string, description: "The same instant in site.timezone, with its offset and zone name" }
+              signs: { type: string, description: "SHA-256 of the signed audit record's content" }
+              printed: { type: string, description: "Printed name, user, meaning and both times, as shown to a reader" }
     WorkOrderView:
       type: object
       required: [id, incident_id, reference, cmms, phase, created_at]

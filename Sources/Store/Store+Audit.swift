@@ -108,3 +108,33 @@ extension Store {
                     data: jsonObject(r["data"]) ?? ["<unreadable>": .null], prevHash: r["prev_hash"], hash: r["hash"])
     }
 }
+
+extension Store {
+    static let configRevisionKey = "config.revision"
+
+    /// Records the configuration a node starts with: its hash, and what changed since the
+    /// configuration recorded before (by any node), as one audit record. Unchanged: nothing.
+    @discardableResult
+    public func recordConfiguration(_ revision: ConfigRevision, file: String, now: Date = Date()) async throws -> Bool {
+        let node = self.node
+        return try await auditedWrite { db in
+            let previous = try db.value(as: Data.self, "SELECT value FROM settings_kv WHERE key = ?", [Self.configRevisionKey])
+                .flatMap { try? JSONValue.parse($0).objectValue }
+            let before = ConfigRevision(sha256: previous?["sha256"]?.stringValue ?? "", redacted: previous?["redacted"]?.stringValue ?? "")
+            guard before.sha256 != revision.sha256 else { return false }
+            var data: [String: JSONValue] = ["sha256": .string(revision.sha256), "file": .string(file), "node": .string(node)]
+            if previous == nil {
+                data["first"] = .bool(true)
+            } else {
+                data["previous_sha256"] = .string(before.sha256)
+                data["diff"] = .array(ConfigRevision.diff(from: before.redacted, to: revision.redacted).map { .string($0) })
+            }
+            try db.audit(kind: "config.changed", subject: "config", data: data, at: now)
+            var stored = ""
+            CanonicalJSON.write(.object(["sha256": .string(revision.sha256), "redacted": .string(revision.redacted)]), into: &stored)
+            try db.run("INSERT INTO settings_kv (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                       [Self.configRevisionKey, Data(stored.utf8)])
+            return true
+        }
+    }
+}

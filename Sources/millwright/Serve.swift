@@ -3,6 +3,7 @@ import AsyncHTTPClient
 import Foundation
 import Gateway
 import Logging
+import MillwrightCore
 import Server
 import ServiceLifecycle
 
@@ -40,6 +41,10 @@ struct Serve: AsyncParsableCommand {
         let register = try Runtime.loadRegister(settings)
         let store = try await Runtime.openStore(settings)
         let logger = Logger(label: "millwright")
+        // What this node runs with is an audit record whenever it differs from the last start.
+        if let text = try? String(contentsOfFile: config, encoding: .utf8) {
+            try await store.recordConfiguration(ConfigRevision(text: text), file: URL(fileURLWithPath: config).lastPathComponent)
+        }
         let checkpoints = try await AuditCheckpointService.start(settings, store: store, logger: logger)
         let connectors = try Runtime.makeConnectors(settings, http: http)
         let evidence = try Runtime.openEvidence(settings)

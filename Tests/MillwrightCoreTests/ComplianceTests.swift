@@ -71,3 +71,31 @@ import Testing
         #expect(d.observe(wall: t0 + 5, monotonic: 103) == -8)
     }
 }
+
+@Suite struct ConfigRevisionTests {
+    @Test func secretsAreRedactedAndVariableNamesKept() {
+        let text = """
+        auth: { bearer: { token: abc123, token_env: MW_TOKEN } }
+        password: "hunter2"
+        signing_secret_env: MW_EVIDENCE_SECRET
+        url: postgres://mw:s3cret@127.0.0.1:5432/mw
+        api_key: plain-key # why
+        site: { name: plant-1 }
+        """
+        let r = ConfigRevision.redact(text)
+        for secret in ["abc123", "hunter2", "s3cret", "plain-key"] { #expect(!r.contains(secret), "\(secret) in \(r)") }
+        for kept in ["token_env: MW_TOKEN", "signing_secret_env: MW_EVIDENCE_SECRET", "postgres://mw:<redacted>@127.0.0.1", "name: plant-1", "# why"] {
+            #expect(r.contains(kept), "\(kept) missing from \(r)")
+        }
+    }
+
+    @Test func theDiffListsRemovedAndAddedLinesInOrder() {
+        let old = "a: 1\nb: 2\nc: 3", new = "a: 1\nb: 20\nc: 3\nd: 4"
+        #expect(ConfigRevision.diff(from: old, to: new) == ["- b: 2", "+ b: 20", "+ d: 4"])
+        #expect(ConfigRevision.diff(from: old, to: old).isEmpty)
+        let many = (0..<300).map { "k\($0): v" }.joined(separator: "\n")
+        let d = ConfigRevision.diff(from: "", to: many)
+        #expect(d.count == ConfigRevision.maxDiffLines + 1)
+        #expect(d.last == "(101 more changed line(s))")
+    }
+}

@@ -84,3 +84,19 @@ import Testing
         #expect(try await store.verifyAudit(key: nil, checkpoints: []).firstBreak == nil)
     }
 }
+
+@Suite(.sharedPostgres) struct ConfigRevisionStoreTests {
+    @Test(arguments: StoreBackend.all)
+    func aChangedConfigurationIsRecordedWithItsRedactedDiff(_ backend: StoreBackend) async throws {
+        let store = try #require(try await backend.make() as? Store)
+        #expect(try await store.recordConfiguration(ConfigRevision(text: "shadow: true\ntoken: tok-secret-1\n"), file: "m.yaml"))
+        #expect(try await store.recordConfiguration(ConfigRevision(text: "shadow: true\ntoken: tok-secret-1\n"), file: "m.yaml") == false)
+        #expect(try await store.recordConfiguration(ConfigRevision(text: "shadow: false\ntoken: tok-secret-2\n"), file: "m.yaml"))
+        let records = try await store.auditRecords(AuditQuery(kind: "config.changed"))
+        #expect(records.count == 2)
+        #expect(records.first?.data["first"] == .bool(true))
+        let diff = records.last?.data["diff"]?.arrayValue?.compactMap(\.stringValue)
+        #expect(diff == ["- shadow: true", "+ shadow: false"])
+        #expect(!"\(records)".contains("tok-secret"))
+    }
+}
