@@ -72,17 +72,12 @@ extension APIServer {
     }
 
     func logout(_ request: Request, _ ctx: MillwrightContext) async throws -> Response {
+        try ctx.require(.read)
         guard ctx.sessionUser != nil, let header = request.headers[.authorization] else {
             throw Problem(.badRequest, type: "not-a-session", detail: "log out with the session token from POST /v1/login; API keys have no session")
         }
         _ = try await accounts.logout(token: String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces))
         return Response(status: .noContent)
-    }
-
-    struct AuditPage: Encodable {
-        var items: [AuditEntryView]
-        /// Pass as `after` for the next page; absent on the last page.
-        var nextCursor: String?
     }
 
     /// The audit trail, oldest first, filtered by subject, kind and time (admin).
@@ -95,15 +90,20 @@ extension APIServer {
             guard let d = Timestamps.parseISO(s) else { throw Problem(.badRequest, type: "invalid-query", detail: "\(name) must be an RFC 3339 time, e.g. 2026-11-29T00:00:00Z") }
             query[keyPath: bound] = d
         }
-        if let a = q.get("after") {
-            guard let seq = Int64(a), seq >= 0 else { throw Problem(.badRequest, type: "invalid-query", detail: "after must be the next_cursor of the page before") }
+        // The cursor's id is the last record's sequence number.
+        if let after = try ListCursor.after(request, list: .audit) {
+            guard let seq = Int64(after.ids[0]), seq >= 0 else {
+                throw Problem(.badRequest, type: "invalid-cursor", detail: "cursor is not valid: it does not name an audit record. Use the next_cursor of a previous page.")
+            }
             query.afterSeq = seq
         }
         for (name, v) in [("subject", query.subject), ("kind", query.kind)] where (v?.utf8.count ?? 0) > 256 {
             throw Problem(.badRequest, type: "invalid-query", detail: "\(name) is longer than 256 bytes")
         }
-        let items = try await gateway.store.auditRecords(query)
-        let next = items.count == query.limit ? items.last.map { String($0.seq) } : nil
-        return json(AuditPage(items: items, nextCursor: next))
+        let limit = query.limit
+        query.limit += 1
+        let rows = try await gateway.store.auditRecords(query)
+        let page = Page.of(rows, limit: limit, key: { PageKey(time: $0.at.timeIntervalSince1970, ids: [String($0.seq)]) }, item: { $0 })
+        return ListCursor.response(page, list: .audit, request: request)
     }
 }

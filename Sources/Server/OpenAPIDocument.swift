@@ -465,11 +465,12 @@ paths:
         - { name: kind, in: query, schema: { type: string, maxLength: 256 } }
         - { name: since, in: query, schema: { type: string, format: date-time } }
         - { name: until, in: query, schema: { type: string, format: date-time } }
-        - { name: after, in: query, description: "The next_cursor of the page before", schema: { type: string, pattern: "^[0-9]{1,18}$" } }
+        - $ref: "#/components/parameters/cursorAudit"
         - $ref: "#/components/parameters/limit"
       responses:
         "200":
           description: Audit records with their hashes
+          headers: { Link: { $ref: "#/components/headers/Link" } }
           content:
             application/json:
               schema:

@@ -13,7 +13,7 @@ import Store
 /// breaks the grammar, is a 400 problem.
 enum ListCursor {
     enum List: String, CaseIterable {
-        case detections = "d1", incidents = "i1", workOrders = "w1", reservations = "r1", technicians = "t1"
+        case detections = "d1", incidents = "i1", workOrders = "w1", reservations = "r1", technicians = "t1", audit = "a1"
         /// How many ids follow the time.
         var ids: Int { self == .reservations ? 2 : 1 }
 
@@ -25,6 +25,7 @@ enum ListCursor {
             case .workOrders: "WorkOrders"
             case .reservations: "Reservations"
             case .technicians: "Technicians"
+            case .audit: "Audit"
             }
         }
 

@@ -70,7 +70,8 @@ import Yams
     }
 
     /// The lists PRODUCT §9 pages: every GET whose body is `{items: […]}`.
-    static let lists: Set<String> = ["get /v1/detections", "get /v1/incidents", "get /v1/work-orders", "get /v1/technicians", "get /v1/inventory/reservations"]
+    static let lists: Set<String> = ["get /v1/detections", "get /v1/incidents", "get /v1/work-orders", "get /v1/technicians", "get /v1/inventory/reservations",
+                                     "get /v1/audit"]
 
     @Test func everyListDocumentsCursorLimitNextCursorAndLink() throws {
         let doc = try document()

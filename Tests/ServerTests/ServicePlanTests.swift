@@ -67,7 +67,7 @@ import Testing
         let plan = gateway.servicePlan(api: Fake(name: "http", log: Log()))
         try await Self.shutDown(plan.services.map { Noted(inner: $0, log: log) })
         #expect(await log.names == ["Fake", "IngestService", "PlanningRefresh", "EvidenceRetention", "NotificationService",
-                                    "StatusSync", "OutboxDispatcher", "ClusterMembership"])
+                                    "StatusSync", "ClockWatch", "OutboxDispatcher", "ClusterMembership"])
         do {
             _ = try await gateway.ingest(body: Data(#"{"camera_id":"CAM-0","defect_class":"crack","confidence":0.9}"#.utf8), format: nil)
             Issue.record("accepted after the drain")
