@@ -45,7 +45,7 @@ public struct SignatureRequest: Sendable, Equatable {
 
     /// Reads `"signature": {"user","password","meaning"}` from a request body.
     public init?(_ value: JSONValue?) throws(AccountsError) {
-        guard let value, value != .null else { return nil }
+        guard let value else { return nil }
         guard let o = value.objectValue, let user = o["user"]?.stringValue, let password = o["password"]?.stringValue,
               let meaning = o["meaning"]?.stringValue else {
             throw .badSignature("signature must be an object with string fields user, password and meaning")

@@ -74,7 +74,7 @@ extension APIServer {
     func logout(_ request: Request, _ ctx: MillwrightContext) async throws -> Response {
         try ctx.require(.read)
         guard ctx.sessionUser != nil, let header = request.headers[.authorization] else {
-            throw Problem(.badRequest, type: "not-a-session", detail: "log out with the session token from POST /v1/login; API keys have no session")
+            throw Problem(.forbidden, type: "not-a-session", detail: "log out with the session token from POST /v1/login; an API key has no session to end")
         }
         _ = try await accounts.logout(token: String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces))
         return Response(status: .noContent)
@@ -90,12 +90,10 @@ extension APIServer {
             guard let d = Timestamps.parseISO(s) else { throw Problem(.badRequest, type: "invalid-query", detail: "\(name) must be an RFC 3339 time, e.g. 2026-11-29T00:00:00Z") }
             query[keyPath: bound] = d
         }
-        // The cursor's id is the last record's sequence number.
+        // The cursor's number is the last record's sequence number (the decoder bounds it below
+        // 1e16); its id part is unused, so every cursor of the grammar is a position.
         if let after = try ListCursor.after(request, list: .audit) {
-            guard let seq = Int64(after.ids[0]), seq >= 0 else {
-                throw Problem(.badRequest, type: "invalid-cursor", detail: "cursor is not valid: it does not name an audit record. Use the next_cursor of a previous page.")
-            }
-            query.afterSeq = seq
+            query.afterSeq = Int64(exactly: after.time.rounded(.down)) ?? 0
         }
         for (name, v) in [("subject", query.subject), ("kind", query.kind)] where (v?.utf8.count ?? 0) > 256 {
             throw Problem(.badRequest, type: "invalid-query", detail: "\(name) is longer than 256 bytes")
@@ -103,7 +101,7 @@ extension APIServer {
         let limit = query.limit
         query.limit += 1
         let rows = try await gateway.store.auditRecords(query)
-        let page = Page.of(rows, limit: limit, key: { PageKey(time: $0.at.timeIntervalSince1970, ids: [String($0.seq)]) }, item: { $0 })
+        let page = Page.of(rows, limit: limit, key: { PageKey(time: Double($0.seq), ids: [""]) }, item: { $0 })
         return ListCursor.response(page, list: .audit, request: request)
     }
 }

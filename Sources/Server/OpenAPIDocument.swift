@@ -451,11 +451,11 @@ paths:
         "503": { $ref: "#/components/responses/Unavailable" }
   /v1/logout:
     post:
-      summary: End this session (the Bearer token from /v1/login)
+      summary: End this session (the Bearer token from /v1/login; an API key is refused with 403 not-a-session)
       responses:
         "204": { description: Logged out }
-        "400": { $ref: "#/components/responses/BadRequest" }
         "401": { $ref: "#/components/responses/Unauthorized" }
+        "403": { $ref: "#/components/responses/Forbidden" }
         "503": { $ref: "#/components/responses/Unavailable" }
   /v1/audit:
     get:

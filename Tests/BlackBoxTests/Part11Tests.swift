@@ -80,6 +80,12 @@ import Testing
         let lockRecords = try await api.get("/v1/audit?kind=security.user_locked").object["items"] as? [[String: Any]]
         #expect(lockRecords?.map { $0["subject"] as? String } == ["user:mallory"])
         #expect(try await api.get("/v1/audit", key: "operator-key").status == 403)
+        // Pages follow each other along the chain, oldest first.
+        let first = try await api.get("/v1/audit?limit=2")
+        let cursor = try #require(first.object["next_cursor"] as? String)
+        let second = try await api.get("/v1/audit?limit=2&cursor=\(cursor)")
+        let seqs = ((first.object["items"] as? [[String: Any]] ?? []) + (second.object["items"] as? [[String: Any]] ?? [])).compactMap { $0["seq"] as? Int }
+        #expect(seqs == [1, 2, 3, 4])
 
         #expect(try await api.call(.POST, "/v1/logout", key: token).status == 204)
         #expect(problemType(try await api.get("/v1/incidents", key: token)) == "session-expired")
