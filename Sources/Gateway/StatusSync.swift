@@ -38,6 +38,15 @@ public struct StatusSync: Service {
         do { open = try await store.openDelivered(cmms: connector.name) } catch {
             logger.error("status sync query failed", metadata: ["error": "\(error)"]); return
         }
+        // Verdicts (and their signatures) for work orders the CMMS has, open or closed.
+        if let notes = try? await store.pendingNotes(cmms: connector.name, limit: 50) {
+            for note in notes where !Task.isCancelled {
+                let sent = await connector.addNote(cmmsId: note.cmmsId, text: note.text)
+                do { try await store.recordNote(note, sent: sent, now: Date()) } catch {
+                    logger.warning("could not record a CMMS note", metadata: ["work_order": "\(note.workOrderId)", "error": "\(error)"])
+                }
+            }
+        }
         for wo in open {
             if Task.isCancelled { return }
             var log = logger

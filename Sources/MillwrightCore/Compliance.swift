@@ -209,3 +209,14 @@ public struct ClockStepDetector: Sendable {
         return abs(step) > maxStep ? step : nil
     }
 }
+
+/// The note the CMMS gets when someone gives a verdict on its work order: the verdict, who,
+/// and with Part 11 the signature's manifestation (§11.50(b): shown wherever the record is).
+public enum VerdictNote {
+    public static func text(falsePositive: Bool, by: String?, note: String?, signature: SignatureManifest?) -> String {
+        var t = "Millwright verdict: " + (falsePositive ? "false positive" : "confirmed defect")
+        if let signature { t += ". Signed: " + signature.printed } else if let by, !by.isEmpty { t += " (by \(by))" }
+        if let note, !note.isEmpty { t += ". Note: " + String(note.prefix(1000)) }
+        return t + "."
+    }
+}

@@ -265,6 +265,22 @@ enum Schema {
             CREATE INDEX audit_kind ON audit(kind, seq);
             """)
         }
+        m.registerMigration("v13-cmms-notes") { db in
+            // Notes for the CMMS written with the decision they report (a verdict and its
+            // signature), sent by status sync once the work order has a CMMS id.
+            try db.execute(sql: """
+            CREATE TABLE cmms_notes (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                work_order_id TEXT NOT NULL,
+                kind TEXT NOT NULL,
+                text TEXT NOT NULL,
+                created_at REAL NOT NULL,
+                sent_at REAL,
+                attempts INTEGER NOT NULL DEFAULT 0
+            );
+            CREATE INDEX cmms_notes_pending ON cmms_notes(work_order_id) WHERE sent_at IS NULL;
+            """)
+        }
         return m
     }
 }

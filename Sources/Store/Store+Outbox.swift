@@ -234,6 +234,40 @@ extension Store {
         }
     }
 
+    /// A note waiting for the CMMS (a verdict), on a work order the CMMS already has.
+    public struct PendingNote: Sendable, Equatable {
+        public var id: Int64
+        public var workOrderId: String
+        public var cmmsId: String
+        public var kind: String
+        public var text: String
+    }
+
+    /// Gives up on a note after this many failed sends: the audit trail still has the decision.
+    static let maxNoteAttempts = 20
+
+    public func pendingNotes(cmms: String, limit: Int = 50) async throws -> [PendingNote] {
+        try await read { db in
+            try db.rows("""
+                SELECT n.id, n.work_order_id, w.cmms_id, n.kind, n.text FROM cmms_notes n JOIN work_orders w ON w.id = n.work_order_id
+                WHERE n.sent_at IS NULL AND n.attempts < ? AND w.cmms_name = ? AND w.cmms_id IS NOT NULL ORDER BY n.id LIMIT ?
+                """, [Self.maxNoteAttempts, cmms, limit]).map {
+                PendingNote(id: $0["id"], workOrderId: $0["work_order_id"], cmmsId: $0["cmms_id"], kind: $0["kind"], text: $0["text"])
+            }
+        }
+    }
+
+    public func recordNote(_ note: PendingNote, sent: Bool, now: Date = Date()) async throws {
+        try await sharedWrite { db in
+            if sent {
+                try db.run("UPDATE cmms_notes SET sent_at = ? WHERE id = ? AND sent_at IS NULL", [now.dbValue, note.id])
+                try db.audit(kind: "work_order.noted", subject: note.workOrderId, data: ["note": .string(note.kind)], at: now)
+            } else {
+                try db.run("UPDATE cmms_notes SET attempts = attempts + 1 WHERE id = ?", [note.id])
+            }
+        }
+    }
+
     /// The CMMS has been told about `count` repeats.
     public func markRepeatsNoted(workOrderId: String, count: Int, now: Date = Date()) async throws {
         // Only the work order's row: ingest counts repeats on the incident, never here.
@@ -310,7 +344,12 @@ extension Store {
             try db.run("INSERT INTO feedback (incident_id, at, verdict, by, note, source) VALUES (?, ?, ?, ?, ?, 'api')",
                            [incidentId, now.dbValue, verdict, by, note])
             try db.audit(kind: "feedback", subject: incidentId, data: ["verdict": .string(verdict), "by": JSONValue(by), "note": JSONValue(note)], at: now)
-            try db.sign(signature)
+            let manifest = try db.sign(signature)
+            // The CMMS hears of it too (status sync sends it once the work order has a CMMS id).
+            if let wo = try db.value(as: String.self, "SELECT id FROM work_orders WHERE incident_id = ? AND phase <> 'shadow'", [incidentId]) {
+                try db.run("INSERT INTO cmms_notes (work_order_id, kind, text, created_at) VALUES (?, 'verdict', ?, ?)",
+                           [wo, VerdictNote.text(falsePositive: falsePositive, by: by, note: note, signature: manifest), now.dbValue])
+            }
             return try Self.applyIncidentEvent(.feedback(falsePositive: falsePositive), incident: incidentId, now: now, db: db)
         }
     }

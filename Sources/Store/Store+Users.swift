@@ -237,11 +237,13 @@ extension Store: UserStore {
 extension SQLSession {
     /// Signs the audit record this transaction appended last, with a signature record right
     /// after it that carries a digest of its content (`SignatureManifest.bindingProblem`).
-    func sign(_ intent: SignatureIntent?) throws {
-        guard let intent, let signed = auditBuffer.entries.last else { return }
+    @discardableResult
+    func sign(_ intent: SignatureIntent?) throws -> SignatureManifest? {
+        guard let intent, let signed = auditBuffer.entries.last else { return nil }
         let manifest = SignatureManifest(user: intent.user, fullName: intent.fullName, meaning: intent.meaning, action: signed.kind,
                                          signedAt: signed.at, timeZone: intent.timeZone,
                                          signs: Hashing.sha256Hex(signed.canonical.json(seq: 0)))
         try audit(kind: SignatureManifest.auditKind, subject: signed.subject, data: manifest.auditData, at: signed.at)
+        return manifest
     }
 }

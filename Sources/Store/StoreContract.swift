@@ -26,6 +26,8 @@ public protocol OutboxStore: Sendable {
     func redrive(workOrderId: String, by: String, signature: SignatureIntent?, now: Date) async throws -> Bool
     func openDelivered(cmms: String) async throws -> [Store.OpenWorkOrder]
     func markRepeatsNoted(workOrderId: String, count: Int, now: Date) async throws
+    func pendingNotes(cmms: String, limit: Int) async throws -> [Store.PendingNote]
+    func recordNote(_ note: Store.PendingNote, sent: Bool, now: Date) async throws
     func applyCMMSStatus(workOrderId: String, status: CMMSStatus, now: Date) async throws -> IncidentLifecycle.Transition
     func feedback(incidentId: String, falsePositive: Bool, by: String?, note: String?, signature: SignatureIntent?, now: Date) async throws -> IncidentLifecycle.Transition
 }

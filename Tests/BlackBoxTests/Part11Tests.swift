@@ -31,9 +31,10 @@ import Testing
         let api = API(base: try await server.listening())
         #expect(try await api.post("/v1/detections", json: [detection("p11-1")], key: "ingest-key").status == 202)
         var incident = ""
-        try await API.eventually("an incident") {
-            incident = ((try await api.get("/v1/incidents").object["items"] as? [[String: Any]])?.first?["id"] as? String) ?? ""
-            return !incident.isEmpty
+        try await API.eventually("an incident with its work order in the CMMS") {
+            let first = (try await api.get("/v1/incidents").object["items"] as? [[String: Any]])?.first
+            incident = first?["id"] as? String ?? ""
+            return (first?["work_order"] as? [String: Any])?["cmms_id"] as? String != nil
         }
 
         // An operator key alone may no longer decide.
@@ -65,6 +66,12 @@ import Testing
         #expect(signatures.first?["full_name"] as? String == "Jane Doe")
         #expect(signatures.first?["meaning"] as? String == "reviewed")
         #expect((signatures.first?["printed"] as? String)?.hasPrefix("Jane Doe (jdoe), reviewed, ") == true)
+        // The CMMS gets the verdict with the signature's manifestation.
+        let cmmsId = try #require(((signed.object["work_order"] as? [String: Any])?["cmms_id"] as? String))
+        try await API.eventually("the signed verdict noted in the CMMS") {
+            let notes = (try await cmms.get("/api/work-orders/\(cmmsId)", key: "sandbox-token").object["notes"] as? [String]) ?? []
+            return notes.contains { $0.hasPrefix("Millwright verdict: false positive. Signed: Jane Doe (jdoe), reviewed, ") }
+        }
         // The verdict is the signer's, whatever `by` said.
         let verdicts = try await api.get("/v1/audit?kind=feedback&subject=\(incident)").object["items"] as? [[String: Any]]
         #expect((verdicts?.first?["data"] as? [String: Any])?["by"] as? String == "jdoe")
@@ -79,6 +86,9 @@ import Testing
         #expect(try await api.metricSum("millwright_security_events_total") == 5)
         let lockRecords = try await api.get("/v1/audit?kind=security.user_locked").object["items"] as? [[String: Any]]
         #expect(lockRecords?.map { $0["subject"] as? String } == ["user:mallory"])
+        // …and raises a security event for the contacts (none configured here: logged and audited).
+        let alerts = try await api.get("/v1/audit?kind=security.alert").object["items"] as? [[String: Any]]
+        #expect(alerts?.map { $0["subject"] as? String } == ["user:mallory"])
         #expect(try await api.get("/v1/audit", key: "operator-key").status == 403)
         // Pages follow each other along the chain, oldest first.
         let first = try await api.get("/v1/audit?limit=2")
