@@ -15,6 +15,8 @@ public struct APIServer: Sendable {
     public let gateway: Gateway
     public let keyring: APIKeyring
     public let registry: PrometheusCollectorRegistry
+    /// Thumbnails (`/v1/evidence/{id}?w=`): two decodes at once, sixteen more waiting.
+    let thumbnails = DecodeGate(limit: 2, maxWaiting: 16)
 
     public init(gateway: Gateway, registry: PrometheusCollectorRegistry) {
         self.gateway = gateway
@@ -252,13 +254,40 @@ public struct APIServer: Sendable {
         } else {
             try ctx.require(.read)
         }
-        if request.headers[.ifNoneMatch] == "\"\(hash)\"" {
-            return Response(status: .notModified, headers: [.eTag: "\"\(hash)\""])
+        let width = try thumbnailWidth(request.uri.queryParameters)
+        let etag = width.map { "\"\(hash)-w\($0)\"" } ?? "\"\(hash)\""
+        if request.headers[.ifNoneMatch] == etag {
+            return Response(status: .notModified, headers: [.eTag: etag])
         }
-        let data: Data
+        var data: Data
         do { data = try evidence.images.get(hash) } catch { throw notFound("evidence \(hash.prefix(12))…") }
-        return Response(status: .ok, headers: [.contentType: "image/jpeg", .eTag: "\"\(hash)\"", .cacheControl: "private, max-age=31536000, immutable"],
+        if let width { data = try await thumbnail(data, width: width) }
+        return Response(status: .ok, headers: [.contentType: "image/jpeg", .eTag: etag, .cacheControl: "private, max-age=31536000, immutable"],
                         body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    /// `w`, when asked for: a whole number of pixels in `JPEG.thumbnailWidths`.
+    func thumbnailWidth(_ q: Hummingbird.Parameters) throws -> Int? {
+        guard let s = q.get("w") else { return nil }
+        let range = JPEG.thumbnailWidths
+        guard s.utf8.count <= 4, let w = Int(s), range.contains(w) else {
+            throw Problem(.badRequest, type: "invalid-query", detail: "w must be a whole number of pixels from \(range.lowerBound) to \(range.upperBound)")
+        }
+        return w
+    }
+
+    /// A scaled copy of a stored image, decoded under `thumbnails`' bound. Only the gateway
+    /// writes the evidence store, so a failure here is the store's, not the caller's.
+    func thumbnail(_ data: Data, width: Int) async throws -> Data {
+        do {
+            return try await thumbnails.run { try JPEG.thumbnail(data, width: width) }
+        } catch is DecodeGate.Busy {
+            var p = Problem(.serviceUnavailable, type: "busy", detail: "too many thumbnails are being made at once; ask again in a moment")
+            p.retryAfter = 1
+            throw p
+        } catch {
+            throw Problem(.internalServerError, type: "evidence-unreadable", detail: "the stored image could not be scaled: \(error)")
+        }
     }
 
     func readyz(_ request: Request, _ ctx: MillwrightContext) async throws -> Response {

@@ -292,16 +292,18 @@ paths:
   /v1/evidence/{id}:
     get:
       operationId: getEvidence
-      summary: The annotated evidence image (JPEG) by SHA-256 or incident id
-      description: With an API key (viewer and up), or without one through a signed, expiring link (`exp`, `sig`).
+      summary: The annotated evidence image (JPEG) by SHA-256 or incident id, or a thumbnail of it
+      description: With an API key (viewer and up), or without one through a signed, expiring link (`exp`, `sig`). With `w`, a copy scaled to that width (never enlarged), decoded and encoded afresh; at most two are made at once and sixteen wait, past that 503 with Retry-After.
       security: [ { bearer: [] }, {} ]
       parameters:
         - { name: id, in: path, required: true, schema: { type: string } }
+        - { name: w, in: query, description: "Thumbnail width in pixels; the height keeps the proportions", schema: { type: integer, minimum: 32, maximum: 1920 } }
         - { name: exp, in: query, description: "Signed link: its expiry, as the link carries it (Unix seconds); not read with an API key", schema: { type: string } }
         - { name: sig, in: query, description: "Signed link: its signature; not read with an API key", schema: { type: string } }
       responses:
         "200": { description: JPEG, content: { image/jpeg: { schema: { type: string, contentMediaType: image/jpeg } } } }
-        "304": { description: Not modified (ETag is the SHA-256) }
+        "304": { description: Not modified (ETag is the SHA-256, with `-w<width>` for a thumbnail) }
+        "400": { $ref: "#/components/responses/BadRequest" }
         "401": { $ref: "#/components/responses/Unauthorized" }
         "403": { $ref: "#/components/responses/Forbidden" }
         "404": { $ref: "#/components/responses/NotFound" }
