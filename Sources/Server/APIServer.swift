@@ -70,12 +70,21 @@ public struct APIServer: Sendable {
                     }
                 } catch StoreError.notFound { throw notFound("work order") }
                 gateway.wakeDispatchers()
-                return json(try await gateway.store.workOrder(id: id), status: .accepted)
+                let wo = try await gateway.store.workOrder(id: id)
+                if let wo {
+                    gateway.events.note("work_order", ["id": .string(wo.id), "incident_id": .string(wo.incidentId), "reference": .string(wo.reference),
+                                                       "phase": .string(wo.phase), "cmms_id": wo.cmmsId.map(JSONValue.string) ?? .null])
+                }
+                return json(wo, status: .accepted)
             },
             Route(method: .post, path: "/v1/work-orders/{id}/ack", handler: acknowledge),
             Route(method: .get, path: "/v1/technicians", handler: listTechnicians),
             Route(method: .get, path: "/v1/inventory/reservations", handler: listReservations),
             Route(method: .get, path: "/v1/evidence/{id}", handler: evidenceImage),
+            Route(method: .get, path: "/v1/events") { request, ctx in
+                try ctx.require(.read)
+                return try EventStream.response(request, journal: gateway.events)
+            },
             Route(method: .get, path: "/v1/stats") { _, ctx in
                 try ctx.require(.read)
                 return json(try await gateway.store.stats())
@@ -224,11 +233,17 @@ public struct APIServer: Sendable {
             _ = try await gateway.store.feedback(incidentId: id, falsePositive: verdict == "false_positive",
                                                  by: input["by"]?.stringValue ?? ctx.caller?.name, note: input["note"]?.stringValue, now: Date())
         } catch StoreError.notFound { throw notFound("incident") }
-        return json(try await gateway.store.incident(id: id))
+        let incident = try await gateway.store.incident(id: id)
+        if let incident {
+            gateway.events.note("incident", ["id": .string(incident.id), "camera": .string(incident.cameraId), "state": .string(incident.state),
+                                             "detail": .string("verdict \(verdict)")])
+        }
+        return json(incident)
     }
 
     /// The annotated image, by its SHA-256 or by incident id. With a key (viewer and up) or a
-    /// signed, unexpired link; content-addressed, so it is cacheable forever.
+    /// signed, unexpired link; content-addressed, so it is cacheable forever. `?w=` asks for a
+    /// thumbnail that many pixels wide (see `thumbnail`).
     func evidenceImage(_ request: Request, _ ctx: MillwrightContext) async throws -> Response {
         let id = try ctx.parameters.require("id")
         // Who may ask comes before whether there is anything to give.

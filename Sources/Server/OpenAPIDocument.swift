@@ -308,6 +308,24 @@ paths:
         "403": { $ref: "#/components/responses/Forbidden" }
         "404": { $ref: "#/components/responses/NotFound" }
         "503": { $ref: "#/components/responses/Unavailable" }
+  /v1/events:
+    get:
+      operationId: streamEvents
+      summary: The board's news as Server-Sent Events (viewer and up)
+      description: |
+        Events `incident` (id, camera, state, detail), `work_order` (id, incident_id, reference,
+        phase, cmms_id) and `detections` (counts by status since the last one, at most one a
+        second), each with an id `<boot>.<seq>`. Send the last id seen as `Last-Event-ID` to get
+        what was missed while this node still holds it (its last 512 events); otherwise the
+        stream starts with a `reset` event: reload the lists. A comment line every 15 s keeps a
+        quiet stream open. At most 32 streams per node; past that 503 with Retry-After.
+      parameters:
+        - { name: Last-Event-ID, in: header, description: "The id of the last event received", schema: { type: string, maxLength: 64 } }
+      responses:
+        "200": { description: An endless event stream, content: { text/event-stream: { schema: { type: string } } } }
+        "401": { $ref: "#/components/responses/Unauthorized" }
+        "403": { $ref: "#/components/responses/Forbidden" }
+        "503": { $ref: "#/components/responses/Unavailable" }
   /v1/stats:
     get:
       summary: Counts by detection status and work-order phase, detection-to-work-order latency
