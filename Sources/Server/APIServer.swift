@@ -97,8 +97,7 @@ public struct APIServer: Sendable {
                 return json(ClusterView(node: store.node, shared: store.isShared, leaseSeconds: store.lease, nodes: nodes))
             },
             Route(method: .get, path: "/v1/cmms/check", handler: cmmsCheck),
-            Route(method: .get, path: "/", handler: { _, _ in Dashboard.response() }),
-        ]
+        ] + pages
     }
 
     public func router() -> Hummingbird.Router<MillwrightContext> {

@@ -414,7 +414,7 @@ paths:
         "503": { $ref: "#/components/responses/Unavailable" }
   /:
     get:
-      summary: The planner's dashboard (HTML; asks for an API key)
+      summary: The planner's board (an HTML shell; its script asks for an API key and reads the rest with it)
       security: []
       responses:
         "200": { description: HTML, content: { text/html: { schema: { type: string } } } }
