@@ -24,9 +24,10 @@ enum EventStream {
             p.retryAfter = 5
             throw p
         }
-        let start = journal.resume(from: lastEventId)
+        let start = journal.resume(from: lastEventId), slot = Slot(journal)
         let body = ResponseBody { writer in
-            defer { journal.leave() }
+            // The slot lives as long as this closure, to the end of the stream at least.
+            defer { withExtendedLifetime(slot) {} }
             try await withGracefulShutdownHandler {
                 try await stream(start, journal: journal, to: &writer)
             } onGracefulShutdown: {
@@ -35,6 +36,14 @@ enum EventStream {
             try await writer.finish(nil)
         }
         return Response(status: .ok, headers: [.contentType: "text/event-stream; charset=utf-8", .cacheControl: "no-store"], body: body)
+    }
+
+    /// A stream's place among `maxClients`, given back when the response is let go: also when
+    /// its body never ran (the client left before the head was written).
+    final class Slot: Sendable {
+        let journal: EventJournal
+        init(_ journal: EventJournal) { self.journal = journal }
+        deinit { journal.leave() }
     }
 
     static func stream(_ start: EventRing.Resume, journal: EventJournal, to writer: inout any ResponseBodyWriter) async throws {

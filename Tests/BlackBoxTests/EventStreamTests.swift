@@ -115,6 +115,32 @@ final class EventStreamClient: Sendable {
         stranger.close()
     }
 
+    @Test(.timeLimit(.minutes(3))) func atMost32StreamsAndALeavingClientGivesItsPlaceBack() async throws {
+        let emu = try Plant.emulator()
+        let plant = try Plant(cmmsURL: try await emu.listening())
+        let server = try plant.serve()
+        let api = API(base: try await server.listening())
+        defer { _ = emu.terminate(); _ = server.terminate() }
+        let port = try #require(URLComponents(string: api.base)?.port)
+        try await RawConnection.with(count: 32, port: port) { streams in
+            for s in streams {
+                try await s.send("GET /v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer viewer-key\r\n\r\n")
+                #expect(try await s.response().status == 200)
+            }
+            let refused = try await api.get("/v1/events", key: "viewer-key")
+            #expect(refused.status == 503)
+            #expect((refused.object["type"] as? String)?.hasSuffix("/too-many-streams") == true)
+            #expect(refused.headers.contains { $0.0.lowercased() == "retry-after" && $0.1 == "5" })
+        }
+        // The clients are gone; the next event written to their streams fails and frees their places.
+        _ = try await api.post("/v1/detections", json: detection("after-streams", camera: "CAM-12", defect: "corrosion"), key: "ingest-key")
+        try await API.eventually("a place for a new stream") {
+            let stream = try await EventStreamClient.open(api.base, key: "viewer-key")
+            defer { stream.close() }
+            return stream.status == 200
+        }
+    }
+
     @Test(.timeLimit(.minutes(2))) func anOpenStreamDoesNotHoldUpAGracefulShutdown() async throws {
         let emu = try Plant.emulator()
         let plant = try Plant(cmmsURL: try await emu.listening())
