@@ -85,8 +85,14 @@ function refresh() {
       main.innerHTML = html;
       restoreFilters(f);
       applyFilters();
+      const shown = new Set();
       for (const img of main.querySelectorAll('img[data-src]')) {
+        shown.add(img.dataset.src);
         showImage(img).catch(e => { img.alt = 'image not loaded: ' + e.message; });
+      }
+      // Only the images on the page are kept, so a tab left open for days does not grow.
+      for (const [src, url] of images) {
+        if (!shown.has(src)) { URL.revokeObjectURL(url); images.delete(src); }
       }
     } catch (e) {
       say(e.message, 'err');
@@ -134,6 +140,7 @@ async function follow() {
       const headers = withKey({ Accept: 'text/event-stream' });
       if (lastEventId) headers['Last-Event-ID'] = lastEventId;
       const r = await fetch('/v1/events', { headers, signal: ctl.signal, cache: 'no-store' });
+      if (r.status === 401 || r.status === 403) { setLive('key not accepted', 'down'); return; }
       if (!r.ok) throw new Error('HTTP ' + r.status);
       setLive('live', 'live');
       const reader = r.body.pipeThrough(new TextDecoderStream()).getReader();
