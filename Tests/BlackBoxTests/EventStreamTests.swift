@@ -122,11 +122,17 @@ final class EventStreamClient: Sendable {
         let api = API(base: try await server.listening())
         defer { _ = emu.terminate(); _ = server.terminate() }
         let port = try #require(URLComponents(string: api.base)?.port)
-        try await RawConnection.with(count: 32, port: port) { streams in
-            for s in streams {
-                try await s.send("GET /v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer viewer-key\r\n\r\n")
-                #expect(try await s.response().status == 200)
+        // Each connection asks at once (an idle one would meet the server's header timeout) and
+        // holds its stream open while the next one connects.
+        func hold(_ n: Int, then body: () async throws -> Void) async throws {
+            guard n > 0 else { return try await body() }
+            try await RawConnection.with(port: port) { stream in
+                try await stream.send("GET /v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer viewer-key\r\n\r\n")
+                #expect(try await stream.response().status == 200)
+                try await hold(n - 1, then: body)
             }
+        }
+        try await hold(32) {
             let refused = try await api.get("/v1/events", key: "viewer-key")
             #expect(refused.status == 503)
             #expect((refused.object["type"] as? String)?.hasSuffix("/too-many-streams") == true)
