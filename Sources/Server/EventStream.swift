@@ -46,7 +46,8 @@ enum EventStream {
         deinit { journal.leave() }
     }
 
-    static func stream(_ start: EventRing.Resume, journal: EventJournal, to writer: inout any ResponseBodyWriter) async throws {
+    static func stream(_ start: EventRing.Resume, journal: EventJournal, heartbeat: Duration = heartbeat,
+                       to writer: inout any ResponseBodyWriter) async throws {
         var seq: UInt64
         var out = "retry: \(retryMilliseconds)\n\n"
         switch start {
