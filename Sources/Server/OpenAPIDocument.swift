@@ -320,7 +320,7 @@ paths:
         stream starts with a `reset` event: reload the lists. A comment line every 15 s keeps a
         quiet stream open. At most 32 streams per node; past that 503 with Retry-After.
       parameters:
-        - { name: Last-Event-ID, in: header, description: "The id of the last event received", schema: { type: string, maxLength: 64 } }
+        - { name: Last-Event-ID, in: header, description: "The id of the last event received; one this node cannot continue from (over 64 bytes, malformed, another run's) starts with reset", schema: { type: string } }
       responses:
         "200": { description: An endless event stream, content: { text/event-stream: { schema: { type: string } } } }
         "401": { $ref: "#/components/responses/Unauthorized" }
