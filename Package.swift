@@ -148,6 +148,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         // A free loopback port and the local PostgreSQL programs, for bench and the tests.
         .target(name: "LocalServers"),

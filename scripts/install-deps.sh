@@ -2,12 +2,13 @@
 # Installs what Millwright needs beyond the Swift toolchain, on Debian/Ubuntu:
 # libjpeg-turbo and libpng (evidence images), SQLite, mosquitto (MQTT tests), PostgreSQL
 # (the StorePostgres tests start their own throw-away servers with its initdb/pg_ctl),
-# python3 with Pillow, aiosmtpd and schemathesis (test peers), openssl (test certificates).
+# python3 with Pillow, aiosmtpd and schemathesis (test peers), openssl (test certificates),
+# chromium with its chromedriver and selenium (the board's browser tests).
 set -euo pipefail
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 need=()
-for p in libturbojpeg0-dev libpng-dev libsqlite3-dev sqlite3 mosquitto mosquitto-clients postgresql openssl python3 python3-pip; do
+for p in libturbojpeg0-dev libpng-dev libsqlite3-dev sqlite3 mosquitto mosquitto-clients postgresql openssl python3 python3-pip chromium chromium-driver; do
   dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
 done
 if [ ${#need[@]} -gt 0 ]; then
@@ -27,8 +28,9 @@ if command -v pg_lsclusters >/dev/null 2>&1; then
   done
 fi
 # Test peers from PyPI: Pillow (an independent JPEG decoder), aiosmtpd (a real SMTP server),
-# schemathesis (holds the API to its OpenAPI document).
-for mod in PIL:pillow aiosmtpd:aiosmtpd schemathesis:schemathesis; do
+# schemathesis (holds the API to its OpenAPI document), selenium (drives Debian's chromium
+# through its /usr/bin/chromedriver; it downloads no driver).
+for mod in PIL:pillow aiosmtpd:aiosmtpd schemathesis:schemathesis selenium:selenium; do
   if ! python3 -c "import ${mod%%:*}" >/dev/null 2>&1; then
     python3 -m pip install --quiet "${mod##*:}" || python3 -m pip install --quiet --break-system-packages "${mod##*:}"
   fi

@@ -1,8 +1,9 @@
 import Foundation
 import Metrics
 
-/// Decisions as they happen, for whoever listens (the MQTT bridge). With no listener nothing
-/// is kept: REST-only gateways hold no events. Each listener gets a bounded buffer that drops
+/// Decisions as they happen, for whoever listens (the MQTT bridge), and for the board's
+/// journal (`EventJournal`, which keeps its own bounded ring). With no listener nothing else
+/// is kept. Each listener gets a bounded buffer that drops
 /// its oldest events when it falls behind (the store is the record; the floor hears the news);
 /// every drop is counted in `millwright_floor_events_dropped_total`.
 public final class FloorEventBus: @unchecked Sendable {
@@ -13,7 +14,13 @@ public final class FloorEventBus: @unchecked Sendable {
     private var listeners: [UUID: AsyncStream<FloorEvent>.Continuation] = [:]
     private let dropped = Counter(label: "millwright_floor_events_dropped_total")
 
-    public init(capacity: Int = 1024) { self.capacity = capacity }
+    /// Told every event synchronously, before the listeners.
+    private let journal: EventJournal?
+
+    public init(capacity: Int = 1024, journal: EventJournal? = nil) {
+        self.capacity = capacity
+        self.journal = journal
+    }
 
     public var hasListeners: Bool { lock.withLock { !listeners.isEmpty } }
 
@@ -31,8 +38,9 @@ public final class FloorEventBus: @unchecked Sendable {
 
     public func publish(_ event: @autoclosure () -> FloorEvent) {
         let current = lock.withLock { Array(listeners.values) }
-        guard !current.isEmpty else { return }
+        guard !current.isEmpty || journal != nil else { return }
         let e = event()
+        journal?.record(e)
         for c in current {
             if case .dropped = c.yield(e) { dropped.increment() }
         }

@@ -25,6 +25,8 @@ public final class Gateway: Sendable {
     public let evidence: EvidenceService?
     /// Decisions as they happen, for the plant floor (MQTT). Best effort: the store is the record.
     public let floorEvents: FloorEventBus
+    /// The same decisions, numbered and kept a while for the board (`GET /v1/events`).
+    public let events: EventJournal
     /// Parses, validates and commits submissions from every transport.
     public let ingestService: IngestService
     /// New work for the dispatcher of one CMMS (or all).
@@ -37,7 +39,8 @@ public final class Gateway: Sendable {
         self.register = register
         let rules = PipelineRules(settings: settings, mapper: AssetMapper(cameras: settings.assets.cameras, register: register), planning: planning)
         let wake = WakeSignals(names: connectors.map(\.name))
-        let metrics = GatewayMetrics(), floorEvents = FloorEventBus()
+        let metrics = GatewayMetrics(), events = EventJournal(), floorEvents = FloorEventBus(journal: events)
+        self.events = events
         self.metrics = metrics
         self.floorEvents = floorEvents
         self.settings = settings

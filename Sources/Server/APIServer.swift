@@ -17,6 +17,8 @@ public struct APIServer: Sendable {
     public let keyring: APIKeyring
     public let registry: PrometheusCollectorRegistry
     public let accounts: Accounts
+    /// Thumbnails (`/v1/evidence/{id}?w=`): two decodes at once, sixteen more waiting.
+    let thumbnails = DecodeGate(limit: 2, maxWaiting: 16)
 
     public init(gateway: Gateway, registry: PrometheusCollectorRegistry) {
         self.gateway = gateway
@@ -79,12 +81,21 @@ public struct APIServer: Sendable {
                     }
                 } catch StoreError.notFound { throw notFound("work order") }
                 gateway.wakeDispatchers()
-                return json(try await gateway.store.workOrder(id: id), status: .accepted)
+                let wo = try await gateway.store.workOrder(id: id)
+                if let wo {
+                    gateway.events.note("work_order", ["id": .string(wo.id), "incident_id": .string(wo.incidentId), "reference": .string(wo.reference),
+                                                       "phase": .string(wo.phase), "cmms_id": wo.cmmsId.map(JSONValue.string) ?? .null])
+                }
+                return json(wo, status: .accepted)
             },
             Route(method: .post, path: "/v1/work-orders/{id}/ack", handler: acknowledge),
             Route(method: .get, path: "/v1/technicians", handler: listTechnicians),
             Route(method: .get, path: "/v1/inventory/reservations", handler: listReservations),
             Route(method: .get, path: "/v1/evidence/{id}", handler: evidenceImage),
+            Route(method: .get, path: "/v1/events") { request, ctx in
+                try ctx.require(.read)
+                return try EventStream.response(request, journal: gateway.events)
+            },
             Route(method: .get, path: "/v1/stats") { _, ctx in
                 try ctx.require(.read)
                 return json(try await gateway.store.stats())
@@ -100,8 +111,7 @@ public struct APIServer: Sendable {
             Route(method: .post, path: "/v1/login", handler: login),
             Route(method: .post, path: "/v1/logout", handler: logout),
             Route(method: .get, path: "/v1/audit", handler: listAudit),
-            Route(method: .get, path: "/", handler: { _, _ in Dashboard.response() }),
-        ]
+        ] + pages
     }
 
     public func router() -> Hummingbird.Router<MillwrightContext> {
@@ -239,11 +249,17 @@ public struct APIServer: Sendable {
                                                  by: signature?.user ?? input["by"]?.stringValue ?? ctx.caller?.name, note: input["note"]?.stringValue,
                                                  signature: signature, now: Date())
         } catch StoreError.notFound { throw notFound("incident") }
-        return json(try await gateway.store.incident(id: id))
+        let incident = try await gateway.store.incident(id: id)
+        if let incident {
+            gateway.events.note("incident", ["id": .string(incident.id), "camera": .string(incident.cameraId), "state": .string(incident.state),
+                                             "detail": .string("verdict \(verdict)")])
+        }
+        return json(incident)
     }
 
     /// The annotated image, by its SHA-256 or by incident id. With a key (viewer and up) or a
-    /// signed, unexpired link; content-addressed, so it is cacheable forever.
+    /// signed, unexpired link; content-addressed, so it is cacheable forever. `?w=` asks for a
+    /// thumbnail that many pixels wide (see `thumbnail`).
     func evidenceImage(_ request: Request, _ ctx: MillwrightContext) async throws -> Response {
         let id = try ctx.parameters.require("id")
         // Who may ask comes before whether there is anything to give.
@@ -269,13 +285,40 @@ public struct APIServer: Sendable {
         } else {
             try ctx.require(.read)
         }
-        if request.headers[.ifNoneMatch] == "\"\(hash)\"" {
-            return Response(status: .notModified, headers: [.eTag: "\"\(hash)\""])
+        let width = try thumbnailWidth(request.uri.queryParameters)
+        let etag = width.map { "\"\(hash)-w\($0)\"" } ?? "\"\(hash)\""
+        if request.headers[.ifNoneMatch] == etag {
+            return Response(status: .notModified, headers: [.eTag: etag])
         }
-        let data: Data
+        var data: Data
         do { data = try evidence.images.get(hash) } catch { throw notFound("evidence \(hash.prefix(12))…") }
-        return Response(status: .ok, headers: [.contentType: "image/jpeg", .eTag: "\"\(hash)\"", .cacheControl: "private, max-age=31536000, immutable"],
+        if let width { data = try await thumbnail(data, width: width) }
+        return Response(status: .ok, headers: [.contentType: "image/jpeg", .eTag: etag, .cacheControl: "private, max-age=31536000, immutable"],
                         body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    /// `w`, when asked for: a whole number of pixels in `JPEG.thumbnailWidths`.
+    func thumbnailWidth(_ q: Hummingbird.Parameters) throws -> Int? {
+        guard let s = q.get("w") else { return nil }
+        let range = JPEG.thumbnailWidths
+        guard s.utf8.count <= 4, let w = Int(s), range.contains(w) else {
+            throw Problem(.badRequest, type: "invalid-query", detail: "w must be a whole number of pixels from \(range.lowerBound) to \(range.upperBound)")
+        }
+        return w
+    }
+
+    /// A scaled copy of a stored image, decoded under `thumbnails`' bound. Only the gateway
+    /// writes the evidence store, so a failure here is the store's, not the caller's.
+    func thumbnail(_ data: Data, width: Int) async throws -> Data {
+        do {
+            return try await thumbnails.run { try JPEG.thumbnail(data, width: width) }
+        } catch is DecodeGate.Busy {
+            var p = Problem(.serviceUnavailable, type: "busy", detail: "too many thumbnails are being made at once; ask again in a moment")
+            p.retryAfter = 1
+            throw p
+        } catch {
+            throw Problem(.internalServerError, type: "evidence-unreadable", detail: "the stored image could not be scaled: \(error)")
+        }
     }
 
     func readyz(_ request: Request, _ ctx: MillwrightContext) async throws -> Response {

@@ -65,10 +65,11 @@ struct AuthMiddleware: RouterMiddleware {
     typealias Context = MillwrightContext
     let keyring: APIKeyring
     let accounts: Accounts
-    static let open: Set<String> = ["/healthz", "/", "/dashboard", "/v1/login"]
+    static let open: Set<String> = ["/healthz", "/", "/ui/board.js", "/ui/board.css", "/v1/login"]
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        if Self.open.contains(request.uri.path) { return try await next(request, context) }
+        // The incident page's shell, like the board's, holds no data: its script asks with the key.
+        if Self.open.contains(request.uri.path) || request.uri.path.hasPrefix("/incidents/") { return try await next(request, context) }
         // Signed evidence links open without a key; the handler checks the signature.
         if request.uri.path.hasPrefix("/v1/evidence/"), request.uri.queryParameters.get("sig") != nil, request.headers[.authorization] == nil {
             return try await next(request, context)

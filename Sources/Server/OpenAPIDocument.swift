@@ -306,19 +306,39 @@ paths:
   /v1/evidence/{id}:
     get:
       operationId: getEvidence
-      summary: The annotated evidence image (JPEG) by SHA-256 or incident id
-      description: With an API key (viewer and up), or without one through a signed, expiring link (`exp`, `sig`).
+      summary: The annotated evidence image (JPEG) by SHA-256 or incident id, or a thumbnail of it
+      description: With an API key (viewer and up), or without one through a signed, expiring link (`exp`, `sig`). With `w`, a copy scaled to that width (never enlarged), decoded and encoded afresh; at most two are made at once and sixteen wait, past that 503 with Retry-After.
       security: [ { bearer: [] }, {} ]
       parameters:
         - { name: id, in: path, required: true, schema: { type: string } }
+        - { name: w, in: query, description: "Thumbnail width in pixels; the height keeps the proportions", schema: { type: integer, minimum: 32, maximum: 1920 } }
         - { name: exp, in: query, description: "Signed link: its expiry, as the link carries it (Unix seconds); not read with an API key", schema: { type: string } }
         - { name: sig, in: query, description: "Signed link: its signature; not read with an API key", schema: { type: string } }
       responses:
         "200": { description: JPEG, content: { image/jpeg: { schema: { type: string, contentMediaType: image/jpeg } } } }
-        "304": { description: Not modified (ETag is the SHA-256) }
+        "304": { description: Not modified (ETag is the SHA-256, with `-w<width>` for a thumbnail) }
+        "400": { $ref: "#/components/responses/BadRequest" }
         "401": { $ref: "#/components/responses/Unauthorized" }
         "403": { $ref: "#/components/responses/Forbidden" }
         "404": { $ref: "#/components/responses/NotFound" }
+        "503": { $ref: "#/components/responses/Unavailable" }
+  /v1/events:
+    get:
+      operationId: streamEvents
+      summary: The board's news as Server-Sent Events (viewer and up)
+      description: |
+        Events `incident` (id, camera, state, detail), `work_order` (id, incident_id, reference,
+        phase, cmms_id) and `detections` (counts by status since the last one, at most one a
+        second), each with an id `<boot>.<seq>`. Send the last id seen as `Last-Event-ID` to get
+        what was missed while this node still holds it (its last 512 events); otherwise the
+        stream starts with a `reset` event: reload the lists. A comment line every 15 s keeps a
+        quiet stream open. At most 32 streams per node; past that 503 with Retry-After.
+      parameters:
+        - { name: Last-Event-ID, in: header, description: "The id of the last event received; one this node cannot continue from (over 64 bytes, malformed, another run's) starts with reset", schema: { type: string } }
+      responses:
+        "200": { description: An endless event stream, content: { text/event-stream: { schema: { type: string } } } }
+        "401": { $ref: "#/components/responses/Unauthorized" }
+        "403": { $ref: "#/components/responses/Forbidden" }
         "503": { $ref: "#/components/responses/Unavailable" }
   /v1/stats:
     get:
@@ -408,7 +428,7 @@ paths:
         "503": { $ref: "#/components/responses/Unavailable" }
   /:
     get:
-      summary: The planner's dashboard (HTML; asks for an API key)
+      summary: The planner's board (an HTML shell; its script asks for an API key and reads the rest with it)
       security: []
       responses:
         "200": { description: HTML, content: { text/html: { schema: { type: string } } } }

@@ -13,6 +13,8 @@ public struct Problem: Error, Sendable, Encodable {
     /// Per-item problems of a rejected batch, or the field at fault.
     public var errors: [ProblemItem]?
     public var requestId: String?
+    /// Seconds for `Retry-After`, when asking again later will help; not in the body.
+    public var retryAfter: Int?
 
     public init(_ status: HTTPResponse.Status, type: String, detail: String, errors: [ProblemItem]? = nil) {
         self.type = "https://millwright.dev/problems/\(type)"
@@ -58,7 +60,7 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
         } catch var p as Problem {
             p.instance = request.uri.path
             p.requestId = requestId
-            response = p.response()
+            response = p.response(retryAfter: p.retryAfter)
         } catch let e as HTTPResponseError {
             // Also NIOTooManyBytesError: what `collectBody(upTo:)` throws when a body, chunked or not, runs past its limit.
             let body = (e as? HTTPError)?.body

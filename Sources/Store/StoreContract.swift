@@ -96,6 +96,8 @@ public protocol QueryStore: Sendable {
     func stats() async throws -> StoreStats
     func camerasSeen() async throws -> [String]
     func receiptLatenciesMs() async throws -> [Double]
+    func boardIncidents(closedSince: Date, limit: Int) async throws -> [IncidentView]
+    func orphanGroups(limit: Int) async throws -> [OrphanGroup]
 }
 
 /// The sealed audit trail and its checkpoints.

@@ -27,10 +27,10 @@ struct Demo: AsyncParsableCommand {
         The summary's figures are counted from the store and the emulator, not the
         script.
 
-        --keep-running keeps the API and dashboard up afterwards (Ctrl-C to stop).
+        --keep-running keeps the API and the board up afterwards (Ctrl-C to stop).
         """)
 
-    @Flag(name: .long, help: "Keep serving the API and dashboard after the summary.")
+    @Flag(name: .long, help: "Keep serving the API and the board after the summary.")
     var keepRunning = false
 
     @Option(name: .long, help: "API port for --keep-running (default: a free port).")
@@ -131,7 +131,7 @@ struct Demo: AsyncParsableCommand {
         print("finished in \(String(format: "%.1f", Date().timeIntervalSince(started))) s")
 
         if keepRunning {
-            print("\nAPI and dashboard: \(apiURL)/  (admin key: \(DemoScenario.adminKey)) — Ctrl-C to stop")
+            print("\nAPI and board: \(apiURL)/  (admin key: \(DemoScenario.adminKey)) — Ctrl-C to stop")
             try await servicesTask.value
         } else {
             await services.triggerGracefulShutdown()

@@ -145,6 +145,6 @@ import MillwrightTesting
         #expect(r.status == 200)
         #expect(String(decoding: r.body, as: UTF8.self).hasPrefix("openapi: 3.1.0"))
         let page = try await api.get("/", key: nil)
-        #expect(page.status == 200 && String(decoding: page.body, as: UTF8.self).contains("Open incidents"))
+        #expect(page.status == 200 && String(decoding: page.body, as: UTF8.self).contains("<script src=\"/ui/board.js\" defer></script>"))
     }
 }

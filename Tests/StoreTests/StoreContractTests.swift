@@ -306,3 +306,37 @@ struct StoreBackend: Sendable, CustomStringConvertible {
         #expect(try await a.adoptOrphanedValues("held", window: 60, now: now, merge: merge) == nil, "taken once")
     }
 }
+
+/// The board's two queries, on every backend.
+@Suite(.sharedPostgres) struct BoardQueryTests {
+    let now = Date()
+
+    @Test(arguments: StoreBackend.all)
+    func orphansAreGroupedByCameraAndReasonAndTheBoardHoldsOpenAndRecentlyClosedIncidents(_ backend: StoreBackend) async throws {
+        let store = try await backend.make()
+        var s = Settings()
+        s.cmms = [CMMSSettings(name: "sb", kind: "sandbox", baseURL: "http://127.0.0.1:1")]
+        s.assets.cameras = [CameraMapping(camera: "CAM-0", asset: "A0", cmms: "sb"), CameraMapping(camera: "CAM-1", asset: "A1", cmms: "sb")]
+        s.defects["crack"] = DefectRule()
+        let rules = PipelineRules(settings: s, mapper: AssetMapper(cameras: s.assets.cameras, register: nil), planning: nil)
+        func det(_ id: String, _ camera: String, at offset: TimeInterval) -> Detection {
+            Detection(detectionId: id, cameraId: camera, timestamp: now.addingTimeInterval(offset), defectClass: "crack", confidence: 0.9)
+        }
+        _ = try await store.ingest((0..<5).map { det("x\($0)", "CAM-X", at: Double($0)) } + (0..<2).map { det("y\($0)", "CAM-Y", at: 10 + Double($0)) },
+                                   rules: rules, now: now)
+        let groups = try await store.orphanGroups(limit: 10)
+        #expect(groups.map(\.cameraId) == ["CAM-Y", "CAM-X"], "the most recently seen first")
+        #expect(groups.map(\.count) == [2, 5])
+        let x = try #require(groups.last)
+        #expect(abs(x.firstSeen.timeIntervalSince(now)) < 0.01 && abs(x.lastSeen.timeIntervalSince(now.addingTimeInterval(4))) < 0.01)
+        #expect(x.reason.contains("CAM-X"))
+        #expect(try await store.orphanGroups(limit: 1).count == 1)
+
+        let opened = try await store.ingest([det("a", "CAM-0", at: 0), det("b", "CAM-1", at: 1)], rules: rules, now: now)
+        let closedId = try #require(opened[0].incidentId), openId = try #require(opened[1].incidentId)
+        _ = try await store.feedback(incidentId: closedId, falsePositive: true, by: "t", note: nil, signature: nil, now: now)
+        let board = try await store.boardIncidents(closedSince: now.addingTimeInterval(-60), limit: 10)
+        #expect(board.map(\.id) == [openId, closedId], "open first, then closed since")
+        #expect(try await store.boardIncidents(closedSince: now.addingTimeInterval(60), limit: 10).map(\.id) == [openId])
+    }
+}

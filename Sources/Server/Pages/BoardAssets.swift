@@ -1,0 +1,269 @@
+/// The script and style sheet of the pages, served by the gateway itself (`/ui/board.js`,
+/// `/ui/board.css`): no build step, nothing from another origin, nothing inline (see
+/// `HTML.contentSecurityPolicy`).
+enum BoardAssets {
+    static let script = #"""
+'use strict';
+// The API key, in one place: sessionStorage, so it is gone when the tab closes and is never
+// written to disk by the page. A login can replace this object alone.
+const Key = {
+  get() { return sessionStorage.getItem('millwright.key') || ''; },
+  set(value) { if (value) sessionStorage.setItem('millwright.key', value); else sessionStorage.removeItem('millwright.key'); },
+};
+
+function withKey(headers) {
+  const h = Object.assign({}, headers || {});
+  const key = Key.get();
+  if (key) h.Authorization = 'Bearer ' + key;
+  return h;
+}
+
+// fetch with the key; a problem document's detail becomes the error's message.
+async function api(path, options) {
+  const o = Object.assign({}, options || {});
+  o.headers = withKey(o.headers);
+  const r = await fetch(path, o);
+  if (!r.ok) {
+    let detail = r.status + ' ' + r.statusText;
+    try { const p = await r.json(); if (p.detail) detail = p.detail; } catch (_) { /* not a problem document */ }
+    throw new Error(detail);
+  }
+  return r;
+}
+
+const main = document.getElementById('main');
+const live = document.getElementById('live');
+function setLive(text, state) { live.textContent = text; live.dataset.state = state; }
+function say(text, cls) {
+  main.textContent = '';
+  const p = document.createElement('p');
+  p.className = cls;
+  p.textContent = text;
+  main.appendChild(p);
+}
+
+// Evidence is content-addressed, so an image fetched once stays right: keep its blob URL.
+const images = new Map();
+async function showImage(img) {
+  const src = img.dataset.src;
+  let url = images.get(src);
+  if (!url) {
+    const r = await api(src);
+    url = URL.createObjectURL(await r.blob());
+    images.set(src, url);
+  }
+  img.src = url;
+}
+
+function filterValues() {
+  const f = {};
+  for (const s of main.querySelectorAll('select[data-filter]')) f[s.dataset.filter] = s.value;
+  return f;
+}
+function restoreFilters(f) {
+  for (const s of main.querySelectorAll('select[data-filter]')) {
+    const v = f[s.dataset.filter];
+    if (v && Array.from(s.options).some(o => o.value === v)) s.value = v;
+  }
+}
+function applyFilters() {
+  const f = filterValues();
+  for (const card of main.querySelectorAll('article.incident')) {
+    card.hidden = !Object.entries(f).every(([k, v]) => !v || card.dataset[k] === v);
+  }
+}
+
+// The page's HTML comes from the server, rendered for this key; refreshes never overlap.
+let loading = null, again = false;
+function refresh() {
+  if (loading) { again = true; return loading; }
+  loading = (async () => {
+    try {
+      const r = await api(document.body.dataset.fragment);
+      const html = await r.text();
+      const f = filterValues();
+      main.innerHTML = html;
+      restoreFilters(f);
+      applyFilters();
+      const shown = new Set();
+      for (const img of main.querySelectorAll('img[data-src]')) {
+        shown.add(img.dataset.src);
+        showImage(img).catch(e => { img.alt = 'image not loaded: ' + e.message; });
+      }
+      // Only the images on the page are kept, so a tab left open for days does not grow.
+      for (const [src, url] of images) {
+        if (!shown.has(src)) { URL.revokeObjectURL(url); images.delete(src); }
+      }
+    } catch (e) {
+      say(e.message, 'err');
+    }
+    loading = null;
+    if (again) { again = false; refresh(); }
+  })();
+  return loading;
+}
+
+// Incidents and work orders show within a moment; detection counts (which can arrive every
+// second) at most every five seconds, since the whole content is fetched again.
+let pending = null, pendingAt = 0;
+function soon(delay) {
+  const at = Date.now() + delay;
+  if (pending && pendingAt <= at) return;
+  clearTimeout(pending);
+  pendingAt = at;
+  pending = setTimeout(() => { pending = null; refresh(); }, delay);
+}
+
+// Server-Sent Events read with fetch, because EventSource cannot send the key. After a
+// break it resumes from the last id; a `reset` event means events were missed: reload.
+let lastEventId = null, stream = null;
+function handleEvent(block) {
+  let id = null, name = null;
+  for (const line of block.split('\n')) {
+    if (line.startsWith(':')) continue;
+    const c = line.indexOf(':');
+    const field = c < 0 ? line : line.slice(0, c);
+    let value = c < 0 ? '' : line.slice(c + 1);
+    if (value.startsWith(' ')) value = value.slice(1);
+    if (field === 'id') id = value;
+    else if (field === 'event') name = value;
+  }
+  if (id !== null) lastEventId = id;
+  if (name) soon(name === 'detections' ? 5000 : 300);
+}
+async function follow() {
+  if (stream) stream.abort();
+  const ctl = new AbortController();
+  stream = ctl;
+  while (!ctl.signal.aborted) {
+    try {
+      const headers = withKey({ Accept: 'text/event-stream' });
+      if (lastEventId) headers['Last-Event-ID'] = lastEventId;
+      const r = await fetch('/v1/events', { headers, signal: ctl.signal, cache: 'no-store' });
+      if (r.status === 401 || r.status === 403) { setLive('key not accepted', 'down'); return; }
+      if (!r.ok) throw new Error('HTTP ' + r.status);
+      setLive('live', 'live');
+      const reader = r.body.pipeThrough(new TextDecoderStream()).getReader();
+      let buffer = '';
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        buffer += value;
+        if (buffer.length > 1048576) throw new Error('event too large');
+        let i;
+        while ((i = buffer.indexOf('\n\n')) >= 0) {
+          handleEvent(buffer.slice(0, i));
+          buffer = buffer.slice(i + 2);
+        }
+      }
+      setLive('reconnecting', 'down');
+    } catch (e) {
+      if (ctl.signal.aborted) return;
+      setLive('reconnecting (' + e.message + ')', 'down');
+    }
+    await new Promise(done => setTimeout(done, 3000));
+  }
+}
+
+// Buttons the server rendered for this key's role; the server checks the role again.
+main.addEventListener('change', e => { if (e.target.matches('select[data-filter]')) applyFilters(); });
+main.addEventListener('click', async e => {
+  const b = e.target.closest('button');
+  if (!b) return;
+  if (b.dataset.redrive) {
+    b.disabled = true;
+    try {
+      await api('/v1/work-orders/' + encodeURIComponent(b.dataset.redrive) + '/redrive', { method: 'POST' });
+      await refresh();
+    } catch (err) {
+      b.disabled = false;
+      b.textContent = 'Re-drive failed: ' + err.message;
+    }
+  } else if (b.dataset.verdict) {
+    const result = document.getElementById('verdict-result');
+    b.disabled = true;
+    try {
+      await api('/v1/incidents/' + encodeURIComponent(b.dataset.incident) + '/feedback', {
+        method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ verdict: b.dataset.verdict }),
+      });
+      await refresh();
+    } catch (err) {
+      b.disabled = false;
+      if (result) result.textContent = 'Not recorded: ' + err.message;
+    }
+  }
+});
+
+function start() {
+  if (!Key.get()) {
+    setLive('not connected', 'down');
+    say('Enter an API key (viewer or higher) to see the board.', 'muted');
+    return;
+  }
+  refresh();
+  follow();
+}
+document.getElementById('keyform').addEventListener('submit', e => {
+  e.preventDefault();
+  const input = document.getElementById('key');
+  Key.set(input.value.trim());
+  input.value = '';
+  images.clear();
+  lastEventId = null;
+  start();
+});
+document.getElementById('forget').addEventListener('click', () => {
+  Key.set('');
+  if (stream) stream.abort();
+  images.clear();
+  start();
+});
+start();
+"""#
+
+    static let css = #"""
+body{font:15px system-ui,sans-serif;margin:0;background:#f4f5f7;color:#1d2230}
+header{background:#1d2230;color:#fff;padding:8px 14px;display:flex;flex-wrap:wrap;gap:10px 16px;align-items:center}
+header h1{font-size:17px;margin:0;flex:1}
+header a.home{color:#fff;font-weight:700;text-decoration:none}
+.keyform{display:flex;gap:6px;align-items:center;flex-wrap:wrap}
+.keyform input{padding:6px 8px;width:220px}
+button,select{min-height:40px;padding:4px 12px;font:inherit}
+.live{font-size:13px;padding:2px 8px;border-radius:10px;background:#555}
+.live[data-state=live]{background:#2e7d32}
+.live[data-state=live]::before{content:"● "}
+main{padding:12px 14px;display:grid;gap:14px}
+section{background:#fff;border-radius:6px;padding:10px 12px;box-shadow:0 1px 2px #0002;overflow-x:auto}
+h2{font-size:16px;margin:2px 0 8px}
+h3{font-size:15px;margin:4px 0}
+.filters{display:flex;flex-wrap:wrap;gap:8px 16px}
+.cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(320px,1fr));gap:12px}
+article.incident{border:1px solid #d8dbe2;border-radius:6px;overflow:hidden;background:#fff}
+article.incident[hidden]{display:none}
+.thumb{display:block;width:100%;height:auto;min-height:60px;background:#e4e6eb}
+.thumb.none{padding:20px 10px;color:#667;text-align:center}
+.body{padding:8px 10px}
+dl{display:grid;grid-template-columns:max-content 1fr;gap:3px 10px;margin:6px 0}
+dt{color:#667} dd{margin:0}
+.tags{margin:0;display:flex;flex-wrap:wrap;gap:6px;align-items:center}
+.tag{border-radius:3px;padding:1px 6px;font-size:12px;font-weight:700;border:1px solid #0003}
+.p-critical{background:#c62828;color:#fff}.p-high{background:#ef6c00;color:#fff}.p-medium{background:#f9a825}.p-low{background:#9e9e9e;color:#fff}
+.state{background:#fff}.state-closed{background:#e4e6eb}
+.shadow{background:#ede7f6}
+.severity{text-decoration:underline dotted;cursor:help}
+.age,.muted,.why{color:#667}
+.parts{margin:0;padding-left:16px}
+.part-short{color:#b00020;font-weight:700}
+.err{color:#b00020}
+table{border-collapse:collapse;width:100%}
+td,th{text-align:left;padding:5px 6px;border-bottom:1px solid #e4e6eb;vertical-align:top}
+pre{white-space:pre-wrap;word-break:break-word;margin:2px 0;background:#f4f5f7;padding:4px 6px}
+img.evidence{max-width:100%;height:auto}
+.strip{list-style:none;margin:0;padding:0;display:flex;gap:8px;overflow-x:auto}
+.strip li{flex:0 0 auto;width:160px;font-size:12px;color:#445}
+svg.frame{width:160px;height:90px;display:block}
+svg.frame .bg{fill:#e4e6eb;stroke:#99a}
+svg.frame .box{fill:none;stroke:#c62828;stroke-width:2}
+.verdict .given{font-size:16px}
+"""#
+}

@@ -1,0 +1,41 @@
+import Foundation
+import Hummingbird
+import NIOCore
+
+/// The pages for people: shells anyone may load (they hold no data), the script and style
+/// sheet, and the HTML for a key (viewer and up) that the script puts into the shells.
+/// Not part of the API contract (`openapi.yaml`).
+extension APIServer {
+    /// "method path" of every page route, which the OpenAPI document leaves out.
+    public static let pageRoutes: Set<String> = ["get /", "get /incidents/{id}", "get /ui/board.js", "get /ui/board.css", "get /ui/board", "get /ui/incidents/{id}"]
+
+    var pages: [Route] {
+        [
+            Route(method: .get, path: "/") { _, _ in
+                HTML.response(HTML.shell(title: "Planner's board", page: "board", fragment: "/ui/board", intro: "Loading…"))
+            },
+            Route(method: .get, path: "/incidents/{id}") { _, ctx in
+                let id = try ctx.parameters.require("id")
+                let fragment = "/ui/incidents/" + (id.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(CharacterSet(charactersIn: "/"))) ?? "")
+                return HTML.response(HTML.shell(title: "Incident \(id.prefix(128))", page: "incident", fragment: fragment, intro: "Loading…"))
+            },
+            Route(method: .get, path: "/ui/board.js") { _, _ in asset(BoardAssets.script, type: "text/javascript; charset=utf-8") },
+            Route(method: .get, path: "/ui/board.css") { _, _ in asset(BoardAssets.css, type: "text/css; charset=utf-8") },
+            Route(method: .get, path: "/ui/board") { _, ctx in
+                try ctx.require(.read)
+                return HTML.response(try await BoardPage.load(gateway, role: ctx.caller!.role).render())
+            },
+            Route(method: .get, path: "/ui/incidents/{id}") { _, ctx in
+                try ctx.require(.read)
+                guard let page = try await IncidentPage.load(gateway, id: try ctx.parameters.require("id"), role: ctx.caller!.role) else { throw notFound("incident") }
+                return HTML.response(page.render())
+            },
+        ]
+    }
+}
+
+/// The script or style sheet; revalidated each time (it changes with the binary), cheap to send.
+private func asset(_ text: String, type: String) -> Response {
+    Response(status: .ok, headers: [.contentType: type, .cacheControl: "no-cache", .xContentTypeOptions: "nosniff"],
+             body: .init(byteBuffer: ByteBuffer(string: text)))
+}
