@@ -38,6 +38,7 @@ struct Serve: AsyncParsableCommand {
         var settings = try Runtime.loadSettings(config)
         if let port { settings.server.port = port }
         let register = try Runtime.loadRegister(settings)
+        try Runtime.checkTopicTemplate(settings, register: register, file: config)
         let store = try await Runtime.openStore(settings)
         let logger = Logger(label: "millwright")
         let checkpoints = try await AuditCheckpointService.start(settings, store: store, logger: logger)
