@@ -66,10 +66,17 @@ struct Serve: AsyncParsableCommand {
                 throw ExitCode(2)
             }
         }
+        var sparkplug: SparkplugService?
+        if let mqttSettings = settings.mqtt, let sp = mqttSettings.sparkplug {
+            do { sparkplug = try SparkplugService(gateway: gateway, settings: mqttSettings, sparkplug: sp) } catch {
+                Runtime.printError("configuration error: mqtt.sparkplug: \(error)")
+                throw ExitCode(2)
+            }
+        }
         // One group; on SIGTERM or SIGINT it stops intake (MQTT, then the API), drains commits in
         // flight, stops dispatch, closes the broker session and writes a last checkpoint
         // (`ServicePlan` has the order and why).
-        let plan = gateway.servicePlan(api: app, mqtt: mqtt, last: checkpoints.map { [$0] } ?? [])
+        let plan = gateway.servicePlan(api: app, mqtt: mqtt, sparkplug: sparkplug, last: checkpoints.map { [$0] } ?? [])
         let group = plan.group(stopOnSignals: true, logger: logger)
         try await group.run()
         logger.info("stopped cleanly")
