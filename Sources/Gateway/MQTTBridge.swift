@@ -32,6 +32,8 @@ public final class MQTTBridge: Service, Sendable {
     let cameraBases: [String: String]
     /// The UNS `state` of the configured cameras (empty without a template).
     let floorState: FloorStateBox
+    /// News and the missed-news sweep publish concurrently: each `state` is read and sent under it.
+    let stateSerial = SerialLock()
     /// Unacknowledged QoS 1/2 messages the broker may send at once (MQTT 5). mosquitto 2.0
     /// resends a resumed session's whole backlog regardless; the client tolerates that excess
     /// and bounds memory by not reading the socket while its inbound queue is full. Twice what
@@ -206,6 +208,10 @@ public final class MQTTBridge: Service, Sendable {
     }
 
     func publishState(_ camera: String) async {
+        await stateSerial.run { await self.sendState(camera) }
+    }
+
+    private func sendState(_ camera: String) async {
         guard let base = cameraBases[camera], let c = floorState[camera] else { return }
         let state = Self.json([
             "camera_id": .string(camera), "online": .bool(c.online), "open_incidents": .number(Double(c.openIncidents)),
