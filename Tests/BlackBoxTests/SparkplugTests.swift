@@ -210,26 +210,37 @@ import Testing
             try sqlite(plant.dbPath, "SELECT subject FROM audit WHERE kind = 'sparkplug.reject_reset'") == ["CAM-1"]
         }
 
+        // The primary host goes offline: NDEATH, and a new connection (the next bdSeq) that is
+        // born again only when the host is back.
+        let beforeOffline = Self.messages(host).count
+        try await Self.hostCommand(["state", "\(broker.port)", "scada", "offline"])
+        let (offlineAt, hostGone) = try await Self.next(host, "NDEATH", from: beforeOffline)
+        #expect(Self.metrics(hostGone)["bdSeq"]?["value"] as? Int == bdSeq)
+        try await Self.hostCommand(["state", "\(broker.port)", "scada", "online"])
+        let (_, back) = try await Self.next(host, "NBIRTH", from: offlineAt)
+        #expect(Self.metrics(back)["bdSeq"]?["value"] as? Int == (bdSeq + 1) % 256)
+        _ = try await Self.next(host, "DBIRTH", device: "CAM-2", from: offlineAt)
+
         // kill -9: the broker delivers the will, an NDEATH with this connection's bdSeq (QoS 1).
         let beforeKill = Self.messages(host).count
         server.kill9()
         let (_, death) = try await Self.next(host, "NDEATH", from: beforeKill)
-        #expect(Self.metrics(death)["bdSeq"]?["value"] as? Int == bdSeq)
+        #expect(Self.metrics(death)["bdSeq"]?["value"] as? Int == (bdSeq + 1) % 256)
         #expect(death["qos"] as? Int == 1 && death["retain"] as? Bool == false)
 
-        // A restart continues the sequence: the next connection's bdSeq is one more.
+        // A restart continues the sequence from the data folder: the next bdSeq is one more.
         let beforeRestart = Self.messages(host).count
         server = try plant.serve()
         _ = try await server.listening()
         let (_, second) = try await Self.next(host, "NBIRTH", from: beforeRestart)
-        #expect(Self.metrics(second)["bdSeq"]?["value"] as? Int == (bdSeq + 1) % 256)
+        #expect(Self.metrics(second)["bdSeq"]?["value"] as? Int == (bdSeq + 2) % 256)
         _ = try await Self.next(host, "DBIRTH", device: "CAM-1", from: beforeRestart)
 
         // A graceful stop says NDEATH itself, with the same bdSeq.
         let beforeStop = Self.messages(host).count
         #expect(server.terminate() == 0)
         let (_, last) = try await Self.next(host, "NDEATH", from: beforeStop)
-        #expect(Self.metrics(last)["bdSeq"]?["value"] as? Int == (bdSeq + 1) % 256)
+        #expect(Self.metrics(last)["bdSeq"]?["value"] as? Int == (bdSeq + 2) % 256)
         // Only the host's STATE is ever retained: nothing under spBv1.0/plant-1.
         #expect(try await Self.retained(broker, "spBv1.0/plant-1/#").isEmpty)
         #expect(try await Self.retained(broker, "spBv1.0/STATE/scada").contains("\"online\": true"))
