@@ -13,7 +13,8 @@ public struct UNSTopicTemplate: Sendable, Equatable {
     /// A template longer than this is a mistake; with seven placeholders of at most
     /// `maxValueBytes` a topic stays far below MQTT's 65,535-byte limit.
     public static let maxTemplateBytes = 512
-    public static let maxValueBytes = 64
+    /// As long as a valid id: a camera id is never cut, so Millwright's own tree is unchanged.
+    public static let maxValueBytes = DetectionValidator.maxIdBytes
 
     public enum Part: Sendable, Equatable {
         case literal(String)
