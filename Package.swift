@@ -28,6 +28,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
         .package(url: "https://github.com/hummingbird-project/hummingbird-auth", from: "2.5.0"),
+        .package(url: "https://github.com/apple/swift-protobuf", exact: "1.39.0"),
     ],
     targets: [
         // Pure domain logic: validation, confirmation, incidents, severity, priority,
@@ -45,6 +46,11 @@ let package = Package(
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: instrumented),
+        // Sparkplug B 3.0 edge node, sans-I/O: payloads (generated from Eclipse Tahu's proto), the
+        // bdSeq/seq state machine, births, deaths, report by exception and commands (#17).
+        .target(name: "Sparkplug", dependencies: [
+            .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+        ], exclude: ["Proto"]),
         // OPC UA (Parts 4 and 6), sans-I/O: binary codec and UA-TCP framing so far (#14).
         .target(name: "OPCUA", dependencies: [
             .product(name: "NIOCore", package: "swift-nio"),
@@ -114,7 +120,7 @@ let package = Package(
         // The running gateway as lifecycle services (ingest, outbox dispatcher, status sync,
         // notifications, evidence retention, planning refresh, MQTT) around shared state.
         .target(name: "Gateway", dependencies: [
-            "MillwrightCore", "Store", "Connectors", "Ingest", "Evidence", "MQTT", "Notify", "CTimex",
+            "MillwrightCore", "Store", "Connectors", "Ingest", "Evidence", "MQTT", "Notify", "Sparkplug", "CTimex",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "NIOCore", package: "swift-nio"),
@@ -184,6 +190,7 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
+        .testTarget(name: "SparkplugTests", dependencies: ["Sparkplug"]),
         .testTarget(name: "OPCUATests", dependencies: [
             "OPCUA",
             .product(name: "NIOCore", package: "swift-nio"),

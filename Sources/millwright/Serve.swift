@@ -39,6 +39,7 @@ struct Serve: AsyncParsableCommand {
         var settings = try Runtime.loadSettings(config)
         if let port { settings.server.port = port }
         let register = try Runtime.loadRegister(settings)
+        try Runtime.checkTopicTemplate(settings, register: register, file: config)
         let store = try await Runtime.openStore(settings)
         let logger = Logger(label: "millwright")
         // What this node runs with is an audit record whenever it differs from the last start.
@@ -70,10 +71,17 @@ struct Serve: AsyncParsableCommand {
                 throw ExitCode(2)
             }
         }
+        var sparkplug: SparkplugService?
+        if let mqttSettings = settings.mqtt, let sp = mqttSettings.sparkplug {
+            do { sparkplug = try SparkplugService(gateway: gateway, settings: mqttSettings, sparkplug: sp) } catch {
+                Runtime.printError("configuration error: mqtt.sparkplug: \(error)")
+                throw ExitCode(2)
+            }
+        }
         // One group; on SIGTERM or SIGINT it stops intake (MQTT, then the API), drains commits in
         // flight, stops dispatch, closes the broker session and writes a last checkpoint
         // (`ServicePlan` has the order and why).
-        let plan = gateway.servicePlan(api: app, mqtt: mqtt, last: checkpoints.map { [$0] } ?? [])
+        let plan = gateway.servicePlan(api: app, mqtt: mqtt, sparkplug: sparkplug, last: checkpoints.map { [$0] } ?? [])
         let group = plan.group(stopOnSignals: true, logger: logger)
         try await group.run()
         logger.info("stopped cleanly")
