@@ -182,6 +182,10 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ], path: "Tests/MillwrightTesting"),
         .testTarget(name: "MillwrightCoreTests", dependencies: ["MillwrightCore"]),
+        .testTarget(name: "AccountsTests", dependencies: [
+            "Accounts", "Store", "MillwrightCore",
+            .product(name: "HummingbirdOTP", package: "hummingbird-auth"),
+        ]),
         // The YAML loader and each system's typed options, read through the CMMS registry.
         .testTarget(name: "ConfigTests", dependencies: ["Config", "MillwrightCore", "Connectors"]),
         .testTarget(name: "IngestTests", dependencies: ["MillwrightCore", "Ingest"], resources: [.copy("Fixtures")]),

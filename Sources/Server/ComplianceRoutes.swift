@@ -10,10 +10,11 @@ import Store
 extension APIServer {
     /// The signature a regulated action carries, checked now; a problem document when it is
     /// missing (with `compliance.part11`), wrong, or not the session's own.
-    func sign(_ action: String, _ input: JSONValue?, _ ctx: MillwrightContext) async throws -> SignatureIntent? {
+    func sign(_ action: String, _ input: JSONValue?, _ ctx: MillwrightContext, needs permission: Permission) async throws -> SignatureIntent? {
         do {
             let request = try SignatureRequest(input?["signature"])
-            return try await accounts.signature(for: action, request, sessionUser: ctx.sessionUser)
+            return try await accounts.signature(for: action, request, sessionUser: ctx.sessionUser,
+                                                allowed: { permission.allowed(for: $0.apiRole) })
         } catch let e as AccountsError {
             throw Self.problem(e, signing: true)
         }
@@ -25,6 +26,7 @@ extension APIServer {
         case .badCredentials: Problem(.unauthorized, type: signing ? "signature-rejected" : "login-failed", detail: e.description)
         case .inactive: Problem(.forbidden, type: "account-inactive", detail: e.description)
         case .signerMismatch: Problem(.forbidden, type: "signer-mismatch", detail: e.description)
+        case .signerNotAuthorized: Problem(.forbidden, type: "signer-not-authorized", detail: e.description)
         case .badSignature(let why):
             Problem(.unprocessableContent, type: "invalid-signature", detail: why, errors: [ProblemItem(index: nil, field: "signature", problem: why)])
         case .busy: Problem(.serviceUnavailable, type: "busy", detail: e.description)

@@ -26,6 +26,7 @@ import Testing
         #expect(weak.output.contains("at least 12 characters"), "\(weak.output)")
         #expect(try await addUser(plant, "jdoe", role: "operator", fullName: "Jane Doe", password: "Correct-Horse-42").status == 0)
         #expect(try await addUser(plant, "mallory", role: "operator", fullName: "Mal Lory", password: "Battery-Staple-7").status == 0)
+        #expect(try await addUser(plant, "vic", role: "viewer", fullName: "Vic Viewer", password: "Viewer-Only-2026").status == 0)
 
         let server = try plant.serve()
         let api = API(base: try await server.listening())
@@ -57,6 +58,11 @@ import Testing
             "verdict": "false_positive", "signature": ["user": "mallory", "password": "Battery-Staple-7", "meaning": "reviewed"],
         ], key: token)
         #expect(problemType(notMine) == "signer-mismatch")
+        // An operator's key with a viewer's signature: the signer may not decide (§11.10(g)).
+        let viewerSigned = try await api.post("/v1/incidents/\(incident)/feedback", json: [
+            "verdict": "false_positive", "signature": ["user": "vic", "password": "Viewer-Only-2026", "meaning": "reviewed"],
+        ], key: "operator-key")
+        #expect(problemType(viewerSigned) == "signer-not-authorized")
         let signed = try await api.post("/v1/incidents/\(incident)/feedback", json: [
             "verdict": "false_positive", "by": "someone else", "signature": ["user": "jdoe", "password": "Correct-Horse-42", "meaning": "reviewed"],
         ], key: token)
@@ -118,6 +124,12 @@ import Testing
         let tampered = try await Spawned.run(["audit", "verify-export", export, "--config", plant.configPath], environment: env)
         #expect(tampered.status == 1)
         #expect(tampered.output.contains("BROKEN"), "\(tampered.output)")
+
+        // In the database too: a signature moved onto another subject breaks the trail.
+        _ = try sqlite(plant.dbPath, "DROP TRIGGER audit_no_update; UPDATE audit SET subject = 'another-incident' WHERE kind = 'signature';")
+        let moved = try await Spawned.run(["audit", "verify", "--config", plant.configPath], environment: env)
+        #expect(moved.status == 1)
+        #expect(moved.output.contains("BROKEN at record"), "\(moved.output)")
     }
 
     @Test func theUsersCommandsManageAccounts() async throws {
