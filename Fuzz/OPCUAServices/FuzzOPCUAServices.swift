@@ -1,0 +1,53 @@
+import NIOCore
+import OPCUA
+
+/// One server core for every input: an empty address space plus one camera, sessions open to
+/// anonymous clients, so requests reach the service code behind the session checks too.
+nonisolated(unsafe) var core: ServerCore = {
+    var c = ServerCore(description: ServerDescription(applicationUri: "urn:fuzz", endpointUrl: "opc.tcp://fuzz:4840"), addressSpace: AddressSpace(),
+                       sessionPolicy: SessionPolicy(allowAnonymous: true, users: [UserAccount(name: "u", password: "p")], maxSessions: 4),
+                       startTime: .minimum, decodingLimits: DecodingLimits(maxStringLength: 4096, maxArrayLength: 1024, maxNestingDepth: 16))
+    c.addVisionSystem(camera: "cam")
+    return c
+}()
+
+/// libFuzzer entry: any bytes as a service request body (ServerCore.handle), and as a UA-TCP
+/// stream into a secure channel after a valid Hello and OpenSecureChannel. Neither may trap;
+/// the core must answer every body. Built only with MILLWRIGHT_FUZZ=1 (see scripts/fuzz.sh).
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzOPCUAServices(_ start: UnsafeRawPointer, _ count: Int) -> CInt {
+    let bytes = ByteBuffer(bytes: UnsafeRawBufferPointer(start: start, count: count))
+    let now = Moment(monotonic: .uptimeNanoseconds(1_000_000_000), wall: DateTime(ticks: 1))
+    let answer = core.handle(bytes, channelId: 1, at: now)
+    precondition(answer.response.readableBytes > 0, "a request body went unanswered")
+    _ = core.expireSessions(at: now.adding(milliseconds: 4_000_000))
+
+    var channel = SecureChannel(channelId: 1, security: SecurityPolicyNone())
+    var client = SecurityPolicyNone()
+    let hello = Hello(receiveBufferSize: 65_535, sendBufferSize: 65_535, maxMessageSize: 0, maxChunkCount: 0, endpointURL: nil)
+    let open = OpenSecureChannelRequest(requestHeader: RequestHeader(requestHandle: 1), requestType: .issue, securityMode: .none,
+                                        clientNonce: nil, requestedLifetime: 60_000)
+    guard let helloBytes = try? TransportMessage.hello(hello).encoded(), let body = try? open.encodedMessage(),
+          let opn = try? splitIntoChunks(type: .openSecureChannel, secureChannelId: 0, requestId: 1, body: body,
+                                         limits: ChunkLimits(bufferSize: 65_535, maxMessageSize: 0, maxChunkCount: 0), security: &client)
+    else { return 0 }
+    _ = channel.receive(helloBytes, at: now)
+    for chunk in opn { _ = channel.receive(chunk, at: now) }
+    for case .request(let id, _) in channel.receive(bytes, at: now) { _ = try? channel.respond(to: id, with: ByteBuffer(bytes: [0])) }
+    return 0
+}
+
+/// SwiftPM links an executable's entry point as `<target>_main`; hand it to libFuzzer's driver.
+@_silgen_name("LLVMFuzzerRunDriver")
+func LLVMFuzzerRunDriver(_ argc: UnsafeMutablePointer<CInt>, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
+                         _ callback: @convention(c) (UnsafeRawPointer?, Int) -> CInt) -> CInt
+
+@_cdecl("FuzzOPCUAServices_main")
+public func fuzzMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
+    var count = argc
+    var arguments = argv
+    return LLVMFuzzerRunDriver(&count, &arguments) { data, size in
+        guard let data else { return 0 }
+        return fuzzOPCUAServices(data, size)
+    }
+}
