@@ -27,8 +27,8 @@ if command -v pg_lsclusters >/dev/null 2>&1; then
   done
 fi
 # Test peers from PyPI: Pillow (an independent JPEG decoder), aiosmtpd (a real SMTP server),
-# schemathesis (holds the API to its OpenAPI document).
-for mod in PIL:pillow aiosmtpd:aiosmtpd schemathesis:schemathesis; do
+# schemathesis (holds the API to its OpenAPI document), asyncua (an independent OPC UA client).
+for mod in PIL:pillow aiosmtpd:aiosmtpd schemathesis:schemathesis asyncua:asyncua; do
   if ! python3 -c "import ${mod%%:*}" >/dev/null 2>&1; then
     python3 -m pip install --quiet "${mod##*:}" || python3 -m pip install --quiet --break-system-packages "${mod##*:}"
   fi
