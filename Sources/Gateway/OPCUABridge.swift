@@ -45,7 +45,10 @@ public final class OPCUABridge: Service, Sendable {
     }
 
     public func run() async throws {
-        let channel = try await server.start(host: settings.host, port: settings.port, endpointHost: settings.host)
+        // A wildcard address is no place a client can connect to: endpoints name the host instead.
+        let wildcard = settings.host == "0.0.0.0" || settings.host == "::"
+        let channel = try await server.start(host: settings.host, port: settings.port,
+                                             endpointHost: wildcard ? ProcessInfo.processInfo.hostName : settings.host)
         onListening(channel)
         await cancelWhenGracefulShutdown { await self.follow() }
         await server.stop()

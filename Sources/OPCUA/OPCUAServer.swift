@@ -66,8 +66,11 @@ public final class OPCUAServer: Sendable {
         var channel: (any Channel)?
         var nextChannelId: UInt32 = 1
         var connections = 0
-        var expiry: RepeatedTask?
+        var ticks: RepeatedTask?
     }
+
+    /// The open connections by secure channel id, for responses sent later than their turn.
+    private let connections = NIOLockedValueBox([UInt32: ConnectionHandler]())
 
     public init(core: ServerCore, limits: OPCUAServerLimits = OPCUAServerLimits(), group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
                 onEffect: @escaping @Sendable (ServerCore.Effect) -> Void = { _ in }) {
@@ -102,23 +105,24 @@ public final class OPCUAServer: Sendable {
             .bind(host: host, port: port).get()
         let bound = channel.localAddress?.port ?? port
         core.withLockedValue { $0.description.endpointUrl = "opc.tcp://\(endpointHost):\(bound)" }
-        let expiry = channel.eventLoop.scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { [core] _ in
-            core.withLockedValue { _ = $0.expireSessions(at: .now()) }
+        // Session timeouts and subscriptions' publishing intervals (at least 100 ms) run on this clock.
+        let ticks = channel.eventLoop.scheduleRepeatedTask(initialDelay: .milliseconds(50), delay: .milliseconds(50)) { [self] _ in
+            deliver(core.withLockedValue { $0.tick(at: .now()) })
         }
         state.withLockedValue {
             $0.channel = channel
-            $0.expiry = expiry
+            $0.ticks = ticks
         }
         return channel
     }
 
     /// Stops accepting and closes the listener (open connections close with their event loop).
     public func stop() async {
-        let (channel, expiry) = state.withLockedValue { s in
-            defer { s.channel = nil; s.expiry = nil }
-            return (s.channel, s.expiry)
+        let (channel, ticks) = state.withLockedValue { s in
+            defer { s.channel = nil; s.ticks = nil }
+            return (s.channel, s.ticks)
         }
-        expiry?.cancel()
+        ticks?.cancel()
         try? await channel?.close()
     }
 
@@ -132,10 +136,27 @@ public final class OPCUAServer: Sendable {
         }
     }
 
-    fileprivate func handle(_ body: ByteBuffer, channelId: UInt32) -> ServerCore.Handled {
-        let handled = core.withLockedValue { $0.handle(body, channelId: channelId, at: .now()) }
+    fileprivate func handle(_ body: ByteBuffer, channelId: UInt32, requestId: UInt32) -> ServerCore.Handled {
+        let handled = core.withLockedValue { $0.handle(body, channelId: channelId, requestId: requestId, at: .now()) }
         for effect in handled.effects { onEffect(effect) }
+        deliver(handled.deferred)
         return handled
+    }
+
+    /// Hands each response to its connection's event loop; one whose connection is gone is dropped.
+    private func deliver(_ responses: [DeferredResponse]) {
+        guard !responses.isEmpty else { return }
+        let open = connections.withLockedValue { $0 }
+        for r in responses { open[r.channelId]?.sendLater(requestId: r.requestId, response: r.response) }
+    }
+
+    fileprivate func opened(_ handler: ConnectionHandler, channelId: UInt32) {
+        connections.withLockedValue { $0[channelId] = handler }
+    }
+
+    fileprivate func closed(channelId: UInt32) {
+        connections.withLockedValue { $0[channelId] = nil }
+        core.withLockedValue { $0.channelClosed(channelId) }
     }
 }
 
@@ -148,6 +169,9 @@ private final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendabl
     private var secureChannel: SecureChannel<SecurityPolicyNone>
     private let helloTimeout: TimeAmount
     private var helloDeadline: Scheduled<Void>?
+    /// Set while the handler is in the pipeline; used only on its event loop.
+    private var context: ChannelHandlerContext?
+    private var eventLoop: (any EventLoop)?
 
     init(server: OPCUAServer, channelId: UInt32, limits: OPCUAServerLimits) {
         self.server = server
@@ -155,7 +179,26 @@ private final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendabl
         self.helloTimeout = limits.helloTimeout
     }
 
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        eventLoop = context.eventLoop
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+    }
+
+    /// A response decided outside this connection's reads (a Publish answer), from any thread.
+    func sendLater(requestId: UInt32, response: ByteBuffer) {
+        eventLoop?.execute { [self] in
+            guard let context else { return }
+            send(requestId: requestId, response: response, header: nil, context: context)
+            context.flush()
+        }
+    }
+
     func channelActive(context: ChannelHandlerContext) {
+        server.opened(self, channelId: secureChannel.channelId)
         let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
         helloDeadline = context.eventLoop.scheduleTask(in: helloTimeout) {
             let (handler, context) = loopBound.value
@@ -167,6 +210,7 @@ private final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendabl
 
     func channelInactive(context: ChannelHandlerContext) {
         helloDeadline?.cancel()
+        server.closed(channelId: secureChannel.channelId)
         context.fireChannelInactive()
     }
 
@@ -181,22 +225,10 @@ private final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendabl
             case .send(let bytes):
                 context.write(wrapOutboundOut(bytes), promise: nil)
             case .request(let requestId, let body):
-                let handled = server.handle(body, channelId: secureChannel.channelId)
-                do {
-                    for chunk in try secureChannel.respond(to: requestId, with: handled.response) { context.write(wrapOutboundOut(chunk), promise: nil) }
-                } catch let error as TransportError {
-                    // Too large for the client's limits: a ServiceFault says so instead (Part 6 §6.7.2).
-                    let fault = (try? ServiceFault(answering: handled.header, at: Moment.now().wall, error.status).encodedMessage()) ?? ByteBuffer()
-                    if let chunks = try? secureChannel.respond(to: requestId, with: fault) {
-                        for chunk in chunks { context.write(wrapOutboundOut(chunk), promise: nil) }
-                    } else {
-                        perform(secureChannel.fail(error), context: context)
-                        return
-                    }
-                } catch {
-                    perform(secureChannel.fail(error), context: context)
-                    return
-                }
+                let handled = server.handle(body, channelId: secureChannel.channelId, requestId: requestId)
+                // A Publish request waits for its subscription's news.
+                guard let response = handled.response else { continue }
+                guard send(requestId: requestId, response: response, header: handled.header, context: context) else { return }
             case .close:
                 context.writeAndFlush(wrapOutboundOut(ByteBuffer()), promise: nil)
                 context.close(promise: nil)
@@ -204,6 +236,28 @@ private final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendabl
             }
         }
         context.flush()
+    }
+
+    /// Writes a response; when it is too large for the client's limits, a ServiceFault says so
+    /// instead (Part 6 §6.7.2). False when the channel had to be failed.
+    @discardableResult
+    private func send(requestId: UInt32, response: ByteBuffer, header: RequestHeader?, context: ChannelHandlerContext) -> Bool {
+        guard secureChannel.state == .open else { return false }
+        do {
+            for chunk in try secureChannel.respond(to: requestId, with: response) { context.write(wrapOutboundOut(chunk), promise: nil) }
+            return true
+        } catch let error as TransportError {
+            let fault = (try? ServiceFault(answering: header ?? RequestHeader(requestHandle: 0), at: Moment.now().wall, error.status).encodedMessage())
+            if let fault, let chunks = try? secureChannel.respond(to: requestId, with: fault) {
+                for chunk in chunks { context.write(wrapOutboundOut(chunk), promise: nil) }
+                return true
+            }
+            perform(secureChannel.fail(error), context: context)
+            return false
+        } catch {
+            perform(secureChannel.fail(error), context: context)
+            return false
+        }
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {

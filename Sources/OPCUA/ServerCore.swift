@@ -48,6 +48,14 @@ public struct ServerCore: Sendable {
     private var nextContinuationPoint: UInt64 = 1
     /// The Boolean RejectPart variables, by camera id; only these are writable.
     public private(set) var rejectPartNodes: [NodeId: String] = [:]
+    public var subscriptionLimits = SubscriptionLimits()
+    var subscriptions: [UInt32: Subscription] = [:]
+    /// Per session token, its Publish requests waiting for news, oldest first.
+    var publishQueues: [NodeId: [QueuedPublish]] = [:]
+    var nextSubscriptionId: UInt32 = 1
+    var nextMonitoredItemId: UInt32 = 1
+    /// Responses to requests other than the one being handled (Publish requests of a closed session).
+    private var outbox: [DeferredResponse] = []
     private var randomBytes: @Sendable (Int) -> [UInt8]
 
     public init(description: ServerDescription, addressSpace: AddressSpace, sessionPolicy: SessionPolicy, startTime: DateTime,
@@ -70,30 +78,52 @@ public struct ServerCore: Sendable {
         case rejectPartReset(camera: String, user: String)
     }
 
-    /// A handled request: the response body, the request's header (for a fault in its place
-    /// when the response cannot be sent) and its effects.
+    /// A handled request: the response body (nil for a Publish request, answered later by
+    /// ``tick(at:)``), the request's header (for a fault in its place when the response cannot be
+    /// sent), its effects, and responses owed to other requests it settled.
     public struct Handled: Sendable {
-        public var response: ByteBuffer
+        public var response: ByteBuffer?
         public var header: RequestHeader
         public var effects: [Effect]
+        public var deferred: [DeferredResponse]
     }
 
     /// Answers one MSG request body. A body that cannot be decoded is answered with a
     /// ServiceFault (BadDecodingError or BadEncodingLimitsExceeded), as Part 4 §7.36 wants.
-    public mutating func handle(_ body: ByteBuffer, channelId: UInt32, at now: Moment) -> Handled {
-        let (response, header, effects) = answer(body, channelId: channelId, at: now)
-        return Handled(response: response, header: header, effects: effects)
+    public mutating func handle(_ body: ByteBuffer, channelId: UInt32, requestId: UInt32 = 0, at now: Moment) -> Handled {
+        let (response, header, effects) = answer(body, channelId: channelId, requestId: requestId, at: now)
+        defer { outbox = [] }
+        return Handled(response: response, header: header, effects: effects, deferred: outbox)
+    }
+
+    /// What time alone decides: idle sessions end (their waiting Publish requests answered
+    /// BadSessionClosed) and subscriptions publish. The listener calls this every 50 ms.
+    public mutating func tick(at now: Moment) -> [DeferredResponse] {
+        expireSessions(at: now)
+        defer { outbox = [] }
+        return outbox + publishDue(at: now)
     }
 
     /// Drops idle sessions and their continuation points (the listener calls this every second).
     @discardableResult
     public mutating func expireSessions(at now: Moment) -> Int {
         let gone = sessions.expire(at: now)
-        if gone > 0 { continuationPoints = continuationPoints.filter { sessions.sessions[$0.key] != nil } }
+        if gone > 0 { forgetClosedSessions(at: now) }
         return gone
     }
 
-    private mutating func answer(_ body: ByteBuffer, channelId: UInt32, at now: Moment) -> (ByteBuffer, RequestHeader, [Effect]) {
+    private mutating func forgetClosedSessions(at now: Moment) {
+        let live = sessions.sessions
+        continuationPoints = continuationPoints.filter { live[$0.key] != nil }
+        outbox += dropSubscriptions(ofSessionsOtherThan: { live[$0] != nil }, at: now)
+    }
+
+    /// The value a Read of the Value attribute returns now.
+    func currentValue(of id: NodeId, at now: Moment) -> Variant {
+        dynamicValue(id, at: now) ?? addressSpace[id]?.value ?? .null
+    }
+
+    private mutating func answer(_ body: ByteBuffer, channelId: UInt32, requestId: UInt32, at now: Moment) -> (ByteBuffer?, RequestHeader, [Effect]) {
         var reader = BinaryReader(body, limits: decodingLimits)
         var header = RequestHeader(requestHandle: 0)
         var effects: [Effect] = []
@@ -102,7 +132,7 @@ public struct ServerCore: Sendable {
             // Every request starts with its header: read it first so a fault can echo the handle.
             var peek = reader
             header = try peek.read()
-            let response = try dispatch(typeId, &reader, header: header, channelId: channelId, at: now, effects: &effects)
+            let response = try dispatch(typeId, &reader, header: header, channelId: channelId, requestId: requestId, at: now, effects: &effects)
             return (response, header, effects)
         } catch SessionTable.Failure.status(let status) {
             return (fault(header, now, status), header, [])
@@ -124,8 +154,8 @@ public struct ServerCore: Sendable {
         init(_ status: StatusCode) { self.status = status }
     }
 
-    private mutating func dispatch(_ typeId: NodeId, _ r: inout BinaryReader, header: RequestHeader, channelId: UInt32, at now: Moment,
-                                   effects: inout [Effect]) throws -> ByteBuffer {
+    private mutating func dispatch(_ typeId: NodeId, _ r: inout BinaryReader, header: RequestHeader, channelId: UInt32, requestId: UInt32,
+                                   at now: Moment, effects: inout [Effect]) throws -> ByteBuffer? {
         func decode<T: ServiceMessage>(_: T.Type) throws -> T {
             let value: T = try r.read()
             try r.expectEnd("\(T.self)")
@@ -156,8 +186,31 @@ public struct ServerCore: Sendable {
         case CloseSessionRequest.binaryEncodingId:
             _ = try decode(CloseSessionRequest.self)
             try sessions.close(header.authenticationToken, channelId: channelId)
-            continuationPoints[header.authenticationToken] = nil
+            // Subscriptions are never transferred here: they go with their session.
+            forgetClosedSessions(at: now)
             return try CloseSessionResponse(responseHeader: ok).encodedMessage()
+        case CreateSubscriptionRequest.binaryEncodingId:
+            let request = try decode(CreateSubscriptionRequest.self)
+            let session = try sessions.use(header.authenticationToken, channelId: channelId, at: now)
+            return try createSubscription(request, session: session.authenticationToken, at: now).encodedMessage()
+        case CreateMonitoredItemsRequest.binaryEncodingId:
+            let request = try decode(CreateMonitoredItemsRequest.self)
+            let session = try sessions.use(header.authenticationToken, channelId: channelId, at: now)
+            try checkCount(request.itemsToCreate.count)
+            let results = try createMonitoredItems(request, session: session.authenticationToken)
+            return try CreateMonitoredItemsResponse(responseHeader: ok, results: results).encodedMessage()
+        case DeleteSubscriptionsRequest.binaryEncodingId:
+            let request = try decode(DeleteSubscriptionsRequest.self)
+            let session = try sessions.use(header.authenticationToken, channelId: channelId, at: now)
+            try checkCount(request.subscriptionIds.count)
+            let results = deleteSubscriptions(request.subscriptionIds, session: session.authenticationToken)
+            return try DeleteSubscriptionsResponse(responseHeader: ok, results: results).encodedMessage()
+        case PublishRequest.binaryEncodingId:
+            let request = try decode(PublishRequest.self)
+            let session = try sessions.use(header.authenticationToken, channelId: channelId, at: now)
+            guard request.subscriptionAcknowledgements.count <= description.maxOperationsPerRequest else { throw ServiceError(.badTooManyOperations) }
+            try queuePublish(request, session: session.authenticationToken, channelId: channelId, requestId: requestId)
+            return nil
         case BrowseRequest.binaryEncodingId:
             let request = try decode(BrowseRequest.self)
             let session = try sessions.use(header.authenticationToken, channelId: channelId, at: now)
@@ -350,7 +403,7 @@ public struct ServerCore: Sendable {
     }
 
     /// The values computed when read: the server's status, clock and tables.
-    private func dynamicValue(_ id: NodeId, at now: Moment) -> Variant? {
+    func dynamicValue(_ id: NodeId, at now: Moment) -> Variant? {
         guard id.namespaceIndex == 0 else { return nil }
         switch id {
         case .serverStatusCurrentTime: return .scalar(.dateTime(now.wall))

@@ -39,7 +39,7 @@ struct ServiceClient {
 
     mutating func send(_ body: ByteBuffer, at moment: Moment = now) -> ByteBuffer {
         handle += 1
-        return core.handle(body, channelId: channelId, at: moment).response
+        return core.handle(body, channelId: channelId, at: moment).response ?? ByteBuffer()
     }
 
     mutating func call<Response: ServiceMessage>(_ request: some ServiceMessage, _: Response.Type, at moment: Moment = now) throws -> Response {

@@ -4,8 +4,9 @@ Usage: opcua_client.py URL PHASE USER PASSWORD
   before: anonymous session; browses Objects to the CAM-07 VisionSystem object, reads
           ServerStatus and RejectPart (false); a UserName login with a wrong password must
           fail with BadUserAccessDenied; an anonymous Write of RejectPart is refused.
-  after:  UserName session; waits (with a deadline) for RejectPart to read true, writes it
-          false, reads false back.
+  after:  UserName session; subscribes to RejectPart's data changes, prints "subscribed" once
+          the first value (false) is published, waits (with a deadline) for true to be
+          published, writes false and waits for false to be published.
 Prints one line "ok <phase>" on success; anything else exits non-zero with the reason.
 """
 import asyncio
@@ -65,18 +66,41 @@ async def before(url, user, password):
         assert e.code == ua.StatusCodes.BadUserAccessDenied, e
 
 
+class Changes:
+    """asyncua's subscription handler: the values of RejectPart as they are published."""
+
+    def __init__(self):
+        self.values = asyncio.Queue()
+
+    def datachange_notification(self, node, value, data):
+        self.values.put_nowait(value)
+
+    async def until(self, wanted, seconds=30):
+        deadline = time.monotonic() + seconds
+        while True:
+            left = deadline - time.monotonic()
+            assert left > 0, f"RejectPart was never published as {wanted}"
+            if await asyncio.wait_for(self.values.get(), left) == wanted:
+                return
+
+
 async def after(url, user, password):
     client = Client(url=url, timeout=10)
     client.set_user(user)
     client.set_password(password)
     async with client:
         reject_part = await camera_and_reject_part(client)
-        deadline = time.monotonic() + 30
-        while not await reject_part.read_value():
-            assert time.monotonic() < deadline, "RejectPart never became true"
-            await asyncio.sleep(0.1)
+        changes = Changes()
+        subscription = await client.create_subscription(100, changes)
+        await subscription.subscribe_data_change(reject_part)
+        await changes.until(False)
+        print("subscribed", flush=True)
+        await changes.until(True)
+        assert await reject_part.read_value() is True
         await reject_part.write_value(False)
+        await changes.until(False)
         assert await reject_part.read_value() is False
+        await subscription.delete()
 
 
 async def main():
