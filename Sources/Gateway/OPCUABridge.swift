@@ -44,6 +44,24 @@ public final class OPCUABridge: Service, Sendable {
         if settings.trustAllClients { logger.warning("opcua.trust_all_clients is on: for commissioning only") }
     }
 
+    /// Every detection is a result under its camera's ResultManagement/Results: NOK when the
+    /// floor is told to reject (as on MQTT), simulated in shadow mode, with the MQTT payload as
+    /// its JSON content.
+    func record(_ event: FloorEvent, _ outcome: IngestOutcome, _ detection: Detection) {
+        let (_, json, _) = MQTTBridge.render(event, prefix: "", site: gateway.settings.site.name)
+        let nanoseconds = (detection.timestamp.timeIntervalSince1970 * 1e9).rounded()
+        let created = Int64(exactly: nanoseconds).map(DateTime.init(unixNanoseconds:)) ?? Moment.now().wall
+        let result = VisionResult(resultId: outcome.id, rejected: outcome.status == .confirmed || outcome.status == .suppressedRepeat,
+                                  simulated: outcome.status == .shadow, creationTime: created, content: json)
+        let camera = detection.cameraId
+        let added = server.withCore { (core: inout ServerCore) -> Bool in
+            guard core.rejectPartNodes.count < Self.maxCameras || core.rejectPart(camera: camera) != nil else { return false }
+            core.addResult(camera: camera, result)
+            return true
+        }
+        if !added { logger.warning("result not published: too many cameras", metadata: ["camera": "\(camera)", "limit": "\(Self.maxCameras)"]) }
+    }
+
     public func run() async throws {
         // A wildcard address is no place a client can connect to: endpoints name the host instead.
         let wildcard = settings.host == "0.0.0.0" || settings.host == "::"
@@ -59,7 +77,9 @@ public final class OPCUABridge: Service, Sendable {
     }
 
     func apply(_ event: FloorEvent) async {
-        guard case .detection(let outcome, let detection) = event, outcome.status == .confirmed, let incidentId = outcome.incidentId else { return }
+        guard case .detection(let outcome, let detection) = event else { return }
+        record(event, outcome, detection)
+        guard outcome.status == .confirmed, let incidentId = outcome.incidentId else { return }
         let incident: IncidentView?
         do { incident = try await gateway.store.incident(id: incidentId) } catch {
             logger.warning("could not read the incident of a confirmed detection", metadata: ["incident": "\(incidentId)", "error": "\(error)"])

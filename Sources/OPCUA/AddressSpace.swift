@@ -71,8 +71,6 @@ public enum AccessLevel {
 /// The namespace-0 ids the server itself uses (NodeIds.csv).
 extension NodeId {
     public static let objectsFolder = NodeId(numeric: 85)
-    public static let typesFolder = NodeId(numeric: 86)
-    public static let viewsFolder = NodeId(numeric: 87)
     public static let rootFolder = NodeId(numeric: 84)
     public static let server = NodeId(numeric: 2253)
     public static let serverArray = NodeId(numeric: 2254)
@@ -89,19 +87,15 @@ extension NodeId {
     public static let serviceLevel = NodeId(numeric: 2267)
 
     // Reference types.
-    public static let references = NodeId(numeric: 31)
     public static let hierarchicalReferences = NodeId(numeric: 33)
     public static let organizes = NodeId(numeric: 35)
     public static let hasTypeDefinition = NodeId(numeric: 40)
     public static let hasSubtype = NodeId(numeric: 45)
-    public static let hasProperty = NodeId(numeric: 46)
     public static let hasComponent = NodeId(numeric: 47)
 
     // Types.
     public static let booleanDataType = NodeId(numeric: 1)
     public static let baseDataVariableType = NodeId(numeric: 63)
-    public static let propertyType = NodeId(numeric: 68)
-    public static let folderType = NodeId(numeric: 61)
 }
 
 /// The nodes a server exposes, by id, with its namespace table (Part 3 §8.2.2). A plain value:
@@ -155,6 +149,12 @@ public struct AddressSpace: Sendable {
         }
     }
 
+    /// Removes a node and every reference to it.
+    public mutating func remove(_ id: NodeId) {
+        guard let node = nodes.removeValue(forKey: id) else { return }
+        for r in node.references { nodes[r.target]?.references.removeAll { $0.target == id } }
+    }
+
     public mutating func setValue(_ value: Variant, of id: NodeId) {
         nodes[id]?.value = value
     }
@@ -173,12 +173,5 @@ public struct AddressSpace: Sendable {
     /// The target of `node`'s HasTypeDefinition reference.
     public func typeDefinition(of id: NodeId) -> NodeId? {
         nodes[id]?.references.first { $0.referenceTypeId == .hasTypeDefinition && $0.isForward }?.target
-    }
-
-    /// The forward hierarchical child of `parent` named `name`.
-    public func child(of parent: NodeId, named name: QualifiedName) -> NodeId? {
-        nodes[parent]?.references.first { r in
-            r.isForward && isSubtype(r.referenceTypeId, of: .hierarchicalReferences) && nodes[r.target]?.browseName == name
-        }?.target
     }
 }

@@ -90,9 +90,6 @@ public struct SecureChannel<Security: ChunkSecurity> {
     /// The token MSG requests may be secured with now, newest first.
     public var validTokenIds: [UInt32] { [current, previous].compactMap { $0?.token.tokenId } }
 
-    /// Bytes received and not yet a whole message.
-    public var bufferedBytes: Int { assembler.bufferedBytes }
-
     /// Takes bytes as they come from the socket.
     public mutating func receive(_ bytes: ByteBuffer, at now: Moment) -> [Output] {
         guard state != .closed else { return [] }

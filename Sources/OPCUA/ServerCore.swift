@@ -49,6 +49,9 @@ public struct ServerCore: Sendable {
     /// The Boolean RejectPart variables, by camera id; only these are writable.
     public private(set) var rejectPartNodes: [NodeId: String] = [:]
     public var subscriptionLimits = SubscriptionLimits()
+    /// Per camera, its result variables, oldest first (at most ``maxResultsPerCamera``).
+    private var resultNodes: [String: [NodeId]] = [:]
+    public static let maxResultsPerCamera = 100
     var subscriptions: [UInt32: Subscription] = [:]
     /// Per session token, its Publish requests waiting for news, oldest first.
     var publishQueues: [NodeId: [QueuedPublish]] = [:]
@@ -521,6 +524,31 @@ public struct ServerCore: Sendable {
         return rejectPart
     }
 
+    /// Adds a result under the camera's ResultManagement/Results as a `ResultType` variable
+    /// holding a `ResultDataType` value; the oldest goes beyond ``maxResultsPerCamera``.
+    public mutating func addResult(camera: String, _ result: VisionResult) {
+        addVisionSystem(camera: camera)
+        let own = addressSpace.namespaceIndex(for: description.applicationUri)
+        let mv = addressSpace.namespaceIndex(for: MachineVision.namespaceUri)
+        let folder = NodeId(namespaceIndex: own, .string("\(camera).ResultManagement.Results"))
+        let id = NodeId(namespaceIndex: own, .string("\(camera).ResultManagement.Results.\(result.resultId)"))
+        var held = resultNodes[camera] ?? []
+        if let existing = held.firstIndex(of: id) { held.remove(at: existing) }
+        var node = Node(nodeId: id, nodeClass: .variable, browseName: QualifiedName(namespaceIndex: own, name: result.resultId))
+        node.dataType = NodeId(namespaceIndex: mv, numeric: MachineVision.resultDataType)
+        node.value = (try? ExtensionObject(binaryEncodingId: NodeId(namespaceIndex: mv, numeric: MachineVision.resultDataTypeEncodingDefaultBinary), result))
+            .map { .scalar(.extensionObject($0)) }
+        addressSpace.add(node)
+        addressSpace.addReference(.hasComponent, from: folder, to: id)
+        addressSpace.addReference(.hasTypeDefinition, from: id, to: NodeId(namespaceIndex: mv, numeric: MachineVision.resultType))
+        held.append(id)
+        while held.count > Self.maxResultsPerCamera { addressSpace.remove(held.removeFirst()) }
+        resultNodes[camera] = held
+    }
+
+    /// The result variables of `camera`, oldest first.
+    public func results(camera: String) -> [NodeId] { resultNodes[camera] ?? [] }
+
     /// Sets RejectPart of `camera` (adding its VisionSystem object when new).
     public mutating func setRejectPart(camera: String, _ value: Bool) {
         let id = addVisionSystem(camera: camera)
@@ -543,6 +571,10 @@ public enum MachineVision {
     static let systemStateDescriptionEncodingDefaultBinary: UInt32 = 5278
     /// SystemStateDataType PRD_1: the vision system is working on a job.
     static let productionState: Int32 = 1
+
+    static let resultType: UInt32 = 2002
+    static let resultDataType: UInt32 = 3006
+    static let resultDataTypeEncodingDefaultBinary: UInt32 = 5018
 
     /// SystemStateDescriptionDataType: the state and a text.
     struct SystemStateDescription: OPCUABinaryCodable {
@@ -568,3 +600,74 @@ public enum MachineVision {
         }
     }
 }
+
+/// One inspection result, published as a Machine Vision `ResultDataType` (OPC 40100-1 §12.2).
+public struct VisionResult: Hashable, Sendable {
+    public var resultId: String
+    /// NOK (ResultState 2) when the part is to be rejected; OK (1) otherwise.
+    public var rejected: Bool
+    public var simulated: Bool
+    public var creationTime: DateTime
+    /// ResultContent[0]: the result as a JSON document.
+    public var content: String
+    public var partId: String?
+
+    public init(resultId: String, rejected: Bool, simulated: Bool, creationTime: DateTime, content: String, partId: String? = nil) {
+        self.resultId = resultId
+        self.rejected = rejected
+        self.simulated = simulated
+        self.creationTime = creationTime
+        self.content = content
+        self.partId = partId
+    }
+}
+
+extension VisionResult: OPCUABinaryCodable {
+    /// The layout of the Machine Vision type dictionary: an encoding mask of the optional fields
+    /// (bit 1 IsSimulated, 3 PartId, 8 ResultContent), then the fields in order; the identifier
+    /// structures with optional parts carry their own (empty) masks.
+    public func encode(to w: inout BinaryWriter) throws {
+        w.writeInteger(UInt32(1 << 1 | (partId == nil ? 0 : 1 << 3) | 1 << 8))
+        try w.writeString(resultId)
+        w.writeBoolean(false)  // IsPartial
+        w.writeBoolean(simulated)
+        w.writeInteger(Int32(rejected ? 2 : 1))
+        if let partId {
+            w.writeInteger(UInt32(0))
+            try w.writeString(partId)
+        }
+        // InternalRecipeId and InternalConfigurationId: this gateway has one of each.
+        for id in ["millwright", "millwright"] {
+            w.writeInteger(UInt32(0))
+            try w.writeString(id)
+        }
+        try w.writeString("")  // JobId
+        try w.write(creationTime)
+        try w.writeArray([Variant.scalar(.string(content))]) { try $0.write($1) }
+    }
+
+    public init(from r: inout BinaryReader) throws {
+        let mask = try r.readInteger("ResultDataType mask", as: UInt32.self)
+        // Only what ``encode(to:)`` writes is read back: a mask naming other fields is refused.
+        guard mask & ~UInt32(1 << 1 | 1 << 3 | 1 << 8) == 0 else { throw r.invalid("ResultDataType mask", at: 0, "fields this server does not write") }
+        resultId = try r.readString("ResultId") ?? ""
+        _ = try r.readBoolean("IsPartial")
+        simulated = mask & 1 << 1 != 0 ? try r.readBoolean("IsSimulated") : false
+        rejected = try r.readInteger("ResultState", as: Int32.self) == 2
+        partId = nil
+        if mask & 1 << 3 != 0 {
+            _ = try r.readInteger("PartId mask", as: UInt32.self)
+            partId = try r.readString("PartId")
+        }
+        for what in ["InternalRecipeId", "InternalConfigurationId"] {
+            _ = try r.readInteger("\(what) mask", as: UInt32.self)
+            _ = try r.readString(what)
+        }
+        _ = try r.readString("JobId")
+        creationTime = try r.read()
+        let contents: [Variant] = mask & 1 << 8 != 0 ? try r.readArray("ResultContent") : []
+        guard case .scalar(.string(let text?))? = contents.first else { throw r.invalid("ResultContent", at: r.offset, "no JSON string") }
+        content = text
+    }
+}
+

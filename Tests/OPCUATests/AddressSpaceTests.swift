@@ -185,3 +185,34 @@ private func activated(_ login: (inout ServiceClient) throws -> Void = { try $0.
         #expect(throws: NodeSetError.self) { try load(three, limits: limits) }
     }
 }
+
+@Suite struct ResultTests {
+    @Test func theLastHundredResultsAreKept() throws {
+        var client = ServiceClient()
+        _ = try client.createSession()
+        try client.activate()
+        let typeNodesBefore = client.core.addressSpace.nodes.count
+        for i in 0..<101 {
+            client.core.addResult(camera: "CAM-07", VisionResult(resultId: "d-\(i)", rejected: i % 2 == 0, simulated: false,
+                                                                 creationTime: DateTime(ticks: Int64(i + 1)), content: "{\"n\":\(i)}", partId: i == 100 ? "P-1" : nil))
+        }
+        let held = client.core.results(camera: "CAM-07")
+        #expect(held.count == 100)
+        #expect(client.core.addressSpace.nodes.count == typeNodesBefore + 100)
+        let own = held[0].namespaceIndex
+        #expect(held.first == NodeId(namespaceIndex: own, .string("CAM-07.ResultManagement.Results.d-1")))
+        // The ResultType node keeps no reference to the result that went.
+        let mv = UInt16(try #require(client.core.addressSpace.namespaces.firstIndex(of: MachineVision.namespaceUri)))
+        let resultType = try #require(client.core.addressSpace[NodeId(namespaceIndex: mv, numeric: 2002)])
+        #expect(!resultType.references.contains { $0.target == NodeId(namespaceIndex: own, .string("CAM-07.ResultManagement.Results.d-0")) })
+        // Browsing the folder finds them; the value is a ResultDataType that reads back.
+        let folder = NodeId(namespaceIndex: own, .string("CAM-07.ResultManagement.Results"))
+        let browsed = try client.call(BrowseRequest(requestHeader: client.header, nodesToBrowse: [BrowseDescription(nodeId: folder, referenceTypeId: .hasComponent)]),
+                                      BrowseResponse.self)
+        #expect(browsed.results[0].references.count == 100)
+        guard case .scalar(.extensionObject(let value))? = try client.read(try #require(held.last)).value else { Issue.record("no value"); return }
+        #expect(value.typeId == NodeId(namespaceIndex: mv, numeric: 5018))
+        let result = try #require(try value.decodeBody(VisionResult.self, encodingId: value.typeId, limits: DecodingLimits()))
+        #expect(result == VisionResult(resultId: "d-100", rejected: true, simulated: false, creationTime: DateTime(ticks: 101), content: "{\"n\":100}", partId: "P-1"))
+    }
+}

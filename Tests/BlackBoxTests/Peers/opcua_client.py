@@ -6,7 +6,8 @@ Usage: opcua_client.py URL PHASE USER PASSWORD
           fail with BadUserAccessDenied; an anonymous Write of RejectPart is refused.
   after:  UserName session; subscribes to RejectPart's data changes, prints "subscribed" once
           the first value (false) is published, waits (with a deadline) for true to be
-          published, writes false and waits for false to be published.
+          published, finds the detection under ResultManagement/Results, writes RejectPart
+          false and waits for false to be published.
 Prints one line "ok <phase>" on success; anything else exits non-zero with the reason.
 """
 import asyncio
@@ -35,7 +36,7 @@ async def camera_and_reject_part(client):
     results = await camera.get_child([f"{mv}:ResultManagement", f"{mv}:Results"])
     assert await results.read_node_class() == ua.NodeClass.Object
     assert await state.read_node_class() == ua.NodeClass.Variable
-    return reject_part
+    return reject_part, results
 
 
 async def before(url, user, password):
@@ -48,8 +49,9 @@ async def before(url, user, password):
         assert state == ua.ServerState.Running, state
         namespaces = await client.get_namespace_array()
         assert namespaces[0] == "http://opcfoundation.org/UA/" and MACHINE_VISION in namespaces, namespaces
-        reject_part = await camera_and_reject_part(client)
+        reject_part, results = await camera_and_reject_part(client)
         assert await reject_part.read_value() is False
+        assert await results.get_children() == [], "results before any detection"
         try:
             await reject_part.write_value(False)
             raise AssertionError("an anonymous Write of RejectPart was accepted")
@@ -89,7 +91,7 @@ async def after(url, user, password):
     client.set_user(user)
     client.set_password(password)
     async with client:
-        reject_part = await camera_and_reject_part(client)
+        reject_part, results = await camera_and_reject_part(client)
         changes = Changes()
         subscription = await client.create_subscription(100, changes)
         await subscription.subscribe_data_change(reject_part)
@@ -97,6 +99,8 @@ async def after(url, user, password):
         print("subscribed", flush=True)
         await changes.until(True)
         assert await reject_part.read_value() is True
+        published = await results.get_children()
+        assert [(await r.read_browse_name()).Name for r in published] == ["opcua-1"], published
         await reject_part.write_value(False)
         await changes.until(False)
         assert await reject_part.read_value() is False
