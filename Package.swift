@@ -213,7 +213,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "GatewayTests", dependencies: [
-            "Gateway", "Store", "MillwrightCore", "Notify",
+            "Gateway", "Store", "MillwrightCore", "Notify", "OPCUA",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "ServerTests", dependencies: [
