@@ -116,7 +116,7 @@ public final class OPCUAServer: Sendable {
         return channel
     }
 
-    /// Stops accepting and closes the listener (open connections close with their event loop).
+    /// Stops accepting, closes the listener and every open connection.
     public func stop() async {
         let (channel, ticks) = state.withLockedValue { s in
             defer { s.channel = nil; s.ticks = nil }
@@ -124,6 +124,7 @@ public final class OPCUAServer: Sendable {
         }
         ticks?.cancel()
         try? await channel?.close()
+        for handler in connections.withLockedValue({ Array($0.values) }) { handler.closeFromServer() }
     }
 
     private func admit() -> UInt32? {
@@ -194,6 +195,14 @@ private final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendabl
             guard let context else { return }
             send(requestId: requestId, response: response, header: nil, context: context)
             context.flush()
+        }
+    }
+
+    /// The server is stopping: an Error (BadServerHalted) and the end of the connection.
+    func closeFromServer() {
+        eventLoop?.execute { [self] in
+            guard let context else { return }
+            perform(secureChannel.fail(TransportError(.badServerHalted, "the server is stopping")), context: context)
         }
     }
 

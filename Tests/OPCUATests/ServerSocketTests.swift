@@ -107,6 +107,9 @@ extension TestClient {
         let read = try client.call(ReadRequest(requestHeader: RequestHeader(authenticationToken: session.authenticationToken, requestHandle: 3),
                                                nodesToRead: [ReadValueId(nodeId: .serverStatusState, attributeId: .value)]), ReadResponse.self, on: good)
         #expect(read.results.first?.value == .scalar(.int32(0)))
+        // Stopping the server tells the connections still open.
         await server.stop()
+        guard case .transport(.error(let halted))? = try client.next(from: good) else { Issue.record("no Error on stop"); return }
+        #expect(halted.error == .badServerHalted)
     }
 }
