@@ -208,6 +208,26 @@ public struct ServerCore: Sendable {
             try checkCount(request.subscriptionIds.count)
             let results = deleteSubscriptions(request.subscriptionIds, session: session.authenticationToken)
             return try DeleteSubscriptionsResponse(responseHeader: ok, results: results).encodedMessage()
+        case ModifySubscriptionRequest.binaryEncodingId:
+            let request = try decode(ModifySubscriptionRequest.self)
+            let session = try sessions.use(header.authenticationToken, channelId: channelId, at: now)
+            return try modifySubscription(request, session: session.authenticationToken, at: now).encodedMessage()
+        case SetPublishingModeRequest.binaryEncodingId:
+            let request = try decode(SetPublishingModeRequest.self)
+            let session = try sessions.use(header.authenticationToken, channelId: channelId, at: now)
+            try checkCount(request.subscriptionIds.count)
+            let results = setPublishingMode(request.publishingEnabled, request.subscriptionIds, session: session.authenticationToken)
+            return try SetPublishingModeResponse(responseHeader: ok, results: results).encodedMessage()
+        case DeleteMonitoredItemsRequest.binaryEncodingId:
+            let request = try decode(DeleteMonitoredItemsRequest.self)
+            let session = try sessions.use(header.authenticationToken, channelId: channelId, at: now)
+            try checkCount(request.monitoredItemIds.count)
+            let results = try deleteMonitoredItems(request, session: session.authenticationToken)
+            return try DeleteMonitoredItemsResponse(responseHeader: ok, results: results).encodedMessage()
+        case RepublishRequest.binaryEncodingId:
+            let request = try decode(RepublishRequest.self)
+            let session = try sessions.use(header.authenticationToken, channelId: channelId, at: now)
+            try republish(request, session: session.authenticationToken)
         case PublishRequest.binaryEncodingId:
             let request = try decode(PublishRequest.self)
             let session = try sessions.use(header.authenticationToken, channelId: channelId, at: now)

@@ -403,3 +403,200 @@ public struct PublishResponse: ServiceMessage, Hashable, Sendable {
         try w.writeArray([DiagnosticInfo]())
     }
 }
+
+/// ModifySubscriptionRequest (Part 4 §5.13.3).
+public struct ModifySubscriptionRequest: ServiceMessage, Hashable, Sendable {
+    public static let binaryEncodingId = NodeId(numeric: 793)
+    public var requestHeader: RequestHeader
+    public var subscriptionId: UInt32
+    public var requestedPublishingInterval: Double
+    public var requestedLifetimeCount: UInt32
+    public var requestedMaxKeepAliveCount: UInt32
+    public var maxNotificationsPerPublish: UInt32
+    public var priority: UInt8
+
+    public init(requestHeader: RequestHeader, subscriptionId: UInt32, requestedPublishingInterval: Double, requestedLifetimeCount: UInt32,
+                requestedMaxKeepAliveCount: UInt32, maxNotificationsPerPublish: UInt32 = 0, priority: UInt8 = 0) {
+        self.requestHeader = requestHeader
+        self.subscriptionId = subscriptionId
+        self.requestedPublishingInterval = requestedPublishingInterval
+        self.requestedLifetimeCount = requestedLifetimeCount
+        self.requestedMaxKeepAliveCount = requestedMaxKeepAliveCount
+        self.maxNotificationsPerPublish = maxNotificationsPerPublish
+        self.priority = priority
+    }
+
+    public init(from r: inout BinaryReader) throws {
+        requestHeader = try r.read()
+        subscriptionId = try r.readInteger("SubscriptionId")
+        requestedPublishingInterval = try r.readDouble("RequestedPublishingInterval")
+        requestedLifetimeCount = try r.readInteger("RequestedLifetimeCount")
+        requestedMaxKeepAliveCount = try r.readInteger("RequestedMaxKeepAliveCount")
+        maxNotificationsPerPublish = try r.readInteger("MaxNotificationsPerPublish")
+        priority = try r.readInteger("Priority")
+    }
+
+    public func encode(to w: inout BinaryWriter) throws {
+        try w.write(requestHeader)
+        w.writeInteger(subscriptionId)
+        w.writeDouble(requestedPublishingInterval)
+        w.writeInteger(requestedLifetimeCount)
+        w.writeInteger(requestedMaxKeepAliveCount)
+        w.writeInteger(maxNotificationsPerPublish)
+        w.writeInteger(priority)
+    }
+}
+
+public struct ModifySubscriptionResponse: ServiceMessage, Hashable, Sendable {
+    public static let binaryEncodingId = NodeId(numeric: 796)
+    public var responseHeader: ResponseHeader
+    public var revisedPublishingInterval: Double
+    public var revisedLifetimeCount: UInt32
+    public var revisedMaxKeepAliveCount: UInt32
+
+    public init(responseHeader: ResponseHeader, revisedPublishingInterval: Double, revisedLifetimeCount: UInt32, revisedMaxKeepAliveCount: UInt32) {
+        self.responseHeader = responseHeader
+        self.revisedPublishingInterval = revisedPublishingInterval
+        self.revisedLifetimeCount = revisedLifetimeCount
+        self.revisedMaxKeepAliveCount = revisedMaxKeepAliveCount
+    }
+
+    public init(from r: inout BinaryReader) throws {
+        responseHeader = try r.read()
+        revisedPublishingInterval = try r.readDouble("RevisedPublishingInterval")
+        revisedLifetimeCount = try r.readInteger("RevisedLifetimeCount")
+        revisedMaxKeepAliveCount = try r.readInteger("RevisedMaxKeepAliveCount")
+    }
+
+    public func encode(to w: inout BinaryWriter) throws {
+        try w.write(responseHeader)
+        w.writeDouble(revisedPublishingInterval)
+        w.writeInteger(revisedLifetimeCount)
+        w.writeInteger(revisedMaxKeepAliveCount)
+    }
+}
+
+/// SetPublishingModeRequest (Part 4 §5.13.4).
+public struct SetPublishingModeRequest: ServiceMessage, Hashable, Sendable {
+    public static let binaryEncodingId = NodeId(numeric: 799)
+    public var requestHeader: RequestHeader
+    public var publishingEnabled: Bool
+    public var subscriptionIds: [UInt32]
+
+    public init(requestHeader: RequestHeader, publishingEnabled: Bool, subscriptionIds: [UInt32]) {
+        self.requestHeader = requestHeader
+        self.publishingEnabled = publishingEnabled
+        self.subscriptionIds = subscriptionIds
+    }
+
+    public init(from r: inout BinaryReader) throws {
+        requestHeader = try r.read()
+        publishingEnabled = try r.readBoolean("PublishingEnabled")
+        subscriptionIds = try r.readArray("SubscriptionIds", minimumElementSize: 4) { try $0.readInteger("SubscriptionId") }
+    }
+
+    public func encode(to w: inout BinaryWriter) throws {
+        try w.write(requestHeader)
+        w.writeBoolean(publishingEnabled)
+        try w.writeArray(subscriptionIds) { $0.writeInteger($1) }
+    }
+}
+
+public struct SetPublishingModeResponse: ServiceMessage, Hashable, Sendable {
+    public static let binaryEncodingId = NodeId(numeric: 802)
+    public var responseHeader: ResponseHeader
+    public var results: [StatusCode]
+
+    public init(responseHeader: ResponseHeader, results: [StatusCode]) {
+        self.responseHeader = responseHeader
+        self.results = results
+    }
+
+    public init(from r: inout BinaryReader) throws {
+        responseHeader = try r.read()
+        results = try r.readArray("Results")
+        _ = try r.readArray("DiagnosticInfos", of: DiagnosticInfo.self)
+    }
+
+    public func encode(to w: inout BinaryWriter) throws {
+        try w.write(responseHeader)
+        try w.writeArray(results)
+        try w.writeArray([DiagnosticInfo]())
+    }
+}
+
+/// DeleteMonitoredItemsRequest (Part 4 §5.12.6).
+public struct DeleteMonitoredItemsRequest: ServiceMessage, Hashable, Sendable {
+    public static let binaryEncodingId = NodeId(numeric: 781)
+    public var requestHeader: RequestHeader
+    public var subscriptionId: UInt32
+    public var monitoredItemIds: [UInt32]
+
+    public init(requestHeader: RequestHeader, subscriptionId: UInt32, monitoredItemIds: [UInt32]) {
+        self.requestHeader = requestHeader
+        self.subscriptionId = subscriptionId
+        self.monitoredItemIds = monitoredItemIds
+    }
+
+    public init(from r: inout BinaryReader) throws {
+        requestHeader = try r.read()
+        subscriptionId = try r.readInteger("SubscriptionId")
+        monitoredItemIds = try r.readArray("MonitoredItemIds", minimumElementSize: 4) { try $0.readInteger("MonitoredItemId") }
+    }
+
+    public func encode(to w: inout BinaryWriter) throws {
+        try w.write(requestHeader)
+        w.writeInteger(subscriptionId)
+        try w.writeArray(monitoredItemIds) { $0.writeInteger($1) }
+    }
+}
+
+public struct DeleteMonitoredItemsResponse: ServiceMessage, Hashable, Sendable {
+    public static let binaryEncodingId = NodeId(numeric: 784)
+    public var responseHeader: ResponseHeader
+    public var results: [StatusCode]
+
+    public init(responseHeader: ResponseHeader, results: [StatusCode]) {
+        self.responseHeader = responseHeader
+        self.results = results
+    }
+
+    public init(from r: inout BinaryReader) throws {
+        responseHeader = try r.read()
+        results = try r.readArray("Results")
+        _ = try r.readArray("DiagnosticInfos", of: DiagnosticInfo.self)
+    }
+
+    public func encode(to w: inout BinaryWriter) throws {
+        try w.write(responseHeader)
+        try w.writeArray(results)
+        try w.writeArray([DiagnosticInfo]())
+    }
+}
+
+/// RepublishRequest (Part 4 §5.13.6). No message is kept for it here: the answer is
+/// BadMessageNotAvailable, which tells a client to carry on.
+public struct RepublishRequest: ServiceMessage, Hashable, Sendable {
+    public static let binaryEncodingId = NodeId(numeric: 832)
+    public var requestHeader: RequestHeader
+    public var subscriptionId: UInt32
+    public var retransmitSequenceNumber: UInt32
+
+    public init(requestHeader: RequestHeader, subscriptionId: UInt32, retransmitSequenceNumber: UInt32) {
+        self.requestHeader = requestHeader
+        self.subscriptionId = subscriptionId
+        self.retransmitSequenceNumber = retransmitSequenceNumber
+    }
+
+    public init(from r: inout BinaryReader) throws {
+        requestHeader = try r.read()
+        subscriptionId = try r.readInteger("SubscriptionId")
+        retransmitSequenceNumber = try r.readInteger("RetransmitSequenceNumber")
+    }
+
+    public func encode(to w: inout BinaryWriter) throws {
+        try w.write(requestHeader)
+        w.writeInteger(subscriptionId)
+        w.writeInteger(retransmitSequenceNumber)
+    }
+}

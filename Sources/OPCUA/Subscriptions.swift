@@ -68,12 +68,8 @@ extension ServerCore {
         guard subscriptions.values.filter({ $0.session == session }).count < subscriptionLimits.maxSubscriptionsPerSession else {
             throw ServiceError(.badTooManySubscriptions)
         }
-        let l = subscriptionLimits
-        let interval = r.requestedPublishingInterval.isFinite ? min(max(r.requestedPublishingInterval, l.minimumPublishingInterval), l.maximumPublishingInterval)
-            : l.minimumPublishingInterval
-        let keepAlive = min(max(r.requestedMaxKeepAliveCount, 1), 1000)
-        // Part 4 §5.13.2: the lifetime is at least three keep-alive periods.
-        let lifetime = min(max(r.requestedLifetimeCount, keepAlive * 3), 100_000)
+        let (interval, lifetime, keepAlive) = revise(interval: r.requestedPublishingInterval, lifetime: r.requestedLifetimeCount,
+                                                     keepAlive: r.requestedMaxKeepAliveCount)
         let id = nextSubscriptionId
         nextSubscriptionId = nextSubscriptionId == .max ? 1 : nextSubscriptionId + 1
         subscriptions[id] = Subscription(id: id, session: session, interval: interval, lifetimeCount: lifetime, maxKeepAliveCount: keepAlive,
@@ -81,6 +77,46 @@ extension ServerCore {
                                          nextPublish: now.monotonic + .milliseconds(intervalMilliseconds(interval)))
         return CreateSubscriptionResponse(responseHeader: ResponseHeader(answering: r.requestHeader, at: now.wall), subscriptionId: id,
                                           revisedPublishingInterval: interval, revisedLifetimeCount: lifetime, revisedMaxKeepAliveCount: keepAlive)
+    }
+
+    /// A client's requested interval and counts, revised into this server's ranges.
+    private func revise(interval: Double, lifetime: UInt32, keepAlive: UInt32) -> (Double, UInt32, UInt32) {
+        let l = subscriptionLimits
+        let revisedInterval = interval.isFinite ? min(max(interval, l.minimumPublishingInterval), l.maximumPublishingInterval) : l.minimumPublishingInterval
+        let revisedKeepAlive = min(max(keepAlive, 1), 1000)
+        // Part 4 §5.13.2: the lifetime is at least three keep-alive periods.
+        return (revisedInterval, min(max(lifetime, revisedKeepAlive * 3), 100_000), revisedKeepAlive)
+    }
+
+    mutating func modifySubscription(_ r: ModifySubscriptionRequest, session: NodeId, at now: Moment) throws -> ModifySubscriptionResponse {
+        guard var s = subscriptions[r.subscriptionId], s.session == session else { throw ServiceError(.badSubscriptionIdInvalid) }
+        (s.interval, s.lifetimeCount, s.maxKeepAliveCount) = revise(interval: r.requestedPublishingInterval, lifetime: r.requestedLifetimeCount,
+                                                                    keepAlive: r.requestedMaxKeepAliveCount)
+        s.maxNotificationsPerPublish = Int(r.maxNotificationsPerPublish)
+        s.nextPublish = now.monotonic + .milliseconds(intervalMilliseconds(s.interval))
+        subscriptions[r.subscriptionId] = s
+        return ModifySubscriptionResponse(responseHeader: ResponseHeader(answering: r.requestHeader, at: now.wall), revisedPublishingInterval: s.interval,
+                                          revisedLifetimeCount: s.lifetimeCount, revisedMaxKeepAliveCount: s.maxKeepAliveCount)
+    }
+
+    mutating func setPublishingMode(_ enabled: Bool, _ ids: [UInt32], session: NodeId) -> [StatusCode] {
+        ids.map { id in
+            guard subscriptions[id]?.session == session else { return .badSubscriptionIdInvalid }
+            subscriptions[id]?.publishingEnabled = enabled
+            return .good
+        }
+    }
+
+    mutating func deleteMonitoredItems(_ r: DeleteMonitoredItemsRequest, session: NodeId) throws -> [StatusCode] {
+        guard var s = subscriptions[r.subscriptionId], s.session == session else { throw ServiceError(.badSubscriptionIdInvalid) }
+        let results = r.monitoredItemIds.map { s.items.removeValue(forKey: $0) == nil ? StatusCode.badMonitoredItemIdInvalid : .good }
+        subscriptions[r.subscriptionId] = s
+        return results
+    }
+
+    func republish(_ r: RepublishRequest, session: NodeId) throws -> Never {
+        guard subscriptions[r.subscriptionId]?.session == session else { throw ServiceError(.badSubscriptionIdInvalid) }
+        throw ServiceError(.badMessageNotAvailable)
     }
 
     mutating func createMonitoredItems(_ r: CreateMonitoredItemsRequest, session: NodeId) throws -> [MonitoredItemCreateResult] {

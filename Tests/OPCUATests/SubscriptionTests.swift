@@ -115,4 +115,37 @@ private func values(_ response: PublishResponse) throws -> [Variant?] {
                                       DeleteSubscriptionsResponse.self, at: t)
         #expect(deleted.results == [.badSubscriptionIdInvalid])
     }
+
+    @Test func modifyPauseDeleteItemsAndRepublish() throws {
+        var (client, subscription) = try subscribed()
+        let modified = try client.call(ModifySubscriptionRequest(requestHeader: client.header, subscriptionId: subscription, requestedPublishingInterval: 500,
+                                                                 requestedLifetimeCount: 1, requestedMaxKeepAliveCount: 2), ModifySubscriptionResponse.self, at: start)
+        #expect(modified.revisedPublishingInterval == 500)
+        #expect(modified.revisedLifetimeCount == 6)
+        // Paused: the first message is a keep-alive, not RejectPart's value.
+        let paused = try client.call(SetPublishingModeRequest(requestHeader: client.header, publishingEnabled: false, subscriptionIds: [subscription, 999]),
+                                     SetPublishingModeResponse.self, at: start)
+        #expect(paused.results == [.good, .badSubscriptionIdInvalid])
+        try publish(&client, requestId: 20)
+        let keepAlive = try publishes(client.core.tick(at: start.adding(milliseconds: 500)))
+        #expect(keepAlive.count == 1)
+        #expect(keepAlive.first?.notificationMessage.notificationData.isEmpty == true)
+        _ = try client.call(SetPublishingModeRequest(requestHeader: client.header, publishingEnabled: true, subscriptionIds: [subscription]),
+                            SetPublishingModeResponse.self, at: start)
+        try publish(&client, requestId: 21)
+        let resumed = try publishes(client.core.tick(at: start.adding(milliseconds: 1000)))
+        #expect(try values(try #require(resumed.first)) == [.scalar(.boolean(false))])
+
+        #expect(faultStatus { _ = try client.call(RepublishRequest(requestHeader: client.header, subscriptionId: subscription, retransmitSequenceNumber: 1),
+                                                  PublishResponse.self, at: start) } == .badMessageNotAvailable)
+        #expect(faultStatus { _ = try client.call(RepublishRequest(requestHeader: client.header, subscriptionId: 999, retransmitSequenceNumber: 1),
+                                                  PublishResponse.self, at: start) } == .badSubscriptionIdInvalid)
+        let deleted = try client.call(DeleteMonitoredItemsRequest(requestHeader: client.header, subscriptionId: subscription, monitoredItemIds: [1, 1]),
+                                      DeleteMonitoredItemsResponse.self, at: start)
+        #expect(deleted.results == [.good, .badMonitoredItemIdInvalid])
+        // With its item gone, a change is no news.
+        client.core.setRejectPart(camera: "CAM-07", true)
+        try publish(&client, requestId: 22)
+        #expect(client.core.tick(at: start.adding(milliseconds: 1500)).isEmpty)
+    }
 }
