@@ -51,10 +51,15 @@ let package = Package(
         .target(name: "Sparkplug", dependencies: [
             .product(name: "SwiftProtobuf", package: "swift-protobuf"),
         ], exclude: ["Proto"]),
-        // OPC UA (Parts 4 and 6), sans-I/O: binary codec and UA-TCP framing so far (#14).
+        // OPC UA (Parts 4 and 6) (#14): codec, UA-TCP framing, secure channel, sessions and services as
+        // sans-I/O values, the address space from the vendored NodeSet2 files (a resource bundle), and
+        // the UA-TCP listener on SwiftNIO.
         .target(name: "OPCUA", dependencies: [
             .product(name: "NIOCore", package: "swift-nio"),
-        ], exclude: ["Spec"], swiftSettings: instrumented),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+        ], exclude: ["Spec/StatusCode.csv", "Spec/SOURCES.md"],
+           resources: [.copy("Spec/Opc.Ua.NodeSet2.xml"), .copy("Spec/Opc.Ua.MachineVision.NodeSet2.xml")], swiftSettings: instrumented),
         // Notifications: our own SMTP client (STARTTLS, AUTH) on SwiftNIO, signed webhooks, MQTT;
         // per-recipient throttle, digests, pick lists.
         .target(name: "Notify", dependencies: [
@@ -120,8 +125,9 @@ let package = Package(
         // The running gateway as lifecycle services (ingest, outbox dispatcher, status sync,
         // notifications, evidence retention, planning refresh, MQTT) around shared state.
         .target(name: "Gateway", dependencies: [
-            "MillwrightCore", "Store", "Connectors", "Ingest", "Evidence", "MQTT", "Notify", "Sparkplug", "CTimex",
+            "MillwrightCore", "Store", "Connectors", "Ingest", "Evidence", "MQTT", "Notify", "Sparkplug", "OPCUA", "CTimex",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
@@ -159,7 +165,7 @@ let package = Package(
         // A free loopback port and the local PostgreSQL programs, for bench and the tests.
         .target(name: "LocalServers"),
         .executableTarget(name: "millwright", dependencies: [
-            "MillwrightCore", "Config", "Store", "StorePostgres", "Connectors", "Emulators", "Gateway", "Server", "Ingest", "Evidence", "MQTT", "CStdio",
+            "MillwrightCore", "Config", "Store", "StorePostgres", "Connectors", "Emulators", "Gateway", "Server", "Ingest", "Evidence", "MQTT", "OPCUA", "CStdio",
             "Accounts",
             "LocalServers",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -233,7 +239,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "GatewayTests", dependencies: [
-            "Gateway", "Store", "MillwrightCore", "Notify",
+            "Gateway", "Store", "MillwrightCore", "Notify", "OPCUA",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "ServerTests", dependencies: [
@@ -254,12 +260,12 @@ let package = Package(
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
-        ]),
+        ], exclude: ["Peers"]),
     ]
 )
 
 if fuzzing {
-    for (name, dependencies) in [("FuzzMQTTDecoder", ["MQTT"]), ("FuzzOPCUADecoder", ["OPCUA"]), ("FuzzAdapters", ["Ingest"]), ("FuzzPipeline", ["Ingest", "MillwrightCore", "Evidence"]),
+    for (name, dependencies) in [("FuzzMQTTDecoder", ["MQTT"]), ("FuzzOPCUADecoder", ["OPCUA"]), ("FuzzOPCUAServices", ["OPCUA"]), ("FuzzAdapters", ["Ingest"]), ("FuzzPipeline", ["Ingest", "MillwrightCore", "Evidence"]),
                                  ("FuzzJSONParser", ["MillwrightCore"])] {
         package.targets.append(.executableTarget(
             name: name, dependencies: dependencies.map { .target(name: $0) }, path: "Fuzz/\(name.dropFirst(4))",

@@ -7,7 +7,7 @@ import Yams
 public enum ConfigLoader {
     static let topLevel = ["server", "storage", "evidence", "cmms", "assets", "defects", "incidents", "priority", "site",
                            "shifts", "technicians", "inventory", "shadow", "auth", "mqtt", "dispatch", "notifications", "procedures",
-                           "routing", "escalation", "audit", "node_id", "compliance"]
+                           "routing", "escalation", "audit", "node_id", "compliance", "opcua"]
 
     /// `cmmsKinds` are the systems this build speaks (`CMMSRegistry.all`): each reads its own
     /// block, so the loader keeps no list of kinds or options.
@@ -136,6 +136,8 @@ public enum ConfigLoader {
                 s.nodeId = id
             case "mqtt":
                 s.mqtt = try mqtt(n, resolvePath: resolvePath)
+            case "opcua":
+                s.opcua = try opcua(n, resolvePath: resolvePath)
             case "shifts": s.planning.shifts = try shifts(n)
             case "technicians":
                 if n.node.scalar != nil {

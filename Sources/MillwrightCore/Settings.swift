@@ -20,6 +20,7 @@ public struct Settings: Sendable {
     /// This process among the nodes sharing a PostgreSQL store (`node_id`); nil: host name and pid.
     public var nodeId: String?
     public var mqtt: MQTTSettings?
+    public var opcua: OPCUASettings?
     public var planning = PlanningSettings()
     /// Values the configuration took from the environment (`${VAR}`, `*_env`): never printed.
     public var environmentValues: Set<String> = []
