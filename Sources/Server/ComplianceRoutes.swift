@@ -92,7 +92,7 @@ extension APIServer {
         return ListCursor.response(Self.auditPage(rows, limit: limit), list: .audit, request: request)
     }
 
-    static func auditPage(_ rows: [AuditEntryView], limit: Int) -> Page<AuditEntryView> {
+    static func auditPage(_ rows: [AuditRecord], limit: Int) -> Page<AuditRecord> {
         Page.of(rows, limit: limit, key: { PageKey(time: Double($0.seq), ids: [""]) }, item: { $0 })
     }
 

@@ -36,17 +36,6 @@ public struct SignatureIntent: Sendable, Equatable {
     }
 }
 
-/// One record of the audit trail as the API and exports show it.
-public struct AuditEntryView: Sendable, Codable, Equatable {
-    public var seq: Int64
-    public var at: Date
-    public var kind: String
-    public var subject: String
-    public var data: [String: JSONValue]
-    public var prevHash: String
-    public var hash: String
-}
-
 public struct AuditQuery: Sendable, Equatable {
     public var subject: String?
     public var kind: String?
@@ -74,7 +63,7 @@ public protocol UserStore: Sendable {
     /// The session's user when the session is live (used within `idle`, user active); touches it.
     func resumeSession(tokenSHA256: String, idle: TimeInterval, now: Date) async throws -> UserRecord?
     func endSession(tokenSHA256: String, now: Date) async throws -> Bool
-    func auditRecords(_ q: AuditQuery) async throws -> [AuditEntryView]
+    func auditRecords(_ q: AuditQuery) async throws -> [AuditRecord]
     func signatures(subject: String) async throws -> [SignatureManifest]
 }
 
@@ -200,7 +189,7 @@ extension Store: UserStore {
         }
     }
 
-    public func auditRecords(_ q: AuditQuery) async throws -> [AuditEntryView] {
+    public func auditRecords(_ q: AuditQuery) async throws -> [AuditRecord] {
         try await read { db in
             var sql = "SELECT * FROM audit WHERE seq > ?"
             var args: [SQLValue] = [.integer(q.afterSeq)]
@@ -210,10 +199,7 @@ extension Store: UserStore {
             if let u = q.until { sql += " AND at < ?"; args.append(.real(u.dbValue)) }
             sql += " ORDER BY seq LIMIT ?"
             args.append(.integer(Int64(q.limit)))
-            return try db.rows(sql, SQLArguments(args)).map { r in
-                let a = Self.auditRecord(r)
-                return AuditEntryView(seq: a.seq, at: a.at, kind: a.kind, subject: a.subject, data: a.data, prevHash: a.prevHash, hash: a.hash)
-            }
+            return try db.rows(sql, SQLArguments(args)).map(Self.auditRecord)
         }
     }
 

@@ -67,7 +67,7 @@ extension Audit {
             print("wrote \(count) audit record(s) to \(output)\nsha256 \(digest)" + (settings.audit.key == nil ? " (no audit key: no HMAC)" : "; HMAC in \(output).sha256"))
         }
 
-        static func jsonLine(_ r: AuditEntryView) -> String {
+        static func jsonLine(_ r: AuditRecord) -> String {
             var out = ""
             CanonicalJSON.write(.object([
                 "seq": .number(Double(r.seq)), "at": .string(Timestamps.format(r.at)), "at_unix": .number(r.at.timeIntervalSince1970), "kind": .string(r.kind), "subject": .string(r.subject),
@@ -76,7 +76,7 @@ extension Audit {
             return out
         }
 
-        static func csvLine(_ r: AuditEntryView) -> String {
+        static func csvLine(_ r: AuditRecord) -> String {
             var data = ""
             CanonicalJSON.write(.object(r.data), into: &data)
             return [String(r.seq), Timestamps.format(r.at), r.kind, r.subject, data, r.prevHash, r.hash].map(csvField).joined(separator: ",")

@@ -9,9 +9,7 @@ import Testing
     static let chromium = "/usr/bin/chromium", chromedriver = "/usr/bin/chromedriver"
 
     @Test(.timeLimit(.minutes(5))) func theBoardShowsEvidenceFollowsEventsAndTakesAVerdict() async throws {
-        for tool in [Self.chromium, Self.chromedriver] {
-            try #require(FileManager.default.isExecutableFile(atPath: tool), "\(tool) is missing: run scripts/install-deps.sh (Debian chromium, chromium-driver)")
-        }
+        try Self.requireChromium()
         let emu = try Plant.emulator()
         let cmms = API(base: try await emu.listening())
         let plant = try Plant(cmmsURL: cmms.base)
@@ -38,15 +36,32 @@ import Testing
             return all
         }
 
-        let shots = PackagePaths.root.appendingPathComponent(".build/browser-artifacts").path
-        let script = PackagePaths.root.appendingPathComponent("Tests/Browser/board.py").path
-        let browser = try Spawned.external("/usr/bin/env", ["python3", script, "--base", api.base, "--key", "admin-key", "--ingest-key", "ingest-key",
-                                                            "--incidents", String(incidents.count), "--shots", shots])
+        let (status, output) = try await Self.run("board.py", ["--base", api.base, "--key", "admin-key", "--ingest-key", "ingest-key",
+                                                                "--incidents", String(incidents.count)])
+        #expect(status == 0, "board.py failed (screenshots in \(Self.shots)):\n\(output)")
+        #expect(output.contains("arrived over SSE without a reload"), "\(output)")
+        #expect(FileManager.default.fileExists(atPath: Self.shots + "/board.png"))
+    }
+}
+
+extension BrowserTests {
+    /// Screenshots of every browser test, kept as CI artifacts.
+    static let shots = PackagePaths.root.appendingPathComponent(".build/browser-artifacts").path
+
+    static func requireChromium() throws {
+        for tool in [chromium, chromedriver] {
+            try #require(FileManager.default.isExecutableFile(atPath: tool), "\(tool) is missing: run scripts/install-deps.sh (Debian chromium, chromium-driver)")
+        }
+    }
+
+    /// Runs a script of Tests/Browser (selenium, as a separate process) with `--shots`, for at
+    /// most three minutes; its exit status and everything it printed.
+    static func run(_ script: String, _ arguments: [String]) async throws -> (Int32, String) {
+        let path = PackagePaths.root.appendingPathComponent("Tests/Browser/" + script).path
+        let browser = try Spawned.external("/usr/bin/env", ["python3", path] + arguments + ["--shots", shots])
         let deadline = Date().addingTimeInterval(180)
         while browser.process.isRunning, Date() < deadline { try await Task.sleep(for: .milliseconds(100)) }
         let status = browser.terminate(grace: 5)
-        #expect(status == 0, "board.py failed (screenshots in \(shots)):\n\(browser.text)")
-        #expect(browser.text.contains("arrived over SSE without a reload"), "\(browser.text)")
-        #expect(FileManager.default.fileExists(atPath: shots + "/board.png"))
+        return (status, browser.text)
     }
 }

@@ -154,9 +154,7 @@ import Testing
 extension Part11Tests {
     /// Login and signing a false positive in a real browser (Tests/Browser/signing.py).
     @Test(.timeLimit(.minutes(5))) func aPlannerLogsInAndSignsAFalsePositiveInTheBrowser() async throws {
-        for tool in [BrowserTests.chromium, BrowserTests.chromedriver] {
-            try #require(FileManager.default.isExecutableFile(atPath: tool), "\(tool) is missing: run scripts/install-deps.sh (Debian chromium, chromium-driver)")
-        }
+        try BrowserTests.requireChromium()
         let emu = try Plant.emulator()
         let cmms = API(base: try await emu.listening())
         defer { _ = emu.terminate() }
@@ -169,15 +167,9 @@ extension Part11Tests {
         let posted = try await api.post("/v1/detections", json: [detection("browser-sign-1")], key: "ingest-key")
         let incident = try #require((posted.object["results"] as? [[String: Any]])?.first?["incident_id"] as? String)
 
-        let shots = PackagePaths.root.appendingPathComponent(".build/browser-artifacts").path
-        let script = PackagePaths.root.appendingPathComponent("Tests/Browser/signing.py").path
-        let browser = try Spawned.external("/usr/bin/env", ["python3", script, "--base", api.base, "--incident", incident,
-                                                            "--operator", "jdoe:Correct-Horse-42", "--admin", "qa1:Quality-Lead-2026",
-                                                            "--admin-key", "admin-key", "--shots", shots])
-        let deadline = Date().addingTimeInterval(180)
-        while browser.process.isRunning, Date() < deadline { try await Task.sleep(for: .milliseconds(100)) }
-        let status = browser.terminate(grace: 5)
-        #expect(status == 0, "signing.py failed (screenshots in \(shots)):\n\(browser.text)")
-        #expect(browser.text.contains("the auditor's view lists the signature"), "\(browser.text)")
+        let (status, output) = try await BrowserTests.run("signing.py", ["--base", api.base, "--incident", incident, "--operator", "jdoe:Correct-Horse-42",
+                                                                       "--admin", "qa1:Quality-Lead-2026", "--admin-key", "admin-key"])
+        #expect(status == 0, "signing.py failed (screenshots in \(BrowserTests.shots)):\n\(output)")
+        #expect(output.contains("the auditor's view lists the signature"), "\(output)")
     }
 }

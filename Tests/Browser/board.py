@@ -10,14 +10,12 @@ Security Policy violation on the way. Screenshots go to --shots. Exit 0 only if 
 import argparse
 import json
 import os
-import sys
 import time
 import urllib.request
 
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import WebDriverWait
+
+import headless
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--base", required=True)
@@ -42,17 +40,7 @@ def api(method, path, body=None, key=None):
         return json.loads(r.read() or b"null")
 
 
-options = webdriver.ChromeOptions()
-options.binary_location = "/usr/bin/chromium"
-for a in ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--window-size=1024,1366",
-          "--no-first-run", "--disable-extensions", "--disable-background-networking"]:
-    options.add_argument(a)
-options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-# The packaged driver: selenium must not look for or download one.
-driver = webdriver.Chrome(service=Service(executable_path="/usr/bin/chromedriver"), options=options)
-wait = WebDriverWait(driver, 30, poll_frequency=0.1)
-failed = False
-try:
+def scenario(driver, wait):
     driver.get(args.base + "/")
     step("board shell loaded: " + driver.title)
     driver.find_element(By.ID, "key").send_keys(args.key)
@@ -103,18 +91,6 @@ try:
     step("full-size evidence decoded on the incident page")
     driver.save_screenshot(os.path.join(args.shots, "incident-evidence.png"))
 
-    violations = [e["message"] for e in driver.get_log("browser")
-                  if ("Content Security Policy" in e["message"] or e["level"] == "SEVERE") and "favicon.ico" not in e["message"]]
-    assert not violations, "browser errors: " + "; ".join(violations)
-    step("no CSP violation or script error")
-except Exception as e:
-    failed = True
-    driver.save_screenshot(os.path.join(args.shots, "failure.png"))
-    with open(os.path.join(args.shots, "failure.html"), "w") as f:
-        f.write(driver.page_source)
-    print("board.py: FAILED:", repr(e), file=sys.stderr, flush=True)
-    for entry in driver.get_log("browser"):
-        print("browser log:", entry, file=sys.stderr, flush=True)
-finally:
-    driver.quit()
-sys.exit(1 if failed else 0)
+
+headless.run("board", args.shots, scenario)
+

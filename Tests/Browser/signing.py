@@ -11,13 +11,11 @@ logging out returns to the login form. No Content Security Policy violation on t
 import argparse
 import json
 import os
-import sys
 import urllib.request
 
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import WebDriverWait
+
+import headless
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--base", required=True)
@@ -43,18 +41,7 @@ def api(path):
         return json.loads(r.read())
 
 
-options = webdriver.ChromeOptions()
-options.binary_location = "/usr/bin/chromium"
-for a in ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--window-size=1024,1366",
-          "--no-first-run", "--disable-extensions", "--disable-background-networking"]:
-    options.add_argument(a)
-options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-driver = webdriver.Chrome(service=Service(executable_path="/usr/bin/chromedriver"), options=options)
-wait = WebDriverWait(driver, 30, poll_frequency=0.1)
-failed = False
-
-
-def log_in(user, password):
+def log_in(driver, wait, user, password):
     wait.until(lambda d: d.find_element(By.ID, "login-user").is_displayed())
     driver.find_element(By.ID, "login-user").send_keys(user)
     driver.find_element(By.ID, "login-password").send_keys(password)
@@ -62,7 +49,7 @@ def log_in(user, password):
     wait.until(lambda d: user in d.find_element(By.ID, "whoami").text)
 
 
-def sign(password, meaning):
+def sign(driver, wait, password, meaning):
     wait.until(lambda d: d.execute_script("return document.getElementById('signdialog').open"))
     box = driver.find_element(By.ID, "sign-password")
     box.clear()
@@ -72,9 +59,9 @@ def sign(password, meaning):
     wait.until(lambda d: not d.execute_script("return document.getElementById('signdialog').open"))
 
 
-try:
+def scenario(driver, wait):
     driver.get(args.base + "/incidents/" + args.incident)
-    log_in(operator, operator_password)
+    log_in(driver, wait, operator, operator_password)
     token = driver.execute_script("return sessionStorage.getItem('millwright.key')")
     assert token and token.startswith("mws_"), "a session token is kept, not a password"
     assert driver.execute_script("return localStorage.length") == 0, "nothing in localStorage"
@@ -82,13 +69,13 @@ try:
 
     button = wait.until(lambda d: d.find_element(By.CSS_SELECTOR, 'button[data-verdict="false_positive"]'))
     button.click()
-    sign("not-the-password", "reviewed")
+    sign(driver, wait, "not-the-password", "reviewed")
     wait.until(lambda d: "Not recorded" in d.find_element(By.ID, "verdict-result").text)
     assert api("/v1/incidents/" + args.incident).get("resolution") is None, "a wrong password recorded a verdict"
     step("wrong password refused: " + driver.find_element(By.ID, "verdict-result").text)
 
     driver.find_element(By.CSS_SELECTOR, 'button[data-verdict="false_positive"]').click()
-    sign(operator_password, "reviewed")
+    sign(driver, wait, operator_password, "reviewed")
     wait.until(lambda d: "Signed (feedback):" in d.find_element(By.ID, "main").text)
     shown = driver.find_element(By.CSS_SELECTOR, "p.signature").text
     assert f"({operator}), reviewed," in shown, shown
@@ -102,7 +89,7 @@ try:
     step("logged out")
 
     driver.get(args.base + "/audit")
-    log_in(admin, admin_password)
+    log_in(driver, wait, admin, admin_password)
     kind = wait.until(lambda d: d.find_element(By.CSS_SELECTOR, 'input[data-audit-filter="kind"]'))
     kind.send_keys("signature")
     driver.find_element(By.CSS_SELECTOR, "#auditfilter button[type=submit]").click()
@@ -112,19 +99,6 @@ try:
     step("the auditor's view lists the signature")
     driver.save_screenshot(os.path.join(args.shots, "audit-trail.png"))
 
-    violations = [e["message"] for e in driver.get_log("browser")
-                  if ("Content Security Policy" in e["message"] or e["level"] == "SEVERE")
-                  and "favicon.ico" not in e["message"] and "401" not in e["message"]]
-    assert not violations, "browser errors: " + "; ".join(violations)
-    step("no CSP violation or script error")
-except Exception as e:
-    failed = True
-    driver.save_screenshot(os.path.join(args.shots, "signing-failure.png"))
-    with open(os.path.join(args.shots, "signing-failure.html"), "w") as f:
-        f.write(driver.page_source)
-    print("signing.py: FAILED:", repr(e), file=sys.stderr, flush=True)
-    for entry in driver.get_log("browser"):
-        print("browser log:", entry, file=sys.stderr, flush=True)
-finally:
-    driver.quit()
-sys.exit(1 if failed else 0)
+
+headless.run("signing", args.shots, scenario, ignore=("401",))
+

@@ -8,7 +8,7 @@ import Store
 /// layout that prints. The HTML the script fetches (`GET /ui/audit?…`).
 struct AuditPage {
     var query: AuditQuery
-    var records: [AuditEntryView]
+    var records: [AuditRecord]
     var nextCursor: String?
 
     static func load(_ gateway: Gateway, query: AuditQuery) async throws -> AuditPage {
