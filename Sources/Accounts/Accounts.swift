@@ -53,7 +53,8 @@ public struct SignatureRequest: Sendable, Equatable {
               let meaning = o["meaning"]?.stringValue else {
             throw .badSignature("signature must be an object with string fields user, password and meaning")
         }
-        guard user.utf8.count <= 64, password.utf8.count <= 1024, meaning.utf8.count <= 32 else {
+        // Characters as the schema counts them, and bytes as memory does.
+        guard user.count <= 64, user.utf8.count <= 256, password.count <= 1024, password.utf8.count <= 4096, meaning.utf8.count <= 128 else {
             throw .badSignature("signature fields are too long")
         }
         self.init(user: user, password: password, meaning: meaning)

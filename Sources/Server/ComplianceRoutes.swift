@@ -58,7 +58,7 @@ extension APIServer {
         let example = "{\"user\": \"jdoe\", \"password\": \"…\", \"totp\": \"123456\"}"
         guard let input = try await optionalJSONObject(request, example: example),
               let user = input["user"]?.stringValue, let password = input["password"]?.stringValue,
-              user.utf8.count <= 64, password.utf8.count <= 1024 else {
+              user.count <= 64, user.utf8.count <= 256, password.count <= 1024, password.utf8.count <= 4096 else {
             throw Problem(.unprocessableContent, type: "invalid-login", detail: "send \(example); totp only when the user has a second factor")
         }
         if let t = input["totp"], t != .null, t.stringValue == nil {
@@ -105,7 +105,8 @@ extension APIServer {
             return v
         }
         func time(_ name: String) throws -> Date? {
-            guard let s = try text(name) else { return nil }
+            guard let s = q.get(name) else { return nil }
+            guard s.utf8.count <= 64 else { throw Problem(.badRequest, type: "invalid-query", detail: "\(name) is not a time") }
             guard let d = Timestamps.parseISO(s) else { throw Problem(.badRequest, type: "invalid-query", detail: "\(name) must be an RFC 3339 time, e.g. 2026-11-29T00:00:00Z") }
             return d
         }
