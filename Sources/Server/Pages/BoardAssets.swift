@@ -262,6 +262,8 @@ img.evidence{max-width:100%;height:auto}
 .strip{list-style:none;margin:0;padding:0;display:flex;gap:8px;overflow-x:auto}
 .strip li{flex:0 0 auto;width:160px;font-size:12px;color:#445}
 svg.frame{width:160px;height:90px;display:block}
+svg.chart{width:100%;max-width:720px;height:auto;display:block}
+pre.yaml{user-select:all;margin:0}
 svg.frame .bg{fill:#e4e6eb;stroke:#99a}
 svg.frame .box{fill:none;stroke:#c62828;stroke-width:2}
 .verdict .given{font-size:16px}
