@@ -80,3 +80,37 @@ import Testing
         #expect(year.series.map(\.detections).reduce(0, +) == 10)
     }
 }
+
+@Suite struct StoredZipTests {
+    @Test func crc32MatchesTheCheckValue() {
+        // The CRC-32/ISO-HDLC check value of "123456789".
+        #expect(CRC32.checksum(Data("123456789".utf8)) == 0xCBF4_3926)
+        #expect(CRC32.checksum(Data()) == 0)
+    }
+
+    @Test func anArchiveIsReadByPythonsZipfile() throws {
+        var zip = StoredZipWriter(date: Date(timeIntervalSince1970: 1_790_000_000))
+        var bytes = try zip.entry(name: "images/a.jpg", data: Data([0xFF, 0xD8, 0xFF, 0xD9]))
+        bytes += try zip.entry(name: "manifest.json", data: Data("{}".utf8))
+        bytes += zip.finish()
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("mw-zip-\(UUID().uuidString).zip")
+        try bytes.write(to: path)
+        defer { try? FileManager.default.removeItem(at: path) }
+        // An independent reader: Python's zipfile checks every header and CRC (testzip).
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        p.arguments = ["-c", "import sys, zipfile; z = zipfile.ZipFile(sys.argv[1]); assert z.testzip() is None; print(','.join(z.namelist()))", path.path]
+        let out = Pipe()
+        p.standardOutput = out
+        try p.run()
+        p.waitUntilExit()
+        #expect(p.terminationStatus == 0)
+        #expect(String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self) == "images/a.jpg,manifest.json\n")
+    }
+
+    @Test func theWriterRefusesPastItsEntryLimit() throws {
+        var zip = StoredZipWriter(date: Date())
+        for i in 0..<StoredZipWriter.maxEntries { _ = try zip.entry(name: "\(i)", data: Data()) }
+        #expect(throws: StoredZipWriter.Failure.tooManyEntries) { _ = try zip.entry(name: "one more", data: Data()) }
+    }
+}

@@ -26,7 +26,7 @@ extension APIServer {
                 let q = request.uri.queryParameters
                 var query: [String] = []
                 for name in ["by", "since"] {
-                    if let v = q.get(name), let enc = v.prefix(64).addingPercentEncoding(withAllowedCharacters: .alphanumerics) { query.append("\(name)=\(enc)") }
+                    if let v = q.get(name), let enc = v.prefix(64).addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-_.~"))) { query.append("\(name)=\(enc)") }
                 }
                 let fragment = "/ui/analytics" + (query.isEmpty ? "" : "?" + query.joined(separator: "&"))
                 return HTML.response(HTML.shell(title: "Quality analytics", page: "analytics", fragment: fragment, intro: "Loading…"))
