@@ -83,7 +83,7 @@ extension APIServer {
         for k in input.keys where !["since", "proposals"].contains(k) { bad(String(k.prefix(64)), "is not a field of a simulation (since, proposals)") }
         var since = now.addingTimeInterval(-analyticsDefaultLookback)
         switch input["since"] {
-        case nil, .null?: break
+        case nil: break
         case .string(let s)?:
             do { since = try analyticsSince(s, now: now) } catch let p as Problem { bad("since", p.detail) }
         default: bad("since", "must be an ISO 8601 time")
@@ -102,21 +102,21 @@ extension APIServer {
             guard let defect = o["defect_class"]?.stringValue else { bad("\(at).defect_class", "is required: a string"); continue }
             var p = ThresholdProposal(defectClass: defect)
             switch o["camera"] {
-            case nil, .null?: break
+            case nil: break
             case .string(let c)?: p.camera = c
             default: bad("\(at).camera", "must be a string")
             }
             switch o["min_confidence"] {
-            case nil, .null?: break
+            case nil: break
             case .number(let m)?: p.minConfidence = m
             default: bad("\(at).min_confidence", "must be a number from 0 to 1")
             }
             switch o["confirm"] {
-            case nil, .null?: break
+            case nil: break
             case .object(let c)?:
                 for k in c.keys where !["detections", "within"].contains(k) { bad("\(at).confirm.\(k.prefix(64))", "is not a field of confirm (detections, within)") }
                 switch c["detections"] {
-                case nil, .null?: break
+                case nil: break
                 case .number(let n)?:
                     // Whole numbers only, checked before converting: never a bare Int(Double).
                     if n.rounded() == n, (1...Double(ThresholdProposal.maxConfirmDetections)).contains(n) {
@@ -125,7 +125,7 @@ extension APIServer {
                 default: bad("\(at).confirm.detections", "must be an integer from 1 to \(ThresholdProposal.maxConfirmDetections)")
                 }
                 switch c["within"] {
-                case nil, .null?: break
+                case nil: break
                 case .string(let w)?:
                     if let d = Duration.parse(w), d.seconds > 0, d.seconds <= 86_400 { p.confirmWithin = d } else { bad("\(at).confirm.within", "must be a duration such as 10s, 2m or 1h, above zero and at most 1d") }
                 default: bad("\(at).confirm.within", "must be a duration such as 10s, 2m or 1h, above zero and at most 1d")

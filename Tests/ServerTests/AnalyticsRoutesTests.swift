@@ -117,6 +117,10 @@ import Testing
             #expect(html.contains("<circle class=\"precision\""), "a precision point for the day with verdicts")
             #expect(html.contains("<pre class=\"yaml\""))
             #expect(html.contains(HTML.escape("defects:\n  crack\(Self.hostile):\n    min_confidence: 0.700\n")), "the suggestion keeps the 0.7 defect")
+            #expect(html.contains("data-group=\"\(HTML.escape("crack" + Self.hostile))\" data-false-positive=\"1\""))
+            #expect(!html.contains("id=\"simulate\""), "no simulation form for a viewer")
+            let asOperator = String(buffer: try await client.execute(uri: "/ui/analytics", method: .get, headers: Self.operatorKey).body)
+            #expect(asOperator.contains("<form id=\"simulate\""))
         }
     }
 

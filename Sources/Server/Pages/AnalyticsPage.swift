@@ -12,22 +12,41 @@ struct AnalyticsPage {
     var suggestions: [ThresholdSuggestion]
     /// Why there are no suggestions, when there are none to show for a reason other than no verdicts.
     var suggestionsNote: String?
+    var role: APIRole
+    /// Defect classes for the simulation form: configured and seen.
+    var classes: [String]
 
     static let suggestionWindow: TimeInterval = 30 * 86_400
 
-    static func load(_ gateway: Gateway, by: QualityDimension, since: Date, now: Date = Date()) async throws -> AnalyticsPage {
+    static func load(_ gateway: Gateway, by: QualityDimension, since: Date, role: APIRole, now: Date = Date()) async throws -> AnalyticsPage {
         let report = try await APIServer.qualityReport(gateway.store, by: by, since: since, now: now)
         let facts = try await gateway.store.analyticsFacts(since: now.addingTimeInterval(-suggestionWindow), limit: APIServer.analyticsDetectionLimit, models: false)
+        let classes = Set(gateway.settings.defects.keys).union(facts.detections.map(\.defectClass)).sorted()
         guard !facts.truncated else {
             return AnalyticsPage(report: report, suggestions: [],
-                                 suggestionsNote: "More than \(APIServer.analyticsDetectionLimit) detections in the last 30 days: too many to replay here; use POST /v1/analytics/simulate with a later since.")
+                                 suggestionsNote: "More than \(APIServer.analyticsDetectionLimit) detections in the last 30 days: too many to replay here; use POST /v1/analytics/simulate with a later since.",
+                                 role: role, classes: classes)
         }
         let suggestions = ThresholdSuggestion.suggest(facts.detections, incidents: facts.replayIncidents, settings: gateway.settings)
-        return AnalyticsPage(report: report, suggestions: suggestions, suggestionsNote: nil)
+        return AnalyticsPage(report: report, suggestions: suggestions, suggestionsNote: nil, role: role, classes: classes)
     }
 
     func render() -> String {
-        dimensionLinks() + groupsSection() + chartSection() + suggestionsSection()
+        dimensionLinks() + groupsSection() + chartSection() + suggestionsSection() + simulationSection()
+    }
+
+    /// Operators and admins try a threshold on the last 30 days; the server checks the role again.
+    func simulationSection() -> String {
+        guard role == .operator || role == .admin, !classes.isEmpty else { return "" }
+        var out = "<section><h2>Try a threshold</h2><p class=\"muted\">Replays the last 30 days of detections with this rule and compares with the configured one (POST /v1/analytics/simulate).</p>"
+        out += "<form id=\"simulate\" class=\"filters\"><label>Defect class <select name=\"defect_class\">"
+        for c in classes { out += "<option value=\"\(e(c))\">\(e(c))</option>" }
+        out += "</select></label><label>Camera <input name=\"camera\" placeholder=\"every camera\" maxlength=\"200\"></label>"
+        out += "<label>min_confidence <input name=\"min_confidence\" type=\"number\" min=\"0\" max=\"1\" step=\"0.001\"></label>"
+        out += "<label>Confirm: detections <input name=\"detections\" type=\"number\" min=\"1\" max=\"1000\" step=\"1\"></label>"
+        out += "<label>within <input name=\"within\" placeholder=\"10s\" maxlength=\"16\"></label>"
+        out += "<button type=\"submit\">Simulate</button></form><p id=\"simulate-result\" role=\"status\"></p></section>"
+        return out
     }
 
     func dimensionLinks() -> String {
@@ -48,7 +67,7 @@ struct AnalyticsPage {
         out += "<table class=\"quality\"><thead><tr><th>\(e(report.by.rawValue))</th><th>Detections</th><th>Incidents</th><th>Confirmed</th><th>False positive</th><th>Not judged</th>"
         out += "<th>Precision (95 % interval)</th><th>Median to acknowledge</th><th>Median to complete</th></tr></thead><tbody>"
         for g in report.groups {
-            out += "<tr><td>\(e(g.key))</td><td>\(g.detections)</td><td>\(g.incidents)</td><td>\(g.confirmed)</td><td>\(g.falsePositive)</td><td>\(g.unjudged)</td>"
+            out += "<tr data-group=\"\(e(g.key))\" data-false-positive=\"\(g.falsePositive)\"><td>\(e(g.key))</td><td>\(g.detections)</td><td>\(g.incidents)</td><td>\(g.confirmed)</td><td>\(g.falsePositive)</td><td>\(g.unjudged)</td>"
             out += "<td>" + (g.precision.map { "\(Self.percent($0.value)) <span class=\"muted\">(\(Self.percent($0.low))–\(Self.percent($0.high)))</span>" } ?? "<span class=\"muted\">no verdicts</span>") + "</td>"
             out += "<td>\(Self.duration(g.medianSecondsToAcknowledge))</td><td>\(Self.duration(g.medianSecondsToComplete))</td></tr>"
         }

@@ -129,7 +129,8 @@ function handleEvent(block) {
     else if (field === 'event') name = value;
   }
   if (id !== null) lastEventId = id;
-  if (name) soon(name === 'detections' ? 5000 : 300);
+  // The analytics page replays history on each load: it is reloaded by hand, not on every event.
+  if (name && document.body.dataset.page !== 'analytics') soon(name === 'detections' ? 5000 : 300);
 }
 async function follow() {
   if (stream) stream.abort();
@@ -191,6 +192,36 @@ main.addEventListener('click', async e => {
       b.disabled = false;
       if (result) result.textContent = 'Not recorded: ' + err.message;
     }
+  }
+});
+
+// The analytics page's simulation form (operator and admin): one proposal, answered in words.
+main.addEventListener('submit', async e => {
+  if (e.target.id !== 'simulate') return;
+  e.preventDefault();
+  const f = new FormData(e.target), out = document.getElementById('simulate-result');
+  const p = { defect_class: f.get('defect_class') };
+  if (f.get('camera')) p.camera = f.get('camera');
+  if (f.get('min_confidence') !== '') p.min_confidence = Number(f.get('min_confidence'));
+  const confirm = {};
+  if (f.get('detections')) confirm.detections = Number(f.get('detections'));
+  if (f.get('within')) confirm.within = f.get('within');
+  if (Object.keys(confirm).length) p.confirm = confirm;
+  out.textContent = 'Replaying…';
+  out.dataset.state = 'running';
+  try {
+    const r = await api('/v1/analytics/simulate', {
+      method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ proposals: [p] }),
+    });
+    const s = (await r.json()).result;
+    const change = s.median_seconds_to_work_order_change;
+    out.textContent = `Work orders ${s.work_orders_now} → ${s.work_orders_proposed} (${s.work_orders_avoided} avoided, ${s.work_orders_created} new); `
+      + `false positives avoided: ${s.false_positives_avoided}; true defects lost: ${s.true_defects_lost}`
+      + (change === undefined ? '' : `; median detection → work order ${change >= 0 ? '+' : ''}${change.toFixed(1)} s`);
+    out.dataset.state = 'done';
+  } catch (err) {
+    out.textContent = 'Not simulated: ' + err.message;
+    out.dataset.state = 'error';
   }
 });
 

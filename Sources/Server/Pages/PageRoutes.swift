@@ -37,7 +37,7 @@ extension APIServer {
                 let now = Date()
                 let by = q.get("by").flatMap(QualityDimension.init(rawValue:)) ?? .camera
                 let since = try Self.analyticsSince(q.get("since"), now: now)
-                return HTML.response(try await AnalyticsPage.load(gateway, by: by, since: since, now: now).render())
+                return HTML.response(try await AnalyticsPage.load(gateway, by: by, since: since, role: ctx.caller!.role, now: now).render())
             },
             Route(method: .get, path: "/ui/board.js") { _, _ in asset(BoardAssets.script, type: "text/javascript; charset=utf-8") },
             Route(method: .get, path: "/ui/board.css") { _, _ in asset(BoardAssets.css, type: "text/css; charset=utf-8") },
