@@ -127,8 +127,8 @@ extension APIServer {
                 switch c["within"] {
                 case nil: break
                 case .string(let w)?:
-                    if let d = Duration.parse(w), d.seconds > 0, d.seconds <= 86_400 { p.confirmWithin = d } else { bad("\(at).confirm.within", "must be a duration such as 10s, 2m or 1h, above zero and at most 1d") }
-                default: bad("\(at).confirm.within", "must be a duration such as 10s, 2m or 1h, above zero and at most 1d")
+                    if let d = Self.simulationWithin(w) { p.confirmWithin = d } else { bad("\(at).confirm.within", Self.withinProblem) }
+                default: bad("\(at).confirm.within", Self.withinProblem)
                 }
             default: bad("\(at).confirm", "must be an object {\"detections\": 2, \"within\": \"10s\"}")
             }
@@ -137,6 +137,17 @@ extension APIServer {
         }
         guard errors.isEmpty else { throw invalid(errors) }
         return (since, proposals)
+    }
+
+    static let withinProblem = "must be 1 to 999 followed by ms, s or m, such as 10s"
+
+    /// `confirm.within` in the one shape the OpenAPI document states (`^[1-9][0-9]{0,2}(ms|s|m)$`,
+    /// at most 999 minutes), so that the document and the server accept the same strings.
+    static func simulationWithin(_ text: String) -> Duration? {
+        guard let unit = ["ms", "s", "m"].first(where: { text.hasSuffix($0) }) else { return nil }
+        let digits = text.dropLast(unit.count)
+        guard (1...3).contains(digits.count), digits.first != "0", digits.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
+        return Duration.parse(text)
     }
 
     private static func invalid(_ errors: [ProblemItem]) -> Problem {

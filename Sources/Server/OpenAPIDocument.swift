@@ -597,7 +597,7 @@ paths:
                         additionalProperties: false
                         properties:
                           detections: { type: integer, minimum: 1, maximum: 1000 }
-                          within: { type: string, pattern: "^[1-9][0-9]{0,2}(ms|s|m)$", description: "A duration above zero and at most 1d, e.g. 10s" }
+                          within: { type: string, pattern: "^[1-9][0-9]{0,2}(ms|s|m)$", description: "1 to 999 followed by ms, s or m, e.g. 10s" }
       responses:
         "200":
           description: The proposal against today's rules over the same detections

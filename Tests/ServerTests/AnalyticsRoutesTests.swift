@@ -88,11 +88,11 @@ import Testing
             let lost = try await client.execute(uri: "/v1/analytics/simulate", method: .post, headers: Self.operatorKey, body: ByteBuffer(string: lose))
             #expect(String(buffer: lost.body).contains("\"lost_incidents\":[\"\(real)\"]"))
 
-            let wrong = #"{"proposals": [{"defect_class": "crack", "min_confidence": 2, "confirm": {"detections": 1.5}}], "extra": 1}"#
+            let wrong = #"{"proposals": [{"defect_class": "crack", "min_confidence": 2, "confirm": {"detections": 1.5, "within": "1d"}}], "extra": 1}"#
             let bad = try await client.execute(uri: "/v1/analytics/simulate", method: .post, headers: Self.operatorKey, body: ByteBuffer(string: wrong))
             #expect(bad.status == .unprocessableContent)
             let text = String(buffer: bad.body)
-            for field in ["proposals[0].min_confidence", "proposals[0].confirm.detections", "extra"] { #expect(text.contains("\"field\":\"\(field)\""), "\(field)") }
+            for field in ["proposals[0].min_confidence", "proposals[0].confirm.detections", "proposals[0].confirm.within", "extra"] { #expect(text.contains("\"field\":\"\(field)\""), "\(field)") }
             let none = try await client.execute(uri: "/v1/analytics/simulate", method: .post, headers: Self.operatorKey, body: ByteBuffer(string: #"{"proposals": []}"#))
             #expect(none.status == .unprocessableContent)
             let viewer = try await client.execute(uri: "/v1/analytics/simulate", method: .post, headers: Self.viewer, body: ByteBuffer(string: body))
@@ -115,7 +115,8 @@ import Testing
             #expect(!html.contains("<script"), "no inline script")
             #expect(html.contains("<svg class=\"chart\""))
             #expect(html.contains("<circle class=\"precision\""), "a precision point for the day with verdicts")
-            #expect(html.contains("<pre class=\"yaml\""))
+            #expect(html.contains("<pre class=\"yaml\" id=\"yaml-0\""))
+            #expect(html.contains("data-copy=\"yaml-0\">Copy YAML</button>"))
             #expect(html.contains(HTML.escape("defects:\n  crack\(Self.hostile):\n    min_confidence: 0.700\n")), "the suggestion keeps the 0.7 defect")
             #expect(html.contains("data-group=\"\(HTML.escape("crack" + Self.hostile))\" data-false-positive=\"1\""))
             #expect(!html.contains("id=\"simulate\""), "no simulation form for a viewer")

@@ -116,11 +116,12 @@ struct AnalyticsPage {
         if let note = suggestionsNote { return out + "<p class=\"err\">\(e(note))</p></section>" }
         guard !suggestions.isEmpty else { return out + "<p class=\"muted\">No confirmed incident in the last 30 days: nothing to tune against yet.</p></section>" }
         out += "<table class=\"suggestions\"><thead><tr><th>Defect class</th><th>Now</th><th>Suggested</th><th>Confirmed kept</th><th>Work orders</th><th>False positives avoided</th><th>Copy YAML</th></tr></thead><tbody>"
-        for s in suggestions {
+        for (n, s) in suggestions.enumerated() {
             let r = s.result
             out += "<tr data-suggestion=\"\(e(s.defectClass))\"><td>\(e(s.defectClass))</td><td>\(e(ThresholdSuggestion.format(s.current)))</td><td><b>\(e(ThresholdSuggestion.format(s.suggested)))</b></td>"
             out += "<td>\(s.confirmed)</td><td>\(r.workOrdersNow) → \(r.workOrdersProposed)</td><td>\(r.falsePositivesAvoided)</td>"
-            out += "<td><pre class=\"yaml\" tabindex=\"0\" aria-label=\"YAML for \(e(s.defectClass))\">\(e(s.yaml))</pre></td></tr>"
+            out += "<td><pre class=\"yaml\" id=\"yaml-\(n)\" tabindex=\"0\" aria-label=\"YAML for \(e(s.defectClass))\">\(e(s.yaml))</pre>"
+            out += "<button type=\"button\" data-copy=\"yaml-\(n)\">Copy YAML</button></td></tr>"
         }
         return out + "</tbody></table></section>"
     }

@@ -180,6 +180,16 @@ main.addEventListener('click', async e => {
       b.disabled = false;
       b.textContent = 'Re-drive failed: ' + err.message;
     }
+  } else if (b.dataset.copy) {
+    // The clipboard needs a secure context (HTTPS or localhost); elsewhere the text is selected for Ctrl+C.
+    const pre = document.getElementById(b.dataset.copy);
+    try {
+      await navigator.clipboard.writeText(pre.textContent);
+      b.textContent = 'Copied';
+    } catch (err) {
+      getSelection().selectAllChildren(pre);
+      b.textContent = 'Selected: press Ctrl+C';
+    }
   } else if (b.dataset.verdict) {
     const result = document.getElementById('verdict-result');
     b.disabled = true;
