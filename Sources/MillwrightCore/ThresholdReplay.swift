@@ -7,8 +7,8 @@ import Foundation
 // What a replay cannot know, it borrows from what happened: a simulated incident closes when
 // the real incident of one of its detections closed (or, when none of its detections had a
 // real incident, when the key's next real incident closed); with no such closure it stays
-// open to the end of the replay. Verdicts belong to real incidents: a simulated incident is
-// a confirmed defect when one of its detections belonged to a confirmed incident.
+// open to the end of the replay. Verdicts belong to real incidents: a judged incident is kept
+// when a simulated incident took one of its detections.
 
 /// A proposal for one defect class, optionally for one camera only (which wins over the
 /// class-wide proposal). Unset fields keep the configured value.
@@ -77,7 +77,6 @@ public struct ReplayRun: Sendable, Equatable {
         public var realIncidents: Set<String>
         /// Detection time of the first detection of the confirmation run → the detection that opened it.
         public var secondsToWorkOrder: Double
-        public var verdict: Verdict?
     }
     public var opened: [Opened] = []
 
@@ -106,18 +105,12 @@ public enum ThresholdReplay {
         var state: [IncidentKey: KeyState] = [:]
         var run = ReplayRun()
 
-        /// The simulated incident takes these detections: their real incidents and verdicts.
+        /// The simulated incident takes these detections, and with them their real incidents.
         func take(_ members: [DetectionFact], into open: inout Open) {
             for m in members {
                 run.opened[open.index].detections.insert(m.id)
                 guard let id = m.incidentId, let real = incidents[id] else { continue }
                 run.opened[open.index].realIncidents.insert(id)
-                // Confirmed wins: one real defect among its detections makes the work order worth it.
-                switch (run.opened[open.index].verdict, real.verdict) {
-                case (_, .confirmed): run.opened[open.index].verdict = .confirmed
-                case (nil, .falsePositive): run.opened[open.index].verdict = .falsePositive
-                default: break
-                }
                 // The first real incident with a closure tells when this work would have been closed.
                 if !open.knownClose, let closed = real.closedAt { open.closesAt = closed; open.knownClose = true }
             }
@@ -145,7 +138,7 @@ public enum ThresholdReplay {
                 // The same detections the store would move into the new incident: the pending ones in the window, and this one.
                 let members = s.pending + [d]
                 let first = members.map(\.timestampMillis).min() ?? d.timestampMillis
-                run.opened.append(.init(detections: [], realIncidents: [], secondsToWorkOrder: Double(d.timestampMillis - first) / 1000, verdict: nil))
+                run.opened.append(.init(detections: [], realIncidents: [], secondsToWorkOrder: Double(d.timestampMillis - first) / 1000))
                 var open = Open(index: run.opened.count - 1, closesAt: nil, knownClose: false)
                 take(members, into: &open)
                 if !open.knownClose, open.closesAt == nil, run.opened[open.index].realIncidents.isEmpty {
