@@ -28,6 +28,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
         .package(url: "https://github.com/hummingbird-project/hummingbird-auth", from: "2.5.0"),
+        .package(url: "https://github.com/apple/swift-protobuf", exact: "1.39.0"),
     ],
     targets: [
         // Pure domain logic: validation, confirmation, incidents, severity, priority,
@@ -45,10 +46,20 @@ let package = Package(
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: instrumented),
-        // OPC UA (Parts 4 and 6), sans-I/O: binary codec and UA-TCP framing so far (#14).
+        // Sparkplug B 3.0 edge node, sans-I/O: payloads (generated from Eclipse Tahu's proto), the
+        // bdSeq/seq state machine, births, deaths, report by exception and commands (#17).
+        .target(name: "Sparkplug", dependencies: [
+            .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+        ], exclude: ["Proto"]),
+        // OPC UA (Parts 4 and 6) (#14): codec, UA-TCP framing, secure channel, sessions and services as
+        // sans-I/O values, the address space from the vendored NodeSet2 files (a resource bundle), and
+        // the UA-TCP listener on SwiftNIO.
         .target(name: "OPCUA", dependencies: [
             .product(name: "NIOCore", package: "swift-nio"),
-        ], exclude: ["Spec"], swiftSettings: instrumented),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+        ], exclude: ["Spec/StatusCode.csv", "Spec/SOURCES.md"],
+           resources: [.copy("Spec/Opc.Ua.NodeSet2.xml"), .copy("Spec/Opc.Ua.MachineVision.NodeSet2.xml")], swiftSettings: instrumented),
         // Notifications: our own SMTP client (STARTTLS, AUTH) on SwiftNIO, signed webhooks, MQTT;
         // per-recipient throttle, digests, pick lists.
         .target(name: "Notify", dependencies: [
@@ -114,8 +125,9 @@ let package = Package(
         // The running gateway as lifecycle services (ingest, outbox dispatcher, status sync,
         // notifications, evidence retention, planning refresh, MQTT) around shared state.
         .target(name: "Gateway", dependencies: [
-            "MillwrightCore", "Store", "Connectors", "Ingest", "Evidence", "MQTT", "Notify", "CTimex",
+            "MillwrightCore", "Store", "Connectors", "Ingest", "Evidence", "MQTT", "Notify", "Sparkplug", "OPCUA", "CTimex",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
@@ -153,7 +165,7 @@ let package = Package(
         // A free loopback port and the local PostgreSQL programs, for bench and the tests.
         .target(name: "LocalServers"),
         .executableTarget(name: "millwright", dependencies: [
-            "MillwrightCore", "Config", "Store", "StorePostgres", "Connectors", "Emulators", "Gateway", "Server", "Ingest", "Evidence", "MQTT", "CStdio",
+            "MillwrightCore", "Config", "Store", "StorePostgres", "Connectors", "Emulators", "Gateway", "Server", "Ingest", "Evidence", "MQTT", "OPCUA", "CStdio",
             "Accounts",
             "LocalServers",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -176,6 +188,10 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ], path: "Tests/MillwrightTesting"),
         .testTarget(name: "MillwrightCoreTests", dependencies: ["MillwrightCore"]),
+        .testTarget(name: "AccountsTests", dependencies: [
+            "Accounts", "Store", "MillwrightCore",
+            .product(name: "HummingbirdOTP", package: "hummingbird-auth"),
+        ]),
         // The YAML loader and each system's typed options, read through the CMMS registry.
         .testTarget(name: "ConfigTests", dependencies: ["Config", "MillwrightCore", "Connectors"]),
         .testTarget(name: "IngestTests", dependencies: ["MillwrightCore", "Ingest"], resources: [.copy("Fixtures")]),
@@ -184,6 +200,7 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
+        .testTarget(name: "SparkplugTests", dependencies: ["Sparkplug"]),
         .testTarget(name: "OPCUATests", dependencies: [
             "OPCUA",
             .product(name: "NIOCore", package: "swift-nio"),
@@ -222,7 +239,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "GatewayTests", dependencies: [
-            "Gateway", "Store", "MillwrightCore", "Notify",
+            "Gateway", "Store", "MillwrightCore", "Notify", "OPCUA",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "ServerTests", dependencies: [
@@ -243,12 +260,12 @@ let package = Package(
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
-        ]),
+        ], exclude: ["Peers"]),
     ]
 )
 
 if fuzzing {
-    for (name, dependencies) in [("FuzzMQTTDecoder", ["MQTT"]), ("FuzzOPCUADecoder", ["OPCUA"]), ("FuzzAdapters", ["Ingest"]), ("FuzzPipeline", ["Ingest", "MillwrightCore", "Evidence"]),
+    for (name, dependencies) in [("FuzzMQTTDecoder", ["MQTT"]), ("FuzzOPCUADecoder", ["OPCUA"]), ("FuzzOPCUAServices", ["OPCUA"]), ("FuzzAdapters", ["Ingest"]), ("FuzzPipeline", ["Ingest", "MillwrightCore", "Evidence"]),
                                  ("FuzzJSONParser", ["MillwrightCore"])] {
         package.targets.append(.executableTarget(
             name: name, dependencies: dependencies.map { .target(name: $0) }, path: "Fuzz/\(name.dropFirst(4))",

@@ -17,6 +17,8 @@ public enum AccountsError: Error, Sendable, Equatable, CustomStringConvertible {
     case signatureRequired(action: String)
     /// The signer is not the person logged in to this session.
     case signerMismatch(session: String, signer: String)
+    /// The signer's role may not make this decision (§11.10(g)).
+    case signerNotAuthorized(signer: String, role: String, action: String)
     case badSignature(String)
     /// Too many password checks are already waiting: bcrypt is deliberately slow.
     case busy
@@ -30,6 +32,7 @@ public enum AccountsError: Error, Sendable, Equatable, CustomStringConvertible {
         case .signatureRequired(let action):
             "\(action) is a regulated decision here (compliance.part11): add \"signature\": {\"user\", \"password\", \"meaning\"} to the request body"
         case .signerMismatch(let session, let signer): "signed as \(signer) in a session of \(session): sign as yourself"
+        case .signerNotAuthorized(let signer, let role, let action): "\(signer) has role \(role), which may not sign \(action)"
         case .badSignature(let why): why
         case .busy: "too many password checks at once; retry in a second"
         }
@@ -174,7 +177,8 @@ public final class Accounts: Sendable {
 
     /// The signature a regulated `action` needs: nil when Part 11 is off and none was given.
     /// The password is checked now, even inside a session, and a wrong one counts as a failure.
-    public func signature(for action: String, _ request: SignatureRequest?, sessionUser: String?, now: Date = Date()) async throws -> SignatureIntent? {
+    public func signature(for action: String, _ request: SignatureRequest?, sessionUser: String?, allowed: (UserRole) -> Bool,
+                          now: Date = Date()) async throws -> SignatureIntent? {
         guard let request else {
             if settings.part11 { throw AccountsError.signatureRequired(action: action) }
             return nil
@@ -184,6 +188,7 @@ public final class Accounts: Sendable {
         }
         if let sessionUser, sessionUser != request.user { throw AccountsError.signerMismatch(session: sessionUser, signer: request.user) }
         let user = try await authenticate(user: request.user, password: request.password, totp: nil, context: "signature: \(action)", now: now)
+        guard allowed(user.role) else { throw AccountsError.signerNotAuthorized(signer: user.name, role: user.role.rawValue, action: action) }
         return SignatureIntent(user: user.name, fullName: user.fullName, meaning: meaning, timeZone: timeZone)
     }
 }

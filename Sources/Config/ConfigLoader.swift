@@ -7,7 +7,7 @@ import Yams
 public enum ConfigLoader {
     static let topLevel = ["server", "storage", "evidence", "cmms", "assets", "defects", "incidents", "priority", "site",
                            "shifts", "technicians", "inventory", "shadow", "auth", "mqtt", "dispatch", "notifications", "procedures",
-                           "routing", "escalation", "audit", "node_id", "compliance"]
+                           "routing", "escalation", "audit", "node_id", "compliance", "opcua"]
 
     /// `cmmsKinds` are the systems this build speaks (`CMMSRegistry.all`): each reads its own
     /// block, so the loader keeps no list of kinds or options.
@@ -100,8 +100,9 @@ public enum ConfigLoader {
                 s.priority = try n.requireSequence().map { r throws(ConfigError) in try priorityRule(r) }
                 if s.priority.isEmpty { throw n.error("needs at least one rule; end with { priority: low } as a catch-all") }
             case "site":
-                for (k, v) in try n.requireMapping(allowed: ["name", "timezone"]) {
+                for (k, v) in try n.requireMapping(allowed: ["name", "timezone", "enterprise"]) {
                     if k == "name" { s.site.name = try v.string() }
+                    else if k == "enterprise" { s.site.enterprise = try v.string() }
                     else {
                         let tz = try v.string()
                         guard TimeZone(identifier: tz) != nil else { throw v.error("'\(tz)' is not an IANA time zone (e.g. Europe/Berlin)") }
@@ -135,6 +136,8 @@ public enum ConfigLoader {
                 s.nodeId = id
             case "mqtt":
                 s.mqtt = try mqtt(n, resolvePath: resolvePath)
+            case "opcua":
+                s.opcua = try opcua(n, resolvePath: resolvePath)
             case "shifts": s.planning.shifts = try shifts(n)
             case "technicians":
                 if n.node.scalar != nil {
@@ -234,7 +237,7 @@ public enum ConfigLoader {
 
     static func mqtt(_ n: YAMLNode, resolvePath: (String) -> String) throws(ConfigError) -> MQTTSettings {
         let m = try n.requireMapping(allowed: ["broker", "client_id", "protocol", "username", "password_env", "ca", "cert", "key",
-                                               "shared_group", "sources", "labels", "publish", "alert"])
+                                               "shared_group", "sources", "labels", "publish", "alert", "sparkplug"])
         let brokerNode = try req(n, "broker")
         let broker = try brokerNode.string()
         guard let u = URL(string: broker), ["mqtt", "mqtts"].contains(u.scheme ?? ""), u.host != nil else {
@@ -257,10 +260,18 @@ public enum ConfigLoader {
             case "alert": s.alert = try v.stringList()
             case "labels": for (lk, lv) in try v.requireMapping() { s.labels[lk] = try lv.string() }
             case "publish":
-                for (pk, pv) in try v.requireMapping(allowed: ["prefix", "site"]) {
-                    if pk == "prefix" { s.publishPrefix = try pv.string() } else { s.publishSite = try pv.string() }
+                for (pk, pv) in try v.requireMapping(allowed: ["prefix", "site", "topic_template"]) {
+                    switch pk {
+                    case "prefix": s.publishPrefix = try pv.string()
+                    case "topic_template":
+                        let text = try pv.string()
+                        do { s.topicTemplate = try UNSTopicTemplate(parsing: text) } catch { throw pv.error(error.problem) }
+                        s.topicTemplateLine = pv.line
+                    default: s.publishSite = try pv.string()
+                    }
                 }
                 if s.publishPrefix == nil { s.publishPrefix = "millwright" }
+            case "sparkplug": s.sparkplug = try sparkplug(v)
             case "sources":
                 s.sources = try v.requireSequence().map { src throws(ConfigError) in
                     _ = try src.requireMapping(allowed: ["topic", "format", "camera_from_topic", "frigate_url", "assumed_confidence"])
@@ -286,6 +297,45 @@ public enum ConfigLoader {
             }
         }
         return s
+    }
+
+    /// Sparkplug ids are topic levels: no `/`, `+` or `#` (Sparkplug 3.0), and bounded.
+    static func sparkplugId(_ n: YAMLNode) throws(ConfigError) -> String {
+        let id = try n.string()
+        guard (1...64).contains(id.utf8.count), !id.contains(where: { "/+#".contains($0) || $0.isWhitespace }) else {
+            throw n.error("give 1-64 bytes without '/', '+', '#' or spaces (it is a Sparkplug topic level)")
+        }
+        return id
+    }
+
+    static func sparkplug(_ n: YAMLNode) throws(ConfigError) -> SparkplugSettings {
+        _ = try n.requireMapping(allowed: ["group_id", "edge_node_id", "primary_host_id", "allow_commands"])
+        var s = SparkplugSettings(groupId: try sparkplugId(try req(n, "group_id")), edgeNodeId: try sparkplugId(try req(n, "edge_node_id")))
+        if let h = n.child("primary_host_id") { s.primaryHostId = try sparkplugId(h) }
+        if let a = n.child("allow_commands") { s.allowCommands = try a.bool() }
+        return s
+    }
+
+    /// The topic template must be fillable for every configured camera, its area and location
+    /// possibly from the register: checked at start, once the register is read. The error
+    /// names the camera's entry and the key to add there (or `site.enterprise`).
+    public static func checkTopicTemplate(_ s: Settings, register: AssetRegister?, file: String) throws(ConfigError) {
+        guard let mqtt = s.mqtt, let template = mqtt.topicTemplate else { return }
+        let site = mqtt.publishSite ?? s.site.name
+        if template.placeholdersUsed.contains("enterprise"), (s.site.enterprise.flatMap(UNSTopicTemplate.sanitise)) == nil {
+            throw ConfigError(file: file, line: mqtt.topicTemplateLine, key: "site.enterprise",
+                              message: "mqtt.publish.topic_template uses {enterprise}: set site.enterprise")
+        }
+        let source = ["area": "area (or the register's area column)", "line": "line", "location": "the register's location column",
+                      "asset": "asset", "site": "site.name", "camera": "camera"]
+        for (i, cam) in s.assets.cameras.enumerated() {
+            let values = UNSTopicTemplate.values(camera: cam, site: site, enterprise: s.site.enterprise, register: register)
+            if let missing = template.unfilled(values).first {
+                let key = missing == "area" || missing == "line" ? "assets.cameras[\(i)].\(missing)" : "assets.cameras[\(i)]"
+                throw ConfigError(file: file, line: cam.line, key: key,
+                                  message: "camera \(cam.camera) has no \(source[missing] ?? missing) for {\(missing)} in mqtt.publish.topic_template")
+            }
+        }
     }
 
     static func auth(_ n: YAMLNode) throws(ConfigError) -> CMMSAuth {
@@ -322,11 +372,12 @@ public enum ConfigLoader {
     }
 
     static func camera(_ n: YAMLNode) throws(ConfigError) -> CameraMapping {
-        _ = try n.requireMapping(allowed: ["camera", "asset", "zones", "cmms", "criticality", "area", "asset_class"])
+        _ = try n.requireMapping(allowed: ["camera", "asset", "zones", "cmms", "criticality", "area", "asset_class", "line"])
         var c = CameraMapping(camera: try req(n, "camera").string(), asset: try req(n, "asset").string(), line: n.line)
         if let z = n.child("zones") { for (k, v) in try z.requireMapping() { c.zones[k] = try v.string() } }
         if let v = n.child("cmms") { c.cmms = try v.string() }
         if let v = n.child("area") { c.area = try v.string() }
+        if let v = n.child("line") { c.productionLine = try v.string() }
         if let v = n.child("asset_class") { c.assetClass = try v.string() }
         if let v = n.child("criticality") {
             let s = try v.string()

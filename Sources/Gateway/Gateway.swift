@@ -92,7 +92,8 @@ final class WakeSignals: Sendable {
     }
 }
 
-/// What the plant floor hears about (published on MQTT `<prefix>/<site>/<camera>/…`).
+/// What the plant floor hears about: published on MQTT under each camera's topic (`<prefix>/<site>/<camera>/…`
+/// or the UNS template's path), and reported by the Sparkplug edge node.
 public enum FloorEvent: Sendable {
     case detection(IngestOutcome, Detection)
     case incident(id: String, camera: String, state: String, detail: String)

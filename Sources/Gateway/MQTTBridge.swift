@@ -23,6 +23,17 @@ public final class MQTTBridge: Service, Sendable {
     let logger: Logger
     let site: String
     let prefix: String?
+    /// Where each camera's leaves go: `publish.topic_template`, or `<prefix>/<site>/<camera>`.
+    let template: UNSTopicTemplate
+    /// The UNS tree (a template is set): leaves `detections`, `incidents`, `work-orders` and a
+    /// retained `state`; without it the retained leaf is the older `status`.
+    let uns: Bool
+    /// Configured cameras' base topics, rendered once at start (the template was checked then).
+    let cameraBases: [String: String]
+    /// The UNS `state` of the configured cameras (empty without a template).
+    let floorState: FloorStateBox
+    /// News and the missed-news sweep publish concurrently: each `state` is read and sent under it.
+    let stateSerial = SerialLock()
     /// Unacknowledged QoS 1/2 messages the broker may send at once (MQTT 5). mosquitto 2.0
     /// resends a resumed session's whole backlog regardless; the client tolerates that excess
     /// and bounds memory by not reading the socket while its inbound queue is full. Twice what
@@ -35,6 +46,16 @@ public final class MQTTBridge: Service, Sendable {
         self.logger = Logger(label: "millwright.mqtt")
         self.site = settings.publishSite ?? gateway.settings.site.name
         self.prefix = settings.publishPrefix
+        let template = settings.topicTemplate ?? .legacy(prefix: settings.publishPrefix ?? "millwright")
+        let site = self.site, enterprise = gateway.settings.site.enterprise, register = gateway.register
+        var bases: [String: String] = [:]
+        for cam in gateway.settings.assets.cameras where bases[cam.camera] == nil {
+            bases[cam.camera] = template.render(UNSTopicTemplate.values(camera: cam, site: site, enterprise: enterprise, register: register))
+        }
+        self.template = template
+        uns = settings.topicTemplate != nil
+        cameraBases = bases
+        floorState = FloorStateBox(cameras: uns ? bases.keys.sorted() : [])
         let broker = try MQTTBrokerAddress(parsing: settings.broker)
         var tls: MQTTTLSConfiguration?
         if broker.useTLS || settings.caFile != nil {
@@ -91,6 +112,7 @@ public final class MQTTBridge: Service, Sendable {
             // Notifications to people's own topics go out even without floor publishing.
             group.addTask { await self.publishLoop() }
             if self.prefix != nil { group.addTask { await self.announceMissedNews() } }
+            if self.prefix != nil && self.uns { group.addTask { await self.stateLoop() } }
         }
     }
 
@@ -119,9 +141,21 @@ public final class MQTTBridge: Service, Sendable {
         for await event in gateway.floorEvents.subscribe() { await publish(event) }
     }
 
+    /// A camera's base topic: configured cameras' were rendered at start; another camera's
+    /// only when the template needs nothing but the site, enterprise and camera id.
+    func base(camera: String) -> String? {
+        cameraBases[camera] ?? template.render(["site": site, "enterprise": gateway.settings.site.enterprise ?? "", "camera": camera])
+    }
+
     func publish(_ event: FloorEvent) async {
         if case .notification = event {} else if prefix == nil { return }
-        let (topic, payload, retainedStatus) = Self.render(event, prefix: prefix ?? "", site: site)
+        if let (topic, payload, retainedStatus) = Self.render(event, base: base, statusLeaf: !uns) {
+            await publish(event, topic: topic, payload: payload, retainedStatus: retainedStatus)
+        }
+        if uns { await tellState(after: event) }
+    }
+
+    private func publish(_ event: FloorEvent, topic: String, payload: String, retainedStatus: (String, String)?) async {
         do {
             _ = try await client.publish(topic: topic, payload: payload, qos: .atLeastOnce)
             if let (statusTopic, status) = retainedStatus {
@@ -157,17 +191,52 @@ public final class MQTTBridge: Service, Sendable {
         }
     }
 
-    /// Topic and JSON for one event; detections also refresh the camera's retained status.
-    static func render(_ event: FloorEvent, prefix: String, site: String) -> (String, String, (String, String)?) {
-        func json(_ o: [String: JSONValue]) -> String {
-            let enc = JSONEncoder()
-            enc.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-            return (try? String(decoding: enc.encode(o), as: UTF8.self)) ?? "{}"
+    /// The UNS `state` leaves: every camera's at start, then each change as events and the
+    /// online window move it (a camera silent for `FloorState.defaultOfflineAfter` goes offline).
+    func stateLoop() async {
+        _ = await floorState.refresh(floorState.cameras, store: gateway.store)
+        for camera in floorState.cameras { await publishState(camera) }
+        while !Task.isCancelled {
+            let wake = floorState.nextExpiry.map { max(0, $0.timeIntervalSinceNow) } ?? 60
+            try? await Task.sleep(for: .milliseconds(Int64(min(wake, 60) * 1000) + 10))
+            for camera in floorState.update({ $0.expire(now: Date()) }) { await publishState(camera) }
         }
-        func topicSafe(_ s: String) -> String { s.replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "+", with: "_").replacingOccurrences(of: "#", with: "_") }
+    }
+
+    func tellState(after event: FloorEvent) async {
+        for camera in await floorState.apply(event, store: gateway.store, now: Date()) { await publishState(camera) }
+    }
+
+    func publishState(_ camera: String) async {
+        await stateSerial.run { await self.sendState(camera) }
+    }
+
+    private func sendState(_ camera: String) async {
+        guard let base = cameraBases[camera], let c = floorState[camera] else { return }
+        let state = Self.json([
+            "camera_id": .string(camera), "online": .bool(c.online), "open_incidents": .number(Double(c.openIncidents)),
+            "severity": c.severity.map { .number(Double($0)) } ?? .null, "reject": .bool(c.reject),
+            "last_detection_at": c.lastDetectionAt.map { .string(Timestamps.format($0)) } ?? .null,
+            "last_defect_class": JSONValue(c.lastDefectClass), "last_confidence": c.lastConfidence.map { .number($0) } ?? .null,
+            "pending_work_orders": .number(Double(c.pendingWorkOrders)),
+        ])
+        do { _ = try await client.publish(topic: "\(base)/state", payload: state, qos: .atLeastOnce, retain: true) } catch {
+            logger.warning("publish failed", metadata: ["topic": "\(base)/state", "error": "\(error)"])
+        }
+    }
+
+    static func json(_ o: [String: JSONValue]) -> String {
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return (try? String(decoding: enc.encode(o), as: UTF8.self)) ?? "{}"
+    }
+
+    /// Topic and JSON for one event under the camera's base topic (nil: the camera has no place
+    /// in the tree); in Millwright's own tree detections also refresh the retained `status`.
+    static func render(_ event: FloorEvent, base: (String) -> String?, statusLeaf: Bool) -> (String, String, (String, String)?)? {
         switch event {
         case .detection(let o, let d):
-            let base = "\(prefix)/\(site)/\(topicSafe(d.cameraId))"
+            guard let base = base(d.cameraId) else { return nil }
             let payload = json([
                 "detection_id": .string(o.id), "camera_id": .string(d.cameraId), "timestamp": .string(Timestamps.format(d.timestamp)),
                 "defect_class": .string(d.defectClass), "confidence": .number(d.confidence), "status": .string(o.status.rawValue),
@@ -175,12 +244,14 @@ public final class MQTTBridge: Service, Sendable {
             ])
             let status = json(["camera_id": .string(d.cameraId), "last_detection_at": .string(Timestamps.format(d.timestamp)),
                                "last_status": .string(o.status.rawValue), "last_defect_class": .string(d.defectClass)])
-            return ("\(base)/detections", payload, ("\(base)/status", status))
+            return ("\(base)/detections", payload, statusLeaf ? ("\(base)/status", status) : nil)
         case .incident(let id, let camera, let state, let detail):
-            return ("\(prefix)/\(site)/\(topicSafe(camera))/incidents",
+            guard let base = base(camera) else { return nil }
+            return ("\(base)/incidents",
                     json(["incident_id": .string(id), "camera_id": .string(camera), "state": .string(state), "detail": .string(detail)]), nil)
         case .workOrder(let id, let incident, let camera, let reference, let phase, let cmmsId):
-            return ("\(prefix)/\(site)/\(topicSafe(camera))/work-orders",
+            guard let base = base(camera) else { return nil }
+            return ("\(base)/work-orders",
                     json(["work_order_id": .string(id), "incident_id": .string(incident), "reference": .string(reference),
                           "phase": .string(phase), "cmms_id": JSONValue(cmmsId)]), nil)
         case .notification(let topic, let payload):

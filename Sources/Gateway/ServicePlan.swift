@@ -10,7 +10,7 @@ import ServiceLifecycle
 ///    acknowledges the ones it took (the broker keeps the rest for the next session), then
 ///    the HTTP server stops accepting and finishes its requests in flight;
 /// 2. `IngestService` refuses anything new and waits for the last commit in flight;
-/// 3. background work: planning refresh, evidence retention, notifications, status sync;
+/// 3. background work: the Sparkplug edge node, planning refresh, evidence retention, notifications, status sync;
 /// 4. `OutboxDispatcher`: deliveries in flight still record their outcome;
 /// 5. the broker session (`MQTTBridge`): says offline and disconnects, after everything
 ///    that acknowledges messages or publishes news has stopped;
@@ -49,10 +49,12 @@ public struct ServicePlan: Sendable {
 extension Gateway {
     /// The gateway's services around the given transports (`api`: the HTTP server; nil for
     /// commands that only deliver), in the order above.
-    public func servicePlan(api: (any Service)?, mqtt: MQTTBridge? = nil, last: [any Service] = []) -> ServicePlan {
+    /// `sparkplug` is background work: it stops (NDEATH, disconnect) once ingest has stopped.
+    public func servicePlan(api: (any Service)?, mqtt: MQTTBridge? = nil, sparkplug: SparkplugService? = nil, last: [any Service] = []) -> ServicePlan {
         ServicePlan(intake: (mqtt.map { [$0.intake] } ?? []) + (api.map { [$0] } ?? []), ingest: ingestService,
-                    background: [PlanningRefresh(gateway: self), EvidenceRetention(gateway: self), NotificationService(gateway: self), StatusSync(gateway: self),
-                                 ClockWatch(gateway: self)],
+                    background: (sparkplug.map { [$0] } ?? [])
+                        + [PlanningRefresh(gateway: self), EvidenceRetention(gateway: self), NotificationService(gateway: self), StatusSync(gateway: self),
+                           ClockWatch(gateway: self)],
                     dispatch: OutboxDispatcher(gateway: self), brokerSession: mqtt, membership: ClusterMembership(gateway: self, version: MillwrightVersion.current),
                     last: last)
     }

@@ -20,6 +20,7 @@ public struct Settings: Sendable {
     /// This process among the nodes sharing a PostgreSQL store (`node_id`); nil: host name and pid.
     public var nodeId: String?
     public var mqtt: MQTTSettings?
+    public var opcua: OPCUASettings?
     public var planning = PlanningSettings()
     /// Values the configuration took from the environment (`${VAR}`, `*_env`): never printed.
     public var environmentValues: Set<String> = []
@@ -131,6 +132,8 @@ public struct CameraMapping: Sendable, Equatable {
     /// Where the asset stands and what kind it is, when the register does not say (routing, procedures).
     public var area: String?
     public var assetClass: String?
+    /// The production line the camera watches (`line`), for the UNS topic template's `{line}`.
+    public var productionLine: String?
     /// Line in the config file, for `assets validate` messages.
     public var line: Int?
     public init(camera: String, asset: String, zones: [String: String] = [:], cmms: String? = nil,
@@ -178,6 +181,8 @@ public struct IncidentPolicy: Sendable, Equatable {
 public struct SiteSettings: Sendable, Equatable {
     public var name = "plant-1"
     public var timezone = "UTC"
+    /// The ISA-95 enterprise above the site (`{enterprise}` in `mqtt.publish.topic_template`).
+    public var enterprise: String?
     public init() {}
 }
 
@@ -252,9 +257,26 @@ public struct MQTTSettings: Sendable {
     /// `publish: {prefix, site}`; nil publishes nothing.
     public var publishPrefix: String?
     public var publishSite: String?
+    /// `publish.topic_template`: the UNS path of each camera's leaves; nil keeps `<prefix>/<site>/<camera>`.
+    public var topicTemplate: UNSTopicTemplate?
+    /// The template's line in the config file, for start-up errors about it.
+    public var topicTemplateLine: Int?
+    /// `sparkplug:`; nil publishes no Sparkplug B.
+    public var sparkplug: SparkplugSettings?
     /// Recipients (notification names) told when the broker may have lost messages.
     public var alert: [String] = []
     public init(broker: String) { self.broker = broker }
+}
+
+/// `mqtt.sparkplug:` — a Sparkplug B 3.0 edge node beside the JSON publishing.
+public struct SparkplugSettings: Sendable, Equatable {
+    public var groupId: String
+    public var edgeNodeId: String
+    /// The primary host application whose `spBv1.0/STATE/<id>` must be online before publishing.
+    public var primaryHostId: String?
+    /// DCMD writes to `Inspection/RejectPart` are honoured (and audited) only when set.
+    public var allowCommands = false
+    public init(groupId: String, edgeNodeId: String) { self.groupId = groupId; self.edgeNodeId = edgeNodeId }
 }
 
 public struct MQTTSource: Sendable, Equatable {

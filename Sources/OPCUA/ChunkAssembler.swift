@@ -26,20 +26,34 @@ public struct OpenedChunk: Hashable, Sendable {
 }
 
 /// The secure channel's part in chunking: opening received chunks and sealing sent ones. The
-/// security policies (None here; Basic256Sha256 and Aes128_Sha256_RsaOaep next) implement it.
+/// security policies (None here; Basic256Sha256 and Aes128_Sha256_RsaOaep next) implement it;
+/// ``SecureChannel`` drives it and keeps the policy-independent checks (channel and token ids,
+/// token lifetimes; the assembler checks sequence numbers).
 public protocol ChunkSecurity {
+    /// The mode an OpenSecureChannel request must ask for under this policy.
+    var securityMode: MessageSecurityMode { get }
+    /// Bytes of nonce each side contributes to a token's keys (0: the policy derives none).
+    var nonceLength: Int { get }
+    /// Checks and strips a chunk's security; OPN chunks are checked against the policy's URI.
     mutating func open(_ chunk: SecureChunk) throws -> OpenedChunk
     /// The most body bytes a chunk can carry in `available` bytes after its header and channel id.
     func maxBodySize(available: Int, type: MessageType) -> Int
     /// Writes everything after the secure channel id: security header, sequence header, `body`.
     mutating func seal(type: MessageType, requestId: UInt32, body: ByteBuffer, into writer: inout BinaryWriter) throws
+    /// A token was issued: derive its keys from the nonces. Chunks under it open from now on.
+    mutating func installToken(_ tokenId: UInt32, clientNonce: [UInt8], serverNonce: [UInt8]) throws
+    /// Seal MSG and CLO chunks under this (installed) token from now on.
+    mutating func sendUnder(tokenId: UInt32)
+    /// The token is no longer valid: its keys can go.
+    mutating func retireToken(_ tokenId: UInt32)
 }
 
 /// What the assembler hands up: a transport message, a complete secure conversation message, or
 /// the news that the peer abandoned one.
 public enum AssembledMessage: Hashable, Sendable {
     case transport(TransportMessage)
-    case secure(type: MessageType, secureChannelId: UInt32, requestId: UInt32, body: ByteBuffer)
+    /// `tokenId` is nil for OPN, which carries none.
+    case secure(type: MessageType, secureChannelId: UInt32, requestId: UInt32, tokenId: UInt32?, body: ByteBuffer)
     /// An abort chunk ('A'): the partial message is gone; its body carries the peer's reason.
     case aborted(requestId: UInt32, ErrorMessage?)
 }
@@ -48,15 +62,18 @@ public enum AssembledMessage: Hashable, Sendable {
 /// (Part 6 §6.7.2, §7.1.2), sans I/O. Each chunk is refused as soon as its header shows it too
 /// large; the chunks of one request are concatenated up to the message size and chunk count
 /// limits. One request is reassembled at a time: chunks of another interleaved are refused.
+/// Every opened chunk's sequence number must follow the last one's, whatever the policy.
 public struct ChunkAssembler {
     public var limits: ChunkLimits
     private var received = ByteBuffer()
     private var partial: Partial?
+    private var lastSequenceNumber: UInt32?
 
     private struct Partial {
         var type: MessageType
         var secureChannelId: UInt32
         var requestId: UInt32
+        var tokenId: UInt32?
         var body: ByteBuffer
         var chunkCount: Int
     }
@@ -112,9 +129,13 @@ public struct ChunkAssembler {
 
     private mutating func assemble<Security: ChunkSecurity>(_ chunk: SecureChunk, security: inout Security) throws -> AssembledMessage? {
         let opened = try security.open(chunk)
+        try checkSequence(opened.sequenceNumber)
         if let p = partial, p.requestId != opened.requestId || p.type != chunk.header.messageType {
             throw TransportError(.badTcpMessageTypeInvalid,
                                  "chunk of request \(opened.requestId) interleaved with the chunks of request \(p.requestId)")
+        }
+        if let p = partial, p.tokenId != opened.tokenId {
+            throw TransportError(.badSecureChannelTokenUnknown, "the chunks of request \(opened.requestId) change token")
         }
         if chunk.header.chunkType == .abort {
             partial = nil
@@ -123,7 +144,7 @@ public struct ChunkAssembler {
             return .aborted(requestId: opened.requestId, reason)
         }
         var p = partial ?? Partial(type: chunk.header.messageType, secureChannelId: chunk.secureChannelId,
-                                   requestId: opened.requestId, body: ByteBuffer(), chunkCount: 0)
+                                   requestId: opened.requestId, tokenId: opened.tokenId, body: ByteBuffer(), chunkCount: 0)
         p.chunkCount += 1
         if limits.maxChunkCount != 0 && p.chunkCount > limits.maxChunkCount {
             partial = nil
@@ -140,7 +161,19 @@ public struct ChunkAssembler {
             return nil
         }
         partial = nil
-        return .secure(type: p.type, secureChannelId: p.secureChannelId, requestId: p.requestId, body: p.body)
+        return .secure(type: p.type, secureChannelId: p.secureChannelId, requestId: p.requestId, tokenId: p.tokenId, body: p.body)
+    }
+
+    /// Part 6 §6.7.2.4: each number is the last plus one; the count wraps only after
+    /// UInt32.max - 1024, to a number below 1024.
+    private mutating func checkSequence(_ number: UInt32) throws {
+        if let last = lastSequenceNumber {
+            let wrapped = last > UInt32.max - 1024 && number < 1024
+            guard number == last &+ 1 || wrapped else {
+                throw TransportError(.badSequenceNumberInvalid, "sequence number \(number) after \(last)")
+            }
+        }
+        lastSequenceNumber = number
     }
 }
 

@@ -1,15 +1,17 @@
 import NIOCore
 
 /// The chunk layer of SecurityPolicy None (Part 6 §6.7.2.3–4): plain security and sequence
-/// headers, no padding, no signature. It numbers the chunks it seals and checks the numbers of
-/// the chunks it opens.
+/// headers, no padding, no signature. It numbers the chunks it seals; the assembler checks the
+/// numbers of the chunks it opens.
 public struct SecurityPolicyNone: ChunkSecurity {
     public static let uri = "http://opcfoundation.org/UA/SecurityPolicy#None"
 
     /// The token MSG and CLO chunks are sent under.
     public var tokenId: UInt32
     private var nextSequenceNumber: UInt32
-    private var lastReceivedSequenceNumber: UInt32?
+
+    public var securityMode: MessageSecurityMode { .none }
+    public var nonceLength: Int { 0 }
 
     public init(tokenId: UInt32 = 0, firstSequenceNumber: UInt32 = 1) {
         self.tokenId = tokenId
@@ -31,21 +33,8 @@ public struct SecurityPolicyNone: ChunkSecurity {
         }
         let sequenceNumber = try reader.readInteger("sequence number", as: UInt32.self)
         let requestId = try reader.readInteger("request id", as: UInt32.self)
-        try checkSequence(sequenceNumber)
         return OpenedChunk(tokenId: tokenId, sequenceNumber: sequenceNumber, requestId: requestId,
                            body: try reader.readSlice(count: reader.remaining, "chunk body"))
-    }
-
-    /// Part 6 §6.7.2.4: each number is the last plus one; the count wraps only after
-    /// UInt32.max - 1024, to a number below 1024.
-    private mutating func checkSequence(_ number: UInt32) throws {
-        if let last = lastReceivedSequenceNumber {
-            let wrapped = last > UInt32.max - 1024 && number < 1024
-            guard number == last &+ 1 || wrapped else {
-                throw TransportError(.badSequenceNumberInvalid, "sequence number \(number) after \(last)")
-            }
-        }
-        lastReceivedSequenceNumber = number
     }
 
     public func maxBodySize(available: Int, type: MessageType) -> Int {
@@ -71,4 +60,9 @@ public struct SecurityPolicyNone: ChunkSecurity {
         writer.writeInteger(requestId)
         writer.buffer.writeImmutableBuffer(body)
     }
+
+    // None derives no keys: a token is only its id.
+    public mutating func installToken(_ tokenId: UInt32, clientNonce: [UInt8], serverNonce: [UInt8]) {}
+    public mutating func sendUnder(tokenId: UInt32) { self.tokenId = tokenId }
+    public mutating func retireToken(_ tokenId: UInt32) {}
 }

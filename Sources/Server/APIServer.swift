@@ -74,7 +74,7 @@ public struct APIServer: Sendable {
                 try ctx.require(.admin)
                 let id = try ctx.parameters.require("id")
                 let input = try await optionalJSONObject(request, example: "{\"signature\": {\"user\", \"password\", \"meaning\"}}")
-                let signature = try await sign("redrive", input, ctx)
+                let signature = try await sign("redrive", input, ctx, needs: .admin)
                 do {
                     guard try await gateway.store.redrive(workOrderId: id, by: signature?.user ?? ctx.caller?.name ?? "?", signature: signature, now: Date()) else {
                         throw Problem(.conflict, type: "not-dead-lettered", detail: "work order \(id) is not dead-lettered, quarantined or waiting for review; only those can be re-driven")
@@ -242,7 +242,7 @@ public struct APIServer: Sendable {
                               errors: [ProblemItem(index: nil, field: field, problem: "must be a string")])
             }
         }
-        let signature = try await sign("feedback", input, ctx)
+        let signature = try await sign("feedback", input, ctx, needs: .feedback)
         do {
             // A signed verdict is the signer's, whatever `by` says.
             _ = try await gateway.store.feedback(incidentId: id, falsePositive: verdict == "false_positive",

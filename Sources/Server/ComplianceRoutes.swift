@@ -10,10 +10,11 @@ import Store
 extension APIServer {
     /// The signature a regulated action carries, checked now; a problem document when it is
     /// missing (with `compliance.part11`), wrong, or not the session's own.
-    func sign(_ action: String, _ input: JSONValue?, _ ctx: MillwrightContext) async throws -> SignatureIntent? {
+    func sign(_ action: String, _ input: JSONValue?, _ ctx: MillwrightContext, needs permission: Permission) async throws -> SignatureIntent? {
         do {
             let request = try SignatureRequest(input?["signature"])
-            return try await accounts.signature(for: action, request, sessionUser: ctx.sessionUser)
+            return try await accounts.signature(for: action, request, sessionUser: ctx.sessionUser,
+                                                allowed: { permission.allowed(for: $0.apiRole) })
         } catch let e as AccountsError {
             throw Self.problem(e, signing: true)
         }
@@ -25,6 +26,7 @@ extension APIServer {
         case .badCredentials: Problem(.unauthorized, type: signing ? "signature-rejected" : "login-failed", detail: e.description)
         case .inactive: Problem(.forbidden, type: "account-inactive", detail: e.description)
         case .signerMismatch: Problem(.forbidden, type: "signer-mismatch", detail: e.description)
+        case .signerNotAuthorized: Problem(.forbidden, type: "signer-not-authorized", detail: e.description)
         case .badSignature(let why):
             Problem(.unprocessableContent, type: "invalid-signature", detail: why, errors: [ProblemItem(index: nil, field: "signature", problem: why)])
         case .busy: Problem(.serviceUnavailable, type: "busy", detail: e.description)
@@ -83,25 +85,36 @@ extension APIServer {
     /// The audit trail, oldest first, filtered by subject, kind and time (admin).
     func listAudit(_ request: Request, _ ctx: MillwrightContext) async throws -> Response {
         try ctx.require(.admin)
+        var query = try auditQuery(request)
+        let limit = query.limit
+        query.limit += 1
+        let rows = try await gateway.store.auditRecords(query)
+        return ListCursor.response(Self.auditPage(rows, limit: limit), list: .audit, request: request)
+    }
+
+    static func auditPage(_ rows: [AuditEntryView], limit: Int) -> Page<AuditEntryView> {
+        Page.of(rows, limit: limit, key: { PageKey(time: Double($0.seq), ids: [""]) }, item: { $0 })
+    }
+
+    /// `subject`, `kind`, `since`, `until`, `cursor` and `limit` from the query, checked.
+    func auditQuery(_ request: Request) throws -> AuditQuery {
         let q = request.uri.queryParameters
-        var query = AuditQuery(subject: q.get("subject"), kind: q.get("kind"), limit: try limit(q))
-        for (name, bound) in [("since", \AuditQuery.since), ("until", \AuditQuery.until)] as [(String, WritableKeyPath<AuditQuery, Date?>)] {
-            guard let s = q.get(name) else { continue }
-            guard let d = Timestamps.parseISO(s) else { throw Problem(.badRequest, type: "invalid-query", detail: "\(name) must be an RFC 3339 time, e.g. 2026-11-29T00:00:00Z") }
-            query[keyPath: bound] = d
+        func text(_ name: String) throws -> String? {
+            guard let v = q.get(name), !v.isEmpty else { return nil }
+            guard v.utf8.count <= 256 else { throw Problem(.badRequest, type: "invalid-query", detail: "\(name) is longer than 256 bytes") }
+            return v
         }
+        func time(_ name: String) throws -> Date? {
+            guard let s = try text(name) else { return nil }
+            guard let d = Timestamps.parseISO(s) else { throw Problem(.badRequest, type: "invalid-query", detail: "\(name) must be an RFC 3339 time, e.g. 2026-11-29T00:00:00Z") }
+            return d
+        }
+        var query = AuditQuery(subject: try text("subject"), kind: try text("kind"), since: try time("since"), until: try time("until"), limit: try limit(q))
         // The cursor's number is the last record's sequence number (the decoder bounds it below
         // 1e16); its id part is unused, so every cursor of the grammar is a position.
         if let after = try ListCursor.after(request, list: .audit) {
             query.afterSeq = Int64(exactly: after.time.rounded(.down)) ?? 0
         }
-        for (name, v) in [("subject", query.subject), ("kind", query.kind)] where (v?.utf8.count ?? 0) > 256 {
-            throw Problem(.badRequest, type: "invalid-query", detail: "\(name) is longer than 256 bytes")
-        }
-        let limit = query.limit
-        query.limit += 1
-        let rows = try await gateway.store.auditRecords(query)
-        let page = Page.of(rows, limit: limit, key: { PageKey(time: Double($0.seq), ids: [""]) }, item: { $0 })
-        return ListCursor.response(page, list: .audit, request: request)
+        return query
     }
 }

@@ -122,7 +122,7 @@ extension APIServer {
                 by = s
             }
         }
-        let signature = try await sign("acknowledgement", input, ctx)
+        let signature = try await sign("acknowledgement", input, ctx, needs: .feedback)
         if let signature { by = signature.user }
         let workOrderId = try await gateway.store.workOrder(id: id)?.id ?? id
         let ack: Store.Acknowledgement

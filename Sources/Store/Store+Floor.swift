@@ -57,4 +57,41 @@ extension Store {
             try db.run("UPDATE incidents SET floor_announced = ? WHERE id = ? AND state = ?", [state, incidentId, state])
         }
     }
+
+    /// A camera's open incidents (and the highest severity among them) and its work orders
+    /// not yet delivered, for the UNS `state` leaf and the Sparkplug device metrics.
+    public struct CameraFloorCounts: Sendable, Equatable {
+        public var openIncidents = 0
+        public var severity: Int?
+        public var pendingWorkOrders = 0
+        public init(openIncidents: Int = 0, severity: Int? = nil, pendingWorkOrders: Int = 0) {
+            self.openIncidents = openIncidents; self.severity = severity; self.pendingWorkOrders = pendingWorkOrders
+        }
+    }
+
+    /// Counts for `cameras` (shadow incidents are not the floor's business); a camera with
+    /// nothing open is answered with zeros.
+    public func cameraFloorCounts(cameras: [String]) async throws -> [String: CameraFloorCounts] {
+        guard !cameras.isEmpty else { return [:] }
+        let marks = Array(repeating: "?", count: cameras.count).joined(separator: ", ")
+        return try await read { db in
+            var out = Dictionary(cameras.map { ($0, CameraFloorCounts()) }, uniquingKeysWith: { a, _ in a })
+            for r in try db.rows("""
+                SELECT camera_id, COUNT(*) AS n, MAX(severity) AS severity FROM incidents
+                WHERE is_open = 1 AND shadow = 0 AND camera_id IN (\(marks)) GROUP BY camera_id
+                """, SQLArguments(cameras.map { $0.sqlValue })) {
+                let camera: String = r["camera_id"]
+                out[camera]?.openIncidents = r["n"]
+                out[camera]?.severity = r["severity"]
+            }
+            for r in try db.rows("""
+                SELECT i.camera_id, COUNT(*) AS n FROM work_orders w JOIN incidents i ON i.id = w.incident_id
+                WHERE w.phase IN ('pending', 'sending', 'verifying', 'waiting') AND i.camera_id IN (\(marks)) GROUP BY i.camera_id
+                """, SQLArguments(cameras.map { $0.sqlValue })) {
+                let camera: String = r["camera_id"]
+                out[camera]?.pendingWorkOrders = r["n"]
+            }
+            return out
+        }
+    }
 }

@@ -68,6 +68,7 @@ public protocol FloorStore: Sendable {
     func markAnnounced(workOrderId: String, phase: String) async throws
     func unannouncedIncidents(limit: Int) async throws -> [Store.FloorIncident]
     func markIncidentAnnounced(incidentId: String, state: String) async throws
+    func cameraFloorCounts(cameras: [String]) async throws -> [String: Store.CameraFloorCounts]
 }
 
 /// Workload, inventory and part reservations.

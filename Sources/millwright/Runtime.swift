@@ -45,6 +45,14 @@ enum Runtime {
         }
     }
 
+    /// Exit 2 naming file:line:key when the UNS topic template cannot be filled for a camera.
+    static func checkTopicTemplate(_ settings: Settings, register: AssetRegister?, file: String) throws {
+        do { try ConfigLoader.checkTopicTemplate(settings, register: register, file: file) } catch {
+            printError("configuration error: \(error)")
+            throw ExitCode(2)
+        }
+    }
+
     static func loadRegister(_ settings: Settings) throws -> AssetRegister? {
         guard let path = settings.assets.registerPath else { return nil }
         do {

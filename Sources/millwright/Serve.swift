@@ -4,6 +4,7 @@ import Foundation
 import Gateway
 import Logging
 import MillwrightCore
+import OPCUA
 import Server
 import ServiceLifecycle
 
@@ -39,6 +40,7 @@ struct Serve: AsyncParsableCommand {
         var settings = try Runtime.loadSettings(config)
         if let port { settings.server.port = port }
         let register = try Runtime.loadRegister(settings)
+        try Runtime.checkTopicTemplate(settings, register: register, file: config)
         let store = try await Runtime.openStore(settings)
         let logger = Logger(label: "millwright")
         // What this node runs with is an audit record whenever it differs from the last start.
@@ -70,10 +72,28 @@ struct Serve: AsyncParsableCommand {
                 throw ExitCode(2)
             }
         }
+        var sparkplug: SparkplugService?
+        if let mqttSettings = settings.mqtt, let sp = mqttSettings.sparkplug {
+            do { sparkplug = try SparkplugService(gateway: gateway, settings: mqttSettings, sparkplug: sp) } catch {
+                Runtime.printError("configuration error: mqtt.sparkplug: \(error)")
+                throw ExitCode(2)
+            }
+        }
+        var opcua: OPCUABridge?
+        if let o = settings.opcua {
+            do {
+                opcua = try OPCUABridge(gateway: gateway, settings: o, nodeSets: try NodeSetFiles.locate(),
+                                        onListening: { announce("opcua", $0, host: o.host, scheme: "opc.tcp") })
+            } catch {
+                Runtime.printError("opcua: \(error)")
+                throw ExitCode(2)
+            }
+        }
         // One group; on SIGTERM or SIGINT it stops intake (MQTT, then the API), drains commits in
         // flight, stops dispatch, closes the broker session and writes a last checkpoint
         // (`ServicePlan` has the order and why).
-        let plan = gateway.servicePlan(api: app, mqtt: mqtt, last: checkpoints.map { [$0] } ?? [])
+        // The OPC UA server stops after dispatch, like the broker session: both tell the floor.
+        let plan = gateway.servicePlan(api: app, mqtt: mqtt, sparkplug: sparkplug, last: (opcua.map { [$0] } ?? []) + (checkpoints.map { [$0] } ?? []))
         let group = plan.group(stopOnSignals: true, logger: logger)
         try await group.run()
         logger.info("stopped cleanly")

@@ -26,6 +26,7 @@ import Testing
         #expect(weak.output.contains("at least 12 characters"), "\(weak.output)")
         #expect(try await addUser(plant, "jdoe", role: "operator", fullName: "Jane Doe", password: "Correct-Horse-42").status == 0)
         #expect(try await addUser(plant, "mallory", role: "operator", fullName: "Mal Lory", password: "Battery-Staple-7").status == 0)
+        #expect(try await addUser(plant, "vic", role: "viewer", fullName: "Vic Viewer", password: "Viewer-Only-2026").status == 0)
 
         let server = try plant.serve()
         let api = API(base: try await server.listening())
@@ -57,6 +58,11 @@ import Testing
             "verdict": "false_positive", "signature": ["user": "mallory", "password": "Battery-Staple-7", "meaning": "reviewed"],
         ], key: token)
         #expect(problemType(notMine) == "signer-mismatch")
+        // An operator's key with a viewer's signature: the signer may not decide (§11.10(g)).
+        let viewerSigned = try await api.post("/v1/incidents/\(incident)/feedback", json: [
+            "verdict": "false_positive", "signature": ["user": "vic", "password": "Viewer-Only-2026", "meaning": "reviewed"],
+        ], key: "operator-key")
+        #expect(problemType(viewerSigned) == "signer-not-authorized")
         let signed = try await api.post("/v1/incidents/\(incident)/feedback", json: [
             "verdict": "false_positive", "by": "someone else", "signature": ["user": "jdoe", "password": "Correct-Horse-42", "meaning": "reviewed"],
         ], key: token)
@@ -118,6 +124,12 @@ import Testing
         let tampered = try await Spawned.run(["audit", "verify-export", export, "--config", plant.configPath], environment: env)
         #expect(tampered.status == 1)
         #expect(tampered.output.contains("BROKEN"), "\(tampered.output)")
+
+        // In the database too: a signature moved onto another subject breaks the trail.
+        _ = try sqlite(plant.dbPath, "DROP TRIGGER audit_no_update; UPDATE audit SET subject = 'another-incident' WHERE kind = 'signature';")
+        let moved = try await Spawned.run(["audit", "verify", "--config", plant.configPath], environment: env)
+        #expect(moved.status == 1)
+        #expect(moved.output.contains("BROKEN at record"), "\(moved.output)")
     }
 
     @Test func theUsersCommandsManageAccounts() async throws {
@@ -136,5 +148,36 @@ import Testing
         let reset = try await Spawned.run(["users", "reset-password", "qa1", "--config", plant.configPath],
                                           environment: env.merging(["MW_NEW_PASSWORD": "Another-Secret-99"]) { $1 })
         #expect(reset.status == 0, "\(reset.output)")
+    }
+}
+
+extension Part11Tests {
+    /// Login and signing a false positive in a real browser (Tests/Browser/signing.py).
+    @Test(.timeLimit(.minutes(5))) func aPlannerLogsInAndSignsAFalsePositiveInTheBrowser() async throws {
+        for tool in [BrowserTests.chromium, BrowserTests.chromedriver] {
+            try #require(FileManager.default.isExecutableFile(atPath: tool), "\(tool) is missing: run scripts/install-deps.sh (Debian chromium, chromium-driver)")
+        }
+        let emu = try Plant.emulator()
+        let cmms = API(base: try await emu.listening())
+        defer { _ = emu.terminate() }
+        let plant = try Plant(cmmsURL: cmms.base, extra: "compliance: { part11: true }", environment: Self.auditKey)
+        #expect(try await addUser(plant, "jdoe", role: "operator", fullName: "Jane Doe", password: "Correct-Horse-42").status == 0)
+        #expect(try await addUser(plant, "qa1", role: "admin", fullName: "Quality Lead", password: "Quality-Lead-2026").status == 0)
+        let server = try plant.serve()
+        defer { _ = server.terminate() }
+        let api = API(base: try await server.listening())
+        let posted = try await api.post("/v1/detections", json: [detection("browser-sign-1")], key: "ingest-key")
+        let incident = try #require((posted.object["results"] as? [[String: Any]])?.first?["incident_id"] as? String)
+
+        let shots = PackagePaths.root.appendingPathComponent(".build/browser-artifacts").path
+        let script = PackagePaths.root.appendingPathComponent("Tests/Browser/signing.py").path
+        let browser = try Spawned.external("/usr/bin/env", ["python3", script, "--base", api.base, "--incident", incident,
+                                                            "--operator", "jdoe:Correct-Horse-42", "--admin", "qa1:Quality-Lead-2026",
+                                                            "--admin-key", "admin-key", "--shots", shots])
+        let deadline = Date().addingTimeInterval(180)
+        while browser.process.isRunning, Date() < deadline { try await Task.sleep(for: .milliseconds(100)) }
+        let status = browser.terminate(grace: 5)
+        #expect(status == 0, "signing.py failed (screenshots in \(shots)):\n\(browser.text)")
+        #expect(browser.text.contains("the auditor's view lists the signature"), "\(browser.text)")
     }
 }

@@ -110,7 +110,7 @@ private func concatenated(_ chunks: [ByteBuffer]) -> [UInt8] { chunks.flatMap { 
         #expect(chunks.count == 3)
         #expect(chunks.allSatisfy { $0.readableBytes <= 8192 })
         let wire = concatenated(chunks)
-        let expected = AssembledMessage.secure(type: .message, secureChannelId: 3, requestId: 7, body: ByteBuffer(bytes: body))
+        let expected = AssembledMessage.secure(type: .message, secureChannelId: 3, requestId: 7, tokenId: 0, body: ByteBuffer(bytes: body))
         for cut in 0...wire.count {
             #expect(try assemble(wire, cuts: [cut]) == [expected], "cut at \(cut)")
         }
@@ -124,7 +124,8 @@ private func concatenated(_ chunks: [ByteBuffer]) -> [UInt8] { chunks.flatMap { 
                                          limits: negotiated, security: &sender)
         let wire = concatenated(chunks)
         #expect(wire.count == 12 + 4 + SecurityPolicyNone.uri.utf8.count + 8 + 8 + 3)
-        #expect(try assemble(wire, cuts: [20]) == [.secure(type: .openSecureChannel, secureChannelId: 0, requestId: 1, body: ByteBuffer(bytes: [1, 2, 3]))])
+        let expected = AssembledMessage.secure(type: .openSecureChannel, secureChannelId: 0, requestId: 1, tokenId: nil, body: ByteBuffer(bytes: [1, 2, 3]))
+        #expect(try assemble(wire, cuts: [20]) == [expected])
     }
 
     @Test func oversizeChunkIsRefusedFromItsHeader() {
@@ -172,7 +173,7 @@ private func concatenated(_ chunks: [ByteBuffer]) -> [UInt8] { chunks.flatMap { 
         let messages = try assemble(concatenated([first, abort] + next), cuts: [])
         #expect(messages == [
             .aborted(requestId: 7, ErrorMessage(error: .badRequestTooLarge, reason: "gave up")),
-            .secure(type: .message, secureChannelId: 3, requestId: 8, body: ByteBuffer(bytes: [5])),
+            .secure(type: .message, secureChannelId: 3, requestId: 8, tokenId: 0, body: ByteBuffer(bytes: [5])),
         ])
     }
 

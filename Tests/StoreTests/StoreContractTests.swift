@@ -267,6 +267,27 @@ struct StoreBackend: Sendable, CustomStringConvertible {
 
     /// Held digests are kept per node: two nodes never overwrite each other's, and a gone
     /// node's (left, or silent past the window) are taken over by exactly one other node.
+    /// What the UNS `state` and the Sparkplug device metrics show: open incidents and the
+    /// highest severity among them, and work orders not yet delivered, per camera.
+    @Test(arguments: StoreBackend.all)
+    func cameraFloorCountsCountOpenIncidentsAndUndeliveredWorkOrders(_ backend: StoreBackend) async throws {
+        let store = try await backend.make()
+        var r = rules(cameras: 2)
+        r.settings.defects["corrosion"] = DefectRule()
+        _ = try await store.ingest([det("c1", camera: 0)], rules: r, now: now)
+        var other = det("c2", camera: 0)
+        other.defectClass = "corrosion"
+        _ = try await store.ingest([other], rules: r, now: now)
+        let counts = try await store.cameraFloorCounts(cameras: ["CAM-0", "CAM-1", "CAM-9"])
+        let open = try await store.incidentsPage(open: true, limit: 10, after: nil).items
+        #expect(counts["CAM-0"]?.openIncidents == 2)
+        #expect(counts["CAM-0"]?.severity == open.map(\.severity).max())
+        #expect(counts["CAM-0"]?.pendingWorkOrders == 2)
+        #expect(counts["CAM-1"] == Store.CameraFloorCounts(), "a camera with nothing open has zeros")
+        #expect(counts["CAM-9"] == Store.CameraFloorCounts())
+        #expect(try await store.cameraFloorCounts(cameras: []).isEmpty)
+    }
+
     @Test(arguments: StoreBackend.all)
     func heldValuesAreKeptPerNodeAndAGoneNodesAreTakenOverOnce(_ backend: StoreBackend) async throws {
         let shared = try #require(try await backend.make() as? Store)

@@ -4,12 +4,19 @@
 enum BoardAssets {
     static let script = #"""
 'use strict';
-// The API key, in one place: sessionStorage, so it is gone when the tab closes and is never
-// written to disk by the page. A login can replace this object alone.
+// The credential, in one place: a named user's session token (POST /v1/login) or an API key,
+// in sessionStorage, so it is gone when the tab closes and is never written to disk by the page.
 const Key = {
   get() { return sessionStorage.getItem('millwright.key') || ''; },
   set(value) { if (value) sessionStorage.setItem('millwright.key', value); else sessionStorage.removeItem('millwright.key'); },
+  isSession() { return Key.get().startsWith('mws_'); },
 };
+// Who is logged in (for the header and the signing dialog); the server decides what they may do.
+const Who = {
+  get() { try { return JSON.parse(sessionStorage.getItem('millwright.user') || 'null'); } catch (_) { return null; } },
+  set(value) { if (value) sessionStorage.setItem('millwright.user', JSON.stringify(value)); else sessionStorage.removeItem('millwright.user'); },
+};
+const part11 = document.body.dataset.part11 === 'true';
 
 function withKey(headers) {
   const h = Object.assign({}, headers || {});
@@ -23,6 +30,11 @@ async function api(path, options) {
   const o = Object.assign({}, options || {});
   o.headers = withKey(o.headers);
   const r = await fetch(path, o);
+  if (r.status === 401 && Key.isSession() && !(o.body && o.body.includes('"signature"'))) {
+    // The session ended (idle, logged out elsewhere, locked): back to the login.
+    Key.set(''); Who.set(null);
+    showCredentials('Your session has ended; log in again.');
+  }
   if (!r.ok) {
     let detail = r.status + ' ' + r.statusText;
     try { const p = await r.json(); if (p.detail) detail = p.detail; } catch (_) { /* not a problem document */ }
@@ -171,10 +183,25 @@ main.addEventListener('change', e => { if (e.target.matches('select[data-filter]
 main.addEventListener('click', async e => {
   const b = e.target.closest('button');
   if (!b) return;
+  if (b.dataset.print) { window.print(); return; }
+  if (b.dataset.auditCursor) {
+    const u = new URL(document.body.dataset.fragment, location.origin);
+    u.searchParams.set('cursor', b.dataset.auditCursor);
+    document.body.dataset.fragment = u.pathname + u.search;
+    refresh();
+    return;
+  }
   if (b.dataset.redrive) {
     b.disabled = true;
     try {
-      await api('/v1/work-orders/' + encodeURIComponent(b.dataset.redrive) + '/redrive', { method: 'POST' });
+      const body = {};
+      if (part11) {
+        body.signature = await sign('Re-drive work order ' + b.dataset.redrive + ' to the CMMS', 'approved');
+        if (!body.signature) { b.disabled = false; return; }
+      }
+      await api('/v1/work-orders/' + encodeURIComponent(b.dataset.redrive) + '/redrive', {
+        method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body),
+      });
       await refresh();
     } catch (err) {
       b.disabled = false;
@@ -194,8 +221,13 @@ main.addEventListener('click', async e => {
     const result = document.getElementById('verdict-result');
     b.disabled = true;
     try {
+      const body = { verdict: b.dataset.verdict };
+      if (part11) {
+        body.signature = await sign('Verdict "' + b.dataset.verdict.replace('_', ' ') + '" on incident ' + b.dataset.incident, 'reviewed');
+        if (!body.signature) { b.disabled = false; return; }
+      }
       await api('/v1/incidents/' + encodeURIComponent(b.dataset.incident) + '/feedback', {
-        method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ verdict: b.dataset.verdict }),
+        method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body),
       });
       await refresh();
     } catch (err) {
@@ -235,27 +267,109 @@ main.addEventListener('submit', async e => {
   }
 });
 
-function start() {
-  if (!Key.get()) {
-    setLive('not connected', 'down');
-    say('Enter an API key (viewer or higher) to see the board.', 'muted');
-    return;
-  }
-  refresh();
-  follow();
+// The signing dialog (compliance.part11): the signer types the password again for each
+// signature; it is sent with that one request and kept nowhere.
+function sign(what, meaning) {
+  const dialog = document.getElementById('signdialog');
+  const who = Who.get();
+  document.getElementById('sign-what').textContent = what;
+  const user = document.getElementById('sign-user');
+  user.value = who ? who.user : '';
+  user.readOnly = !!who;
+  const password = document.getElementById('sign-password');
+  password.value = '';
+  document.getElementById('sign-meaning').value = meaning;
+  return new Promise(done => {
+    const form = document.getElementById('signform');
+    function finish(value) {
+      form.removeEventListener('submit', onSubmit);
+      cancel.removeEventListener('click', onCancel);
+      dialog.close();
+      password.value = '';
+      done(value);
+    }
+    function onSubmit(e) {
+      e.preventDefault();
+      finish({ user: user.value.trim(), password: password.value, meaning: document.getElementById('sign-meaning').value });
+    }
+    function onCancel() { finish(null); }
+    const cancel = document.getElementById('sign-cancel');
+    form.addEventListener('submit', onSubmit);
+    cancel.addEventListener('click', onCancel);
+    dialog.showModal();
+    (who ? password : user).focus();
+  });
 }
+
+main.addEventListener('submit', e => {
+  if (e.target.id !== 'auditfilter') return;
+  e.preventDefault();
+  const u = new URL('/ui/audit', location.origin);
+  for (const input of e.target.querySelectorAll('input[data-audit-filter]')) {
+    if (input.value.trim()) u.searchParams.set(input.dataset.auditFilter, input.value.trim());
+  }
+  document.body.dataset.fragment = u.pathname + u.search;
+  refresh();
+});
+
+function showCredentials(message) {
+  const signedIn = !!Key.get();
+  document.getElementById('loginform').hidden = signedIn;
+  document.getElementById('keyform').hidden = signedIn;
+  document.getElementById('forget').hidden = !signedIn;
+  const whoami = document.getElementById('whoami');
+  const who = Who.get();
+  whoami.hidden = !signedIn;
+  whoami.textContent = who ? who.full_name + ' (' + who.user + ', ' + who.role + ')' : 'API key';
+  document.getElementById('login-error').textContent = message || '';
+  if (!signedIn) {
+    if (stream) stream.abort();
+    setLive('not connected', 'down');
+    say('Log in (or enter an API key) to see this page.', 'muted');
+  }
+}
+
+function start() {
+  showCredentials('');
+  if (!Key.get()) return;
+  refresh();
+  // The audit trail is read page by page; the board and incident pages follow events.
+  if (document.body.dataset.page !== 'audit') follow();
+}
+document.getElementById('loginform').addEventListener('submit', async e => {
+  e.preventDefault();
+  const user = document.getElementById('login-user'), password = document.getElementById('login-password');
+  const totp = document.getElementById('login-totp');
+  const body = { user: user.value.trim(), password: password.value };
+  if (totp.value.trim()) body.totp = totp.value.trim();
+  password.value = ''; totp.value = '';
+  try {
+    const r = await fetch('/v1/login', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+    const answer = await r.json();
+    if (!r.ok) { document.getElementById('login-error').textContent = answer.detail || ('HTTP ' + r.status); return; }
+    Key.set(answer.token);
+    Who.set({ user: answer.user, full_name: answer.full_name, role: answer.role });
+    images.clear();
+    lastEventId = null;
+    start();
+  } catch (err) {
+    document.getElementById('login-error').textContent = err.message;
+  }
+});
 document.getElementById('keyform').addEventListener('submit', e => {
   e.preventDefault();
   const input = document.getElementById('key');
   Key.set(input.value.trim());
+  Who.set(null);
   input.value = '';
   images.clear();
   lastEventId = null;
   start();
 });
-document.getElementById('forget').addEventListener('click', () => {
+document.getElementById('forget').addEventListener('click', async () => {
+  if (Key.isSession()) { try { await api('/v1/logout', { method: 'POST' }); } catch (_) { /* ended anyway */ } }
   Key.set('');
-  if (stream) stream.abort();
+  Who.set(null);
   images.clear();
   start();
 });
@@ -308,5 +422,16 @@ pre.yaml{user-select:all;margin:0}
 svg.frame .bg{fill:#e4e6eb;stroke:#99a}
 svg.frame .box{fill:none;stroke:#c62828;stroke-width:2}
 .verdict .given{font-size:16px}
+.whoami{font-size:14px}
+header .err{color:#ffb4b4}
+[hidden]{display:none!important}
+dialog{border:1px solid #99a;border-radius:6px;max-width:440px}
+dialog form{display:grid;gap:8px}
+dialog input,dialog select{padding:6px 8px;font:inherit}
+.signature{font-size:14px;border-left:4px solid #1d2230;padding-left:8px}
+tr.signed td{background:#eef3ff}
+.audit code{font-size:12px;word-break:break-all}
+.filters label input{padding:6px 8px}
+@media print{header,.noprint,dialog{display:none!important}main{padding:0}section{box-shadow:none}}
 """#
 }

@@ -56,6 +56,9 @@ struct IncidentPage {
             let v = f.data["verdict"]?.stringValue ?? "?"
             out += "<p class=\"given\">Verdict: <b>\(e(v.replacingOccurrences(of: "_", with: " ")))</b> by \(e(f.data["by"]?.stringValue ?? "?")) at \(e(Timestamps.format(f.at)))</p>"
         }
+        for sig in incident.signatures ?? [] {
+            out += "<p class=\"signature\">Signed (\(e(sig.action))): \(e(sig.printed))</p>"
+        }
         if role == .operator || role == .admin {
             out += "<button type=\"button\" data-verdict=\"false_positive\" data-incident=\"\(e(incident.id))\">False positive</button> "
             out += "<button type=\"button\" data-verdict=\"confirmed\" data-incident=\"\(e(incident.id))\">Confirmed</button>"

@@ -9,17 +9,18 @@ import NIOCore
 extension APIServer {
     /// "method path" of every page route, which the OpenAPI document leaves out.
     public static let pageRoutes: Set<String> = ["get /", "get /incidents/{id}", "get /ui/board.js", "get /ui/board.css", "get /ui/board", "get /ui/incidents/{id}",
-                                                   "get /analytics", "get /ui/analytics"]
+                                                 "get /audit", "get /ui/audit", "get /analytics", "get /ui/analytics"]
 
     var pages: [Route] {
-        [
+        let part11 = gateway.settings.compliance.part11
+        return [
             Route(method: .get, path: "/") { _, _ in
-                HTML.response(HTML.shell(title: "Planner's board", page: "board", fragment: "/ui/board", intro: "Loading…"))
+                HTML.response(HTML.shell(title: "Planner's board", page: "board", fragment: "/ui/board", intro: "Loading…", part11: part11))
             },
             Route(method: .get, path: "/incidents/{id}") { _, ctx in
                 let id = try ctx.parameters.require("id")
                 let fragment = "/ui/incidents/" + (id.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(CharacterSet(charactersIn: "/"))) ?? "")
-                return HTML.response(HTML.shell(title: "Incident \(id.prefix(128))", page: "incident", fragment: fragment, intro: "Loading…"))
+                return HTML.response(HTML.shell(title: "Incident \(id.prefix(128))", page: "incident", fragment: fragment, intro: "Loading…", part11: part11))
             },
             Route(method: .get, path: "/analytics") { request, _ in
                 // The shell passes its query on to the fragment, escaped, as the only state it holds.
@@ -29,7 +30,7 @@ extension APIServer {
                     if let v = q.get(name), let enc = v.prefix(64).addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-_.~"))) { query.append("\(name)=\(enc)") }
                 }
                 let fragment = "/ui/analytics" + (query.isEmpty ? "" : "?" + query.joined(separator: "&"))
-                return HTML.response(HTML.shell(title: "Quality analytics", page: "analytics", fragment: fragment, intro: "Loading…"))
+                return HTML.response(HTML.shell(title: "Quality analytics", page: "analytics", fragment: fragment, intro: "Loading…", part11: part11))
             },
             Route(method: .get, path: "/ui/analytics") { request, ctx in
                 try ctx.require(.read)
@@ -44,6 +45,13 @@ extension APIServer {
             Route(method: .get, path: "/ui/board") { _, ctx in
                 try ctx.require(.read)
                 return HTML.response(try await BoardPage.load(gateway, role: ctx.caller!.role).render())
+            },
+            Route(method: .get, path: "/audit") { _, _ in
+                HTML.response(HTML.shell(title: "Audit trail", page: "audit", fragment: "/ui/audit", intro: "Log in as an admin to read the audit trail.", part11: part11))
+            },
+            Route(method: .get, path: "/ui/audit") { request, ctx in
+                try ctx.require(.admin)
+                return HTML.response(try await AuditPage.load(gateway, query: try auditQuery(request)).render())
             },
             Route(method: .get, path: "/ui/incidents/{id}") { _, ctx in
                 try ctx.require(.read)

@@ -1,0 +1,113 @@
+import Foundation
+import Logging
+import MillwrightCore
+import NIOConcurrencyHelpers
+import NIOCore
+import OPCUA
+import ServiceLifecycle
+import Store
+
+/// The gateway on OPC UA: runs the server of the `OPCUA` module with one VisionSystem object
+/// per camera, and raises a camera's RejectPart when a confirmed detection's incident reaches
+/// `opcua.reject_at`. The line resets it by Write (a user of role operator) or, with
+/// `opcua.reject_pulse`, the bridge does after that long. It hears detections the way the MQTT
+/// bridge does: from `Gateway.floorEvents`.
+public final class OPCUABridge: Service, Sendable {
+    let gateway: Gateway
+    let settings: OPCUASettings
+    public let server: OPCUAServer
+    let logger: Logger
+    let onListening: @Sendable (any Channel) -> Void
+    /// Cameras not in `assets.cameras` get an object on their first detection, up to this many.
+    static let maxCameras = 1024
+    /// Per camera, the number of the latest raise, so a pulse only resets its own.
+    private let raises = NIOLockedValueBox([String: UInt64]())
+
+    public init(gateway: Gateway, settings: OPCUASettings, nodeSets: URL, onListening: @escaping @Sendable (any Channel) -> Void) throws {
+        self.gateway = gateway
+        self.settings = settings
+        self.onListening = onListening
+        let logger = Logger(label: "millwright.opcua")
+        self.logger = logger
+        let space = try NodeSetFiles.standardAddressSpace(in: nodeSets)
+        let users = settings.users.map { UserAccount(name: $0.name, password: $0.password, role: $0.role == "viewer" ? .viewer : .operator) }
+        var core = ServerCore(
+            description: ServerDescription(applicationUri: "urn:millwright:\(gateway.settings.site.name)", softwareVersion: MillwrightVersion.current,
+                                           endpointUrl: "opc.tcp://\(settings.host):\(settings.port)"),
+            addressSpace: space, sessionPolicy: SessionPolicy(allowAnonymous: settings.allowAnonymous, users: users), startTime: Moment.now().wall)
+        for camera in gateway.settings.assets.cameras { core.addVisionSystem(camera: camera.camera) }
+        server = OPCUAServer(core: core) { effect in
+            if case .rejectPartReset(let camera, let user) = effect {
+                logger.notice("RejectPart reset by a client", metadata: ["camera": "\(camera)", "user": "\(user)"])
+            }
+        }
+        if settings.trustAllClients { logger.warning("opcua.trust_all_clients is on: for commissioning only") }
+    }
+
+    /// Every detection is a result under its camera's ResultManagement/Results: NOK when the
+    /// floor is told to reject (as on MQTT), simulated in shadow mode, with the MQTT payload as
+    /// its JSON content.
+    func record(_ event: FloorEvent, _ outcome: IngestOutcome, _ detection: Detection) {
+        // Any base will do: only the payload is kept.
+        let json = MQTTBridge.render(event, base: { _ in "" }, statusLeaf: false)?.1 ?? "{}"
+        let nanoseconds = (detection.timestamp.timeIntervalSince1970 * 1e9).rounded()
+        let created = Int64(exactly: nanoseconds).map(DateTime.init(unixNanoseconds:)) ?? Moment.now().wall
+        let result = VisionResult(resultId: outcome.id, rejected: outcome.status == .confirmed || outcome.status == .suppressedRepeat,
+                                  simulated: outcome.status == .shadow, creationTime: created, content: json)
+        let camera = detection.cameraId
+        let added = server.withCore { (core: inout ServerCore) -> Bool in
+            guard core.rejectPartNodes.count < Self.maxCameras || core.rejectPart(camera: camera) != nil else { return false }
+            core.addResult(camera: camera, result)
+            return true
+        }
+        if !added { logger.warning("result not published: too many cameras", metadata: ["camera": "\(camera)", "limit": "\(Self.maxCameras)"]) }
+    }
+
+    public func run() async throws {
+        // A wildcard address is no place a client can connect to: endpoints name the host instead.
+        let wildcard = settings.host == "0.0.0.0" || settings.host == "::"
+        let channel = try await server.start(host: settings.host, port: settings.port,
+                                             endpointHost: wildcard ? ProcessInfo.processInfo.hostName : settings.host)
+        onListening(channel)
+        await cancelWhenGracefulShutdown { await self.follow() }
+        await server.stop()
+    }
+
+    func follow() async {
+        for await event in gateway.floorEvents.subscribe() { await apply(event) }
+    }
+
+    func apply(_ event: FloorEvent) async {
+        guard case .detection(let outcome, let detection) = event else { return }
+        record(event, outcome, detection)
+        guard outcome.status == .confirmed, let incidentId = outcome.incidentId else { return }
+        let incident: IncidentView?
+        do { incident = try await gateway.store.incident(id: incidentId) } catch {
+            logger.warning("could not read the incident of a confirmed detection", metadata: ["incident": "\(incidentId)", "error": "\(error)"])
+            return
+        }
+        guard let priority = incident.flatMap({ Priority(rawValue: $0.priority) }), priority >= settings.rejectAt else { return }
+        let camera = detection.cameraId
+        let raised = server.withCore { (core: inout ServerCore) -> Bool in
+            guard core.rejectPartNodes.count < Self.maxCameras || core.rejectPart(camera: camera) != nil else { return false }
+            core.setRejectPart(camera: camera, true)
+            return true
+        }
+        guard raised else {
+            logger.warning("RejectPart not raised: too many cameras", metadata: ["camera": "\(camera)", "limit": "\(Self.maxCameras)"])
+            return
+        }
+        logger.info("RejectPart raised", metadata: ["camera": "\(camera)", "incident": "\(incidentId)", "priority": "\(priority.rawValue)"])
+        guard let pulse = settings.rejectPulse else { return }
+        let raise = raises.withLockedValue { (r: inout [String: UInt64]) -> UInt64 in
+            r[camera, default: 0] += 1
+            return r[camera]!
+        }
+        Task { [self] in
+            try? await Task.sleep(for: pulse)
+            // A later raise starts its own pulse; this one only ends itself.
+            guard raises.withLockedValue({ $0[camera] == raise }) else { return }
+            server.withCore { $0.setRejectPart(camera: camera, false) }
+        }
+    }
+}

@@ -1,0 +1,267 @@
+import NIOCore
+
+/// A response the server sends later than its request's turn: a Publish answered when a
+/// subscription has news or owes a keep-alive, or a queued Publish failed when its session ends.
+public struct DeferredResponse: Hashable, Sendable {
+    public var channelId: UInt32
+    public var requestId: UInt32
+    public var response: ByteBuffer
+}
+
+/// Bounds on subscriptions.
+public struct SubscriptionLimits: Hashable, Sendable {
+    public var maxSubscriptionsPerSession = 10
+    public var maxMonitoredItemsPerSubscription = 1000
+    /// Publish requests a session may have waiting.
+    public var maxQueuedPublishRequests = 10
+    /// Notifications held for a client that sends no Publish requests; the oldest go first.
+    public var maxQueuedNotifications = 10_000
+    /// Milliseconds.
+    public var minimumPublishingInterval: Double = 100
+    public var maximumPublishingInterval: Double = 3_600_000
+
+    public init() {}
+}
+
+/// One monitored item: a node's Value, sampled at the subscription's publishing interval and
+/// reported when it (or its status) changes.
+struct MonitoredItem: Sendable {
+    var clientHandle: UInt32
+    var nodeId: NodeId
+    var timestamps: TimestampsToReturn
+    /// The last value reported; nil before the first sample.
+    var last: DataValue?
+}
+
+/// One subscription (Part 4 §5.13.1): its counters and what it has not published yet.
+struct Subscription: Sendable {
+    var id: UInt32
+    /// The authentication token of the session that owns it.
+    var session: NodeId
+    var interval: Double
+    var lifetimeCount: UInt32
+    var maxKeepAliveCount: UInt32
+    var maxNotificationsPerPublish: Int
+    var publishingEnabled: Bool
+    var items: [UInt32: MonitoredItem] = [:]
+    var nextSequenceNumber: UInt32 = 1
+    var nextPublish: NIODeadline
+    var keepAliveCounter: UInt32 = 0
+    var lifetimeCounter: UInt32 = 0
+    /// Until the first message goes out, the first interval's end sends one (Part 4 §5.13.1.1).
+    var sentFirstMessage = false
+    var pending: [MonitoredItemNotification] = []
+}
+
+/// A Publish request waiting for news.
+struct QueuedPublish: Sendable {
+    var channelId: UInt32
+    var requestId: UInt32
+    var header: RequestHeader
+    var acknowledgementResults: [StatusCode]
+}
+
+extension ServerCore {
+    func intervalMilliseconds(_ d: Double) -> Int64 { Int64(exactly: d.rounded(.down)) ?? 0 }  // clamped before use
+
+    mutating func createSubscription(_ r: CreateSubscriptionRequest, session: NodeId, at now: Moment) throws -> CreateSubscriptionResponse {
+        guard subscriptions.values.filter({ $0.session == session }).count < subscriptionLimits.maxSubscriptionsPerSession else {
+            throw ServiceError(.badTooManySubscriptions)
+        }
+        let (interval, lifetime, keepAlive) = revise(interval: r.requestedPublishingInterval, lifetime: r.requestedLifetimeCount,
+                                                     keepAlive: r.requestedMaxKeepAliveCount)
+        let id = nextSubscriptionId
+        nextSubscriptionId = nextSubscriptionId == .max ? 1 : nextSubscriptionId + 1
+        subscriptions[id] = Subscription(id: id, session: session, interval: interval, lifetimeCount: lifetime, maxKeepAliveCount: keepAlive,
+                                         maxNotificationsPerPublish: Int(r.maxNotificationsPerPublish), publishingEnabled: r.publishingEnabled,
+                                         nextPublish: now.monotonic + .milliseconds(intervalMilliseconds(interval)))
+        return CreateSubscriptionResponse(responseHeader: ResponseHeader(answering: r.requestHeader, at: now.wall), subscriptionId: id,
+                                          revisedPublishingInterval: interval, revisedLifetimeCount: lifetime, revisedMaxKeepAliveCount: keepAlive)
+    }
+
+    /// A client's requested interval and counts, revised into this server's ranges.
+    private func revise(interval: Double, lifetime: UInt32, keepAlive: UInt32) -> (Double, UInt32, UInt32) {
+        let l = subscriptionLimits
+        let revisedInterval = interval.isFinite ? min(max(interval, l.minimumPublishingInterval), l.maximumPublishingInterval) : l.minimumPublishingInterval
+        let revisedKeepAlive = min(max(keepAlive, 1), 1000)
+        // Part 4 §5.13.2: the lifetime is at least three keep-alive periods.
+        return (revisedInterval, min(max(lifetime, revisedKeepAlive * 3), 100_000), revisedKeepAlive)
+    }
+
+    mutating func modifySubscription(_ r: ModifySubscriptionRequest, session: NodeId, at now: Moment) throws -> ModifySubscriptionResponse {
+        guard var s = subscriptions[r.subscriptionId], s.session == session else { throw ServiceError(.badSubscriptionIdInvalid) }
+        (s.interval, s.lifetimeCount, s.maxKeepAliveCount) = revise(interval: r.requestedPublishingInterval, lifetime: r.requestedLifetimeCount,
+                                                                    keepAlive: r.requestedMaxKeepAliveCount)
+        s.maxNotificationsPerPublish = Int(r.maxNotificationsPerPublish)
+        s.nextPublish = now.monotonic + .milliseconds(intervalMilliseconds(s.interval))
+        subscriptions[r.subscriptionId] = s
+        return ModifySubscriptionResponse(responseHeader: ResponseHeader(answering: r.requestHeader, at: now.wall), revisedPublishingInterval: s.interval,
+                                          revisedLifetimeCount: s.lifetimeCount, revisedMaxKeepAliveCount: s.maxKeepAliveCount)
+    }
+
+    mutating func setPublishingMode(_ enabled: Bool, _ ids: [UInt32], session: NodeId) -> [StatusCode] {
+        ids.map { id in
+            guard subscriptions[id]?.session == session else { return .badSubscriptionIdInvalid }
+            subscriptions[id]?.publishingEnabled = enabled
+            return .good
+        }
+    }
+
+    mutating func deleteMonitoredItems(_ r: DeleteMonitoredItemsRequest, session: NodeId) throws -> [StatusCode] {
+        guard var s = subscriptions[r.subscriptionId], s.session == session else { throw ServiceError(.badSubscriptionIdInvalid) }
+        let results = r.monitoredItemIds.map { s.items.removeValue(forKey: $0) == nil ? StatusCode.badMonitoredItemIdInvalid : .good }
+        subscriptions[r.subscriptionId] = s
+        return results
+    }
+
+    func republish(_ r: RepublishRequest, session: NodeId) throws -> Never {
+        guard subscriptions[r.subscriptionId]?.session == session else { throw ServiceError(.badSubscriptionIdInvalid) }
+        throw ServiceError(.badMessageNotAvailable)
+    }
+
+    mutating func createMonitoredItems(_ r: CreateMonitoredItemsRequest, session: NodeId) throws -> [MonitoredItemCreateResult] {
+        guard var s = subscriptions[r.subscriptionId], s.session == session else { throw ServiceError(.badSubscriptionIdInvalid) }
+        guard let timestamps = TimestampsToReturn(rawValue: r.timestampsToReturn) else { throw ServiceError(.badTimestampsToReturnInvalid) }
+        var results: [MonitoredItemCreateResult] = []
+        for item in r.itemsToCreate {
+            guard s.items.count < subscriptionLimits.maxMonitoredItemsPerSubscription else {
+                results.append(MonitoredItemCreateResult(statusCode: .badTooManyMonitoredItems))
+                continue
+            }
+            results.append(addItem(item, timestamps: timestamps, to: &s))
+        }
+        subscriptions[r.subscriptionId] = s
+        return results
+    }
+
+    private mutating func addItem(_ item: MonitoredItemCreateRequest, timestamps: TimestampsToReturn, to s: inout Subscription) -> MonitoredItemCreateResult {
+        guard let node = addressSpace[item.itemToMonitor.nodeId] else { return MonitoredItemCreateResult(statusCode: .badNodeIdUnknown) }
+        // Events (EventNotifier) are not built yet: only Values are monitored.
+        guard item.itemToMonitor.attributeId == AttributeId.value.rawValue, node.nodeClass == .variable else {
+            return MonitoredItemCreateResult(statusCode: .badAttributeIdInvalid)
+        }
+        guard item.itemToMonitor.indexRange == nil || item.itemToMonitor.indexRange == "" else {
+            return MonitoredItemCreateResult(statusCode: .badIndexRangeInvalid)
+        }
+        guard let mode = MonitoringMode(rawValue: item.monitoringMode) else { return MonitoredItemCreateResult(statusCode: .badMonitoringModeInvalid) }
+        guard mode == .reporting else { return MonitoredItemCreateResult(statusCode: .badMonitoringModeInvalid) }
+        // No filter, or a DataChangeFilter without deadband (trigger status or status and value).
+        if !item.filter.typeId.isNull {
+            guard item.filter.typeId == NodeId(numeric: 724), case .binary(let body) = item.filter.body, body.count == 16,
+                  body[4..<8].allSatisfy({ $0 == 0 }) else {
+                return MonitoredItemCreateResult(statusCode: .badMonitoredItemFilterUnsupported)
+            }
+        }
+        let id = nextMonitoredItemId
+        nextMonitoredItemId = nextMonitoredItemId == .max ? 1 : nextMonitoredItemId + 1
+        s.items[id] = MonitoredItem(clientHandle: item.clientHandle, nodeId: node.nodeId, timestamps: timestamps)
+        return MonitoredItemCreateResult(statusCode: .good, monitoredItemId: id, revisedSamplingInterval: s.interval, revisedQueueSize: 1)
+    }
+
+    mutating func deleteSubscriptions(_ ids: [UInt32], session: NodeId) -> [StatusCode] {
+        ids.map { id in
+            guard subscriptions[id]?.session == session else { return .badSubscriptionIdInvalid }
+            subscriptions[id] = nil
+            return .good
+        }
+    }
+
+    /// Queues a Publish request; nil when queued (answered by ``publishDue(at:)``).
+    mutating func queuePublish(_ r: PublishRequest, session: NodeId, channelId: UInt32, requestId: UInt32) throws {
+        guard subscriptions.values.contains(where: { $0.session == session }) else { throw ServiceError(.badNoSubscription) }
+        var queue = publishQueues[session] ?? []
+        guard queue.count < subscriptionLimits.maxQueuedPublishRequests else { throw ServiceError(.badTooManyPublishRequests) }
+        // No message is kept for Republish, so an acknowledgement has nothing to release.
+        let results = r.subscriptionAcknowledgements.map { ack -> StatusCode in
+            subscriptions[ack.subscriptionId]?.session == session ? .good : .badSubscriptionIdInvalid
+        }
+        queue.append(QueuedPublish(channelId: channelId, requestId: requestId, header: r.requestHeader, acknowledgementResults: results))
+        publishQueues[session] = queue
+    }
+
+    /// Drops what belongs to sessions that are gone; their waiting Publish requests are
+    /// answered with BadSessionClosed.
+    mutating func dropSubscriptions(ofSessionsOtherThan live: (NodeId) -> Bool, at now: Moment) -> [DeferredResponse] {
+        subscriptions = subscriptions.filter { live($0.value.session) }
+        var out: [DeferredResponse] = []
+        for (session, queue) in publishQueues where !live(session) {
+            for q in queue {
+                if let body = try? ServiceFault(answering: q.header, at: now.wall, .badSessionClosed).encodedMessage() {
+                    out.append(DeferredResponse(channelId: q.channelId, requestId: q.requestId, response: body))
+                }
+            }
+            publishQueues[session] = nil
+        }
+        return out
+    }
+
+    /// The connection of `channelId` is gone: its waiting Publish requests can never be answered.
+    public mutating func channelClosed(_ channelId: UInt32) {
+        for (session, queue) in publishQueues {
+            let kept = queue.filter { $0.channelId != channelId }
+            publishQueues[session] = kept.isEmpty ? nil : kept
+        }
+    }
+
+    /// Samples the subscriptions whose interval has come and answers waiting Publish requests
+    /// with their news or a keep-alive (Part 4 §5.13.1). The listener calls this often.
+    public mutating func publishDue(at now: Moment) -> [DeferredResponse] {
+        var out: [DeferredResponse] = []
+        for id in subscriptions.keys.sorted() {
+            guard var s = subscriptions[id], now.monotonic >= s.nextPublish else { continue }
+            s.nextPublish = now.monotonic + .milliseconds(intervalMilliseconds(s.interval))
+            if s.publishingEnabled { sample(&s, at: now) }
+            let hasNews = s.publishingEnabled && !s.pending.isEmpty
+            let keepAliveDue = !s.sentFirstMessage || s.keepAliveCounter + 1 >= s.maxKeepAliveCount
+            guard hasNews || keepAliveDue else {
+                s.keepAliveCounter += 1
+                subscriptions[id] = s
+                continue
+            }
+            guard var queue = publishQueues[s.session], !queue.isEmpty else {
+                // Nobody to tell: the lifetime runs down, and at its end the subscription goes.
+                s.lifetimeCounter += 1
+                subscriptions[id] = s.lifetimeCounter >= s.lifetimeCount ? nil : s
+                continue
+            }
+            let request = queue.removeFirst()
+            publishQueues[s.session] = queue.isEmpty ? nil : queue
+            var message = NotificationMessage(sequenceNumber: s.nextSequenceNumber, publishTime: now.wall, notificationData: [])
+            if hasNews {
+                let count = s.maxNotificationsPerPublish == 0 ? s.pending.count : min(s.maxNotificationsPerPublish, s.pending.count)
+                let batch = Array(s.pending.prefix(count))
+                s.pending.removeFirst(count)
+                if let data = try? ExtensionObject(binaryEncodingId: DataChangeNotification.binaryEncodingId, DataChangeNotification(monitoredItems: batch)) {
+                    message.notificationData = [data]
+                }
+                // A keep-alive carries the next number without using it; a message uses it.
+                s.nextSequenceNumber = s.nextSequenceNumber == .max ? 1 : s.nextSequenceNumber + 1
+            }
+            s.keepAliveCounter = 0
+            s.lifetimeCounter = 0
+            s.sentFirstMessage = true
+            subscriptions[id] = s
+            let response = PublishResponse(responseHeader: ResponseHeader(answering: request.header, at: now.wall), subscriptionId: id,
+                                           moreNotifications: !s.pending.isEmpty, notificationMessage: message, results: request.acknowledgementResults)
+            if let body = try? response.encodedMessage() {
+                out.append(DeferredResponse(channelId: request.channelId, requestId: request.requestId, response: body))
+            }
+        }
+        return out
+    }
+
+    private func sample(_ s: inout Subscription, at now: Moment) {
+        for itemId in s.items.keys.sorted() {
+            guard var item = s.items[itemId] else { continue }
+            var value = addressSpace[item.nodeId] == nil ? DataValue(status: .badNodeIdUnknown) : DataValue(value: currentValue(of: item.nodeId, at: now))
+            // A change is a change of value or status (DataChangeTrigger StatusValue), not of time.
+            guard value != item.last else { continue }
+            item.last = value
+            s.items[itemId] = item
+            if item.timestamps == .source || item.timestamps == .both { value.sourceTimestamp = now.wall }
+            if item.timestamps == .server || item.timestamps == .both { value.serverTimestamp = now.wall }
+            s.pending.append(MonitoredItemNotification(clientHandle: item.clientHandle, value: value))
+            if s.pending.count > subscriptionLimits.maxQueuedNotifications { s.pending.removeFirst(s.pending.count - subscriptionLimits.maxQueuedNotifications) }
+        }
+    }
+}
