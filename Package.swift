@@ -243,7 +243,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "ServerTests", dependencies: [
-            "Server", "Gateway", "Store", "MillwrightCore", "Notify",
+            "Server", "Gateway", "Store", "MillwrightCore", "Notify", "Evidence",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdTesting", package: "hummingbird"),
             .product(name: "HTTPTypes", package: "swift-http-types"),

@@ -515,6 +515,125 @@ paths:
         "401": { $ref: "#/components/responses/Unauthorized" }
         "403": { $ref: "#/components/responses/Forbidden" }
         "503": { $ref: "#/components/responses/Unavailable" }
+  /v1/analytics/quality:
+    get:
+      summary: Quality per camera, defect class, model or zone since a time (role viewer)
+      description: "Verdicts are the latest feedback per incident, from the API or from a CMMS closure mapped to false positive. Precision is confirmed / (confirmed + false positive) with a 95 % Wilson interval. since defaults to 30 days ago; earlier than 366 days ago reads as 366 days ago. At most 200000 detections (the newest) are counted."
+      parameters:
+        - { name: by, in: query, schema: { type: string, enum: [camera, defect_class, model, zone], default: camera } }
+        - { name: since, in: query, schema: { type: string, format: date-time } }
+      responses:
+        "200":
+          description: Groups and a time series
+          content:
+            application/json:
+              schema:
+                type: object
+                required: [by, since, until, groups, series, detections_truncated]
+                properties:
+                  by: { type: string, enum: [camera, defect_class, model, zone] }
+                  since: { type: string, format: date-time }
+                  until: { type: string, format: date-time }
+                  detections_truncated: { type: boolean }
+                  groups:
+                    type: array
+                    items:
+                      type: object
+                      required: [key, detections, incidents, confirmed, false_positive, unjudged]
+                      properties:
+                        key: { type: string }
+                        detections: { type: integer, minimum: 0 }
+                        incidents: { type: integer, minimum: 0 }
+                        confirmed: { type: integer, minimum: 0 }
+                        false_positive: { type: integer, minimum: 0 }
+                        unjudged: { type: integer, minimum: 0 }
+                        precision: { $ref: "#/components/schemas/Proportion" }
+                        median_seconds_to_acknowledge: { type: number, minimum: 0 }
+                        median_seconds_to_complete: { type: number, minimum: 0 }
+                  series:
+                    type: array
+                    items:
+                      type: object
+                      required: [start, detections, incidents, confirmed, false_positive]
+                      properties:
+                        start: { type: string, format: date-time }
+                        detections: { type: integer, minimum: 0 }
+                        incidents: { type: integer, minimum: 0 }
+                        confirmed: { type: integer, minimum: 0 }
+                        false_positive: { type: integer, minimum: 0 }
+                        precision: { type: number, minimum: 0, maximum: 1 }
+        "400": { $ref: "#/components/responses/BadRequest" }
+        "401": { $ref: "#/components/responses/Unauthorized" }
+        "403": { $ref: "#/components/responses/Forbidden" }
+        "503": { $ref: "#/components/responses/Unavailable" }
+  /v1/analytics/simulate:
+    post:
+      summary: Replay stored detections with proposed thresholds through the incident rules (role operator)
+      description: "Replays the detections since `since` (default 30 days ago) once with the configured rules and once with the proposals (a camera's proposal wins over its class's), and compares. More than 200000 detections since then is refused with 422 (too-many-detections)."
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema:
+              type: object
+              additionalProperties: false
+              required: [proposals]
+              properties:
+                since: { type: string, format: date-time }
+                proposals:
+                  type: array
+                  minItems: 1
+                  maxItems: 200
+                  items:
+                    type: object
+                    additionalProperties: false
+                    required: [defect_class]
+                    properties:
+                      defect_class: { type: string, minLength: 1, maxLength: 200 }
+                      camera: { type: string, minLength: 1, maxLength: 200 }
+                      min_confidence: { type: number, minimum: 0, maximum: 1 }
+                      confirm:
+                        type: object
+                        additionalProperties: false
+                        properties:
+                          detections: { type: integer, minimum: 1, maximum: 1000 }
+                          within: { type: string, pattern: "^[1-9][0-9]{0,2}(ms|s|m)$", description: "1 to 999 followed by ms, s or m, e.g. 10s" }
+      responses:
+        "200":
+          description: The proposal against today's rules over the same detections
+          content:
+            application/json:
+              schema:
+                type: object
+                required: [since, until, result]
+                properties:
+                  since: { type: string, format: date-time }
+                  until: { type: string, format: date-time }
+                  result: { $ref: "#/components/schemas/SimulationResult" }
+        "400": { $ref: "#/components/responses/BadRequest" }
+        "401": { $ref: "#/components/responses/Unauthorized" }
+        "403": { $ref: "#/components/responses/Forbidden" }
+        "413": { $ref: "#/components/responses/TooLarge" }
+        "422": { $ref: "#/components/responses/Unprocessable" }
+        "503": { $ref: "#/components/responses/Unavailable" }
+  /v1/exports/training:
+    get:
+      summary: A zip of judged detections' frames with COCO or YOLO labels and a manifest (role operator)
+      description: "Detections of incidents with a verdict since `since` (default 30 days ago) whose frame is stored; false positives are negative samples (no annotation, or an empty YOLO label file). At most `limit` items and 2 GiB; manifest.json says what was left out."
+      parameters:
+        - { name: format, in: query, schema: { type: string, enum: [coco, yolo], default: coco } }
+        - { name: since, in: query, schema: { type: string, format: date-time } }
+        - { name: verdict, in: query, schema: { type: string, enum: [confirmed, false_positive, all], default: all } }
+        - { name: limit, in: query, schema: { type: integer, minimum: 1, maximum: 50000, default: 10000 } }
+      responses:
+        "200":
+          description: The archive, streamed
+          content: { application/zip: { schema: { type: string, format: binary } } }
+        "400": { $ref: "#/components/responses/BadRequest" }
+        "401": { $ref: "#/components/responses/Unauthorized" }
+        "403": { $ref: "#/components/responses/Forbidden" }
+        "409": { $ref: "#/components/responses/Conflict" }
+        "503": { $ref: "#/components/responses/Unavailable" }
 components:
   securitySchemes:
     bearer: { type: http, scheme: bearer, description: "An API key from auth.api_keys, or a named user's session token from POST /v1/login; its role decides what it may do" }
@@ -590,6 +709,28 @@ components:
               items: { type: array, items: { $ref: "#/components/schemas/WorkOrderView" } }
               next_cursor: { $ref: "#/components/schemas/NextCursor" }
   schemas:
+    Proportion:
+      type: object
+      required: [value, low, high]
+      properties:
+        value: { type: number, minimum: 0, maximum: 1 }
+        low: { type: number, minimum: 0, maximum: 1 }
+        high: { type: number, minimum: 0, maximum: 1 }
+    SimulationResult:
+      type: object
+      required: [detections_replayed, work_orders_now, work_orders_proposed, work_orders_avoided, work_orders_created, false_positives_avoided, true_defects_lost, lost_incidents]
+      properties:
+        detections_replayed: { type: integer, minimum: 0 }
+        work_orders_now: { type: integer, minimum: 0 }
+        work_orders_proposed: { type: integer, minimum: 0 }
+        work_orders_avoided: { type: integer, minimum: 0 }
+        work_orders_created: { type: integer, minimum: 0 }
+        false_positives_avoided: { type: integer, minimum: 0 }
+        true_defects_lost: { type: integer, minimum: 0 }
+        lost_incidents: { type: array, maxItems: 100, items: { type: string } }
+        median_seconds_to_work_order_now: { type: number, minimum: 0 }
+        median_seconds_to_work_order_proposed: { type: number, minimum: 0 }
+        median_seconds_to_work_order_change: { type: number }
     Signature:
       type: object
       description: "An electronic signature (compliance.part11): the signer's password is checked again at the moment of signing"

@@ -14,6 +14,7 @@ import time
 import urllib.request
 
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import Select
 
 import headless
 
@@ -73,6 +74,15 @@ def scenario(driver, wait):
     step(f"incident {incident} arrived over SSE without a reload")
     driver.save_screenshot(os.path.join(args.shots, "board-live.png"))
 
+    # Quality analytics before the verdict: the new incident's class has no false positive yet.
+    def analytics_false_positives(group):
+        driver.get(args.base + "/analytics?by=defect_class")
+        row = wait.until(lambda d: d.find_element(By.CSS_SELECTOR, f'tr[data-group="{group}"]'))
+        return int(row.get_attribute("data-false-positive"))
+    before = analytics_false_positives("misalignment")
+    wait.until(lambda d: d.execute_script("const s = document.querySelector('svg.chart'); return !!s && s.querySelectorAll('rect.bar').length > 0"))
+    step(f"analytics page with its chart; misalignment false positives: {before}")
+
     # The incident page: full-size evidence, then a verdict from the button.
     driver.get(args.base + "/incidents/" + incident)
     button = wait.until(lambda d: d.find_element(By.CSS_SELECTOR, 'button[data-verdict="false_positive"]'))
@@ -83,6 +93,19 @@ def scenario(driver, wait):
     assert after["resolution"] == "false_positive", f"incident after the verdict: state {after['state']}, resolution {after.get('resolution')}"
     step("false positive recorded and shown; incident " + after["state"])
     driver.save_screenshot(os.path.join(args.shots, "incident-false-positive.png"))
+
+    # The verdict shows in the analytics, and a threshold simulation answers in the page.
+    after_fp = analytics_false_positives("misalignment")
+    assert after_fp == before + 1, f"misalignment false positives {before} before the verdict, {after_fp} after"
+    step(f"analytics counted the false positive: {before} -> {after_fp}")
+    form = driver.find_element(By.ID, "simulate")
+    Select(form.find_element(By.NAME, "defect_class")).select_by_value("misalignment")
+    form.find_element(By.NAME, "min_confidence").send_keys("0.99")
+    form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    result = wait.until(lambda d: d.find_element(By.CSS_SELECTOR, '#simulate-result[data-state="done"]'))
+    assert "false positives avoided: 1" in result.text, "simulation: " + result.text
+    step("simulation: " + result.text)
+    driver.save_screenshot(os.path.join(args.shots, "analytics-simulation.png"))
 
     # An incident with evidence shows it at full size.
     with_image = next(i for i in api("GET", "/v1/incidents?limit=50")["items"] if i.get("evidence_sha256") and i["id"] != incident)

@@ -36,6 +36,8 @@ import Testing
         "GET /v1/evidence/{id}": .read, "GET /v1/stats": .read, "GET /v1/cluster": .read, "GET /v1/events": .read,
         "GET /incidents/{id}": nil, "GET /ui/board.js": nil, "GET /ui/board.css": nil, "GET /ui/board": .read, "GET /ui/incidents/{id}": .read,
         "POST /v1/login": nil, "POST /v1/logout": .read, "GET /v1/audit": .admin, "GET /audit": nil, "GET /ui/audit": .admin,
+        "GET /v1/analytics/quality": .read, "POST /v1/analytics/simulate": .feedback, "GET /v1/exports/training": .feedback,
+        "GET /analytics": nil, "GET /ui/analytics": .read,
     ]
 
     @Test func everyRouteAnswersEachRoleAsItsPermissionSays() async throws {

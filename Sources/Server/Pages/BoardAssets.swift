@@ -141,7 +141,8 @@ function handleEvent(block) {
     else if (field === 'event') name = value;
   }
   if (id !== null) lastEventId = id;
-  if (name) soon(name === 'detections' ? 5000 : 300);
+  // The analytics page replays history on each load: it is reloaded by hand, not on every event.
+  if (name && document.body.dataset.page !== 'analytics') soon(name === 'detections' ? 5000 : 300);
 }
 async function follow() {
   if (stream) stream.abort();
@@ -206,6 +207,16 @@ main.addEventListener('click', async e => {
       b.disabled = false;
       b.textContent = 'Re-drive failed: ' + err.message;
     }
+  } else if (b.dataset.copy) {
+    // The clipboard needs a secure context (HTTPS or localhost); elsewhere the text is selected for Ctrl+C.
+    const pre = document.getElementById(b.dataset.copy);
+    try {
+      await navigator.clipboard.writeText(pre.textContent);
+      b.textContent = 'Copied';
+    } catch (err) {
+      getSelection().selectAllChildren(pre);
+      b.textContent = 'Selected: press Ctrl+C';
+    }
   } else if (b.dataset.verdict) {
     const result = document.getElementById('verdict-result');
     b.disabled = true;
@@ -223,6 +234,36 @@ main.addEventListener('click', async e => {
       b.disabled = false;
       if (result) result.textContent = 'Not recorded: ' + err.message;
     }
+  }
+});
+
+// The analytics page's simulation form (operator and admin): one proposal, answered in words.
+main.addEventListener('submit', async e => {
+  if (e.target.id !== 'simulate') return;
+  e.preventDefault();
+  const f = new FormData(e.target), out = document.getElementById('simulate-result');
+  const p = { defect_class: f.get('defect_class') };
+  if (f.get('camera')) p.camera = f.get('camera');
+  if (f.get('min_confidence') !== '') p.min_confidence = Number(f.get('min_confidence'));
+  const confirm = {};
+  if (f.get('detections')) confirm.detections = Number(f.get('detections'));
+  if (f.get('within')) confirm.within = f.get('within');
+  if (Object.keys(confirm).length) p.confirm = confirm;
+  out.textContent = 'Replaying…';
+  out.dataset.state = 'running';
+  try {
+    const r = await api('/v1/analytics/simulate', {
+      method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ proposals: [p] }),
+    });
+    const s = (await r.json()).result;
+    const change = s.median_seconds_to_work_order_change;
+    out.textContent = `Work orders ${s.work_orders_now} → ${s.work_orders_proposed} (${s.work_orders_avoided} avoided, ${s.work_orders_created} new); `
+      + `false positives avoided: ${s.false_positives_avoided}; true defects lost: ${s.true_defects_lost}`
+      + (change === undefined ? '' : `; median detection → work order ${change >= 0 ? '+' : ''}${change.toFixed(1)} s`);
+    out.dataset.state = 'done';
+  } catch (err) {
+    out.textContent = 'Not simulated: ' + err.message;
+    out.dataset.state = 'error';
   }
 });
 
@@ -376,6 +417,8 @@ img.evidence{max-width:100%;height:auto}
 .strip{list-style:none;margin:0;padding:0;display:flex;gap:8px;overflow-x:auto}
 .strip li{flex:0 0 auto;width:160px;font-size:12px;color:#445}
 svg.frame{width:160px;height:90px;display:block}
+svg.chart{width:100%;max-width:720px;height:auto;display:block}
+pre.yaml{user-select:all;margin:0}
 svg.frame .bg{fill:#e4e6eb;stroke:#99a}
 svg.frame .box{fill:none;stroke:#c62828;stroke-width:2}
 .verdict .given{font-size:16px}

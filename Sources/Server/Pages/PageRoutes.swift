@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import MillwrightCore
 import NIOCore
 
 /// The pages for people: shells anyone may load (they hold no data), the script and style
@@ -8,7 +9,7 @@ import NIOCore
 extension APIServer {
     /// "method path" of every page route, which the OpenAPI document leaves out.
     public static let pageRoutes: Set<String> = ["get /", "get /incidents/{id}", "get /ui/board.js", "get /ui/board.css", "get /ui/board", "get /ui/incidents/{id}",
-                                                 "get /audit", "get /ui/audit"]
+                                                 "get /audit", "get /ui/audit", "get /analytics", "get /ui/analytics"]
 
     var pages: [Route] {
         let part11 = gateway.settings.compliance.part11
@@ -20,6 +21,24 @@ extension APIServer {
                 let id = try ctx.parameters.require("id")
                 let fragment = "/ui/incidents/" + (id.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(CharacterSet(charactersIn: "/"))) ?? "")
                 return HTML.response(HTML.shell(title: "Incident \(id.prefix(128))", page: "incident", fragment: fragment, intro: "Loading…", part11: part11))
+            },
+            Route(method: .get, path: "/analytics") { request, _ in
+                // The shell passes its query on to the fragment, escaped, as the only state it holds.
+                let q = request.uri.queryParameters
+                var query: [String] = []
+                for name in ["by", "since"] {
+                    if let v = q.get(name), let enc = v.prefix(64).addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-_.~"))) { query.append("\(name)=\(enc)") }
+                }
+                let fragment = "/ui/analytics" + (query.isEmpty ? "" : "?" + query.joined(separator: "&"))
+                return HTML.response(HTML.shell(title: "Quality analytics", page: "analytics", fragment: fragment, intro: "Loading…", part11: part11))
+            },
+            Route(method: .get, path: "/ui/analytics") { request, ctx in
+                try ctx.require(.read)
+                let q = request.uri.queryParameters
+                let now = Date()
+                let by = q.get("by").flatMap(QualityDimension.init(rawValue:)) ?? .camera
+                let since = try Self.analyticsSince(q.get("since"), now: now)
+                return HTML.response(try await AnalyticsPage.load(gateway, by: by, since: since, role: ctx.caller!.role, now: now).render())
             },
             Route(method: .get, path: "/ui/board.js") { _, _ in asset(BoardAssets.script, type: "text/javascript; charset=utf-8") },
             Route(method: .get, path: "/ui/board.css") { _, _ in asset(BoardAssets.css, type: "text/css; charset=utf-8") },
