@@ -54,7 +54,7 @@ extension Gateway {
         ServicePlan(intake: (mqtt.map { [$0.intake] } ?? []) + (api.map { [$0] } ?? []), ingest: ingestService,
                     background: (sparkplug.map { [$0] } ?? [])
                         + [PlanningRefresh(gateway: self), EvidenceRetention(gateway: self), NotificationService(gateway: self), StatusSync(gateway: self),
-                           ClockWatch(gateway: self)],
+                           ClockWatch(gateway: self), CaptureService(gateway: self)],
                     dispatch: OutboxDispatcher(gateway: self), brokerSession: mqtt, membership: ClusterMembership(gateway: self, version: MillwrightVersion.current),
                     last: last)
     }
