@@ -105,7 +105,7 @@ public struct CaptureSupervisor: Sendable, Equatable {
             starts += 1
             deliveredFrames = false
             return [.spawn]
-        case (.tick, _), (_, .tick):
+        case (_, .tick):
             return []
         case (.backingOff, .exited):
             return []

@@ -3,17 +3,13 @@ import Foundation
 import ServiceLifecycle
 
 /// Runs the capture cameras' decoders (`CaptureHub`) until graceful shutdown, then ends them.
-/// Without capture cameras it only waits for the shutdown.
+/// In the plan only when `capture:` names cameras.
 public struct CaptureService: Service {
-    let gateway: Gateway
+    let hub: CaptureHub
 
-    public init(gateway: Gateway) { self.gateway = gateway }
+    public init(hub: CaptureHub) { self.hub = hub }
 
     public func run() async throws {
-        guard let hub = gateway.capture else {
-            try? await gracefulShutdown()
-            return
-        }
         await cancelWhenGracefulShutdown { await hub.run() }
     }
 }
