@@ -56,7 +56,7 @@ extension Gateway {
                        ClockWatch(gateway: self)]
         if let capture { background.append(CaptureService(hub: capture)) }
         return ServicePlan(intake: (mqtt.map { [$0.intake] } ?? []) + (api.map { [$0] } ?? []), ingest: ingestService, background: background,
-                    dispatch: OutboxDispatcher(gateway: self), brokerSession: mqtt, membership: ClusterMembership(gateway: self, version: MillwrightVersion.current),
-                    last: last)
+                           dispatch: OutboxDispatcher(gateway: self), brokerSession: mqtt,
+                           membership: ClusterMembership(gateway: self, version: MillwrightVersion.current), last: last)
     }
 }
