@@ -3,8 +3,9 @@ import MillwrightTesting
 import Testing
 
 /// Frames from an RTSP camera, end to end: a GStreamer RTSP server on loopback (Debian's
-/// packages, started by the test), `millwright serve` decoding it with Debian's ffmpeg, and a
-/// detection sent without a frame getting the captured one.
+/// packages, started by the test), `millwright serve` decoding it with Debian's ffmpeg, a
+/// detection sent without a frame getting the captured one, and the camera's loss told on
+/// `/readyz` and MQTT.
 @Suite struct CaptureFlowTests {
     /// The test's RTSP server, run with Debian's python3 (python3-gi is a Debian package).
     static func rtspServer() async throws -> (Spawned, String) {
@@ -21,21 +22,33 @@ import Testing
         #expect(FileManager.default.isExecutableFile(atPath: "/usr/bin/ffmpeg"), "Debian's ffmpeg is needed (scripts/install-deps.sh)")
         let (rtsp, url) = try await Self.rtspServer()
         defer { rtsp.kill9() }
+        let brokerDir = FileManager.default.temporaryDirectory.appendingPathComponent("mw-capture-mqtt-\(UUID().uuidString.prefix(8))").path
+        let broker = try MQTTIngestTests.Broker(dir: brokerDir, persistence: false)
+        defer { broker.stop() }
+        try await broker.ready()
         let emu = try Plant.emulator()
         let cmms = API(base: try await emu.listening())
         let plant = try Plant(cmmsURL: cmms.base, extra: """
+            mqtt:
+              broker: mqtt://127.0.0.1:\(broker.port)
+              client_id: millwright-capture-test
+              publish: { prefix: millwright, site: plant-1 }
             capture:
               max_skew: 2s
               cameras:
                 - { camera: CAM-12, rtsp: { url: "\(url)" }, every: 500ms, transport: tcp }
             """, fetchAllow: ["127.0.0.1"])
+        // The floor: the camera's retained capture leaf.
+        let floor = try Spawned.external(findExecutable("mosquitto_sub") ?? "mosquitto_sub",
+                                         ["-h", "127.0.0.1", "-p", "\(broker.port)", "-t", "millwright/plant-1/CAM-12/capture", "-v", "-q", "1"])
         let server = try plant.serve()
         let api = API(base: try await server.listening())
-        defer { _ = server.terminate(); _ = emu.terminate() }
+        defer { _ = server.terminate(); _ = emu.terminate(); _ = floor.terminate() }
 
         try await API.eventually("CAM-12 streaming on /readyz") {
             (try await Self.readyz(api)["capture:CAM-12"] as? String) == "streaming"
         }
+        _ = try await floor.waitFor(#""state":"streaming""#, timeout: 30)
         // A vision system's detection with no frame: the evidence is the captured 320×240 frame
         // (the vision system claims 1920×1080; only the RTSP stream is 320×240).
         let posted = try await api.post("/v1/detections", json: detection("cap-1", camera: "CAM-12", defect: "scratch"), key: "ingest-key")
@@ -59,6 +72,7 @@ import Testing
         try await API.eventually("reconnect attempts in the log", timeout: 60) {
             server.text.components(separatedBy: "camera decoder exited").count - 1 >= 2
         }
+        _ = try await floor.waitFor(#""state":"offline""#, timeout: 30)
         // /readyz reports the camera without making the gateway unready.
         #expect(try await api.get("/readyz").status == 200)
 
