@@ -43,7 +43,7 @@ import Testing
         ("rtsp: { url: \"rtsp://192.168.1.9/x\" }", "capture.cameras[0].rtsp.url", "is not in evidence.fetch_allow"),
         ("rtsp: { url: \"rtsp://nvr.plant.local/x\" }", "capture.cameras[0].rtsp.url", "must be listed in evidence.fetch_allow"),
         ("rtsp: { url: \"rtsp://10.20.1.5/x\" }\n    transport: http", "capture.cameras[0].transport", "use tcp or udp"),
-        ("rtsp: { url: \"rtsp://10.20.1.5/x\" }\n    every: 10ms", "capture.cameras[0].every", ""),
+        ("rtsp: { url: \"rtsp://10.20.1.5/x\" }\n    every: 10ms", "capture.cameras[0].every", "must be between 100ms and 3600s"),
         ("onvif: { url: \"http://10.20.1.5/onvif\" }", "capture.cameras[0].onvif", "ONVIF cameras are not supported yet"),
         ("rtsp: { url: \"rtsp://10.20.1.5/x\", password_env: CAM_PW }", "capture.cameras[0].rtsp", "password_env needs a user"),
     ])
