@@ -86,5 +86,7 @@ import Testing
             return ((i["work_order"] as? [String: Any])?["phase"] as? String) == "delivered" && !note.isEmpty
         }
         #expect(note.contains("no captured frame within 2 s of the detection; camera CAM-12 offline since"), "\(note)")
+        // A graceful stop ends the decoders too.
+        #expect(server.terminate() == 0)
     }
 }
