@@ -7,6 +7,8 @@ import MillwrightCore
 public struct CaptureStatus: Sendable, Equatable {
     public var camera: String
     public var online: Bool
+    /// The first decoder is starting and nothing has gone wrong yet.
+    public var firstStart: Bool
     public var offlineSince: Date?
     public var lastProblem: String?
     public var starts: Int
@@ -36,7 +38,8 @@ final class CameraState: @unchecked Sendable {
 
     var status: CaptureStatus {
         lock.withLock {
-            CaptureStatus(camera: camera, online: supervisor.online, offlineSince: supervisor.offlineSince, lastProblem: supervisor.lastProblem,
+            CaptureStatus(camera: camera, online: supervisor.online, firstStart: supervisor.starts == 1 && supervisor.lastProblem == nil && !supervisor.online,
+                          offlineSince: supervisor.offlineSince, lastProblem: supervisor.lastProblem,
                           starts: supervisor.starts, lastFrameAt: ring.newest, bufferedFrames: ring.frames.count, bufferedBytes: ring.bytes)
         }
     }

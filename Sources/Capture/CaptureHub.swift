@@ -55,9 +55,11 @@ public final class CaptureHub: Sendable {
         return text
     }
 
-    /// `/readyz` text for a camera: `streaming` or `offline since …: why`.
+    /// `/readyz` text for a camera: `streaming`, `starting` (the first decoder, no frame yet) or
+    /// `offline since …: why`.
     public static func readyText(_ s: CaptureStatus) -> String {
         if s.online { return "streaming" }
+        if s.firstStart { return "starting" }
         var text = "offline"
         if let since = s.offlineSince { text += " since \(Timestamps.format(since))" }
         if let why = s.lastProblem { text += ": \(why)" }
