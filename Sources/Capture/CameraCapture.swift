@@ -13,8 +13,6 @@ public struct CaptureStatus: Sendable, Equatable {
     public var lastProblem: String?
     public var starts: Int
     public var lastFrameAt: Date?
-    public var bufferedFrames: Int
-    public var bufferedBytes: Int
 }
 
 /// One camera: its ring of frames and its supervisor, shared between the thread that reads the
@@ -40,7 +38,7 @@ final class CameraState: @unchecked Sendable {
         lock.withLock {
             CaptureStatus(camera: camera, online: supervisor.online, firstStart: supervisor.starts == 1 && supervisor.lastProblem == nil && !supervisor.online,
                           offlineSince: supervisor.offlineSince, lastProblem: supervisor.lastProblem,
-                          starts: supervisor.starts, lastFrameAt: ring.newest, bufferedFrames: ring.frames.count, bufferedBytes: ring.bytes)
+                          starts: supervisor.starts, lastFrameAt: ring.newest)
         }
     }
 }
@@ -103,10 +101,11 @@ final class CameraCapture: @unchecked Sendable {
     func run() async {
         let (stream, continuation) = AsyncStream<CaptureSupervisor.Input>.makeStream(bufferingPolicy: .bufferingNewest(64))
         lock.withLock { inputs = continuation }
-        // Ticks let the supervisor notice a silence; a quarter second is well under any deadline it keeps.
-        let ticker = Task {
+        // Ticks let the supervisor notice a silence: at its next deadline, and at least once a second.
+        let ticker = Task { [state] in
             while !Task.isCancelled {
-                try? await Task.sleep(for: .milliseconds(250))
+                let wait = state.nextDeadline.map { min(max($0.timeIntervalSinceNow, 0.05), 1) } ?? 1
+                try? await Task.sleep(for: .milliseconds(Int64(wait * 1000)))
                 continuation.yield(.tick(at: Date()))
             }
         }

@@ -14,8 +14,6 @@ public final class CaptureHub: Sendable {
                              uniquingKeysWith: { a, _ in a })
     }
 
-    public var isEmpty: Bool { cameras.isEmpty }
-
     /// Supervises every camera until cancelled.
     public func run() async {
         await withTaskGroup(of: Void.self) { group in
@@ -49,8 +47,8 @@ public final class CaptureHub: Sendable {
             text += "; camera \(s.camera) offline"
             if let since = s.offlineSince { text += " since \(Timestamps.format(since))" }
             if let why = s.lastProblem { text += " (\(why))" }
-        } else if let oldest = s.lastFrameAt {
-            text += "; camera \(s.camera) is streaming, newest frame \(Timestamps.format(oldest))"
+        } else if let newest = s.lastFrameAt {
+            text += "; camera \(s.camera) is streaming, newest frame \(Timestamps.format(newest))"
         }
         return text
     }

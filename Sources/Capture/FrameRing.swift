@@ -43,6 +43,5 @@ public struct FrameRing: Sendable {
         return bestGap <= tolerance ? best : nil
     }
 
-    public var oldest: Date? { frames.first?.at }
     public var newest: Date? { frames.last?.at }
 }

@@ -9,8 +9,6 @@ public struct CaptureSettings: Sendable, Equatable {
     public var bufferBytes = 32 << 20
     public var cameras: [CaptureCamera] = []
     public init() {}
-
-    public func camera(_ id: String) -> CaptureCamera? { cameras.first { $0.camera == id } }
 }
 
 public struct CaptureCamera: Sendable, Equatable {

@@ -14,7 +14,7 @@ import Testing
         ring.append(frame(10, bytes: 450))
         #expect(ring.bytes <= 1000)
         #expect(ring.frames.count == 6)
-        #expect(ring.oldest == t0.addingTimeInterval(5) && ring.newest == t0.addingTimeInterval(10))
+        #expect(ring.frames.first?.at == t0.addingTimeInterval(5) && ring.newest == t0.addingTimeInterval(10))
     }
 
     @Test func aFrameLargerThanTheRingIsRefusedAndNothingEvicted() {
