@@ -83,6 +83,12 @@ let package = Package(
             "MillwrightCore", "CTurboJPEG", "CPNG",
             .product(name: "Crypto", package: "swift-crypto"),
         ], swiftSettings: instrumented),
+        // Frames from RTSP cameras (#16): a supervised Debian ffmpeg per camera decoding into JPEG
+        // frames, split by a bounded JPEG splitter, kept in a per-camera ring bounded in bytes.
+        .target(name: "Capture", dependencies: [
+            "MillwrightCore", "Evidence",
+            .product(name: "Logging", package: "swift-log"),
+        ], swiftSettings: instrumented),
         // YAML configuration with file/line/key errors.
         .target(name: "Config", dependencies: [
             "MillwrightCore",
@@ -125,7 +131,7 @@ let package = Package(
         // The running gateway as lifecycle services (ingest, outbox dispatcher, status sync,
         // notifications, evidence retention, planning refresh, MQTT) around shared state.
         .target(name: "Gateway", dependencies: [
-            "MillwrightCore", "Store", "Connectors", "Ingest", "Evidence", "MQTT", "Notify", "Sparkplug", "OPCUA", "CTimex",
+            "MillwrightCore", "Store", "Connectors", "Ingest", "Evidence", "MQTT", "Notify", "Sparkplug", "OPCUA", "CTimex", "Capture",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             .product(name: "Crypto", package: "swift-crypto"),
@@ -149,7 +155,7 @@ let package = Package(
         ]),
         // HTTP API (Hummingbird 2).
         .target(name: "Server", dependencies: [
-            "MillwrightCore", "Gateway", "Store", "Evidence", "Connectors", "Ingest", "Accounts",
+            "MillwrightCore", "Gateway", "Store", "Evidence", "Connectors", "Ingest", "Accounts", "Capture",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdCore", package: "hummingbird"),
             .product(name: "HummingbirdTLS", package: "hummingbird"),
@@ -206,6 +212,7 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"),
         ]),
         .testTarget(name: "EvidenceTests", dependencies: ["MillwrightCore", "Evidence"], resources: [.copy("Golden")]),
+        .testTarget(name: "CaptureTests", dependencies: ["Capture", "Evidence", "MillwrightCore"]),
         // Each connector against its emulator, and both against the official specs in Tests/Fixtures/specs.
         .testTarget(name: "ConnectorTests", dependencies: [
             "MillwrightCore", "Connectors", "Emulators", "MillwrightTesting",
@@ -266,7 +273,7 @@ let package = Package(
 
 if fuzzing {
     for (name, dependencies) in [("FuzzMQTTDecoder", ["MQTT"]), ("FuzzOPCUADecoder", ["OPCUA"]), ("FuzzOPCUAServices", ["OPCUA"]), ("FuzzAdapters", ["Ingest"]), ("FuzzPipeline", ["Ingest", "MillwrightCore", "Evidence"]),
-                                 ("FuzzJSONParser", ["MillwrightCore"])] {
+                                 ("FuzzJSONParser", ["MillwrightCore"]), ("FuzzJPEGSplitter", ["Capture"])] {
         package.targets.append(.executableTarget(
             name: name, dependencies: dependencies.map { .target(name: $0) }, path: "Fuzz/\(name.dropFirst(4))",
             swiftSettings: [.unsafeFlags(["-sanitize=fuzzer", "-parse-as-library"])],

@@ -3,12 +3,15 @@
 # libjpeg-turbo and libpng (evidence images), SQLite, mosquitto (MQTT tests), PostgreSQL
 # (the StorePostgres tests start their own throw-away servers with its initdb/pg_ctl),
 # python3 with Pillow, aiosmtpd and schemathesis (test peers), openssl (test certificates),
-# chromium with its chromedriver and selenium (the board's browser tests).
+# chromium with its chromedriver and selenium (the board's browser tests), ffmpeg (decodes the
+# capture cameras' RTSP streams) and GStreamer's RTSP server with python3-gi (the capture tests'
+# camera, run with Debian's /usr/bin/python3).
 set -euo pipefail
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 need=()
-for p in libturbojpeg0-dev libpng-dev libsqlite3-dev sqlite3 mosquitto mosquitto-clients postgresql openssl python3 python3-pip chromium chromium-driver; do
+for p in libturbojpeg0-dev libpng-dev libsqlite3-dev sqlite3 mosquitto mosquitto-clients postgresql openssl python3 python3-pip chromium chromium-driver \
+         ffmpeg gir1.2-gst-rtsp-server-1.0 python3-gi gstreamer1.0-plugins-base gstreamer1.0-plugins-good; do
   dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
 done
 if [ ${#need[@]} -gt 0 ]; then

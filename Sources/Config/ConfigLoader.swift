@@ -7,7 +7,7 @@ import Yams
 public enum ConfigLoader {
     static let topLevel = ["server", "storage", "evidence", "cmms", "assets", "defects", "incidents", "priority", "site",
                            "shifts", "technicians", "inventory", "shadow", "auth", "mqtt", "dispatch", "notifications", "procedures",
-                           "routing", "escalation", "audit", "node_id", "compliance", "opcua"]
+                           "routing", "escalation", "audit", "node_id", "compliance", "opcua", "capture"]
 
     /// `cmmsKinds` are the systems this build speaks (`CMMSRegistry.all`): each reads its own
     /// block, so the loader keeps no list of kinds or options.
@@ -173,11 +173,13 @@ public enum ConfigLoader {
             case "escalation": s.planning.escalation = try escalation(n)
             case "audit": s.audit = try audit(n, resolvePath: resolvePath)
             case "compliance": s.compliance = try compliance(n)
+            case "capture": s.capture = try capture(n)
             default:
                 break
             }
         }
         try checkShifts(s, file: file, root: root)
+        try checkCaptureURLs(root.child("capture"), capture: s.capture, policy: s.evidence.fetchPolicy)
         try defaultCheckpoints(&s, root: root)
         for (key, name) in [("inventory.cmms", s.planning.inventoryCMMS), ("routing.load_from", s.planning.loadFromCMMS)] {
             if let name, s.cmms(named: name) == nil {

@@ -107,9 +107,11 @@ public struct EvidenceService: Sendable {
         }
     }
 
-    public func render(incident detections: [Detection], draft: WorkOrderDraft, maxBytes: Int) async -> Rendered? {
+    /// `missingFrameReason`: what the card says when no detection has a frame (the default: the
+    /// camera sent none).
+    public func render(incident detections: [Detection], draft: WorkOrderDraft, maxBytes: Int, missingFrameReason: String? = nil) async -> Rendered? {
         var detections = detections
-        var reason = "the camera sent no frame with its detections"
+        var reason = missingFrameReason ?? "the camera sent no frame with its detections"
         // No inline frame: fetch the newest one the detections reference by URL.
         if !detections.contains(where: { $0.frameSHA256 != nil }),
            let i = detections.lastIndex(where: { $0.image?.url != nil }), let url = detections[i].image?.url {
@@ -182,12 +184,25 @@ extension Gateway {
                 return PreparedEvidence(draft: item.draft, image: (try? evidence.images.get(existing)).map { ($0, existing) }, claimRenewed: nil)
             }
             var detections = source.detections
-            // No frame inline or by URL: a snapshot the camera published on its own, if near in time.
-            if !detections.contains(where: { $0.frameSHA256 != nil || $0.image?.url != nil }), let last = detections.indices.last,
-               let snap = try await store.snapshot(camera: detections[last].cameraId, near: detections[last].timestamp, tolerance: 30) {
-                detections[last].frameSHA256 = snap
+            var missingFrameReason: String?
+            // No frame inline or by URL: the frame the gateway captured nearest the detection, then
+            // a snapshot the camera published on its own, if near in time.
+            if !detections.contains(where: { $0.frameSHA256 != nil || $0.image?.url != nil }), let last = detections.indices.last {
+                switch capture?.frame(camera: detections[last].cameraId, near: detections[last].timestamp) {
+                case .frame(let f)?:
+                    detections[last].frameSHA256 = try evidence.frames.put(f.jpeg)
+                case .missing(let why)?:
+                    missingFrameReason = why
+                case .notCaptured?, nil:
+                    break
+                }
+                if detections[last].frameSHA256 == nil,
+                   let snap = try await store.snapshot(camera: detections[last].cameraId, near: detections[last].timestamp, tolerance: 30) {
+                    detections[last].frameSHA256 = snap
+                }
             }
-            guard let rendered = await evidence.render(incident: detections, draft: item.draft, maxBytes: connector.attachmentLimitBytes) else {
+            guard let rendered = await evidence.render(incident: detections, draft: item.draft, maxBytes: connector.attachmentLimitBytes,
+                                                       missingFrameReason: missingFrameReason) else {
                 logger.warning("evidence could not be rendered", metadata: ["incident": "\(item.incidentId)"])
                 return none
             }

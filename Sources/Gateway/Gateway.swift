@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import Capture
 import Connectors
 import Foundation
 import Ingest
@@ -23,6 +24,8 @@ public final class Gateway: Sendable {
     public let register: AssetRegister?
     /// Frames and annotated images; `nil` runs without evidence (some tests, the bench).
     public let evidence: EvidenceService?
+    /// Frames from the `capture:` cameras, for detections sent without one; nil without capture.
+    public let capture: CaptureHub?
     /// Decisions as they happen, for the plant floor (MQTT). Best effort: the store is the record.
     public let floorEvents: FloorEventBus
     /// The same decisions, numbered and kept a while for the board (`GET /v1/events`).
@@ -45,6 +48,7 @@ public final class Gateway: Sendable {
         self.floorEvents = floorEvents
         self.settings = settings
         self.evidence = evidence
+        capture = settings.capture.cameras.isEmpty ? nil : CaptureHub(settings: settings.capture, logger: logger)
         self.store = store
         self.rules = rules
         self.connectors = Dictionary(connectors.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })

@@ -113,6 +113,7 @@ public final class MQTTBridge: Service, Sendable {
             group.addTask { await self.publishLoop() }
             if self.prefix != nil { group.addTask { await self.announceMissedNews() } }
             if self.prefix != nil && self.uns { group.addTask { await self.stateLoop() } }
+            if self.prefix != nil, let hub = self.gateway.capture { group.addTask { await self.captureLoop(hub) } }
         }
     }
 

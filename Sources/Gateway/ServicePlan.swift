@@ -51,11 +51,12 @@ extension Gateway {
     /// commands that only deliver), in the order above.
     /// `sparkplug` is background work: it stops (NDEATH, disconnect) once ingest has stopped.
     public func servicePlan(api: (any Service)?, mqtt: MQTTBridge? = nil, sparkplug: SparkplugService? = nil, last: [any Service] = []) -> ServicePlan {
-        ServicePlan(intake: (mqtt.map { [$0.intake] } ?? []) + (api.map { [$0] } ?? []), ingest: ingestService,
-                    background: (sparkplug.map { [$0] } ?? [])
-                        + [PlanningRefresh(gateway: self), EvidenceRetention(gateway: self), NotificationService(gateway: self), StatusSync(gateway: self),
-                           ClockWatch(gateway: self)],
-                    dispatch: OutboxDispatcher(gateway: self), brokerSession: mqtt, membership: ClusterMembership(gateway: self, version: MillwrightVersion.current),
-                    last: last)
+        var background: [any Service] = sparkplug.map { [$0] } ?? []
+        background += [PlanningRefresh(gateway: self), EvidenceRetention(gateway: self), NotificationService(gateway: self), StatusSync(gateway: self),
+                       ClockWatch(gateway: self)]
+        if let capture { background.append(CaptureService(hub: capture)) }
+        return ServicePlan(intake: (mqtt.map { [$0.intake] } ?? []) + (api.map { [$0] } ?? []), ingest: ingestService, background: background,
+                           dispatch: OutboxDispatcher(gateway: self), brokerSession: mqtt,
+                           membership: ClusterMembership(gateway: self, version: MillwrightVersion.current), last: last)
     }
 }

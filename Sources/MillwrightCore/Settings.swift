@@ -26,6 +26,7 @@ public struct Settings: Sendable {
     public var environmentValues: Set<String> = []
     public var audit = AuditSettings()
     public var compliance = ComplianceSettings()
+    public var capture = CaptureSettings()
 
     public init() {}
 

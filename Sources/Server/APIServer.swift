@@ -1,4 +1,5 @@
 import Accounts
+import Capture
 import Connectors
 import Evidence
 import Foundation
@@ -342,6 +343,9 @@ public struct APIServer: Sendable {
         }
         // Reported, not required: a container often cannot see the host's time service.
         checks["time_sync"] = TimeSync.status().rawValue
+        // Capture cameras are reported, not required: a camera that is down costs a detection its
+        // picture, never its work order.
+        for s in gateway.capture?.statuses ?? [] { checks["capture:\(s.camera)"] = CaptureHub.readyText(s) }
         return json(["ready": ok ? "true" : "false"].merging(checks) { a, _ in a }, status: ok ? .ok : .serviceUnavailable)
     }
 

@@ -18,9 +18,10 @@ struct Plant {
 
     /// `extra` is appended as further top-level sections (technicians, notifications, …); `server` is the server section.
     /// `storage` is the storage section; `environment` is added to every `serve` (a PostgreSQL URL).
+    /// `fetchAllow` is `evidence.fetch_allow` (none: the default policy).
     init(cmmsURL: String, confirm: Int = 1, extraCameras: String = "", maxAttempts: Int = 50, extra: String = "",
          server: String = "{ host: 127.0.0.1, port: 0 }", storage: String = "{ sqlite: ./data/millwright.sqlite }",
-         environment: [String: String] = [:]) throws {
+         environment: [String: String] = [:], fetchAllow: [String] = []) throws {
         dir = FileManager.default.temporaryDirectory.appendingPathComponent("mw-bb-\(UUID().uuidString.prefix(8))").path
         self.cmmsURL = cmmsURL
         self.environment = environment
@@ -35,7 +36,7 @@ struct Plant {
         try """
         server: \(server)
         storage: \(storage)
-        evidence: { directory: ./data/evidence, public_url: "https://mw.plant.example", signing_secret_env: MW_EVIDENCE_SECRET }
+        evidence: { directory: ./data/evidence, public_url: "https://mw.plant.example", signing_secret_env: MW_EVIDENCE_SECRET\(fetchAllow.isEmpty ? "" : ", fetch_allow: [\(fetchAllow.map { "\"\($0)\"" }.joined(separator: ", "))]") }
         cmms:
           - name: sandbox
             kind: sandbox

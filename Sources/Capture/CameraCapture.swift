@@ -1,0 +1,225 @@
+import Evidence
+import Foundation
+import Logging
+import MillwrightCore
+
+/// The status of one capture camera, as `/readyz` and the evidence card tell it.
+public struct CaptureStatus: Sendable, Equatable {
+    public var camera: String
+    public var online: Bool
+    /// The first decoder is starting and nothing has gone wrong yet.
+    public var firstStart: Bool
+    public var offlineSince: Date?
+    public var lastProblem: String?
+    public var starts: Int
+    public var lastFrameAt: Date?
+}
+
+/// One camera: its ring of frames and its supervisor, shared between the thread that reads the
+/// decoder's output and the loop that supervises it.
+final class CameraState: @unchecked Sendable {
+    private let lock = NSLock()
+    private var ring: FrameRing
+    private var supervisor: CaptureSupervisor
+    let camera: String
+
+    init(camera: String, bufferBytes: Int, supervisor: CaptureSupervisor) {
+        self.camera = camera
+        ring = FrameRing(maxBytes: bufferBytes)
+        self.supervisor = supervisor
+    }
+
+    func handle(_ input: CaptureSupervisor.Input) -> [CaptureSupervisor.Action] { lock.withLock { supervisor.handle(input) } }
+    func keep(_ frame: FrameRing.Frame) { lock.withLock { _ = ring.append(frame) } }
+    var nextDeadline: Date? { lock.withLock { supervisor.nextDeadline } }
+    func nearest(to t: Date, within s: TimeInterval) -> FrameRing.Frame? { lock.withLock { ring.nearest(to: t, within: s) } }
+
+    var status: CaptureStatus {
+        lock.withLock {
+            CaptureStatus(camera: camera, online: supervisor.online, firstStart: supervisor.starts == 1 && supervisor.lastProblem == nil && !supervisor.online,
+                          offlineSince: supervisor.offlineSince, lastProblem: supervisor.lastProblem,
+                          starts: supervisor.starts, lastFrameAt: ring.newest)
+        }
+    }
+}
+
+/// The async shell around one camera's `CaptureSupervisor`: starts Debian's `ffmpeg` to decode
+/// the RTSP stream into JPEG frames on its stdout, splits them (`JPEGSplitter`), keeps them in
+/// the camera's ring, keeps the process's stderr in the log (bounded), and does what the
+/// supervisor says: start again after backing off, kill a stalled process.
+final class CameraCapture: @unchecked Sendable {
+    let config: CaptureCamera
+    let state: CameraState
+    let ffmpeg: String
+    let logger: Logger
+    /// Longest stderr line kept, and lines logged per process run (ffmpeg can repeat a
+    /// warning per packet).
+    static let maxLineBytes = 400
+    static let maxLinesPerRun = 50
+    /// Largest frame accepted from the decoder.
+    static let maxFrameBytes = 8 << 20
+
+    private let lock = NSLock()
+    private var process: Process?
+    private var stopping = false
+    private var inputs: AsyncStream<CaptureSupervisor.Input>.Continuation?
+
+    init(config: CaptureCamera, bufferBytes: Int, ffmpeg: String, logger: Logger, now: Date = Date()) {
+        self.config = config
+        self.ffmpeg = ffmpeg
+        self.logger = logger
+        state = CameraState(camera: config.camera, bufferBytes: bufferBytes,
+                            supervisor: CaptureSupervisor(timing: .forInterval(config.every.seconds), now: now))
+    }
+
+    /// The ffmpeg arguments: RTSP in, `every` frames out as JPEG on stdout. The URL carries the
+    /// credentials (ffmpeg's RTSP client takes them no other way).
+    static func arguments(_ c: CaptureCamera) -> [String] {
+        let ms = max(1, c.every.components.seconds * 1000 + c.every.components.attoseconds / 1_000_000_000_000_000)
+        return ["-hide_banner", "-nostdin", "-loglevel", "warning",
+                "-rtsp_transport", c.transport.rawValue, "-timeout", "5000000",
+                "-i", urlWithCredentials(c),
+                "-an", "-vf", "fps=fps=1000/\(ms)", "-f", "image2pipe", "-c:v", "mjpeg", "-q:v", "4", "pipe:1"]
+    }
+
+    static func urlWithCredentials(_ c: CaptureCamera) -> String {
+        guard let user = c.user, var parts = URLComponents(string: c.url) else { return c.url }
+        parts.user = user
+        parts.password = c.password
+        return parts.string ?? c.url
+    }
+
+    /// `line` with the password (as written and percent-encoded) replaced.
+    func redact(_ line: String) -> String {
+        guard let p = config.password, !p.isEmpty else { return line }
+        var out = line.replacingOccurrences(of: p, with: "•••")
+        if let enc = p.addingPercentEncoding(withAllowedCharacters: .urlPasswordAllowed), enc != p { out = out.replacingOccurrences(of: enc, with: "•••") }
+        return out
+    }
+
+    /// Supervises until cancelled; then ends the process.
+    func run() async {
+        let (stream, continuation) = AsyncStream<CaptureSupervisor.Input>.makeStream(bufferingPolicy: .bufferingNewest(64))
+        lock.withLock { inputs = continuation }
+        // Ticks let the supervisor notice a silence: at its next deadline, and at least once a second.
+        let ticker = Task { [state] in
+            while !Task.isCancelled {
+                let wait = state.nextDeadline.map { min(max($0.timeIntervalSinceNow, 0.05), 1) } ?? 1
+                try? await Task.sleep(for: .milliseconds(Int64(wait * 1000)))
+                continuation.yield(.tick(at: Date()))
+            }
+        }
+        spawn()
+        await withTaskCancellationHandler {
+            for await input in stream {
+                for action in state.handle(input) {
+                    switch action {
+                    case .spawn: spawn()
+                    case .kill(let reason):
+                        logger.warning("camera stalled; ending the decoder", metadata: ["camera": "\(config.camera)", "why": "\(reason)"])
+                        signal(SIGKILL)
+                    }
+                }
+            }
+        } onCancel: {
+            lock.withLock { stopping = true }
+            continuation.finish()
+        }
+        ticker.cancel()
+        signal(SIGTERM)
+    }
+
+    private func signal(_ sig: Int32) {
+        lock.withLock {
+            if let p = process, p.isRunning { kill(p.processIdentifier, sig) }
+        }
+    }
+
+    private func spawn() {
+        if lock.withLock({ stopping }) { return }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: ffmpeg)
+        p.arguments = Self.arguments(config)
+        p.environment = ["PATH": "/usr/bin:/bin", "LC_ALL": "C"]
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        p.standardInput = FileHandle.nullDevice
+        let started = Date()
+        p.terminationHandler = { [weak self] proc in
+            guard let self else { return }
+            let status = proc.terminationStatus
+            self.logger.warning("camera decoder exited", metadata: ["camera": "\(self.config.camera)", "status": "\(status)",
+                                                                    "ran": "\(Int64(Date().timeIntervalSince(started)))s"])
+            self.lock.withLock { self.inputs }?.yield(.exited(status: status, at: Date()))
+        }
+        do {
+            try p.run()
+        } catch {
+            logger.error("cannot start ffmpeg for a capture camera", metadata: ["camera": "\(config.camera)", "ffmpeg": "\(ffmpeg)", "error": "\(error)"])
+            lock.withLock { inputs }?.yield(.exited(status: -1, at: Date()))
+            return
+        }
+        lock.withLock { process = p }
+        readFrames(out.fileHandleForReading)
+        readLog(err.fileHandleForReading)
+    }
+
+    /// Reads frames on a thread of its own (blocking reads of the pipe) until end of file.
+    private func readFrames(_ handle: FileHandle) {
+        let thread = Thread { [self] in
+            var splitter = JPEGSplitter(maxFrameBytes: Self.maxFrameBytes)
+            while true {
+                let chunk = handle.availableData
+                if chunk.isEmpty { break }
+                for event in splitter.feed(chunk) {
+                    switch event {
+                    case .frame(let jpeg):
+                        do { _ = try FrameCheck.inspect(jpeg) } catch {
+                            logger.warning("decoder sent an unreadable frame", metadata: ["camera": "\(config.camera)", "error": "\(error)"])
+                            continue
+                        }
+                        let now = Date()
+                        state.keep(FrameRing.Frame(at: now, jpeg: jpeg))
+                        lock.withLock { inputs }?.yield(.frame(at: now))
+                    case .dropped(let why):
+                        logger.warning("decoder output dropped", metadata: ["camera": "\(config.camera)", "why": "\(why)"])
+                    }
+                }
+            }
+            try? handle.close()
+        }
+        thread.stackSize = 256 << 10
+        thread.start()
+    }
+
+    /// Logs the process's stderr line by line: each line cut at `maxLineBytes`, at most
+    /// `maxLinesPerRun` lines per process, the password redacted.
+    private func readLog(_ handle: FileHandle) {
+        let thread = Thread { [self] in
+            var line: [UInt8] = [], logged = 0, suppressed = 0
+            func emit() {
+                defer { line.removeAll(keepingCapacity: true) }
+                guard !line.isEmpty else { return }
+                if logged < Self.maxLinesPerRun {
+                    logged += 1
+                    logger.warning("ffmpeg", metadata: ["camera": "\(config.camera)", "stderr": "\(redact(String(decoding: line, as: UTF8.self)))"])
+                } else {
+                    suppressed += 1
+                }
+            }
+            while true {
+                let chunk = handle.availableData
+                if chunk.isEmpty { break }
+                for b in chunk {
+                    if b == 10 || b == 13 { emit() } else if line.count < Self.maxLineBytes { line.append(b) }
+                }
+            }
+            emit()
+            if suppressed > 0 { logger.warning("ffmpeg stderr lines not logged", metadata: ["camera": "\(config.camera)", "count": "\(suppressed)"]) }
+            try? handle.close()
+        }
+        thread.stackSize = 128 << 10
+        thread.start()
+    }
+}
