@@ -85,9 +85,8 @@ def scenario(driver, wait):
 
     # The incident page: full-size evidence, then a verdict from the button.
     driver.get(args.base + "/incidents/" + incident)
-    button = wait.until(lambda d: d.find_element(By.CSS_SELECTOR, 'button[data-verdict="false_positive"]'))
     wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "ol.strip li"))
-    button.click()
+    headless.click(driver, wait, 'button[data-verdict="false_positive"]')
     wait.until(lambda d: "Verdict: false positive" in d.find_element(By.ID, "main").text)
     after = api("GET", "/v1/incidents/" + incident)
     assert after["resolution"] == "false_positive", f"incident after the verdict: state {after['state']}, resolution {after.get('resolution')}"

@@ -6,7 +6,9 @@ import os
 import sys
 
 from selenium import webdriver
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
 
@@ -40,3 +42,24 @@ def run(name, shots, scenario, ignore=()):
     finally:
         driver.quit()
     sys.exit(1 if failed else 0)
+
+
+def click(driver, wait, selector):
+    """Clicks the element once it is there; the page re-renders on events, so an element found
+    a moment ago may be gone: find it again until the click lands."""
+    def attempt(d):
+        try:
+            d.find_element(By.CSS_SELECTOR, selector).click()
+            return True
+        except (StaleElementReferenceException, NoSuchElementException):
+            return False
+    wait.until(attempt)
+
+
+def text_of(driver, wait, selector):
+    def attempt(d):
+        try:
+            return d.find_element(By.CSS_SELECTOR, selector).text or False
+        except (StaleElementReferenceException, NoSuchElementException):
+            return False
+    return wait.until(attempt)

@@ -67,17 +67,17 @@ def scenario(driver, wait):
     assert driver.execute_script("return localStorage.length") == 0, "nothing in localStorage"
     step("logged in as " + driver.find_element(By.ID, "whoami").text)
 
-    button = wait.until(lambda d: d.find_element(By.CSS_SELECTOR, 'button[data-verdict="false_positive"]'))
-    button.click()
+    headless.click(driver, wait, 'button[data-verdict="false_positive"]')
     sign(driver, wait, "not-the-password", "reviewed")
-    wait.until(lambda d: "Not recorded" in d.find_element(By.ID, "verdict-result").text)
+    refused = headless.text_of(driver, wait, "#verdict-result")
+    assert "Not recorded" in refused, refused
     assert api("/v1/incidents/" + args.incident).get("resolution") is None, "a wrong password recorded a verdict"
-    step("wrong password refused: " + driver.find_element(By.ID, "verdict-result").text)
+    step("wrong password refused: " + refused)
 
-    driver.find_element(By.CSS_SELECTOR, 'button[data-verdict="false_positive"]').click()
+    headless.click(driver, wait, 'button[data-verdict="false_positive"]')
     sign(driver, wait, operator_password, "reviewed")
     wait.until(lambda d: "Signed (feedback):" in d.find_element(By.ID, "main").text)
-    shown = driver.find_element(By.CSS_SELECTOR, "p.signature").text
+    shown = headless.text_of(driver, wait, "p.signature")
     assert f"({operator}), reviewed," in shown, shown
     assert api("/v1/incidents/" + args.incident)["resolution"] == "false_positive"
     step("signed false positive shown: " + shown)
