@@ -118,7 +118,9 @@ import MillwrightTesting
 
     @Test(.timeLimit(.minutes(3)), arguments: PlantStorage.allCases)
     func workOrdersArriveExactlyOnceAfterACMMSOutage(_ storage: PlantStorage) async throws {
-        let emu = try Plant.emulator(["--down-for", "20"])
+        // The outage counts from the emulator's start: long enough to outlast a gateway that is
+        // slow to start on a busy machine, so the first attempts really meet it.
+        let emu = try Plant.emulator(["--down-for", "45"])
         let cmms = API(base: try await emu.listening())
         let plant = try storage.database().plant(cmmsURL: cmms.base)
         let server = try plant.serve()
