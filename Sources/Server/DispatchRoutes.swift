@@ -105,22 +105,14 @@ extension APIServer {
     func acknowledge(_ request: Request, _ ctx: MillwrightContext) async throws -> Response {
         try ctx.require(.feedback)
         let id = try ctx.parameters.require("id")
-        var req = request
-        let body = try await req.collectBody(upTo: 64 << 10)
         var by = ctx.caller?.name ?? "api"
-        var input: JSONValue?
-        if body.readableBytes > 0 {
-            guard let parsed = try? JSONValue.parse(Data(body.readableBytesView)), parsed.objectValue != nil else {
-                throw Problem(.badRequest, type: "invalid-json", detail: "body must be empty or a JSON object {\"by\": \"T-114\"}")
+        let input = try await optionalJSONObject(request, example: "{\"by\": \"T-114\"}")
+        if let who = input?["by"] {
+            guard let s = who.stringValue, !s.isEmpty, s.count <= 200 else {
+                throw Problem(.unprocessableContent, type: "invalid-ack", detail: "by must be a non-empty string of at most 200 characters",
+                              errors: [ProblemItem(index: nil, field: "by", problem: "must be a non-empty string ≤ 200 characters")])
             }
-            input = parsed
-            if let who = parsed["by"] {
-                guard let s = who.stringValue, !s.isEmpty, s.count <= 200 else {
-                    throw Problem(.unprocessableContent, type: "invalid-ack", detail: "by must be a non-empty string of at most 200 characters",
-                                  errors: [ProblemItem(index: nil, field: "by", problem: "must be a non-empty string ≤ 200 characters")])
-                }
-                by = s
-            }
+            by = s
         }
         let signature = try await sign("acknowledgement", input, ctx, needs: .feedback)
         if let signature { by = signature.user }
