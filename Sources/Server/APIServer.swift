@@ -112,7 +112,7 @@ public struct APIServer: Sendable {
             Route(method: .post, path: "/v1/login", handler: login),
             Route(method: .post, path: "/v1/logout", handler: logout),
             Route(method: .get, path: "/v1/audit", handler: listAudit),
-        ] + pages + analyticsRoutes + exportRoutes
+        ] + pages + analyticsRoutes + exportRoutes + shadowRoutes
     }
 
     public func router() -> Hummingbird.Router<MillwrightContext> {

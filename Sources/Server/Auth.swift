@@ -65,7 +65,7 @@ struct AuthMiddleware: RouterMiddleware {
     typealias Context = MillwrightContext
     let keyring: APIKeyring
     let accounts: Accounts
-    static let open: Set<String> = ["/healthz", "/", "/audit", "/analytics", "/ui/board.js", "/ui/board.css", "/v1/login"]
+    static let open: Set<String> = ["/healthz", "/", "/audit", "/analytics", "/shadow", "/ui/board.js", "/ui/board.css", "/v1/login"]
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         // The incident page's shell, like the board's, holds no data: its script asks with the key.

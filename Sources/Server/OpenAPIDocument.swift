@@ -634,6 +634,99 @@ paths:
         "403": { $ref: "#/components/responses/Forbidden" }
         "409": { $ref: "#/components/responses/Conflict" }
         "503": { $ref: "#/components/responses/Unavailable" }
+  /v1/shadow/manual-log:
+    post:
+      summary: Import the plant's manual inspection log as CSV, for the shadow report (role operator)
+      description: "RFC 4180 CSV, UTF-8. The first line names the columns date, asset, defect and found_by in any order, and optionally notes; other columns are ignored and listed in the answer. date is a day (2026-11-29) or a time (ISO 8601 with a zone, or 2026-11-29 08:15 in site.timezone). At most 50000 rows and server.max_body_bytes. A file with any problem is refused whole with 422 (invalid-manual-log), each problem in `errors` with its line as `index` and its column as `field`; a row already imported (same time, asset, defect and found_by) is counted as a duplicate and not stored again."
+      requestBody:
+        required: true
+        content:
+          text/csv: { schema: { type: string } }
+          text/plain: { schema: { type: string } }
+      responses:
+        "200":
+          description: The file was imported
+          content:
+            application/json:
+              schema:
+                type: object
+                required: [rows, imported, duplicates, ignored_columns, file_sha256]
+                properties:
+                  rows: { type: integer, minimum: 0 }
+                  imported: { type: integer, minimum: 0 }
+                  duplicates: { type: integer, minimum: 0 }
+                  ignored_columns: { type: array, items: { type: string } }
+                  file_sha256: { type: string, pattern: "^[0-9a-f]{64}$" }
+        "401": { $ref: "#/components/responses/Unauthorized" }
+        "403": { $ref: "#/components/responses/Forbidden" }
+        "413": { $ref: "#/components/responses/TooLarge" }
+        "422": { $ref: "#/components/responses/Unprocessable" }
+        "503": { $ref: "#/components/responses/Unavailable" }
+  /v1/shadow/report:
+    get:
+      summary: What shadow mode would have created against what people found (role viewer)
+      description: "Each manual finding in [since, until] is matched to the incident on the same asset and defect class first seen closest to it, at most max_lead before or max_lag after. Matches where Millwright was first (lead_seconds > 0) are in caught_first; the rest in found_by_people_first. A finding without a match is missed, with the reason (not_watched, not_detected or not_confirmed with the detections by status); an incident first seen in the period that no finding matched is an extra, with its verdict."
+      parameters:
+        - { name: since, in: query, description: "ISO 8601; default 30 days ago", schema: { type: string, format: date-time } }
+        - { name: until, in: query, description: "ISO 8601; default now", schema: { type: string, format: date-time } }
+        - { name: max_lead, in: query, description: "How long before a finding an incident may be first seen (a duration up to 90d; default 14d)", schema: { type: string, default: 14d } }
+        - { name: max_lag, in: query, description: "How long after (default 2d)", schema: { type: string, default: 2d } }
+        - { name: mode, in: query, description: "shadow: incidents decided in shadow mode; live: incidents sent to the CMMS", schema: { type: string, enum: [shadow, live], default: shadow } }
+      responses:
+        "200":
+          description: The report
+          content:
+            application/json:
+              schema:
+                type: object
+                required: [since, until, mode, max_lead_seconds, max_lag_seconds, summary, caught_first, found_by_people_first, missed, extras, truncated]
+                properties:
+                  since: { type: string, format: date-time }
+                  until: { type: string, format: date-time }
+                  mode: { type: string, enum: [shadow, live] }
+                  max_lead_seconds: { type: number, minimum: 0 }
+                  max_lag_seconds: { type: number, minimum: 0 }
+                  truncated: { type: boolean }
+                  summary:
+                    type: object
+                    required: [findings, matched, caught_first, missed, extras, extras_confirmed, extras_false_positive]
+                    properties:
+                      findings: { type: integer, minimum: 0 }
+                      matched: { type: integer, minimum: 0 }
+                      caught_first: { type: integer, minimum: 0 }
+                      missed: { type: integer, minimum: 0 }
+                      extras: { type: integer, minimum: 0 }
+                      extras_confirmed: { type: integer, minimum: 0 }
+                      extras_false_positive: { type: integer, minimum: 0 }
+                      recall: { type: number, minimum: 0, maximum: 1 }
+                      median_lead_seconds: { type: number }
+                  caught_first: { type: array, items: { $ref: "#/components/schemas/ShadowMatch" } }
+                  found_by_people_first: { type: array, items: { $ref: "#/components/schemas/ShadowMatch" } }
+                  missed:
+                    type: array
+                    items:
+                      type: object
+                      required: [finding, reason, detections]
+                      properties:
+                        finding: { $ref: "#/components/schemas/ManualFinding" }
+                        reason: { type: string, enum: [not_watched, not_detected, not_confirmed] }
+                        detections: { type: object, additionalProperties: { type: integer, minimum: 0 } }
+                  extras:
+                    type: array
+                    items:
+                      type: object
+                      required: [incident_id, asset, defect_class, camera, first_seen]
+                      properties:
+                        incident_id: { type: string }
+                        asset: { type: string }
+                        defect_class: { type: string }
+                        camera: { type: string }
+                        first_seen: { type: string, format: date-time }
+                        verdict: { type: string, enum: [confirmed, false_positive] }
+        "400": { $ref: "#/components/responses/BadRequest" }
+        "401": { $ref: "#/components/responses/Unauthorized" }
+        "403": { $ref: "#/components/responses/Forbidden" }
+        "503": { $ref: "#/components/responses/Unavailable" }
 components:
   securitySchemes:
     bearer: { type: http, scheme: bearer, description: "An API key from auth.api_keys, or a named user's session token from POST /v1/login; its role decides what it may do" }
@@ -716,6 +809,26 @@ components:
         value: { type: number, minimum: 0, maximum: 1 }
         low: { type: number, minimum: 0, maximum: 1 }
         high: { type: number, minimum: 0, maximum: 1 }
+    ManualFinding:
+      type: object
+      required: [found_at, date_only, asset, defect_class, found_by, line]
+      properties:
+        found_at: { type: string, format: date-time }
+        date_only: { type: boolean, description: "The log gave a day: found_at is its start in site.timezone" }
+        asset: { type: string }
+        defect_class: { type: string }
+        found_by: { type: string }
+        notes: { type: string }
+        line: { type: integer, minimum: 1 }
+    ShadowMatch:
+      type: object
+      required: [finding, incident_id, camera, first_seen, lead_seconds]
+      properties:
+        finding: { $ref: "#/components/schemas/ManualFinding" }
+        incident_id: { type: string }
+        camera: { type: string }
+        first_seen: { type: string, format: date-time }
+        lead_seconds: { type: number, description: "How long before the person Millwright first saw it (negative: after; 0: the same day of a date-only finding)" }
     SimulationResult:
       type: object
       required: [detections_replayed, work_orders_now, work_orders_proposed, work_orders_avoided, work_orders_created, false_positives_avoided, true_defects_lost, lost_incidents]

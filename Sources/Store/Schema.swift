@@ -281,6 +281,27 @@ enum Schema {
             CREATE INDEX cmms_notes_pending ON cmms_notes(work_order_id) WHERE sent_at IS NULL;
             """)
         }
+        m.registerMigration("v14-manual-findings") { db in
+            // The plant's manual inspection log, for the shadow report. The unique key makes a
+            // second import of the same file add nothing.
+            try db.execute(sql: """
+            CREATE TABLE manual_findings (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                found_at REAL NOT NULL,
+                date_only INTEGER NOT NULL,
+                asset TEXT NOT NULL,
+                defect_class TEXT NOT NULL,
+                found_by TEXT NOT NULL,
+                notes TEXT,
+                source_line INTEGER NOT NULL,
+                file_sha256 TEXT NOT NULL,
+                imported_at REAL NOT NULL,
+                imported_by TEXT NOT NULL
+            );
+            CREATE UNIQUE INDEX manual_findings_once ON manual_findings(found_at, asset, defect_class, found_by);
+            CREATE INDEX incidents_first_seen ON incidents(shadow, first_seen);
+            """)
+        }
         return m
     }
 }

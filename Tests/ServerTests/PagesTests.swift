@@ -19,7 +19,9 @@ import Testing
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mw-pages-\(UUID().uuidString)").path
         var s = Settings()
         s.apiKeys = Self.keys.map { APIKeySettings(name: $0.0.rawValue, role: $0.0, key: $0.1) }
-        s.assets.cameras = [CameraMapping(camera: "CAM" + Self.hostile, asset: "A" + Self.hostile)]
+        var camera = CameraMapping(camera: "CAM" + Self.hostile, asset: "A" + Self.hostile)
+        camera.productionLine = "L2" + Self.hostile
+        s.assets.cameras = [camera]
         return Gateway(settings: s, store: try Store(path: dir + "/db.sqlite"), register: nil, connectors: [], logger: Logger(label: "test"))
     }
 
@@ -48,6 +50,9 @@ import Testing
             #expect(html.contains(HTML.escape("ORPHAN" + Self.hostile)), "the orphan group")
             #expect(html.contains("data-incident=\"\(incident)\""))
             #expect(!html.contains("data-redrive"), "no admin button for a viewer")
+            // The line filter offers the camera's production line, and the card carries it.
+            #expect(html.contains("<select data-filter=\"line\"><option value=\"\">all</option><option value=\"\(HTML.escape("L2" + Self.hostile))\">"))
+            #expect(html.contains("data-line=\"\(HTML.escape("L2" + Self.hostile))\""))
 
             let page = try await client.execute(uri: "/ui/incidents/\(incident)", method: .get, headers: viewer)
             #expect(page.status == .ok)
@@ -59,7 +64,7 @@ import Testing
             #expect(asOperator.contains("data-verdict=\"false_positive\""))
 
             // The shells hold no data and no inline script.
-            for path in ["/", "/incidents/\(incident)"] {
+            for path in ["/", "/incidents/\(incident)", "/shadow", "/analytics"] {
                 let shell = try await client.execute(uri: path, method: .get)
                 #expect(shell.status == .ok)
                 #expect(shell.headers[.contentSecurityPolicy] == HTML.contentSecurityPolicy)

@@ -132,6 +132,11 @@ struct AnalyticsPage {
 
     static func duration(_ seconds: Double?) -> String {
         guard let s = seconds, s.isFinite else { return "<span class=\"muted\">–</span>" }
+        return durationText(s)
+    }
+
+    /// `45 s`, `12 min`, `5 h`, `3 d`: plain text, no markup.
+    static func durationText(_ s: Double) -> String {
         if s < 120 { return "\(Checked.int(s, clampedTo: 0...120)) s" }
         if s < 7200 { return "\(Checked.int(s / 60, clampedTo: 0...120)) min" }
         if s < 172_800 { return "\(Checked.int(s / 3600, clampedTo: 0...48)) h" }

@@ -141,8 +141,8 @@ function handleEvent(block) {
     else if (field === 'event') name = value;
   }
   if (id !== null) lastEventId = id;
-  // The analytics page replays history on each load: it is reloaded by hand, not on every event.
-  if (name && document.body.dataset.page !== 'analytics') soon(name === 'detections' ? 5000 : 300);
+  // The analytics and shadow pages read history on each load: reloaded by hand, not on every event.
+  if (name && !['analytics', 'shadow'].includes(document.body.dataset.page)) soon(name === 'detections' ? 5000 : 300);
 }
 async function follow() {
   if (stream) stream.abort();
@@ -267,6 +267,33 @@ main.addEventListener('submit', async e => {
   }
 });
 
+// The shadow page's import of the manual inspection log (operator and admin): the file is sent
+// as it is; the server names the line of each problem, and imports all of it or nothing.
+main.addEventListener('submit', async e => {
+  if (e.target.id !== 'manual-log') return;
+  e.preventDefault();
+  const file = e.target.querySelector('input[type=file]').files[0];
+  let out = document.getElementById('manual-log-result');
+  if (!file) { out.textContent = 'Choose the CSV file first.'; out.dataset.state = 'error'; return; }
+  out.textContent = 'Importing…';
+  out.dataset.state = 'running';
+  let text, state;
+  try {
+    const r = await api('/v1/shadow/manual-log', { method: 'POST', headers: { 'Content-Type': 'text/csv' }, body: await file.text() });
+    const s = await r.json();
+    text = `Imported ${s.imported} of ${s.rows} rows (${s.duplicates} were already there)`
+      + (s.ignored_columns.length ? `; columns not read: ${s.ignored_columns.join(', ')}` : '');
+    state = 'done';
+    await refresh();
+  } catch (err) {
+    text = 'Not imported: ' + err.message;
+    state = 'error';
+  }
+  // The refresh replaced the page: say it in the new one.
+  out = document.getElementById('manual-log-result');
+  if (out) { out.textContent = text; out.dataset.state = state; }
+});
+
 // The signing dialog (compliance.part11): the signer types the password again for each
 // signature; it is sent with that one request and kept nowhere.
 function sign(what, meaning) {
@@ -381,6 +408,11 @@ body{font:15px system-ui,sans-serif;margin:0;background:#f4f5f7;color:#1d2230}
 header{background:#1d2230;color:#fff;padding:8px 14px;display:flex;flex-wrap:wrap;gap:10px 16px;align-items:center}
 header h1{font-size:17px;margin:0;flex:1}
 header a.home{color:#fff;font-weight:700;text-decoration:none}
+header nav.pages a{color:#dde3f0;margin-right:8px}
+header nav.pages a:focus,header nav.pages a:hover{color:#fff}
+dl.summary{display:grid;grid-template-columns:max-content auto;gap:4px 16px}
+dl.summary dt{font-weight:600}
+dl.summary dd{margin:0}
 .keyform{display:flex;gap:6px;align-items:center;flex-wrap:wrap}
 .keyform input{padding:6px 8px;width:220px}
 button,select{min-height:40px;padding:4px 12px;font:inherit}

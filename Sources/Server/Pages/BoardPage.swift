@@ -13,6 +13,8 @@ struct BoardPage {
         var incident: IncidentView
         var workOrder: WorkOrderView?
         var area: String?
+        /// The production line the camera watches (its `line` key).
+        var productionLine: String?
         var location: String?
     }
 
@@ -40,6 +42,7 @@ struct BoardPage {
             if let summary = i.workOrder { wo = try await store.workOrder(id: summary.id) }
             let record = gateway.register?.records[i.asset]
             items.append(Item(incident: i, workOrder: wo, area: record?.area ?? cameras[i.cameraId]?.area,
+                              productionLine: cameras[i.cameraId]?.productionLine,
                               location: wo?.payload?.location ?? record?.location))
         }
         var attention: [WorkOrderView] = []
@@ -65,6 +68,7 @@ struct BoardPage {
             return s + "</select></label>"
         }
         return "<form class=\"filters\" id=\"filters\" aria-label=\"Filters\">"
+            + select("line", "Line", items.compactMap(\.productionLine))
             + select("area", "Area", items.compactMap(\.area))
             + select("priority", "Priority", items.map(\.incident.priority))
             + select("camera", "Camera", items.map(\.incident.cameraId))
@@ -82,7 +86,7 @@ struct BoardPage {
 
     func card(_ item: Item) -> String {
         let i = item.incident, wo = item.workOrder, draft = wo?.payload
-        var out = "<article class=\"incident\" data-incident=\"\(e(i.id))\" data-area=\"\(e(item.area ?? ""))\" data-priority=\"\(e(i.priority))\" data-camera=\"\(e(i.cameraId))\">"
+        var out = "<article class=\"incident\" data-incident=\"\(e(i.id))\" data-line=\"\(e(item.productionLine ?? ""))\" data-area=\"\(e(item.area ?? ""))\" data-priority=\"\(e(i.priority))\" data-camera=\"\(e(i.cameraId))\">"
         if let sha = i.evidenceSha256 {
             out += "<a href=\"/incidents/\(e(i.id))\"><img class=\"thumb\" width=\"320\" alt=\"evidence: \(e(i.defectClass)) on \(e(i.asset))\" data-src=\"/v1/evidence/\(e(sha))?w=320\"></a>"
         } else {

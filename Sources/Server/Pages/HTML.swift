@@ -45,6 +45,7 @@ enum HTML {
         <title>\(escape(title))</title><link rel="stylesheet" href="/ui/board.css"><script src="/ui/board.js" defer></script></head>
         <body data-page="\(escape(page))" data-fragment="\(escape(fragment))" data-part11="\(part11)">
         <header><a class="home" href="/">Millwright</a><h1>\(escape(title))</h1>
+        <nav class="pages" aria-label="Pages"><a href="/">Board</a> <a href="/analytics">Analytics</a> <a href="/shadow">Shadow run</a> <a href="/audit">Audit</a></nav>
         <span id="live" class="live" role="status">not connected</span>
         <form id="loginform" class="keyform"><label>User <input id="login-user" autocomplete="username" size="10"></label>
         <label>Password <input id="login-password" type="password" autocomplete="current-password" size="12"></label>

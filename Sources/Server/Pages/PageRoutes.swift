@@ -9,7 +9,7 @@ import NIOCore
 extension APIServer {
     /// "method path" of every page route, which the OpenAPI document leaves out.
     public static let pageRoutes: Set<String> = ["get /", "get /incidents/{id}", "get /ui/board.js", "get /ui/board.css", "get /ui/board", "get /ui/incidents/{id}",
-                                                 "get /audit", "get /ui/audit", "get /analytics", "get /ui/analytics"]
+                                                 "get /audit", "get /ui/audit", "get /analytics", "get /ui/analytics", "get /shadow", "get /ui/shadow"]
 
     var pages: [Route] {
         let part11 = gateway.settings.compliance.part11
@@ -39,6 +39,21 @@ extension APIServer {
                 let by = q.get("by").flatMap(QualityDimension.init(rawValue:)) ?? .camera
                 let since = try Self.analyticsSince(q.get("since"), now: now)
                 return HTML.response(try await AnalyticsPage.load(gateway, by: by, since: since, role: ctx.caller!.role, now: now).render())
+            },
+            Route(method: .get, path: "/shadow") { request, _ in
+                let q = request.uri.queryParameters
+                var query: [String] = []
+                for name in ["since", "until", "mode", "max_lead", "max_lag"] {
+                    if let v = q.get(name), let enc = v.prefix(64).addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-_.~"))) { query.append("\(name)=\(enc)") }
+                }
+                let fragment = "/ui/shadow" + (query.isEmpty ? "" : "?" + query.joined(separator: "&"))
+                return HTML.response(HTML.shell(title: "Shadow run", page: "shadow", fragment: fragment, intro: "Loading…", part11: part11))
+            },
+            Route(method: .get, path: "/ui/shadow") { request, ctx in
+                try ctx.require(.read)
+                let report = try await Self.shadowReport(gateway, query: request.uri.queryParameters, now: Date())
+                return HTML.response(ShadowPage(report: report, role: ctx.caller!.role, shadowOn: gateway.settings.shadow,
+                                                timeZone: TimeZone(identifier: gateway.settings.site.timezone) ?? .gmt).render())
             },
             Route(method: .get, path: "/ui/board.js") { _, _ in asset(BoardAssets.script, type: "text/javascript; charset=utf-8") },
             Route(method: .get, path: "/ui/board.css") { _, _ in asset(BoardAssets.css, type: "text/css; charset=utf-8") },
