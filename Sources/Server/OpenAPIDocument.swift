@@ -667,8 +667,8 @@ paths:
       summary: What shadow mode would have created against what people found (role viewer)
       description: "Each manual finding in [since, until] is matched to the incident on the same asset and defect class first seen closest to it, at most max_lead before or max_lag after. Matches where Millwright was first (lead_seconds > 0) are in caught_first; the rest in found_by_people_first. A finding without a match is missed, with the reason (not_watched, not_detected or not_confirmed with the detections by status); an incident first seen in the period that no finding matched is an extra, with its verdict."
       parameters:
-        - { name: since, in: query, description: "ISO 8601; default 30 days ago", schema: { type: string, format: date-time } }
-        - { name: until, in: query, description: "ISO 8601; default now", schema: { type: string, format: date-time } }
+        - { name: since, in: query, description: "ISO 8601; default 30 days before until, and at most a year before it; after until is 400", schema: { type: string, format: date-time } }
+        - { name: until, in: query, description: "ISO 8601; default and at most now", schema: { type: string, format: date-time } }
         - { name: max_lead, in: query, description: "How long before a finding an incident may be first seen (a duration up to 90d; default 14d)", schema: { type: string, default: 14d } }
         - { name: max_lag, in: query, description: "How long after (default 2d)", schema: { type: string, default: 2d } }
         - { name: mode, in: query, description: "shadow: incidents decided in shadow mode; live: incidents sent to the CMMS", schema: { type: string, enum: [shadow, live], default: shadow } }

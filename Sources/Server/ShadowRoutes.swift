@@ -70,16 +70,23 @@ extension APIServer {
         return json(try await Self.shadowReport(gateway, query: request.uri.queryParameters, now: Date()))
     }
 
-    /// The report for a query: `since` (30 days ago) and `until` (now), ISO 8601; `max_lead`
+    /// The report for a query: `since` (30 days before `until`) and `until` (now), ISO 8601; `max_lead`
     /// (14d) and `max_lag` (2d) as durations; `mode` `shadow` or `live`.
     static func shadowReport(_ gateway: Gateway, query q: Parameters, now: Date) async throws -> ShadowReport {
-        let since = try analyticsSince(q.get("since"), now: now)
         var until = now
         if let text = q.get("until") {
             guard let d = Timestamps.parseISO(text) else {
                 throw Problem(.badRequest, type: "invalid-query", detail: "until '\(text.prefix(64))' is not an ISO 8601 time")
             }
             until = min(d, now)
+        }
+        // 30 days before until, and at most a year before it, so one read stays bounded.
+        var since = until.addingTimeInterval(-analyticsDefaultLookback)
+        if let text = q.get("since") {
+            guard let d = Timestamps.parseISO(text) else {
+                throw Problem(.badRequest, type: "invalid-query", detail: "since '\(text.prefix(64))' is not an ISO 8601 time")
+            }
+            since = max(d, until.addingTimeInterval(-analyticsMaxLookback))
         }
         guard since <= until else {
             throw Problem(.badRequest, type: "invalid-query", detail: "since \(Timestamps.format(since)) is after until \(Timestamps.format(until))")
