@@ -32,7 +32,19 @@ struct AnalyticsPage {
     }
 
     func render() -> String {
-        dimensionLinks() + groupsSection() + chartSection() + suggestionsSection() + simulationSection()
+        dimensionLinks() + groupsSection() + chartSection() + suggestionsSection() + simulationSection() + exportSection()
+    }
+
+    /// The active-learning loop's download for the vision team (operator and admin; the server
+    /// checks the role again): judged detections' frames with labels, as GET /v1/exports/training.
+    func exportSection() -> String {
+        guard role == .operator || role == .admin else { return "" }
+        return """
+            <section><h2>Training export</h2><p class="muted">Frames of detections with a verdict in the last 30 days, with COCO or YOLO labels and a manifest; false positives are negative samples (GET /v1/exports/training).</p>
+            <form id="export" class="filters"><label>Format <select name="format"><option value="coco">COCO</option><option value="yolo">YOLO</option></select></label>
+            <label>Verdicts <select name="verdict"><option value="all">all</option><option value="confirmed">confirmed</option><option value="false_positive">false positive</option></select></label>
+            <button type="submit">Download zip</button></form><p id="export-result" role="status"></p></section>
+            """
     }
 
     /// Operators and admins try a threshold on the last 30 days; the server checks the role again.

@@ -267,6 +267,34 @@ main.addEventListener('submit', async e => {
   }
 });
 
+// The analytics page's training export: fetched with the key (a plain link could not send
+// it), then handed to the browser as a download under the server's file name.
+main.addEventListener('submit', async e => {
+  if (e.target.id !== 'export') return;
+  e.preventDefault();
+  const f = new FormData(e.target), out = document.getElementById('export-result');
+  out.textContent = 'Preparing…';
+  out.dataset.state = 'running';
+  try {
+    const q = new URLSearchParams({ format: f.get('format'), verdict: f.get('verdict') });
+    const r = await api('/v1/exports/training?' + q.toString());
+    const blob = await r.blob();
+    const m = /filename="([^"]+)"/.exec(r.headers.get('Content-Disposition') || '');
+    const a = document.createElement('a');
+    a.href = URL.createObjectURL(blob);
+    a.download = m ? m[1] : 'millwright-training.zip';
+    document.body.appendChild(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(a.href), 60000);
+    out.textContent = `Downloaded ${a.download} (${Math.ceil(blob.size / 1024)} KB)`;
+    out.dataset.state = 'done';
+  } catch (err) {
+    out.textContent = 'Not exported: ' + err.message;
+    out.dataset.state = 'error';
+  }
+});
+
 // The shadow page's import of the manual inspection log (operator and admin): the file is sent
 // as it is; the server names the line of each problem, and imports all of it or nothing.
 main.addEventListener('submit', async e => {
