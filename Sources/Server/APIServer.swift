@@ -124,19 +124,24 @@ public struct APIServer: Sendable {
         return router
     }
 
+    /// The whole body, up to `server.max_body_bytes`: a declared length past it is refused
+    /// before reading, a chunked body when it runs past. `fix` tells the client what to do.
+    func limitedBody(_ request: Request, fix: String) async throws -> ByteBuffer {
+        let limit = gateway.settings.server.maxBodyBytes
+        if let length = request.headers[.contentLength].flatMap(Int.init), length > limit {
+            throw Problem(.contentTooLarge, type: "body-too-large", detail: "body is \(length) bytes; the limit is \(limit) bytes (server.max_body_bytes). \(fix)")
+        }
+        var req = request
+        do { return try await req.collectBody(upTo: limit) } catch is NIOTooManyBytesError {
+            throw Problem(.contentTooLarge, type: "body-too-large", detail: "body exceeds \(limit) bytes (server.max_body_bytes). \(fix)")
+        }
+    }
+
     // MARK: Handlers
 
     func postDetections(_ request: Request, _ ctx: MillwrightContext) async throws -> Response {
         try ctx.require(.ingest)
-        let limit = gateway.settings.server.maxBodyBytes
-        if let length = request.headers[.contentLength].flatMap(Int.init), length > limit {
-            throw Problem(.contentTooLarge, type: "body-too-large", detail: "body is \(length) bytes; the limit is \(limit) bytes. Send smaller batches.")
-        }
-        var req = request
-        let body: ByteBuffer
-        do { body = try await req.collectBody(upTo: limit) } catch is NIOTooManyBytesError {
-            throw Problem(.contentTooLarge, type: "body-too-large", detail: "body exceeds \(limit) bytes. Send smaller batches.")
-        }
+        let body = try await limitedBody(request, fix: "Send smaller batches.")
         let q = request.uri.queryParameters
         var format: VisionFormat?
         if let f = q.get("format"), f != "auto" {

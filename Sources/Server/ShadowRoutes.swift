@@ -27,15 +27,7 @@ extension APIServer {
 
     func importManualLog(_ request: Request, _ ctx: MillwrightContext) async throws -> Response {
         try ctx.require(.feedback)
-        let limit = gateway.settings.server.maxBodyBytes
-        if let length = request.headers[.contentLength].flatMap(Int.init), length > limit {
-            throw Problem(.contentTooLarge, type: "body-too-large", detail: "the log is \(length) bytes; the limit is \(limit) bytes (server.max_body_bytes). Split it into several files.")
-        }
-        var req = request
-        let body: ByteBuffer
-        do { body = try await req.collectBody(upTo: limit) } catch is NIOTooManyBytesError {
-            throw Problem(.contentTooLarge, type: "body-too-large", detail: "the log exceeds \(limit) bytes (server.max_body_bytes). Split it into several files.")
-        }
+        let body = try await limitedBody(request, fix: "Split the log into several files.")
         let data = Data(buffer: body)
         let zone = TimeZone(identifier: gateway.settings.site.timezone) ?? .gmt
         switch ManualLogCSV.parse(data, timeZone: zone) {
