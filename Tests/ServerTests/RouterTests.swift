@@ -38,6 +38,7 @@ import Testing
         "POST /v1/login": nil, "POST /v1/logout": .read, "GET /v1/audit": .admin, "GET /audit": nil, "GET /ui/audit": .admin,
         "GET /v1/analytics/quality": .read, "POST /v1/analytics/simulate": .feedback, "GET /v1/exports/training": .feedback,
         "GET /analytics": nil, "GET /ui/analytics": .read,
+        "POST /v1/shadow/manual-log": .feedback, "GET /v1/shadow/report": .read, "GET /shadow": nil, "GET /ui/shadow": .read,
     ]
 
     @Test func everyRouteAnswersEachRoleAsItsPermissionSays() async throws {

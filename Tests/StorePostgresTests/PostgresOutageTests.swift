@@ -86,7 +86,11 @@ import Testing
                 return
             }
             #expect(why.contains("no answer from the database"), "\(why)")
-            #expect(ContinuousClock.now - started < .nanoseconds(PostgresBackend.statementWatchdog.nanoseconds) + .seconds(10))
+            // Given up by the watchdog, not at once and not never; the upper margin is wide
+            // because a loaded CI machine can be slow to notice and to unwind.
+            let watchdog = Duration.nanoseconds(PostgresBackend.statementWatchdog.nanoseconds)
+            let waited = ContinuousClock.now - started
+            #expect(waited >= watchdog - .seconds(1) && waited < watchdog + .seconds(45), "\(waited)")
             try await writesAgain(backend)
             await backend.close()
         }
