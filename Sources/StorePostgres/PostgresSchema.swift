@@ -17,7 +17,7 @@ enum PostgresSchema {
         let statements: [String]
     }
 
-    static let migrations: [Migration] = [v1, v2, v3, v4]
+    static let migrations: [Migration] = [v1, v2, v3, v4, v5]
 
     /// Every node's migrator takes this session-level lock first, so nodes starting together
     /// migrate once: the second waits, then finds the versions recorded.
@@ -299,6 +299,25 @@ enum PostgresSchema {
         )
         """,
         "CREATE INDEX cmms_notes_pending ON cmms_notes(work_order_id) WHERE sent_at IS NULL",
+    ])
+
+    static let v5 = Migration(version: 5, name: "closure read back from the CMMS (SQLite v14)", statements: [
+        """
+        CREATE TABLE cmms_readbacks (
+            work_order_id text PRIMARY KEY,
+            incident_id text NOT NULL,
+            outcome text NOT NULL,
+            attempts bigint NOT NULL DEFAULT 0,
+            read_at double precision,
+            closure_code text,
+            notes text,
+            photo_sha256 text,
+            photo_name text,
+            refused text,
+            last_error text
+        )
+        """,
+        "CREATE INDEX cmms_readbacks_photo ON cmms_readbacks(read_at) WHERE photo_sha256 IS NOT NULL",
     ])
 
     /// Brings the connection's schema (`search_path`) up to the newest version, creating the

@@ -266,7 +266,7 @@ import Testing
         let tables = try await second.read { s in
             try s.value(as: Int.self, "SELECT count(*) FROM information_schema.tables WHERE table_schema = ?", [settings.schema]) ?? 0
         }
-        #expect(tables == 18)  // 17 tables (users, login_failures, user_sessions, cmms_notes since v3/v4) and schema_migrations
+        #expect(tables == 19)  // 18 tables (users, login_failures, user_sessions, cmms_notes since v3/v4, cmms_readbacks since v5) and schema_migrations
         #expect(second.location == "127.0.0.1:\(server.port)/\(server.database) (\(settings.schema))")
         await first.close()
         await second.close()
