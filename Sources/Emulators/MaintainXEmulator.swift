@@ -412,7 +412,7 @@ public enum MaintainXEmulator {
 
         api.get("workorders/:id") { request, context in
             guard let id = context.parameters.get("id"), let w = await state.find(id: id) else { return errors(.notFound, [(nil, "Work order not found")]) }
-            return EmulatorHTTP.json(status: .ok, ["workOrder": await view(w, extra: true, host: request.head.authority ?? request.headers[.host])])
+            return EmulatorHTTP.json(status: .ok, ["workOrder": await view(w, extra: true, host: request.head.authority)])
         }
 
         // GET /workorders/{id}/comments: {comments: [{id, authorId, content, createdAt}], nextCursor, nextPageUrl}.
