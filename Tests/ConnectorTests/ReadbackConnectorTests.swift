@@ -18,11 +18,13 @@ import Testing
         var code: String
         var expectedCode: String
         var readsNotes = true
+        /// Appended to the emulator's address: MaintainX's `base_url` ends in its version.
+        var path = ""
         var description: String { kind }
     }
 
     static let cases: [Case] = [
-        Case(kind: "maintainx", auth: .bearer(token: "t"), code: "Belt replaced", expectedCode: "DONE (Belt replaced)"),
+        Case(kind: "maintainx", auth: .bearer(token: "t"), code: "Belt replaced", expectedCode: "DONE (Belt replaced)", path: "/v1"),
         Case(kind: "upkeep", auth: .session(user: "tech@plant.example", password: "pw"), code: "Damage", expectedCode: "Damage", readsNotes: false),
         Case(kind: "maximo", auth: .apiKey(key: "k"), options: ["site": "BEDFORD"], code: "BELTWORN", expectedCode: "COMP, problem BELTWORN"),
         Case(kind: "sap-pm", auth: .basic(user: "u", password: "p"), code: "PM01/0010", expectedCode: "NOCO, coding PM01/0010"),
@@ -45,7 +47,7 @@ import Testing
     func theTechniciansClosureComesBackInTheSystemsShape(_ c: Case) async throws {
         let emu = try await RunningEmulator.start(try #require(EmulatorRegistry.entry(c.kind)).router)
         defer { emu.stop() }
-        var entry = TestCMMS(name: "cmms", kind: c.kind, baseURL: emu.baseURL)
+        var entry = TestCMMS(name: "cmms", kind: c.kind, baseURL: emu.baseURL + c.path)
         entry.auth = c.auth
         entry.options = c.options
         let connector = try CMMSRegistry.makeConnector(entry, http: .test())
@@ -68,7 +70,7 @@ import Testing
     @Test func aFileThatIsNotAPhotoIsSaidAndTheNewestImageKept() async throws {
         let emu = try await RunningEmulator.start(MaintainXEmulator.router)
         defer { emu.stop() }
-        var entry = TestCMMS(name: "cmms", kind: "maintainx", baseURL: emu.baseURL)
+        var entry = TestCMMS(name: "cmms", kind: "maintainx", baseURL: emu.baseURL + "/v1")
         entry.auth = .bearer(token: "t")
         let connector = try CMMSRegistry.makeConnector(entry, http: .test())
         guard case .created(let id) = await Dispatch.deliver(connector, Fixtures.draft(reference: "MW-RB0000000002")) else { Issue.record("not delivered"); return }
@@ -81,6 +83,7 @@ import Testing
 
     @Test func aSystemWithoutReadBackSaysSoExplicitly() async throws {
         var entry = TestCMMS(name: "cmms", kind: "fiix", baseURL: "http://127.0.0.1:9")
+        entry.options = ["site_id": "1"]
         entry.auth = .hmac(appKey: "a", accessKey: "b", secret: "c")
         let connector = try CMMSRegistry.makeConnector(entry, http: .test())
         guard case .unsupported(let why) = await connector.readBack(cmmsId: "1", reference: "MW-1") else { Issue.record("expected unsupported"); return }

@@ -32,11 +32,13 @@ import Testing
         var code: String
         var expectedCode: String
         var readsNotes = true
+        /// Appended to the emulator's address: MaintainX's `base_url` ends in its version.
+        var path = ""
         var description: String { kind }
     }
 
     static let cases: [Case] = [
-        Case(kind: "maintainx", auth: .bearer(token: "t"), code: "Belt replaced", expectedCode: "DONE (Belt replaced)"),
+        Case(kind: "maintainx", auth: .bearer(token: "t"), code: "Belt replaced", expectedCode: "DONE (Belt replaced)", path: "/v1"),
         Case(kind: "upkeep", auth: .session(user: "tech@plant.example", password: "pw"), code: "Damage", expectedCode: "Damage", readsNotes: false),
         Case(kind: "maximo", auth: .apiKey(key: "k"), options: ["site": "BEDFORD"], code: "BELTWORN", expectedCode: "COMP, problem BELTWORN"),
         Case(kind: "sap-pm", auth: .basic(user: "u", password: "p"), code: "PM01/0010", expectedCode: "NOCO, coding PM01/0010"),
@@ -71,7 +73,7 @@ import Testing
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mw-readback-\(UUID().uuidString)").path
         var s = Settings()
         s.apiKeys = keys.map { APIKeySettings(name: $0.0.rawValue, role: $0.0, key: $0.1) }
-        s.cmms = [try settings(c, baseURL: emulator.baseURL)]
+        s.cmms = [try settings(c, baseURL: emulator.baseURL + c.path)]
         s.assets.cameras = [CameraMapping(camera: "CAM-1", asset: "10004712", cmms: "plant-cmms")]
         s.evidence.directory = dir + "/evidence"
         let connector = try CMMSRegistry.makeConnector(s.cmms[0], http: .shared)
