@@ -124,6 +124,9 @@ extension StatusSync {
                         }
                     }
                     try await store.recordReadback(workOrderId: item.workOrderId, record, now: Date())
+                    // An incident page open on the board re-fetches and shows the closure.
+                    gateway.events.note("incident", ["id": .string(item.incidentId), "camera": .string(item.camera), "state": .string("closed"),
+                                                     "detail": .string("closure read back from the CMMS")])
                     log.info("closure read back", metadata: ["photo": "\(record.photoSHA256 != nil)", "notes": "\(record.notes.count)", "refused": "\(record.refused.count)"])
                 }
             } catch {

@@ -18,6 +18,7 @@ extension Store {
         public var incidentId: String
         public var cmmsId: String
         public var reference: String
+        public var camera: String
     }
 
     /// What was read back, as stored.
@@ -47,14 +48,14 @@ extension Store {
     public func pendingReadbacks(cmms: String, limit: Int = 20, now: Date = Date()) async throws -> [ReadbackDue] {
         try await read { db in
             try db.rows("""
-                SELECT w.id, w.incident_id, w.cmms_id, w.reference FROM work_orders w JOIN incidents i ON i.id = w.incident_id
+                SELECT w.id, w.incident_id, w.cmms_id, w.reference, i.camera_id FROM work_orders w JOIN incidents i ON i.id = w.incident_id
                 LEFT JOIN cmms_readbacks r ON r.work_order_id = w.id
                 WHERE w.cmms_name = ? AND w.phase = 'delivered' AND w.cmms_id IS NOT NULL AND i.is_open = 0 AND i.closed_at >= ?
                   AND w.cmms_status IN ('completed', 'false_positive', 'cancelled')
                   AND (r.work_order_id IS NULL OR (r.outcome = 'pending' AND r.attempts < ?))
                 ORDER BY i.closed_at, w.id LIMIT ?
                 """, [cmms, now.dbValue - Self.readbackHorizon, Self.maxReadbackAttempts, limit]).map {
-                ReadbackDue(workOrderId: $0["id"], incidentId: $0["incident_id"], cmmsId: $0["cmms_id"], reference: $0["reference"])
+                ReadbackDue(workOrderId: $0["id"], incidentId: $0["incident_id"], cmmsId: $0["cmms_id"], reference: $0["reference"], camera: $0["camera_id"])
             }
         }
     }

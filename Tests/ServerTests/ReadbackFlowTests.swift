@@ -111,7 +111,10 @@ import Testing
         let f = try await Self.deliveredWorkOrder(c)
         defer { f.emulator.stop() }
         try await Self.complete(f, code: c.code, notes: [Self.hostileNote], photo: ("after-repair.jpg", "image/jpeg", Self.photo))
+        let before = f.gateway.events.lastSeq
         await StatusSync(gateway: f.gateway).syncOnce(f.connector)
+        let events = f.gateway.events.events(after: before) ?? []
+        #expect(events.contains { $0.event.name == "incident" && $0.event.data.contains("closure read back from the CMMS") }, "the open page hears of it")
 
         let incident = try #require(try await f.gateway.store.incident(id: f.incident))
         #expect(incident.state == "closed", "the CMMS completion closed the incident")
