@@ -141,7 +141,9 @@ extension StatusSync {
 /// decodable to the end. A JPEG is kept as it came; a PNG is kept as a JPEG, so the evidence
 /// route and its thumbnails serve it as they serve evidence.
 public enum CompletionPhoto {
-    public static let maxPixels = 40_000_000
+    /// A phone's photo is 12 megapixels by default; this bounds the decode (4 bytes a pixel) of a
+    /// small file that declares a huge image.
+    public static let maxPixels = 25_000_000
 
     public enum Refusal: Error, CustomStringConvertible {
         case tooLarge(Int)

@@ -298,6 +298,7 @@ enum Schema {
                 refused TEXT,
                 last_error TEXT
             );
+            CREATE INDEX cmms_readbacks_incident ON cmms_readbacks(incident_id);
             CREATE INDEX cmms_readbacks_photo ON cmms_readbacks(read_at) WHERE photo_sha256 IS NOT NULL;
             """)
         }

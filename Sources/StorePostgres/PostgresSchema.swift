@@ -317,6 +317,7 @@ enum PostgresSchema {
             last_error text
         )
         """,
+        "CREATE INDEX cmms_readbacks_incident ON cmms_readbacks(incident_id)",
         "CREATE INDEX cmms_readbacks_photo ON cmms_readbacks(read_at) WHERE photo_sha256 IS NOT NULL",
     ])
 
