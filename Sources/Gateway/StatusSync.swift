@@ -117,7 +117,7 @@ extension StatusSync {
                                 record.photoSHA256 = try images.put(jpeg)
                                 record.photoName = photo.filename
                             } catch {
-                                record.refused.append("\(photo.filename): \(error)")
+                                record.refused.append(CMMSReadback.cut("\(photo.filename): \(error)", ReadbackLimits.refusalBytes))
                             }
                         } else {
                             record.refused.append("\(photo.filename): not kept, this gateway has no evidence storage")

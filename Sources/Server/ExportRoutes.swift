@@ -44,9 +44,13 @@ extension APIServer {
         guard let evidence = gateway.evidence else {
             throw Problem(.conflict, type: "no-evidence", detail: "this gateway stores no frames (evidence is not configured); there is nothing to export")
         }
-        let selection = try await gateway.store.trainingSamples(since: since, verdict: verdict, limit: limit)
+        var judged = try await gateway.store.trainingSamples(since: since, verdict: verdict, limit: limit)
         // Completion photos are negatives: left out when only confirmed detections are asked for.
-        let completions = verdict == .confirmed ? [] : try await gateway.store.completionPhotos(since: since, limit: limit)
+        // They share `limit` with the detections, so the archive stays within its item bound.
+        let room = limit - judged.samples.count
+        var photos = verdict == .confirmed || room <= 0 ? [] : try await gateway.store.completionPhotos(since: since, limit: room + 1)
+        if photos.count > room { photos.removeLast(); judged.truncated = true }
+        let (selection, completions) = (judged, photos)
         let frames = evidence.frames, images = evidence.images
         let manifestHead: [String: JSONValue] = [
             "format": .string(format.rawValue), "since": .string(Timestamps.format(since)), "exported_at": .string(Timestamps.format(now)),
