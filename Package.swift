@@ -251,6 +251,8 @@ let package = Package(
         ]),
         .testTarget(name: "ServerTests", dependencies: [
             "Server", "Gateway", "Store", "MillwrightCore", "Notify", "Evidence",
+            // The read-back flow against in-process emulators (ReadbackFlowTests).
+            "Connectors", "Emulators", "MillwrightTesting", .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdTesting", package: "hummingbird"),
             .product(name: "HTTPTypes", package: "swift-http-types"),

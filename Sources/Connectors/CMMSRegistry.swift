@@ -19,6 +19,8 @@ public struct CMMSCapabilities: OptionSet, Sendable, Hashable {
     public static let stock = CMMSCapabilities(rawValue: 1 << 4)
     /// Counts each technician's open work for the planner (`routing: {load_from: …}`).
     public static let openWork = CMMSCapabilities(rawValue: 1 << 5)
+    /// Reads a closed work order's closure code, notes and completion photo back (`readBack`).
+    public static let readBack = CMMSCapabilities(rawValue: 1 << 6)
 }
 
 /// One CMMS system: its names, its typed options, its connector and its capabilities.
@@ -59,10 +61,10 @@ public enum CMMSRegistry {
     public static let all: [CMMSKind] = [
         CMMSKind("sandbox", block: "sandbox", NoCMMSOptions.self, capabilities: [.attachments, .lookup, .statusRead, .notes], connector: SandboxConnector.init),
         CMMSKind("webhook", block: "webhook", WebhookOptions.self, capabilities: [], connector: WebhookConnector.init),
-        CMMSKind("sap-pm", block: "sap", SAPPMOptions.self, capabilities: [.attachments, .lookup, .statusRead, .notes], connector: SAPPMConnector.init),
-        CMMSKind("maximo", block: "maximo", MaximoOptions.self, capabilities: [.attachments, .lookup, .statusRead, .notes], connector: MaximoConnector.init),
-        CMMSKind("maintainx", block: "maintainx", MaintainXOptions.self, capabilities: [.attachments, .lookup, .statusRead, .notes, .stock, .openWork], connector: MaintainXConnector.init),
-        CMMSKind("upkeep", block: "upkeep", UpKeepOptions.self, capabilities: [.attachments, .lookup, .statusRead], connector: UpKeepConnector.init),
+        CMMSKind("sap-pm", block: "sap", SAPPMOptions.self, capabilities: [.attachments, .lookup, .statusRead, .notes, .readBack], connector: SAPPMConnector.init),
+        CMMSKind("maximo", block: "maximo", MaximoOptions.self, capabilities: [.attachments, .lookup, .statusRead, .notes, .readBack], connector: MaximoConnector.init),
+        CMMSKind("maintainx", block: "maintainx", MaintainXOptions.self, capabilities: [.attachments, .lookup, .statusRead, .notes, .stock, .openWork, .readBack], connector: MaintainXConnector.init),
+        CMMSKind("upkeep", block: "upkeep", UpKeepOptions.self, capabilities: [.attachments, .lookup, .statusRead, .readBack], connector: UpKeepConnector.init),
         CMMSKind("limble", block: "limble", LimbleOptions.self, capabilities: [.attachments, .lookup, .statusRead, .notes], connector: LimbleConnector.init),
         CMMSKind("fiix", block: "fiix", FiixOptions.self, capabilities: [.attachments, .lookup, .statusRead], connector: FiixConnector.init),
         CMMSKind("oracle-fusion", block: "oracle", OracleMaintenanceOptions.self, capabilities: [.attachments, .lookup, .statusRead], connector: OracleMaintenanceConnector.init),

@@ -34,12 +34,18 @@ public protocol CMMSConnector: Sendable {
     func attach(cmmsId: String, filename: String, jpeg: Data) async -> Bool
     /// The largest attachment this system takes; the renderer fits the image under it.
     var attachmentLimitBytes: Int { get }
+    /// Once a work order is closed: its closure code, the technician's notes and the completion
+    /// photo, within `ReadbackLimits`. `reference` tells Millwright's own evidence upload apart.
+    func readBack(cmmsId: String, reference: String) async -> CMMSReadbackResult
 }
 
 extension CMMSConnector {
     public func lookup(reference: String, createdSince: Date?) async -> DeliveryState.Outcome { await lookup(reference: reference) }
     public func attach(cmmsId: String, filename: String, jpeg: Data) async -> Bool { false }
     public var attachmentLimitBytes: Int { 1_000_000 }
+    public func readBack(cmmsId: String, reference: String) async -> CMMSReadbackResult {
+        .unsupported("the \(kind) connector reads no closure code, notes or photo back from the CMMS")
+    }
     public func checkReferences(_ references: [MappedReference]) async -> [ReferenceCheck] {
         ReferenceChecks.notCheckable(references, "\(kind) has no read call for assets or users in Millwright")
     }

@@ -33,6 +33,19 @@ public struct HTTPTransport: Sendable {
         return Response(status: Int(resp.status.code), headers: resp.headers, body: Data(buf.readableBytesView))
     }
 
+    /// A file (a completion photo) read under its own bound: an answer longer than `maxBytes`
+    /// (by its `Content-Length`, or as it arrives) is `nil` and its body is not kept.
+    public func download(_ url: String, headers: [(String, String)] = [], maxBytes: Int) async throws -> Response? {
+        var req = HTTPClientRequest(url: url)
+        for (k, v) in headers { req.headers.add(name: k, value: v) }
+        let resp = try await client.execute(req, timeout: TimeAmount.nanoseconds(Int64(timeout.seconds * 1e9)))
+        if let n = resp.headers.first(name: "Content-Length").flatMap({ Int($0) }), n > maxBytes { return nil }
+        do {
+            let buf = try await resp.body.collect(upTo: maxBytes)
+            return Response(status: Int(resp.status.code), headers: resp.headers, body: Data(buf.readableBytesView))
+        } catch is NIOTooManyBytesError { return nil }
+    }
+
     /// Classifies a create's HTTP answer. Every 5xx may have been applied before the error —
     /// a 503 included: a proxy or gateway answers it after the backend committed — so they are
     /// `.unknown` and get looked up before any retry. 429 and 423 say nothing was done.

@@ -7,7 +7,8 @@ import NIOHTTP1
 /// Endpoints (from MaintainX's OpenAPI, `Tests/Fixtures/specs/cmms/maintainx-openapi.json`):
 /// `POST /workorders` (create; answer `{"id": …}`), `GET /workorders?sort=-createdAt&createdAt[gte]=…&limit=…&expand=extra_fields`
 /// and `GET /workorders/{id}` (lookup, status), `POST /workorders/{id}/comments` (notes),
-/// `PUT /workorders/{id}/attachments/{filename}` with the JPEG as body (image), `GET /workorders?limit=1` (check).
+/// `PUT /workorders/{id}/attachments/{filename}` with the JPEG as body (image), `GET /workorders?limit=1` (check),
+/// `GET /workorders/{id}/comments` and the attachments' `url` (read-back of a closed work order).
 /// Auth `Authorization: Bearer <key>`; `x-organization-id` when `organization_id` is set (multi-organization tokens).
 ///
 /// Fields: `title`, `description` (our long text), `priority` (NONE/LOW/MEDIUM/HIGH; default map
@@ -286,6 +287,40 @@ public struct MaintainXConnector: CMMSConnector {
     }
 
     public var attachmentLimitBytes: Int { settings.attachmentLimitBytes ?? 4_000_000 }
+
+    /// `GET /workorders/{id}` (the closure code: its status and categories — MaintainX has no
+    /// separate code —, and `attachments[]` with `fileName`, `mimeType`, `url` "valid for 60 minutes",
+    /// `createdAt`), `GET /workorders/{id}/comments?limit=50` (the technician's comments, one page;
+    /// our own notes left out) and the newest image attachment downloaded from its `url`.
+    public func readBack(cmmsId: String, reference: String) async -> CMMSReadbackResult {
+        do {
+            guard case .success(let r) = try await send(.GET, "/workorders/\(cmmsId)") else { return .failed("MaintainX rate limit reached") }
+            guard r.status == 200, let wo = r.json?["workOrder"] else { return .failed("GET /workorders/\(cmmsId) answered HTTP \(r.status): \(Self.describe(r))") }
+            var out = CMMSReadback()
+            let categories = wo["categories"]?.arrayValue?.compactMap(\.stringValue) ?? []
+            out.closureCode = wo["status"]?.stringValue.map { $0 + (categories.isEmpty ? "" : " (" + categories.joined(separator: ", ") + ")") }
+            guard case .success(let c) = try await send(.GET, "/workorders/\(cmmsId)/comments?limit=\(ReadbackLimits.maxNotes)") else { return .failed("MaintainX rate limit reached") }
+            guard c.status == 200, let comments = c.json?["comments"]?.arrayValue else {
+                return .failed("GET /workorders/\(cmmsId)/comments answered HTTP \(c.status): \(Self.describe(c))")
+            }
+            for item in comments {
+                guard let text = item["content"]?.stringValue, !CMMSReadback.isOwnNote(text) else { continue }
+                out.notes.append(ReadbackNote(text: text, author: item["authorId"]?.stringOrNumber.map { "user \($0)" },
+                                              at: item["createdAt"]?.stringValue.flatMap(Timestamps.parseISO)))
+            }
+            if let next = c.json?["nextCursor"]?.stringValue, !next.isEmpty { out.refused.append("comments after the first \(ReadbackLimits.maxNotes) were not read") }
+            let files = (wo["attachments"]?.arrayValue ?? []).compactMap { a -> ReadbackSupport.Listed? in
+                guard let name = a["fileName"]?.stringValue, let url = a["url"]?.stringValue else { return nil }
+                return ReadbackSupport.Listed(name: name, contentType: a["mimeType"]?.stringValue, url: url, createdAt: a["createdAt"]?.stringValue.flatMap(Timestamps.parseISO))
+            }
+            let (photo, refused) = ReadbackSupport.choosePhoto(files, reference: reference)
+            out.refused += refused
+            if let photo { await ReadbackSupport.fetchPhoto(photo, base: base, auth: headers, http: http, into: &out) }
+            return .read(out.bounded())
+        } catch {
+            return .failed("MaintainX did not answer: \(HTTPTransport.describe(error))")
+        }
+    }
 
     public func checkConnection() async -> [ConnectionCheck] {
         do {

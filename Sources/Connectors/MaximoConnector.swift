@@ -15,6 +15,8 @@ import NIOHTTP1
 ///   `patchtype: MERGE` and a `worklog` row (notes).
 /// - `POST /maximo/api/os/mxapiwodetail/{id}/doclinks` with the JPEG as body and headers
 ///   `slug: <filename>`, `x-document-meta: FILE/<doc type>`, `Content-Type: image/jpeg` (attachment).
+/// - `GET /maximo/api/os/mxapiwodetail/{id}?lean=1&oslc.select=status,problemcode,failurecode,worklog{*}` and
+///   `GET …/{id}/doclinks` with each document's `href` (read-back of a closed work order).
 /// - `GET /maximo/api/whoami` (check-connection).
 ///
 /// Fields: `siteid` (+ `orgid` when configured), `description` (Maximo's WORKORDER.DESCRIPTION,
@@ -223,6 +225,42 @@ public struct MaximoConnector: CMMSConnector {
         let h = headers + [("Content-Type", "application/json"), ("x-method-override", "PATCH"), ("patchtype", "MERGE")]
         guard let r = try? await http.send(.POST, collection + "/\(cmmsId)?lean=1", headers: h, body: body) else { return false }
         return (200..<300).contains(r.status)
+    }
+
+    /// `GET {collection}/{id}?lean=1&oslc.select=status,problemcode,failurecode,worklog{*}` (the closure
+    /// code: the status with the problem code and failure class; the technician's WORKLOG rows, ours
+    /// left out) and `GET {collection}/{id}/doclinks?lean=1` (each member's `describedBy.fileName`,
+    /// `format.label` and `href`, the document itself), the newest image downloaded from its `href`.
+    public func readBack(cmmsId: String, reference: String) async -> CMMSReadbackResult {
+        do {
+            let select = "status,problemcode,failurecode,worklog%7B*%7D"
+            let r = try await http.send(.GET, collection + "/\(cmmsId)?lean=1&oslc.select=" + select, headers: headers)
+            guard r.status == 200, let wo = r.json else { return .failed("reading work order \(cmmsId) answered HTTP \(r.status): \(Self.describe(r))") }
+            var out = CMMSReadback()
+            let parts = [wo["status"]?.stringValue, wo["problemcode"]?.stringValue.map { "problem " + $0 }, wo["failurecode"]?.stringValue.map { "failure class " + $0 }]
+            out.closureCode = parts.compactMap { $0 }.joined(separator: ", ")
+            for row in wo["worklog"]?.arrayValue ?? [] {
+                guard let text = row["description_longdescription"]?.stringValue ?? row["description"]?.stringValue, !CMMSReadback.isOwnNote(text) else { continue }
+                out.notes.append(ReadbackNote(text: text, author: row["createby"]?.stringValue, at: row["createdate"]?.stringValue.flatMap(Timestamps.parseISO)))
+            }
+            let d = try await http.send(.GET, collection + "/\(cmmsId)/doclinks?lean=1", headers: headers)
+            if d.status == 200 {
+                let files = (d.json?["member"]?.arrayValue ?? []).compactMap { m -> ReadbackSupport.Listed? in
+                    guard let href = m["href"]?.stringValue else { return nil }
+                    let info = m["describedBy"]
+                    return ReadbackSupport.Listed(name: info?["fileName"]?.stringValue ?? href, contentType: info?["format"]?["label"]?.stringValue, url: href,
+                                                  createdAt: (info?["changedate"]?.stringValue ?? info?["createdate"]?.stringValue).flatMap(Timestamps.parseISO))
+                }
+                let (photo, refused) = ReadbackSupport.choosePhoto(files, reference: reference)
+                out.refused += refused
+                if let photo { await ReadbackSupport.fetchPhoto(photo, base: base, auth: authHeaders, http: http, into: &out) }
+            } else {
+                out.refused.append("doclinks answered HTTP \(d.status): \(CMMSReadback.cut(Self.describe(d), 150))")
+            }
+            return .read(out.bounded())
+        } catch {
+            return .failed("Maximo did not answer: \(HTTPTransport.describe(error))")
+        }
     }
 
     public func attach(cmmsId: String, filename: String, jpeg: Data) async -> Bool {

@@ -27,6 +27,15 @@ public enum OData {
         return String(format: "PT%02dH%02dM%02dS", c.hour ?? 0, c.minute ?? 0, c.second ?? 0)
     }
 
+    /// `/Date(<ms>)/` or `/Date(<ms>+0000)/` (V2 JSON) as a date; nil for anything else or a
+    /// value outside ±10 000 years.
+    public static func parseDate(_ s: String) -> Date? {
+        guard s.hasPrefix("/Date("), s.hasSuffix(")/") else { return nil }
+        let digits = s.dropFirst(6).prefix { $0.isNumber || $0 == "-" }
+        guard digits.count <= 16, let ms = Int64(digits) else { return nil }
+        return Date(timeIntervalSince1970: Double(ms) / 1000)
+    }
+
     /// An OData string literal for `$filter` / keys: single quotes doubled.
     public static func literal(_ s: String) -> String { "'" + s.replacingOccurrences(of: "'", with: "''") + "'" }
 

@@ -16,7 +16,8 @@ import NIOHTTP1
 ///   notification still counts as delivered and SAP's reason is added to its long text.
 /// Every URL carries `sap-language` (`language`, EN) and `sap-client` when set.
 /// - `API_CV_ATTACHMENT_SRV` (`/sap/opu/odata/sap/API_CV_ATTACHMENT_SRV`): `POST /AttachmentContentSet`,
-///   binary body, headers `Slug`, `BusinessObjectTypeName`, `LinkedSAPObjectKey`.
+///   binary body, headers `Slug`, `BusinessObjectTypeName`, `LinkedSAPObjectKey`; `GET /GetAllOriginals`
+///   and each original's `media_src` (read-back of a closed notification, with its long text).
 ///
 /// Notification fields sent (all checked against the EDMX in `Tests/Fixtures/specs/cmms` by the tests):
 /// `NotificationText` (40: our title), `MaintNotifLongTextForEdit` (our long text, cut to the EDMX
@@ -391,6 +392,72 @@ public struct SAPPMConnector: CMMSConnector {
         guard let p = try? await modify(.PATCH, service: notificationService, path: "/MaintenanceNotification(\(OData.query(OData.literal(cmmsId))))",
                                         headers: [("Content-Type", "application/json"), ("If-Match", etag)], body: body) else { return false }
         return (200..<300).contains(p.status)
+    }
+
+    /// `GET MaintenanceNotification('…')?$select=…` (the closure code: the coding
+    /// `MaintNotificationCodeGroup`/`MaintNotificationCode` after the system status; the technician's
+    /// entries of `MaintNotificationLongText`, read-only in the EDMX) and `API_CV_ATTACHMENT_SRV`'s
+    /// `GetAllOriginals` for the notification's key (each original's `FileName`, `MimeType`,
+    /// `CreationDateTime` and `__metadata.media_src`, `AttachmentContentSet(…)/$value`, the file itself).
+    public func readBack(cmmsId: String, reference: String) async -> CMMSReadbackResult {
+        do {
+            let r = try await read(cmmsId, select: "MaintenanceNotification,ConcatenatedActiveSystStsName,MaintNotificationCodeGroup,MaintNotificationCode,MaintNotificationLongText")
+            guard r.status == 200, let d = r.json?["d"] else { return .failed("reading notification \(cmmsId) answered HTTP \(r.status): \(Self.describe(r))") }
+            var out = CMMSReadback()
+            let coding = [d["MaintNotificationCodeGroup"]?.stringValue, d["MaintNotificationCode"]?.stringValue].compactMap { $0 }.filter { !$0.isEmpty }
+            let status = d["ConcatenatedActiveSystStsName"]?.stringValue ?? ""
+            out.closureCode = ([status] + (coding.isEmpty ? [] : ["coding " + coding.joined(separator: "/")])).filter { !$0.isEmpty }.joined(separator: ", ")
+            out.notes = Self.longTextEntries(d["MaintNotificationLongText"]?.stringValue ?? "", reference: reference)
+            let query = "LinkedSAPObjectKey=\(OData.query(OData.literal(attachmentKey(cmmsId))))&BusinessObjectTypeName=\(OData.query(OData.literal(attachmentObjectType)))"
+            let a = try await http.send(.GET, url(attachmentService + "/GetAllOriginals?" + query), headers: baseHeaders)
+            if a.status == 200 {
+                let files = (a.json?["d"]?["results"]?.arrayValue ?? a.json?["d"]?.arrayValue ?? []).compactMap { o -> ReadbackSupport.Listed? in
+                    guard let name = o["FileName"]?.stringValue, let src = o["__metadata"]?["media_src"]?.stringValue else { return nil }
+                    return ReadbackSupport.Listed(name: name, contentType: o["MimeType"]?.stringValue, url: src,
+                                                  createdAt: o["CreationDateTime"]?.stringValue.flatMap(OData.parseDate))
+                }
+                let (photo, refused) = ReadbackSupport.choosePhoto(files, reference: reference)
+                out.refused += refused
+                if let photo { await ReadbackSupport.fetchPhoto(photo, base: base, auth: HTTPTransport.authHeaders(settings.auth), http: http, into: &out) }
+            } else {
+                out.refused.append("GetAllOriginals answered HTTP \(a.status): \(CMMSReadback.cut(Self.describe(a), 150))")
+            }
+            return .read(out.bounded())
+        } catch {
+            return .failed("SAP did not answer: \(HTTPTransport.describe(error))")
+        }
+    }
+
+    /// The technician's entries of a notification's long text. SAP starts each entry added to it
+    /// with a header line (`29.11.2026 17:02:11 UTC ( TECH01 )`); entries that carry our reference
+    /// (the text we created the notification with) or are Millwright's notes are left out. Text
+    /// before any header is one entry.
+    public static func longTextEntries(_ text: String, reference: String) -> [ReadbackNote] {
+        var entries: [(header: String?, lines: [String])] = [(nil, [])]
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init) {
+            if isLongTextHeader(line) { entries.append((line, [])) } else { entries[entries.count - 1].lines.append(line) }
+        }
+        return entries.compactMap { e in
+            let body = e.lines.joined(separator: "\n").trimmingCharacters(in: .whitespacesAndNewlines)
+            guard !body.isEmpty, !LookupProof.descriptionNames(body, reference: reference), !CMMSReadback.isOwnNote(body) else { return nil }
+            let author = e.header.flatMap { h in h.range(of: "(").map { String(h[$0.upperBound...].prefix { $0 != ")" }).trimmingCharacters(in: .whitespaces) } }
+            return ReadbackNote(text: body, author: author)
+        }
+    }
+
+    /// `DD.MM.YYYY HH:MM:SS …`: the header SAP writes above each long-text entry.
+    static func isLongTextHeader(_ line: String) -> Bool {
+        let u = Array(line.utf8)
+        guard u.count >= 19 else { return false }
+        let digits: Set<Int> = [0, 1, 3, 4, 6, 7, 8, 9, 11, 12, 14, 15, 17, 18]
+        for i in 0..<19 {
+            let c = u[i]
+            if digits.contains(i) { if !(c >= 48 && c <= 57) { return false } }
+            else if [2, 5].contains(i) { if c != 46 { return false } }
+            else if i == 10 { if c != 32 { return false } }
+            else if c != 58 { return false }
+        }
+        return true
     }
 
     /// The key the attachment service expects for a notification: QMNUM, 12 digits.

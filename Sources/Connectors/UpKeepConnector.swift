@@ -8,7 +8,8 @@ import NIOHTTP1
 /// `Session-Token` on every call and fetched again once when a call answers 401 (expired session);
 /// `POST /api/v2/work-orders/` (create: `title`, `description`, `priority` 0–3, `category`, `asset`,
 /// `location`); `GET /api/v2/work-orders/{id}` (status); `GET /api/v2/work-orders/?limit=100&offset=…`
-/// (lookup, paged); `PATCH /api/v2/work-orders/{id}` as `multipart/form-data` with the `image` file (image).
+/// (lookup, paged); `PATCH /api/v2/work-orders/{id}` as `multipart/form-data` with the `image` file (image);
+/// read-back of a closed work order from `GET /api/v2/work-orders/{id}` (`category`, `files`, `image`).
 /// Notes are not sent (addNote answers false). `assignedToUser` / `team` come from `users`; the
 /// cmms entry's `title:` replaces the title and `fields:` adds work-order fields (`category`,
 /// `dueDate`, …; all strings, UpKeep's only numeric field, priority, is Millwright's).
@@ -186,6 +187,33 @@ public struct UpKeepConnector: CMMSConnector {
     }
 
     public func addNote(cmmsId: String, text: String) async -> Bool { false }
+
+    /// `GET /api/v2/work-orders/{id}`: the closure code is the work order's `category` (UpKeep's
+    /// v2 documentation names no closure-code field; plants file the outcome as a category), the
+    /// photo the newest image in `files` (`{name, url, mimeType, createdAt}`), else `image` (a link).
+    /// The v2 documentation has no comment or note list, so no notes are read.
+    public func readBack(cmmsId: String, reference: String) async -> CMMSReadbackResult {
+        do {
+            let r = try await send(.GET, "/work-orders/\(cmmsId)")
+            guard r.status == 200, let wo = r.json?["result"] else { return .failed("GET /work-orders/\(cmmsId) answered HTTP \(r.status): \(Self.describe(r))") }
+            var out = CMMSReadback(closureCode: wo["category"]?.stringValue)
+            var files = (wo["files"]?.arrayValue ?? []).compactMap { f -> ReadbackSupport.Listed? in
+                guard let url = f["url"]?.stringValue else { return nil }
+                let name = f["name"]?.stringValue ?? url.split(separator: "/").last.map(String.init) ?? "file"
+                return ReadbackSupport.Listed(name: name, contentType: f["mimeType"]?.stringValue, url: url, createdAt: f["createdAt"]?.stringValue.flatMap(Timestamps.parseISO))
+            }
+            if files.isEmpty, let image = wo["image"]?.stringValue, !image.isEmpty {
+                let name = (image.split(separator: "/").last.map(String.init) ?? "image").removingPercentEncoding ?? "image"
+                files = [ReadbackSupport.Listed(name: name, contentType: nil, url: image, createdAt: nil)]
+            }
+            let (photo, refused) = ReadbackSupport.choosePhoto(files, reference: reference)
+            out.refused += refused
+            if let photo { await ReadbackSupport.fetchPhoto(photo, base: base, auth: [("Session-Token", session.get() ?? "")], http: http, into: &out) }
+            return .read(out.bounded())
+        } catch {
+            return .failed("UpKeep did not answer: \(HTTPTransport.describe(error))")
+        }
+    }
 
     public func attach(cmmsId: String, filename: String, jpeg: Data) async -> Bool {
         let form = Multipart.file(field: "image", filename: filename, contentType: "image/jpeg", data: jpeg)

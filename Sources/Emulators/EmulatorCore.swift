@@ -49,10 +49,15 @@ public struct EmulatedWorkOrder: Codable, Sendable {
     public var body: JSONValue
     /// The user or group the system assigned the work order to, in its own terms.
     public var assignee: String? = nil
+    /// The technician's closure code, set when the work order was completed (`/_emulator/…/complete`);
+    /// each emulator answers it where its system keeps one.
+    public var closureCode: String? = nil
+    /// When it was completed, cancelled or closed.
+    public var completedAt: Date? = nil
 
     enum CodingKeys: String, CodingKey {
         case id, reference, title, asset, priority, status, notes, attachments, body, assignee
-        case createdAt = "created_at"
+        case createdAt = "created_at", closureCode = "closure_code", completedAt = "completed_at"
     }
 }
 
@@ -65,8 +70,8 @@ public actor EmulatorState {
     private var nextId = 1000
     /// Work orders a router asked for before serving (`preload`), added on first access.
     private let pending = PendingPreload()
-    /// Uploaded files by work order id and file name, byte for byte.
-    private var files: [String: [String: Data]] = [:]
+    /// Uploaded files by work order id and file name, byte for byte, with the type and time they came with.
+    private var files: [String: [String: StoredFile]] = [:]
     public private(set) var requests = 0
     public private(set) var injectedFailures = 0
 
@@ -147,15 +152,28 @@ public actor EmulatorState {
     }
 
     /// Stores an uploaded file on a work order; the same name again replaces it. False when there is no such work order.
-    public func attach(id: String, name: String, data: Data) -> Bool {
+    public func attach(id: String, name: String, data: Data, contentType: String? = nil) -> Bool {
         drain()
         guard let i = stored.firstIndex(where: { $0.id == id }) else { return false }
         if !stored[i].attachments.contains(name) { stored[i].attachments.append(name) }
-        files[id, default: [:]][name] = data
+        files[id, default: [:]][name] = StoredFile(data: data, contentType: contentType ?? StoredFile.type(of: name), at: Date())
         return true
     }
 
-    public func file(id: String, name: String) -> Data? { files[id]?[name] }
+    public func file(id: String, name: String) -> Data? { files[id]?[name]?.data }
+    public func storedFile(id: String, name: String) -> StoredFile? { files[id]?[name] }
+
+    /// A technician finishing the job: the status (`completed`, `cancelled`, `false_positive`), a
+    /// closure code, notes and a photo, each optional. False when there is no such work order.
+    public func complete(id: String, status: String, code: String?, notes: [String], photo: (name: String, type: String?, data: Data)?) -> Bool {
+        guard update(id: id, { w in
+            w.status = status; w.completedAt = Date()
+            if let code { w.closureCode = code }
+            w.notes += notes
+        }) != nil else { return false }
+        if let photo { _ = attach(id: id, name: photo.name, data: photo.data, contentType: photo.type) }
+        return true
+    }
 
     /// The upload limit: the emulated system's own, unless the options replace it.
     public func uploadLimit(default limit: Int) -> Int { options.uploadLimitBytes ?? limit }
@@ -167,6 +185,22 @@ public actor EmulatorState {
         let age = Date().timeIntervalSince(wo.createdAt)
         if age >= 2 * step { w.status = "completed" } else if age >= step { w.status = "in_progress" }
         return w
+    }
+}
+
+/// A file uploaded to (or left on) a work order.
+public struct StoredFile: Sendable {
+    public var data: Data
+    public var contentType: String
+    public var at: Date
+
+    /// The type a file name implies, for files that came without one.
+    static func type(of name: String) -> String {
+        let lower = name.lowercased()
+        if lower.hasSuffix(".jpg") || lower.hasSuffix(".jpeg") { return "image/jpeg" }
+        if lower.hasSuffix(".png") { return "image/png" }
+        if lower.hasSuffix(".pdf") { return "application/pdf" }
+        return "application/octet-stream"
     }
 }
 
@@ -308,6 +342,30 @@ public enum EmulatorHTTP {
                 return json(status: .notFound, ["detail": "no such file on that work order (only uploads are kept byte for byte)"])
             }
             return Response(status: .ok, headers: [.contentType: "application/octet-stream"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+        }
+        // A technician completing the work order, for tests and demos: {"status": "completed" (default) |
+        // "cancelled" | "false_positive", "code", "notes": [...], "photo": {"name", "content_type", "data_base64"}}.
+        router.post("/_emulator/work-orders/:id/complete") { request, context in
+            guard let body = (try? JSONValue.parse(try await EmulatorHTTP.body(request, limit: 24 << 20)))?.objectValue else {
+                return json(status: .badRequest, ["detail": "body must be a JSON object"])
+            }
+            let status = body["status"]?.stringValue ?? "completed"
+            guard ["completed", "cancelled", "false_positive"].contains(status) else {
+                return json(status: .badRequest, ["detail": "status must be completed, cancelled or false_positive"])
+            }
+            var photo: (name: String, type: String?, data: Data)?
+            if let p = body["photo"] {
+                guard let name = p["name"]?.stringValue, !name.isEmpty, let data = p["data_base64"]?.stringValue.flatMap({ Data(base64Encoded: $0) }) else {
+                    return json(status: .badRequest, ["detail": "photo needs name and data_base64"])
+                }
+                photo = (name, p["content_type"]?.stringValue, data)
+            }
+            let notes = (body["notes"]?.arrayValue ?? []).compactMap(\.stringValue)
+            guard let id = context.parameters.get("id"),
+                  await state.complete(id: id, status: status, code: body["code"]?.stringValue, notes: notes, photo: photo) else {
+                return json(status: .notFound, ["detail": "no such work order"])
+            }
+            return json(status: .ok, ["status": status])
         }
         router.get("/_emulator/stats") { _, _ in
             json(status: .ok, ["requests": await state.requests, "injected_failures": await state.injectedFailures, "work_orders": await state.all().count])

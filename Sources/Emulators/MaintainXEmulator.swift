@@ -12,7 +12,8 @@ import NIOCore
 /// organization: "Millwright Reference", "Defect Class"), `GET /v1/workorders` (`sort`, `limit` ≤ 200,
 /// `createdAt[gte]`, `statuses`, `assignees`, `expand=extra_fields|assignees`, `cursor`), `GET /v1/workorders/{id}`,
 /// `PATCH /v1/workorders/{id}/status` (a technician's change), `POST /v1/workorders/{id}/comments`,
-/// `PUT /v1/workorders/{id}/attachments/{filename}`, and for planning `GET /v1/parts` (`limit`, `cursor`, `sort`,
+/// `PUT /v1/workorders/{id}/attachments/{filename}`, `GET /v1/workorders/{id}/comments`, the attachments' `url`
+/// (`/files/workorders/{id}/{name}`, no key), and for planning `GET /v1/parts` (`limit`, `cursor`, `sort`,
 /// `expand=extra_fields`) and `GET /v1/users` (`email`, `limit`, `cursor`) over the storeroom and people in a
 /// `Seed` (`Seed.demo` under `millwright emulate`). Lists page with an opaque `nextCursor` and `nextPageUrl`.
 /// Bearer auth; `x-organization-id` must be an integer when sent. Rate limit: a fixed window
@@ -232,7 +233,7 @@ public enum MaintainXEmulator {
             }
         }
 
-        @Sendable func view(_ w: EmulatedWorkOrder, extra: Bool) async -> JSONValue {
+        @Sendable func view(_ w: EmulatedWorkOrder, extra: Bool, host: String? = nil) async -> JSONValue {
             var v = await store.get(w.id)
             if v.isEmpty { v = w.body.objectValue ?? [:] }  // a preloaded record
             if !extra { v.removeValue(forKey: "extraFields") }
@@ -243,7 +244,21 @@ public enum MaintainXEmulator {
             v["status"] = .string(raw.flatMap { common($0) == w.status ? $0 : nil } ?? native(w.status))
             v["createdAt"] = .string(Timestamps.format(w.createdAt))
             v["updatedAt"] = .string(Timestamps.format(w.createdAt))
-            v["attachments"] = .array(w.attachments.map { .object(["fileName": .string($0), "mimeType": .string("image/jpeg")]) })
+            // The OpenAPI's attachment: id, fileName, mimeType, a `url` "valid for 60 minutes" (here a
+            // link on the emulator outside /v1, as MaintainX's links are to its file storage), createdAt.
+            var files: [JSONValue] = []
+            for (i, name) in w.attachments.enumerated() {
+                let f = await state.storedFile(id: w.id, name: name)
+                let path = "/files/workorders/\(w.id)/" + (name.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-._"))) ?? name)
+                files.append(.object(["id": .number(Double(i + 1)), "fileName": .string(name), "mimeType": .string(f?.contentType ?? "image/jpeg"),
+                                      "url": .string(host.map { "http://\($0)" + path } ?? path), "createdAt": .string(Timestamps.format(f?.at ?? w.createdAt))]))
+            }
+            v["attachments"] = .array(files)
+            if let code = w.closureCode {
+                // MaintainX has no closure code: a technician files the work under a category.
+                v["categories"] = .array((v["categories"]?.arrayValue ?? []) + [.string(code)])
+            }
+            if let done = w.completedAt, w.status != "open", w.status != "in_progress" { v["completedAt"] = .string(Timestamps.format(done)) }
             return .object(v)
         }
 
@@ -395,9 +410,24 @@ public enum MaintainXEmulator {
             }
         }
 
-        api.get("workorders/:id") { _, context in
+        api.get("workorders/:id") { request, context in
             guard let id = context.parameters.get("id"), let w = await state.find(id: id) else { return errors(.notFound, [(nil, "Work order not found")]) }
-            return EmulatorHTTP.json(status: .ok, ["workOrder": await view(w, extra: true)])
+            return EmulatorHTTP.json(status: .ok, ["workOrder": await view(w, extra: true, host: request.head.authority)])
+        }
+
+        // GET /workorders/{id}/comments: {comments: [{id, authorId, content, createdAt}], nextCursor, nextPageUrl}.
+        api.get("workorders/:id/comments") { request, context in
+            let q = request.uri.queryParameters
+            guard let limit = pageLimit(q.get("limit")) else { return EmulatorHTTP.json(status: .badRequest, ["error": "\"limit\" must be between 1 and 200"]) }
+            guard let id = context.parameters.get("id"), let w = await state.find(id: id) else { return EmulatorHTTP.json(status: .notFound, ["error": "Not Found."]) }
+            let all: [JSONValue] = w.notes.enumerated().map { i, text in
+                .object(["id": .number(Double(i + 1)), "authorId": .number(1), "content": .string(text), "createdAt": .string(Timestamps.format(w.completedAt ?? w.createdAt))])
+            }
+            guard let (slice, next) = page(all, cursor: q.get("cursor"), limit: limit, seed: seed) else {
+                return EmulatorHTTP.json(status: .badRequest, ["error": "\"cursor\" is not a valid pagination reference"])
+            }
+            return EmulatorHTTP.json(status: .ok, ["comments": JSONValue.array(Array(slice)), "nextCursor": next.map { .string($0) } ?? .null,
+                                                   "nextPageUrl": nextPageURL(request, next)])
         }
 
         api.patch("workorders/:id/status") { request, context in
@@ -424,10 +454,18 @@ public enum MaintainXEmulator {
             guard !data.isEmpty else { return errors(.badRequest, [(nil, "Attachment is empty")]) }
             let raw = context.parameters.get("filename") ?? ""
             let name = raw.removingPercentEncoding ?? raw
-            guard let id = context.parameters.get("id"), await state.attach(id: id, name: name, data: data) else {
+            guard let id = context.parameters.get("id"), await state.attach(id: id, name: name, data: data, contentType: ct == "application/octet-stream" ? nil : ct) else {
                 return errors(.notFound, [(nil, "Work order not found")])
             }
             return EmulatorHTTP.json(status: .ok, ["fileName": name])
+        }
+        // The attachments' `url`: the file's bytes with its type, no bearer key (a signed storage link in MaintainX).
+        router.get("files/workorders/:id/:name") { _, context in
+            guard let id = context.parameters.get("id"), let raw = context.parameters.get("name"),
+                  let f = await state.storedFile(id: id, name: raw.removingPercentEncoding ?? raw) else {
+                return Response(status: .notFound, headers: [.contentType: "text/plain"], body: .init(byteBuffer: ByteBuffer(string: "Not Found")))
+            }
+            return Response(status: .ok, headers: [.contentType: f.contentType], body: .init(byteBuffer: ByteBuffer(bytes: f.data)))
         }
         return router
     }

@@ -153,9 +153,24 @@ public enum MaximoEmulator {
             v["status"] = .string(await store.status(w.id).flatMap { common($0) == w.status || !statuses.contains($0) ? $0 : nil } ?? maximoStatus(common: w.status))
             v["href"] = .string("/maximo/api/os/\(os)/\(w.id)")
             if !w.attachments.isEmpty { v["doclinks"] = .object(["member": .array(w.attachments.map { .object(["describedBy": .object(["fileName": .string($0)])]) })]) }
+            // WORKLOG rows: ours (CLIENTNOTE, sent by PATCH) and the technician's, left at completion.
+            if !w.notes.isEmpty {
+                v["worklog"] = .array(w.notes.map { text in .object([
+                    "description": .string(String(text.prefix(100))), "description_longdescription": .string(text),
+                    "logtype": .string(text.hasPrefix("Millwright") ? "CLIENTNOTE" : "WORK"), "createby": .string("MAXADMIN"),
+                    "createdate": .string(Timestamps.format(w.completedAt ?? w.createdAt)),
+                ]) })
+            }
+            // The technician's closure: a problem code (WORKORDER.PROBLEMCODE) from the failure hierarchy.
+            if let code = w.closureCode { v["problemcode"] = .string(code) }
+            if let done = w.completedAt, w.status != "open", w.status != "in_progress" { v["actfinish"] = .string(Timestamps.format(done)) }
             guard let select, !select.contains("*") else { return .object(v) }
             var out: [String: JSONValue] = ["href": v["href"]!]
-            for s in select where v[s] != nil { out[s] = v[s] }
+            // A child object is selected as `worklog{*}` or `worklog{description,…}`: all of its attributes here.
+            for s in select {
+                let key = String(s.split(separator: "{").first ?? Substring(s))
+                if v[key] != nil { out[key] = v[key] }
+            }
             return .object(out)
         }
 
@@ -304,6 +319,32 @@ public enum MaximoEmulator {
             return Response(status: .noContent)
         }
 
+        // The DOCLINKS child collection, as Maximo lists it: each member's `href` is the document, and
+        // `describedBy` its metadata (file name, `format.label` the MIME type, `changedate`).
+        api.get("os/:os/:id/doclinks") { request, context in
+            let os = context.parameters.get("os")?.lowercased() ?? ""
+            guard supported(os), let id = context.parameters.get("id"), let wo = await state.find(id: id) else {
+                return error(.notFound, "BMXAA8727E", "BMXAA8727E - The OSLC resource \(context.parameters.get("id") ?? "") was not found.")
+            }
+            var members: [JSONValue] = []
+            for (i, name) in wo.attachments.enumerated() {
+                let f = await state.storedFile(id: id, name: name)
+                members.append(.object(["href": .string("/maximo/api/os/\(os)/\(id)/doclinks/\(i + 1)"),
+                                        "describedBy": .object(["fileName": .string(name), "docinfoid": .number(Double(i + 1)),
+                                                                "format": .object(["label": .string(f?.contentType ?? "image/jpeg")]),
+                                                                "changedate": .string(Timestamps.format(f?.at ?? wo.createdAt))])]))
+            }
+            return EmulatorHTTP.json(status: .ok, ["member": JSONValue.array(members), "href": .string("/maximo/api/os/\(os)/\(id)/doclinks")])
+        }
+        api.get("os/:os/:id/doclinks/:n") { _, context in
+            let os = context.parameters.get("os")?.lowercased() ?? ""
+            guard supported(os), let id = context.parameters.get("id"), let wo = await state.find(id: id), let n = context.parameters.get("n").flatMap({ Int($0) }),
+                  n >= 1, n <= wo.attachments.count, let f = await state.storedFile(id: id, name: wo.attachments[n - 1]) else {
+                return error(.notFound, "BMXAA8727E", "BMXAA8727E - The document was not found.")
+            }
+            return Response(status: .ok, headers: [.contentType: f.contentType], body: .init(byteBuffer: ByteBuffer(bytes: f.data)))
+        }
+
         api.post("os/:os/:id/doclinks") { request, context in
             let os = context.parameters.get("os")?.lowercased() ?? ""
             guard supported(os), let id = context.parameters.get("id"), await state.find(id: id) != nil else {
@@ -315,7 +356,7 @@ public enum MaximoEmulator {
             }
             let data = try await EmulatorHTTP.body(request)
             guard !data.isEmpty else { return error(.badRequest, "BMXAA4195E", "BMXAA4195E - The document is empty.") }
-            _ = await state.attach(id: id, name: slug, data: data)
+            _ = await state.attach(id: id, name: slug, data: data, contentType: request.headers[.contentType])
             return Response(status: .created, headers: [.location: "/maximo/api/os/\(os)/\(id)/doclinks/\(id)\(slug.count)"])
         }
         return router

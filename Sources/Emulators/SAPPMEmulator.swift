@@ -15,7 +15,8 @@ import NIOCore
 ///   `$filter=<Property> eq '…'` and `$select`, `PATCH`/`MERGE` with `If-Match` (long text is appended),
 ///   function imports `SetMaintNotifToInProcess` and `CompleteMaintNotification` (a technician's status change).
 /// - `API_MAINTENANCEORDER`: `POST MaintenanceOrder` validated against the v2 EDMX; linking a notification puts it in process.
-/// - `API_CV_ATTACHMENT_SRV`: `POST AttachmentContentSet` (binary body; `Slug`, `BusinessObjectTypeName`
+/// - `API_CV_ATTACHMENT_SRV`: `GET GetAllOriginals` and `AttachmentContentSet(…)/$value` (a notification's files);
+///   `POST AttachmentContentSet` (binary body; `Slug`, `BusinessObjectTypeName`
 ///   PMQMEL/BUS2038, `LinkedSAPObjectKey` = 12-digit notification number, all required).
 /// Basic auth (any user unless `--credentials` lists `user:password`).
 /// Helpers: `POST /_emulator/sap/expire-csrf` (invalidate all tokens, as a session timeout does),
@@ -248,6 +249,7 @@ public enum SAPPMEmulator {
                 let model = service == "API_MAINTNOTIFICATION" ? models.notification : service == "API_MAINTENANCEORDER" ? models.order : models.attachment
                 return Response(status: .ok, headers: [.contentType: "application/xml"], body: .init(byteBuffer: ByteBuffer(string: minimalMetadata(model))))
             }
+            if service == "API_CV_ATTACHMENT_SRV" { return await originals(rest, request) }
             guard service == "API_MAINTNOTIFICATION" else { return odataError(.notFound, code: "/IWBEP/CM_MGW_RT/005", "Resource '\(rest)' not found in the emulated \(service)") }
             let type = models.notification.type(ofSet: "MaintenanceNotification")!
             var select: [String]?
@@ -361,10 +363,17 @@ public enum SAPPMEmulator {
             v["MaintenanceNotification"] = .string(w.id)
             v["NotifProcessingPhase"] = .string(st.phase)
             v["ConcatenatedActiveSystStsName"] = .string(st.system)
-            v["MaintNotificationLongText"] = .string((n?.longText ?? []).joined(separator: "\n"))
+            v["MaintNotificationLongText"] = .string(Self.longText(n?.longText ?? [], technician: w.notes.filter { !(n?.longText ?? []).contains($0) },
+                                                                   at: w.completedAt ?? n?.changedAt ?? w.createdAt))
             v["MaintNotifLongTextForEdit"] = .string("")
             if let g = n?.codeGroup { v["MaintNotificationCodeGroup"] = .string(g) }
             if let c = n?.code { v["MaintNotificationCode"] = .string(c) }
+            if n?.code == nil, let closure = w.closureCode {
+                // The technician's coding at completion, given as GROUP/CODE (or a code alone).
+                let parts = closure.split(separator: "/", maxSplits: 1).map(String.init)
+                if parts.count == 2 { v["MaintNotificationCodeGroup"] = .string(parts[0]); v["MaintNotificationCode"] = .string(parts[1]) }
+                else { v["MaintNotificationCode"] = .string(closure) }
+            }
             if let o = n?.order { v["MaintenanceOrder"] = .string(o) }
             let ms = Int64((n?.changedAt ?? w.createdAt).timeIntervalSince1970 * 1000)
             v["CreationDate"] = .string("/Date(\(Int64(w.createdAt.timeIntervalSince1970 / 86400) * 86_400_000))/")
@@ -375,6 +384,57 @@ public enum SAPPMEmulator {
                                        "type": .string("\(models.notification.namespace.isEmpty ? "cds_api_maintnotification" : models.notification.namespace).MaintenanceNotificationType"),
                                        "etag": .string(etag)])
             return v
+        }
+
+        /// The long text as SAP shows it: the text the notification was created with, then each entry
+        /// added later under SAP's header line (`DD.MM.YYYY HH:MM:SS UTC ( USER )`): the API user's
+        /// notes, then the technician's.
+        static func longText(_ api: [String], technician: [String], at: Date) -> String {
+            let f = DateFormatter()
+            f.locale = Locale(identifier: "en_US_POSIX"); f.timeZone = TimeZone(identifier: "UTC"); f.dateFormat = "dd.MM.yyyy HH:mm:ss"
+            let stamp = f.string(from: at) + " UTC"
+            var parts: [String] = []
+            for (i, t) in api.enumerated() { parts.append(i == 0 ? t : "\(stamp) ( RFC_MWRIGHT )\n\(t)") }
+            for t in technician { parts.append("\(stamp) ( TECH01 )\n\(t)") }
+            return parts.joined(separator: "\n")
+        }
+
+        /// `GetAllOriginals?LinkedSAPObjectKey='…'&BusinessObjectTypeName='…'` (the function import in
+        /// `API_CV_ATTACHMENT_SRV`): the notification's files with `__metadata.media_src`, and
+        /// `AttachmentContentSet(…)/$value`, one file's bytes (`m:HasStream` in the EDMX).
+        func originals(_ rest: String, _ request: Request) async -> Response {
+            func param(_ text: String, _ name: String) -> String? {
+                guard let r = text.range(of: name + "='") else { return nil }
+                return String(text[r.upperBound...].prefix { $0 != "'" })
+            }
+            if rest == "GetAllOriginals" {
+                let q = request.uri.queryParameters
+                guard let rawKey = q.get("LinkedSAPObjectKey"), let key = param("k=" + rawKey, "k"), let type = q.get("BusinessObjectTypeName").flatMap({ param("t=" + $0, "t") }) else {
+                    return odataError(.badRequest, code: "CV_ATTACHMENT_SRV/010", "Parameters LinkedSAPObjectKey and BusinessObjectTypeName are required as quoted literals")
+                }
+                guard let wo = await state.find(id: String(Int(key) ?? -1)) else { return EmulatorHTTP.json(status: .ok, ["d": ["results": JSONValue.array([])]]) }
+                var results: [JSONValue] = []
+                for (i, name) in wo.attachments.enumerated() {
+                    let f = await state.storedFile(id: wo.id, name: name)
+                    let keyText = "DocumentInfoRecordDocType='',DocumentInfoRecordDocNumber='',DocumentInfoRecordDocVersion='',DocumentInfoRecordDocPart='',"
+                        + "LogicalDocument='\(i + 1)',ArchiveDocumentID='\(i + 1)',LinkedSAPObjectKey='\(key)',BusinessObjectTypeName='\(type)'"
+                    let ms = Int64((f?.at ?? wo.createdAt).timeIntervalSince1970 * 1000)
+                    results.append(.object([
+                        "__metadata": .object(["media_src": .string("\(prefix)API_CV_ATTACHMENT_SRV/AttachmentContentSet(\(keyText))/$value"),
+                                               "type": .string("API_CV_ATTACHMENT_SRV.AttachmentContent")]),
+                        "FileName": .string(name), "MimeType": .string(f?.contentType ?? "application/octet-stream"), "FileSize": .string(String(f?.data.count ?? 0)),
+                        "LinkedSAPObjectKey": .string(key), "BusinessObjectTypeName": .string(type), "ArchiveDocumentID": .string(String(i + 1)),
+                        "CreationDateTime": .string("/Date(\(ms)+0000)/"),
+                    ]))
+                }
+                return EmulatorHTTP.json(status: .ok, ["d": ["results": JSONValue.array(results)]])
+            }
+            if rest.hasPrefix("AttachmentContentSet("), rest.hasSuffix(")/$value"), let n = param(rest, "ArchiveDocumentID").flatMap({ Int($0) }),
+               let key = param(rest, "LinkedSAPObjectKey"), let wo = await state.find(id: String(Int(key) ?? -1)), n >= 1, n <= wo.attachments.count,
+               let f = await state.storedFile(id: wo.id, name: wo.attachments[n - 1]) {
+                return Response(status: .ok, headers: [.contentType: f.contentType], body: .init(byteBuffer: ByteBuffer(bytes: f.data)))
+            }
+            return odataError(.notFound, code: "/IWBEP/CM_MGW_RT/020", "Resource not found for segment '\(rest.prefix(200))'")
         }
 
         func parseBody(_ request: Request) async throws -> [String: JSONValue]? {
@@ -512,7 +572,7 @@ public enum SAPPMEmulator {
             let data = try await EmulatorHTTP.body(request)
             guard !data.isEmpty else { return odataError(.badRequest, code: "CV_ATTACHMENT_SRV/006", "The file is empty") }
             let name = slug!.removingPercentEncoding ?? slug!
-            _ = await state.attach(id: wo.id, name: name, data: data)
+            _ = await state.attach(id: wo.id, name: name, data: data, contentType: mime)
             let doc = await sap.docNumber()
             return EmulatorHTTP.json(status: .created, ["d": [
                 "DocumentInfoRecordDocType": objectType == "PMQMEL" ? "DRW" : "", "DocumentInfoRecordDocNumber": objectType == "PMQMEL" ? doc : "",

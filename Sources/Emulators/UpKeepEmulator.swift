@@ -10,7 +10,8 @@ import NIOCore
 /// call (401 when missing, unknown or expired), `POST /api/v2/work-orders/` (title required, priority
 /// 0–3, unknown fields rejected → 400 `{"success": false, "message"}`), `GET /api/v2/work-orders/`
 /// and `/{id}`, `PATCH /api/v2/work-orders/{id}` (JSON: status open/onHold/inProgress/complete, as a
-/// technician would; multipart: the `image` file). Helper `POST /_emulator/upkeep/expire-sessions`.
+/// technician would; multipart: the `image` file), the files' links (`/files/{id}/{name}`, no session).
+/// Helper `POST /_emulator/upkeep/expire-sessions`.
 /// No public machine-readable spec exists (SOURCES.md): fields follow UpKeep's v2 documentation.
 public enum UpKeepEmulator {
     static let fields: Set<String> = ["title", "description", "priority", "category", "asset", "location", "dueDate", "assignedToUser", "team"]
@@ -55,13 +56,35 @@ public enum UpKeepEmulator {
         }
 
         @Sendable func authorized(_ r: Request) async -> Bool { await sessions.valid(r.headers[HTTPField.Name("Session-Token")!]) }
-        @Sendable func view(_ w: EmulatedWorkOrder) -> JSONValue {
+        /// A work order as UpKeep answers it. `image` is the newest image's link and `files` every file's
+        /// (`{name, url, mimeType, createdAt}`): links on the emulator (`/files/{id}/{name}`, no session, as
+        /// UpKeep's are to its file storage). A completed work order has `dateCompleted`, and the
+        /// technician's closure code as its `category` (UpKeep has no closure-code field).
+        @Sendable func view(_ w: EmulatedWorkOrder, host: String?) async -> JSONValue {
             var v = w.body.objectValue ?? [:]
             v["id"] = .string(w.id)
-            v["status"] = .string(["in_progress": "inProgress", "completed": "complete", "cancelled": "complete"][w.status] ?? "open")
-            v["image"] = w.attachments.last.map { .string("https://upkeep.example/files/\($0)") } ?? .null
+            v["status"] = .string(["in_progress": "inProgress", "completed": "complete", "cancelled": "complete", "false_positive": "complete"][w.status] ?? "open")
+            func link(_ name: String) -> String {
+                let path = "/files/\(w.id)/" + (name.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-._"))) ?? name)
+                return host.map { "http://\($0)" + path } ?? path
+            }
+            var files: [JSONValue] = []
+            for name in w.attachments {
+                let f = await state.storedFile(id: w.id, name: name)
+                files.append(.object(["name": .string(name), "url": .string(link(name)), "mimeType": .string(f?.contentType ?? "image/jpeg"),
+                                      "createdAt": .string(Timestamps.format(f?.at ?? w.createdAt))]))
+            }
+            v["image"] = w.attachments.last.map { .string(link($0)) } ?? .null
+            v["files"] = .array(files)
+            if let code = w.closureCode { v["category"] = .string(code) }
+            if let done = w.completedAt, v["status"]?.stringValue == "complete" { v["dateCompleted"] = .string(Timestamps.format(done)) }
             v["createdAt"] = .string(Timestamps.format(w.createdAt))
             return .object(v)
+        }
+        router.get("/files/:id/:name") { _, context in
+            guard let id = context.parameters.get("id"), let raw = context.parameters.get("name"),
+                  let f = await state.storedFile(id: id, name: raw.removingPercentEncoding ?? raw) else { return fail(.notFound, "File not found") }
+            return Response(status: .ok, headers: [.contentType: f.contentType], body: .init(byteBuffer: ByteBuffer(bytes: f.data)))
         }
 
         // Master data by id (`GET /api/v2/assets/{id}`, `/locations/{id}`, `/users/{id}`): `{"success": true,
@@ -104,7 +127,7 @@ public enum UpKeepEmulator {
                                          status: "open", createdAt: Date(), notes: [], attachments: [], body: .object(b),
                                          assignee: b["assignedToUser"]?.stringValue ?? b["team"]?.stringValue)
             }
-            return EmulatorHTTP.json(status: .ok, ["success": JSONValue.bool(true), "result": view(wo)])
+            return EmulatorHTTP.json(status: .ok, ["success": JSONValue.bool(true), "result": await view(wo, host: request.head.authority)])
         }
         router.get("/api/v2/work-orders") { request, _ in
             guard await authorized(request) else { return fail(.unauthorized, "Session token is invalid or expired") }
@@ -121,13 +144,14 @@ public enum UpKeepEmulator {
                 all = all.filter { $0.createdAt > d }
             }
             all.sort { $0.createdAt == $1.createdAt ? (Int($0.id) ?? 0) > (Int($1.id) ?? 0) : $0.createdAt > $1.createdAt }
-            let page = Paging.slice(all, offset: offset, limit: limit).page.map(view)
+            var page: [JSONValue] = []
+            for w in Paging.slice(all, offset: offset, limit: limit).page { page.append(await view(w, host: request.head.authority)) }
             return EmulatorHTTP.json(status: .ok, ["success": JSONValue.bool(true), "results": .array(page)])
         }
         router.get("/api/v2/work-orders/:id") { request, context in
             guard await authorized(request) else { return fail(.unauthorized, "Session token is invalid or expired") }
             guard let id = context.parameters.get("id"), let w = await state.find(id: id) else { return fail(.notFound, "Work order not found") }
-            return EmulatorHTTP.json(status: .ok, ["success": JSONValue.bool(true), "result": view(w)])
+            return EmulatorHTTP.json(status: .ok, ["success": JSONValue.bool(true), "result": await view(w, host: request.head.authority)])
         }
         router.patch("/api/v2/work-orders/:id") { request, context in
             guard await authorized(request) else { return fail(.unauthorized, "Session token is invalid or expired") }
@@ -138,12 +162,12 @@ public enum UpKeepEmulator {
                 guard let image = MultipartForm.parse(data, contentType: ct)?.first(where: { $0.name == "image" }), let name = image.filename, !image.data.isEmpty else {
                     return fail(.badRequest, "multipart body needs an image file field")
                 }
-                _ = await state.attach(id: id, name: name, data: image.data)
+                _ = await state.attach(id: id, name: name, data: image.data, contentType: image.contentType)
             } else {
                 guard let s = (try? JSONValue.parse(data))?["status"]?.stringValue, statuses.contains(s) else { return fail(.badRequest, "status must be one of open, onHold, inProgress, complete") }
                 _ = await state.update(id: id) { $0.status = common(s) }
             }
-            return EmulatorHTTP.json(status: .ok, ["success": JSONValue.bool(true), "result": view(await state.find(id: id)!)])
+            return EmulatorHTTP.json(status: .ok, ["success": JSONValue.bool(true), "result": await view(await state.find(id: id)!, host: request.head.authority)])
         }
         return router
     }

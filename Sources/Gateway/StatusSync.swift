@@ -1,4 +1,5 @@
 import Connectors
+import Evidence
 import Foundation
 import Logging
 import MillwrightCore
@@ -6,8 +7,10 @@ import ServiceLifecycle
 import Store
 
 /// Reads work-order status back from each CMMS, closes incidents whose work is done, notes
-/// repeat detections on the work order and attaches evidence a first upload missed. One
-/// loop per CMMS, each on that system's `status_poll`, until graceful shutdown.
+/// repeat detections on the work order and attaches evidence a first upload missed; once a
+/// work order is completed, cancelled or closed as a false positive, reads its closure code,
+/// the technician's notes and the completion photo back once (`readBack`). One loop per CMMS,
+/// each on that system's `status_poll`, until graceful shutdown.
 public struct StatusSync: Service {
     let gateway: Gateway
 
@@ -73,11 +76,94 @@ public struct StatusSync: Service {
                 log.warning("status read failed", metadata: ["error": "\(error)"])
             }
         }
+        await readBack(connector)
         // Not `stats()`: that reads every latency, and this runs on every poll.
         if let byPhase = try? await store.workOrdersByPhase() {
             for phase in DeliveryState.Phase.allCases {
                 gateway.metrics.outbox(phase: phase.rawValue, count: byPhase[phase.rawValue] ?? 0)
             }
+        }
+    }
+}
+
+extension StatusSync {
+    /// Work orders read back per poll, at most: a backlog drains over several polls.
+    static let readbacksPerPoll = 20
+
+    /// Reads back the closure of work orders that closed since the last poll (and retries the
+    /// reads that failed). The photo is checked (`CompletionPhoto`) and kept in the evidence
+    /// store; a photo refused is said in the record, and the code and notes are kept anyway.
+    public func readBack(_ connector: any CMMSConnector) async {
+        let due: [Store.ReadbackDue]
+        do { due = try await store.pendingReadbacks(cmms: connector.name, limit: Self.readbacksPerPoll, now: Date()) } catch {
+            logger.error("read-back query failed", metadata: ["error": "\(error)"]); return
+        }
+        for item in due where !Task.isCancelled {
+            var log = logger
+            log[metadataKey: "work_order"] = "\(item.workOrderId)"
+            do {
+                switch await connector.readBack(cmmsId: item.cmmsId, reference: item.reference) {
+                case .failed(let why):
+                    log.warning("closure read-back failed", metadata: ["error": "\(why)"])
+                    try await store.recordReadbackFailure(workOrderId: item.workOrderId, error: why, now: Date())
+                case .unsupported(let why):
+                    try await store.recordReadback(workOrderId: item.workOrderId, Store.ReadbackRecord(outcome: .unsupported, refused: [why]), now: Date())
+                case .read(let r):
+                    var record = Store.ReadbackRecord(outcome: .read, closureCode: r.closureCode, notes: r.notes, refused: r.refused)
+                    if let photo = r.photo {
+                        if let images = gateway.evidence?.images {
+                            do {
+                                let jpeg = try CompletionPhoto.accept(photo)
+                                record.photoSHA256 = try images.put(jpeg)
+                                record.photoName = photo.filename
+                            } catch {
+                                record.refused.append(CMMSReadback.cut("\(photo.filename): \(error)", ReadbackLimits.refusalBytes))
+                            }
+                        } else {
+                            record.refused.append("\(photo.filename): not kept, this gateway has no evidence storage")
+                        }
+                    }
+                    try await store.recordReadback(workOrderId: item.workOrderId, record, now: Date())
+                    // An incident page open on the board re-fetches and shows the closure.
+                    gateway.events.note("incident", ["id": .string(item.incidentId), "camera": .string(item.camera), "state": .string("closed"),
+                                                     "detail": .string("closure read back from the CMMS")])
+                    log.info("closure read back", metadata: ["photo": "\(record.photoSHA256 != nil)", "notes": "\(record.notes.count)", "refused": "\(record.refused.count)"])
+                }
+            } catch {
+                log.warning("could not record a read-back", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+}
+
+/// The checks a completion photo passes before it is kept beside the evidence: JPEG or PNG by
+/// its bytes (whatever the CMMS called it), within `ReadbackLimits.photoBytes` and `maxPixels`,
+/// decodable to the end. A JPEG is kept as it came; a PNG is kept as a JPEG, so the evidence
+/// route and its thumbnails serve it as they serve evidence.
+public enum CompletionPhoto {
+    /// A phone's photo is 12 megapixels by default; this bounds the decode (4 bytes a pixel) of a
+    /// small file that declares a huge image.
+    public static let maxPixels = 25_000_000
+
+    public enum Refusal: Error, CustomStringConvertible {
+        case tooLarge(Int)
+        case notAnImage(String)
+        public var description: String {
+            switch self {
+            case .tooLarge(let n): "\(n) bytes, more than \(ReadbackLimits.photoBytes); not kept"
+            case .notAnImage(let why): "not a JPEG or PNG photo (\(why)); not kept"
+            }
+        }
+    }
+
+    public static func accept(_ photo: ReadbackPhoto) throws(Refusal) -> Data {
+        guard photo.data.count <= ReadbackLimits.photoBytes else { throw .tooLarge(photo.data.count) }
+        do {
+            let info = try FrameCheck.inspect(photo.data, maxPixels: maxPixels)
+            let raster = try ImageDecoder.decode(photo.data, maxPixels: maxPixels)
+            return info.format == .jpeg ? photo.data : try JPEG.encode(raster, quality: 90)
+        } catch {
+            throw .notAnImage("\(error)")
         }
     }
 }

@@ -38,6 +38,31 @@ public struct TrainingSample: Sendable, Equatable {
     }
 }
 
+/// A completion photo read back from the CMMS: the repaired asset, exported as a negative
+/// sample (nothing to find) of the defect its incident was about.
+public struct CompletionSample: Sendable, Equatable {
+    public var incidentId: String
+    public var workOrderId: String
+    public var camera: String
+    public var asset: String
+    public var defectClass: String
+    /// The photo in the evidence store (always JPEG there).
+    public var photoSHA256: String
+    public var readAt: Date
+    public init(incidentId: String, workOrderId: String, camera: String, asset: String, defectClass: String, photoSHA256: String, readAt: Date) {
+        self.incidentId = incidentId; self.workOrderId = workOrderId; self.camera = camera; self.asset = asset
+        self.defectClass = defectClass; self.photoSHA256 = photoSHA256; self.readAt = readAt
+    }
+
+    /// Its name in the archive: the incident id made safe for a path, and the photo's hash.
+    public var imageName: String {
+        let safe = String(incidentId.unicodeScalars.prefix(64).map { c -> Character in
+            (c.isASCII && (CharacterSet.alphanumerics.contains(c) || c == "-" || c == "_")) ? Character(c) : "_"
+        })
+        return "completion-\(safe)-\(photoSHA256.prefix(12)).jpg"
+    }
+}
+
 public enum TrainingLabels {
     /// Confirmed detections are labelled with their class and box; false positives are negative
     /// samples: the image is listed with no annotation (COCO) or an empty label file (YOLO).
@@ -46,8 +71,9 @@ public enum TrainingLabels {
         Set(samples.filter { $0.verdict == .confirmed }.map(\.defectClass)).sorted()
     }
 
-    /// `files`: each sample with its path in the archive.
-    public static func coco(_ files: [(sample: TrainingSample, path: String)]) -> Data {
+    /// `files`: each sample with its path in the archive; `completions`: completion photos with
+    /// theirs, listed as images with no annotation (negatives of the repaired asset).
+    public static func coco(_ files: [(sample: TrainingSample, path: String)], completions: [(photo: CompletionSample, path: String)] = []) -> Data {
         let names = classes(files.map(\.sample))
         let ids = Dictionary(uniqueKeysWithValues: names.enumerated().map { ($1, $0 + 1) })
         var images: [JSONValue] = [], annotations: [JSONValue] = []
@@ -62,6 +88,10 @@ public enum TrainingLabels {
                 "id": .number(Double(annotations.count + 1)), "image_id": .number(Double(i + 1)), "category_id": .number(Double(cat)),
                 "bbox": .array([.number(b.x), .number(b.y), .number(b.width), .number(b.height)]), "area": .number(b.area), "iscrowd": .number(0),
             ]))
+        }
+        for (c, path) in completions {
+            images.append(.object(["id": .number(Double(images.count + 1)), "file_name": .string(path),
+                                   "millwright_incident": .string(c.incidentId), "millwright_verdict": .string("completion_photo")]))
         }
         let doc: JSONValue = .object([
             "images": .array(images), "annotations": .array(annotations),

@@ -619,7 +619,7 @@ paths:
   /v1/exports/training:
     get:
       summary: A zip of judged detections' frames with COCO or YOLO labels and a manifest (role operator)
-      description: "Detections of incidents with a verdict since `since` (default 30 days ago) whose frame is stored; false positives are negative samples (no annotation, or an empty YOLO label file). At most `limit` items and 2 GiB; manifest.json says what was left out."
+      description: "Detections of incidents with a verdict since `since` (default 30 days ago) whose frame is stored; false positives are negative samples (no annotation, or an empty YOLO label file), and so are completion photos read back from the CMMS since `since` (the repaired asset; not with verdict=confirmed). At most `limit` items and 2 GiB; manifest.json says what was left out."
       parameters:
         - { name: format, in: query, schema: { type: string, enum: [coco, yolo], default: coco } }
         - { name: since, in: query, schema: { type: string, format: date-time } }

@@ -302,6 +302,27 @@ enum Schema {
             CREATE INDEX incidents_first_seen ON incidents(shadow, first_seen);
             """)
         }
+        m.registerMigration("v15-cmms-readbacks") { db in
+            // What the CMMS says was done once a work order closed (closure code, the technician's
+            // notes, the completion photo in the evidence store by its hash), read back once.
+            try db.execute(sql: """
+            CREATE TABLE cmms_readbacks (
+                work_order_id TEXT PRIMARY KEY,
+                incident_id TEXT NOT NULL,
+                outcome TEXT NOT NULL,
+                attempts INTEGER NOT NULL DEFAULT 0,
+                read_at REAL,
+                closure_code TEXT,
+                notes TEXT,
+                photo_sha256 TEXT,
+                photo_name TEXT,
+                refused TEXT,
+                last_error TEXT
+            );
+            CREATE INDEX cmms_readbacks_incident ON cmms_readbacks(incident_id);
+            CREATE INDEX cmms_readbacks_photo ON cmms_readbacks(read_at) WHERE photo_sha256 IS NOT NULL;
+            """)
+        }
         return m
     }
 }

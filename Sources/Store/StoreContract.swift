@@ -124,6 +124,7 @@ public protocol ClusterStore: Sendable {
 
 /// Everything the running gateway needs from its store.
 public typealias GatewayStore = IngestStore & OutboxStore & NotificationStore & EvidenceRecordStore & FloorStore & PlanningStore & QueryStore & AuditStore
-    & ClusterStore & UserStore & AnalyticsStore & ShadowStore
+    & ClusterStore & UserStore & AnalyticsStore & ShadowStore & ReadbackStore
 
-extension Store: IngestStore, OutboxStore, NotificationStore, EvidenceRecordStore, FloorStore, PlanningStore, QueryStore, AuditStore, ClusterStore, AnalyticsStore {}
+extension Store: IngestStore, OutboxStore, NotificationStore, EvidenceRecordStore, FloorStore, PlanningStore, QueryStore, AuditStore, ClusterStore, AnalyticsStore,
+    ReadbackStore {}

@@ -17,7 +17,7 @@ enum PostgresSchema {
         let statements: [String]
     }
 
-    static let migrations: [Migration] = [v1, v2, v3, v4, v5]
+    static let migrations: [Migration] = [v1, v2, v3, v4, v5, v6]
 
     /// Every node's migrator takes this session-level lock first, so nodes starting together
     /// migrate once: the second waits, then finds the versions recorded.
@@ -319,6 +319,26 @@ enum PostgresSchema {
         """,
         "CREATE UNIQUE INDEX manual_findings_once ON manual_findings(found_at, asset, defect_class, found_by)",
         "CREATE INDEX incidents_first_seen ON incidents(shadow, first_seen)",
+    ])
+
+    static let v6 = Migration(version: 6, name: "closure read back from the CMMS (SQLite v15)", statements: [
+        """
+        CREATE TABLE cmms_readbacks (
+            work_order_id text PRIMARY KEY,
+            incident_id text NOT NULL,
+            outcome text NOT NULL,
+            attempts bigint NOT NULL DEFAULT 0,
+            read_at double precision,
+            closure_code text,
+            notes text,
+            photo_sha256 text,
+            photo_name text,
+            refused text,
+            last_error text
+        )
+        """,
+        "CREATE INDEX cmms_readbacks_incident ON cmms_readbacks(incident_id)",
+        "CREATE INDEX cmms_readbacks_photo ON cmms_readbacks(read_at) WHERE photo_sha256 IS NOT NULL",
     ])
 
     /// Brings the connection's schema (`search_path`) up to the newest version, creating the

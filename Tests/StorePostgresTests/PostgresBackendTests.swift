@@ -261,19 +261,19 @@ import Testing
                 .map { row -> [Int] in [row["version"], row["n"]] }
         }
         // Every version once: the second node waited on the lock, then found them recorded.
-        #expect(versions == (1...5).map { [$0, 1] })
+        #expect(versions == (1...6).map { [$0, 1] })
         // The tables are there, in the configured schema, for both.
         let tables = try await second.read { s in
             try s.value(as: Int.self, "SELECT count(*) FROM information_schema.tables WHERE table_schema = ?", [settings.schema]) ?? 0
         }
-        #expect(tables == 19)  // 18 tables (users, login_failures, user_sessions, cmms_notes since v3/v4, manual_findings since v5) and schema_migrations
+        #expect(tables == 20)  // 19 tables (users, login_failures, user_sessions, cmms_notes since v3/v4, manual_findings since v5, cmms_readbacks since v6) and schema_migrations
         #expect(second.location == "127.0.0.1:\(server.port)/\(server.database) (\(settings.schema))")
         await first.close()
         await second.close()
         // A third start finds everything applied and changes nothing.
         let third = try await PostgresBackend.connect(settings, auditSeal: AuditSeal(key: nil), logger: testLogger)
         let count = try await third.read { s in try s.value(as: Int.self, "SELECT count(*) FROM schema_migrations") }
-        #expect(count == 5)
+        #expect(count == 6)
         await third.close()
     }
 

@@ -5,7 +5,8 @@ import Store
 
 /// One incident (`/incidents/{id}`): the annotated image at full size, every detection's box
 /// over time, the audit trail's timeline, the work order as Millwright sent it and each
-/// delivery attempt, and the verdict buttons. Like the board, the HTML the script fetches
+/// delivery attempt, and the verdict buttons; once the CMMS closed the work, what it says was
+/// done — closure code, the technician's notes — and the completion photo beside the evidence. Like the board, the HTML the script fetches
 /// with the user's key (`GET /ui/incidents/{id}`).
 struct IncidentPage {
     var incident: IncidentView
@@ -13,6 +14,8 @@ struct IncidentPage {
     /// The newest detections with their boxes, oldest first.
     var strip: [DetectionView]
     var role: APIRole
+    /// What was read back from the CMMS once the work order closed.
+    var readback: Store.ReadbackRecord? = nil
 
     static let stripLimit = 24
 
@@ -25,7 +28,7 @@ struct IncidentPage {
         for d in (incident.detections ?? []).suffix(stripLimit) {
             if let full = try await store.detection(id: d.id) { strip.append(full) }
         }
-        return IncidentPage(incident: incident, workOrder: workOrder, strip: strip, role: role)
+        return IncidentPage(incident: incident, workOrder: workOrder, strip: strip, role: role, readback: try await store.readback(incidentId: id))
     }
 
     func render() -> String {
@@ -36,17 +39,61 @@ struct IncidentPage {
         out += "<p>Asset \(e(i.asset)) · camera \(e(i.cameraId)) · \(i.detectionCount) detections from \(e(Timestamps.format(i.firstSeen))) to \(e(Timestamps.format(i.lastSeen)))</p>"
         out += verdict()
         out += "</section>"
-        out += "<section><h2>Evidence</h2>"
-        if let sha = i.evidenceSha256 {
-            out += "<img class=\"evidence\" alt=\"annotated evidence for incident \(e(i.id))\" data-src=\"/v1/evidence/\(e(sha))\">"
-        } else {
-            out += "<p class=\"muted\">\(e(i.evidenceNote ?? "no evidence image"))</p>"
-        }
-        out += "</section>"
+        out += evidenceSection()
+        out += closureSection()
         out += stripSection()
         out += timelineSection()
         out += workOrderSection()
         return out
+    }
+
+    func evidence() -> String {
+        if let sha = incident.evidenceSha256 {
+            return "<img class=\"evidence\" alt=\"annotated evidence for incident \(e(incident.id))\" data-src=\"/v1/evidence/\(e(sha))\">"
+        }
+        return "<p class=\"muted\">\(e(incident.evidenceNote ?? "no evidence image"))</p>"
+    }
+
+    /// The evidence alone, or before (evidence) and after (the completion photo from the CMMS)
+    /// side by side; the photo is in the evidence store, served by the same role-checked route.
+    func evidenceSection() -> String {
+        guard let photo = readback?.photoSHA256 else { return "<section><h2>Evidence</h2>" + evidence() + "</section>" }
+        var out = "<section><h2>Before and after</h2><div class=\"cards before-after\">"
+        out += "<figure>" + evidence() + "<figcaption>Before: the annotated evidence</figcaption></figure>"
+        out += "<figure><img class=\"evidence completion\" alt=\"completion photo from the CMMS for incident \(e(incident.id))\" data-src=\"/v1/evidence/\(e(photo))\">"
+        out += "<figcaption>After: the completion photo\(readback?.photoName.map { " " + e($0) } ?? "") from the CMMS</figcaption></figure>"
+        return out + "</div></section>"
+    }
+
+    /// Closure code, the technician's notes and what was refused, as read back from the CMMS.
+    func closureSection() -> String {
+        guard let r = readback else { return "" }
+        var out = "<section class=\"closure\"><h2>Closed in the CMMS</h2>"
+        switch r.outcome {
+        case .unsupported:
+            return out + "<p class=\"muted\">\(e(r.refused.first ?? "this CMMS's connector reads nothing back"))</p></section>"
+        case .failed:
+            return out + "<p class=\"err\">The closure could not be read back: \(e(r.refused.first ?? "no answer"))</p></section>"
+        case .read:
+            break
+        }
+        out += "<dl><dt>Closure code</dt><dd>\(r.closureCode.map { "<b>" + e($0) + "</b>" } ?? "<span class=\"muted\">none given</span>")</dd>"
+        if let at = r.readAt { out += "<dt>Read back</dt><dd>\(e(Timestamps.format(at)))</dd>" }
+        out += "</dl><h3>Technician's notes</h3>"
+        if r.notes.isEmpty {
+            out += "<p class=\"muted\">None.</p>"
+        } else {
+            out += "<ul class=\"notes\">"
+            for n in r.notes {
+                let who = [n.author, n.at.map(Timestamps.format)].compactMap { $0 }.joined(separator: ", ")
+                out += "<li><pre>\(e(n.text))</pre>\(who.isEmpty ? "" : "<span class=\"muted\">\(e(who))</span>")</li>"
+            }
+            out += "</ul>"
+        }
+        if !r.refused.isEmpty {
+            out += "<h3>Not taken</h3><ul>" + r.refused.map { "<li>\(e($0))</li>" }.joined() + "</ul>"
+        }
+        return out + "</section>"
     }
 
     func verdict() -> String {
