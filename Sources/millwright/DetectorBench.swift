@@ -34,6 +34,19 @@ enum ConveyorView {
     }
 }
 
+extension ConveyorView {
+    /// Writes `count` frames of the view as `good-N.jpg`, and the same frames with a dark crack
+    /// across the belt as `crack-N.jpg` (JPEG quality 90), for an RTSP test server to stream.
+    static func export(to dir: String, width: Int, height: Int, count: Int = 4) throws {
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let crack = SyntheticDefect.crack(BoundingBox(x: Double(width) * 0.3, y: Double(height) * 0.55, width: Double(width) * 0.2, height: Double(height) * 0.045))
+        for i in 0..<count {
+            try JPEG.encode(frame(width: width, height: height, index: i), quality: 90).write(to: URL(fileURLWithPath: "\(dir)/good-\(i).jpg"))
+            try JPEG.encode(frame(width: width, height: height, index: i, defects: [crack]), quality: 90).write(to: URL(fileURLWithPath: "\(dir)/crack-\(i).jpg"))
+        }
+    }
+}
+
 /// `millwright bench --detector reference`: 200 generated 1080p frames of the conveyor view with
 /// known defects; the detector learns from the first 20 (clean) and is scored on the other 180,
 /// every other one of which has a crack or a patch of corrosion at a seeded place.
