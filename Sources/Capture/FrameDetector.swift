@@ -40,9 +40,7 @@ public struct DetectorStatus: Sendable, Equatable {
 /// a waiting one (counted as dropped), so the detector always looks at the newest frame and
 /// holds at most one frame beside the one it is analysing.
 final class FrameDetector: @unchecked Sendable {
-    /// The frames are analysed about this wide: 1080p decodes at a DCT scale of 1/4 (480×270),
-    /// where a crack a few frame pixels wide is still a working pixel or two.
-    static let workingWidth = 480
+
     /// Findings reported per frame, the most confident first: a frame that differs everywhere
     /// (a lens covered, the camera knocked) is one story, not hundreds of detections.
     static let maxFindingsPerFrame = 16
@@ -96,7 +94,7 @@ final class FrameDetector: @unchecked Sendable {
 
     func analyse(_ frame: FrameRing.Frame) -> DetectorReport? {
         let luma: LumaPlane
-        do { luma = try JPEG.decodeLuma(frame.jpeg, coveringWidth: Self.workingWidth) } catch {
+        do { luma = try JPEG.decodeLuma(frame.jpeg, coveringWidth: ReferenceDetector.workingWidth) } catch {
             lock.withLock { status.unreadable += 1 }
             logger.warning("detector cannot decode a frame", metadata: ["camera": "\(camera)", "error": "\(error)"])
             return nil

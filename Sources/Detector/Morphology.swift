@@ -60,6 +60,34 @@ enum Morphology {
     }
 }
 
+extension Morphology {
+    /// Each value replaced by the largest in its 3×3 neighbourhood (clipped at the border).
+    static func max3x3(_ values: [Float], width w: Int, height h: Int) -> [Float] {
+        var rows = values, out = values
+        values.withUnsafeBufferPointer { v in
+            rows.withUnsafeMutableBufferPointer { r in
+                for y in 0..<h {
+                    for x in 0..<w {
+                        let i = y * w + x
+                        r[i] = max(v[i], x > 0 ? v[i - 1] : v[i], x < w - 1 ? v[i + 1] : v[i])
+                    }
+                }
+            }
+        }
+        rows.withUnsafeBufferPointer { r in
+            out.withUnsafeMutableBufferPointer { o in
+                for y in 0..<h {
+                    for x in 0..<w {
+                        let i = y * w + x
+                        o[i] = max(r[i], y > 0 ? r[i - w] : r[i], y < h - 1 ? r[i + w] : r[i])
+                    }
+                }
+            }
+        }
+        return out
+    }
+}
+
 /// 8-connected components of a flag grid.
 enum Components {
     struct Component {

@@ -36,7 +36,9 @@ public struct GreyImage: Sendable, Equatable {
 /// boxes, areas and masks are in the original frame's pixels. Illumination is normalised by
 /// scaling each frame so that its mean brightness outside the masks is `normalMean`: a light
 /// that dims or brightens the whole view changes no pixel's standing, a change confined to a
-/// small region does.
+/// small region does. Each pixel is given the largest variance in its 3×3 neighbourhood: an
+/// edge that shifts by a fraction of a pixel between frames (vibration, JPEG ringing) then
+/// does not count as a change on the pixels beside it, which learning may never have seen move.
 ///
 /// What it is not: a classifier. It says "this differs from the reference here", nothing about
 /// what the difference is; the class it reports is the one configured.
@@ -81,6 +83,12 @@ public struct ReferenceDetector: Sendable {
         /// The largest |z| in the region.
         public var peakZ: Double
     }
+
+    /// The shell decodes frames at the smallest DCT scale at least this wide: 1080p at 1/4
+    /// (480×270), where a crack a few frame pixels wide is still a working pixel or two; 640×360
+    /// at 1/2. Downscaling averages away sensor grain and JPEG ringing, which a full-size
+    /// comparison would have to learn pixel by pixel.
+    public static let workingWidth = 320
 
     /// Mean brightness every frame is scaled to before it is compared.
     static let normalMean: Float = 128
@@ -169,7 +177,8 @@ public struct ReferenceDetector: Sendable {
             return
         }
         let floor2 = parameters.sigmaFloor * parameters.sigmaFloor
-        inverseSigma = m2.map { 1 / max($0 / (n - 1), floor2).squareRoot() }
+        let variance = Morphology.max3x3(m2.map { max($0 / (n - 1), floor2) }, width: grey.width, height: grey.height)
+        inverseSigma = variance.map { 1 / $0.squareRoot() }
         m2 = []
         phase = .ready
     }
@@ -197,6 +206,8 @@ public struct ReferenceDetector: Sendable {
             }
         }
         Morphology.removeIsolated(&flags, width: w, height: h)
+        // Most frames are like the reference: nothing left to clean or label.
+        guard flags.contains(1) else { return [] }
         Morphology.close(&flags, width: w, height: h)
         for i in 0..<n where masked[i] != 0 { flags[i] = 0 }
         let sx = Double(frameWidth) / Double(w), sy = Double(frameHeight) / Double(h)

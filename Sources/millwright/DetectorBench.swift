@@ -88,7 +88,7 @@ struct DetectorBench {
             let truth = defect(i, rng: &rng)
             let jpeg = try JPEG.encode(ConveyorView.frame(width: width, height: height, index: i, defects: truth.map { [$0] } ?? []), quality: 90)
             let t0 = DispatchTime.now().uptimeNanoseconds
-            let luma = try JPEG.decodeLuma(jpeg, coveringWidth: 480)
+            let luma = try JPEG.decodeLuma(jpeg, coveringWidth: ReferenceDetector.workingWidth)
             guard let grey = GreyImage(width: luma.width, height: luma.height, pixels: luma.pixels) else { continue }
             let findings = detector.analyse(grey, frameWidth: luma.frameWidth, frameHeight: luma.frameHeight)
             r.analysedSeconds += Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
