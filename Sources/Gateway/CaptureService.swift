@@ -1,6 +1,7 @@
 import Capture
 import Foundation
 import Logging
+import Metrics
 import MillwrightCore
 import ServiceLifecycle
 
@@ -15,6 +16,19 @@ public struct CaptureService: Service {
     public func run() async throws {
         await cancelWhenGracefulShutdown { [gateway] in
             await hub.run { report in await Self.ingest(report, gateway: gateway) }
+        }
+    }
+
+    /// The detectors' counts as gauges, recorded when `/metrics` is read (the counts live in
+    /// the detectors): frames analysed, dropped while busy, undecodable, and 1 once learnt.
+    public static func publishMetrics(_ hub: CaptureHub) {
+        for s in hub.statuses {
+            guard let d = hub.detectorStatus(s.camera) else { continue }
+            let camera = [("camera", s.camera)]
+            Gauge(label: "millwright_detector_frames_analysed", dimensions: camera).record(d.analysed)
+            Gauge(label: "millwright_detector_frames_dropped", dimensions: camera).record(d.dropped)
+            Gauge(label: "millwright_detector_frames_unreadable", dimensions: camera).record(d.unreadable)
+            Gauge(label: "millwright_detector_ready", dimensions: camera).record(d.isReady ? 1 : 0)
         }
     }
 
@@ -42,7 +56,9 @@ public struct CaptureService: Service {
     /// (stored once: evidence frames are content-addressed).
     static func submission(_ report: DetectorReport) -> Data {
         let millis = Int64((report.frame.at.timeIntervalSince1970 * 1000).rounded())
-        let frame = JSONValue.string(report.frame.jpeg.base64EncodedString())
+        // A frame the evidence store would refuse inline goes without: the work order then takes
+        // the captured frame nearest the detection from the ring, this very frame while it is there.
+        let frame: JSONValue? = report.frame.jpeg.count <= EvidenceService.maxFrameBytes ? .string(report.frame.jpeg.base64EncodedString()) : nil
         let items: [JSONValue] = report.findings.enumerated().map { i, f in
             .object([
                 "detection_id": .string("\(report.camera)-ref-\(millis)-\(i)"),
@@ -51,7 +67,8 @@ public struct CaptureService: Service {
                 "defect_class": .string(report.defectClass),
                 "confidence": .number(f.confidence),
                 "bbox": .object(["x": .number(Double(f.x)), "y": .number(Double(f.y)), "width": .number(Double(f.width)), "height": .number(Double(f.height))]),
-                "image": .object(["width": .number(Double(report.frameWidth)), "height": .number(Double(report.frameHeight)), "data_base64": frame]),
+                "image": .object(["width": .number(Double(report.frameWidth)), "height": .number(Double(report.frameHeight))]
+                    .merging(frame.map { ["data_base64": $0] } ?? [:]) { a, _ in a }),
                 "model": .object(["name": .string(modelName), "version": .string("1")]),
                 "measurements": .object(["area_px": .number(Double(f.areaPx)), "peak_z": .number((f.peakZ * 100).rounded() / 100)]),
             ])

@@ -402,6 +402,7 @@ public struct APIServer: Sendable {
     func metrics(_ request: Request, _ ctx: MillwrightContext) async throws -> Response {
         try ctx.require(.read)
         gateway.mqttStatus.publishMetrics()
+        if let capture = gateway.capture { CaptureService.publishMetrics(capture) }
         var buffer: [UInt8] = []
         registry.emit(into: &buffer)
         return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(bytes: buffer)))

@@ -106,9 +106,12 @@ struct DetectorBench {
             if let truth {
                 r.defectFrames += 1
                 let b = truth.box
-                // A hit: the box overlaps the defect's box, grown by 8 px for the crack's lip.
+                // A hit: the box overlaps the defect's box grown by 8 px (the crack's lip), and is at
+                // most four times that grown box's area: a box over half the frame is no hit.
+                let grown = (b.width + 16) * (b.height + 16)
                 let hits = findings.filter { f in
                     Double(f.x) < b.x + b.width + 8 && Double(f.x + f.width) > b.x - 8 && Double(f.y) < b.y + b.height + 8 && Double(f.y + f.height) > b.y - 8
+                        && Double(f.width * f.height) <= 4 * grown
                 }
                 r.truePositives += hits.count
                 r.falsePositives += findings.count - hits.count

@@ -66,6 +66,9 @@ import Testing
             #expect(b["x"]! < 320 && b["x"]! + b["width"]! > 192 && b["y"]! < 216 && b["y"]! + b["height"]! > 196, "\(b)")
             #expect(b["width"]! < 200 && b["height"]! < 60, "the box is the crack's, not the frame's: \(b)")
         }
+        // The detector's counts on /metrics.
+        #expect(try await api.metricSum("millwright_detector_frames_analysed") >= 8)
+        #expect(try await api.metricSum("millwright_detector_ready") == 1)
         let note = incident["evidence_note"] as? String ?? ""
         #expect(note.hasPrefix("annotated frame 640×"), "\(note)") // the frame and the caption strip under it
 
