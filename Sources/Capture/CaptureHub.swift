@@ -16,7 +16,7 @@ public final class CaptureHub: Sendable {
 
     /// Supervises every camera, and runs the cameras' detectors, until cancelled. `detections`
     /// receives each frame in which a detector found something.
-    public func run(detections: @escaping @Sendable (DetectorReport) async -> Void = { _ in }) async {
+    public func run(detections: @escaping @Sendable (DetectorReport) async -> Void) async {
         await withTaskGroup(of: Void.self) { group in
             for c in cameras.values {
                 group.addTask { await c.run() }

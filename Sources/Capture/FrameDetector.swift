@@ -40,7 +40,6 @@ public struct DetectorStatus: Sendable, Equatable {
 /// a waiting one (counted as dropped), so the detector always looks at the newest frame and
 /// holds at most one frame beside the one it is analysing.
 final class FrameDetector: @unchecked Sendable {
-
     /// Findings reported per frame, the most confident first: a frame that differs everywhere
     /// (a lens covered, the camera knocked) is one story, not hundreds of detections.
     static let maxFindingsPerFrame = 16
@@ -49,6 +48,7 @@ final class FrameDetector: @unchecked Sendable {
     let settings: DetectorSettings
     let logger: Logger
     private let lock = NSLock()
+    /// Only the worker (`run`, through `analyse`) touches it, one frame at a time: no lock.
     private var detector: ReferenceDetector
     private var status: DetectorStatus
     private var relearnAsked = false
