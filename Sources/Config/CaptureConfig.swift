@@ -2,7 +2,7 @@ import Foundation
 import MillwrightCore
 
 extension ConfigLoader {
-    /// `capture: { max_skew, buffer_bytes, cameras: [ { camera, rtsp: { url, user, password_env }, every, transport } ] }`.
+    /// `capture: { max_skew, buffer_bytes, cameras: [ { camera, rtsp: { url, user, password_env }, every, transport, detector } ] }`.
     /// The URLs are checked against `evidence.fetch_allow` by `checkCaptureURLs` once the whole
     /// file is read (the evidence block may come later in the file).
     static func capture(_ n: YAMLNode) throws(ConfigError) -> CaptureSettings {

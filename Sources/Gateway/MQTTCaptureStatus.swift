@@ -29,7 +29,7 @@ extension MQTTBridge {
     }
 
     /// `detector`: `learning N/M` or `ready`, null for a camera without one.
-    static func capturePayload(_ s: CaptureStatus, detector: DetectorStatus? = nil) -> String {
+    static func capturePayload(_ s: CaptureStatus, detector: DetectorStatus?) -> String {
         json(["camera_id": .string(s.camera), "state": .string(s.online ? "streaming" : "offline"),
               "offline_since": s.offlineSince.map { .string(Timestamps.format($0)) } ?? .null,
               "detail": s.online ? .null : .string(CaptureHub.readyText(s)),
