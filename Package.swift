@@ -83,10 +83,13 @@ let package = Package(
             "MillwrightCore", "CTurboJPEG", "CPNG",
             .product(name: "Crypto", package: "swift-crypto"),
         ], swiftSettings: instrumented),
+        // The built-in reference detector for fixed camera views (#16): learn, compare, clean,
+        // label. Pure, no I/O.
+        .target(name: "Detector", swiftSettings: instrumented),
         // Frames from RTSP cameras (#16): a supervised Debian ffmpeg per camera decoding into JPEG
         // frames, split by a bounded JPEG splitter, kept in a per-camera ring bounded in bytes.
         .target(name: "Capture", dependencies: [
-            "MillwrightCore", "Evidence",
+            "MillwrightCore", "Evidence", "Detector",
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: instrumented),
         // YAML configuration with file/line/key errors.
@@ -172,6 +175,7 @@ let package = Package(
         .target(name: "LocalServers"),
         .executableTarget(name: "millwright", dependencies: [
             "MillwrightCore", "Config", "Store", "StorePostgres", "Connectors", "Emulators", "Gateway", "Server", "Ingest", "Evidence", "MQTT", "OPCUA", "CStdio",
+            "Detector", "Capture",
             "Accounts",
             "LocalServers",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -213,6 +217,7 @@ let package = Package(
         ]),
         .testTarget(name: "EvidenceTests", dependencies: ["MillwrightCore", "Evidence"], resources: [.copy("Golden")]),
         .testTarget(name: "CaptureTests", dependencies: ["Capture", "Evidence", "MillwrightCore"]),
+        .testTarget(name: "DetectorTests", dependencies: ["Detector"]),
         // Each connector against its emulator, and both against the official specs in Tests/Fixtures/specs.
         .testTarget(name: "ConnectorTests", dependencies: [
             "MillwrightCore", "Connectors", "Emulators", "MillwrightTesting",

@@ -52,6 +52,8 @@ final class CameraCapture: @unchecked Sendable {
     let state: CameraState
     let ffmpeg: String
     let logger: Logger
+    /// The camera's `detector:`, fed every frame kept; nil without one.
+    let detector: FrameDetector?
     /// Longest stderr line kept, and lines logged per process run (ffmpeg can repeat a
     /// warning per packet).
     static let maxLineBytes = 400
@@ -68,6 +70,7 @@ final class CameraCapture: @unchecked Sendable {
         self.config = config
         self.ffmpeg = ffmpeg
         self.logger = logger
+        detector = config.detector.map { FrameDetector(camera: config.camera, settings: $0, logger: logger) }
         state = CameraState(camera: config.camera, bufferBytes: bufferBytes,
                             supervisor: CaptureSupervisor(timing: .forInterval(config.every.seconds), now: now))
     }
@@ -180,7 +183,9 @@ final class CameraCapture: @unchecked Sendable {
                             continue
                         }
                         let now = Date()
-                        state.keep(FrameRing.Frame(at: now, jpeg: jpeg))
+                        let frame = FrameRing.Frame(at: now, jpeg: jpeg)
+                        state.keep(frame)
+                        detector?.offer(frame)
                         lock.withLock { inputs }?.yield(.frame(at: now))
                     case .dropped(let why):
                         logger.warning("decoder output dropped", metadata: ["camera": "\(config.camera)", "why": "\(why)"])

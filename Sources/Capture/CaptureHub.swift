@@ -14,11 +14,28 @@ public final class CaptureHub: Sendable {
                              uniquingKeysWith: { a, _ in a })
     }
 
-    /// Supervises every camera until cancelled.
-    public func run() async {
+    /// Supervises every camera, and runs the cameras' detectors, until cancelled. `detections`
+    /// receives each frame in which a detector found something.
+    public func run(detections: @escaping @Sendable (DetectorReport) async -> Void) async {
         await withTaskGroup(of: Void.self) { group in
-            for c in cameras.values { group.addTask { await c.run() } }
+            for c in cameras.values {
+                group.addTask { await c.run() }
+                if let d = c.detector { group.addTask { await d.run(sink: detections) } }
+            }
         }
+    }
+
+    /// The camera's detector, nil when the camera is not captured or has no `detector:`.
+    public func detectorStatus(_ camera: String) -> DetectorStatus? { cameras[camera]?.detector?.current }
+
+    public enum Relearn: Sendable, Equatable { case started, notCaptured, noDetector }
+
+    /// Makes the camera's detector learn its reference again from the next frames.
+    public func relearn(camera: String) -> Relearn {
+        guard let c = cameras[camera] else { return .notCaptured }
+        guard let d = c.detector else { return .noDetector }
+        d.relearn()
+        return .started
     }
 
     public func status(_ camera: String) -> CaptureStatus? { cameras[camera]?.state.status }

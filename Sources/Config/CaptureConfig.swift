@@ -2,7 +2,7 @@ import Foundation
 import MillwrightCore
 
 extension ConfigLoader {
-    /// `capture: { max_skew, buffer_bytes, cameras: [ { camera, rtsp: { url, user, password_env }, every, transport } ] }`.
+    /// `capture: { max_skew, buffer_bytes, cameras: [ { camera, rtsp: { url, user, password_env }, every, transport, detector } ] }`.
     /// The URLs are checked against `evidence.fetch_allow` by `checkCaptureURLs` once the whole
     /// file is read (the evidence block may come later in the file).
     static func capture(_ n: YAMLNode) throws(ConfigError) -> CaptureSettings {
@@ -27,7 +27,7 @@ extension ConfigLoader {
         if let onvif = fields.first(where: { $0.0 == "onvif" }) {
             throw onvif.1.error("ONVIF cameras are not supported yet; give the camera's stream as rtsp: { url, user, password_env }")
         }
-        _ = try n.requireMapping(allowed: ["camera", "rtsp", "every", "transport"])
+        _ = try n.requireMapping(allowed: ["camera", "rtsp", "every", "transport", "detector"])
         let id = try req(n, "camera").string()
         guard !id.isEmpty, id.utf8.count <= 200 else { throw n.error("camera must be 1 to 200 characters") }
         let rtsp = try req(n, "rtsp")
@@ -53,7 +53,38 @@ extension ConfigLoader {
             guard let tr = CaptureCamera.Transport(rawValue: s) else { throw t.error("'\(s)' is not a transport; use tcp or udp") }
             cam.transport = tr
         }
+        if let d = n.child("detector") { cam.detector = try detector(d) }
         return cam
+    }
+
+    /// `detector: { kind: reference, learn_frames, sigma, min_area_px, defect_class, masks: [[x, y, …]] }`.
+    static func detector(_ n: YAMLNode) throws(ConfigError) -> DetectorSettings {
+        _ = try n.requireMapping(allowed: ["kind", "learn_frames", "sigma", "min_area_px", "defect_class", "masks"])
+        let kindNode = try req(n, "kind")
+        let kind = try kindNode.string()
+        guard kind == "reference" else { throw kindNode.error("'\(kind.prefix(100))' is not a detector kind; use reference") }
+        var d = DetectorSettings()
+        if let v = n.child("learn_frames") { d.learnFrames = try v.int(in: DetectorSettings.learnFramesRange) }
+        if let v = n.child("sigma") { d.sigma = try v.double(in: DetectorSettings.sigmaRange) }
+        if let v = n.child("min_area_px") { d.minAreaPx = try v.int(in: DetectorSettings.minAreaRange) }
+        if let v = n.child("defect_class") {
+            let c = try v.string()
+            guard !c.isEmpty, c.utf8.count <= 100 else { throw v.error("must be 1 to 100 characters") }
+            d.defectClass = c
+        }
+        if let v = n.child("masks") {
+            let polygons = try v.requireSequence()
+            guard polygons.count <= DetectorSettings.maxMasks else { throw v.error("has \(polygons.count) masks; at most \(DetectorSettings.maxMasks)") }
+            for p in polygons {
+                let numbers = try p.requireSequence()
+                guard numbers.count >= 6, numbers.count % 2 == 0, numbers.count <= 2 * DetectorSettings.maxMaskPoints else {
+                    throw p.error("must be a polygon [x1, y1, x2, y2, x3, y3, …]: 3 to \(DetectorSettings.maxMaskPoints) points, an even count of numbers")
+                }
+                let values = try numbers.map { x throws(ConfigError) in try x.double(in: 0...100_000) }
+                d.masks.append(stride(from: 0, to: values.count, by: 2).map { DetectorSettings.Point(x: values[$0], y: values[$0 + 1]) })
+            }
+        }
+        return d
     }
 
     /// Each capture URL must name an address the evidence fetch policy allows: the same rule

@@ -20,7 +20,19 @@ public enum SyntheticDefect: Sendable, Equatable {
 /// steel head pulley, a support beam with bolts, lighting falloff and sensor noise, with
 /// defects painted at given boxes. Same seed → identical pixels.
 public enum SyntheticFrame {
-    public static func generate(width: Int = 1920, height: Int = 1080, seed: UInt64, defects: [SyntheticDefect] = []) -> Raster {
+    /// What changes between two frames of the same view (same `seed`): the sensor grain and
+    /// the strength of the light.
+    public struct Variation: Sendable, Equatable {
+        /// nil: the grain the scene seed gives.
+        public var grainSeed: UInt64?
+        /// Multiplies the light (1: as generated).
+        public var light: Float
+        public init(grainSeed: UInt64? = nil, light: Float = 1) { self.grainSeed = grainSeed; self.light = light }
+        public static let none = Variation()
+    }
+
+    public static func generate(width: Int = 1920, height: Int = 1080, seed: UInt64, defects: [SyntheticDefect] = [],
+                                variation: Variation = .none) -> Raster {
         let W = max(16, width), H = max(16, height)
         var rng = SplitMix64(seed: seed)
         var img = Raster(width: W, height: H)
@@ -58,7 +70,8 @@ public enum SyntheticFrame {
 
         let latCols = lat.cols
         let latV = lat.v
-        let grainSeed = grain
+        let grainSeed = variation.grainSeed.map { $0 | 1 } ?? grain
+        let gain = variation.light
         img.pixels.withUnsafeMutableBufferPointer { px in
           lightCol.withUnsafeBufferPointer { lightCol in
           latX0.withUnsafeBufferPointer { latX0 in
@@ -86,7 +99,7 @@ public enum SyntheticFrame {
                 let beamV = Float(y - beamTop) / Float(max(1, beamBottom - beamTop))
                 let by = Double(y - (beamTop + beamBottom) / 2)
                 for x in 0..<W {
-                    let light = 1.15 - 0.9 * (lightCol[x] + rowLight)
+                    let light = (1.15 - 0.9 * (lightCol[x] + rowLight)) * gain
                     let lx = latX0[x]
                     let stain = latRow[lx] + (latRow[lx + 1] - latRow[lx]) * latTX[x]
                     var r: Float, g: Float, b: Float

@@ -4,17 +4,21 @@ import MillwrightCore
 
 extension MQTTBridge {
     /// The capture cameras' state on the floor: a retained `<camera base>/capture` leaf,
-    /// `{"camera_id", "state": "streaming"|"offline", "offline_since", "detail"}`, published at
-    /// start and whenever a camera goes online or offline. Its own leaf: the `status` leaf is
+    /// `{"camera_id", "state": "streaming"|"offline", "offline_since", "detail", "detector"}`,
+    /// published at start, whenever a camera goes online or offline, and whenever its detector
+    /// starts or finishes learning. Its own leaf: the `status` leaf is
     /// about the camera's last detection and is overwritten by each one.
     func captureLoop(_ hub: CaptureHub) async {
-        var told: [String: Bool] = [:]
+        var told: [String: String] = [:]
         while !Task.isCancelled {
-            for s in hub.statuses where told[s.camera] != s.online {
-                guard let base = base(camera: s.camera) else { continue }
+            for s in hub.statuses {
+                let detector = hub.detectorStatus(s.camera)
+                // Learning progress is not news; learning or ready is.
+                let key = "\(s.online) \(detector.map { $0.isReady ? "ready" : "learning" } ?? "")"
+                guard told[s.camera] != key, let base = base(camera: s.camera) else { continue }
                 do {
-                    _ = try await client.publish(topic: "\(base)/capture", payload: Self.capturePayload(s), qos: .atLeastOnce, retain: true)
-                    told[s.camera] = s.online
+                    _ = try await client.publish(topic: "\(base)/capture", payload: Self.capturePayload(s, detector: detector), qos: .atLeastOnce, retain: true)
+                    told[s.camera] = key
                 } catch {
                     logger.warning("publish failed", metadata: ["topic": "\(base)/capture", "error": "\(error)"])
                 }
@@ -24,9 +28,11 @@ extension MQTTBridge {
         }
     }
 
-    static func capturePayload(_ s: CaptureStatus) -> String {
+    /// `detector`: `learning N/M` or `ready`, null for a camera without one.
+    static func capturePayload(_ s: CaptureStatus, detector: DetectorStatus?) -> String {
         json(["camera_id": .string(s.camera), "state": .string(s.online ? "streaming" : "offline"),
               "offline_since": s.offlineSince.map { .string(Timestamps.format($0)) } ?? .null,
-              "detail": s.online ? .null : .string(CaptureHub.readyText(s))])
+              "detail": s.online ? .null : .string(CaptureHub.readyText(s)),
+              "detector": detector.map { .string($0.text) } ?? .null])
     }
 }

@@ -54,7 +54,7 @@ extension Gateway {
         var background: [any Service] = sparkplug.map { [$0] } ?? []
         background += [PlanningRefresh(gateway: self), EvidenceRetention(gateway: self), NotificationService(gateway: self), StatusSync(gateway: self),
                        ClockWatch(gateway: self)]
-        if let capture { background.append(CaptureService(hub: capture)) }
+        if let capture { background.append(CaptureService(hub: capture, gateway: self)) }
         return ServicePlan(intake: (mqtt.map { [$0.intake] } ?? []) + (api.map { [$0] } ?? []), ingest: ingestService, background: background,
                            dispatch: OutboxDispatcher(gateway: self), brokerSession: mqtt,
                            membership: ClusterMembership(gateway: self, version: MillwrightVersion.current), last: last)

@@ -22,8 +22,40 @@ public struct CaptureCamera: Sendable, Equatable {
     /// One frame per this interval.
     public var every: Duration = .seconds(1)
     public var transport: Transport = .tcp
+    /// The built-in detector run on this camera's frames; nil: frames are evidence only.
+    public var detector: DetectorSettings?
 
     public init(camera: String, url: String, user: String? = nil, password: String? = nil, every: Duration = .seconds(1), transport: Transport = .tcp) {
         self.camera = camera; self.url = url; self.user = user; self.password = password; self.every = every; self.transport = transport
+    }
+}
+
+/// `detector:` on a capture camera: the built-in reference detector for a fixed view (#16).
+public struct DetectorSettings: Sendable, Equatable {
+    /// A mask polygon's corner, in the camera's frame pixels.
+    public struct Point: Sendable, Equatable {
+        public var x: Double, y: Double
+        public init(x: Double, y: Double) { self.x = x; self.y = y }
+    }
+
+    /// Good frames the reference is learnt from.
+    public var learnFrames = 20
+    /// How many standard deviations from the reference a pixel must be to count.
+    public var sigma = 4.0
+    /// The smallest flagged area reported, in frame pixels.
+    public var minAreaPx = 80
+    /// The class of the detections it raises.
+    public var defectClass = "anomaly"
+    /// Polygons (frame pixels) the detector ignores: moving parts, a clock, a window.
+    public var masks: [[Point]] = []
+
+    public static let learnFramesRange = 2...1000
+    public static let sigmaRange = 1.0...50.0
+    public static let minAreaRange = 1...10_000_000
+    public static let maxMasks = 32
+    public static let maxMaskPoints = 256
+
+    public init(learnFrames: Int = 20, sigma: Double = 4, minAreaPx: Int = 80, defectClass: String = "anomaly", masks: [[Point]] = []) {
+        self.learnFrames = learnFrames; self.sigma = sigma; self.minAreaPx = minAreaPx; self.defectClass = defectClass; self.masks = masks
     }
 }

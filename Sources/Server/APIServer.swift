@@ -109,6 +109,7 @@ public struct APIServer: Sendable {
                 return json(ClusterView(node: store.node, shared: store.isShared, leaseSeconds: store.lease, nodes: nodes))
             },
             Route(method: .get, path: "/v1/cmms/check", handler: cmmsCheck),
+            Route(method: .post, path: "/v1/capture/{camera}/relearn", handler: relearn),
             Route(method: .post, path: "/v1/login", handler: login),
             Route(method: .post, path: "/v1/logout", handler: logout),
             Route(method: .get, path: "/v1/audit", handler: listAudit),
@@ -350,8 +351,26 @@ public struct APIServer: Sendable {
         checks["time_sync"] = TimeSync.status().rawValue
         // Capture cameras are reported, not required: a camera that is down costs a detection its
         // picture, never its work order.
-        for s in gateway.capture?.statuses ?? [] { checks["capture:\(s.camera)"] = CaptureHub.readyText(s) }
+        for s in gateway.capture?.statuses ?? [] {
+            checks["capture:\(s.camera)"] = CaptureHub.readyText(s)
+            if let d = gateway.capture?.detectorStatus(s.camera) { checks["capture:\(s.camera):detector"] = d.text }
+        }
         return json(["ready": ok ? "true" : "false"].merging(checks) { a, _ in a }, status: ok ? .ok : .serviceUnavailable)
+    }
+
+    /// The camera's reference detector learns its reference again from the next frames: after
+    /// a repair, a new product, a moved light. Admin only: until it is learnt, the camera raises nothing.
+    func relearn(_ request: Request, _ ctx: MillwrightContext) async throws -> Response {
+        try ctx.require(.admin)
+        let camera = try ctx.parameters.require("camera")
+        switch gateway.capture?.relearn(camera: camera) ?? .notCaptured {
+        case .notCaptured: throw notFound("capture camera \(camera.prefix(200))")
+        case .noDetector: throw Problem(.conflict, type: "no-detector", detail: "capture camera \(camera.prefix(200)) has no detector; add detector: { kind: reference } to it")
+        case .started:
+            gateway.logger.info("detector relearn asked", metadata: ["camera": "\(camera)", "by": "\(ctx.caller?.name ?? "?")"])
+            let status = gateway.capture?.detectorStatus(camera)
+            return json(["camera": camera, "detector": status?.text ?? "learning"], status: .accepted)
+        }
     }
 
     /// `check-connection` over the API: admin only, because it makes each CMMS answer up to 500 reads.
@@ -388,6 +407,7 @@ public struct APIServer: Sendable {
     func metrics(_ request: Request, _ ctx: MillwrightContext) async throws -> Response {
         try ctx.require(.read)
         gateway.mqttStatus.publishMetrics()
+        if let capture = gateway.capture { CaptureService.publishMetrics(capture) }
         var buffer: [UInt8] = []
         registry.emit(into: &buffer)
         return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(bytes: buffer)))

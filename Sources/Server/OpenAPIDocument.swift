@@ -426,6 +426,26 @@ paths:
         "401": { $ref: "#/components/responses/Unauthorized" }
         "403": { $ref: "#/components/responses/Forbidden" }
         "503": { $ref: "#/components/responses/Unavailable" }
+  /v1/capture/{camera}/relearn:
+    post:
+      summary: The capture camera's reference detector learns its reference again from its next learn_frames frames, raising nothing meanwhile (admin)
+      parameters: [ { name: camera, in: path, required: true, schema: { type: string } } ]
+      responses:
+        "202":
+          description: Relearning; the detector's state is also on /readyz as capture:<camera>:detector
+          content:
+            application/json:
+              schema:
+                type: object
+                required: [camera, detector]
+                properties:
+                  camera: { type: string }
+                  detector: { type: string, description: "learning N/M, or ready" }
+        "401": { $ref: "#/components/responses/Unauthorized" }
+        "403": { $ref: "#/components/responses/Forbidden" }
+        "404": { $ref: "#/components/responses/NotFound" }
+        "409": { $ref: "#/components/responses/Conflict" }
+        "503": { $ref: "#/components/responses/Unavailable" }
   /:
     get:
       summary: The planner's board (an HTML shell; its script asks for an API key and reads the rest with it)

@@ -28,6 +28,12 @@ struct Demo: AsyncParsableCommand {
         script.
 
         --keep-running keeps the API and the board up afterwards (Ctrl-C to stop).
+
+        --export-frames DIR writes frames of the demo's conveyor view instead and exits:
+        good-0.jpg … good-3.jpg (the view under slightly varying light and sensor grain,
+        a carton passing along the top) and crack-0.jpg … crack-3.jpg (the same frames
+        with a dark crack across the belt), --frame-size WIDTHxHEIGHT (640x360), e.g.
+        for an RTSP test server to stream to a capture camera with a detector.
         """)
 
     @Flag(name: .long, help: "Keep serving the API and the board after the summary.")
@@ -39,7 +45,21 @@ struct Demo: AsyncParsableCommand {
     @Option(name: .long, help: "Folder for the demo's database (default: a new temporary folder).")
     var dataDir: String?
 
+    @Option(name: .long, help: "Write frames of the demo's conveyor view into this folder as JPEG and exit (see above).")
+    var exportFrames: String?
+
+    @Option(name: .long, help: "Size of the exported frames, WIDTHxHEIGHT (64x64 to 3840x2160).")
+    var frameSize = "640x360"
+
     func run() async throws {
+        if let dir = exportFrames {
+            let parts = frameSize.split(separator: "x").compactMap { Int($0) }
+            guard parts.count == 2, (64...3840).contains(parts[0]), (64...2160).contains(parts[1]) else {
+                throw ValidationError("--frame-size must be WIDTHxHEIGHT, 64x64 to 3840x2160 (got '\(frameSize.prefix(40))')")
+            }
+            try ConveyorView.export(to: dir, width: parts[0], height: parts[1])
+            return
+        }
         let registry = Runtime.bootstrap(level: .error)
         let started = Date()
         let dir = dataDir ?? NSTemporaryDirectory() + "millwright-demo-\(UUID().uuidString.prefix(8))"

@@ -32,6 +32,7 @@ import Testing
         "POST /v1/detections": .ingest, "GET /v1/detections": .read, "GET /v1/detections/{id}": .read,
         "GET /v1/incidents": .read, "GET /v1/incidents/{id}": .read, "POST /v1/incidents/{id}/feedback": .feedback,
         "GET /v1/work-orders": .read, "GET /v1/work-orders/{id}": .read, "POST /v1/work-orders/{id}/redrive": .admin, "GET /v1/cmms/check": .admin,
+        "POST /v1/capture/{camera}/relearn": .admin,
         "POST /v1/work-orders/{id}/ack": .feedback, "GET /v1/technicians": .read, "GET /v1/inventory/reservations": .read,
         "GET /v1/evidence/{id}": .read, "GET /v1/stats": .read, "GET /v1/cluster": .read, "GET /v1/events": .read,
         "GET /incidents/{id}": nil, "GET /ui/board.js": nil, "GET /ui/board.css": nil, "GET /ui/board": .read, "GET /ui/incidents/{id}": .read,
