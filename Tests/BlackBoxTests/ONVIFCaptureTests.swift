@@ -1,0 +1,82 @@
+import Emulators
+import Evidence
+import Foundation
+import MillwrightTesting
+import Testing
+
+/// ONVIF cameras end to end: the ONVIF emulator on loopback (in this process) pointing at the
+/// GStreamer RTSP fixture, `millwright serve` with `onvif:` cameras. One camera streams, one
+/// has only snapshots, one is given the wrong password.
+@Suite struct ONVIFCaptureFlowTests {
+    static let password = "onvif-pw 1"
+
+    static func onvifCamera(stream: String?, snapshot: Data?) async throws -> (LocalHTTPServer, ONVIFEmulator.Camera) {
+        let cam = ONVIFEmulator.Camera(ONVIFEmulator.Options(user: "admin", password: password, streamURI: stream, snapshot: snapshot))
+        return (try await LocalHTTPServer.start(ONVIFEmulator.router(camera: cam)), cam)
+    }
+
+    static func evidenceNote(_ api: API, detectionId: String, camera: String) async throws -> String {
+        let posted = try await api.post("/v1/detections", json: detection(detectionId, camera: camera, defect: "scratch"), key: "ingest-key")
+        #expect(posted.status == 202)
+        let incident = try #require((posted.object["results"] as? [[String: Any]])?.first?["incident_id"] as? String)
+        var note = ""
+        try await API.eventually("\(camera)'s work order delivered with evidence") {
+            let i = try await api.get("/v1/incidents/\(incident)").object
+            note = i["evidence_note"] as? String ?? ""
+            return ((i["work_order"] as? [String: Any])?["phase"] as? String) == "delivered" && !note.isEmpty
+        }
+        return note
+    }
+
+    @Test(.timeLimit(.minutes(4))) func onvifCamerasStreamSnapAndRefuseAWrongPassword() async throws {
+        #expect(FileManager.default.isExecutableFile(atPath: "/usr/bin/ffmpeg"), "Debian's ffmpeg is needed (scripts/install-deps.sh)")
+        let (rtsp, rtspURL) = try await CaptureFlowTests.rtspServer()
+        defer { rtsp.kill9() }
+        let (streaming, streamingCam) = try await Self.onvifCamera(stream: rtspURL, snapshot: nil)
+        defer { streaming.stop() }
+        let snapshotJPEG = try JPEG.encode(SyntheticFrame.generate(width: 200, height: 150, seed: 3))
+        let (snapshotting, snapshotCam) = try await Self.onvifCamera(stream: nil, snapshot: snapshotJPEG)
+        defer { snapshotting.stop() }
+
+        let emu = try Plant.emulator()
+        let cmms = API(base: try await emu.listening())
+        let media = "/onvif/media_service"
+        let plant = try Plant(cmmsURL: cmms.base, extraCameras: "    - { camera: CAM-31, asset: \"10004720\", cmms: sandbox }", extra: """
+            capture:
+              cameras:
+                - { camera: CAM-07, onvif: { url: "\(streaming.baseURL)\(media)", user: admin, password_env: CAM_PW }, every: 500ms }
+                - { camera: CAM-12, onvif: { url: "\(snapshotting.baseURL)\(media)", user: admin, password_env: CAM_PW }, every: 500ms }
+                - { camera: CAM-31, onvif: { url: "\(streaming.baseURL)\(media)", user: admin, password_env: WRONG_PW }, every: 500ms }
+            """, fetchAllow: ["127.0.0.1"])
+        let server = try plant.serve(environment: ["CAM_PW": Self.password, "WRONG_PW": "not-the-password"])
+        let api = API(base: try await server.listening())
+        defer { _ = server.terminate(); _ = emu.terminate() }
+
+        var ready: [String: Any] = [:]
+        try await API.eventually("CAM-07 and CAM-12 streaming, CAM-31 refused, on /readyz", timeout: 60) {
+            ready = try await api.get("/readyz").object
+            return ready["capture:CAM-07"] as? String == "streaming" && ready["capture:CAM-12"] as? String == "streaming"
+                && (ready["capture:CAM-31"] as? String ?? "").contains("not authorized")
+        }
+        // The wrong password: the capture state says so, naming the call and the address; no frames.
+        let refused = ready["capture:CAM-31"] as? String ?? ""
+        #expect(refused.hasPrefix("offline since "), "\(refused)")
+        #expect(refused.contains("ONVIF GetProfiles at \(streaming.baseURL)\(media): not authorized; check user and password_env"), "\(refused)")
+        #expect(server.text.contains("ONVIF lookup failed"))
+        #expect(!server.text.contains("not-the-password") && !server.text.contains(Self.password))
+        #expect(streamingCam.refusals.contains("wrong user or password"))
+        #expect(streamingCam.protocols.first == "RTSP") // transport tcp (the default): RTP over RTSP
+        #expect(snapshotCam.calls.starts(with: ["GetProfiles", "GetSnapshotUri"]) && snapshotCam.snapshotsServed > 0)
+
+        // A detection without a frame gets the stream's frame (the fixture's 320×240) …
+        let streamed = try await Self.evidenceNote(api, detectionId: "onvif-1", camera: "CAM-07")
+        #expect(streamed.hasPrefix("annotated frame 320×"), "\(streamed)")
+        // … or the snapshot (200×150) from the camera that has no stream …
+        let snapped = try await Self.evidenceNote(api, detectionId: "onvif-2", camera: "CAM-12")
+        #expect(snapped.hasPrefix("annotated frame 200×"), "\(snapped)")
+        // … and the camera with the wrong password gives none: its card says why.
+        let none = try await Self.evidenceNote(api, detectionId: "onvif-3", camera: "CAM-31")
+        #expect(none.contains("camera CAM-31 offline since") && none.contains("not authorized"), "\(none)")
+        #expect(server.terminate() == 0)
+    }
+}
