@@ -15,8 +15,10 @@ import Testing
         return (try await LocalHTTPServer.start(ONVIFEmulator.router(camera: cam)), cam)
     }
 
-    static func evidenceNote(_ api: API, detectionId: String, camera: String) async throws -> String {
-        let posted = try await api.post("/v1/detections", json: detection(detectionId, camera: camera, defect: "scratch"), key: "ingest-key")
+    /// The evidence note of the work order for one detection sent without a frame (`defect`
+    /// differs per camera: CAM-12 and CAM-31 watch the same asset, and one defect would be one incident).
+    static func evidenceNote(_ api: API, detectionId: String, camera: String, defect: String) async throws -> String {
+        let posted = try await api.post("/v1/detections", json: detection(detectionId, camera: camera, defect: defect), key: "ingest-key")
         #expect(posted.status == 202)
         let incident = try #require((posted.object["results"] as? [[String: Any]])?.first?["incident_id"] as? String)
         var note = ""
@@ -69,13 +71,13 @@ import Testing
         #expect(snapshotCam.calls.starts(with: ["GetProfiles", "GetSnapshotUri"]) && snapshotCam.snapshotsServed > 0)
 
         // A detection without a frame gets the stream's frame (the fixture's 320×240) …
-        let streamed = try await Self.evidenceNote(api, detectionId: "onvif-1", camera: "CAM-07")
+        let streamed = try await Self.evidenceNote(api, detectionId: "onvif-1", camera: "CAM-07", defect: "scratch")
         #expect(streamed.hasPrefix("annotated frame 320×"), "\(streamed)")
         // … or the snapshot (200×150) from the camera that has no stream …
-        let snapped = try await Self.evidenceNote(api, detectionId: "onvif-2", camera: "CAM-12")
+        let snapped = try await Self.evidenceNote(api, detectionId: "onvif-2", camera: "CAM-12", defect: "dent")
         #expect(snapped.hasPrefix("annotated frame 200×"), "\(snapped)")
         // … and the camera with the wrong password gives none: its card says why.
-        let none = try await Self.evidenceNote(api, detectionId: "onvif-3", camera: "CAM-31")
+        let none = try await Self.evidenceNote(api, detectionId: "onvif-3", camera: "CAM-31", defect: "stain")
         #expect(none.contains("camera CAM-31 offline since") && none.contains("not authorized"), "\(none)")
         #expect(server.terminate() == 0)
     }
