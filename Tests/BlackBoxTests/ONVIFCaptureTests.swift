@@ -6,7 +6,7 @@ import Testing
 
 /// ONVIF cameras end to end: the ONVIF emulator on loopback (in this process) pointing at the
 /// GStreamer RTSP fixture, `millwright serve` with `onvif:` cameras. One camera streams, one
-/// has only snapshots, one is given the wrong password.
+/// has only snapshots, one is given the wrong password, and one streams over RTP/UDP.
 @Suite struct ONVIFCaptureFlowTests {
     static let password = "onvif-pw 1"
 
@@ -37,27 +37,34 @@ import Testing
         let (streaming, streamingCam) = try await Self.onvifCamera(stream: rtspURL, snapshot: nil)
         defer { streaming.stop() }
         let snapshotJPEG = try JPEG.encode(SyntheticFrame.generate(width: 200, height: 150, seed: 3))
+        let (udpStreaming, udpCam) = try await Self.onvifCamera(stream: rtspURL, snapshot: nil)
+        defer { udpStreaming.stop() }
         let (snapshotting, snapshotCam) = try await Self.onvifCamera(stream: nil, snapshot: snapshotJPEG)
         defer { snapshotting.stop() }
 
         let emu = try Plant.emulator()
         let cmms = API(base: try await emu.listening())
         let media = "/onvif/media_service"
-        let plant = try Plant(cmmsURL: cmms.base, extraCameras: "    - { camera: CAM-31, asset: \"10004720\", cmms: sandbox }", extra: """
+        let plant = try Plant(cmmsURL: cmms.base, extraCameras: """
+                - { camera: CAM-31, asset: "10004720", cmms: sandbox }
+                - { camera: CAM-32, asset: "10004711", cmms: sandbox }
+            """, extra: """
             capture:
               cameras:
                 - { camera: CAM-07, onvif: { url: "\(streaming.baseURL)\(media)", user: admin, password_env: CAM_PW }, every: 500ms }
                 - { camera: CAM-12, onvif: { url: "\(snapshotting.baseURL)\(media)", user: admin, password_env: CAM_PW }, every: 500ms }
                 - { camera: CAM-31, onvif: { url: "\(streaming.baseURL)\(media)", user: admin, password_env: WRONG_PW }, every: 500ms }
+                - { camera: CAM-32, onvif: { url: "\(udpStreaming.baseURL)\(media)", user: admin, password_env: CAM_PW }, every: 500ms, transport: udp }
             """, fetchAllow: ["127.0.0.1"])
         let server = try plant.serve(environment: ["CAM_PW": Self.password, "WRONG_PW": "not-the-password"])
         let api = API(base: try await server.listening())
         defer { _ = server.terminate(); _ = emu.terminate() }
 
         var ready: [String: Any] = [:]
-        try await API.eventually("CAM-07 and CAM-12 streaming, CAM-31 refused, on /readyz", timeout: 60) {
+        try await API.eventually("CAM-07, CAM-12 and CAM-32 streaming, CAM-31 refused, on /readyz", timeout: 60) {
             ready = try await api.get("/readyz").object
             return ready["capture:CAM-07"] as? String == "streaming" && ready["capture:CAM-12"] as? String == "streaming"
+                && ready["capture:CAM-32"] as? String == "streaming"
                 && (ready["capture:CAM-31"] as? String ?? "").contains("not authorized")
         }
         // The wrong password: the capture state says so, naming the call and the address; no frames.
@@ -68,6 +75,7 @@ import Testing
         #expect(!server.text.contains("not-the-password") && !server.text.contains(Self.password))
         #expect(streamingCam.refusals.contains("wrong user or password"))
         #expect(streamingCam.protocols.first == "RTSP") // transport tcp (the default): RTP over RTSP
+        #expect(udpCam.protocols.first == "UDP")
         #expect(snapshotCam.calls.starts(with: ["GetProfiles", "GetSnapshotUri"]) && snapshotCam.snapshotsServed > 0)
 
         // A detection without a frame gets the stream's frame (the fixture's 320×240) …
@@ -76,6 +84,9 @@ import Testing
         // … or the snapshot (200×150) from the camera that has no stream …
         let snapped = try await Self.evidenceNote(api, detectionId: "onvif-2", camera: "CAM-12", defect: "dent")
         #expect(snapped.hasPrefix("annotated frame 200×"), "\(snapped)")
+        // … or the frame that came over RTP/UDP …
+        let udp = try await Self.evidenceNote(api, detectionId: "onvif-4", camera: "CAM-32", defect: "stain")
+        #expect(udp.hasPrefix("annotated frame 320×"), "\(udp)")
         // … and the camera with the wrong password gives none: its card says why.
         let none = try await Self.evidenceNote(api, detectionId: "onvif-3", camera: "CAM-31", defect: "stain")
         #expect(none.contains("camera CAM-31 offline since") && none.contains("not authorized"), "\(none)")

@@ -2,6 +2,8 @@
 import Emulators
 import Evidence
 import Foundation
+import Logging
+import MillwrightCore
 import MillwrightTesting
 import Testing
 
@@ -91,5 +93,25 @@ import Testing
         } catch {
             #expect(error.description.hasPrefix("ONVIF GetProfiles at \(url): cannot reach the camera ("), "\(error)")
         }
+    }
+
+    /// The capture shell trusts the camera's answer no further than the configured URL: a
+    /// stream URI outside `evidence.fetch_allow` is not connected to, and the state says why.
+    @Test func aStreamURIOutsideTheFetchPolicyIsRefused() async throws {
+        let (server, cam) = try await Self.camera(stream: "rtsp://10.9.8.7/cam")
+        defer { server.stop() }
+        var camera = CaptureCamera(camera: "CAM-9", url: server.baseURL + "/onvif/media_service", user: "admin", password: "line-2 secret")
+        camera.source = .onvif
+        var settings = CaptureSettings()
+        settings.cameras = [camera]
+        settings.fetchPolicy = FetchPolicy(entries: [try FetchPolicy.parse("127.0.0.1").get()], allowsPublic: false)
+        let hub = CaptureHub(settings: settings, ffmpeg: "/nonexistent/ffmpeg", logger: Logger(label: "test"))
+        let run = Task { await hub.run() }
+        defer { run.cancel() }
+        let deadline = Date().addingTimeInterval(60)
+        while hub.status("CAM-9")?.lastProblem == nil, Date() < deadline { try await Task.sleep(for: .milliseconds(50)) }
+        let status = try #require(hub.status("CAM-9"))
+        #expect(status.lastProblem == "ONVIF stream URI rtsp://10.9.8.7/cam refused: the camera's address is not allowed: 10.9.8.7:554 (10.9.8.7) is not in evidence.fetch_allow")
+        #expect(!status.online && cam.calls == ["GetProfiles", "GetStreamUri"])
     }
 }
