@@ -93,6 +93,7 @@ let package = Package(
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "Metrics", package: "swift-metrics"),
         ], swiftSettings: instrumented),
         // YAML configuration with file/line/key errors.
         .target(name: "Config", dependencies: [

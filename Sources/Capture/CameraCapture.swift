@@ -1,6 +1,7 @@
 import Evidence
 import Foundation
 import Logging
+import Metrics
 import MillwrightCore
 
 /// The status of one capture camera, as `/readyz` and the evidence card tell it.
@@ -68,10 +69,12 @@ final class CameraCapture: @unchecked Sendable {
 
     /// What an ONVIF camera's stream and snapshot URIs must obey (`evidence.fetch_allow`).
     let policy: FetchPolicy
+    let metrics: CaptureMetrics
 
     init(config: CaptureCamera, bufferBytes: Int, policy: FetchPolicy = FetchPolicy(), ffmpeg: String, logger: Logger, now: Date = Date()) {
         self.config = config
         self.policy = policy
+        metrics = CaptureMetrics(camera: config.camera)
         self.ffmpeg = ffmpeg
         self.logger = logger
         state = CameraState(camera: config.camera, bufferBytes: bufferBytes,
@@ -121,10 +124,15 @@ final class CameraCapture: @unchecked Sendable {
         spawn()
         await withTaskCancellationHandler {
             for await input in stream {
-                for action in state.handle(input) {
+                let actions = state.handle(input)
+                metrics.online.record(state.status.online ? 1 : 0)
+                for action in actions {
                     switch action {
-                    case .spawn: spawn()
+                    case .spawn:
+                        metrics.restarts.increment()
+                        spawn()
                     case .kill(let reason):
+                        metrics.stalls.increment()
                         logger.warning("camera stalled; ending the decoder", metadata: ["camera": "\(config.camera)", "why": "\(reason)"])
                         signal(SIGKILL)
                     }
@@ -199,6 +207,7 @@ final class CameraCapture: @unchecked Sendable {
                 }
                 let now = Date()
                 state.keep(FrameRing.Frame(at: now, jpeg: jpeg))
+                metrics.frames.increment()
                 lock.withLock { inputs }?.yield(.frame(at: now))
             } catch {
                 logger.warning("ONVIF snapshot failed", metadata: ["camera": "\(config.camera)", "error": "\(error.description)"])
@@ -257,6 +266,7 @@ final class CameraCapture: @unchecked Sendable {
                         }
                         let now = Date()
                         state.keep(FrameRing.Frame(at: now, jpeg: jpeg))
+                        metrics.frames.increment()
                         lock.withLock { inputs }?.yield(.frame(at: now))
                     case .dropped(let why):
                         logger.warning("decoder output dropped", metadata: ["camera": "\(config.camera)", "why": "\(why)"])
@@ -297,5 +307,22 @@ final class CameraCapture: @unchecked Sendable {
         }
         thread.stackSize = 128 << 10
         thread.start()
+    }
+}
+
+/// A camera's series in `/metrics`: frames kept, decoder restarts, stalls, and whether it is
+/// streaming now.
+struct CaptureMetrics: Sendable {
+    let frames: Counter
+    let restarts: Counter
+    let stalls: Counter
+    let online: Gauge
+
+    init(camera: String) {
+        let label = [("camera", camera)]
+        frames = Counter(label: "millwright_capture_frames_total", dimensions: label)
+        restarts = Counter(label: "millwright_capture_restarts_total", dimensions: label)
+        stalls = Counter(label: "millwright_capture_stalls_total", dimensions: label)
+        online = Gauge(label: "millwright_capture_online", dimensions: label)
     }
 }

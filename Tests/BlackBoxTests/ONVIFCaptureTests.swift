@@ -78,6 +78,22 @@ import Testing
         #expect(udpCam.protocols.first == "UDP")
         #expect(snapshotCam.calls.starts(with: ["GetProfiles", "GetSnapshotUri"]) && snapshotCam.snapshotsServed > 0)
 
+        // /metrics per camera: frames, and the restarts of the camera that is refused.
+        func series(_ text: String, _ name: String, _ camera: String) -> Double? {
+            let prefix = #"\#(name){camera="\#(camera)"} "#
+            return text.split(separator: "\n").first { $0.hasPrefix(prefix) }.flatMap { Double($0.dropFirst(prefix.count)) }
+        }
+        var metrics = ""
+        try await API.eventually("capture series in /metrics", timeout: 60) {
+            metrics = String(decoding: try await api.get("/metrics", key: "viewer-key").body, as: UTF8.self)
+            return series(metrics, "millwright_capture_frames_total", "CAM-07") ?? 0 > 0
+                && series(metrics, "millwright_capture_frames_total", "CAM-12") ?? 0 > 0
+                && series(metrics, "millwright_capture_online", "CAM-07") == 1
+                && series(metrics, "millwright_capture_restarts_total", "CAM-31") ?? 0 >= 1
+        }
+        #expect(series(metrics, "millwright_capture_frames_total", "CAM-31") ?? 0 == 0)
+        #expect(series(metrics, "millwright_capture_online", "CAM-31") == 0)
+
         // A detection without a frame gets the stream's frame (the fixture's 320×240) …
         let streamed = try await Self.evidenceNote(api, detectionId: "onvif-1", camera: "CAM-07", defect: "scratch")
         #expect(streamed.hasPrefix("annotated frame 320×"), "\(streamed)")
