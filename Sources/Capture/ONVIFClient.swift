@@ -104,16 +104,17 @@ public struct ONVIFClient: Sendable {
         }
     }
 
-    /// One snapshot, at most `maxBytes`. A camera that challenges for HTTP Basic gets the
-    /// camera's user and password, once; other schemes are reported.
+    /// One snapshot, at most `maxBytes`. A camera that challenges for HTTP Digest (preferred)
+    /// or Basic authentication gets the camera's user and password, once.
     public func snapshot(_ uri: String, maxBytes: Int) async throws(ONVIFError) -> Data {
         func failure(_ problem: String) -> ONVIFError { ONVIFError(operation: "snapshot", url: uri, problem: problem) }
         var request = HTTPClientRequest(url: uri)
         do {
             var response = try await http.execute(request, timeout: timeout)
-            if response.status == .unauthorized, let user,
-               response.headers["WWW-Authenticate"].contains(where: { $0.lowercased().hasPrefix("basic") }) {
-                request.headers.add(name: "Authorization", value: "Basic " + Data("\(user):\(password ?? "")".utf8).base64EncodedString())
+            if response.status == .unauthorized, let user, let answer = Self.answer(response.headers["WWW-Authenticate"], user: user, password: password ?? "", uri: uri) {
+                // The 401's body is not wanted; reading it (bounded) frees the connection for reuse.
+                _ = try? await response.body.collect(upTo: 64 << 10)
+                request.headers.add(name: "Authorization", value: answer)
                 response = try await http.execute(request, timeout: timeout)
             }
             if response.status == .unauthorized { throw failure("not authorized (HTTP 401); check user and password_env") }
@@ -126,6 +127,22 @@ public struct ONVIFClient: Sendable {
         } catch {
             throw failure("cannot fetch (\(Self.clean("\(error)")))")
         }
+    }
+
+    /// The `Authorization` answering one of `challenges`: Digest if offered, else Basic.
+    static func answer(_ challenges: [String], user: String, password: String, uri: String) -> String? {
+        if let digest = challenges.lazy.compactMap(HTTPDigestChallenge.parse).first {
+            let parts = URLComponents(string: uri)
+            let path = parts?.percentEncodedPath ?? ""
+            let target = (path.isEmpty ? "/" : path) + (parts?.percentEncodedQuery.map { "?" + $0 } ?? "")
+            var g = SystemRandomNumberGenerator()
+            let cnonce = (0..<8).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &g)) }.joined()
+            return digest.authorization(user: user, password: password, method: "GET", uri: target, cnonce: cnonce)
+        }
+        if challenges.contains(where: { $0.lowercased().hasPrefix("basic") }) {
+            return "Basic " + Data("\(user):\(password)".utf8).base64EncodedString()
+        }
+        return nil
     }
 
     /// Text from the camera or the network, made safe for one log line: at most 200 characters,

@@ -10,7 +10,8 @@ import NIOCore
 /// GetSnapshotUri in SOAP 1.2, each checked for a WS-Security UsernameToken PasswordDigest
 /// (Username Token Profile 1.0 §3.1): the digest, a `Created` within `maxClockSkew` of now,
 /// and a nonce never seen before. A wrong user, password, stale `Created` or replayed nonce gets
-/// the SOAP 1.2 fault ONVIF Core gives for it, `env:Sender` / `ter:NotAuthorized`.
+/// the SOAP 1.2 fault ONVIF Core gives for it, `env:Sender` / `ter:NotAuthorized`. Its snapshot
+/// URI asks for HTTP Digest authentication, as cameras' do.
 ///
 /// Written from the specifications on its own (its own XML reading, its own digest check): it
 /// shares no code with the gateway's ONVIF client, so it can catch the client's mistakes.
@@ -24,6 +25,9 @@ public enum ONVIFEmulator {
         /// The JPEG served at the snapshot URI; nil: GetSnapshotUri is refused.
         public var snapshot: Data?
         public var maxClockSkew: TimeInterval = 300
+        /// The snapshot URI asks for HTTP Digest (RFC 7616, MD5, qop=auth) with the same user
+        /// and password, as cameras do.
+        public var snapshotDigest = true
         public init(user: String, password: String, streamURI: String?, snapshot: Data?) {
             self.user = user; self.password = password; self.streamURI = streamURI; self.snapshot = snapshot
         }
@@ -71,6 +75,53 @@ public enum ONVIFEmulator {
 
         func servedSnapshot() { lock.withLock { _snapshots += 1 } }
 
+        /// Server nonces handed out in Digest challenges, each good for one answer.
+        private var digestNonces: [String] = []
+
+        func digestChallenge() -> String {
+            let nonce = (0..<16).map { _ in String(UInt8.random(in: 0...255), radix: 16) }.joined()
+            lock.withLock {
+                if digestNonces.count >= 100 { digestNonces.removeFirst() }
+                digestNonces.append(nonce)
+            }
+            return #"Digest realm="ONVIF emulator", qop="auth", nonce="\#(nonce)", algorithm=MD5"#
+        }
+
+        /// Checks an `Authorization: Digest …` answer (RFC 7616 §3.4.1, MD5, qop=auth) against
+        /// a nonce this camera issued, which it then forgets.
+        func digestAccepted(_ header: String, method: String, target: String) -> Bool {
+            guard header.hasPrefix("Digest "), header.utf8.count <= 4096 else { return false }
+            var fields: [String: String] = [:]
+            // name=value pairs; values may be quoted and contain commas.
+            let scanner = Scanner(string: String(header.dropFirst(7)))
+            scanner.charactersToBeSkipped = .whitespaces
+            while !scanner.isAtEnd {
+                guard let name = scanner.scanUpToString("=") else { break }
+                _ = scanner.scanString("=")
+                let value: String
+                if scanner.scanString("\"") != nil {
+                    value = scanner.scanUpToString("\"") ?? ""
+                    _ = scanner.scanString("\"")
+                } else {
+                    value = scanner.scanUpToString(",") ?? ""
+                }
+                fields[name.trimmingCharacters(in: .whitespaces).lowercased()] = value
+                _ = scanner.scanString(",")
+            }
+            let options = current
+            guard fields["username"] == options.user, fields["uri"] == target, fields["qop"] == "auth",
+                  let nonce = fields["nonce"], let nc = fields["nc"], let cnonce = fields["cnonce"], let response = fields["response"] else { return false }
+            let issued = lock.withLock { () -> Bool in
+                guard let i = digestNonces.firstIndex(of: nonce) else { return false }
+                digestNonces.remove(at: i)
+                return true
+            }
+            guard issued else { return false }
+            func md5(_ s: String) -> String { Insecure.MD5.hash(data: Data(s.utf8)).map { String(format: "%02x", $0) }.joined() }
+            let ha1 = md5("\(options.user):ONVIF emulator:\(options.password)"), ha2 = md5("\(method):\(target)")
+            return response == md5("\(ha1):\(nonce):\(nc):\(cnonce):auth:\(ha2)")
+        }
+
         /// Records `nonce` if it is new; false if it was used before (a replay).
         func remember(nonce: String, created: Date, now: Date) -> Bool {
             lock.withLock {
@@ -97,8 +148,16 @@ public enum ONVIFEmulator {
                 return answer(Array(buffer: buffer), camera: camera, host: host, now: Date())
             }
         }
-        router.get("/onvif/snapshot.jpg") { _, _ in
-            guard let jpeg = camera.current.snapshot else { return Response(status: .notFound) }
+        router.get("/onvif/snapshot.jpg") { request, _ in
+            let options = camera.current
+            guard let jpeg = options.snapshot else { return Response(status: .notFound) }
+            if options.snapshotDigest {
+                let target = request.uri.path + (request.uri.query.map { "?" + $0 } ?? "")
+                guard let auth = request.headers[.authorization], camera.digestAccepted(auth, method: "GET", target: target) else {
+                    camera.note(refusal: "snapshot without a valid HTTP Digest")
+                    return Response(status: .unauthorized, headers: [.wwwAuthenticate: camera.digestChallenge()])
+                }
+            }
             camera.servedSnapshot()
             return Response(status: .ok, headers: [.contentType: "image/jpeg"], body: .init(byteBuffer: ByteBuffer(bytes: jpeg)))
         }

@@ -49,7 +49,7 @@ import Testing
         }
     }
 
-    /// A camera without a stream: GetSnapshotUri, and the JPEG it names.
+    /// A camera without a stream: GetSnapshotUri, and the JPEG it names (behind HTTP Digest).
     @Test func aCameraWithoutAStreamGivesItsSnapshot() async throws {
         let (server, cam) = try await Self.camera(stream: nil)
         defer { server.stop() }
@@ -58,7 +58,13 @@ import Testing
         #expect(source == .snapshot("http://127.0.0.1:\(server.port)/onvif/snapshot.jpg"))
         #expect(cam.calls == ["GetProfiles", "GetSnapshotUri"])
         guard case .snapshot(let uri) = source else { return }
+        // The snapshot URI asks for HTTP Digest: the right password passes, a wrong one does not.
         #expect(try await client.snapshot(uri, maxBytes: 1 << 20) == Self.jpeg)
+        #expect(cam.snapshotsServed == 1)
+        await #expect(throws: ONVIFError(operation: "snapshot", url: uri, problem: "not authorized (HTTP 401); check user and password_env")) {
+            try await Self.client(server, password: "wrong").snapshot(uri, maxBytes: 1 << 20)
+        }
+        #expect(cam.snapshotsServed == 1)
         await #expect(throws: ONVIFError(operation: "snapshot", url: uri, problem: "snapshot larger than 100 bytes")) {
             try await client.snapshot(uri, maxBytes: 100)
         }
