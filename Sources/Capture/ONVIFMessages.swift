@@ -208,6 +208,11 @@ public enum ONVIF {
     /// Part 1 §5), and without it no entity can be declared, so none can expand.
     static func parse(_ bytes: [UInt8]) throws(AnswerError) -> Element {
         guard bytes.count <= maxAnswerBytes else { throw .malformed("answer longer than \(maxAnswerBytes) bytes") }
+        // Checked here, before Foundation's XMLParser sees them: on Linux it traps on some
+        // malformed names (an invalid UTF-8 byte or a control character in an attribute name),
+        // and neither may appear in a SOAP message (UTF-8 text, XML 1.0 characters).
+        guard String(validating: bytes, as: UTF8.self) != nil else { throw .malformed("the answer is not UTF-8") }
+        if bytes.contains(where: { $0 < 0x20 && $0 != 0x09 && $0 != 0x0A && $0 != 0x0D }) { throw .malformed("the answer has a control character") }
         let data = Data(bytes)
         if data.range(of: Data("<!DOCTYPE".utf8)) != nil { throw .malformed("the answer has a document type declaration") }
         let builder = TreeBuilder()

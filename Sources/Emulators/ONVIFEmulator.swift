@@ -297,6 +297,10 @@ struct SOAPRequest {
 
     static func read(_ bytes: [UInt8]) -> Result<SOAPRequest, Unreadable> {
         guard bytes.count <= ONVIFEmulator.maxRequestBytes else { return .failure(Unreadable(why: "request too long")) }
+        // Foundation's XMLParser on Linux traps on some malformed names; a SOAP message is UTF-8
+        // text without control characters, so anything else is refused before it parses.
+        guard String(validating: bytes, as: UTF8.self) != nil,
+              !bytes.contains(where: { $0 < 32 && ![9, 10, 13].contains($0) }) else { return .failure(Unreadable(why: "not UTF-8 XML text")) }
         let data = Data(bytes)
         if data.range(of: Data("<!DOCTYPE".utf8)) != nil { return .failure(Unreadable(why: "a SOAP message must not have a DTD")) }
         let reader = PathReader()

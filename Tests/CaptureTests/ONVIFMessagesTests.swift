@@ -131,4 +131,49 @@ import Testing
         let many = Self.answer("<trt:GetProfilesResponse>" + String(repeating: "<x/>", count: 20_001) + "</trt:GetProfilesResponse>")
         #expect(refusal(many)?.contains("more than 20000 elements") == true)
     }
+
+    /// Names Foundation's XMLParser on Linux is fragile with (it trapped on an invalid UTF-8 byte
+    /// in an attribute name, found by the test below): each is read or refused, never a trap.
+    @Test(arguments: [
+        "<trt:GetProfilesResponse><trt:Profiles tok\u{DE}n=\"p1\"/></trt:GetProfilesResponse>",
+        "<trt:GetProfilesResponse><trt:Profiles to\u{0E}ken=\"p1\"/></trt:GetProfilesResponse>",
+        "<trt:GetProfilesResponse><trt:Profiles token=\"p1\" zz:a=\"1\"/></trt:GetProfilesResponse>",
+        "<trt:GetProfilesResponse><yy:Profiles token=\"p1\"/></trt:GetProfilesResponse>",
+        "<trt:GetProfilesResponse><trt:Prö token=\"p1\" é=\"2\"/><trt:Profiles xmlns:=\"x\" token=\"p2\"/></trt:GetProfilesResponse>",
+    ])
+    func awkwardNamesAreReadOrRefused(_ body: String) {
+        var bytes = Self.answer(body)
+        // \u{DE} stands for the lone byte 0xDE, which no Swift string can hold.
+        if let i = body.firstIndex(of: "\u{DE}") {
+            let prefix = Self.answer(String(body[..<i])).dropLast("</env:Body></env:Envelope>".utf8.count)
+            bytes = Array(prefix) + [0xDE] + Self.answer(String(body[body.index(after: i)...])).dropFirst(Self.soap.utf8.count)
+        }
+        switch Result(catching: { () throws(ONVIF.AnswerError) in try ONVIF.profiles(bytes) }) {
+        case .success(let p): #expect(!p.isEmpty)
+        case .failure(.malformed(let why)): #expect(!why.isEmpty)
+        case .failure(.fault): Issue.record("no fault in \(body)")
+        }
+    }
+
+    /// Every truncation of a real answer, and seeded byte changes to it, end in profiles or a
+    /// reason: never a trap, never a hang.
+    @Test func damagedAnswersEndInProfilesOrAReason() {
+        let good = Self.answer(#"<trt:GetProfilesResponse><trt:Profiles token="p1"><tt:VideoEncoderConfiguration token="e"><tt:Encoding>H264</tt:Encoding></tt:VideoEncoderConfiguration></trt:Profiles></trt:GetProfilesResponse>"#)
+        #expect((try? ONVIF.profiles(good)) == [ONVIF.Profile(token: "p1", hasVideoEncoder: true)])
+        var outcomes = 0
+        for n in 0..<good.count {
+            do { _ = try ONVIF.profiles(Array(good.prefix(n))) } catch { outcomes += 1 }
+        }
+        #expect(outcomes == good.count, "a truncated answer was taken as whole")
+        var rng = SystemRandomNumberGenerator()
+        for _ in 0..<2000 {
+            var bytes = good
+            for _ in 0..<3 { bytes[Int.random(in: 0..<bytes.count, using: &rng)] = UInt8.random(in: 0...255, using: &rng) }
+            switch Result(catching: { () throws(ONVIF.AnswerError) in try ONVIF.profiles(bytes) }) {
+            case .success(let p): #expect(!p.isEmpty)
+            case .failure(.malformed(let why)): #expect(!why.isEmpty)
+            case .failure(.fault): break
+            }
+        }
+    }
 }
