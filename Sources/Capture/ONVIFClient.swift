@@ -31,7 +31,15 @@ public struct ONVIFClient: Sendable {
     let http: HTTPClient
     let timeout: TimeAmount
 
-    public init(url: String, user: String?, password: String?, udp: Bool, http: HTTPClient = .shared, timeout: TimeAmount = .seconds(10)) {
+    /// The client every camera shares for the life of the process. It follows no redirect: a
+    /// redirect would lead the gateway to an address `evidence.fetch_allow` never checked.
+    public static let sharedHTTP: HTTPClient = {
+        var c = HTTPClient.Configuration()
+        c.redirectConfiguration = .disallow
+        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: c)
+    }()
+
+    public init(url: String, user: String?, password: String?, udp: Bool, http: HTTPClient = ONVIFClient.sharedHTTP, timeout: TimeAmount = .seconds(10)) {
         self.url = url; self.user = user; self.password = password; self.udp = udp; self.http = http; self.timeout = timeout
     }
 

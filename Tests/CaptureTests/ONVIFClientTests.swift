@@ -2,6 +2,7 @@
 import Emulators
 import Evidence
 import Foundation
+import Hummingbird
 import Logging
 import MillwrightCore
 import MillwrightTesting
@@ -119,5 +120,21 @@ import Testing
         let status = try #require(hub.status("CAM-9"))
         #expect(status.lastProblem == "ONVIF stream URI rtsp://10.9.8.7/cam refused: the camera's address is not allowed: 10.9.8.7:554 (10.9.8.7) is not in evidence.fetch_allow")
         #expect(!status.online && cam.calls == ["GetProfiles", "GetStreamUri"])
+    }
+
+    /// A redirect is not followed: where it leads was never checked against the fetch policy.
+    @Test func aRedirectIsNotFollowed() async throws {
+        let (camera, _) = try await Self.camera()
+        defer { camera.stop() }
+        let router = Hummingbird.Router()
+        router.post("/onvif/media_service") { _, _ in
+            Response(status: .temporaryRedirect, headers: [.location: camera.baseURL + "/onvif/media_service"])
+        }
+        let redirector = try await LocalHTTPServer.start(router)
+        defer { redirector.stop() }
+        let url = redirector.baseURL + "/onvif/media_service"
+        await #expect(throws: ONVIFError(operation: "GetProfiles", url: url, problem: "HTTP 307")) {
+            try await ONVIFClient(url: url, user: "admin", password: "line-2 secret", udp: false).resolve()
+        }
     }
 }
