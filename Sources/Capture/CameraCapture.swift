@@ -171,7 +171,7 @@ final class CameraCapture: @unchecked Sendable {
         do {
             source = try await ONVIFClient(camera: config).resolve()
         } catch {
-            logger.error("ONVIF lookup failed", metadata: ["camera": "\(config.camera)", "error": "\(error.description)"])
+            logger.error("ONVIF lookup failed", metadata: ["camera": "\(config.camera)", "error": "\(redact(error.description))"])
             failed(error.description)
             return
         }
@@ -179,7 +179,7 @@ final class CameraCapture: @unchecked Sendable {
         // The camera's answer is trusted no further than the configured URL.
         if let why = policy.captureRefusal(url: uri) {
             logger.error("ONVIF camera named a URI the fetch policy refuses", metadata: ["camera": "\(config.camera)", "uri": "\(redact(uri))", "why": "\(why)"])
-            failed("ONVIF \(kind) URI \(redact(uri)) refused: \(why)")
+            failed("ONVIF \(kind) URI \(uri) refused: \(why)")
             return
         }
         logger.info("ONVIF camera resolved", metadata: ["camera": "\(config.camera)", kind: "\(redact(uri))"])
@@ -191,7 +191,9 @@ final class CameraCapture: @unchecked Sendable {
         }
     }
 
-    private func failed(_ why: String) { lock.withLock { inputs }?.yield(.failed(why: why, at: Date())) }
+    /// The run ended without a decoder; `why` (the password redacted: a camera may put it in a
+    /// URI) becomes the camera's status.
+    private func failed(_ why: String) { lock.withLock { inputs }?.yield(.failed(why: redact(why), at: Date())) }
 
     /// Fetches the snapshot once per `every` until a fetch fails or the supervisor ends it; each
     /// JPEG is checked and kept like a decoded frame.
@@ -210,7 +212,7 @@ final class CameraCapture: @unchecked Sendable {
                 metrics.frames.increment()
                 lock.withLock { inputs }?.yield(.frame(at: now))
             } catch {
-                logger.warning("ONVIF snapshot failed", metadata: ["camera": "\(config.camera)", "error": "\(error.description)"])
+                logger.warning("ONVIF snapshot failed", metadata: ["camera": "\(config.camera)", "error": "\(redact(error.description))"])
                 failed(error.description)
                 return
             }
