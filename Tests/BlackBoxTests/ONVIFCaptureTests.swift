@@ -1,6 +1,8 @@
+import AsyncHTTPClient
 import Emulators
 import Evidence
 import Foundation
+import NIOCore
 import MillwrightTesting
 import Testing
 
@@ -107,5 +109,27 @@ import Testing
         let none = try await Self.evidenceNote(api, detectionId: "onvif-3", camera: "CAM-31", defect: "stain")
         #expect(none.contains("camera CAM-31 offline since") && none.contains("not authorized"), "\(none)")
         #expect(server.terminate() == 0)
+    }
+
+    /// `millwright emulate onvif`: the same emulator from the command line; an unsigned call is
+    /// refused with the NotAuthorized fault, and a missing password is a clear error.
+    @Test(.timeLimit(.minutes(2))) func theEmulatorRunsFromTheCommandLine() async throws {
+        let missing = try await Spawned.run(["emulate", "onvif", "--port", "0", "--stream-uri", "rtsp://127.0.0.1:8554/cam"], environment: ["ONVIF_PASSWORD": ""])
+        #expect(missing.status == 2 && missing.output.contains("set ONVIF_PASSWORD"), "\(missing.output)")
+        let emu = try Spawned(["emulate", "onvif", "--port", "0", "--stream-uri", "rtsp://127.0.0.1:8554/cam"], name: "onvif",
+                              environment: ["ONVIF_PASSWORD": Self.password])
+        defer { _ = emu.terminate() }
+        let base = try await emu.listening()
+        var request = HTTPClientRequest(url: base + "/onvif/media_service")
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/soap+xml; charset=utf-8")
+        request.body = .bytes(ByteBuffer(string: """
+            <?xml version="1.0" encoding="UTF-8"?><s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" xmlns:trt="http://www.onvif.org/ver10/media/wsdl">\
+            <s:Body><trt:GetProfiles/></s:Body></s:Envelope>
+            """))
+        let response = try await API.http.execute(request, timeout: .seconds(30))
+        let body = String(buffer: try await response.body.collect(upTo: 1 << 20))
+        #expect(response.status.code == 400)
+        #expect(body.contains("<env:Value>ter:NotAuthorized</env:Value>"), "\(body)")
     }
 }
