@@ -88,9 +88,15 @@ let package = Package(
         .target(name: "Detector", swiftSettings: instrumented),
         // Frames from RTSP cameras (#16): a supervised Debian ffmpeg per camera decoding into JPEG
         // frames, split by a bounded JPEG splitter, kept in a per-camera ring bounded in bytes.
+        // ONVIF cameras: the Media service's SOAP calls with WS-Security digest, over AsyncHTTPClient.
         .target(name: "Capture", dependencies: [
             "MillwrightCore", "Evidence", "Detector",
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "Metrics", package: "swift-metrics"),
         ], swiftSettings: instrumented),
         // YAML configuration with file/line/key errors.
         .target(name: "Config", dependencies: [
@@ -216,7 +222,10 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"),
         ]),
         .testTarget(name: "EvidenceTests", dependencies: ["MillwrightCore", "Evidence"], resources: [.copy("Golden")]),
-        .testTarget(name: "CaptureTests", dependencies: ["Capture", "Evidence", "MillwrightCore"]),
+        .testTarget(name: "CaptureTests", dependencies: [
+            "Capture", "Evidence", "MillwrightCore", "Emulators", "MillwrightTesting",
+            .product(name: "Crypto", package: "swift-crypto"),
+        ]),
         .testTarget(name: "DetectorTests", dependencies: ["Detector"]),
         // Each connector against its emulator, and both against the official specs in Tests/Fixtures/specs.
         .testTarget(name: "ConnectorTests", dependencies: [
@@ -268,7 +277,7 @@ let package = Package(
         ]),
         // Runs the built `millwright` binary as a separate process.
         .testTarget(name: "BlackBoxTests", dependencies: [
-            "millwright", "MillwrightTesting",
+            "millwright", "MillwrightTesting", "Emulators",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -1,6 +1,7 @@
 import Evidence
 import Foundation
 import Logging
+import Metrics
 import MillwrightCore
 
 /// The status of one capture camera, as `/readyz` and the evidence card tell it.
@@ -63,11 +64,19 @@ final class CameraCapture: @unchecked Sendable {
 
     private let lock = NSLock()
     private var process: Process?
+    /// An ONVIF camera's lookup, then its snapshot polling when it has no stream.
+    private var worker: Task<Void, Never>?
     private var stopping = false
     private var inputs: AsyncStream<CaptureSupervisor.Input>.Continuation?
 
-    init(config: CaptureCamera, bufferBytes: Int, ffmpeg: String, logger: Logger, now: Date = Date()) {
+    /// What an ONVIF camera's stream and snapshot URIs must obey (`evidence.fetch_allow`).
+    let policy: FetchPolicy
+    let metrics: CaptureMetrics
+
+    init(config: CaptureCamera, bufferBytes: Int, policy: FetchPolicy = FetchPolicy(), ffmpeg: String, logger: Logger, now: Date = Date()) {
         self.config = config
+        self.policy = policy
+        metrics = CaptureMetrics(camera: config.camera)
         self.ffmpeg = ffmpeg
         self.logger = logger
         detector = config.detector.map { FrameDetector(camera: config.camera, settings: $0, logger: logger) }
@@ -75,21 +84,24 @@ final class CameraCapture: @unchecked Sendable {
                             supervisor: CaptureSupervisor(timing: .forInterval(config.every.seconds), now: now))
     }
 
-    /// The ffmpeg arguments: RTSP in, `every` frames out as JPEG on stdout. The URL carries the
-    /// credentials (ffmpeg's RTSP client takes them no other way).
-    static func arguments(_ c: CaptureCamera) -> [String] {
+    /// The ffmpeg arguments: RTSP in (`url`, or the camera's own for an `rtsp:` camera), `every`
+    /// frames out as JPEG on stdout. The URL carries the credentials (ffmpeg's RTSP client takes
+    /// them no other way).
+    static func arguments(_ c: CaptureCamera, url: String? = nil) -> [String] {
         let ms = max(1, c.every.components.seconds * 1000 + c.every.components.attoseconds / 1_000_000_000_000_000)
         return ["-hide_banner", "-nostdin", "-loglevel", "warning",
                 "-rtsp_transport", c.transport.rawValue, "-timeout", "5000000",
-                "-i", urlWithCredentials(c),
+                "-i", urlWithCredentials(c, url: url ?? c.url),
                 "-an", "-vf", "fps=fps=1000/\(ms)", "-f", "image2pipe", "-c:v", "mjpeg", "-q:v", "4", "pipe:1"]
     }
 
-    static func urlWithCredentials(_ c: CaptureCamera) -> String {
-        guard let user = c.user, var parts = URLComponents(string: c.url) else { return c.url }
+    /// `url` with the camera's credentials, unless it has its own (an ONVIF camera may hand out
+    /// a stream URI with them in it).
+    static func urlWithCredentials(_ c: CaptureCamera, url: String) -> String {
+        guard let user = c.user, var parts = URLComponents(string: url), parts.user == nil else { return url }
         parts.user = user
         parts.password = c.password
-        return parts.string ?? c.url
+        return parts.string ?? url
     }
 
     /// `line` with the password (as written and percent-encoded) replaced.
@@ -115,10 +127,15 @@ final class CameraCapture: @unchecked Sendable {
         spawn()
         await withTaskCancellationHandler {
             for await input in stream {
-                for action in state.handle(input) {
+                let actions = state.handle(input)
+                metrics.online.record(state.status.online ? 1 : 0)
+                for action in actions {
                     switch action {
-                    case .spawn: spawn()
+                    case .spawn:
+                        metrics.restarts.increment()
+                        spawn()
                     case .kill(let reason):
+                        metrics.stalls.increment()
                         logger.warning("camera stalled; ending the decoder", metadata: ["camera": "\(config.camera)", "why": "\(reason)"])
                         signal(SIGKILL)
                     }
@@ -132,17 +149,89 @@ final class CameraCapture: @unchecked Sendable {
         signal(SIGTERM)
     }
 
+    /// Ends the decoder: the ffmpeg process, or an ONVIF camera's lookup or snapshot polling.
     private func signal(_ sig: Int32) {
         lock.withLock {
+            worker?.cancel()
             if let p = process, p.isRunning { kill(p.processIdentifier, sig) }
         }
     }
 
     private func spawn() {
         if lock.withLock({ stopping }) { return }
+        switch config.source {
+        case .rtsp: startDecoder(url: config.url)
+        case .onvif:
+            // The lookup is repeated at every start: a camera may hand out a new URI after a reboot.
+            let task = Task { [self] in await lookUpAndStart() }
+            lock.withLock { worker = task }
+        }
+    }
+
+    /// An ONVIF camera's start: the lookup, then ffmpeg on the stream or the snapshot polling.
+    private func lookUpAndStart() async {
+        let source: ONVIFSource
+        do {
+            source = try await ONVIFClient(camera: config).resolve()
+        } catch {
+            logger.error("ONVIF lookup failed", metadata: ["camera": "\(config.camera)", "error": "\(redact(error.description))"])
+            failed(error.description)
+            return
+        }
+        let (kind, uri) = switch source { case .stream(let u): ("stream", u); case .snapshot(let u): ("snapshot", u) }
+        // The camera's answer is trusted no further than the configured URL.
+        if let why = policy.captureRefusal(url: uri) {
+            logger.error("ONVIF camera named a URI the fetch policy refuses", metadata: ["camera": "\(config.camera)", "uri": "\(redact(uri))", "why": "\(why)"])
+            failed("ONVIF \(kind) URI \(uri) refused: \(why)")
+            return
+        }
+        logger.info("ONVIF camera resolved", metadata: ["camera": "\(config.camera)", kind: "\(redact(uri))"])
+        switch source {
+        case .stream(let uri):
+            if Task.isCancelled { failed("ONVIF lookup cancelled") } else { startDecoder(url: uri) }
+        case .snapshot(let uri):
+            await pollSnapshots(ONVIFClient(camera: config), uri)
+        }
+    }
+
+    /// The run ended without a decoder; `why` (the password redacted: a camera may put it in a
+    /// URI) becomes the camera's status.
+    private func failed(_ why: String) { lock.withLock { inputs }?.yield(.failed(why: redact(why), at: Date())) }
+
+    /// Fetches the snapshot once per `every` until a fetch fails or the supervisor ends it; each
+    /// JPEG is checked and kept like a decoded frame.
+    private func pollSnapshots(_ client: ONVIFClient, _ uri: String) async {
+        let every = config.every.seconds
+        while !Task.isCancelled {
+            let started = Date()
+            do {
+                let jpeg = try await client.snapshot(uri, maxBytes: Self.maxFrameBytes)
+                do { _ = try FrameCheck.inspect(jpeg) } catch {
+                    failed("ONVIF snapshot at \(uri) is not a readable JPEG (\(error))")
+                    return
+                }
+                let now = Date()
+                let frame = FrameRing.Frame(at: now, jpeg: jpeg)
+                state.keep(frame)
+                metrics.frames.increment()
+                detector?.offer(frame)
+                lock.withLock { inputs }?.yield(.frame(at: now))
+            } catch {
+                logger.warning("ONVIF snapshot failed", metadata: ["camera": "\(config.camera)", "error": "\(redact(error.description))"])
+                failed(error.description)
+                return
+            }
+            let wait = every - Date().timeIntervalSince(started)
+            if wait > 0 { try? await Task.sleep(for: .milliseconds(Int64((wait * 1000).rounded()))) }
+        }
+        failed("snapshot polling ended")
+    }
+
+    private func startDecoder(url: String) {
+        if lock.withLock({ stopping }) { return }
         let p = Process()
         p.executableURL = URL(fileURLWithPath: ffmpeg)
-        p.arguments = Self.arguments(config)
+        p.arguments = Self.arguments(config, url: url)
         p.environment = ["PATH": "/usr/bin:/bin", "LC_ALL": "C"]
         let out = Pipe(), err = Pipe()
         p.standardOutput = out
@@ -185,6 +274,7 @@ final class CameraCapture: @unchecked Sendable {
                         let now = Date()
                         let frame = FrameRing.Frame(at: now, jpeg: jpeg)
                         state.keep(frame)
+                        metrics.frames.increment()
                         detector?.offer(frame)
                         lock.withLock { inputs }?.yield(.frame(at: now))
                     case .dropped(let why):
@@ -226,5 +316,22 @@ final class CameraCapture: @unchecked Sendable {
         }
         thread.stackSize = 128 << 10
         thread.start()
+    }
+}
+
+/// A camera's series in `/metrics`: frames kept, decoder restarts, stalls, and whether it is
+/// streaming now.
+struct CaptureMetrics: Sendable {
+    let frames: Counter
+    let restarts: Counter
+    let stalls: Counter
+    let online: Gauge
+
+    init(camera: String) {
+        let label = [("camera", camera)]
+        frames = Counter(label: "millwright_capture_frames_total", dimensions: label)
+        restarts = Counter(label: "millwright_capture_restarts_total", dimensions: label)
+        stalls = Counter(label: "millwright_capture_stalls_total", dimensions: label)
+        online = Gauge(label: "millwright_capture_online", dimensions: label)
     }
 }

@@ -10,7 +10,7 @@ public final class CaptureHub: Sendable {
     /// `ffmpeg`: the decoder to run (Debian's /usr/bin/ffmpeg unless the tests say otherwise).
     public init(settings: CaptureSettings, ffmpeg: String = "/usr/bin/ffmpeg", logger: Logger) {
         self.settings = settings
-        cameras = Dictionary(settings.cameras.map { ($0.camera, CameraCapture(config: $0, bufferBytes: settings.bufferBytes, ffmpeg: ffmpeg, logger: logger)) },
+        cameras = Dictionary(settings.cameras.map { ($0.camera, CameraCapture(config: $0, bufferBytes: settings.bufferBytes, policy: settings.fetchPolicy, ffmpeg: ffmpeg, logger: logger)) },
                              uniquingKeysWith: { a, _ in a })
     }
 

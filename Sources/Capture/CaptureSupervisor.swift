@@ -5,7 +5,7 @@ import Foundation
 ///
 /// starting ──first frame──▶ streaming ──no frame for `stallAfter`──▶ stalled
 ///    │  no frame for `startTimeout` ─────────────────────────────────▶ stalled
-///  any state ──process exited──▶ backingOff ──delay passed──▶ starting
+///  any state ──process exited (or failed to start)──▶ backingOff ──delay passed──▶ starting
 ///
 /// A stalled process is killed; its exit then leads to backing off. The delay doubles with
 /// each start that produced no frame, from `initialBackoff` up to `maxBackoff`, and is back at
@@ -21,6 +21,8 @@ public struct CaptureSupervisor: Sendable, Equatable {
     public enum Input: Sendable, Equatable {
         case frame(at: Date)
         case exited(status: Int32, at: Date)
+        /// The decoder could not be started, or a snapshot poll ended; `why` is for the status.
+        case failed(why: String, at: Date)
         /// Time passed (the shell wakes at `nextDeadline`).
         case tick(at: Date)
     }
@@ -107,16 +109,23 @@ public struct CaptureSupervisor: Sendable, Equatable {
             return [.spawn]
         case (_, .tick):
             return []
-        case (.backingOff, .exited):
+        case (.backingOff, .exited), (.backingOff, .failed):
             return []
-        case (let s, .exited(let status, let at)):
-            if case .streaming = s { offlineSince = at }
-            if case .stalled = s {} else { lastProblem = "decoder exited with status \(status)" }
-            let delay = backoff
-            if !deliveredFrames { failedStarts += 1 }
-            state = .backingOff(until: at.addingTimeInterval(delay))
-            return []
+        case (_, .exited(let status, let at)):
+            return ended(at, "decoder exited with status \(status)")
+        case (_, .failed(let why, let at)):
+            return ended(at, why)
         }
+    }
+
+    /// The decoder ended: back off. A stalled one keeps the stall as its problem.
+    private mutating func ended(_ at: Date, _ why: String) -> [Action] {
+        if case .streaming = state { offlineSince = at }
+        if case .stalled = state {} else { lastProblem = why }
+        let delay = backoff
+        if !deliveredFrames { failedStarts += 1 }
+        state = .backingOff(until: at.addingTimeInterval(delay))
+        return []
     }
 
     private mutating func stall(_ at: Date, _ why: String) -> [Action] {

@@ -2,7 +2,7 @@ import Foundation
 import MillwrightCore
 
 extension ConfigLoader {
-    /// `capture: { max_skew, buffer_bytes, cameras: [ { camera, rtsp: { url, user, password_env }, every, transport, detector } ] }`.
+    /// `capture: { max_skew, buffer_bytes, cameras: [ { camera, rtsp | onvif: { url, user, password_env }, every, transport, detector } ] }`.
     /// The URLs are checked against `evidence.fetch_allow` by `checkCaptureURLs` once the whole
     /// file is read (the evidence block may come later in the file).
     static func capture(_ n: YAMLNode) throws(ConfigError) -> CaptureSettings {
@@ -23,29 +23,35 @@ extension ConfigLoader {
     }
 
     static func captureCamera(_ n: YAMLNode) throws(ConfigError) -> CaptureCamera {
-        let fields = try n.requireMapping()
-        if let onvif = fields.first(where: { $0.0 == "onvif" }) {
-            throw onvif.1.error("ONVIF cameras are not supported yet; give the camera's stream as rtsp: { url, user, password_env }")
-        }
-        _ = try n.requireMapping(allowed: ["camera", "rtsp", "every", "transport", "detector"])
+        _ = try n.requireMapping(allowed: ["camera", "rtsp", "onvif", "every", "transport", "detector"])
         let id = try req(n, "camera").string()
         guard !id.isEmpty, id.utf8.count <= 200 else { throw n.error("camera must be 1 to 200 characters") }
-        let rtsp = try req(n, "rtsp")
-        _ = try rtsp.requireMapping(allowed: ["url", "user", "password_env"])
-        let urlNode = try req(rtsp, "url")
+        let source: CaptureCamera.Source
+        switch (n.child("rtsp"), n.child("onvif")) {
+        case (_?, _?): throw n.error("give rtsp or onvif, not both")
+        case (nil, nil): throw n.error("needs rtsp: { url, user, password_env } or onvif: { url, user, password_env }")
+        case (_?, nil): source = .rtsp
+        case (nil, _?): source = .onvif
+        }
+        let block = try req(n, source.rawValue)
+        _ = try block.requireMapping(allowed: ["url", "user", "password_env"])
+        let urlNode = try req(block, "url")
         let url = try urlNode.string()
-        guard let parts = URLComponents(string: url), parts.scheme?.lowercased() == "rtsp", let host = parts.host, !host.isEmpty else {
-            throw urlNode.error("'\(url.prefix(200))' is not an rtsp:// URL")
+        let schemes: Set<String> = source == .rtsp ? ["rtsp"] : ["http", "https"]
+        guard let parts = URLComponents(string: url), let scheme = parts.scheme?.lowercased(), schemes.contains(scheme), let host = parts.host, !host.isEmpty else {
+            throw urlNode.error(source == .rtsp ? "'\(url.prefix(200))' is not an rtsp:// URL"
+                                                : "'\(url.prefix(200))' is not an http:// or https:// URL (the camera's ONVIF Media service)")
         }
         guard parts.user == nil, parts.password == nil else {
             throw urlNode.error("has credentials in it; give them as user and password_env (the password never goes in the file)")
         }
         if let p = parts.port, !(1...65535).contains(p) { throw urlNode.error("has an invalid port") }
         var cam = CaptureCamera(camera: id, url: url)
-        if let u = rtsp.child("user") { cam.user = try u.string() }
-        if rtsp.child("password_env") != nil {
-            guard cam.user != nil else { throw rtsp.error("password_env needs a user") }
-            cam.password = try rtsp.secret(fromEnvKey: "password_env")
+        cam.source = source
+        if let u = block.child("user") { cam.user = try u.string() }
+        if block.child("password_env") != nil {
+            guard cam.user != nil else { throw block.error("password_env needs a user") }
+            cam.password = try block.secret(fromEnvKey: "password_env")
         }
         if let e = n.child("every") { cam.every = try e.duration(in: .milliseconds(100)...Duration.seconds(3600)) }
         if let t = n.child("transport") {
@@ -88,23 +94,12 @@ extension ConfigLoader {
     }
 
     /// Each capture URL must name an address the evidence fetch policy allows: the same rule
-    /// that keeps a frame URL from reaching into the plant network. An address literal is
-    /// checked as it is; a host name must be listed in `evidence.fetch_allow` by name, because
-    /// the policy cannot know now what the name will resolve to.
+    /// that keeps a frame URL from reaching into the plant network (`FetchPolicy.captureRefusal`).
+    /// An ONVIF camera's stream and snapshot URIs are held to it again when the camera names them.
     static func checkCaptureURLs(_ n: YAMLNode?, capture: CaptureSettings, policy: FetchPolicy) throws(ConfigError) {
         let nodes = try n?.child("cameras")?.requireSequence() ?? []
         for (cam, node) in zip(capture.cameras, nodes) {
-            let urlNode = node.child("rtsp")?.child("url") ?? node
-            guard let parts = URLComponents(string: cam.url), let rawHost = parts.host else { continue }
-            let host = rawHost.trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
-            let port = parts.port ?? 554
-            if let ip = IPAddress(host) {
-                if case .refused(let why) = policy.decide(host: host, port: port, address: ip) {
-                    throw urlNode.error("the camera's address is not allowed: \(why)")
-                }
-            } else if !policy.entries.contains(where: { if case .host(let h, let p) = $0 { h == host.lowercased() && (p == nil || p == port) } else { false } }) {
-                throw urlNode.error("host \(host) must be listed in evidence.fetch_allow (by name) for the gateway to capture from it")
-            }
+            if let why = policy.captureRefusal(url: cam.url) { throw (node.child(cam.source.rawValue)?.child("url") ?? node).error(why) }
         }
     }
 }

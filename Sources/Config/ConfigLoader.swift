@@ -179,6 +179,7 @@ public enum ConfigLoader {
             }
         }
         try checkShifts(s, file: file, root: root)
+        s.capture.fetchPolicy = s.evidence.fetchPolicy
         try checkCaptureURLs(root.child("capture"), capture: s.capture, policy: s.evidence.fetchPolicy)
         try defaultCheckpoints(&s, root: root)
         for (key, name) in [("inventory.cmms", s.planning.inventoryCMMS), ("routing.load_from", s.planning.loadFromCMMS)] {

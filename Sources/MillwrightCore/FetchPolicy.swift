@@ -76,6 +76,23 @@ public struct FetchPolicy: Sendable, Equatable {
     }
 }
 
+extension FetchPolicy {
+    /// Why the gateway may not capture from `url` (a camera's stream, ONVIF service or snapshot),
+    /// or nil when it may. An address literal is decided as it is; a host name must be listed by
+    /// name, because what it will resolve to is not known when the URL is checked.
+    public func captureRefusal(url: String) -> String? {
+        guard let parts = URLComponents(string: url), let rawHost = parts.host, !rawHost.isEmpty else { return "'\(url.prefix(200))' has no host" }
+        let host = rawHost.trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
+        let port = parts.port ?? ["rtsp": 554, "http": 80, "https": 443][parts.scheme?.lowercased() ?? ""] ?? 554
+        if let ip = IPAddress(host) {
+            if case .refused(let why) = decide(host: host, port: port, address: ip) { return "the camera's address is not allowed: \(why)" }
+            return nil
+        }
+        let listed = entries.contains { if case .host(let h, let p) = $0 { h == host.lowercased() && (p == nil || p == port) } else { false } }
+        return listed ? nil : "host \(host) must be listed in evidence.fetch_allow (by name) for the gateway to capture from it"
+    }
+}
+
 /// An IPv4 or IPv6 address as bytes (IPv4-mapped IPv6 addresses are taken as IPv4).
 public struct IPAddress: Sendable, Equatable, CustomStringConvertible {
     public let bytes: [UInt8]

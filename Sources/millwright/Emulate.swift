@@ -14,7 +14,9 @@ struct Emulate: AsyncParsableCommand {
         \(EmulatorRegistry.all.map { "  \($0.kind): \($0.covers)"
         }.joined(separator: "\n"))
 
-        Every emulator lists what it received at GET /_emulator/work-orders (common
+          onvif: an ONVIF camera's Media service (GetProfiles, GetStreamUri, GetSnapshotUri; WS-Security PasswordDigest, NotAuthorized faults) at /onvif/media_service, for a capture camera's onvif: key; --stream-uri, --snapshot, --onvif-user and the password in $ONVIF_PASSWORD
+
+        Every CMMS emulator lists what it received at GET /_emulator/work-orders (common
         JSON shape) and counts requests at GET /_emulator/stats.
 
         --fail-mode before|after|mixed decides whether an injected failure comes before
@@ -69,6 +71,15 @@ struct Emulate: AsyncParsableCommand {
     @Option(name: .long, help: "Seconds after which work orders report in_progress (and completed after twice that).")
     var autoProgress: Double?
 
+    @Option(name: .long, help: "onvif: the RTSP URI GetStreamUri hands out (without it, a camera with snapshots only).")
+    var streamUri: String?
+
+    @Option(name: .long, help: "onvif: a JPEG file served at the snapshot URI (behind HTTP Digest).")
+    var snapshot: String?
+
+    @Option(name: .long, help: "onvif: the user the camera accepts; its password is $ONVIF_PASSWORD.")
+    var onvifUser: String = "admin"
+
     func validate() throws {
         guard (0...1).contains(failRate) else { throw ValidationError("--fail-rate must be between 0 and 1") }
         guard latencyMs >= 0, downFor >= 0 else { throw ValidationError("--latency-ms and --down-for must not be negative") }
@@ -79,6 +90,7 @@ struct Emulate: AsyncParsableCommand {
     }
 
     func run() async throws {
+        if kind == "onvif" { return try await runONVIF() }
         guard let entry = EmulatorRegistry.entry(kind) else {
             Runtime.printError("emulate: '\(kind)' is not available in this build; available: \(EmulatorRegistry.all.map(\.kind).joined(separator: ", "))")
             throw ExitCode(2)
@@ -118,6 +130,34 @@ struct Emulate: AsyncParsableCommand {
         let app = Application(router: entry.router(state),
                               configuration: .init(address: .hostname(host, port: port), serverName: "millwright-emulator-\(kind)"),
                               onServerRunning: { announce("\(kind) emulator", $0, host: host) }, logger: logger)
+        let group = ServiceGroup(configuration: .init(services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+    }
+
+    /// The ONVIF camera emulator: not a CMMS, so not in `EmulatorRegistry`.
+    func runONVIF() async throws {
+        guard let password = ProcessInfo.processInfo.environment["ONVIF_PASSWORD"], !password.isEmpty else {
+            Runtime.printError("emulate onvif: set ONVIF_PASSWORD to the password the camera accepts")
+            throw ExitCode(2)
+        }
+        var jpeg: Data?
+        if let snapshot {
+            do { jpeg = try Data(contentsOf: URL(fileURLWithPath: snapshot)) } catch {
+                Runtime.printError("emulate onvif: cannot read --snapshot \(snapshot): \(error.localizedDescription)")
+                throw ExitCode(2)
+            }
+        }
+        guard streamUri != nil || jpeg != nil else {
+            Runtime.printError("emulate onvif: give --stream-uri, --snapshot or both")
+            throw ExitCode(2)
+        }
+        _ = Runtime.bootstrap(level: .notice)
+        let camera = ONVIFEmulator.Camera(ONVIFEmulator.Options(user: onvifUser, password: password, streamURI: streamUri, snapshot: jpeg))
+        let logger = Logger(label: "millwright.emulator")
+        let host = self.host
+        let app = Application(router: ONVIFEmulator.router(camera: camera),
+                              configuration: .init(address: .hostname(host, port: port), serverName: "millwright-emulator-onvif"),
+                              onServerRunning: { announce("onvif emulator", $0, host: host) }, logger: logger)
         let group = ServiceGroup(configuration: .init(services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
     }

@@ -73,6 +73,12 @@ import Testing
             server.text.components(separatedBy: "camera decoder exited").count - 1 >= 2
         }
         _ = try await floor.waitFor(#""state":"offline""#, timeout: 30)
+        // The restarts are counted in /metrics, the camera is no longer online there.
+        try await API.eventually("CAM-12 restarts and offline in /metrics") {
+            let lines = String(decoding: try await api.get("/metrics", key: "viewer-key").body, as: UTF8.self).split(separator: "\n")
+            let restarts = lines.first { $0.hasPrefix(#"millwright_capture_restarts_total{camera="CAM-12"} "#) }?.split(separator: " ").last.flatMap { Double($0) }
+            return (restarts ?? 0) >= 1 && lines.contains { $0 == #"millwright_capture_online{camera="CAM-12"} 0"# || $0 == #"millwright_capture_online{camera="CAM-12"} 0.0"# }
+        }
         // /readyz reports the camera without making the gateway unready.
         #expect(try await api.get("/readyz").status == 200)
 

@@ -27,6 +27,18 @@ import Testing
         #expect(s.lastProblem == "no frame for 5 s")
     }
 
+    /// A start that fails before any decoder runs (an ONVIF lookup refused) backs off like an
+    /// exit and keeps its own reason for the status.
+    @Test func aFailedStartBacksOffWithItsReason() {
+        var s = CaptureSupervisor(timing: timing, now: t0)
+        let why = "ONVIF GetProfiles at http://10.0.0.5/onvif/media_service: not authorized; check user and password_env"
+        #expect(s.handle(.failed(why: why, at: at(1))) == [])
+        #expect(s.state == .backingOff(until: at(2)) && s.lastProblem == why && s.failedStarts == 1)
+        #expect(s.handle(.tick(at: at(2))) == [.spawn])
+        #expect(s.handle(.failed(why: why, at: at(3))) == [])
+        #expect(s.state == .backingOff(until: at(5)))
+    }
+
     /// Starts that give no frame back off longer each time, up to the cap; a frame resets it.
     @Test func fruitlessStartsBackOffExponentially() {
         var s = CaptureSupervisor(timing: timing, now: t0)
