@@ -36,12 +36,44 @@ public final class OPCUABridge: Service, Sendable {
                                            endpointUrl: "opc.tcp://\(settings.host):\(settings.port)"),
             addressSpace: space, sessionPolicy: SessionPolicy(allowAnonymous: settings.allowAnonymous, users: users), startTime: Moment.now().wall)
         for camera in gateway.settings.assets.cameras { core.addVisionSystem(camera: camera.camera) }
-        server = OPCUAServer(core: core) { effect in
+        let offer = try Self.security(settings, applicationUri: core.description.applicationUri, logger: logger)
+        core.offeredSecurity = offer.endpoints
+        core.identity = offer.channels.identity
+        server = OPCUAServer(core: core, security: offer.channels) { effect in
             if case .rejectPartReset(let camera, let user) = effect {
                 logger.notice("RejectPart reset by a client", metadata: ["camera": "\(camera)", "user": "\(user)"])
             }
         }
-        if settings.trustAllClients { logger.warning("opcua.trust_all_clients is on: for commissioning only") }
+        if settings.trustAllClients { logger.warning("opcua.trust_all_clients is on: every client certificate is accepted; for commissioning only") }
+    }
+
+    /// The host clients are told to use: a wildcard address is no place a client can connect to.
+    static func endpointHost(_ settings: OPCUASettings) -> String {
+        settings.host == "0.0.0.0" || settings.host == "::" ? ProcessInfo.processInfo.hostName : settings.host
+    }
+
+    /// The endpoints (each policy with each mode; None with None), and for the secured
+    /// policies the server identity from `pki_dir` (made on first start) and the trust list.
+    static func security(_ settings: OPCUASettings, applicationUri: String, logger: Logger) throws -> (endpoints: [EndpointSecurity], channels: SecurityOffer) {
+        let modes: [MessageSecurityMode] = (settings.modes.isEmpty ? [.signAndEncrypt] : settings.modes).map { $0 == .sign ? .sign : .signAndEncrypt }
+        var endpoints: [EndpointSecurity] = []
+        var secured: [SecurityPolicy: Set<MessageSecurityMode>] = [:]
+        for policy in settings.security {
+            switch policy {
+            case .none: endpoints.append(EndpointSecurity(policy: .none, mode: .none))
+            case .basic256sha256, .aes128sha256rsaoaep:
+                let p: SecurityPolicy = policy == .basic256sha256 ? .basic256Sha256 : .aes128Sha256RsaOaep
+                endpoints += modes.map { EndpointSecurity(policy: p, mode: $0) }
+                secured[p] = Set(modes)
+            }
+        }
+        guard !secured.isEmpty else { return (endpoints, SecurityOffer()) }
+        guard let dir = settings.pkiDir else { throw OPCUABridgeError("opcua.pki_dir is needed by the secured policies") }
+        let pki = PKIDirectory(path: dir)
+        let (identity, created) = try pki.serverIdentity(applicationUri: applicationUri, hosts: [endpointHost(settings)])
+        if created { logger.notice("made the OPC UA server certificate", metadata: ["file": "\(pki.ownCertificate.path)"]) }
+        let trustAll = settings.trustAllClients
+        return (endpoints, SecurityOffer(secured: secured, identity: identity, trust: { trustAll ? nil : pki.trust($0) }))
     }
 
     /// Every detection is a result under its camera's ResultManagement/Results: NOK when the
@@ -64,10 +96,7 @@ public final class OPCUABridge: Service, Sendable {
     }
 
     public func run() async throws {
-        // A wildcard address is no place a client can connect to: endpoints name the host instead.
-        let wildcard = settings.host == "0.0.0.0" || settings.host == "::"
-        let channel = try await server.start(host: settings.host, port: settings.port,
-                                             endpointHost: wildcard ? ProcessInfo.processInfo.hostName : settings.host)
+        let channel = try await server.start(host: settings.host, port: settings.port, endpointHost: Self.endpointHost(settings))
         onListening(channel)
         await cancelWhenGracefulShutdown { await self.follow() }
         await server.stop()
@@ -110,4 +139,9 @@ public final class OPCUABridge: Service, Sendable {
             server.withCore { $0.setRejectPart(camera: camera, false) }
         }
     }
+}
+
+struct OPCUABridgeError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
 }
