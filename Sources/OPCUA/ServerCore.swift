@@ -59,7 +59,7 @@ public struct ServerCore: Sendable {
     var nextMonitoredItemId: UInt32 = 1
     /// Responses to requests other than the one being handled (Publish requests of a closed session).
     private var outbox: [DeferredResponse] = []
-    private var randomBytes: @Sendable (Int) -> [UInt8]
+    var randomBytes: @Sendable (Int) -> [UInt8]
     /// The endpoints offered, each a policy and mode; sessions are refused on a channel of any other.
     public var offeredSecurity: [EndpointSecurity] = [EndpointSecurity(policy: .none, mode: .none)]
     /// The server's certificate and key, which the secured policies need.
@@ -554,8 +554,9 @@ public struct ServerCore: Sendable {
             addressSpace.addReference(reference, from: parent, to: id)
             addressSpace.addReference(.hasTypeDefinition, from: id, to: type)
         }
+        // SubscribeToEvents: its ResultReadyEventType events can be monitored here.
         add(root, .object, QualifiedName(namespaceIndex: own, name: camera), type: NodeId(namespaceIndex: mv, numeric: MachineVision.visionSystemType),
-            parent: .objectsFolder, via: .organizes)
+            parent: .objectsFolder, via: .organizes) { $0.eventNotifier = 1 }
         add(NodeId(namespaceIndex: own, .string("\(camera).SystemState")), .variable, QualifiedName(namespaceIndex: mv, name: "SystemState"),
             type: .baseDataVariableType, parent: root, via: .hasComponent) { node in
             node.dataType = NodeId(namespaceIndex: mv, numeric: MachineVision.systemStateDescriptionDataType)
@@ -625,6 +626,7 @@ public enum MachineVision {
     /// SystemStateDataType PRD_1: the vision system is working on a job.
     static let productionState: Int32 = 1
 
+    static let resultReadyEventType: UInt32 = 1024
     static let resultType: UInt32 = 2002
     static let resultDataType: UInt32 = 3006
     static let resultDataTypeEncodingDefaultBinary: UInt32 = 5018

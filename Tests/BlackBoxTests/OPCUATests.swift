@@ -102,4 +102,20 @@ import Testing
         #expect(output.contains("tokens"), "\(output)")
         #expect(server.terminate() == 0)
     }
+
+    /// A confirmed detection posted over REST is a ResultReadyEventType event on CAM-07's
+    /// VisionSystem object and on Server, with its fields as the client's filters select them.
+    @Test(.timeLimit(.minutes(4))) func asyncuaReceivesResultReadyEvents() async throws {
+        let (server, url, pki, emu) = try await securedServer()
+        defer { _ = server.terminate(); _ = emu.terminate() }
+        let api = API(base: try await server.listening())
+        let python = try start(url, "events", pki: pki)
+        _ = try await python.waitFor("subscribed", timeout: 90)
+        var posted = detection("opcua-ev-1")
+        posted["production_order"] = "PO-4711"
+        let response = try await api.post("/v1/detections", json: posted, key: "ingest-key")
+        #expect(response.status == 200 || response.status == 201 || response.status == 202, "\(response.object)")
+        _ = try await finish(python, "events")
+        #expect(server.terminate() == 0)
+    }
 }

@@ -40,7 +40,8 @@ private func values(_ response: PublishResponse) throws -> [Variant?] {
             MonitoredItemCreateRequest(itemToMonitor: ReadValueId(nodeId: .objectsFolder, attributeId: .value), clientHandle: 8),
             MonitoredItemCreateRequest(itemToMonitor: ReadValueId(nodeId: .server, attributeId: .eventNotifier), clientHandle: 9),
         ]), CreateMonitoredItemsResponse.self, at: start)
-        #expect(items.results.map(\.statusCode) == [.good, .badAttributeIdInvalid, .badAttributeIdInvalid])
+        // An event item needs an EventFilter.
+        #expect(items.results.map(\.statusCode) == [.good, .badAttributeIdInvalid, .badMonitoredItemFilterInvalid])
         return (client, created.subscriptionId)
     }
 

@@ -17,10 +17,16 @@ Usage: opcua_client.py URL PHASE USER PASSWORD
   renew:  a trusted client asks for a 10 s token (the server's minimum) and holds a
           subscription on ServerStatus.CurrentTime for 2 minutes: the values keep coming while
           the channel renews its token several times.
+  events: over Aes128_Sha256_RsaOaep SignAndEncrypt, subscribes to ResultReadyEventType on
+          CAM-07 (asyncua's own filter, from the type's properties) and on Server (select
+          clauses by browse path, where OfType ResultReadyEventType And ResultState Equals 2),
+          prints "subscribed", and waits for the event of detection opcua-ev-1 on both, checking
+          its fields.
 Prints one line "ok <phase>" on success; anything else exits non-zero with the reason.
 """
 import asyncio
 import datetime
+import json
 import os
 import sys
 import tempfile
@@ -251,12 +257,86 @@ async def renew(url, user, password, pki):
             print(f"tokens {sorted(tokens)} values {values}", flush=True)
 
 
+class Events:
+    """asyncua's subscription handler: events as they are published."""
+
+    def __init__(self):
+        self.queue = asyncio.Queue()
+
+    def event_notification(self, event):
+        self.queue.put_nowait(event)
+
+    async def until(self, result_id, seconds=60):
+        deadline = time.monotonic() + seconds
+        while True:
+            left = deadline - time.monotonic()
+            assert left > 0, f"no event for {result_id}"
+            event = await asyncio.wait_for(self.queue.get(), left)
+            if getattr(event, "ResultId", None) == result_id:
+                return event
+
+
+def check_result_event(event, camera_node_id):
+    fields = event.get_event_props_as_fields_dict()
+    assert event.ResultState == 2, fields
+    assert event.IsSimulated is False, fields
+    assert event.PartId == "PO-4711", fields
+    assert event.MeasId, fields
+    assert isinstance(event.CreationTime, datetime.datetime), fields
+    assert isinstance(event.ResultContent, list) and len(event.ResultContent) == 1, fields
+    content = json.loads(event.ResultContent[0])
+    for key in ["defect_class", "confidence", "bbox", "asset", "zone", "incident_id", "work_order_reference", "severity", "priority"]:
+        assert key in content, f"{key} missing from {content}"
+    assert content["defect_class"] == "crack" and content["asset"] == "10004711" and content["incident_id"] == event.MeasId, content
+    assert content["bbox"] == {"x": 412, "y": 220, "width": 64, "height": 18}, content
+    text = event.Message.Text
+    assert text == f"crack on 10004711 at CAM-07, severity {int(content['severity'])}, {content['priority']}", text
+
+
+async def events(url, user, password, pki):
+    with tempfile.TemporaryDirectory() as folder:
+        cert_path, key_path = trusted_client_certificate(folder, pki, "events-client")
+        client = await secured_client(url, SecurityPolicyAes128Sha256RsaOaep, ua.MessageSecurityMode.SignAndEncrypt, cert_path, key_path, user, password)
+        async with client:
+            mv = await client.get_namespace_index(MACHINE_VISION)
+            result_ready = client.get_node(ua.NodeId(1024, mv))
+            camera, _ = await camera_and_reject_part(client)
+            camera = await camera.get_parent()
+            assert await camera.read_event_notifier() == {ua.EventNotifier.SubscribeToEvents}, await camera.read_event_notifier()
+            on_camera, on_server = Events(), Events()
+            sub_camera = await client.create_subscription(100, on_camera)
+            await sub_camera.subscribe_events(camera, result_ready)
+            chosen = ua.EventFilter()
+            for ns, name in [(0, "EventType"), (0, "SourceName"), (0, "Message"), (mv, "ResultId"), (mv, "ResultState"), (mv, "IsSimulated"), (mv, "PartId")]:
+                clause = ua.SimpleAttributeOperand()
+                clause.TypeDefinitionId = ua.NodeId(1024, mv)
+                clause.BrowsePath = [ua.QualifiedName(name, ns)]
+                clause.AttributeId = ua.AttributeIds.Value
+                chosen.SelectClauses.append(clause)
+            of_type = ua.ContentFilterElement(FilterOperator=ua.FilterOperator.OfType, FilterOperands=[ua.LiteralOperand(Value=ua.Variant(ua.NodeId(1024, mv)))])
+            state = ua.SimpleAttributeOperand(TypeDefinitionId=ua.NodeId(1024, mv), BrowsePath=[ua.QualifiedName("ResultState", mv)], AttributeId=ua.AttributeIds.Value)
+            nok = ua.ContentFilterElement(FilterOperator=ua.FilterOperator.Equals,
+                                          FilterOperands=[state, ua.LiteralOperand(Value=ua.Variant(2, ua.VariantType.Int32))])
+            both = ua.ContentFilterElement(FilterOperator=ua.FilterOperator.And, FilterOperands=[ua.ElementOperand(Index=1), ua.ElementOperand(Index=2)])
+            chosen.WhereClause.Elements = [both, of_type, nok]
+            sub_server = await client.create_subscription(100, on_server)
+            await sub_server.subscribe_events(ua.ObjectIds.Server, result_ready, evfilter=chosen)
+            print("subscribed", flush=True)
+            event = await on_camera.until("opcua-ev-1")
+            check_result_event(event, camera.nodeid)
+            server_event = await on_server.until("opcua-ev-1")
+            assert server_event.SourceName == "CAM-07" and server_event.ResultState == 2 and server_event.PartId == "PO-4711", server_event
+            assert not hasattr(server_event, "MeasId"), "a field not selected was sent"
+            await sub_camera.delete()
+            await sub_server.delete()
+
+
 async def main():
     url, phase, user, password = sys.argv[1:5]
     if phase in ("before", "after"):
         await {"before": before, "after": after}[phase](url, user, password)
     else:
-        await {"secure": secure, "untrusted": untrusted, "renew": renew}[phase](url, user, password, sys.argv[5])
+        await {"secure": secure, "untrusted": untrusted, "renew": renew, "events": events}[phase](url, user, password, sys.argv[5])
     print(f"ok {phase}", flush=True)
 
 
