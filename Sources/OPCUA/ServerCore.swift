@@ -240,7 +240,8 @@ public struct ServerCore: Sendable {
         case RepublishRequest.binaryEncodingId:
             let request = try decode(RepublishRequest.self)
             let session = try sessions.use(header.authenticationToken, channelId: channelId, at: now)
-            try republish(request, session: session.authenticationToken)
+            let message = try republish(request, session: session.authenticationToken)
+            return try RepublishResponse(responseHeader: ok, notificationMessage: message).encodedMessage()
         case PublishRequest.binaryEncodingId:
             let request = try decode(PublishRequest.self)
             let session = try sessions.use(header.authenticationToken, channelId: channelId, at: now)

@@ -16,6 +16,8 @@ public struct SubscriptionLimits: Hashable, Sendable {
     public var maxQueuedPublishRequests = 10
     /// Notifications held for a client that sends no Publish requests; the oldest go first.
     public var maxQueuedNotifications = 10_000
+    /// Sent messages kept per subscription for Republish until acknowledged; the oldest go first.
+    public var maxRetransmissionQueue = 16
     /// Milliseconds.
     public var minimumPublishingInterval: Double = 100
     public var maximumPublishingInterval: Double = 3_600_000
@@ -55,6 +57,8 @@ struct Subscription: Sendable {
     var sentFirstMessage = false
     var pending: [MonitoredItemNotification] = []
     var pendingEvents: [EventFieldList] = []
+    /// Sent messages not yet acknowledged, oldest first, for Republish.
+    var unacknowledged: [NotificationMessage] = []
 }
 
 /// A Publish request waiting for news.
@@ -118,9 +122,13 @@ extension ServerCore {
         return results
     }
 
-    func republish(_ r: RepublishRequest, session: NodeId) throws -> Never {
-        guard subscriptions[r.subscriptionId]?.session == session else { throw ServiceError(.badSubscriptionIdInvalid) }
-        throw ServiceError(.badMessageNotAvailable)
+    /// Republish (Part 4 §5.13.6): a sent message not yet acknowledged, again.
+    func republish(_ r: RepublishRequest, session: NodeId) throws -> NotificationMessage {
+        guard let s = subscriptions[r.subscriptionId], s.session == session else { throw ServiceError(.badSubscriptionIdInvalid) }
+        guard let message = s.unacknowledged.first(where: { $0.sequenceNumber == r.retransmitSequenceNumber }) else {
+            throw ServiceError(.badMessageNotAvailable)
+        }
+        return message
     }
 
     mutating func createMonitoredItems(_ r: CreateMonitoredItemsRequest, session: NodeId) throws -> [MonitoredItemCreateResult] {
@@ -206,9 +214,13 @@ extension ServerCore {
         guard subscriptions.values.contains(where: { $0.session == session }) else { throw ServiceError(.badNoSubscription) }
         var queue = publishQueues[session] ?? []
         guard queue.count < subscriptionLimits.maxQueuedPublishRequests else { throw ServiceError(.badTooManyPublishRequests) }
-        // No message is kept for Republish, so an acknowledgement has nothing to release.
+        // An acknowledgement releases the message kept for Republish.
         let results = r.subscriptionAcknowledgements.map { ack -> StatusCode in
-            subscriptions[ack.subscriptionId]?.session == session ? .good : .badSubscriptionIdInvalid
+            guard var s = subscriptions[ack.subscriptionId], s.session == session else { return .badSubscriptionIdInvalid }
+            guard let index = s.unacknowledged.firstIndex(where: { $0.sequenceNumber == ack.sequenceNumber }) else { return .badSequenceNumberUnknown }
+            s.unacknowledged.remove(at: index)
+            subscriptions[ack.subscriptionId] = s
+            return .good
         }
         queue.append(QueuedPublish(channelId: channelId, requestId: requestId, header: r.requestHeader, acknowledgementResults: results))
         publishQueues[session] = queue
@@ -280,13 +292,15 @@ extension ServerCore {
                 }
                 // A keep-alive carries the next number without using it; a message uses it.
                 s.nextSequenceNumber = s.nextSequenceNumber == .max ? 1 : s.nextSequenceNumber + 1
+                s.unacknowledged.append(message)
+                if s.unacknowledged.count > subscriptionLimits.maxRetransmissionQueue { s.unacknowledged.removeFirst() }
             }
             s.keepAliveCounter = 0
             s.lifetimeCounter = 0
             s.sentFirstMessage = true
             subscriptions[id] = s
             let response = PublishResponse(responseHeader: ResponseHeader(answering: request.header, at: now.wall), subscriptionId: id,
-                                           moreNotifications: !(s.pending.isEmpty && s.pendingEvents.isEmpty), notificationMessage: message, results: request.acknowledgementResults)
+                                           availableSequenceNumbers: s.unacknowledged.map(\.sequenceNumber), moreNotifications: !(s.pending.isEmpty && s.pendingEvents.isEmpty), notificationMessage: message, results: request.acknowledgementResults)
             if let body = try? response.encodedMessage() {
                 out.append(DeferredResponse(channelId: request.channelId, requestId: request.requestId, response: body))
             }
