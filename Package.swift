@@ -29,6 +29,9 @@ let package = Package(
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
         .package(url: "https://github.com/hummingbird-project/hummingbird-auth", from: "2.5.0"),
         .package(url: "https://github.com/apple/swift-protobuf", exact: "1.39.0"),
+        // OPC UA's secured policies (#14): the server certificate and client certificates.
+        .package(url: "https://github.com/apple/swift-certificates", from: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-asn1", from: "1.7.4"),
     ],
     targets: [
         // Pure domain logic: validation, confirmation, incidents, severity, priority,
@@ -53,11 +56,15 @@ let package = Package(
         ], exclude: ["Proto"]),
         // OPC UA (Parts 4 and 6) (#14): codec, UA-TCP framing, secure channel, sessions and services as
         // sans-I/O values, the address space from the vendored NodeSet2 files (a resource bundle), and
-        // the UA-TCP listener on SwiftNIO.
+        // the UA-TCP listener on SwiftNIO. RSA, AES-CBC and X.509 for the secured policies and the PKI.
         .target(name: "OPCUA", dependencies: [
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "_CryptoExtras", package: "swift-crypto"),
+            .product(name: "X509", package: "swift-certificates"),
+            .product(name: "SwiftASN1", package: "swift-asn1"),
         ], exclude: ["Spec/StatusCode.csv", "Spec/SOURCES.md"],
            resources: [.copy("Spec/Opc.Ua.NodeSet2.xml"), .copy("Spec/Opc.Ua.MachineVision.NodeSet2.xml")], swiftSettings: instrumented),
         // Notifications: our own SMTP client (STARTTLS, AUTH) on SwiftNIO, signed webhooks, MQTT;
@@ -220,6 +227,9 @@ let package = Package(
         .testTarget(name: "OPCUATests", dependencies: [
             "OPCUA",
             .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "_CryptoExtras", package: "swift-crypto"),
+            .product(name: "X509", package: "swift-certificates"),
         ]),
         .testTarget(name: "EvidenceTests", dependencies: ["MillwrightCore", "Evidence"], resources: [.copy("Golden")]),
         .testTarget(name: "CaptureTests", dependencies: [

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Runs the libFuzzer targets briefly: the MQTT packet decoder, the OPC UA decoder and UA-TCP
-# chunk assembler, the OPC UA service layer and secure channel, the vision-format adapters, the whole in-process pipeline (adapter → validator
+# Runs the libFuzzer targets briefly: the MQTT packet decoder, the OPC UA decoder, UA-TCP
+# chunk assembler and secured chunk layer, the OPC UA service layer and secure channel, the vision-format adapters, the whole in-process pipeline (adapter → validator
 # → rules → severity → text → rendering), the JSON parser and the capture JPEG splitter.
 # Usage: scripts/fuzz.sh [SECONDS per target, default 30]. A crash leaves crash-* files in
 # .build/fuzz/ and exits 1.

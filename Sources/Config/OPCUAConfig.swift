@@ -2,8 +2,8 @@ import MillwrightCore
 
 extension ConfigLoader {
     /// `opcua: { host, port, pki_dir, security, modes, allow_anonymous, users, trust_all_clients,
-    /// reject_at, reject_pulse }`. The whole shape is read; a security policy this build does not
-    /// implement yet is refused at its line, so a config never promises what the server lacks.
+    /// reject_at, reject_pulse }`. The secured policies need `pki_dir`, where the server's
+    /// certificate is made and the trusted client certificates are kept.
     static func opcua(_ n: YAMLNode, resolvePath: (String) -> String) throws(ConfigError) -> OPCUASettings {
         var s = OPCUASettings()
         for (k, v) in try n.requireMapping(allowed: ["host", "port", "pki_dir", "security", "modes", "allow_anonymous", "users",
@@ -19,10 +19,9 @@ extension ConfigLoader {
                     guard let policy = OPCUASettings.Policy(rawValue: name) else {
                         throw item.error("'\(name)' is not a security policy; use none, basic256sha256 or aes128sha256rsaoaep")
                     }
-                    guard policy == .none else { throw item.error("security policy '\(name)' is not implemented in this build yet; only none is") }
                     s.security.append(policy)
                 }
-                guard !s.security.isEmpty else { throw v.error("list at least one policy (none)") }
+                guard !s.security.isEmpty else { throw v.error("list at least one policy (none, basic256sha256, aes128sha256rsaoaep)") }
             case "modes":
                 s.modes = []
                 for item in try v.requireSequence() {
@@ -53,6 +52,9 @@ extension ConfigLoader {
                 s.rejectAt = p
             default: s.rejectPulse = try v.duration(in: .milliseconds(10)...Duration.seconds(3600))
             }
+        }
+        if s.pkiDir == nil, s.security.contains(where: { $0 != .none }), let security = n.child("security") {
+            throw security.error("the secured policies need opcua.pki_dir, where the server certificate and the trusted client certificates live")
         }
         return s
     }

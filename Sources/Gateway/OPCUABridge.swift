@@ -36,12 +36,44 @@ public final class OPCUABridge: Service, Sendable {
                                            endpointUrl: "opc.tcp://\(settings.host):\(settings.port)"),
             addressSpace: space, sessionPolicy: SessionPolicy(allowAnonymous: settings.allowAnonymous, users: users), startTime: Moment.now().wall)
         for camera in gateway.settings.assets.cameras { core.addVisionSystem(camera: camera.camera) }
-        server = OPCUAServer(core: core) { effect in
+        let offer = try Self.security(settings, applicationUri: core.description.applicationUri, logger: logger)
+        core.offeredSecurity = offer.endpoints
+        core.identity = offer.channels.identity
+        server = OPCUAServer(core: core, security: offer.channels) { effect in
             if case .rejectPartReset(let camera, let user) = effect {
                 logger.notice("RejectPart reset by a client", metadata: ["camera": "\(camera)", "user": "\(user)"])
             }
         }
-        if settings.trustAllClients { logger.warning("opcua.trust_all_clients is on: for commissioning only") }
+        if settings.trustAllClients { logger.warning("opcua.trust_all_clients is on: every client certificate is accepted; for commissioning only") }
+    }
+
+    /// The host clients are told to use: a wildcard address is no place a client can connect to.
+    static func endpointHost(_ settings: OPCUASettings) -> String {
+        settings.host == "0.0.0.0" || settings.host == "::" ? ProcessInfo.processInfo.hostName : settings.host
+    }
+
+    /// The endpoints (each policy with each mode; None with None), and for the secured
+    /// policies the server identity from `pki_dir` (made on first start) and the trust list.
+    static func security(_ settings: OPCUASettings, applicationUri: String, logger: Logger) throws -> (endpoints: [EndpointSecurity], channels: SecurityOffer) {
+        let modes: [MessageSecurityMode] = (settings.modes.isEmpty ? [.signAndEncrypt] : settings.modes).map { $0 == .sign ? .sign : .signAndEncrypt }
+        var endpoints: [EndpointSecurity] = []
+        var secured: [SecurityPolicy: Set<MessageSecurityMode>] = [:]
+        for policy in settings.security {
+            switch policy {
+            case .none: endpoints.append(EndpointSecurity(policy: .none, mode: .none))
+            case .basic256sha256, .aes128sha256rsaoaep:
+                let p: SecurityPolicy = policy == .basic256sha256 ? .basic256Sha256 : .aes128Sha256RsaOaep
+                endpoints += modes.map { EndpointSecurity(policy: p, mode: $0) }
+                secured[p] = Set(modes)
+            }
+        }
+        guard !secured.isEmpty else { return (endpoints, SecurityOffer()) }
+        guard let dir = settings.pkiDir else { throw OPCUABridgeError("opcua.pki_dir is needed by the secured policies") }
+        let pki = PKIDirectory(path: dir)
+        let (identity, created) = try pki.serverIdentity(applicationUri: applicationUri, hosts: [endpointHost(settings)])
+        if created { logger.notice("made the OPC UA server certificate", metadata: ["file": "\(pki.ownCertificate.path)"]) }
+        let trustAll = settings.trustAllClients
+        return (endpoints, SecurityOffer(secured: secured, identity: identity, trust: { trustAll ? nil : pki.trust($0) }))
     }
 
     /// Every detection is a result under its camera's ResultManagement/Results: NOK when the
@@ -63,11 +95,25 @@ public final class OPCUABridge: Service, Sendable {
         if !added { logger.warning("result not published: too many cameras", metadata: ["camera": "\(camera)", "limit": "\(Self.maxCameras)"]) }
     }
 
+    private func incident(_ id: String) async -> IncidentView? {
+        do { return try await gateway.store.incident(id: id) } catch {
+            logger.warning("could not read an incident for OPC UA", metadata: ["incident": "\(id)", "error": "\(error)"])
+            return nil
+        }
+    }
+
+    /// Raises a ResultReadyEventType event on the camera's VisionSystem object and on Server.
+    private func raise(_ event: ResultReadyEvent, camera: String) {
+        let raised = server.withCore { (core: inout ServerCore) -> Bool in
+            guard core.rejectPartNodes.count < Self.maxCameras || core.rejectPart(camera: camera) != nil else { return false }
+            core.raise(event, at: .now())
+            return true
+        }
+        if !raised { logger.warning("event not raised: too many cameras", metadata: ["camera": "\(camera)", "limit": "\(Self.maxCameras)"]) }
+    }
+
     public func run() async throws {
-        // A wildcard address is no place a client can connect to: endpoints name the host instead.
-        let wildcard = settings.host == "0.0.0.0" || settings.host == "::"
-        let channel = try await server.start(host: settings.host, port: settings.port,
-                                             endpointHost: wildcard ? ProcessInfo.processInfo.hostName : settings.host)
+        let channel = try await server.start(host: settings.host, port: settings.port, endpointHost: Self.endpointHost(settings))
         onListening(channel)
         await cancelWhenGracefulShutdown { await self.follow() }
         await server.stop()
@@ -78,13 +124,19 @@ public final class OPCUABridge: Service, Sendable {
     }
 
     func apply(_ event: FloorEvent) async {
+        if case .incident(let id, let camera, let state, _) = event {
+            guard let incident = await incident(id) else { return }
+            raise(ResultReadyEvent(incident: incident, camera: camera, resultId: "\(id)/\(state)", nok: state != IncidentState.closed.rawValue,
+                                   partId: nil, detection: nil, state: state), camera: camera)
+            return
+        }
         guard case .detection(let outcome, let detection) = event else { return }
         record(event, outcome, detection)
         guard outcome.status == .confirmed, let incidentId = outcome.incidentId else { return }
-        let incident: IncidentView?
-        do { incident = try await gateway.store.incident(id: incidentId) } catch {
-            logger.warning("could not read the incident of a confirmed detection", metadata: ["incident": "\(incidentId)", "error": "\(error)"])
-            return
+        let incident = await incident(incidentId)
+        if let incident {
+            raise(ResultReadyEvent(incident: incident, camera: detection.cameraId, resultId: outcome.id, nok: true, partId: detection.productionOrder,
+                                   detection: detection, state: nil), camera: detection.cameraId)
         }
         guard let priority = incident.flatMap({ Priority(rawValue: $0.priority) }), priority >= settings.rejectAt else { return }
         let camera = detection.cameraId
@@ -109,5 +161,38 @@ public final class OPCUABridge: Service, Sendable {
             guard raises.withLockedValue({ $0[camera] == raise }) else { return }
             server.withCore { $0.setRejectPart(camera: camera, false) }
         }
+    }
+}
+
+struct OPCUABridgeError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+extension ResultReadyEvent {
+    /// The event of a confirmed detection (`detection` given) or of an incident's state change
+    /// (`state` given): MeasId the incident id, IsSimulated in shadow mode, ResultContent the
+    /// JSON of the defect, and Message "<defect> on <asset> at <camera>, severity <n>, <priority>".
+    init(incident: IncidentView, camera: String, resultId: String, nok: Bool, partId: String?, detection: Detection?, state: String?) {
+        var content: [String: JSONValue] = [
+            "defect_class": .string(incident.defectClass), "asset": .string(incident.asset), "zone": JSONValue(incident.zone),
+            "incident_id": .string(incident.id), "work_order_reference": JSONValue(incident.workOrder?.reference),
+            "severity": .number(Double(incident.severity)), "priority": .string(incident.priority),
+            "confidence": .number(detection?.confidence ?? incident.maxConfidence),
+        ]
+        if let box = detection?.bbox {
+            content["bbox"] = .object(["x": .number(box.x), "y": .number(box.y), "width": .number(box.width), "height": .number(box.height)])
+        } else {
+            content["bbox"] = .null
+        }
+        if let state { content["incident_state"] = .string(state) }
+        let created = detection?.timestamp ?? Date()
+        let nanoseconds = (created.timeIntervalSince1970 * 1e9).rounded()
+        self.init(camera: camera, resultId: resultId, nok: nok, measId: incident.id, partId: partId,
+                  creationTime: Int64(exactly: nanoseconds).map(DateTime.init(unixNanoseconds:)) ?? Moment.now().wall,
+                  simulated: incident.shadow, content: MQTTBridge.json(content),
+                  message: "\(incident.defectClass) on \(incident.asset) at \(camera), severity \(incident.severity), \(incident.priority)",
+                  // Millwright's severity is 0–100; BaseEventType's 1–1000.
+                  severity: UInt16(clamping: incident.severity * 10))
     }
 }

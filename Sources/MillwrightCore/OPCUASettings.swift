@@ -1,5 +1,4 @@
-/// `opcua:` (PRODUCT §5): the OPC UA server. Only SecurityPolicy None is implemented so far;
-/// the loader refuses the others by file and line.
+/// `opcua:` (PRODUCT §5): the OPC UA server.
 public struct OPCUASettings: Sendable, Equatable {
     public enum Policy: String, Sendable, CaseIterable {
         case none, basic256sha256, aes128sha256rsaoaep
@@ -22,9 +21,11 @@ public struct OPCUASettings: Sendable, Equatable {
     public var host = "127.0.0.1"
     /// 0: any free port (printed at start).
     public var port = 4840
-    /// Where certificates will live once the secured policies exist.
+    /// The server certificate (`own/`, `private/`) and the client certificates (`trusted/`,
+    /// `rejected/`); needed by the secured policies.
     public var pkiDir: String?
     public var security: [Policy] = [.none]
+    /// The modes of the secured policies; empty means sign_and_encrypt.
     public var modes: [Mode] = []
     public var allowAnonymous = false
     public var users: [User] = []

@@ -26,20 +26,21 @@ public struct OpenedChunk: Hashable, Sendable {
 }
 
 /// The secure channel's part in chunking: opening received chunks and sealing sent ones. The
-/// security policies (None here; Basic256Sha256 and Aes128_Sha256_RsaOaep next) implement it;
-/// ``SecureChannel`` drives it and keeps the policy-independent checks (channel and token ids,
-/// token lifetimes; the assembler checks sequence numbers).
+/// security policies (``SecurityPolicyNone``, ``SecuredChunks``) implement it; ``SecureChannel``
+/// drives it and keeps the policy-independent checks (channel and token ids, token lifetimes;
+/// the assembler checks sequence numbers).
 public protocol ChunkSecurity {
-    /// The mode an OpenSecureChannel request must ask for under this policy.
-    var securityMode: MessageSecurityMode { get }
     /// Bytes of nonce each side contributes to a token's keys (0: the policy derives none).
     var nonceLength: Int { get }
+    /// The mode an OpenSecureChannel request asks for: refused (BadSecurityModeRejected) unless
+    /// the policy offers it; a renewal must keep the mode of the issue.
+    mutating func acceptMode(_ mode: MessageSecurityMode, renewal: Bool) throws
     /// Checks and strips a chunk's security; OPN chunks are checked against the policy's URI.
     mutating func open(_ chunk: SecureChunk) throws -> OpenedChunk
     /// The most body bytes a chunk can carry in `available` bytes after its header and channel id.
     func maxBodySize(available: Int, type: MessageType) -> Int
-    /// Writes everything after the secure channel id: security header, sequence header, `body`.
-    mutating func seal(type: MessageType, requestId: UInt32, body: ByteBuffer, into writer: inout BinaryWriter) throws
+    /// The whole chunk, header included: a signature covers the header, so the policy writes it.
+    mutating func seal(type: MessageType, chunkType: ChunkType, secureChannelId: UInt32, requestId: UInt32, body: ByteBuffer) throws -> ByteBuffer
     /// A token was issued: derive its keys from the nonces. Chunks under it open from now on.
     mutating func installToken(_ tokenId: UInt32, clientNonce: [UInt8], serverNonce: [UInt8]) throws
     /// Seal MSG and CLO chunks under this (installed) token from now on.
@@ -204,14 +205,8 @@ public func splitIntoChunks<Security: ChunkSecurity>(type: MessageType, secureCh
     chunks.reserveCapacity(count)
     for index in 0..<count {
         let part = rest.readSlice(length: min(perChunk, rest.readableBytes))!
-        var sealed = BinaryWriter()
-        sealed.writeInteger(secureChannelId)
-        try security.seal(type: type, requestId: requestId, body: part, into: &sealed)
-        var chunk = BinaryWriter()
         let chunkType: ChunkType = index == count - 1 ? .final : .intermediate
-        MessageHeader(messageType: type, chunkType: chunkType, messageSize: UInt32(MessageHeader.size + sealed.buffer.readableBytes)).write(to: &chunk)
-        chunk.buffer.writeImmutableBuffer(sealed.buffer)
-        chunks.append(chunk.buffer)
+        chunks.append(try security.seal(type: type, chunkType: chunkType, secureChannelId: secureChannelId, requestId: requestId, body: part))
     }
     return chunks
 }

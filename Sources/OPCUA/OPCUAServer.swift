@@ -61,6 +61,7 @@ public final class OPCUAServer: Sendable {
     private let limits: OPCUAServerLimits
     private let group: any EventLoopGroup
     private let onEffect: @Sendable (ServerCore.Effect) -> Void
+    fileprivate let security: SecurityOffer
 
     private struct State {
         var channel: (any Channel)?
@@ -72,9 +73,11 @@ public final class OPCUAServer: Sendable {
     /// The open connections by secure channel id, for responses sent later than their turn.
     private let connections = NIOLockedValueBox([UInt32: ConnectionHandler]())
 
-    public init(core: ServerCore, limits: OPCUAServerLimits = OPCUAServerLimits(), group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
-                onEffect: @escaping @Sendable (ServerCore.Effect) -> Void = { _ in }) {
+    /// `security` is what the channels accept; `core.offeredSecurity` what sessions may run under.
+    public init(core: ServerCore, security: SecurityOffer = SecurityOffer(), limits: OPCUAServerLimits = OPCUAServerLimits(),
+                group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, onEffect: @escaping @Sendable (ServerCore.Effect) -> Void = { _ in }) {
         self.core = NIOLockedValueBox(core)
+        self.security = security
         self.limits = limits
         self.group = group
         self.onEffect = onEffect
@@ -137,8 +140,8 @@ public final class OPCUAServer: Sendable {
         }
     }
 
-    fileprivate func handle(_ body: ByteBuffer, channelId: UInt32, requestId: UInt32) -> ServerCore.Handled {
-        let handled = core.withLockedValue { $0.handle(body, channelId: channelId, requestId: requestId, at: .now()) }
+    fileprivate func handle(_ body: ByteBuffer, channelId: UInt32, requestId: UInt32, security: ChannelSecurity) -> ServerCore.Handled {
+        let handled = core.withLockedValue { $0.handle(body, channelId: channelId, requestId: requestId, security: security, at: .now()) }
         for effect in handled.effects { onEffect(effect) }
         deliver(handled.deferred)
         return handled
@@ -167,7 +170,7 @@ private final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendabl
     typealias OutboundOut = ByteBuffer
 
     private let server: OPCUAServer
-    private var secureChannel: SecureChannel<SecurityPolicyNone>
+    private var secureChannel: SecureChannel<ServerChunkSecurity>
     private let helloTimeout: TimeAmount
     private var helloDeadline: Scheduled<Void>?
     /// Set while the handler is in the pipeline; used only on its event loop.
@@ -176,7 +179,7 @@ private final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendabl
 
     init(server: OPCUAServer, channelId: UInt32, limits: OPCUAServerLimits) {
         self.server = server
-        self.secureChannel = SecureChannel(channelId: channelId, security: SecurityPolicyNone(), configuration: limits.channel)
+        self.secureChannel = SecureChannel(channelId: channelId, security: ServerChunkSecurity(offer: server.security), configuration: limits.channel)
         self.helloTimeout = limits.helloTimeout
     }
 
@@ -228,13 +231,13 @@ private final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendabl
         perform(outputs, context: context)
     }
 
-    private func perform(_ outputs: [SecureChannel<SecurityPolicyNone>.Output], context: ChannelHandlerContext) {
+    private func perform(_ outputs: [SecureChannel<ServerChunkSecurity>.Output], context: ChannelHandlerContext) {
         for output in outputs {
             switch output {
             case .send(let bytes):
                 context.write(wrapOutboundOut(bytes), promise: nil)
             case .request(let requestId, let body):
-                let handled = server.handle(body, channelId: secureChannel.channelId, requestId: requestId)
+                let handled = server.handle(body, channelId: secureChannel.channelId, requestId: requestId, security: secureChannel.security.context)
                 // A Publish request waits for its subscription's news.
                 guard let response = handled.response else { continue }
                 guard send(requestId: requestId, response: response, header: handled.header, context: context) else { return }

@@ -67,7 +67,8 @@ public struct SecureChannel<Security: ChunkSecurity> {
     public let channelId: UInt32
     public let configuration: SecureChannelConfiguration
     public private(set) var state = State.awaitingHello
-    private var security: Security
+    /// The policy in force, for the layers above (which policy and mode a session runs under).
+    public private(set) var security: Security
     private var assembler = ChunkAssembler()
     private var sendLimits = ChunkLimits.beforeHello
     private var current: Token?
@@ -193,9 +194,7 @@ public struct SecureChannel<Security: ChunkSecurity> {
                 throw TransportError(.badSecureChannelIdInvalid, "Renew of channel \(secureChannelId) on channel \(channelId)")
             }
         }
-        guard request.securityMode == security.securityMode else {
-            throw TransportError(.badSecurityModeRejected, "security mode \(request.securityMode) under a policy of mode \(security.securityMode)")
-        }
+        try security.acceptMode(request.securityMode, renewal: request.requestType == .renew)
         let clientNonce = request.clientNonce ?? []
         guard clientNonce.count == security.nonceLength || security.nonceLength == 0 else {
             throw TransportError(.badNonceInvalid, "client nonce of \(clientNonce.count) bytes, the policy needs \(security.nonceLength)")

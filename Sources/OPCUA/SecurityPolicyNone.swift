@@ -10,8 +10,11 @@ public struct SecurityPolicyNone: ChunkSecurity {
     public var tokenId: UInt32
     private var nextSequenceNumber: UInt32
 
-    public var securityMode: MessageSecurityMode { .none }
     public var nonceLength: Int { 0 }
+
+    public func acceptMode(_ mode: MessageSecurityMode, renewal: Bool) throws {
+        guard mode == .none else { throw TransportError(.badSecurityModeRejected, "security mode \(mode) under SecurityPolicy None") }
+    }
 
     public init(tokenId: UInt32 = 0, firstSequenceNumber: UInt32 = 1) {
         self.tokenId = tokenId
@@ -46,19 +49,26 @@ public struct SecurityPolicyNone: ChunkSecurity {
         type == .openSecureChannel ? 4 + SecurityPolicyNone.uri.utf8.count + 4 + 4 : 4
     }
 
-    public mutating func seal(type: MessageType, requestId: UInt32, body: ByteBuffer, into writer: inout BinaryWriter) throws {
+    public mutating func seal(type: MessageType, chunkType: ChunkType, secureChannelId: UInt32, requestId: UInt32,
+                              body: ByteBuffer) throws -> ByteBuffer {
+        var sealed = BinaryWriter()
+        sealed.writeInteger(secureChannelId)
         if type == .openSecureChannel {
-            try writer.writeString(SecurityPolicyNone.uri)
-            try writer.writeByteString(nil)
-            try writer.writeByteString(nil)
+            try sealed.writeString(SecurityPolicyNone.uri)
+            try sealed.writeByteString(nil)
+            try sealed.writeByteString(nil)
         } else {
-            writer.writeInteger(tokenId)
+            sealed.writeInteger(tokenId)
         }
-        writer.writeInteger(nextSequenceNumber)
+        sealed.writeInteger(nextSequenceNumber)
         // Part 6 §6.7.2.4: wrap before UInt32.max - 1024, to 1.
         nextSequenceNumber = nextSequenceNumber > UInt32.max - 1024 ? 1 : nextSequenceNumber + 1
-        writer.writeInteger(requestId)
-        writer.buffer.writeImmutableBuffer(body)
+        sealed.writeInteger(requestId)
+        sealed.buffer.writeImmutableBuffer(body)
+        var chunk = BinaryWriter()
+        MessageHeader(messageType: type, chunkType: chunkType, messageSize: UInt32(MessageHeader.size + sealed.buffer.readableBytes)).write(to: &chunk)
+        chunk.buffer.writeImmutableBuffer(sealed.buffer)
+        return chunk.buffer
     }
 
     // None derives no keys: a token is only its id.

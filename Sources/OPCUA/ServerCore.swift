@@ -59,7 +59,11 @@ public struct ServerCore: Sendable {
     var nextMonitoredItemId: UInt32 = 1
     /// Responses to requests other than the one being handled (Publish requests of a closed session).
     private var outbox: [DeferredResponse] = []
-    private var randomBytes: @Sendable (Int) -> [UInt8]
+    var randomBytes: @Sendable (Int) -> [UInt8]
+    /// The endpoints offered, each a policy and mode; sessions are refused on a channel of any other.
+    public var offeredSecurity: [EndpointSecurity] = [EndpointSecurity(policy: .none, mode: .none)]
+    /// The server's certificate and key, which the secured policies need.
+    public var identity: ServerIdentity?
 
     public init(description: ServerDescription, addressSpace: AddressSpace, sessionPolicy: SessionPolicy, startTime: DateTime,
                 decodingLimits: DecodingLimits = DecodingLimits(),
@@ -93,8 +97,9 @@ public struct ServerCore: Sendable {
 
     /// Answers one MSG request body. A body that cannot be decoded is answered with a
     /// ServiceFault (BadDecodingError or BadEncodingLimitsExceeded), as Part 4 §7.36 wants.
-    public mutating func handle(_ body: ByteBuffer, channelId: UInt32, requestId: UInt32 = 0, at now: Moment) -> Handled {
-        let (response, header, effects) = answer(body, channelId: channelId, requestId: requestId, at: now)
+    public mutating func handle(_ body: ByteBuffer, channelId: UInt32, requestId: UInt32 = 0, security: ChannelSecurity = ChannelSecurity(),
+                                at now: Moment) -> Handled {
+        let (response, header, effects) = answer(body, channelId: channelId, requestId: requestId, security: security, at: now)
         defer { outbox = [] }
         return Handled(response: response, header: header, effects: effects, deferred: outbox)
     }
@@ -126,7 +131,8 @@ public struct ServerCore: Sendable {
         dynamicValue(id, at: now) ?? addressSpace[id]?.value ?? .null
     }
 
-    private mutating func answer(_ body: ByteBuffer, channelId: UInt32, requestId: UInt32, at now: Moment) -> (ByteBuffer?, RequestHeader, [Effect]) {
+    private mutating func answer(_ body: ByteBuffer, channelId: UInt32, requestId: UInt32, security: ChannelSecurity,
+                                 at now: Moment) -> (ByteBuffer?, RequestHeader, [Effect]) {
         var reader = BinaryReader(body, limits: decodingLimits)
         var header = RequestHeader(requestHandle: 0)
         var effects: [Effect] = []
@@ -135,7 +141,8 @@ public struct ServerCore: Sendable {
             // Every request starts with its header: read it first so a fault can echo the handle.
             var peek = reader
             header = try peek.read()
-            let response = try dispatch(typeId, &reader, header: header, channelId: channelId, requestId: requestId, at: now, effects: &effects)
+            let response = try dispatch(typeId, &reader, header: header, channelId: channelId, requestId: requestId, security: security,
+                                        at: now, effects: &effects)
             return (response, header, effects)
         } catch SessionTable.Failure.status(let status) {
             return (fault(header, now, status), header, [])
@@ -158,7 +165,7 @@ public struct ServerCore: Sendable {
     }
 
     private mutating func dispatch(_ typeId: NodeId, _ r: inout BinaryReader, header: RequestHeader, channelId: UInt32, requestId: UInt32,
-                                   at now: Moment, effects: inout [Effect]) throws -> ByteBuffer? {
+                                   security: ChannelSecurity, at now: Moment, effects: inout [Effect]) throws -> ByteBuffer? {
         func decode<T: ServiceMessage>(_: T.Type) throws -> T {
             let value: T = try r.read()
             try r.expectEnd("\(T.self)")
@@ -175,17 +182,23 @@ public struct ServerCore: Sendable {
         case CreateSessionRequest.binaryEncodingId:
             let request = try decode(CreateSessionRequest.self)
             expireSessions(at: now)
+            let signature = try sessionSignature(request, security: security)
+            let nonce = randomBytes(SecurityPolicy.nonceLength)
             let session = try sessions.create(name: request.sessionName, requestedTimeout: request.requestedSessionTimeout, channelId: channelId,
-                                               at: now, randomToken: randomBytes(32))
+                                               at: now, randomToken: randomBytes(32), security: security, serverNonce: nonce)
             return try CreateSessionResponse(responseHeader: ok, sessionId: session.sessionId, authenticationToken: session.authenticationToken,
-                                             revisedSessionTimeout: session.timeout, serverNonce: randomBytes(32), serverCertificate: nil,
-                                             serverEndpoints: endpoints, serverSignature: SignatureData(),
+                                             revisedSessionTimeout: session.timeout, serverNonce: nonce,
+                                             serverCertificate: security.policy == .none ? nil : identity?.certificate,
+                                             serverEndpoints: endpoints, serverSignature: signature,
                                              maxRequestMessageSize: description.maxRequestMessageSize).encodedMessage()
         case ActivateSessionRequest.binaryEncodingId:
             let request = try decode(ActivateSessionRequest.self)
+            let nonce = randomBytes(SecurityPolicy.nonceLength)
             _ = try sessions.activate(header.authenticationToken, identity: request.userIdentityToken, channelId: channelId, at: now,
-                                      limits: decodingLimits)
-            return try ActivateSessionResponse(responseHeader: ok, serverNonce: randomBytes(32)).encodedMessage()
+                                      limits: decodingLimits,
+                                      proof: SessionTable.Proof(security: security, clientSignature: request.clientSignature, server: identity,
+                                                                nextNonce: nonce))
+            return try ActivateSessionResponse(responseHeader: ok, serverNonce: nonce).encodedMessage()
         case CloseSessionRequest.binaryEncodingId:
             _ = try decode(CloseSessionRequest.self)
             try sessions.close(header.authenticationToken, channelId: channelId)
@@ -227,7 +240,8 @@ public struct ServerCore: Sendable {
         case RepublishRequest.binaryEncodingId:
             let request = try decode(RepublishRequest.self)
             let session = try sessions.use(header.authenticationToken, channelId: channelId, at: now)
-            try republish(request, session: session.authenticationToken)
+            let message = try republish(request, session: session.authenticationToken)
+            return try RepublishResponse(responseHeader: ok, notificationMessage: message).encodedMessage()
         case PublishRequest.binaryEncodingId:
             let request = try decode(PublishRequest.self)
             let session = try sessions.use(header.authenticationToken, channelId: channelId, at: now)
@@ -287,10 +301,30 @@ public struct ServerCore: Sendable {
                                discoveryUrls: [description.endpointUrl])
     }
 
-    /// One endpoint: UA-TCP, SecurityPolicy None (the only policy this build has).
+    /// One endpoint per offered policy and mode, UA-TCP binary, each with the server certificate.
     public var endpoints: [EndpointDescription] {
-        [EndpointDescription(endpointUrl: description.endpointUrl, server: application, serverCertificate: nil, securityMode: .none,
-                             securityPolicyUri: SecurityPolicyNone.uri, userIdentityTokens: sessions.policy.userTokenPolicies, securityLevel: 0)]
+        offeredSecurity.map { e in
+            EndpointDescription(endpointUrl: description.endpointUrl, server: application, serverCertificate: identity?.certificate,
+                                securityMode: e.mode, securityPolicyUri: e.policy.uri, userIdentityTokens: sessions.policy.userTokenPolicies(for: e.policy),
+                                securityLevel: e.securityLevel)
+        }
+    }
+
+    /// CreateSession's checks of the channel, and the server's proof that it holds its key: a
+    /// signature over the client certificate and nonce (Part 4 §5.6.2).
+    private func sessionSignature(_ request: CreateSessionRequest, security: ChannelSecurity) throws -> SignatureData {
+        guard offeredSecurity.contains(where: { $0.policy == security.policy && $0.mode == security.mode }) else {
+            throw ServiceError(.badSecurityPolicyRejected)
+        }
+        guard security.policy != .none else { return SignatureData() }
+        let nonce = request.clientNonce ?? []
+        guard nonce.count >= SecurityPolicy.nonceLength else { throw ServiceError(.badNonceInvalid) }
+        guard let channelCertificate = security.clientCertificate, let identity,
+              let offered = request.clientCertificate, (try? PeerCertificate(chain: offered)) == channelCertificate else {
+            throw ServiceError(.badCertificateInvalid)
+        }
+        let signature = try identity.sign(offered + nonce)
+        return SignatureData(algorithm: SecurityPolicy.asymmetricSignatureURI, signature: signature)
     }
 
     // MARK: View
@@ -521,8 +555,9 @@ public struct ServerCore: Sendable {
             addressSpace.addReference(reference, from: parent, to: id)
             addressSpace.addReference(.hasTypeDefinition, from: id, to: type)
         }
+        // SubscribeToEvents: its ResultReadyEventType events can be monitored here.
         add(root, .object, QualifiedName(namespaceIndex: own, name: camera), type: NodeId(namespaceIndex: mv, numeric: MachineVision.visionSystemType),
-            parent: .objectsFolder, via: .organizes)
+            parent: .objectsFolder, via: .organizes) { $0.eventNotifier = 1 }
         add(NodeId(namespaceIndex: own, .string("\(camera).SystemState")), .variable, QualifiedName(namespaceIndex: mv, name: "SystemState"),
             type: .baseDataVariableType, parent: root, via: .hasComponent) { node in
             node.dataType = NodeId(namespaceIndex: mv, numeric: MachineVision.systemStateDescriptionDataType)
@@ -592,6 +627,7 @@ public enum MachineVision {
     /// SystemStateDataType PRD_1: the vision system is working on a job.
     static let productionState: Int32 = 1
 
+    static let resultReadyEventType: UInt32 = 1024
     static let resultType: UInt32 = 2002
     static let resultDataType: UInt32 = 3006
     static let resultDataTypeEncodingDefaultBinary: UInt32 = 5018
@@ -691,3 +727,20 @@ extension VisionResult: OPCUABinaryCodable {
     }
 }
 
+
+/// One endpoint's security: a policy and a mode (None with None).
+public struct EndpointSecurity: Hashable, Sendable {
+    public var policy: SecurityPolicy
+    public var mode: MessageSecurityMode
+
+    public init(policy: SecurityPolicy, mode: MessageSecurityMode) {
+        self.policy = policy
+        self.mode = mode
+    }
+
+    /// Higher for stronger protection, so a client choosing by level picks encryption.
+    var securityLevel: UInt8 {
+        let base: UInt8 = mode == .signAndEncrypt ? 20 : mode == .sign ? 10 : 0
+        return policy == .none ? 0 : base + (policy == .aes128Sha256RsaOaep ? 2 : 1)
+    }
+}

@@ -576,6 +576,27 @@ public struct DeleteMonitoredItemsResponse: ServiceMessage, Hashable, Sendable {
 
 /// RepublishRequest (Part 4 §5.13.6). No message is kept for it here: the answer is
 /// BadMessageNotAvailable, which tells a client to carry on.
+public struct RepublishResponse: ServiceMessage, Hashable, Sendable {
+    public static let binaryEncodingId = NodeId(numeric: 835)
+    public var responseHeader: ResponseHeader
+    public var notificationMessage: NotificationMessage
+
+    public init(responseHeader: ResponseHeader, notificationMessage: NotificationMessage) {
+        self.responseHeader = responseHeader
+        self.notificationMessage = notificationMessage
+    }
+
+    public init(from r: inout BinaryReader) throws {
+        responseHeader = try r.read()
+        notificationMessage = try r.read()
+    }
+
+    public func encode(to w: inout BinaryWriter) throws {
+        try w.write(responseHeader)
+        try w.write(notificationMessage)
+    }
+}
+
 public struct RepublishRequest: ServiceMessage, Hashable, Sendable {
     public static let binaryEncodingId = NodeId(numeric: 832)
     public var requestHeader: RequestHeader

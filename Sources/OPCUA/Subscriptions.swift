@@ -16,6 +16,8 @@ public struct SubscriptionLimits: Hashable, Sendable {
     public var maxQueuedPublishRequests = 10
     /// Notifications held for a client that sends no Publish requests; the oldest go first.
     public var maxQueuedNotifications = 10_000
+    /// Sent messages kept per subscription for Republish until acknowledged; the oldest go first.
+    public var maxRetransmissionQueue = 16
     /// Milliseconds.
     public var minimumPublishingInterval: Double = 100
     public var maximumPublishingInterval: Double = 3_600_000
@@ -24,13 +26,16 @@ public struct SubscriptionLimits: Hashable, Sendable {
 }
 
 /// One monitored item: a node's Value, sampled at the subscription's publishing interval and
-/// reported when it (or its status) changes.
+/// reported when it (or its status) changes; or an object's EventNotifier, whose events that
+/// pass the filter are reported as they are raised.
 struct MonitoredItem: Sendable {
     var clientHandle: UInt32
     var nodeId: NodeId
     var timestamps: TimestampsToReturn
     /// The last value reported; nil before the first sample.
     var last: DataValue?
+    /// An event item's filter; nil for a Value item.
+    var events: EventSelection?
 }
 
 /// One subscription (Part 4 §5.13.1): its counters and what it has not published yet.
@@ -51,6 +56,9 @@ struct Subscription: Sendable {
     /// Until the first message goes out, the first interval's end sends one (Part 4 §5.13.1.1).
     var sentFirstMessage = false
     var pending: [MonitoredItemNotification] = []
+    var pendingEvents: [EventFieldList] = []
+    /// Sent messages not yet acknowledged, oldest first, for Republish.
+    var unacknowledged: [NotificationMessage] = []
 }
 
 /// A Publish request waiting for news.
@@ -114,9 +122,13 @@ extension ServerCore {
         return results
     }
 
-    func republish(_ r: RepublishRequest, session: NodeId) throws -> Never {
-        guard subscriptions[r.subscriptionId]?.session == session else { throw ServiceError(.badSubscriptionIdInvalid) }
-        throw ServiceError(.badMessageNotAvailable)
+    /// Republish (Part 4 §5.13.6): a sent message not yet acknowledged, again.
+    func republish(_ r: RepublishRequest, session: NodeId) throws -> NotificationMessage {
+        guard let s = subscriptions[r.subscriptionId], s.session == session else { throw ServiceError(.badSubscriptionIdInvalid) }
+        guard let message = s.unacknowledged.first(where: { $0.sequenceNumber == r.retransmitSequenceNumber }) else {
+            throw ServiceError(.badMessageNotAvailable)
+        }
+        return message
     }
 
     mutating func createMonitoredItems(_ r: CreateMonitoredItemsRequest, session: NodeId) throws -> [MonitoredItemCreateResult] {
@@ -136,15 +148,17 @@ extension ServerCore {
 
     private mutating func addItem(_ item: MonitoredItemCreateRequest, timestamps: TimestampsToReturn, to s: inout Subscription) -> MonitoredItemCreateResult {
         guard let node = addressSpace[item.itemToMonitor.nodeId] else { return MonitoredItemCreateResult(statusCode: .badNodeIdUnknown) }
-        // Events (EventNotifier) are not built yet: only Values are monitored.
-        guard item.itemToMonitor.attributeId == AttributeId.value.rawValue, node.nodeClass == .variable else {
-            return MonitoredItemCreateResult(statusCode: .badAttributeIdInvalid)
-        }
         guard item.itemToMonitor.indexRange == nil || item.itemToMonitor.indexRange == "" else {
             return MonitoredItemCreateResult(statusCode: .badIndexRangeInvalid)
         }
         guard let mode = MonitoringMode(rawValue: item.monitoringMode) else { return MonitoredItemCreateResult(statusCode: .badMonitoringModeInvalid) }
         guard mode == .reporting else { return MonitoredItemCreateResult(statusCode: .badMonitoringModeInvalid) }
+        if item.itemToMonitor.attributeId == AttributeId.eventNotifier.rawValue {
+            return addEventItem(item, node: node, to: &s)
+        }
+        guard item.itemToMonitor.attributeId == AttributeId.value.rawValue, node.nodeClass == .variable else {
+            return MonitoredItemCreateResult(statusCode: .badAttributeIdInvalid)
+        }
         // No filter, or a DataChangeFilter without deadband (trigger status or status and value).
         if !item.filter.typeId.isNull {
             guard item.filter.typeId == NodeId(numeric: 724), case .binary(let body) = item.filter.body, body.count == 16,
@@ -156,6 +170,35 @@ extension ServerCore {
         nextMonitoredItemId = nextMonitoredItemId == .max ? 1 : nextMonitoredItemId + 1
         s.items[id] = MonitoredItem(clientHandle: item.clientHandle, nodeId: node.nodeId, timestamps: timestamps)
         return MonitoredItemCreateResult(statusCode: .good, monitoredItemId: id, revisedSamplingInterval: s.interval, revisedQueueSize: 1)
+    }
+
+    /// An item on an object that notifies of events (EventNotifier bit SubscribeToEvents), with
+    /// an EventFilter this server can evaluate (Part 4 §7.22.3).
+    private mutating func addEventItem(_ item: MonitoredItemCreateRequest, node: Node, to s: inout Subscription) -> MonitoredItemCreateResult {
+        guard let notifier = node.eventNotifier, notifier & 1 != 0 else { return MonitoredItemCreateResult(statusCode: .badAttributeIdInvalid) }
+        let filter: EventFilter
+        do {
+            guard let decoded = try item.filter.decodeBody(EventFilter.self, encodingId: EventFilter.binaryEncodingId, limits: decodingLimits) else {
+                return MonitoredItemCreateResult(statusCode: .badMonitoredItemFilterInvalid)
+            }
+            filter = decoded
+        } catch {
+            return MonitoredItemCreateResult(statusCode: .badEventFilterInvalid)
+        }
+        let selection: EventSelection
+        do {
+            selection = try EventSelection(filter, limits: decodingLimits)
+        } catch .operatorUnsupported {
+            return MonitoredItemCreateResult(statusCode: .badFilterOperatorUnsupported)
+        } catch {
+            return MonitoredItemCreateResult(statusCode: .badEventFilterInvalid)
+        }
+        let id = nextMonitoredItemId
+        nextMonitoredItemId = nextMonitoredItemId == .max ? 1 : nextMonitoredItemId + 1
+        s.items[id] = MonitoredItem(clientHandle: item.clientHandle, nodeId: node.nodeId, timestamps: .neither, events: selection)
+        // Events are not sampled: they are queued as raised, up to the subscription's bound.
+        return MonitoredItemCreateResult(statusCode: .good, monitoredItemId: id, revisedSamplingInterval: 0,
+                                         revisedQueueSize: UInt32(subscriptionLimits.maxQueuedNotifications))
     }
 
     mutating func deleteSubscriptions(_ ids: [UInt32], session: NodeId) -> [StatusCode] {
@@ -171,9 +214,13 @@ extension ServerCore {
         guard subscriptions.values.contains(where: { $0.session == session }) else { throw ServiceError(.badNoSubscription) }
         var queue = publishQueues[session] ?? []
         guard queue.count < subscriptionLimits.maxQueuedPublishRequests else { throw ServiceError(.badTooManyPublishRequests) }
-        // No message is kept for Republish, so an acknowledgement has nothing to release.
+        // An acknowledgement releases the message kept for Republish.
         let results = r.subscriptionAcknowledgements.map { ack -> StatusCode in
-            subscriptions[ack.subscriptionId]?.session == session ? .good : .badSubscriptionIdInvalid
+            guard var s = subscriptions[ack.subscriptionId], s.session == session else { return .badSubscriptionIdInvalid }
+            guard let index = s.unacknowledged.firstIndex(where: { $0.sequenceNumber == ack.sequenceNumber }) else { return .badSequenceNumberUnknown }
+            s.unacknowledged.remove(at: index)
+            subscriptions[ack.subscriptionId] = s
+            return .good
         }
         queue.append(QueuedPublish(channelId: channelId, requestId: requestId, header: r.requestHeader, acknowledgementResults: results))
         publishQueues[session] = queue
@@ -211,7 +258,7 @@ extension ServerCore {
             guard var s = subscriptions[id], now.monotonic >= s.nextPublish else { continue }
             s.nextPublish = now.monotonic + .milliseconds(intervalMilliseconds(s.interval))
             if s.publishingEnabled { sample(&s, at: now) }
-            let hasNews = s.publishingEnabled && !s.pending.isEmpty
+            let hasNews = s.publishingEnabled && !(s.pending.isEmpty && s.pendingEvents.isEmpty)
             let keepAliveDue = !s.sentFirstMessage || s.keepAliveCounter + 1 >= s.maxKeepAliveCount
             guard hasNews || keepAliveDue else {
                 s.keepAliveCounter += 1
@@ -228,21 +275,32 @@ extension ServerCore {
             publishQueues[s.session] = queue.isEmpty ? nil : queue
             var message = NotificationMessage(sequenceNumber: s.nextSequenceNumber, publishTime: now.wall, notificationData: [])
             if hasNews {
-                let count = s.maxNotificationsPerPublish == 0 ? s.pending.count : min(s.maxNotificationsPerPublish, s.pending.count)
+                // Value changes first, then events, together at most maxNotificationsPerPublish.
+                let limit = s.maxNotificationsPerPublish == 0 ? Int.max : s.maxNotificationsPerPublish
+                let count = min(limit, s.pending.count)
                 let batch = Array(s.pending.prefix(count))
                 s.pending.removeFirst(count)
-                if let data = try? ExtensionObject(binaryEncodingId: DataChangeNotification.binaryEncodingId, DataChangeNotification(monitoredItems: batch)) {
-                    message.notificationData = [data]
+                let eventCount = min(limit - count, s.pendingEvents.count)
+                let events = Array(s.pendingEvents.prefix(eventCount))
+                s.pendingEvents.removeFirst(eventCount)
+                if !batch.isEmpty,
+                   let data = try? ExtensionObject(binaryEncodingId: DataChangeNotification.binaryEncodingId, DataChangeNotification(monitoredItems: batch)) {
+                    message.notificationData.append(data)
+                }
+                if !events.isEmpty, let data = try? ExtensionObject(binaryEncodingId: EventNotificationList.binaryEncodingId, EventNotificationList(events: events)) {
+                    message.notificationData.append(data)
                 }
                 // A keep-alive carries the next number without using it; a message uses it.
                 s.nextSequenceNumber = s.nextSequenceNumber == .max ? 1 : s.nextSequenceNumber + 1
+                s.unacknowledged.append(message)
+                if s.unacknowledged.count > subscriptionLimits.maxRetransmissionQueue { s.unacknowledged.removeFirst() }
             }
             s.keepAliveCounter = 0
             s.lifetimeCounter = 0
             s.sentFirstMessage = true
             subscriptions[id] = s
             let response = PublishResponse(responseHeader: ResponseHeader(answering: request.header, at: now.wall), subscriptionId: id,
-                                           moreNotifications: !s.pending.isEmpty, notificationMessage: message, results: request.acknowledgementResults)
+                                           availableSequenceNumbers: s.unacknowledged.map(\.sequenceNumber), moreNotifications: !(s.pending.isEmpty && s.pendingEvents.isEmpty), notificationMessage: message, results: request.acknowledgementResults)
             if let body = try? response.encodedMessage() {
                 out.append(DeferredResponse(channelId: request.channelId, requestId: request.requestId, response: body))
             }
@@ -252,7 +310,7 @@ extension ServerCore {
 
     private func sample(_ s: inout Subscription, at now: Moment) {
         for itemId in s.items.keys.sorted() {
-            guard var item = s.items[itemId] else { continue }
+            guard var item = s.items[itemId], item.events == nil else { continue }
             var value = addressSpace[item.nodeId] == nil ? DataValue(status: .badNodeIdUnknown) : DataValue(value: currentValue(of: item.nodeId, at: now))
             // A change is a change of value or status (DataChangeTrigger StatusValue), not of time.
             guard value != item.last else { continue }

@@ -38,7 +38,13 @@ import Testing
         #expect(try parse("opcua: {}").opcua == OPCUASettings())
     }
 
-    @Test func aPolicyThisBuildLacksIsRefusedAtItsLine() {
+    @Test func theSecuredPoliciesAreReadAndNeedAPKIFolder() throws {
+        let o = try #require(try parse("""
+        opcua:
+          pki_dir: ./pki
+          security: [none, basic256sha256, aes128sha256rsaoaep]
+        """).opcua)
+        #expect(o.security == [.none, .basic256sha256, .aes128sha256rsaoaep])
         do {
             _ = try parse("""
             opcua:
@@ -47,11 +53,17 @@ import Testing
                 - none
                 - basic256sha256
             """)
-            Issue.record("basic256sha256 was accepted")
+            Issue.record("basic256sha256 without pki_dir was accepted")
         } catch {
             #expect(error.file == "plant.yaml")
-            #expect(error.line == 5)
-            #expect(error.message.contains("not implemented in this build"), "\(error.message)")
+            #expect(error.line == 4)  // the list under security
+            #expect(error.message.contains("pki_dir"), "\(error.message)")
+        }
+        do {
+            _ = try parse("opcua:\n  security:\n    - none\n    - basic512\n")
+            Issue.record("basic512 was accepted")
+        } catch {
+            #expect(error.line == 4)
         }
         #expect(throws: ConfigError.self) { try parse("opcua: { reject_at: urgent }") }
         #expect(throws: ConfigError.self) { try parse("opcua: { users: [ { name: plc, password_env: MW_MISSING } ] }") }

@@ -2,7 +2,8 @@ import Foundation
 @testable import Gateway
 import Logging
 import MillwrightCore
-import OPCUA
+import NIOCore
+@testable import OPCUA
 import Store
 import Testing
 
@@ -22,6 +23,7 @@ import Testing
         var o = OPCUASettings()
         o.rejectAt = .high
         o.rejectPulse = pulse
+        o.allowAnonymous = true
         s.opcua = o
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mw-opcua-\(UUID().uuidString)").path
         let gateway = Gateway(settings: s, store: try Store(path: dir + "/db.sqlite"), register: nil, connectors: [], logger: Logger(label: "test"))
@@ -57,5 +59,72 @@ import Testing
             try await Task.sleep(for: .milliseconds(20))
         }
         #expect(bridge.server.withCore { $0.rejectPart(camera: "CAM-0") } == false)
+    }
+
+    /// A session on the bridge's server with a subscription and an event item on Server
+    /// selecting ResultId, ResultState, MeasId and Message; returns the session token.
+    func subscribeToEvents(_ bridge: OPCUABridge, at now: Moment) throws -> NodeId {
+        try bridge.server.withCore { core in
+            func call<R: ServiceMessage>(_ request: some ServiceMessage, _: R.Type) throws -> R {
+                var reader = BinaryReader(try #require(core.handle(try request.encodedMessage(), channelId: 1, at: now).response))
+                #expect(try reader.read(NodeId.self) == R.binaryEncodingId)
+                return try reader.read()
+            }
+            let created = try call(CreateSessionRequest(requestHeader: RequestHeader(requestHandle: 1), clientDescription: ApplicationDescription(
+                applicationUri: "urn:test", productUri: nil, applicationName: LocalizedText(text: "t"), applicationType: .client),
+                                                        endpointUrl: nil, sessionName: "s", clientNonce: nil, requestedSessionTimeout: 600_000),
+                                   CreateSessionResponse.self)
+            let header = RequestHeader(authenticationToken: created.authenticationToken, requestHandle: 2)
+            _ = try call(ActivateSessionRequest(requestHeader: header, userIdentityToken: .null), ActivateSessionResponse.self)
+            let subscription = try call(CreateSubscriptionRequest(requestHeader: header, requestedPublishingInterval: 100, requestedLifetimeCount: 300,
+                                                                  requestedMaxKeepAliveCount: 100), CreateSubscriptionResponse.self)
+            let mv = core.addressSpace.namespaceIndex(for: MachineVision.namespaceUri)
+            let filter = EventFilter(selectClauses: [QualifiedName(namespaceIndex: mv, name: "ResultId"), QualifiedName(namespaceIndex: mv, name: "ResultState"),
+                                                     QualifiedName(namespaceIndex: mv, name: "MeasId"), QualifiedName(namespaceIndex: 0, name: "Message")]
+                .map { SimpleAttributeOperand(browsePath: [$0]) })
+            let items = try call(CreateMonitoredItemsRequest(requestHeader: header, subscriptionId: subscription.subscriptionId, itemsToCreate: [
+                MonitoredItemCreateRequest(itemToMonitor: ReadValueId(nodeId: ServerCore.serverObject, attributeId: .eventNotifier), clientHandle: 1,
+                                           filter: try ExtensionObject(binaryEncodingId: EventFilter.binaryEncodingId, filter)),
+            ]), CreateMonitoredItemsResponse.self)
+            #expect(items.results.map(\.statusCode) == [.good])
+            return created.authenticationToken
+        }
+    }
+
+    /// The events the next Publish delivers.
+    func publishedEvents(_ bridge: OPCUABridge, token: NodeId, at now: Moment) throws -> [[Variant]] {
+        try bridge.server.withCore { core in
+            #expect(core.handle(try PublishRequest(requestHeader: RequestHeader(authenticationToken: token, requestHandle: 9)).encodedMessage(),
+                                channelId: 1, requestId: 9, at: now).response == nil)
+            return try core.tick(at: now.adding(milliseconds: 200)).flatMap { deferred -> [[Variant]] in
+                var reader = BinaryReader(deferred.response)
+                #expect(try reader.read(NodeId.self) == PublishResponse.binaryEncodingId)
+                let response: PublishResponse = try reader.read()
+                return try response.notificationMessage.notificationData.flatMap {
+                    try $0.decodeBody(EventNotificationList.self, encodingId: EventNotificationList.binaryEncodingId, limits: DecodingLimits())?.events ?? []
+                }.map(\.eventFields)
+            }
+        }
+    }
+
+    @Test func confirmedDetectionsAndIncidentChangesAreResultReadyEvents() async throws {
+        let (gateway, bridge) = try setUp(priority: .high)
+        let now = Moment.now()
+        let token = try subscribeToEvents(bridge, at: now)
+        try await detect(gateway, bridge, id: "d-ev")
+        let incidentId = try #require(try await gateway.store.detection(id: "d-ev")?.incidentId)
+        let incident = try #require(try await gateway.store.incident(id: incidentId))
+        let message = Variant.scalar(.localizedText(LocalizedText(locale: "en", text: "crack on A0 at CAM-0, severity \(incident.severity), high")))
+        #expect(try publishedEvents(bridge, token: token, at: now) == [
+            [.scalar(.string("d-ev")), .scalar(.int32(2)), .scalar(.string(incident.id)), message],
+        ])
+        // An incident's state changes: NOK while open, OK once closed.
+        await bridge.apply(.incident(id: incident.id, camera: "CAM-0", state: "dispatched", detail: ""))
+        await bridge.apply(.incident(id: incident.id, camera: "CAM-0", state: "closed", detail: ""))
+        let later = now.adding(milliseconds: 1000)
+        #expect(try publishedEvents(bridge, token: token, at: later).map { Array($0.prefix(3)) } == [
+            [.scalar(.string("\(incident.id)/dispatched")), .scalar(.int32(2)), .scalar(.string(incident.id))],
+            [.scalar(.string("\(incident.id)/closed")), .scalar(.int32(1)), .scalar(.string(incident.id))],
+        ])
     }
 }

@@ -24,6 +24,8 @@ struct ServiceClient {
     var core: ServerCore
     var token: NodeId = .null
     var channelId: UInt32 = 1
+    /// The security of the channel the requests come on.
+    var security = ChannelSecurity()
     var handle: UInt32 = 1
 
     init(allowAnonymous: Bool = true, users: [UserAccount] = [UserAccount(name: "line", password: "s3cret"),
@@ -39,7 +41,7 @@ struct ServiceClient {
 
     mutating func send(_ body: ByteBuffer, at moment: Moment = now) -> ByteBuffer {
         handle += 1
-        return core.handle(body, channelId: channelId, at: moment).response ?? ByteBuffer()
+        return core.handle(body, channelId: channelId, security: security, at: moment).response ?? ByteBuffer()
     }
 
     mutating func call<Response: ServiceMessage>(_ request: some ServiceMessage, _: Response.Type, at moment: Moment = now) throws -> Response {

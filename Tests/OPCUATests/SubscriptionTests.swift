@@ -40,7 +40,8 @@ private func values(_ response: PublishResponse) throws -> [Variant?] {
             MonitoredItemCreateRequest(itemToMonitor: ReadValueId(nodeId: .objectsFolder, attributeId: .value), clientHandle: 8),
             MonitoredItemCreateRequest(itemToMonitor: ReadValueId(nodeId: .server, attributeId: .eventNotifier), clientHandle: 9),
         ]), CreateMonitoredItemsResponse.self, at: start)
-        #expect(items.results.map(\.statusCode) == [.good, .badAttributeIdInvalid, .badAttributeIdInvalid])
+        // An event item needs an EventFilter.
+        #expect(items.results.map(\.statusCode) == [.good, .badAttributeIdInvalid, .badMonitoredItemFilterInvalid])
         return (client, created.subscriptionId)
     }
 
@@ -136,16 +137,31 @@ private func values(_ response: PublishResponse) throws -> [Variant?] {
         let resumed = try publishes(client.core.tick(at: start.adding(milliseconds: 1000)))
         #expect(try values(try #require(resumed.first)) == [.scalar(.boolean(false))])
 
-        #expect(faultStatus { _ = try client.call(RepublishRequest(requestHeader: client.header, subscriptionId: subscription, retransmitSequenceNumber: 1),
-                                                  PublishResponse.self, at: start) } == .badMessageNotAvailable)
+        // The message is kept until acknowledged: Republish sends it again, then not after the acknowledgement.
+        let sent = try #require(resumed.first?.notificationMessage)
+        #expect(resumed.first?.availableSequenceNumbers == [sent.sequenceNumber])
+        let again = try client.call(RepublishRequest(requestHeader: client.header, subscriptionId: subscription, retransmitSequenceNumber: sent.sequenceNumber),
+                                    RepublishResponse.self, at: start)
+        #expect(again.notificationMessage == sent)
+        let acknowledging = client.core.handle(try PublishRequest(requestHeader: client.header, subscriptionAcknowledgements: [
+            SubscriptionAcknowledgement(subscriptionId: subscription, sequenceNumber: sent.sequenceNumber),
+            SubscriptionAcknowledgement(subscriptionId: subscription, sequenceNumber: 77),
+        ]).encodedMessage(), channelId: 1, requestId: 23, at: start)
+        #expect(acknowledging.response == nil)
+        #expect(faultStatus { _ = try client.call(RepublishRequest(requestHeader: client.header, subscriptionId: subscription, retransmitSequenceNumber: sent.sequenceNumber),
+                                                  RepublishResponse.self, at: start) } == .badMessageNotAvailable)
+        // The next keep-alive (two intervals on) answers the acknowledging Publish.
+        #expect(client.core.tick(at: start.adding(milliseconds: 1500)).isEmpty)
+        let acknowledged = try publishes(client.core.tick(at: start.adding(milliseconds: 2000)))
+        #expect(acknowledged.first?.results == [.good, .badSequenceNumberUnknown])
         #expect(faultStatus { _ = try client.call(RepublishRequest(requestHeader: client.header, subscriptionId: 999, retransmitSequenceNumber: 1),
-                                                  PublishResponse.self, at: start) } == .badSubscriptionIdInvalid)
+                                                  RepublishResponse.self, at: start) } == .badSubscriptionIdInvalid)
         let deleted = try client.call(DeleteMonitoredItemsRequest(requestHeader: client.header, subscriptionId: subscription, monitoredItemIds: [1, 1]),
                                       DeleteMonitoredItemsResponse.self, at: start)
         #expect(deleted.results == [.good, .badMonitoredItemIdInvalid])
         // With its item gone, a change is no news.
         client.core.setRejectPart(camera: "CAM-07", true)
         try publish(&client, requestId: 22)
-        #expect(client.core.tick(at: start.adding(milliseconds: 1500)).isEmpty)
+        #expect(client.core.tick(at: start.adding(milliseconds: 2500)).isEmpty)
     }
 }
