@@ -19,6 +19,17 @@ struct Bench: AsyncParsableCommand {
         With --rate N the publisher sends N messages a second instead of as fast as it
         can, for the latency below saturation.
 
+        --transport opcua starts the gateway's OPC UA server on a free loopback port
+        (SecurityPolicy None, anonymous) with one independent subscriber, a python
+        asyncua client (pip install asyncua) subscribed to ResultReadyEventType on the
+        Server object, while the REST load runs; it reports events_per_s delivered to
+        that client and detection_to_event_p50_ms / _p99_ms (event received minus the
+        detection's timestamp). Every detection goes in a zone of its own, so each opens
+        an incident: an event for the detection and one per incident change.
+        detections_without_event counts those whose event never came (the floor's event
+        bus drops a slow listener's oldest events, counted in
+        millwright_floor_events_dropped_total).
+
         --hostile-every N mixes refused requests with 6 MB fields into the REST load
         and reports the resident memory that stayed afterwards
         (rss_mb_after_hostile), e.g.
@@ -67,7 +78,7 @@ struct Bench: AsyncParsableCommand {
           swift build -c release --product millwright && .build/release/millwright bench
         """)
 
-    @Option(help: "rest or mqtt.") var transport: String = "rest"
+    @Option(help: "rest, mqtt or opcua.") var transport: String = "rest"
     @Option(help: "Detections to send.") var detections: Int = 20_000
     @Option(help: "Detections per REST request.") var batch: Int = 100
     @Option(help: "Concurrent REST clients.") var clients: Int = 4
@@ -89,7 +100,7 @@ struct Bench: AsyncParsableCommand {
     @Option(help: "Measure a capture detector instead of the gateway: reference.") var detector: String?
 
     func validate() throws {
-        guard ["rest", "mqtt"].contains(transport) else { throw ValidationError("--transport must be rest or mqtt") }
+        guard ["rest", "mqtt", "opcua"].contains(transport) else { throw ValidationError("--transport must be rest, mqtt or opcua") }
         guard hostileEvery >= 0 else { throw ValidationError("--hostile-every must be 0 or more") }
         guard ["sqlite", "postgres"].contains(storage) else { throw ValidationError("--storage must be sqlite or postgres") }
         if external, nodes != nil { throw ValidationError("--external is --nodes 1: give one of them") }
@@ -108,7 +119,7 @@ struct Bench: AsyncParsableCommand {
         }
         if storage == "postgres" || nodes != nil || external {
             guard transport == "rest", hostileEvery == 0 else {
-                throw ValidationError("--storage postgres and --nodes measure REST load only: drop --transport mqtt and --hostile-every")
+                throw ValidationError("--storage postgres and --nodes measure REST load only: drop --transport and --hostile-every")
             }
         }
         guard PostgresSettings.poolRange.contains(pool) else { throw ValidationError("--pool must be \(PostgresSettings.poolRange.lowerBound)-\(PostgresSettings.poolRange.upperBound)") }

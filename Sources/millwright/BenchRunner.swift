@@ -65,6 +65,8 @@ struct BenchRunner {
         var result: [String: Any]
         if transport == "mqtt" {
             result = try await mqttLoad(gateway: gateway, store: store, dir: dir)
+        } else if transport == "opcua" {
+            result = try await opcuaLoad(gateway: gateway, url: url, http: http, store: store, dir: dir)
         } else if let steady {
             result = try await steadyLoad(steady, url: url, http: http, store: store)
         } else {
@@ -136,7 +138,9 @@ struct BenchRunner {
     /// `clients` concurrent clients each send their share of `detections` in batches of
     /// `batch`; batch k of the whole sequence goes to `urls[k % urls.count]`, so several nodes
     /// share the load round-robin.
-    func sendLoad(urls: [String], http: HTTPClient) async throws -> LoadResult {
+    /// `everyOneNew`: each detection in a zone of its own, so each opens an incident (the OPC UA
+    /// bench raises an event per confirmed detection and per incident change).
+    func sendLoad(urls: [String], http: HTTPClient, everyOneNew: Bool = false) async throws -> LoadResult {
         // Pre-build request bodies so the measurement is the gateway, not JSON generation; only
         // the timestamps are filled in as each one goes out, since detection→work-order
         // latency counts from the detection's own time.
@@ -152,7 +156,8 @@ struct BenchRunner {
             for i in 0..<batch {
                 n += 1
                 let cam = i == 0 ? k % assets : (n * 7_919) % max(1, min(k, assets))
-                items.append(#"{"detection_id":"b-\#(n)","camera_id":"BENCH-\#(cam)","timestamp":"\#(Self.now)","defect_class":"\#(defects[cam % defects.count])","confidence":0.9,"bbox":{"x":10,"y":10,"width":50,"height":20},"image":{"width":1920,"height":1080}}"#)
+                let zone = everyOneNew ? #","zone":"z-\#(n)""# : ""
+                items.append(#"{"detection_id":"b-\#(n)","camera_id":"BENCH-\#(cam)","timestamp":"\#(Self.now)","defect_class":"\#(defects[cam % defects.count])"\#(zone),"confidence":0.9,"bbox":{"x":10,"y":10,"width":50,"height":20},"image":{"width":1920,"height":1080}}"#)
             }
             // Kept split where the timestamps go.
             bodies[k % clients].append(("[" + items.joined(separator: ",") + "]").components(separatedBy: Self.now))
