@@ -231,6 +231,12 @@ public struct ServerCore: Sendable {
             try checkCount(request.subscriptionIds.count)
             let results = setPublishingMode(request.publishingEnabled, request.subscriptionIds, session: session.authenticationToken)
             return try SetPublishingModeResponse(responseHeader: ok, results: results).encodedMessage()
+        case ModifyMonitoredItemsRequest.binaryEncodingId:
+            let request = try decode(ModifyMonitoredItemsRequest.self)
+            let session = try sessions.use(header.authenticationToken, channelId: channelId, at: now)
+            try checkCount(request.itemsToModify.count)
+            let results = try modifyMonitoredItems(request, session: session.authenticationToken)
+            return try ModifyMonitoredItemsResponse(responseHeader: ok, results: results).encodedMessage()
         case DeleteMonitoredItemsRequest.binaryEncodingId:
             let request = try decode(DeleteMonitoredItemsRequest.self)
             let session = try sessions.use(header.authenticationToken, channelId: channelId, at: now)

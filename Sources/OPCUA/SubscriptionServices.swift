@@ -525,6 +525,123 @@ public struct SetPublishingModeResponse: ServiceMessage, Hashable, Sendable {
     }
 }
 
+/// One item of a ModifyMonitoredItemsRequest: its id and new MonitoringParameters (Part 4 §7.21).
+public struct MonitoredItemModifyRequest: Hashable, Sendable, OPCUABinaryCodable {
+    public var monitoredItemId: UInt32
+    public var clientHandle: UInt32
+    public var samplingInterval: Double
+    public var filter: ExtensionObject
+    public var queueSize: UInt32
+    public var discardOldest: Bool
+
+    public init(monitoredItemId: UInt32, clientHandle: UInt32, samplingInterval: Double = -1, filter: ExtensionObject = .null,
+                queueSize: UInt32 = 1, discardOldest: Bool = true) {
+        self.monitoredItemId = monitoredItemId
+        self.clientHandle = clientHandle
+        self.samplingInterval = samplingInterval
+        self.filter = filter
+        self.queueSize = queueSize
+        self.discardOldest = discardOldest
+    }
+
+    public init(from r: inout BinaryReader) throws {
+        monitoredItemId = try r.readInteger("MonitoredItemId")
+        clientHandle = try r.readInteger("ClientHandle")
+        samplingInterval = try r.readDouble("SamplingInterval")
+        filter = try r.read()
+        queueSize = try r.readInteger("QueueSize")
+        discardOldest = try r.readBoolean("DiscardOldest")
+    }
+
+    public func encode(to w: inout BinaryWriter) throws {
+        w.writeInteger(monitoredItemId)
+        w.writeInteger(clientHandle)
+        w.writeDouble(samplingInterval)
+        try w.write(filter)
+        w.writeInteger(queueSize)
+        w.writeBoolean(discardOldest)
+    }
+}
+
+public struct MonitoredItemModifyResult: Hashable, Sendable, OPCUABinaryCodable {
+    public var statusCode: StatusCode
+    public var revisedSamplingInterval: Double
+    public var revisedQueueSize: UInt32
+
+    public init(statusCode: StatusCode, revisedSamplingInterval: Double = 0, revisedQueueSize: UInt32 = 0) {
+        self.statusCode = statusCode
+        self.revisedSamplingInterval = revisedSamplingInterval
+        self.revisedQueueSize = revisedQueueSize
+    }
+
+    public init(from r: inout BinaryReader) throws {
+        statusCode = try r.read()
+        revisedSamplingInterval = try r.readDouble("RevisedSamplingInterval")
+        revisedQueueSize = try r.readInteger("RevisedQueueSize")
+        _ = try r.read(ExtensionObject.self)
+    }
+
+    public func encode(to w: inout BinaryWriter) throws {
+        try w.write(statusCode)
+        w.writeDouble(revisedSamplingInterval)
+        w.writeInteger(revisedQueueSize)
+        try w.write(ExtensionObject.null)
+    }
+}
+
+/// ModifyMonitoredItemsRequest (Part 4 §5.12.3).
+public struct ModifyMonitoredItemsRequest: ServiceMessage, Hashable, Sendable {
+    public static let binaryEncodingId = NodeId(numeric: 763)
+    public var requestHeader: RequestHeader
+    public var subscriptionId: UInt32
+    public var timestampsToReturn: Int32
+    public var itemsToModify: [MonitoredItemModifyRequest]
+
+    public init(requestHeader: RequestHeader, subscriptionId: UInt32, timestampsToReturn: TimestampsToReturn = .both, itemsToModify: [MonitoredItemModifyRequest]) {
+        self.requestHeader = requestHeader
+        self.subscriptionId = subscriptionId
+        self.timestampsToReturn = timestampsToReturn.rawValue
+        self.itemsToModify = itemsToModify
+    }
+
+    public init(from r: inout BinaryReader) throws {
+        requestHeader = try r.read()
+        subscriptionId = try r.readInteger("SubscriptionId")
+        timestampsToReturn = try r.readInteger("TimestampsToReturn")
+        itemsToModify = try r.readArray("ItemsToModify")
+    }
+
+    public func encode(to w: inout BinaryWriter) throws {
+        try w.write(requestHeader)
+        w.writeInteger(subscriptionId)
+        w.writeInteger(timestampsToReturn)
+        try w.writeArray(itemsToModify)
+    }
+}
+
+public struct ModifyMonitoredItemsResponse: ServiceMessage, Hashable, Sendable {
+    public static let binaryEncodingId = NodeId(numeric: 766)
+    public var responseHeader: ResponseHeader
+    public var results: [MonitoredItemModifyResult]
+
+    public init(responseHeader: ResponseHeader, results: [MonitoredItemModifyResult]) {
+        self.responseHeader = responseHeader
+        self.results = results
+    }
+
+    public init(from r: inout BinaryReader) throws {
+        responseHeader = try r.read()
+        results = try r.readArray("Results")
+        _ = try r.readArray("DiagnosticInfos", of: DiagnosticInfo.self)
+    }
+
+    public func encode(to w: inout BinaryWriter) throws {
+        try w.write(responseHeader)
+        try w.writeArray(results)
+        try w.writeArray([DiagnosticInfo]())
+    }
+}
+
 /// DeleteMonitoredItemsRequest (Part 4 §5.12.6).
 public struct DeleteMonitoredItemsRequest: ServiceMessage, Hashable, Sendable {
     public static let binaryEncodingId = NodeId(numeric: 781)

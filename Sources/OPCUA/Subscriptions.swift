@@ -159,13 +159,7 @@ extension ServerCore {
         guard item.itemToMonitor.attributeId == AttributeId.value.rawValue, node.nodeClass == .variable else {
             return MonitoredItemCreateResult(statusCode: .badAttributeIdInvalid)
         }
-        // No filter, or a DataChangeFilter without deadband (trigger status or status and value).
-        if !item.filter.typeId.isNull {
-            guard item.filter.typeId == NodeId(numeric: 724), case .binary(let body) = item.filter.body, body.count == 16,
-                  body[4..<8].allSatisfy({ $0 == 0 }) else {
-                return MonitoredItemCreateResult(statusCode: .badMonitoredItemFilterUnsupported)
-            }
-        }
+        guard Self.isSupportedDataChangeFilter(item.filter) else { return MonitoredItemCreateResult(statusCode: .badMonitoredItemFilterUnsupported) }
         let id = nextMonitoredItemId
         nextMonitoredItemId = nextMonitoredItemId == .max ? 1 : nextMonitoredItemId + 1
         s.items[id] = MonitoredItem(clientHandle: item.clientHandle, nodeId: node.nodeId, timestamps: timestamps)
@@ -176,22 +170,10 @@ extension ServerCore {
     /// an EventFilter this server can evaluate (Part 4 §7.22.3).
     private mutating func addEventItem(_ item: MonitoredItemCreateRequest, node: Node, to s: inout Subscription) -> MonitoredItemCreateResult {
         guard let notifier = node.eventNotifier, notifier & 1 != 0 else { return MonitoredItemCreateResult(statusCode: .badAttributeIdInvalid) }
-        let filter: EventFilter
-        do {
-            guard let decoded = try item.filter.decodeBody(EventFilter.self, encodingId: EventFilter.binaryEncodingId, limits: decodingLimits) else {
-                return MonitoredItemCreateResult(statusCode: .badMonitoredItemFilterInvalid)
-            }
-            filter = decoded
-        } catch {
-            return MonitoredItemCreateResult(statusCode: .badEventFilterInvalid)
-        }
         let selection: EventSelection
-        do {
-            selection = try EventSelection(filter, limits: decodingLimits)
-        } catch .operatorUnsupported {
-            return MonitoredItemCreateResult(statusCode: .badFilterOperatorUnsupported)
-        } catch {
-            return MonitoredItemCreateResult(statusCode: .badEventFilterInvalid)
+        switch eventSelection(item.filter) {
+        case .success(let s): selection = s
+        case .failure(let why): return MonitoredItemCreateResult(statusCode: why.status)
         }
         let id = nextMonitoredItemId
         nextMonitoredItemId = nextMonitoredItemId == .max ? 1 : nextMonitoredItemId + 1
@@ -199,6 +181,70 @@ extension ServerCore {
         // Events are not sampled: they are queued as raised, up to the subscription's bound.
         return MonitoredItemCreateResult(statusCode: .good, monitoredItemId: id, revisedSamplingInterval: 0,
                                          revisedQueueSize: UInt32(subscriptionLimits.maxQueuedNotifications))
+    }
+
+    /// No filter, or a DataChangeFilter without deadband (trigger status or status and value).
+    static func isSupportedDataChangeFilter(_ filter: ExtensionObject) -> Bool {
+        guard !filter.typeId.isNull else { return true }
+        guard filter.typeId == NodeId(numeric: 724), case .binary(let body) = filter.body, body.count == 16 else { return false }
+        return body[body.startIndex + 4..<body.startIndex + 8].allSatisfy { $0 == 0 }
+    }
+
+    /// An EventFilter this server can evaluate, or the status that says why not.
+    func eventSelection(_ filter: ExtensionObject) -> Result<EventSelection, ServiceError> {
+        let decoded: EventFilter
+        do {
+            guard let f = try filter.decodeBody(EventFilter.self, encodingId: EventFilter.binaryEncodingId, limits: decodingLimits) else {
+                return .failure(ServiceError(.badMonitoredItemFilterInvalid))
+            }
+            decoded = f
+        } catch {
+            return .failure(ServiceError(.badEventFilterInvalid))
+        }
+        do {
+            return .success(try EventSelection(decoded, limits: decodingLimits))
+        } catch .operatorUnsupported {
+            return .failure(ServiceError(.badFilterOperatorUnsupported))
+        } catch {
+            return .failure(ServiceError(.badEventFilterInvalid))
+        }
+    }
+
+    /// ModifyMonitoredItems (Part 4 §5.12.3): a new client handle, filter and timestamps; the
+    /// sampling interval and queue size are revised as at creation.
+    mutating func modifyMonitoredItems(_ r: ModifyMonitoredItemsRequest, session: NodeId) throws -> [MonitoredItemModifyResult] {
+        guard var s = subscriptions[r.subscriptionId], s.session == session else { throw ServiceError(.badSubscriptionIdInvalid) }
+        guard let timestamps = TimestampsToReturn(rawValue: r.timestampsToReturn) else { throw ServiceError(.badTimestampsToReturnInvalid) }
+        var results: [MonitoredItemModifyResult] = []
+        for m in r.itemsToModify {
+            guard var item = s.items[m.monitoredItemId] else {
+                results.append(MonitoredItemModifyResult(statusCode: .badMonitoredItemIdInvalid))
+                continue
+            }
+            if item.events != nil {
+                switch eventSelection(m.filter) {
+                case .failure(let why):
+                    results.append(MonitoredItemModifyResult(statusCode: why.status))
+                    continue
+                case .success(let selection): item.events = selection
+                }
+                item.clientHandle = m.clientHandle
+                s.items[m.monitoredItemId] = item
+                results.append(MonitoredItemModifyResult(statusCode: .good, revisedSamplingInterval: 0,
+                                                         revisedQueueSize: UInt32(subscriptionLimits.maxQueuedNotifications)))
+                continue
+            }
+            guard Self.isSupportedDataChangeFilter(m.filter) else {
+                results.append(MonitoredItemModifyResult(statusCode: .badMonitoredItemFilterUnsupported))
+                continue
+            }
+            item.clientHandle = m.clientHandle
+            item.timestamps = timestamps
+            s.items[m.monitoredItemId] = item
+            results.append(MonitoredItemModifyResult(statusCode: .good, revisedSamplingInterval: s.interval, revisedQueueSize: 1))
+        }
+        subscriptions[r.subscriptionId] = s
+        return results
     }
 
     mutating func deleteSubscriptions(_ ids: [UInt32], session: NodeId) -> [StatusCode] {

@@ -156,12 +156,33 @@ private func values(_ response: PublishResponse) throws -> [Variant?] {
         #expect(acknowledged.first?.results == [.good, .badSequenceNumberUnknown])
         #expect(faultStatus { _ = try client.call(RepublishRequest(requestHeader: client.header, subscriptionId: 999, retransmitSequenceNumber: 1),
                                                   RepublishResponse.self, at: start) } == .badSubscriptionIdInvalid)
+        // ModifyMonitoredItems: a new client handle is what the next notification carries; an
+        // unknown item and a deadband filter are refused item by item.
+        let deadband = ExtensionObject(typeId: NodeId(numeric: 724), body: .binary([1, 0, 0, 0, 1, 0, 0, 0] + [UInt8](repeating: 0, count: 8)))
+        let changed = try client.call(ModifyMonitoredItemsRequest(requestHeader: client.header, subscriptionId: subscription, itemsToModify: [
+            MonitoredItemModifyRequest(monitoredItemId: 1, clientHandle: 70, samplingInterval: 250),
+            MonitoredItemModifyRequest(monitoredItemId: 99, clientHandle: 1),
+            MonitoredItemModifyRequest(monitoredItemId: 1, clientHandle: 71, filter: deadband),
+        ]), ModifyMonitoredItemsResponse.self, at: start)
+        #expect(changed.results.map(\.statusCode) == [.good, .badMonitoredItemIdInvalid, .badMonitoredItemFilterUnsupported])
+        #expect(changed.results.first?.revisedSamplingInterval == 500, "an item samples at its subscription's interval")
+        #expect(faultStatus { _ = try client.call(ModifyMonitoredItemsRequest(requestHeader: client.header, subscriptionId: 999, itemsToModify: [
+            MonitoredItemModifyRequest(monitoredItemId: 1, clientHandle: 1)]), ModifyMonitoredItemsResponse.self, at: start) } == .badSubscriptionIdInvalid)
+        #expect(faultStatus { _ = try client.call(ModifyMonitoredItemsRequest(requestHeader: client.header, subscriptionId: subscription, itemsToModify: []),
+                                                  ModifyMonitoredItemsResponse.self, at: start) } == .badNothingToDo)
+        client.core.setRejectPart(camera: "CAM-07", true)
+        try publish(&client, requestId: 24)
+        let handled = try publishes(client.core.tick(at: start.adding(milliseconds: 2500)))
+        let change = try #require(handled.first?.notificationMessage.notificationData.first)
+        let data = try #require(try change.decodeBody(DataChangeNotification.self, encodingId: DataChangeNotification.binaryEncodingId,
+                                                      limits: DecodingLimits()))
+        #expect(data.monitoredItems.map(\.clientHandle) == [70])
         let deleted = try client.call(DeleteMonitoredItemsRequest(requestHeader: client.header, subscriptionId: subscription, monitoredItemIds: [1, 1]),
                                       DeleteMonitoredItemsResponse.self, at: start)
         #expect(deleted.results == [.good, .badMonitoredItemIdInvalid])
         // With its item gone, a change is no news.
-        client.core.setRejectPart(camera: "CAM-07", true)
+        client.core.setRejectPart(camera: "CAM-07", false)
         try publish(&client, requestId: 22)
-        #expect(client.core.tick(at: start.adding(milliseconds: 2500)).isEmpty)
+        #expect(client.core.tick(at: start.adding(milliseconds: 3000)).isEmpty)
     }
 }

@@ -4,8 +4,8 @@ Usage: opcua_client.py URL PHASE USER PASSWORD
   before: anonymous session; browses Objects to the CAM-07 VisionSystem object, reads
           ServerStatus and RejectPart (false); a UserName login with a wrong password must
           fail with BadUserAccessDenied; an anonymous Write of RejectPart is refused.
-  after:  UserName session; subscribes to RejectPart's data changes, prints "subscribed" once
-          the first value (false) is published, waits (with a deadline) for true to be
+  after:  UserName session; subscribes to RejectPart's data changes, modifies the item
+          (ModifyMonitoredItems), prints "subscribed" once the first value (false) is published, waits (with a deadline) for true to be
           published, finds the detection under ResultManagement/Results, writes RejectPart
           false and waits for false to be published.
   secure: (PKI_DIR is the server's opcua.pki_dir) makes a client certificate and puts it in
@@ -119,8 +119,11 @@ async def after(url, user, password):
         reject_part, results = await camera_and_reject_part(client)
         changes = Changes()
         subscription = await client.create_subscription(100, changes)
-        await subscription.subscribe_data_change(reject_part)
+        handle = await subscription.subscribe_data_change(reject_part)
         await changes.until(False)
+        # ModifyMonitoredItems: the item keeps reporting to its handler after the change.
+        modified = await subscription.modify_monitored_item(handle, 250)
+        assert [r.StatusCode.is_good() for r in modified] == [True], modified
         print("subscribed", flush=True)
         await changes.until(True)
         assert await reject_part.read_value() is True
