@@ -198,6 +198,17 @@ final class CameraCapture: @unchecked Sendable {
     /// URI) becomes the camera's status.
     private func failed(_ why: String) { lock.withLock { inputs }?.yield(.failed(why: redact(why), at: Date())) }
 
+    /// A checked frame, from the decoder or a snapshot: kept in the ring, counted, offered to the
+    /// detector, and told to the supervisor (the watchdog).
+    private func accept(_ jpeg: Data) {
+        let now = Date()
+        let frame = FrameRing.Frame(at: now, jpeg: jpeg)
+        state.keep(frame)
+        metrics.frames.increment()
+        detector?.offer(frame)
+        lock.withLock { inputs }?.yield(.frame(at: now))
+    }
+
     /// Fetches the snapshot once per `every` until a fetch fails or the supervisor ends it; each
     /// JPEG is checked and kept like a decoded frame.
     private func pollSnapshots(_ client: ONVIFClient, _ uri: String) async {
@@ -210,12 +221,7 @@ final class CameraCapture: @unchecked Sendable {
                     failed("ONVIF snapshot at \(uri) is not a readable JPEG (\(error))")
                     return
                 }
-                let now = Date()
-                let frame = FrameRing.Frame(at: now, jpeg: jpeg)
-                state.keep(frame)
-                metrics.frames.increment()
-                detector?.offer(frame)
-                lock.withLock { inputs }?.yield(.frame(at: now))
+                accept(jpeg)
             } catch {
                 logger.warning("ONVIF snapshot failed", metadata: ["camera": "\(config.camera)", "error": "\(redact(error.description))"])
                 failed(error.description)
@@ -271,12 +277,7 @@ final class CameraCapture: @unchecked Sendable {
                             logger.warning("decoder sent an unreadable frame", metadata: ["camera": "\(config.camera)", "error": "\(error)"])
                             continue
                         }
-                        let now = Date()
-                        let frame = FrameRing.Frame(at: now, jpeg: jpeg)
-                        state.keep(frame)
-                        metrics.frames.increment()
-                        detector?.offer(frame)
-                        lock.withLock { inputs }?.yield(.frame(at: now))
+                        accept(jpeg)
                     case .dropped(let why):
                         logger.warning("decoder output dropped", metadata: ["camera": "\(config.camera)", "why": "\(why)"])
                     }
