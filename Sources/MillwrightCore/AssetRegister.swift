@@ -68,37 +68,83 @@ public struct AssetRegister: Sendable {
 }
 
 /// RFC 4180 CSV with quoted fields, embedded commas, quotes and newlines; keeps line numbers.
+/// A byte-order mark before the first field is skipped.
 public enum CSV {
     public struct Row: Sendable { public var fields: [String]; public var line: Int }
 
+    /// Bounds for a file a client sent: a field's bytes and the number of rows.
+    public struct Limits: Sendable {
+        public var maxFieldBytes: Int
+        public var maxRows: Int
+        public init(maxFieldBytes: Int, maxRows: Int) { self.maxFieldBytes = maxFieldBytes; self.maxRows = maxRows }
+    }
+
+    /// Where a bounded parse stopped, and why.
+    public struct Problem: Error, Sendable, Equatable {
+        public enum Kind: Sendable, Equatable { case fieldTooLong, tooManyRows, unclosedQuote }
+        public var kind: Kind
+        public var line: Int
+        public var detail: String
+    }
+
+    /// Reads everything; an unclosed quote runs to the end of the text.
     public static func parse(_ text: String) -> [Row] {
+        (try? rows(text, limits: nil)) ?? []
+    }
+
+    /// Stops at the first field or row past `limits`, and refuses an unclosed quote.
+    public static func parse(_ text: String, limits: Limits) throws(Problem) -> [Row] {
+        try rows(text, limits: limits)
+    }
+
+    private static func rows(_ text: String, limits: Limits?) throws(Problem) -> [Row] {
         var rows: [Row] = []
         var field = "", fields: [String] = []
+        var fieldBytes = 0
         var inQuotes = false, line = 1, rowLine = 1
         var chars = Array(text.replacingOccurrences(of: "\r\n", with: "\n")).makeIterator()
         var pending: Character? = nil
         func next() -> Character? { if let p = pending { pending = nil; return p }; return chars.next() }
+        func append(_ c: Character) throws(Problem) {
+            if let limits {
+                fieldBytes += c.utf8.count
+                guard fieldBytes <= limits.maxFieldBytes else {
+                    throw Problem(kind: .fieldTooLong, line: rowLine, detail: "a field is longer than \(limits.maxFieldBytes) bytes (an unclosed quote?)")
+                }
+            }
+            field.append(c)
+        }
+        func endField() { fields.append(field); field = ""; fieldBytes = 0 }
+        func endRow() throws(Problem) {
+            endField()
+            rows.append(Row(fields: fields, line: rowLine))
+            fields = []
+            if let limits, rows.count > limits.maxRows {
+                throw Problem(kind: .tooManyRows, line: rowLine, detail: "more than \(limits.maxRows) rows; split the file into several")
+            }
+        }
         while let c = next() {
             if inQuotes {
                 if c == "\"" {
-                    if let n = next() { if n == "\"" { field.append("\"") } else { inQuotes = false; pending = n } }
+                    if let n = next() { if n == "\"" { try append("\"") } else { inQuotes = false; pending = n } }
                     else { inQuotes = false }
                 } else {
                     if c == "\n" { line += 1 }
-                    field.append(c)
+                    try append(c)
                 }
             } else if c == "\"" && field.isEmpty {
                 inQuotes = true
             } else if c == "," {
-                fields.append(field); field = ""
+                endField()
             } else if c == "\n" {
-                fields.append(field); rows.append(Row(fields: fields, line: rowLine))
-                fields = []; field = ""; line += 1; rowLine = line
+                try endRow()
+                line += 1; rowLine = line
             } else {
-                field.append(c)
+                try append(c)
             }
         }
-        if !field.isEmpty || !fields.isEmpty { fields.append(field); rows.append(Row(fields: fields, line: rowLine)) }
+        if inQuotes, limits != nil { throw Problem(kind: .unclosedQuote, line: rowLine, detail: "a quoted field is not closed") }
+        if !field.isEmpty || !fields.isEmpty { try endRow() }
         if let first = rows.first?.fields.first, first.hasPrefix("\u{FEFF}") {
             rows[0].fields[0] = String(first.dropFirst())
         }

@@ -27,8 +27,8 @@ public struct ManualFinding: Sendable, Equatable, Codable {
     }
 }
 
-/// The plant's manual inspection log as CSV (RFC 4180: quoted fields may hold commas, quotes
-/// and line breaks). A header names the columns `date`, `asset`, `defect` and `found_by` in any
+/// The plant's manual inspection log as CSV (RFC 4180, read by `CSV`: quoted fields may hold
+/// commas, quotes and line breaks). A header names the columns `date`, `asset`, `defect` and `found_by` in any
 /// order, and optionally `notes`; other columns are ignored and reported. Every problem names
 /// its line; one bad row refuses the whole file, so an import is all or nothing.
 public enum ManualLogCSV {
@@ -69,13 +69,13 @@ public enum ManualLogCSV {
         guard let text = String(data: data, encoding: .utf8) else {
             return .failure(.invalid([Problem(line: 1, detail: "the file is not UTF-8 text; save it as CSV UTF-8")], total: 1))
         }
-        var records: [(line: Int, fields: [String])] = []
+        let records: [CSV.Row]
         do {
-            records = try split(text)
-        } catch let p as Problem {
-            return .failure(.invalid([p], total: 1))
+            // The header row counts too; the blank rows skipped below are bounded by the bytes.
+            records = try CSV.parse(text, limits: CSV.Limits(maxFieldBytes: maxNotesBytes, maxRows: maxRows + 1))
         } catch {
-            return .failure(.invalid([Problem(line: 1, detail: "\(error)")], total: 1))
+            let detail = error.kind == .tooManyRows ? "more than \(maxRows) rows; split the log into several files" : error.detail
+            return .failure(.invalid([Problem(line: error.line, detail: detail)], total: 1))
         }
         guard let header = records.first else {
             return .failure(.invalid([Problem(line: 1, detail: "the file is empty; the first line must name the columns \(required.joined(separator: ","))")], total: 1))
@@ -176,67 +176,6 @@ public enum ManualLogCSV {
         // Refuses 2026-02-31 rather than rolling it into March.
         guard c.isValidDate(in: cal), let d = cal.date(from: c) else { return nil }
         return (d, parts.count == 1)
-    }
-
-    /// Records with the line each starts on.
-    static func split(_ text: String) throws -> [(line: Int, fields: [String])] {
-        var records: [(line: Int, fields: [String])] = []
-        var fields: [String] = []
-        var field = ""
-        var fieldBytes = 0
-        var inQuotes = false
-        var line = 1, recordLine = 1
-        var chars = text.unicodeScalars.makeIterator()
-        var pending: Unicode.Scalar? = nil
-        if let first = chars.next(), first != "\u{FEFF}" { pending = first }   // a BOM from Excel
-        func next() -> Unicode.Scalar? {
-            if let p = pending { pending = nil; return p }
-            return chars.next()
-        }
-        func append(_ c: Unicode.Scalar) throws {
-            fieldBytes += String(c).utf8.count
-            guard fieldBytes <= maxNotesBytes else {
-                throw Problem(line: recordLine, detail: "a field is longer than \(maxNotesBytes) bytes (an unclosed quote?)")
-            }
-            field.unicodeScalars.append(c)
-        }
-        func endField() { fields.append(field); field = ""; fieldBytes = 0 }
-        func endRecord() throws {
-            endField()
-            records.append((recordLine, fields))
-            fields = []
-            guard records.count <= maxRows + 1 else {
-                throw Problem(line: recordLine, detail: "more than \(maxRows) rows; split the log into several files")
-            }
-        }
-        while let c = next() {
-            if inQuotes {
-                if c == "\"" {
-                    if let n = next() {
-                        if n == "\"" { try append("\"") } else { inQuotes = false; pending = n }
-                    } else {
-                        inQuotes = false
-                    }
-                } else {
-                    if c == "\n" { line += 1 }
-                    try append(c)
-                }
-                continue
-            }
-            switch c {
-            case "\"" where field.isEmpty: inQuotes = true
-            case ",": endField()
-            case "\r":
-                if let n = next(), n != "\n" { pending = n }
-                try endRecord(); line += 1; recordLine = line
-            case "\n":
-                try endRecord(); line += 1; recordLine = line
-            default: try append(c)
-            }
-        }
-        if inQuotes { throw Problem(line: recordLine, detail: "a quoted field is not closed") }
-        if !field.isEmpty || !fields.isEmpty { try endRecord() }
-        return records
     }
 }
 
