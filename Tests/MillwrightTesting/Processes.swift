@@ -196,7 +196,10 @@ public final class Spawned: @unchecked Sendable {
     public func waitFor(_ needle: String, timeout: Double) async throws -> String {
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
-            if let line = text.split(separator: "\n").first(where: { $0.contains(needle) }) { return String(line) }
+            // Whole lines only: a read can end mid-line ("listening on port" before its number).
+            let output = text
+            let complete = output.lastIndex(of: "\n").map { output[..<$0] } ?? ""
+            if let line = complete.split(separator: "\n").first(where: { $0.contains(needle) }) { return String(line) }
             if !process.isRunning { throw HarnessError.exited(name, process.terminationStatus, text) }
             try await Task.sleep(for: .milliseconds(20))
         }
