@@ -95,7 +95,12 @@ public enum DetectionValidator {
     /// characters (they make a log line or a CMMS text say something other than what it holds).
     public static func identifier(_ s: String, _ field: String, allowEmpty: Bool = false) throws(FieldProblem) {
         if s.utf8.count > maxIdBytes { throw FieldProblem(field: field, "is longer than \(maxIdBytes) bytes (UTF-8)") }
-        if !allowEmpty, s.trimmingCharacters(in: .whitespaces).isEmpty { throw FieldProblem(field: field, "must not be empty") }
+        // Printable ASCII, the id of nearly every detection, needs no Unicode property lookups.
+        if s.utf8.allSatisfy({ (0x20...0x7E).contains($0) }) {
+            if !allowEmpty, s.utf8.allSatisfy({ $0 == 0x20 }) { throw FieldProblem(field: field, "must not be empty") }
+            return
+        }
+        if !allowEmpty, s.unicodeScalars.allSatisfy({ $0 == "\t" || $0.properties.generalCategory == .spaceSeparator }) { throw FieldProblem(field: field, "must not be empty") }
         if let bad = s.unicodeScalars.first(where: isForbiddenInIdentifier) {
             throw FieldProblem(field: field, "contains the invisible or control character U+\(String(bad.value, radix: 16, uppercase: true))")
         }
@@ -104,6 +109,7 @@ public enum DetectionValidator {
     /// Free text: bounded in bytes, no control characters other than line breaks and tabs.
     public static func text(_ s: String, _ field: String, maxBytes: Int) throws(FieldProblem) {
         if s.utf8.count > maxBytes { throw FieldProblem(field: field, "is longer than \(maxBytes) bytes (UTF-8)") }
+        if s.utf8.allSatisfy({ (0x20...0x7E).contains($0) || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }) { return }
         if let bad = s.unicodeScalars.first(where: { isBidiControl($0) || ($0.properties.generalCategory == .control && !"\n\r\t".unicodeScalars.contains($0)) }) {
             throw FieldProblem(field: field, "contains the control character U+\(String(bad.value, radix: 16, uppercase: true))")
         }

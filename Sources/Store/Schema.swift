@@ -323,6 +323,14 @@ enum Schema {
             CREATE INDEX cmms_readbacks_photo ON cmms_readbacks(read_at) WHERE photo_sha256 IS NOT NULL;
             """)
         }
+        m.registerMigration("v16-pending-index") { db in
+            // The decision looks a key's detections up only while they wait for confirmation;
+            // every other detection (nearly all of them) no longer pays for an entry.
+            try db.execute(sql: """
+            DROP INDEX detections_key;
+            CREATE INDEX detections_pending ON detections(asset, defect_class, zone, ts) WHERE status = 'pending_confirmation';
+            """)
+        }
         return m
     }
 }

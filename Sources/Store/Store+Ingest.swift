@@ -226,20 +226,7 @@ extension Store {
         let key = q.key
         // One statement (one round trip on PostgreSQL) for the three things a decision reads.
         // The NULLs are typed: PostgreSQL resolves a bare NULL inside a subquery as text.
-        let rows = try db.rows("""
-            SELECT 'open' AS part, id, CAST(NULL AS DOUBLE PRECISION) AS at, CAST(NULL AS DOUBLE PRECISION) AS confidence,
-                   CAST(NULL AS DOUBLE PRECISION) AS bbox_area
-              FROM incidents WHERE asset = ?1 AND defect_class = ?2 AND zone = ?3 AND is_open = 1
-            UNION ALL
-            SELECT * FROM (SELECT 'closed' AS part, id, closed_at AS at, CAST(NULL AS DOUBLE PRECISION) AS confidence,
-                                  CAST(NULL AS DOUBLE PRECISION) AS bbox_area
-                             FROM incidents WHERE asset = ?1 AND defect_class = ?2 AND zone = ?3 AND is_open = 0
-                            ORDER BY closed_at DESC LIMIT 1) AS last_closed
-            UNION ALL
-            SELECT 'pending' AS part, id, ts AS at, confidence, bbox_area FROM detections
-             WHERE asset = ?1 AND defect_class = ?2 AND zone = ?3 AND status = 'pending_confirmation' AND ts >= ?4 AND ts < ?5
-            ORDER BY 1, 3, 2
-            """, [key.asset, key.defectClass, key.zone, Double(q.window.fromMillis) / 1000, Double(q.window.untilMillis) / 1000])
+        let rows = try db.rows(keySnapshotSQL, [key.asset, key.defectClass, key.zone, Double(q.window.fromMillis) / 1000, Double(q.window.untilMillis) / 1000])
         for r in rows {
             switch r["part"] as String {
             case "open": s.openIncidentId = r["id"]
@@ -253,6 +240,23 @@ extension Store {
         }
         return s
     }
+
+    /// The pending part reads the partial index `detections_pending`: its `status` term is the
+    /// index's condition, written as a literal so both planners can match it.
+    static let keySnapshotSQL = """
+        SELECT 'open' AS part, id, CAST(NULL AS DOUBLE PRECISION) AS at, CAST(NULL AS DOUBLE PRECISION) AS confidence,
+               CAST(NULL AS DOUBLE PRECISION) AS bbox_area
+          FROM incidents WHERE asset = ?1 AND defect_class = ?2 AND zone = ?3 AND is_open = 1
+        UNION ALL
+        SELECT * FROM (SELECT 'closed' AS part, id, closed_at AS at, CAST(NULL AS DOUBLE PRECISION) AS confidence,
+                              CAST(NULL AS DOUBLE PRECISION) AS bbox_area
+                         FROM incidents WHERE asset = ?1 AND defect_class = ?2 AND zone = ?3 AND is_open = 0
+                        ORDER BY closed_at DESC LIMIT 1) AS last_closed
+        UNION ALL
+        SELECT 'pending' AS part, id, ts AS at, confidence, bbox_area FROM detections
+         WHERE asset = ?1 AND defect_class = ?2 AND zone = ?3 AND status = 'pending_confirmation' AND ts >= ?4 AND ts < ?5
+        ORDER BY 1, 3, 2
+        """
 
     static func openingSnapshot(_ q: OpeningQuery, db: any SQLSession) throws -> OpeningSnapshot {
         var s = OpeningSnapshot()

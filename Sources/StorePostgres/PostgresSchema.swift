@@ -17,7 +17,7 @@ enum PostgresSchema {
         let statements: [String]
     }
 
-    static let migrations: [Migration] = [v1, v2, v3, v4, v5, v6]
+    static let migrations: [Migration] = [v1, v2, v3, v4, v5, v6, v7]
 
     /// Every node's migrator takes this session-level lock first, so nodes starting together
     /// migrate once: the second waits, then finds the versions recorded.
@@ -339,6 +339,11 @@ enum PostgresSchema {
         """,
         "CREATE INDEX cmms_readbacks_incident ON cmms_readbacks(incident_id)",
         "CREATE INDEX cmms_readbacks_photo ON cmms_readbacks(read_at) WHERE photo_sha256 IS NOT NULL",
+    ])
+
+    static let v7 = Migration(version: 7, name: "a key's detections indexed only while pending (SQLite v16)", statements: [
+        "DROP INDEX detections_key",
+        "CREATE INDEX detections_pending ON detections(asset, defect_class, zone, ts) WHERE status = 'pending_confirmation'",
     ])
 
     /// Brings the connection's schema (`search_path`) up to the newest version, creating the

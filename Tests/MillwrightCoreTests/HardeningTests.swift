@@ -65,6 +65,20 @@ import Testing
         #expect(problem(d)?.field == "image.url")
     }
 
+    /// Printable ASCII takes a path without Unicode lookups; both paths give the same answers.
+    @Test func identifierRulesHoldOnTheASCIIPathAndTheUnicodePath() {
+        let empty = "must not be empty"
+        for blank in [" ", "   ", "\t", " \t ", "\u{00A0}", "\u{3000} "] {
+            #expect(problem(det(camera: blank))?.problem == empty, "\(blank.unicodeScalars.map(\.value))")
+        }
+        for fine in ["CAM-1", " CAM 1 ", "~!@#$%^&*()_+{}|:<>?", "Kamera-Ü1", "カメラ1"] {
+            #expect(problem(det(camera: fine)) == nil, "\(fine)")
+        }
+        for bad in ["CAM\u{7F}", "CAM\n1", "CAM\u{0}", "CAM\u{2028}", "Ü\u{1B}"] {
+            #expect(problem(det(camera: bad))?.problem.contains("control character") == true, "\(bad.unicodeScalars.map(\.value))")
+        }
+    }
+
     /// Issue case 10: `timeout: 1e17s` overflowed the milliseconds and crashed start-up.
     @Test func absurdDurationsDoNotParse() {
         #expect(Duration.parse("1e17s") == nil)

@@ -28,4 +28,18 @@ struct SchemaMigrationTests {
         #expect(try await store.workOrder(id: "w1")?.repeatsUnnoted == 1)
         #expect(try await store.openDelivered(cmms: "sb").first?.repeatsUnnoted == 1)
     }
+
+    /// Only detections waiting for confirmation are indexed by key, and the decision's lookup
+    /// finds them through that index rather than by scanning a key's history.
+    @Test func theDecisionReadsPendingDetectionsThroughThePartialIndex() async throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("mw-plan-\(UUID().uuidString).sqlite").path
+        _ = try Store(path: path)
+        let db = try DatabaseQueue(path: path)
+        let plan = try await db.read { db in
+            try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + Store.keySnapshotSQL, arguments: ["A1", "crack", "", 0.0, 1.0]).map { $0["detail"] as String }
+        }
+        #expect(plan.contains { $0.contains("detections USING INDEX detections_pending") }, "\(plan)")
+        let indexes = try await db.read { db in try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'detections'") }
+        #expect(!indexes.contains("detections_key"))
+    }
 }
