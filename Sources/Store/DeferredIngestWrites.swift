@@ -5,8 +5,8 @@ import MillwrightCore
 /// written at the end of the batch in a few statements instead of two or three each: a batch
 /// of repeats costs a handful of round trips to PostgreSQL rather than hundreds.
 struct DeferredIngestWrites {
-    static let detectionColumns = "(id, camera_id, ts, received_at, defect_class, confidence, status, reason, asset, zone, incident_id, bbox_area, source_format, frame_sha256, payload)"
-    static let detectionRow = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    static let detectionColumns = "(" + detectionTypes.map(\.name).joined(separator: ", ") + ")"
+    static let detectionRow = "(" + Array(repeating: "?", count: detectionTypes.count).joined(separator: ", ") + ")"
 
     /// What the repeats of one open incident add to it.
     struct Append {
@@ -64,11 +64,16 @@ struct DeferredIngestWrites {
     }
 
     private func insertDetections(_ db: any SQLSession) throws {
-        for chunk in detections.chunked(60) {
-            let rows = Array(repeating: Self.detectionRow, count: chunk.count).joined(separator: ", ")
-            try db.run("INSERT INTO detections \(Self.detectionColumns) VALUES \(rows)", SQLArguments(chunk.flatMap { $0 }))
-        }
+        guard !detections.isEmpty else { return }
+        try db.insert(SQLBulkInsert(into: "detections", columns: Self.detectionTypes, rows: detections, valuesPerStatement: 60))
     }
+
+    /// `detectionColumns` with their types, for a bulk insert.
+    static let detectionTypes: [SQLBulkInsert.Column] = [
+        .init("id", .text), .init("camera_id", .text), .init("ts", .real), .init("received_at", .real), .init("defect_class", .text),
+        .init("confidence", .real), .init("status", .text), .init("reason", .text), .init("asset", .text), .init("zone", .text),
+        .init("incident_id", .text), .init("bbox_area", .real), .init("source_format", .text), .init("frame_sha256", .text), .init("payload", .text),
+    ]
 }
 
 extension Array {

@@ -158,6 +158,43 @@ public protocol SQLSession: AnyObject {
     /// Audit records of this transaction, appended to the chain just before it commits
     /// (`flushAudit`), so the chain's lock is held for that moment only.
     var auditBuffer: AuditBuffer { get }
+    /// Inserts many rows of one table (`SQLBulkInsert.rows`, each in `columns` order).
+    func insert(_ bulk: SQLBulkInsert) throws
+}
+
+/// Many rows for one table, in as few statements as the database allows. SQLite takes
+/// multi-row VALUES lists of `valuesPerStatement` rows (its statements are prepared once per
+/// text and cached). PostgreSQL parses and plans every statement it is sent; a VALUES list of
+/// hundreds of parameters cost it more than storing the rows did, so it gets one short fixed
+/// text per table with each column bound as one array (`unnest`).
+public struct SQLBulkInsert {
+    public enum ColumnType: Sendable { case text, real, integer }
+    public struct Column: Sendable {
+        public var name: String
+        public var type: ColumnType
+        public init(_ name: String, _ type: ColumnType) { self.name = name; self.type = type }
+    }
+
+    public var table: String
+    public var columns: [Column]
+    public var rows: [[SQLValue]]
+    public var valuesPerStatement: Int
+
+    public init(into table: String, columns: [Column], rows: [[SQLValue]], valuesPerStatement: Int) {
+        self.table = table; self.columns = columns; self.rows = rows; self.valuesPerStatement = valuesPerStatement
+    }
+
+    /// `(a, b, c)`.
+    public var columnList: String { "(" + columns.map(\.name).joined(separator: ", ") + ")" }
+
+    /// The VALUES form, for databases that prepare a statement once per text.
+    public func insertValues(_ db: any SQLSession) throws {
+        let row = "(" + Array(repeating: "?", count: columns.count).joined(separator: ", ") + ")"
+        for chunk in rows.chunked(max(1, valuesPerStatement)) {
+            let marks = Array(repeating: row, count: chunk.count).joined(separator: ", ")
+            try db.run("INSERT INTO \(table) \(columnList) VALUES \(marks)", SQLArguments(chunk.flatMap { $0 }))
+        }
+    }
 }
 
 /// The audit records a transaction made, in order, not yet in the chain. A savepoint that rolls

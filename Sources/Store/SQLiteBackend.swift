@@ -108,6 +108,8 @@ final class GRDBSession: SQLSession {
         return db.changesCount
     }
 
+    func insert(_ bulk: SQLBulkInsert) throws { try bulk.insertValues(self) }
+
     func rows(_ sql: String, _ arguments: SQLArguments) throws -> [SQLRow] {
         let statement = try db.cachedStatement(sql: sql)
         let names = statement.columnNames

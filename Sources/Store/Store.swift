@@ -123,20 +123,20 @@ extension SQLSession {
         let last = try row("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")
         var seq: Int64 = last?["seq"] ?? 0
         var prev: String = last?["hash"] ?? AuditRecord.genesis
-        for chunk in entries.chunked(auditInsertChunk) {
-            var values: [SQLValue] = []
-            values.reserveCapacity(chunk.count * 7)
-            for e in chunk {
-                seq += 1
-                let hash = auditSeal.hash(prev: prev, canonical: e.canonical.json(seq: seq))
-                values += [.integer(seq), .real(e.at.dbValue), .text(e.kind), .text(e.subject), .text(e.dataJSON), .text(prev), .text(hash)]
-                prev = hash
-            }
-            let rows = Array(repeating: "(?, ?, ?, ?, ?, ?, ?)", count: chunk.count).joined(separator: ", ")
-            try run("INSERT INTO audit (seq, at, kind, subject, data, prev_hash, hash) VALUES " + rows, SQLArguments(values))
+        var rows: [[SQLValue]] = []
+        rows.reserveCapacity(entries.count)
+        for e in entries {
+            seq += 1
+            let hash = auditSeal.hash(prev: prev, canonical: e.canonical.json(seq: seq))
+            rows.append([.integer(seq), .real(e.at.dbValue), .text(e.kind), .text(e.subject), .text(e.dataJSON), .text(prev), .text(hash)])
+            prev = hash
         }
+        // 100 records per VALUES list: 700 parameters, well under SQLite's limit.
+        try insert(SQLBulkInsert(into: "audit", columns: auditColumns, rows: rows, valuesPerStatement: 100))
     }
 }
 
-/// Records per INSERT: 700 parameters, well under both databases' limits.
-private let auditInsertChunk = 100
+private let auditColumns: [SQLBulkInsert.Column] = [
+    .init("seq", .integer), .init("at", .real), .init("kind", .text), .init("subject", .text), .init("data", .text),
+    .init("prev_hash", .text), .init("hash", .text),
+]

@@ -40,6 +40,42 @@ import Testing
         }
     }
 
+    /// A bulk insert binds each column as one array: NULLs inside it, text of every kind, an
+    /// integer given for a real column, and the same rows back in order; a value of the wrong
+    /// kind is refused and nothing is stored.
+    @Test func bulkInsertsCarryNullsAndEveryTextThroughColumnArrays() async throws {
+        let columns: [SQLBulkInsert.Column] = [.init("n", .integer), .init("r", .real), .init("t", .text)]
+        let rows: [[SQLValue]] = [
+            [.integer(1), .real(-1e-300), .text("Grüße 🚧 工場 — \"quoted\" 'single' ? $1 \\N NULL")],
+            [.integer(2), .null, .text("")],
+            [.integer(3), .integer(7), .null],
+            [.integer(Int64.min), .real(1.5e300), .text(String(repeating: "x", count: 70_000))],
+        ]
+        let (read, refused, after) = try await withBackend { backend in
+            try await backend.write { s in try s.run("CREATE TABLE bulk (n bigint PRIMARY KEY, r double precision, t text)") }
+            let read = try await backend.write { s in
+                try s.insert(SQLBulkInsert(into: "bulk", columns: columns, rows: rows, valuesPerStatement: 2))
+                return try s.rows("SELECT n, r, t FROM bulk ORDER BY n")
+            }
+            var refused = false
+            do {
+                try await backend.write { s in
+                    try s.insert(SQLBulkInsert(into: "bulk", columns: columns, rows: [[.integer(9), .text("not a number"), .null]], valuesPerStatement: 2))
+                }
+            } catch { refused = true }
+            let after = try await backend.read { s in try s.value(as: Int.self, "SELECT count(*) FROM bulk") }
+            return (read, refused, after)
+        }
+        #expect(read.map { $0.value("n") } == [.integer(Int64.min), .integer(1), .integer(2), .integer(3)])
+        #expect(read[1].value("r") == .real(-1e-300))
+        #expect(read[1].value("t") == rows[0][2])
+        #expect(read[2].value("r") == .null && read[2].value("t") == .text(""))
+        #expect(read[3].value("r") == .real(7) && read[3].value("t") == .null)
+        #expect(read[0].value("t") == rows[3][2])
+        #expect(refused)
+        #expect(after == 4)
+    }
+
     @Test func aggregatesBooleansAndImplicitCastsDecode() async throws {
         let row = try await withBackend { backend in
             try await backend.write { s -> SQLRow? in
