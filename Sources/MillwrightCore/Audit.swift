@@ -49,10 +49,18 @@ public struct AuditRecord: Sendable, Equatable, Codable {
     }
 
     public static func canonicalParts(at: Date, kind: String, subject: String, data: [String: JSONValue]) -> CanonicalParts {
+        var dataJSON = ""
+        CanonicalJSON.write(.object(data), into: &dataJSON)
+        return canonicalParts(at: at, kind: kind, subject: subject, canonicalData: dataJSON)
+    }
+
+    /// The same, from `data` already written by `CanonicalJSON` (a writer that stores that text
+    /// too writes it once).
+    public static func canonicalParts(at: Date, kind: String, subject: String, canonicalData: String) -> CanonicalParts {
         var head = "{\"at\":"
         CanonicalJSON.write(.string(Timestamps.format(at)), into: &head)
         head += ",\"data\":"
-        CanonicalJSON.write(.object(data), into: &head)
+        head += canonicalData
         head += ",\"kind\":"
         CanonicalJSON.write(.string(kind), into: &head)
         head += ",\"seq\":"

@@ -217,7 +217,7 @@ public final class AuditBuffer {
             var json = ""
             CanonicalJSON.write(.object(data), into: &json)
             self.dataJSON = json
-            self.canonical = AuditRecord.canonicalParts(at: at, kind: kind, subject: subject, data: data)
+            self.canonical = AuditRecord.canonicalParts(at: at, kind: kind, subject: subject, canonicalData: json)
         }
     }
 
