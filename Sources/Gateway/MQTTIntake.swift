@@ -13,6 +13,13 @@ import ServiceLifecycle
 /// the bridge's session stays open for the acknowledgements and the dispatcher's news.
 public struct MQTTIntake: Service {
     let bridge: MQTTBridge
+    /// Each source's filter parsed once (the config loader has checked them all).
+    let sources: [(filter: MQTTTopicFilter, source: MQTTSource)]
+
+    init(bridge: MQTTBridge) {
+        self.bridge = bridge
+        sources = bridge.settings.sources.compactMap { s in MQTTTopicFilter(s.topic).map { ($0, s) } }
+    }
     /// Messages being stored at once; acknowledgements still go out in arrival order. Many, so
     /// that they share commits (group commit): a group is at most what is in flight.
     static let concurrentIngests = 256
@@ -40,7 +47,7 @@ public struct MQTTIntake: Service {
     }
 
     func source(for topic: String) -> MQTTSource? {
-        settings.sources.first { MQTTTopic.matches(filter: $0.topic, topic: topic) }
+        sources.first { $0.filter.matches(topic) }?.source
     }
 
     /// Reads messages until graceful shutdown, then stops taking them and returns when the

@@ -50,23 +50,49 @@ public enum MQTTTopic {
     /// like its inner filter. Topics beginning with `$` are not matched by a filter whose first
     /// level is a wildcard [MQTT-4.7.2-1].
     public static func matches(filter: String, topic: String) -> Bool {
-        var f = filter
-        if isSharedSubscription(filter) {
-            guard let (_, inner) = parseSharedSubscription(filter) else { return false }
-            f = inner
+        MQTTTopicFilter(filter)?.matches(topic) ?? false
+    }
+}
+
+/// A topic filter parsed once, for matching every incoming message against it without
+/// splitting or copying the topic (a gateway matches each message against its sources).
+public struct MQTTTopicFilter: Sendable, Equatable {
+    enum Level: Sendable, Equatable {
+        case exact(String)
+        case single
+        case multi
+    }
+
+    let levels: [Level]
+
+    /// `nil` when the filter is not valid (`MQTTTopic.isValidFilter`). A shared subscription
+    /// matches like its inner filter.
+    public init?(_ filter: String) {
+        guard MQTTTopic.isValidFilter(filter) else { return nil }
+        let plain = MQTTTopic.parseSharedSubscription(filter)?.filter ?? filter
+        levels = plain.split(separator: "/", omittingEmptySubsequences: false).map { level in
+            switch level {
+            case "+": .single
+            case "#": .multi
+            default: .exact(String(level))
+            }
         }
-        guard isValidPlainFilter(f), isValidTopicName(topic), !topic.isEmpty else { return false }
-        let fl = f.split(separator: "/", omittingEmptySubsequences: false)
-        let tl = topic.split(separator: "/", omittingEmptySubsequences: false)
-        if topic.hasPrefix("$"), let first = fl.first, first == "+" || first == "#" { return false }
-        var i = 0
-        while i < fl.count {
-            let level = fl[i]
-            if level == "#" { return true }  // also matches the parent level ("a/#" matches "a")
-            guard i < tl.count else { return false }
-            if level != "+" && level != tl[i] { return false }
-            i += 1
+    }
+
+    public func matches(_ topic: String) -> Bool {
+        guard !topic.isEmpty, MQTTTopic.isValidTopicName(topic) else { return false }
+        let bytes = topic.utf8
+        // [MQTT-4.7.2-1]: a topic beginning with `$` is not matched by a leading wildcard.
+        if bytes.first == UInt8(ascii: "$"), let first = levels.first, first == .single || first == .multi { return false }
+        var start = bytes.startIndex
+        var consumed = false
+        for level in levels {
+            if level == .multi { return true }  // also matches the parent level ("a/#" matches "a")
+            guard !consumed else { return false }
+            let end = bytes[start...].firstIndex(of: UInt8(ascii: "/")) ?? bytes.endIndex
+            if case .exact(let name) = level, !bytes[start..<end].elementsEqual(name.utf8) { return false }
+            if end == bytes.endIndex { consumed = true } else { start = bytes.index(after: end) }
         }
-        return i == tl.count
+        return consumed
     }
 }

@@ -405,6 +405,45 @@ private func allPacketsV311() -> [MQTTPacket] {
         #expect(MQTTTopic.matches(filter: filter, topic: topic) == expected)
     }
 
+    /// The parsed filter gives the answer of the rule as written (split both into levels and
+    /// walk them), on every combination of short filters and topics over a few level names.
+    @Test func parsedFilterAgreesWithTheLevelByLevelRule() {
+        func rule(_ filter: String, _ topic: String) -> Bool {
+            guard MQTTTopic.isValidFilter(filter), !topic.isEmpty, MQTTTopic.isValidTopicName(topic) else { return false }
+            let f = (MQTTTopic.parseSharedSubscription(filter)?.filter ?? filter).split(separator: "/", omittingEmptySubsequences: false)
+            let t = topic.split(separator: "/", omittingEmptySubsequences: false)
+            if topic.hasPrefix("$"), f[0] == "+" || f[0] == "#" { return false }
+            for (i, level) in f.enumerated() {
+                if level == "#" { return true }
+                guard i < t.count, level == "+" || level == t[i] else { return false }
+            }
+            return f.count == t.count
+        }
+        let filterLevels = ["a", "b", "+", "#", "", "$SYS", "ü"]
+        let topicLevels = ["a", "b", "", "$SYS", "ü", "ab"]
+        func paths(_ levels: [String], upTo depth: Int) -> [String] {
+            var all: [[String]] = [[]]
+            var frontier: [[String]] = [[]]
+            for _ in 0..<depth {
+                frontier = frontier.flatMap { p in levels.map { p + [$0] } }
+                all += frontier
+            }
+            return all.map { $0.joined(separator: "/") }
+        }
+        let filters = paths(filterLevels, upTo: 3) + ["$share/g/a/+", "$share/g/#", "$share//a"]
+        let topics = paths(topicLevels, upTo: 3) + ["a/+", "a/#"]
+        var compared = 0
+        for filter in filters {
+            let parsed = MQTTTopicFilter(filter)
+            #expect((parsed != nil) == MQTTTopic.isValidFilter(filter), "\(filter)")
+            for topic in topics {
+                #expect((parsed?.matches(topic) ?? false) == rule(filter, topic), "\(filter) ~ \(topic)")
+                compared += 1
+            }
+        }
+        #expect(compared > 50_000)
+    }
+
     @Test func filterValidation() {
         for valid in ["#", "+", "a/+/b", "a/#", "/", "+/+/#", "$share/group/a/#", "$SYS/#"] {
             #expect(MQTTTopic.isValidFilter(valid), "\(valid)")
