@@ -134,7 +134,7 @@ enum Finish {
     /// non-native adapters.
     static func detection(_ d: Draft, format: VisionFormat, context: AdapterContext) throws(FieldProblem) -> Detection {
         let camera = try resolveCamera(payload: d.camera, format: format, context: context)
-        let label = d.label.trimmingCharacters(in: .whitespacesAndNewlines)
+        let label = d.label.trimmingWhitespace()
         guard !label.isEmpty else { throw FieldProblem(field: d.labelField, "is empty; the vision system sent no label") }
         guard label.count <= maxSourceTextLength else {
             throw FieldProblem(field: d.labelField, "is longer than \(maxSourceTextLength) characters")
@@ -155,8 +155,8 @@ enum Finish {
     }
 
     static func resolveCamera(payload: String?, format: VisionFormat, context: AdapterContext) throws(FieldProblem) -> String {
-        let p = payload.flatMap { $0.trimmingCharacters(in: .whitespaces).isEmpty ? nil : $0 }
-        let c = context.cameraId.flatMap { $0.trimmingCharacters(in: .whitespaces).isEmpty ? nil : $0 }
+        let p = payload.flatMap { $0.trimmingWhitespace(.whitespaces).isEmpty ? nil : $0 }
+        let c = context.cameraId.flatMap { $0.trimmingWhitespace(.whitespaces).isEmpty ? nil : $0 }
         if let camera = context.preferContextCamera ? (c ?? p) : (p ?? c) { return camera }
         throw FieldProblem(field: "camera_id",
             "is unknown: \(format.rawValue) payloads\(payload == nil ? " carry no camera" : " named an empty camera"); pass ?camera= or configure camera_from_topic for this source")

@@ -85,13 +85,13 @@ public struct AdapterContext: Sendable {
 
     /// Maps a vision label to a defect class (see `labelMap`).
     public func defectClass(forLabel label: String) -> String {
-        let k = label.trimmingCharacters(in: .whitespacesAndNewlines).lowercased()
+        let k = label.trimmingWhitespace().lowercased()
         return normalizedLabels[k] ?? k
     }
 
     /// Whether `labelMap` has an entry for this label.
     public func hasMapping(forLabel label: String) -> Bool {
-        normalizedLabels[label.trimmingCharacters(in: .whitespacesAndNewlines).lowercased()] != nil
+        normalizedLabels[label.trimmingWhitespace().lowercased()] != nil
     }
 }
 

@@ -79,6 +79,23 @@ import Testing
         }
     }
 
+    /// The shortcut past Foundation's trimming gives Foundation's answer, for both sets.
+    @Test func trimmingWhitespaceAgreesWithFoundation() {
+        let ends = ["", " ", "\t", "\n", "\u{0B}", "\u{0C}", "\r", "\u{85}", "\u{A0}", "\u{2028}", "\u{3000}", "x", "é", "~", "\u{0}"]
+        var compared = 0
+        for head in ends {
+            for tail in ends {
+                for middle in ["", "crack", "a b", "\u{A0}"] {
+                    let s = head + middle + tail
+                    #expect(s.trimmingWhitespace() == s.trimmingCharacters(in: .whitespacesAndNewlines), "\(s.unicodeScalars.map(\.value))")
+                    #expect(s.trimmingWhitespace(.whitespaces) == s.trimmingCharacters(in: .whitespaces), "\(s.unicodeScalars.map(\.value))")
+                    compared += 1
+                }
+            }
+        }
+        #expect(compared == 900)
+    }
+
     /// Issue case 10: `timeout: 1e17s` overflowed the milliseconds and crashed start-up.
     @Test func absurdDurationsDoNotParse() {
         #expect(Duration.parse("1e17s") == nil)
