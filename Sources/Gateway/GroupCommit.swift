@@ -75,8 +75,10 @@ final class GroupCommit: @unchecked Sendable {
 
     /// Returns once `detections` are committed, alone or with others.
     func commit(_ detections: [Detection], receivedAt: Date) async throws -> [IngestOutcome] {
-        try await withCheckedThrowingContinuation { (waiter: Waiter) in
-            let entry = GroupCommitQueue<Waiter>.Entry(submission: IngestSubmission(detections: detections, receivedAt: receivedAt), waiter: waiter)
+        // Prepared here, in the caller's task, so the one writer does less of it.
+        let submission = IngestSubmission(detections: detections, receivedAt: receivedAt)
+        return try await withCheckedThrowingContinuation { (waiter: Waiter) in
+            let entry = GroupCommitQueue<Waiter>.Entry(submission: submission, waiter: waiter)
             if lock.withLock({ queue.enqueue(entry) }) {
                 // Not a child of the caller's task: a client that hangs up must not cancel
                 // the others' commit.

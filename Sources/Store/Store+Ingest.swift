@@ -17,9 +17,20 @@ public struct IngestOutcome: Sendable, Equatable {
 /// One submission's validated detections and when they were received. Several submissions
 /// share one transaction under group commit; each keeps its own receive time.
 public struct IngestSubmission: Sendable {
-    public var detections: [Detection]
-    public var receivedAt: Date
-    public init(detections: [Detection], receivedAt: Date) { self.detections = detections; self.receivedAt = receivedAt }
+    /// Each with its id: the client's, or one given here, so a transaction run again stores the same.
+    public let detections: [Detection]
+    public let receivedAt: Date
+    /// Each detection as stored (`recordJSON`), written by the submitter rather than inside the
+    /// transaction, where only one writer runs at a time.
+    let records: [String]
+
+    public init(detections: [Detection], receivedAt: Date) {
+        var identified = detections
+        for i in identified.indices where identified[i].detectionId == nil { identified[i].detectionId = UUID().uuidString.lowercased() }
+        self.detections = identified
+        self.receivedAt = receivedAt
+        records = identified.map(\.recordJSON)
+    }
 }
 
 extension Store {
@@ -32,23 +43,16 @@ extension Store {
     /// Several submissions in ONE transaction, decided in order as if one had followed the
     /// other; returns each one's outcomes once all are committed.
     public func ingest(_ submissions: [IngestSubmission], rules: PipelineRules) async throws -> [[IngestOutcome]] {
-        // Ids given now, so a transaction run again stores the same ones.
-        var batch: [Detection] = []
-        var receivedAt: [Date] = []
-        for s in submissions {
-            for var d in s.detections {
-                if d.detectionId == nil { d.detectionId = UUID().uuidString.lowercased() }
-                batch.append(d)
-                receivedAt.append(s.receivedAt)
-            }
-        }
+        let batch = submissions.flatMap(\.detections)
+        let records = submissions.flatMap(\.records)
+        let receivedAt = submissions.flatMap { s in repeatElement(s.receivedAt, count: s.detections.count) }
         var attempt = 1
         var alone = false
         var outcomes: [IngestOutcome]
         while true {
             do {
-                outcomes = try await backend.write { [alone, batch, receivedAt] db in
-                    try Self.ingestBatch(batch, receivedAt: receivedAt, alone: alone, rules: rules, db: db)
+                outcomes = try await backend.write { [alone, batch, records, receivedAt] db in
+                    try Self.ingestBatch(batch, records: records, receivedAt: receivedAt, alone: alone, rules: rules, db: db)
                 }
                 break
             } catch IngestRetry.manyNewKeys {
@@ -88,7 +92,7 @@ extension Store {
     /// whatever other ingests do, and only an exclusive writer, which waits for every ingest,
     /// closes an incident. A detection id stored by a concurrent batch shows as a unique
     /// violation when this one inserts it, and the batch is decided again.
-    static func ingestBatch(_ batch: [Detection], receivedAt: [Date], alone: Bool, rules: PipelineRules, db: any SQLSession) throws -> [IngestOutcome] {
+    static func ingestBatch(_ batch: [Detection], records: [String], receivedAt: [Date], alone: Bool, rules: PipelineRules, db: any SQLSession) throws -> [IngestOutcome] {
         let ids = batch.map { $0.detectionId ?? "" }
         if alone { try db.lock(Store.writersLock) } else { try db.lock(exclusive: [], shared: [Store.writersLock]) }
         let stored = try storedDetectionIds(ids, db: db)
@@ -124,7 +128,7 @@ extension Store {
                                                   incidentId: existing["incident_id"], workOrderId: nil, duplicate: true, cameraId: d.cameraId, floor: []))
                     continue
                 }
-                outcomes.append(try ingestOne(d, id: id, read: reads[i], openIncident: open, deferred: &deferred, rules: rules, now: receivedAt[i], db: db))
+                outcomes.append(try ingestOne(d, id: id, record: records[i], read: reads[i], openIncident: open, deferred: &deferred, rules: rules, now: receivedAt[i], db: db))
             }
             try deferred.write(db)
         } catch let e where db.isUniqueViolation(e) {
@@ -139,7 +143,7 @@ extension Store {
     /// Loads what `IncidentDecision` asks for and applies what it returns; the rules are all there.
     /// Effects nothing later in the batch reads (repeats, orphans, below threshold) are
     /// collected in `deferred` and written together at the end.
-    static func ingestOne(_ d: Detection, id: String, read: IncidentDecision.Read, openIncident: [IncidentKey: String],
+    static func ingestOne(_ d: Detection, id: String, record: String, read: IncidentDecision.Read, openIncident: [IncidentKey: String],
                           deferred: inout DeferredIngestWrites, rules: PipelineRules, now: Date, db: any SQLSession) throws -> IngestOutcome {
         var stored = d
         stored.detectionId = id
@@ -147,29 +151,29 @@ extension Store {
         switch read {
         case .orphaned(let e):
             effects = e
-            try apply(effects, to: stored, now: now, deferred: &deferred, db: db)
+            try apply(effects, to: stored, record: record, now: now, deferred: &deferred, db: db)
         case .key(let query, let mapped):
             if let openId = openIncident[query.key],
                case .done(let e) = IncidentDecision.decide(stored, id: id, mapped: mapped, snapshot: KeySnapshot(openIncidentId: openId), rules: rules) {
                 effects = e
-                try apply(effects, to: stored, now: now, deferred: &deferred, db: db)
+                try apply(effects, to: stored, record: record, now: now, deferred: &deferred, db: db)
                 break
             }
             effects = try decide(stored, id: id, query: query, mapped: mapped, rules: rules, now: now, db: db)
             if effects.incident == nil {
-                try apply(effects, to: stored, now: now, deferred: &deferred, db: db)
+                try apply(effects, to: stored, record: record, now: now, deferred: &deferred, db: db)
             } else {
                 do {
                     try db.savepoint { [effects] in
                         var none = DeferredIngestWrites()
-                        try apply(effects, to: stored, now: now, deferred: &none, db: db)
+                        try apply(effects, to: stored, record: record, now: now, deferred: &none, db: db)
                     }
                 } catch let e where db.isUniqueViolation(e) {
                     // Another writer on a shared database opened the incident first: decided
                     // again, this detection is a repeat of it, never a second work order.
                     effects = try decide(stored, id: id, query: query, mapped: mapped, rules: rules, now: now, db: db)
                     guard effects.incident == nil else { throw e }
-                    try apply(effects, to: stored, now: now, deferred: &deferred, db: db)
+                    try apply(effects, to: stored, record: record, now: now, deferred: &deferred, db: db)
                 }
             }
         }
@@ -272,17 +276,17 @@ extension Store {
     }
 
     /// A detection's row, in the order of `DeferredIngestWrites.detectionColumns`.
-    static func detectionRow(_ d: Detection, id: String, receivedAt: Date, status: DetectionStatus, reason: String, asset: String?,
+    static func detectionRow(_ d: Detection, id: String, record: String, receivedAt: Date, status: DetectionStatus, reason: String, asset: String?,
                              incidentId: String?) -> [SQLValue] {
         [.text(id), .text(d.cameraId), .real(d.timestamp.dbValue), .real(receivedAt.dbValue), .text(d.defectClass),
          .real(d.confidence), .text(status.rawValue), .text(reason),
          asset.sqlValue, .text(d.zone ?? ""), incidentId.sqlValue, d.bbox?.area.sqlValue ?? .null,
-         d.sourceFormat.sqlValue, d.frameSHA256.sqlValue, .text(d.recordJSON)]
+         d.sourceFormat.sqlValue, d.frameSHA256.sqlValue, .text(record)]
     }
 
-    static func apply(_ e: IngestEffects, to d: Detection, now: Date, deferred: inout DeferredIngestWrites, db: any SQLSession) throws {
+    static func apply(_ e: IngestEffects, to d: Detection, record: String, now: Date, deferred: inout DeferredIngestWrites, db: any SQLSession) throws {
         let id = e.detection.id
-        let detectionRow = Self.detectionRow(d, id: id, receivedAt: now, status: e.detection.status, reason: e.detection.reason,
+        let detectionRow = Self.detectionRow(d, id: id, record: record, receivedAt: now, status: e.detection.status, reason: e.detection.reason,
                                               asset: e.detection.asset, incidentId: e.detection.incidentId)
         // A pending detection is read by the next decisions of its key; an opening writes
         // several rows in order. The rest waits for the end of the batch.

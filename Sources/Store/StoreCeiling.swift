@@ -8,7 +8,7 @@ extension Store {
     /// detections per second.
     public func plainInsertRate(_ detections: [Detection], batch: Int, now: Date = Date()) async throws -> Double {
         let rows = detections.enumerated().map { i, d in
-            Self.detectionRow(d, id: d.detectionId ?? "ceiling-\(i)", receivedAt: now, status: .orphaned, reason: "ceiling", asset: nil, incidentId: nil)
+            Self.detectionRow(d, id: d.detectionId ?? "ceiling-\(i)", record: d.recordJSON, receivedAt: now, status: .orphaned, reason: "ceiling", asset: nil, incidentId: nil)
         }
         let started = ContinuousClock.now
         for chunk in rows.chunked(max(1, batch)) {
