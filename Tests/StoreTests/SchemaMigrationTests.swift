@@ -42,4 +42,27 @@ struct SchemaMigrationTests {
         let indexes = try await db.read { db in try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'detections'") }
         #expect(!indexes.contains("detections_key"))
     }
+
+    /// Arguments are bound straight into SQLite: every kind comes back as it went in (an empty
+    /// text stays text and an empty blob stays a blob, neither becomes NULL), and a statement
+    /// given the wrong number of arguments is refused rather than run with stale ones.
+    @Test func argumentsBoundDirectlyRoundTripEveryKind() async throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("mw-bind-\(UUID().uuidString).sqlite").path
+        let backend = try SQLiteBackend(path: path, auditSeal: AuditSeal(key: nil))
+        let values: [SQLValue] = [
+            .integer(Int64.max), .integer(Int64.min), .real(-1e-300), .real(1.5e300), .text("Grüße 🚧 工場 — \"quoted\" 'single' ?"), .text(""),
+            .blob(Data([0, 1, 0xFF])), .blob(Data()), .null,
+        ]
+        let (rows, refused) = try await backend.write { s in
+            try s.run("CREATE TABLE kinds (n INTEGER PRIMARY KEY, v)")
+            for (n, v) in values.enumerated() { try s.run("INSERT INTO kinds (n, v) VALUES (?, ?)", SQLArguments([.integer(Int64(n)), v])) }
+            // The same cached statement again, with fewer arguments: nothing of the last call's stays bound.
+            var refused = false
+            do { try s.run("INSERT INTO kinds (n, v) VALUES (?, ?)", SQLArguments([.integer(99)])) } catch { refused = true }
+            return (try s.rows("SELECT n, v, typeof(v) AS t FROM kinds ORDER BY n"), refused)
+        }
+        #expect(refused)
+        #expect(rows.map { $0.value("v") } == values)
+        #expect(rows.map { $0["t"] as String } == ["integer", "integer", "real", "real", "text", "text", "blob", "blob", "null"])
+    }
 }
