@@ -59,7 +59,9 @@ extension ConfigLoader {
             guard let tr = CaptureCamera.Transport(rawValue: s) else { throw t.error("'\(s)' is not a transport; use tcp or udp") }
             cam.transport = tr
         }
-        if let d = n.child("detector") { cam.detector = try detector(d) }
+        if let d = n.child("detector") {
+            if try req(d, "kind").string() == "command" { cam.worker = try detectorWorker(d) } else { cam.detector = try detector(d) }
+        }
         return cam
     }
 
@@ -68,7 +70,9 @@ extension ConfigLoader {
         _ = try n.requireMapping(allowed: ["kind", "learn_frames", "sigma", "min_area_px", "defect_class", "masks"])
         let kindNode = try req(n, "kind")
         let kind = try kindNode.string()
-        guard kind == "reference" else { throw kindNode.error("'\(kind.prefix(100))' is not a detector kind; use reference") }
+        // ONNX Runtime runs in a worker process (docs/capture.md, "Bring your own model").
+        if kind == "onnx" { throw kindNode.error("is served by the reference worker: kind: command, run: \"python3 workers/onnx_detect.py --model PATH --input 640\", labels: [...]") }
+        guard kind == "reference" else { throw kindNode.error("'\(kind.prefix(100))' is not a detector kind; use reference or command") }
         var d = DetectorSettings()
         if let v = n.child("learn_frames") { d.learnFrames = try v.int(in: DetectorSettings.learnFramesRange) }
         if let v = n.child("sigma") { d.sigma = try v.double(in: DetectorSettings.sigmaRange) }
@@ -91,6 +95,56 @@ extension ConfigLoader {
             }
         }
         return d
+    }
+
+    /// `detector: { kind: command, run, labels, threshold, timeout, start_timeout, env, model_name, model_version }`.
+    static func detectorWorker(_ n: YAMLNode) throws(ConfigError) -> DetectorWorkerSettings {
+        _ = try n.requireMapping(allowed: ["kind", "run", "labels", "threshold", "timeout", "start_timeout", "env", "model_name", "model_version"])
+        let runNode = try req(n, "run")
+        let run = try runNode.string()
+        guard run.utf8.count <= DetectorWorkerSettings.maxRunBytes else { throw runNode.error("is over \(DetectorWorkerSettings.maxRunBytes) bytes") }
+        let argv: [String]
+        switch DetectorWorkerSettings.words(run) {
+        case .success(let w): argv = w
+        case .failure(let why): throw runNode.error("\(why); give the worker's program and its arguments, e.g. \"python3 detect.py\"")
+        }
+        var w = DetectorWorkerSettings(run: run, argv: argv)
+        if let v = n.child("labels") {
+            let items = try v.requireSequence()
+            guard items.count <= DetectorWorkerSettings.maxLabels else { throw v.error("has \(items.count) labels; at most \(DetectorWorkerSettings.maxLabels)") }
+            for item in items {
+                let label = try item.string()
+                guard !label.isEmpty, label.utf8.count <= DetectorWorkerSettings.maxLabelBytes else {
+                    throw item.error("must be 1 to \(DetectorWorkerSettings.maxLabelBytes) characters")
+                }
+                w.labels.append(label)
+            }
+        }
+        if let v = n.child("threshold") { w.threshold = try v.double(in: DetectorWorkerSettings.thresholdRange) }
+        if let v = n.child("timeout") { w.timeout = try v.duration(in: DetectorWorkerSettings.timeoutRange) }
+        if let v = n.child("start_timeout") { w.startTimeout = try v.duration(in: DetectorWorkerSettings.startTimeoutRange) }
+        if let v = n.child("env") {
+            let pairs = try v.requireMapping()
+            guard pairs.count <= DetectorWorkerSettings.maxEnv else { throw v.error("has \(pairs.count) variables; at most \(DetectorWorkerSettings.maxEnv)") }
+            for (name, value) in pairs {
+                guard name.utf8.count <= 100, let first = name.unicodeScalars.first, first == "_" || (first.isASCII && first.properties.isAlphabetic),
+                      name.unicodeScalars.allSatisfy({ $0 == "_" || ($0.isASCII && $0.properties.isAlphabetic) || ("0"..."9").contains($0) }) else {
+                    throw value.error("'\(name.prefix(100))' is not an environment variable name (letters, digits and _, not starting with a digit)")
+                }
+                let text = try value.string()
+                guard text.utf8.count <= DetectorWorkerSettings.maxEnvValueBytes, !text.utf8.contains(0) else {
+                    throw value.error("must be at most \(DetectorWorkerSettings.maxEnvValueBytes) bytes, without NUL")
+                }
+                w.env[name] = text
+            }
+        }
+        for (key, path) in [("model_name", \DetectorWorkerSettings.modelName), ("model_version", \DetectorWorkerSettings.modelVersion)] {
+            guard let v = n.child(key) else { continue }
+            let text = try v.string()
+            guard !text.isEmpty, text.utf8.count <= 100 else { throw v.error("must be 1 to 100 characters") }
+            w[keyPath: path] = text
+        }
+        return w
     }
 
     /// Each capture URL must name an address the evidence fetch policy allows: the same rule
