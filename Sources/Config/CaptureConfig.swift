@@ -60,6 +60,7 @@ extension ConfigLoader {
             cam.transport = tr
         }
         if let d = n.child("detector") {
+            _ = try d.requireMapping()
             if try req(d, "kind").string() == "command" { cam.worker = try detectorWorker(d) } else { cam.detector = try detector(d) }
         }
         return cam
@@ -67,12 +68,12 @@ extension ConfigLoader {
 
     /// `detector: { kind: reference, learn_frames, sigma, min_area_px, defect_class, masks: [[x, y, …]] }`.
     static func detector(_ n: YAMLNode) throws(ConfigError) -> DetectorSettings {
-        _ = try n.requireMapping(allowed: ["kind", "learn_frames", "sigma", "min_area_px", "defect_class", "masks"])
         let kindNode = try req(n, "kind")
         let kind = try kindNode.string()
         // ONNX Runtime runs in a worker process (docs/capture.md, "Bring your own model").
         if kind == "onnx" { throw kindNode.error("is served by the reference worker: kind: command, run: \"python3 workers/onnx_detect.py --model PATH --input 640\", labels: [...]") }
         guard kind == "reference" else { throw kindNode.error("'\(kind.prefix(100))' is not a detector kind; use reference or command") }
+        _ = try n.requireMapping(allowed: ["kind", "learn_frames", "sigma", "min_area_px", "defect_class", "masks"])
         var d = DetectorSettings()
         if let v = n.child("learn_frames") { d.learnFrames = try v.int(in: DetectorSettings.learnFramesRange) }
         if let v = n.child("sigma") { d.sigma = try v.double(in: DetectorSettings.sigmaRange) }

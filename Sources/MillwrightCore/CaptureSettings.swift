@@ -124,7 +124,7 @@ public struct DetectorWorkerSettings: Sendable, Equatable {
         }
         if quote != nil { return .failure(.unclosedQuote) }
         if inWord { words.append(word) }
-        if words.isEmpty { return .failure(.empty) }
+        if words.first?.isEmpty ?? true { return .failure(.empty) }
         if words.count > maxWords { return .failure(.tooManyWords) }
         return .success(words)
     }
