@@ -73,7 +73,11 @@ import Testing
             return try #require(await it.next())
         }
 
-        func stop() { task.cancel() }
+        /// Stops the detector (and so its worker), and removes a worker script `worker(_:)` wrote.
+        func stop() {
+            task.cancel()
+            if let script = detector.settings.argv.last, script.contains("/mw-worker-") { try? FileManager.default.removeItem(atPath: script) }
+        }
     }
 
     @Test(.timeLimit(.minutes(3))) func answersBecomeReportsWithTheFrameTheModelAndTheLabels() async throws {

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Builds a tiny YOLO-style ONNX model with the onnx package, for the detector worker tests.
 
-    python3 bright_square_model.py OUT.onnx
+    python3 bright_square_model.py OUT.onnx [--frames DIR]
 
 Input "images" [1, 3, 64, 64]; output [1, 4 + 2, 128] in the layout workers/onnx_detect.py
 reads (box centre x, centre y, width, height in input pixels, then two class scores).
@@ -11,14 +11,21 @@ a bright cell and near 0 for a dark one (the grey letterbox padding scores 0.26)
 scores a constant 0.05. Candidates 0-63 are the cells' own boxes; candidates 64-127 repeat
 them 10 x 10 pixels wide at 0.9 of the score, so only non-maximum suppression keeps a bright
 cell to one box.
+
+With --frames DIR it also writes DIR/good-0.jpg, a dark 640 x 480 frame, and DIR/crack-0.jpg,
+the same with a bright square at x 240-400, y 160-320 (2 x 2 cells once letterboxed), for
+Tests/Fixtures/rtsp/rtsp_server.py --frames DIR (needs Pillow).
 """
-import sys
+import argparse
 
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-out_path = sys.argv[1]
+parser = argparse.ArgumentParser()
+parser.add_argument("out")
+parser.add_argument("--frames")
+args = parser.parse_args()
 cells = 8
 cell = 8
 n = cells * cells
@@ -51,4 +58,13 @@ graph = helper.make_graph(nodes, "bright_square", [helper.make_tensor_value_info
 model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], producer_name="millwright-tests")
 model.ir_version = 8
 onnx.checker.check_model(model)
-onnx.save(model, out_path)
+onnx.save(model, args.out)
+
+if args.frames:
+    import os
+    from PIL import Image, ImageDraw
+    os.makedirs(args.frames, exist_ok=True)
+    dark = Image.new("RGB", (640, 480), (10, 10, 10))
+    dark.save(os.path.join(args.frames, "good-0.jpg"), quality=90)
+    ImageDraw.Draw(dark).rectangle([240, 160, 399, 319], fill=(250, 250, 250))
+    dark.save(os.path.join(args.frames, "crack-0.jpg"), quality=90)
