@@ -33,8 +33,10 @@ fi
 # Test peers from PyPI: Pillow (an independent JPEG decoder), aiosmtpd (a real SMTP server),
 # schemathesis (holds the API to its OpenAPI document), selenium (drives Debian's chromium
 # through its /usr/bin/chromedriver; it downloads no driver), pysparkplug (a Sparkplug B host
-# application), asyncua (an independent OPC UA client).
-for mod in PIL:pillow aiosmtpd:aiosmtpd schemathesis:schemathesis selenium:selenium pysparkplug:pysparkplug asyncua:asyncua; do
+# application), asyncua (an independent OPC UA client), onnxruntime and onnx (the reference
+# detector worker, workers/onnx_detect.py, and the tiny model its tests build).
+for mod in PIL:pillow aiosmtpd:aiosmtpd schemathesis:schemathesis selenium:selenium pysparkplug:pysparkplug asyncua:asyncua \
+           onnxruntime:onnxruntime onnx:onnx; do
   if ! python3 -c "import ${mod%%:*}" >/dev/null 2>&1; then
     python3 -m pip install --quiet "${mod##*:}" || python3 -m pip install --quiet --break-system-packages "${mod##*:}"
   fi

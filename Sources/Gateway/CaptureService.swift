@@ -20,7 +20,8 @@ public struct CaptureService: Service {
     }
 
     /// The detectors' counts as gauges, recorded when `/metrics` is read (the counts live in
-    /// the detectors): frames analysed, dropped while busy, undecodable, and 1 once learnt.
+    /// the detectors): frames analysed, dropped while busy, undecodable, failed in a worker, and
+    /// 1 while ready (learnt, or a worker that said it is ready).
     public static func publishMetrics(_ hub: CaptureHub) {
         for s in hub.statuses {
             guard let d = hub.detectorStatus(s.camera) else { continue }

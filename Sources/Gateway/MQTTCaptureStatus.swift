@@ -6,14 +6,14 @@ extension MQTTBridge {
     /// The capture cameras' state on the floor: a retained `<camera base>/capture` leaf,
     /// `{"camera_id", "state": "streaming"|"offline", "offline_since", "detail", "detector"}`,
     /// published at start, whenever a camera goes online or offline, and whenever its detector
-    /// starts or finishes learning. Its own leaf: the `status` leaf is
+    /// becomes ready or stops being ready (learning, a worker starting or restarting). Its own leaf: the `status` leaf is
     /// about the camera's last detection and is overwritten by each one.
     func captureLoop(_ hub: CaptureHub) async {
         var told: [String: String] = [:]
         while !Task.isCancelled {
             for s in hub.statuses {
                 let detector = hub.detectorStatus(s.camera)
-                // Learning progress is not news; learning or ready is.
+                // Learning progress is not news; ready or not is.
                 let key = "\(s.online) \(detector.map { $0.isReady ? "ready" : "learning" } ?? "")"
                 guard told[s.camera] != key, let base = base(camera: s.camera) else { continue }
                 do {
@@ -28,7 +28,7 @@ extension MQTTBridge {
         }
     }
 
-    /// `detector`: `learning N/M` or `ready`, null for a camera without one.
+    /// `detector`: the detector's status text (`DetectorStatus.text`), null for a camera without one.
     static func capturePayload(_ s: CaptureStatus, detector: DetectorStatus?) -> String {
         json(["camera_id": .string(s.camera), "state": .string(s.online ? "streaming" : "offline"),
               "offline_since": s.offlineSince.map { .string(Timestamps.format($0)) } ?? .null,

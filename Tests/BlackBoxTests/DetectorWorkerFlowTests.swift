@@ -53,6 +53,10 @@ import Testing
                     labels: [crack, dent]
                     threshold: 0.5
                     timeout: 30s
+                - camera: CAM-13
+                  rtsp: { url: "\(url)" }
+                  every: 500ms
+                  detector: { kind: command, run: "python3 -c 'import sys; print(\\"worker failed to load\\", file=sys.stderr); sys.exit(3)'" }
             """, fetchAllow: ["127.0.0.1"])
         let server = try plant.serve()
         let api = API(base: try await server.listening())
@@ -61,6 +65,11 @@ import Testing
         try await API.eventually("CAM-12's worker ready on /readyz", timeout: 90) {
             (try await api.get("/readyz").object["capture:CAM-12:detector"] as? String) == "ready"
         }
+        // A worker that dies at once: the gateway carries on, and says why on /readyz.
+        try await API.eventually("CAM-13's worker restarting on /readyz", timeout: 90) {
+            (try await api.get("/readyz").object["capture:CAM-13:detector"] as? String)?.hasPrefix("restarting: worker exited with status 3") == true
+        }
+        #expect(server.text.contains("worker failed to load"), "the worker's stderr is in the gateway's log")
         try await API.eventually("dark frames analysed", timeout: 90) { try await api.metricSum("millwright_detector_frames_analysed") >= 2 }
         #expect(try await Self.detections(api).isEmpty, "nothing in the dark frames")
         _ = try await rtsp.waitFor("defect from frame", timeout: 90)
