@@ -2,7 +2,8 @@
 # Installs what Millwright needs beyond the Swift toolchain, on Debian/Ubuntu:
 # libjpeg-turbo and libpng (evidence images), SQLite, mosquitto (MQTT tests), PostgreSQL
 # (the StorePostgres tests start their own throw-away servers with its initdb/pg_ctl),
-# python3 with Pillow, aiosmtpd and schemathesis (test peers), openssl (test certificates),
+# python3 with Pillow, aiosmtpd and schemathesis (test peers), onnxruntime and onnx (the
+# reference detector worker and its tests), openssl (test certificates),
 # chromium with its chromedriver and selenium (the board's browser tests), ffmpeg (decodes the
 # capture cameras' RTSP streams) and GStreamer's RTSP server with python3-gi (the capture tests'
 # camera, run with Debian's /usr/bin/python3).
