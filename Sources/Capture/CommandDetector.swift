@@ -88,7 +88,8 @@ final class CommandDetector: CameraDetector, @unchecked Sendable {
             continuation.finish()
         }
         ticker.cancel()
-        try? stdin?.close() // end of input: a well-behaved worker exits on it
+        // Its stdin is not closed here: a write may still be under way on its thread (the handle
+        // is closed when the last reference, that thread's, goes).
         if let p = process, p.isRunning { kill(p.processIdentifier, SIGTERM) }
     }
 
@@ -127,11 +128,11 @@ final class CommandDetector: CameraDetector, @unchecked Sendable {
             actions = supervisor.handle(.garbage(why: "a line over \(WorkerProtocol.maxLineBytes) bytes", at: now))
         case .exited(let run, let code) where run == runNumber:
             process = nil
-            try? stdin?.close()
-            stdin = nil
+            stdin = nil // closed once a write still under way has failed
             actions = supervisor.handle(.exited(status: code, at: now))
-            logger.warning("detector worker exited", metadata: ["camera": "\(camera)", "status": "\(code)",
-                                                               "restart_in": "\(CaptureSupervisor.seconds(supervisor.backoff))"])
+            var meta: Logger.Metadata = ["camera": "\(camera)", "status": "\(code)"]
+            if case .backingOff(let until) = supervisor.state { meta["restart_in"] = "\(CaptureSupervisor.seconds(until.timeIntervalSince(now)))" }
+            logger.warning("detector worker exited", metadata: meta)
         case .line, .tooLong, .exited:
             break // from a worker that has been replaced
         case .wake:
