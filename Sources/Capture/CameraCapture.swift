@@ -260,7 +260,8 @@ final class CameraCapture: @unchecked Sendable {
         }
         lock.withLock { process = p }
         readFrames(out.fileHandleForReading)
-        readLog(err.fileHandleForReading)
+        // The password redacted: ffmpeg repeats its input URL in its messages.
+        StderrLog.follow(err.fileHandleForReading, program: "ffmpeg", camera: config.camera, logger: logger) { [self] in redact($0) }
     }
 
     /// Reads frames on a thread of its own (blocking reads of the pipe) until end of file.
@@ -286,47 +287,6 @@ final class CameraCapture: @unchecked Sendable {
             try? handle.close()
         }
         thread.stackSize = 256 << 10
-        thread.start()
-    }
-
-    /// Logs ffmpeg's stderr (`StderrLog`), the password redacted.
-    private func readLog(_ handle: FileHandle) {
-        StderrLog.follow(handle, program: "ffmpeg", camera: config.camera, logger: logger) { [self] in redact($0) }
-    }
-}
-
-/// A child process's stderr in the gateway's log, line by line on a thread of its own: each
-/// line cut at `maxLineBytes`, at most `maxLinesPerRun` lines per process (a decoder can repeat
-/// a warning per packet, a worker a traceback per frame), then the count of lines left out.
-enum StderrLog {
-    static let maxLineBytes = 400
-    static let maxLinesPerRun = 50
-
-    static func follow(_ handle: FileHandle, program: String, camera: String, logger: Logger, redact: @escaping @Sendable (String) -> String = { $0 }) {
-        let thread = Thread {
-            var line: [UInt8] = [], logged = 0, suppressed = 0
-            func emit() {
-                defer { line.removeAll(keepingCapacity: true) }
-                guard !line.isEmpty else { return }
-                if logged < maxLinesPerRun {
-                    logged += 1
-                    logger.warning("\(program)", metadata: ["camera": "\(camera)", "stderr": "\(redact(String(decoding: line, as: UTF8.self)))"])
-                } else {
-                    suppressed += 1
-                }
-            }
-            while true {
-                let chunk = handle.availableData
-                if chunk.isEmpty { break }
-                for b in chunk {
-                    if b == 10 || b == 13 { emit() } else if line.count < maxLineBytes { line.append(b) }
-                }
-            }
-            emit()
-            if suppressed > 0 { logger.warning("\(program) stderr lines not logged", metadata: ["camera": "\(camera)", "count": "\(suppressed)"]) }
-            try? handle.close()
-        }
-        thread.stackSize = 128 << 10
         thread.start()
     }
 }
