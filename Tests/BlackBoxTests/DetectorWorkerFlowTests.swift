@@ -38,10 +38,23 @@ import Testing
         defer { rtsp.kill9() }
         let url = try #require(try await rtsp.waitFor("ready rtsp://", timeout: 30).split(separator: " ").last.map(String.init))
 
+        let brokerDir = dir + "/mqtt"
+        let broker = try MQTTIngestTests.Broker(dir: brokerDir, persistence: false)
+        defer { broker.stop() }
+        try await broker.ready()
+        // The floor: both cameras' retained capture leaves.
+        let floor = try Spawned.external(findExecutable("mosquitto_sub") ?? "mosquitto_sub",
+                                         ["-h", "127.0.0.1", "-p", "\(broker.port)", "-t", "millwright/plant-1/+/capture", "-v", "-q", "1"])
+        defer { _ = floor.terminate() }
+
         let emu = try Plant.emulator()
         let cmms = API(base: try await emu.listening())
         let worker = PackagePaths.root.appendingPathComponent("workers/onnx_detect.py").path
         let plant = try Plant(cmmsURL: cmms.base, confirm: 2, extra: """
+            mqtt:
+              broker: mqtt://127.0.0.1:\(broker.port)
+              client_id: millwright-worker-test
+              publish: { prefix: millwright, site: plant-1 }
             capture:
               cameras:
                 - camera: CAM-12
@@ -70,6 +83,12 @@ import Testing
             (try await api.get("/readyz").object["capture:CAM-13:detector"] as? String)?.hasPrefix("restarting: worker exited with status 3") == true
         }
         #expect(server.text.contains("worker failed to load"), "the worker's stderr is in the gateway's log")
+        // The same on the floor, in each camera's MQTT capture leaf.
+        func published(_ camera: String, _ detector: String) -> Bool {
+            floor.text.split(separator: "\n").contains { $0.hasPrefix("millwright/plant-1/\(camera)/capture ") && $0.contains(#""detector":"\#(detector)"#) }
+        }
+        try await API.eventually("CAM-13's worker restarting on MQTT", timeout: 60) { published("CAM-13", "restarting: worker exited with status 3") }
+        try await API.eventually("CAM-12's worker ready on MQTT", timeout: 60) { published("CAM-12", "ready") }
         try await API.eventually("dark frames analysed", timeout: 90) { try await api.metricSum("millwright_detector_frames_analysed") >= 2 }
         #expect(try await Self.detections(api).isEmpty, "nothing in the dark frames")
         _ = try await rtsp.waitFor("defect from frame", timeout: 90)
