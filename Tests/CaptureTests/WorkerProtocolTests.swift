@@ -12,6 +12,8 @@ import Testing
         let line = WorkerProtocol.request(id: 7, camera: "CAM-\"1\"", width: 1920, height: 1080, jpeg: jpeg)
         #expect(line.last == 10)
         #expect(line.dropLast().firstIndex(of: 10) == nil, "one line")
+        let text = String(decoding: line, as: UTF8.self)
+        #expect(text.contains(#""id":7"#) && !text.contains("7.0"), "whole numbers, as a worker in any language reads them: \(text)")
         let o = try #require(try JSONSerialization.jsonObject(with: line.dropLast()) as? [String: Any])
         #expect(o["id"] as? Int == 7 && o["camera"] as? String == "CAM-\"1\"" && o["width"] as? Int == 1920 && o["height"] as? Int == 1080)
         #expect(Data(base64Encoded: o["jpeg_b64"] as? String ?? "") == jpeg)
