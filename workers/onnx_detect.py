@@ -3,6 +3,10 @@
 
 The gateway starts it for a capture camera with
 
+    detector: { kind: onnx, model: line3.onnx, input: 640, labels: [crack, corrosion] }
+
+(the copy `swift build` puts next to the binary), or, this file or one of its own, with
+
     detector: { kind: command, run: "python3 workers/onnx_detect.py --model line3.onnx --input 640", labels: [crack, corrosion] }
 
 and speaks JSON lines with it (docs/capture.md, "Bring your own model"): it says ready once
@@ -115,6 +119,8 @@ def main():
     args = p.parse_args()
     if not 32 <= args.input <= 4096:
         p.error("--input must be 32 to 4096")
+    if not os.path.isfile(args.model):
+        p.error(f"model file {args.model} not found")
 
     from PIL import Image
     import onnxruntime

@@ -2,6 +2,7 @@ import Evidence
 import Foundation
 import Logging
 import MillwrightCore
+import Workers
 
 /// One camera's `detector: { kind: command }`: the plant's own model in a worker process,
 /// spoken to in JSON lines (`WorkerProtocol`) and kept alive by a `WorkerSupervisor`. This is the
@@ -194,14 +195,35 @@ final class CommandDetector: CameraDetector, @unchecked Sendable {
         return env.merging(settings.env) { $1 }
     }
 
+    /// The program and its arguments: `run`'s words, or the bundled reference worker on the model.
+    static func arguments(_ settings: DetectorWorkerSettings) -> Result<[String], ReferenceWorkers.NotFound> {
+        switch settings.program {
+        case .command(let argv): return .success(argv)
+        case .onnx(let model, let input, let python):
+            return ReferenceWorkers.locate(ReferenceWorkers.onnxDetect).map {
+                // The worker keeps candidates down to the gateway's threshold, so that NMS weighs
+                // the boxes the gateway will keep.
+                [python, $0.path, "--model", model, "--input", "\(input)", "--threshold", "\(settings.threshold)"]
+            }
+        }
+    }
+
     private func spawn() {
         runNumber += 1
         let run = runNumber
         workerModel = (nil, nil)
+        let argv: [String]
+        switch Self.arguments(settings) {
+        case .success(let a): argv = a
+        case .failure(let why):
+            logger.error("cannot start the detector worker", metadata: ["camera": "\(camera)", "error": "\(why)"])
+            _ = supervisor.handle(.failedToStart(why: why.description, at: Date()))
+            return
+        }
         let p = Process()
         // env finds the program on the PATH and then becomes it: the process killed is the worker.
         p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["--"] + settings.argv
+        p.arguments = ["--"] + argv
         p.environment = Self.environment(settings)
         let input = Pipe(), output = Pipe(), errors = Pipe()
         p.standardInput = input
@@ -213,7 +235,7 @@ final class CommandDetector: CameraDetector, @unchecked Sendable {
             try p.run()
         } catch {
             logger.error("cannot start the detector worker", metadata: ["camera": "\(camera)", "run": "\(settings.run)", "error": "\(error)"])
-            _ = supervisor.handle(.failedToStart(why: "cannot start \(settings.argv[0]): \(error)", at: Date()))
+            _ = supervisor.handle(.failedToStart(why: "cannot start \(argv[0]): \(error)", at: Date()))
             return
         }
         logger.info("detector worker started", metadata: ["camera": "\(camera)", "run": "\(settings.run)", "pid": "\(p.processIdentifier)"])

@@ -61,7 +61,10 @@ extension ConfigLoader {
         }
         if let d = n.child("detector") {
             _ = try d.requireMapping()
-            if try req(d, "kind").string() == "command" { cam.worker = try detectorWorker(d) } else { cam.detector = try detector(d) }
+            switch try req(d, "kind").string() {
+            case "command", "onnx": cam.worker = try detectorWorker(d)
+            default: cam.detector = try detector(d)
+            }
         }
         return cam
     }
@@ -70,9 +73,7 @@ extension ConfigLoader {
     static func detector(_ n: YAMLNode) throws(ConfigError) -> DetectorSettings {
         let kindNode = try req(n, "kind")
         let kind = try kindNode.string()
-        // ONNX Runtime runs in a worker process (docs/capture.md, "Bring your own model").
-        if kind == "onnx" { throw kindNode.error("is served by the reference worker: kind: command, run: \"python3 workers/onnx_detect.py --model PATH --input 640\", labels: [...]") }
-        guard kind == "reference" else { throw kindNode.error("'\(kind.prefix(100))' is not a detector kind; use reference or command") }
+        guard kind == "reference" else { throw kindNode.error("'\(kind.prefix(100))' is not a detector kind; use reference, onnx or command") }
         _ = try n.requireMapping(allowed: ["kind", "learn_frames", "sigma", "min_area_px", "defect_class", "masks"])
         var d = DetectorSettings()
         if let v = n.child("learn_frames") { d.learnFrames = try v.int(in: DetectorSettings.learnFramesRange) }
@@ -98,18 +99,27 @@ extension ConfigLoader {
         return d
     }
 
-    /// `detector: { kind: command, run, labels, threshold, timeout, start_timeout, env, model_name, model_version }`.
+    /// `detector: { kind: command, run, … }` or `{ kind: onnx, model, input, python, … }`, both with
+    /// `labels, threshold, timeout, start_timeout, env, model_name, model_version`.
     static func detectorWorker(_ n: YAMLNode) throws(ConfigError) -> DetectorWorkerSettings {
-        _ = try n.requireMapping(allowed: ["kind", "run", "labels", "threshold", "timeout", "start_timeout", "env", "model_name", "model_version"])
-        let runNode = try req(n, "run")
-        let run = try runNode.string()
-        guard run.utf8.count <= DetectorWorkerSettings.maxRunBytes else { throw runNode.error("is over \(DetectorWorkerSettings.maxRunBytes) bytes") }
-        let argv: [String]
-        switch DetectorWorkerSettings.words(run) {
-        case .success(let w): argv = w
-        case .failure(let why): throw runNode.error("\(why); give the worker's program and its arguments, e.g. \"python3 detect.py\"")
+        let common = ["kind", "labels", "threshold", "timeout", "start_timeout", "env", "model_name", "model_version"]
+        var w: DetectorWorkerSettings
+        if try req(n, "kind").string() == "command" {
+            _ = try n.requireMapping(allowed: common + ["run"])
+            let runNode = try req(n, "run")
+            let run = try runNode.string()
+            guard run.utf8.count <= DetectorWorkerSettings.maxRunBytes else { throw runNode.error("is over \(DetectorWorkerSettings.maxRunBytes) bytes") }
+            switch DetectorWorkerSettings.words(run) {
+            case .success(let argv): w = DetectorWorkerSettings(run: run, program: .command(argv))
+            case .failure(let why): throw runNode.error("\(why); give the worker's program and its arguments, e.g. \"python3 detect.py\"")
+            }
+        } else {
+            _ = try n.requireMapping(allowed: common + ["model", "input", "python"])
+            let model = try path(try req(n, "model"))
+            let input = try n.child("input")?.int(in: DetectorWorkerSettings.inputRange) ?? 640
+            let python = try n.child("python").map { v throws(ConfigError) in try path(v) } ?? "python3"
+            w = DetectorWorkerSettings(run: "onnx_detect.py --model \(model) --input \(input)", program: .onnx(model: model, input: input, python: python))
         }
-        var w = DetectorWorkerSettings(run: run, argv: argv)
         if let v = n.child("labels") {
             let items = try v.requireSequence()
             guard items.count <= DetectorWorkerSettings.maxLabels else { throw v.error("has \(items.count) labels; at most \(DetectorWorkerSettings.maxLabels)") }
@@ -146,6 +156,15 @@ extension ConfigLoader {
             w[keyPath: path] = text
         }
         return w
+    }
+
+    /// A file name or path: 1 to 4096 bytes, no control characters.
+    private static func path(_ v: YAMLNode) throws(ConfigError) -> String {
+        let p = try v.string()
+        guard !p.isEmpty, p.utf8.count <= DetectorWorkerSettings.maxPathBytes, !p.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) else {
+            throw v.error("must be a path of 1 to \(DetectorWorkerSettings.maxPathBytes) bytes without control characters")
+        }
+        return p
     }
 
     /// Each capture URL must name an address the evidence fetch policy allows: the same rule

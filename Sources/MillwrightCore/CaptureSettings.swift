@@ -71,13 +71,21 @@ public struct DetectorSettings: Sendable, Equatable {
     }
 }
 
-/// `detector: { kind: command, run, … }` on a capture camera: the plant's own model, run by a
-/// worker process the gateway starts and supervises, speaking JSON lines on stdin/stdout (#16).
+/// `detector: { kind: command, run, … }` or `{ kind: onnx, model, … }` on a capture camera: the
+/// plant's own model, run by a worker process the gateway starts and supervises, speaking JSON
+/// lines on stdin/stdout (#16).
 public struct DetectorWorkerSettings: Sendable, Equatable {
-    /// `run` as written, for the log and the status.
+    public enum Program: Sendable, Equatable {
+        /// `kind: command`: `run` split into the program and its arguments (`words(_:)`); started without a shell.
+        case command([String])
+        /// `kind: onnx`: the reference worker shipped with the binary (workers/onnx_detect.py),
+        /// run by `python` on `model` letterboxed to `input`×`input` pixels.
+        case onnx(model: String, input: Int, python: String)
+    }
+
+    /// What the log says was started: `run` as written, or the model of `kind: onnx`.
     public var run: String
-    /// `run` split into the program and its arguments (`words(_:)`); started without a shell.
-    public var argv: [String]
+    public var program: Program
     /// The worker's class ids, in order: class 0 is `labels[0]`. A worker may also name classes itself.
     public var labels: [String] = []
     /// Detections below this confidence are dropped by the gateway.
@@ -102,7 +110,10 @@ public struct DetectorWorkerSettings: Sendable, Equatable {
     public static let timeoutRange = Duration.milliseconds(100)...Duration.seconds(300)
     public static let startTimeoutRange = Duration.seconds(1)...Duration.seconds(600)
 
-    public init(run: String, argv: [String]) { self.run = run; self.argv = argv }
+    public static let inputRange = 32...4096
+    public static let maxPathBytes = 4096
+
+    public init(run: String, program: Program) { self.run = run; self.program = program }
 
     /// `run` split into words at spaces and tabs; a word may be quoted with '…' or "…" (no
     /// escapes inside), so a path with spaces can be given. No shell: no variables, globs or pipes.

@@ -3,10 +3,11 @@ import MillwrightTesting
 import Testing
 
 /// The plant's own model end to end: `millwright serve` capturing the GStreamer RTSP server's
-/// stream with Debian's ffmpeg, its camera's `detector: { kind: command }` running the reference
-/// worker (workers/onnx_detect.py, ONNX Runtime) on a model the test builds with the onnx
-/// package, and a bright square appearing in the stream raising one incident and one work
-/// order whose evidence is the stream's frame.
+/// stream with Debian's ffmpeg, its camera's `detector: { kind: onnx }` running the reference
+/// worker shipped with the binary (workers/onnx_detect.py, ONNX Runtime) on a model the test
+/// builds with the onnx package, and a bright square appearing in the stream raising one
+/// incident and one work order whose evidence is the stream's frame. A second camera's
+/// `kind: command` worker dies at once, and the gateway says so and carries on.
 @Suite struct DetectorWorkerFlowTests {
     static let onnxRuntime: Bool = {
         let p = Process()
@@ -49,7 +50,6 @@ import Testing
 
         let emu = try Plant.emulator()
         let cmms = API(base: try await emu.listening())
-        let worker = PackagePaths.root.appendingPathComponent("workers/onnx_detect.py").path
         let plant = try Plant(cmmsURL: cmms.base, confirm: 2, extra: """
             mqtt:
               broker: mqtt://127.0.0.1:\(broker.port)
@@ -61,8 +61,9 @@ import Testing
                   rtsp: { url: "\(url)" }
                   every: 500ms
                   detector:
-                    kind: command
-                    run: "python3 '\(worker)' --model '\(model)' --input 64"
+                    kind: onnx
+                    model: "\(model)"
+                    input: 64
                     labels: [crack, dent]
                     threshold: 0.5
                     timeout: 30s

@@ -41,7 +41,11 @@ import Testing
         let task: Task<Void, Never>
 
         init(_ argv: [String], labels: [String] = ["crack"], timeout: Duration = .seconds(5), threshold: Double = 0.5, modelName: String? = nil) {
-            var s = DetectorWorkerSettings(run: argv.joined(separator: " "), argv: argv)
+            self.init(program: .command(argv), labels: labels, timeout: timeout, threshold: threshold, modelName: modelName)
+        }
+
+        init(program: DetectorWorkerSettings.Program, labels: [String], timeout: Duration, threshold: Double = 0.5, modelName: String? = nil) {
+            var s = DetectorWorkerSettings(run: "\(program)", program: program)
             s.labels = labels
             s.timeout = timeout
             s.threshold = threshold
@@ -76,7 +80,9 @@ import Testing
         /// Stops the detector (and so its worker), and removes a worker script `worker(_:)` wrote.
         func stop() {
             task.cancel()
-            if let script = detector.settings.argv.last, script.contains("/mw-worker-") { try? FileManager.default.removeItem(atPath: script) }
+            if case .command(let argv) = detector.settings.program, let script = argv.last, script.contains("/mw-worker-") {
+                try? FileManager.default.removeItem(atPath: script)
+            }
         }
     }
 
@@ -166,15 +172,24 @@ import Testing
     }
 
     @Test func aBusyWorkerKeepsOnlyTheNewestFrame() throws {
-        let d = CommandDetector(camera: "CAM-1", settings: DetectorWorkerSettings(run: "x", argv: ["x"]), logger: Logger(label: "test"))
+        let d = CommandDetector(camera: "CAM-1", settings: DetectorWorkerSettings(run: "x", program: .command(["x"])), logger: Logger(label: "test"))
         let f = try Self.frame()
         for _ in 0..<5 { d.offer(f) }
         #expect(d.current.dropped == 4 && d.current.analysed == 0)
         #expect(d.current.text == "starting" && !d.relearn())
     }
 
+    @Test func theBundledWorkerIsTheRepositorysAndItsArgumentsCarryTheModel() throws {
+        var s = DetectorWorkerSettings(run: "x", program: .onnx(model: "/m/line3.onnx", input: 320, python: "/opt/venv/bin/python"))
+        s.threshold = 0.4
+        let argv = try CommandDetector.arguments(s).get()
+        #expect(argv.count == 8 && argv[0] == "/opt/venv/bin/python" && Array(argv[2...]) == ["--model", "/m/line3.onnx", "--input", "320", "--threshold", "0.4"])
+        let bundled = try Data(contentsOf: URL(fileURLWithPath: argv[1]))
+        #expect(bundled == (try Data(contentsOf: PackagePaths.root.appendingPathComponent("workers/onnx_detect.py"))), "\(argv[1])")
+    }
+
     @Test func theWorkerGetsPathHomeAndItsOwnEnvironmentOnly() {
-        var s = DetectorWorkerSettings(run: "x", argv: ["x"])
+        var s = DetectorWorkerSettings(run: "x", program: .command(["x"]))
         s.env = ["OMP_NUM_THREADS": "1"]
         let env = CommandDetector.environment(s, gateway: ["PATH": "/opt/bin:/usr/bin", "HOME": "/home/mw", "CAM12_PASSWORD": "secret", "MW_KEY_ADMIN": "k"])
         #expect(env == ["PATH": "/opt/bin:/usr/bin", "HOME": "/home/mw", "LC_ALL": "C.UTF-8", "OMP_NUM_THREADS": "1"])
@@ -205,12 +220,17 @@ import Testing
         return out
     }
 
-    @Test(.enabled(if: onnxRuntime, "needs python3 with onnxruntime, onnx, numpy and Pillow (scripts/install-deps.sh)"), .timeLimit(.minutes(4)))
-    func theReferenceWorkerFindsTheBrightSquareWithONNXRuntime() async throws {
+    /// Run as `kind: command` from the source tree, and as `kind: onnx`: the copy `swift build`
+    /// put next to the binary (`ReferenceWorkers`).
+    @Test(.enabled(if: onnxRuntime, "needs python3 with onnxruntime, onnx, numpy and Pillow (scripts/install-deps.sh)"), .timeLimit(.minutes(4)),
+          arguments: [false, true])
+    func theReferenceWorkerFindsTheBrightSquareWithONNXRuntime(bundled: Bool) async throws {
         let model = try Self.buildModel()
         defer { try? FileManager.default.removeItem(atPath: model) }
         let script = PackagePaths.root.appendingPathComponent("workers/onnx_detect.py").path
-        let r = Running(["python3", script, "--model", model, "--input", "64"], labels: ["crack", "dent"], timeout: .seconds(30))
+        let program: DetectorWorkerSettings.Program = bundled ? .onnx(model: model, input: 64, python: "python3")
+                                                              : .command(["python3", script, "--model", model, "--input", "64"])
+        let r = Running(program: program, labels: ["crack", "dent"], timeout: .seconds(30))
         defer { r.stop() }
         // A dark frame: answered, nothing found.
         try await r.pump(try Self.frame(), until: "a dark frame analysed") { r.detector.current.analysed >= 2 }

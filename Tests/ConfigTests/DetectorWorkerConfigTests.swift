@@ -24,7 +24,7 @@ import Testing
         let cam = try #require(s.capture.cameras.first)
         #expect(cam.detector == nil, "a worker replaces the reference detector")
         let w = try #require(cam.worker)
-        #expect(w.argv == ["python3", "/opt/models/line 3/detect.py", "--input", "640"])
+        #expect(w.program == .command(["python3", "/opt/models/line 3/detect.py", "--input", "640"]))
         #expect(w.labels == ["crack", "corrosion"] && w.threshold == 0.6)
         #expect(w.timeout == .seconds(2) && w.startTimeout == .seconds(90))
         #expect(w.env == ["OMP_NUM_THREADS": "1", "MODEL_DIR": "/opt/models"])
@@ -33,7 +33,7 @@ import Testing
 
     @Test func defaults() throws {
         let w = try #require(try parse("{ kind: command, run: ./detect }").capture.cameras.first?.worker)
-        #expect(w.argv == ["./detect"] && w.labels.isEmpty && w.threshold == 0.5)
+        #expect(w.program == .command(["./detect"]) && w.labels.isEmpty && w.threshold == 0.5)
         #expect(w.timeout == .seconds(5) && w.startTimeout == .seconds(60) && w.env.isEmpty && w.modelName == nil)
     }
 
@@ -51,7 +51,13 @@ import Testing
         ("{ kind: command, run: x, env: { 1BAD: y } }", "capture.cameras[0].detector.env.1BAD", "is not an environment variable name"),
         ("{ kind: command, run: x, env: [A] }", "capture.cameras[0].detector.env", "must be a mapping"),
         ("{ kind: command, run: x, model_name: \"\" }", "capture.cameras[0].detector.model_name", "must be 1 to 100 characters"),
-        ("{ kind: onnx, model: m.onnx }", "capture.cameras[0].detector.kind", "kind: command, run: \"python3 workers/onnx_detect.py"),
+        ("{ kind: yolo }", "capture.cameras[0].detector.kind", "is not a detector kind; use reference, onnx or command"),
+        ("{ kind: onnx }", "capture.cameras[0].detector", "needs 'model'"),
+        ("{ kind: onnx, model: \"\" }", "capture.cameras[0].detector.model", "must be a path of 1 to 4096 bytes"),
+        ("{ kind: onnx, model: m.onnx, input: 16 }", "capture.cameras[0].detector.input", "must be between 32 and 4096"),
+        ("{ kind: onnx, model: m.onnx, python: \"a\\tb\" }", "capture.cameras[0].detector.python", "without control characters"),
+        ("{ kind: onnx, model: m.onnx, run: x }", "capture.cameras[0].detector.run", "unknown key"),
+        ("{ kind: command, run: x, model: m.onnx }", "capture.cameras[0].detector.model", "unknown key"),
     ])
     func mistakesNameTheirLineAndKey(_ detector: String, _ key: String, _ message: String) throws {
         let e: ConfigError
@@ -60,6 +66,14 @@ import Testing
         #expect(e.key == key, "\(e)")
         #expect(e.line == 6, "\(e)")
         #expect("\(e)".contains(message), "\(e)")
+    }
+
+    @Test func onnxRunsTheReferenceWorkerOnTheModel() throws {
+        let w = try #require(try parse("{ kind: onnx, model: /opt/models/line3.onnx, labels: [crack, corrosion], input: 320, threshold: 0.4, python: /opt/venv/bin/python }").capture.cameras.first?.worker)
+        #expect(w.program == .onnx(model: "/opt/models/line3.onnx", input: 320, python: "/opt/venv/bin/python"))
+        #expect(w.labels == ["crack", "corrosion"] && w.threshold == 0.4)
+        let d = try #require(try parse("{ kind: onnx, model: m.onnx }").capture.cameras.first?.worker)
+        #expect(d.program == .onnx(model: "m.onnx", input: 640, python: "python3") && d.timeout == .seconds(5))
     }
 
     @Test func everyListAndStringIsBounded() throws {
