@@ -171,6 +171,13 @@ import Testing
         #expect(r.log.text.contains("No such file"), "env's message on stderr: \(r.log.text)")
     }
 
+    @Test(.timeLimit(.minutes(3))) func theReferenceWorkerWithoutItsModelSaysSo() async throws {
+        let r = Running(program: .onnx(model: "/nonexistent/line3.onnx", input: 640, python: "python3"), labels: [], timeout: .seconds(5))
+        defer { r.stop() }
+        try await r.pump(try Self.frame(), until: "the exit in the status") { r.detector.current.text.contains("worker exited with status 2") }
+        #expect(r.log.lines("model file /nonexistent/line3.onnx not found").contains { $0.contains("camera=CAM-1") }, "\(r.log.text)")
+    }
+
     @Test func aBusyWorkerKeepsOnlyTheNewestFrame() throws {
         let d = CommandDetector(camera: "CAM-1", settings: DetectorWorkerSettings(run: "x", program: .command(["x"])), logger: Logger(label: "test"))
         let f = try Self.frame()
