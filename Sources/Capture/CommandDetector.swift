@@ -4,7 +4,7 @@ import Logging
 import MillwrightCore
 import Workers
 
-/// One camera's `detector: { kind: command }`: the plant's own model in a worker process,
+/// One camera's `detector: { kind: command }` or `{ kind: onnx }`: the plant's own model in a worker process,
 /// spoken to in JSON lines (`WorkerProtocol`) and kept alive by a `WorkerSupervisor`. This is the
 /// async shell: it starts the process, writes frames to its stdin, reads its stdout (lines
 /// bounded by `WorkerLines`) and stderr (into the log), and does what the supervisor says.
@@ -24,8 +24,8 @@ final class CommandDetector: CameraDetector, @unchecked Sendable {
     private enum Event: Sendable {
         case line(run: Int, Data)
         case tooLong(run: Int)
-        case exited(run: Int, status: Int32)
-        /// A frame was offered, or time passed: look at the mailbox and the deadlines.
+        /// A frame was offered, a worker exited (`exits`), or time passed: look at the mailbox,
+        /// the exits and the deadlines.
         case wake
     }
 
@@ -33,6 +33,9 @@ final class CommandDetector: CameraDetector, @unchecked Sendable {
     private var waiting: FrameRing.Frame?
     private var status = DetectorStatus(phase: .starting("starting"), analysed: 0, dropped: 0, unreadable: 0)
     private var events: AsyncStream<Event>.Continuation?
+    /// Workers that have exited (run number, status), not yet told to the supervisor. Kept
+    /// here, not in `events`, where a flood of lines could push them out. One per run at most.
+    private var exits: [(run: Int, status: Int32)] = []
 
     // Only the loop in `run` touches these.
     private var supervisor: WorkerSupervisor
@@ -69,8 +72,8 @@ final class CommandDetector: CameraDetector, @unchecked Sendable {
         // The gateway writes to pipes whose reader (the worker) may die at any moment; that must
         // be an error from write(), not a SIGPIPE ending the gateway.
         signal(SIGPIPE, SIG_IGN)
-        // Lines, exits and wakes; a flood of lines from a misbehaving worker loses the oldest
-        // ones, never blocks the reader, and the first bad line has the worker killed anyway.
+        // Lines and wakes; a flood of lines from a misbehaving worker loses the oldest ones,
+        // never blocks the reader, and the first bad line has the worker killed anyway.
         let (stream, continuation) = AsyncStream<Event>.makeStream(bufferingPolicy: .bufferingNewest(64))
         lock.withLock { events = continuation }
         let ticker = Task { [weak self] in
@@ -97,8 +100,16 @@ final class CommandDetector: CameraDetector, @unchecked Sendable {
     private func handle(_ event: Event, sink: @Sendable (DetectorReport) async -> Void) async {
         let now = Date()
         var actions: [WorkerSupervisor.Action] = []
+        for (run, code) in lock.withLock({ () -> [(run: Int, status: Int32)] in defer { exits.removeAll() }; return exits }) where run == runNumber {
+            process = nil
+            stdin = nil // closed once a write still under way has failed
+            actions += supervisor.handle(.exited(status: code, at: now))
+            var meta: Logger.Metadata = ["camera": "\(camera)", "status": "\(code)"]
+            if case .backingOff(let until) = supervisor.state { meta["restart_in"] = "\(CaptureSupervisor.seconds(until.timeIntervalSince(now)))" }
+            logger.warning("detector worker exited", metadata: meta)
+        }
         switch event {
-        case .line(let run, let line) where run == runNumber:
+        case .line(let run, let line) where run == runNumber && process != nil:
             let message: WorkerProtocol.Message
             do { message = try WorkerProtocol.decode(line) } catch {
                 actions = supervisor.handle(.garbage(why: error.description, at: now))
@@ -125,19 +136,12 @@ final class CommandDetector: CameraDetector, @unchecked Sendable {
                 lock.withLock { status.analysed += 1; status.failed += 1 }
                 logger.warning("detector worker could not analyse a frame", metadata: ["camera": "\(camera)", "error": "\(why)"])
             }
-        case .tooLong(let run) where run == runNumber:
+        case .tooLong(let run) where run == runNumber && process != nil:
             actions = supervisor.handle(.garbage(why: "a line over \(WorkerProtocol.maxLineBytes) bytes", at: now))
-        case .exited(let run, let code) where run == runNumber:
-            process = nil
-            stdin = nil // closed once a write still under way has failed
-            actions = supervisor.handle(.exited(status: code, at: now))
-            var meta: Logger.Metadata = ["camera": "\(camera)", "status": "\(code)"]
-            if case .backingOff(let until) = supervisor.state { meta["restart_in"] = "\(CaptureSupervisor.seconds(until.timeIntervalSince(now)))" }
-            logger.warning("detector worker exited", metadata: meta)
-        case .line, .tooLong, .exited:
-            break // from a worker that has been replaced
+        case .line, .tooLong:
+            break // from a worker that has ended
         case .wake:
-            actions = supervisor.handle(.tick(at: now))
+            actions += supervisor.handle(.tick(at: now))
         }
         for action in actions {
             switch action {
@@ -230,7 +234,10 @@ final class CommandDetector: CameraDetector, @unchecked Sendable {
         p.standardOutput = output
         p.standardError = errors
         let continuation = lock.withLock { events }
-        p.terminationHandler = { proc in continuation?.yield(.exited(run: run, status: proc.terminationStatus)) }
+        p.terminationHandler = { [weak self] proc in
+            self?.lock.withLock { self?.exits.append((run, proc.terminationStatus)) }
+            continuation?.yield(.wake)
+        }
         do {
             try p.run()
         } catch {

@@ -152,6 +152,19 @@ import Testing
         try await r.pump(try Self.frame(), until: "a second start") { r.log.lines("detector worker started").count >= 2 }
     }
 
+    @Test(.timeLimit(.minutes(3))) func aFloodOfLinesBeforeAnExitDoesNotHideTheExit() async throws {
+        // Far more lines than the event queue holds, then the exit: the worker must still be
+        // known to have ended, and be started again.
+        let r = Running(try Self.worker("""
+            sys.stdout.write("junk\\n" * 20000)
+            sys.stdout.flush()
+            sys.exit(0)
+            """))
+        defer { r.stop() }
+        try await r.pump(try Self.frame(), until: "a second start") { r.log.lines("detector worker started").count >= 2 }
+        #expect(r.log.lines("detector worker exited").count >= 1)
+    }
+
     @Test(.timeLimit(.minutes(3))) func anEndlessLineIsCutOffAndTheWorkerKilled() async throws {
         let r = Running(try Self.worker("""
             while True:
