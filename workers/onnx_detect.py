@@ -74,6 +74,9 @@ def detect(session, input_name, image, args):
     out = session.run(None, {input_name: tensor})[0]
     if out.ndim != 3 or out.shape[0] != 1 or out.shape[1] < 5:
         raise ValueError(f"model output has shape {list(out.shape)}; expected [1, 4 + classes, candidates]")
+    if out.shape[1] > out.shape[2]:
+        # More rows than candidates: the transposed layout (YOLOv5's [1, N, 5 + C]), not read.
+        raise ValueError(f"model output has shape {list(out.shape)}, candidates first; this worker reads [1, 4 + classes, candidates]")
     pred = out[0].T  # [N, 4 + C]
     scores = pred[:, 4:]
     classes = scores.argmax(axis=1)
