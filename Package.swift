@@ -93,11 +93,14 @@ let package = Package(
         // The built-in reference detector for fixed camera views (#16): learn, compare, clean,
         // label. Pure, no I/O.
         .target(name: "Detector", swiftSettings: instrumented),
+        // The reference detector workers shipped with the binary (#16): workers/onnx_detect.py as a
+        // SwiftPM resource, run by `detector: { kind: onnx }`.
+        .target(name: "Workers", path: "workers", resources: [.copy("onnx_detect.py")]),
         // Frames from RTSP cameras (#16): a supervised Debian ffmpeg per camera decoding into JPEG
         // frames, split by a bounded JPEG splitter, kept in a per-camera ring bounded in bytes.
         // ONVIF cameras: the Media service's SOAP calls with WS-Security digest, over AsyncHTTPClient.
         .target(name: "Capture", dependencies: [
-            "MillwrightCore", "Evidence", "Detector",
+            "MillwrightCore", "Evidence", "Detector", "Workers",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "Crypto", package: "swift-crypto"),

@@ -2,7 +2,8 @@
 # Installs what Millwright needs beyond the Swift toolchain, on Debian/Ubuntu:
 # libjpeg-turbo and libpng (evidence images), SQLite, mosquitto (MQTT tests), PostgreSQL
 # (the StorePostgres tests start their own throw-away servers with its initdb/pg_ctl),
-# python3 with Pillow, aiosmtpd and schemathesis (test peers), openssl (test certificates),
+# python3 with Pillow, aiosmtpd and schemathesis (test peers), onnxruntime and onnx (the
+# reference detector worker and its tests), openssl (test certificates),
 # chromium with its chromedriver and selenium (the board's browser tests), ffmpeg (decodes the
 # capture cameras' RTSP streams) and GStreamer's RTSP server with python3-gi (the capture tests'
 # camera, run with Debian's /usr/bin/python3).
@@ -33,8 +34,10 @@ fi
 # Test peers from PyPI: Pillow (an independent JPEG decoder), aiosmtpd (a real SMTP server),
 # schemathesis (holds the API to its OpenAPI document), selenium (drives Debian's chromium
 # through its /usr/bin/chromedriver; it downloads no driver), pysparkplug (a Sparkplug B host
-# application), asyncua (an independent OPC UA client).
-for mod in PIL:pillow aiosmtpd:aiosmtpd schemathesis:schemathesis selenium:selenium pysparkplug:pysparkplug asyncua:asyncua; do
+# application), asyncua (an independent OPC UA client), onnxruntime and onnx (the reference
+# detector worker, workers/onnx_detect.py, and the tiny model its tests build).
+for mod in PIL:pillow aiosmtpd:aiosmtpd schemathesis:schemathesis selenium:selenium pysparkplug:pysparkplug asyncua:asyncua \
+           onnxruntime:onnxruntime onnx:onnx; do
   if ! python3 -c "import ${mod%%:*}" >/dev/null 2>&1; then
     python3 -m pip install --quiet "${mod##*:}" || python3 -m pip install --quiet --break-system-packages "${mod##*:}"
   fi

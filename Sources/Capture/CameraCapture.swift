@@ -53,12 +53,8 @@ final class CameraCapture: @unchecked Sendable {
     let state: CameraState
     let ffmpeg: String
     let logger: Logger
-    /// The camera's `detector:`, fed every frame kept; nil without one.
-    let detector: FrameDetector?
-    /// Longest stderr line kept, and lines logged per process run (ffmpeg can repeat a
-    /// warning per packet).
-    static let maxLineBytes = 400
-    static let maxLinesPerRun = 50
+    /// The camera's `detector:` (the reference detector or a worker), fed every frame kept; nil without one.
+    let detector: (any CameraDetector)?
     /// Largest frame accepted from the decoder.
     static let maxFrameBytes = 8 << 20
 
@@ -79,7 +75,11 @@ final class CameraCapture: @unchecked Sendable {
         metrics = CaptureMetrics(camera: config.camera)
         self.ffmpeg = ffmpeg
         self.logger = logger
-        detector = config.detector.map { FrameDetector(camera: config.camera, settings: $0, logger: logger) }
+        if let w = config.worker {
+            detector = CommandDetector(camera: config.camera, settings: w, logger: logger)
+        } else {
+            detector = config.detector.map { FrameDetector(camera: config.camera, settings: $0, logger: logger) }
+        }
         state = CameraState(camera: config.camera, bufferBytes: bufferBytes,
                             supervisor: CaptureSupervisor(timing: .forInterval(config.every.seconds), now: now))
     }
@@ -260,7 +260,8 @@ final class CameraCapture: @unchecked Sendable {
         }
         lock.withLock { process = p }
         readFrames(out.fileHandleForReading)
-        readLog(err.fileHandleForReading)
+        // The password redacted: ffmpeg repeats its input URL in its messages.
+        StderrLog.follow(err.fileHandleForReading, program: "ffmpeg", camera: config.camera, logger: logger) { [self] in redact($0) }
     }
 
     /// Reads frames on a thread of its own (blocking reads of the pipe) until end of file.
@@ -286,36 +287,6 @@ final class CameraCapture: @unchecked Sendable {
             try? handle.close()
         }
         thread.stackSize = 256 << 10
-        thread.start()
-    }
-
-    /// Logs the process's stderr line by line: each line cut at `maxLineBytes`, at most
-    /// `maxLinesPerRun` lines per process, the password redacted.
-    private func readLog(_ handle: FileHandle) {
-        let thread = Thread { [self] in
-            var line: [UInt8] = [], logged = 0, suppressed = 0
-            func emit() {
-                defer { line.removeAll(keepingCapacity: true) }
-                guard !line.isEmpty else { return }
-                if logged < Self.maxLinesPerRun {
-                    logged += 1
-                    logger.warning("ffmpeg", metadata: ["camera": "\(config.camera)", "stderr": "\(redact(String(decoding: line, as: UTF8.self)))"])
-                } else {
-                    suppressed += 1
-                }
-            }
-            while true {
-                let chunk = handle.availableData
-                if chunk.isEmpty { break }
-                for b in chunk {
-                    if b == 10 || b == 13 { emit() } else if line.count < Self.maxLineBytes { line.append(b) }
-                }
-            }
-            emit()
-            if suppressed > 0 { logger.warning("ffmpeg stderr lines not logged", metadata: ["camera": "\(config.camera)", "count": "\(suppressed)"]) }
-            try? handle.close()
-        }
-        thread.stackSize = 128 << 10
         thread.start()
     }
 }

@@ -28,14 +28,14 @@ public final class CaptureHub: Sendable {
     /// The camera's detector, nil when the camera is not captured or has no `detector:`.
     public func detectorStatus(_ camera: String) -> DetectorStatus? { cameras[camera]?.detector?.current }
 
-    public enum Relearn: Sendable, Equatable { case started, notCaptured, noDetector }
+    /// `learnsNothing`: the camera's detector is a worker (`kind: command`), which has no reference.
+    public enum Relearn: Sendable, Equatable { case started, notCaptured, noDetector, learnsNothing }
 
     /// Makes the camera's detector learn its reference again from the next frames.
     public func relearn(camera: String) -> Relearn {
         guard let c = cameras[camera] else { return .notCaptured }
         guard let d = c.detector else { return .noDetector }
-        d.relearn()
-        return .started
+        return d.relearn() ? .started : .learnsNothing
     }
 
     public func status(_ camera: String) -> CaptureStatus? { cameras[camera]?.state.status }

@@ -59,16 +59,22 @@ extension ConfigLoader {
             guard let tr = CaptureCamera.Transport(rawValue: s) else { throw t.error("'\(s)' is not a transport; use tcp or udp") }
             cam.transport = tr
         }
-        if let d = n.child("detector") { cam.detector = try detector(d) }
+        if let d = n.child("detector") {
+            _ = try d.requireMapping()
+            switch try req(d, "kind").string() {
+            case "command", "onnx": cam.worker = try detectorWorker(d)
+            default: cam.detector = try detector(d)
+            }
+        }
         return cam
     }
 
     /// `detector: { kind: reference, learn_frames, sigma, min_area_px, defect_class, masks: [[x, y, …]] }`.
     static func detector(_ n: YAMLNode) throws(ConfigError) -> DetectorSettings {
-        _ = try n.requireMapping(allowed: ["kind", "learn_frames", "sigma", "min_area_px", "defect_class", "masks"])
         let kindNode = try req(n, "kind")
         let kind = try kindNode.string()
-        guard kind == "reference" else { throw kindNode.error("'\(kind.prefix(100))' is not a detector kind; use reference") }
+        guard kind == "reference" else { throw kindNode.error("'\(kind.prefix(100))' is not a detector kind; use reference, onnx or command") }
+        _ = try n.requireMapping(allowed: ["kind", "learn_frames", "sigma", "min_area_px", "defect_class", "masks"])
         var d = DetectorSettings()
         if let v = n.child("learn_frames") { d.learnFrames = try v.int(in: DetectorSettings.learnFramesRange) }
         if let v = n.child("sigma") { d.sigma = try v.double(in: DetectorSettings.sigmaRange) }
@@ -91,6 +97,74 @@ extension ConfigLoader {
             }
         }
         return d
+    }
+
+    /// `detector: { kind: command, run, … }` or `{ kind: onnx, model, input, python, … }`, both with
+    /// `labels, threshold, timeout, start_timeout, env, model_name, model_version`.
+    static func detectorWorker(_ n: YAMLNode) throws(ConfigError) -> DetectorWorkerSettings {
+        let common = ["kind", "labels", "threshold", "timeout", "start_timeout", "env", "model_name", "model_version"]
+        var w: DetectorWorkerSettings
+        if try req(n, "kind").string() == "command" {
+            _ = try n.requireMapping(allowed: common + ["run"])
+            let runNode = try req(n, "run")
+            let run = try runNode.string()
+            guard run.utf8.count <= DetectorWorkerSettings.maxRunBytes else { throw runNode.error("is over \(DetectorWorkerSettings.maxRunBytes) bytes") }
+            switch DetectorWorkerSettings.words(run) {
+            case .success(let argv): w = DetectorWorkerSettings(run: run, program: .command(argv))
+            case .failure(let why): throw runNode.error("\(why); give the worker's program and its arguments, e.g. \"python3 detect.py\"")
+            }
+        } else {
+            _ = try n.requireMapping(allowed: common + ["model", "input", "python"])
+            let model = try path(try req(n, "model"))
+            let input = try n.child("input")?.int(in: DetectorWorkerSettings.inputRange) ?? 640
+            let python = try n.child("python").map { v throws(ConfigError) in try path(v) } ?? "python3"
+            w = DetectorWorkerSettings(run: "onnx_detect.py --model \(model) --input \(input)", program: .onnx(model: model, input: input, python: python))
+        }
+        if let v = n.child("labels") {
+            let items = try v.requireSequence()
+            guard items.count <= DetectorWorkerSettings.maxLabels else { throw v.error("has \(items.count) labels; at most \(DetectorWorkerSettings.maxLabels)") }
+            for item in items {
+                let label = try item.string()
+                guard !label.isEmpty, label.utf8.count <= DetectorWorkerSettings.maxLabelBytes else {
+                    throw item.error("must be 1 to \(DetectorWorkerSettings.maxLabelBytes) characters")
+                }
+                w.labels.append(label)
+            }
+        }
+        if let v = n.child("threshold") { w.threshold = try v.double(in: DetectorWorkerSettings.thresholdRange) }
+        if let v = n.child("timeout") { w.timeout = try v.duration(in: DetectorWorkerSettings.timeoutRange) }
+        if let v = n.child("start_timeout") { w.startTimeout = try v.duration(in: DetectorWorkerSettings.startTimeoutRange) }
+        if let v = n.child("env") {
+            let pairs = try v.requireMapping()
+            guard pairs.count <= DetectorWorkerSettings.maxEnv else { throw v.error("has \(pairs.count) variables; at most \(DetectorWorkerSettings.maxEnv)") }
+            for (name, value) in pairs {
+                guard name.utf8.count <= 100, let first = name.unicodeScalars.first, first == "_" || (first.isASCII && first.properties.isAlphabetic),
+                      name.unicodeScalars.allSatisfy({ $0 == "_" || ($0.isASCII && $0.properties.isAlphabetic) || ("0"..."9").contains($0) }) else {
+                    throw value.error("'\(name.prefix(100))' is not an environment variable name (letters, digits and _, not starting with a digit)")
+                }
+                let text = try value.string()
+                guard text.utf8.count <= DetectorWorkerSettings.maxEnvValueBytes, !text.utf8.contains(0) else {
+                    throw value.error("must be at most \(DetectorWorkerSettings.maxEnvValueBytes) bytes, without NUL")
+                }
+                w.env[name] = text
+            }
+        }
+        for (key, path) in [("model_name", \DetectorWorkerSettings.modelName), ("model_version", \DetectorWorkerSettings.modelVersion)] {
+            guard let v = n.child(key) else { continue }
+            let text = try v.string()
+            guard !text.isEmpty, text.utf8.count <= 100 else { throw v.error("must be 1 to 100 characters") }
+            w[keyPath: path] = text
+        }
+        return w
+    }
+
+    /// A file name or path: 1 to 4096 bytes, no control characters.
+    private static func path(_ v: YAMLNode) throws(ConfigError) -> String {
+        let p = try v.string()
+        guard !p.isEmpty, p.utf8.count <= DetectorWorkerSettings.maxPathBytes, !p.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) else {
+            throw v.error("must be a path of 1 to \(DetectorWorkerSettings.maxPathBytes) bytes without control characters")
+        }
+        return p
     }
 
     /// Each capture URL must name an address the evidence fetch policy allows: the same rule

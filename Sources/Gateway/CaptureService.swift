@@ -20,7 +20,8 @@ public struct CaptureService: Service {
     }
 
     /// The detectors' counts as gauges, recorded when `/metrics` is read (the counts live in
-    /// the detectors): frames analysed, dropped while busy, undecodable, and 1 once learnt.
+    /// the detectors): frames analysed, dropped while busy, undecodable, failed in a worker, and
+    /// 1 while ready (learnt, or a worker that said it is ready).
     public static func publishMetrics(_ hub: CaptureHub) {
         for s in hub.statuses {
             guard let d = hub.detectorStatus(s.camera) else { continue }
@@ -28,12 +29,10 @@ public struct CaptureService: Service {
             Gauge(label: "millwright_detector_frames_analysed", dimensions: camera).record(d.analysed)
             Gauge(label: "millwright_detector_frames_dropped", dimensions: camera).record(d.dropped)
             Gauge(label: "millwright_detector_frames_unreadable", dimensions: camera).record(d.unreadable)
+            Gauge(label: "millwright_detector_frames_failed", dimensions: camera).record(d.failed)
             Gauge(label: "millwright_detector_ready", dimensions: camera).record(d.isReady ? 1 : 0)
         }
     }
-
-    /// The model name the reference detector's detections carry.
-    public static let modelName = "millwright-reference"
 
     /// Each finding as a native detection carrying the frame, through the same ingest as any
     /// vision system's: validation, confirmation, deduplication, incidents, work orders.
@@ -61,17 +60,16 @@ public struct CaptureService: Service {
         let frame: JSONValue? = report.frame.jpeg.count <= EvidenceService.maxFrameBytes ? .string(report.frame.jpeg.base64EncodedString()) : nil
         let items: [JSONValue] = report.findings.enumerated().map { i, f in
             .object([
-                "detection_id": .string("\(report.camera)-ref-\(millis)-\(i)"),
+                "detection_id": .string("\(report.camera)-\(report.idTag)-\(millis)-\(i)"),
                 "camera_id": .string(report.camera),
                 "timestamp": .string(Timestamps.format(report.frame.at)),
-                "defect_class": .string(report.defectClass),
+                "defect_class": .string(f.defectClass),
                 "confidence": .number(f.confidence),
                 "bbox": .object(["x": .number(Double(f.x)), "y": .number(Double(f.y)), "width": .number(Double(f.width)), "height": .number(Double(f.height))]),
                 "image": .object(["width": .number(Double(report.frameWidth)), "height": .number(Double(report.frameHeight))]
                     .merging(frame.map { ["data_base64": $0] } ?? [:]) { a, _ in a }),
-                "model": .object(["name": .string(modelName), "version": .string("1")]),
-                "measurements": .object(["area_px": .number(Double(f.areaPx)), "peak_z": .number((f.peakZ * 100).rounded() / 100)]),
-            ])
+                "model": .object(["name": .string(report.modelName), "version": .string(report.modelVersion)]),
+            ].merging(f.measurements.isEmpty ? [:] : ["measurements": .object(f.measurements.mapValues { .number($0) })]) { a, _ in a })
         }
         return (try? JSONEncoder().encode(JSONValue.array(items))) ?? Data("[]".utf8)
     }

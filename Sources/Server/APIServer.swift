@@ -366,6 +366,7 @@ public struct APIServer: Sendable {
         switch gateway.capture?.relearn(camera: camera) ?? .notCaptured {
         case .notCaptured: throw notFound("capture camera \(camera.prefix(200))")
         case .noDetector: throw Problem(.conflict, type: "no-detector", detail: "capture camera \(camera.prefix(200)) has no detector; add detector: { kind: reference } to it")
+        case .learnsNothing: throw Problem(.conflict, type: "no-detector", detail: "capture camera \(camera.prefix(200))'s detector is a worker (kind: command); it has no reference to learn")
         case .started:
             gateway.logger.info("detector relearn asked", metadata: ["camera": "\(camera)", "by": "\(ctx.caller?.name ?? "?")"])
             let status = gateway.capture?.detectorStatus(camera)

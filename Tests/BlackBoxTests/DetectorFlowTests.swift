@@ -38,7 +38,10 @@ import Testing
         try await API.eventually("CAM-12's detector ready on /readyz", timeout: 90) {
             (try await api.get("/readyz").object["capture:CAM-12:detector"] as? String) == "ready"
         }
-        #expect(try await Self.detections(api).isEmpty, "nothing differs from the reference before the crack")
+        // On a loaded machine the reference may be learnt only after the crack appeared: the
+        // check holds for what was found before the server sent it.
+        let early = try await Self.detections(api)
+        if !rtsp.text.contains("defect from frame") { #expect(early.isEmpty, "nothing differs from the reference before the crack: \(early)") }
         _ = try await rtsp.waitFor("defect from frame", timeout: 90)
 
         var incident: [String: Any] = [:]
