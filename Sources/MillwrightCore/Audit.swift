@@ -51,14 +51,15 @@ public struct AuditRecord: Sendable, Equatable, Codable {
     public static func canonicalParts(at: Date, kind: String, subject: String, data: [String: JSONValue]) -> CanonicalParts {
         var dataJSON = ""
         CanonicalJSON.write(.object(data), into: &dataJSON)
-        return canonicalParts(at: at, kind: kind, subject: subject, canonicalData: dataJSON)
+        return canonicalParts(atText: Timestamps.format(at), kind: kind, subject: subject, canonicalData: dataJSON)
     }
 
-    /// The same, from `data` already written by `CanonicalJSON` (a writer that stores that text
-    /// too writes it once).
-    public static func canonicalParts(at: Date, kind: String, subject: String, canonicalData: String) -> CanonicalParts {
+    /// The same, from the time as `Timestamps.format` wrote it and `data` already written by
+    /// `CanonicalJSON` (a writer that stores that text too writes it once; the records of one
+    /// transaction mostly share their time).
+    public static func canonicalParts(atText: String, kind: String, subject: String, canonicalData: String) -> CanonicalParts {
         var head = "{\"at\":"
-        CanonicalJSON.write(.string(Timestamps.format(at)), into: &head)
+        CanonicalJSON.write(.string(atText), into: &head)
         head += ",\"data\":"
         head += canonicalData
         head += ",\"kind\":"

@@ -208,7 +208,8 @@ public final class AuditBuffer {
         public var dataJSON: String
         public var canonical: AuditRecord.CanonicalParts
 
-        public init(kind: String, subject: String, data: [String: JSONValue], at: Date) {
+        /// `atText`: `at` as `Timestamps.format` writes it.
+        init(kind: String, subject: String, data: [String: JSONValue], at: Date, atText: String) {
             self.kind = kind
             self.subject = subject
             self.at = at
@@ -217,17 +218,29 @@ public final class AuditBuffer {
             var json = ""
             CanonicalJSON.write(.object(data), into: &json)
             self.dataJSON = json
-            self.canonical = AuditRecord.canonicalParts(at: at, kind: kind, subject: subject, canonicalData: json)
+            self.canonical = AuditRecord.canonicalParts(atText: atText, kind: kind, subject: subject, canonicalData: json)
         }
     }
 
     public private(set) var entries: [Entry] = []
+    /// The last time formatted: a transaction's records share a few receive times, and
+    /// Foundation's ISO 8601 formatter was a sixth of preparing a record.
+    private var lastTime: (at: Date, text: String)?
 
     public init() {}
 
     public var count: Int { entries.count }
 
-    public func append(_ entry: Entry) { entries.append(entry) }
+    public func append(kind: String, subject: String, data: [String: JSONValue], at: Date) {
+        let text: String
+        if let last = lastTime, last.at == at {
+            text = last.text
+        } else {
+            text = Timestamps.format(at)
+            lastTime = (at, text)
+        }
+        entries.append(Entry(kind: kind, subject: subject, data: data, at: at, atText: text))
+    }
 
     public func truncate(to count: Int) {
         if count < entries.count { entries.removeLast(entries.count - count) }

@@ -111,9 +111,9 @@ final class GRDBSession: SQLSession {
         guard arguments.values.count == parameters else {
             throw DatabaseError(resultCode: .SQLITE_MISUSE, message: "\(arguments.values.count) arguments for \(parameters) parameters", sql: sql)
         }
-        // Bound straight into SQLite: GRDB's arguments box each value twice on the way, a
-        // twentieth of the one writer's time on the ingest path. GRDB is told the statement has
-        // no arguments of its own, so it resets it (bindings kept) rather than binding again.
+        // Bound straight into SQLite: GRDB's arguments box each value twice on the way (4 % of
+        // the gateway's CPU on the ingest path). GRDB is told the statement has no arguments of
+        // its own, so it resets it (bindings kept) rather than binding again.
         statement.setUncheckedArguments(StatementArguments())
         for (i, value) in arguments.values.enumerated() {
             let index = CInt(i + 1)

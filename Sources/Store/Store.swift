@@ -110,7 +110,7 @@ extension SQLSession {
     /// Records a change for the hash chain; call inside the transaction that made it. The
     /// records reach the chain when the transaction commits (`flushAudit`), or never.
     func audit(kind: String, subject: String, data: [String: JSONValue], at: Date) throws {
-        auditBuffer.append(.init(kind: kind, subject: subject, data: data, at: Date(db: at.dbValue)))
+        auditBuffer.append(kind: kind, subject: subject, data: data, at: Date(db: at.dbValue))
     }
 
     /// Appends this transaction's audit records to the chain: the chain's lock, its head, and

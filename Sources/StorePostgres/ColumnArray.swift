@@ -30,7 +30,9 @@ struct ColumnArray: PostgresDynamicTypeEncodable {
     /// column types are written beside the column names); the row is refused, never coerced.
     static func check(_ value: SQLValue, as type: SQLBulkInsert.ColumnType) -> Bool {
         switch (value, type) {
-        case (.null, _), (.text, .text), (.real, .real), (.integer, .real), (.integer, .integer): true
+        // An element's length is a 32-bit count on the wire.
+        case (.text(let s), .text): s.utf8.count <= Int(Int32.max)
+        case (.null, _), (.real, .real), (.integer, .real), (.integer, .integer): true
         default: false
         }
     }
