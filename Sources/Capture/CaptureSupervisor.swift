@@ -81,7 +81,7 @@ public struct CaptureSupervisor: Sendable, Equatable {
 
     /// The delay before the next start after `failedStarts` fruitless ones.
     public var backoff: TimeInterval {
-        min(timing.maxBackoff, timing.initialBackoff * pow(2, Double(min(failedStarts, 30))))
+        restartDelay(failedStarts: failedStarts, initial: timing.initialBackoff, max: timing.maxBackoff)
     }
 
     public mutating func handle(_ input: Input) -> [Action] {
@@ -136,4 +136,10 @@ public struct CaptureSupervisor: Sendable, Equatable {
     }
 
     static func seconds(_ t: TimeInterval) -> String { t == t.rounded() ? "\(Int64(t)) s" : String(format: "%.1f s", t) }
+}
+
+/// Both supervisors' backoff: `initial` doubled for each start in a row that came to nothing,
+/// at most `max`.
+func restartDelay(failedStarts: Int, initial: TimeInterval, max: TimeInterval) -> TimeInterval {
+    min(max, initial * pow(2, Double(min(failedStarts, 30))))
 }

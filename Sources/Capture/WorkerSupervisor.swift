@@ -84,7 +84,7 @@ public struct WorkerSupervisor: Sendable, Equatable {
 
     /// The delay before the next start after `failedStarts` fruitless runs.
     public var backoff: TimeInterval {
-        min(timing.maxBackoff, timing.initialBackoff * pow(2, Double(min(failedStarts, 30))))
+        restartDelay(failedStarts: failedStarts, initial: timing.initialBackoff, max: timing.maxBackoff)
     }
 
     /// `starting`, `ready`, or `restarting: why (starts: N)`, for `/readyz` and MQTT.

@@ -9,16 +9,7 @@ import Testing
 /// incident and one work order whose evidence is the stream's frame. A second camera's
 /// `kind: command` worker dies at once, and the gateway says so and carries on.
 @Suite struct DetectorWorkerFlowTests {
-    static let onnxRuntime: Bool = {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["python3", "-c", "import onnxruntime, onnx, numpy, PIL"]
-        p.standardOutput = FileHandle.nullDevice
-        p.standardError = FileHandle.nullDevice
-        guard (try? p.run()) != nil else { return false }
-        p.waitUntilExit()
-        return p.terminationStatus == 0
-    }()
+    static let onnxRuntime = python3Imports(["onnxruntime", "onnx", "numpy", "PIL"])
 
     @Test(.enabled(if: onnxRuntime, "needs python3 with onnxruntime, onnx, numpy and Pillow (scripts/install-deps.sh)"), .timeLimit(.minutes(4)))
     func theWorkersFindingsBecomeOneIncidentWithTheStreamsFrame() async throws {

@@ -217,16 +217,7 @@ import Testing
 
     // MARK: the reference worker, workers/onnx_detect.py, with ONNX Runtime
 
-    static let onnxRuntime: Bool = {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["python3", "-c", "import onnxruntime, onnx, numpy, PIL"]
-        p.standardOutput = FileHandle.nullDevice
-        p.standardError = FileHandle.nullDevice
-        guard (try? p.run()) != nil else { return false }
-        p.waitUntilExit()
-        return p.terminationStatus == 0
-    }()
+    static let onnxRuntime = python3Imports(["onnxruntime", "onnx", "numpy", "PIL"])
 
     /// Builds the test's model (`Tests/Fixtures/onnx/bright_square_model.py`, with the onnx package).
     static func buildModel() throws -> String {

@@ -19,6 +19,19 @@ public func findExecutable(_ name: String) -> String? {
     return nil
 }
 
+/// Whether the first `python3` on PATH imports every one of `modules` (the test peers that
+/// scripts/install-deps.sh installs from PyPI).
+public func python3Imports(_ modules: [String]) -> Bool {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    p.arguments = ["python3", "-c", "import " + modules.joined(separator: ", ")]
+    p.standardOutput = FileHandle.nullDevice
+    p.standardError = FileHandle.nullDevice
+    guard (try? p.run()) != nil else { return false }
+    p.waitUntilExit()
+    return p.terminationStatus == 0
+}
+
 /// A free loopback TCP port (bound to port 0 and released), for the tests' own servers.
 public func freeLoopbackPort() throws -> Int { try LocalServers.freeLoopbackPort() }
 
