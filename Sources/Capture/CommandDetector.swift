@@ -94,7 +94,16 @@ final class CommandDetector: CameraDetector, @unchecked Sendable {
         ticker.cancel()
         // Its stdin is not closed here: a write may still be under way on its thread (the handle
         // is closed when the last reference, that thread's, goes).
-        if let p = process, p.isRunning { kill(p.processIdentifier, SIGTERM) }
+        if let p = process, p.isRunning { Self.signalGroup(of: p, SIGTERM) }
+    }
+
+    /// Foundation starts the worker as the leader of a process group of its own, so the signal
+    /// also reaches what the worker started (a model server, multiprocessing children) instead
+    /// of leaving them running beside its replacement.
+    static func signalGroup(of process: Process, _ signal: Int32) {
+        let pid = process.processIdentifier
+        guard pid > 0 else { return }
+        if getpgid(pid) == pid { kill(-pid, signal) } else { kill(pid, signal) }
     }
 
     private func handle(_ event: Event, sink: @Sendable (DetectorReport) async -> Void) async {
@@ -148,7 +157,7 @@ final class CommandDetector: CameraDetector, @unchecked Sendable {
             case .spawn: spawn()
             case .kill(let reason):
                 logger.warning("detector worker killed", metadata: ["camera": "\(camera)", "why": "\(reason)"])
-                if let p = process, p.isRunning { kill(p.processIdentifier, SIGKILL) }
+                if let p = process, p.isRunning { Self.signalGroup(of: p, SIGKILL) }
             }
         }
         // A frame whose worker was killed or exited gets no answer.

@@ -144,6 +144,32 @@ import Testing
         #expect(r.detector.current.failed >= 1)
     }
 
+    /// A killed worker takes what it started with it: the whole process group is signalled.
+    @Test(.timeLimit(.minutes(3))) func killingAWorkerEndsWhatItStarted() async throws {
+        let pidFile = FileManager.default.temporaryDirectory.appendingPathComponent("mw-worker-child-\(UUID().uuidString.prefix(8))").path
+        defer { try? FileManager.default.removeItem(atPath: pidFile) }
+        let r = Running(try Self.worker("""
+            import subprocess
+            child = subprocess.Popen(["sleep", "300"])
+            if not os.path.exists(\(pidFile.debugDescription)):  # the first worker's child; a restarted one may start another
+                open(\(pidFile.debugDescription), "w").write(str(child.pid))
+            sys.stdin.readline()
+            """), timeout: .milliseconds(500))
+        defer { r.stop() }
+        try await r.pump(try Self.frame(), until: "the hung worker killed") { !r.log.lines("detector worker killed").isEmpty }
+        let child = try #require(Int32(try String(contentsOfFile: pidFile, encoding: .utf8)))
+        // Gone, or a zombie waiting for whoever adopted it to reap it: not running either way.
+        func running(_ pid: Int32) -> Bool {
+            guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+                  let close = stat.lastIndex(of: ")") else { return false }
+            return !stat[stat.index(after: close)...].trimmingCharacters(in: .whitespaces).hasPrefix("Z")
+        }
+        let deadline = Date().addingTimeInterval(30)
+        while running(child), Date() < deadline { try await Task.sleep(for: .milliseconds(50)) }
+        #expect(!running(child), "the worker's child \(child) outlived it")
+        if running(child) { kill(child, SIGKILL) }
+    }
+
     @Test(.timeLimit(.minutes(3))) func garbageOnStdoutHasTheWorkerKilledAndTheStatusSaysSo() async throws {
         let r = Running(try Self.worker(#"print("Loading weights... done", flush=True)"#))
         defer { r.stop() }
