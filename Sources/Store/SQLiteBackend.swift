@@ -29,7 +29,14 @@ public final class SQLiteBackend: SQLBackend {
             try db.execute(sql: "PRAGMA foreign_keys = ON")
             // The writer descends every index of every table it inserts into: with SQLite's
             // default 2 MB of cache those pages were read again from the OS on each commit.
-            if !db.configuration.readonly { try db.execute(sql: "PRAGMA cache_size = -\(Self.writerCacheKiB)") }
+            if !db.configuration.readonly {
+                try db.execute(sql: "PRAGMA cache_size = -\(Self.writerCacheKiB)")
+                // A statement inserting a group's rows keeps a journal of the pages it changes, so
+                // it can be undone alone; past 64 KiB SQLite wrote that journal to a temporary file
+                // (a quarter of the writer's pwrite calls). In memory it is bounded by what one
+                // statement of a group changes. Readers, which sort whole reports, keep files.
+                try db.execute(sql: "PRAGMA temp_store = MEMORY")
+            }
             // PostgreSQL's two-or-more-argument max/min (NULLs ignored), so statements read alike.
             db.add(function: Self.extremum("greatest") { $0 > $1 })
             db.add(function: Self.extremum("least") { $0 < $1 })
