@@ -18,12 +18,17 @@ public final class SQLiteBackend: SQLBackend {
         case normal
     }
 
-    public init(path: String, durability: Durability = .full, auditSeal: AuditSeal) throws {
+    public convenience init(path: String, durability: Durability = .full, auditSeal: AuditSeal) throws {
+        try self.init(path: path, durability: durability, auditSeal: auditSeal, writerCheckpointFrames: WALCheckpointer.defaultWriterCheckpointFrames)
+    }
+
+    init(path: String, durability: Durability, auditSeal: AuditSeal, writerCheckpointFrames: Int32) throws {
         let dir = URL(fileURLWithPath: path).deletingLastPathComponent()
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         var config = Configuration()
         config.busyMode = .timeout(10)
         let sync = durability == .full ? "FULL" : "NORMAL"
+        let checkpointer = WALCheckpointer(path: path, synchronous: sync, writerCheckpointFrames: writerCheckpointFrames)
         config.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = \(sync)")
             try db.execute(sql: "PRAGMA foreign_keys = ON")
@@ -36,6 +41,7 @@ public final class SQLiteBackend: SQLBackend {
                 // (a quarter of the writer's pwrite calls). In memory it is bounded by what one
                 // statement of a group changes. Readers, which sort whole reports, keep files.
                 try db.execute(sql: "PRAGMA temp_store = MEMORY")
+                checkpointer.install(on: db)
             }
             // PostgreSQL's two-or-more-argument max/min (NULLs ignored), so statements read alike.
             db.add(function: Self.extremum("greatest") { $0 > $1 })
@@ -44,10 +50,15 @@ public final class SQLiteBackend: SQLBackend {
         pool = try DatabasePool(path: path, configuration: config)
         self.path = path
         self.seal = auditSeal
+        self.checkpointer = checkpointer
         try Schema.migrator.migrate(pool)
+        checkpointer.start()
     }
 
+    deinit { checkpointer.stop() }
+
     let seal: AuditSeal
+    let checkpointer: WALCheckpointer
     /// The writer's page cache, in KiB (SQLite's default is 2,000); readers keep the default.
     static let writerCacheKiB = 32_768
 
