@@ -13,7 +13,8 @@ import GRDBSQLite
 /// that never pauses, the writer checkpoints itself once the log reaches `writerCheckpointFrames`,
 /// as SQLite's own automatic checkpoint would: the log stays bounded either way.
 final class WALCheckpointer: @unchecked Sendable {
-    /// Log frames (pages) after which a commit wakes the checkpointer: SQLite's own default.
+    /// Log frames (pages) not yet copied after which a commit wakes the checkpointer: SQLite's own
+    /// automatic checkpoint interval.
     static let wakeFrames: Int32 = 1_000
     /// Log frames at which the writer checkpoints itself: 20,000 pages of 4 KiB, about 80 MB.
     static let defaultWriterCheckpointFrames: Int32 = 20_000
@@ -27,6 +28,9 @@ final class WALCheckpointer: @unchecked Sendable {
     private var paused = false
     private var passes = 0
     private var checkpointing = false
+    /// How far into the log the last pass copied (frames), so a commit wakes it only once
+    /// `wakeFrames` more wait: a page rewritten by every commit is copied once per pass.
+    private var copiedUpTo: Int32 = 0
 
     init(path: String, synchronous: String, writerCheckpointFrames: Int32 = WALCheckpointer.defaultWriterCheckpointFrames) {
         self.path = path
@@ -48,7 +52,7 @@ final class WALCheckpointer: @unchecked Sendable {
                 sqlite3_wal_checkpoint_v2(connection, schema, SQLITE_CHECKPOINT_PASSIVE, nil, nil)
                 return SQLITE_OK
             }
-            if frames >= WALCheckpointer.wakeFrames { checkpointer.wake() }
+            checkpointer.committed(logFrames: frames)
             return SQLITE_OK
         }, context)
     }
@@ -68,8 +72,11 @@ final class WALCheckpointer: @unchecked Sendable {
         }
     }
 
-    private func wake() {
+    private func committed(logFrames: Int32) {
         condition.withLock {
+            // The log restarts from its beginning after a complete checkpoint: then all of it is new.
+            let uncopied = logFrames >= copiedUpTo ? logFrames - copiedUpTo : logFrames
+            guard uncopied >= Self.wakeFrames else { return }
             wanted = true
             condition.signal()
         }
@@ -90,7 +97,8 @@ final class WALCheckpointer: @unchecked Sendable {
             do {
                 if connection == nil { connection = try open() }
                 // Passive: copies what no reader still needs and returns; never waits for the writer.
-                try connection?.writeWithoutTransaction { db in _ = try db.checkpoint(.passive) }
+                let log = try connection?.writeWithoutTransaction { db in try db.checkpoint(.passive).walFrameCount } ?? 0
+                condition.withLock { copiedUpTo = max(0, Int32(clamping: log)) }
             } catch {
                 // The writer's own limit still bounds the log; the next wake tries again.
                 connection = nil
