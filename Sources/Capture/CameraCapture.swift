@@ -147,6 +147,13 @@ final class CameraCapture: @unchecked Sendable {
         }
         ticker.cancel()
         signal(SIGTERM)
+        // SIGTERM may never arrive (see `CommandDetector.stop`): the decoder is killed if still there.
+        let decoder = lock.withLock { process }
+        if let decoder {
+            DispatchQueue.global().asyncAfter(deadline: .now() + CommandDetector.stopGrace) {
+                if decoder.isRunning { kill(decoder.processIdentifier, SIGKILL) }
+            }
+        }
     }
 
     /// Ends the decoder: the ffmpeg process, or an ONVIF camera's lookup or snapshot polling.

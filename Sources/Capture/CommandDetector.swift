@@ -94,7 +94,21 @@ final class CommandDetector: CameraDetector, @unchecked Sendable {
         ticker.cancel()
         // Its stdin is not closed here: a write may still be under way on its thread (the handle
         // is closed when the last reference, that thread's, goes).
-        if let p = process, p.isRunning { Self.signalGroup(of: p, SIGTERM) }
+        if let p = process, p.isRunning { Self.stop(p) }
+    }
+
+    /// How long a stopped worker has to end on SIGTERM before it is killed.
+    static let stopGrace: Double = 2
+
+    /// SIGTERM, then SIGKILL after `stopGrace`: a child that Foundation starts from one of our
+    /// threads inherits that thread's mask, which blocks SIGTERM, and a gateway under a service
+    /// group ignores SIGTERM, which a child inherits too; so SIGTERM alone may never arrive.
+    /// `isRunning` before the kill: until Foundation reaps it, its pid cannot be someone else's.
+    static func stop(_ process: Process) {
+        signalGroup(of: process, SIGTERM)
+        DispatchQueue.global().asyncAfter(deadline: .now() + stopGrace) {
+            if process.isRunning { signalGroup(of: process, SIGKILL) }
+        }
     }
 
     /// Foundation starts the worker as the leader of a process group of its own, so the signal

@@ -170,6 +170,33 @@ import Testing
         if running(child) { kill(child, SIGKILL) }
     }
 
+    /// A worker that ignores SIGTERM (or never receives it: a child started from one of our
+    /// threads inherits a mask that blocks it) is killed once the grace has passed.
+    @Test(.timeLimit(.minutes(3))) func stoppingEndsAWorkerThatIgnoresSIGTERM() async throws {
+        let pidFile = FileManager.default.temporaryDirectory.appendingPathComponent("mw-worker-pid-\(UUID().uuidString.prefix(8))").path
+        defer { try? FileManager.default.removeItem(atPath: pidFile) }
+        let r = Running(try Self.worker("""
+            import signal, time
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            open(\(pidFile.debugDescription), "w").write(str(os.getpid()))
+            \(Self.answerOneCrack)
+            time.sleep(300)
+            """), timeout: .seconds(60))
+        func written() -> Int32? { (try? String(contentsOfFile: pidFile, encoding: .utf8)).flatMap { Int32($0) } }
+        try await r.pump(try Self.frame(), until: "the worker's pid") { written() != nil }
+        let worker = try #require(written())
+        r.stop()
+        func running(_ pid: Int32) -> Bool {
+            guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+                  let close = stat.lastIndex(of: ")") else { return false }
+            return !stat[stat.index(after: close)...].trimmingCharacters(in: .whitespaces).hasPrefix("Z")
+        }
+        let deadline = Date().addingTimeInterval(30)
+        while running(worker), Date() < deadline { try await Task.sleep(for: .milliseconds(50)) }
+        #expect(!running(worker), "the stopped worker \(worker) is still running")
+        if running(worker) { kill(worker, SIGKILL) }
+    }
+
     @Test(.timeLimit(.minutes(3))) func garbageOnStdoutHasTheWorkerKilledAndTheStatusSaysSo() async throws {
         let r = Running(try Self.worker(#"print("Loading weights... done", flush=True)"#))
         defer { r.stop() }
