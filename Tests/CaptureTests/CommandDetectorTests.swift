@@ -158,16 +158,23 @@ import Testing
         defer { r.stop() }
         try await r.pump(try Self.frame(), until: "the hung worker killed") { !r.log.lines("detector worker killed").isEmpty }
         let child = try #require(Int32(try String(contentsOfFile: pidFile, encoding: .utf8)))
-        // Gone, or a zombie waiting for whoever adopted it to reap it: not running either way.
-        func running(_ pid: Int32) -> Bool {
-            guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-                  let close = stat.lastIndex(of: ")") else { return false }
-            return !stat[stat.index(after: close)...].trimmingCharacters(in: .whitespaces).hasPrefix("Z")
-        }
+        #expect(try await Self.ends(child), "the worker's child \(child) outlived it")
+    }
+
+    /// Gone, or a zombie waiting for whoever adopted it to reap it: not running either way.
+    static func running(_ pid: Int32) -> Bool {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { return false }
+        return !stat[stat.index(after: close)...].trimmingCharacters(in: .whitespaces).hasPrefix("Z")
+    }
+
+    /// Whether `pid` stops running within 30 s; killed if it does not, so no test leaves it behind.
+    static func ends(_ pid: Int32) async throws -> Bool {
         let deadline = Date().addingTimeInterval(30)
-        while running(child), Date() < deadline { try await Task.sleep(for: .milliseconds(50)) }
-        #expect(!running(child), "the worker's child \(child) outlived it")
-        if running(child) { kill(child, SIGKILL) }
+        while running(pid), Date() < deadline { try await Task.sleep(for: .milliseconds(50)) }
+        guard running(pid) else { return true }
+        kill(pid, SIGKILL)
+        return false
     }
 
     /// A worker that ignores SIGTERM (or never receives it: a child started from one of our
@@ -186,15 +193,7 @@ import Testing
         try await r.pump(try Self.frame(), until: "the worker's pid") { written() != nil }
         let worker = try #require(written())
         r.stop()
-        func running(_ pid: Int32) -> Bool {
-            guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-                  let close = stat.lastIndex(of: ")") else { return false }
-            return !stat[stat.index(after: close)...].trimmingCharacters(in: .whitespaces).hasPrefix("Z")
-        }
-        let deadline = Date().addingTimeInterval(30)
-        while running(worker), Date() < deadline { try await Task.sleep(for: .milliseconds(50)) }
-        #expect(!running(worker), "the stopped worker \(worker) is still running")
-        if running(worker) { kill(worker, SIGKILL) }
+        #expect(try await Self.ends(worker), "the stopped worker \(worker) was still running")
     }
 
     @Test(.timeLimit(.minutes(3))) func garbageOnStdoutHasTheWorkerKilledAndTheStatusSaysSo() async throws {
