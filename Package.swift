@@ -302,7 +302,7 @@ let package = Package(
 
 if fuzzing {
     for (name, dependencies) in [("FuzzMQTTDecoder", ["MQTT"]), ("FuzzOPCUADecoder", ["OPCUA"]), ("FuzzOPCUAServices", ["OPCUA"]), ("FuzzAdapters", ["Ingest"]), ("FuzzPipeline", ["Ingest", "MillwrightCore", "Evidence"]),
-                                 ("FuzzJSONParser", ["MillwrightCore"]), ("FuzzJPEGSplitter", ["Capture"])] {
+                                 ("FuzzJSONParser", ["MillwrightCore"]), ("FuzzJPEGSplitter", ["Capture"]), ("FuzzWorkerProtocol", ["Capture"])] {
         package.targets.append(.executableTarget(
             name: name, dependencies: dependencies.map { .target(name: $0) }, path: "Fuzz/\(name.dropFirst(4))",
             swiftSettings: [.unsafeFlags(["-sanitize=fuzzer", "-parse-as-library"])],
