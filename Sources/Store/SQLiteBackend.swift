@@ -38,7 +38,7 @@ public final class SQLiteBackend: SQLBackend {
                 try db.execute(sql: "PRAGMA cache_size = -\(Self.writerCacheKiB)")
                 // A statement inserting a group's rows keeps a journal of the pages it changes, so
                 // it can be undone alone; past 64 KiB SQLite wrote that journal to a temporary file
-                // (a quarter of the writer's pwrite calls). In memory it is bounded by what one
+                // (half of the process's pwrite time). In memory it is bounded by what one
                 // statement of a group changes. Readers, which sort whole reports, keep files.
                 try db.execute(sql: "PRAGMA temp_store = MEMORY")
                 checkpointer.install(on: db)
