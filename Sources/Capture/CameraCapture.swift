@@ -137,7 +137,7 @@ final class CameraCapture: @unchecked Sendable {
                     case .kill(let reason):
                         metrics.stalls.increment()
                         logger.warning("camera stalled; ending the decoder", metadata: ["camera": "\(config.camera)", "why": "\(reason)"])
-                        signal(SIGKILL)
+                        killDecoder()
                     }
                 }
             }
@@ -146,21 +146,20 @@ final class CameraCapture: @unchecked Sendable {
             continuation.finish()
         }
         ticker.cancel()
-        signal(SIGTERM)
-        // SIGTERM may never arrive (see `CommandDetector.stop`): the decoder is killed if still there.
-        let decoder = lock.withLock { process }
-        if let decoder {
-            DispatchQueue.global().asyncAfter(deadline: .now() + CommandDetector.stopGrace) {
-                if decoder.isRunning { kill(decoder.processIdentifier, SIGKILL) }
-            }
+        // The ffmpeg process gets SIGTERM, then SIGKILL if it is still there (`ChildProcess.stop`).
+        let decoder = lock.withLock { () -> Process? in
+            worker?.cancel()
+            return process
         }
+        if let decoder, decoder.isRunning { ChildProcess.stop(decoder, group: false) }
     }
 
-    /// Ends the decoder: the ffmpeg process, or an ONVIF camera's lookup or snapshot polling.
-    private func signal(_ sig: Int32) {
+    /// Ends a stalled decoder at once: the ffmpeg process, or an ONVIF camera's lookup or
+    /// snapshot polling. The supervisor starts the next one.
+    private func killDecoder() {
         lock.withLock {
             worker?.cancel()
-            if let p = process, p.isRunning { kill(p.processIdentifier, sig) }
+            if let p = process, p.isRunning { kill(p.processIdentifier, SIGKILL) }
         }
     }
 

@@ -97,28 +97,10 @@ final class CommandDetector: CameraDetector, @unchecked Sendable {
         if let p = process, p.isRunning { Self.stop(p) }
     }
 
-    /// How long a stopped worker has to end on SIGTERM before it is killed.
-    static let stopGrace: Double = 2
-
-    /// SIGTERM, then SIGKILL after `stopGrace`: a child that Foundation starts from one of our
-    /// threads inherits that thread's mask, which blocks SIGTERM, and a gateway under a service
-    /// group ignores SIGTERM, which a child inherits too; so SIGTERM alone may never arrive.
-    /// `isRunning` before the kill: until Foundation reaps it, its pid cannot be someone else's.
-    static func stop(_ process: Process) {
-        signalGroup(of: process, SIGTERM)
-        DispatchQueue.global().asyncAfter(deadline: .now() + stopGrace) {
-            if process.isRunning { signalGroup(of: process, SIGKILL) }
-        }
-    }
-
-    /// Foundation starts the worker as the leader of a process group of its own, so the signal
-    /// also reaches what the worker started (a model server, multiprocessing children) instead
-    /// of leaving them running beside its replacement.
-    static func signalGroup(of process: Process, _ signal: Int32) {
-        let pid = process.processIdentifier
-        guard pid > 0 else { return }
-        if getpgid(pid) == pid { kill(-pid, signal) } else { kill(pid, signal) }
-    }
+    /// SIGTERM to the worker's process group, then SIGKILL if it is still there: the group, so
+    /// that the signal also reaches what the worker started (a model server, multiprocessing
+    /// children) instead of leaving them running beside its replacement.
+    static func stop(_ process: Process) { ChildProcess.stop(process, group: true) }
 
     private func handle(_ event: Event, sink: @Sendable (DetectorReport) async -> Void) async {
         let now = Date()
@@ -171,7 +153,7 @@ final class CommandDetector: CameraDetector, @unchecked Sendable {
             case .spawn: spawn()
             case .kill(let reason):
                 logger.warning("detector worker killed", metadata: ["camera": "\(camera)", "why": "\(reason)"])
-                if let p = process, p.isRunning { Self.signalGroup(of: p, SIGKILL) }
+                if let p = process, p.isRunning { ChildProcess.signal(p, SIGKILL, group: true) }
             }
         }
         // A frame whose worker was killed or exited gets no answer.
