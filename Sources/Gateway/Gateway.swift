@@ -78,6 +78,11 @@ public final class Gateway: Sendable {
         try await ingestService.ingest(body: body, source: source, now: now)
     }
 
+    /// Several submissions taken together, a result each (see `IngestService`).
+    public func ingest(batch: [(body: Data, source: Source)], now: Date = Date()) async -> [Result<IngestReport, any Error>] {
+        await ingestService.ingest(batch: batch, now: now)
+    }
+
     /// New or re-driven work: let every dispatcher look now.
     public func wakeDispatchers() { wake.signalAll() }
     /// An acknowledgement or a delivery: notifications and escalation look now.

@@ -87,21 +87,91 @@ public final class IngestService: Service, Sendable {
         defer { inFlight.leave() }
         var guardKey: String?
         if let poisonGuard {
-            let context = "\(source.format?.rawValue ?? "auto")|\(source.camera ?? "")"
-            switch poisonGuard.begin(PoisonGuard.key(body, context: context)) {
+            switch poisonGuard.begin(PoisonGuard.key(body, context: Self.guardContext(source))) {
             case .proceed(let key): guardKey = key
-            case .quarantine(let key, let crashes):
-                metrics.quarantined()
-                logger.error("payload quarantined: the gateway died while processing it \(crashes) times; refused",
-                             metadata: ["payload_sha256": "\(key)", "bytes": "\(body.count)"])
-                try? await store.recordIngestQuarantine(sha256: key, bytes: body.count, format: source.format?.rawValue,
-                                                        camera: source.camera, crashes: crashes, now: now)
-                throw Gateway.IngestError.quarantined(crashes: crashes, sha256: key)
+            case .quarantine(let key, let crashes): throw await quarantined(key: key, crashes: crashes, bytes: body.count, source: source, now: now)
             }
         }
         defer { if let guardKey { poisonGuard?.finished(guardKey) } }
+        let prepared = try prepare(body: body, source: source, now: now)
+        let started = ContinuousClock.now
+        let outcomes: [IngestOutcome]
+        do {
+            outcomes = prepared.good.isEmpty ? [] : try await groupCommit.commit(prepared.good, receivedAt: now)
+        } catch {
+            discardFrames(of: prepared)
+            throw error
+        }
+        metrics.ingestLatency(seconds: (ContinuousClock.now - started).seconds)
+        return report(prepared, outcomes: outcomes)
+    }
+
+    /// Several submissions taken together (an MQTT batch, one message each): each is guarded,
+    /// read and reported on its own exactly as `ingest(body:source:now:)` does, and all are
+    /// committed in one wait, so a batch costs one journal append each way and one trip
+    /// through group commit instead of one per message. One result per submission, in order.
+    public func ingest(batch: [(body: Data, source: Gateway.Source)], now: Date = Date()) async -> [Result<Gateway.IngestReport, any Error>] {
+        guard inFlight.enter() else { return batch.map { _ in .failure(Gateway.IngestError.shuttingDown) } }
+        defer { inFlight.leave() }
+        var results = [Result<Gateway.IngestReport, any Error>?](repeating: nil, count: batch.count)
+        var guardKeys: [String] = []
+        if let poisonGuard {
+            let verdicts = poisonGuard.begin(batch.map { PoisonGuard.key($0.body, context: Self.guardContext($0.source)) })
+            for (i, verdict) in verdicts.enumerated() {
+                switch verdict {
+                case .proceed(let key): guardKeys.append(key)
+                case .quarantine(let key, let crashes):
+                    results[i] = .failure(await quarantined(key: key, crashes: crashes, bytes: batch[i].body.count, source: batch[i].source, now: now))
+                }
+            }
+        }
+        defer { poisonGuard?.finished(guardKeys) }
+        var prepared: [(index: Int, submission: Prepared)] = []
+        for (i, item) in batch.enumerated() where results[i] == nil {
+            do { prepared.append((i, try prepare(body: item.body, source: item.source, now: now))) } catch { results[i] = .failure(error) }
+        }
+        let committing = prepared.filter { !$0.submission.good.isEmpty }
+        let started = ContinuousClock.now
+        let committed = committing.isEmpty ? [] : await groupCommit.commit(batch: committing.map(\.submission.good), receivedAt: now)
+        if !committing.isEmpty { metrics.ingestLatency(seconds: (ContinuousClock.now - started).seconds) }
+        var outcomes: [Int: Result<[IngestOutcome], any Error>] = [:]
+        for (item, result) in zip(committing, committed) { outcomes[item.index] = result }
+        for (i, submission) in prepared {
+            switch outcomes[i] ?? .success([]) {
+            case .success(let o): results[i] = .success(report(submission, outcomes: o))
+            case .failure(let error):
+                discardFrames(of: submission)
+                results[i] = .failure(error)
+            }
+        }
+        return results.map { $0! }
+    }
+
+    /// What the poison guard hashes beside the payload: the same bytes read another way are another submission.
+    static func guardContext(_ source: Gateway.Source) -> String { "\(source.format?.rawValue ?? "auto")|\(source.camera ?? "")" }
+
+    /// Records a refused poison payload; returns the error its caller throws.
+    func quarantined(key: String, crashes: Int, bytes: Int, source: Gateway.Source, now: Date) async -> Gateway.IngestError {
+        metrics.quarantined()
+        logger.error("payload quarantined: the gateway died while processing it \(crashes) times; refused",
+                     metadata: ["payload_sha256": "\(key)", "bytes": "\(bytes)"])
+        try? await store.recordIngestQuarantine(sha256: key, bytes: bytes, format: source.format?.rawValue,
+                                                camera: source.camera, crashes: crashes, now: now)
+        return .quarantined(crashes: crashes, sha256: key)
+    }
+
+    /// A submission read and checked, not yet committed.
+    struct Prepared {
+        var good: [Detection] = []
+        var rejected: [Gateway.Rejection] = []
+        /// Inline frames stored for `good`: removed again if the commit fails.
+        var framesWritten: [String] = []
+        var format: String?
+    }
+
+    /// Parses and validates; throws only for a submission that is unreadable as a whole.
+    func prepare(body: Data, source: Gateway.Source, now: Date) throws -> Prepared {
         TestCrash.here("ingest", subject: String(decoding: body.prefix(4096), as: UTF8.self))
-        let format = source.format
         let json: JSONValue
         do { json = try JSONValue.parse(body) } catch { throw Gateway.IngestError.unreadable(error) }
         if let items = json.arrayValue, items.count > settings.server.maxBatchItems {
@@ -111,39 +181,37 @@ public final class IngestService: Service, Sendable {
                                      frigateBaseURL: source.frigateURL, receivedAt: now, messageKey: source.messageKey,
                                      assumedConfidence: source.assumedConfidence,
                                      maxItems: settings.server.maxBatchItems)
-        let (used, results) = Adapters.decodeWithFormat(json, format: format, context: context)
+        let (used, results) = Adapters.decodeWithFormat(json, format: source.format, context: context)
         if results.count > settings.server.maxBatchItems {
             throw Gateway.IngestError.tooManyItems(results.count, limit: settings.server.maxBatchItems)
         }
-        var good: [Detection] = []
-        var rejected: [Gateway.Rejection] = []
-        var framesWritten: [String] = []
+        var prepared = Prepared(format: used?.rawValue)
         for (position, r) in results.enumerated() {
             switch r {
             case .success(var d):
                 do throws(FieldProblem) {
-                    if let written = try evidence?.takeInlineFrame(&d) { framesWritten.append(written) }
-                    good.append(d)
+                    if let written = try evidence?.takeInlineFrame(&d) { prepared.framesWritten.append(written) }
+                    prepared.good.append(d)
                 } catch {
-                    rejected.append(Gateway.Rejection(index: position, field: error.field, problem: error.problem))
+                    prepared.rejected.append(Gateway.Rejection(index: position, field: error.field, problem: error.problem))
                 }
-            case .failure(let p): rejected.append(Gateway.Rejection(index: p.index, field: p.problem.field, problem: p.problem.problem))
+            case .failure(let p): prepared.rejected.append(Gateway.Rejection(index: p.index, field: p.problem.field, problem: p.problem.problem))
             }
         }
-        let started = ContinuousClock.now
-        let outcomes: [IngestOutcome]
-        do {
-            outcomes = good.isEmpty ? [] : try await groupCommit.commit(good, receivedAt: now)
-        } catch {
-            // Nothing of the submission was committed: neither may its frames stay behind.
-            for hash in framesWritten { evidence?.frames.remove(hash) }
-            throw error
-        }
-        metrics.ingestLatency(seconds: (ContinuousClock.now - started).seconds)
-        metrics.rejected(count: rejected.count)
+        return prepared
+    }
+
+    /// Nothing of the submission was committed: neither may its frames stay behind.
+    func discardFrames(of prepared: Prepared) {
+        for hash in prepared.framesWritten { evidence?.frames.remove(hash) }
+    }
+
+    /// After the commit: metrics, floor events, log lines, and the dispatchers woken for new work.
+    func report(_ prepared: Prepared, outcomes: [IngestOutcome]) -> Gateway.IngestReport {
+        metrics.rejected(count: prepared.rejected.count)
         var newWork = false
         var byStatus: [DetectionStatus: Int] = [:]
-        for (o, d) in zip(outcomes, good) where !o.duplicate {
+        for (o, d) in zip(outcomes, prepared.good) where !o.duplicate {
             for notice in o.floor {
                 switch notice {
                 case .detection: floorEvents.publish(.detection(o, d))
@@ -170,7 +238,7 @@ public final class IngestService: Service, Sendable {
         }
         for (status, count) in byStatus { metrics.detections(status, count: count) }
         if newWork { wake.signalAll() }
-        return Gateway.IngestReport(accepted: outcomes, rejected: rejected, format: used?.rawValue)
+        return Gateway.IngestReport(accepted: outcomes, rejected: prepared.rejected, format: prepared.format)
     }
 }
 

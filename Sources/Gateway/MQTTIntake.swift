@@ -23,12 +23,16 @@ public struct MQTTIntake: Service {
     /// Messages being stored at once; acknowledgements still go out in arrival order. Many, so
     /// that they share commits (group commit): a group is at most what is in flight.
     static let concurrentIngests = 256
-    /// Their payloads' bytes at once (a message larger than this still goes, alone).
+    /// Their payloads' bytes at once (a batch larger than this still goes, alone).
     static let concurrentIngestBytes = 16 * 1024 * 1024
+    /// What one batch takes from the client's queue: whatever is there, up to these. A batch
+    /// is read, guarded and committed together, and acknowledged in one trip.
+    static let batchMessages = 128
+    static let batchBytes = 1 << 20
 
-    /// Whether a message of `size` payload bytes may start being stored beside those in flight.
-    static func mayStart(size: Int, inFlight: Int, inFlightBytes: Int) -> Bool {
-        inFlight == 0 || (inFlight < concurrentIngests && inFlightBytes + size <= concurrentIngestBytes)
+    /// Whether a batch of `messages` and `size` payload bytes may start being stored beside those in flight.
+    static func mayStart(size: Int, messages: Int = 1, inFlight: Int, inFlightBytes: Int) -> Bool {
+        inFlight == 0 || (inFlight + messages <= concurrentIngests && inFlightBytes + size <= concurrentIngestBytes)
     }
 
     var gateway: Gateway { bridge.gateway }
@@ -59,21 +63,26 @@ public struct MQTTIntake: Service {
         let slotFreed = Wakeup()
         await withDiscardingTaskGroup { group in
             var drops = BrokerDropCounter()
-            for await message in client.messages.cancelOnGracefulShutdown() {
-                if message.topic == BrokerDropCounter.topic {
-                    await brokerDropped(message.payloadString, counter: &drops)
-                    continue
+            for await taken in client.messageBatches(messages: Self.batchMessages, bytes: Self.batchBytes).cancelOnGracefulShutdown() {
+                var batch: [MQTTMessage] = []
+                for message in taken {
+                    if message.topic == BrokerDropCounter.topic {
+                        await brokerDropped(message.payloadString, counter: &drops)
+                    } else {
+                        batch.append(message)
+                    }
                 }
+                guard !batch.isEmpty else { continue }
                 gateway.mqttStatus.messageReceived(at: Date())
-                let size = message.payload.readableBytes
-                while !Self.mayStart(size: size, inFlight: inFlight.current, inFlightBytes: inFlightBytes.current) {
+                let size = batch.reduce(0) { $0 + $1.payload.readableBytes }
+                while !Self.mayStart(size: size, messages: batch.count, inFlight: inFlight.current, inFlightBytes: inFlightBytes.current) {
                     await slotFreed.wait(timeout: .seconds(1))
                 }
-                inFlight.add(1)
+                inFlight.add(batch.count)
                 inFlightBytes.add(size)
                 group.addTask {
-                    await self.handle(message)
-                    inFlight.add(-1)
+                    await self.handle(batch)
+                    inFlight.add(-batch.count)
                     inFlightBytes.add(-size)
                     slotFreed.signal()
                 }
@@ -83,55 +92,110 @@ public struct MQTTIntake: Service {
         if !Task.isShuttingDownGracefully { try? await gracefulShutdown() }
     }
 
-    func handle(_ message: MQTTMessage) async {
+    /// What becomes of a message after its ingest.
+    enum Settlement {
+        /// Stored, rejected for good or quarantined: the broker may forget it.
+        case acknowledge
+        /// Stopping: not acknowledged, so the broker sends it again in the next session.
+        case keep
+        /// The store failed: try again, and the broker keeps it meanwhile.
+        case retry(any Error)
+    }
+
+    func settle(_ result: Result<Gateway.IngestReport, any Error>, log: Logger) -> Settlement {
+        switch result {
+        case .success(let report):
+            for r in report.rejected {
+                log.warning("item rejected", metadata: ["index": "\(r.index)", "field": "\(r.field ?? "")", "problem": "\(r.problem)"])
+            }
+            return .acknowledge
+        case .failure(Gateway.IngestError.quarantined(let crashes, let sha)):
+            log.error("message quarantined: the gateway stopped \(crashes) times processing it; acknowledged and recorded as rejected",
+                      metadata: ["payload_sha256": "\(sha)"])
+            return .acknowledge
+        case .failure(Gateway.IngestError.shuttingDown):
+            return .keep
+        case .failure(let e as Gateway.IngestError):
+            log.warning("payload cannot be ingested; acknowledged so it does not block the stream", metadata: ["error": "\(e)"])
+            return .acknowledge
+        case .failure(let error):
+            return .retry(error)
+        }
+    }
+
+    func logger(for message: MQTTMessage) -> Logger {
         var log = logger
         log[metadataKey: "topic"] = "\(message.topic)"
-        guard let src = source(for: message.topic) else {
-            log.warning("message on a topic no source matches; acknowledged and ignored")
-            await message.acknowledge()
-            return
-        }
-        if src.format == "snapshot" {
-            await handleSnapshot(message, source: src, log: log)
-            return
-        }
+        return log
+    }
+
+    func gatewaySource(_ src: MQTTSource, topic: String) -> Gateway.Source {
         var source = Gateway.Source(format: VisionFormat(rawValue: src.format))
         if let level = src.cameraFromTopic {
-            let levels = message.topic.split(separator: "/", omittingEmptySubsequences: false)
+            let levels = topic.split(separator: "/", omittingEmptySubsequences: false)
             if level < levels.count { source.camera = String(levels[level]); source.cameraIsAuthoritative = true }
         }
         source.labels = settings.labels
         source.frigateURL = src.frigateURL
         source.assumedConfidence = src.assumedConfidence
-        let body = Data(message.payload.readableBytesView)
-        var attempt = 0
+        return source
+    }
+
+    /// A batch taken together: read and committed in one `Gateway.ingest(batch:)`, then
+    /// acknowledged in one trip; a message the store failed on goes on alone, retrying.
+    func handle(_ messages: [MQTTMessage]) async {
+        var items: [(body: Data, source: Gateway.Source)] = []
+        var ingesting: [MQTTMessage] = []
+        var done: [MQTTMessage] = []
+        for message in messages {
+            guard let src = source(for: message.topic) else {
+                logger(for: message).warning("message on a topic no source matches; acknowledged and ignored")
+                done.append(message)
+                continue
+            }
+            if src.format == "snapshot" {
+                await handleSnapshot(message, source: src, log: logger(for: message))
+                continue
+            }
+            items.append((Data(message.payload.readableBytesView), gatewaySource(src, topic: message.topic)))
+            ingesting.append(message)
+        }
+        let results = items.isEmpty ? [] : await gateway.ingest(batch: items)
+        var retry: [(MQTTMessage, Data, Gateway.Source)] = []
+        for (i, result) in results.enumerated() {
+            switch settle(result, log: logger(for: ingesting[i])) {
+            case .acknowledge: done.append(ingesting[i])
+            case .keep: break
+            case .retry(let error):
+                if Task.isShuttingDownGracefully { continue }
+                logger(for: ingesting[i]).error("could not store detection; retrying", metadata: ["error": "\(error)", "attempt": "1"])
+                retry.append((ingesting[i], items[i].body, items[i].source))
+            }
+        }
+        await client.acknowledge(done)
+        for (message, body, source) in retry { await handleAlone(message, body: body, source: source, after: 1) }
+    }
+
+    /// One message the store failed on: tried again with a growing pause until it is stored
+    /// (or settled otherwise), or until a stop, which leaves it unacknowledged for the broker.
+    func handleAlone(_ message: MQTTMessage, body: Data, source: Gateway.Source, after failures: Int) async {
+        let log = logger(for: message)
+        var attempt = failures
         while !Task.isCancelled {
+            try? await Task.sleep(for: .milliseconds(min(5000, 100 * attempt * attempt)))
             attempt += 1
-            do {
-                let report = try await gateway.ingest(body: body, source: source)
-                for r in report.rejected {
-                    log.warning("item rejected", metadata: ["index": "\(r.index)", "field": "\(r.field ?? "")", "problem": "\(r.problem)"])
-                }
+            let result: Result<Gateway.IngestReport, any Error>
+            do { result = .success(try await gateway.ingest(body: body, source: source)) } catch { result = .failure(error) }
+            switch settle(result, log: log) {
+            case .acknowledge:
                 await message.acknowledge()
                 return
-            } catch Gateway.IngestError.quarantined(let crashes, let sha) {
-                log.error("message quarantined: the gateway stopped \(crashes) times processing it; acknowledged and recorded as rejected",
-                          metadata: ["payload_sha256": "\(sha)"])
-                await message.acknowledge()
+            case .keep:
                 return
-            } catch Gateway.IngestError.shuttingDown {
-                // Not acknowledged: the broker sends it again in the next session.
-                return
-            } catch let e as Gateway.IngestError {
-                log.warning("payload cannot be ingested; acknowledged so it does not block the stream", metadata: ["error": "\(e)"])
-                await message.acknowledge()
-                return
-            } catch {
-                // The store failed: do not acknowledge; retry, and the broker keeps the message meanwhile.
+            case .retry(let error):
                 // Stopping: give up unacknowledged rather than hold the shutdown; the broker keeps it.
                 if Task.isShuttingDownGracefully { return }
                 log.error("could not store detection; retrying", metadata: ["error": "\(error)", "attempt": "\(attempt)"])
-                try? await Task.sleep(for: .milliseconds(min(5000, 100 * attempt * attempt)))
             }
         }
     }

@@ -11,8 +11,9 @@ import MillwrightCore
 /// the kernel's page cache intact, and a power cut is not a poison payload. At start, a key
 /// started more often than it ended was in progress when the process died; it gains one crash
 /// in `crashes` (`KEY COUNT` lines), which only start-up and the rare key that had crashed before
-/// rewrite. Two appends per submission, instead of a file created and deleted for each one,
-/// which cost an MQTT message more than its share of a group commit.
+/// rewrite. Two appends per submission, or per batch of MQTT messages taken together, instead
+/// of a file created and deleted for each one, which cost an MQTT message more than its share
+/// of a group commit.
 public final class PoisonGuard: @unchecked Sendable {
     public static let maxCrashes = 3
     /// The journal is rewritten with only what is in progress once it grows past this.
@@ -66,29 +67,49 @@ public final class PoisonGuard: @unchecked Sendable {
         return Hex.encode(h.finalize())
     }
 
-    public func begin(_ key: String) -> Verdict {
+    public func begin(_ key: String) -> Verdict { begin([key])[0] }
+
+    /// Several submissions starting together (an MQTT batch): one append for all of them.
+    public func begin(_ keys: [String]) -> [Verdict] {
         lock.withLock {
-            if let before = crashes[key], before >= Self.maxCrashes { return .quarantine(key: key, crashes: before) }
-            inProgress[key, default: 0] += 1
-            append("+" + key)
-            return .proceed(key: key)
+            var lines = ""
+            let verdicts = keys.map { key -> Verdict in
+                if let before = crashes[key], before >= Self.maxCrashes { return .quarantine(key: key, crashes: before) }
+                inProgress[key, default: 0] += 1
+                lines += "+" + key + "\n"
+                return .proceed(key: key)
+            }
+            append(lines)
+            return verdicts
         }
     }
 
-    public func finished(_ key: String) {
+    public func finished(_ key: String) { finished([key]) }
+
+    /// Several submissions ended, however short of a crash: one append for all of them.
+    public func finished(_ keys: [String]) {
+        guard !keys.isEmpty else { return }
         lock.withLock {
-            if let n = inProgress[key], n > 1 { inProgress[key] = n - 1 } else { inProgress[key] = nil }
-            append("-" + key)
-            // Processed to the end: its earlier crashes were not its fault.
-            if crashes.removeValue(forKey: key) != nil { try? saveCrashes() }
+            var lines = ""
+            var cleared = false
+            for key in keys {
+                if let n = inProgress[key], n > 1 { inProgress[key] = n - 1 } else { inProgress[key] = nil }
+                lines += "-" + key + "\n"
+                // Processed to the end: its earlier crashes were not its fault.
+                if crashes.removeValue(forKey: key) != nil { cleared = true }
+            }
+            append(lines)
+            if cleared { try? saveCrashes() }
             if journalBytes > Self.journalLimitBytes { rewriteJournal() }
         }
     }
 
     /// A guard that cannot write must not stop ingest: the worst case is the old behaviour.
-    private func append(_ line: String) {
-        let bytes = Array((line + "\n").utf8)
-        journalBytes += bytes.withUnsafeBytes { max(0, write(journal, $0.baseAddress, $0.count)) }
+    /// `lines`, each ending in a newline, in one write(2).
+    private func append(_ lines: String) {
+        guard !lines.isEmpty else { return }
+        var text = lines
+        journalBytes += text.withUTF8 { max(0, write(journal, $0.baseAddress, $0.count)) }
     }
 
     /// A new journal holding only what is in progress, renamed over the old one.

@@ -192,6 +192,11 @@ public final class MQTTClient: @unchecked Sendable {
     /// Inbound messages (single consumer), bounded by ``MQTTClientConfiguration/inbound``.
     /// Finishes after ``disconnect()`` once the queued messages are taken.
     public var messages: MQTTMessageStream { MQTTMessageStream(client: self) }
+    /// The same messages taken in batches of up to `messages` messages and (past the first)
+    /// `bytes` of payload: whatever is queued when the consumer asks, waiting only for the first.
+    public func messageBatches(messages: Int, bytes: Int) -> MQTTMessageBatches {
+        MQTTMessageBatches(client: self, messages: max(1, messages), bytes: max(1, bytes))
+    }
     /// Connection lifecycle events (single consumer; the newest 1000 are kept for a slow one).
     /// Finishes after ``disconnect()``.
     public let events: AsyncStream<MQTTClientEvent>
@@ -402,6 +407,16 @@ public final class MQTTClient: @unchecked Sendable {
         guard channelConnected else { return }
         session.setReadingPaused(paused, now: .now())
         rescheduleTimer()
+    }
+
+    /// Acknowledges several of this client's messages in one trip to its event loop, as
+    /// ``MQTTMessage/acknowledge()`` does each; PUBACK/PUBREC still go out in arrival order.
+    public func acknowledge(_ messages: [MQTTMessage]) async {
+        let tokens = messages.compactMap { $0.client === self ? $0.token : nil }
+        guard !tokens.isEmpty else { return }
+        try? await eventLoop.submit {
+            for token in tokens { self.perform(self.session.acknowledge(token, now: .now())) }
+        }.get()
     }
 
     func acknowledge(_ token: AckToken) async -> Bool {

@@ -32,3 +32,28 @@ public struct MQTTMessageStream: AsyncSequence, Sendable {
 
     public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(client: client) }
 }
+
+/// ``MQTTClient/messageBatches``: what is queued, in one trip to the client's event loop per
+/// batch, for a consumer that processes messages together (one commit, one acknowledgement
+/// trip for many). Single consumer, like ``MQTTMessageStream``; use one or the other.
+public struct MQTTMessageBatches: AsyncSequence, Sendable {
+    public typealias Element = [MQTTMessage]
+    public typealias Failure = Never
+
+    let client: MQTTClient
+    let messages: Int
+    let bytes: Int
+
+    public struct AsyncIterator: AsyncIteratorProtocol {
+        public typealias Failure = Never
+        let batches: MQTTMessageBatches
+
+        /// At least one message, oldest first; nil once the client is shut down and drained.
+        public mutating func next() async -> [MQTTMessage]? {
+            let taken = await batches.client.nextMessages(upTo: batches.messages, bytes: batches.bytes)
+            return taken.isEmpty ? nil : taken
+        }
+    }
+
+    public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(batches: self) }
+}

@@ -169,7 +169,12 @@ public struct MQTTSession: Sendable {
     private var sentRequests: [UInt16: Request] = [:]
     private var subscriptions: [Subscription] = []
 
-    private var inboundPending: [InboundEntry] = []
+    /// Deliveries the application has not acknowledged yet, oldest first. Their serials are
+    /// consecutive (each delivery takes the next; only the oldest leave), so a token finds its
+    /// entry by arithmetic, not by a search through up to `receiveMaximum` entries.
+    private var inboundPending = CircularBuffer<InboundEntry>()
+    /// The packet ids in `inboundPending`, for the duplicate check on every PUBLISH.
+    private var inboundPendingIDs = Set<UInt16>()
     private var inboundQoS2Received = Set<UInt16>()
     private var topicAliases: [UInt16: String] = [:]
 
@@ -329,18 +334,24 @@ public struct MQTTSession: Sendable {
     /// and has not been acknowledged yet).
     public func canAcknowledge(_ token: AckToken) -> Bool {
         state == .connected && token.connection == connectionNumber &&
-            inboundPending.contains { $0.serial == token.serial && !$0.acknowledged }
+            pendingIndex(token.serial).map { !inboundPending[$0].acknowledged } ?? false
+    }
+
+    private func pendingIndex(_ serial: UInt64) -> CircularBuffer<InboundEntry>.Index? {
+        guard let first = inboundPending.first?.serial, serial >= first, serial - first < UInt64(inboundPending.count) else { return nil }
+        return inboundPending.index(inboundPending.startIndex, offsetBy: Int(serial - first))
     }
 
     /// The application acknowledges an inbound QoS 1/2 message (e.g. after committing it durably).
     /// PUBACK/PUBREC go out in the order the PUBLISHes arrived. Stale or repeated tokens are ignored.
     public mutating func acknowledge(_ token: AckToken, now: NIODeadline) -> [SessionAction] {
         guard state == .connected, token.connection == connectionNumber,
-              let i = inboundPending.firstIndex(where: { $0.serial == token.serial }) else { return [] }
+              let i = pendingIndex(token.serial) else { return [] }
         inboundPending[i].acknowledged = true
         var actions: [SessionAction] = []
         while let first = inboundPending.first, first.acknowledged {
             inboundPending.removeFirst()
+            inboundPendingIDs.remove(first.packetID)
             if first.qos == .atLeastOnce {
                 actions += send(.puback(PubAckPacket(packetID: first.packetID)), now: now)
             } else {
@@ -492,6 +503,7 @@ public struct MQTTSession: Sendable {
     /// sent-but-unanswered SUBSCRIBE/UNSUBSCRIBE requests go back to the queue.
     private mutating func resetConnectionScopedState() {
         inboundPending.removeAll()
+        inboundPendingIDs.removeAll()
         resumedSession = false
         readingPaused = false
         topicAliases.removeAll()
@@ -628,7 +640,7 @@ public struct MQTTSession: Sendable {
             // Duplicate of a message already acknowledged with PUBREC: do not deliver again.
             return send(.pubrec(PubAckPacket(packetID: id)), now: now)
         }
-        if inboundPending.contains(where: { $0.packetID == id }) {
+        if inboundPendingIDs.contains(id) {
             // Still with the application; its acknowledgement will answer this copy too.
             return []
         }
@@ -643,6 +655,7 @@ public struct MQTTSession: Sendable {
         let serial = nextSerial
         nextSerial += 1
         inboundPending.append(InboundEntry(packetID: id, qos: packet.qos, serial: serial, acknowledged: false))
+        inboundPendingIDs.insert(id)
         let token = AckToken(connection: connectionNumber, serial: serial, packetID: id, qos: packet.qos)
         return [.deliver(message(token))]
     }

@@ -168,6 +168,11 @@ extension Store {
         }
     }
 
+    /// Detections stored, and nothing else: cheap enough to poll (`millwright bench`).
+    public func detectionsStored() async throws -> Int {
+        try await read { db in try db.value(as: Int.self, "SELECT COUNT(*) FROM detections") ?? 0 }
+    }
+
     /// Cameras that sent detections, for `assets validate` against a live store.
     public func camerasSeen() async throws -> [String] {
         try await read { db in try db.column(as: String.self, "SELECT DISTINCT camera_id FROM detections") }

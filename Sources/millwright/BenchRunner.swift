@@ -11,6 +11,7 @@ import Hummingbird
 import Logging
 import MillwrightCore
 import NIOCore
+import Prometheus
 import Server
 import ServiceLifecycle
 import Store
@@ -72,6 +73,12 @@ struct BenchRunner {
         } else {
             result = try await restLoad(url: url, http: http, store: store, dir: dir)
         }
+        if let commits = Self.counter("millwright_ingest_commits_total", in: registry), commits > 0,
+           let submissions = Self.counter("millwright_ingest_submissions_total", in: registry) {
+            // How well group commit grouped: a REST batch or an MQTT message is one submission.
+            result["ingest_commits"] = Int(commits)
+            result["submissions_per_commit"] = round2(submissions / commits)
+        }
         let annotate = try EvidenceBench.annotateAgainstFloor1080p(iterations: 10)
         result["annotate_ms_1080p"] = round2(annotate.annotateMs)
         result["annotate_floor_ms_1080p"] = round2(annotate.floorMs)
@@ -88,6 +95,14 @@ struct BenchRunner {
         await emuGroup.triggerGracefulShutdown()
         _ = try? await emuTask.value
         try await http.shutdown()
+    }
+
+    /// A counter's value from the registry's exposition text.
+    static func counter(_ name: String, in registry: PrometheusCollectorRegistry) -> Double? {
+        var text: [UInt8] = []
+        registry.emit(into: &text)
+        let line = String(decoding: text, as: UTF8.self).split(separator: "\n").first { $0.hasPrefix(name + " ") }
+        return line.flatMap { Double($0.split(separator: " ").last ?? "") }
     }
 
     /// The gateway's configuration for a bench: `assets` cameras on the sandbox CMMS, every
@@ -337,48 +352,37 @@ struct BenchRunner {
 }
 
 extension BenchRunner {
-    /// MQTT: QoS 1 detections from our client through mosquitto into the store, beside
-    /// mosquitto's own pub→sub relay of the same number of messages.
+    /// MQTT: QoS 1 detections from mosquitto_pub through mosquitto into the store, beside
+    /// mosquitto's own pub→sub relay of the same messages. The same publisher feeds both, in a
+    /// process of its own, so the gateway's figure pays for no load generator.
     func mqttLoad(gateway: Gateway, store: Store, dir: String) async throws -> [String: Any] {
         let broker = try LocalBroker(dir: dir)
         defer { broker.stop() }
         var mqtt = MQTTSettings(broker: "mqtt://127.0.0.1:\(broker.port)")
         mqtt.clientId = "millwright-bench"
-        var source = MQTTSource(topic: "bench/+/detections", format: "native")
-        source.cameraFromTopic = 1
-        mqtt.sources = [source]
+        mqtt.sources = [MQTTSource(topic: "bench/detections", format: "native")]
         let bridge = try MQTTBridge(gateway: gateway, settings: mqtt)
         let bridgeGroup = ServiceGroup(configuration: .init(services: [bridge, bridge.intake], logger: Logger(label: "millwright.bench")))
         let bridgeTask = Task { try await bridgeGroup.run() }
         defer { bridgeTask.cancel() }
-
-        let publisher = MQTTClient(configuration: MQTTClientConfiguration(host: "127.0.0.1", port: broker.port,
-                                                                         session: MQTTSessionConfiguration(clientID: "bench-publisher"),
-                                                                         retryInitialConnect: true))
-        _ = try await publisher.connect()
         try await Task.sleep(for: .milliseconds(300)) // let the bridge subscribe before the first message
+
         let n = detections
+        let assets = self.assets
+        let publisher = try broker.linePublisher(topic: "bench/detections")
+        defer { publisher.stop() }
         let started = ContinuousClock.now
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            var inFlight = 0
-            for i in 0..<n {
-                if let mqttRate, i % 10 == 0 {
-                    // Paced in steps of 10 messages, on a fixed schedule.
-                    try await Task.sleep(until: started + .seconds(Double(i) / Double(mqttRate)), clock: .continuous)
-                }
-                if inFlight >= 256 { try await group.next(); inFlight -= 1 }
-                let cam = i % assets
-                let payload = #"{"detection_id":"m-\#(i)","camera_id":"BENCH-\#(cam)","timestamp":"\#(Timestamps.format(Date()))","defect_class":"crack","confidence":0.9}"#
-                group.addTask { _ = try await publisher.publish(topic: "bench/BENCH-\(cam)/detections", payload: payload, qos: .atLeastOnce) }
-                inFlight += 1
-            }
-            try await group.waitForAll()
+        // On a thread of its own: a pipe write blocks, and the cooperative pool is the gateway's.
+        publisher.feed(count: n, perSecond: mqttRate) { i, stamp in
+            #"{"detection_id":"m-\#(i)","camera_id":"BENCH-\#(i % assets)","timestamp":"\#(stamp)","defect_class":"crack","confidence":0.9}"#
         }
-        let deadline = Date().addingTimeInterval(120)
-        while try await store.stats().detectionsTotal < n, Date() < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        let deadline = ContinuousClock.now + .seconds(120)
+        var stored = 0
+        while stored < n, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+            stored = try await store.detectionsStored()
+        }
         let elapsed = (ContinuousClock.now - started).seconds
-        let stored = try await store.stats().detectionsTotal
-        await publisher.disconnect()
         let latencies = try await store.receiptLatenciesMs()
         let relay = try broker.relayRate(messages: n)
         let rate = Double(stored) / elapsed
@@ -391,6 +395,7 @@ extension BenchRunner {
             "ratio_to_mosquitto_relay": round2(rate / relay),
             "stored": stored,
             "setup": ["transport": "mqtt (QoS 1, mosquitto on loopback)", "store": "sqlite (WAL, synchronous=FULL)", "detections": n,
+                      "publisher": "mosquitto_pub -q 1 -l (its own process, as in the relay)",
                       "publisher_rate_per_s": mqttRate.map { "\($0)" } ?? "as fast as it can",
                       "ack": "PUBACK after commit", "build": Self.buildKind] as [String: Any],
         ]
@@ -438,6 +443,12 @@ struct LocalBroker {
     }
 
     func stop() { if process.isRunning { kill(process.processIdentifier, SIGKILL) }; process.waitUntilExit() }
+
+    /// mosquitto_pub publishing each line of its input as one QoS 1 message on `topic`.
+    func linePublisher(topic: String) throws -> LinePublisher {
+        guard let bin = Self.tool("mosquitto_pub") else { throw ValidationError("mosquitto_pub is not installed (apt-get install mosquitto-clients)") }
+        return try LinePublisher(executable: bin, arguments: ["-h", "127.0.0.1", "-p", "\(port)", "-t", topic, "-q", "1", "-l"])
+    }
 
     /// mosquitto_pub → broker → mosquitto_sub, QoS 1, the same count: the ceiling.
     func relayRate(messages n: Int) throws -> Double {
@@ -491,5 +502,48 @@ struct LocalBroker {
                                + "run with fewer --detections (40,000 relays whole here)")
         }
         return Double(n) / elapsed
+    }
+}
+
+/// A publisher process fed lines on its standard input from a thread of ours.
+final class LinePublisher: @unchecked Sendable {
+    let process = Process()
+    let input = Pipe()
+
+    init(executable: String, arguments: [String]) throws {
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        process.standardInput = input
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        // A publisher the broker dropped stops reading: writing to it is then an error, not a SIGPIPE.
+        signal(SIGPIPE, SIG_IGN)
+        try process.run()
+    }
+
+    /// Writes `count` lines, `perSecond` a second in steps of 10 (nil: as fast as the publisher
+    /// takes them), each step stamped with the time it is written, then closes the input.
+    /// Returns at once; the lines go from a thread of their own, as a blocked pipe write must
+    /// not hold a thread of the cooperative pool the gateway runs on.
+    func feed(count: Int, perSecond: Int?, line: @escaping @Sendable (Int, String) -> String) {
+        let writer = input.fileHandleForWriting
+        Thread.detachNewThread {
+            let started = Date()
+            for first in stride(from: 0, to: count, by: 10) {
+                if let perSecond {
+                    let due = started.addingTimeInterval(Double(first) / Double(perSecond))
+                    if due > Date() { Thread.sleep(until: due) }
+                }
+                let stamp = Timestamps.format(Date())
+                let text = (first..<min(count, first + 10)).map { line($0, stamp) + "\n" }.joined()
+                guard (try? writer.write(contentsOf: Data(text.utf8))) != nil else { break }
+            }
+            try? writer.close()
+        }
+    }
+
+    func stop() {
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
     }
 }
