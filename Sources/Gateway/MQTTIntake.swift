@@ -22,12 +22,12 @@ public struct MQTTIntake: Service {
     }
     /// Messages being stored at once; acknowledgements still go out in arrival order. Many, so
     /// that they share commits (group commit): a group is at most what is in flight.
-    static let concurrentIngests = 256
+    static let concurrentIngests = 1024
     /// Their payloads' bytes at once (a batch larger than this still goes, alone).
     static let concurrentIngestBytes = 16 * 1024 * 1024
     /// What one batch takes from the client's queue: whatever is there, up to these. A batch
     /// is read, guarded and committed together, and acknowledged in one trip.
-    static let batchMessages = 128
+    static let batchMessages = 256
     static let batchBytes = 1 << 20
 
     /// Whether a batch of `messages` and `size` payload bytes may start being stored beside those in flight.
