@@ -111,4 +111,23 @@ import Testing
         for task in [first] + later { await #expect(throws: FakeStore.Unavailable.self) { try await task.value } }
         #expect(fake.lock.withLock { fake.groups.count } == 2)
     }
+
+    /// An MQTT batch is one entry: its submissions share one transaction, each gets its own
+    /// outcomes, and one that fails the transaction fails only itself.
+    @Test func aBatchSharesOneTransactionAndOneBadSubmissionFailsOnlyItself() async throws {
+        let fake = FakeStore()
+        fake.holdFirst = false
+        let commit = GroupCommit(metrics: GatewayMetrics()) { try await fake.ingest($0) }
+        let sizes = [2, 3, 4]
+        let together = await commit.commit(batch: sizes.map { Self.submission($0).detections }, receivedAt: Date())
+        #expect(try together.map { try $0.get().count } == sizes)
+        #expect(fake.lock.withLock { fake.groups } == [sizes], "one transaction")
+
+        fake.lock.withLock { fake.failing = [3] }
+        let results = await commit.commit(batch: sizes.map { Self.submission($0).detections }, receivedAt: Date())
+        #expect(try results[0].get().count == 2)
+        #expect(throws: FakeStore.Refused.self) { try results[1].get() }
+        #expect(try results[2].get().count == 4)
+        #expect(fake.lock.withLock { Array(fake.groups.dropFirst()) } == [sizes, [2], [3], [4]], "the group, then each alone")
+    }
 }

@@ -50,4 +50,21 @@ import Testing
         for _ in 1...2 { _ = try PoisonGuard(directory: dir).begin("stuck") }
         #expect(try PoisonGuard(directory: dir).begin("stuck") == .quarantine(key: "stuck", crashes: 3))
     }
+
+    /// An MQTT batch starts and ends together in one append each: what a death in the middle
+    /// leaves counts for each of its payloads, and a quarantined one in a batch is refused alone.
+    @Test func aBatchIsJournalledAsItsPayloadsWouldBeOneByOne() throws {
+        let dir = directory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        for death in 1...3 {
+            let guardian = try PoisonGuard(directory: dir)
+            #expect(guardian.begin(["poison", "fine"]) == [.proceed(key: "poison"), .proceed(key: "fine")], "start \(death)")
+            guardian.finished(["fine"])
+        }
+        let after = try PoisonGuard(directory: dir)
+        #expect(after.begin(["other", "poison", "fine"]) == [.proceed(key: "other"), .quarantine(key: "poison", crashes: 3), .proceed(key: "fine")])
+        after.finished(["other", "fine"])
+        let next = try PoisonGuard(directory: dir)
+        #expect(next.begin(["other", "fine"]) == [.proceed(key: "other"), .proceed(key: "fine")], "finished together: never counted")
+    }
 }

@@ -335,6 +335,48 @@ private func connackWith(_ edit: (inout MQTTProperties) -> Void, sessionPresent:
         #expect(s.unacknowledgedInboundCount == 0)
     }
 
+    /// Tokens find their delivery by serial: many pending, acknowledged in a scrambled order,
+    /// still give each PUBACK once, in arrival order; a copy of a pending one is not delivered.
+    @Test func manyAcknowledgementsInAnyOrderGoOutOnceInArrivalOrder() throws {
+        var (s, _) = connectedSession(.init(clientID: "c", receiveMaximum: 400))
+        var tokens: [AckToken] = []
+        for id in UInt16(1)...300 { tokens.append(try #require(delivered(s.received(inbound(id, .atLeastOnce), now: t0)).first?.ackToken)) }
+        #expect(s.received(inbound(150, .atLeastOnce, dup: true), now: t0).isEmpty, "still pending: not delivered twice")
+        // Odd positions from the back, then even ones from the front: most acknowledgements wait.
+        let order = Array(stride(from: 299, through: 1, by: -2)) + Array(stride(from: 0, to: 300, by: 2))
+        var acked: [UInt16] = []
+        for i in order {
+            #expect(s.canAcknowledge(tokens[i]))
+            acked += sent(s.acknowledge(tokens[i], now: t0)).compactMap { if case .puback(let p) = $0 { p.packetID } else { nil } }
+            #expect(!s.canAcknowledge(tokens[i]), "acknowledged once")
+        }
+        #expect(acked == Array(1...300))
+        #expect(s.unacknowledgedInboundCount == 0)
+        #expect(sent(s.acknowledge(tokens[0], now: t0)).isEmpty, "a token of a delivery gone is ignored")
+    }
+
+    /// Deliveries and acknowledgements interleaved, as a consumer taking batches does: the
+    /// pending window slides far past its first position and every token still finds its own.
+    @Test func aSlidingWindowOfDeliveriesIsAcknowledgedWholeEveryTime() throws {
+        var (s, _) = connectedSession(.init(clientID: "c", receiveMaximum: 64))
+        var waiting: [AckToken] = []
+        var next: UInt16 = 1
+        var acked: [UInt16] = []
+        for round in 0..<40 {
+            while waiting.count < 64 {
+                waiting.append(try #require(delivered(s.received(inbound(next, .atLeastOnce), now: t0)).first?.ackToken, "round \(round)"))
+                next += 1
+            }
+            let batch = waiting.prefix(50 - round % 7)
+            waiting.removeFirst(batch.count)
+            for token in batch.reversed() {
+                acked += sent(s.acknowledge(token, now: t0)).compactMap { if case .puback(let p) = $0 { p.packetID } else { nil } }
+            }
+            #expect(s.unacknowledgedInboundCount == waiting.count, "round \(round)")
+        }
+        #expect(acked == Array(1..<UInt16(acked.count + 1)))
+    }
+
     @Test func staleTokenDoesNotAcknowledgeReusedIdentifier() throws {
         var (s, _) = connectedSession()
         let t1 = try #require(delivered(s.received(inbound(1, .atLeastOnce), now: t0)).first?.ackToken)
