@@ -133,12 +133,15 @@ public final class IngestService: Service, Sendable {
         let committing = prepared.filter { !$0.submission.good.isEmpty }
         let started = ContinuousClock.now
         let committed = committing.isEmpty ? [] : await groupCommit.commit(batch: committing.map(\.submission.good), receivedAt: now)
-        if !committing.isEmpty { metrics.ingestLatency(seconds: (ContinuousClock.now - started).seconds) }
+        let waited = (ContinuousClock.now - started).seconds
         var outcomes: [Int: Result<[IngestOutcome], any Error>] = [:]
         for (item, result) in zip(committing, committed) { outcomes[item.index] = result }
         for (i, submission) in prepared {
             switch outcomes[i] ?? .success([]) {
-            case .success(let o): results[i] = .success(report(submission, outcomes: o))
+            case .success(let o):
+                // One observation per submission, as one at a time gives (operators count messages by it).
+                metrics.ingestLatency(seconds: waited)
+                results[i] = .success(report(submission, outcomes: o))
             case .failure(let error):
                 discardFrames(of: submission)
                 results[i] = .failure(error)
