@@ -102,21 +102,24 @@ public struct MQTTIntake: Service {
         case retry(any Error)
     }
 
-    func settle(_ result: Result<Gateway.IngestReport, any Error>, log: Logger) -> Settlement {
+    /// `log` is built only for a line that is written: most messages settle silently.
+    func settle(_ result: Result<Gateway.IngestReport, any Error>, log: @autoclosure () -> Logger) -> Settlement {
         switch result {
         case .success(let report):
+            guard !report.rejected.isEmpty else { return .acknowledge }
+            let log = log()
             for r in report.rejected {
                 log.warning("item rejected", metadata: ["index": "\(r.index)", "field": "\(r.field ?? "")", "problem": "\(r.problem)"])
             }
             return .acknowledge
         case .failure(Gateway.IngestError.quarantined(let crashes, let sha)):
-            log.error("message quarantined: the gateway stopped \(crashes) times processing it; acknowledged and recorded as rejected",
+            log().error("message quarantined: the gateway stopped \(crashes) times processing it; acknowledged and recorded as rejected",
                       metadata: ["payload_sha256": "\(sha)"])
             return .acknowledge
         case .failure(Gateway.IngestError.shuttingDown):
             return .keep
         case .failure(let e as Gateway.IngestError):
-            log.warning("payload cannot be ingested; acknowledged so it does not block the stream", metadata: ["error": "\(e)"])
+            log().warning("payload cannot be ingested; acknowledged so it does not block the stream", metadata: ["error": "\(e)"])
             return .acknowledge
         case .failure(let error):
             return .retry(error)

@@ -14,8 +14,11 @@ struct Bench: AsyncParsableCommand {
         work in the same run when python3 + Pillow are installed), rss_mb.
 
         --transport mqtt starts mosquitto on a free loopback port, publishes QoS 1
-        detections to it and measures broker→commit throughput and latency, beside
+        detections to it with mosquitto_pub (a process of its own, the publisher of
+        the ceiling too) and measures broker→commit throughput and latency, beside
         mosquitto's own relay rate (mosquitto_pub → mosquitto_sub) as the ceiling.
+        ingest_commits and submissions_per_commit say how well group commit grouped
+        (an MQTT message or a REST request is one submission).
         mosquitto 2.0 may drop a mosquitto_pub that floods it (80,000 messages here):
         then bench says how many were relayed instead of a ceiling.
         With --rate N the publisher sends N messages a second instead of as fast as it
