@@ -60,6 +60,8 @@ public final class IngestService: Service, Sendable {
     let logger: Logger
     let inFlight = CommitsInFlight()
     let groupCommit: GroupCommit
+    /// A payload that was in progress at a crash runs alone (see `SuspectGate`).
+    let suspects = SuspectGate()
 
     init(settings: Settings, store: any GatewayStore, rules: PipelineRules, evidence: EvidenceService?, metrics: GatewayMetrics, floorEvents: FloorEventBus,
          wake: WakeSignals, poisonGuard: PoisonGuard?, logger: Logger) {
@@ -85,9 +87,17 @@ public final class IngestService: Service, Sendable {
     public func ingest(body: Data, source: Gateway.Source, now: Date = Date()) async throws -> Gateway.IngestReport {
         guard inFlight.enter() else { throw Gateway.IngestError.shuttingDown }
         defer { inFlight.leave() }
+        let key = poisonGuard.map { _ in PoisonGuard.key(body, context: Self.guardContext(source)) }
+        return try await suspects.run(suspect: key.map { poisonGuard?.isSuspect($0) ?? false } ?? false) {
+            try await ingestOne(body: body, source: source, now: now, key: key)
+        }
+    }
+
+    /// One submission inside the gate; `key` is its poison-guard key (nil: no guard).
+    private func ingestOne(body: Data, source: Gateway.Source, now: Date, key: String?) async throws -> Gateway.IngestReport {
         var guardKey: String?
-        if let poisonGuard {
-            switch poisonGuard.begin(PoisonGuard.key(body, context: Self.guardContext(source))) {
+        if let poisonGuard, let key {
+            switch poisonGuard.begin(key) {
             case .proceed(let key): guardKey = key
             case .quarantine(let key, let crashes): throw await quarantined(key: key, crashes: crashes, bytes: body.count, source: source, now: now)
             }
@@ -110,13 +120,38 @@ public final class IngestService: Service, Sendable {
     /// read and reported on its own exactly as `ingest(body:source:now:)` does, and all are
     /// committed in one wait, so a batch costs one journal append each way and one trip
     /// through group commit instead of one per message. One result per submission, in order.
+    /// A suspect among them runs afterwards, alone, as `ingest(body:source:now:)` would run it.
     public func ingest(batch: [(body: Data, source: Gateway.Source)], now: Date = Date()) async -> [Result<Gateway.IngestReport, any Error>] {
         guard inFlight.enter() else { return batch.map { _ in .failure(Gateway.IngestError.shuttingDown) } }
         defer { inFlight.leave() }
+        let keys = poisonGuard.map { _ in batch.map { PoisonGuard.key($0.body, context: Self.guardContext($0.source)) } }
+        let suspect = keys.map { $0.map { poisonGuard?.isSuspect($0) ?? false } } ?? Array(repeating: false, count: batch.count)
+        let ordinary = batch.indices.filter { !suspect[$0] }
+        var results = [Result<Gateway.IngestReport, any Error>?](repeating: nil, count: batch.count)
+        if !ordinary.isEmpty {
+            let together = await suspects.run(suspect: false) {
+                await ingestTogether(ordinary.map { batch[$0] }, keys: keys.map { k in ordinary.map { k[$0] } }, now: now)
+            }
+            for (i, result) in zip(ordinary, together) { results[i] = result }
+        }
+        for i in batch.indices where suspect[i] {
+            do {
+                results[i] = .success(try await suspects.run(suspect: true) {
+                    try await ingestOne(body: batch[i].body, source: batch[i].source, now: now, key: keys?[i])
+                })
+            } catch {
+                results[i] = .failure(error)
+            }
+        }
+        return results.map { $0! }
+    }
+
+    /// Ordinary submissions of a batch inside the gate; `keys`: their poison-guard keys.
+    private func ingestTogether(_ batch: [(body: Data, source: Gateway.Source)], keys: [String]?, now: Date) async -> [Result<Gateway.IngestReport, any Error>] {
         var results = [Result<Gateway.IngestReport, any Error>?](repeating: nil, count: batch.count)
         var guardKeys: [String] = []
-        if let poisonGuard {
-            let verdicts = poisonGuard.begin(batch.map { PoisonGuard.key($0.body, context: Self.guardContext($0.source)) })
+        if let poisonGuard, let keys {
+            let verdicts = poisonGuard.begin(keys)
             for (i, verdict) in verdicts.enumerated() {
                 switch verdict {
                 case .proceed(let key): guardKeys.append(key)

@@ -67,6 +67,10 @@ public final class PoisonGuard: @unchecked Sendable {
         return Hex.encode(h.finalize())
     }
 
+    /// The payload was in progress when the process died before: ingest runs it with nothing
+    /// else in progress (`SuspectGate`), so a crash then counts against it alone.
+    public func isSuspect(_ key: String) -> Bool { lock.withLock { crashes[key] != nil } }
+
     public func begin(_ key: String) -> Verdict { begin([key])[0] }
 
     /// Several submissions starting together (an MQTT batch): one append for all of them.

@@ -123,6 +123,54 @@ import MillwrightTesting
         floor.kill9()
     }
 
+    /// A message that kills ingest, published among others: after three deaths it is
+    /// acknowledged and refused, and the others, in progress with it the first time, are all
+    /// stored. Without running a crash's suspects alone they would die with it three times and
+    /// be quarantined with it.
+    @Test(.timeLimit(.minutes(4))) func aPoisonMessageIsQuarantinedAloneAndTheMessagesAroundItAreStored() async throws {
+        let (emu, plant, broker) = try await Self.plantWithBroker()
+        defer { broker.stop(); _ = emu.terminate() }
+        let config = try String(contentsOfFile: plant.configPath, encoding: .utf8) + """
+
+        mqtt:
+          broker: mqtt://127.0.0.1:\(broker.port)
+          client_id: millwright-poison
+          sources:
+            - { topic: "vision/+/detections", format: native, camera_from_topic: 1 }
+
+        """
+        try config.write(toFile: plant.configPath, atomically: true, encoding: .utf8)
+        let env = Plant.keys.merging(["MILLWRIGHT_TEST_CRASH": "ingest", "MILLWRIGHT_TEST_CRASH_MATCH": "poison-payload"]) { _, b in b }
+        func serve() throws -> Spawned { try Spawned(["serve", "--config", plant.configPath], name: "serve", environment: env) }
+        // A first run makes the broker keep a session for the gateway; the messages then wait
+        // there, and the next run receives them in one burst.
+        var server = try serve()
+        let first = API(base: try await server.listening())
+        try await API.eventually("connected to the broker") {
+            String(decoding: try await first.get("/metrics", key: "viewer-key").body, as: UTF8.self).contains("millwright_mqtt_connected 1")
+        }
+        #expect(server.terminate() == 0)
+        func line(_ id: String) -> String {
+            let d: [String: Any] = ["detection_id": id, "camera_id": "CAM-07", "timestamp": ISO8601DateFormatter.withMillis.string(from: Date()),
+                                    "defect_class": "crack", "confidence": 0.95]
+            return String(decoding: try! JSONSerialization.data(withJSONObject: d, options: .sortedKeys), as: UTF8.self)
+        }
+        let innocent = (0..<40).map { "around-\($0)" }
+        try Self.publish(port: broker.port, topic: "vision/CAM-07/detections", lines: innocent.prefix(20).map(line) + [line("poison-payload")] + innocent.dropFirst(20).map(line))
+        for death in 1...3 {
+            server = try serve()
+            server.process.waitUntilExit()
+            #expect(server.process.terminationReason == .uncaughtSignal, "run \(death) should have died on the poison")
+        }
+        server = try serve()
+        _ = try await server.listening()
+        try await API.eventually("the 40 messages around the poison stored", timeout: 60) { try storedIds(plant).count >= 40 }
+        #expect(try storedIds(plant) == Set(innocent))
+        let quarantined = try sqlite(plant.dbPath, "SELECT subject FROM audit WHERE kind = 'ingest.quarantined'")
+        #expect(quarantined.count == 1, "\(quarantined)")
+        #expect(server.terminate() == 0)
+    }
+
     /// The outcome of a work order decided while nothing reached the floor (here: no MQTT
     /// configured yet, in production: a crash before the PUBACK) is announced later.
     @Test(.timeLimit(.minutes(2))) func incidentsAndWorkOrderOutcomesTheFloorMissedAreAnnouncedOnRestart() async throws {
