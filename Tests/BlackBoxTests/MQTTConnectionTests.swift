@@ -29,16 +29,8 @@ import MillwrightTesting
         var broker = try MQTTIngestTests.Broker(dir: plant.dir, persistence: false)
         defer { broker.stop() }
         try await broker.ready()
-        let config = try String(contentsOfFile: plant.configPath, encoding: .utf8) + """
-
-        mqtt:
-          broker: mqtt://127.0.0.1:\(broker.port)
-          client_id: millwright-conn
-          sources:
-            - { topic: "vision/+/detections", format: native, camera_from_topic: 1 }
-
-        """
-        try config.write(toFile: plant.configPath, atomically: true, encoding: .utf8)
+        try MQTTIngestTests.configureMQTT(plant, port: broker.port, clientId: "millwright-conn",
+                                          source: #"{ topic: "vision/+/detections", format: native, camera_from_topic: 1 }"#)
         let server = try plant.serve()
         defer { _ = server.terminate() }
         let api = API(base: try await server.listening())

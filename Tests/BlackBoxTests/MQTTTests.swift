@@ -67,6 +67,20 @@ import MillwrightTesting
         return (emu, plant, broker)
     }
 
+    /// Appends an `mqtt:` block for `broker` to the plant's configuration.
+    static func configureMQTT(_ plant: Plant, port: Int, clientId: String, source: String) throws {
+        let config = try String(contentsOfFile: plant.configPath, encoding: .utf8) + """
+
+        mqtt:
+          broker: mqtt://127.0.0.1:\(port)
+          client_id: \(clientId)
+          sources:
+            - \(source)
+
+        """
+        try config.write(toFile: plant.configPath, atomically: true, encoding: .utf8)
+    }
+
     func storedIds(_ plant: Plant) throws -> Set<String> {
         guard FileManager.default.fileExists(atPath: plant.dbPath) else { return [] }
         return try sqlite(plant.dbPath, "SELECT id FROM detections")
@@ -130,16 +144,8 @@ import MillwrightTesting
     @Test(.timeLimit(.minutes(4))) func aPoisonMessageIsQuarantinedAloneAndTheMessagesAroundItAreStored() async throws {
         let (emu, plant, broker) = try await Self.plantWithBroker()
         defer { broker.stop(); _ = emu.terminate() }
-        let config = try String(contentsOfFile: plant.configPath, encoding: .utf8) + """
-
-        mqtt:
-          broker: mqtt://127.0.0.1:\(broker.port)
-          client_id: millwright-poison
-          sources:
-            - { topic: "vision/+/detections", format: native, camera_from_topic: 1 }
-
-        """
-        try config.write(toFile: plant.configPath, atomically: true, encoding: .utf8)
+        try Self.configureMQTT(plant, port: broker.port, clientId: "millwright-poison",
+                               source: #"{ topic: "vision/+/detections", format: native, camera_from_topic: 1 }"#)
         let env = Plant.keys.merging(["MILLWRIGHT_TEST_CRASH": "ingest", "MILLWRIGHT_TEST_CRASH_MATCH": "poison-payload"]) { _, b in b }
         func serve() throws -> Spawned { try Spawned(["serve", "--config", plant.configPath], name: "serve", environment: env) }
         // A first run makes the broker keep a session for the gateway; the messages then wait
@@ -209,16 +215,8 @@ import MillwrightTesting
     @Test(.timeLimit(.minutes(2))) func aSnapshotPublishedOnItsOwnBecomesTheEvidenceFrame() async throws {
         let (emu, plant, broker) = try await Self.plantWithBroker()
         defer { broker.stop(); _ = emu.terminate() }
-        let config = try String(contentsOfFile: plant.configPath, encoding: .utf8) + """
-
-        mqtt:
-          broker: mqtt://127.0.0.1:\(broker.port)
-          client_id: millwright-snap
-          sources:
-            - { topic: "frigate/+/+/snapshot", format: snapshot, camera_from_topic: 1 }
-
-        """
-        try config.write(toFile: plant.configPath, atomically: true, encoding: .utf8)
+        try Self.configureMQTT(plant, port: broker.port, clientId: "millwright-snap",
+                               source: #"{ topic: "frigate/+/+/snapshot", format: snapshot, camera_from_topic: 1 }"#)
         let server = try plant.serve()
         let api = API(base: try await server.listening())
         defer { _ = server.terminate() }
