@@ -17,6 +17,9 @@ struct Bench: AsyncParsableCommand {
         detections to it with mosquitto_pub (a process of its own, the publisher of
         the ceiling too) and measures broker→commit throughput and latency, beside
         mosquitto's own relay rate (mosquitto_pub → mosquitto_sub) as the ceiling.
+        broker→commit runs from each detection's timestamp (taken when the publisher
+        is handed it) to its announcement after the commit; broker→intake to the
+        moment ingest took it.
         ingest_commits and submissions_per_commit say how well group commit grouped
         (an MQTT message or a REST request is one submission).
         mosquitto 2.0 may drop a mosquitto_pub that floods it (80,000 messages here):
