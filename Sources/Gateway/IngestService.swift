@@ -89,31 +89,8 @@ public final class IngestService: Service, Sendable {
         defer { inFlight.leave() }
         let key = poisonGuard.map { _ in PoisonGuard.key(body, context: Self.guardContext(source)) }
         return try await suspects.run(suspect: key.map { poisonGuard?.isSuspect($0) ?? false } ?? false) {
-            try await ingestOne(body: body, source: source, now: now, key: key)
-        }
-    }
-
-    /// One submission inside the gate; `key` is its poison-guard key (nil: no guard).
-    private func ingestOne(body: Data, source: Gateway.Source, now: Date, key: String?) async throws -> Gateway.IngestReport {
-        var guardKey: String?
-        if let poisonGuard, let key {
-            switch poisonGuard.begin(key) {
-            case .proceed(let key): guardKey = key
-            case .quarantine(let key, let crashes): throw await quarantined(key: key, crashes: crashes, bytes: body.count, source: source, now: now)
-            }
-        }
-        defer { if let guardKey { poisonGuard?.finished(guardKey) } }
-        let prepared = try prepare(body: body, source: source, now: now)
-        let started = ContinuousClock.now
-        let outcomes: [IngestOutcome]
-        do {
-            outcomes = prepared.good.isEmpty ? [] : try await groupCommit.commit(prepared.good, receivedAt: now)
-        } catch {
-            discardFrames(of: prepared)
-            throw error
-        }
-        metrics.ingestLatency(seconds: (ContinuousClock.now - started).seconds)
-        return report(prepared, outcomes: outcomes)
+            await ingestTogether([(body, source)], keys: key.map { [$0] }, now: now)[0]
+        }.get()
     }
 
     /// Several submissions taken together (an MQTT batch, one message each): each is guarded,
@@ -135,18 +112,15 @@ public final class IngestService: Service, Sendable {
             for (i, result) in zip(ordinary, together) { results[i] = result }
         }
         for i in batch.indices where suspect[i] {
-            do {
-                results[i] = .success(try await suspects.run(suspect: true) {
-                    try await ingestOne(body: batch[i].body, source: batch[i].source, now: now, key: keys?[i])
-                })
-            } catch {
-                results[i] = .failure(error)
+            results[i] = await suspects.run(suspect: true) {
+                await ingestTogether([batch[i]], keys: keys.map { [$0[i]] }, now: now)[0]
             }
         }
         return results.map { $0! }
     }
 
-    /// Ordinary submissions of a batch inside the gate; `keys`: their poison-guard keys.
+    /// Submissions inside the gate (a batch's ordinary ones, or one alone); `keys`: their
+    /// poison-guard keys (nil: no guard).
     private func ingestTogether(_ batch: [(body: Data, source: Gateway.Source)], keys: [String]?, now: Date) async -> [Result<Gateway.IngestReport, any Error>] {
         var results = [Result<Gateway.IngestReport, any Error>?](repeating: nil, count: batch.count)
         var guardKeys: [String] = []
