@@ -473,7 +473,7 @@ struct LocalBroker {
 
     /// mosquitto_pub → broker → mosquitto_sub, QoS 1, the same count: the ceiling.
     func relayRate(messages n: Int) throws -> Double {
-        guard let pubBin = Self.tool("mosquitto_pub"), let subBin = Self.tool("mosquitto_sub") else { return 0 }
+        guard Self.tool("mosquitto_pub") != nil, let subBin = Self.tool("mosquitto_sub") else { return 0 }
         let sub = Process()
         sub.executableURL = URL(fileURLWithPath: subBin)
         // Bounded: mosquitto 2.0 can drop a publisher that floods it ("disconnected due to out
@@ -495,29 +495,16 @@ struct LocalBroker {
         try sub.run()
         Thread.sleep(forTimeInterval: 0.3) // the subscriber must be subscribed before the burst
         let line = #"{"detection_id":"m-0000","camera_id":"BENCH-1","timestamp":"2026-11-22T00:00:00.000Z","defect_class":"crack","confidence":0.9}"#
-        let pub = Process()
-        pub.executableURL = URL(fileURLWithPath: pubBin)
-        pub.arguments = ["-h", "127.0.0.1", "-p", "\(port)", "-t", "relay/test", "-q", "1", "-l"]
-        let stdin = Pipe()
-        pub.standardInput = stdin
-        // A publisher the broker dropped stops reading: the lines are fed from a thread of their
-        // own, which the publisher's end (killed below) turns into a write error, not a SIGPIPE.
-        signal(SIGPIPE, SIG_IGN)
-        let lines = Data(String(repeating: line + "\n", count: n).utf8)
         let started = Date()
-        try pub.run()
-        Thread.detachNewThread {
-            try? stdin.fileHandleForWriting.write(contentsOf: lines)
-            try? stdin.fileHandleForWriting.close()
-        }
+        let pub = try linePublisher(topic: "relay/test")
+        pub.feed(count: n, perSecond: nil) { _, _ in line }
         let finished = exited.wait(timeout: .now() + .seconds(limit)) == .success
         let elapsed = Date().timeIntervalSince(started)
         // SIGKILL: a child started from one of our threads inherits its blocked SIGTERM.
-        if !finished { kill(sub.processIdentifier, SIGKILL) }
+        if !finished, sub.isRunning { kill(sub.processIdentifier, SIGKILL) }
         sub.waitUntilExit()
         let relayed = (FileManager.default.contents(atPath: output) ?? Data()).reduce(0) { $1 == UInt8(ascii: "\n") ? $0 + 1 : $0 }
-        if pub.isRunning { kill(pub.processIdentifier, SIGKILL) }
-        pub.waitUntilExit()
+        pub.stop()
         guard relayed == n else {
             throw BenchFailure("mosquitto relayed \(relayed) of \(n) messages from mosquitto_pub to mosquitto_sub within \(limit) s, so there is no ceiling to compare with; "
                                + "run with fewer --detections (40,000 relays whole here)")
