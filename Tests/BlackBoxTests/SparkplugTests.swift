@@ -104,8 +104,9 @@ import Testing
     static func retained(_ broker: Mosquitto, _ filter: String) async throws -> String {
         let out = broker.directory.appendingPathComponent("retained-\(UUID().uuidString).out").path
         let p = try ChildProcess(findExecutable("mosquitto_sub") ?? "mosquitto_sub",
-                                 ["-h", "127.0.0.1", "-p", "\(broker.port)", "-t", filter, "--retained-only", "-W", "1"], stdout: out)
-        _ = try await withTimeout(15, "mosquitto_sub \(filter)") { await p.exit.value }
+                                 ["-h", "127.0.0.1", "-p", "\(broker.port)", "-t", filter, "--retained-only", "-W", "1"],
+                                 stdout: out, stderr: out + ".err")
+        _ = try await p.exitStatus(within: 15, "mosquitto_sub \(filter)", stderr: out + ".err")
         return (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
     }
 
@@ -137,10 +138,22 @@ import Testing
         return out
     }
 
+    /// One command from the primary host. Each is idempotent where the test looks (it waits for
+    /// the first answer after its mark), so a command that hangs is run once more, with the
+    /// hung one's stacks printed: a CI run once saw one not finish in 30 s on a loaded machine.
     static func hostCommand(_ args: [String]) async throws {
-        let p = try ChildProcess(python, [host] + args)
-        let status = try await withTimeout(30, "sparkplug_host.py \(args.joined(separator: " "))") { await p.exit.value }
-        #expect(status == 0)
+        for attempt in 1...2 {
+            let errors = FileManager.default.temporaryDirectory.appendingPathComponent("spb-host-\(UUID().uuidString).err").path
+            defer { try? FileManager.default.removeItem(atPath: errors) }
+            let p = try ChildProcess(python, [host] + args, stderr: errors)
+            do {
+                let status = try await p.exitStatus(within: 30, "sparkplug_host.py \(args.joined(separator: " "))", stderr: errors)
+                #expect(status == 0, "\((try? String(contentsOfFile: errors, encoding: .utf8)) ?? "")")
+                return
+            } catch where attempt == 1 {
+                print("sparkplug_host.py hung, running it again: \(error)")
+            }
+        }
     }
 
     @Test(.timeLimit(.minutes(4))) func theEdgeNodeTalksToAnIndependentPrimaryHost() async throws {

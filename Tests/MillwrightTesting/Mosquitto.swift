@@ -115,14 +115,9 @@ public final class Mosquitto: @unchecked Sendable {
             throw TestFailure("\(name) is not installed; install the 'mosquitto-clients' package")
         }
         let outFile = directory.appendingPathComponent("tool-\(UUID().uuidString).out").path
-        let p = try ChildProcess(binary, ["-h", "127.0.0.1", "-p", String(port)] + args, stdout: outFile)
-        let status: Int32
-        do {
-            status = try await withTimeout(timeout, "\(name) \(args.joined(separator: " "))") { await p.exit.value }
-        } catch {
-            p.terminate()
-            throw error
-        }
+        let errFile = outFile + ".err"
+        let p = try ChildProcess(binary, ["-h", "127.0.0.1", "-p", String(port)] + args, stdout: outFile, stderr: errFile)
+        let status = try await p.exitStatus(within: timeout, "\(name) \(args.joined(separator: " "))", stderr: errFile)
         guard status == 0 else {
             throw TestFailure("\(name) \(args.joined(separator: " ")) exited with \(status)")
         }

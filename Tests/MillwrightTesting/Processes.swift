@@ -130,6 +130,22 @@ public final class ChildProcess: @unchecked Sendable {
 
     public func terminate() { kill(pid, SIGTERM) }
 
+    /// The exit status, or after `seconds` a failure that says what the child was doing (its
+    /// state and kernel wait channel from /proc, and the tail of `stderr` if it went to a file),
+    /// with the child killed so it cannot outlive the test.
+    public func exitStatus(within seconds: Double, _ what: String, stderr: String? = nil) async throws -> Int32 {
+        do {
+            return try await withTimeout(seconds, what) { await self.exit.value }
+        } catch {
+            let stat = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? "gone"
+            let state = stat.split(separator: ")").last.map { $0.split(separator: " ").first.map(String.init) ?? "?" } ?? "?"
+            let channel = (try? String(contentsOfFile: "/proc/\(pid)/wchan", encoding: .utf8)) ?? "?"
+            let errors = stderr.flatMap { try? String(contentsOfFile: $0, encoding: .utf8) }.map { String($0.suffix(2000)) } ?? ""
+            kill(pid, SIGKILL)
+            throw TestFailure("\(error) (pid \(pid), state \(state), waiting in \(channel)) \(errors)")
+        }
+    }
+
     private typealias CloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
 
     /// glibc's posix_spawn_file_actions_addclosefrom_np (2.34+; hidden from Swift behind

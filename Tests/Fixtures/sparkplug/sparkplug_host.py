@@ -12,6 +12,7 @@ Eclipse Tahu's proto and resolves DDATA aliases from the births it saw.
   sparkplug_host.py state PORT HOST_ID online|offline
 """
 import datetime
+import faulthandler
 import json
 import sys
 import threading
@@ -79,13 +80,22 @@ def listen(port, group, host_id):
 
 def send(port, message):
     client = connected_client(port, f"cmd-{now_ms()}")
+    # paho calls on_publish once a QoS 0 message is written or a QoS 1 message is acknowledged:
+    # disconnecting only then means the broker has the command before this process exits.
+    published = threading.Event()
+    client._client.on_publish = lambda _c, _u, _mid: published.set()
     client.publish(message, include_dtypes=True)
-    # paho queues packets in order: the DISCONNECT goes out after the PUBLISH.
+    if not published.wait(15):
+        sys.exit("the broker never acknowledged the command")
     client.disconnect()
 
 
 def main(argv):
     mode, port = argv[1], int(argv[2])
+    if mode != "listen":
+        # A command that has not finished in 20 s prints every thread's stack (to the test's
+        # failure message) and exits, rather than leave the test guessing.
+        faulthandler.dump_traceback_later(20, exit=True)
     if mode == "listen":
         listen(port, argv[3], argv[4])
     elif mode == "rebirth":
