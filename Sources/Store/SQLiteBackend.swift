@@ -123,15 +123,39 @@ final class GRDBSession: SQLSession {
     // (re-preparing them was about a tenth of ingest CPU in the profile).
     @discardableResult
     func run(_ sql: String, _ arguments: SQLArguments) throws -> Int {
+        let statement = try prepared(sql, arguments)
+        try statement.execute()
+        return db.changesCount
+    }
+
+    func insert(_ bulk: SQLBulkInsert) throws { try bulk.insertValues(self) }
+
+    /// Rows read straight from SQLite, text by its byte length: GRDB reads text as a C string,
+    /// which would cut a value at its first NUL.
+    func rows(_ sql: String, _ arguments: SQLArguments) throws -> [SQLRow] {
+        let statement = try prepared(sql, arguments)
+        let names = statement.columnNames
+        let handle = statement.sqliteStatement
+        let columns = (0..<CInt(names.count))
+        let cursor = try Row.fetchCursor(statement)
+        var rows: [SQLRow] = []
+        while try cursor.next() != nil {
+            rows.append(SQLRow(names: names, values: columns.map { Self.column($0, of: handle) }))
+        }
+        return rows
+    }
+
+    /// The cached statement with `arguments` bound straight into SQLite: GRDB's arguments box
+    /// each value twice on the way (4 % of the gateway's CPU on the ingest path) and bind text
+    /// as a C string, cut at a NUL. GRDB is told the statement has no arguments of its own, so
+    /// it resets it (bindings kept) rather than binding again.
+    private func prepared(_ sql: String, _ arguments: SQLArguments) throws -> Statement {
         let statement = try db.cachedStatement(sql: sql)
         let handle = statement.sqliteStatement
         let parameters = Int(sqlite3_bind_parameter_count(handle))
         guard arguments.values.count == parameters else {
             throw DatabaseError(resultCode: .SQLITE_MISUSE, message: "\(arguments.values.count) arguments for \(parameters) parameters", sql: sql)
         }
-        // Bound straight into SQLite: GRDB's arguments box each value twice on the way (4 % of
-        // the gateway's CPU on the ingest path). GRDB is told the statement has no arguments of
-        // its own, so it resets it (bindings kept) rather than binding again.
         statement.setUncheckedArguments(StatementArguments())
         for (i, value) in arguments.values.enumerated() {
             let index = CInt(i + 1)
@@ -159,17 +183,23 @@ final class GRDBSession: SQLSession {
             }
             guard code == SQLITE_OK else { throw DatabaseError(resultCode: ResultCode(rawValue: code), message: "binding parameter \(index)", sql: sql) }
         }
-        try statement.execute()
-        return db.changesCount
+        return statement
     }
 
-    func insert(_ bulk: SQLBulkInsert) throws { try bulk.insertValues(self) }
-
-    func rows(_ sql: String, _ arguments: SQLArguments) throws -> [SQLRow] {
-        let statement = try db.cachedStatement(sql: sql)
-        let names = statement.columnNames
-        return try Row.fetchAll(statement, arguments: Self.bind(arguments)).map { row in
-            SQLRow(names: names, values: (0..<names.count).map { Self.value(row[$0] as DatabaseValue) })
+    /// One column of the current row. SQLite's documented order: the pointer first, then its
+    /// length in bytes.
+    private static func column(_ index: CInt, of handle: OpaquePointer) -> SQLValue {
+        switch sqlite3_column_type(handle, index) {
+        case SQLITE_NULL: return .null
+        case SQLITE_INTEGER: return .integer(sqlite3_column_int64(handle, index))
+        case SQLITE_FLOAT: return .real(sqlite3_column_double(handle, index))
+        case SQLITE_TEXT:
+            guard let start = sqlite3_column_text(handle, index) else { return .text("") }
+            let length = Int(sqlite3_column_bytes(handle, index))
+            return .text(String(decoding: UnsafeBufferPointer(start: start, count: length), as: UTF8.self))
+        default:
+            guard let start = sqlite3_column_blob(handle, index) else { return .blob(Data()) }
+            return .blob(Data(bytes: start, count: Int(sqlite3_column_bytes(handle, index))))
         }
     }
 
@@ -201,28 +231,6 @@ final class GRDBSession: SQLSession {
     /// SQLite runs one write transaction at a time: every write already holds the lock.
     func lock(_ name: String) throws {}
     func lock(exclusive: [String], shared: [String]) throws {}
-
-    private static func bind(_ arguments: SQLArguments) -> StatementArguments {
-        StatementArguments(arguments.values.map { v -> DatabaseValueConvertible? in
-            switch v {
-            case .null: nil
-            case .integer(let i): i
-            case .real(let d): d
-            case .text(let s): s
-            case .blob(let b): b
-            }
-        })
-    }
-
-    private static func value(_ v: DatabaseValue) -> SQLValue {
-        switch v.storage {
-        case .null: .null
-        case .int64(let i): .integer(i)
-        case .double(let d): .real(d)
-        case .string(let s): .text(s)
-        case .blob(let b): .blob(b)
-        }
-    }
 }
 
 /// SQLite copies the bytes before the bind call returns (`SQLITE_TRANSIENT`, a macro Swift does not import).
