@@ -135,8 +135,11 @@ public struct EvidenceService: Sendable {
         let banner = BannerInfo(cameraId: primary.cameraId, assetId: draft.asset, assetName: draft.assetName, timestamp: primary.timestamp,
                                 timeZoneIdentifier: timezone, note: primary.zone.map { "zone \($0)" })
         do {
-            let (fitted, used) = try EvidenceRenderer.renderJPEG(frameData: frame, annotations: annotations, banner: banner, severity: draft.severity,
-                                                                 missingFrameReason: reason, maxBytes: maxBytes)
+            let severity = draft.severity
+            let (fitted, used) = try await BackgroundCPU.run { [frame, reason] in
+                try EvidenceRenderer.renderJPEG(frameData: frame, annotations: annotations, banner: banner, severity: severity,
+                                                missingFrameReason: reason, maxBytes: maxBytes)
+            }
             let hash = try images.put(fitted.data)
             let note = used ? "annotated frame \(fitted.width)×\(fitted.height), \(fitted.data.count) bytes" : "evidence card: \(reason)"
             return Rendered(jpeg: fitted.data, sha256: hash, usedFrame: used, note: note)
