@@ -52,7 +52,7 @@ public struct NotificationThrottle: Sendable, Equatable, Codable {
             held.append(Held(recipient: recipient, item: item, releaseAt: at))
             return .digest(at: at)
         }
-        var recent = (sent[recipient] ?? []).filter { now.timeIntervalSince($0) < policy.window }
+        let recent = (sent[recipient] ?? []).filter { now.timeIntervalSince($0) < policy.window }
         if priority >= policy.bypassAt || recent.count < policy.maxPerWindow {
             sent[recipient] = recent
             return .sendNow

@@ -21,7 +21,7 @@ extension Store {
     /// Records that this node is alive (started at `startedAt`).
     public func heartbeat(version: String, startedAt: Date, now: Date = Date()) async throws {
         let node = node
-        try await write { db in
+        _ = try await write { db in
             try db.run("""
                 INSERT INTO nodes (node_id, started_at, heartbeat_at, version) VALUES (?, ?, ?, ?)
                 ON CONFLICT (node_id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at, version = excluded.version
@@ -32,7 +32,7 @@ extension Store {
     /// A graceful stop: the node leaves the list at once instead of going stale.
     public func leaveCluster() async throws {
         let node = node
-        try await write { db in try db.run("DELETE FROM nodes WHERE node_id = ?", [node]) }
+        _ = try await write { db in try db.run("DELETE FROM nodes WHERE node_id = ?", [node]) }
     }
 
     /// Nodes heard from within `window`, newest heartbeat first; older rows are removed.

@@ -208,7 +208,7 @@ extension Store {
     }
 
     public func saveValue(_ key: String, _ value: Data) async throws {
-        try await write { db in
+        _ = try await write { db in
             try db.run("INSERT INTO settings_kv (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", [key, value])
         }
     }

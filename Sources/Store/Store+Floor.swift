@@ -29,7 +29,7 @@ extension Store {
 
     /// The broker acknowledged the announcement of `phase` for this work order.
     public func markAnnounced(workOrderId: String, phase: String) async throws {
-        try await write { db in
+        _ = try await write { db in
             try db.run("UPDATE work_orders SET floor_announced = ? WHERE id = ? AND phase = ?", [phase, workOrderId, phase])
         }
     }
@@ -53,7 +53,7 @@ extension Store {
 
     /// The broker acknowledged the announcement of this incident state.
     public func markIncidentAnnounced(incidentId: String, state: String) async throws {
-        try await write { db in
+        _ = try await write { db in
             try db.run("UPDATE incidents SET floor_announced = ? WHERE id = ? AND state = ?", [state, incidentId, state])
         }
     }

@@ -167,7 +167,7 @@ extension Store: UserStore {
         }
         // Touched at most every few seconds: a page's burst of requests is one write.
         if now.timeIntervalSince(seen) > 5 {
-            try await write { db in
+            _ = try await write { db in
                 try db.run("UPDATE user_sessions SET last_seen = ? WHERE token_sha256 = ? AND last_seen < ?", [now.dbValue, tokenSHA256, now.dbValue])
             }
         }

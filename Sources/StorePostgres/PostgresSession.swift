@@ -72,7 +72,7 @@ final class PostgresSession: SQLSession {
             }
         }
         var binds = PostgresBindings(capacity: columns.count)
-        for (i, column) in bulk.columns.enumerated() { try binds.append(ColumnArray(type: column.type, values: columns[i])) }
+        for (i, column) in bulk.columns.enumerated() { binds.append(ColumnArray(type: column.type, values: columns[i])) }
         let arrays = bulk.columns.indices.map { "$\($0 + 1)" }.joined(separator: ", ")
         _ = try answer(PostgresQuery(unsafeSQL: "INSERT INTO \(bulk.table) \(bulk.columnList) SELECT * FROM unnest(\(arrays))", binds: binds))
     }

@@ -79,7 +79,7 @@ func psql(_ server: PostgresServer, _ sql: String) throws -> Set<String> {
     p.standardOutput = out
     // psql's messages go to a file: only stdout is a pipe that must be drained while it runs.
     let errPath = FileManager.default.temporaryDirectory.appendingPathComponent("psql-\(UUID().uuidString.prefix(8)).err").path
-    FileManager.default.createFile(atPath: errPath, contents: nil)
+    _ = FileManager.default.createFile(atPath: errPath, contents: nil)
     defer { try? FileManager.default.removeItem(atPath: errPath) }
     p.standardError = FileHandle(forWritingAtPath: errPath)
     try p.run()

@@ -52,7 +52,7 @@ import Testing
             [.integer(Int64.min), .real(1.5e300), .text(String(repeating: "x", count: 70_000))],
         ]
         let (read, refused, after) = try await withBackend { backend in
-            try await backend.write { s in try s.run("CREATE TABLE bulk (n bigint PRIMARY KEY, r double precision, t text)") }
+            _ = try await backend.write { s in try s.run("CREATE TABLE bulk (n bigint PRIMARY KEY, r double precision, t text)") }
             let read = try await backend.write { s in
                 try s.insert(SQLBulkInsert(into: "bulk", columns: columns, rows: rows, valuesPerStatement: 2))
                 return try s.rows("SELECT n, r, t FROM bulk ORDER BY n")

@@ -54,7 +54,7 @@ import Testing
         try await store.importInventory([InventoryItem(sku: "PUL-500", onHand: 2)])
         let out = try await store.ingest([det("a", camera: 0), det("b", camera: 1)], rules: rules())
         #expect(try await store.stock(sku: "PUL-500")?.reserved == 2)
-        try await store.feedback(incidentId: try #require(out[0].incidentId), falsePositive: true, by: "planner", note: nil)
+        _ = try await store.feedback(incidentId: try #require(out[0].incidentId), falsePositive: true, by: "planner", note: nil)
         #expect(try await store.stock(sku: "PUL-500").map { [$0.onHand, $0.reserved] } == [2, 1])
         let wo = try #require(out[1].workOrderId)
         let claim = try #require(try await store.claimDue(cmms: "sb", limit: 10).first)

@@ -129,7 +129,7 @@ import Testing
         #expect(try await store.unannouncedIncidents().map(\.state) == ["open"])
         try await store.markIncidentAnnounced(incidentId: id, state: "open")
         #expect(try await store.unannouncedIncidents().isEmpty)
-        try await store.feedback(incidentId: id, falsePositive: true, by: "planner", note: nil, now: t + 1)
+        _ = try await store.feedback(incidentId: id, falsePositive: true, by: "planner", note: nil, now: t + 1)
         #expect(try await store.unannouncedIncidents().map(\.state) == ["closed"], "a new state is news again")
         try await store.markIncidentAnnounced(incidentId: id, state: "closed")
         let shadow = try await store.ingest([det("s1", at: t, zone: "hp")], rules: rules(shadow: true), now: t)
@@ -195,7 +195,7 @@ import Testing
         try sqlite.run()
         sqlite.waitUntilExit()
         #expect(sqlite.terminationStatus == 0)
-        let broken = try await try makeStore().verifyAudit()
+        let broken = try await makeStore().verifyAudit()
         #expect(broken.firstBreak?.seq == 7)
     }
 }
