@@ -18,8 +18,10 @@ struct Bench: AsyncParsableCommand {
         the ceiling too) and measures broker→commit throughput and latency, beside
         mosquitto's own relay rate (mosquitto_pub → mosquitto_sub) as the ceiling.
         broker→commit runs from each detection's timestamp (taken when the publisher
-        is handed it) to its announcement after the commit; broker→intake to the
-        moment ingest took it.
+        is handed it, once mosquitto_pub is connected and reading) to its
+        announcement after the commit; broker→intake to the moment ingest took it.
+        broker_to_commit_p99_ms_by_second gives the p99 of each second's detections,
+        to show where in the run the tail falls.
         ingest_commits and submissions_per_commit say how well group commit grouped
         (an MQTT message or a REST request is one submission).
         mosquitto 2.0 may drop a mosquitto_pub that floods it (80,000 messages here):

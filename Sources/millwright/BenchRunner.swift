@@ -372,15 +372,15 @@ extension BenchRunner {
         // Each detection is announced to the floor once it is committed: its latency is then
         // measured from its timestamp, taken when the publisher was handed it.
         let announced = gateway.floorEvents.subscribe()
-        let committedLatencies = Task { () -> [Double] in
-            var latencies: [Double] = []
+        let committedLatencies = Task { () -> [(sent: Date, ms: Double)] in
+            var latencies: [(sent: Date, ms: Double)] = []
             latencies.reserveCapacity(n)
             for await event in announced {
                 guard case .detection(_, let d) = event else { continue }
-                latencies.append(Date().timeIntervalSince(d.timestamp) * 1000)
+                latencies.append((d.timestamp, Date().timeIntervalSince(d.timestamp) * 1000))
                 if latencies.count == n { break }
             }
-            return latencies.sorted()
+            return latencies
         }
         let publisher = try broker.linePublisher(topic: "bench/detections")
         defer { publisher.stop() }
@@ -398,8 +398,9 @@ extension BenchRunner {
         let elapsed = (ContinuousClock.now - started).seconds
         // The listener may lag the store by an event or two; bounded, as the floor's buffer drops.
         let settled = Task { try? await Task.sleep(for: .seconds(5)); committedLatencies.cancel() }
-        let latencies = await committedLatencies.value
+        let measured = await committedLatencies.value
         settled.cancel()
+        let latencies = measured.map(\.ms).sorted()
         let received = try await store.receiptLatenciesMs()
         let relay = try broker.relayRate(messages: n)
         let rate = Double(stored) / elapsed
@@ -410,6 +411,7 @@ extension BenchRunner {
             "broker_to_commit_max_ms": round2(latencies.max() ?? 0),
             // Of `stored`: fewer when the floor's bounded buffer dropped some announcements.
             "broker_to_commit_measured": latencies.count,
+            "broker_to_commit_p99_ms_by_second": p99BySecond(measured),
             "broker_to_intake_p50_ms": round2(pct(received, 0.5)),
             "broker_to_intake_p99_ms": round2(pct(received, 0.99)),
             "mosquitto_relay_msgs_per_s": relay.rounded(),
@@ -420,6 +422,15 @@ extension BenchRunner {
                       "publisher_rate_per_s": mqttRate.map { "\($0)" } ?? "as fast as it can",
                       "ack": "PUBACK after commit", "build": Self.buildKind] as [String: Any],
         ]
+    }
+
+    /// p99 of the detections sent in each second of the run, first second first: where in the
+    /// run the tail falls (the first second opens every asset's incident at once).
+    func p99BySecond(_ measured: [(sent: Date, ms: Double)]) -> [Double] {
+        guard let first = measured.map(\.sent).min() else { return [] }
+        var seconds: [Int: [Double]] = [:]
+        for m in measured { seconds[Int(max(0, m.sent.timeIntervalSince(first)).rounded(.down)), default: []].append(m.ms) }
+        return seconds.keys.sorted().map { round2(pct(seconds[$0]!.sorted(), 0.99)) }
     }
 
     /// Pillow doing the same annotate work on the same frame, when python3 and Pillow exist.
@@ -495,8 +506,8 @@ struct LocalBroker {
         try sub.run()
         Thread.sleep(forTimeInterval: 0.3) // the subscriber must be subscribed before the burst
         let line = #"{"detection_id":"m-0000","camera_id":"BENCH-1","timestamp":"2026-11-22T00:00:00.000Z","defect_class":"crack","confidence":0.9}"#
-        let started = Date()
         let pub = try linePublisher(topic: "relay/test")
+        let started = Date()
         pub.feed(count: n, perSecond: nil) { _, _ in line }
         let finished = exited.wait(timeout: .now() + .seconds(limit)) == .success
         let elapsed = Date().timeIntervalSince(started)
@@ -527,6 +538,30 @@ final class LinePublisher: @unchecked Sendable {
         // A publisher the broker dropped stops reading: writing to it is then an error, not a SIGPIPE.
         signal(SIGPIPE, SIG_IGN)
         try process.run()
+        waitUntilReading()
+    }
+
+    /// mosquitto_pub reads its first line about 100 ms after it starts (it connects, then runs
+    /// one network loop before turning to its input). Lines stamped before then would count
+    /// the publisher's start-up as the gateway's latency, so the feed waits until the process is
+    /// blocked reading its standard input, as /proc/PID/syscall tells ("0 0x0 …" is read(0, …)
+    /// on x86-64). Where /proc cannot tell, it waits a fixed 300 ms.
+    func waitUntilReading() {
+        #if arch(x86_64)
+        let readOnStandardInput = "0 0x0 "
+        #elseif arch(arm64)
+        let readOnStandardInput = "63 0x0 "
+        #else
+        let readOnStandardInput = "?"
+        #endif
+        let path = "/proc/\(process.processIdentifier)/syscall"
+        let deadline = Date().addingTimeInterval(5)
+        while Date() < deadline, process.isRunning {
+            guard let text = try? String(contentsOfFile: path, encoding: .utf8), !text.isEmpty else { break }
+            if text.hasPrefix(readOnStandardInput) { return }
+            Thread.sleep(forTimeInterval: 0.002)
+        }
+        Thread.sleep(forTimeInterval: 0.3)
     }
 
     /// Writes `count` lines, `perSecond` a second in steps of 10 (nil: as fast as the publisher
@@ -555,3 +590,4 @@ final class LinePublisher: @unchecked Sendable {
         process.waitUntilExit()
     }
 }
+
