@@ -83,6 +83,7 @@ extension JSONValue {
 
     /// Encodes any Encodable value into a JSONValue tree (for audit data).
     public static func from<T: Encodable>(_ value: T) -> JSONValue {
+        if let v = try? JSONValueEncoder.encode(value) { return v }
         let enc = JSONEncoder()
         enc.dateEncodingStrategy = .custom { d, e in var c = e.singleValueContainer(); try c.encode(Timestamps.format(d)) }
         guard let data = try? enc.encode(value), let v = try? JSONValue.parse(data) else { return .null }

@@ -26,7 +26,7 @@ import Testing
         var d = d
         d.frameSHA256 = d.bbox == nil ? nil : "ab12"
         let ours = try JSONValue.parse(Data(d.recordJSON.utf8))
-        let codable = try JSONValue.parse(Data(RecordJSON.encode(d).utf8))
+        let codable = try JSONValue.parse(Data(RecordJSON.foundation(d).utf8))
         #expect(ours == codable)
     }
 }
