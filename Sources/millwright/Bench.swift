@@ -107,6 +107,8 @@ struct Bench: AsyncParsableCommand {
     @Option(help: "Seconds of steady load at --rate, for the resident-memory check (REST, gateway in this process).") var duration: Int?
     @Option(help: "Detections per second: during --duration (default 28), or the MQTT publisher's pace (default: as fast as it can).")
     var rate: Int?
+    @Option(help: "Cameras, each on an asset of its own, that the detections are spread over. A camera's first detections open its incident and work order, so more cameras mean more openings (--cameras equal to --detections: every MQTT detection opens one).")
+    var cameras: Int = 200
     @Option(help: "Measure a capture detector instead of the gateway: reference.") var detector: String?
 
     func validate() throws {
@@ -133,6 +135,7 @@ struct Bench: AsyncParsableCommand {
             }
         }
         guard PostgresSettings.poolRange.contains(pool) else { throw ValidationError("--pool must be \(PostgresSettings.poolRange.lowerBound)-\(PostgresSettings.poolRange.upperBound)") }
+        guard (1...50_000).contains(cameras) else { throw ValidationError("--cameras must be 1-50,000") }
         guard detections > 0, batch > 0, batch <= 1000, clients > 0 else { throw ValidationError("--detections, --batch (≤ 1000) and --clients must be positive") }
     }
 
@@ -169,6 +172,7 @@ struct Bench: AsyncParsableCommand {
         runner.detections = detections
         runner.batch = batch
         runner.clients = clients
+        runner.assets = cameras
         runner.transport = transport
         runner.hostileEvery = hostileEvery
         runner.steady = duration.map { BenchRunner.SteadyLoad(seconds: $0, perSecond: rate ?? 28) }

@@ -16,6 +16,33 @@ import Testing
         #expect(String(decoding: json, as: UTF8.self) == expected)
     }
 
+    /// Every ASCII character and some beyond, one string at a time and all together, escaped
+    /// as the writer escaped them when the stored chains were hashed (a scalar at a time, with
+    /// `String(format: "\\u%04x")` for the other control characters).
+    @Test func everyCharacterIsEscapedAsTheStoredChainsWere() {
+        func before(_ s: String) -> String {
+            var out = "\""
+            for u in s.unicodeScalars {
+                switch u {
+                case "\"": out += "\\\""
+                case "\\": out += "\\\\"
+                case "\n": out += "\\n"
+                case "\r": out += "\\r"
+                case "\t": out += "\\t"
+                case _ where u.value < 0x20: out += String(format: "\\u%04x", u.value)
+                default: out.unicodeScalars.append(u)
+                }
+            }
+            return out + "\""
+        }
+        let samples = (0..<0x80).map { String(UnicodeScalar(UInt8($0))) } + ["é", "🔧", "a\u{1F}é\n\"🔧\\"]
+        for s in samples + [samples.joined()] {
+            var out = ""
+            CanonicalJSON.writeString(s, into: &out)
+            #expect(out == before(s), "\(s.unicodeScalars.map(\.value))")
+        }
+    }
+
     static let full = Detection(detectionId: "d-1", cameraId: "CAM \"7\"", timestamp: at, defectClass: "crack", confidence: 0.87,
                                 bbox: BoundingBox(x: 1, y: 2.5, width: 30, height: 40), image: ImageRef(width: 1920, height: 1080, url: "http://nvr/1.jpg"),
                                 zone: "head\npulley", productionOrder: "PO-1", shift: "B", model: ModelInfo(name: "yolo", version: nil),
