@@ -83,7 +83,6 @@ extension JSONValue {
 
     /// Encodes any Encodable value into a JSONValue tree (for audit data).
     public static func from<T: Encodable>(_ value: T) -> JSONValue {
-        if let v = try? JSONValueEncoder.encode(value) { return v }
         let enc = JSONEncoder()
         enc.dateEncodingStrategy = .custom { d, e in var c = e.singleValueContainer(); try c.encode(Timestamps.format(d)) }
         guard let data = try? enc.encode(value), let v = try? JSONValue.parse(data) else { return .null }
@@ -112,11 +111,11 @@ public enum CanonicalJSON {
             out += "]"
         case .object(let o):
             out += "{"
-            for (i, (k, v)) in o.sorted(by: { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }).enumerated() {
+            for (i, k) in o.keys.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }).enumerated() {
                 if i > 0 { out += "," }
                 writeString(k, into: &out)
                 out += ":"
-                write(v, into: &out)
+                write(o[k]!, into: &out)
             }
             out += "}"
         }
@@ -128,38 +127,23 @@ public enum CanonicalJSON {
 
     public static func writeString(_ s: String, into out: inout String) {
         out += "\""
-        // Everything that needs escaping is ASCII, and no byte of a multi-byte UTF-8 sequence is:
-        // a byte scan finds it, and most strings have none and are copied whole. Those that do
-        // (a work order's text has its line breaks) are escaped byte by byte into one buffer;
-        // appending scalar by scalar to a String was half of writing a work-order draft.
+        // Everything that needs escaping is ASCII, so a byte scan finds it; most strings have
+        // none and are copied whole.
         if s.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
-            var escaped: [UInt8] = []
-            escaped.reserveCapacity(s.utf8.count + 16)
-            for byte in s.utf8 {
-                let short: UInt8? = switch byte {
-                case UInt8(ascii: "\""), UInt8(ascii: "\\"): byte
-                case UInt8(ascii: "\n"): UInt8(ascii: "n")
-                case UInt8(ascii: "\r"): UInt8(ascii: "r")
-                case UInt8(ascii: "\t"): UInt8(ascii: "t")
-                default: nil
-                }
-                if let short {
-                    escaped.append(UInt8(ascii: "\\"))
-                    escaped.append(short)
-                } else if byte < 0x20 {
-                    escaped.append(contentsOf: #"\u00"#.utf8)
-                    escaped.append(hexDigits[Int(byte >> 4)])
-                    escaped.append(hexDigits[Int(byte & 0xF)])
-                } else {
-                    escaped.append(byte)
+            for u in s.unicodeScalars {
+                switch u {
+                case "\"": out += "\\\""
+                case "\\": out += "\\\\"
+                case "\n": out += "\\n"
+                case "\r": out += "\\r"
+                case "\t": out += "\\t"
+                case _ where u.value < 0x20: out += String(format: "\\u%04x", u.value)
+                default: out.unicodeScalars.append(u)
                 }
             }
-            out += String(decoding: escaped, as: UTF8.self)
         } else {
             out += s
         }
         out += "\""
     }
-
-    private static let hexDigits = Array("0123456789abcdef".utf8)
 }

@@ -408,19 +408,7 @@ public struct PipelineRules: Sendable {
 /// How records (detections, drafts, breakdowns) are written to the store: sorted keys, ISO 8601
 /// times. One encoder, so the hash in an audit record is the hash of the stored bytes.
 public enum RecordJSON {
-    /// Keys sorted, numbers and text written as `CanonicalJSON` writes them, dates as
-    /// `Timestamps.format`. A value `JSONValueEncoder` cannot hold exactly goes through
-    /// Foundation, which writes it exactly.
     public static func encode<T: Encodable>(_ v: T) -> String {
-        guard let value = try? JSONValueEncoder.encode(v) else { return foundation(v) }
-        var out = ""
-        CanonicalJSON.write(value, into: &out)
-        return out
-    }
-
-    /// Foundation's encoding of the same, with the same options: the reference the tests hold
-    /// `encode` to.
-    public static func foundation<T: Encodable>(_ v: T) -> String {
         let enc = JSONEncoder()
         enc.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         enc.dateEncodingStrategy = .custom { d, e in var c = e.singleValueContainer(); try c.encode(Timestamps.format(d)) }

@@ -69,8 +69,7 @@ public enum WorkOrderComposer {
     public static let maxTitle = 40
 
     public static func reference(incidentId: String) -> String {
-        // Not Foundation's replacingOccurrences: it went through NSString, a tenth of an incident's opening.
-        "MW-" + String(incidentId.lazy.filter { $0 != "-" }.prefix(12)).uppercased()
+        "MW-" + String(incidentId.replacingOccurrences(of: "-", with: "").prefix(12)).uppercased()
     }
 
     /// The draft's fields, with no text yet: routing, the procedure and the part lines are
