@@ -590,4 +590,3 @@ final class LinePublisher: @unchecked Sendable {
         process.waitUntilExit()
     }
 }
-
