@@ -548,15 +548,15 @@ final class LinePublisher: @unchecked Sendable {
     /// on x86-64). Where /proc cannot tell, it waits a fixed 300 ms.
     func waitUntilReading() {
         #if arch(x86_64)
-        let readOnStandardInput = "0 0x0 "
+        let readOnStandardInput: String? = "0 0x0 "
         #elseif arch(arm64)
-        let readOnStandardInput = "63 0x0 "
+        let readOnStandardInput: String? = "63 0x0 "
         #else
-        let readOnStandardInput = "?"
+        let readOnStandardInput: String? = nil
         #endif
         let path = "/proc/\(process.processIdentifier)/syscall"
         let deadline = Date().addingTimeInterval(5)
-        while Date() < deadline, process.isRunning {
+        while let readOnStandardInput, Date() < deadline, process.isRunning {
             guard let text = try? String(contentsOfFile: path, encoding: .utf8), !text.isEmpty else { break }
             if text.hasPrefix(readOnStandardInput) { return }
             Thread.sleep(forTimeInterval: 0.002)
