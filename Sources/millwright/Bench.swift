@@ -65,8 +65,13 @@ struct Bench: AsyncParsableCommand {
         Every REST run also reports sqlite_ceiling_per_s: the same number of detection
         rows, of the same shape, inserted into a fresh store's detections table in
         transactions of --batch at the same durability, with none of the gateway's
-        logic; ratio_to_ceiling is detections_per_s over it. Latencies come as p50, p99
-        and max.
+        logic; ratio_to_ceiling is detections_per_s over it. It also reports
+        stored_rows_ceiling_per_s: only what each detection must leave in the store,
+        its row as a repeat of its camera's open incident and its record on the audit
+        chain, in transactions of --clients/2 × --batch (the size group commit makes
+        when every client waits for its answer), with no decision and no HTTP; no
+        gateway stores faster on this machine. ratio_to_stored_rows_ceiling is
+        detections_per_s over it. Latencies come as p50, p99 and max.
 
         --duration SECONDS with --rate N sends N detections per second (in batches of
         --batch, from one client) for that long, samples the resident memory every
