@@ -27,7 +27,7 @@ public struct MQTTIntake: Service {
     static let concurrentIngestBytes = 16 * 1024 * 1024
     /// What one batch takes from the client's queue: whatever is there, up to these. A batch
     /// is read, guarded and committed together, and acknowledged in one trip.
-    static let batchMessages = 256
+    public static let batchMessages = 256
     static let batchBytes = 1 << 20
 
     /// Whether a batch of `messages` and `size` payload bytes may start being stored beside those in flight.

@@ -22,6 +22,10 @@ struct Bench: AsyncParsableCommand {
         announcement after the commit; broker→intake to the moment ingest took it.
         broker_to_commit_p99_ms_by_second gives the p99 of each second's detections,
         to show where in the run the tail falls.
+        stored_rows_ceiling_per_s is what the store takes of the same detections with
+        nothing else running (each one's row as a repeat and its audit record, in
+        transactions of one intake batch, 256); ratio_to_stored_rows_ceiling is
+        detections_per_s over it.
         ingest_commits and submissions_per_commit say how well group commit grouped
         (an MQTT message or a REST request is one submission).
         mosquitto 2.0 may drop a mosquitto_pub that floods it (80,000 messages here):

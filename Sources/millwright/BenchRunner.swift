@@ -423,7 +423,13 @@ extension BenchRunner {
         let received = try await store.receiptLatenciesMs()
         let relay = try broker.relayRate(messages: n)
         let rate = Double(stored) / elapsed
+        // What the store can take of these detections, in transactions of one intake batch.
+        let now = Date()
+        let published = (0..<n).map { i in Detection(detectionId: "m-\(i)", cameraId: "BENCH-\(i % assets)", timestamp: now, defectClass: "crack", confidence: 0.9) }
+        let storedRows = try await Store(path: dir + "/stored-rows-ceiling.sqlite").storedRowsRate(published, incidents: assets, rowsPerTransaction: MQTTIntake.batchMessages, now: now)
         return [
+            "stored_rows_ceiling_per_s": storedRows.rounded(),
+            "ratio_to_stored_rows_ceiling": round2(rate / storedRows),
             "detections_per_s": rate.rounded(),
             "broker_to_commit_p50_ms": round2(pct(latencies, 0.5)),
             "broker_to_commit_p99_ms": round2(pct(latencies, 0.99)),
