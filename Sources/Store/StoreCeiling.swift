@@ -27,31 +27,36 @@ extension Store {
     /// and its `detection.decided` record on the audit chain, in transactions of
     /// `rowsPerTransaction`, at this store's durability. No decision, no incident update, no
     /// HTTP: the gateway cannot store detections faster than this. `incidents` spreads the rows
-    /// over that many incidents and cameras, as the load does. Rows are built before the clock
-    /// starts; the audit record's JSON is written inside, as ingest writes it.
-    public func storedRowsRate(_ detections: [Detection], incidents: Int, rowsPerTransaction: Int, now: Date = Date()) async throws -> Double {
+    /// over that many incidents and assets, as the load does. Each transaction's rows are built
+    /// before its clock starts, one transaction at a time, so a large load costs no memory; the
+    /// audit record's JSON is written inside, as ingest writes it.
+    public func storedRowsRate(count: Int, detection: (Int) -> Detection, incidents: Int, rowsPerTransaction: Int, now: Date = Date()) async throws -> Double {
         let incidentIds = (0..<max(1, incidents)).map { _ in UUID().uuidString.lowercased() }
-        let rows = detections.enumerated().map { i, d in
-            let incident = incidentIds[i % incidentIds.count]
-            let asset = "A\(i % incidentIds.count)"
-            let id = d.detectionId ?? "stored-rows-\(i)"
-            let row = Self.detectionRow(d, id: id, record: d.recordJSON, receivedAt: now, status: .suppressedRepeat,
-                                        reason: "repeat appended to open incident \(incident)", asset: asset, incidentId: incident)
-            let decided: [String: JSONValue] = [
-                "camera": .string(d.cameraId), "status": .string(DetectionStatus.suppressedRepeat.rawValue), "reason": .string("repeat appended to open incident \(incident)"),
-                "asset": .string(asset), "defect_class": .string(d.defectClass), "confidence": .number(d.confidence), "incident": .string(incident),
-            ]
-            return (id: id, row: row, decided: decided)
-        }
-        let started = ContinuousClock.now
-        for chunk in rows.chunked(max(1, rowsPerTransaction)) {
+        var writing = Duration.zero
+        for first in stride(from: 0, to: count, by: max(1, rowsPerTransaction)) {
+            let rows = (first..<min(count, first + max(1, rowsPerTransaction))).map { i in
+                let d = detection(i)
+                let incident = incidentIds[i % incidentIds.count]
+                let asset = "A\(i % incidentIds.count)"
+                let id = d.detectionId ?? "stored-rows-\(i)"
+                let reason = "repeat appended to open incident \(incident)"
+                let row = Self.detectionRow(d, id: id, record: d.recordJSON, receivedAt: now, status: .suppressedRepeat,
+                                            reason: reason, asset: asset, incidentId: incident)
+                let decided: [String: JSONValue] = [
+                    "camera": .string(d.cameraId), "status": .string(DetectionStatus.suppressedRepeat.rawValue), "reason": .string(reason),
+                    "asset": .string(asset), "defect_class": .string(d.defectClass), "confidence": .number(d.confidence), "incident": .string(incident),
+                ]
+                return (id: id, row: row, decided: decided)
+            }
+            let started = ContinuousClock.now
             try await backend.write { db in
                 var plain = DeferredIngestWrites()
-                plain.detections = chunk.map(\.row)
+                plain.detections = rows.map(\.row)
                 try plain.write(db)
-                for r in chunk { try db.audit(kind: "detection.decided", subject: r.id, data: r.decided, at: now) }
+                for r in rows { try db.audit(kind: "detection.decided", subject: r.id, data: r.decided, at: now) }
             }
+            writing += ContinuousClock.now - started
         }
-        return Double(detections.count) / max((ContinuousClock.now - started).seconds, 1e-9)
+        return Double(count) / max(writing.seconds, 1e-9)
     }
 }

@@ -260,7 +260,7 @@ struct BenchRunner {
     /// (WAL, synchronous=FULL), with none of the gateway's logic.
     func sqliteCeiling(path: String) async throws -> Double {
         let now = Date()
-        return try await Store(path: path).plainInsertRate(ceilingDetections(now: now), batch: batch, now: now)
+        return try await Store(path: path).plainInsertRate((0..<(detections / batch * batch)).map { ceilingDetection($0, now: now) }, batch: batch, now: now)
     }
 
     /// The rows each detection of the REST load leaves (its row as a repeat, its audit record)
@@ -269,17 +269,14 @@ struct BenchRunner {
     /// `submissions_per_commit`).
     func storedRowsCeiling(path: String) async throws -> Double {
         let now = Date()
-        return try await Store(path: path).storedRowsRate(ceilingDetections(now: now), incidents: assets,
+        return try await Store(path: path).storedRowsRate(count: detections / batch * batch, detection: { ceilingDetection($0, now: now) }, incidents: assets,
                                                           rowsPerTransaction: max(1, clients / 2) * batch, now: now)
     }
 
-    /// The load's detections as the ceilings insert them: built before any clock starts.
-    func ceilingDetections(now: Date) -> [Detection] {
-        let defects = Self.defects
-        return (0..<(detections / batch * batch)).map { n in
-            Detection(detectionId: "ceiling-\(n)", cameraId: "BENCH-\(n % assets)", timestamp: now, defectClass: defects[n % defects.count], confidence: 0.9,
-                      bbox: BoundingBox(x: 10, y: 10, width: 50, height: 20), image: ImageRef(width: 1920, height: 1080), sourceFormat: "native")
-        }
+    /// The load's `n`th detection as the ceilings insert it.
+    func ceilingDetection(_ n: Int, now: Date) -> Detection {
+        Detection(detectionId: "ceiling-\(n)", cameraId: "BENCH-\(n % assets)", timestamp: now, defectClass: Self.defects[n % Self.defects.count], confidence: 0.9,
+                  bbox: BoundingBox(x: 10, y: 10, width: 50, height: 20), image: ImageRef(width: 1920, height: 1080), sourceFormat: "native")
     }
 
     /// Lets the outbox drain (nothing pending, waiting or sending), for detection→work-order
@@ -425,8 +422,9 @@ extension BenchRunner {
         let rate = Double(stored) / elapsed
         // What the store can take of these detections, in transactions of one intake batch.
         let now = Date()
-        let published = (0..<n).map { i in Detection(detectionId: "m-\(i)", cameraId: "BENCH-\(i % assets)", timestamp: now, defectClass: "crack", confidence: 0.9) }
-        let storedRows = try await Store(path: dir + "/stored-rows-ceiling.sqlite").storedRowsRate(published, incidents: assets, rowsPerTransaction: MQTTIntake.batchMessages, now: now)
+        let storedRows = try await Store(path: dir + "/stored-rows-ceiling.sqlite").storedRowsRate(
+            count: n, detection: { i in Detection(detectionId: "m-\(i)", cameraId: "BENCH-\(i % assets)", timestamp: now, defectClass: "crack", confidence: 0.9) },
+            incidents: assets, rowsPerTransaction: MQTTIntake.batchMessages, now: now)
         return [
             "stored_rows_ceiling_per_s": storedRows.rounded(),
             "ratio_to_stored_rows_ceiling": round2(rate / storedRows),

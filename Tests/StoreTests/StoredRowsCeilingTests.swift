@@ -63,8 +63,7 @@ import Testing
         let expected = try await shape(of: "repeats", in: gateway)
 
         let ceiling = try Store(path: dir + "/ceiling.sqlite")
-        let detections = (0..<30).map { detection("c\($0)", camera: $0 % 3, at: t) }
-        #expect(try await ceiling.storedRowsRate(detections, incidents: 3, rowsPerTransaction: 7, now: t) > 0)
+        #expect(try await ceiling.storedRowsRate(count: 30, detection: { detection("c\($0)", camera: $0 % 3, at: t) }, incidents: 3, rowsPerTransaction: 7, now: t) > 0)
         for id in ["c0", "c13", "c29"] {
             #expect(try await shape(of: id, in: ceiling) == expected)
         }
