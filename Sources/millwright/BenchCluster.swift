@@ -57,11 +57,16 @@ struct BenchCluster {
         var sqliteRate: Double?
         if storage == .sqlite || compare {
             let ceiling = try await load.sqliteCeiling(path: dir + "/sqlite-ceiling.sqlite")
+            let storedRows = try await load.storedRowsCeiling(path: dir + "/stored-rows-ceiling.sqlite")
             var sqlite = try await measureRun(nodes: 1, store: .sqlite(path: dir + "/sqlite/bench.sqlite"), dir: dir + "/sqlite",
                                               http: http, cleanup: cleanup)
             sqliteRate = sqlite["detections_per_s"] as? Double
             sqlite["sqlite_ceiling_per_s"] = ceiling.rounded()
-            if let sqliteRate { sqlite["ratio_to_ceiling"] = load.round2(sqliteRate / ceiling) }
+            sqlite["stored_rows_ceiling_per_s"] = storedRows.rounded()
+            if let sqliteRate {
+                sqlite["ratio_to_ceiling"] = load.round2(sqliteRate / ceiling)
+                sqlite["ratio_to_stored_rows_ceiling"] = load.round2(sqliteRate / storedRows)
+            }
             if storage == .sqlite {
                 result = sqlite
             } else {
