@@ -203,14 +203,21 @@ public final class Spawned: @unchecked Sendable {
         for fd in [pipe.fileHandleForReading.fileDescriptor, pipe.fileHandleForWriting.fileDescriptor] { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
         process.standardOutput = pipe
         process.standardError = pipe
-        pipe.fileHandleForReading.readabilityHandler = { [weak self] h in
-            let data = h.availableData
-            guard let self else { return }
-            // Empty data is end of file: the process and any children have closed the pipe.
-            if data.isEmpty { h.readabilityHandler = nil; self.lock.withLock { self.drained = true }; return }
-            self.lock.withLock { self.output += String(decoding: data, as: UTF8.self) }
+        // A thread of its own reads the pipe to its end, with blocking reads: libdispatch's
+        // read sources, which `readabilityHandler` uses, crashed the test process when many were
+        // set up and torn down at once (swift-corelibs-libdispatch#949, seen in a CI run).
+        let reader = pipe.fileHandleForReading
+        let thread = Thread { [weak self] in
+            while true {
+                let data = reader.availableData
+                // Empty data is end of file: the process and any children have closed the pipe.
+                if data.isEmpty { self?.lock.withLock { self?.drained = true }; return }
+                self?.lock.withLock { self?.output += String(decoding: data, as: UTF8.self) }
+            }
         }
+        thread.name = "output of \(name)"
         try process.run()
+        thread.start()
     }
 
     public var text: String { lock.withLock { output } }
