@@ -123,7 +123,10 @@ public struct OutboxDispatcher: Service {
         do {
             let renewed: Bool
             if let withEvidence = evidence.claimRenewed { renewed = withEvidence } else {
-                renewed = try await store.renewDeliveryClaim(workOrderId: item.workOrderId, fence: item.fence, now: Date())
+                // Not cancelled by a graceful stop (an unstructured task): a renewal refused for
+                // cancellation left the item in flight, counted as a crash at the next start.
+                let store = self.store
+                renewed = try await Task { try await store.renewDeliveryClaim(workOrderId: item.workOrderId, fence: item.fence, now: Date()) }.value
             }
             guard renewed else {
                 log.warning("the claim was taken over before the CMMS call; nothing sent, the node holding it now looks it up")
